@@ -1,0 +1,31 @@
+import { Hono } from 'hono';
+import { accessLog } from './http/access-log.js';
+import { requireApiKey, tenantGuard } from './http/auth.js';
+import { Problem, problemResponse } from './http/problem.js';
+import { methodNotAllowed } from './http/register.js';
+import { requestId } from './http/request-id.js';
+import type { AppEnv } from './http/types.js';
+import { adminRoutes } from './routes/admin.js';
+import type { AppDeps } from './routes/deps.js';
+import { opsRoutes } from './routes/ops.js';
+
+/** Wires middleware and every route module. Routes stay thin; the work is in workers and domain code. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestId());
+  app.use('*', accessLog(deps.log, deps.metrics));
+  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog), tenantGuard());
+  app.use('/api/v1/ingest/*', requireApiKey(deps.catalog));
+
+  opsRoutes(app, deps);
+  adminRoutes(app, deps);
+  methodNotAllowed(app, deps.spec);
+
+  app.notFound((c) => problemResponse(c, new Problem(404, 'not_found', `No route for ${c.req.method} ${c.req.path}.`)));
+  app.onError((error, c) => {
+    if (error instanceof Problem) return problemResponse(c, error);
+    (c.get('log') ?? deps.log).error({ err: error, req_id: c.get('requestId') }, 'unhandled error');
+    return problemResponse(c, new Problem(500, 'internal_error', 'Something went wrong on our side; the request id identifies it in the logs.'));
+  });
+  return app;
+}

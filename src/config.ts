@@ -1,0 +1,126 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+type Kind = 'int' | 'string' | 'enum';
+
+interface OptionSpec {
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+  default: string;
+  choices?: readonly string[];
+  min?: number;
+}
+
+/** Every server option: flag, environment variable, default and meaning. `--help` prints this table. */
+export const OPTIONS = [
+  { flag: 'port', env: 'PORT', kind: 'int', default: '8080', min: 0, help: 'HTTP port; 0 picks a free one' },
+  { flag: 'host', env: 'HOST', kind: 'string', default: '127.0.0.1', help: 'interface to listen on' },
+  { flag: 'data', env: 'DATA_DIR', kind: 'string', default: './data', help: 'data directory (catalog, shards, staging)' },
+  { flag: 'admin-token', env: 'ADMIN_TOKEN', kind: 'string', default: '', help: 'admin bearer token; empty turns admin endpoints off' },
+  { flag: 'workers', env: 'WORKERS', kind: 'int', default: String(Math.max(1, availableParallelism())), min: 1, help: 'worker threads in the pool' },
+  { flag: 'tasks-per-worker', env: 'TASKS_PER_WORKER', kind: 'int', default: '4', min: 1, help: 'concurrent tasks one worker interleaves (streams wait on sockets)' },
+  { flag: 'max-queue', env: 'MAX_QUEUE', kind: 'int', default: '64', min: 0, help: 'queued pool tasks before new work gets 429' },
+  { flag: 'max-ingest-pending-bytes', env: 'MAX_INGEST_PENDING_BYTES', kind: 'int', default: String(64 * 1024 * 1024), min: 1, help: 'ingest bytes handed to workers and not yet committed before new ingest gets 429' },
+  { flag: 'stream-credits', env: 'STREAM_CREDITS', kind: 'int', default: '4', min: 1, help: 'chunks a streaming worker may run ahead of the socket' },
+  { flag: 'stream-chunk-bytes', env: 'STREAM_CHUNK_BYTES', kind: 'int', default: '65536', min: 1024, help: 'target size of one streamed chunk' },
+  { flag: 'ingest-chunk-bytes', env: 'INGEST_CHUNK_BYTES', kind: 'int', default: String(1024 * 1024), min: 1024, help: 'line-aligned body chunk handed to a worker' },
+  { flag: 'ingest-batch-rows', env: 'INGEST_BATCH_ROWS', kind: 'int', default: '2000', min: 1, help: 'rows per insert transaction' },
+  { flag: 'max-json-body-bytes', env: 'MAX_JSON_BODY_BYTES', kind: 'int', default: String(10 * 1024 * 1024), min: 1024, help: 'largest JSON request body' },
+  { flag: 'log-level', env: 'LOG_LEVEL', kind: 'enum', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
+  { flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', default: '15000', min: 0, help: 'how long SIGTERM waits for in-flight requests' },
+] as const satisfies readonly OptionSpec[];
+
+type Flag = (typeof OPTIONS)[number]['flag'];
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  adminToken: string | null;
+  workers: number;
+  tasksPerWorker: number;
+  maxQueue: number;
+  maxIngestPendingBytes: number;
+  streamCredits: number;
+  streamChunkBytes: number;
+  ingestChunkBytes: number;
+  ingestBatchRows: number;
+  maxJsonBodyBytes: number;
+  logLevel: string;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Flags win over environment variables, which win over defaults. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const given = parseFlags(argv);
+  const raw = (flag: Flag): string => {
+    const spec = OPTIONS.find((o) => o.flag === flag)!;
+    return given.get(flag) ?? env[spec.env] ?? spec.default;
+  };
+  const int = (flag: Flag): number => {
+    const spec: OptionSpec = OPTIONS.find((o) => o.flag === flag)!;
+    const text = raw(flag);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < (spec.min ?? 0)) {
+      throw new ConfigError(`--${flag} must be an integer >= ${spec.min ?? 0}, got "${text}"`);
+    }
+    return value;
+  };
+  const logLevel = raw('log-level');
+  const levels: readonly string[] = OPTIONS.find((o) => o.flag === 'log-level')!.choices;
+  if (!levels.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}`);
+  return {
+    port: int('port'),
+    host: raw('host'),
+    dataDir: resolve(raw('data')),
+    adminToken: raw('admin-token') || null,
+    workers: int('workers'),
+    tasksPerWorker: int('tasks-per-worker'),
+    maxQueue: int('max-queue'),
+    maxIngestPendingBytes: int('max-ingest-pending-bytes'),
+    streamCredits: int('stream-credits'),
+    streamChunkBytes: int('stream-chunk-bytes'),
+    ingestChunkBytes: int('ingest-chunk-bytes'),
+    ingestBatchRows: int('ingest-batch-rows'),
+    maxJsonBodyBytes: int('max-json-body-bytes'),
+    logLevel,
+    shutdownTimeoutMs: int('shutdown-timeout-ms'),
+  };
+}
+
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set<string>(OPTIONS.map((o) => o.flag));
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (!known.has(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else value = argv[++i];
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    out.set(name, value);
+  }
+  return out;
+}
+
+export function helpText(): string {
+  const rows = OPTIONS.map((o) => {
+    const def = o.flag === 'admin-token' ? '(off)' : o.default;
+    return `  --${o.flag.padEnd(26)} ${o.env.padEnd(26)} ${o.help} [default: ${def}]`;
+  });
+  return [
+    'Usage: npm start -- [options]',
+    '',
+    `  ${'flag'.padEnd(28)} ${'env'.padEnd(26)} meaning`,
+    ...rows,
+    `  --${'help'.padEnd(26)} ${''.padEnd(26)} this text`,
+    '',
+  ].join('\n');
+}

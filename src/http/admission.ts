@@ -1,0 +1,55 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Metrics } from '../obs/metrics.js';
+import type { WorkerPool } from '../pool/pool.js';
+import { Problem } from './problem.js';
+import type { AppEnv } from './types.js';
+
+export interface AdmissionLimits {
+  maxQueue: number;
+  maxIngestPendingBytes: number;
+}
+
+/**
+ * Admission control for requests that add pool work. When the pool's queue is at its bound (or ingest has
+ * too many uncommitted bytes in flight) the request is refused at once with 429, Retry-After from the
+ * observed drain rate, and the queue figures in the body. Cheap endpoints never pass through here.
+ */
+export class Admission {
+  pendingIngestBytes = 0;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly limits: AdmissionLimits,
+    private readonly metrics: Metrics,
+  ) {}
+
+  check(kind: 'work' | 'ingest'): void {
+    const queued = this.pool.queueSize;
+    const wouldWait = this.pool.activeTasks >= this.pool.capacity;
+    if (wouldWait && queued >= this.limits.maxQueue) this.refuse('queue_full', queued);
+    if (kind === 'ingest' && this.pendingIngestBytes >= this.limits.maxIngestPendingBytes) {
+      this.refuse('ingest_backlog', queued);
+    }
+  }
+
+  addPendingIngest(bytes: number): void {
+    this.pendingIngestBytes += bytes;
+    this.metrics.ingestPendingBytes.set(this.pendingIngestBytes);
+  }
+
+  private refuse(reason: string, queued: number): never {
+    this.metrics.admissionRejected.inc({ reason });
+    const delay = this.pool.expectedDelaySeconds();
+    throw new Problem(429, 'overloaded', `The server is at capacity (${reason}); retry after ${delay} s.`, {
+      headers: { 'Retry-After': String(delay) },
+      extra: { queue_length: queued, expected_delay_s: delay, reason },
+    });
+  }
+
+  middleware(kind: 'work' | 'ingest' = 'work'): MiddlewareHandler<AppEnv> {
+    return async (_c, next) => {
+      this.check(kind);
+      await next();
+    };
+  }
+}

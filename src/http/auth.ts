@@ -1,0 +1,51 @@
+import type { MiddlewareHandler } from 'hono';
+import { tokensEqual } from '../domain/api-key.js';
+import type { Catalog } from '../storage/catalog.js';
+import { Problem } from './problem.js';
+import type { AppEnv } from './types.js';
+
+function bearer(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="orderflow"' };
+
+/** Resolves the API key to its tenant; no key or a bad/revoked one is 401. */
+export function requireApiKey(catalog: Catalog): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const key = bearer(c.req.header('authorization'));
+    if (!key) throw new Problem(401, 'missing_api_key', 'Send Authorization: Bearer <api_key>.', { headers: CHALLENGE });
+    const tenantId = catalog.authenticate(key);
+    if (tenantId === null) throw new Problem(401, 'invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
+    c.set('tenantId', tenantId);
+    await next();
+  };
+}
+
+/**
+ * Guards /tenants/:tenant_id/...: the path must name the key's own tenant. Any other id, existing or not,
+ * is a 404 so that other tenants' existence is not revealed.
+ */
+export function tenantGuard(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const raw = c.req.param('tenant_id' as never) as string | undefined;
+    if (!raw || !/^[1-9]\d{0,15}$/.test(raw) || Number(raw) !== c.get('tenantId')) {
+      throw new Problem(404, 'not_found', 'No such resource.');
+    }
+    await next();
+  };
+}
+
+/** Admin endpoints: off (404) when no admin token is configured, 401 without the right token. */
+export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!adminToken) throw new Problem(404, 'not_found', 'No such resource.');
+    const token = bearer(c.req.header('authorization'));
+    if (!token || !tokensEqual(token, adminToken)) {
+      throw new Problem(401, 'invalid_admin_token', 'Admin endpoints need the admin token.', { headers: CHALLENGE });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,14 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { Logger } from '../obs/logger.js';
+
+/** The Hono environment of this app: Node bindings plus what middleware puts on the context. */
+export interface AppEnv {
+  Bindings: HttpBindings;
+  Variables: {
+    requestId: string;
+    log: Logger;
+    /** The authenticated key's tenant. */
+    tenantId: number;
+    idempotencyKey: string | undefined;
+  };
+}

@@ -1,0 +1,79 @@
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { type FieldError, Problem } from './problem.js';
+
+/** Turns valibot issues into the field list of a validation problem. */
+export function fieldErrors(issues: readonly v.BaseIssue<unknown>[]): FieldError[] {
+  return issues.map((issue) => ({
+    field: v.getDotPath(issue) ?? '(root)',
+    code: issue.type === 'object' && issue.input === undefined ? 'required' : `invalid_${issue.kind === 'schema' ? 'type' : 'value'}`,
+    message: issue.message,
+  }));
+}
+
+export function validate<S extends v.GenericSchema>(schema: S, input: unknown, what = 'request'): v.InferOutput<S> {
+  const result = v.safeParse(schema, input);
+  if (!result.success) {
+    throw new Problem(400, 'validation_failed', `The ${what} has invalid fields.`, {
+      errors: fieldErrors(result.issues),
+    });
+  }
+  return result.output;
+}
+
+/** Validates the query string (every value a string; repeated keys are rejected, not silently merged). */
+export function validateQuery<S extends v.GenericSchema>(c: Context, schema: S): v.InferOutput<S> {
+  const all = c.req.queries();
+  const flat: Record<string, string> = {};
+  for (const [key, values] of Object.entries(all)) {
+    if (values.length > 1) {
+      throw new Problem(400, 'validation_failed', `Query parameter "${key}" is given more than once.`, {
+        errors: [{ field: key, code: 'duplicate_parameter', message: 'give each parameter once' }],
+      });
+    }
+    flat[key] = values[0]!;
+  }
+  return validate(schema, flat, 'query string');
+}
+
+/** Reads a JSON body with a size limit; wrong type 415, too large 413, unparsable 400. */
+export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+    throw new Problem(415, 'unsupported_media_type', 'Send the body as application/json.');
+  }
+  const declared = Number(c.req.header('content-length') ?? Number.NaN);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) throw new Problem(400, 'malformed_json', 'The request has no body.');
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    parts.push(value);
+  }
+  const text = Buffer.concat(parts).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Problem(400, 'malformed_json', `The body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function tooLarge(maxBytes: number): Problem {
+  return new Problem(413, 'body_too_large', `The body is larger than ${maxBytes} bytes.`);
+}
+
+/** A positive integer id from a path segment; anything else is 404 (it names nothing). */
+export function pathId(raw: string | undefined): number {
+  if (!raw || !/^[1-9]\d{0,15}$/.test(raw)) throw new Problem(404, 'not_found', 'No such resource.');
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new Problem(404, 'not_found', 'No such resource.');
+  return n;
+}

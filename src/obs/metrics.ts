@@ -1,0 +1,199 @@
+import client from 'prom-client';
+import type { Observation } from './observations.js';
+import { RateMeter } from './rate-meter.js';
+
+const QUANTILES = [0.5, 0.95, 0.99];
+const SLIDING = { maxAgeSeconds: 300, ageBuckets: 5 };
+
+export interface PoolStats {
+  workers: number;
+  running: number;
+  queued: number;
+  utilization: number;
+}
+
+/** The process-wide metric registry. Quantiles come from sliding-window summaries (last 5 minutes). */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly ingestRate = new RateMeter(10);
+  private poolStats: () => PoolStats = () => ({ workers: 0, running: 0, queued: 0, utilization: 0 });
+
+  readonly httpRequests = new client.Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new client.Summary({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration, first byte in to last byte out',
+    labelNames: ['method', 'route'] as const,
+    percentiles: QUANTILES,
+    ...SLIDING,
+    registers: [this.registry],
+  });
+  readonly dbQueryDuration = new client.Summary({
+    name: 'db_query_duration_seconds',
+    help: 'SQLite statement durations measured inside the workers, by query name',
+    labelNames: ['query'] as const,
+    percentiles: QUANTILES,
+    ...SLIDING,
+    registers: [this.registry],
+  });
+  readonly ingestRows = new client.Counter({
+    name: 'ingest_rows_total',
+    help: 'Rows ingested, by table',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestRowsFailed = new client.Counter({
+    name: 'ingest_rows_failed_total',
+    help: 'Rows rejected at ingest, by error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestBytes = new client.Counter({
+    name: 'ingest_bytes_total',
+    help: 'Request body bytes read by ingest (after decompression)',
+    registers: [this.registry],
+  });
+  readonly streamRows = new client.Counter({
+    name: 'stream_rows_total',
+    help: 'Rows streamed to clients, by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly streamFirstByte = new client.Summary({
+    name: 'stream_time_to_first_byte_seconds',
+    help: 'Time from task submission to the first streamed chunk',
+    labelNames: ['task'] as const,
+    percentiles: QUANTILES,
+    ...SLIDING,
+    registers: [this.registry],
+  });
+  readonly admissionRejected = new client.Counter({
+    name: 'admission_rejected_total',
+    help: 'Requests refused with 429, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestPendingBytes = new client.Gauge({
+    name: 'ingest_pending_bytes',
+    help: 'Ingest bytes handed to workers and not yet committed',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    const stats = () => this.poolStats();
+    new client.Gauge({
+      name: 'pool_queue_length',
+      help: 'Tasks waiting for a worker',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().queued);
+      },
+    });
+    new client.Gauge({
+      name: 'pool_tasks_running',
+      help: 'Tasks running on workers',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().running);
+      },
+    });
+    new client.Gauge({
+      name: 'pool_workers',
+      help: 'Worker threads in the pool',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().workers);
+      },
+    });
+    new client.Gauge({
+      name: 'pool_utilization_ratio',
+      help: 'Share of worker time spent running tasks (Piscina utilization)',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().utilization);
+      },
+    });
+    const rate = this.ingestRate;
+    new client.Gauge({
+      name: 'ingest_rows_per_second',
+      help: 'Order rows ingested per second over the last 10 seconds',
+      registers: [this.registry],
+      collect() {
+        this.set(rate.perSecond());
+      },
+    });
+  }
+
+  watchPool(stats: () => PoolStats): void {
+    this.poolStats = stats;
+  }
+
+  /** Applies observations recorded in a worker. */
+  apply(observations: readonly Observation[]): void {
+    for (const o of observations) {
+      switch (o.name) {
+        case 'db_query_duration_seconds':
+          this.dbQueryDuration.observe({ query: o.labels.query ?? 'unknown' }, o.value);
+          break;
+        case 'ingest_rows_total':
+          this.ingestRows.inc({ table: o.labels.table ?? 'unknown' }, o.value);
+          if (o.labels.table === 'orders') this.ingestRate.add(o.value);
+          break;
+        case 'ingest_rows_failed_total':
+          this.ingestRowsFailed.inc({ code: o.labels.code ?? 'unknown' }, o.value);
+          break;
+        case 'stream_rows_total':
+          this.streamRows.inc({ route: o.labels.route ?? 'unknown' }, o.value);
+          break;
+      }
+    }
+  }
+
+  /** A compact, human-friendly digest for /metrics.json. */
+  async snapshot(): Promise<Record<string, unknown>> {
+    const all = await this.registry.getMetricsAsJSON();
+    const byName = new Map(all.map((m) => [m.name, m]));
+    const valueOf = (name: string) =>
+      (byName.get(name)?.values as { value: number }[] | undefined)?.[0]?.value ?? 0;
+    const quantiles = (name: string, label: string) => {
+      const out: Record<string, Record<string, number>> = {};
+      const values = (byName.get(name)?.values ?? []) as {
+        value: number;
+        labels: Record<string, string | number>;
+        metricName?: string;
+      }[];
+      for (const v of values) {
+        const key = String(v.labels[label] ?? '');
+        const entry = (out[key] ??= {});
+        if (v.metricName?.endsWith('_count')) entry.count = v.value;
+        else if (v.metricName?.endsWith('_sum')) entry.sum_s = v.value;
+        else if (v.labels.quantile !== undefined && Number.isFinite(v.value))
+          entry[`p${Math.round(Number(v.labels.quantile) * 100)}_ms`] = round(v.value * 1000);
+      }
+      return out;
+    };
+    const mem = process.memoryUsage();
+    const pool = this.poolStats();
+    return {
+      uptime_s: round(process.uptime()),
+      memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, external_bytes: mem.external },
+      event_loop_lag_ms: {
+        p50: round(valueOf('nodejs_eventloop_lag_p50_seconds') * 1000),
+        p99: round(valueOf('nodejs_eventloop_lag_p99_seconds') * 1000),
+      },
+      pool: { ...pool, utilization: round(pool.utilization) },
+      ingest: { rows_per_second: round(this.ingestRate.perSecond()), pending_bytes: valueOf('ingest_pending_bytes') },
+      http: quantiles('http_request_duration_seconds', 'route'),
+      db_queries: quantiles('db_query_duration_seconds', 'query'),
+    };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,219 @@
+import { MessageChannel, type Transferable } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Metrics } from '../obs/metrics.js';
+import { RateMeter } from '../obs/rate-meter.js';
+import { createWriteLockBuffer } from '../storage/write-lock.js';
+import type { StreamMessage, TaskEnvelope } from './protocol.js';
+
+export interface PoolOptions {
+  workers: number;
+  tasksPerWorker: number;
+  dataDir: string;
+  logLevel: string;
+  /** The worker module; defaults to the built workers/index.js. */
+  filename?: string;
+  /** Extra data every worker receives (e.g. secrets, limits). */
+  workerData?: Record<string, unknown>;
+}
+
+export interface WorkerData {
+  dataDir: string;
+  logLevel: string;
+  writeLock: SharedArrayBuffer;
+  [key: string]: unknown;
+}
+
+export interface StreamOptions {
+  credits: number;
+  chunkBytes: number;
+  /** Bytes to append when the worker dies mid-stream (the format's in-band error line). */
+  trailerOnCrash?: (error: Error) => Uint8Array | null;
+}
+
+export interface StreamOutcome {
+  status: 'complete' | 'error' | 'cancelled';
+  meta?: unknown;
+  code?: string;
+  detail?: string;
+  chunks: number;
+  bytes: number;
+  firstChunkMs: number | null;
+}
+
+export interface StreamHandle {
+  body: ReadableStream<Uint8Array>;
+  done: Promise<StreamOutcome>;
+}
+
+/** The Piscina pool, its metrics bridge, and the main-thread end of the streaming primitive. */
+export class WorkerPool {
+  readonly piscina: Piscina;
+  private readonly drained = new RateMeter(10);
+  /** Tasks that can run at once: workers x tasks per worker. */
+  readonly capacity: number;
+
+  constructor(
+    options: PoolOptions,
+    private readonly metrics: Metrics,
+  ) {
+    this.capacity = options.workers * options.tasksPerWorker;
+    const workerData: WorkerData = {
+      dataDir: options.dataDir,
+      logLevel: options.logLevel,
+      writeLock: createWriteLockBuffer(),
+      ...options.workerData,
+    };
+    this.piscina = new Piscina({
+      filename: options.filename ?? new URL('../../workers/index.js', import.meta.url).href,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      concurrentTasksPerWorker: options.tasksPerWorker,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+    });
+    metrics.watchPool(() => this.stats());
+  }
+
+  stats() {
+    const workers = this.piscina.threads.length;
+    const queued = this.piscina.queueSize;
+    return { workers, running: this.running, queued, utilization: this.piscina.utilization };
+  }
+
+  private running = 0;
+
+  get queueSize(): number {
+    return this.piscina.queueSize;
+  }
+
+  get activeTasks(): number {
+    return this.running;
+  }
+
+  /** Seconds until a newly queued task would start, from the observed drain rate (at least 1). */
+  expectedDelaySeconds(extraQueued = 0): number {
+    const queued = this.piscina.queueSize + extraQueued;
+    const rate = this.drained.perSecond();
+    const workers = Math.max(1, this.piscina.threads.length);
+    const averageMs = Math.max(50, this.piscina.histogram.runTime.average || 0);
+    const seconds = rate > 0 ? (queued + 1) / rate : ((queued + 1) * averageMs) / workers / 1000;
+    return Math.min(300, Math.max(1, Math.ceil(seconds)));
+  }
+
+  /** Runs a named task and applies the metric observations it brings back. */
+  async run<T>(name: string, input: object, transferList: Transferable[] = [], signal?: AbortSignal): Promise<T> {
+    this.running++;
+    try {
+      const envelope = (await this.piscina.run(input, {
+        name,
+        transferList: transferList as never,
+        signal: signal ?? null,
+      })) as TaskEnvelope<T>;
+      this.metrics.apply(envelope.obs);
+      return envelope.value;
+    } finally {
+      this.running--;
+      this.drained.add(1);
+    }
+  }
+
+  /**
+   * Starts a streaming task and returns its bytes as a pull-based ReadableStream. The worker gets
+   * `credits` chunks up front and one more each time the consumer takes a chunk, so at most about
+   * 2 x credits chunks exist at once, however slow the socket. Cancelling the stream stops the worker.
+   */
+  stream(name: string, input: object, options: StreamOptions): StreamHandle {
+    const { port1, port2 } = new MessageChannel();
+    const queue: Uint8Array[] = [];
+    const abort = new AbortController();
+    const submitted = performance.now();
+    let started = false;
+    let taskSettled = false;
+    const closePortWhenDone = () => {
+      if (terminal && taskSettled) port1.close();
+    };
+    let terminal: StreamOutcome | null = null;
+    let wake: (() => void) | null = null;
+    let firstChunkMs: number | null = null;
+    let chunks = 0;
+    let bytes = 0;
+    let resolveDone!: (o: StreamOutcome) => void;
+    const done = new Promise<StreamOutcome>((resolve) => {
+      resolveDone = resolve;
+    });
+    const signal = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    const settle = (outcome: Omit<StreamOutcome, 'chunks' | 'bytes' | 'firstChunkMs'>) => {
+      if (terminal) return;
+      terminal = { ...outcome, chunks, bytes, firstChunkMs };
+      closePortWhenDone();
+      signal();
+    };
+
+    port1.on('message', (m: StreamMessage) => {
+      if (m.t === 'start') started = true;
+      else if (m.t === 'chunk') {
+        if (terminal) return;
+        if (firstChunkMs === null) {
+          firstChunkMs = performance.now() - submitted;
+          this.metrics.streamFirstByte.observe({ task: name }, firstChunkMs / 1000);
+        }
+        chunks++;
+        bytes += m.b.byteLength;
+        queue.push(m.b);
+      } else if (m.t === 'end') settle({ status: 'complete', meta: m.meta });
+      else settle({ status: 'error', code: m.code, detail: m.detail });
+      signal();
+    });
+
+    this.run(name, { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes }, [port2], abort.signal)
+      .catch((error: Error) => {
+        if (terminal) return;
+        const trailer = options.trailerOnCrash?.(error);
+        if (trailer) queue.push(trailer);
+        settle({ status: 'error', code: 'worker_failed', detail: error.message });
+      })
+      // The port stays open until both the task is over and its last message is in, so neither a late
+      // 'cancel' nor the final 'end' is lost.
+      .finally(() => {
+        taskSettled = true;
+        closePortWhenDone();
+      });
+
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          while (queue.length === 0 && !terminal) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+          }
+          const next = queue.shift();
+          if (next) {
+            controller.enqueue(next);
+            if (!terminal) port1.postMessage({ t: 'credit', n: 1 });
+            return;
+          }
+          controller.close();
+          resolveDone(terminal!);
+        },
+        cancel: () => {
+          if (!started) abort.abort();
+          else if (!terminal) port1.postMessage({ t: 'cancel' });
+          queue.length = 0;
+          settle({ status: 'cancelled' });
+          resolveDone(terminal!);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { body, done };
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.close({ force: false });
+  }
+}

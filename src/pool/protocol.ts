@@ -1,0 +1,30 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Observation } from '../obs/observations.js';
+
+/** Worker → main messages on a stream's port, in order: start, chunk*, then exactly one of end | error. */
+export type StreamMessage =
+  | { t: 'start' }
+  | { t: 'chunk'; b: Uint8Array }
+  | { t: 'end'; meta: unknown }
+  | { t: 'error'; code: string; detail: string };
+
+/** Main → worker messages: grant more chunks, or stop. */
+export type ControlMessage = { t: 'credit'; n: number } | { t: 'cancel' };
+
+/** What every task returns through Piscina: its value plus the metric observations it made. */
+export interface TaskEnvelope<T> {
+  value: T;
+  obs: Observation[];
+}
+
+/** Fields every task input carries. */
+export interface TaskBase {
+  requestId: string;
+  tenantId: number;
+}
+
+export interface StreamTaskBase extends TaskBase {
+  port: MessagePort;
+  credits: number;
+  chunkBytes: number;
+}

@@ -1,0 +1,113 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { ControlMessage, StreamMessage } from './protocol.js';
+
+export class StreamCancelled extends Error {
+  constructor() {
+    super('stream cancelled by the consumer');
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The worker end of a stream. Text is gathered into chunks of about `chunkBytes`; each chunk costs one
+ * credit, and with no credit left the producer awaits until the consumer grants one. So the producer is
+ * never more than `credits` chunks ahead, and a consumer that goes away (cancel) stops it at its next write.
+ */
+export class StreamSink {
+  private credits: number;
+  private pending: string[] = [];
+  private pendingLength = 0;
+  private wake: (() => void) | null = null;
+  private cancelledFlag = false;
+  private finished = false;
+  chunksSent = 0;
+  bytesSent = 0;
+
+  constructor(
+    private readonly port: MessagePort,
+    credits: number,
+    private readonly chunkBytes: number,
+  ) {
+    this.credits = credits;
+    port.on('message', (m: ControlMessage) => {
+      if (m.t === 'credit') this.credits += m.n;
+      else if (m.t === 'cancel') this.cancelledFlag = true;
+      const wake = this.wake;
+      this.wake = null;
+      wake?.();
+    });
+    this.post({ t: 'start' });
+  }
+
+  get cancelled(): boolean {
+    return this.cancelledFlag;
+  }
+
+  /** Queues text; sends a chunk (waiting for credit) once enough has gathered. */
+  async write(text: string): Promise<void> {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= this.chunkBytes) await this.flush();
+  }
+
+  /** Sends bytes as they are (after any gathered text). */
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    await this.send(bytes);
+  }
+
+  async flush(): Promise<void> {
+    if (this.pendingLength === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingLength = 0;
+    await this.send(encoder.encode(text));
+  }
+
+  private async send(bytes: Uint8Array): Promise<void> {
+    while (this.credits <= 0 && !this.cancelledFlag) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+    if (this.cancelledFlag) throw new StreamCancelled();
+    this.credits--;
+    this.chunksSent++;
+    this.bytesSent += bytes.byteLength;
+    // A fresh buffer owns its ArrayBuffer, so it can be transferred instead of copied.
+    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    this.post({ t: 'chunk', b: owned }, [owned.buffer as ArrayBuffer]);
+  }
+
+  /** Flushes and closes the stream normally. */
+  async end(meta: unknown = null): Promise<void> {
+    await this.flush();
+    this.finish({ t: 'end', meta });
+  }
+
+  /** Closes the stream with a failure; `trailer` (e.g. an in-band error line) is sent first when possible. */
+  fail(code: string, detail: string, trailer?: string): void {
+    if (trailer && !this.cancelledFlag) {
+      this.pending.push(trailer);
+      this.pendingLength += trailer.length;
+      const text = this.pending.join('');
+      this.pending = [];
+      this.pendingLength = 0;
+      const bytes = encoder.encode(text);
+      this.post({ t: 'chunk', b: bytes }, [bytes.buffer as ArrayBuffer]);
+    }
+    this.finish({ t: 'error', code, detail });
+  }
+
+  private finish(message: StreamMessage): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.post(message);
+    this.port.close();
+  }
+
+  private post(message: StreamMessage, transfer: ArrayBuffer[] = []): void {
+    this.port.postMessage(message, transfer);
+  }
+}

@@ -1,0 +1,88 @@
+import { workerData } from 'node:worker_threads';
+import { createLogger, type Logger } from '../obs/logger.js';
+import { ObservationBuffer } from '../obs/observations.js';
+import { ShardConnections } from '../storage/shards.js';
+import { ShardWriteLock } from '../storage/write-lock.js';
+import type { WorkerData } from './pool.js';
+import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
+import { StreamCancelled, StreamSink } from './stream-sink.js';
+
+/** What a task sees inside a worker: its own connections, the shared write lock, a logger and metrics. */
+export interface TaskContext {
+  log: Logger;
+  obs: ObservationBuffer;
+  shards: ShardConnections;
+  lock: ShardWriteLock;
+  data: WorkerData;
+}
+
+const data = workerData as WorkerData;
+const baseLog = createLogger(data.logLevel, { thread: 'worker' });
+const shards = new ShardConnections(data.dataDir);
+const lock = new ShardWriteLock(data.writeLock);
+
+function contextFor(task: string, input: TaskBase): TaskContext {
+  return {
+    log: baseLog.child({ req_id: input.requestId, tenant_id: input.tenantId, task }),
+    obs: new ObservationBuffer(),
+    shards,
+    lock,
+    data,
+  };
+}
+
+export function defineTask<I extends TaskBase, O>(
+  name: string,
+  run: (ctx: TaskContext, input: I) => O | Promise<O>,
+): (input: I) => Promise<TaskEnvelope<O>> {
+  return async (input) => {
+    const ctx = contextFor(name, input);
+    const value = await run(ctx, input);
+    return { value, obs: ctx.obs.drain() };
+  };
+}
+
+export interface StreamFailure {
+  code: string;
+  detail: string;
+}
+
+/**
+ * A task that streams bytes to the main thread. `run` writes through the sink and returns the final
+ * metadata; any failure after the start is reported in-band through `trailer`, never by silence.
+ */
+export function defineStreamTask<I extends StreamTaskBase, M>(
+  name: string,
+  run: (ctx: TaskContext, input: I, sink: StreamSink) => Promise<M>,
+  trailer: (failure: StreamFailure) => string,
+): (input: I) => Promise<TaskEnvelope<{ status: string }>> {
+  return async (input) => {
+    const ctx = contextFor(name, input);
+    const sink = new StreamSink(input.port, input.credits, input.chunkBytes);
+    let status = 'complete';
+    try {
+      const meta = await run(ctx, input, sink);
+      await sink.end(meta);
+    } catch (error) {
+      if (error instanceof StreamCancelled) {
+        status = 'cancelled';
+        ctx.log.info({ chunks: sink.chunksSent, bytes: sink.bytesSent }, 'stream cancelled by client');
+        sink.fail('cancelled', 'client went away');
+      } else {
+        status = 'error';
+        const failure = toFailure(error);
+        ctx.log.error({ err: error }, 'stream failed');
+        sink.fail(failure.code, failure.detail, trailer(failure));
+      }
+    }
+    return { value: { status }, obs: ctx.obs.drain() };
+  };
+}
+
+function toFailure(error: unknown): StreamFailure {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
+    const message = 'message' in error ? String(error.message) : 'failed';
+    return { code: error.code.toLowerCase(), detail: message };
+  }
+  return { code: 'internal_error', detail: error instanceof Error ? error.message : String(error) };
+}

@@ -1,0 +1,132 @@
+import type { Hono } from 'hono';
+import * as v from 'valibot';
+import { requireAdmin } from '../http/auth.js';
+import { Problem } from '../http/problem.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import { pathId, readJsonBody, validate } from '../http/validation.js';
+import { TenantNameTaken } from '../storage/catalog.js';
+import type { AppDeps } from './deps.js';
+
+export const CreateTenantBody = v.object({
+  name: v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - ; 1 to 64 characters'),
+  ),
+});
+
+const TenantCreated = v.object({
+  tenant_id: v.number(),
+  name: v.string(),
+  api_key: v.string(),
+  key_id: v.number(),
+  created_at: v.string(),
+});
+const KeyCreated = v.object({ api_key: v.string(), key_id: v.number() });
+
+export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { catalog, spec } = deps;
+  const admin = requireAdmin(deps.config.adminToken);
+  const tenantOf = (raw: string | undefined) => {
+    const id = pathId(raw);
+    if (!catalog.tenant(id)) throw new Problem(404, 'not_found', 'No such tenant.');
+    return id;
+  };
+
+  register(
+    app,
+    spec,
+    {
+      method: 'post',
+      path: '/api/v1/admin/tenants',
+      summary: 'Create a tenant with its shard and a first API key',
+      tag: 'admin',
+      auth: 'admin',
+      body: [{ contentType: 'application/json', schema: CreateTenantBody }],
+      responses: { 201: { description: 'Created', schema: TenantCreated } },
+      errors: ['validation_failed', 'malformed_json', 'tenant_exists', 'invalid_admin_token'],
+    },
+    admin,
+    async (c) => {
+      const body = validate(CreateTenantBody, await readJsonBody(c, 64 * 1024));
+      try {
+        const t = catalog.createTenant(body.name);
+        c.get('log').info({ tenant_id: t.tenant_id, name: t.name }, 'tenant created');
+        return c.json(t, 201);
+      } catch (error) {
+        if (error instanceof TenantNameTaken) throw new Problem(409, 'tenant_exists', `Tenant "${body.name}" exists.`);
+        throw error;
+      }
+    },
+  );
+
+  register(
+    app,
+    spec,
+    {
+      method: 'get',
+      path: '/api/v1/admin/tenants',
+      summary: 'List tenants',
+      tag: 'admin',
+      auth: 'admin',
+      responses: { 200: { description: '{"data":[tenant],"next_cursor":null}' } },
+    },
+    admin,
+    (c) => c.json({ data: catalog.tenants(), next_cursor: null }),
+  );
+
+  register(
+    app,
+    spec,
+    {
+      method: 'post',
+      path: '/api/v1/admin/tenants/:tenant_id/keys',
+      summary: 'Issue another API key for a tenant',
+      tag: 'admin',
+      auth: 'admin',
+      responses: { 201: { description: 'Created', schema: KeyCreated } },
+      errors: ['not_found', 'invalid_admin_token'],
+    },
+    admin,
+    (c) => c.json(catalog.createKey(tenantOf(c.req.param('tenant_id'))), 201),
+  );
+
+  register(
+    app,
+    spec,
+    {
+      method: 'get',
+      path: '/api/v1/admin/tenants/:tenant_id/keys',
+      summary: "List a tenant's keys (ids and dates; secrets are never stored)",
+      tag: 'admin',
+      auth: 'admin',
+      responses: { 200: { description: '{"data":[key],"next_cursor":null}' } },
+      errors: ['not_found'],
+    },
+    admin,
+    (c) => c.json({ data: catalog.listKeys(tenantOf(c.req.param('tenant_id'))), next_cursor: null }),
+  );
+
+  register(
+    app,
+    spec,
+    {
+      method: 'delete',
+      path: '/api/v1/admin/tenants/:tenant_id/keys/:key_id',
+      summary: 'Revoke an API key (effective immediately)',
+      tag: 'admin',
+      auth: 'admin',
+      responses: { 204: { description: 'Revoked' } },
+      errors: ['not_found'],
+    },
+    admin,
+    (c) => {
+      const tenantId = tenantOf(c.req.param('tenant_id'));
+      if (!catalog.revokeKey(tenantId, pathId(c.req.param('key_id')))) {
+        throw new Problem(404, 'not_found', 'No such active key.');
+      }
+      c.get('log').info({ tenant_id: tenantId, key_id: c.req.param('key_id') }, 'api key revoked');
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,19 @@
+import type { Config } from '../config.js';
+import type { Admission } from '../http/admission.js';
+import type { ApiSpec } from '../http/openapi.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { WorkerPool } from '../pool/pool.js';
+import type { Catalog } from '../storage/catalog.js';
+
+/** Everything a route module may use; passed explicitly, no globals. */
+export interface AppDeps {
+  config: Config;
+  catalog: Catalog;
+  pool: WorkerPool;
+  metrics: Metrics;
+  log: Logger;
+  admission: Admission;
+  spec: ApiSpec;
+  state: { ready: boolean; draining: boolean };
+}

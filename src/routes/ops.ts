@@ -1,0 +1,85 @@
+import type { Hono } from 'hono';
+import { renderDocsPage } from '../http/docs-page.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import type { AppDeps } from './deps.js';
+
+export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { spec, metrics } = deps;
+  let docCache: { json: string; html: string } | null = null;
+  const docs = () => {
+    if (!docCache) {
+      const doc = spec.document();
+      docCache = { json: JSON.stringify(doc), html: renderDocsPage(doc) };
+    }
+    return docCache;
+  };
+
+  register(
+    app,
+    spec,
+    { method: 'get', path: '/healthz', summary: 'Liveness: the process answers', tag: 'operations', auth: 'none', responses: { 200: { description: '{"status":"ok"}' } } },
+    (c) => c.json({ status: 'ok' }),
+  );
+  register(
+    app,
+    spec,
+    {
+      method: 'get',
+      path: '/readyz',
+      summary: 'Readiness: catalog reachable, workers up, not draining',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'ready' }, 503: { description: 'not ready (starting or draining)' } },
+    },
+    (c) => {
+      const workers = deps.pool.stats().workers;
+      let catalogOk = true;
+      try {
+        deps.catalog.db.prepare('SELECT 1').get();
+      } catch {
+        catalogOk = false;
+      }
+      const ready = deps.state.ready && !deps.state.draining && catalogOk && workers > 0;
+      return c.json({ status: ready ? 'ready' : 'not_ready', workers, catalog: catalogOk, draining: deps.state.draining }, ready ? 200 : 503);
+    },
+  );
+  register(
+    app,
+    spec,
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (text exposition format)',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'metrics', contentType: 'text/plain; version=0.0.4' } },
+    },
+    async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+  register(
+    app,
+    spec,
+    {
+      method: 'get',
+      path: '/metrics.json',
+      summary: 'A JSON digest of the metrics: rates, p50/p95 durations, pool, memory, event-loop lag',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'digest' } },
+    },
+    async (c) => c.json(await metrics.snapshot()),
+  );
+  register(
+    app,
+    spec,
+    { method: 'get', path: '/openapi.json', summary: 'This API as OpenAPI 3.1', tag: 'operations', auth: 'none', responses: { 200: { description: 'OpenAPI document' } } },
+    (c) => c.body(docs().json, 200, { 'content-type': 'application/json' }),
+  );
+  register(
+    app,
+    spec,
+    { method: 'get', path: '/docs', summary: 'Readable API reference (HTML, works offline)', tag: 'operations', auth: 'none', responses: { 200: { description: 'HTML', contentType: 'text/html' } } },
+    (c) => c.html(docs().html),
+  );
+}

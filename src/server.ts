@@ -1,0 +1,100 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.js';
+import { type Config, ConfigError, helpText, loadConfig } from './config.js';
+import { Admission } from './http/admission.js';
+import { ApiSpec } from './http/openapi.js';
+import { createLogger } from './obs/logger.js';
+import { Metrics } from './obs/metrics.js';
+import { WorkerPool } from './pool/pool.js';
+import type { AppDeps } from './routes/deps.js';
+import { Catalog } from './storage/catalog.js';
+import { prepareShard } from './storage/shards.js';
+
+export interface RunningServer {
+  port: number;
+  deps: AppDeps;
+  stop(): Promise<void>;
+}
+
+/** Opens storage (migrating the catalog and every shard), starts the pool, and serves HTTP. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const log = createLogger(config.logLevel, { thread: 'main' });
+  const catalog = new Catalog(config.dataDir);
+  for (const t of catalog.tenants()) prepareShard(config.dataDir, t.tenant_id);
+  const metrics = new Metrics();
+  const pool = new WorkerPool(
+    { workers: config.workers, tasksPerWorker: config.tasksPerWorker, dataDir: config.dataDir, logLevel: config.logLevel },
+    metrics,
+  );
+  const admission = new Admission(pool, config, metrics);
+  const deps: AppDeps = {
+    config,
+    catalog,
+    pool,
+    metrics,
+    log,
+    admission,
+    spec: new ApiSpec(),
+    state: { ready: false, draining: false },
+  };
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  deps.state.ready = true;
+  log.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
+
+  const stop = async () => {
+    deps.state.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+    await closed;
+    clearTimeout(timer);
+    await pool.close();
+    catalog.close();
+    log.info('stopped');
+  };
+  return { port, deps, stop };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText());
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`orderflow: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const running = await startServer(config);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.deps.log.info({ signal }, 'draining');
+    running.stop().then(
+      () => process.exit(0),
+      (error) => {
+        running.deps.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  await main();
+}
