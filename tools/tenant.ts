@@ -1,0 +1,71 @@
+/**
+ * Offline tenant administration on a data dir (the server may be running: the catalog is WAL, writes
+ * wait on its busy timeout).
+ *   npm run tenant -- create --name acme --data ./data   -> {"tenant_id":1,"api_key":"..."}
+ *   npm run tenant -- list --data ./data
+ *   npm run tenant -- key --tenant 1 --data ./data
+ *   npm run tenant -- revoke --tenant 1 --key 2 --data ./data
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
+
+const USAGE = 'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID  [--data DIR]';
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`tenant: ${message}\n${USAGE}\n`);
+  process.exit(code);
+}
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    name: { type: 'string' },
+    data: { type: 'string', default: process.env.DATA_DIR ?? './data' },
+    tenant: { type: 'string' },
+    key: { type: 'string' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const catalog = new Catalog(resolve(values.data!));
+const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+const intFlag = (name: 'tenant' | 'key'): number => {
+  const raw = values[name];
+  if (!raw || !/^\d+$/.test(raw)) fail(`--${name} must be a positive integer`);
+  return Number(raw);
+};
+
+try {
+  switch (positionals[0]) {
+    case 'create': {
+      if (!values.name) fail('--name is required');
+      const t = catalog.createTenant(values.name);
+      out({ tenant_id: t.tenant_id, name: t.name, api_key: t.api_key, key_id: t.key_id });
+      break;
+    }
+    case 'list':
+      for (const t of catalog.tenants()) out(t);
+      break;
+    case 'key': {
+      const tenantId = intFlag('tenant');
+      if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
+      out({ tenant_id: tenantId, ...catalog.createKey(tenantId) });
+      break;
+    }
+    case 'revoke':
+      if (!catalog.revokeKey(intFlag('tenant'), intFlag('key'))) fail('no such active key', 1);
+      out({ revoked: true });
+      break;
+    default:
+      fail(`unknown command "${positionals[0] ?? ''}"`);
+  }
+} catch (error) {
+  if (error instanceof TenantNameTaken) fail(`tenant "${values.name}" already exists`, 1);
+  throw error;
+} finally {
+  catalog.close();
+}
