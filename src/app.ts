@@ -7,6 +7,7 @@ import { requestId } from './http/request-id.js';
 import type { AppEnv } from './http/types.js';
 import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { opsRoutes } from './routes/ops.js';
 
 /** Wires middleware and every route module. Routes stay thin; the work is in workers and domain code. */
@@ -19,6 +20,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   opsRoutes(app, deps);
   adminRoutes(app, deps);
+  ingestRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) => problemResponse(c, new Problem(404, 'not_found', `No route for ${c.req.method} ${c.req.path}.`)));

@@ -27,6 +27,13 @@ export const OPTIONS = [
   { flag: 'stream-chunk-bytes', env: 'STREAM_CHUNK_BYTES', kind: 'int', default: '65536', min: 1024, help: 'target size of one streamed chunk' },
   { flag: 'ingest-chunk-bytes', env: 'INGEST_CHUNK_BYTES', kind: 'int', default: String(1024 * 1024), min: 1024, help: 'line-aligned body chunk handed to a worker' },
   { flag: 'ingest-batch-rows', env: 'INGEST_BATCH_ROWS', kind: 'int', default: '2000', min: 1, help: 'rows per insert transaction' },
+  { flag: 'ingest-in-flight', env: 'INGEST_IN_FLIGHT', kind: 'int', default: '3', min: 1, help: 'chunks of one ingest request being processed at once' },
+  { flag: 'max-line-bytes', env: 'MAX_LINE_BYTES', kind: 'int', default: String(1024 * 1024), min: 256, help: 'longest NDJSON line accepted' },
+  { flag: 'max-body-bytes', env: 'MAX_BODY_BYTES', kind: 'int', default: String(16 * 1024 ** 3), min: 1024, help: 'largest ingest body on the wire' },
+  { flag: 'max-decompressed-bytes', env: 'MAX_DECOMPRESSED_BYTES', kind: 'int', default: String(64 * 1024 ** 3), min: 1024, help: 'largest ingest body after decompression' },
+  { flag: 'max-decompression-ratio', env: 'MAX_DECOMPRESSION_RATIO', kind: 'int', default: '100', min: 2, help: 'decompressed/compressed ratio past which a body is a bomb' },
+  { flag: 'max-rows-per-request', env: 'MAX_ROWS_PER_REQUEST', kind: 'int', default: '50000000', min: 1, help: 'NDJSON lines accepted in one ingest request' },
+  { flag: 'idempotency-ttl-hours', env: 'IDEMPOTENCY_TTL_HOURS', kind: 'int', default: '24', min: 1, help: 'how long completed idempotency keys are kept' },
   { flag: 'max-json-body-bytes', env: 'MAX_JSON_BODY_BYTES', kind: 'int', default: String(10 * 1024 * 1024), min: 1024, help: 'largest JSON request body' },
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'enum', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
   { flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', default: '15000', min: 0, help: 'how long SIGTERM waits for in-flight requests' },
@@ -47,6 +54,13 @@ export interface Config {
   streamChunkBytes: number;
   ingestChunkBytes: number;
   ingestBatchRows: number;
+  ingestInFlight: number;
+  maxLineBytes: number;
+  maxBodyBytes: number;
+  maxDecompressedBytes: number;
+  maxDecompressionRatio: number;
+  maxRowsPerRequest: number;
+  idempotencyTtlHours: number;
   maxJsonBodyBytes: number;
   logLevel: string;
   shutdownTimeoutMs: number;
@@ -86,6 +100,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     streamChunkBytes: int('stream-chunk-bytes'),
     ingestChunkBytes: int('ingest-chunk-bytes'),
     ingestBatchRows: int('ingest-batch-rows'),
+    ingestInFlight: int('ingest-in-flight'),
+    maxLineBytes: int('max-line-bytes'),
+    maxBodyBytes: int('max-body-bytes'),
+    maxDecompressedBytes: int('max-decompressed-bytes'),
+    maxDecompressionRatio: int('max-decompression-ratio'),
+    maxRowsPerRequest: int('max-rows-per-request'),
+    idempotencyTtlHours: int('idempotency-ttl-hours'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms'),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -36,7 +37,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     log,
     admission,
     spec: new ApiSpec(),
-    state: { ready: false, draining: false },
+    state: { ready: false, draining: false, bootId: randomUUID() },
   };
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve) => {

@@ -9,3 +9,5 @@ export const ping = defineTask('ping', (ctx, input: TaskBase) => {
   const row = ctx.obs.timeQuery('ping', () => ctx.shards.db(input.tenantId).prepare('SELECT count(*) AS n FROM products').get());
   return { ok: true, row };
 });
+export { ingestChunk, settleStock } from './ingest.js';
+export { idempotency } from './idempotency.js';

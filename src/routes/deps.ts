@@ -15,5 +15,5 @@ export interface AppDeps {
   log: Logger;
   admission: Admission;
   spec: ApiSpec;
-  state: { ready: boolean; draining: boolean };
+  state: { ready: boolean; draining: boolean; bootId: string };
 }

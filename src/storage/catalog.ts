@@ -92,6 +92,10 @@ export class Catalog {
     return secretMatches(parsed.secret, row.secret_hash) ? row.tenant_id : null;
   }
 
+  findTenant(name: string): number | null {
+    return (this.stmts.tenantByName.get(name) as { tenant_id: number } | undefined)?.tenant_id ?? null;
+  }
+
   tenant(tenantId: number): Tenant | null {
     return (this.stmts.tenant.get(tenantId) as Tenant | undefined) ?? null;
   }

@@ -6,6 +6,8 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Page cache in MiB (negative cache_size in KiB is used underneath). */
   cacheMiB?: number;
+  /** Memory-mapped I/O window in MiB; off by default because mapped pages count as resident memory. */
+  mmapMiB?: number;
 }
 
 /**
@@ -15,11 +17,16 @@ export interface OpenOptions {
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const db = new Database(path, { readonly: options.readonly ?? false });
-  if (!options.readonly) db.pragma('journal_mode = WAL');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // Checkpoint every ~40 MiB of WAL instead of 4 MiB: bulk inserts rewrite the same index pages many
+    // times, and fewer checkpoints write each page back fewer times (measured ~10% on 1M orders).
+    db.pragma('wal_autocheckpoint = 10000');
+  }
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
   db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
-  db.pragma('mmap_size = 268435456');
+  db.pragma(`mmap_size = ${(options.mmapMiB ?? Number(process.env.SQLITE_MMAP_MIB ?? 0)) * 1024 * 1024}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');
   return db;

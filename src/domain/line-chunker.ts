@@ -1,0 +1,111 @@
+/** A line longer than the limit: the body cannot be split safely past it. */
+export class LineTooLong extends Error {
+  constructor(
+    readonly line: number,
+    readonly limit: number,
+  ) {
+    super(`line ${line} is longer than ${limit} bytes`);
+  }
+}
+
+export interface LineChunk {
+  /** Whole lines; a fresh buffer that owns its memory, so it can be transferred to a worker. */
+  bytes: Uint8Array;
+  /** 1-based number of the chunk's first line. */
+  firstLine: number;
+  lines: number;
+}
+
+const NL = 10;
+
+/**
+ * Cuts a byte stream into chunks of whole lines of about `targetBytes`. Memory held is one chunk plus
+ * the current partial line, which may not exceed `maxLineBytes`.
+ */
+export class LineChunker {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  private nextLine = 1;
+  /** Bytes since the last newline in what is held. */
+  private tailLength = 0;
+
+  constructor(
+    private readonly targetBytes: number,
+    private readonly maxLineBytes: number,
+  ) {}
+
+  /** Adds bytes and returns the chunks that became complete. */
+  push(data: Uint8Array): LineChunk[] {
+    const out: LineChunk[] = [];
+    let offset = 0;
+    while (offset < data.length) {
+      const nl = data.indexOf(NL, offset);
+      if (nl === -1) {
+        this.hold(data.subarray(offset), data.length - offset);
+        break;
+      }
+      this.hold(data.subarray(offset, nl + 1), nl + 1 - offset);
+      this.tailLength = 0;
+      offset = nl + 1;
+      if (this.size >= this.targetBytes) out.push(this.cut());
+    }
+    return out;
+  }
+
+  /** The rest (the last line may lack its newline). */
+  end(): LineChunk | null {
+    return this.size > 0 ? this.cut() : null;
+  }
+
+  /**
+   * After the source failed: the whole lines held so far (the partial last line is dropped, it never
+   * finished arriving).
+   */
+  completeLines(): LineChunk | null {
+    if (this.size === this.tailLength) return null;
+    const keep = this.size - this.tailLength;
+    const all = this.cut();
+    const bytes = all.bytes.slice(0, keep);
+    return { bytes, firstLine: all.firstLine, lines: countNewlines(bytes) };
+  }
+
+  /** The line number the next unread line will have (for error reports). */
+  get currentLine(): number {
+    let lines = 0;
+    for (const p of this.parts) lines += countNewlines(p);
+    return this.nextLine + lines;
+  }
+
+  private hold(part: Uint8Array, length: number): void {
+    if (this.tailLength + length > this.maxLineBytes) throw new LineTooLong(this.currentLine, this.maxLineBytes);
+    this.tailLength += length;
+    this.parts.push(part); // streams hand out a fresh buffer per read, so a view is safe to keep
+    this.size += length;
+  }
+
+  private cut(): LineChunk {
+    const bytes = new Uint8Array(this.size);
+    let at = 0;
+    for (const p of this.parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    let lines = countNewlines(bytes);
+    if (bytes[bytes.length - 1] !== NL) lines++;
+    const chunk = { bytes, firstLine: this.nextLine, lines };
+    this.nextLine += lines;
+    this.parts = [];
+    this.size = 0;
+    return chunk;
+  }
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let n = 0;
+  let at = bytes.indexOf(NL);
+  while (at !== -1) {
+    n++;
+    at = bytes.indexOf(NL, at + 1);
+  }
+  return n;
+}

@@ -1,0 +1,250 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import Busboy from 'busboy';
+import { Unzip, UnzipInflate } from 'fflate';
+import { Problem } from './problem.js';
+
+export interface DecodeLimits {
+  /** Compressed (wire) bytes accepted in one request. */
+  maxBodyBytes: number;
+  /** Decompressed bytes accepted in one request. */
+  maxDecompressedBytes: number;
+  /** Decompressed / compressed, checked once past 1 MiB of output (zip and gzip bombs). */
+  maxRatio: number;
+}
+
+/** The body stopped being decodable; rows before this point are kept. */
+export class BodyError extends Problem {}
+
+const GZIP = [0x1f, 0x8b];
+const ZIP = [0x50, 0x4b, 0x03, 0x04];
+const ZIP_EMPTY = [0x50, 0x4b, 0x05, 0x06];
+const SLICE = 16 * 1024;
+
+type Kind = 'gzip' | 'zip' | 'plain';
+
+function startsWith(bytes: Uint8Array, magic: number[]): boolean {
+  return magic.every((b, i) => bytes[i] === b);
+}
+
+function sniff(first: Uint8Array): Kind {
+  if (startsWith(first, GZIP)) return 'gzip';
+  if (startsWith(first, ZIP) || startsWith(first, ZIP_EMPTY)) return 'zip';
+  return 'plain';
+}
+
+/** Counts wire bytes and feeds them to `onBytes` (used for the idempotency fingerprint). */
+async function* metered(source: AsyncIterable<Uint8Array>, limits: DecodeLimits, counter: { wire: number }, onBytes?: (b: Uint8Array) => void) {
+  for await (const chunk of source) {
+    counter.wire += chunk.byteLength;
+    if (counter.wire > limits.maxBodyBytes) {
+      throw new BodyError(413, 'body_too_large', `The body is larger than ${limits.maxBodyBytes} bytes.`);
+    }
+    onBytes?.(chunk);
+    yield chunk;
+  }
+}
+
+/** Enforces the decompressed-size and ratio limits on a decoded stream. */
+function guard(counter: { wire: number; out: number }, limits: DecodeLimits, piece: Uint8Array): void {
+  counter.out += piece.byteLength;
+  if (counter.out > limits.maxDecompressedBytes) {
+    throw new BodyError(413, 'decompressed_too_large', `The body expands past ${limits.maxDecompressedBytes} bytes.`);
+  }
+  if (counter.out > 1 << 20 && counter.out / Math.max(1, counter.wire) > limits.maxRatio) {
+    throw new BodyError(413, 'decompression_ratio_exceeded', `The body expands more than ${limits.maxRatio}x: refused as a compression bomb.`);
+  }
+}
+
+/** Peeks at the first bytes to pick a decoder, then yields decompressed bytes. */
+async function* decodeByMagic(source: AsyncIterable<Uint8Array>, counter: { wire: number; out: number }, limits: DecodeLimits, forced?: Kind): AsyncGenerator<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  let first = await iterator.next();
+  while (!first.done && first.value.byteLength === 0) first = await iterator.next();
+  if (first.done) return;
+  const head = first.value;
+  const rest: AsyncIterable<Uint8Array> = {
+    async *[Symbol.asyncIterator]() {
+      yield head;
+      for (;;) {
+        const n = await iterator.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    },
+  };
+  const kind = forced ?? sniff(head);
+  if (kind === 'plain') {
+    for await (const piece of rest) {
+      guard(counter, limits, piece);
+      yield piece;
+    }
+  } else if (kind === 'gzip') yield* gunzip(rest, counter, limits);
+  else yield* unzip(rest, counter, limits);
+}
+
+async function* gunzip(source: AsyncIterable<Uint8Array>, counter: { wire: number; out: number }, limits: DecodeLimits): AsyncGenerator<Uint8Array> {
+  const z = createGunzip({ chunkSize: 64 * 1024 });
+  const input = Readable.from(source, { objectMode: false });
+  input.on('error', (e) => z.destroy(e));
+  input.pipe(z);
+  try {
+    for await (const piece of z as AsyncIterable<Buffer>) {
+      guard(counter, limits, piece);
+      yield piece;
+    }
+  } catch (error) {
+    if (error instanceof Problem) throw error;
+    throw new BodyError(400, 'corrupt_gzip', `The gzip stream is corrupt: ${(error as Error).message}`);
+  } finally {
+    input.destroy();
+    z.destroy();
+  }
+}
+
+const NEWLINE = new Uint8Array([10]);
+
+/** Streams every NDJSON member of a zip (others are skipped), with a line break between members. */
+async function* unzip(source: AsyncIterable<Uint8Array>, counter: { wire: number; out: number }, limits: DecodeLimits): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = [];
+  let failure: Error | null = null;
+  let members = 0;
+  const unzipper = new Unzip((file) => {
+    if (file.name.endsWith('/') || file.name.startsWith('__MACOSX/') || !/\.(ndjson|jsonl|json|txt)$/i.test(file.name)) return;
+    members++;
+    file.ondata = (error, data, final) => {
+      if (error) {
+        failure ??= new BodyError(400, 'corrupt_zip', `Zip member ${file.name} is corrupt: ${error.message}`);
+        return;
+      }
+      if (failure) return;
+      try {
+        if (data.byteLength) {
+          guard(counter, limits, data);
+          out.push(data);
+        }
+        if (final) out.push(NEWLINE);
+      } catch (e) {
+        failure = e as Error;
+      }
+    };
+    try {
+      file.start();
+    } catch (error) {
+      failure ??= new BodyError(415, 'unsupported_zip_method', `Zip member ${file.name}: ${(error as Error).message}`);
+    }
+  });
+  unzipper.register(UnzipInflate);
+  const drain = function* () {
+    if (failure) throw failure;
+    while (out.length) yield out.shift()!;
+  };
+  try {
+    for await (const chunk of source) {
+      // Small slices bound what one synchronous push can expand to.
+      for (let at = 0; at < chunk.byteLength; at += SLICE) {
+        unzipper.push(chunk.subarray(at, at + SLICE));
+        yield* drain();
+      }
+    }
+    unzipper.push(new Uint8Array(0), true);
+    yield* drain();
+  } catch (error) {
+    if (error instanceof Problem) throw error;
+    throw new BodyError(400, 'corrupt_zip', `The zip archive is corrupt: ${(error as Error).message}`);
+  }
+  if (members === 0) throw new BodyError(400, 'empty_zip', 'The zip archive holds no .ndjson member.');
+}
+
+/** File parts of a multipart body, one after the other (busboy pauses the request while a part is unread). */
+async function* multipartFiles(req: IncomingMessage, headers: Record<string, string>, source: AsyncIterable<Uint8Array>): AsyncGenerator<Readable> {
+  const bb = Busboy({ headers, limits: { files: 100, fields: 20, fieldSize: 64 * 1024, parts: 200 } });
+  const queue: (Readable | null)[] = [];
+  let error: Error | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  bb.on('file', (_name, stream) => {
+    queue.push(stream);
+    notify();
+  });
+  bb.on('close', () => {
+    queue.push(null);
+    notify();
+  });
+  bb.on('error', (e: Error) => {
+    error = new BodyError(400, 'malformed_multipart', `The multipart body is malformed: ${e.message}`);
+    notify();
+  });
+  bb.on('filesLimit', () => {
+    error = new BodyError(413, 'too_many_parts', 'At most 100 file parts per request.');
+    notify();
+  });
+  Readable.from(source).on('error', (e) => bb.destroy(e)).pipe(bb);
+  req.on('aborted', () => bb.destroy(new Error('client aborted')));
+  let sawFile = false;
+  for (;;) {
+    if (error) throw error;
+    const next = queue.shift();
+    if (next === undefined) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      continue;
+    }
+    if (next === null) break;
+    sawFile = true;
+    yield next;
+    if (!next.readableEnded) next.resume(); // a part the consumer stopped reading must still be drained
+  }
+  if (error) throw error;
+  if (!sawFile) throw new BodyError(400, 'no_file_part', 'The multipart body has no file part.');
+}
+
+export interface DecodedBody {
+  /** Decompressed NDJSON bytes, in order. */
+  bytes: AsyncGenerator<Uint8Array>;
+  counter: { wire: number; out: number };
+}
+
+/**
+ * Picks the decoder from Content-Type and Content-Encoding (and magic bytes for octet-stream and file
+ * parts) and returns NDJSON bytes as they arrive. Nothing is buffered beyond one decoded piece.
+ */
+export function decodeIngestBody(req: IncomingMessage, limits: DecodeLimits, onWireBytes?: (b: Uint8Array) => void): DecodedBody {
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+  const counter = { wire: 0, out: 0 };
+  if (!['identity', 'gzip', 'x-gzip'].includes(encoding)) {
+    throw new Problem(415, 'unsupported_content_encoding', 'Content-Encoding may be gzip or absent.');
+  }
+  const wire = metered(req, limits, counter, onWireBytes);
+  const base = type.split(';')[0]!.trim();
+  if (base === 'multipart/form-data') {
+    const headers = req.headers as Record<string, string>;
+    const parts = multipartFiles(req, headers, encoding === 'identity' ? wire : decodeByMagic(wire, counter, limits, 'gzip'));
+    const partCounter = { wire: 0, out: 0 };
+    async function* all() {
+      for await (const part of parts) {
+        // Each file part may itself be plain, gzip or zip NDJSON; parts are separated by a line break.
+        for await (const piece of decodeByMagic(part, partCounter, { ...limits, maxRatio: Number.POSITIVE_INFINITY })) {
+          guard(counter, { ...limits, maxRatio: limits.maxRatio }, piece);
+          yield piece;
+        }
+        yield NEWLINE;
+      }
+    }
+    return { bytes: all(), counter };
+  }
+  if (['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'text/plain'].includes(base)) {
+    return { bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? 'plain' : 'gzip'), counter };
+  }
+  if (base === 'application/octet-stream' || base === 'application/gzip' || base === 'application/zip') {
+    return { bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? undefined : 'gzip'), counter };
+  }
+  throw new Problem(415, 'unsupported_media_type', 'Send application/x-ndjson, application/octet-stream (gzip or zip of NDJSON) or multipart/form-data.');
+}

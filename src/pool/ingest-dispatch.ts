@@ -1,0 +1,124 @@
+import { addSummary, type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
+import { LineChunker, type LineChunk } from '../domain/line-chunker.js';
+import type { RowError } from '../domain/order-schema.js';
+import type { WorkerPool } from './pool.js';
+
+export interface DispatchOptions {
+  kind: IngestKind;
+  tenantId: number;
+  requestId: string;
+  chunkBytes: number;
+  maxLineBytes: number;
+  batchRows: number;
+  /** Chunks handed to the pool and not yet finished, per request. */
+  maxInFlight: number;
+  maxErrors: number;
+  maxRows?: number;
+  /** Told of bytes handed to workers (+) and finished (-), for admission control. */
+  onPending?: (deltaBytes: number) => void;
+  /** Called after each chunk is committed (the summary so far). */
+  onProgress?: (summary: ChunkSummary, chunk: LineChunk) => void;
+}
+
+export class RowLimitExceeded extends Error {
+  constructor(readonly limit: number) {
+    super(`the body holds more than ${limit} rows`);
+  }
+}
+
+/** Failure of the body itself (not of a row); carries the counts of what was committed before it. */
+export class IngestAborted extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly summary: ChunkSummary,
+  ) {
+    super(cause.message);
+  }
+}
+
+function byLine(a: RowError, b: RowError): number {
+  return a.line - b.line;
+}
+
+/**
+ * Feeds a byte stream through the pool: the main thread only cuts line-aligned chunks; workers parse,
+ * validate and insert. At most `maxInFlight` chunks are out at once; while they are, the source is not
+ * read, so a fast client is slowed to the database's pace and memory stays bounded.
+ */
+export async function dispatchIngest(
+  pool: WorkerPool,
+  source: AsyncIterable<Uint8Array>,
+  options: DispatchOptions,
+): Promise<ChunkSummary> {
+  const chunker = new LineChunker(options.chunkBytes, options.maxLineBytes);
+  const summary = emptySummary();
+  const inFlight = new Set<Promise<void>>();
+  let failure: Error | null = null;
+  let linesSeen = 0;
+
+  const submit = (chunk: LineChunk) => {
+    linesSeen += chunk.lines;
+    if (options.maxRows !== undefined && linesSeen > options.maxRows) throw new RowLimitExceeded(options.maxRows);
+    const size = chunk.bytes.byteLength;
+    options.onPending?.(size);
+    const task = pool
+      .run<ChunkSummary>(
+        'ingestChunk',
+        {
+          requestId: options.requestId,
+          tenantId: options.tenantId,
+          kind: options.kind,
+          bytes: chunk.bytes,
+          firstLine: chunk.firstLine,
+          batchRows: options.batchRows,
+          maxErrors: options.maxErrors,
+        },
+        [chunk.bytes.buffer as ArrayBuffer],
+      )
+      .then(
+        (part) => {
+          addSummary(summary, part, Number.POSITIVE_INFINITY);
+          summary.errors.sort(byLine);
+          summary.errors.length = Math.min(summary.errors.length, options.maxErrors);
+          options.onProgress?.(summary, chunk);
+        },
+        (error: Error) => {
+          failure ??= error;
+        },
+      )
+      .finally(() => {
+        options.onPending?.(-size);
+        inFlight.delete(task);
+      });
+    inFlight.add(task);
+  };
+
+  try {
+    for await (const data of source) {
+      for (const chunk of chunker.push(data)) {
+        while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
+        if (failure) throw failure;
+        submit(chunk);
+      }
+    }
+    const last = chunker.end();
+    if (last) submit(last);
+  } catch (error) {
+    // The body broke (corrupt, too long, client gone): whole lines already received are still committed.
+    if (!failure && !(error instanceof RowLimitExceeded)) {
+      const whole = chunker.completeLines();
+      if (whole) {
+        try {
+          submit(whole);
+        } catch {
+          // row limit reached: nothing more is submitted
+        }
+      }
+    }
+    await Promise.allSettled([...inFlight]);
+    throw new IngestAborted(error as Error, summary);
+  }
+  await Promise.allSettled([...inFlight]);
+  if (failure) throw new IngestAborted(failure, summary);
+  return summary;
+}

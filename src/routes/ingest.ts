@@ -1,0 +1,183 @@
+import type { Context, Hono } from 'hono';
+import * as v from 'valibot';
+import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
+import { LineTooLong } from '../domain/line-chunker.js';
+import { OrderSchema, ProductSchema } from '../domain/order-schema.js';
+import { decodeIngestBody } from '../http/body-decoder.js';
+import { checkIdempotencyKey, fingerprinter, IdempotencyClaim, inFlightProblem, keyReusedProblem } from '../http/idempotency.js';
+import { Problem } from '../http/problem.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../pool/ingest-dispatch.js';
+import type { AppDeps } from './deps.js';
+
+export const MAX_INLINE_ERRORS = 1000;
+
+const RowErrorDoc = v.object({
+  line: v.number(),
+  order_id: v.optional(v.string()),
+  code: v.string(),
+  field: v.optional(v.string()),
+  message: v.string(),
+});
+export const IngestSummaryDoc = v.object({
+  idempotency_key: v.nullable(v.string()),
+  rows_received: v.number(),
+  rows_inserted: v.number(),
+  rows_duplicate: v.number(),
+  rows_failed: v.number(),
+  processing_time_ms: v.number(),
+  errors: v.array(RowErrorDoc),
+  errors_truncated: v.boolean(),
+});
+export type IngestSummary = v.InferOutput<typeof IngestSummaryDoc>;
+
+export function summaryBody(key: string | undefined, s: ChunkSummary, ms: number): IngestSummary {
+  return {
+    idempotency_key: key ?? null,
+    rows_received: s.received,
+    rows_inserted: s.inserted,
+    rows_duplicate: s.duplicate,
+    rows_failed: s.failed,
+    processing_time_ms: Math.round(ms),
+    errors: s.errors,
+    errors_truncated: s.failed > s.errors.length,
+  };
+}
+
+/** Maps a body that failed mid-stream to its problem, carrying the counts committed before the failure. */
+export function abortedProblem(error: IngestAborted, key: string | undefined, ms: number): Problem {
+  const counts = summaryBody(key, error.summary, ms);
+  const cause = error.cause;
+  if (cause instanceof Problem) return new Problem(cause.status, cause.code, cause.detail, { headers: cause.init.headers, extra: counts });
+  if (cause instanceof LineTooLong) return new Problem(400, 'line_too_long', cause.message, { extra: counts });
+  if (cause instanceof RowLimitExceeded) return new Problem(413, 'too_many_rows', cause.message, { extra: counts });
+  if (cause.message.includes('aborted') || (cause as NodeJS.ErrnoException).code === 'ECONNRESET') {
+    return new Problem(400, 'body_incomplete', 'The request body ended early (client aborted).', { extra: counts });
+  }
+  return new Problem(500, 'ingest_failed', `Ingest stopped: ${cause.message}`, { extra: counts });
+}
+
+export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { config, pool, admission, metrics } = deps;
+
+  const handle = (kind: IngestKind) => async (c: Context<AppEnv>) => {
+    admission.check('ingest');
+    const tenantId = c.get('tenantId');
+    const requestId = c.get('requestId');
+    const key = checkIdempotencyKey(c.req.header('idempotency-key'));
+    const req = c.env.incoming;
+    const fingerprint = fingerprinter([kind, req.headers['content-type'] ?? '', req.headers['content-encoding'] ?? '']);
+    const limits = {
+      maxBodyBytes: config.maxBodyBytes,
+      maxDecompressedBytes: config.maxDecompressedBytes,
+      maxRatio: config.maxDecompressionRatio,
+    };
+    const claim = key
+      ? new IdempotencyClaim(pool, { requestId, tenantId }, `ingest_${kind}`, key, deps.state.bootId, config.idempotencyTtlHours * 3_600_000)
+      : null;
+
+    if (claim) {
+      const begun = await claim.begin();
+      if (begun.state === 'in_flight') throw inFlightProblem();
+      if (begun.state === 'completed') {
+        // Same key again: hash the body (nothing is inserted) and replay or refuse.
+        for await (const b of req) {
+          fingerprint.update(b);
+        }
+        if (fingerprint.digest() !== begun.fingerprint) throw keyReusedProblem();
+        c.get('log').info({ idempotency_key: key, tenant_id: tenantId }, 'idempotent replay');
+        return c.body(begun.body, begun.status as 200, { 'content-type': 'application/json', 'Idempotent-Replayed': 'true' });
+      }
+    }
+
+    const started = performance.now();
+    let summary: ChunkSummary;
+    try {
+      const body = decodeIngestBody(req, limits, (b) => fingerprint.update(b));
+      try {
+        summary = await dispatchIngest(pool, body.bytes, {
+          kind,
+          tenantId,
+          requestId,
+          chunkBytes: config.ingestChunkBytes,
+          maxLineBytes: config.maxLineBytes,
+          batchRows: config.ingestBatchRows,
+          maxInFlight: config.ingestInFlight,
+          maxErrors: MAX_INLINE_ERRORS,
+          maxRows: config.maxRowsPerRequest,
+          onPending: (delta) => admission.addPendingIngest(delta),
+        });
+      } finally {
+        metrics.ingestBytes.inc(body.counter.out);
+      }
+    } catch (error) {
+      await claim?.release();
+      if (error instanceof IngestAborted) {
+        const problem = abortedProblem(error, key, performance.now() - started);
+        c.get('log').warn({ code: problem.code, ...problem.init.extra, errors: undefined }, 'ingest aborted');
+        throw problem;
+      }
+      throw error;
+    }
+    const result = summaryBody(key, summary, performance.now() - started);
+    const text = JSON.stringify(result);
+    if (claim) await claim.complete(fingerprint.digest(), 200, text);
+    c.get('log').info(
+      { kind, rows_received: result.rows_received, rows_inserted: result.rows_inserted, rows_duplicate: result.rows_duplicate, rows_failed: result.rows_failed, processing_time_ms: result.processing_time_ms },
+      'ingest finished',
+    );
+    return c.body(text, 200, { 'content-type': 'application/json' });
+  };
+
+  const common = {
+    tag: 'ingest',
+    auth: 'api_key' as const,
+    headers: {
+      'Idempotency-Key': 'Makes retries safe: the same key and body replays the stored summary (Idempotent-Replayed: true)',
+      'Content-Encoding': 'gzip (optional)',
+    },
+    responses: {
+      200: { description: 'Summary: counts and per-row errors (first 1000)', schema: IngestSummaryDoc },
+      409: { description: 'The same key is still in flight', headers: { 'Retry-After': 'seconds' } },
+      422: { description: 'The key was used with another body' },
+      429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
+    },
+    errors: [
+      'unsupported_media_type', 'unsupported_content_encoding', 'corrupt_gzip', 'corrupt_zip', 'empty_zip', 'malformed_multipart',
+      'no_file_part', 'line_too_long', 'too_many_rows', 'body_too_large', 'decompressed_too_large', 'decompression_ratio_exceeded',
+      'body_incomplete', 'invalid_idempotency_key', 'idempotency_in_flight', 'idempotency_key_reused', 'overloaded',
+      'missing_api_key', 'invalid_api_key',
+    ],
+  };
+  const bodies = (schema: v.GenericSchema) => [
+    { contentType: 'application/x-ndjson', schema, description: 'one JSON object per line' },
+    { contentType: 'application/octet-stream' },
+    { contentType: 'multipart/form-data' },
+  ];
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'post',
+      path: '/api/v1/ingest/orders/',
+      summary: 'Bulk-ingest orders (NDJSON, gzip, zip or multipart), streamed, with partial success',
+      description: 'Row codes: invalid_json, missing_field, invalid_field, tenant_mismatch, unknown_product.',
+      body: bodies(OrderSchema),
+      ...common,
+    },
+    handle('orders'),
+  );
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'post',
+      path: '/api/v1/ingest/products/',
+      summary: 'Bulk-ingest products (same bodies as orders); an existing product_id is a duplicate',
+      body: bodies(ProductSchema),
+      ...common,
+    },
+    handle('products'),
+  );
+}

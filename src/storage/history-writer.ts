@@ -1,0 +1,43 @@
+import type { PriceSample, StockHistory } from '../domain/history-schema.js';
+import { MultiRowInsert } from './multi-row.js';
+import type { Db } from './sqlite.js';
+
+/** Bulk loading of price samples and applied stock history (the dataset's history tables). */
+export class HistoryWriter {
+  private readonly prices: MultiRowInsert;
+  private readonly stock: MultiRowInsert;
+
+  constructor(private readonly db: Db) {
+    this.prices = new MultiRowInsert(
+      db,
+      'INSERT INTO price_history (product_id, observed_at, price_cents, event_id)',
+      4,
+      'ON CONFLICT DO NOTHING',
+    );
+    this.stock = new MultiRowInsert(
+      db,
+      `INSERT INTO stock_events (event_id, product_id, mode, delta, quantity, expected_version, occurred_at,
+        applied_at, stock_after, version_after)`,
+      10,
+      'ON CONFLICT DO NOTHING',
+    );
+  }
+
+  writePrices(rows: readonly PriceSample[]): { inserted: number } {
+    return this.db
+      .transaction(() => ({
+        inserted: this.prices.run(rows.map((r) => [r.product_id, r.observed_at, r.price_cents, r.event_id ?? null])),
+      }))
+      .immediate();
+  }
+
+  writeStock(rows: readonly StockHistory[], now = Date.now()): { inserted: number } {
+    return this.db
+      .transaction(() => ({
+        inserted: this.stock.run(
+          rows.map((r) => [r.event_id, r.product_id, 'merge', r.delta, null, null, r.occurred_at, now, r.stock_after, r.version_after]),
+        ),
+      }))
+      .immediate();
+  }
+}
