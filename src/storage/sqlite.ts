@@ -13,7 +13,7 @@ export interface OpenOptions {
 /**
  * Opens a database with the pragmas every connection here uses: WAL so readers never block the writer,
  * synchronous=NORMAL (durable at checkpoints, safe against corruption), a busy timeout as a safety net
- * behind the application-level write lock, a large page cache and memory-mapped reads.
+ * behind the application-level write lock, and a bounded page cache (mmap only when SQLITE_MMAP_MIB asks).
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const db = new Database(path, { readonly: options.readonly ?? false });

@@ -25,11 +25,18 @@ export function tempDataDir(prefix = 'orderflow-test-'): string {
 }
 
 /** Starts the built server (dist/) on a free port with a temp data dir and waits for its listening line. */
-export async function startServer(options: { args?: string[]; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startServer(
+  options: { args?: string[]; dataDir?: string; env?: Record<string, string>; admin?: boolean } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDataDir();
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'dist/src/server.js'), '--port', '0', '--data', dataDir, '--admin-token', ADMIN_TOKEN, '--workers', '2', ...(options.args ?? [])],
+    [
+      join(ROOT, 'dist/src/server.js'),
+      ...['--port', '0', '--data', dataDir, '--workers', '2', '--log-level', 'info'],
+      ...(options.admin === false ? [] : ['--admin-token', ADMIN_TOKEN]),
+      ...(options.args ?? []),
+    ],
     { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: Record<string, unknown>[] = [];

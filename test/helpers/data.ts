@@ -1,0 +1,39 @@
+import Database from 'better-sqlite3';
+import { shardPath } from '../../src/storage/shards.js';
+
+export function product(id: number, extra: Record<string, unknown> = {}) {
+  return { product_id: id, sku: `SKU-${id}`, name: `Product ${id}`, category: id % 2 ? 'shoes' : 'bags', price_cents: 1000 + id, stock: 10, ...extra };
+}
+
+export function order(n: number, extra: Record<string, unknown> = {}) {
+  return {
+    order_id: `A-${n}`,
+    customer_id: `C-${n % 7}`,
+    customer_name: `Ada Lovelace${n % 7}`,
+    customer_email: `ada${n % 7}@example.com`,
+    status: 'paid',
+    currency: 'USD',
+    created_at: new Date(Date.UTC(2026, 2, 1) + n * 60_000).toISOString(),
+    total_cents: 2 * 1999,
+    items: [{ product_id: 1 + (n % 3), quantity: 2, unit_price_cents: 1999 }],
+    ...extra,
+  };
+}
+
+export function ndjson(rows: readonly unknown[]): string {
+  return rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+}
+
+/** Reads a tenant's shard directly (read-only) to check what is really stored. */
+export function shardQuery<T = Record<string, unknown>>(dataDir: string, tenantId: number, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(shardPath(dataDir, tenantId), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+export function countRows(dataDir: string, tenantId: number, table: string): number {
+  return shardQuery<{ n: number }>(dataDir, tenantId, `SELECT count(*) AS n FROM ${table}`)[0]!.n;
+}
