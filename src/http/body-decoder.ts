@@ -121,8 +121,8 @@ async function* unzip(source: AsyncIterable<Uint8Array>, counter: { wire: number
       if (failure) return;
       try {
         if (data.byteLength) {
+          out.push(data); // one slice's output is bounded; hand it on, then stop if it broke a limit
           guard(counter, limits, data);
-          out.push(data);
         }
         if (final) out.push(NEWLINE);
       } catch (e) {
@@ -136,9 +136,10 @@ async function* unzip(source: AsyncIterable<Uint8Array>, counter: { wire: number
     }
   });
   unzipper.register(UnzipInflate);
+  // Pieces decoded before a failure are still handed on: their whole lines get committed.
   const drain = function* () {
-    if (failure) throw failure;
     while (out.length) yield out.shift()!;
+    if (failure) throw failure;
   };
   try {
     for await (const chunk of source) {

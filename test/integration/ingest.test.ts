@@ -1,0 +1,237 @@
+import { gzipSync } from 'node:zlib';
+import { strToU8, zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRows, ndjson, order, product, shardQuery } from '../helpers/data.js';
+import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let tenant: { tenant_id: number; api_key: string };
+let next = 0;
+/** Fresh order numbers per test, so tests do not see each other's rows. */
+const fresh = (count: number) => {
+  const start = next;
+  next += count;
+  return Array.from({ length: count }, (_, i) => order(start + i));
+};
+
+beforeAll(async () => {
+  server = await startServer({ args: ['--max-line-bytes', '65536', '--max-rows-per-request', '50000', '--ingest-chunk-bytes', '16384'] });
+  tenant = await server.createTenant('ingest');
+  const res = await post('/api/v1/ingest/products/', ndjson([product(1), product(2), product(3)]));
+  expect(res.status).toBe(200);
+});
+afterAll(async () => {
+  await server.stop();
+  removeDir(server.dataDir);
+});
+
+function post(path: string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson', ...headers }),
+    body,
+    duplex: 'half',
+  } as RequestInit);
+}
+const ingest = (body: BodyInit, headers: Record<string, string> = {}) => post('/api/v1/ingest/orders/', body, headers);
+type Summary = { rows_received: number; rows_inserted: number; rows_duplicate: number; rows_failed: number; errors: Record<string, unknown>[]; errors_truncated: boolean; idempotency_key: string | null; processing_time_ms: number };
+
+describe('partial success', () => {
+  it('inserts the valid rows and reports each bad one with line, order_id, field and code', async () => {
+    const good = fresh(5);
+    const lines = [
+      good[0],
+      '{"order_id": "broken",',
+      { ...good[1], total_cents: -5 },
+      good[2],
+      { ...good[3], status: 'teleported' },
+      { ...good[4], items: [{ product_id: 424242, quantity: 1, unit_price_cents: 1 }] },
+      [1, 2, 3],
+      { ...good[0] }, // same order_id again in the same body: a duplicate
+      (() => {
+        const { customer_email: _, ...rest } = fresh(1)[0]!;
+        return rest;
+      })(),
+      { ...fresh(1)[0], created_at: 'yesterday' },
+      '',
+      { ...fresh(1)[0], items: [{ product_id: 1, quantity: 1.5, unit_price_cents: 10 }] },
+    ];
+    const res = await ingest(ndjson(lines));
+    expect(res.status).toBe(200);
+    const s = (await res.json()) as Summary;
+    expect(s).toMatchObject({ rows_received: 11, rows_inserted: 2, rows_duplicate: 1, rows_failed: 8, errors_truncated: false });
+    const byLine = Object.fromEntries(s.errors.map((e) => [e.line, e]));
+    expect(byLine[2]).toMatchObject({ code: 'invalid_json' });
+    expect(byLine[3]).toMatchObject({ code: 'invalid_field', field: 'total_cents', order_id: good[1]!.order_id });
+    expect(byLine[5]).toMatchObject({ code: 'invalid_field', field: 'status' });
+    expect(byLine[6]).toMatchObject({ code: 'unknown_product', field: 'items.product_id', order_id: good[4]!.order_id });
+    expect(byLine[7]).toMatchObject({ code: 'invalid_json' });
+    expect(byLine[9]).toMatchObject({ code: 'missing_field', field: 'customer_email' });
+    expect(byLine[10]).toMatchObject({ code: 'invalid_field', field: 'created_at' });
+    expect(byLine[12]).toMatchObject({ code: 'invalid_field', field: 'items.0.quantity' });
+    const stored = shardQuery<{ order_id: string }>(server.dataDir, tenant.tenant_id, 'SELECT order_id FROM orders WHERE order_id IN (?, ?, ?)', good[0]!.order_id, good[2]!.order_id, good[1]!.order_id);
+    expect(stored.map((r) => r.order_id).sort()).toEqual([good[0]!.order_id, good[2]!.order_id].sort());
+  });
+
+  it('returns the first 1000 errors inline and says the list is truncated', async () => {
+    const res = await ingest(ndjson(Array.from({ length: 1500 }, () => 'nope')));
+    const s = (await res.json()) as Summary;
+    expect(s.rows_failed).toBe(1500);
+    expect(s.errors).toHaveLength(1000);
+    expect(s.errors[999]!.line).toBe(1000);
+    expect(s.errors_truncated).toBe(true);
+  });
+
+  it('stores items and one customer row per customer_id (latest name wins) and indexes them for search', async () => {
+    const rows = fresh(3).map((o) => ({ ...o, customer_id: 'C-shared', customer_name: 'Grace Hopper', customer_email: 'grace@navy.example' }));
+    rows[2] = { ...rows[2]!, customer_name: 'Grace B. Hopper' };
+    await ingest(ndjson(rows));
+    const customers = shardQuery(server.dataDir, tenant.tenant_id, "SELECT name, email FROM customers WHERE customer_id = 'C-shared'");
+    expect(customers).toEqual([{ name: 'Grace B. Hopper', email: 'grace@navy.example' }]);
+    const fts = shardQuery(server.dataDir, tenant.tenant_id, "SELECT rowid FROM customers_fts WHERE customers_fts MATCH 'hopp*'");
+    expect(fts).toHaveLength(1);
+    const items = shardQuery(server.dataDir, tenant.tenant_id, 'SELECT i.* FROM order_items i JOIN orders o USING (order_pk) WHERE o.order_id = ?', rows[0]!.order_id);
+    expect(items).toEqual([{ order_pk: expect.any(Number), line_no: 1, product_id: rows[0]!.items[0]!.product_id, quantity: 2, unit_price_cents: 1999 }]);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('replays the stored summary with Idempotent-Replayed and inserts nothing', async () => {
+    const body = ndjson(fresh(20));
+    const first = await ingest(body, { 'idempotency-key': 'replay-1' });
+    const firstText = await first.text();
+    expect(JSON.parse(firstText)).toMatchObject({ rows_inserted: 20, idempotency_key: 'replay-1' });
+    const before = countRows(server.dataDir, tenant.tenant_id, 'orders');
+    const again = await ingest(body, { 'idempotency-key': 'replay-1' });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(firstText);
+    expect(countRows(server.dataDir, tenant.tenant_id, 'orders')).toBe(before);
+  });
+
+  it('the same key with another body is 422; keys are per tenant', async () => {
+    await ingest(ndjson(fresh(2)), { 'idempotency-key': 'reuse-1' });
+    const res = await ingest(ndjson(fresh(2)), { 'idempotency-key': 'reuse-1' });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { code: string }).code).toBe('idempotency_key_reused');
+    const other = await server.createTenant('ingest-other');
+    await fetch(`${server.url}/api/v1/ingest/products/`, { method: 'POST', headers: auth(other.api_key, { 'content-type': 'application/x-ndjson' }), body: ndjson([product(1), product(2), product(3)]) });
+    const theirs = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: auth(other.api_key, { 'content-type': 'application/x-ndjson', 'idempotency-key': 'reuse-1' }),
+      body: ndjson(fresh(2)),
+    });
+    expect(theirs.status).toBe(200);
+    expect(theirs.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('the same key while the first request is still running is 409 with Retry-After', async () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const rows = fresh(10);
+    const first = ingest(stream, { 'idempotency-key': 'slow-1' });
+    controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(0, 5))));
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await ingest(ndjson(rows), { 'idempotency-key': 'slow-1' });
+    expect(second.status).toBe(409);
+    expect(second.headers.get('retry-after')).toBeTruthy();
+    expect(((await second.json()) as { code: string }).code).toBe('idempotency_in_flight');
+    controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(5))));
+    controller.close();
+    expect(((await (await first).json()) as Summary).rows_inserted).toBe(10);
+    const replay = await ingest(ndjson(rows), { 'idempotency-key': 'slow-1' });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('rejects a malformed key', async () => {
+    const res = await ingest(ndjson(fresh(1)), { 'idempotency-key': 'has space' });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('bodies', () => {
+  it('accepts Content-Encoding: gzip, octet-stream gzip, zip with several members, and multipart with several parts', async () => {
+    const a = fresh(30);
+    const b = fresh(30);
+    const c = fresh(30);
+    const d = fresh(30);
+    const enc = await ingest(gzipSync(ndjson(a)), { 'content-encoding': 'gzip' });
+    expect(((await enc.json()) as Summary).rows_inserted).toBe(30);
+    const octet = await ingest(gzipSync(ndjson(b)), { 'content-type': 'application/octet-stream' });
+    expect(((await octet.json()) as Summary).rows_inserted).toBe(30);
+    // the first member lacks a final newline: members must not run into each other
+    const zip = zipSync({ 'part1.ndjson': strToU8(ndjson(c.slice(0, 15)).trimEnd()), 'dir/part2.ndjson': strToU8(ndjson(c.slice(15))), 'README.md': strToU8('ignored') });
+    const zipped = await ingest(zip, { 'content-type': 'application/octet-stream' });
+    expect(await zipped.json()).toMatchObject({ rows_received: 30, rows_inserted: 30, rows_failed: 0 });
+    const form = new FormData();
+    form.append('first', new Blob([ndjson(d.slice(0, 10))]), 'a.ndjson');
+    form.append('second', new Blob([gzipSync(ndjson(d.slice(10)))]), 'b.ndjson.gz');
+    const multi = await fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers: auth(tenant.api_key), body: form });
+    expect(await multi.json()).toMatchObject({ rows_received: 30, rows_inserted: 30 });
+  });
+
+  it('a corrupt gzip stream is a 400 with the counts so far; intact rows before it stay, and a retry never duplicates them', async () => {
+    const rows = fresh(3000);
+    const packed = gzipSync(ndjson(rows));
+    const corrupt = Buffer.from(packed);
+    for (let i = Math.floor(corrupt.length * 0.6); i < Math.floor(corrupt.length * 0.6) + 64; i++) corrupt[i] = 0;
+    const res = await ingest(corrupt, { 'content-encoding': 'gzip', 'idempotency-key': 'corrupt-1' });
+    expect(res.status).toBe(400);
+    const p = (await res.json()) as Summary & { code: string };
+    expect(p.code).toBe('corrupt_gzip');
+    expect(p.rows_inserted).toBeGreaterThan(0);
+    // garbage from a corrupt deflate stream may fail to parse or even repeat earlier lines (duplicates)
+    expect(p.rows_inserted + p.rows_duplicate + p.rows_failed).toBe(p.rows_received);
+    const ids = rows.map((r) => r.order_id);
+    const stored = () => shardQuery<{ n: number }>(server.dataDir, tenant.tenant_id, `SELECT count(*) AS n FROM orders WHERE order_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids))[0]!.n;
+    expect(stored()).toBe(p.rows_inserted);
+    // the failed attempt released its key: the intact retry goes through and inserts only the rest
+    const retry = (await (await ingest(packed, { 'content-encoding': 'gzip', 'idempotency-key': 'corrupt-1' })).json()) as Summary;
+    expect(retry.rows_duplicate).toBe(p.rows_inserted);
+    expect(retry.rows_inserted).toBe(3000 - p.rows_inserted);
+    expect(stored()).toBe(3000);
+  });
+
+  it('refuses a zip bomb and a gzip bomb by ratio, keeping rows before the bomb', async () => {
+    const rows = fresh(10);
+    // ~60 MB of whitespace-only lines, each under the line limit: only the ratio guard can stop it
+    const bombPayload = `${ndjson(rows)}${`${' '.repeat(60_000)}\n`.repeat(1000)}`;
+    const zip = zipSync({ 'bomb.ndjson': strToU8(bombPayload) }, { level: 9 });
+    const res = await ingest(zip, { 'content-type': 'application/octet-stream' });
+    expect(res.status).toBe(413);
+    const p = (await res.json()) as Summary & { code: string };
+    expect(p.code).toBe('decompression_ratio_exceeded');
+    expect(p.rows_inserted).toBe(10);
+    const gz = await ingest(gzipSync(Buffer.from(bombPayload)), { 'content-encoding': 'gzip' });
+    expect(gz.status).toBe(413);
+    expect(await gz.json()).toMatchObject({ code: 'decompression_ratio_exceeded', rows_duplicate: 10 });
+  });
+
+  it('a line over the limit is 400 line_too_long with the counts so far', async () => {
+    const rows = fresh(5);
+    const res = await ingest(`${ndjson(rows)}{"order_id":"${'x'.repeat(70_000)}"}\n`);
+    expect(res.status).toBe(400);
+    const p = (await res.json()) as Summary & { code: string; detail: string };
+    expect(p.code).toBe('line_too_long');
+    expect(p.detail).toContain('line 6');
+    expect(p.rows_inserted).toBe(5);
+  });
+
+  it('more rows than the per-request limit is 413 too_many_rows', async () => {
+    const res = await ingest(ndjson(Array.from({ length: 50_001 }, () => '{}')));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { code: string }).code).toBe('too_many_rows');
+  });
+
+  it('unsupported types and encodings are 415', async () => {
+    expect((await ingest('x', { 'content-type': 'text/csv' })).status).toBe(415);
+    expect((await ingest('x', { 'content-encoding': 'br' })).status).toBe(415);
+  });
+
+  it('exposes ingest metrics: rows by table, failures by code, bytes', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/ingest_rows_total\{table="orders"\} [1-9]/);
+    expect(text).toMatch(/ingest_rows_failed_total\{code="invalid_json"\} [1-9]/);
+    expect(text).toMatch(/ingest_bytes_total [1-9]/);
+  });
+});
