@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
+import { type OrderRow, OrderWriter, ProductWriter } from '../src/storage/order-writer.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
-import { type OrderRow, OrderWriter, ProductWriter } from '../src/storage/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 
 const { values } = parseArgs({
@@ -31,11 +31,16 @@ async function* lines(table: string): AsyncGenerator<string> {
   const path = existsSync(plain) ? plain : `${plain}.gz`;
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
   const input = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) if (line) yield line;
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY }))
+    if (line) yield line;
 }
 
 /** Runs `insert` on batches of parsed rows; only the insert calls are timed. */
-async function timed<T>(table: string, parse: (line: string) => T, insert: (rows: T[]) => void): Promise<{ rows: number; seconds: number }> {
+async function timed<T>(
+  table: string,
+  parse: (line: string) => T,
+  insert: (rows: T[]) => void,
+): Promise<{ rows: number; seconds: number }> {
   let batch: T[] = [];
   let rows = 0;
   let ns = 0n;
@@ -60,7 +65,11 @@ try {
   const db = openDatabase(shardPath(dataDir, 1));
   const products = new ProductWriter(db);
   const orders = new OrderWriter(db);
-  const p = await timed('products', (l) => JSON.parse(l), (rows) => products.writeBatch(rows));
+  const p = await timed(
+    'products',
+    (l) => JSON.parse(l),
+    (rows) => products.writeBatch(rows),
+  );
   let items = 0;
   const o = await timed(
     'orders',
@@ -77,11 +86,21 @@ try {
     dataset: dir,
     batch_rows: batchRows,
     products: { rows: p.rows, seconds: round(p.seconds), rows_per_sec: Math.round(p.rows / p.seconds) },
-    orders: { rows: o.rows, items, seconds: round(o.seconds), rows_per_sec: Math.round(o.rows / o.seconds), items_per_sec: Math.round(items / o.seconds) },
+    orders: {
+      rows: o.rows,
+      items,
+      seconds: round(o.seconds),
+      rows_per_sec: Math.round(o.rows / o.seconds),
+      items_per_sec: Math.round(items / o.seconds),
+    },
   };
   process.stdout.write(`raw insert (better-sqlite3, same writer, no HTTP/pool/validation) from ${dir}\n`);
-  process.stdout.write(`  products ${result.products.rows} rows in ${result.products.seconds}s = ${result.products.rows_per_sec} rows/s\n`);
-  process.stdout.write(`  orders   ${result.orders.rows} rows (+${items} items) in ${result.orders.seconds}s = ${result.orders.rows_per_sec} orders/s\n`);
+  process.stdout.write(
+    `  products ${result.products.rows} rows in ${result.products.seconds}s = ${result.products.rows_per_sec} rows/s\n`,
+  );
+  process.stdout.write(
+    `  orders   ${result.orders.rows} rows (+${items} items) in ${result.orders.seconds}s = ${result.orders.rows_per_sec} orders/s\n`,
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   rmSync(dataDir, { recursive: true, force: true });

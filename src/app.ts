@@ -23,11 +23,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   ingestRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
-  app.notFound((c) => problemResponse(c, new Problem(404, 'not_found', `No route for ${c.req.method} ${c.req.path}.`)));
+  app.notFound((c) =>
+    problemResponse(c, new Problem(404, 'not_found', `No route for ${c.req.method} ${c.req.path}.`)),
+  );
   app.onError((error, c) => {
     if (error instanceof Problem) return problemResponse(c, error);
     (c.get('log') ?? deps.log).error({ err: error, req_id: c.get('requestId') }, 'unhandled error');
-    return problemResponse(c, new Problem(500, 'internal_error', 'Something went wrong on our side; the request id identifies it in the logs.'));
+    return problemResponse(
+      c,
+      new Problem(
+        500,
+        'internal_error',
+        'Something went wrong on our side; the request id identifies it in the logs.',
+      ),
+    );
   });
   return app;
 }

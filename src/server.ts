@@ -25,7 +25,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   for (const t of catalog.tenants()) prepareShard(config.dataDir, t.tenant_id);
   const metrics = new Metrics();
   const pool = new WorkerPool(
-    { workers: config.workers, tasksPerWorker: config.tasksPerWorker, dataDir: config.dataDir, logLevel: config.logLevel },
+    {
+      workers: config.workers,
+      tasksPerWorker: config.tasksPerWorker,
+      dataDir: config.dataDir,
+      logLevel: config.logLevel,
+    },
     metrics,
   );
   const admission = new Admission(pool, config, metrics);
@@ -41,7 +46,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s as Server),
+    );
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

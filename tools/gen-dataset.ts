@@ -58,7 +58,8 @@ const preset = PRESETS[values.preset as PresetName];
 const count = (name: keyof typeof values, fallback: number, min = 0): number => {
   const raw = values[name];
   if (raw === undefined) return fallback;
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min) fail(`--${name} must be an integer >= ${min}`);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min)
+    fail(`--${name} must be an integer >= ${min}`);
   return Number(raw);
 };
 const format = values.format as Format;
@@ -91,13 +92,20 @@ for (let t = 1; t <= options.tenants; t++) {
 }
 const genSeconds = (performance.now() - genStart) / 1000;
 const allRows = [...totals.values()].reduce((a, b) => a + b, 0);
-process.stdout.write(`Generated ${out} in ${genSeconds.toFixed(2)} s (${fmt(rate(allRows, genSeconds))} rows/s written)\n`);
-for (const [table, rows] of totals) process.stdout.write(`  ${table.padEnd(14)} ${fmt(rows).padStart(12)} rows\n`);
+process.stdout.write(
+  `Generated ${out} in ${genSeconds.toFixed(2)} s (${fmt(rate(allRows, genSeconds))} rows/s written)\n`,
+);
+for (const [table, rows] of totals)
+  process.stdout.write(`  ${table.padEnd(14)} ${fmt(rows).padStart(12)} rows\n`);
 
 const summary: Record<string, unknown> = {
   out,
   options: { ...options, format, gzip: values.gzip },
-  generate: { seconds: Math.round(genSeconds * 1000) / 1000, rows: Object.fromEntries(totals), rows_per_sec: rate(allRows, genSeconds) },
+  generate: {
+    seconds: Math.round(genSeconds * 1000) / 1000,
+    rows: Object.fromEntries(totals),
+    rows_per_sec: rate(allRows, genSeconds),
+  },
 };
 
 if (values.insert) {
@@ -114,14 +122,20 @@ if (values.insert) {
   const report = await loadDataset(loadOptions, keys);
   const seconds = (performance.now() - start) / 1000;
   process.stdout.write(`\nInserted into ${loadOptions.dataDir} with ${loadOptions.workers} workers:\n`);
-  process.stdout.write(`  ${'table'.padEnd(14)} ${'rows'.padStart(12)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(11)}\n`);
+  process.stdout.write(
+    `  ${'table'.padEnd(14)} ${'rows'.padStart(12)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(11)}\n`,
+  );
   for (const r of report) {
-    process.stdout.write(`  ${r.table.padEnd(14)} ${fmt(r.rows_inserted).padStart(12)} ${r.seconds.toFixed(2).padStart(9)} ${fmt(r.rows_per_sec).padStart(11)}\n`);
+    process.stdout.write(
+      `  ${r.table.padEnd(14)} ${fmt(r.rows_inserted).padStart(12)} ${r.seconds.toFixed(2).padStart(9)} ${fmt(r.rows_per_sec).padStart(11)}\n`,
+    );
   }
   const inserted = report.reduce((n, r) => n + r.rows_inserted, 0);
   const orders = report.find((r) => r.table === 'orders');
   const items = totals.get('order_items') ?? 0;
-  process.stdout.write(`  overall: ${fmt(inserted)} rows in ${seconds.toFixed(2)} s = ${fmt(rate(inserted, seconds))} rows/s\n`);
+  process.stdout.write(
+    `  overall: ${fmt(inserted)} rows in ${seconds.toFixed(2)} s = ${fmt(rate(inserted, seconds))} rows/s\n`,
+  );
   process.stdout.write(`  keys: ${loadOptions.dataDir}/keys.json\n`);
   summary.insert = {
     data: loadOptions.dataDir,

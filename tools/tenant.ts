@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
 
-const USAGE = 'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID  [--data DIR]';
+const USAGE =
+  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID  [--data DIR]';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`tenant: ${message}\n${USAGE}\n`);

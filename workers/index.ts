@@ -1,13 +1,16 @@
 /**
  * The Piscina worker module: every task the pool can run, by export name. Each task module owns one area.
  */
-import { defineTask } from '../src/pool/worker-context.js';
+
 import type { TaskBase } from '../src/pool/protocol.js';
+import { defineTask } from '../src/pool/worker-context.js';
 
 /** Round trip through a worker and its shard connection: used by readiness checks and tests. */
 export const ping = defineTask('ping', (ctx, input: TaskBase) => {
-  const row = ctx.obs.timeQuery('ping', () => ctx.shards.db(input.tenantId).prepare('SELECT count(*) AS n FROM products').get());
+  const row = ctx.obs.timeQuery('ping', () =>
+    ctx.shards.db(input.tenantId).prepare('SELECT count(*) AS n FROM products').get(),
+  );
   return { ok: true, row };
 });
-export { ingestChunk, settleStock } from './ingest.js';
 export { idempotency } from './idempotency.js';
+export { ingestChunk, settleStock } from './ingest.js';

@@ -33,7 +33,8 @@ const SCHEMAS = {
 } as const;
 
 function identity(kind: IngestKind, value: Record<string, unknown>): Record<string, unknown> {
-  if (kind === 'orders' && typeof value.order_id === 'string') return { order_id: value.order_id.slice(0, 64) };
+  if (kind === 'orders' && typeof value.order_id === 'string')
+    return { order_id: value.order_id.slice(0, 64) };
   if (kind === 'products' && typeof value.product_id === 'number') return { product_id: value.product_id };
   return {};
 }
@@ -73,7 +74,13 @@ export const ingestChunk = defineTask('ingestChunk', (ctx, input: IngestChunkInp
     const obj = value as Record<string, unknown>;
     const id = identity(input.kind, obj);
     if (obj.tenant_id !== undefined && obj.tenant_id !== input.tenantId) {
-      fail({ line: lineNo, ...id, code: 'tenant_mismatch', field: 'tenant_id', message: "tenant_id must be the API key's tenant" });
+      fail({
+        line: lineNo,
+        ...id,
+        code: 'tenant_mismatch',
+        field: 'tenant_id',
+        message: "tenant_id must be the API key's tenant",
+      });
       continue;
     }
     const result = v.safeParse(schema, obj);
@@ -109,7 +116,13 @@ function writeBatch(
           summary.duplicate += out.duplicates.length;
           for (const u of out.unknownProduct) {
             const p = batch[u.index]!;
-            fail({ line: p.line, ...p.id, code: 'unknown_product', field: 'items.product_id', message: `product ${u.productId} does not exist` });
+            fail({
+              line: p.line,
+              ...p.id,
+              code: 'unknown_product',
+              field: 'items.product_id',
+              message: `product ${u.productId} does not exist`,
+            });
           }
           break;
         }
@@ -123,7 +136,8 @@ function writeBatch(
         case 'price_history':
         case 'stock_events': {
           const writer = ctx.shards.cached(tenantId, 'HistoryWriter', (db) => new HistoryWriter(db));
-          const out = kind === 'price_history' ? writer.writePrices(rows as never) : writer.writeStock(rows as never);
+          const out =
+            kind === 'price_history' ? writer.writePrices(rows as never) : writer.writeStock(rows as never);
           summary.inserted += out.inserted;
           summary.duplicate += rows.length - out.inserted;
           break;

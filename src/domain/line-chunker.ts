@@ -77,7 +77,8 @@ export class LineChunker {
   }
 
   private hold(part: Uint8Array, length: number): void {
-    if (this.tailLength + length > this.maxLineBytes) throw new LineTooLong(this.currentLine, this.maxLineBytes);
+    if (this.tailLength + length > this.maxLineBytes)
+      throw new LineTooLong(this.currentLine, this.maxLineBytes);
     this.tailLength += length;
     this.parts.push(part); // streams hand out a fresh buffer per read, so a view is safe to keep
     this.size += length;

@@ -11,9 +11,15 @@ const text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1), v.max
 /** ISO-8601 date-time with an explicit zone (Z or ±hh:mm), parsed to epoch milliseconds. */
 export const IsoDateTime = v.pipe(
   v.string(),
-  v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/, 'an ISO-8601 date-time with zone'),
+  v.regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/,
+    'an ISO-8601 date-time with zone',
+  ),
   v.transform((s) => Date.parse(s)),
-  v.check((ms) => Number.isFinite(ms) && ms >= Date.UTC(1970, 0, 1) && ms < Date.UTC(2200, 0, 1), 'a real date'),
+  v.check(
+    (ms) => Number.isFinite(ms) && ms >= Date.UTC(1970, 0, 1) && ms < Date.UTC(2200, 0, 1),
+    'a real date',
+  ),
 );
 
 export const OrderItemSchema = v.object({
@@ -23,9 +29,15 @@ export const OrderItemSchema = v.object({
 });
 
 export const OrderSchema = v.object({
-  order_id: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,64}$/, '1 to 64 printable ASCII characters, no spaces')),
+  order_id: v.pipe(
+    v.string(),
+    v.regex(/^[\x21-\x7e]{1,64}$/, '1 to 64 printable ASCII characters, no spaces'),
+  ),
   tenant_id: v.optional(v.number()),
-  customer_id: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,64}$/, '1 to 64 printable ASCII characters, no spaces')),
+  customer_id: v.pipe(
+    v.string(),
+    v.regex(/^[\x21-\x7e]{1,64}$/, '1 to 64 printable ASCII characters, no spaces'),
+  ),
   customer_name: text(200),
   customer_email: v.pipe(v.string(), v.trim(), v.maxLength(254), v.email()),
   status: v.picklist(ORDER_STATUSES),
@@ -59,7 +71,11 @@ export interface RowError {
 }
 
 /** The first failing field of a row, as row-error metadata. */
-export function rowErrorFromIssues(line: number, issues: readonly v.BaseIssue<unknown>[], id: Record<string, unknown>): RowError {
+export function rowErrorFromIssues(
+  line: number,
+  issues: readonly v.BaseIssue<unknown>[],
+  id: Record<string, unknown>,
+): RowError {
   const issue = issues[0]!;
   const field = v.getDotPath(issue) ?? undefined;
   const missing = issue.input === undefined && issue.kind === 'schema';

@@ -16,9 +16,13 @@ const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="orderflow"' };
 export function requireApiKey(catalog: Catalog): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearer(c.req.header('authorization'));
-    if (!key) throw new Problem(401, 'missing_api_key', 'Send Authorization: Bearer <api_key>.', { headers: CHALLENGE });
+    if (!key)
+      throw new Problem(401, 'missing_api_key', 'Send Authorization: Bearer <api_key>.', {
+        headers: CHALLENGE,
+      });
     const tenantId = catalog.authenticate(key);
-    if (tenantId === null) throw new Problem(401, 'invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
+    if (tenantId === null)
+      throw new Problem(401, 'invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
     c.set('tenantId', tenantId);
     await next();
   };
@@ -44,7 +48,9 @@ export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEn
     if (!adminToken) throw new Problem(404, 'not_found', 'No such resource.');
     const token = bearer(c.req.header('authorization'));
     if (!token || !tokensEqual(token, adminToken)) {
-      throw new Problem(401, 'invalid_admin_token', 'Admin endpoints need the admin token.', { headers: CHALLENGE });
+      throw new Problem(401, 'invalid_admin_token', 'Admin endpoints need the admin token.', {
+        headers: CHALLENGE,
+      });
     }
     await next();
   };

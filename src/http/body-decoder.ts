@@ -35,7 +35,12 @@ function sniff(first: Uint8Array): Kind {
 }
 
 /** Counts wire bytes and feeds them to `onBytes` (used for the idempotency fingerprint). */
-async function* metered(source: AsyncIterable<Uint8Array>, limits: DecodeLimits, counter: { wire: number }, onBytes?: (b: Uint8Array) => void) {
+async function* metered(
+  source: AsyncIterable<Uint8Array>,
+  limits: DecodeLimits,
+  counter: { wire: number },
+  onBytes?: (b: Uint8Array) => void,
+) {
   for await (const chunk of source) {
     counter.wire += chunk.byteLength;
     if (counter.wire > limits.maxBodyBytes) {
@@ -50,15 +55,28 @@ async function* metered(source: AsyncIterable<Uint8Array>, limits: DecodeLimits,
 function guard(counter: { wire: number; out: number }, limits: DecodeLimits, piece: Uint8Array): void {
   counter.out += piece.byteLength;
   if (counter.out > limits.maxDecompressedBytes) {
-    throw new BodyError(413, 'decompressed_too_large', `The body expands past ${limits.maxDecompressedBytes} bytes.`);
+    throw new BodyError(
+      413,
+      'decompressed_too_large',
+      `The body expands past ${limits.maxDecompressedBytes} bytes.`,
+    );
   }
   if (counter.out > 1 << 20 && counter.out / Math.max(1, counter.wire) > limits.maxRatio) {
-    throw new BodyError(413, 'decompression_ratio_exceeded', `The body expands more than ${limits.maxRatio}x: refused as a compression bomb.`);
+    throw new BodyError(
+      413,
+      'decompression_ratio_exceeded',
+      `The body expands more than ${limits.maxRatio}x: refused as a compression bomb.`,
+    );
   }
 }
 
 /** Peeks at the first bytes to pick a decoder, then yields decompressed bytes. */
-async function* decodeByMagic(source: AsyncIterable<Uint8Array>, counter: { wire: number; out: number }, limits: DecodeLimits, forced?: Kind): AsyncGenerator<Uint8Array> {
+async function* decodeByMagic(
+  source: AsyncIterable<Uint8Array>,
+  counter: { wire: number; out: number },
+  limits: DecodeLimits,
+  forced?: Kind,
+): AsyncGenerator<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   let first = await iterator.next();
   while (!first.done && first.value.byteLength === 0) first = await iterator.next();
@@ -84,7 +102,11 @@ async function* decodeByMagic(source: AsyncIterable<Uint8Array>, counter: { wire
   else yield* unzip(rest, counter, limits);
 }
 
-async function* gunzip(source: AsyncIterable<Uint8Array>, counter: { wire: number; out: number }, limits: DecodeLimits): AsyncGenerator<Uint8Array> {
+async function* gunzip(
+  source: AsyncIterable<Uint8Array>,
+  counter: { wire: number; out: number },
+  limits: DecodeLimits,
+): AsyncGenerator<Uint8Array> {
   const z = createGunzip({ chunkSize: 64 * 1024 });
   const input = Readable.from(source, { objectMode: false });
   input.on('error', (e) => z.destroy(e));
@@ -106,12 +128,21 @@ async function* gunzip(source: AsyncIterable<Uint8Array>, counter: { wire: numbe
 const NEWLINE = new Uint8Array([10]);
 
 /** Streams every NDJSON member of a zip (others are skipped), with a line break between members. */
-async function* unzip(source: AsyncIterable<Uint8Array>, counter: { wire: number; out: number }, limits: DecodeLimits): AsyncGenerator<Uint8Array> {
+async function* unzip(
+  source: AsyncIterable<Uint8Array>,
+  counter: { wire: number; out: number },
+  limits: DecodeLimits,
+): AsyncGenerator<Uint8Array> {
   const out: Uint8Array[] = [];
   let failure: Error | null = null;
   let members = 0;
   const unzipper = new Unzip((file) => {
-    if (file.name.endsWith('/') || file.name.startsWith('__MACOSX/') || !/\.(ndjson|jsonl|json|txt)$/i.test(file.name)) return;
+    if (
+      file.name.endsWith('/') ||
+      file.name.startsWith('__MACOSX/') ||
+      !/\.(ndjson|jsonl|json|txt)$/i.test(file.name)
+    )
+      return;
     members++;
     file.ondata = (error, data, final) => {
       if (error) {
@@ -132,7 +163,11 @@ async function* unzip(source: AsyncIterable<Uint8Array>, counter: { wire: number
     try {
       file.start();
     } catch (error) {
-      failure ??= new BodyError(415, 'unsupported_zip_method', `Zip member ${file.name}: ${(error as Error).message}`);
+      failure ??= new BodyError(
+        415,
+        'unsupported_zip_method',
+        `Zip member ${file.name}: ${(error as Error).message}`,
+      );
     }
   });
   unzipper.register(UnzipInflate);
@@ -159,7 +194,11 @@ async function* unzip(source: AsyncIterable<Uint8Array>, counter: { wire: number
 }
 
 /** File parts of a multipart body, one after the other (busboy pauses the request while a part is unread). */
-async function* multipartFiles(req: IncomingMessage, headers: Record<string, string>, source: AsyncIterable<Uint8Array>): AsyncGenerator<Readable> {
+async function* multipartFiles(
+  req: IncomingMessage,
+  headers: Record<string, string>,
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Readable> {
   const bb = Busboy({ headers, limits: { files: 100, fields: 20, fieldSize: 64 * 1024, parts: 200 } });
   const queue: (Readable | null)[] = [];
   let error: Error | null = null;
@@ -185,7 +224,9 @@ async function* multipartFiles(req: IncomingMessage, headers: Record<string, str
     error = new BodyError(413, 'too_many_parts', 'At most 100 file parts per request.');
     notify();
   });
-  Readable.from(source).on('error', (e) => bb.destroy(e)).pipe(bb);
+  Readable.from(source)
+    .on('error', (e) => bb.destroy(e))
+    .pipe(bb);
   req.on('aborted', () => bb.destroy(new Error('client aborted')));
   let sawFile = false;
   for (;;) {
@@ -216,7 +257,11 @@ export interface DecodedBody {
  * Picks the decoder from Content-Type and Content-Encoding (and magic bytes for octet-stream and file
  * parts) and returns NDJSON bytes as they arrive. Nothing is buffered beyond one decoded piece.
  */
-export function decodeIngestBody(req: IncomingMessage, limits: DecodeLimits, onWireBytes?: (b: Uint8Array) => void): DecodedBody {
+export function decodeIngestBody(
+  req: IncomingMessage,
+  limits: DecodeLimits,
+  onWireBytes?: (b: Uint8Array) => void,
+): DecodedBody {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   const counter = { wire: 0, out: 0 };
@@ -227,12 +272,19 @@ export function decodeIngestBody(req: IncomingMessage, limits: DecodeLimits, onW
   const base = type.split(';')[0]!.trim();
   if (base === 'multipart/form-data') {
     const headers = req.headers as Record<string, string>;
-    const parts = multipartFiles(req, headers, encoding === 'identity' ? wire : decodeByMagic(wire, counter, limits, 'gzip'));
+    const parts = multipartFiles(
+      req,
+      headers,
+      encoding === 'identity' ? wire : decodeByMagic(wire, counter, limits, 'gzip'),
+    );
     const partCounter = { wire: 0, out: 0 };
     async function* all() {
       for await (const part of parts) {
         // Each file part may itself be plain, gzip or zip NDJSON; parts are separated by a line break.
-        for await (const piece of decodeByMagic(part, partCounter, { ...limits, maxRatio: Number.POSITIVE_INFINITY })) {
+        for await (const piece of decodeByMagic(part, partCounter, {
+          ...limits,
+          maxRatio: Number.POSITIVE_INFINITY,
+        })) {
           guard(counter, { ...limits, maxRatio: limits.maxRatio }, piece);
           yield piece;
         }
@@ -241,11 +293,29 @@ export function decodeIngestBody(req: IncomingMessage, limits: DecodeLimits, onW
     }
     return { bytes: all(), counter };
   }
-  if (['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'text/plain'].includes(base)) {
-    return { bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? 'plain' : 'gzip'), counter };
+  if (
+    [
+      'application/x-ndjson',
+      'application/ndjson',
+      'application/jsonl',
+      'application/x-jsonlines',
+      'text/plain',
+    ].includes(base)
+  ) {
+    return {
+      bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? 'plain' : 'gzip'),
+      counter,
+    };
   }
   if (base === 'application/octet-stream' || base === 'application/gzip' || base === 'application/zip') {
-    return { bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? undefined : 'gzip'), counter };
+    return {
+      bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? undefined : 'gzip'),
+      counter,
+    };
   }
-  throw new Problem(415, 'unsupported_media_type', 'Send application/x-ndjson, application/octet-stream (gzip or zip of NDJSON) or multipart/form-data.');
+  throw new Problem(
+    415,
+    'unsupported_media_type',
+    'Send application/x-ndjson, application/octet-stream (gzip or zip of NDJSON) or multipart/form-data.',
+  );
 }

@@ -1,20 +1,27 @@
 /** Renders the OpenAPI document as a self-contained HTML reference (no scripts, no CDN). */
 export function renderDocsPage(doc: Record<string, unknown>): string {
-  const esc = (s: unknown) =>
-    String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
   const paths = doc.paths as Record<string, Record<string, Record<string, unknown>>>;
   const sections: string[] = [];
   for (const [path, ops] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(ops)) {
-      const params = (op.parameters as { name: string; in: string; required: boolean; description?: string }[]) ?? [];
+      const params =
+        (op.parameters as { name: string; in: string; required: boolean; description?: string }[]) ?? [];
       const responses = Object.entries(op.responses as Record<string, { description: string }>);
       const codes = (op['x-problem-codes'] as string[]) ?? [];
       sections.push(`<section id="${esc(op.operationId)}">
 <h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
 <p>${esc(op.summary)}</p>${op.description ? `<p>${esc(op.description)}</p>` : ''}
-${params.length ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th>notes</th></tr>${params
-        .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.description)}</td></tr>`)
-        .join('')}</table>` : ''}
+${
+  params.length
+    ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th>notes</th></tr>${params
+        .map(
+          (p) =>
+            `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.description)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : ''
+}
 <ul>${responses.map(([s, r]) => `<li><b>${esc(s)}</b> ${esc(r.description)}</li>`).join('')}</ul>
 ${codes.length ? `<p class="codes">Problem codes: ${codes.map((c) => `<code>${esc(c)}</code>`).join(' ')}</p>` : ''}
 </section>`);

@@ -8,7 +8,11 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export function checkIdempotencyKey(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
   if (!KEY_PATTERN.test(key)) {
-    throw new Problem(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 printable ASCII characters.');
+    throw new Problem(
+      400,
+      'invalid_idempotency_key',
+      'Idempotency-Key must be 1 to 255 printable ASCII characters.',
+    );
   }
   return key;
 }
@@ -29,7 +33,14 @@ export class IdempotencyClaim {
   }
 
   private call<T>(op: string, extra: Record<string, unknown> = {}): Promise<T> {
-    return this.pool.run<T>('idempotency', { ...this.base, op, scope: this.scope, key: this.key, owner: this.owner, ...extra });
+    return this.pool.run<T>('idempotency', {
+      ...this.base,
+      op,
+      scope: this.scope,
+      key: this.key,
+      owner: this.owner,
+      ...extra,
+    });
   }
 
   begin(): Promise<BeginResult> {
@@ -46,13 +57,22 @@ export class IdempotencyClaim {
 }
 
 export function inFlightProblem(): Problem {
-  return new Problem(409, 'idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry later.', {
-    headers: { 'Retry-After': '2' },
-  });
+  return new Problem(
+    409,
+    'idempotency_in_flight',
+    'A request with this Idempotency-Key is still being processed; retry later.',
+    {
+      headers: { 'Retry-After': '2' },
+    },
+  );
 }
 
 export function keyReusedProblem(): Problem {
-  return new Problem(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request body.');
+  return new Problem(
+    422,
+    'idempotency_key_reused',
+    'This Idempotency-Key was used with a different request body.',
+  );
 }
 
 /** A running sha256 over what identifies a request: a few header values, then the raw body bytes. */

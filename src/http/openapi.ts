@@ -48,10 +48,10 @@ const PROBLEM_SCHEMA = {
 
 function jsonSchema(schema: v.GenericSchema | Record<string, unknown>): Record<string, unknown> {
   if ('kind' in schema && (schema as { kind: unknown }).kind === 'schema') {
-    const out = toJsonSchema(schema as v.GenericSchema, { errorMode: 'ignore', target: 'openapi-3.0' } as never) as Record<
-      string,
-      unknown
-    >;
+    const out = toJsonSchema(
+      schema as v.GenericSchema,
+      { errorMode: 'ignore', target: 'openapi-3.0' } as never,
+    ) as Record<string, unknown>;
     delete out.$schema;
     return out;
   }
@@ -79,9 +79,10 @@ export class ApiSpec {
         name: m[1],
         in: 'path',
         required: true,
-        schema: m[1]!.endsWith('_id') && !['export_id', 'upload_id', 'event_id', 'customer_id'].includes(m[1]!)
-          ? { type: 'integer', minimum: 1 }
-          : { type: 'string' },
+        schema:
+          m[1]!.endsWith('_id') && !['export_id', 'upload_id', 'event_id', 'customer_id'].includes(m[1]!)
+            ? { type: 'integer', minimum: 1 }
+            : { type: 'string' },
       }));
       const query = op.query
         ? Object.entries(op.query.entries).map(([name, schema]) => {
@@ -109,12 +110,19 @@ export class ApiSpec {
           ...(r.headers
             ? {
                 headers: Object.fromEntries(
-                  Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }]),
+                  Object.entries(r.headers).map(([h, d]) => [
+                    h,
+                    { description: d, schema: { type: 'string' } },
+                  ]),
                 ),
               }
             : {}),
           ...(r.schema || r.contentType
-            ? { content: { [r.contentType ?? 'application/json']: r.schema ? { schema: jsonSchema(r.schema) } : {} } }
+            ? {
+                content: {
+                  [r.contentType ?? 'application/json']: r.schema ? { schema: jsonSchema(r.schema) } : {},
+                },
+              }
             : {}),
         };
       }
@@ -139,13 +147,17 @@ export class ApiSpec {
             op.body.map((b) => [
               b.contentType,
               {
-                ...(b.schema ? { schema: jsonSchema(b.schema) } : { schema: { type: 'string', format: 'binary' } }),
+                ...(b.schema
+                  ? { schema: jsonSchema(b.schema) }
+                  : { schema: { type: 'string', format: 'binary' } }),
               },
             ]),
           ),
         };
       }
-      (paths[path] ??= {})[op.method] = operation;
+      const entry = paths[path] ?? {};
+      entry[op.method] = operation;
+      paths[path] = entry;
     }
     return {
       openapi: '3.1.0',

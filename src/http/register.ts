@@ -28,7 +28,9 @@ export function methodNotAllowed(app: Hono<AppEnv>, spec: ApiSpec): void {
   for (const [path, methods] of byPath) {
     const allow = [...methods].join(', ');
     app.all(path, () => {
-      throw new Problem(405, 'method_not_allowed', `Allowed methods: ${allow}.`, { headers: { Allow: allow } });
+      throw new Problem(405, 'method_not_allowed', `Allowed methods: ${allow}.`, {
+        headers: { Allow: allow },
+      });
     });
   }
 }

@@ -6,12 +6,19 @@ import { type FieldError, Problem } from './problem.js';
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[]): FieldError[] {
   return issues.map((issue) => ({
     field: v.getDotPath(issue) ?? '(root)',
-    code: issue.type === 'object' && issue.input === undefined ? 'required' : `invalid_${issue.kind === 'schema' ? 'type' : 'value'}`,
+    code:
+      issue.type === 'object' && issue.input === undefined
+        ? 'required'
+        : `invalid_${issue.kind === 'schema' ? 'type' : 'value'}`,
     message: issue.message,
   }));
 }
 
-export function validate<S extends v.GenericSchema>(schema: S, input: unknown, what = 'request'): v.InferOutput<S> {
+export function validate<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  what = 'request',
+): v.InferOutput<S> {
   const result = v.safeParse(schema, input);
   if (!result.success) {
     throw new Problem(400, 'validation_failed', `The ${what} has invalid fields.`, {

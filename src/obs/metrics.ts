@@ -158,7 +158,7 @@ export class Metrics {
   async snapshot(): Promise<Record<string, unknown>> {
     const all = await this.registry.getMetricsAsJSON();
     const byName = new Map(all.map((m) => [m.name, m]));
-    const valueOf = (name: string) =>
+    const firstValue = (name: string) =>
       (byName.get(name)?.values as { value: number }[] | undefined)?.[0]?.value ?? 0;
     const quantiles = (name: string, label: string) => {
       const out: Record<string, Record<string, number>> = {};
@@ -169,7 +169,8 @@ export class Metrics {
       }[];
       for (const v of values) {
         const key = String(v.labels[label] ?? '');
-        const entry = (out[key] ??= {});
+        const entry = out[key] ?? {};
+        out[key] = entry;
         if (v.metricName?.endsWith('_count')) entry.count = v.value;
         else if (v.metricName?.endsWith('_sum')) entry.sum_s = v.value;
         else if (v.labels.quantile !== undefined && Number.isFinite(v.value))
@@ -183,11 +184,14 @@ export class Metrics {
       uptime_s: round(process.uptime()),
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, external_bytes: mem.external },
       event_loop_lag_ms: {
-        p50: round(valueOf('nodejs_eventloop_lag_p50_seconds') * 1000),
-        p99: round(valueOf('nodejs_eventloop_lag_p99_seconds') * 1000),
+        p50: round(firstValue('nodejs_eventloop_lag_p50_seconds') * 1000),
+        p99: round(firstValue('nodejs_eventloop_lag_p99_seconds') * 1000),
       },
       pool: { ...pool, utilization: round(pool.utilization) },
-      ingest: { rows_per_second: round(this.ingestRate.perSecond()), pending_bytes: valueOf('ingest_pending_bytes') },
+      ingest: {
+        rows_per_second: round(this.ingestRate.perSecond()),
+        pending_bytes: firstValue('ingest_pending_bytes'),
+      },
       http: quantiles('http_request_duration_seconds', 'route'),
       db_queries: quantiles('db_query_duration_seconds', 'query'),
     };

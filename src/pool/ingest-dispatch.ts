@@ -1,5 +1,5 @@
 import { addSummary, type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
-import { LineChunker, type LineChunk } from '../domain/line-chunker.js';
+import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import type { RowError } from '../domain/order-schema.js';
 import type { WorkerPool } from './pool.js';
 
@@ -58,7 +58,8 @@ export async function dispatchIngest(
 
   const submit = (chunk: LineChunk) => {
     linesSeen += chunk.lines;
-    if (options.maxRows !== undefined && linesSeen > options.maxRows) throw new RowLimitExceeded(options.maxRows);
+    if (options.maxRows !== undefined && linesSeen > options.maxRows)
+      throw new RowLimitExceeded(options.maxRows);
     const size = chunk.bytes.byteLength;
     options.onPending?.(size);
     const task = pool

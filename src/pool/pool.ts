@@ -101,7 +101,12 @@ export class WorkerPool {
   }
 
   /** Runs a named task and applies the metric observations it brings back. */
-  async run<T>(name: string, input: object, transferList: Transferable[] = [], signal?: AbortSignal): Promise<T> {
+  async run<T>(
+    name: string,
+    input: object,
+    transferList: Transferable[] = [],
+    signal?: AbortSignal,
+  ): Promise<T> {
     this.running++;
     try {
       const envelope = (await this.piscina.run(input, {
@@ -169,7 +174,12 @@ export class WorkerPool {
       signal();
     });
 
-    this.run(name, { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes }, [port2], abort.signal)
+    this.run(
+      name,
+      { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes },
+      [port2],
+      abort.signal,
+    )
       .catch((error: Error) => {
         if (terminal) return;
         const trailer = options.trailerOnCrash?.(error);

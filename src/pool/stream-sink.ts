@@ -76,7 +76,8 @@ export class StreamSink {
     this.chunksSent++;
     this.bytesSent += bytes.byteLength;
     // A fresh buffer owns its ArrayBuffer, so it can be transferred instead of copied.
-    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    const owned =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     this.post({ t: 'chunk', b: owned }, [owned.buffer as ArrayBuffer]);
   }
 

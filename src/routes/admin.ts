@@ -54,7 +54,8 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         c.get('log').info({ tenant_id: t.tenant_id, name: t.name }, 'tenant created');
         return c.json(t, 201);
       } catch (error) {
-        if (error instanceof TenantNameTaken) throw new Problem(409, 'tenant_exists', `Tenant "${body.name}" exists.`);
+        if (error instanceof TenantNameTaken)
+          throw new Problem(409, 'tenant_exists', `Tenant "${body.name}" exists.`);
         throw error;
       }
     },

@@ -4,7 +4,13 @@ import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import { LineTooLong } from '../domain/line-chunker.js';
 import { OrderSchema, ProductSchema } from '../domain/order-schema.js';
 import { decodeIngestBody } from '../http/body-decoder.js';
-import { checkIdempotencyKey, fingerprinter, IdempotencyClaim, inFlightProblem, keyReusedProblem } from '../http/idempotency.js';
+import {
+  checkIdempotencyKey,
+  fingerprinter,
+  IdempotencyClaim,
+  inFlightProblem,
+  keyReusedProblem,
+} from '../http/idempotency.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
@@ -49,11 +55,19 @@ export function summaryBody(key: string | undefined, s: ChunkSummary, ms: number
 export function abortedProblem(error: IngestAborted, key: string | undefined, ms: number): Problem {
   const counts = summaryBody(key, error.summary, ms);
   const cause = error.cause;
-  if (cause instanceof Problem) return new Problem(cause.status, cause.code, cause.detail, { headers: cause.init.headers, extra: counts });
-  if (cause instanceof LineTooLong) return new Problem(400, 'line_too_long', cause.message, { extra: counts });
-  if (cause instanceof RowLimitExceeded) return new Problem(413, 'too_many_rows', cause.message, { extra: counts });
+  if (cause instanceof Problem)
+    return new Problem(cause.status, cause.code, cause.detail, {
+      headers: cause.init.headers,
+      extra: counts,
+    });
+  if (cause instanceof LineTooLong)
+    return new Problem(400, 'line_too_long', cause.message, { extra: counts });
+  if (cause instanceof RowLimitExceeded)
+    return new Problem(413, 'too_many_rows', cause.message, { extra: counts });
   if (cause.message.includes('aborted') || (cause as NodeJS.ErrnoException).code === 'ECONNRESET') {
-    return new Problem(400, 'body_incomplete', 'The request body ended early (client aborted).', { extra: counts });
+    return new Problem(400, 'body_incomplete', 'The request body ended early (client aborted).', {
+      extra: counts,
+    });
   }
   return new Problem(500, 'ingest_failed', `Ingest stopped: ${cause.message}`, { extra: counts });
 }
@@ -67,14 +81,25 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const requestId = c.get('requestId');
     const key = checkIdempotencyKey(c.req.header('idempotency-key'));
     const req = c.env.incoming;
-    const fingerprint = fingerprinter([kind, req.headers['content-type'] ?? '', req.headers['content-encoding'] ?? '']);
+    const fingerprint = fingerprinter([
+      kind,
+      req.headers['content-type'] ?? '',
+      req.headers['content-encoding'] ?? '',
+    ]);
     const limits = {
       maxBodyBytes: config.maxBodyBytes,
       maxDecompressedBytes: config.maxDecompressedBytes,
       maxRatio: config.maxDecompressionRatio,
     };
     const claim = key
-      ? new IdempotencyClaim(pool, { requestId, tenantId }, `ingest_${kind}`, key, deps.state.bootId, config.idempotencyTtlHours * 3_600_000)
+      ? new IdempotencyClaim(
+          pool,
+          { requestId, tenantId },
+          `ingest_${kind}`,
+          key,
+          deps.state.bootId,
+          config.idempotencyTtlHours * 3_600_000,
+        )
       : null;
 
     if (claim) {
@@ -87,7 +112,10 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         }
         if (fingerprint.digest() !== begun.fingerprint) throw keyReusedProblem();
         c.get('log').info({ idempotency_key: key, tenant_id: tenantId }, 'idempotent replay');
-        return c.body(begun.body, begun.status as 200, { 'content-type': 'application/json', 'Idempotent-Replayed': 'true' });
+        return c.body(begun.body, begun.status as 200, {
+          'content-type': 'application/json',
+          'Idempotent-Replayed': 'true',
+        });
       }
     }
 
@@ -124,7 +152,14 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const text = JSON.stringify(result);
     if (claim) await claim.complete(fingerprint.digest(), 200, text);
     c.get('log').info(
-      { kind, rows_received: result.rows_received, rows_inserted: result.rows_inserted, rows_duplicate: result.rows_duplicate, rows_failed: result.rows_failed, processing_time_ms: result.processing_time_ms },
+      {
+        kind,
+        rows_received: result.rows_received,
+        rows_inserted: result.rows_inserted,
+        rows_duplicate: result.rows_duplicate,
+        rows_failed: result.rows_failed,
+        processing_time_ms: result.processing_time_ms,
+      },
       'ingest finished',
     );
     return c.body(text, 200, { 'content-type': 'application/json' });
@@ -134,7 +169,8 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     tag: 'ingest',
     auth: 'api_key' as const,
     headers: {
-      'Idempotency-Key': 'Makes retries safe: the same key and body replays the stored summary (Idempotent-Replayed: true)',
+      'Idempotency-Key':
+        'Makes retries safe: the same key and body replays the stored summary (Idempotent-Replayed: true)',
       'Content-Encoding': 'gzip (optional)',
     },
     responses: {
@@ -144,10 +180,25 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
     },
     errors: [
-      'unsupported_media_type', 'unsupported_content_encoding', 'corrupt_gzip', 'corrupt_zip', 'empty_zip', 'malformed_multipart',
-      'no_file_part', 'line_too_long', 'too_many_rows', 'body_too_large', 'decompressed_too_large', 'decompression_ratio_exceeded',
-      'body_incomplete', 'invalid_idempotency_key', 'idempotency_in_flight', 'idempotency_key_reused', 'overloaded',
-      'missing_api_key', 'invalid_api_key',
+      'unsupported_media_type',
+      'unsupported_content_encoding',
+      'corrupt_gzip',
+      'corrupt_zip',
+      'empty_zip',
+      'malformed_multipart',
+      'no_file_part',
+      'line_too_long',
+      'too_many_rows',
+      'body_too_large',
+      'decompressed_too_large',
+      'decompression_ratio_exceeded',
+      'body_incomplete',
+      'invalid_idempotency_key',
+      'idempotency_in_flight',
+      'idempotency_key_reused',
+      'overloaded',
+      'missing_api_key',
+      'invalid_api_key',
     ],
   };
   const bodies = (schema: v.GenericSchema) => [

@@ -18,7 +18,14 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   register(
     app,
     spec,
-    { method: 'get', path: '/healthz', summary: 'Liveness: the process answers', tag: 'operations', auth: 'none', responses: { 200: { description: '{"status":"ok"}' } } },
+    {
+      method: 'get',
+      path: '/healthz',
+      summary: 'Liveness: the process answers',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: '{"status":"ok"}' } },
+    },
     (c) => c.json({ status: 'ok' }),
   );
   register(
@@ -41,7 +48,10 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         catalogOk = false;
       }
       const ready = deps.state.ready && !deps.state.draining && catalogOk && workers > 0;
-      return c.json({ status: ready ? 'ready' : 'not_ready', workers, catalog: catalogOk, draining: deps.state.draining }, ready ? 200 : 503);
+      return c.json(
+        { status: ready ? 'ready' : 'not_ready', workers, catalog: catalogOk, draining: deps.state.draining },
+        ready ? 200 : 503,
+      );
     },
   );
   register(
@@ -55,7 +65,8 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       auth: 'none',
       responses: { 200: { description: 'metrics', contentType: 'text/plain; version=0.0.4' } },
     },
-    async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+    async (c) =>
+      c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
   register(
     app,
@@ -73,13 +84,27 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   register(
     app,
     spec,
-    { method: 'get', path: '/openapi.json', summary: 'This API as OpenAPI 3.1', tag: 'operations', auth: 'none', responses: { 200: { description: 'OpenAPI document' } } },
+    {
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This API as OpenAPI 3.1',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'OpenAPI document' } },
+    },
     (c) => c.body(docs().json, 200, { 'content-type': 'application/json' }),
   );
   register(
     app,
     spec,
-    { method: 'get', path: '/docs', summary: 'Readable API reference (HTML, works offline)', tag: 'operations', auth: 'none', responses: { 200: { description: 'HTML', contentType: 'text/html' } } },
+    {
+      method: 'get',
+      path: '/docs',
+      summary: 'Readable API reference (HTML, works offline)',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+    },
     (c) => c.html(docs().html),
   );
 }

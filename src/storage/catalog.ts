@@ -58,7 +58,9 @@ export class Catalog {
     const row = this.db.transaction(() => {
       if (this.stmts.tenantByName.get(name)) throw new TenantNameTaken(name);
       const placeholder = `pending-${process.pid}-${Date.now()}-${Math.random()}`;
-      const { tenant_id } = this.stmts.insertTenant.get(name, placeholder, created_at) as { tenant_id: number };
+      const { tenant_id } = this.stmts.insertTenant.get(name, placeholder, created_at) as {
+        tenant_id: number;
+      };
       this.stmts.setShardFile.run(shardFileName(tenant_id), tenant_id);
       return { tenant_id };
     })();
@@ -69,7 +71,12 @@ export class Catalog {
 
   createKey(tenantId: number): { api_key: string; key_id: number } {
     const key = generateApiKey();
-    const { key_id } = this.stmts.insertKey.get(tenantId, key.lookupId, key.secretHash, new Date().toISOString()) as {
+    const { key_id } = this.stmts.insertKey.get(
+      tenantId,
+      key.lookupId,
+      key.secretHash,
+      new Date().toISOString(),
+    ) as {
       key_id: number;
     };
     return { api_key: key.apiKey, key_id };
@@ -80,14 +87,20 @@ export class Catalog {
   }
 
   listKeys(tenantId: number): { key_id: number; created_at: string; revoked_at: string | null }[] {
-    return this.stmts.keys.all(tenantId) as { key_id: number; created_at: string; revoked_at: string | null }[];
+    return this.stmts.keys.all(tenantId) as {
+      key_id: number;
+      created_at: string;
+      revoked_at: string | null;
+    }[];
   }
 
   /** The tenant a key belongs to, or null for a malformed, unknown or revoked key. */
   authenticate(apiKey: string): number | null {
     const parsed = parseApiKey(apiKey);
     if (!parsed) return null;
-    const row = this.stmts.keyByLookup.get(parsed.lookupId) as { tenant_id: number; secret_hash: Buffer } | undefined;
+    const row = this.stmts.keyByLookup.get(parsed.lookupId) as
+      | { tenant_id: number; secret_hash: Buffer }
+      | undefined;
     if (!row) return null;
     return secretMatches(parsed.secret, row.secret_hash) ? row.tenant_id : null;
   }

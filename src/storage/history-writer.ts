@@ -26,7 +26,9 @@ export class HistoryWriter {
   writePrices(rows: readonly PriceSample[]): { inserted: number } {
     return this.db
       .transaction(() => ({
-        inserted: this.prices.run(rows.map((r) => [r.product_id, r.observed_at, r.price_cents, r.event_id ?? null])),
+        inserted: this.prices.run(
+          rows.map((r) => [r.product_id, r.observed_at, r.price_cents, r.event_id ?? null]),
+        ),
       }))
       .immediate();
   }
@@ -35,7 +37,18 @@ export class HistoryWriter {
     return this.db
       .transaction(() => ({
         inserted: this.stock.run(
-          rows.map((r) => [r.event_id, r.product_id, 'merge', r.delta, null, null, r.occurred_at, now, r.stock_after, r.version_after]),
+          rows.map((r) => [
+            r.event_id,
+            r.product_id,
+            'merge',
+            r.delta,
+            null,
+            null,
+            r.occurred_at,
+            now,
+            r.stock_after,
+            r.version_after,
+          ]),
         ),
       }))
       .immediate();

@@ -40,7 +40,9 @@ export class IdempotencyStore {
       `UPDATE idempotency_keys SET state = 'completed', fingerprint = ?, response_status = ?, response_body = ?, expires_at = ?
        WHERE scope = ? AND idem_key = ? AND owner = ?`,
     );
-    this.drop = db.prepare(`DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ? AND owner = ? AND state = 'in_flight'`);
+    this.drop = db.prepare(
+      `DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ? AND owner = ? AND state = 'in_flight'`,
+    );
     this.expire = db.prepare(
       `DELETE FROM idempotency_keys WHERE (scope, idem_key) IN
          (SELECT scope, idem_key FROM idempotency_keys WHERE expires_at < ? LIMIT 500)`,
@@ -53,7 +55,12 @@ export class IdempotencyStore {
     const row = this.get.get(scope, key) as Row | undefined;
     if (row && row.expires_at >= now) {
       if (row.state === 'completed') {
-        return { state: 'completed', fingerprint: row.fingerprint, status: row.response_status!, body: row.response_body! };
+        return {
+          state: 'completed',
+          fingerprint: row.fingerprint,
+          status: row.response_status!,
+          body: row.response_body!,
+        };
       }
       const ownerBoot = row.owner?.split('/')[0];
       if (ownerBoot === bootId) return { state: 'in_flight' };
@@ -63,7 +70,16 @@ export class IdempotencyStore {
     return { state: 'started' };
   }
 
-  complete(scope: string, key: string, owner: string, fingerprint: string, status: number, body: string, now: number, ttlMs: number): boolean {
+  complete(
+    scope: string,
+    key: string,
+    owner: string,
+    fingerprint: string,
+    status: number,
+    body: string,
+    now: number,
+    ttlMs: number,
+  ): boolean {
     return this.finish.run(fingerprint, status, body, now + ttlMs, scope, key, owner).changes === 1;
   }
 

@@ -30,7 +30,9 @@ export function migrate(db: Db, kind: SchemaKind): string[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`);
   const applied = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as { version: string }[]).map((r) => r.version),
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: string }[]).map(
+      (r) => r.version,
+    ),
   );
   const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
   const done: string[] = [];

@@ -50,9 +50,15 @@ export class OrderWriter {
     this.missingProducts = db.prepare(
       'SELECT j.value AS id FROM json_each(?) j LEFT JOIN products p ON p.product_id = j.value WHERE p.product_id IS NULL',
     );
-    this.findCustomer = db.prepare('SELECT customer_pk AS pk, name, email FROM customers WHERE customer_id = ?');
-    this.insertCustomer = db.prepare('INSERT INTO customers (customer_id, name, email) VALUES (?, ?, ?) RETURNING customer_pk');
-    this.updateCustomer = db.prepare('UPDATE customers SET name = ?, email = ? WHERE customer_pk = ? AND erased_at IS NULL');
+    this.findCustomer = db.prepare(
+      'SELECT customer_pk AS pk, name, email FROM customers WHERE customer_id = ?',
+    );
+    this.insertCustomer = db.prepare(
+      'INSERT INTO customers (customer_id, name, email) VALUES (?, ?, ?) RETURNING customer_pk',
+    );
+    this.updateCustomer = db.prepare(
+      'UPDATE customers SET name = ?, email = ? WHERE customer_pk = ? AND erased_at IS NULL',
+    );
   }
 
   writeBatch(rows: readonly OrderRow[], now = Date.now()): OrderBatchOutcome {
@@ -82,7 +88,16 @@ export class OrderWriter {
       }
       accepted.push(i);
       const customerPk = this.customerPk(r.customer_id, r.customer_name, r.customer_email);
-      orderValues.push([r.order_id, customerPk, r.status, r.currency, r.created_at, r.total_cents, r.items.length, now]);
+      orderValues.push([
+        r.order_id,
+        customerPk,
+        r.status,
+        r.currency,
+        r.created_at,
+        r.total_cents,
+        r.items.length,
+        now,
+      ]);
     }
     const insertedRows = this.insertOrders.all<{ order_pk: number; order_id: string }>(orderValues);
     const pkById = new Map(insertedRows.map((r) => [r.order_id, r.order_pk]));
@@ -135,13 +150,25 @@ export class ProductWriter {
     );
   }
 
-  writeBatch(rows: readonly Omit<ValidProduct, 'tenant_id'>[], now = Date.now()): { inserted: number; duplicates: number[] } {
+  writeBatch(
+    rows: readonly Omit<ValidProduct, 'tenant_id'>[],
+    now = Date.now(),
+  ): { inserted: number; duplicates: number[] } {
     return this.db
       .transaction(() => {
         const inserted = new Set(
           this.insert
             .all<{ product_id: number }>(
-              rows.map((p) => [p.product_id, p.sku, p.name, p.category, p.price_cents, p.currency, p.stock, now]),
+              rows.map((p) => [
+                p.product_id,
+                p.sku,
+                p.name,
+                p.category,
+                p.price_cents,
+                p.currency,
+                p.stock,
+                now,
+              ]),
             )
             .map((r) => r.product_id),
         );

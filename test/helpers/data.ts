@@ -2,7 +2,15 @@ import Database from 'better-sqlite3';
 import { shardPath } from '../../src/storage/shards.js';
 
 export function product(id: number, extra: Record<string, unknown> = {}) {
-  return { product_id: id, sku: `SKU-${id}`, name: `Product ${id}`, category: id % 2 ? 'shoes' : 'bags', price_cents: 1000 + id, stock: 10, ...extra };
+  return {
+    product_id: id,
+    sku: `SKU-${id}`,
+    name: `Product ${id}`,
+    category: id % 2 ? 'shoes' : 'bags',
+    price_cents: 1000 + id,
+    stock: 10,
+    ...extra,
+  };
 }
 
 export function order(n: number, extra: Record<string, unknown> = {}) {
@@ -25,7 +33,12 @@ export function ndjson(rows: readonly unknown[]): string {
 }
 
 /** Reads a tenant's shard directly (read-only) to check what is really stored. */
-export function shardQuery<T = Record<string, unknown>>(dataDir: string, tenantId: number, sql: string, ...params: unknown[]): T[] {
+export function shardQuery<T = Record<string, unknown>>(
+  dataDir: string,
+  tenantId: number,
+  sql: string,
+  ...params: unknown[]
+): T[] {
   const db = new Database(shardPath(dataDir, tenantId), { readonly: true, fileMustExist: true });
   try {
     return db.prepare(sql).all(...params) as T[];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { ndjson, order, product } from '../helpers/data.js';
+import { ADMIN_TOKEN, auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let a: { tenant_id: number; api_key: string; key_id: number };
@@ -26,7 +26,13 @@ async function problem(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toContain('application/problem+json');
   const body = (await res.json()) as Record<string, unknown>;
-  expect(body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(body).toMatchObject({
+    status,
+    code,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   expect(body.request_id).toBe(res.headers.get('x-request-id'));
   return body;
 }
@@ -42,7 +48,9 @@ describe('health, docs, errors', () => {
   it('echoes a sane X-Request-Id and replaces an insane one', async () => {
     const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'client-req-42' } });
     expect(res.headers.get('x-request-id')).toBe('client-req-42');
-    const bad = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'evil\u0001id'.replace('\u0001', '%01') + ' <script>' } });
+    const bad = await fetch(`${server.url}/healthz`, {
+      headers: { 'x-request-id': 'evil\u0001id'.replace('\u0001', '%01') + ' <script>' },
+    });
     expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -54,7 +62,10 @@ describe('health, docs, errors', () => {
   });
 
   it('serves OpenAPI 3.1 listing every route, and an offline HTML reference', async () => {
-    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
     expect(doc.openapi).toBe('3.1.0');
     for (const [path, method] of [
       ['/api/v1/admin/tenants', 'post'],
@@ -74,30 +85,77 @@ describe('health, docs, errors', () => {
 
 describe('admin and auth', () => {
   it('admin endpoints need the admin token', async () => {
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 'x' }, { authorization: 'Bearer wrong' })), 401, 'invalid_admin_token');
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 'x' }, { authorization: `Bearer ${a.api_key}` })), 401, 'invalid_admin_token');
+    await problem(
+      await fetch(
+        `${server.url}/api/v1/admin/tenants`,
+        json({ name: 'x' }, { authorization: 'Bearer wrong' }),
+      ),
+      401,
+      'invalid_admin_token',
+    );
+    await problem(
+      await fetch(
+        `${server.url}/api/v1/admin/tenants`,
+        json({ name: 'x' }, { authorization: `Bearer ${a.api_key}` }),
+      ),
+      401,
+      'invalid_admin_token',
+    );
   });
 
   it('validates tenant creation: bad JSON, wrong type, bad fields, duplicate name', async () => {
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, { ...json({}), body: '{"name":' }), 400, 'malformed_json');
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, { ...json({}), headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' } }), 415, 'unsupported_media_type');
-    const body = await problem(await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: "x'; DROP TABLE tenants;--" })), 400, 'validation_failed');
+    await problem(
+      await fetch(`${server.url}/api/v1/admin/tenants`, { ...json({}), body: '{"name":' }),
+      400,
+      'malformed_json',
+    );
+    await problem(
+      await fetch(`${server.url}/api/v1/admin/tenants`, {
+        ...json({}),
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
+      }),
+      415,
+      'unsupported_media_type',
+    );
+    const body = await problem(
+      await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: "x'; DROP TABLE tenants;--" })),
+      400,
+      'validation_failed',
+    );
     expect(body.errors).toEqual([expect.objectContaining({ field: 'name' })]);
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 42 })), 400, 'validation_failed');
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 'alpha' })), 409, 'tenant_exists');
-    await problem(await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 'y'.repeat(20_000_000) })), 413, 'body_too_large');
+    await problem(
+      await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 42 })),
+      400,
+      'validation_failed',
+    );
+    await problem(
+      await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 'alpha' })),
+      409,
+      'tenant_exists',
+    );
+    await problem(
+      await fetch(`${server.url}/api/v1/admin/tenants`, json({ name: 'y'.repeat(20_000_000) })),
+      413,
+      'body_too_large',
+    );
   });
 
   it('no key 401, bad key 401, revoked key 401, a new key works', async () => {
     const url = `${server.url}/api/v1/ingest/products/`;
     const post = (key?: string) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...(key ? auth(key) : {}) }, body: ndjson([product(900)]) });
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', ...(key ? auth(key) : {}) },
+        body: ndjson([product(900)]),
+      });
     const noKey = await post();
     expect(noKey.headers.get('www-authenticate')).toContain('Bearer');
     await problem(noKey, 401, 'missing_api_key');
     await problem(await post('of_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'), 401, 'invalid_api_key');
     await problem(await post(`${a.api_key.slice(0, -1)}x`), 401, 'invalid_api_key');
-    const issued = (await (await fetch(`${server.url}/api/v1/admin/tenants/${a.tenant_id}/keys`, json({}))).json()) as { api_key: string; key_id: number };
+    const issued = (await (
+      await fetch(`${server.url}/api/v1/admin/tenants/${a.tenant_id}/keys`, json({}))
+    ).json()) as { api_key: string; key_id: number };
     expect((await post(issued.api_key)).status).toBe(200);
     const revoke = await fetch(`${server.url}/api/v1/admin/tenants/${a.tenant_id}/keys/${issued.key_id}`, {
       method: 'DELETE',
@@ -106,23 +164,32 @@ describe('admin and auth', () => {
     expect(revoke.status).toBe(204);
     await problem(await post(issued.api_key), 401, 'invalid_api_key');
     // Revoking another tenant's key through the wrong tenant path does nothing.
-    const wrong = await fetch(`${server.url}/api/v1/admin/tenants/${b.tenant_id}/keys/${a.key_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const wrong = await fetch(`${server.url}/api/v1/admin/tenants/${b.tenant_id}/keys/${a.key_id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     await problem(wrong, 404, 'not_found');
     expect((await post(a.api_key)).status).toBe(200);
   });
 });
 
 describe('tenant isolation', () => {
-  it("a path naming another tenant, a missing one, or garbage is 404 (existence not revealed)", async () => {
+  it('a path naming another tenant, a missing one, or garbage is 404 (existence not revealed)', async () => {
     for (const id of [String(b.tenant_id), '999999', 'abc', '1%20OR%201=1', "1';--", '0', '-1', '1e3']) {
-      const res = await fetch(`${server.url}/api/v1/tenants/${id}/orders/search`, { headers: auth(a.api_key) });
+      const res = await fetch(`${server.url}/api/v1/tenants/${id}/orders/search`, {
+        headers: auth(a.api_key),
+      });
       await problem(res, 404, 'not_found');
     }
   });
 
   it("rows naming another tenant are rejected, and one tenant's products are invisible to another", async () => {
     const headers = auth(a.api_key, { 'content-type': 'application/x-ndjson' });
-    await fetch(`${server.url}/api/v1/ingest/products/`, { method: 'POST', headers, body: ndjson([product(1), product(2), product(3)]) });
+    await fetch(`${server.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers,
+      body: ndjson([product(1), product(2), product(3)]),
+    });
     const res = await fetch(`${server.url}/api/v1/ingest/orders/`, {
       method: 'POST',
       headers,
@@ -130,7 +197,9 @@ describe('tenant isolation', () => {
     });
     const body = (await res.json()) as { rows_inserted: number; errors: { code: string; line: number }[] };
     expect(body.rows_inserted).toBe(1);
-    expect(body.errors).toEqual([expect.objectContaining({ line: 1, code: 'tenant_mismatch', field: 'tenant_id' })]);
+    expect(body.errors).toEqual([
+      expect.objectContaining({ line: 1, code: 'tenant_mismatch', field: 'tenant_id' }),
+    ]);
     // beta has no products 1..3: the same order is a row error there
     const other = await fetch(`${server.url}/api/v1/ingest/orders/`, {
       method: 'POST',
@@ -145,7 +214,11 @@ describe('logs and metrics', () => {
   it('writes one JSON log line per request with id, tenant, route, status, duration, idempotency key', async () => {
     const res = await fetch(`${server.url}/api/v1/ingest/products/`, {
       method: 'POST',
-      headers: auth(a.api_key, { 'content-type': 'application/x-ndjson', 'x-request-id': 'log-check-1', 'idempotency-key': 'idem-log-1' }),
+      headers: auth(a.api_key, {
+        'content-type': 'application/x-ndjson',
+        'x-request-id': 'log-check-1',
+        'idempotency-key': 'idem-log-1',
+      }),
       body: ndjson([product(77)]),
     });
     expect(res.status).toBe(200);
@@ -168,12 +241,27 @@ describe('logs and metrics', () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     expect(text).toMatch(/db_query_duration_seconds\{quantile="0\.5",query="insert_orders_batch"\} \d/);
     expect(text).toMatch(/db_query_duration_seconds\{quantile="0\.95",query="insert_products_batch"\} \d/);
-    expect(text).toMatch(/http_request_duration_seconds\{quantile="0\.95",method="POST",route="\/api\/v1\/ingest\/orders\/"\}/);
-    for (const name of ['pool_queue_length', 'pool_utilization_ratio', 'ingest_rows_per_second', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'ingest_rows_total']) {
+    expect(text).toMatch(
+      /http_request_duration_seconds\{quantile="0\.95",method="POST",route="\/api\/v1\/ingest\/orders\/"\}/,
+    );
+    for (const name of [
+      'pool_queue_length',
+      'pool_utilization_ratio',
+      'ingest_rows_per_second',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'ingest_rows_total',
+    ]) {
       expect(text).toContain(name);
     }
-    const digest = (await (await fetch(`${server.url}/metrics.json`)).json()) as Record<string, Record<string, unknown>>;
-    expect(digest.db_queries!.insert_orders_batch).toMatchObject({ p50_ms: expect.any(Number), p95_ms: expect.any(Number) });
+    const digest = (await (await fetch(`${server.url}/metrics.json`)).json()) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(digest.db_queries!.insert_orders_batch).toMatchObject({
+      p50_ms: expect.any(Number),
+      p95_ms: expect.any(Number),
+    });
     expect(digest.memory!.rss_bytes).toBeGreaterThan(0);
     expect(digest.pool).toMatchObject({ workers: 2, queued: 0 });
   });

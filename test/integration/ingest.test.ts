@@ -15,7 +15,9 @@ const fresh = (count: number) => {
 };
 
 beforeAll(async () => {
-  server = await startServer({ args: ['--max-line-bytes', '65536', '--max-rows-per-request', '50000', '--ingest-chunk-bytes', '16384'] });
+  server = await startServer({
+    args: ['--max-line-bytes', '65536', '--max-rows-per-request', '50000', '--ingest-chunk-bytes', '16384'],
+  });
   tenant = await server.createTenant('ingest');
   const res = await post('/api/v1/ingest/products/', ndjson([product(1), product(2), product(3)]));
   expect(res.status).toBe(200);
@@ -33,8 +35,18 @@ function post(path: string, body: BodyInit, headers: Record<string, string> = {}
     duplex: 'half',
   } as RequestInit);
 }
-const ingest = (body: BodyInit, headers: Record<string, string> = {}) => post('/api/v1/ingest/orders/', body, headers);
-type Summary = { rows_received: number; rows_inserted: number; rows_duplicate: number; rows_failed: number; errors: Record<string, unknown>[]; errors_truncated: boolean; idempotency_key: string | null; processing_time_ms: number };
+const ingest = (body: BodyInit, headers: Record<string, string> = {}) =>
+  post('/api/v1/ingest/orders/', body, headers);
+type Summary = {
+  rows_received: number;
+  rows_inserted: number;
+  rows_duplicate: number;
+  rows_failed: number;
+  errors: Record<string, unknown>[];
+  errors_truncated: boolean;
+  idempotency_key: string | null;
+  processing_time_ms: number;
+};
 
 describe('partial success', () => {
   it('inserts the valid rows and reports each bad one with line, order_id, field and code', async () => {
@@ -59,17 +71,38 @@ describe('partial success', () => {
     const res = await ingest(ndjson(lines));
     expect(res.status).toBe(200);
     const s = (await res.json()) as Summary;
-    expect(s).toMatchObject({ rows_received: 11, rows_inserted: 2, rows_duplicate: 1, rows_failed: 8, errors_truncated: false });
+    expect(s).toMatchObject({
+      rows_received: 11,
+      rows_inserted: 2,
+      rows_duplicate: 1,
+      rows_failed: 8,
+      errors_truncated: false,
+    });
     const byLine = Object.fromEntries(s.errors.map((e) => [e.line, e]));
     expect(byLine[2]).toMatchObject({ code: 'invalid_json' });
-    expect(byLine[3]).toMatchObject({ code: 'invalid_field', field: 'total_cents', order_id: good[1]!.order_id });
+    expect(byLine[3]).toMatchObject({
+      code: 'invalid_field',
+      field: 'total_cents',
+      order_id: good[1]!.order_id,
+    });
     expect(byLine[5]).toMatchObject({ code: 'invalid_field', field: 'status' });
-    expect(byLine[6]).toMatchObject({ code: 'unknown_product', field: 'items.product_id', order_id: good[4]!.order_id });
+    expect(byLine[6]).toMatchObject({
+      code: 'unknown_product',
+      field: 'items.product_id',
+      order_id: good[4]!.order_id,
+    });
     expect(byLine[7]).toMatchObject({ code: 'invalid_json' });
     expect(byLine[9]).toMatchObject({ code: 'missing_field', field: 'customer_email' });
     expect(byLine[10]).toMatchObject({ code: 'invalid_field', field: 'created_at' });
     expect(byLine[12]).toMatchObject({ code: 'invalid_field', field: 'items.0.quantity' });
-    const stored = shardQuery<{ order_id: string }>(server.dataDir, tenant.tenant_id, 'SELECT order_id FROM orders WHERE order_id IN (?, ?, ?)', good[0]!.order_id, good[2]!.order_id, good[1]!.order_id);
+    const stored = shardQuery<{ order_id: string }>(
+      server.dataDir,
+      tenant.tenant_id,
+      'SELECT order_id FROM orders WHERE order_id IN (?, ?, ?)',
+      good[0]!.order_id,
+      good[2]!.order_id,
+      good[1]!.order_id,
+    );
     expect(stored.map((r) => r.order_id).sort()).toEqual([good[0]!.order_id, good[2]!.order_id].sort());
   });
 
@@ -83,15 +116,41 @@ describe('partial success', () => {
   });
 
   it('stores items and one customer row per customer_id (latest name wins) and indexes them for search', async () => {
-    const rows = fresh(3).map((o) => ({ ...o, customer_id: 'C-shared', customer_name: 'Grace Hopper', customer_email: 'grace@navy.example' }));
+    const rows = fresh(3).map((o) => ({
+      ...o,
+      customer_id: 'C-shared',
+      customer_name: 'Grace Hopper',
+      customer_email: 'grace@navy.example',
+    }));
     rows[2] = { ...rows[2]!, customer_name: 'Grace B. Hopper' };
     await ingest(ndjson(rows));
-    const customers = shardQuery(server.dataDir, tenant.tenant_id, "SELECT name, email FROM customers WHERE customer_id = 'C-shared'");
+    const customers = shardQuery(
+      server.dataDir,
+      tenant.tenant_id,
+      "SELECT name, email FROM customers WHERE customer_id = 'C-shared'",
+    );
     expect(customers).toEqual([{ name: 'Grace B. Hopper', email: 'grace@navy.example' }]);
-    const fts = shardQuery(server.dataDir, tenant.tenant_id, "SELECT rowid FROM customers_fts WHERE customers_fts MATCH 'hopp*'");
+    const fts = shardQuery(
+      server.dataDir,
+      tenant.tenant_id,
+      "SELECT rowid FROM customers_fts WHERE customers_fts MATCH 'hopp*'",
+    );
     expect(fts).toHaveLength(1);
-    const items = shardQuery(server.dataDir, tenant.tenant_id, 'SELECT i.* FROM order_items i JOIN orders o USING (order_pk) WHERE o.order_id = ?', rows[0]!.order_id);
-    expect(items).toEqual([{ order_pk: expect.any(Number), line_no: 1, product_id: rows[0]!.items[0]!.product_id, quantity: 2, unit_price_cents: 1999 }]);
+    const items = shardQuery(
+      server.dataDir,
+      tenant.tenant_id,
+      'SELECT i.* FROM order_items i JOIN orders o USING (order_pk) WHERE o.order_id = ?',
+      rows[0]!.order_id,
+    );
+    expect(items).toEqual([
+      {
+        order_pk: expect.any(Number),
+        line_no: 1,
+        product_id: rows[0]!.items[0]!.product_id,
+        quantity: 2,
+        unit_price_cents: 1999,
+      },
+    ]);
   });
 });
 
@@ -115,7 +174,11 @@ describe('Idempotency-Key', () => {
     expect(res.status).toBe(422);
     expect(((await res.json()) as { code: string }).code).toBe('idempotency_key_reused');
     const other = await server.createTenant('ingest-other');
-    await fetch(`${server.url}/api/v1/ingest/products/`, { method: 'POST', headers: auth(other.api_key, { 'content-type': 'application/x-ndjson' }), body: ndjson([product(1), product(2), product(3)]) });
+    await fetch(`${server.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers: auth(other.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([product(1), product(2), product(3)]),
+    });
     const theirs = await fetch(`${server.url}/api/v1/ingest/orders/`, {
       method: 'POST',
       headers: auth(other.api_key, { 'content-type': 'application/x-ndjson', 'idempotency-key': 'reuse-1' }),
@@ -127,7 +190,11 @@ describe('Idempotency-Key', () => {
 
   it('the same key while the first request is still running is 409 with Retry-After', async () => {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const stream = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+    });
     const rows = fresh(10);
     const first = ingest(stream, { 'idempotency-key': 'slow-1' });
     controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(0, 5))));
@@ -160,13 +227,21 @@ describe('bodies', () => {
     const octet = await ingest(gzipSync(ndjson(b)), { 'content-type': 'application/octet-stream' });
     expect(((await octet.json()) as Summary).rows_inserted).toBe(30);
     // the first member lacks a final newline: members must not run into each other
-    const zip = zipSync({ 'part1.ndjson': strToU8(ndjson(c.slice(0, 15)).trimEnd()), 'dir/part2.ndjson': strToU8(ndjson(c.slice(15))), 'README.md': strToU8('ignored') });
+    const zip = zipSync({
+      'part1.ndjson': strToU8(ndjson(c.slice(0, 15)).trimEnd()),
+      'dir/part2.ndjson': strToU8(ndjson(c.slice(15))),
+      'README.md': strToU8('ignored'),
+    });
     const zipped = await ingest(zip, { 'content-type': 'application/octet-stream' });
     expect(await zipped.json()).toMatchObject({ rows_received: 30, rows_inserted: 30, rows_failed: 0 });
     const form = new FormData();
     form.append('first', new Blob([ndjson(d.slice(0, 10))]), 'a.ndjson');
     form.append('second', new Blob([gzipSync(ndjson(d.slice(10)))]), 'b.ndjson.gz');
-    const multi = await fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers: auth(tenant.api_key), body: form });
+    const multi = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: auth(tenant.api_key),
+      body: form,
+    });
     expect(await multi.json()).toMatchObject({ rows_received: 30, rows_inserted: 30 });
   });
 
@@ -174,7 +249,8 @@ describe('bodies', () => {
     const rows = fresh(3000);
     const packed = gzipSync(ndjson(rows));
     const corrupt = Buffer.from(packed);
-    for (let i = Math.floor(corrupt.length * 0.6); i < Math.floor(corrupt.length * 0.6) + 64; i++) corrupt[i] = 0;
+    for (let i = Math.floor(corrupt.length * 0.6); i < Math.floor(corrupt.length * 0.6) + 64; i++)
+      corrupt[i] = 0;
     const res = await ingest(corrupt, { 'content-encoding': 'gzip', 'idempotency-key': 'corrupt-1' });
     expect(res.status).toBe(400);
     const p = (await res.json()) as Summary & { code: string };
@@ -183,10 +259,18 @@ describe('bodies', () => {
     // garbage from a corrupt deflate stream may fail to parse or even repeat earlier lines (duplicates)
     expect(p.rows_inserted + p.rows_duplicate + p.rows_failed).toBe(p.rows_received);
     const ids = rows.map((r) => r.order_id);
-    const stored = () => shardQuery<{ n: number }>(server.dataDir, tenant.tenant_id, `SELECT count(*) AS n FROM orders WHERE order_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids))[0]!.n;
+    const stored = () =>
+      shardQuery<{ n: number }>(
+        server.dataDir,
+        tenant.tenant_id,
+        `SELECT count(*) AS n FROM orders WHERE order_id IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(ids),
+      )[0]!.n;
     expect(stored()).toBe(p.rows_inserted);
     // the failed attempt released its key: the intact retry goes through and inserts only the rest
-    const retry = (await (await ingest(packed, { 'content-encoding': 'gzip', 'idempotency-key': 'corrupt-1' })).json()) as Summary;
+    const retry = (await (
+      await ingest(packed, { 'content-encoding': 'gzip', 'idempotency-key': 'corrupt-1' })
+    ).json()) as Summary;
     expect(retry.rows_duplicate).toBe(p.rows_inserted);
     expect(retry.rows_inserted).toBe(3000 - p.rows_inserted);
     expect(stored()).toBe(3000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createTenantOffline } from '../helpers/tenant.js';
 import { ndjson, order, product } from '../helpers/data.js';
 import { auth, removeDir, startServer } from '../helpers/server.js';
+import { createTenantOffline } from '../helpers/tenant.js';
 
 function manyOrders(count: number, offset = 0): string {
   const rows = [];
@@ -27,13 +27,32 @@ function controlledBody() {
 describe('admission control', () => {
   it('answers 429 with Retry-After, queue_length and expected_delay_s once the queue bound is reached; health stays up', async () => {
     const server = await startServer({
-      args: ['--workers', '1', '--tasks-per-worker', '1', '--max-queue', '0', '--ingest-chunk-bytes', '4096', '--ingest-in-flight', '2'],
+      args: [
+        '--workers',
+        '1',
+        '--tasks-per-worker',
+        '1',
+        '--max-queue',
+        '0',
+        '--ingest-chunk-bytes',
+        '4096',
+        '--ingest-in-flight',
+        '2',
+      ],
     });
     try {
       const t = await server.createTenant('busy');
       const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      await fetch(`${server.url}/api/v1/ingest/products/`, { method: 'POST', headers, body: ndjson([product(1), product(2), product(3)]) });
-      const big = fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body: manyOrders(40_000) });
+      await fetch(`${server.url}/api/v1/ingest/products/`, {
+        method: 'POST',
+        headers,
+        body: ndjson([product(1), product(2), product(3)]),
+      });
+      const big = fetch(`${server.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers,
+        body: manyOrders(40_000),
+      });
       let refused: Response | null = null;
       let bigDone = false;
       big.then(() => {
@@ -41,7 +60,11 @@ describe('admission control', () => {
       });
       let healthOk = true;
       while (!bigDone && !refused) {
-        const probe = await fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body: manyOrders(1, 1_000_000) });
+        const probe = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+          method: 'POST',
+          headers,
+          body: manyOrders(1, 1_000_000),
+        });
         if (probe.status === 429) refused = probe;
         else await probe.arrayBuffer();
         healthOk &&= (await fetch(`${server.url}/healthz`)).status === 200;
@@ -49,7 +72,12 @@ describe('admission control', () => {
       expect(refused, 'a 429 while the pool was saturated').not.toBeNull();
       expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       const body = (await refused!.json()) as Record<string, unknown>;
-      expect(body).toMatchObject({ status: 429, code: 'overloaded', queue_length: expect.any(Number), expected_delay_s: expect.any(Number) });
+      expect(body).toMatchObject({
+        status: 429,
+        code: 'overloaded',
+        queue_length: expect.any(Number),
+        expected_delay_s: expect.any(Number),
+      });
       expect(healthOk).toBe(true);
       // The saturating request itself completed in full.
       expect(((await (await big).json()) as { rows_inserted: number }).rows_inserted).toBe(40_000);
@@ -62,19 +90,33 @@ describe('admission control', () => {
   });
 
   it('refuses new ingest while too many ingest bytes are pending', async () => {
-    const server = await startServer({ args: ['--max-ingest-pending-bytes', '1', '--ingest-chunk-bytes', '1024', '--ingest-in-flight', '1'] });
+    const server = await startServer({
+      args: ['--max-ingest-pending-bytes', '1', '--ingest-chunk-bytes', '1024', '--ingest-in-flight', '1'],
+    });
     try {
       const t = await server.createTenant('bytes');
       const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      await fetch(`${server.url}/api/v1/ingest/products/`, { method: 'POST', headers, body: ndjson([product(1), product(2), product(3)]) });
-      const big = fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body: manyOrders(30_000) });
+      await fetch(`${server.url}/api/v1/ingest/products/`, {
+        method: 'POST',
+        headers,
+        body: ndjson([product(1), product(2), product(3)]),
+      });
+      const big = fetch(`${server.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers,
+        body: manyOrders(30_000),
+      });
       let done = false;
       big.then(() => {
         done = true;
       });
       let seen = 0;
       while (!done && seen === 0) {
-        const probe = await fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body: manyOrders(1, 2_000_000) });
+        const probe = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+          method: 'POST',
+          headers,
+          body: manyOrders(1, 2_000_000),
+        });
         if (probe.status === 429) {
           seen++;
           expect(((await probe.json()) as { reason: string }).reason).toBe('ingest_backlog');
@@ -94,9 +136,18 @@ describe('graceful shutdown', () => {
     const server = await startServer();
     const t = await server.createTenant('drain');
     const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-    await fetch(`${server.url}/api/v1/ingest/products/`, { method: 'POST', headers, body: ndjson([product(1), product(2), product(3)]) });
+    await fetch(`${server.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers,
+      body: ndjson([product(1), product(2), product(3)]),
+    });
     const body = controlledBody();
-    const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body: body.stream, duplex: 'half' } as RequestInit);
+    const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers,
+      body: body.stream,
+      duplex: 'half',
+    } as RequestInit);
     body.send(manyOrders(100));
     await new Promise((r) => setTimeout(r, 300));
     const exited = server.stop('SIGTERM');
@@ -117,10 +168,18 @@ describe('admin off', () => {
   it('without an admin token the admin endpoints do not exist (404), and the tenant CLI still works', async () => {
     const server = await startServer({ admin: false });
     try {
-      const res = await fetch(`${server.url}/api/v1/admin/tenants`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' });
+      const res = await fetch(`${server.url}/api/v1/admin/tenants`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"name":"x"}',
+      });
       expect(res.status).toBe(404);
       const created = createTenantOffline(server.dataDir, 'offline-co');
-      expect(created).toMatchObject({ tenant_id: 1, name: 'offline-co', api_key: expect.stringMatching(/^of_/) });
+      expect(created).toMatchObject({
+        tenant_id: 1,
+        name: 'offline-co',
+        api_key: expect.stringMatching(/^of_/),
+      });
       const ok = await fetch(`${server.url}/api/v1/ingest/products/`, {
         method: 'POST',
         headers: auth(created.api_key, { 'content-type': 'application/x-ndjson' }),

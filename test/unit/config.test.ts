@@ -3,7 +3,11 @@ import { ConfigError, helpText, loadConfig, OPTIONS } from '../../src/config.js'
 
 describe('config', () => {
   it('reads flags over env over defaults', () => {
-    const c = loadConfig(['--port', '9000', '--workers=3'], { PORT: '7000', MAX_QUEUE: '5', ADMIN_TOKEN: 't' });
+    const c = loadConfig(['--port', '9000', '--workers=3'], {
+      PORT: '7000',
+      MAX_QUEUE: '5',
+      ADMIN_TOKEN: 't',
+    });
     expect(c.port).toBe(9000);
     expect(c.workers).toBe(3);
     expect(c.maxQueue).toBe(5);

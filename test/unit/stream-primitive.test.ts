@@ -27,7 +27,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('worker streaming primitive', () => {
   it('delivers every row in order and ends with the metadata', async () => {
-    const { body, done } = pool.stream('counter', { ...base, rows: 5000, lineBytes: 20 }, { credits: 2, chunkBytes: 4096 });
+    const { body, done } = pool.stream(
+      'counter',
+      { ...base, rows: 5000, lineBytes: 20 },
+      { credits: 2, chunkBytes: 4096 },
+    );
     const text = await new Response(body).text();
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(5000);
@@ -39,7 +43,11 @@ describe('worker streaming primitive', () => {
 
   it('a consumer that does not read bounds the producer to its credits', async () => {
     const credits = 3;
-    const { body, done } = pool.stream('counter', { ...base, rows: 1_000_000, lineBytes: 100 }, { credits, chunkBytes: 1024 });
+    const { body, done } = pool.stream(
+      'counter',
+      { ...base, rows: 1_000_000, lineBytes: 100 },
+      { credits, chunkBytes: 1024 },
+    );
     const reader = body.getReader();
     await sleep(400);
     // Nothing read: the worker may only have produced its initial credits.
@@ -54,7 +62,11 @@ describe('worker streaming primitive', () => {
   });
 
   it('cancelling the stream stops the worker loop and frees the worker', async () => {
-    const { body, done } = pool.stream('counter', { ...base, rows: 10_000_000, lineBytes: 100 }, { credits: 2, chunkBytes: 1024 });
+    const { body, done } = pool.stream(
+      'counter',
+      { ...base, rows: 10_000_000, lineBytes: 100 },
+      { credits: 2, chunkBytes: 1024 },
+    );
     const reader = body.getReader();
     for (let i = 0; i < 3; i++) await reader.read();
     await reader.cancel();
@@ -64,15 +76,25 @@ describe('worker streaming primitive', () => {
     expect(producedAtExit).toBeLessThan(10);
     await eventually(() => pool.activeTasks === 0, 2000, 'task to finish');
     // The single worker is free again: a new stream runs to completion.
-    const next = pool.stream('counter', { ...base, rows: 10, lineBytes: 10 }, { credits: 2, chunkBytes: 1024 });
+    const next = pool.stream(
+      'counter',
+      { ...base, rows: 10, lineBytes: 10 },
+      { credits: 2, chunkBytes: 1024 },
+    );
     expect((await new Response(next.body).text()).split('\n')).toHaveLength(11);
   });
 
   it('a failure after the first byte ends with an in-band error, not silence', async () => {
-    const { body, done } = pool.stream('counter', { ...base, rows: 1000, lineBytes: 50, failAt: 500 }, { credits: 2, chunkBytes: 1024 });
+    const { body, done } = pool.stream(
+      'counter',
+      { ...base, rows: 1000, lineBytes: 50, failAt: 500 },
+      { credits: 2, chunkBytes: 1024 },
+    );
     const lines = (await new Response(body).text()).trimEnd().split('\n');
     expect(lines.length).toBe(501);
-    expect(JSON.parse(lines.at(-1)!)).toEqual({ _meta: { error: { code: 'test_failure', detail: 'disk on fire' } } });
+    expect(JSON.parse(lines.at(-1)!)).toEqual({
+      _meta: { error: { code: 'test_failure', detail: 'disk on fire' } },
+    });
     const outcome = await done;
     expect(outcome).toMatchObject({ status: 'error', code: 'test_failure' });
   });

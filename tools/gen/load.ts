@@ -56,7 +56,10 @@ export function ensureTenants(o: LoadOptions): TenantKey[] {
     for (let t = 1; t <= o.tenants; t++) {
       const name = `gen-${String(t).padStart(2, '0')}`;
       const existing = catalog.findTenant(name);
-      const tenant = existing === null ? catalog.createTenant(name) : { tenant_id: existing, ...catalog.createKey(existing) };
+      const tenant =
+        existing === null
+          ? catalog.createTenant(name)
+          : { tenant_id: existing, ...catalog.createKey(existing) };
       keys.push({ tenant_id: tenant.tenant_id, name, api_key: tenant.api_key, dir: tenantDir(o.out, t) });
     }
     const text = `${JSON.stringify(keys, null, 2)}\n`;
@@ -73,7 +76,10 @@ export function ensureTenants(o: LoadOptions): TenantKey[] {
  * validate, raw-SQL batch insert), tenants in parallel, one table after the other so each is timed alone.
  */
 export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<TableLoad[]> {
-  const pool = new WorkerPool({ workers: o.workers, tasksPerWorker: 1, dataDir: o.dataDir, logLevel: 'warn' }, new Metrics());
+  const pool = new WorkerPool(
+    { workers: o.workers, tasksPerWorker: 1, dataDir: o.dataDir, logLevel: 'warn' },
+    new Metrics(),
+  );
   const report: TableLoad[] = [];
   try {
     for (const table of TABLES) {
@@ -109,7 +115,9 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
         rows_per_sec: Math.round(inserted / seconds),
       });
     }
-    await Promise.all(keys.map((k) => pool.run('settleStock', { requestId: 'gen-dataset', tenantId: k.tenant_id })));
+    await Promise.all(
+      keys.map((k) => pool.run('settleStock', { requestId: 'gen-dataset', tenantId: k.tenant_id })),
+    );
   } finally {
     await pool.close();
   }

@@ -15,9 +15,30 @@ export interface GenOptions {
 
 export const PRESETS = {
   tiny: { tenants: 2, products: 200, orders: 2_000, itemsPerOrder: 3, priceSamples: 10, stockEvents: 2_000 },
-  small: { tenants: 1, products: 50_000, orders: 1_000_000, itemsPerOrder: 3, priceSamples: 20, stockEvents: 500_000 },
-  medium: { tenants: 4, products: 200_000, orders: 1_000_000, itemsPerOrder: 3, priceSamples: 50, stockEvents: 1_000_000 },
-  full: { tenants: 10, products: 500_000, orders: 2_000_000, itemsPerOrder: 3, priceSamples: 100, stockEvents: 2_000_000 },
+  small: {
+    tenants: 1,
+    products: 50_000,
+    orders: 1_000_000,
+    itemsPerOrder: 3,
+    priceSamples: 20,
+    stockEvents: 500_000,
+  },
+  medium: {
+    tenants: 4,
+    products: 200_000,
+    orders: 1_000_000,
+    itemsPerOrder: 3,
+    priceSamples: 50,
+    stockEvents: 1_000_000,
+  },
+  full: {
+    tenants: 10,
+    products: 500_000,
+    orders: 2_000_000,
+    itemsPerOrder: 3,
+    priceSamples: 100,
+    stockEvents: 2_000_000,
+  },
 } as const;
 export type PresetName = keyof typeof PRESETS;
 
@@ -25,15 +46,138 @@ export const DEFAULT_START = Date.UTC(2025, 0, 1);
 const DAY = 86_400_000;
 
 const CATEGORIES = [
-  'shoes', 'shirts', 'jackets', 'bags', 'watches', 'jewelry', 'toys', 'books', 'games', 'phones', 'laptops',
-  'audio', 'cameras', 'kitchen', 'garden', 'tools', 'beauty', 'health', 'sports', 'outdoor', 'pets', 'baby',
-  'furniture', 'lighting', 'office', 'music', 'movies', 'grocery', 'coffee', 'wine',
+  'shoes',
+  'shirts',
+  'jackets',
+  'bags',
+  'watches',
+  'jewelry',
+  'toys',
+  'books',
+  'games',
+  'phones',
+  'laptops',
+  'audio',
+  'cameras',
+  'kitchen',
+  'garden',
+  'tools',
+  'beauty',
+  'health',
+  'sports',
+  'outdoor',
+  'pets',
+  'baby',
+  'furniture',
+  'lighting',
+  'office',
+  'music',
+  'movies',
+  'grocery',
+  'coffee',
+  'wine',
 ];
 const CATEGORY_WEIGHTS = cumulative(CATEGORIES.map((_, i) => 1 / (i + 1) ** 0.8));
-const ADJECTIVES = ['Classic', 'Urban', 'Nordic', 'Vintage', 'Smart', 'Eco', 'Pro', 'Mini', 'Ultra', 'Soft', 'Bold', 'Swift', 'Lunar', 'Solar', 'Royal', 'Wild'];
-const NOUNS = ['Runner', 'Tote', 'Lamp', 'Kettle', 'Speaker', 'Backpack', 'Mug', 'Chair', 'Watch', 'Hoodie', 'Drone', 'Blender', 'Desk', 'Puzzle', 'Kit', 'Set'];
-const FIRST = ['Ada', 'Alan', 'Grace', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances', 'Edsger', 'Radia', 'Donald', 'Hedy', 'Tim', 'Katherine', 'John', 'Sophie', 'Niklaus', 'Jean', 'Élodie', 'Björn', 'Zoë', 'Mateo', 'Aiko', 'Priya', 'Chen', 'Olu', 'Fatima', 'Ivan', 'Lucía'];
-const LAST = ['Lovelace', 'Turing', 'Hopper', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Allen', 'Dijkstra', 'Perlman', 'Knuth', 'Lamarr', 'Berners-Lee', 'Johnson', 'McCarthy', 'Wilson', 'Wirth', 'Sammet', 'Müller', 'García', 'Nakamura', 'Patel', 'Okafor', "O'Brien", 'Kowalski', 'Silva', 'Nguyen', 'Haddad', 'Larsen'];
+const ADJECTIVES = [
+  'Classic',
+  'Urban',
+  'Nordic',
+  'Vintage',
+  'Smart',
+  'Eco',
+  'Pro',
+  'Mini',
+  'Ultra',
+  'Soft',
+  'Bold',
+  'Swift',
+  'Lunar',
+  'Solar',
+  'Royal',
+  'Wild',
+];
+const NOUNS = [
+  'Runner',
+  'Tote',
+  'Lamp',
+  'Kettle',
+  'Speaker',
+  'Backpack',
+  'Mug',
+  'Chair',
+  'Watch',
+  'Hoodie',
+  'Drone',
+  'Blender',
+  'Desk',
+  'Puzzle',
+  'Kit',
+  'Set',
+];
+const FIRST = [
+  'Ada',
+  'Alan',
+  'Grace',
+  'Linus',
+  'Margaret',
+  'Dennis',
+  'Barbara',
+  'Ken',
+  'Frances',
+  'Edsger',
+  'Radia',
+  'Donald',
+  'Hedy',
+  'Tim',
+  'Katherine',
+  'John',
+  'Sophie',
+  'Niklaus',
+  'Jean',
+  'Élodie',
+  'Björn',
+  'Zoë',
+  'Mateo',
+  'Aiko',
+  'Priya',
+  'Chen',
+  'Olu',
+  'Fatima',
+  'Ivan',
+  'Lucía',
+];
+const LAST = [
+  'Lovelace',
+  'Turing',
+  'Hopper',
+  'Torvalds',
+  'Hamilton',
+  'Ritchie',
+  'Liskov',
+  'Thompson',
+  'Allen',
+  'Dijkstra',
+  'Perlman',
+  'Knuth',
+  'Lamarr',
+  'Berners-Lee',
+  'Johnson',
+  'McCarthy',
+  'Wilson',
+  'Wirth',
+  'Sammet',
+  'Müller',
+  'García',
+  'Nakamura',
+  'Patel',
+  'Okafor',
+  "O'Brien",
+  'Kowalski',
+  'Silva',
+  'Nguyen',
+  'Haddad',
+  'Larsen',
+];
 const DOMAINS = ['example.com', 'mail.test', 'shop.example', 'inbox.test'];
 const STATUSES = ['paid', 'shipped', 'delivered', 'pending', 'cancelled', 'refunded'] as const;
 const STATUS_WEIGHTS = cumulative([45, 20, 25, 4, 4, 2]);
@@ -155,7 +299,10 @@ export class TenantModel {
     const h = hash32(n, 0x5eed ^ this.tenant);
     const first = FIRST[h % FIRST.length]!;
     const last = LAST[(h >>> 8) % LAST.length]!;
-    const local = `${first}.${last}`.normalize('NFD').replace(/[^A-Za-z.]/g, '').toLowerCase();
+    const local = `${first}.${last}`
+      .normalize('NFD')
+      .replace(/[^A-Za-z.]/g, '')
+      .toLowerCase();
     return {
       customer_id: `C-${n}`,
       customer_name: `${first} ${last}`,
@@ -209,7 +356,12 @@ export class TenantModel {
       for (let k = 0; k < n; k++) {
         price = Math.max(99, Math.round(price * Math.exp(0.02 * rng.normal())));
         const r = rng.float();
-        const shown = r < 0.01 ? Math.round(price * (1.3 + 0.7 * rng.float())) : r < 0.02 ? Math.round(price * (0.5 + 0.2 * rng.float())) : price;
+        const shown =
+          r < 0.01
+            ? Math.round(price * (1.3 + 0.7 * rng.float()))
+            : r < 0.02
+              ? Math.round(price * (0.5 + 0.2 * rng.float()))
+              : price;
         const at = this.o.start + Math.floor(((k + rng.float()) * span) / n);
         yield { product_id: id, observed_at: new Date(at).toISOString(), price_cents: shown };
       }

@@ -17,7 +17,13 @@ export function tenantDir(out: string, tenant: number): string {
 }
 
 /** The files of one tenant: <table>.ndjson and/or <table>.csv (+ order_items.csv), optionally .gz. */
-export async function writeTenantFiles(o: GenOptions, tenant: number, out: string, format: Format, gzip: boolean): Promise<TableCount[]> {
+export async function writeTenantFiles(
+  o: GenOptions,
+  tenant: number,
+  out: string,
+  format: Format,
+  gzip: boolean,
+): Promise<TableCount[]> {
   const dir = tenantDir(out, tenant);
   mkdirSync(dir, { recursive: true });
   const model = new TenantModel(o, tenant);
@@ -53,9 +59,12 @@ export async function writeTenantFiles(o: GenOptions, tenant: number, out: strin
   function* products() {
     for (let id = 1; id <= o.products; id++) yield model.product(id);
   }
-  await table('products', products(), ['product_id', 'sku', 'name', 'category', 'price_cents', 'currency', 'stock'], (p) => [
-    p.product_id, p.sku, p.name, p.category, p.price_cents, p.currency, p.stock,
-  ]);
+  await table(
+    'products',
+    products(),
+    ['product_id', 'sku', 'name', 'category', 'price_cents', 'currency', 'stock'],
+    (p) => [p.product_id, p.sku, p.name, p.category, p.price_cents, p.currency, p.stock],
+  );
   let items = 0;
   function* orders() {
     for (const order of model.orders()) {
@@ -66,18 +75,44 @@ export async function writeTenantFiles(o: GenOptions, tenant: number, out: strin
   await table(
     'orders',
     orders(),
-    ['order_id', 'customer_id', 'customer_name', 'customer_email', 'status', 'currency', 'created_at', 'total_cents'],
-    (r) => [r.order_id, r.customer_id, r.customer_name, r.customer_email, r.status, r.currency, r.created_at, r.total_cents],
+    [
+      'order_id',
+      'customer_id',
+      'customer_name',
+      'customer_email',
+      'status',
+      'currency',
+      'created_at',
+      'total_cents',
+    ],
+    (r) => [
+      r.order_id,
+      r.customer_id,
+      r.customer_name,
+      r.customer_email,
+      r.status,
+      r.currency,
+      r.created_at,
+      r.total_cents,
+    ],
     {
       name: 'order_items',
       header: ['order_id', 'line_no', 'product_id', 'quantity', 'unit_price_cents'],
-      rows: (r) => r.items.map((it, i) => [r.order_id, i + 1, it.product_id, it.quantity, it.unit_price_cents]),
+      rows: (r) =>
+        r.items.map((it, i) => [r.order_id, i + 1, it.product_id, it.quantity, it.unit_price_cents]),
     },
   );
   counts.push({ table: 'order_items', rows: items });
-  await table('price_history', model.priceHistory(), ['product_id', 'observed_at', 'price_cents'], (r) => [r.product_id, r.observed_at, r.price_cents]);
-  await table('stock_events', model.stockEvents(), ['event_id', 'product_id', 'delta', 'occurred_at', 'stock_after', 'version_after'], (r) => [
-    r.event_id, r.product_id, r.delta, r.occurred_at, r.stock_after, r.version_after,
+  await table('price_history', model.priceHistory(), ['product_id', 'observed_at', 'price_cents'], (r) => [
+    r.product_id,
+    r.observed_at,
+    r.price_cents,
   ]);
+  await table(
+    'stock_events',
+    model.stockEvents(),
+    ['event_id', 'product_id', 'delta', 'occurred_at', 'stock_after', 'version_after'],
+    (r) => [r.event_id, r.product_id, r.delta, r.occurred_at, r.stock_after, r.version_after],
+  );
   return counts;
 }
