@@ -9,6 +9,7 @@ import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { opsRoutes } from './routes/ops.js';
+import { searchRoutes } from './routes/search.js';
 
 /** Wires middleware and every route module. Routes stay thin; the work is in workers and domain code. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -21,6 +22,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   opsRoutes(app, deps);
   adminRoutes(app, deps);
   ingestRoutes(app, deps);
+  searchRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

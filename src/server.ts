@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -24,8 +24,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const catalog = new Catalog(config.dataDir);
   for (const t of catalog.tenants()) prepareShard(config.dataDir, t.tenant_id);
   const metrics = new Metrics();
+  const cursorSecret = catalog.stableSetting('cursor_secret', () => randomBytes(32).toString('base64url'));
   const pool = new WorkerPool(
     {
+      workerData: { cursorSecret },
       workers: config.workers,
       tasksPerWorker: config.tasksPerWorker,
       dataDir: config.dataDir,
@@ -41,6 +43,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     log,
     admission,
+    cursorSecret,
     spec: new ApiSpec(),
     state: { ready: false, draining: false, bootId: randomUUID() },
   };

@@ -54,7 +54,7 @@ export interface StreamFailure {
 export function defineStreamTask<I extends StreamTaskBase, M>(
   name: string,
   run: (ctx: TaskContext, input: I, sink: StreamSink) => Promise<M>,
-  trailer: (failure: StreamFailure) => string,
+  trailer: (failure: StreamFailure, input: I) => string,
 ): (input: I) => Promise<TaskEnvelope<{ status: string }>> {
   return async (input) => {
     const ctx = contextFor(name, input);
@@ -72,7 +72,7 @@ export function defineStreamTask<I extends StreamTaskBase, M>(
         status = 'error';
         const failure = toFailure(error);
         ctx.log.error({ err: error }, 'stream failed');
-        sink.fail(failure.code, failure.detail, trailer(failure));
+        sink.fail(failure.code, failure.detail, trailer(failure, input));
       }
     }
     return { value: { status }, obs: ctx.obs.drain() };

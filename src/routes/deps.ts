@@ -14,6 +14,8 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   admission: Admission;
+  /** HMAC key of search cursors, kept in the catalog so tokens survive restarts. */
+  cursorSecret: string;
   spec: ApiSpec;
   state: { ready: boolean; draining: boolean; bootId: string };
 }

@@ -131,6 +131,60 @@ describe('admission control', () => {
   });
 });
 
+describe('admission with streams', () => {
+  it('a stream whose client stops reading holds its slot (429 for the next); disconnecting frees it', async () => {
+    const server = await startServer({
+      args: [
+        '--workers',
+        '1',
+        '--tasks-per-worker',
+        '1',
+        '--max-queue',
+        '0',
+        '--stream-credits',
+        '1',
+        '--stream-chunk-bytes',
+        '1024',
+      ],
+    });
+    try {
+      const t = await server.createTenant('streams');
+      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+      await fetch(`${server.url}/api/v1/ingest/products/`, {
+        method: 'POST',
+        headers,
+        body: ndjson([product(1), product(2), product(3)]),
+      });
+      await fetch(`${server.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers,
+        body: manyOrders(30_000),
+      });
+      const search = `${server.url}/api/v1/tenants/${t.tenant_id}/orders/search?limit=100000`;
+      const held = new AbortController();
+      const slow = await fetch(search, { headers: auth(t.api_key), signal: held.signal });
+      await slow.body!.getReader().read(); // one chunk, then the client stops reading
+      const refused = await fetch(search, { headers: auth(t.api_key) });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await refused.json()).toMatchObject({ code: 'overloaded', queue_length: 0 });
+      held.abort();
+      let after: Response | null = null;
+      for (let i = 0; i < 100 && after?.status !== 200; i++) {
+        await after?.arrayBuffer();
+        await new Promise((r) => setTimeout(r, 50));
+        after = await fetch(`${search.replace('limit=100000', 'limit=10')}`, { headers: auth(t.api_key) });
+      }
+      expect(after!.status).toBe(200);
+      const lines = (await after!.text()).trimEnd().split('\n');
+      expect(lines).toHaveLength(11);
+    } finally {
+      await server.stop();
+      removeDir(server.dataDir);
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('SIGTERM lets an in-flight request finish, refuses new connections, and exits 0', async () => {
     const server = await startServer();

@@ -1,0 +1,114 @@
+import type { Hono } from 'hono';
+import { decodeCursor, queryFingerprint } from '../domain/cursor.js';
+import {
+  MAX_LIMIT,
+  SEARCH_FIELDS,
+  SearchQuery,
+  searchTrailer,
+  toPlan,
+  UnknownField,
+} from '../domain/search.js';
+import { Problem } from '../http/problem.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import { validateQuery } from '../http/validation.js';
+import type { AppDeps } from './deps.js';
+
+const encoder = new TextEncoder();
+
+export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { pool, config, admission, cursorSecret } = deps;
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'get',
+      path: '/api/v1/tenants/:tenant_id/orders/search',
+      summary: 'Search orders: filtered, projected, keyset-paginated, streamed (NDJSON or JSON)',
+      description: `Newest first (created_at desc, then a stable key). limit 1..${MAX_LIMIT}. fields: ${SEARCH_FIELDS.join(', ')}. NDJSON ends with {"_meta":{"next_cursor","count"}}; JSON is {"data":[...],"meta":{...}}. A stream that fails after its first byte ends with _meta.error / meta.error.`,
+      tag: 'search',
+      auth: 'api_key',
+      query: SearchQuery,
+      responses: {
+        200: {
+          description: 'rows as NDJSON (default) or a JSON document, streamed',
+          contentType: 'application/x-ndjson',
+        },
+        429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
+      },
+      errors: [
+        'validation_failed',
+        'unknown_field',
+        'invalid_cursor',
+        'cursor_mismatch',
+        'not_found',
+        'overloaded',
+      ],
+    },
+    async (c) => {
+      const query = validateQuery(c, SearchQuery);
+      let plan: ReturnType<typeof toPlan>;
+      try {
+        plan = toPlan(query);
+      } catch (error) {
+        if (error instanceof UnknownField) {
+          throw new Problem(
+            400,
+            'unknown_field',
+            `Unknown field "${error.message}". Fields: ${SEARCH_FIELDS.join(', ')}.`,
+            {
+              errors: [{ field: 'fields', code: 'unknown_field', message: error.message }],
+            },
+          );
+        }
+        throw error;
+      }
+      if (query.q !== undefined && plan.filters.match === undefined) {
+        throw new Problem(400, 'validation_failed', 'q must contain at least one letter or digit.', {
+          errors: [{ field: 'q', code: 'invalid_value', message: 'no searchable word' }],
+        });
+      }
+      const tenantId = c.get('tenantId');
+      const fingerprint = queryFingerprint({ filters: plan.filters, fields: plan.fields });
+      let after = null;
+      if (query.cursor !== undefined) {
+        const decoded = decodeCursor(cursorSecret, query.cursor, tenantId, fingerprint);
+        if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
+        after = decoded.position;
+      }
+      admission.check('work');
+      const format = query.format;
+      const { body, done } = pool.stream(
+        'search',
+        {
+          requestId: c.get('requestId'),
+          tenantId,
+          filters: plan.filters,
+          fields: plan.fields,
+          after,
+          limit: query.limit,
+          format,
+          fingerprint,
+        },
+        {
+          credits: config.streamCredits,
+          chunkBytes: config.streamChunkBytes,
+          trailerOnCrash: (error) =>
+            encoder.encode(searchTrailer(format, { code: 'worker_failed', detail: error.message })),
+        },
+      );
+      done.then((outcome) => {
+        if (outcome.status !== 'complete')
+          c.get('log').warn(
+            { outcome: outcome.status, code: outcome.code, bytes: outcome.bytes },
+            'search stream ended early',
+          );
+      });
+      return c.body(body, 200, {
+        'content-type':
+          format === 'ndjson' ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+    },
+  );
+}

@@ -1,0 +1,87 @@
+import type { CursorPosition } from '../domain/cursor.js';
+import type { SearchField, SearchFilters } from '../domain/search.js';
+
+export interface BuiltQuery {
+  sql: string;
+  params: unknown[];
+}
+
+const ORDER_COLUMNS: Partial<Record<SearchField, string>> = {
+  order_id: 'o.order_id',
+  created_at: 'o.created_at',
+  status: 'o.status',
+  total_cents: 'o.total_cents',
+  currency: 'o.currency',
+  item_count: 'o.item_count',
+  customer_id: 'c.customer_id',
+  customer_name: 'c.name AS customer_name',
+  customer_email: 'c.email AS customer_email',
+};
+
+/** Items as JSON text built inside SQLite (one correlated lookup on the items primary key, in line order). */
+const ITEMS_SQL = `(SELECT json_group_array(json_object('product_id', i.product_id, 'quantity', i.quantity,
+  'unit_price_cents', i.unit_price_cents)) FROM order_items i WHERE i.order_pk = o.order_pk) AS items`;
+
+/**
+ * The keyset query: newest first, ties broken by order_pk, never OFFSET. Only requested columns are
+ * read; customers are joined only when a customer column is asked for. Every value is a bound
+ * parameter.
+ */
+export function buildSearchSql(
+  filters: SearchFilters,
+  fields: readonly SearchField[],
+  after: CursorPosition | null,
+  limit: number,
+): BuiltQuery {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filters.from !== undefined) {
+    where.push('o.created_at >= ?');
+    params.push(filters.from);
+  }
+  if (filters.to !== undefined) {
+    where.push('o.created_at < ?');
+    params.push(filters.to);
+  }
+  if (filters.status) {
+    where.push(`o.status IN (${filters.status.map(() => '?').join(',')})`);
+    params.push(...filters.status);
+  }
+  if (filters.minTotal !== undefined) {
+    where.push('o.total_cents >= ?');
+    params.push(filters.minTotal);
+  }
+  if (filters.maxTotal !== undefined) {
+    where.push('o.total_cents <= ?');
+    params.push(filters.maxTotal);
+  }
+  if (filters.productIds) {
+    where.push(
+      `o.order_pk IN (SELECT order_pk FROM order_items WHERE product_id IN (${filters.productIds.map(() => '?').join(',')}))`,
+    );
+    params.push(...filters.productIds);
+  }
+  if (filters.match !== undefined) {
+    where.push('o.customer_pk IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)');
+    params.push(filters.match);
+  }
+  if (filters.email !== undefined) {
+    where.push('o.customer_pk IN (SELECT customer_pk FROM customers WHERE email = ?)');
+    params.push(filters.email);
+  }
+  if (after) {
+    where.push('(o.created_at, o.order_pk) < (?, ?)');
+    params.push(after.createdAt, after.orderPk);
+  }
+  const columns = ['o.created_at AS _created_at', 'o.order_pk AS _order_pk'];
+  for (const f of fields) {
+    if (f === 'items') columns.push(ITEMS_SQL);
+    else if (f !== 'created_at') columns.push(ORDER_COLUMNS[f]!);
+  }
+  const joinCustomers = fields.some((f) => f.startsWith('customer_'));
+  const sql = `SELECT ${columns.join(', ')} FROM orders o${joinCustomers ? ' JOIN customers c ON c.customer_pk = o.customer_pk' : ''}${
+    where.length ? ` WHERE ${where.join(' AND ')}` : ''
+  } ORDER BY o.created_at DESC, o.order_pk DESC LIMIT ?`;
+  params.push(limit);
+  return { sql, params };
+}
