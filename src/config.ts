@@ -48,6 +48,22 @@ export const OPTIONS = [
     help: 'concurrent tasks one worker interleaves (streams wait on sockets)',
   },
   {
+    flag: 'worker-young-mb',
+    env: 'WORKER_YOUNG_MB',
+    kind: 'int',
+    default: '8',
+    min: 1,
+    help: "each worker's V8 young generation (bounds the garbage held between collections)",
+  },
+  {
+    flag: 'worker-old-mb',
+    env: 'WORKER_OLD_MB',
+    kind: 'int',
+    default: '512',
+    min: 16,
+    help: "each worker's V8 old generation limit",
+  },
+  {
     flag: 'max-queue',
     env: 'MAX_QUEUE',
     kind: 'int',
@@ -186,6 +202,8 @@ export interface Config {
   adminToken: string | null;
   workers: number;
   tasksPerWorker: number;
+  workerYoungMb: number;
+  workerOldMb: number;
   maxQueue: number;
   maxIngestPendingBytes: number;
   streamCredits: number;
@@ -232,6 +250,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     adminToken: raw('admin-token') || null,
     workers: int('workers'),
     tasksPerWorker: int('tasks-per-worker'),
+    workerYoungMb: int('worker-young-mb'),
+    workerOldMb: int('worker-old-mb'),
     maxQueue: int('max-queue'),
     maxIngestPendingBytes: int('max-ingest-pending-bytes'),
     streamCredits: int('stream-credits'),

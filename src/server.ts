@@ -30,6 +30,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       workerData: { cursorSecret },
       workers: config.workers,
       tasksPerWorker: config.tasksPerWorker,
+      heap: { youngMb: config.workerYoungMb, oldMb: config.workerOldMb },
       dataDir: config.dataDir,
       logLevel: config.logLevel,
     },
@@ -56,7 +57,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   deps.state.ready = true;
-  log.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
+  // The contract promises this line (clients read the port from it), so it is printed at any log level.
+  const announce = log.isLevelEnabled('info') ? log : createLogger('info', { thread: 'main' });
+  announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
 
   const stop = async () => {
     deps.state.draining = true;

@@ -35,11 +35,18 @@ const shapes: {
   filters: SearchFilters;
   cursor?: boolean;
   fields?: readonly string[];
+  limit?: number;
 }[] = [
   { name: 'first page, all fields', why: 'the default listing', filters: {} },
   { name: 'next page (keyset)', why: 'every later page', filters: {}, cursor: true },
   { name: 'date range', why: 'from/to', filters: { from: newest.t - 90 * day, to: newest.t - 30 * day } },
   { name: 'status list', why: 'status=paid,shipped', filters: { status: ['paid', 'shipped'] } },
+  {
+    name: 'rare status, large page',
+    why: 'status=refunded (about 2%), limit 100000: the covering keyset index filters without table lookups',
+    filters: { status: ['refunded'] },
+    limit: 100_000,
+  },
   { name: 'product ids', why: 'orders holding any of the products', filters: { productIds: [1, 2, 3] } },
   { name: 'total range', why: 'min/max_total_cents', filters: { minTotal: 10_000, maxTotal: 20_000 } },
   { name: 'full text', why: 'q=ada (FTS5 prefix)', filters: { match: ftsMatch('ada')! } },
@@ -73,7 +80,7 @@ for (const s of shapes) {
     s.filters,
     (s.fields ?? SEARCH_FIELDS) as never,
     s.cursor ? after : null,
-    1001,
+    s.limit ?? 1001,
   );
   const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
     id: number;
@@ -93,7 +100,7 @@ for (const s of shapes) {
   lines.push(
     `## ${s.name}`,
     '',
-    `${s.why}. ${rows} rows (limit 1001) in ${ms.toFixed(1)} ms.`,
+    `${s.why}. ${rows} rows (limit ${s.limit ?? 1001}) in ${ms.toFixed(1)} ms.`,
     '',
     '```sql',
     sql,

@@ -1,6 +1,6 @@
 import { type CursorPosition, encodeCursor } from '../src/domain/cursor.js';
 import type { SearchField, SearchFilters } from '../src/domain/search.js';
-import { filterShape, searchTrailer } from '../src/domain/search.js';
+import { encodeSearchRow, filterShape, type SearchRow, searchTrailer } from '../src/domain/search.js';
 import type { StreamTaskBase } from '../src/pool/protocol.js';
 import { defineStreamTask } from '../src/pool/worker-context.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
@@ -16,19 +16,6 @@ export interface SearchInput extends StreamTaskBase {
   fingerprint: string;
 }
 
-type Row = Record<string, unknown> & { _created_at: number; _order_pk: number; items?: string };
-
-/** Encodes one row in the requested field order; items arrive as JSON text and are spliced in as is. */
-function encodeRow(row: Row, fields: readonly SearchField[]): string {
-  let out = '{';
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    const value = f === 'created_at' ? new Date(row._created_at).toISOString() : row[f];
-    out += `${i ? ',' : ''}"${f}":${f === 'items' ? (value ?? '[]') : JSON.stringify(value)}`;
-  }
-  return `${out}}`;
-}
-
 /**
  * Streams one page: iterates the keyset query on its own read-only connection (an open iterator blocks
  * other statements on a connection) and writes encoded rows as the socket takes them.
@@ -37,20 +24,22 @@ export const search = defineStreamTask(
   'search',
   async (ctx, input: SearchInput, sink) => {
     const started = performance.now();
-    const db = openDatabase(shardPath(ctx.data.dataDir, input.tenantId), { readonly: true });
+    // A small private cache: a streaming scan reads each page about once, and the OS page cache serves re-reads.
+    // Concurrent streams each hold one, so this bounds their memory (measured in perf/search).
+    const db = openDatabase(shardPath(ctx.data.dataDir, input.tenantId), { readonly: true, cacheMiB: 2 });
     let count = 0;
-    let last: Row | null = null;
+    let last: SearchRow | null = null;
     let more = false;
     try {
       const { sql, params } = buildSearchSql(input.filters, input.fields, input.after, input.limit + 1);
       const stmt = db.prepare(sql);
       if (input.format === 'json') await sink.write('{"data":[');
-      for (const row of stmt.iterate(...params) as IterableIterator<Row>) {
+      for (const row of stmt.iterate(...params) as IterableIterator<SearchRow>) {
         if (count === input.limit) {
           more = true;
           break;
         }
-        const line = encodeRow(row, input.fields);
+        const line = encodeSearchRow(row, input.fields);
         await sink.write(input.format === 'ndjson' ? `${line}\n` : count ? `,${line}` : line);
         count++;
         last = row;

@@ -152,3 +152,17 @@ export function searchTrailer(format: 'ndjson' | 'json', failure: { code: string
     ? `${JSON.stringify({ _meta: { error: failure } })}\n`
     : `],"meta":${JSON.stringify({ error: failure })}}`;
 }
+
+/** A row of the search query: the sort key columns plus the requested fields. */
+export type SearchRow = Record<string, unknown> & { _created_at: number; _order_pk: number; items?: string };
+
+/** Encodes one row in the requested field order; items arrive as JSON text and are spliced in as is. */
+export function encodeSearchRow(row: SearchRow, fields: readonly SearchField[]): string {
+  let out = '{';
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const value = f === 'created_at' ? new Date(row._created_at).toISOString() : row[f];
+    out += `${i ? ',' : ''}"${f}":${f === 'items' ? (value ?? '[]') : JSON.stringify(value)}`;
+  }
+  return `${out}}`;
+}

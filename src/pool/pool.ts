@@ -12,6 +12,8 @@ export interface PoolOptions {
   logLevel: string;
   /** The worker module; defaults to the built workers/index.js. */
   filename?: string;
+  /** V8 heap limits of each worker thread, in MiB. */
+  heap?: { youngMb: number; oldMb: number };
   /** Extra data every worker receives (e.g. secrets, limits). */
   workerData?: Record<string, unknown>;
 }
@@ -69,6 +71,14 @@ export class WorkerPool {
       maxThreads: options.workers,
       concurrentTasksPerWorker: options.tasksPerWorker,
       idleTimeout: Number.POSITIVE_INFINITY,
+      ...(options.heap
+        ? {
+            resourceLimits: {
+              maxYoungGenerationSizeMb: options.heap.youngMb,
+              maxOldGenerationSizeMb: options.heap.oldMb,
+            },
+          }
+        : {}),
       workerData,
     });
     metrics.watchPool(() => this.stats());

@@ -26,6 +26,12 @@ const ITEMS_SQL = `(SELECT json_group_array(json_object('product_id', i.product_
  * The keyset query: newest first, ties broken by order_pk, never OFFSET. Only requested columns are
  * read; customers are joined only when a customer column is asked for. Every value is a bound
  * parameter.
+ *
+ * Two shapes. Date, status and total filters are served by the ordered scan of orders_created, which
+ * carries status and total: rows stream out as they are found and the scan stops at the limit.
+ * Product, text and email filters find candidate orders through other indexes, so the matches must be
+ * sorted: then the page's keys are chosen first (a sort of two integers per match) and only those
+ * rows are projected, instead of building items JSON for every match before sorting.
  */
 export function buildSearchSql(
   filters: SearchFilters,
@@ -44,7 +50,8 @@ export function buildSearchSql(
     params.push(filters.to);
   }
   if (filters.status) {
-    where.push(`o.status IN (${filters.status.map(() => '?').join(',')})`);
+    // unary + keeps the planner on the ordered keyset index, which carries status (no gather-and-sort)
+    where.push(`+o.status IN (${filters.status.map(() => '?').join(',')})`);
     params.push(...filters.status);
   }
   if (filters.minTotal !== undefined) {
@@ -79,9 +86,15 @@ export function buildSearchSql(
     else if (f !== 'created_at') columns.push(ORDER_COLUMNS[f]!);
   }
   const joinCustomers = fields.some((f) => f.startsWith('customer_'));
-  const sql = `SELECT ${columns.join(', ')} FROM orders o${joinCustomers ? ' JOIN customers c ON c.customer_pk = o.customer_pk' : ''}${
-    where.length ? ` WHERE ${where.join(' AND ')}` : ''
-  } ORDER BY o.created_at DESC, o.order_pk DESC LIMIT ?`;
+  const customers = joinCustomers ? ' JOIN customers c ON c.customer_pk = o.customer_pk' : '';
+  const filter = where.length ? ` WHERE ${where.join(' AND ')}` : '';
+  const order = 'ORDER BY o.created_at DESC, o.order_pk DESC';
   params.push(limit);
+  const needsSort =
+    filters.productIds !== undefined || filters.match !== undefined || filters.email !== undefined;
+  const sql = needsSort
+    ? `SELECT ${columns.join(', ')} FROM (SELECT o.order_pk AS pk FROM orders o${filter} ${order} LIMIT ?) AS page` +
+      ` JOIN orders o ON o.order_pk = page.pk${customers} ${order}`
+    : `SELECT ${columns.join(', ')} FROM orders o${customers}${filter} ${order} LIMIT ?`;
   return { sql, params };
 }

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnServer } from '../../tools/lib/spawn-server.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -29,56 +30,24 @@ export async function startServer(
   options: { args?: string[]; dataDir?: string; env?: Record<string, string>; admin?: boolean } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDataDir();
-  const child = spawn(
-    process.execPath,
+  const spawned = await spawnServer(
     [
-      join(ROOT, 'dist/src/server.js'),
-      ...['--port', '0', '--data', dataDir, '--workers', '2', '--log-level', 'info'],
+      ...['--data', dataDir, '--workers', '2', '--log-level', 'info'],
       ...(options.admin === false ? [] : ['--admin-token', ADMIN_TOKEN]),
       ...(options.args ?? []),
     ],
-    { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    options.env,
   );
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  let buffered = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl = buffered.indexOf('\n');
-      while (nl !== -1) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf('\n');
-        try {
-          const parsed = JSON.parse(line) as Record<string, unknown>;
-          lines.push(parsed);
-          if (parsed.msg === 'listening') {
-            clearTimeout(timer);
-            resolve(parsed.port as number);
-          }
-        } catch {
-          // not a log line
-        }
-      }
-    });
-    exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const { url, port, child } = spawned;
   return {
     url,
     port,
     dataDir,
     child,
-    logs: () => lines,
+    logs: () => spawned.logs,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      return spawned.exited;
     },
     async createTenant(name: string) {
       const res = await fetch(`${url}/api/v1/admin/tenants`, {

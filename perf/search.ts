@@ -1,0 +1,168 @@
+/**
+ * Issue 5's benchmark against a loaded dataset (npm run gen-dataset -- --preset small --insert --data DIR):
+ *  1. in-process limit: better-sqlite3 iterating the same 100k-row query and JSON-encoding the rows;
+ *  2. the same page over HTTP, repeated: rows/s and time to first byte (p50/p95);
+ *  3. four concurrent 100k-row streams plus one slow reader, sampling server RSS;
+ *  4. paging through the whole tenant with limit 10000.
+ *   node dist/perf/search.js --data DIR [--runs 5]
+ * Prints a table and one JSON line; writes perf/results/search.json.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeSearchRow, SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
+import { PROJECT_ROOT } from '../src/paths.js';
+import { buildSearchSql } from '../src/storage/search-sql.js';
+import { shardPath } from '../src/storage/shards.js';
+import { openDatabase } from '../src/storage/sqlite.js';
+import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: './data' },
+    runs: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '2' },
+  },
+});
+const dataDir = values.data!;
+const runs = Number(values.runs);
+const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as {
+  tenant_id: number;
+  api_key: string;
+}[];
+const { tenant_id: tenantId, api_key: apiKey } = keys[0]!;
+const LIMIT = 100_000;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+// 1. in-process limit
+function inProcess(): { seconds: number; rows: number; bytes: number } {
+  const db = openDatabase(shardPath(dataDir, tenantId), { readonly: true });
+  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, null, LIMIT);
+  const t0 = performance.now();
+  let rows = 0;
+  let bytes = 0;
+  for (const row of db.prepare(sql).iterate(...params) as IterableIterator<SearchRow>) {
+    bytes += encodeSearchRow(row, SEARCH_FIELDS).length + 1;
+    rows++;
+  }
+  db.close();
+  return { seconds: (performance.now() - t0) / 1000, rows, bytes };
+}
+inProcess(); // warm the page cache the same way the HTTP runs will find it
+const limits = Array.from({ length: runs }, inProcess);
+const limitRate = Math.max(...limits.map((l) => l.rows / l.seconds));
+
+const server = await spawnServer(['--data', dataDir, '--workers', values.workers!, '--log-level', 'warn']);
+const url = (extra = '') => `${server.url}/api/v1/tenants/${tenantId}/orders/search?limit=${LIMIT}${extra}`;
+const headers = { authorization: `Bearer ${apiKey}` };
+
+async function stream(
+  u: string,
+  slowMs = 0,
+): Promise<{ ttfbMs: number; seconds: number; bytes: number; lines: number }> {
+  const t0 = performance.now();
+  const res = await fetch(u, { headers });
+  const reader = res.body!.getReader();
+  let ttfbMs = -1;
+  let bytes = 0;
+  let lines = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (ttfbMs < 0) ttfbMs = performance.now() - t0;
+    bytes += value.byteLength;
+    for (let i = value.indexOf(10); i !== -1; i = value.indexOf(10, i + 1)) lines++;
+    if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
+  }
+  return { ttfbMs, seconds: (performance.now() - t0) / 1000, bytes, lines };
+}
+
+try {
+  // 2. one stream at a time
+  await stream(url());
+  const single = [];
+  for (let i = 0; i < runs; i++) single.push(await stream(url()));
+  const httpRate = Math.max(...single.map((s) => (s.lines - 1) / s.seconds));
+  const ttfbs = single.map((s) => s.ttfbMs);
+
+  // 3. four concurrent streams and a slow reader, RSS sampled
+  const sampler = sampleRss(server.child.pid!, 50);
+  const t3 = performance.now();
+  const slow = stream(url(), 20);
+  const concurrent = await Promise.all([0, 1, 2, 3].map(() => stream(url())));
+  const fastDone = (performance.now() - t3) / 1000;
+  const slowResult = await slow;
+  const rss = sampler.stop();
+
+  // 4. page through the whole tenant
+  const t4 = performance.now();
+  let cursor: string | null = null;
+  let pages = 0;
+  let total = 0;
+  do {
+    const res = await fetch(
+      `${server.url}/api/v1/tenants/${tenantId}/orders/search?limit=10000${cursor ? `&cursor=${cursor}` : ''}`,
+      { headers },
+    );
+    const lines = (await res.text()).trimEnd().split('\n');
+    const meta = JSON.parse(lines.at(-1)!)._meta as { next_cursor: string | null; count: number };
+    total += meta.count;
+    cursor = meta.next_cursor;
+    pages++;
+  } while (cursor);
+  const pagingSeconds = (performance.now() - t4) / 1000;
+
+  const result = {
+    benchmark: 'search',
+    at: new Date().toISOString(),
+    env: {
+      cpus: availableParallelism(),
+      ram_gb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      workers: Number(values.workers),
+    },
+    rows_per_stream: LIMIT,
+    in_process_rows_per_sec: Math.round(limitRate),
+    http_rows_per_sec: Math.round(httpRate),
+    ratio: Math.round((httpRate / limitRate) * 100) / 100,
+    ttfb_ms: { p50: r1(pct(ttfbs, 50)), p95: r1(pct(ttfbs, 95)), runs },
+    concurrent: {
+      streams: 4,
+      slow_reader_seconds: r1(slowResult.seconds),
+      fast_streams_seconds: r1(fastDone),
+      rows: concurrent.map((c) => c.lines - 1),
+      peak_rss_mb: r1(rss.peak / 2 ** 20),
+    },
+    paging: {
+      limit: 10_000,
+      pages,
+      rows: total,
+      seconds: r1(pagingSeconds),
+      rows_per_sec: Math.round(total / pagingSeconds),
+    },
+    rss_samples: rss.samples,
+  };
+  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
+  writeFileSync(join(PROJECT_ROOT, 'perf/results/search.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(
+    [
+      '| measure | value |',
+      '|---|---|',
+      `| in-process limit (iterate + JSON-encode, all fields) | ${result.in_process_rows_per_sec} rows/s |`,
+      `| HTTP stream of ${LIMIT} rows, all fields (best of ${runs}) | ${result.http_rows_per_sec} rows/s |`,
+      `| ratio | ${result.ratio} |`,
+      `| time to first byte p50 / p95 | ${result.ttfb_ms.p50} / ${result.ttfb_ms.p95} ms |`,
+      `| 4 concurrent streams + 1 slow reader: peak server RSS | ${result.concurrent.peak_rss_mb} MB |`,
+      `| paging the tenant, limit 10000 | ${total} rows, ${pages} pages, ${result.paging.seconds} s |`,
+      '',
+    ].join('\n'),
+  );
+  const { rss_samples: _, ...summary } = result;
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+} finally {
+  server.child.kill('SIGTERM');
+  await server.exited;
+}

@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/paths.js';
+
+export interface SpawnedServer {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Every JSON log line printed so far. */
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+/** Starts the built server as a child process and resolves once its "listening" log line names the port. */
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/src/server.js'), '--port', '0', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), timeoutMs);
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          logs.push(parsed);
+          if (parsed.msg === 'listening') {
+            clearTimeout(timer);
+            resolve(parsed.port as number);
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, port, child, logs, exited };
+}
+
+/** Resident set size of a process in bytes (Linux /proc), or null elsewhere. */
+export function rssOf(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; reports the peak and the series. */
+export function sampleRss(
+  pid: number,
+  everyMs = 100,
+): { stop(): { peak: number; samples: [number, number][] } } {
+  const samples: [number, number][] = [];
+  const start = performance.now();
+  const timer = setInterval(() => {
+    const rss = rssOf(pid);
+    if (rss !== null) samples.push([Math.round(performance.now() - start), rss]);
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { peak: samples.reduce((m, [, r]) => Math.max(m, r), 0), samples };
+    },
+  };
+}
