@@ -10,6 +10,7 @@ import type { AppDeps } from './routes/deps.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { opsRoutes } from './routes/ops.js';
 import { searchRoutes } from './routes/search.js';
+import { stockRoutes } from './routes/stock.js';
 
 /** Wires middleware and every route module. Routes stay thin; the work is in workers and domain code. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -23,6 +24,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   adminRoutes(app, deps);
   ingestRoutes(app, deps);
   searchRoutes(app, deps);
+  stockRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

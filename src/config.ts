@@ -64,6 +64,14 @@ export const OPTIONS = [
     help: "each worker's V8 old generation limit",
   },
   {
+    flag: 'max-stock-events',
+    env: 'MAX_STOCK_EVENTS',
+    kind: 'int',
+    default: '10000',
+    min: 1,
+    help: 'events accepted in one stock bulk_update',
+  },
+  {
     flag: 'max-queue',
     env: 'MAX_QUEUE',
     kind: 'int',
@@ -218,6 +226,7 @@ export interface Config {
   maxRowsPerRequest: number;
   idempotencyTtlHours: number;
   maxJsonBodyBytes: number;
+  maxStockEvents: number;
   logLevel: string;
   shutdownTimeoutMs: number;
 }
@@ -266,6 +275,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxRowsPerRequest: int('max-rows-per-request'),
     idempotencyTtlHours: int('idempotency-ttl-hours'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
+    maxStockEvents: int('max-stock-events'),
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms'),
   };

@@ -15,3 +15,4 @@ export const ping = defineTask('ping', (ctx, input: TaskBase) => {
 export { idempotency } from './idempotency.js';
 export { ingestChunk, settleStock } from './ingest.js';
 export { search } from './search.js';
+export { getProduct, stockBulk } from './stock.js';

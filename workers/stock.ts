@@ -1,0 +1,156 @@
+import { applyGroup, type GroupOutcome, type StockEvent, type StockMode } from '../src/domain/stock.js';
+import type { TaskBase } from '../src/pool/protocol.js';
+import { defineTask } from '../src/pool/worker-context.js';
+import type { Db } from '../src/storage/sqlite.js';
+
+export interface StockBulkInput extends TaskBase {
+  mode: StockMode;
+  events: StockEvent[];
+}
+
+export interface ProductResult {
+  product_id: number;
+  status: GroupOutcome['status'];
+  quantity: number | null;
+  version: number | null;
+  events_applied: number;
+  events_duplicate: number;
+  error?: { code: string; message: string; event_id?: string };
+}
+
+function statements(db: Db) {
+  return {
+    product: db.prepare(
+      'SELECT stock, stock_version AS version, stock_written_at AS writtenAt FROM products WHERE product_id = ?',
+    ),
+    seen: db.prepare('SELECT event_id FROM stock_events WHERE event_id IN (SELECT value FROM json_each(?))'),
+    update: db.prepare(
+      'UPDATE products SET stock = ?, stock_version = ?, stock_written_at = ?, updated_at = ? WHERE product_id = ?',
+    ),
+    audit: db.prepare(
+      `INSERT INTO stock_events (event_id, product_id, mode, delta, quantity, expected_version, occurred_at, applied_at, stock_after, version_after)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+  };
+}
+
+/**
+ * One request = one write transaction under the shard lock (so concurrent requests serialise into some
+ * order), one savepoint per product, products in ascending id order. A product's events apply all or
+ * none; other products are unaffected.
+ */
+export const stockBulk = defineTask('stockBulk', (ctx, input: StockBulkInput) => {
+  const db = ctx.shards.db(input.tenantId);
+  const s = ctx.shards.cached(input.tenantId, 'stockStatements', statements);
+  const byProduct = new Map<number, StockEvent[]>();
+  for (const e of input.events) {
+    const list = byProduct.get(e.product_id) ?? [];
+    list.push(e);
+    byProduct.set(e.product_id, list);
+  }
+  const productIds = [...byProduct.keys()].sort((a, b) => a - b);
+  const now = Date.now();
+  return ctx.lock.withLock(input.tenantId, () =>
+    ctx.obs.timeQuery('stock_bulk_update', () =>
+      db
+        .transaction(() => {
+          const alreadyApplied = new Set(
+            (s.seen.all(JSON.stringify(input.events.map((e) => e.event_id))) as { event_id: string }[]).map(
+              (r) => r.event_id,
+            ),
+          );
+          const results: ProductResult[] = [];
+          for (const productId of productIds) {
+            const events = byProduct.get(productId)!;
+            const current = s.product.get(productId) as
+              | { stock: number; version: number; writtenAt: number | null }
+              | undefined;
+            if (!current) {
+              results.push({
+                product_id: productId,
+                status: 'failed',
+                quantity: null,
+                version: null,
+                events_applied: 0,
+                events_duplicate: 0,
+                error: { code: 'unknown_product', message: `product ${productId} does not exist` },
+              });
+              continue;
+            }
+            const outcome = applyGroup(input.mode, current, events, alreadyApplied);
+            let result: ProductResult = {
+              product_id: productId,
+              status: outcome.status,
+              quantity: outcome.stock,
+              version: outcome.version,
+              events_applied: outcome.applied.length,
+              events_duplicate: outcome.duplicates.length,
+              ...(outcome.error ? { error: outcome.error } : {}),
+            };
+            if (outcome.applied.length > 0) {
+              try {
+                db.transaction(() => {
+                  s.update.run(outcome.stock, outcome.version, outcome.writtenAt, now, productId);
+                  for (const a of outcome.applied) {
+                    const e = a.event;
+                    s.audit.run(
+                      e.event_id,
+                      productId,
+                      input.mode,
+                      e.delta ?? null,
+                      e.quantity ?? null,
+                      e.expected_version ?? null,
+                      e.occurred_at,
+                      now,
+                      a.stockAfter,
+                      outcome.version,
+                    );
+                  }
+                })(); // nested: a savepoint, rolled back alone if this product fails
+              } catch (error) {
+                result = {
+                  ...result,
+                  status: 'failed',
+                  quantity: current.stock,
+                  version: current.version,
+                  events_applied: 0,
+                  error: { code: 'write_failed', message: (error as Error).message },
+                };
+              }
+            }
+            results.push(result);
+          }
+          return results;
+        })
+        .immediate(),
+    ),
+  );
+});
+
+export interface ProductView {
+  product_id: number;
+  sku: string;
+  name: string;
+  category: string;
+  price_cents: number;
+  currency: string;
+  stock: number;
+  stock_version: number;
+  updated_at: string;
+}
+
+export const getProduct = defineTask(
+  'getProduct',
+  (ctx, input: TaskBase & { productId: number }): ProductView | null => {
+    const row = ctx.obs.timeQuery('product_get', () =>
+      ctx.shards
+        .cached(input.tenantId, 'productGet', (db) =>
+          db.prepare(
+            'SELECT product_id, sku, name, category, price_cents, currency, stock, stock_version, updated_at FROM products WHERE product_id = ?',
+          ),
+        )
+        .get(input.productId),
+    ) as (Omit<ProductView, 'updated_at'> & { updated_at: number }) | undefined;
+    return row ? { ...row, updated_at: new Date(row.updated_at).toISOString() } : null;
+  },
+);
