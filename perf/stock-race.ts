@@ -99,7 +99,7 @@ try {
           const product_id =
             next() < 0.8 ? 1 + Math.floor(next() * HOT) : HOT + 1 + Math.floor(next() * COLD);
           // time mostly moves forward, sometimes back: last_write_wins sees late writes
-          clock += 1000 * (next() < 0.3 ? -3 : 1);
+          clock += 1000 * (next() < 0.2 ? -2 : 1);
           const base = {
             event_id: `${mode}-${c}-${seq++}`,
             product_id,
