@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { TDigest } from '../../src/sketches/tdigest.js';
+
+/** Seeded generator so failures reproduce. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Distance from q to the rank interval of v in sorted data ([share < v, share <= v]); 0 when v is a valid q-quantile. */
+function rankError(sorted: Float64Array, v: number, q: number): number {
+  const below = (strict: boolean) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (strict ? sorted[mid]! < v : sorted[mid]! <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo / sorted.length;
+  };
+  const [a, b] = [below(true), below(false)];
+  return q < a ? a - q : q > b ? q - b : 0;
+}
+
+const distributions: [string, (r: () => number) => number][] = [
+  ['uniform', (r) => r() * 1000],
+  [
+    'log-normal (order values)',
+    (r) => Math.round(Math.exp(7 + Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()))),
+  ],
+  ['pareto (heavy tail)', (r) => 1 / (1 - r()) ** (1 / 1.1)],
+  ['exponential', (r) => -Math.log(1 - r()) * 50],
+];
+
+describe('TDigest', () => {
+  for (const [name, draw] of distributions) {
+    it(`p50/p95/p99 within 0.5% rank error: ${name}, 200k values, whole and merged from 8 parts`, () => {
+      const r = rng(name.length * 7919);
+      const n = 200_000;
+      const xs = new Float64Array(n);
+      const whole = new TDigest();
+      const parts = Array.from({ length: 8 }, () => new TDigest());
+      for (let i = 0; i < n; i++) {
+        xs[i] = draw(r);
+        whole.add(xs[i]!);
+        parts[i % 8]!.add(xs[i]!);
+      }
+      xs.sort();
+      const merged = parts.reduce((a, b) => a.merge(b), new TDigest());
+      for (const q of [0.5, 0.95, 0.99]) {
+        expect(rankError(xs, whole.quantile(q), q), `whole q=${q}`).toBeLessThan(0.005);
+        expect(rankError(xs, merged.quantile(q), q), `merged q=${q}`).toBeLessThan(0.005);
+      }
+      expect(whole.count).toBe(n);
+      expect(merged.count).toBe(n);
+      expect(whole.quantile(0)).toBe(xs[0]);
+      expect(whole.quantile(1)).toBe(xs[n - 1]);
+      expect(whole.centroidCount).toBeLessThan(400);
+    });
+  }
+
+  it('is exact for a handful of values and handles empty and single digests', () => {
+    expect(Number.isNaN(new TDigest().quantile(0.5))).toBe(true);
+    const one = new TDigest();
+    one.add(42);
+    expect(one.quantile(0.01)).toBe(42);
+    expect(one.quantile(0.99)).toBe(42);
+    const few = new TDigest();
+    for (const v of [5, 1, 4, 2, 3]) few.add(v);
+    expect(few.quantile(0.5)).toBe(3);
+    expect(few.quantile(0)).toBe(1);
+    expect(few.quantile(1)).toBe(5);
+  });
+
+  it('merging many small digests (hourly rollups) keeps the accuracy of one big digest', () => {
+    const r = rng(11);
+    const all: number[] = [];
+    const merged = new TDigest();
+    for (let hour = 0; hour < 2000; hour++) {
+      const d = new TDigest();
+      for (let i = 0; i < 60; i++) {
+        const v = Math.round(Math.exp(7 + r() * 2));
+        d.add(v);
+        all.push(v);
+      }
+      merged.merge(TDigest.deserialize(d.serialize()));
+    }
+    const sorted = Float64Array.from(all).sort();
+    for (const q of [0.5, 0.95, 0.99]) expect(rankError(sorted, merged.quantile(q), q)).toBeLessThan(0.005);
+  });
+
+  it('round-trips through its encoding with a version byte', () => {
+    const d = new TDigest(100);
+    for (let i = 0; i < 10_000; i++) d.add((i * 7919) % 10_007);
+    const bytes = d.serialize();
+    expect(bytes[0]).toBe(1);
+    const back = TDigest.deserialize(bytes);
+    expect(back.compression).toBe(100);
+    for (const q of [0.01, 0.5, 0.99]) expect(back.quantile(q)).toBeCloseTo(d.quantile(q), 6);
+    expect(back.count).toBe(10_000);
+    expect(() => TDigest.deserialize(new Uint8Array([7, 0, 0, 0, 0]))).toThrow(/unsupported/);
+  });
+});
