@@ -8,6 +8,7 @@ import type { AppEnv } from './http/types.js';
 import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
 import { searchRoutes } from './routes/search.js';
 import { stockRoutes } from './routes/stock.js';
@@ -25,6 +26,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   ingestRoutes(app, deps);
   searchRoutes(app, deps);
   stockRoutes(app, deps);
+  metricsRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

@@ -60,13 +60,7 @@ export class HyperLogLog {
 
   private toDense(): void {
     const regs = new Uint8Array(M);
-    const shift = SPARSE_P - HLL_P;
-    for (const [index, rank] of this.sparse!) {
-      const i = index >>> shift;
-      const between = index & ((1 << shift) - 1);
-      const r = between !== 0 ? Math.clz32(between) - (32 - shift) + 1 : shift + rank;
-      if (regs[i]! < r) regs[i] = r;
-    }
+    foldSparse(this.sparse!, regs);
     this.registers = regs;
     this.sparse = null;
   }
@@ -79,17 +73,14 @@ export class HyperLogLog {
       return this;
     }
     if (this.sparse) this.toDense();
-    const theirs = other.sparse ? HyperLogLog.denseCopy(other) : other.registers!;
     const regs = this.registers!;
+    if (other.sparse) {
+      foldSparse(other.sparse, regs); // touches only the other's entries, not all 16384 registers
+      return this;
+    }
+    const theirs = other.registers!;
     for (let i = 0; i < M; i++) if (regs[i]! < theirs[i]!) regs[i] = theirs[i]!;
     return this;
-  }
-
-  private static denseCopy(h: HyperLogLog): Uint8Array {
-    const copy = new HyperLogLog();
-    copy.sparse = new Map(h.sparse!);
-    copy.toDense();
-    return copy.registers!;
   }
 
   estimate(): number {
@@ -161,6 +152,17 @@ export class HyperLogLog {
     h.sparse = null;
     h.registers = regs;
     return h;
+  }
+}
+
+/** Folds precision-25 sparse entries into precision-14 registers (register-wise max). */
+function foldSparse(sparse: Map<number, number>, regs: Uint8Array): void {
+  const shift = SPARSE_P - HLL_P;
+  for (const [index, rank] of sparse) {
+    const i = index >>> shift;
+    const between = index & ((1 << shift) - 1);
+    const r = between !== 0 ? Math.clz32(between) - (32 - shift) + 1 : shift + rank;
+    if (regs[i]! < r) regs[i] = r;
   }
 }
 

@@ -44,7 +44,8 @@ export class TDigest {
     }
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
-    this.flush();
+    // merged centroids wait in the buffer like added values: many small merges cost one sort per buffer
+    if (this.buffer.length >= this.compression * 5) this.flush();
     return this;
   }
 

@@ -29,6 +29,7 @@ const CUSTOMER_CACHE_LIMIT = 100_000;
 export class OrderWriter {
   private readonly insertOrders: MultiRowInsert;
   private readonly insertItems: MultiRowInsert;
+  private readonly markDirty: MultiRowInsert;
   private readonly missingProducts: Statement;
   private readonly findCustomer: Statement;
   private readonly insertCustomer: Statement;
@@ -46,6 +47,12 @@ export class OrderWriter {
       db,
       'INSERT INTO order_items (order_pk, line_no, product_id, quantity, unit_price_cents)',
       5,
+    );
+    this.markDirty = new MultiRowInsert(
+      db,
+      'INSERT INTO rollup_dirty_hours (hour)',
+      1,
+      'ON CONFLICT DO NOTHING',
     );
     this.missingProducts = db.prepare(
       'SELECT j.value AS id FROM json_each(?) j LEFT JOIN products p ON p.product_id = j.value WHERE p.product_id IS NULL',
@@ -103,6 +110,7 @@ export class OrderWriter {
     const pkById = new Map(insertedRows.map((r) => [r.order_id, r.order_pk]));
     const itemValues: unknown[][] = [];
     const duplicates: number[] = [];
+    const hours = new Set<number>();
     for (const i of accepted) {
       const r = rows[i]!;
       const pk = pkById.get(r.order_id);
@@ -111,11 +119,14 @@ export class OrderWriter {
         continue;
       }
       pkById.delete(r.order_id); // a second row with the same order_id in this batch is a duplicate
+      hours.add(Math.floor(r.created_at / 3_600_000));
       r.items.forEach((it, line) => {
         itemValues.push([pk, line + 1, it.product_id, it.quantity, it.unit_price_cents]);
       });
     }
     this.insertItems.run(itemValues);
+    // the hours these orders fall in must be re-aggregated before the next metrics read
+    this.markDirty.run([...hours].map((h) => [h]));
     return { inserted: insertedRows.length, duplicates, unknownProduct };
   }
 

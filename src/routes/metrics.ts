@@ -1,0 +1,60 @@
+import type { Hono } from 'hono';
+import {
+  DEFAULT_SALE_STATUSES,
+  GROUP_BYS,
+  MAX_RANGE_MS,
+  SalesQuery,
+  type SalesResult,
+} from '../domain/metrics.js';
+import { Problem } from '../http/problem.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import { validateQuery } from '../http/validation.js';
+import type { AppDeps } from './deps.js';
+
+export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'get',
+      path: '/api/v1/tenants/:tenant_id/metrics/sales',
+      summary: 'Sales metrics by day, hour, product or category; approx (pre-aggregates + sketches) or exact',
+      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx merges hourly rollups with HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds; exact reads the orders. Percentiles are nearest-rank in exact mode.`,
+      tag: 'metrics',
+      auth: 'api_key',
+      query: SalesQuery,
+      responses: {
+        200: {
+          description:
+            '{"data":[bucket],"meta":{method, precision, elapsed_ms, rows_scanned, freshness, error_bounds?}}',
+        },
+      },
+      errors: ['validation_failed', 'invalid_range', 'range_too_large', 'not_found', 'overloaded'],
+    },
+    async (c) => {
+      const q = validateQuery(c, SalesQuery);
+      if (q.end_date <= q.start_date)
+        throw new Problem(400, 'invalid_range', 'end_date must be after start_date.');
+      if (q.end_date - q.start_date > MAX_RANGE_MS[q.group_by]) {
+        throw new Problem(
+          400,
+          'range_too_large',
+          `At most ${MAX_RANGE_MS[q.group_by] / 86_400_000} days by ${q.group_by}.`,
+        );
+      }
+      deps.admission.check('work');
+      const result = await deps.pool.run<SalesResult>('salesMetrics', {
+        requestId: c.get('requestId'),
+        tenantId: c.get('tenantId'),
+        groupBy: q.group_by,
+        start: q.start_date,
+        end: q.end_date,
+        precision: q.precision,
+        statuses: q.status ?? DEFAULT_SALE_STATUSES,
+        top: q.top,
+      });
+      return c.json(result);
+    },
+  );
+}

@@ -1,0 +1,295 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ndjson, product } from '../helpers/data.js';
+import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+
+type Item = { product_id: number; quantity: number; unit_price_cents: number };
+type Order = {
+  order_id: string;
+  customer_id: string;
+  customer_name: string;
+  customer_email: string;
+  status: string;
+  currency: string;
+  created_at: string;
+  total_cents: number;
+  items: Item[];
+};
+type Bucket = Record<string, number | string | null>;
+
+const STATUSES = ['paid', 'shipped', 'delivered', 'cancelled', 'refunded', 'pending'];
+const CATEGORY = (pid: number) => (pid % 3 === 0 ? 'shoes' : pid % 3 === 1 ? 'bags' : 'hats');
+const START = Date.UTC(2026, 1, 1);
+
+function makeOrders(count: number, prefix: string, seed: number, spanHours = 24 * 10): Order[] {
+  let s = seed;
+  const r = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+  return Array.from({ length: count }, (_, i) => {
+    const n = 1 + Math.floor(r() * 3);
+    const pids = new Set<number>();
+    while (pids.size < n) pids.add(1 + Math.floor(r() * 12));
+    const items = [...pids].map((product_id) => ({
+      product_id,
+      quantity: 1 + Math.floor(r() * 4),
+      unit_price_cents: 100 + Math.floor(r() * 20_000),
+    }));
+    const c = Math.floor(r() * 400);
+    return {
+      order_id: `${prefix}-${i}`,
+      customer_id: `C-${c}`,
+      customer_name: `Customer ${c}`,
+      customer_email: `c${c}@example.com`,
+      status: STATUSES[Math.floor(r() * 6)]!,
+      currency: 'USD',
+      created_at: new Date(START + Math.floor(r() * spanHours * 3_600_000)).toISOString(),
+      total_cents: items.reduce((t, it) => t + it.quantity * it.unit_price_cents, 0),
+      items,
+    };
+  });
+}
+
+/** The definitions of CONTRACT.md section 3, computed directly from the orders. */
+function expected(
+  orders: Order[],
+  groupBy: string,
+  start: number,
+  end: number,
+  statuses = ['paid', 'shipped', 'delivered'],
+  top = 100,
+): Bucket[] {
+  const groups = new Map<
+    string | number,
+    {
+      orders: Set<string>;
+      customers: Set<string>;
+      units: number;
+      revenue: number;
+      values: number[];
+      valueSum: number;
+    }
+  >();
+  for (const o of orders) {
+    const t = Date.parse(o.created_at);
+    if (t < start || t >= end || !statuses.includes(o.status)) continue;
+    const lines = groupBy === 'day' || groupBy === 'hour' ? [null] : o.items;
+    for (const it of lines) {
+      const key =
+        groupBy === 'day'
+          ? o.created_at.slice(0, 10)
+          : groupBy === 'hour'
+            ? `${o.created_at.slice(0, 13)}:00:00Z`
+            : groupBy === 'product'
+              ? it!.product_id
+              : CATEGORY(it!.product_id);
+      let g = groups.get(key);
+      if (!g) {
+        g = { orders: new Set(), customers: new Set(), units: 0, revenue: 0, values: [], valueSum: 0 };
+        groups.set(key, g);
+      }
+      if (it) {
+        g.units += it.quantity;
+        g.revenue += it.quantity * it.unit_price_cents;
+      } else {
+        g.units += o.items.reduce((u, x) => u + x.quantity, 0);
+        g.revenue += o.total_cents;
+      }
+      if (!g.orders.has(o.order_id)) {
+        g.orders.add(o.order_id);
+        g.values.push(o.total_cents);
+        g.valueSum += o.total_cents;
+      }
+      g.customers.add(o.customer_id);
+    }
+  }
+  const rank = (sorted: number[], p: number) =>
+    sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+  let out = [...groups.entries()].map(([key, g]) => {
+    const sorted = [...g.values].sort((a, b) => a - b);
+    return {
+      key,
+      orders: g.orders.size,
+      units: g.units,
+      revenue_cents: g.revenue,
+      unique_customers: g.customers.size,
+      avg_order_value_cents: Math.round(g.valueSum / g.orders.size),
+      p50_order_value_cents: rank(sorted, 50),
+      p95_order_value_cents: rank(sorted, 95),
+      p99_order_value_cents: rank(sorted, 99),
+    };
+  });
+  if (groupBy === 'product')
+    out = out
+      .sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key))
+      .slice(0, top);
+  else out = out.sort((a, b) => String(a.key).localeCompare(String(b.key)));
+  return out;
+}
+
+let server: TestServer;
+let tenant: { tenant_id: number; api_key: string };
+const orders = makeOrders(4000, 'M', 5);
+
+async function ingest(rows: unknown[], path = '/api/v1/ingest/orders/') {
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson' }),
+    body: ndjson(rows),
+  });
+  expect(res.status).toBe(200);
+}
+async function metrics(params: Record<string, string | number>) {
+  const res = await fetch(
+    `${server.url}/api/v1/tenants/${tenant.tenant_id}/metrics/sales?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`,
+    { headers: auth(tenant.api_key) },
+  );
+  return {
+    status: res.status,
+    body: (await res.json()) as { data: Bucket[]; meta: Record<string, any>; code?: string },
+  };
+}
+const range = { start_date: '2026-02-01', end_date: '2026-02-11' };
+const sortByKey = (rows: Bucket[]) => [...rows].sort((a, b) => String(a.key).localeCompare(String(b.key)));
+
+beforeAll(async () => {
+  server = await startServer();
+  tenant = await server.createTenant('metrics');
+  await ingest(
+    Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
+    '/api/v1/ingest/products/',
+  );
+  await ingest(orders);
+});
+afterAll(async () => {
+  await server.stop();
+  removeDir(server.dataDir);
+});
+
+describe('exact mode matches the definitions', () => {
+  for (const groupBy of ['day', 'hour', 'product', 'category']) {
+    it(`group_by=${groupBy}`, async () => {
+      const { status, body } = await metrics({ group_by: groupBy, precision: 'exact', ...range, top: 5 });
+      expect(status).toBe(200);
+      const want = expected(
+        orders,
+        groupBy,
+        Date.parse('2026-02-01'),
+        Date.parse('2026-02-11'),
+        undefined,
+        5,
+      );
+      expect(groupBy === 'product' ? body.data : sortByKey(body.data)).toEqual(want);
+      expect(body.meta).toMatchObject({
+        precision: 'exact',
+        rows_scanned: expect.any(Number),
+        elapsed_ms: expect.any(Number),
+      });
+    });
+  }
+
+  it('honours a status list and a sub-range with times', async () => {
+    const { body } = await metrics({
+      group_by: 'day',
+      precision: 'exact',
+      start_date: '2026-02-03T06:00:00Z',
+      end_date: '2026-02-05T18:30:00Z',
+      status: 'refunded,cancelled',
+    });
+    expect(sortByKey(body.data)).toEqual(
+      expected(orders, 'day', Date.parse('2026-02-03T06:00:00Z'), Date.parse('2026-02-05T18:30:00Z'), [
+        'refunded',
+        'cancelled',
+      ]),
+    );
+  });
+});
+
+describe('approx mode: pre-aggregates and sketches', () => {
+  function withinBounds(got: Bucket[], want: Bucket[]) {
+    expect(got.map((b) => b.key)).toEqual(want.map((b) => b.key));
+    got.forEach((g, i) => {
+      const w = want[i]!;
+      for (const f of ['orders', 'units', 'revenue_cents', 'avg_order_value_cents'])
+        expect(g[f], `${g.key} ${f}`).toBe(w[f]);
+      const u = w.unique_customers as number;
+      expect(Math.abs((g.unique_customers as number) - u), `${g.key} unique`).toBeLessThanOrEqual(
+        Math.max(1, Math.ceil(u * 0.0081 * 3)),
+      );
+      for (const p of ['p50', 'p95', 'p99'])
+        expect(g[`${p}_order_value_cents`], `${g.key} ${p}`).toEqual(expect.any(Number));
+    });
+  }
+
+  it('day and hour: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
+    for (const groupBy of ['day', 'hour']) {
+      const { body } = await metrics({ group_by: groupBy, precision: 'approx', ...range });
+      const want = expected(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+      withinBounds(sortByKey(body.data), want);
+      expect(body.meta.method).toContain('rollup_hourly');
+      expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
+      expect(body.meta.error_bounds.percentiles.rank_error).toBe(0.005);
+      expect(body.meta.freshness).toMatchObject({ stale_hours_in_range: 0 });
+    }
+    // percentiles: the approx value's rank among the bucket's exact order values is within 0.5% (+ one value)
+    const { body } = await metrics({ group_by: 'day', precision: 'approx', ...range });
+    for (const b of body.data) {
+      const values = orders
+        .filter(
+          (o) =>
+            o.created_at.startsWith(String(b.key)) && ['paid', 'shipped', 'delivered'].includes(o.status),
+        )
+        .map((o) => o.total_cents)
+        .sort((x, y) => x - y);
+      for (const p of [50, 95, 99]) {
+        const v = b[`p${p}_order_value_cents`] as number;
+        const below = values.filter((x) => x < v).length / values.length;
+        const atOrBelow = values.filter((x) => x <= v).length / values.length;
+        const q = p / 100;
+        const err = q < below ? below - q : q > atOrBelow ? q - atOrBelow : 0;
+        expect(err, `${b.key} p${p}`).toBeLessThanOrEqual(0.005 + 1 / values.length);
+      }
+    }
+  });
+
+  it('stays correct after further ingests, including late orders into hours already aggregated', async () => {
+    await metrics({ group_by: 'day', precision: 'approx', ...range }); // rollups are fresh now
+    const late = makeOrders(600, 'LATE', 99);
+    await ingest(late);
+    const all = [...orders, ...late];
+    const { body } = await metrics({ group_by: 'day', precision: 'approx', ...range });
+    expect(body.meta.freshness.rebuilt_hours).toBeGreaterThan(0);
+    withinBounds(
+      sortByKey(body.data),
+      expected(all, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+    );
+    const again = await metrics({ group_by: 'day', precision: 'approx', ...range });
+    expect(again.body.meta.freshness.rebuilt_hours).toBe(0);
+    const exact = await metrics({ group_by: 'hour', precision: 'exact', ...range });
+    expect(sortByKey(exact.body.data)).toEqual(
+      expected(all, 'hour', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+    );
+    orders.push(...late);
+  });
+});
+
+describe('bad parameters', () => {
+  it('each gets its problem code', async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ group_by: 'week', ...range }, 'validation_failed'],
+      [{ group_by: 'day', start_date: '2026-02-05', end_date: '2026-02-01' }, 'invalid_range'],
+      [{ group_by: 'day', start_date: '2026-02-05', end_date: '2026-02-05' }, 'invalid_range'],
+      [{ group_by: 'hour', start_date: '2025-01-01', end_date: '2026-01-01' }, 'range_too_large'],
+      [{ group_by: 'day', start_date: 'yesterday', end_date: '2026-02-01' }, 'validation_failed'],
+      [{ group_by: 'day', ...range, precision: 'maybe' }, 'validation_failed'],
+      [{ group_by: 'day', ...range, status: "paid' OR 1=1" }, 'validation_failed'],
+      [{ group_by: 'product', ...range, top: '0' }, 'validation_failed'],
+      [{ ...range }, 'validation_failed'],
+    ];
+    for (const [params, code] of cases) {
+      const { status, body } = await metrics(params);
+      expect(status, JSON.stringify(params)).toBe(400);
+      expect(body.code).toBe(code);
+    }
+  });
+});
