@@ -59,7 +59,7 @@ export const OPTIONS = [
     flag: 'worker-old-mb',
     env: 'WORKER_OLD_MB',
     kind: 'int',
-    default: '512',
+    default: '128',
     min: 16,
     help: "each worker's V8 old generation limit",
   },

@@ -20,7 +20,8 @@ interface CachedCustomer {
   email: string;
 }
 
-const CUSTOMER_CACHE_LIMIT = 100_000;
+/** Recently seen customers per shard and worker; bounded because every worker keeps one per shard it writes. */
+const CUSTOMER_CACHE_LIMIT = Number(process.env.CUSTOMER_CACHE_LIMIT ?? 20_000);
 
 /**
  * The one raw-SQL insert path for orders, used by the ingest workers, the dataset loader and the raw-insert

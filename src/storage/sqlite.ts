@@ -4,7 +4,7 @@ export type Db = Database.Database;
 
 export interface OpenOptions {
   readonly?: boolean;
-  /** Page cache in MiB (negative cache_size in KiB is used underneath). */
+  /** Page cache in MiB (default SQLITE_CACHE_MIB or 8; negative cache_size in KiB underneath). */
   cacheMiB?: number;
   /** Memory-mapped I/O window in MiB; off by default because mapped pages count as resident memory. */
   mmapMiB?: number;
@@ -25,7 +25,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   }
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
-  db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
+  db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? Number(process.env.SQLITE_CACHE_MIB ?? 8))}`);
   db.pragma(`mmap_size = ${(options.mmapMiB ?? Number(process.env.SQLITE_MMAP_MIB ?? 0)) * 1024 * 1024}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');

@@ -174,12 +174,47 @@ describe('admin and auth', () => {
 });
 
 describe('tenant isolation', () => {
-  it('a path naming another tenant, a missing one, or garbage is 404 (existence not revealed)', async () => {
-    for (const id of [String(b.tenant_id), '999999', 'abc', '1%20OR%201=1', "1';--", '0', '-1', '1e3']) {
-      const res = await fetch(`${server.url}/api/v1/tenants/${id}/orders/search`, {
-        headers: auth(a.api_key),
+  it("every tenant route: another tenant's id, a missing one, or garbage is 404 (existence not revealed)", async () => {
+    await fetch(`${server.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers: auth(a.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([product(1)]),
+    });
+    const routes: [string, string, string?][] = [
+      ['GET', 'orders/search'],
+      ['GET', 'metrics/sales?group_by=day&start_date=2026-01-01&end_date=2026-02-01'],
+      ['GET', 'products/1'],
+      [
+        'PUT',
+        'stock/bulk_update',
+        JSON.stringify({
+          mode: 'merge',
+          events: [{ event_id: 'iso-1', product_id: 1, delta: 1, occurred_at: '2026-01-01T00:00:00Z' }],
+        }),
+      ],
+    ];
+    for (const [method, path, body] of routes) {
+      const call = (id: string) =>
+        fetch(`${server.url}/api/v1/tenants/${id}/${path}`, {
+          method,
+          headers: auth(a.api_key, { 'content-type': 'application/json' }),
+          ...(body ? { body } : {}),
+        });
+      // the route works for the key's own tenant ...
+      const own = await call(String(a.tenant_id));
+      expect(own.status, `${method} ${path}`).toBe(200);
+      await own.arrayBuffer();
+      // ... and another tenant's id answers exactly like an id that does not exist
+      for (const id of [String(b.tenant_id), '999999', 'abc', '1%20OR%201=1', "1';--", '0', '-1', '1e3']) {
+        const p = await problem(await call(id), 404, 'not_found');
+        expect(p.detail).toBe('No such resource.');
+      }
+      // without a key: 401
+      const anonymous = await fetch(`${server.url}/api/v1/tenants/${a.tenant_id}/${path}`, {
+        method,
+        ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
       });
-      await problem(res, 404, 'not_found');
+      expect(anonymous.status).toBe(401);
     }
   });
 

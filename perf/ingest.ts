@@ -1,0 +1,202 @@
+/**
+ * Issue 4's benchmark: 1M orders POSTed over HTTP in N chunks (plain NDJSON, then gzip), each into a
+ * fresh tenant, against the raw-insert limit on the same rows in the same run; server RSS sampled.
+ *   node dist/perf/ingest.js --dataset ./datasets/small [--chunks 10] [--workers 2]
+ * Prints a table and one JSON line; writes perf/results/ingest.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { PROJECT_ROOT } from '../src/paths.js';
+import { tenantDir } from '../tools/gen/write-files.js';
+import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: './datasets/small' },
+    chunks: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '2' },
+    /** only the first N orders (quick runs) */
+    limit: { type: 'string' },
+    /** skip the raw-insert baseline (quick runs; no ratio) */
+    'skip-raw': { type: 'boolean', default: false },
+  },
+});
+const chunks = Number(values.chunks);
+const dir = tenantDir(values.dataset!, 1);
+const work = mkdtempSync(join(tmpdir(), 'orderflow-ingest-'));
+const ADMIN = 'perf-admin';
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+// Split the orders file into chunk files (plain and gzip), outside any timing.
+const lines = Number(
+  execFileSync('wc', ['-l', join(dir, 'orders.ndjson')], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/)[0],
+);
+const total = values.limit ? Math.min(lines, Number(values.limit)) : lines;
+const perChunk = Math.ceil(total / chunks);
+const plainFiles: string[] = [];
+{
+  let n = 0;
+  let out: ReturnType<typeof createWriteStream> | null = null;
+  for await (const line of createInterface({
+    input: createReadStream(join(dir, 'orders.ndjson')),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  })) {
+    if (n === total) break;
+    if (n % perChunk === 0) {
+      if (out) {
+        out.end();
+        await once(out, 'finish');
+      }
+      const file = join(work, `chunk-${plainFiles.length}.ndjson`);
+      plainFiles.push(file);
+      out = createWriteStream(file);
+    }
+    if (!out!.write(`${line}\n`)) await once(out!, 'drain');
+    n++;
+  }
+  out!.end();
+  await once(out!, 'finish');
+}
+const gzipFiles = plainFiles.map((f) => {
+  const gz = `${f}.gz`;
+  writeFileSync(gz, gzipSync(readFileSync(f), { level: 6 }));
+  return gz;
+});
+
+const raw = values['skip-raw']
+  ? { orders: { rows_per_sec: Number.NaN } }
+  : JSON.parse(
+      execFileSync(
+        process.execPath,
+        [join(PROJECT_ROOT, 'dist/perf/raw-insert.js'), '--dataset', values.dataset!],
+        { encoding: 'utf8' },
+      )
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    );
+
+const dataDir = join(work, 'data');
+const server = await spawnServer([
+  '--data',
+  dataDir,
+  '--admin-token',
+  ADMIN,
+  '--workers',
+  values.workers!,
+  '--log-level',
+  'warn',
+]);
+async function run(name: string, files: string[], headers: Record<string, string>) {
+  const t = (await (
+    await fetch(`${server.url}/api/v1/admin/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    })
+  ).json()) as { api_key: string };
+  const auth = { authorization: `Bearer ${t.api_key}` };
+  await fetch(`${server.url}/api/v1/ingest/products/`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/x-ndjson' },
+    body: createReadStream(join(dir, 'products.ndjson')) as never,
+    duplex: 'half',
+  } as RequestInit);
+  const sampler = sampleRss(server.child.pid!, 100);
+  const perChunkResults = [];
+  const t0 = performance.now();
+  for (const file of files) {
+    const c0 = performance.now();
+    const res = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: { ...auth, ...headers },
+      body: Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as never,
+      duplex: 'half',
+    } as RequestInit);
+    const body = (await res.json()) as { rows_inserted: number; rows_failed: number };
+    if (res.status !== 200 || body.rows_failed)
+      throw new Error(`${name}: HTTP ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+    const seconds = (performance.now() - c0) / 1000;
+    perChunkResults.push({
+      rows: body.rows_inserted,
+      bytes: statSync(file).size,
+      seconds: r1(seconds * 10) / 10,
+      rows_per_sec: Math.round(body.rows_inserted / seconds),
+    });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const rss = sampler.stop();
+  const rows = perChunkResults.reduce((n, c) => n + c.rows, 0);
+  return {
+    rows,
+    seconds: r1(seconds),
+    rows_per_sec: Math.round(rows / seconds),
+    peak_rss_mb: r1(rss.peak / 2 ** 20),
+    chunks: perChunkResults,
+    rss_samples: rss.samples,
+  };
+}
+try {
+  const plain = await run('http-plain', plainFiles, { 'content-type': 'application/x-ndjson' });
+  const gzip = await run('http-gzip', gzipFiles, {
+    'content-type': 'application/x-ndjson',
+    'content-encoding': 'gzip',
+  });
+  const result = {
+    benchmark: 'ingest',
+    at: new Date().toISOString(),
+    env: {
+      cpus: availableParallelism(),
+      ram_gb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      workers: Number(values.workers),
+    },
+    orders: total,
+    chunks,
+    raw_orders_per_sec: raw.orders.rows_per_sec,
+    http_plain_orders_per_sec: plain.rows_per_sec,
+    http_gzip_orders_per_sec: gzip.rows_per_sec,
+    ratio_plain_vs_raw: Math.round((plain.rows_per_sec / raw.orders.rows_per_sec) * 100) / 100,
+    ratio_gzip_vs_plain: Math.round((gzip.rows_per_sec / plain.rows_per_sec) * 100) / 100,
+    peak_rss_mb: Math.max(plain.peak_rss_mb, gzip.peak_rss_mb),
+    plain,
+    gzip,
+  };
+  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
+  writeFileSync(join(PROJECT_ROOT, 'perf/results/ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(
+    [
+      '| path | orders/s | peak server RSS |',
+      '|---|---|---|',
+      `| raw insert (same writer, no HTTP) | ${result.raw_orders_per_sec} | |`,
+      `| HTTP NDJSON, ${chunks} requests | ${plain.rows_per_sec} | ${plain.peak_rss_mb} MB |`,
+      `| HTTP NDJSON gzip, ${chunks} requests | ${gzip.rows_per_sec} | ${gzip.peak_rss_mb} MB |`,
+      `| ratio HTTP/raw: ${result.ratio_plain_vs_raw}; gzip/plain: ${result.ratio_gzip_vs_plain} | | |`,
+      '',
+    ].join('\n'),
+  );
+  const { plain: _p, gzip: _g, ...summary } = result;
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+} finally {
+  server.child.kill('SIGTERM');
+  await server.exited;
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,179 @@
+/**
+ * Issue 6's benchmark (part): sales metrics over one year of one tenant, approx (rollups + sketches)
+ * against exact (scan), through HTTP, with the observed error of approx per bucket; plus tinybench
+ * micro-benchmarks of the sketches.
+ *   node dist/perf/metrics.js --data DIR [--runs 5]
+ * Prints tables and one JSON line; writes perf/results/metrics.json.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import { PROJECT_ROOT } from '../src/paths.js';
+import { HyperLogLog } from '../src/sketches/hll.js';
+import { TDigest } from '../src/sketches/tdigest.js';
+import { spawnServer } from '../tools/lib/spawn-server.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: './data' },
+    runs: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '2' },
+  },
+});
+const runs = Number(values.runs);
+const { tenant_id: tenantId, api_key: apiKey } = (
+  JSON.parse(readFileSync(join(values.data!, 'keys.json'), 'utf8')) as {
+    tenant_id: number;
+    api_key: string;
+  }[]
+)[0]!;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+type Bucket = {
+  key: string;
+  unique_customers: number;
+  orders: number;
+  p50_order_value_cents: number;
+  p95_order_value_cents: number;
+  p99_order_value_cents: number;
+};
+const server = await spawnServer([
+  '--data',
+  values.data!,
+  '--workers',
+  values.workers!,
+  '--log-level',
+  'warn',
+]);
+async function call(params: string): Promise<{ ms: number; data: Bucket[]; meta: Record<string, unknown> }> {
+  const t0 = performance.now();
+  const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/metrics/sales?${params}`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+  });
+  const body = (await res.json()) as { data: Bucket[]; meta: Record<string, unknown> };
+  if (res.status !== 200) throw new Error(JSON.stringify(body));
+  return { ms: performance.now() - t0, ...body };
+}
+try {
+  const year = 'start_date=2025-01-01&end_date=2026-01-01';
+  const first = await call(`group_by=day&precision=approx&${year}`);
+  const shapes: Record<string, unknown>[] = [];
+  let errors: { unique: number[]; p95: number[] } = { unique: [], p95: [] };
+  for (const [name, params] of [
+    ['day, one year', `group_by=day&${year}`],
+    ['hour, one month', 'group_by=hour&start_date=2025-06-01&end_date=2025-07-01'],
+  ] as const) {
+    const approx = [];
+    let lastApprox = null;
+    for (let i = 0; i < runs; i++) {
+      lastApprox = await call(`${params}&precision=approx`);
+      approx.push(lastApprox.ms);
+    }
+    const exact = [];
+    let lastExact = null;
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      lastExact = await call(`${params}&precision=exact`);
+      exact.push(lastExact.ms);
+    }
+    const byKey = new Map(lastExact!.data.map((b) => [b.key, b]));
+    const uniqueErr = lastApprox!.data.map((b) =>
+      Math.abs(b.unique_customers / byKey.get(b.key)!.unique_customers - 1),
+    );
+    const p95Err = lastApprox!.data.map((b) =>
+      Math.abs(b.p95_order_value_cents / byKey.get(b.key)!.p95_order_value_cents - 1),
+    );
+    if (name.startsWith('day')) errors = { unique: uniqueErr, p95: p95Err };
+    shapes.push({
+      shape: name,
+      buckets: lastApprox!.data.length,
+      approx_ms_median: r1(median(approx)),
+      exact_ms_median: r1(median(exact)),
+      speedup: r1(median(exact) / median(approx)),
+      unique_customers_max_relative_error: Math.round(Math.max(...uniqueErr) * 10000) / 10000,
+      p95_max_relative_value_error: Math.round(Math.max(...p95Err) * 10000) / 10000,
+    });
+  }
+
+  // sketch micro-benchmarks
+  const bench = new Bench({ time: 500 });
+  const ids = Array.from({ length: 100_000 }, (_, i) => i * 7 + 3);
+  const hllA = new HyperLogLog();
+  const hllB = new HyperLogLog();
+  for (const id of ids) {
+    hllA.addInt(id);
+    hllB.addInt(id + 1_000_000);
+  }
+  const values_ = Array.from({ length: 100_000 }, (_, i) => Math.exp(7 + ((i * 7919) % 1000) / 400));
+  const tdA = new TDigest();
+  const tdB = new TDigest();
+  for (const v of values_) {
+    tdA.add(v);
+    tdB.add(v * 1.1);
+  }
+  bench
+    .add('hll add 100k ids', () => {
+      const h = new HyperLogLog();
+      for (const id of ids) h.addInt(id);
+    })
+    .add('hll merge dense+dense', () => {
+      HyperLogLog.deserialize(hllA.serialize()).merge(hllB);
+    })
+    .add('tdigest add 100k values', () => {
+      const d = new TDigest();
+      for (const v of values_) d.add(v);
+      d.quantile(0.5);
+    })
+    .add('tdigest merge (200 centroids each)', () => {
+      TDigest.deserialize(tdA.serialize()).merge(tdB).quantile(0.99);
+    });
+  await bench.run();
+  const micro = bench.tasks.map((t) => {
+    const r = t.result as { latency?: { mean: number }; mean?: number } | undefined;
+    const meanMs = r?.latency?.mean ?? r?.mean ?? Number.NaN;
+    return {
+      task: t.name,
+      mean_ms: Math.round(meanMs * 1000) / 1000,
+      per_item_ns: t.name.includes('100k') ? Math.round((meanMs * 1e6) / 100_000) : undefined,
+    };
+  });
+
+  const result = {
+    benchmark: 'metrics',
+    at: new Date().toISOString(),
+    env: { cpus: availableParallelism(), ram_gb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
+    shapes,
+    day_buckets_observed_error: {
+      unique_customers_mean_relative_error:
+        Math.round((errors.unique.reduce((a, b) => a + b, 0) / errors.unique.length) * 100000) / 100000,
+      unique_customers_rse_bound: Math.round(HyperLogLog.RSE * 10000) / 10000,
+    },
+    micro,
+  };
+  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
+  writeFileSync(join(PROJECT_ROOT, 'perf/results/metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(
+    '| shape | buckets | approx ms | exact ms | speed-up | max unique-customer error |\n|---|---|---|---|---|---|\n',
+  );
+  for (const s of shapes as {
+    shape: string;
+    buckets: number;
+    approx_ms_median: number;
+    exact_ms_median: number;
+    speedup: number;
+    unique_customers_max_relative_error: number;
+  }[]) {
+    process.stdout.write(
+      `| ${s.shape} | ${s.buckets} | ${s.approx_ms_median} | ${s.exact_ms_median} | ${s.speedup}x | ${s.unique_customers_max_relative_error} |\n`,
+    );
+  }
+  process.stdout.write('\n| micro-benchmark | mean ms | ns per item |\n|---|---|---|\n');
+  for (const m of micro) process.stdout.write(`| ${m.task} | ${m.mean_ms} | ${m.per_item_ns ?? ''} |\n`);
+  process.stdout.write(`${JSON.stringify({ benchmark: 'metrics', shapes, micro })}\n`);
+} finally {
+  server.child.kill('SIGTERM');
+  await server.exited;
+}
