@@ -118,7 +118,8 @@ export class TDigest {
         const leftExact = this.weights[i] === 1 ? 0.5 : 0;
         const rightExact = this.weights[i + 1] === 1 ? 0.5 : 0;
         const into = target - cumulative;
-        if (into < leftExact) return this.means[i]!;
+        // at exactly the boundary the left value already has q of the weight at or below it (nearest rank)
+        if (into <= leftExact) return this.means[i]!;
         if (gap - into <= rightExact) return this.means[i + 1]!;
         const span = gap - leftExact - rightExact;
         return this.means[i]! + ((this.means[i + 1]! - this.means[i]!) * (into - leftExact)) / span;

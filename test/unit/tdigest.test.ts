@@ -79,6 +79,16 @@ describe('TDigest', () => {
     expect(few.quantile(1)).toBe(5);
   });
 
+  it('small samples agree with nearest rank, also at exact rank boundaries', () => {
+    const values = Array.from({ length: 20 }, (_, i) => (i + 1) * 100 + (i === 19 ? 5000 : 0));
+    const d = new TDigest();
+    for (const v of values) d.add(v);
+    // 20 values: p95 is the 19th (exactly 95% at or below it), p50 the 10th, p99 the 20th
+    expect(d.quantile(0.95)).toBe(1900);
+    expect(d.quantile(0.5)).toBe(1000);
+    expect(d.quantile(0.99)).toBe(values[19]);
+  });
+
   it('merging many small digests (hourly rollups) keeps the accuracy of one big digest', () => {
     const r = rng(11);
     const all: number[] = [];
