@@ -33,6 +33,10 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     /** only the first N orders (quick runs) */
     limit: { type: 'string' },
+    /** results file name under perf/results (without .json) */
+    out: { type: 'string', default: 'ingest' },
+    /** pool (default) or inline: passed to the server as --ingest-mode */
+    'ingest-mode': { type: 'string', default: 'pool' },
     /** skip the raw-insert baseline (quick runs; no ratio) */
     'skip-raw': { type: 'boolean', default: false },
   },
@@ -96,6 +100,8 @@ const raw = values['skip-raw']
 
 const dataDir = join(work, 'data');
 const server = await spawnServer([
+  '--ingest-mode',
+  values['ingest-mode']!,
   '--data',
   dataDir,
   '--admin-token',
@@ -121,6 +127,17 @@ async function run(name: string, files: string[], headers: Record<string, string
     duplex: 'half',
   } as RequestInit);
   const sampler = sampleRss(server.child.pid!, 100);
+  // how responsive the server stays while it ingests: /healthz latency every 100 ms
+  const health: number[] = [];
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      const h0 = performance.now();
+      await (await fetch(`${server.url}/healthz`)).arrayBuffer();
+      health.push(performance.now() - h0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   const perChunkResults = [];
   const t0 = performance.now();
   for (const file of files) {
@@ -144,9 +161,15 @@ async function run(name: string, files: string[], headers: Record<string, string
   }
   const seconds = (performance.now() - t0) / 1000;
   const rss = sampler.stop();
+  probing = false;
+  await prober;
+  const sortedHealth = health.sort((a, b) => a - b);
+  const at = (p: number) =>
+    r1(sortedHealth[Math.min(sortedHealth.length - 1, Math.ceil(p * sortedHealth.length) - 1)] ?? 0);
   const rows = perChunkResults.reduce((n, c) => n + c.rows, 0);
   return {
     rows,
+    healthz_ms: { p50: at(0.5), p99: at(0.99), max: at(1), probes: sortedHealth.length },
     seconds: r1(seconds),
     rows_per_sec: Math.round(rows / seconds),
     peak_rss_mb: r1(rss.peak / 2 ** 20),
@@ -169,6 +192,7 @@ try {
       node: process.version,
       workers: Number(values.workers),
     },
+    ingest_mode: values['ingest-mode'],
     orders: total,
     chunks,
     raw_orders_per_sec: raw.orders.rows_per_sec,
@@ -181,7 +205,10 @@ try {
     gzip,
   };
   mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
-  writeFileSync(join(PROJECT_ROOT, 'perf/results/ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(
+    join(PROJECT_ROOT, `perf/results/${values.out}.json`),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   process.stdout.write(
     [
       '| path | orders/s | peak server RSS |',
@@ -190,6 +217,7 @@ try {
       `| HTTP NDJSON, ${chunks} requests | ${plain.rows_per_sec} | ${plain.peak_rss_mb} MB |`,
       `| HTTP NDJSON gzip, ${chunks} requests | ${gzip.rows_per_sec} | ${gzip.peak_rss_mb} MB |`,
       `| ratio HTTP/raw: ${result.ratio_plain_vs_raw}; gzip/plain: ${result.ratio_gzip_vs_plain} | | |`,
+      `| /healthz during plain ingest p50 / p99 / max (ms) | ${plain.healthz_ms.p50} / ${plain.healthz_ms.p99} / ${plain.healthz_ms.max} | |`,
       '',
     ].join('\n'),
   );

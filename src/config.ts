@@ -64,6 +64,14 @@ export const OPTIONS = [
     help: "each worker's V8 old generation limit",
   },
   {
+    flag: 'ingest-mode',
+    env: 'INGEST_MODE',
+    kind: 'enum',
+    default: 'pool',
+    choices: ['pool', 'inline'],
+    help: 'pool: chunks parsed and inserted in worker threads; inline: on the event loop (the measured alternative)',
+  },
+  {
     flag: 'max-stock-events',
     env: 'MAX_STOCK_EVENTS',
     kind: 'int',
@@ -227,6 +235,7 @@ export interface Config {
   idempotencyTtlHours: number;
   maxJsonBodyBytes: number;
   maxStockEvents: number;
+  ingestMode: 'pool' | 'inline';
   logLevel: string;
   shutdownTimeoutMs: number;
 }
@@ -249,9 +258,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     return value;
   };
-  const logLevel = raw('log-level');
-  const levels: readonly string[] = OPTIONS.find((o) => o.flag === 'log-level')!.choices;
-  if (!levels.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}`);
+  const choice = (flag: Flag): string => {
+    const spec: OptionSpec = OPTIONS.find((o) => o.flag === flag)!;
+    const value = raw(flag);
+    if (!spec.choices?.includes(value))
+      throw new ConfigError(`--${flag} must be one of ${spec.choices?.join(', ')}`);
+    return value;
+  };
+  const logLevel = choice('log-level');
   return {
     port: int('port'),
     host: raw('host'),
@@ -276,6 +290,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     idempotencyTtlHours: int('idempotency-ttl-hours'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
     maxStockEvents: int('max-stock-events'),
+    ingestMode: choice('ingest-mode') as 'pool' | 'inline',
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms'),
   };

@@ -1,7 +1,7 @@
 import { addSummary, type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import type { RowError } from '../domain/order-schema.js';
-import type { WorkerPool } from './pool.js';
+import type { ChunkRunner } from './chunk-runners.js';
 
 export interface DispatchOptions {
   kind: IngestKind;
@@ -41,12 +41,12 @@ function byLine(a: RowError, b: RowError): number {
 }
 
 /**
- * Feeds a byte stream through the pool: the main thread only cuts line-aligned chunks; workers parse,
- * validate and insert. At most `maxInFlight` chunks are out at once; while they are, the source is not
+ * Feeds a byte stream through a chunk runner: the main thread only cuts line-aligned chunks; the runner
+ * (pool workers by default) parses, validates and inserts. At most `maxInFlight` chunks are out at once; while they are, the source is not
  * read, so a fast client is slowed to the database's pace and memory stays bounded.
  */
 export async function dispatchIngest(
-  pool: WorkerPool,
+  runChunk: ChunkRunner,
   source: AsyncIterable<Uint8Array>,
   options: DispatchOptions,
 ): Promise<ChunkSummary> {
@@ -62,20 +62,15 @@ export async function dispatchIngest(
       throw new RowLimitExceeded(options.maxRows);
     const size = chunk.bytes.byteLength;
     options.onPending?.(size);
-    const task = pool
-      .run<ChunkSummary>(
-        'ingestChunk',
-        {
-          requestId: options.requestId,
-          tenantId: options.tenantId,
-          kind: options.kind,
-          bytes: chunk.bytes,
-          firstLine: chunk.firstLine,
-          batchRows: options.batchRows,
-          maxErrors: options.maxErrors,
-        },
-        [chunk.bytes.buffer as ArrayBuffer],
-      )
+    const task = runChunk({
+      requestId: options.requestId,
+      tenantId: options.tenantId,
+      kind: options.kind,
+      bytes: chunk.bytes,
+      firstLine: chunk.firstLine,
+      batchRows: options.batchRows,
+      maxErrors: options.maxErrors,
+    })
       .then(
         (part) => {
           addSummary(summary, part, Number.POSITIVE_INFINITY);

@@ -53,16 +53,19 @@ export class WorkerPool {
   private readonly drained = new RateMeter(10);
   /** Tasks that can run at once: workers x tasks per worker. */
   readonly capacity: number;
+  /** The shards' write lock, shared by every worker (and the inline ingest path). */
+  readonly writeLock: SharedArrayBuffer;
 
   constructor(
     options: PoolOptions,
     private readonly metrics: Metrics,
   ) {
     this.capacity = options.workers * options.tasksPerWorker;
+    this.writeLock = createWriteLockBuffer();
     const workerData: WorkerData = {
       dataDir: options.dataDir,
       logLevel: options.logLevel,
-      writeLock: createWriteLockBuffer(),
+      writeLock: this.writeLock,
       ...options.workerData,
     };
     this.piscina = new Piscina({

@@ -14,6 +14,7 @@ import {
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
+import { inlineRunner, poolRunner } from '../pool/chunk-runners.js';
 import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../pool/ingest-dispatch.js';
 import type { AppDeps } from './deps.js';
 
@@ -74,6 +75,8 @@ export function abortedProblem(error: IngestAborted, key: string | undefined, ms
 
 export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { config, pool, admission, metrics } = deps;
+  const runChunk =
+    config.ingestMode === 'inline' ? inlineRunner(config.dataDir, pool.writeLock, metrics) : poolRunner(pool);
 
   const handle = (kind: IngestKind) => async (c: Context<AppEnv>) => {
     admission.check('ingest');
@@ -124,7 +127,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     try {
       const body = decodeIngestBody(req, limits, (b) => fingerprint.update(b));
       try {
-        summary = await dispatchIngest(pool, body.bytes, {
+        summary = await dispatchIngest(runChunk, body.bytes, {
           kind,
           tenantId,
           requestId,

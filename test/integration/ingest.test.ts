@@ -319,3 +319,46 @@ describe('bodies', () => {
     expect(text).toMatch(/ingest_bytes_total [1-9]/);
   });
 });
+
+describe('--ingest-mode inline', () => {
+  it('gives the same answers on the event loop, serialising with pool writers through the shared lock', async () => {
+    const inline = await startServer({ args: ['--ingest-mode', 'inline', '--ingest-chunk-bytes', '8192'] });
+    try {
+      const t = await inline.createTenant('inline');
+      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+      const products = await fetch(`${inline.url}/api/v1/ingest/products/`, {
+        method: 'POST',
+        headers,
+        body: ndjson([product(1), product(2), product(3)]),
+      });
+      expect(((await products.json()) as Summary).rows_inserted).toBe(3);
+      const rows = Array.from({ length: 500 }, (_, i) => order(10_000 + i));
+      const body = ndjson([...rows, 'oops', { ...rows[0] }]);
+      // a pool-side writer (stock) runs on the same shard at the same time
+      const [res, stock] = await Promise.all([
+        fetch(`${inline.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body }),
+        fetch(`${inline.url}/api/v1/tenants/${t.tenant_id}/stock/bulk_update`, {
+          method: 'PUT',
+          headers: auth(t.api_key, { 'content-type': 'application/json' }),
+          body: JSON.stringify({
+            mode: 'merge',
+            events: [{ event_id: 'inl-1', product_id: 1, delta: -1, occurred_at: '2026-01-01T00:00:00Z' }],
+          }),
+        }),
+      ]);
+      expect(await res.json()).toMatchObject({
+        rows_received: 502,
+        rows_inserted: 500,
+        rows_duplicate: 1,
+        rows_failed: 1,
+      });
+      expect(stock.status).toBe(200);
+      expect(countRows(inline.dataDir, t.tenant_id, 'orders')).toBe(500);
+      const text = await (await fetch(`${inline.url}/metrics`)).text();
+      expect(text).toMatch(/ingest_rows_total\{table="orders"\} 500/);
+    } finally {
+      await inline.stop();
+      removeDir(inline.dataDir);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { ChunkSummary, IngestKind } from '../../src/domain/ingest-kinds.js';
 import { Metrics } from '../../src/obs/metrics.js';
+import { poolRunner } from '../../src/pool/chunk-runners.js';
 import { dispatchIngest } from '../../src/pool/ingest-dispatch.js';
 import { WorkerPool } from '../../src/pool/pool.js';
 import { Catalog } from '../../src/storage/catalog.js';
@@ -86,7 +87,7 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
       const start = performance.now();
       const results: ChunkSummary[] = await Promise.all(
         keys.map((k) =>
-          dispatchIngest(pool, open(fileFor(k.dir, table)), {
+          dispatchIngest(poolRunner(pool), open(fileFor(k.dir, table)), {
             kind: table,
             tenantId: k.tenant_id,
             requestId: 'gen-dataset',

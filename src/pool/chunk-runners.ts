@@ -1,0 +1,42 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { ChunkSummary } from '../domain/ingest-kinds.js';
+import type { Metrics } from '../obs/metrics.js';
+import { ObservationBuffer } from '../obs/observations.js';
+import { ShardConnections } from '../storage/shards.js';
+import { ShardWriteLock } from '../storage/write-lock.js';
+import { type IngestChunkInput, processIngestChunk } from './ingest-chunk.js';
+import type { WorkerPool } from './pool.js';
+
+/** Processes one line-aligned chunk and reports what it did. */
+export type ChunkRunner = (input: IngestChunkInput) => Promise<ChunkSummary>;
+
+/** The default: chunks are transferred to the pool; parsing of one overlaps the insert of another. */
+export function poolRunner(pool: WorkerPool): ChunkRunner {
+  return (input) => pool.run<ChunkSummary>('ingestChunk', input, [input.bytes.buffer as ArrayBuffer]);
+}
+
+/**
+ * The brief's alternative path: the same processing on the event loop, one chunk at a time, yielding to
+ * the loop between chunks. No thread hand-off, but parsing and inserting block every other request for
+ * the length of a chunk. It shares the workers' write lock, so it serialises with pool writers.
+ */
+export function inlineRunner(dataDir: string, writeLock: SharedArrayBuffer, metrics: Metrics): ChunkRunner {
+  const ctx = {
+    shards: new ShardConnections(dataDir),
+    lock: new ShardWriteLock(writeLock),
+    obs: new ObservationBuffer(),
+  };
+  let queue: Promise<unknown> = Promise.resolve();
+  return (input) => {
+    const run = queue.then(async () => {
+      await yieldToEventLoop();
+      try {
+        return processIngestChunk(ctx, input);
+      } finally {
+        metrics.apply(ctx.obs.drain());
+      }
+    });
+    queue = run.catch(() => {});
+    return run;
+  };
+}

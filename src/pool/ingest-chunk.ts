@@ -1,0 +1,160 @@
+import * as v from 'valibot';
+import { PriceSampleSchema, StockHistorySchema } from '../domain/history-schema.js';
+import { type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
+import { OrderSchema, ProductSchema, type RowError, rowErrorFromIssues } from '../domain/order-schema.js';
+import type { ObservationBuffer } from '../obs/observations.js';
+import { HistoryWriter } from '../storage/history-writer.js';
+import { OrderWriter, ProductWriter } from '../storage/order-writer.js';
+import type { ShardConnections } from '../storage/shards.js';
+import type { ShardWriteLock } from '../storage/write-lock.js';
+import type { TaskBase } from './protocol.js';
+
+export interface IngestChunkInput extends TaskBase {
+  kind: IngestKind;
+  /** Whole lines of NDJSON (UTF-8), transferred from the main thread. */
+  bytes: Uint8Array;
+  /** 1-based line number of the chunk's first line within the request body. */
+  firstLine: number;
+  batchRows: number;
+  maxErrors: number;
+}
+
+interface Parsed<T> {
+  line: number;
+  row: T;
+  id: Record<string, unknown>;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+const SCHEMAS = {
+  orders: OrderSchema,
+  products: ProductSchema,
+  price_history: PriceSampleSchema,
+  stock_events: StockHistorySchema,
+} as const;
+
+function identity(kind: IngestKind, value: Record<string, unknown>): Record<string, unknown> {
+  if (kind === 'orders' && typeof value.order_id === 'string')
+    return { order_id: value.order_id.slice(0, 64) };
+  if (kind === 'products' && typeof value.product_id === 'number') return { product_id: value.product_id };
+  return {};
+}
+
+/** What chunk processing needs: connections, the shard write lock, and somewhere to record metrics. */
+export interface ChunkContext {
+  obs: ObservationBuffer;
+  shards: ShardConnections;
+  lock: ShardWriteLock;
+}
+
+/**
+ * Parses and validates every line of a chunk; valid rows are inserted in batches, each under the shard's
+ * write lock. Runs in a pool worker (the default) or on the main thread (--ingest-mode inline).
+ */
+export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): ChunkSummary {
+  const summary = emptySummary();
+  const fail = (e: RowError) => {
+    summary.failed++;
+    if (summary.errors.length < input.maxErrors) summary.errors.push(e);
+    ctx.obs.record('ingest_rows_failed_total', { code: e.code }, 1);
+  };
+  const schema = SCHEMAS[input.kind];
+  const valid: Parsed<unknown>[] = [];
+  const text = decoder.decode(input.bytes);
+  let line = input.firstLine;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const raw = text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end);
+    start = end + 1;
+    const lineNo = line++;
+    if (raw.trim() === '') continue;
+    summary.received++;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      fail({ line: lineNo, code: 'invalid_json', message: (error as Error).message });
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      fail({ line: lineNo, code: 'invalid_json', message: 'each line must be a JSON object' });
+      continue;
+    }
+    const obj = value as Record<string, unknown>;
+    const id = identity(input.kind, obj);
+    if (obj.tenant_id !== undefined && obj.tenant_id !== input.tenantId) {
+      fail({
+        line: lineNo,
+        ...id,
+        code: 'tenant_mismatch',
+        field: 'tenant_id',
+        message: "tenant_id must be the API key's tenant",
+      });
+      continue;
+    }
+    const result = v.safeParse(schema, obj);
+    if (!result.success) {
+      fail(rowErrorFromIssues(lineNo, result.issues, id));
+      continue;
+    }
+    valid.push({ line: lineNo, row: result.output, id });
+  }
+  for (let i = 0; i < valid.length; i += input.batchRows) {
+    writeBatch(ctx, input, valid.slice(i, i + input.batchRows), summary, fail);
+  }
+  ctx.obs.record('ingest_rows_total', { table: input.kind }, summary.inserted);
+  return summary;
+}
+
+function writeBatch(
+  ctx: ChunkContext,
+  input: IngestChunkInput,
+  batch: Parsed<unknown>[],
+  summary: ChunkSummary,
+  fail: (e: RowError) => void,
+): void {
+  const { tenantId, kind } = input;
+  const rows = batch.map((p) => p.row);
+  ctx.lock.withLock(tenantId, () =>
+    ctx.obs.timeQuery(`insert_${kind}_batch`, () => {
+      switch (kind) {
+        case 'orders': {
+          const writer = ctx.shards.cached(tenantId, 'OrderWriter', (db) => new OrderWriter(db));
+          const out = writer.writeBatch(rows as never);
+          summary.inserted += out.inserted;
+          summary.duplicate += out.duplicates.length;
+          for (const u of out.unknownProduct) {
+            const p = batch[u.index]!;
+            fail({
+              line: p.line,
+              ...p.id,
+              code: 'unknown_product',
+              field: 'items.product_id',
+              message: `product ${u.productId} does not exist`,
+            });
+          }
+          break;
+        }
+        case 'products': {
+          const writer = ctx.shards.cached(tenantId, 'ProductWriter', (db) => new ProductWriter(db));
+          const out = writer.writeBatch(rows as never);
+          summary.inserted += out.inserted;
+          summary.duplicate += out.duplicates.length;
+          break;
+        }
+        case 'price_history':
+        case 'stock_events': {
+          const writer = ctx.shards.cached(tenantId, 'HistoryWriter', (db) => new HistoryWriter(db));
+          const out =
+            kind === 'price_history' ? writer.writePrices(rows as never) : writer.writeStock(rows as never);
+          summary.inserted += out.inserted;
+          summary.duplicate += rows.length - out.inserted;
+          break;
+        }
+      }
+    }),
+  );
+}
