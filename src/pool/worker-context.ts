@@ -21,6 +21,11 @@ const baseLog = createLogger(data.logLevel, { thread: 'worker' });
 const shards = new ShardConnections(data.dataDir);
 const lock = new ShardWriteLock(data.writeLock);
 
+/** After each task: a worker keeps connections only to shards it is still using. */
+function afterTask(): void {
+  shards.closeIdle();
+}
+
 function contextFor(task: string, input: TaskBase): TaskContext {
   return {
     log: baseLog.child({ req_id: input.requestId, tenant_id: input.tenantId, task }),
@@ -37,8 +42,12 @@ export function defineTask<I extends TaskBase, O>(
 ): (input: I) => Promise<TaskEnvelope<O>> {
   return async (input) => {
     const ctx = contextFor(name, input);
-    const value = await run(ctx, input);
-    return { value, obs: ctx.obs.drain() };
+    try {
+      const value = await run(ctx, input);
+      return { value, obs: ctx.obs.drain() };
+    } finally {
+      afterTask();
+    }
   };
 }
 
@@ -75,6 +84,7 @@ export function defineStreamTask<I extends StreamTaskBase, M>(
         sink.fail(failure.code, failure.detail, trailer(failure, input));
       }
     }
+    afterTask();
     return { value: { status }, obs: ctx.obs.drain() };
   };
 }

@@ -31,9 +31,13 @@ export function prepareShard(dataDir: string, tenantId: number): void {
  * connection and cached by name.
  */
 export class ShardConnections {
-  private readonly open = new Map<number, { db: Db; statements: Map<string, unknown> }>();
+  private readonly open = new Map<number, { db: Db; statements: Map<string, unknown>; lastUsed: number }>();
 
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly dataDir: string,
+    /** Connections unused this long are closed: each holds a page cache, and a worker may touch many shards. */
+    private readonly idleMs = 10_000,
+  ) {}
 
   db(tenantId: number): Db {
     return this.entry(tenantId).db;
@@ -53,10 +57,27 @@ export class ShardConnections {
   private entry(tenantId: number) {
     let entry = this.open.get(tenantId);
     if (!entry) {
-      entry = { db: openDatabase(shardPath(this.dataDir, tenantId)), statements: new Map() };
+      entry = { db: openDatabase(shardPath(this.dataDir, tenantId)), statements: new Map(), lastUsed: 0 };
       this.open.set(tenantId, entry);
     }
+    entry.lastUsed = Date.now();
     return entry;
+  }
+
+  /** Closes the connections (and their caches and statements) no task has used for `idleMs`. */
+  closeIdle(now = Date.now()): number {
+    let closed = 0;
+    for (const [tenantId, entry] of this.open) {
+      if (now - entry.lastUsed < this.idleMs) continue;
+      entry.db.close();
+      this.open.delete(tenantId);
+      closed++;
+    }
+    return closed;
+  }
+
+  get size(): number {
+    return this.open.size;
   }
 
   closeAll(): void {
