@@ -167,10 +167,18 @@ function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method:
   };
 }
 
-function approxTime(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): { data: Bucket[]; rows: number } {
+function approxTime(
+  db: Db,
+  r: SalesRequest & { groupBy: 'day' | 'hour' },
+): { data: Bucket[]; rows: number; level: string } {
+  // whole days by day read the day level (one row per day and status); anything else the hours
+  const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
   const stmt = db.prepare(
-    `SELECT hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly
-     WHERE hour >= ? AND hour < ? AND status IN (${placeholders(r.statuses.length)}) ORDER BY hour`,
+    daily
+      ? `SELECT day * 24 AS hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_daily
+         WHERE day >= ? / 24 AND day < ? / 24 AND status IN (${placeholders(r.statuses.length)}) ORDER BY day`
+      : `SELECT hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly
+         WHERE hour >= ? AND hour < ? AND status IN (${placeholders(r.statuses.length)}) ORDER BY hour`,
   );
   const buckets = new Map<
     string,
@@ -213,7 +221,7 @@ function approxTime(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): { da
     p95_order_value_cents: Math.round(b.digest.quantile(0.95)),
     p99_order_value_cents: Math.round(b.digest.quantile(0.99)),
   }));
-  return { data, rows };
+  return { data, rows, level: daily ? 'rollup_daily' : 'rollup_hourly' };
 }
 
 export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput): SalesResult => {
@@ -240,8 +248,7 @@ export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput):
     );
     result = {
       ...r,
-      method:
-        'approx: rollup_hourly (exact sums, merged HyperLogLog of customers, merged t-digest of order values)',
+      method: `approx: ${r.level} (exact sums, merged HyperLogLog of customers, merged t-digest of order values)`,
     };
   } else {
     result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exact(db, input));

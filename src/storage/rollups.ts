@@ -37,7 +37,55 @@ export class RollupBuilder {
          WHERE o.created_at >= ? AND o.created_at < ? GROUP BY o.status, i.product_id`,
       ),
       clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
+      dayHours: db.prepare(
+        'SELECT status, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly WHERE hour >= ? AND hour < ?',
+      ),
+      deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
+      insertDaily: db.prepare(
+        `INSERT INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
     };
+  }
+
+  /** The day level: the day's hourly rows merged, per status. */
+  private rebuildDaily(day: number, now: number): void {
+    const groups = new Map<
+      string,
+      { orders: number; units: number; revenue: number; hll: HyperLogLog; digest: TDigest }
+    >();
+    for (const r of this.s.dayHours!.iterate(day * 24, (day + 1) * 24) as IterableIterator<{
+      status: string;
+      orders: number;
+      units: number;
+      revenue_cents: number;
+      customers_hll: Uint8Array;
+      values_tdigest: Uint8Array;
+    }>) {
+      let g = groups.get(r.status);
+      if (!g) {
+        g = { orders: 0, units: 0, revenue: 0, hll: new HyperLogLog(), digest: new TDigest() };
+        groups.set(r.status, g);
+      }
+      g.orders += r.orders;
+      g.units += r.units;
+      g.revenue += r.revenue_cents;
+      g.hll.merge(HyperLogLog.deserialize(r.customers_hll));
+      g.digest.merge(TDigest.deserialize(r.values_tdigest));
+    }
+    this.s.deleteDaily!.run(day);
+    for (const [status, g] of groups) {
+      this.s.insertDaily!.run(
+        day,
+        status,
+        g.orders,
+        g.units,
+        g.revenue,
+        g.hll.serialize(),
+        g.digest.serialize(),
+        now,
+      );
+    }
   }
 
   dirtyHours(startMs: number, endMs: number): number[] {
@@ -98,6 +146,7 @@ export class RollupBuilder {
         for (const day of days) {
           this.s.deleteDay!.run(day);
           this.s.insertDay!.run(day, day * DAY, (day + 1) * DAY);
+          this.rebuildDaily(day, now);
         }
       })
       .immediate();

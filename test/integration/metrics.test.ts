@@ -226,7 +226,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
       const { body } = await metrics({ group_by: groupBy, precision: 'approx', ...range });
       const want = expected(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
       withinBounds(sortByKey(body.data), want);
-      expect(body.meta.method).toContain('rollup_hourly');
+      expect(body.meta.method).toContain(groupBy === 'day' ? 'rollup_daily' : 'rollup_hourly');
       expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
       expect(body.meta.error_bounds.percentiles.rank_error).toBe(0.005);
       expect(body.meta.freshness).toMatchObject({ stale_hours_in_range: 0 });
