@@ -4,12 +4,14 @@
  * same run. Prints a table and one JSON line; writes perf/results/ingest-vs-raw.json.
  *   node dist/perf/ingest-vs-raw.js --dataset ./datasets/small
  */
+
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,12 +50,7 @@ try {
   const result = {
     benchmark: 'ingest-vs-raw',
     at: new Date().toISOString(),
-    env: {
-      cpus: availableParallelism(),
-      cpu: cpus()[0]?.model,
-      ram_gb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
+    env: machine(),
     dataset: values.dataset,
     raw_orders_per_sec: raw.orders.rows_per_sec,
     loader_orders_per_sec: orders.rows_per_sec,
@@ -61,8 +58,7 @@ try {
     raw,
     loader: loaded.insert,
   };
-  mkdirSync(join(root, 'perf/results'), { recursive: true });
-  writeFileSync(join(root, 'perf/results/ingest-vs-raw.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('ingest-vs-raw', result);
   process.stdout.write(
     `| path | orders/s |\n|---|---|\n| raw insert (same writer, 1 thread, no parse/validate) | ${result.raw_orders_per_sec} |\n| loader (pool of ${values.workers}, parse + validate + insert) | ${result.loader_orders_per_sec} |\n| ratio | ${result.ratio} |\n`,
   );

@@ -4,19 +4,19 @@
  *   node dist/perf/ingest.js --dataset ./datasets/small [--chunks 10] [--workers 2]
  * Prints a table and one JSON line; writes perf/results/ingest.json.
  */
+
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
   createReadStream,
   createWriteStream,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -25,6 +25,7 @@ import { gzipSync } from 'node:zlib';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -186,12 +187,7 @@ try {
   const result = {
     benchmark: 'ingest',
     at: new Date().toISOString(),
-    env: {
-      cpus: availableParallelism(),
-      ram_gb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      workers: Number(values.workers),
-    },
+    env: machine({ workers: Number(values.workers) }),
     ingest_mode: values['ingest-mode'],
     orders: total,
     chunks,
@@ -204,11 +200,7 @@ try {
     plain,
     gzip,
   };
-  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
-  writeFileSync(
-    join(PROJECT_ROOT, `perf/results/${values.out}.json`),
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
+  writeResult(values.out!, result);
   process.stdout.write(
     [
       '| path | orders/s | peak server RSS |',

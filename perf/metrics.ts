@@ -5,15 +5,15 @@
  *   node dist/perf/metrics.js --data DIR [--runs 5]
  * Prints tables and one JSON line; writes perf/results/metrics.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { PROJECT_ROOT } from '../src/paths.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { TDigest } from '../src/sketches/tdigest.js';
 import { spawnServer } from '../tools/lib/spawn-server.js';
+import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -143,7 +143,7 @@ try {
   const result = {
     benchmark: 'metrics',
     at: new Date().toISOString(),
-    env: { cpus: availableParallelism(), ram_gb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    env: machine(),
     first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
     shapes,
     day_buckets_observed_error: {
@@ -153,8 +153,7 @@ try {
     },
     micro,
   };
-  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
-  writeFileSync(join(PROJECT_ROOT, 'perf/results/metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('metrics', result);
   process.stdout.write(
     '| shape | buckets | approx ms | exact ms | speed-up | max unique-customer error |\n|---|---|---|---|---|---|\n',
   );

@@ -7,16 +7,16 @@
  *   node dist/perf/search.js --data DIR [--runs 5]
  * Prints a table and one JSON line; writes perf/results/search.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeSearchRow, SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
-import { PROJECT_ROOT } from '../src/paths.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -118,12 +118,7 @@ try {
   const result = {
     benchmark: 'search',
     at: new Date().toISOString(),
-    env: {
-      cpus: availableParallelism(),
-      ram_gb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      workers: Number(values.workers),
-    },
+    env: machine({ workers: Number(values.workers) }),
     rows_per_stream: LIMIT,
     in_process_rows_per_sec: Math.round(limitRate),
     http_rows_per_sec: Math.round(httpRate),
@@ -145,8 +140,7 @@ try {
     },
     rss_samples: rss.samples,
   };
-  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
-  writeFileSync(join(PROJECT_ROOT, 'perf/results/search.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('search', result);
   process.stdout.write(
     [
       '| measure | value |',

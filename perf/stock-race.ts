@@ -4,12 +4,13 @@
  *   node dist/perf/stock-race.js [--seconds 30] [--clients 16] [--mode merge|last_write_wins|reject|all]
  * Prints a table and one JSON line per mode; writes perf/results/stock-race.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PROJECT_ROOT } from '../src/paths.js';
 import { spawnServer } from '../tools/lib/spawn-server.js';
+import { writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -180,11 +181,14 @@ try {
     report.push(row);
     process.stdout.write(`${JSON.stringify(row)}\n`);
   }
-  mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
-  writeFileSync(
-    join(PROJECT_ROOT, 'perf/results/stock-race.json'),
-    `${JSON.stringify({ benchmark: 'stock-race', at: new Date().toISOString(), hot: HOT, cold: COLD, batch, results: report }, null, 2)}\n`,
-  );
+  writeResult('stock-race', {
+    benchmark: 'stock-race',
+    at: new Date().toISOString(),
+    hot: HOT,
+    cold: COLD,
+    batch,
+    results: report,
+  });
   process.stdout.write(
     '| mode | events applied/s | p50 ms | p99 ms | conflict rate | mismatches |\n|---|---|---|---|---|---|\n',
   );

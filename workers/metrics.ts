@@ -12,7 +12,7 @@ import {
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
-import { TDigest } from '../src/sketches/tdigest.js';
+import { type AggregateRow, aggregateFor, type SalesAggregate } from '../src/sketches/sales-aggregate.js';
 import { RollupBuilder } from '../src/storage/rollups.js';
 import type { Db } from '../src/storage/sqlite.js';
 
@@ -180,46 +180,26 @@ function approxTime(
       : `SELECT hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly
          WHERE hour >= ? AND hour < ? AND status IN (${placeholders(r.statuses.length)}) ORDER BY hour`,
   );
-  const buckets = new Map<
-    string,
-    { orders: number; units: number; revenue: number; hll: HyperLogLog; digest: TDigest }
-  >();
+  const buckets = new Map<string, SalesAggregate>();
   let rows = 0;
   for (const row of stmt.iterate(
     Math.floor(r.start / HOUR),
     Math.ceil(r.end / HOUR),
     ...r.statuses,
-  ) as IterableIterator<{
-    hour: number;
-    orders: number;
-    units: number;
-    revenue_cents: number;
-    customers_hll: Uint8Array;
-    values_tdigest: Uint8Array;
-  }>) {
+  ) as IterableIterator<AggregateRow & { hour: number }>) {
     rows++;
-    const key = timeKey(r.groupBy, row.hour * HOUR);
-    let b = buckets.get(key);
-    if (!b) {
-      b = { orders: 0, units: 0, revenue: 0, hll: new HyperLogLog(), digest: new TDigest() };
-      buckets.set(key, b);
-    }
-    b.orders += row.orders;
-    b.units += row.units;
-    b.revenue += row.revenue_cents;
-    b.hll.merge(HyperLogLog.deserialize(row.customers_hll));
-    b.digest.merge(TDigest.deserialize(row.values_tdigest));
+    aggregateFor(buckets, timeKey(r.groupBy, row.hour * HOUR)).mergeRow(row);
   }
   const data: Bucket[] = [...buckets.entries()].map(([key, b]) => ({
     key,
     orders: b.orders,
     units: b.units,
     revenue_cents: b.revenue,
-    unique_customers: Math.round(b.hll.estimate()),
+    unique_customers: Math.round(b.customers.estimate()),
     avg_order_value_cents: avg(b.revenue, b.orders),
-    p50_order_value_cents: Math.round(b.digest.quantile(0.5)),
-    p95_order_value_cents: Math.round(b.digest.quantile(0.95)),
-    p99_order_value_cents: Math.round(b.digest.quantile(0.99)),
+    p50_order_value_cents: Math.round(b.values.quantile(0.5)),
+    p95_order_value_cents: Math.round(b.values.quantile(0.95)),
+    p99_order_value_cents: Math.round(b.values.quantile(0.99)),
   }));
   return { data, rows, level: daily ? 'rollup_daily' : 'rollup_hourly' };
 }

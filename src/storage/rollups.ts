@@ -1,7 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { DAY, HOUR } from '../domain/metrics.js';
-import { HyperLogLog } from '../sketches/hll.js';
-import { TDigest } from '../sketches/tdigest.js';
+import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
 import type { Db } from './sqlite.js';
 
 /**
@@ -17,7 +16,6 @@ export class RollupBuilder {
   constructor(private readonly db: Db) {
     this.s = {
       dirtyIn: db.prepare('SELECT hour FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? ORDER BY hour'),
-      dirtyCount: db.prepare('SELECT count(*) AS n FROM rollup_dirty_hours'),
       hourOrders: db.prepare(
         `SELECT o.status, o.customer_pk, o.total_cents,
            (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
@@ -50,39 +48,28 @@ export class RollupBuilder {
 
   /** The day level: the day's hourly rows merged, per status. */
   private rebuildDaily(day: number, now: number): void {
-    const groups = new Map<
-      string,
-      { orders: number; units: number; revenue: number; hll: HyperLogLog; digest: TDigest }
-    >();
-    for (const r of this.s.dayHours!.iterate(day * 24, (day + 1) * 24) as IterableIterator<{
-      status: string;
-      orders: number;
-      units: number;
-      revenue_cents: number;
-      customers_hll: Uint8Array;
-      values_tdigest: Uint8Array;
-    }>) {
-      let g = groups.get(r.status);
-      if (!g) {
-        g = { orders: 0, units: 0, revenue: 0, hll: new HyperLogLog(), digest: new TDigest() };
-        groups.set(r.status, g);
-      }
-      g.orders += r.orders;
-      g.units += r.units;
-      g.revenue += r.revenue_cents;
-      g.hll.merge(HyperLogLog.deserialize(r.customers_hll));
-      g.digest.merge(TDigest.deserialize(r.values_tdigest));
+    const groups = new Map<string, SalesAggregate>();
+    for (const r of this.s.dayHours!.iterate(day * 24, (day + 1) * 24) as IterableIterator<
+      AggregateRow & { status: string }
+    >) {
+      aggregateFor(groups, r.status).mergeRow(r);
     }
     this.s.deleteDaily!.run(day);
+    this.store(this.s.insertDaily!, day, groups, now);
+  }
+
+  /** Writes one row per status: key, status, the aggregate's columns, time. */
+  private store(insert: Statement, key: number, groups: Map<string, SalesAggregate>, now: number): void {
     for (const [status, g] of groups) {
-      this.s.insertDaily!.run(
-        day,
+      const row = g.toRow();
+      insert.run(
+        key,
         status,
-        g.orders,
-        g.units,
-        g.revenue,
-        g.hll.serialize(),
-        g.digest.serialize(),
+        row.orders,
+        row.units,
+        row.revenue_cents,
+        row.customers_hll,
+        row.values_tdigest,
         now,
       );
     }
@@ -94,10 +81,6 @@ export class RollupBuilder {
     ).map((r) => r.hour);
   }
 
-  dirtyRemaining(): number {
-    return (this.s.dirtyCount!.get() as { n: number }).n;
-  }
-
   /** Rebuilds the given hours (and the days they touch) in one transaction; returns rows read. */
   rebuild(hours: readonly number[], now = Date.now()): number {
     let rows = 0;
@@ -105,10 +88,7 @@ export class RollupBuilder {
       .transaction(() => {
         const days = new Set<number>();
         for (const hour of hours) {
-          const groups = new Map<
-            string,
-            { orders: number; units: number; revenue: number; hll: HyperLogLog; digest: TDigest }
-          >();
+          const groups = new Map<string, SalesAggregate>();
           for (const r of this.s.hourOrders!.iterate(hour * HOUR, (hour + 1) * HOUR) as IterableIterator<{
             status: string;
             customer_pk: number;
@@ -116,30 +96,10 @@ export class RollupBuilder {
             units: number | null;
           }>) {
             rows++;
-            let g = groups.get(r.status);
-            if (!g) {
-              g = { orders: 0, units: 0, revenue: 0, hll: new HyperLogLog(), digest: new TDigest() };
-              groups.set(r.status, g);
-            }
-            g.orders++;
-            g.units += r.units ?? 0;
-            g.revenue += r.total_cents;
-            g.hll.addInt(r.customer_pk);
-            g.digest.add(r.total_cents);
+            aggregateFor(groups, r.status).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
           }
           this.s.deleteHour!.run(hour);
-          for (const [status, g] of groups) {
-            this.s.insertHour!.run(
-              hour,
-              status,
-              g.orders,
-              g.units,
-              g.revenue,
-              g.hll.serialize(),
-              g.digest.serialize(),
-              now,
-            );
-          }
+          this.store(this.s.insertHour!, hour, groups, now);
           this.s.clean!.run(hour);
           days.add(Math.floor((hour * HOUR) / DAY));
         }

@@ -50,3 +50,18 @@ export function shardQuery<T = Record<string, unknown>>(
 export function countRows(dataDir: string, tenantId: number, table: string): number {
   return shardQuery<{ n: number }>(dataDir, tenantId, `SELECT count(*) AS n FROM ${table}`)[0]!.n;
 }
+
+export type Item = { product_id: number; quantity: number; unit_price_cents: number };
+
+/** An order as the ingest endpoint takes it. */
+export type Order = {
+  order_id: string;
+  customer_id: string;
+  customer_name: string;
+  customer_email: string;
+  status: string;
+  currency: string;
+  created_at: string;
+  total_cents: number;
+  items: Item[];
+};

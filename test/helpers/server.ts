@@ -82,3 +82,10 @@ export async function eventually(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** A query string from a record of parameters. */
+export function queryString(params: Record<string, string | number>): string {
+  return new URLSearchParams(
+    Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
+  ).toString();
+}

@@ -27,7 +27,11 @@ afterAll(async () => {
   removeDir(server.dataDir);
 });
 
-function post(path: string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+function post(
+  path: string,
+  body: RequestInit['body'],
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${server.url}${path}`, {
     method: 'POST',
     headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson', ...headers }),
@@ -35,7 +39,7 @@ function post(path: string, body: BodyInit, headers: Record<string, string> = {}
     duplex: 'half',
   } as RequestInit);
 }
-const ingest = (body: BodyInit, headers: Record<string, string> = {}) =>
+const ingest = (body: RequestInit['body'], headers: Record<string, string> = {}) =>
   post('/api/v1/ingest/orders/', body, headers);
 type Summary = {
   rows_received: number;

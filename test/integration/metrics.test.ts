@@ -1,19 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ndjson, product } from '../helpers/data.js';
-import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { ndjson, type Order, product } from '../helpers/data.js';
+import { auth, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
-type Item = { product_id: number; quantity: number; unit_price_cents: number };
-type Order = {
-  order_id: string;
-  customer_id: string;
-  customer_name: string;
-  customer_email: string;
-  status: string;
-  currency: string;
-  created_at: string;
-  total_cents: number;
-  items: Item[];
-};
 type Bucket = Record<string, number | string | null>;
 
 const STATUSES = ['paid', 'shipped', 'delivered', 'cancelled', 'refunded', 'pending'];
@@ -141,7 +129,7 @@ async function ingest(rows: unknown[], path = '/api/v1/ingest/orders/') {
 }
 async function metrics(params: Record<string, string | number>) {
   const res = await fetch(
-    `${server.url}/api/v1/tenants/${tenant.tenant_id}/metrics/sales?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`,
+    `${server.url}/api/v1/tenants/${tenant.tenant_id}/metrics/sales?${queryString(params)}`,
     { headers: auth(tenant.api_key) },
   );
   return {

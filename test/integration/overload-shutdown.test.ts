@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { ndjson, order, product } from '../helpers/data.js';
-import { auth, removeDir, startServer } from '../helpers/server.js';
+import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { createTenantOffline } from '../helpers/tenant.js';
 
 function manyOrders(count: number, offset = 0): string {
   const rows = [];
   for (let i = 0; i < count; i++) rows.push(order(offset + i));
   return ndjson(rows);
+}
+
+/** A new tenant with products 1..3 (what the orders of these tests reference) and its NDJSON headers. */
+async function tenantWithProducts(server: TestServer, name: string) {
+  const t = await server.createTenant(name);
+  const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+  const res = await fetch(`${server.url}/api/v1/ingest/products/`, {
+    method: 'POST',
+    headers,
+    body: ndjson([product(1), product(2), product(3)]),
+  });
+  if (res.status !== 200) throw new Error(`products: ${res.status}`);
+  return { t, headers };
 }
 
 /** A request body we release piece by piece, to keep a request in flight as long as we like. */
@@ -41,13 +54,7 @@ describe('admission control', () => {
       ],
     });
     try {
-      const t = await server.createTenant('busy');
-      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      await fetch(`${server.url}/api/v1/ingest/products/`, {
-        method: 'POST',
-        headers,
-        body: ndjson([product(1), product(2), product(3)]),
-      });
+      const { headers } = await tenantWithProducts(server, 'busy');
       const big = fetch(`${server.url}/api/v1/ingest/orders/`, {
         method: 'POST',
         headers,
@@ -94,13 +101,7 @@ describe('admission control', () => {
       args: ['--max-ingest-pending-bytes', '1', '--ingest-chunk-bytes', '1024', '--ingest-in-flight', '1'],
     });
     try {
-      const t = await server.createTenant('bytes');
-      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      await fetch(`${server.url}/api/v1/ingest/products/`, {
-        method: 'POST',
-        headers,
-        body: ndjson([product(1), product(2), product(3)]),
-      });
+      const { headers } = await tenantWithProducts(server, 'bytes');
       const big = fetch(`${server.url}/api/v1/ingest/orders/`, {
         method: 'POST',
         headers,
@@ -148,13 +149,7 @@ describe('admission with streams', () => {
       ],
     });
     try {
-      const t = await server.createTenant('streams');
-      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      await fetch(`${server.url}/api/v1/ingest/products/`, {
-        method: 'POST',
-        headers,
-        body: ndjson([product(1), product(2), product(3)]),
-      });
+      const { t, headers } = await tenantWithProducts(server, 'streams');
       await fetch(`${server.url}/api/v1/ingest/orders/`, {
         method: 'POST',
         headers,
@@ -188,13 +183,7 @@ describe('admission with streams', () => {
 describe('graceful shutdown', () => {
   it('SIGTERM lets an in-flight request finish, refuses new connections, and exits 0', async () => {
     const server = await startServer();
-    const t = await server.createTenant('drain');
-    const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-    await fetch(`${server.url}/api/v1/ingest/products/`, {
-      method: 'POST',
-      headers,
-      body: ndjson([product(1), product(2), product(3)]),
-    });
+    const { headers } = await tenantWithProducts(server, 'drain');
     const body = controlledBody();
     const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
       method: 'POST',

@@ -1,18 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ndjson, product } from '../helpers/data.js';
-import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
-
-type Order = {
-  order_id: string;
-  customer_id: string;
-  customer_name: string;
-  customer_email: string;
-  status: string;
-  currency: string;
-  created_at: string;
-  total_cents: number;
-  items: { product_id: number; quantity: number; unit_price_cents: number }[];
-};
+import { ndjson, type Order, product } from '../helpers/data.js';
+import { auth, eventually, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 const STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'];
 const NAMES = [
@@ -88,7 +76,7 @@ afterAll(async () => {
 });
 
 const searchUrl = (params: Record<string, string | number>, tenantId = tenant.tenant_id) =>
-  `${server.url}/api/v1/tenants/${tenantId}/orders/search?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`;
+  `${server.url}/api/v1/tenants/${tenantId}/orders/search?${queryString(params)}`;
 
 async function page(
   params: Record<string, string | number>,
