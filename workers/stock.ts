@@ -1,3 +1,4 @@
+import type { ValidProduct } from '../src/domain/order-schema.js';
 import { applyGroup, type GroupOutcome, type StockEvent, type StockMode } from '../src/domain/stock.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask } from '../src/pool/worker-context.js';
@@ -127,14 +128,8 @@ export const stockBulk = defineTask('stockBulk', (ctx, input: StockBulkInput) =>
   );
 });
 
-export interface ProductView {
-  product_id: number;
-  sku: string;
-  name: string;
-  category: string;
-  price_cents: number;
-  currency: string;
-  stock: number;
+/** The stored product: what ingest took, plus its stock version and last change. */
+export interface ProductView extends Omit<ValidProduct, 'tenant_id'> {
   stock_version: number;
   updated_at: string;
 }

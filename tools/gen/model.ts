@@ -1,3 +1,4 @@
+import type { ValidProduct } from '../../src/domain/order-schema.js';
 import { cumulative, Rng } from './rng.js';
 
 export interface GenOptions {
@@ -184,15 +185,8 @@ const STATUS_WEIGHTS = cumulative([45, 20, 25, 4, 4, 2]);
 /** Orders by hour of day (UTC): quiet nights, a lunch bump, an evening peak. */
 const HOUR_WEIGHTS = cumulative([2, 1, 1, 1, 1, 2, 3, 5, 6, 6, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 8, 4]);
 
-export interface Product {
-  product_id: number;
-  sku: string;
-  name: string;
-  category: string;
-  price_cents: number;
-  currency: string;
-  stock: number;
-}
+/** A product exactly as the products ingest endpoint takes it. */
+export type Product = Omit<ValidProduct, 'tenant_id'>;
 
 export interface Order {
   order_id: string;
