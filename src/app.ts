@@ -10,6 +10,7 @@ import type { AppDeps } from './routes/deps.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
+import { priceRoutes } from './routes/prices.js';
 import { searchRoutes } from './routes/search.js';
 import { stockRoutes } from './routes/stock.js';
 
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   searchRoutes(app, deps);
   stockRoutes(app, deps);
   metricsRoutes(app, deps);
+  priceRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

@@ -72,6 +72,46 @@ export const OPTIONS = [
     help: 'pool: chunks parsed and inserted in worker threads; inline: on the event loop (the measured alternative)',
   },
   {
+    flag: 'price-threshold-pct',
+    env: 'PRICE_THRESHOLD_PCT',
+    kind: 'int',
+    default: '20',
+    min: 1,
+    help: 'a price change of at least this percent against the last accepted price is an anomaly',
+  },
+  {
+    flag: 'price-rate-product',
+    env: 'PRICE_RATE_PRODUCT',
+    kind: 'int',
+    default: '5',
+    min: 1,
+    help: 'price events per second per product (token bucket refill)',
+  },
+  {
+    flag: 'price-burst-product',
+    env: 'PRICE_BURST_PRODUCT',
+    kind: 'int',
+    default: '20',
+    min: 1,
+    help: 'price events a product may send at once (bucket size)',
+  },
+  {
+    flag: 'price-rate-tenant',
+    env: 'PRICE_RATE_TENANT',
+    kind: 'int',
+    default: '2000',
+    min: 1,
+    help: 'price events per second per tenant',
+  },
+  {
+    flag: 'price-burst-tenant',
+    env: 'PRICE_BURST_TENANT',
+    kind: 'int',
+    default: '4000',
+    min: 1,
+    help: 'price events a tenant may send at once',
+  },
+  {
     flag: 'max-stock-events',
     env: 'MAX_STOCK_EVENTS',
     kind: 'int',
@@ -235,6 +275,11 @@ export interface Config {
   idempotencyTtlHours: number;
   maxJsonBodyBytes: number;
   maxStockEvents: number;
+  priceThresholdPct: number;
+  priceRateProduct: number;
+  priceBurstProduct: number;
+  priceRateTenant: number;
+  priceBurstTenant: number;
   ingestMode: 'pool' | 'inline';
   logLevel: string;
   shutdownTimeoutMs: number;
@@ -290,6 +335,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     idempotencyTtlHours: int('idempotency-ttl-hours'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
     maxStockEvents: int('max-stock-events'),
+    priceThresholdPct: int('price-threshold-pct'),
+    priceRateProduct: int('price-rate-product'),
+    priceBurstProduct: int('price-burst-product'),
+    priceRateTenant: int('price-rate-tenant'),
+    priceBurstTenant: int('price-burst-tenant'),
     ingestMode: choice('ingest-mode') as 'pool' | 'inline',
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms'),

@@ -1,0 +1,170 @@
+import {
+  type AnomalyPolicy,
+  assessPrice,
+  type PriceEventRecord,
+  type PriceEventResult,
+  type PriceOutcome,
+} from '../src/domain/price.js';
+import type { TaskBase } from '../src/pool/protocol.js';
+import { defineTask } from '../src/pool/worker-context.js';
+import type { Db } from '../src/storage/sqlite.js';
+
+interface EventRow {
+  seq: number;
+  event_id: string;
+  product_id: number;
+  previous_price_cents: number | null;
+  price_cents: number;
+  change_pct: number | null;
+  anomaly: number;
+  reason: string | null;
+  status: string;
+  fingerprint: string;
+  observed_at: number;
+}
+
+export function toResult(r: EventRow): PriceEventResult {
+  return {
+    seq: r.seq,
+    event_id: r.event_id,
+    product_id: r.product_id,
+    previous_price_cents: r.previous_price_cents,
+    price_cents: r.price_cents,
+    change_pct: r.change_pct,
+    anomaly: r.anomaly === 1,
+    reasons: r.reason ? r.reason.split(',') : [],
+    status: r.status,
+    observed_at: new Date(r.observed_at).toISOString(),
+  };
+}
+
+function statements(db: Db) {
+  return {
+    byId: db.prepare('SELECT * FROM price_events WHERE event_id = ?'),
+    product: db.prepare('SELECT price_cents FROM products WHERE product_id = ?'),
+    recent: db.prepare(
+      'SELECT price_cents FROM price_history WHERE product_id = ? ORDER BY observed_at DESC LIMIT ?',
+    ),
+    insert: db.prepare(
+      `INSERT INTO price_events (event_id, product_id, previous_price_cents, price_cents, change_pct, anomaly, status, reason,
+         fingerprint, observed_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    ),
+    history: db.prepare(
+      'INSERT INTO price_history (product_id, observed_at, price_cents, event_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    accept: db.prepare(
+      `UPDATE products SET price_cents = ?, price_observed_at = ?, updated_at = ?
+       WHERE product_id = ? AND (price_observed_at IS NULL OR price_observed_at <= ?)`,
+    ),
+  };
+}
+
+/**
+ * Group commit: every event that arrived together is written in one transaction (one fsync at the
+ * next checkpoint, not one per event), in arrival order, each seeing the ones before it. An event_id
+ * already stored is a replay (same body) or a mismatch (another body); the unique index makes a
+ * concurrent duplicate impossible, and the write lock serialises batches.
+ */
+export const priceEvents = defineTask(
+  'priceEvents',
+  (ctx, input: TaskBase & { policy: AnomalyPolicy; events: PriceEventRecord[] }): PriceOutcome[] => {
+    const db = ctx.shards.db(input.tenantId);
+    const s = ctx.shards.cached(input.tenantId, 'priceStatements', statements);
+    const now = Date.now();
+    return ctx.lock.withLock(input.tenantId, () =>
+      ctx.obs.timeQuery('price_events_batch', () =>
+        db
+          .transaction(() =>
+            input.events.map((e): PriceOutcome => {
+              const existing = s.byId.get(e.event_id) as EventRow | undefined;
+              if (existing)
+                return existing.fingerprint === e.fingerprint
+                  ? { kind: 'replayed', result: toResult(existing) }
+                  : { kind: 'mismatch' };
+              const product = s.product.get(e.product_id) as { price_cents: number } | undefined;
+              if (!product) return { kind: 'unknown_product' };
+              const recent = (
+                s.recent.all(e.product_id, input.policy.medianWindow) as { price_cents: number }[]
+              ).map((r) => r.price_cents);
+              const a = assessPrice(product.price_cents, recent, e.price_cents, input.policy);
+              const row = s.insert.get(
+                e.event_id,
+                e.product_id,
+                product.price_cents,
+                e.price_cents,
+                a.change_pct,
+                a.anomaly ? 1 : 0,
+                a.anomaly ? 'review' : 'accepted',
+                a.reasons.join(',') || null,
+                e.fingerprint,
+                e.observed_at,
+                now,
+              ) as EventRow;
+              s.history.run(e.product_id, e.observed_at, e.price_cents, e.event_id);
+              if (!a.anomaly) s.accept.run(e.price_cents, e.observed_at, now, e.product_id, e.observed_at);
+              return { kind: 'created', result: toResult(row) };
+            }),
+          )
+          .immediate(),
+      ),
+    );
+  },
+);
+
+export interface AnomalyQuery extends TaskBase {
+  productId: number | null;
+  afterSeq: number | null;
+  since?: number;
+  until?: number;
+  status?: string;
+  limit: number;
+  /** oldest first (for the change stream) instead of newest first */
+  ascending?: boolean;
+}
+
+/** Flagged events, newest first (or oldest first after a sequence, for the stream). */
+export const listAnomalies = defineTask('listAnomalies', (ctx, q: AnomalyQuery): PriceEventResult[] => {
+  const where = ['anomaly = 1'];
+  const params: unknown[] = [];
+  if (q.productId !== null) {
+    where.push('product_id = ?');
+    params.push(q.productId);
+  }
+  if (q.afterSeq !== null) {
+    where.push(q.ascending ? 'seq > ?' : 'seq < ?');
+    params.push(q.afterSeq);
+  }
+  if (q.since !== undefined) {
+    where.push('observed_at >= ?');
+    params.push(q.since);
+  }
+  if (q.until !== undefined) {
+    where.push('observed_at < ?');
+    params.push(q.until);
+  }
+  if (q.status) {
+    where.push('status = ?');
+    params.push(q.status);
+  }
+  const sql = `SELECT * FROM price_events WHERE ${where.join(' AND ')} ORDER BY seq ${q.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+  const rows = ctx.obs.timeQuery('price_anomalies_list', () =>
+    ctx.shards
+      .db(q.tenantId)
+      .prepare(sql)
+      .all(...params, q.limit),
+  ) as EventRow[];
+  return rows.map(toResult);
+});
+
+export const reviewPriceEvent = defineTask(
+  'reviewPriceEvent',
+  (ctx, q: TaskBase & { eventId: string; status: string }): PriceEventResult | null => {
+    const db = ctx.shards.db(q.tenantId);
+    return ctx.lock.withLock(q.tenantId, () => {
+      const row = db
+        .prepare('UPDATE price_events SET status = ? WHERE event_id = ? RETURNING *')
+        .get(q.status, q.eventId) as EventRow | undefined;
+      return row ? toResult(row) : null;
+    });
+  },
+);
