@@ -15,6 +15,6 @@ export const ping = defineTask('ping', (ctx, input: TaskBase) => {
 export { idempotency } from './idempotency.js';
 export { ingestChunk, settleStock } from './ingest.js';
 export { salesMetrics } from './metrics.js';
-export { listAnomalies, priceEvents, reviewPriceEvent } from './prices.js';
+export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
 export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';

@@ -52,6 +52,7 @@ function statements(db: Db) {
     history: db.prepare(
       'INSERT INTO price_history (product_id, observed_at, price_cents, event_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
+    threshold: db.prepare("SELECT value FROM shard_meta WHERE name = 'price_threshold_pct'"),
     accept: db.prepare(
       `UPDATE products SET price_cents = ?, price_observed_at = ?, updated_at = ?
        WHERE product_id = ? AND (price_observed_at IS NULL OR price_observed_at <= ?)`,
@@ -71,6 +72,11 @@ export const priceEvents = defineTask(
     const db = ctx.shards.db(input.tenantId);
     const s = ctx.shards.cached(input.tenantId, 'priceStatements', statements);
     const now = Date.now();
+    // a tenant's own threshold (admin API) overrides the server default; the median rule scales with it
+    const own = s.threshold.get() as { value: string } | undefined;
+    const policy = own
+      ? { ...input.policy, thresholdPct: Number(own.value), medianPct: 2 * Number(own.value) }
+      : input.policy;
     return ctx.lock.withLock(input.tenantId, () =>
       ctx.obs.timeQuery('price_events_batch', () =>
         db
@@ -84,9 +90,9 @@ export const priceEvents = defineTask(
               const product = s.product.get(e.product_id) as { price_cents: number } | undefined;
               if (!product) return { kind: 'unknown_product' };
               const recent = (
-                s.recent.all(e.product_id, input.policy.medianWindow) as { price_cents: number }[]
+                s.recent.all(e.product_id, policy.medianWindow) as { price_cents: number }[]
               ).map((r) => r.price_cents);
-              const a = assessPrice(product.price_cents, recent, e.price_cents, input.policy);
+              const a = assessPrice(product.price_cents, recent, e.price_cents, policy);
               const row = s.insert.get(
                 e.event_id,
                 e.product_id,
@@ -166,5 +172,28 @@ export const reviewPriceEvent = defineTask(
         .get(q.status, q.eventId) as EventRow | undefined;
       return row ? toResult(row) : null;
     });
+  },
+);
+
+/** Per-tenant settings kept in the tenant's own shard. */
+export const tenantSettings = defineTask(
+  'tenantSettings',
+  (ctx, q: TaskBase & { set?: Record<string, string> }): Record<string, string> => {
+    const db = ctx.shards.db(q.tenantId);
+    if (q.set) {
+      ctx.lock.withLock(q.tenantId, () => {
+        const put = db.prepare(
+          'INSERT INTO shard_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+        );
+        db.transaction(() => {
+          for (const [name, value] of Object.entries(q.set!)) put.run(name, value);
+        })();
+      });
+    }
+    return Object.fromEntries(
+      (db.prepare('SELECT name, value FROM shard_meta').all() as { name: string; value: string }[]).map(
+        (r) => [r.name, r.value],
+      ),
+    );
   },
 );

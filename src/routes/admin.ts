@@ -23,6 +23,9 @@ const TenantCreated = v.object({
   created_at: v.string(),
 });
 const KeyCreated = v.object({ api_key: v.string(), key_id: v.number() });
+export const TenantSettingsBody = v.object({
+  price_threshold_pct: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)),
+});
 
 export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { catalog, spec } = deps;
@@ -128,6 +131,61 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       }
       c.get('log').info({ tenant_id: tenantId, key_id: c.req.param('key_id') }, 'api key revoked');
       return c.body(null, 204);
+    },
+  );
+
+  const settingsResponse = (tenantId: number, stored: Record<string, string>) => ({
+    tenant_id: tenantId,
+    price_threshold_pct: stored.price_threshold_pct
+      ? Number(stored.price_threshold_pct)
+      : deps.config.priceThresholdPct,
+  });
+  register(
+    app,
+    spec,
+    {
+      method: 'get',
+      path: '/api/v1/admin/tenants/:tenant_id/settings',
+      summary: "A tenant's settings (the price anomaly threshold)",
+      tag: 'admin',
+      auth: 'admin',
+      responses: { 200: { description: '{"tenant_id","price_threshold_pct"}' } },
+      errors: ['not_found'],
+    },
+    admin,
+    async (c) => {
+      const tenantId = tenantOf(c.req.param('tenant_id'));
+      const stored = await deps.pool.run<Record<string, string>>('tenantSettings', {
+        requestId: c.get('requestId'),
+        tenantId,
+      });
+      return c.json(settingsResponse(tenantId, stored));
+    },
+  );
+  register(
+    app,
+    spec,
+    {
+      method: 'put',
+      path: '/api/v1/admin/tenants/:tenant_id/settings',
+      summary: "Set a tenant's price anomaly threshold (percent; the rolling-median rule uses twice it)",
+      tag: 'admin',
+      auth: 'admin',
+      body: [{ contentType: 'application/json', schema: TenantSettingsBody }],
+      responses: { 200: { description: '{"tenant_id","price_threshold_pct"}' } },
+      errors: ['validation_failed', 'not_found'],
+    },
+    admin,
+    async (c) => {
+      const tenantId = tenantOf(c.req.param('tenant_id'));
+      const body = validate(TenantSettingsBody, await readJsonBody(c, 4096));
+      const stored = await deps.pool.run<Record<string, string>>('tenantSettings', {
+        requestId: c.get('requestId'),
+        tenantId,
+        set: { price_threshold_pct: String(body.price_threshold_pct) },
+      });
+      c.get('log').info({ tenant_id: tenantId, ...body }, 'tenant settings changed');
+      return c.json(settingsResponse(tenantId, stored));
     },
   );
 }

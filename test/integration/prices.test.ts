@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ndjson, product, shardQuery } from '../helpers/data.js';
-import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_TOKEN, auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };
@@ -149,6 +149,41 @@ describe('price-event', () => {
     expect((await post(pid, { event_id: 'rl-after', price_cents: 1000, observed_at: at() })).status).toBe(
       201,
     );
+  });
+
+  it('the threshold is configurable per tenant through the admin API', async () => {
+    const settings = (tenantId: number, init?: RequestInit) =>
+      fetch(`${server.url}/api/v1/admin/tenants/${tenantId}/settings`, {
+        ...init,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      });
+    expect(await (await settings(other.tenant_id)).json()).toEqual({
+      tenant_id: other.tenant_id,
+      price_threshold_pct: 20,
+    });
+    const put = await settings(other.tenant_id, {
+      method: 'PUT',
+      body: JSON.stringify({ price_threshold_pct: 50 }),
+    });
+    expect(await put.json()).toEqual({ tenant_id: other.tenant_id, price_threshold_pct: 50 });
+    expect(
+      (await settings(other.tenant_id, { method: 'PUT', body: JSON.stringify({ price_threshold_pct: 0 }) }))
+        .status,
+    ).toBe(400);
+    // +30%: an anomaly for the default tenant (20%), accepted for the tenant at 50%
+    const mine = (await (
+      await post(30, { event_id: 'thr-a', price_cents: 1300, observed_at: at() })
+    ).json()) as Result;
+    const theirs = (await (
+      await post(
+        30,
+        { event_id: 'thr-b', price_cents: 1300, observed_at: at() },
+        other.api_key,
+        other.tenant_id,
+      )
+    ).json()) as Result;
+    expect(mine).toMatchObject({ anomaly: true, status: 'review' });
+    expect(theirs).toMatchObject({ anomaly: false, status: 'accepted' });
   });
 
   it("another tenant's product, unknown products and bad bodies are refused", async () => {
