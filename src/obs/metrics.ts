@@ -77,6 +77,11 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly sseClients = new client.Gauge({
+    name: 'sse_clients',
+    help: 'Open Server-Sent Events connections',
+    registers: [this.registry],
+  });
   readonly ingestPendingBytes = new client.Gauge({
     name: 'ingest_pending_bytes',
     help: 'Ingest bytes handed to workers and not yet committed',

@@ -276,7 +276,9 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const frame = (r: PriceEventResult) =>
       encoder.encode(`id: ${r.seq}\nevent: anomaly\ndata: ${JSON.stringify(publish(r))}\n\n`);
     const cleanup = () => {
+      if (closed) return;
       closed = true;
+      deps.metrics.sseClients.dec();
       if (listener) hub.off(String(tenantId), listener);
       if (heartbeat) clearInterval(heartbeat);
     };
@@ -302,6 +304,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         };
         let backlogPending = true;
         hub.on(String(tenantId), listener);
+        deps.metrics.sseClients.inc();
         controller.enqueue(encoder.encode(': connected\nretry: 2000\n\n'));
         for (;;) {
           const rows = await pool.run<PriceEventResult[]>('listAnomalies', {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ndjson, product, shardQuery } from '../helpers/data.js';
-import { ADMIN_TOKEN, auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };
@@ -286,5 +286,11 @@ describe('anomalies: list, review, stream', () => {
     const resumed = await read(live.at(-1)!.id, 2, async () => {});
     expect(resumed.map((e) => e.data.event_id)).toEqual(['gap-0', 'gap-1']);
     expect(Number(resumed[0]!.id)).toBeGreaterThan(Number(live.at(-1)!.id));
+    // every disconnected client was cleaned up: no listener, no open-stream count left behind
+    await eventually(
+      async () => /^sse_clients 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()),
+      3000,
+      'sse_clients to return to 0',
+    );
   });
 });
