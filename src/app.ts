@@ -11,6 +11,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
 import { priceRoutes } from './routes/prices.js';
+import { privacyRoutes } from './routes/privacy.js';
 import { searchRoutes } from './routes/search.js';
 import { stockRoutes } from './routes/stock.js';
 
@@ -29,6 +30,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   stockRoutes(app, deps);
   metricsRoutes(app, deps);
   priceRoutes(app, deps);
+  privacyRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

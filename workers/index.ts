@@ -16,5 +16,6 @@ export { idempotency } from './idempotency.js';
 export { ingestChunk, settleStock } from './ingest.js';
 export { salesMetrics } from './metrics.js';
 export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
+export { eraseCustomer } from './privacy.js';
 export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';
