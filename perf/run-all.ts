@@ -1,0 +1,73 @@
+/**
+ * `npm run perf`: every benchmark in sequence on one dataset, rewriting perf/results/*.json and
+ * docs/explain.md, then a summary of the headline figures. Generates and loads the dataset first if
+ * it is not there yet.
+ *   npm run perf [-- --preset small] [--skip-load]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../src/paths.js';
+
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'small' } } });
+const preset = values.preset!;
+const dataset = join(PROJECT_ROOT, 'datasets', preset);
+const data = join(PROJECT_ROOT, `data-perf-${preset}`);
+const node = (script: string, args: string[]) => {
+  process.stdout.write(`\n$ node dist/${script} ${args.join(' ')}\n`);
+  execFileSync(process.execPath, [join(PROJECT_ROOT, 'dist', script), ...args], {
+    stdio: 'inherit',
+    cwd: PROJECT_ROOT,
+  });
+};
+
+if (!existsSync(join(dataset, 'tenant-01', 'orders.ndjson')))
+  node('tools/gen-dataset.js', ['--preset', preset, '--out', dataset]);
+if (!existsSync(join(data, 'keys.json')))
+  node('tools/gen-dataset.js', [
+    '--preset',
+    preset,
+    '--out',
+    dataset,
+    '--insert',
+    '--load-only',
+    '--data',
+    data,
+  ]);
+
+node('perf/ingest-vs-raw.js', ['--dataset', dataset]);
+node('perf/ingest.js', ['--dataset', dataset, '--chunks', '10']);
+node('perf/search.js', ['--data', data]);
+node('perf/metrics.js', ['--data', data]);
+node('perf/stock-race.js', ['--seconds', '30']);
+node('perf/prices.js', ['--seconds', '10']);
+node('tools/explain.js', ['--data', data, '--tenant', '1']);
+
+const result = (name: string) =>
+  JSON.parse(readFileSync(join(PROJECT_ROOT, 'perf/results', `${name}.json`), 'utf8'));
+const ivr = result('ingest-vs-raw');
+const ingest = result('ingest');
+const search = result('search');
+const metrics = result('metrics');
+const stock = result('stock-race');
+const prices = result('prices');
+const day = metrics.shapes.find((s: { shape: string }) => s.shape.startsWith('day'));
+const rows: [string, string, string][] = [
+  ['loader / raw insert', String(ivr.ratio), '>= 0.8'],
+  ['HTTP ingest / raw insert', String(ingest.ratio_plain_vs_raw), '>= 0.8'],
+  ['gzip / plain ingest', String(ingest.ratio_gzip_vs_plain), 'within 10%'],
+  ['ingest peak RSS MB', String(ingest.peak_rss_mb), '< 200'],
+  ['search HTTP / in-process', String(search.ratio), '>= 0.7'],
+  ['search concurrent peak RSS MB', String(search.concurrent.peak_rss_mb), '< 200'],
+  ['metrics exact / approx (year by day)', String(day.speedup), '>= 20'],
+  [
+    'stock mismatches (all modes)',
+    String(stock.results.reduce((n: number, r: { mismatches: number }) => n + r.mismatches, 0)),
+    '0',
+  ],
+  ['price webhook / healthz', String(prices.ratio), '>= 0.5'],
+];
+process.stdout.write(
+  `\n| measure | value | target |\n|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`,
+);
