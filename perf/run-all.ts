@@ -1,6 +1,6 @@
 /**
- * `npm run perf`: every benchmark in sequence on one dataset, rewriting perf/results/*.json and
- * docs/explain.md, then a summary of the headline figures. Generates and loads the dataset first if
+ * `npm run perf`: every benchmark in sequence on one dataset, rewriting perf/results/*.json,
+ * docs/explain.md and docs/charts/*.svg, then a summary of the headline figures. Generates and loads the dataset first if
  * it is not there yet.
  *   npm run perf [-- --preset small] [--skip-load]
  */
@@ -43,6 +43,7 @@ node('perf/metrics.js', ['--data', data]);
 node('perf/stock-race.js', ['--seconds', '30']);
 node('perf/prices.js', ['--seconds', '10']);
 node('tools/explain.js', ['--data', data, '--tenant', '1']);
+node('perf/charts.js', []);
 
 const result = (name: string) =>
   JSON.parse(readFileSync(join(PROJECT_ROOT, 'perf/results', `${name}.json`), 'utf8'));
