@@ -9,16 +9,10 @@ import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask } from '../src/pool/worker-context.js';
 import type { Db } from '../src/storage/sqlite.js';
 
-interface EventRow {
-  seq: number;
-  event_id: string;
-  product_id: number;
-  previous_price_cents: number | null;
-  price_cents: number;
-  change_pct: number | null;
+/** A price_events row: the result's fields as SQLite stores them (flags as 0/1, times as epoch ms). */
+interface EventRow extends Omit<PriceEventResult, 'anomaly' | 'reasons' | 'observed_at'> {
   anomaly: number;
   reason: string | null;
-  status: string;
   fingerprint: string;
   observed_at: number;
 }
