@@ -15,6 +15,7 @@ import { HyperLogLog } from '../src/sketches/hll.js';
 import { type AggregateRow, aggregateFor, type SalesAggregate } from '../src/sketches/sales-aggregate.js';
 import { RollupBuilder } from '../src/storage/rollups.js';
 import type { Db } from '../src/storage/sqlite.js';
+import { placeholders } from '../src/storage/where.js';
 
 export type SalesInput = TaskBase & SalesRequest;
 
@@ -97,8 +98,6 @@ class GroupAccumulator {
     this.orderValue = 0;
   }
 }
-
-const placeholders = (n: number) => Array(n).fill('?').join(',');
 
 function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
   const acc = new GroupAccumulator();

@@ -8,6 +8,7 @@ import {
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask } from '../src/pool/worker-context.js';
 import type { Db } from '../src/storage/sqlite.js';
+import { Where } from '../src/storage/where.js';
 
 /** A price_events row: the result's fields as SQLite stores them (flags as 0/1, times as epoch ms). */
 interface EventRow extends Omit<PriceEventResult, 'anomaly' | 'reasons' | 'observed_at'> {
@@ -124,34 +125,18 @@ export interface AnomalyQuery extends TaskBase {
 
 /** Flagged events, newest first (or oldest first after a sequence, for the stream). */
 export const listAnomalies = defineTask('listAnomalies', (ctx, q: AnomalyQuery): PriceEventResult[] => {
-  const where = ['anomaly = 1'];
-  const params: unknown[] = [];
-  if (q.productId !== null) {
-    where.push('product_id = ?');
-    params.push(q.productId);
-  }
-  if (q.afterSeq !== null) {
-    where.push(q.ascending ? 'seq > ?' : 'seq < ?');
-    params.push(q.afterSeq);
-  }
-  if (q.since !== undefined) {
-    where.push('observed_at >= ?');
-    params.push(q.since);
-  }
-  if (q.until !== undefined) {
-    where.push('observed_at < ?');
-    params.push(q.until);
-  }
-  if (q.status) {
-    where.push('status = ?');
-    params.push(q.status);
-  }
-  const sql = `SELECT * FROM price_events WHERE ${where.join(' AND ')} ORDER BY seq ${q.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+  const where = new Where('anomaly = 1')
+    .when(q.productId, 'product_id = ?', q.productId)
+    .when(q.afterSeq, q.ascending ? 'seq > ?' : 'seq < ?', q.afterSeq)
+    .when(q.since, 'observed_at >= ?', q.since)
+    .when(q.until, 'observed_at < ?', q.until)
+    .when(q.status || undefined, 'status = ?', q.status);
+  const sql = `SELECT * FROM price_events${where.sql()} ORDER BY seq ${q.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
   const rows = ctx.obs.timeQuery('price_anomalies_list', () =>
     ctx.shards
       .db(q.tenantId)
       .prepare(sql)
-      .all(...params, q.limit),
+      .all(...where.params, q.limit),
   ) as EventRow[];
   return rows.map(toResult);
 });

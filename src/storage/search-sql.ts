@@ -1,5 +1,6 @@
 import type { CursorPosition } from '../domain/cursor.js';
 import type { SearchField, SearchFilters } from '../domain/search.js';
+import { Where } from './where.js';
 
 export interface BuiltQuery {
   sql: string;
@@ -39,47 +40,30 @@ export function buildSearchSql(
   after: CursorPosition | null,
   limit: number,
 ): BuiltQuery {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (filters.from !== undefined) {
-    where.push('o.created_at >= ?');
-    params.push(filters.from);
-  }
-  if (filters.to !== undefined) {
-    where.push('o.created_at < ?');
-    params.push(filters.to);
-  }
-  if (filters.status) {
+  const where = new Where()
+    .when(filters.from, 'o.created_at >= ?', filters.from)
+    .when(filters.to, 'o.created_at < ?', filters.to)
     // unary + keeps the planner on the ordered keyset index, which carries status (no gather-and-sort)
-    where.push(`+o.status IN (${filters.status.map(() => '?').join(',')})`);
-    params.push(...filters.status);
-  }
-  if (filters.minTotal !== undefined) {
-    where.push('o.total_cents >= ?');
-    params.push(filters.minTotal);
-  }
-  if (filters.maxTotal !== undefined) {
-    where.push('o.total_cents <= ?');
-    params.push(filters.maxTotal);
-  }
-  if (filters.productIds) {
-    where.push(
-      `o.order_pk IN (SELECT order_pk FROM order_items WHERE product_id IN (${filters.productIds.map(() => '?').join(',')}))`,
-    );
-    params.push(...filters.productIds);
-  }
-  if (filters.match !== undefined) {
-    where.push('o.customer_pk IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)');
-    params.push(filters.match);
-  }
-  if (filters.email !== undefined) {
-    where.push('o.customer_pk IN (SELECT customer_pk FROM customers WHERE email = ?)');
-    params.push(filters.email);
-  }
-  if (after) {
-    where.push('(o.created_at, o.order_pk) < (?, ?)');
-    params.push(after.createdAt, after.orderPk);
-  }
+    .whenIn(filters.status, '+o.status')
+    .when(filters.minTotal, 'o.total_cents >= ?', filters.minTotal)
+    .when(filters.maxTotal, 'o.total_cents <= ?', filters.maxTotal)
+    .whenIn(
+      filters.productIds,
+      'product_id',
+      (inList) => `o.order_pk IN (SELECT order_pk FROM order_items WHERE ${inList})`,
+    )
+    .when(
+      filters.match,
+      'o.customer_pk IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)',
+      filters.match,
+    )
+    .when(
+      filters.email,
+      'o.customer_pk IN (SELECT customer_pk FROM customers WHERE email = ?)',
+      filters.email,
+    )
+    .when(after, '(o.created_at, o.order_pk) < (?, ?)', after?.createdAt, after?.orderPk);
+  const params = where.params;
   const columns = ['o.created_at AS _created_at', 'o.order_pk AS _order_pk'];
   for (const f of fields) {
     if (f === 'items') columns.push(ITEMS_SQL);
@@ -87,7 +71,7 @@ export function buildSearchSql(
   }
   const joinCustomers = fields.some((f) => f.startsWith('customer_'));
   const customers = joinCustomers ? ' JOIN customers c ON c.customer_pk = o.customer_pk' : '';
-  const filter = where.length ? ` WHERE ${where.join(' AND ')}` : '';
+  const filter = where.sql();
   const order = 'ORDER BY o.created_at DESC, o.order_pk DESC';
   params.push(limit);
   const needsSort =
