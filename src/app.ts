@@ -7,6 +7,7 @@ import { requestId } from './http/request-id.js';
 import type { AppEnv } from './http/types.js';
 import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
+import { exportRoutes } from './routes/exports.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   metricsRoutes(app, deps);
   priceRoutes(app, deps);
   privacyRoutes(app, deps);
+  exportRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

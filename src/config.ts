@@ -232,6 +232,38 @@ export const OPTIONS = [
     help: 'largest JSON request body',
   },
   {
+    flag: 'export-batch-rows',
+    env: 'EXPORT_BATCH_ROWS',
+    kind: 'int',
+    default: '32768',
+    min: 1,
+    help: 'rows per export batch: one Parquet row group, one gzip member, one checkpoint',
+  },
+  {
+    flag: 'export-concurrency',
+    env: 'EXPORT_CONCURRENCY',
+    kind: 'int',
+    default: '1',
+    min: 1,
+    help: 'export jobs running at once (each holds a worker slot); the rest wait in order',
+  },
+  {
+    flag: 'export-max-rows-per-s',
+    env: 'EXPORT_MAX_ROWS_PER_S',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    help: 'paces each export job to this many rows/s (0: as fast as it goes)',
+  },
+  {
+    flag: 'export-retention-s',
+    env: 'EXPORT_RETENTION_S',
+    kind: 'int',
+    default: String(24 * 3600),
+    min: 1,
+    help: 'how long a finished export file is kept before it expires and is deleted',
+  },
+  {
     flag: 'log-level',
     env: 'LOG_LEVEL',
     kind: 'enum',
@@ -281,6 +313,10 @@ export interface Config {
   priceRateTenant: number;
   priceBurstTenant: number;
   ingestMode: 'pool' | 'inline';
+  exportBatchRows: number;
+  exportConcurrency: number;
+  exportMaxRowsPerS: number;
+  exportRetentionS: number;
   logLevel: string;
   shutdownTimeoutMs: number;
 }
@@ -332,6 +368,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxDecompressedBytes: int('max-decompressed-bytes'),
     maxDecompressionRatio: int('max-decompression-ratio'),
     maxRowsPerRequest: int('max-rows-per-request'),
+    exportBatchRows: int('export-batch-rows'),
+    exportConcurrency: int('export-concurrency'),
+    exportMaxRowsPerS: int('export-max-rows-per-s'),
+    exportRetentionS: int('export-retention-s'),
     idempotencyTtlHours: int('idempotency-ttl-hours'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
     maxStockEvents: int('max-stock-events'),

@@ -7,6 +7,7 @@ import { Admission } from './http/admission.js';
 import { ApiSpec } from './http/openapi.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
+import { ExportJobs } from './pool/export-jobs.js';
 import { WorkerPool } from './pool/pool.js';
 import type { AppDeps } from './routes/deps.js';
 import { Catalog } from './storage/catalog.js';
@@ -37,6 +38,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const admission = new Admission(pool, config, metrics);
+  const exports = new ExportJobs(
+    pool,
+    metrics,
+    log,
+    {
+      concurrency: config.exportConcurrency,
+      batchRows: config.exportBatchRows,
+      maxRowsPerSecond: config.exportMaxRowsPerS,
+      retentionMs: config.exportRetentionS * 1000,
+      sweepIntervalMs: Math.min(60_000, config.exportRetentionS * 1000),
+    },
+    () => catalog.tenants().map((t) => t.tenant_id),
+  );
   const deps: AppDeps = {
     config,
     catalog,
@@ -46,6 +60,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     admission,
     cursorSecret,
     spec: new ApiSpec(),
+    exports,
     state: { ready: false, draining: false, bootId: randomUUID() },
   };
   const app = createApp(deps);
@@ -60,6 +75,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // The contract promises this line (clients read the port from it), so it is printed at any log level.
   const announce = log.isLevelEnabled('info') ? log : createLogger('info', { thread: 'main' });
   announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
+  // unfinished exports resume from their checkpoints in the background
+  exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
 
   const stop = async () => {
     deps.state.draining = true;
@@ -68,6 +85,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     await closed;
     clearTimeout(timer);
+    await exports.stop(config.shutdownTimeoutMs);
     await pool.close();
     catalog.close();
     log.info('stopped');

@@ -12,6 +12,15 @@ export const ping = defineTask('ping', (ctx, input: TaskBase) => {
   );
   return { ok: true, row };
 });
+export {
+  createExport,
+  expireExports,
+  getExport,
+  listExports,
+  runExport,
+  streamExport,
+  unfinishedExports,
+} from './exports.js';
 export { idempotency } from './idempotency.js';
 export { ingestChunk, settleStock } from './ingest.js';
 export { salesMetrics } from './metrics.js';

@@ -20,6 +20,7 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  410: 'Gone',
   411: 'Length Required',
   412: 'Precondition Failed',
   413: 'Content Too Large',

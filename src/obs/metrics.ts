@@ -88,6 +88,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly exportRows = new client.Counter({
+    name: 'export_rows_total',
+    help: 'Rows written to export files, by format',
+    labelNames: ['format'] as const,
+    registers: [this.registry],
+  });
+  readonly exportBytes = new client.Counter({
+    name: 'export_bytes_total',
+    help: 'Bytes written to export files, by format',
+    labelNames: ['format'] as const,
+    registers: [this.registry],
+  });
+  readonly exportDuration = new client.Summary({
+    name: 'export_duration_seconds',
+    help: 'Duration of export job attempts that completed, by format',
+    labelNames: ['format'] as const,
+    percentiles: QUANTILES,
+    ...SLIDING,
+    registers: [this.registry],
+  });
+  readonly exportJobs = new client.Counter({
+    name: 'export_jobs_total',
+    help: 'Export job attempts by outcome (complete, failed, interrupted, worker_failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private exportStats: () => { running: number; queued: number } = () => ({ running: 0, queued: 0 });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     const stats = () => this.poolStats();
@@ -123,6 +151,23 @@ export class Metrics {
         this.set(stats().utilization);
       },
     });
+    const exports = () => this.exportStats();
+    new client.Gauge({
+      name: 'export_jobs_running',
+      help: 'Export jobs running now',
+      registers: [this.registry],
+      collect() {
+        this.set(exports().running);
+      },
+    });
+    new client.Gauge({
+      name: 'export_jobs_queued',
+      help: 'Export jobs waiting for a slot',
+      registers: [this.registry],
+      collect() {
+        this.set(exports().queued);
+      },
+    });
     const rate = this.ingestRate;
     new client.Gauge({
       name: 'ingest_rows_per_second',
@@ -136,6 +181,10 @@ export class Metrics {
 
   watchPool(stats: () => PoolStats): void {
     this.poolStats = stats;
+  }
+
+  watchExports(stats: () => { running: number; queued: number }): void {
+    this.exportStats = stats;
   }
 
   /** Applies observations recorded in a worker. */
@@ -154,6 +203,15 @@ export class Metrics {
           break;
         case 'stream_rows_total':
           this.streamRows.inc({ route: o.labels.route ?? 'unknown' }, o.value);
+          break;
+        case 'export_rows_total':
+          this.exportRows.inc({ format: o.labels.format ?? 'unknown' }, o.value);
+          break;
+        case 'export_bytes_total':
+          this.exportBytes.inc({ format: o.labels.format ?? 'unknown' }, o.value);
+          break;
+        case 'export_duration_seconds':
+          this.exportDuration.observe({ format: o.labels.format ?? 'unknown' }, o.value);
           break;
       }
     }

@@ -6,7 +6,10 @@ export type MetricName =
   | 'db_query_duration_seconds'
   | 'ingest_rows_total'
   | 'ingest_rows_failed_total'
-  | 'stream_rows_total';
+  | 'stream_rows_total'
+  | 'export_rows_total'
+  | 'export_bytes_total'
+  | 'export_duration_seconds';
 
 export interface Observation {
   name: MetricName;

@@ -51,10 +51,14 @@ export class StreamSink {
     if (this.pendingLength >= this.chunkBytes) await this.flush();
   }
 
-  /** Sends bytes as they are (after any gathered text). */
+  /**
+   * Sends bytes (after any gathered text), in chunks of at most `chunkBytes`. The chunks are copies, so the
+   * caller's buffer is never transferred away (detached) under it.
+   */
   async writeBytes(bytes: Uint8Array): Promise<void> {
     await this.flush();
-    await this.send(bytes);
+    for (let at = 0; at < bytes.length; at += this.chunkBytes)
+      await this.send(bytes.slice(at, Math.min(bytes.length, at + this.chunkBytes)));
   }
 
   async flush(): Promise<void> {

@@ -3,6 +3,7 @@ import type { Admission } from '../http/admission.js';
 import type { ApiSpec } from '../http/openapi.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
+import type { ExportJobs } from '../pool/export-jobs.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { Catalog } from '../storage/catalog.js';
 
@@ -17,5 +18,6 @@ export interface AppDeps {
   /** HMAC key of search cursors, kept in the catalog so tokens survive restarts. */
   cursorSecret: string;
   spec: ApiSpec;
+  exports: ExportJobs;
   state: { ready: boolean; draining: boolean; bootId: string };
 }

@@ -1,46 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ndjson, type Order, product } from '../helpers/data.js';
+import { makeOrders, ndjson, type Order, product, STATUSES } from '../helpers/data.js';
 import { auth, eventually, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
-
-const STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'];
-const NAMES = [
-  'Ada Lovelace',
-  'Alan Turing',
-  'Grace Hopper',
-  'Édith Piaf',
-  'Linus Torvalds',
-  "Miles O'Brien",
-];
-const BASE = Date.UTC(2026, 0, 1);
-
-/** A deterministic spread of orders, with many created_at ties to exercise the tiebreak. */
-function makeOrders(count: number, prefix: string, seed = 1): Order[] {
-  let s = seed;
-  const rand = () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-  return Array.from({ length: count }, (_, i) => {
-    const c = Math.floor(rand() * 40);
-    const items = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({
-      product_id: 1 + ((i + k * 3) % 8),
-      quantity: 1 + Math.floor(rand() * 3),
-      unit_price_cents: 100 + Math.floor(rand() * 5000),
-    }));
-    return {
-      order_id: `${prefix}-${i}`,
-      customer_id: `C-${c}`,
-      customer_name: `${NAMES[c % NAMES.length]} ${c}`,
-      customer_email: `cust${c}@shop${c % 3}.example`,
-      status: STATUSES[Math.floor(rand() * STATUSES.length)]!,
-      currency: 'USD',
-      // every 10 minutes, two orders share a timestamp half of the time
-      created_at: new Date(BASE + Math.floor(i / 2) * 600_000).toISOString(),
-      total_cents: items.reduce((t, it) => t + it.quantity * it.unit_price_cents, 0),
-      items,
-    };
-  });
-}
 
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };

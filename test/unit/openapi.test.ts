@@ -5,6 +5,7 @@ import { Admission } from '../../src/http/admission.js';
 import { ApiSpec, toOpenApiPath } from '../../src/http/openapi.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
+import type { ExportJobs } from '../../src/pool/export-jobs.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
 import type { AppDeps } from '../../src/routes/deps.js';
 import { Catalog } from '../../src/storage/catalog.js';
@@ -36,6 +37,7 @@ function build() {
     admission: new Admission(pool, config, metrics),
     cursorSecret: 'x',
     spec: new ApiSpec(),
+    exports: {} as ExportJobs,
     state: { ready: true, draining: false, bootId: 'b' },
   };
   return {

@@ -1,0 +1,352 @@
+import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Context, Hono } from 'hono';
+import * as v from 'valibot';
+import { decodeCursor, encodeCursor } from '../domain/cursor.js';
+import {
+  EXPORT_FORMATS,
+  EXPORT_ID,
+  EXPORT_MEDIA_TYPES,
+  type ExportFormat,
+  ExportRequest,
+  ExportRequestError,
+  type ExportSpec,
+  exportContentType,
+  exportFileName,
+  toExportSpec,
+} from '../domain/export.js';
+import { Problem } from '../http/problem.js';
+import { decideRange, etagMatches } from '../http/range.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import { readJsonBody, validate, validateQuery } from '../http/validation.js';
+import { type ExportRow, exportFilePath } from '../storage/export-store.js';
+import type { AppDeps } from './deps.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const ExportStatusDoc = v.object({
+  export_id: v.string(),
+  state: v.picklist(['queued', 'running', 'complete', 'failed', 'expired']),
+  format: v.picklist(EXPORT_FORMATS),
+  compression: v.string(),
+  fields: v.array(v.string()),
+  filters: v.record(v.string(), v.unknown()),
+  rows_written: v.number(),
+  bytes_written: v.number(),
+  size: v.nullable(v.number()),
+  sha256: v.nullable(v.string()),
+  error: v.nullable(v.string()),
+  attempts: v.number(),
+  resumed_from_rows: v.nullable(v.number()),
+  created_at: v.string(),
+  finished_at: v.nullable(v.string()),
+  expires_at: v.nullable(v.string()),
+  status_url: v.string(),
+  download_url: v.string(),
+});
+
+const ListQuery = v.object({
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(100)),
+    '20',
+  ),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(512))),
+});
+
+const LIST_FINGERPRINT = 'exports-list';
+
+/** Which export format an Accept header asks to receive directly, if any (first listed wins). */
+function directFormat(accept: string | undefined): ExportFormat | null {
+  for (const part of (accept ?? '').split(',')) {
+    const [type, ...params] = part.trim().toLowerCase().split(';');
+    if (params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p))) continue;
+    for (const format of EXPORT_FORMATS) if (type === EXPORT_MEDIA_TYPES[format]) return format;
+  }
+  return null;
+}
+
+function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  return (acceptEncoding ?? '').split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    return (coding === 'gzip' || coding === 'x-gzip') && !params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p));
+  });
+}
+
+export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { pool, config, admission, cursorSecret } = deps;
+  const base = (tenantId: number) => `/api/v1/tenants/${tenantId}/reports/exports`;
+
+  const publish = (tenantId: number, row: ExportRow) => {
+    const spec = JSON.parse(row.request) as ExportSpec;
+    const expired =
+      row.state === 'expired' || (row.state === 'complete' && (row.expires_at ?? 0) <= Date.now());
+    return {
+      export_id: row.export_id,
+      state: expired ? 'expired' : row.state,
+      format: row.format,
+      compression: row.compression,
+      fields: spec.fields,
+      filters: spec.requested_filters,
+      rows_written: row.rows_written,
+      bytes_written: row.bytes_written,
+      size: row.size,
+      sha256: row.sha256,
+      error: row.error,
+      attempts: row.attempts,
+      resumed_from_rows: row.attempts > 1 ? row.resumed_from_rows : null,
+      created_at: iso(row.created_at)!,
+      finished_at: iso(row.finished_at),
+      expires_at: iso(row.expires_at),
+      status_url: `${base(tenantId)}/${row.export_id}`,
+      download_url: `${base(tenantId)}/${row.export_id}/download`,
+    };
+  };
+
+  const lookup = async (c: Context<AppEnv>): Promise<ExportRow> => {
+    const exportId = c.req.param('export_id') ?? '';
+    const row = EXPORT_ID.test(exportId)
+      ? await pool.run<ExportRow | null>('getExport', {
+          requestId: c.get('requestId'),
+          tenantId: c.get('tenantId'),
+          exportId,
+        })
+      : null;
+    if (!row) throw new Problem(404, 'not_found', `No export ${exportId}.`);
+    return row;
+  };
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'post',
+      path: '/api/v1/tenants/:tenant_id/reports/export',
+      summary: 'Export orders to CSV or Parquet: a checkpointed background job, or streamed as the response',
+      description:
+        'Without a file Accept type: 202 and a job (poll status_url, then GET download_url). With `Accept: text/csv` or `application/vnd.apache.parquet`: the export itself, chunked, gzip-encoded when Accept-Encoding allows. filters take the search parameters (strings, or arrays/numbers); fields the search fields. compression: csv none|gzip (default none), parquet zstd|snappy|gzip|none (column codec, default zstd).',
+      tag: 'exports',
+      auth: 'api_key',
+      headers: {
+        Accept: 'text/csv or application/vnd.apache.parquet streams the export directly',
+        'Accept-Encoding': 'gzip: a direct stream is gzip-encoded on the fly',
+      },
+      body: [{ contentType: 'application/json', schema: ExportRequest }],
+      responses: {
+        200: { description: 'The export itself (direct mode)', contentType: 'text/csv' },
+        202: { description: 'Job accepted', schema: ExportStatusDoc, headers: { Location: 'status_url' } },
+        429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
+      },
+      errors: ['validation_failed', 'unknown_field', 'format_conflict', 'malformed_json', 'overloaded'],
+    },
+    async (c) => {
+      const body = validate(ExportRequest, await readJsonBody(c, 64 * 1024));
+      const direct = directFormat(c.req.header('accept'));
+      if (direct && body.format && body.format !== direct) {
+        throw new Problem(
+          400,
+          'format_conflict',
+          `Accept asks for ${direct} but the body says ${body.format}.`,
+        );
+      }
+      const format = direct ?? body.format;
+      if (!format) {
+        throw new Problem(400, 'validation_failed', 'Say which format: "csv" or "parquet".', {
+          errors: [{ field: 'format', code: 'required', message: 'csv or parquet' }],
+        });
+      }
+      let spec: ExportSpec;
+      try {
+        spec = toExportSpec(body, format);
+      } catch (error) {
+        if (error instanceof ExportRequestError)
+          throw new Problem(400, error.code, error.message, { errors: error.issues });
+        throw error;
+      }
+      const tenantId = c.get('tenantId');
+      admission.check('work');
+      if (direct) return streamDirect(c, spec);
+      const row = await pool.run<ExportRow>('createExport', {
+        requestId: c.get('requestId'),
+        tenantId,
+        spec,
+      });
+      deps.exports.enqueue(tenantId, row.export_id);
+      c.get('log').info({ export_id: row.export_id, format, fields: spec.fields.length }, 'export queued');
+      const status = publish(tenantId, row);
+      return c.json(status, 202, { Location: status.status_url });
+    },
+  );
+
+  function streamDirect(c: Context<AppEnv>, spec: ExportSpec): Response {
+    const { body, done } = pool.stream(
+      'streamExport',
+      { requestId: c.get('requestId'), tenantId: c.get('tenantId'), spec, batchRows: config.exportBatchRows },
+      { credits: config.streamCredits, chunkBytes: config.streamChunkBytes },
+    );
+    done.then((outcome) => {
+      c.get('log').info(
+        { outcome: outcome.status, code: outcome.code, bytes: outcome.bytes, format: spec.format },
+        'export stream ended',
+      );
+    });
+    const gzip = acceptsGzip(c.req.header('accept-encoding'));
+    const headers: Record<string, string> = {
+      'content-type': exportContentType(spec.format, 'none'),
+      'content-disposition': `attachment; filename="${exportFileName('stream', spec.format, 'none')}"`,
+      'cache-control': 'no-store',
+      vary: 'Accept, Accept-Encoding',
+    };
+    if (gzip) headers['content-encoding'] = 'gzip';
+    return c.body(gzip ? body.pipeThrough(new CompressionStream('gzip')) : body, 200, headers);
+  }
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'get',
+      path: '/api/v1/tenants/:tenant_id/reports/exports',
+      summary: "The tenant's exports, newest first",
+      tag: 'exports',
+      auth: 'api_key',
+      query: ListQuery,
+      responses: { 200: { description: '{"data":[export status],"next_cursor":…|null}' } },
+      errors: ['validation_failed', 'invalid_cursor', 'cursor_mismatch'],
+    },
+    async (c) => {
+      const q = validateQuery(c, ListQuery);
+      const tenantId = c.get('tenantId');
+      let before: number | null = null;
+      if (q.cursor) {
+        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, LIST_FINGERPRINT);
+        if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
+        before = decoded.position.createdAt;
+      }
+      const rows = await pool.run<ExportRow[]>('listExports', {
+        requestId: c.get('requestId'),
+        tenantId,
+        before,
+        limit: q.limit + 1,
+      });
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return c.json({
+        data: page.map((r) => publish(tenantId, r)),
+        next_cursor:
+          rows.length > q.limit && last
+            ? encodeCursor(cursorSecret, tenantId, LIST_FINGERPRINT, {
+                createdAt: last.created_at,
+                orderPk: 0,
+              })
+            : null,
+      });
+    },
+  );
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'get',
+      path: '/api/v1/tenants/:tenant_id/reports/exports/:export_id',
+      summary: 'Export status and progress (rows_written and bytes_written grow at each checkpoint)',
+      tag: 'exports',
+      auth: 'api_key',
+      responses: { 200: { description: 'The export', schema: ExportStatusDoc } },
+      errors: ['not_found'],
+    },
+    async (c) => c.json(publish(c.get('tenantId'), await lookup(c))),
+  );
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'get',
+      path: '/api/v1/tenants/:tenant_id/reports/exports/:export_id/download',
+      summary: 'Download a finished export; byte ranges resume an interrupted download',
+      description:
+        'ETag is the quoted sha256 of the file. One range (bytes=a-b, a-, -n) answers 206; If-Range with a stale ETag answers the whole file; a range past the end answers 416. If-None-Match answers 304.',
+      tag: 'exports',
+      auth: 'api_key',
+      headers: {
+        Range: 'bytes=start-end, start- or -suffix',
+        'If-Range': 'the ETag the partial copy came from',
+        'If-None-Match': 'an ETag',
+      },
+      responses: {
+        200: {
+          description: 'The file',
+          contentType: 'application/octet-stream',
+          headers: { ETag: 'sha256', 'Accept-Ranges': 'bytes', 'Content-Disposition': 'attachment' },
+        },
+        206: { description: 'One byte range', headers: { 'Content-Range': 'bytes a-b/size' } },
+        304: { description: 'Not modified (If-None-Match)' },
+        416: { description: 'Range not satisfiable', headers: { 'Content-Range': 'bytes */size' } },
+      },
+      errors: ['not_found', 'export_not_ready', 'export_failed', 'export_expired', 'range_not_satisfiable'],
+    },
+    async (c) => {
+      const tenantId = c.get('tenantId');
+      const row = await lookup(c);
+      const status = publish(tenantId, row);
+      if (status.state === 'expired')
+        throw new Problem(410, 'export_expired', `Export ${row.export_id} expired at ${status.expires_at}.`);
+      if (row.state === 'failed')
+        throw new Problem(409, 'export_failed', `Export ${row.export_id} failed: ${row.error}`);
+      if (row.state !== 'complete' || row.sha256 === null || row.size === null) {
+        throw new Problem(
+          409,
+          'export_not_ready',
+          `Export ${row.export_id} is ${row.state}; poll its status.`,
+          {
+            extra: { state: row.state, rows_written: row.rows_written },
+          },
+        );
+      }
+      const path = exportFilePath(config.dataDir, tenantId, row.export_id, row.format, row.compression);
+      try {
+        statSync(path);
+      } catch {
+        throw new Problem(410, 'export_expired', `The file of export ${row.export_id} is gone.`);
+      }
+      const size = row.size;
+      const etag = `"${row.sha256}"`;
+      const lastModified = new Date(row.finished_at ?? row.created_at).toUTCString();
+      const common: Record<string, string> = {
+        etag,
+        'last-modified': lastModified,
+        'accept-ranges': 'bytes',
+        'cache-control': 'private, no-cache',
+      };
+      if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, common);
+      const range = decideRange(c.req.header('range'), size, {
+        ifRange: c.req.header('if-range'),
+        etag,
+        lastModified,
+      });
+      if (range.kind === 'unsatisfiable') {
+        throw new Problem(416, 'range_not_satisfiable', `The file has ${size} bytes.`, {
+          headers: { ...common, 'content-range': `bytes */${size}` },
+        });
+      }
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end : size - 1;
+      const headers: Record<string, string> = {
+        ...common,
+        'content-type': exportContentType(row.format, row.compression),
+        'content-disposition': `attachment; filename="${exportFileName(row.export_id, row.format, row.compression)}"`,
+        'content-length': String(Math.max(0, end - start + 1)),
+      };
+      if (range.kind === 'partial') headers['content-range'] = `bytes ${start}-${end}/${size}`;
+      c.get('log').info({ export_id: row.export_id, range: range.kind, start, end }, 'export download');
+      const status206 = range.kind === 'partial' ? 206 : 200;
+      if (size === 0) return c.body(null, status206, headers);
+      const file = Readable.toWeb(
+        createReadStream(path, { start, end }),
+      ) as unknown as ReadableStream<Uint8Array>;
+      return c.body(file, status206, headers);
+    },
+  );
+}

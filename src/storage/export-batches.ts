@@ -1,0 +1,38 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { CursorPosition } from '../domain/cursor.js';
+import type { SearchField, SearchFilters, SearchRow } from '../domain/search.js';
+import { buildSearchSql } from './search-sql.js';
+
+/**
+ * The rows of an export, in keyset order, a page at a time: each page is its own short query that starts
+ * after the last key of the previous one, so no read transaction stays open for the whole export (the WAL
+ * can be checkpointed meanwhile) and a job can stop after any page and resume from its key.
+ */
+export function* exportBatches(
+  db: Database,
+  filters: SearchFilters,
+  fields: readonly SearchField[],
+  after: CursorPosition | null,
+  batchRows: number,
+): Generator<SearchRow[]> {
+  const statements = new Map<string, Statement>();
+  let position = after;
+  for (;;) {
+    const { sql, params } = buildSearchSql(filters, fields, position, batchRows);
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      statements.set(sql, stmt);
+    }
+    const rows = stmt.all(...params) as SearchRow[];
+    if (rows.length === 0) return;
+    yield rows;
+    if (rows.length < batchRows) return;
+    position = positionAfter(rows);
+  }
+}
+
+export function positionAfter(rows: readonly SearchRow[]): CursorPosition {
+  const last = rows[rows.length - 1]!;
+  return { createdAt: last._created_at, orderPk: last._order_pk };
+}

@@ -1,0 +1,543 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
+import { readParquet } from 'parquet-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvObjects } from '../helpers/csv.js';
+import { makeOrders, ndjson, type Order, product, shardQuery } from '../helpers/data.js';
+import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let tenant: { tenant_id: number; api_key: string };
+let other: { tenant_id: number; api_key: string };
+const orders = makeOrders(2500, 'E');
+
+async function ingest(s: TestServer, key: string, path: string, rows: unknown[]) {
+  const res = await fetch(`${s.url}${path}`, {
+    method: 'POST',
+    headers: auth(key, { 'content-type': 'application/x-ndjson' }),
+    body: ndjson(rows),
+  });
+  expect(res.status).toBe(200);
+}
+
+async function seed(s: TestServer, t: { api_key: string }, rows: Order[]) {
+  await ingest(
+    s,
+    t.api_key,
+    '/api/v1/ingest/products/',
+    Array.from({ length: 8 }, (_, i) => product(i + 1)),
+  );
+  await ingest(s, t.api_key, '/api/v1/ingest/orders/', rows);
+}
+
+type Status = {
+  export_id: string;
+  state: string;
+  rows_written: number;
+  bytes_written: number;
+  size: number | null;
+  sha256: string | null;
+  attempts: number;
+  resumed_from_rows: number | null;
+  status_url: string;
+  download_url: string;
+  expires_at: string | null;
+};
+
+async function createExport(s: TestServer, t: { tenant_id: number; api_key: string }, body: unknown) {
+  const res = await fetch(`${s.url}/api/v1/tenants/${t.tenant_id}/reports/export`, {
+    method: 'POST',
+    headers: auth(t.api_key, { 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+  });
+  expect(res.status, await res.clone().text()).toBe(202);
+  const status = (await res.json()) as Status;
+  expect(res.headers.get('location')).toBe(status.status_url);
+  return status;
+}
+
+async function status(s: TestServer, key: string, url: string): Promise<Status> {
+  const res = await fetch(`${s.url}${url}`, { headers: auth(key) });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Status;
+}
+
+async function finished(s: TestServer, key: string, created: Status, timeoutMs = 20_000): Promise<Status> {
+  let last: Status = created;
+  await eventually(
+    async () => {
+      last = await status(s, key, created.status_url);
+      return last.state === 'complete' || last.state === 'failed';
+    },
+    timeoutMs,
+    'export to finish',
+  );
+  expect(last.state).toBe('complete');
+  return last;
+}
+
+async function download(s: TestServer, key: string, st: Status, headers: Record<string, string> = {}) {
+  return fetch(`${s.url}${st.download_url}`, { headers: auth(key, headers) });
+}
+
+/** The orders a filter keeps, in export order (created_at desc, then the shard's order_pk desc). */
+function expected(
+  dataDir: string,
+  tenantId: number,
+  source: Order[],
+  keep: (o: Order) => boolean = () => true,
+): Order[] {
+  const pk = new Map(
+    shardQuery<{ order_id: string; order_pk: number }>(
+      dataDir,
+      tenantId,
+      'SELECT order_id, order_pk FROM orders',
+    ).map((r) => [r.order_id, r.order_pk]),
+  );
+  return source
+    .filter(keep)
+    .sort(
+      (a, b) =>
+        Date.parse(b.created_at) - Date.parse(a.created_at) || pk.get(b.order_id)! - pk.get(a.order_id)!,
+    );
+}
+
+/** A problem+json body, read loosely: tests check its fields one by one. */
+const problemOf = async (res: Response): Promise<any> => res.json();
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function parquetRows(bytes: Uint8Array) {
+  const table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  return table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
+}
+
+beforeAll(async () => {
+  server = await startServer({ args: ['--export-batch-rows', '300', '--stream-chunk-bytes', '4096'] });
+  tenant = await server.createTenant('exports');
+  other = await server.createTenant('exports-other');
+  await seed(server, tenant, orders);
+  await seed(server, other, makeOrders(40, 'OTHER', 5));
+});
+afterAll(async () => {
+  await server.stop();
+  removeDir(server.dataDir);
+});
+
+describe('export jobs', () => {
+  const window = { from: '2026-01-03', to: '2026-01-12' };
+  const inWindow = (o: Order) =>
+    o.created_at >= '2026-01-03' && o.created_at < '2026-01-12' && ['paid', 'shipped'].includes(o.status);
+
+  it('CSV with filters and fields: exact rows in keyset order, values, sha256 and size', async () => {
+    const created = await createExport(server, tenant, {
+      format: 'csv',
+      filters: { ...window, status: ['paid', 'shipped'] },
+      fields: ['order_id', 'created_at', 'status', 'total_cents', 'customer_email', 'items'],
+    });
+    expect(created.state).toBe('queued');
+    const done = await finished(server, tenant.api_key, created);
+    const res = await download(server, tenant.api_key, done);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(res.headers.get('accept-ranges')).toBe('bytes');
+    expect(res.headers.get('etag')).toBe(`"${done.sha256}"`);
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="orders-${done.export_id}.csv"`,
+    );
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(sha256(bytes)).toBe(done.sha256);
+    expect(bytes.length).toBe(done.size);
+    const rows = csvObjects(Buffer.from(bytes).toString('utf8'));
+    const want = expected(server.dataDir, tenant.tenant_id, orders, inWindow);
+    expect(want.length).toBeGreaterThan(300); // several batches
+    expect(done.rows_written).toBe(want.length);
+    expect(rows.map((r) => r.order_id)).toEqual(want.map((o) => o.order_id));
+    for (const [i, o] of want.entries()) {
+      const r = rows[i]!;
+      expect(Object.keys(r)).toEqual([
+        'order_id',
+        'created_at',
+        'status',
+        'total_cents',
+        'customer_email',
+        'items',
+      ]);
+      expect(r.created_at).toBe(new Date(o.created_at).toISOString());
+      expect(Number(r.total_cents)).toBe(o.total_cents);
+      expect(r.status).toBe(o.status);
+      expect(r.customer_email).toBe(o.customer_email);
+      expect(JSON.parse(r.items!)).toEqual(o.items);
+    }
+  });
+
+  it('Parquet with every field reads back in Arrow and in DuckDB with the same rows and values', async () => {
+    const done = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, { format: 'parquet', filters: { min_total_cents: 2000 } }),
+    );
+    const res = await download(server, tenant.api_key, done);
+    expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(sha256(bytes)).toBe(done.sha256);
+    const want = expected(server.dataDir, tenant.tenant_id, orders, (o) => o.total_cents >= 2000);
+    const rows = parquetRows(bytes);
+    expect(rows.map((r) => r.order_id)).toEqual(want.map((o) => o.order_id));
+    for (const [i, o] of want.entries()) {
+      const r = rows[i]!;
+      expect(r.created_at).toBe(Date.parse(o.created_at));
+      expect(Number(r.total_cents)).toBe(o.total_cents);
+      expect(r.customer_name).toBe(o.customer_name);
+      expect(r.item_count).toBe(o.items.length);
+      const items = (r.items as { toArray(): { toJSON(): Record<string, bigint | number> }[] })
+        .toArray()
+        .map((x) => x.toJSON());
+      expect(
+        items.map((x) => ({
+          product_id: Number(x.product_id),
+          quantity: x.quantity,
+          unit_price_cents: Number(x.unit_price_cents),
+        })),
+      ).toEqual(o.items);
+    }
+    // DuckDB reads the assembled file: row groups, counts and sums agree
+    const path = join(server.dataDir, 'check.parquet');
+    writeFileSync(path, bytes);
+    const duck = await (await DuckDBInstance.create(':memory:')).connect();
+    const result = await duck.runAndReadAll(
+      `SELECT count(*)::INTEGER, sum(total_cents)::BIGINT, sum(len(items))::INTEGER FROM read_parquet('${path}')`,
+    );
+    const [n, total, items] = result.getRows()[0]!;
+    expect(n).toBe(want.length);
+    expect(Number(total)).toBe(want.reduce((s, o) => s + o.total_cents, 0));
+    expect(items).toBe(want.reduce((s, o) => s + o.items.length, 0));
+    const groups = await duck.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id)::INTEGER FROM parquet_metadata('${path}')`,
+    );
+    expect(groups.getRows()[0]![0]).toBe(Math.ceil(want.length / 300));
+    duck.closeSync();
+  });
+
+  it('CSV gzip is a valid multi-member gzip of the same CSV', async () => {
+    const body = { format: 'csv', filters: { status: 'delivered' }, fields: ['order_id', 'customer_name'] };
+    const plain = await finished(server, tenant.api_key, await createExport(server, tenant, body));
+    const gz = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, { ...body, compression: 'gzip' }),
+    );
+    const gzRes = await download(server, tenant.api_key, gz);
+    expect(gzRes.headers.get('content-type')).toBe('application/gzip');
+    expect(gzRes.headers.get('content-disposition')).toContain('.csv.gz"');
+    const text = gunzipSync(Buffer.from(await gzRes.arrayBuffer())).toString('utf8');
+    expect(text).toBe(await (await download(server, tenant.api_key, plain)).text());
+    expect(csvObjects(text).length).toBe(orders.filter((o) => o.status === 'delivered').length);
+  });
+
+  it('an empty result is a valid file with just the header (CSV) or schema (Parquet)', async () => {
+    for (const format of ['csv', 'parquet']) {
+      const done = await finished(
+        server,
+        tenant.api_key,
+        await createExport(server, tenant, { format, filters: { customer_email: 'nobody@nowhere' } }),
+      );
+      expect(done.rows_written).toBe(0);
+      const bytes = new Uint8Array(await (await download(server, tenant.api_key, done)).arrayBuffer());
+      if (format === 'csv') expect(Buffer.from(bytes).toString()).toMatch(/^order_id,created_at,.*\r\n$/);
+      else expect(parquetRows(bytes)).toEqual([]);
+    }
+  });
+
+  it('lists the tenant’s exports newest first with a cursor, and no other tenant’s', async () => {
+    const mine = await createExport(server, tenant, { format: 'csv', fields: ['order_id'] });
+    const theirs = await createExport(server, other, { format: 'csv', fields: ['order_id'] });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const url = `${server.url}/api/v1/tenants/${tenant.tenant_id}/reports/exports?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = (await (await fetch(url, { headers: auth(tenant.api_key) })).json()) as {
+        data: Status[];
+        next_cursor: string | null;
+      };
+      seen.push(...page.data.map((e) => e.export_id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen[0]).toBe(mine.export_id);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).not.toContain(theirs.export_id);
+    expect(seen.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('another tenant cannot see or download an export (404, as if it did not exist)', async () => {
+    const done = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, { format: 'csv', fields: ['order_id'] }),
+    );
+    // other's key on other's own path, with tenant's export id
+    const path = `/api/v1/tenants/${other.tenant_id}/reports/exports/${done.export_id}`;
+    for (const url of [path, `${path}/download`]) {
+      const res = await fetch(`${server.url}${url}`, { headers: auth(other.api_key) });
+      expect(res.status).toBe(404);
+      expect((await problemOf(res)).code).toBe('not_found');
+    }
+    // other's key on tenant's path
+    const res = await fetch(`${server.url}${done.download_url}`, { headers: auth(other.api_key) });
+    expect(res.status).toBe(404);
+  });
+
+  it('rejects bad requests with their problem codes, and SQL in filters is only data', async () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/api/v1/tenants/${tenant.tenant_id}/reports/export`, {
+        method: 'POST',
+        headers: auth(tenant.api_key, { 'content-type': 'application/json', ...headers }),
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    const cases: [unknown, number, string, string?][] = [
+      [{ format: 'csv', fields: ['order_id', 'password'] }, 400, 'unknown_field'],
+      [{ format: 'csv', filters: { status: 'lost' } }, 400, 'validation_failed', 'filters.status'],
+      [{ format: 'csv', filters: { from: 'yesterday' } }, 400, 'validation_failed', 'filters.from'],
+      [{ format: 'csv', filters: { drop: 1 } }, 400, 'validation_failed'],
+      [{ format: 'csv', compression: 'zstd' }, 400, 'validation_failed', 'compression'],
+      [{ format: 'xlsx' }, 400, 'validation_failed', 'format'],
+      [{}, 400, 'validation_failed', 'format'],
+      ['{"format":', 400, 'malformed_json'],
+    ];
+    for (const [body, code, problem, field] of cases) {
+      const res = await post(body);
+      const json = await problemOf(res);
+      expect(res.status, JSON.stringify(json)).toBe(code);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(json.code).toBe(problem);
+      if (field) expect(JSON.stringify(json.errors)).toContain(field);
+    }
+    const conflict = await post({ format: 'parquet' }, { accept: 'text/csv' });
+    expect((await problemOf(conflict)).code).toBe('format_conflict');
+    const injected = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, {
+        format: 'csv',
+        filters: { q: "x'); DROP TABLE orders; --", customer_email: "' OR 1=1 --" },
+      }),
+    );
+    expect(injected.rows_written).toBe(0);
+    expect(shardQuery(server.dataDir, tenant.tenant_id, 'SELECT count(*) AS n FROM orders')[0]!.n).toBe(
+      orders.length,
+    );
+    const bogus = await fetch(
+      `${server.url}/api/v1/tenants/${tenant.tenant_id}/reports/exports/exp_AAAAAAAAAAAAAAAA/download`,
+      { headers: auth(tenant.api_key) },
+    );
+    expect(bogus.status).toBe(404);
+  });
+});
+
+describe('downloads: ranges, validators', () => {
+  let done: Status;
+  let file: Buffer;
+  beforeAll(async () => {
+    done = await finished(server, tenant.api_key, await createExport(server, tenant, { format: 'parquet' }));
+    file = Buffer.from(await (await download(server, tenant.api_key, done)).arrayBuffer());
+  });
+
+  it('serves single ranges as 206 with Content-Range: first bytes, middle, open end, suffix', async () => {
+    const size = file.length;
+    const cases: [string, number, number][] = [
+      ['bytes=0-99', 0, 99],
+      [`bytes=1000-${size - 1000}`, 1000, size - 1000],
+      [`bytes=${size - 10}-`, size - 10, size - 1],
+      ['bytes=-4', size - 4, size - 1],
+      [`bytes=5-${size + 500}`, 5, size - 1],
+    ];
+    for (const [range, start, end] of cases) {
+      const res = await download(server, tenant.api_key, done, { range });
+      expect(res.status, range).toBe(206);
+      expect(res.headers.get('content-range')).toBe(`bytes ${start}-${end}/${size}`);
+      expect(res.headers.get('content-length')).toBe(String(end - start + 1));
+      expect(Buffer.from(await res.arrayBuffer()).equals(file.subarray(start, end + 1))).toBe(true);
+    }
+    // the last four bytes of a Parquet file are its magic
+    const tail = await download(server, tenant.api_key, done, { range: 'bytes=-4' });
+    expect(Buffer.from(await tail.arrayBuffer()).toString()).toBe('PAR1');
+  });
+
+  it('If-Range: a stale ETag gets the whole file, the current one gets the range', async () => {
+    const stale = await download(server, tenant.api_key, done, { range: 'bytes=0-9', 'if-range': '"0000"' });
+    expect(stale.status).toBe(200);
+    expect(Buffer.from(await stale.arrayBuffer()).equals(file)).toBe(true);
+    const fresh = await download(server, tenant.api_key, done, {
+      range: 'bytes=0-9',
+      'if-range': `"${done.sha256}"`,
+    });
+    expect(fresh.status).toBe(206);
+    expect((await fresh.arrayBuffer()).byteLength).toBe(10);
+  });
+
+  it('a range past the end is 416 with Content-Range bytes */size; If-None-Match is 304; HEAD has no body', async () => {
+    const res = await download(server, tenant.api_key, done, { range: `bytes=${file.length}-` });
+    expect(res.status).toBe(416);
+    expect(res.headers.get('content-range')).toBe(`bytes */${file.length}`);
+    expect((await problemOf(res)).code).toBe('range_not_satisfiable');
+    const same = await download(server, tenant.api_key, done, { 'if-none-match': `"${done.sha256}"` });
+    expect(same.status).toBe(304);
+    const head = await fetch(`${server.url}${done.download_url}`, {
+      method: 'HEAD',
+      headers: auth(tenant.api_key),
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(file.length));
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('a download before the job finishes is 409 export_not_ready', async () => {
+    const slow = await startServer({ args: ['--export-batch-rows', '50', '--export-max-rows-per-s', '500'] });
+    try {
+      const t = await slow.createTenant('slow');
+      await seed(slow, t, orders.slice(0, 600));
+      const created = await createExport(slow, t, { format: 'csv' });
+      const res = await download(slow, t.api_key, created);
+      expect(res.status).toBe(409);
+      expect((await problemOf(res)).code).toBe('export_not_ready');
+    } finally {
+      await slow.stop();
+      removeDir(slow.dataDir);
+    }
+  });
+});
+
+describe('direct streaming (Accept: text/csv or application/vnd.apache.parquet)', () => {
+  const post = (accept: string, body: unknown, extra: Record<string, string> = {}) =>
+    fetch(`${server.url}/api/v1/tenants/${tenant.tenant_id}/reports/export`, {
+      method: 'POST',
+      headers: auth(tenant.api_key, { 'content-type': 'application/json', accept, ...extra }),
+      body: JSON.stringify(body),
+    });
+
+  it('streams CSV chunked, identical to the job file; gzip-encoded when accepted', async () => {
+    const body = { filters: { status: 'paid' }, fields: ['order_id', 'total_cents', 'items'] };
+    const job = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, { format: 'csv', ...body }),
+    );
+    const fileText = await (await download(server, tenant.api_key, job)).text();
+    const plain = await post('text/csv', body, { 'accept-encoding': 'identity' });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(plain.headers.get('content-length')).toBeNull();
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe(fileText);
+    const gz = await post('text/csv', body, { 'accept-encoding': 'gzip' });
+    expect(gz.headers.get('content-encoding')).toBe('gzip');
+    expect(gz.headers.get('vary')).toContain('Accept-Encoding');
+    expect(await gz.text()).toBe(fileText); // fetch decodes gzip transparently
+  });
+
+  it('streams Parquet that Arrow reads', async () => {
+    const res = await post('application/vnd.apache.parquet', { fields: ['order_id', 'created_at'] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+    const rows = parquetRows(new Uint8Array(await res.arrayBuffer()));
+    expect(rows.map((r) => r.order_id)).toEqual(
+      expected(server.dataDir, tenant.tenant_id, orders).map((o) => o.order_id),
+    );
+  });
+
+  it('a client that goes away stops the worker', async () => {
+    const res = await post('text/csv', {}, { 'accept-encoding': 'identity' });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    await eventually(
+      () => server.logs().some((l) => l.msg === 'export stream ended' && l.outcome === 'cancelled'),
+      5000,
+      'cancelled export stream',
+    );
+  });
+});
+
+describe('retention', () => {
+  it('a finished export expires: state expired, download 410, file deleted', async () => {
+    const s = await startServer({ args: ['--export-retention-s', '1'] });
+    try {
+      const t = await s.createTenant('retention');
+      await seed(s, t, orders.slice(0, 50));
+      const done = await finished(s, t.api_key, await createExport(s, t, { format: 'csv' }));
+      const path = join(s.dataDir, 'exports', String(t.tenant_id), `orders-${done.export_id}.csv`);
+      expect(existsSync(path)).toBe(true);
+      await eventually(() => !existsSync(path), 5000, 'expired file removed');
+      expect((await status(s, t.api_key, done.status_url)).state).toBe('expired');
+      const res = await download(s, t.api_key, done);
+      expect(res.status).toBe(410);
+      expect((await problemOf(res)).code).toBe('export_expired');
+    } finally {
+      await s.stop();
+      removeDir(s.dataDir);
+    }
+  });
+});
+
+describe('crash and resume', () => {
+  it('a server killed mid-export resumes from its checkpoint: finished work not redone, files correct', async () => {
+    const args = ['--export-batch-rows', '200', '--export-concurrency', '2'];
+    const first = await startServer({ args: [...args, '--export-max-rows-per-s', '1500'] });
+    const t = await first.createTenant('crash');
+    await seed(first, t, orders);
+    const pq = await createExport(first, t, { format: 'parquet' });
+    const gz = await createExport(first, t, { format: 'csv', compression: 'gzip' });
+    let before: Status[] = [];
+    await eventually(
+      async () => {
+        before = await Promise.all([pq, gz].map((e) => status(first, t.api_key, e.status_url)));
+        return before.every((b) => b.rows_written >= 600);
+      },
+      10_000,
+      'exports to pass 600 rows',
+    );
+    const prefixes = before.map((b, i) => {
+      const name = i === 0 ? `orders-${pq.export_id}.parquet` : `orders-${gz.export_id}.csv.gz`;
+      return readFileSync(join(first.dataDir, 'exports', String(t.tenant_id), name)).subarray(
+        0,
+        b.bytes_written,
+      );
+    });
+    expect(await first.stop('SIGKILL')).toBeNull();
+
+    const second = await startServer({ dataDir: first.dataDir, args });
+    try {
+      const [pqDone, gzDone] = [await finished(second, t.api_key, pq), await finished(second, t.api_key, gz)];
+      const want = expected(second.dataDir, t.tenant_id, orders).map((o) => o.order_id);
+      for (const [i, done] of [pqDone, gzDone].entries()) {
+        expect(done.attempts).toBe(2);
+        expect(done.resumed_from_rows).toBeGreaterThanOrEqual(before[i]!.rows_written);
+        expect(done.resumed_from_rows).toBeLessThan(orders.length);
+        expect(done.rows_written).toBe(orders.length);
+        // bytes durable before the kill are untouched: the job appended after its checkpoint
+        const bytes = new Uint8Array(await (await download(second, t.api_key, done)).arrayBuffer());
+        expect(Buffer.from(bytes.subarray(0, prefixes[i]!.length)).equals(prefixes[i]!)).toBe(true);
+        expect(sha256(bytes)).toBe(done.sha256);
+        const ids =
+          i === 0
+            ? parquetRows(bytes).map((r) => r.order_id)
+            : csvObjects(gunzipSync(bytes).toString()).map((r) => r.order_id);
+        expect(ids).toEqual(want);
+      }
+      // the restarted server encoded only the rows after each checkpoint
+      const metrics = await (await fetch(`${second.url}/metrics`)).text();
+      const encoded = (format: string) =>
+        Number(new RegExp(`export_rows_total\\{format="${format}"\\} (\\d+)`).exec(metrics)?.[1] ?? 'NaN');
+      expect(encoded('parquet')).toBe(orders.length - pqDone.resumed_from_rows!);
+      expect(encoded('csv')).toBe(orders.length - gzDone.resumed_from_rows!);
+      expect(second.logs().filter((l) => l.msg === 'export resumed from checkpoint').length).toBe(2);
+    } finally {
+      await second.stop();
+      removeDir(second.dataDir);
+    }
+  });
+});

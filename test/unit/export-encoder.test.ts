@@ -1,0 +1,143 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
+import { readParquet } from 'parquet-wasm';
+import { describe, expect, it } from 'vitest';
+import { SEARCH_FIELDS, type SearchRow } from '../../src/domain/search.js';
+import { createExportEncoder } from '../../src/formats/export-encoder.js';
+import { readStruct, writeStruct } from '../../src/formats/thrift-compact.js';
+
+function rows(from: number, n: number): SearchRow[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return {
+      _created_at: 1_700_000_000_000 - i * 1000,
+      _order_pk: 1_000_000 - i,
+      order_id: `ord-${i}`,
+      created_at: 1_700_000_000_000 - i * 1000,
+      status: i % 3 ? 'paid' : 'shipped',
+      total_cents: i * 101,
+      currency: 'EUR',
+      customer_id: `c${i % 7}`,
+      customer_name: i === 3 ? 'Ann "the, quoted" Lee\nSr' : `Name ${i}`,
+      customer_email: `c${i % 7}@example.com`,
+      item_count: (i % 3) + 1,
+      items: JSON.stringify(
+        Array.from({ length: (i % 3) + 1 }, (_, j) => ({
+          product_id: 10 + j,
+          quantity: j + 1,
+          unit_price_cents: 250 * (j + 1),
+        })),
+      ),
+    } as SearchRow;
+  });
+}
+
+/** Writes batches the way a job does: header, batches at their offsets, trailer from the kept row groups. */
+function assemble(format: 'csv' | 'parquet', compression: 'none' | 'gzip' | 'zstd', batches: SearchRow[][]) {
+  const enc = createExportEncoder(format, compression, [...SEARCH_FIELDS]);
+  const chunks: Uint8Array[] = [enc.header()];
+  let offset = chunks[0]!.length;
+  const groups: Uint8Array[] = [];
+  for (const batch of batches) {
+    const out = enc.encode(batch, offset);
+    chunks.push(out.bytes);
+    offset += out.bytes.length;
+    groups.push(...out.rowGroups.map((g) => g.meta));
+  }
+  chunks.push(enc.trailer(groups));
+  return Buffer.concat(chunks);
+}
+
+describe('thrift compact codec', () => {
+  it('round-trips a struct byte for byte, including long lists, negative numbers and nested structs', () => {
+    const struct = [
+      { id: 1, type: 5, value: -42 },
+      { id: 2, type: 8, value: new Uint8Array([1, 2, 3]) },
+      { id: 3, type: 6, value: 2n ** 40n },
+      {
+        id: 4,
+        type: 9,
+        value: {
+          elementType: 12,
+          items: Array.from({ length: 20 }, (_, i) => [{ id: 1, type: 4, value: i - 10 }]),
+        },
+      },
+      { id: 30, type: 1, value: true },
+      { id: 31, type: 2, value: false },
+    ] as Parameters<typeof writeStruct>[0];
+    const bytes = writeStruct(struct);
+    expect(writeStruct(readStruct(bytes))).toEqual(bytes);
+    expect(readStruct(bytes)).toEqual(struct);
+  });
+
+  it('rejects truncated input with its own error', () => {
+    const bytes = writeStruct([{ id: 1, type: 8, value: new Uint8Array(10) }]);
+    expect(() => readStruct(bytes.subarray(0, 5))).toThrow(/past the end|unexpected end/);
+  });
+});
+
+describe('export encoders', () => {
+  const batches = [rows(0, 1000), rows(1000, 1), rows(1001, 2500)];
+  const all = batches.flat();
+
+  it('assembles one Parquet file from independently encoded row groups, readable by Arrow', () => {
+    const file = assemble('parquet', 'zstd', batches);
+    const table = tableFromIPC(readParquet(file).intoIPCStream());
+    expect(table.numRows).toBe(all.length);
+    const i = 1500;
+    const row = table.get(i)!.toJSON() as Record<string, unknown>;
+    expect(row.order_id).toBe(`ord-${i}`);
+    expect(Number(row.total_cents)).toBe(i * 101);
+    expect(row.created_at).toBe(all[i]!._created_at);
+    const items = (table.getChild('items')!.get(i) as { toArray(): { toJSON(): object }[] })
+      .toArray()
+      .map((s) => s.toJSON());
+    expect(items.map((x) => Number((x as { product_id: bigint }).product_id))).toEqual(
+      JSON.parse(all[i]!.items!).map((x: { product_id: number }) => x.product_id),
+    );
+    expect(table.getChild('customer_name')!.get(3)).toBe('Ann "the, quoted" Lee\nSr');
+  });
+
+  it('produces a file DuckDB reads, with every row group and the right sums', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'of-pq-'));
+    const path = join(dir, 'x.parquet');
+    writeFileSync(path, assemble('parquet', 'zstd', batches));
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    const reader = await conn.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n, sum(total_cents)::BIGINT AS s, sum(len(items))::INTEGER AS items,
+        count(DISTINCT order_id)::INTEGER AS ids FROM read_parquet('${path}')`,
+    );
+    const [n, s, items, ids] = reader.getRows()[0]!;
+    expect(n).toBe(all.length);
+    expect(Number(s)).toBe(all.reduce((a, r) => a + (r.total_cents as number), 0));
+    expect(items).toBe(all.reduce((a, r) => a + (r.item_count as number), 0));
+    expect(ids).toBe(all.length);
+    const groups = await conn.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id)::INTEGER FROM parquet_metadata('${path}')`,
+    );
+    expect(groups.getRows()[0]![0]).toBe(3);
+    conn.closeSync();
+  });
+
+  it('an export with no rows is still a valid Parquet file with the schema', () => {
+    const table = tableFromIPC(readParquet(assemble('parquet', 'zstd', [])).intoIPCStream());
+    expect(table.numRows).toBe(0);
+    expect(table.schema.fields.map((f) => f.name)).toEqual([...SEARCH_FIELDS]);
+  });
+
+  it('CSV gzip is a multi-member gzip file whose text equals the plain CSV', () => {
+    const plain = assemble('csv', 'none', batches).toString('utf8');
+    const gz = assemble('csv', 'gzip', batches);
+    expect(gunzipSync(gz).toString('utf8')).toBe(plain);
+    const lines = plain.split('\r\n');
+    expect(lines[0]).toBe(SEARCH_FIELDS.join(','));
+    // the quoted name spans two physical lines; RFC 4180 quoting doubles the inner quotes
+    expect(plain).toContain('"Ann ""the, quoted"" Lee\nSr"');
+    expect(plain.match(/\r\n/g)!.length).toBe(all.length + 1);
+  });
+});
