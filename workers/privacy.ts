@@ -1,5 +1,8 @@
+import type { Database } from 'better-sqlite3';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask } from '../src/pool/worker-context.js';
+import { ExportStore } from '../src/storage/export-store.js';
+import { buildSearchSql } from '../src/storage/search-sql.js';
 
 export interface EraseInput extends TaskBase {
   by: 'customer_id' | 'email';
@@ -12,6 +15,25 @@ export interface ErasureResult {
   purged_idempotency_responses: number;
   purged_upload_errors: number;
   exports_containing: string[];
+}
+
+/**
+ * Complete export files that hold this customer's PII: exports with a customer column whose filters match
+ * at least one of the customer's orders (as of now; an order ingested after an export finished is counted
+ * too, so the list errs on the side of naming a file).
+ */
+function exportsHolding(db: Database, customerPks: readonly number[]): string[] {
+  const store = new ExportStore(db);
+  return store
+    .completeWithCustomerColumns()
+    .filter((row) => {
+      const spec = store.specOf(row);
+      return customerPks.some((customerPk) => {
+        const { sql, params } = buildSearchSql({ ...spec.filters, customerPk }, ['order_id'], null, 1);
+        return db.prepare(sql).get(...params) !== undefined;
+      });
+    })
+    .map((row) => row.export_id);
 }
 
 /**
@@ -79,8 +101,10 @@ export const eraseCustomer = defineTask('eraseCustomer', (ctx, input: EraseInput
               orders_kept: orders,
               purged_idempotency_responses: idem,
               purged_upload_errors: uploads,
-              // finished export files are listed here once exports exist (issue 8): none can hold the customer yet
-              exports_containing: [],
+              exports_containing: exportsHolding(
+                db,
+                rows.map((r) => r.customer_pk),
+              ),
             };
           })
           .immediate();

@@ -84,6 +84,8 @@ export interface SearchFilters {
   /** FTS5 MATCH expression built from the user's words (never the raw text). */
   match?: string;
   email?: string;
+  /** Internal only (never from a request): the orders of one customer, e.g. for GDPR export checks. */
+  customerPk?: number;
 }
 
 export interface SearchPlan {

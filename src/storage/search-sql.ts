@@ -62,6 +62,7 @@ export function buildSearchSql(
       'o.customer_pk IN (SELECT customer_pk FROM customers WHERE email = ?)',
       filters.email,
     )
+    .when(filters.customerPk, 'o.customer_pk = ?', filters.customerPk)
     .when(after, '(o.created_at, o.order_pk) < (?, ?)', after?.createdAt, after?.orderPk);
   const params = where.params;
   const columns = ['o.created_at AS _created_at', 'o.order_pk AS _order_pk'];

@@ -1,5 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -8,7 +9,8 @@ import { readParquet } from 'parquet-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvObjects } from '../helpers/csv.js';
 import { makeOrders, ndjson, type Order, product, shardQuery } from '../helpers/data.js';
-import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { createExport, download, finished, type ExportStatus as Status, status } from '../helpers/exports.js';
+import { auth, eventually, ROOT, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };
@@ -32,56 +34,6 @@ async function seed(s: TestServer, t: { api_key: string }, rows: Order[]) {
     Array.from({ length: 8 }, (_, i) => product(i + 1)),
   );
   await ingest(s, t.api_key, '/api/v1/ingest/orders/', rows);
-}
-
-type Status = {
-  export_id: string;
-  state: string;
-  rows_written: number;
-  bytes_written: number;
-  size: number | null;
-  sha256: string | null;
-  attempts: number;
-  resumed_from_rows: number | null;
-  status_url: string;
-  download_url: string;
-  expires_at: string | null;
-};
-
-async function createExport(s: TestServer, t: { tenant_id: number; api_key: string }, body: unknown) {
-  const res = await fetch(`${s.url}/api/v1/tenants/${t.tenant_id}/reports/export`, {
-    method: 'POST',
-    headers: auth(t.api_key, { 'content-type': 'application/json' }),
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.clone().text()).toBe(202);
-  const status = (await res.json()) as Status;
-  expect(res.headers.get('location')).toBe(status.status_url);
-  return status;
-}
-
-async function status(s: TestServer, key: string, url: string): Promise<Status> {
-  const res = await fetch(`${s.url}${url}`, { headers: auth(key) });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Status;
-}
-
-async function finished(s: TestServer, key: string, created: Status, timeoutMs = 20_000): Promise<Status> {
-  let last: Status = created;
-  await eventually(
-    async () => {
-      last = await status(s, key, created.status_url);
-      return last.state === 'complete' || last.state === 'failed';
-    },
-    timeoutMs,
-    'export to finish',
-  );
-  expect(last.state).toBe('complete');
-  return last;
-}
-
-async function download(s: TestServer, key: string, st: Status, headers: Record<string, string> = {}) {
-  return fetch(`${s.url}${st.download_url}`, { headers: auth(key, headers) });
 }
 
 /** The orders a filter keeps, in export order (created_at desc, then the shard's order_pk desc). */
@@ -458,6 +410,54 @@ describe('direct streaming (Accept: text/csv or application/vnd.apache.parquet)'
       () => server.logs().some((l) => l.msg === 'export stream ended' && l.outcome === 'cancelled'),
       5000,
       'cancelled export stream',
+    );
+  });
+});
+
+describe('tools/download', () => {
+  it('resumes with Range after being killed and verifies the sha256', async () => {
+    const done = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, { format: 'csv', compression: 'none' }),
+    );
+    expect(done.size).toBeGreaterThan(300_000);
+    const out = join(server.dataDir, 'downloaded.csv');
+    const tool = join(ROOT, 'dist/tools/download.js');
+    const url = `${server.url}${done.status_url}`;
+    const slow = spawn(
+      process.execPath,
+      [tool, url, '--key', tenant.api_key, '--out', out, '--limit-rate', '100000'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    await eventually(
+      () => existsSync(`${out}.part`) && statSync(`${out}.part`).size > 50_000,
+      10_000,
+      'a partial file',
+    );
+    slow.kill('SIGKILL');
+    await new Promise((r) => slow.once('exit', r));
+    const partial = statSync(`${out}.part`).size;
+    expect(partial).toBeLessThan(done.size!);
+    const result = spawnSync(process.execPath, [tool, url, '--key', tenant.api_key, '--out', out], {
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`resuming at byte ${partial}`);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toEqual({ file: out, size: done.size, sha256: done.sha256, resumed_from: partial });
+    expect(sha256(readFileSync(out))).toBe(done.sha256);
+    expect(existsSync(`${out}.part`)).toBe(false);
+    // the server really served a range for the second run
+    await eventually(
+      () =>
+        server
+          .logs()
+          .some((l) => l.msg === 'export download' && l.range === 'partial' && l.start === partial),
+      5000,
+      'the ranged request in the server log',
     );
   });
 });

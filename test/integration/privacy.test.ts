@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardPath } from '../../src/storage/shards.js';
 import { ndjson, order, product } from '../helpers/data.js';
+import { createExport, finished } from '../helpers/exports.js';
 import { auth, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -56,6 +57,21 @@ describe('GDPR erasure', () => {
     const before = JSON.parse(await get(metricsQuery)).data;
     expect(await get(`orders/search?q=zelda&fields=order_id`)).toContain('A-100');
     expect(fileHas(ZELDA.customer_email)).toBe(true);
+    // finished exports: only the one with a customer column and a filter matching Zelda's orders holds her PII
+    const withPii = await createExport(server, tenant, {
+      format: 'csv',
+      fields: ['order_id', 'customer_email'],
+    });
+    const noPiiColumns = await createExport(server, tenant, {
+      format: 'parquet',
+      fields: ['order_id', 'total_cents'],
+    });
+    const otherOrders = await createExport(server, tenant, {
+      format: 'csv',
+      fields: ['order_id', 'customer_name'],
+      filters: { status: 'cancelled' },
+    });
+    for (const e of [withPii, noPiiColumns, otherOrders]) await finished(server, tenant.api_key, e);
 
     const res = await fetch(
       `${server.url}/api/v1/tenants/${tenant.tenant_id}/customers/${ZELDA.customer_id}`,
@@ -66,7 +82,7 @@ describe('GDPR erasure', () => {
       erased: true,
       orders_kept: 5,
       purged_idempotency_responses: 1,
-      exports_containing: [],
+      exports_containing: [withPii.export_id],
     });
 
     // gone from queries ...

@@ -1,0 +1,168 @@
+/**
+ * Downloads an export with a progress bar, resumes an interrupted download with Range + If-Range, and
+ * verifies the sha256 before the file gets its final name.
+ *
+ *   npm run download -- http://127.0.0.1:8080/api/v1/tenants/1/reports/exports/exp_... --key KEY [--out FILE]
+ *
+ * The partial file is FILE.part; kill the command at any time and run it again to continue where it stopped.
+ * If the export changed meanwhile (another ETag), If-Range makes the server send it whole and we start over.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { type ExportCompression, type ExportFormat, exportFileName } from '../src/domain/export.js';
+
+const USAGE =
+  'usage: download <export status or download URL> --key API_KEY [--out FILE] [--limit-rate BYTES_PER_S] [--no-wait]';
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`download: ${message}\n`);
+  process.exit(code);
+}
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    key: { type: 'string', default: process.env.ORDERFLOW_API_KEY },
+    out: { type: 'string' },
+    'limit-rate': { type: 'string', default: '0' },
+    'no-wait': { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const target = positionals[0];
+if (!target || !values.key) fail(USAGE, 2);
+const limitRate = Number(values['limit-rate']);
+if (!Number.isSafeInteger(limitRate) || limitRate < 0) fail('--limit-rate must be a non-negative integer', 2);
+
+const statusUrl = target.replace(/\/download\/?$/, '');
+const headers = { authorization: `Bearer ${values.key}` };
+
+interface ExportStatus {
+  export_id: string;
+  format: ExportFormat;
+  compression: ExportCompression;
+  state: string;
+  rows_written: number;
+  size: number | null;
+  sha256: string | null;
+  download_url: string;
+  error: string | null;
+}
+
+const tty = process.stderr.isTTY && !values.quiet;
+let lastLine = 0;
+function progress(text: string, final = false): void {
+  if (values.quiet) return;
+  if (tty) process.stderr.write(`\r${text.padEnd(78)}${final ? '\n' : ''}`);
+  else if (final || Date.now() - lastLine > 1000) {
+    lastLine = Date.now();
+    process.stderr.write(`${text}\n`);
+  }
+}
+
+const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+
+function bar(done: number, total: number, rate: number): string {
+  const share = total > 0 ? done / total : 1;
+  const width = 30;
+  const filled = Math.round(share * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(1)}% ${mb(done)}/${mb(total)} ${mb(rate)}/s`;
+}
+
+async function getStatus(): Promise<ExportStatus> {
+  const res = await fetch(statusUrl, { headers });
+  if (res.status !== 200) fail(`status ${res.status}: ${await res.text()}`);
+  return (await res.json()) as ExportStatus;
+}
+
+async function waitForFile(): Promise<ExportStatus> {
+  for (;;) {
+    const status = await getStatus();
+    if (status.state === 'complete') return status;
+    if (status.state === 'failed') fail(`export failed: ${status.error}`);
+    if (status.state === 'expired') fail('export expired');
+    if (values['no-wait']) fail(`export is ${status.state}`);
+    progress(`waiting: export ${status.state}, ${status.rows_written} rows written`);
+    await sleep(500);
+  }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+const status = await waitForFile();
+const out = values.out ?? exportFileName(status.export_id, status.format, status.compression);
+const part = `${out}.part`;
+const size = status.size!;
+const etag = `"${status.sha256}"`;
+
+let have = existsSync(part) ? statSync(part).size : 0;
+if (have > size) {
+  rmSync(part);
+  have = 0;
+}
+const requestHeaders: Record<string, string> = { ...headers };
+if (have > 0 && have < size) {
+  requestHeaders.range = `bytes=${have}-`;
+  requestHeaders['if-range'] = etag;
+}
+let resumedFrom = 0;
+if (have < size || size === 0) {
+  const origin = new URL(statusUrl).origin;
+  const res = await fetch(new URL(status.download_url, origin), { headers: requestHeaders });
+  if (res.status === 206) {
+    resumedFrom = have;
+    if (!values.quiet) process.stderr.write(`resuming at byte ${have} of ${size}\n`);
+  } else if (res.status === 200) {
+    have = 0; // a fresh copy: the export changed, or there was nothing to resume
+  } else fail(`download ${res.status}: ${await res.text()}`);
+  if (res.headers.get('etag') !== etag) fail('the export changed while downloading; run again');
+  const fd = openSync(part, have === 0 ? 'w' : 'a');
+  const started = performance.now();
+  let received = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      writeSync(fd, chunk);
+      received += chunk.length;
+      have += chunk.length;
+      const elapsed = (performance.now() - started) / 1000;
+      progress(bar(have, size, elapsed > 0 ? received / elapsed : 0));
+      if (limitRate > 0) {
+        const due = (received / limitRate) * 1000 - (performance.now() - started);
+        if (due > 0) await sleep(due);
+      }
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  progress(bar(have, size, 0), true);
+}
+if (have !== size) fail(`got ${have} bytes, expected ${size}; run again to resume`);
+const actual = await sha256Of(part);
+if (actual !== status.sha256) {
+  rmSync(part, { force: true });
+  fail(`sha256 mismatch (${actual} != ${status.sha256}); the partial file was removed, run again`);
+}
+renameSync(part, out);
+process.stdout.write(`${JSON.stringify({ file: out, size, sha256: actual, resumed_from: resumedFrom })}\n`);
