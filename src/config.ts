@@ -235,9 +235,9 @@ export const OPTIONS = [
     flag: 'export-batch-rows',
     env: 'EXPORT_BATCH_ROWS',
     kind: 'int',
-    default: '32768',
+    default: '8192',
     min: 1,
-    help: 'rows per export batch: one Parquet row group, one gzip member, one checkpoint',
+    help: 'rows per export batch: one Parquet row group, one gzip member, one checkpoint (bounds worker memory)',
   },
   {
     flag: 'export-concurrency',

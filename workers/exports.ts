@@ -148,7 +148,7 @@ export const runExport = defineTask(
     let fd: number | null = null;
     let encodedRows = 0;
     try {
-      const encoder = createExportEncoder(spec.format, spec.compression, spec.fields);
+      const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
       const rowGroups = spec.format === 'parquet' ? jobs.rowGroups(row.export_id) : [];
       mkdirSync(dirname(path), { recursive: true });
       if (at.bytes === 0) {
@@ -237,7 +237,7 @@ export const streamExport = defineStreamTask(
   'streamExport',
   async (ctx, input: StreamExportInput, sink) => {
     const { spec } = input;
-    const encoder = createExportEncoder(spec.format, spec.compression, spec.fields);
+    const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
     const db = readConnection(ctx, input.tenantId);
     let offset = 0;
     let rows = 0;

@@ -1,24 +1,5 @@
-import { gzipSync } from 'node:zlib';
-import { tableToIPC } from 'apache-arrow';
-import {
-  Compression,
-  EnabledStatistics,
-  Table as WasmTable,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from 'parquet-wasm';
-import { csvRow } from '../domain/csv.js';
 import type { ExportCompression, ExportFormat } from '../domain/export.js';
 import type { SearchField, SearchRow } from '../domain/search.js';
-import { orderTable } from './order-arrow.js';
-import {
-  assembleFooter,
-  PARQUET_MAGIC,
-  relocateRowGroup,
-  rowGroupRows,
-  splitPart,
-} from './parquet-assembly.js';
-import { readStruct, type ThriftStruct, writeStruct } from './thrift-compact.js';
 
 /** One finished row group, as the job stores it with its checkpoint. */
 export interface EncodedRowGroup {
@@ -45,101 +26,22 @@ export interface ExportEncoder {
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array;
 }
 
-const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
+export const EMPTY_BYTES = new Uint8Array(0);
 
-class CsvEncoder implements ExportEncoder {
-  constructor(
-    private readonly fields: readonly SearchField[],
-    private readonly gzip: boolean,
-  ) {}
-
-  private pack(text: string): Uint8Array {
-    const bytes = encoder.encode(text);
-    return this.gzip ? gzipSync(bytes, { level: 6 }) : bytes;
-  }
-
-  header(): Uint8Array {
-    return this.pack(csvRow(this.fields));
-  }
-
-  encode(rows: readonly SearchRow[]): EncodedBatch {
-    const parts: string[] = [];
-    const values: unknown[] = new Array(this.fields.length);
-    for (const row of rows) {
-      for (let i = 0; i < this.fields.length; i++) {
-        const f = this.fields[i]!;
-        values[i] = f === 'created_at' ? new Date(row._created_at).toISOString() : row[f];
-      }
-      parts.push(csvRow(values));
-    }
-    return { bytes: rows.length ? this.pack(parts.join('')) : EMPTY, rowGroups: [] };
-  }
-
-  trailer(): Uint8Array {
-    return EMPTY;
-  }
-}
-
-const CODECS: Record<ExportCompression, Compression> = {
-  none: Compression.UNCOMPRESSED,
-  gzip: Compression.GZIP,
-  zstd: Compression.ZSTD,
-  snappy: Compression.SNAPPY,
-};
-
-function parquetBytes(rows: readonly SearchRow[], fields: readonly SearchField[], codec: Compression) {
-  // Chunk-level statistics only: page indexes would be written after the row groups, outside the part body.
-  const properties = new WriterPropertiesBuilder()
-    .setCompression(codec)
-    .setStatisticsEnabled(EnabledStatistics.Chunk)
-    .setMaxRowGroupSize(Math.max(1, rows.length))
-    .setCreatedBy('orderflow export (parquet-wasm)')
-    .build();
-  return writeParquet(WasmTable.fromIPCStream(tableToIPC(orderTable(rows, fields), 'stream')), properties);
-}
-
-class ParquetEncoder implements ExportEncoder {
-  /** Schema, creator and Arrow schema metadata: the same for every part, so taken from an empty one. */
-  private readonly template: ThriftStruct;
-  private readonly templateBytes: Uint8Array;
-
-  constructor(
-    private readonly fields: readonly SearchField[],
-    private readonly codec: Compression,
-  ) {
-    this.template = splitPart(parquetBytes([], fields, codec)).template;
-    this.templateBytes = writeStruct(this.template);
-  }
-
-  header(): Uint8Array {
-    return PARQUET_MAGIC.slice();
-  }
-
-  encode(rows: readonly SearchRow[], offset: number): EncodedBatch {
-    if (rows.length === 0) return { bytes: EMPTY, rowGroups: [] };
-    const part = splitPart(parquetBytes(rows, this.fields, this.codec));
-    // One footer will describe every part: a part whose schema differs would corrupt the file.
-    if (Buffer.compare(writeStruct(part.template), this.templateBytes) !== 0)
-      throw new Error('a Parquet part does not match the export schema');
-    const rowGroups = part.rowGroups.map((g) => {
-      const moved = relocateRowGroup(g, offset);
-      return { rows: rowGroupRows(moved), meta: writeStruct(moved) };
-    });
-    return { bytes: part.body, rowGroups };
-  }
-
-  trailer(rowGroups: readonly Uint8Array[]): Uint8Array {
-    return assembleFooter(this.template, rowGroups.map(readStruct));
-  }
-}
-
-export function createExportEncoder(
+/**
+ * The encoder for a format. Each lives in its own module, loaded on first use: the Parquet one pulls in
+ * apache-arrow and the parquet-wasm module (about 36 MB of RSS once loaded), which a worker that never
+ * writes Parquet should not carry.
+ */
+export async function createExportEncoder(
   format: ExportFormat,
   compression: ExportCompression,
   fields: readonly SearchField[],
-): ExportEncoder {
-  return format === 'csv'
-    ? new CsvEncoder(fields, compression === 'gzip')
-    : new ParquetEncoder(fields, CODECS[compression]);
+): Promise<ExportEncoder> {
+  if (format === 'csv') {
+    const { CsvEncoder } = await import('./csv-encoder.js');
+    return new CsvEncoder(fields, compression === 'gzip');
+  }
+  const { ParquetEncoder } = await import('./parquet-encoder.js');
+  return new ParquetEncoder(fields, compression);
 }

@@ -37,8 +37,12 @@ function rows(from: number, n: number): SearchRow[] {
 }
 
 /** Writes batches the way a job does: header, batches at their offsets, trailer from the kept row groups. */
-function assemble(format: 'csv' | 'parquet', compression: 'none' | 'gzip' | 'zstd', batches: SearchRow[][]) {
-  const enc = createExportEncoder(format, compression, [...SEARCH_FIELDS]);
+async function assemble(
+  format: 'csv' | 'parquet',
+  compression: 'none' | 'gzip' | 'zstd',
+  batches: SearchRow[][],
+) {
+  const enc = await createExportEncoder(format, compression, [...SEARCH_FIELDS]);
   const chunks: Uint8Array[] = [enc.header()];
   let offset = chunks[0]!.length;
   const groups: Uint8Array[] = [];
@@ -84,8 +88,8 @@ describe('export encoders', () => {
   const batches = [rows(0, 1000), rows(1000, 1), rows(1001, 2500)];
   const all = batches.flat();
 
-  it('assembles one Parquet file from independently encoded row groups, readable by Arrow', () => {
-    const file = assemble('parquet', 'zstd', batches);
+  it('assembles one Parquet file from independently encoded row groups, readable by Arrow', async () => {
+    const file = await assemble('parquet', 'zstd', batches);
     const table = tableFromIPC(readParquet(file).intoIPCStream());
     expect(table.numRows).toBe(all.length);
     const i = 1500;
@@ -105,7 +109,7 @@ describe('export encoders', () => {
   it('produces a file DuckDB reads, with every row group and the right sums', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'of-pq-'));
     const path = join(dir, 'x.parquet');
-    writeFileSync(path, assemble('parquet', 'zstd', batches));
+    writeFileSync(path, await assemble('parquet', 'zstd', batches));
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     const reader = await conn.runAndReadAll(
@@ -124,15 +128,15 @@ describe('export encoders', () => {
     conn.closeSync();
   });
 
-  it('an export with no rows is still a valid Parquet file with the schema', () => {
-    const table = tableFromIPC(readParquet(assemble('parquet', 'zstd', [])).intoIPCStream());
+  it('an export with no rows is still a valid Parquet file with the schema', async () => {
+    const table = tableFromIPC(readParquet(await assemble('parquet', 'zstd', [])).intoIPCStream());
     expect(table.numRows).toBe(0);
     expect(table.schema.fields.map((f) => f.name)).toEqual([...SEARCH_FIELDS]);
   });
 
-  it('CSV gzip is a multi-member gzip file whose text equals the plain CSV', () => {
-    const plain = assemble('csv', 'none', batches).toString('utf8');
-    const gz = assemble('csv', 'gzip', batches);
+  it('CSV gzip is a multi-member gzip file whose text equals the plain CSV', async () => {
+    const plain = (await assemble('csv', 'none', batches)).toString('utf8');
+    const gz = await assemble('csv', 'gzip', batches);
     expect(gunzipSync(gz).toString('utf8')).toBe(plain);
     const lines = plain.split('\r\n');
     expect(lines[0]).toBe(SEARCH_FIELDS.join(','));
