@@ -36,10 +36,29 @@ if (!existsSync(join(data, 'keys.json')))
     data,
   ]);
 
+// The export benchmark's tenant holds 2M orders (issue 8): the small preset with twice the orders.
+const exportDataset = join(PROJECT_ROOT, 'datasets', 'export-2m');
+const exportData = join(PROJECT_ROOT, 'data-perf-export-2m');
+if (!existsSync(join(exportData, 'keys.json')))
+  node('tools/gen-dataset.js', [
+    '--preset',
+    'small',
+    '--orders',
+    '2000000',
+    '--stock-events',
+    '10000',
+    '--out',
+    exportDataset,
+    '--insert',
+    '--data',
+    exportData,
+  ]);
+
 node('perf/ingest-vs-raw.js', ['--dataset', dataset]);
 node('perf/ingest.js', ['--dataset', dataset, '--chunks', '10']);
 node('perf/search.js', ['--data', data]);
 node('perf/metrics.js', ['--data', data]);
+node('perf/export.js', ['--data', exportData]);
 node('perf/stock-race.js', ['--seconds', '30']);
 node('perf/prices.js', ['--seconds', '10']);
 node('tools/explain.js', ['--data', data, '--tenant', '1']);
@@ -53,6 +72,12 @@ const search = result('search');
 const metrics = result('metrics');
 const stock = result('stock-race');
 const prices = result('prices');
+const exported = result('export').results as {
+  case: string;
+  ratio: number;
+  job_vs_duckdb: number;
+  peak_server_rss_mb: number;
+}[];
 const day = metrics.shapes.find((s: { shape: string }) => s.shape.startsWith('day'));
 const rows: [string, string, string][] = [
   ['loader / raw insert', String(ivr.ratio), '>= 0.8'],
@@ -68,6 +93,17 @@ const rows: [string, string, string][] = [
     '0',
   ],
   ['price webhook / healthz', String(prices.ratio), '>= 0.5'],
+  ...exported.map((e): [string, string, string] => [
+    `export ${e.case} job / in-process`,
+    String(e.ratio),
+    '>= 0.7',
+  ]),
+  ...exported.map((e): [string, string, string] => [
+    `export ${e.case} job / DuckDB COPY`,
+    String(e.job_vs_duckdb),
+    'reported',
+  ]),
+  ['export peak RSS MB', String(Math.max(...exported.map((e) => e.peak_server_rss_mb))), '< 200'],
 ];
 process.stdout.write(
   `\n| measure | value | target |\n|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`,

@@ -20,7 +20,8 @@ export async function spawnServer(
 ): Promise<SpawnedServer> {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/src/server.js'), '--port', '0', ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
+    // glibc's per-thread malloc arenas hold freed memory per worker thread; two arenas keep RSS lower (measured)
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
