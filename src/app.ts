@@ -15,6 +15,7 @@ import { priceRoutes } from './routes/prices.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { searchRoutes } from './routes/search.js';
 import { stockRoutes } from './routes/stock.js';
+import { uploadRoutes } from './routes/uploads.js';
 
 /** Wires middleware and every route module. Routes stay thin; the work is in workers and domain code. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -22,7 +23,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', requestId());
   app.use('*', accessLog(deps.log, deps.metrics));
   app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog), tenantGuard());
-  app.use('/api/v1/ingest/*', requireApiKey(deps.catalog));
+  const ingestAuth = requireApiKey(deps.catalog);
+  // tus clients discover capabilities with OPTIONS before they hold a key
+  app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
 
   opsRoutes(app, deps);
   adminRoutes(app, deps);
@@ -33,6 +36,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   priceRoutes(app, deps);
   privacyRoutes(app, deps);
   exportRoutes(app, deps);
+  uploadRoutes(app, deps);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

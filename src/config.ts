@@ -264,6 +264,14 @@ export const OPTIONS = [
     help: 'how long a finished export file is kept before it expires and is deleted',
   },
   {
+    flag: 'upload-expiry-s',
+    env: 'UPLOAD_EXPIRY_S',
+    kind: 'int',
+    default: String(24 * 3600),
+    min: 1,
+    help: 'a tus upload that receives no bytes for this long expires (staging file deleted)',
+  },
+  {
     flag: 'log-level',
     env: 'LOG_LEVEL',
     kind: 'enum',
@@ -317,6 +325,7 @@ export interface Config {
   exportConcurrency: number;
   exportMaxRowsPerS: number;
   exportRetentionS: number;
+  uploadExpiryS: number;
   logLevel: string;
   shutdownTimeoutMs: number;
 }
@@ -372,6 +381,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     exportConcurrency: int('export-concurrency'),
     exportMaxRowsPerS: int('export-max-rows-per-s'),
     exportRetentionS: int('export-retention-s'),
+    uploadExpiryS: int('upload-expiry-s'),
     idempotencyTtlHours: int('idempotency-ttl-hours'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
     maxStockEvents: int('max-stock-events'),

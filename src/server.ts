@@ -9,6 +9,7 @@ import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { ExportJobs } from './pool/export-jobs.js';
 import { WorkerPool } from './pool/pool.js';
+import { UploadJobs } from './pool/upload-jobs.js';
 import type { AppDeps } from './routes/deps.js';
 import { Catalog } from './storage/catalog.js';
 import { prepareShard } from './storage/shards.js';
@@ -51,6 +52,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
     () => catalog.tenants().map((t) => t.tenant_id),
   );
+  const uploads = new UploadJobs(pool, config, log, () => catalog.tenants().map((t) => t.tenant_id));
   const deps: AppDeps = {
     config,
     catalog,
@@ -61,6 +63,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     cursorSecret,
     spec: new ApiSpec(),
     exports,
+    uploads,
     state: { ready: false, draining: false, bootId: randomUUID() },
   };
   const app = createApp(deps);
@@ -77,6 +80,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
   // unfinished exports resume from their checkpoints in the background
   exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
+  // unfinished uploads: staging cut back to the durable offset, processing resumed at the committed cursor
+  uploads.resume().catch((error) => log.error({ err: error }, 'resuming uploads failed'));
+  const uploadSweep = setInterval(
+    () => uploads.sweep().catch((error) => log.error({ err: error }, 'upload expiry sweep failed')),
+    Math.min(60_000, config.uploadExpiryS * 1000),
+  );
+  uploadSweep.unref();
 
   const stop = async () => {
     deps.state.draining = true;
@@ -85,7 +95,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     await closed;
     clearTimeout(timer);
+    clearInterval(uploadSweep);
     await exports.stop(config.shutdownTimeoutMs);
+    await uploads.stop();
     await pool.close();
     catalog.close();
     log.info('stopped');

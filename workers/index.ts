@@ -28,3 +28,13 @@ export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './
 export { eraseCustomer } from './privacy.js';
 export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';
+export {
+  createUpload,
+  expireUploads,
+  finishUpload,
+  getUpload,
+  ingestUploadChunk,
+  recordReceived,
+  unfinishedUploads,
+  uploadErrors,
+} from './uploads.js';

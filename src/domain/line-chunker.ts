@@ -25,14 +25,17 @@ const NL = 10;
 export class LineChunker {
   private parts: Uint8Array[] = [];
   private size = 0;
-  private nextLine = 1;
+  private nextLine: number;
   /** Bytes since the last newline in what is held. */
   private tailLength = 0;
 
   constructor(
     private readonly targetBytes: number,
     private readonly maxLineBytes: number,
-  ) {}
+    firstLine = 1,
+  ) {
+    this.nextLine = firstLine;
+  }
 
   /** Adds bytes and returns the chunks that became complete. */
   push(data: Uint8Array): LineChunk[] {
@@ -67,6 +70,25 @@ export class LineChunker {
     const all = this.cut();
     const bytes = all.bytes.slice(0, keep);
     return { bytes, firstLine: all.firstLine, lines: countNewlines(bytes) };
+  }
+
+  /**
+   * The whole lines held so far, keeping the partial last line for later: lets a reader that has caught up
+   * with its source hand over what it has instead of waiting for a full chunk.
+   */
+  wholeLines(): LineChunk | null {
+    const keep = this.size - this.tailLength;
+    if (keep === 0) return null;
+    const all = this.cut();
+    const tail = all.bytes.slice(keep);
+    const bytes = all.bytes.slice(0, keep);
+    const lines = countNewlines(bytes);
+    this.nextLine = all.firstLine + lines;
+    if (tail.length) {
+      this.parts = [tail];
+      this.size = tail.length;
+    }
+    return { bytes, firstLine: all.firstLine, lines };
   }
 
   /** The line number the next unread line will have (for error reports). */

@@ -36,7 +36,6 @@ function int32Column(rows: readonly SearchRow[], key: string): Vector {
 }
 
 const utf8 = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * A Utf8 column from offsets and one encoded buffer. When the whole column is ASCII (the common case), it is
@@ -46,7 +45,7 @@ function utf8Column(values: readonly string[]): Vector {
   const offsets = new Int32Array(values.length + 1);
   const joined = values.join('');
   let data: Uint8Array;
-  if (ASCII.test(joined)) {
+  if (Buffer.byteLength(joined, 'utf8') === joined.length) {
     data = utf8.encode(joined);
     for (let i = 0; i < values.length; i++) offsets[i + 1] = offsets[i]! + values[i]!.length;
   } else {

@@ -71,7 +71,7 @@ function guard(counter: { wire: number; out: number }, limits: DecodeLimits, pie
 }
 
 /** Peeks at the first bytes to pick a decoder, then yields decompressed bytes. */
-async function* decodeByMagic(
+export async function* decodeByMagic(
   source: AsyncIterable<Uint8Array>,
   counter: { wire: number; out: number },
   limits: DecodeLimits,

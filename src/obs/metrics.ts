@@ -88,6 +88,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly uploadBytes = new client.Counter({
+    name: 'upload_bytes_received_total',
+    help: 'tus upload bytes made durable in staging files',
+    registers: [this.registry],
+  });
   readonly exportRows = new client.Counter({
     name: 'export_rows_total',
     help: 'Rows written to export files, by format',

@@ -19,7 +19,7 @@ export interface IngestChunkInput extends TaskBase {
   maxErrors: number;
 }
 
-interface Parsed<T> {
+export interface Parsed<T> {
   line: number;
   row: T;
   id: Record<string, unknown>;
@@ -48,11 +48,15 @@ export interface ChunkContext {
   lock: ShardWriteLock;
 }
 
-/**
- * Parses and validates every line of a chunk; valid rows are inserted in batches, each under the shard's
- * write lock. Runs in a pool worker (the default) or on the main thread (--ingest-mode inline).
- */
-export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): ChunkSummary {
+/** A chunk's lines, parsed and validated: the rows to write (with their line numbers) and the counts so far. */
+export interface ParsedChunk {
+  valid: Parsed<unknown>[];
+  summary: ChunkSummary;
+  fail: (e: RowError) => void;
+}
+
+/** Parses and validates every line of a chunk (no database work). */
+export function parseChunk(ctx: ChunkContext, input: IngestChunkInput): ParsedChunk {
   const summary = emptySummary();
   const fail = (e: RowError) => {
     summary.failed++;
@@ -102,59 +106,70 @@ export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): 
     }
     valid.push({ line: lineNo, row: result.output, id });
   }
+  return { valid, summary, fail };
+}
+
+/**
+ * Parses and validates every line of a chunk; valid rows are inserted in batches, each under the shard's
+ * write lock. Runs in a pool worker (the default) or on the main thread (--ingest-mode inline).
+ */
+export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): ChunkSummary {
+  const { valid, summary, fail } = parseChunk(ctx, input);
   for (let i = 0; i < valid.length; i += input.batchRows) {
-    writeBatch(ctx, input, valid.slice(i, i + input.batchRows), summary, fail);
+    const batch = valid.slice(i, i + input.batchRows);
+    ctx.lock.withLock(input.tenantId, () =>
+      ctx.obs.timeQuery(`insert_${input.kind}_batch`, () =>
+        writeRows(ctx, input.tenantId, input.kind, batch, summary, fail),
+      ),
+    );
   }
   ctx.obs.record('ingest_rows_total', { table: input.kind }, summary.inserted);
   return summary;
 }
 
-function writeBatch(
+/** Inserts validated rows (the caller holds the shard's write lock; each writer runs its own transaction). */
+export function writeRows(
   ctx: ChunkContext,
-  input: IngestChunkInput,
+  tenantId: number,
+  kind: IngestKind,
   batch: Parsed<unknown>[],
   summary: ChunkSummary,
   fail: (e: RowError) => void,
 ): void {
-  const { tenantId, kind } = input;
   const rows = batch.map((p) => p.row);
-  ctx.lock.withLock(tenantId, () =>
-    ctx.obs.timeQuery(`insert_${kind}_batch`, () => {
-      switch (kind) {
-        case 'orders': {
-          const writer = ctx.shards.cached(tenantId, 'OrderWriter', (db) => new OrderWriter(db));
-          const out = writer.writeBatch(rows as never);
-          summary.inserted += out.inserted;
-          summary.duplicate += out.duplicates.length;
-          for (const u of out.unknownProduct) {
-            const p = batch[u.index]!;
-            fail({
-              line: p.line,
-              ...p.id,
-              code: 'unknown_product',
-              field: 'items.product_id',
-              message: `product ${u.productId} does not exist`,
-            });
-          }
-          break;
-        }
-        case 'products': {
-          const writer = ctx.shards.cached(tenantId, 'ProductWriter', (db) => new ProductWriter(db));
-          const out = writer.writeBatch(rows as never);
-          summary.inserted += out.inserted;
-          summary.duplicate += out.duplicates.length;
-          break;
-        }
-        case 'price_history':
-        case 'stock_events': {
-          const writer = ctx.shards.cached(tenantId, 'HistoryWriter', (db) => new HistoryWriter(db));
-          const out =
-            kind === 'price_history' ? writer.writePrices(rows as never) : writer.writeStock(rows as never);
-          summary.inserted += out.inserted;
-          summary.duplicate += rows.length - out.inserted;
-          break;
-        }
+  switch (kind) {
+    case 'orders': {
+      const writer = ctx.shards.cached(tenantId, 'OrderWriter', (db) => new OrderWriter(db));
+      const out = writer.writeBatch(rows as never);
+      summary.inserted += out.inserted;
+      summary.duplicate += out.duplicates.length;
+      for (const u of out.unknownProduct) {
+        const p = batch[u.index]!;
+        fail({
+          line: p.line,
+          ...p.id,
+          code: 'unknown_product',
+          field: 'items.product_id',
+          message: `product ${u.productId} does not exist`,
+        });
       }
-    }),
-  );
+      break;
+    }
+    case 'products': {
+      const writer = ctx.shards.cached(tenantId, 'ProductWriter', (db) => new ProductWriter(db));
+      const out = writer.writeBatch(rows as never);
+      summary.inserted += out.inserted;
+      summary.duplicate += out.duplicates.length;
+      break;
+    }
+    case 'price_history':
+    case 'stock_events': {
+      const writer = ctx.shards.cached(tenantId, 'HistoryWriter', (db) => new HistoryWriter(db));
+      const out =
+        kind === 'price_history' ? writer.writePrices(rows as never) : writer.writeStock(rows as never);
+      summary.inserted += out.inserted;
+      summary.duplicate += rows.length - out.inserted;
+      break;
+    }
+  }
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { ExportJobs } from '../pool/export-jobs.js';
 import type { WorkerPool } from '../pool/pool.js';
+import type { UploadJobs } from '../pool/upload-jobs.js';
 import type { Catalog } from '../storage/catalog.js';
 
 /** Everything a route module may use; passed explicitly, no globals. */
@@ -19,5 +20,6 @@ export interface AppDeps {
   cursorSecret: string;
   spec: ApiSpec;
   exports: ExportJobs;
+  uploads: UploadJobs;
   state: { ready: boolean; draining: boolean; bootId: string };
 }

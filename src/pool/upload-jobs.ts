@@ -1,0 +1,303 @@
+import { mkdir, open, truncate } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Config } from '../config.js';
+import type { ChunkSummary } from '../domain/ingest-kinds.js';
+import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
+import { BodyError, decodeByMagic } from '../http/body-decoder.js';
+import type { Logger } from '../obs/logger.js';
+import { stagingPath, type UploadRow } from '../storage/upload-store.js';
+import type { WorkerPool } from './pool.js';
+
+/** Staging-file reads feeding the processor. */
+const READ_BYTES = 1 << 20;
+
+/** What the main thread keeps about an upload that is receiving or processing. */
+export interface ActiveUpload {
+  tenantId: number;
+  uploadId: string;
+  /** Durable bytes in the staging file (what HEAD reports). */
+  received: number;
+  length: number | null;
+  metadata: Record<string, string>;
+  /** A PATCH is writing: a second one at the same time is refused. */
+  writing: boolean;
+  stopped: boolean;
+  /** Wakes the processor when bytes arrive or the upload ends. */
+  wake: () => void;
+  processing: Promise<void> | null;
+}
+
+/**
+ * Processes tus uploads while they arrive. A processor per upload tails its staging file up to the durable
+ * offset, decodes it (plain, gzip or zip, like the single-request endpoint), cuts line-aligned chunks and
+ * hands them to the pool one at a time; each chunk's rows and the upload's cursor commit together. After a
+ * restart the processor starts at the committed cursor: a plain file is read from that offset, a compressed
+ * one is decompressed from the start and the bytes before the cursor are skipped (never re-inserted).
+ */
+export class UploadJobs {
+  private readonly active = new Map<string, ActiveUpload>();
+  private stopped = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly tenantIds: () => readonly number[],
+  ) {}
+
+  get ttlMs(): number {
+    return this.config.uploadExpiryS * 1000;
+  }
+
+  stagingPath(tenantId: number, uploadId: string): string {
+    return stagingPath(this.config.dataDir, tenantId, uploadId);
+  }
+
+  async createStaging(tenantId: number, uploadId: string): Promise<void> {
+    const path = this.stagingPath(tenantId, uploadId);
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(path, 'w');
+    await file.sync();
+    await file.close();
+  }
+
+  /** The in-memory record of an unfinished upload (loaded on first use). */
+  track(row: UploadRow, tenantId: number): ActiveUpload {
+    let upload = this.active.get(row.upload_id);
+    if (!upload) {
+      upload = {
+        tenantId,
+        uploadId: row.upload_id,
+        received: row.received_offset,
+        length: row.upload_length,
+        metadata: JSON.parse(row.metadata) as Record<string, string>,
+        writing: false,
+        stopped: false,
+        wake: () => {},
+        processing: null,
+      };
+      this.active.set(row.upload_id, upload);
+    }
+    const unfinished = row.state === 'receiving' || row.state === 'processing';
+    if (unfinished && !upload.processing && !this.stopped) {
+      const started = upload;
+      upload.processing = this.process(started, row).finally(() => this.active.delete(started.uploadId));
+    }
+    return upload;
+  }
+
+  get(uploadId: string): ActiveUpload | undefined {
+    return this.active.get(uploadId);
+  }
+
+  /** After a PATCH made bytes durable: record them, then let the processor read them. */
+  async received(upload: ActiveUpload, offset: number, length: number | null): Promise<UploadRow> {
+    const row = await this.pool.run<UploadRow>('recordReceived', {
+      requestId: `upload:${upload.uploadId}`,
+      tenantId: upload.tenantId,
+      uploadId: upload.uploadId,
+      offset,
+      length,
+      ttlMs: this.ttlMs,
+    });
+    upload.received = row.received_offset;
+    upload.length = row.upload_length;
+    upload.wake();
+    return row;
+  }
+
+  async terminate(upload: ActiveUpload): Promise<void> {
+    upload.stopped = true;
+    upload.wake();
+    await upload.processing;
+    await this.finish(upload, 'terminated', null);
+  }
+
+  private async finish(
+    upload: ActiveUpload,
+    state: 'complete' | 'failed' | 'terminated',
+    error: string | null,
+  ) {
+    await this.pool.run('finishUpload', {
+      requestId: `upload:${upload.uploadId}`,
+      tenantId: upload.tenantId,
+      uploadId: upload.uploadId,
+      state,
+      error,
+    });
+  }
+
+  /** The staging bytes as they become durable; calls `idle` each time it has caught up and must wait. */
+  private async *staged(upload: ActiveUpload, from: number, idle: () => void): AsyncGenerator<Uint8Array> {
+    const file = await open(this.stagingPath(upload.tenantId, upload.uploadId), 'r');
+    let position = from;
+    try {
+      for (;;) {
+        if (upload.stopped) return;
+        const end = upload.received;
+        // the first read waits for 4 bytes, enough to recognise gzip or zip by their magic
+        const enough = position > 0 || end >= 4 || (upload.length !== null && end === upload.length);
+        if (position < end && enough) {
+          const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - position)); // fresh: the chunker keeps views
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+          position += bytesRead;
+          yield buffer.subarray(0, bytesRead);
+          continue;
+        }
+        if (upload.length !== null && position >= upload.length) return;
+        idle();
+        await new Promise<void>((resolve) => {
+          upload.wake = resolve;
+        });
+      }
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async process(upload: ActiveUpload, row: UploadRow): Promise<void> {
+    const { tenantId, uploadId } = upload;
+    const log = this.log.child({ tenant_id: tenantId, upload_id: uploadId });
+    const compressed = upload.metadata.encoding === 'gzip' || /gzip/i.test(upload.metadata.filetype ?? '');
+    const chunker = new LineChunker(
+      this.config.ingestChunkBytes,
+      this.config.maxLineBytes,
+      row.lines_seen + 1,
+    );
+    // A plain file is read from the cursor; a compressed one from its start, skipping what was processed.
+    const counter = { wire: 0, out: 0 };
+    let skip = 0;
+    let cursor = row.processed_offset;
+    let queue: Promise<unknown> = Promise.resolve();
+    const submit = (chunk: LineChunk) => {
+      const endOffset = cursor + chunk.bytes.length;
+      cursor = endOffset;
+      queue = queue.then(() =>
+        this.pool.run<ChunkSummary>(
+          'ingestUploadChunk',
+          {
+            requestId: `upload:${uploadId}`,
+            tenantId,
+            uploadId,
+            kind: 'orders',
+            bytes: chunk.bytes,
+            firstLine: chunk.firstLine,
+            lines: chunk.lines,
+            endOffset,
+            batchRows: Number.POSITIVE_INFINITY,
+            maxErrors: Number.POSITIVE_INFINITY,
+          },
+          [chunk.bytes.buffer as ArrayBuffer],
+        ),
+      );
+      return queue;
+    };
+    const flushWholeLines = () => {
+      const whole = chunker.wholeLines();
+      if (whole) void submit(whole).catch(() => {});
+    };
+    log.info(
+      { processed_offset: row.processed_offset, lines_seen: row.lines_seen, compressed },
+      'upload processing',
+    );
+    try {
+      let raw: AsyncIterable<Uint8Array>;
+      let decoded: AsyncIterable<Uint8Array>;
+      if (compressed) {
+        raw = this.staged(upload, 0, flushWholeLines);
+        skip = row.processed_offset;
+        decoded = decodeByMagic(this.count(raw, counter), counter, this.limits(), 'gzip');
+      } else {
+        raw = this.staged(upload, row.processed_offset, flushWholeLines);
+        decoded = decodeByMagic(this.count(raw, counter), counter, this.limits(), 'plain');
+      }
+      for await (let data of decoded) {
+        if (skip > 0) {
+          const drop = Math.min(skip, data.length);
+          skip -= drop;
+          data = data.subarray(drop);
+          if (data.length === 0) continue;
+        }
+        for (const chunk of chunker.push(data)) await submit(chunk);
+        await queue;
+      }
+      if (upload.stopped) return;
+      const last = chunker.end();
+      if (last) await submit(last);
+      await queue;
+      await this.finish(upload, 'complete', null);
+      log.info({ bytes: upload.received }, 'upload complete');
+    } catch (error) {
+      await queue.catch(() => {});
+      if (upload.stopped || this.stopped) return;
+      const code =
+        error instanceof BodyError ? error.code : ((error as { code?: string }).code ?? 'ingest_failed');
+      log.warn({ err: error, code }, 'upload failed');
+      await this.finish(upload, 'failed', `${code}: ${(error as Error).message}`).catch(() => {});
+    }
+  }
+
+  private limits() {
+    return {
+      maxBodyBytes: this.config.maxBodyBytes,
+      maxDecompressedBytes: this.config.maxDecompressedBytes,
+      maxRatio: this.config.maxDecompressionRatio,
+    };
+  }
+
+  private async *count(source: AsyncIterable<Uint8Array>, counter: { wire: number }) {
+    for await (const chunk of source) {
+      counter.wire += chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** At start: cut staging files back to their durable offsets and resume every unfinished upload. */
+  async resume(): Promise<void> {
+    for (const tenantId of this.tenantIds()) {
+      const rows = await this.pool.run<UploadRow[]>('unfinishedUploads', { requestId: 'boot', tenantId });
+      for (const row of rows) {
+        await truncate(this.stagingPath(tenantId, row.upload_id), row.received_offset).catch(() => {});
+        this.log.info(
+          {
+            tenant_id: tenantId,
+            upload_id: row.upload_id,
+            received: row.received_offset,
+            processed: row.processed_offset,
+          },
+          'upload resumed',
+        );
+        this.track(row, tenantId);
+      }
+    }
+  }
+
+  /** Terminates uploads whose client went quiet past the expiry. */
+  async sweep(): Promise<void> {
+    for (const tenantId of this.tenantIds()) {
+      if (this.stopped) return;
+      const expired = await this.pool.run<string[]>('expireUploads', {
+        requestId: 'sweep',
+        tenantId,
+        now: Date.now(),
+      });
+      for (const id of expired) {
+        const upload = this.active.get(id);
+        if (upload) {
+          upload.stopped = true;
+          upload.wake();
+        }
+      }
+    }
+  }
+
+  /** Stops every processor; their cursors are committed, so the next start resumes them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const upload of this.active.values()) {
+      upload.stopped = true;
+      upload.wake();
+    }
+    await Promise.allSettled([...this.active.values()].map((u) => u.processing));
+  }
+}

@@ -1,0 +1,383 @@
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { Context, Hono } from 'hono';
+import * as v from 'valibot';
+import type { RowError } from '../domain/order-schema.js';
+import { Problem } from '../http/problem.js';
+import { register } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
+import type { ActiveUpload } from '../pool/upload-jobs.js';
+import type { UploadRow } from '../storage/upload-store.js';
+import type { AppDeps } from './deps.js';
+import { IngestSummaryDoc, MAX_INLINE_ERRORS } from './ingest.js';
+
+const TUS_VERSION = '1.0.0';
+const BASE = '/api/v1/ingest/orders/uploads';
+const UPLOAD_ID = /^upl_[A-Za-z0-9_-]{16}$/;
+/** Received bytes are made durable (fdatasync + offset committed) at least this often within one PATCH. */
+const DURABLE_EVERY = 4 * 1024 * 1024;
+
+const UploadSummaryDoc = v.object({
+  ...IngestSummaryDoc.entries,
+  upload_id: v.string(),
+  state: v.picklist(['receiving', 'processing', 'complete', 'failed', 'terminated']),
+  upload_offset: v.number(),
+  upload_length: v.nullable(v.number()),
+  error: v.nullable(v.string()),
+});
+
+/** Upload-Metadata: comma-separated `key base64(value)` pairs (the value may be absent). */
+export function parseUploadMetadata(header: string | undefined): Record<string, string> | null {
+  const out: Record<string, string> = {};
+  if (!header?.trim()) return out;
+  for (const pair of header.split(',')) {
+    const [key, value, extra] = pair.trim().split(' ');
+    if (!key || extra !== undefined || !/^[\x21-\x7e]+$/.test(key)) return null;
+    if (value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return null;
+    out[key] = value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8');
+  }
+  return out;
+}
+
+function tusProblem(
+  status: 400 | 404 | 409 | 410 | 412 | 413 | 415,
+  code: string,
+  detail: string,
+  headers = {},
+) {
+  return new Problem(status, code, detail, { headers: { 'Tus-Resumable': TUS_VERSION, ...headers } });
+}
+
+const nonNegative = (raw: string | undefined) =>
+  raw !== undefined && /^\d{1,16}$/.test(raw) ? Number(raw) : null;
+
+export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { pool, config, uploads } = deps;
+  const maxSize = config.maxBodyBytes;
+
+  const requireTus = (c: Context<AppEnv>) => {
+    if (c.req.header('tus-resumable') !== TUS_VERSION)
+      throw tusProblem(412, 'tus_version_unsupported', `Send Tus-Resumable: ${TUS_VERSION}.`, {
+        'Tus-Version': TUS_VERSION,
+      });
+  };
+
+  const load = async (c: Context<AppEnv>): Promise<UploadRow> => {
+    const uploadId = c.req.param('upload_id') ?? '';
+    const row = UPLOAD_ID.test(uploadId)
+      ? await pool.run<UploadRow | null>('getUpload', {
+          requestId: c.get('requestId'),
+          tenantId: c.get('tenantId'),
+          uploadId,
+        })
+      : null;
+    if (!row) throw tusProblem(404, 'not_found', `No upload ${uploadId}.`);
+    if (row.state === 'terminated')
+      throw tusProblem(
+        410,
+        'upload_gone',
+        `Upload ${uploadId} was ${row.error === 'expired' ? 'expired' : 'terminated'}.`,
+      );
+    return row;
+  };
+
+  const tusHeaders = (row: UploadRow, received: number): Record<string, string> => ({
+    'Tus-Resumable': TUS_VERSION,
+    'Upload-Offset': String(received),
+    ...(row.upload_length === null
+      ? { 'Upload-Defer-Length': '1' }
+      : { 'Upload-Length': String(row.upload_length) }),
+    ...(row.state === 'receiving' ? { 'Upload-Expires': new Date(row.expires_at).toUTCString() } : {}),
+    'Cache-Control': 'no-store',
+  });
+
+  const tusDoc = { tag: 'uploads', auth: 'api_key' as const };
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'options',
+      path: BASE,
+      summary: 'tus discovery: version, extensions and maximum size (no key needed)',
+      tag: 'uploads',
+      auth: 'none',
+      responses: {
+        204: {
+          description: 'Capabilities',
+          headers: {
+            'Tus-Version': TUS_VERSION,
+            'Tus-Extension': 'creation,creation-defer-length,termination,expiration',
+            'Tus-Max-Size': 'bytes',
+          },
+        },
+      },
+    },
+    (c) =>
+      c.body(null, 204, {
+        'Tus-Resumable': TUS_VERSION,
+        'Tus-Version': TUS_VERSION,
+        'Tus-Extension': 'creation,creation-defer-length,termination,expiration',
+        'Tus-Max-Size': String(maxSize),
+      }),
+  );
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'post',
+      path: BASE,
+      summary: 'tus creation: a resumable upload of an NDJSON (or gzip NDJSON) orders file',
+      description:
+        'Headers: Tus-Resumable 1.0.0, Upload-Length or Upload-Defer-Length: 1, optional Upload-Metadata (filename, filetype, encoding gzip). Rows are ingested while bytes arrive.',
+      ...tusDoc,
+      headers: {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Length': 'total bytes',
+        'Upload-Metadata': 'key base64,…',
+      },
+      responses: {
+        201: { description: 'Created', headers: { Location: 'the upload URL', 'Upload-Expires': 'date' } },
+      },
+      errors: [
+        'tus_version_unsupported',
+        'invalid_upload_length',
+        'invalid_upload_metadata',
+        'upload_too_large',
+      ],
+    },
+    async (c) => {
+      requireTus(c);
+      const lengthHeader = c.req.header('upload-length');
+      const deferred = c.req.header('upload-defer-length');
+      const length = nonNegative(lengthHeader);
+      if (
+        (lengthHeader === undefined) === (deferred === undefined) ||
+        (deferred !== undefined && deferred !== '1')
+      )
+        throw tusProblem(
+          400,
+          'invalid_upload_length',
+          'Send Upload-Length (bytes) or Upload-Defer-Length: 1.',
+        );
+      if (lengthHeader !== undefined && length === null)
+        throw tusProblem(400, 'invalid_upload_length', 'Upload-Length must be a non-negative integer.');
+      if (length !== null && length > maxSize)
+        throw tusProblem(413, 'upload_too_large', `Uploads are limited to ${maxSize} bytes.`);
+      const metadata = parseUploadMetadata(c.req.header('upload-metadata'));
+      if (!metadata)
+        throw tusProblem(
+          400,
+          'invalid_upload_metadata',
+          'Upload-Metadata is "key base64value" pairs, comma-separated.',
+        );
+      const tenantId = c.get('tenantId');
+      const uploadId = `upl_${randomBytes(12).toString('base64url')}`;
+      await uploads.createStaging(tenantId, uploadId);
+      const row = await pool.run<UploadRow>('createUpload', {
+        requestId: c.get('requestId'),
+        tenantId,
+        uploadId,
+        length,
+        metadata,
+        ttlMs: uploads.ttlMs,
+      });
+      uploads.track(row, tenantId);
+      c.get('log').info({ upload_id: uploadId, upload_length: length, metadata }, 'upload created');
+      return c.body(null, 201, { ...tusHeaders(row, 0), Location: `${BASE}/${uploadId}` });
+    },
+  );
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'head',
+      path: `${BASE}/:upload_id`,
+      summary: 'tus offset: the durable Upload-Offset to resume from',
+      ...tusDoc,
+      responses: {
+        200: { description: 'Upload-Offset, Upload-Length', headers: { 'Upload-Offset': 'bytes' } },
+      },
+      errors: ['not_found', 'upload_gone'],
+    },
+    // Hono answers HEAD through the GET route below; this entry documents it.
+    (c) => c.body(null, 405),
+  );
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'get',
+      path: `${BASE}/:upload_id`,
+      summary: "The upload's ingest summary (as the single-request endpoint) plus its state",
+      description:
+        'state: receiving | processing | complete | failed | terminated. errors: the first 1000, all kept.',
+      ...tusDoc,
+      responses: { 200: { description: 'Summary', schema: UploadSummaryDoc } },
+      errors: ['not_found', 'upload_gone'],
+    },
+    async (c) => {
+      if (c.req.method === 'HEAD') {
+        requireTus(c);
+        const row = await load(c);
+        return c.body(
+          null,
+          200,
+          tusHeaders(row, uploads.get(row.upload_id)?.received ?? row.received_offset),
+        );
+      }
+      const row = await load(c);
+      const errors = await pool.run<RowError[]>('uploadErrors', {
+        requestId: c.get('requestId'),
+        tenantId: c.get('tenantId'),
+        uploadId: row.upload_id,
+        limit: MAX_INLINE_ERRORS,
+      });
+      return c.json({
+        upload_id: row.upload_id,
+        state: row.state,
+        upload_offset: row.received_offset,
+        upload_length: row.upload_length,
+        idempotency_key: null,
+        rows_received: row.rows_received,
+        rows_inserted: row.rows_inserted,
+        rows_duplicate: row.rows_duplicate,
+        rows_failed: row.rows_failed,
+        processing_time_ms: row.updated_at - row.created_at,
+        errors,
+        errors_truncated: row.rows_failed > errors.length,
+        error: row.error,
+      });
+    },
+  );
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'patch',
+      path: `${BASE}/:upload_id`,
+      summary: 'tus append: bytes at Upload-Offset; answers the new durable offset',
+      ...tusDoc,
+      headers: {
+        'Upload-Offset': 'must equal the current offset',
+        'Content-Type': 'application/offset+octet-stream',
+      },
+      body: [{ contentType: 'application/offset+octet-stream' }],
+      responses: { 204: { description: 'Appended', headers: { 'Upload-Offset': 'the new durable offset' } } },
+      errors: [
+        'tus_version_unsupported',
+        'unsupported_media_type',
+        'invalid_upload_offset',
+        'offset_mismatch',
+        'upload_locked',
+        'exceeds_upload_length',
+        'not_found',
+        'upload_gone',
+      ],
+    },
+    async (c) => {
+      requireTus(c);
+      if ((c.req.header('content-type') ?? '').split(';')[0]!.trim() !== 'application/offset+octet-stream')
+        throw tusProblem(415, 'unsupported_media_type', 'PATCH bodies are application/offset+octet-stream.');
+      const offset = nonNegative(c.req.header('upload-offset'));
+      if (offset === null)
+        throw tusProblem(400, 'invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
+      const row = await load(c);
+      const tenantId = c.get('tenantId');
+      const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
+      if (upload.writing) throw tusProblem(409, 'upload_locked', 'Another PATCH is writing to this upload.');
+      if (offset !== upload.received)
+        throw tusProblem(409, 'offset_mismatch', `The upload is at offset ${upload.received}.`, {
+          'Upload-Offset': String(upload.received),
+        });
+      let length = upload.length;
+      const newLength = nonNegative(c.req.header('upload-length'));
+      if (length === null && newLength !== null) {
+        if (newLength < offset || newLength > maxSize)
+          throw tusProblem(
+            400,
+            'invalid_upload_length',
+            'Upload-Length is below the offset or above the limit.',
+          );
+        length = newLength;
+      }
+      upload.writing = true;
+      try {
+        const received = await append(c, upload, offset, length);
+        const saved = await uploads.received(upload, received.offset, length);
+        deps.metrics.uploadBytes.inc(received.offset - offset);
+        if (received.overflow)
+          throw tusProblem(
+            413,
+            'exceeds_upload_length',
+            `The upload is ${length} bytes long; bytes past it were dropped.`,
+          );
+        return c.body(null, 204, tusHeaders(saved, saved.received_offset));
+      } finally {
+        upload.writing = false;
+      }
+    },
+  );
+
+  /** Appends the request body at `offset`, making it durable every few MiB and at the end (also on abort). */
+  async function append(c: Context<AppEnv>, upload: ActiveUpload, offset: number, length: number | null) {
+    const file = await open(uploads.stagingPath(upload.tenantId, upload.uploadId), 'r+');
+    let position = offset;
+    let undurable = 0;
+    let overflow = false;
+    try {
+      for await (const piece of c.env.incoming as AsyncIterable<Buffer>) {
+        let bytes = piece;
+        if (length !== null && position + bytes.length > length) {
+          bytes = bytes.subarray(0, length - position);
+          overflow = true;
+        }
+        if (bytes.length) await file.write(bytes, 0, bytes.length, position);
+        position += bytes.length;
+        undurable += bytes.length;
+        if (overflow) break;
+        if (undurable >= DURABLE_EVERY) {
+          await file.datasync();
+          undurable = 0;
+          await uploads.received(upload, position, length);
+        }
+      }
+    } catch (error) {
+      // the client went away mid-body: what arrived is kept and reported by HEAD
+      c.get('log').info(
+        { upload_id: upload.uploadId, offset: position, err: (error as Error).message },
+        'upload PATCH interrupted',
+      );
+    } finally {
+      await file.datasync();
+      await file.close();
+    }
+    return { offset: position, overflow };
+  }
+
+  register(
+    app,
+    deps.spec,
+    {
+      method: 'delete',
+      path: `${BASE}/:upload_id`,
+      summary: 'tus termination: stop the upload and delete its staging file (rows already ingested stay)',
+      ...tusDoc,
+      responses: { 204: { description: 'Terminated' } },
+      errors: ['not_found', 'upload_gone'],
+    },
+    async (c) => {
+      requireTus(c);
+      const row = await load(c);
+      const tenantId = c.get('tenantId');
+      const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
+      await uploads.terminate(upload);
+      c.get('log').info({ upload_id: row.upload_id }, 'upload terminated');
+      return c.body(null, 204, { 'Tus-Resumable': TUS_VERSION });
+    },
+  );
+}
