@@ -52,7 +52,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
     () => catalog.tenants().map((t) => t.tenant_id),
   );
-  const uploads = new UploadJobs(pool, config, log, () => catalog.tenants().map((t) => t.tenant_id));
+  const uploads = new UploadJobs(
+    pool,
+    config,
+    log,
+    () => catalog.tenants().map((t) => t.tenant_id),
+    (delta) => admission.addPendingIngest(delta),
+  );
   const deps: AppDeps = {
     config,
     catalog,

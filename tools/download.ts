@@ -22,6 +22,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type ExportCompression, type ExportFormat, exportFileName } from '../src/domain/export.js';
+import { Progress } from './lib/progress.js';
 
 const USAGE =
   'usage: download <export status or download URL> --key API_KEY [--out FILE] [--limit-rate BYTES_PER_S] [--no-wait]';
@@ -66,25 +67,7 @@ interface ExportStatus {
   error: string | null;
 }
 
-const tty = process.stderr.isTTY && !values.quiet;
-let lastLine = 0;
-function progress(text: string, final = false): void {
-  if (values.quiet) return;
-  if (tty) process.stderr.write(`\r${text.padEnd(78)}${final ? '\n' : ''}`);
-  else if (final || Date.now() - lastLine > 1000) {
-    lastLine = Date.now();
-    process.stderr.write(`${text}\n`);
-  }
-}
-
-const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-
-function bar(done: number, total: number, rate: number): string {
-  const share = total > 0 ? done / total : 1;
-  const width = 30;
-  const filled = Math.round(share * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(1)}% ${mb(done)}/${mb(total)} ${mb(rate)}/s`;
-}
+const progress = new Progress(values.quiet);
 
 async function getStatus(): Promise<ExportStatus> {
   const res = await fetch(statusUrl, { headers });
@@ -99,7 +82,7 @@ async function waitForFile(): Promise<ExportStatus> {
     if (status.state === 'failed') fail(`export failed: ${status.error}`);
     if (status.state === 'expired') fail('export expired');
     if (values['no-wait']) fail(`export is ${status.state}`);
-    progress(`waiting: export ${status.state}, ${status.rows_written} rows written`);
+    progress.say(`waiting: export ${status.state}, ${status.rows_written} rows written`);
     await sleep(500);
   }
 }
@@ -140,13 +123,13 @@ if (have < size || size === 0) {
   const fd = openSync(part, have === 0 ? 'w' : 'a');
   const started = performance.now();
   let received = 0;
+  const bytesBefore = have;
   try {
     for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
       writeSync(fd, chunk);
       received += chunk.length;
       have += chunk.length;
-      const elapsed = (performance.now() - started) / 1000;
-      progress(bar(have, size, elapsed > 0 ? received / elapsed : 0));
+      progress.bar(have, size, have - bytesBefore);
       if (limitRate > 0) {
         const due = (received / limitRate) * 1000 - (performance.now() - started);
         if (due > 0) await sleep(due);
@@ -156,7 +139,7 @@ if (have < size || size === 0) {
   } finally {
     closeSync(fd);
   }
-  progress(bar(have, size, 0), true);
+  progress.bar(have, size, have - bytesBefore, true);
 }
 if (have !== size) fail(`got ${have} bytes, expected ${size}; run again to resume`);
 const actual = await sha256Of(part);

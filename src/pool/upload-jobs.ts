@@ -43,6 +43,8 @@ export class UploadJobs {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly tenantIds: () => readonly number[],
+    /** Told of chunk bytes handed to workers (+) and finished (-): uploads count toward ingest admission. */
+    private readonly onPending: (deltaBytes: number) => void = () => {},
   ) {}
 
   get ttlMs(): number {
@@ -171,24 +173,28 @@ export class UploadJobs {
     let queue: Promise<unknown> = Promise.resolve();
     const submit = (chunk: LineChunk) => {
       const endOffset = cursor + chunk.bytes.length;
+      const size = chunk.bytes.length;
       cursor = endOffset;
+      this.onPending(size);
       queue = queue.then(() =>
-        this.pool.run<ChunkSummary>(
-          'ingestUploadChunk',
-          {
-            requestId: `upload:${uploadId}`,
-            tenantId,
-            uploadId,
-            kind: 'orders',
-            bytes: chunk.bytes,
-            firstLine: chunk.firstLine,
-            lines: chunk.lines,
-            endOffset,
-            batchRows: Number.POSITIVE_INFINITY,
-            maxErrors: Number.POSITIVE_INFINITY,
-          },
-          [chunk.bytes.buffer as ArrayBuffer],
-        ),
+        this.pool
+          .run<ChunkSummary>(
+            'ingestUploadChunk',
+            {
+              requestId: `upload:${uploadId}`,
+              tenantId,
+              uploadId,
+              kind: 'orders',
+              bytes: chunk.bytes,
+              firstLine: chunk.firstLine,
+              lines: chunk.lines,
+              endOffset,
+              batchRows: Number.POSITIVE_INFINITY,
+              maxErrors: Number.POSITIVE_INFINITY,
+            },
+            [chunk.bytes.buffer as ArrayBuffer],
+          )
+          .finally(() => this.onPending(-size)),
       );
       return queue;
     };

@@ -52,7 +52,7 @@ const nonNegative = (raw: string | undefined) =>
   raw !== undefined && /^\d{1,16}$/.test(raw) ? Number(raw) : null;
 
 export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const { pool, config, uploads } = deps;
+  const { pool, config, uploads, admission } = deps;
   const maxSize = config.maxBodyBytes;
 
   const requireTus = (c: Context<AppEnv>) => {
@@ -149,6 +149,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     async (c) => {
       requireTus(c);
+      admission.check('ingest');
       const lengthHeader = c.req.header('upload-length');
       const deferred = c.req.header('upload-defer-length');
       const length = nonNegative(lengthHeader);
@@ -286,6 +287,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       const offset = nonNegative(c.req.header('upload-offset'));
       if (offset === null)
         throw tusProblem(400, 'invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
+      admission.check('ingest');
       const row = await load(c);
       const tenantId = c.get('tenantId');
       const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);

@@ -66,16 +66,34 @@ describe('admission control', () => {
         bigDone = true;
       });
       let healthOk = true;
-      while (!bigDone && !refused) {
-        const probe = await fetch(`${server.url}/api/v1/ingest/orders/`, {
-          method: 'POST',
-          headers,
-          body: manyOrders(1, 1_000_000),
-        });
-        if (probe.status === 429) refused = probe;
-        else await probe.arrayBuffer();
+      let tusRefused: Response | null = null;
+      while (!bigDone && !(refused && tusRefused)) {
+        if (!refused) {
+          const probe = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+            method: 'POST',
+            headers,
+            body: manyOrders(1, 1_000_000),
+          });
+          if (probe.status === 429) refused = probe;
+          else await probe.arrayBuffer();
+        }
+        if (!tusRefused) {
+          // a tus upload is ingest work too
+          const create = await fetch(`${server.url}/api/v1/ingest/orders/uploads`, {
+            method: 'POST',
+            headers: {
+              authorization: headers.authorization!,
+              'tus-resumable': '1.0.0',
+              'upload-length': '10',
+            },
+          });
+          if (create.status === 429) tusRefused = create;
+          else await create.arrayBuffer();
+        }
         healthOk &&= (await fetch(`${server.url}/healthz`)).status === 200;
       }
+      expect(tusRefused, 'a tus creation refused while the pool was saturated').not.toBeNull();
+      expect(tusRefused!.headers.get('retry-after')).toBeTruthy();
       expect(refused, 'a 429 while the pool was saturated').not.toBeNull();
       expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       const body = (await refused!.json()) as Record<string, unknown>;

@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows, makeOrders, ndjson, product } from '../helpers/data.js';
-import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, eventually, ROOT, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 const BASE = '/api/v1/ingest/orders/uploads';
 const TUS = { 'tus-resumable': '1.0.0' };
@@ -244,6 +245,35 @@ describe('tus 1.0.0 core, creation, termination', () => {
       rows_duplicate: 0,
       rows_failed: 0,
     });
+  });
+});
+
+describe('tools/upload', () => {
+  it('shows progress, survives being killed, resumes on the next run and prints the summary', async () => {
+    const total = 15_000;
+    const file = join(server.dataDir, 'orders.ndjson.gz');
+    writeFileSync(file, gzipSync(ndjson(makeOrders(total, 'TOOL'))));
+    const tool = join(ROOT, 'dist/tools/upload.js');
+    const args = [tool, file, '--url', server.url, '--key', tenant.api_key, '--patch-bytes', '65536'];
+    const slow = spawn(process.execPath, [...args, '--limit-rate', '100000'], { stdio: 'ignore' });
+    await eventually(
+      async () => {
+        if (!existsSync(`${file}.tus.json`)) return false;
+        const { uploadUrl } = JSON.parse(readFileSync(`${file}.tus.json`, 'utf8'));
+        return Number((await head(uploadUrl, tenant.api_key)).headers.get('upload-offset')) > 65536;
+      },
+      10_000,
+      'part of the file uploaded',
+    );
+    slow.kill('SIGKILL');
+    await new Promise((r) => slow.once('exit', r));
+    const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/resuming at byte [1-9]\d*/);
+    const out = JSON.parse(result.stdout);
+    expect(out.resumed_from).toBeGreaterThan(0);
+    expect(out).toMatchObject({ state: 'complete', rows_inserted: total, rows_duplicate: 0, rows_failed: 0 });
+    expect(existsSync(`${file}.tus.json`)).toBe(false);
   });
 });
 
