@@ -1,17 +1,28 @@
 /**
  * Issue 6's benchmark (part): sales metrics over one year of one tenant, approx (rollups + sketches)
  * against exact (scan), through HTTP, with the observed error of approx per bucket; plus tinybench
- * micro-benchmarks of the sketches.
+ * micro-benchmarks of the sketches against the npm `tdigest` package; and DuckDB as the peer: the same
+ * orders (written to Parquet with our own exporter, loaded into a DuckDB table first), the same year by day
+ * with approx_count_distinct + approx_quantile, and with count(DISTINCT) + quantile_disc.
  *   node dist/perf/metrics.js --data DIR [--runs 5]
  * Prints tables and one JSON line; writes perf/results/metrics.json.
  */
 
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { Bench } from 'tinybench';
+import { DEFAULT_SALE_STATUSES } from '../src/domain/metrics.js';
+import type { SearchRow } from '../src/domain/search.js';
+import { createExportEncoder } from '../src/formats/export-encoder.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { TDigest } from '../src/sketches/tdigest.js';
+import { exportBatches } from '../src/storage/export-batches.js';
+import { shardPath } from '../src/storage/shards.js';
+import { openDatabase } from '../src/storage/sqlite.js';
 import { spawnServer } from '../tools/lib/spawn-server.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -29,8 +40,72 @@ const { tenant_id: tenantId, api_key: apiKey } = (
     api_key: string;
   }[]
 )[0]!;
+/** The npm `tdigest` package (CommonJS, untyped): the peer of our t-digest. */
+type NpmDigest = {
+  push(x: number): void;
+  push_centroid(c: unknown): void;
+  toArray(): unknown[];
+  percentile(p: number): number;
+};
+const NpmTDigest = (createRequire(import.meta.url)('tdigest') as { TDigest: new () => NpmDigest }).TDigest;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const r1 = (n: number) => Math.round(n * 10) / 10;
+
+/** The tenant's orders as a Parquet file (our exporter, in process): what DuckDB loads. */
+async function ordersAsParquet(dir: string): Promise<string> {
+  const path = join(dir, 'orders.parquet');
+  const db = openDatabase(shardPath(values.data!, tenantId), { readonly: true });
+  const fields = ['created_at', 'status', 'total_cents', 'customer_id'] as const;
+  const encoder = await createExportEncoder('parquet', 'zstd', fields);
+  const fd = openSync(path, 'w');
+  let offset = 0;
+  const write = (b: Uint8Array) => {
+    writeSync(fd, b, 0, b.length, offset);
+    offset += b.length;
+  };
+  write(encoder.header());
+  const groups: Uint8Array[] = [];
+  for (const rows of exportBatches(db, {}, fields, null, 65536) as Generator<SearchRow[]>) {
+    const out = encoder.encode(rows, offset);
+    write(out.bytes);
+    groups.push(...out.rowGroups.map((g) => g.meta));
+  }
+  write(encoder.trailer(groups));
+  closeSync(fd);
+  db.close();
+  return path;
+}
+
+/** DuckDB over the same orders and the same question as `group_by=day` for 2025: medians of `runs`. */
+async function duckdbPeer(parquet: string) {
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  await conn.run(`CREATE TABLE orders AS SELECT * FROM read_parquet('${parquet}')`);
+  const statuses = DEFAULT_SALE_STATUSES.map((s) => `'${s}'`).join(',');
+  const where = `WHERE created_at >= TIMESTAMP '2025-01-01' AND created_at < TIMESTAMP '2026-01-01' AND status IN (${statuses})`;
+  const query = (distinct: string, quantile: string) =>
+    `SELECT date_trunc('day', created_at) AS day, count(*), sum(total_cents), ${distinct}, ${quantile}
+     FROM orders ${where} GROUP BY day ORDER BY day`;
+  const time = async (sql: string) => {
+    const ms: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      rows = (await conn.runAndReadAll(sql)).getRows().length;
+      ms.push(performance.now() - t0);
+    }
+    return { ms: r1(median(ms)), rows };
+  };
+  const approx = await time(
+    query('approx_count_distinct(customer_id)', 'approx_quantile(total_cents, [0.5, 0.95, 0.99])'),
+  );
+  const exact = await time(
+    query('count(DISTINCT customer_id)', 'quantile_disc(total_cents, [0.5, 0.95, 0.99])'),
+  );
+  const threads = Number((await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]![0]);
+  conn.closeSync();
+  return { threads, approx, exact };
+}
 
 type Bucket = {
   key: string;
@@ -107,6 +182,12 @@ try {
     hllB.addInt(id + 1_000_000);
   }
   const values_ = Array.from({ length: 100_000 }, (_, i) => Math.exp(7 + ((i * 7919) % 1000) / 400));
+  const npmA = new NpmTDigest();
+  const npmB = new NpmTDigest();
+  for (const v of values_) {
+    npmA.push(v);
+    npmB.push(v * 1.1);
+  }
   const tdA = new TDigest();
   const tdB = new TDigest();
   for (const v of values_) {
@@ -128,6 +209,17 @@ try {
     })
     .add('tdigest merge (200 centroids each)', () => {
       TDigest.deserialize(tdA.serialize()).merge(tdB).quantile(0.99);
+    })
+    .add('npm tdigest add 100k values', () => {
+      const d = new NpmTDigest();
+      for (const v of values_) d.push(v);
+      d.percentile(0.5);
+    })
+    .add('npm tdigest merge (two digests of 100k)', () => {
+      const d = new NpmTDigest();
+      for (const c of npmA.toArray()) d.push_centroid(c);
+      for (const c of npmB.toArray()) d.push_centroid(c);
+      d.percentile(0.99);
     });
   await bench.run();
   const micro = bench.tasks.map((t) => {
@@ -140,8 +232,22 @@ try {
     };
   });
 
+  const scratch = mkdtempSync(join(tmpdir(), 'orderflow-metrics-perf-'));
+  const duck = await duckdbPeer(await ordersAsParquet(scratch));
+  rmSync(scratch, { recursive: true, force: true });
+  const ours = shapes[0] as { approx_ms_median: number; exact_ms_median: number };
+  const duckdb = {
+    threads: duck.threads,
+    buckets: duck.approx.rows,
+    approx_ms_median: duck.approx.ms,
+    exact_ms_median: duck.exact.ms,
+    // our figures include HTTP and JSON; DuckDB's do not (in process, table already in memory)
+    duckdb_approx_over_ours: r1(duck.approx.ms / ours.approx_ms_median),
+    ours_exact_over_duckdb: r1(ours.exact_ms_median / duck.exact.ms),
+  };
   const result = {
     benchmark: 'metrics',
+    duckdb,
     at: new Date().toISOString(),
     env: machine(),
     first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
@@ -171,7 +277,11 @@ try {
   }
   process.stdout.write('\n| micro-benchmark | mean ms | ns per item |\n|---|---|---|\n');
   for (const m of micro) process.stdout.write(`| ${m.task} | ${m.mean_ms} | ${m.per_item_ns ?? ''} |\n`);
-  process.stdout.write(`${JSON.stringify({ benchmark: 'metrics', shapes, micro })}\n`);
+  process.stdout.write(
+    `\n| year by day | ours (HTTP) ms | DuckDB (in process, ${duck.threads} threads) ms |\n|---|---|---|\n` +
+      `| approx | ${ours.approx_ms_median} | ${duck.approx.ms} |\n| exact | ${ours.exact_ms_median} | ${duck.exact.ms} |\n`,
+  );
+  process.stdout.write(`${JSON.stringify({ benchmark: 'metrics', shapes, duckdb, micro })}\n`);
 } finally {
   server.child.kill('SIGTERM');
   await server.exited;
