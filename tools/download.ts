@@ -22,15 +22,13 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type ExportCompression, type ExportFormat, exportFileName } from '../src/domain/export.js';
+import { failWith, intFlag, pace } from './lib/cli.js';
 import { Progress } from './lib/progress.js';
 
 const USAGE =
   'usage: download <export status or download URL> --key API_KEY [--out FILE] [--limit-rate BYTES_PER_S] [--no-wait]';
 
-function fail(message: string, code = 1): never {
-  process.stderr.write(`download: ${message}\n`);
-  process.exit(code);
-}
+const fail: (message: string, code?: number) => never = failWith('download');
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -49,8 +47,7 @@ if (values.help) {
 }
 const target = positionals[0];
 if (!target || !values.key) fail(USAGE, 2);
-const limitRate = Number(values['limit-rate']);
-if (!Number.isSafeInteger(limitRate) || limitRate < 0) fail('--limit-rate must be a non-negative integer', 2);
+const limitRate = intFlag(values['limit-rate'], 'limit-rate', fail);
 
 const statusUrl = target.replace(/\/download\/?$/, '');
 const headers = { authorization: `Bearer ${values.key}` };
@@ -130,10 +127,7 @@ if (have < size || size === 0) {
       received += chunk.length;
       have += chunk.length;
       progress.bar(have, size, have - bytesBefore);
-      if (limitRate > 0) {
-        const due = (received / limitRate) * 1000 - (performance.now() - started);
-        if (due > 0) await sleep(due);
-      }
+      await pace(limitRate, started, received);
     }
     fsyncSync(fd);
   } finally {

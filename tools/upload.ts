@@ -20,15 +20,13 @@ import {
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { failWith, intFlag, pace } from './lib/cli.js';
 import { Progress } from './lib/progress.js';
 
 const USAGE =
   'usage: upload FILE --url http://host:port --key API_KEY [--patch-bytes N] [--limit-rate BYTES_PER_S] [--no-wait]';
 
-function fail(message: string, code = 1): never {
-  process.stderr.write(`upload: ${message}\n`);
-  process.exit(code);
-}
+const fail: (message: string, code?: number) => never = failWith('upload');
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -50,9 +48,8 @@ const path = positionals[0];
 if (!path || !values.key) fail(USAGE, 2);
 if (!existsSync(path)) fail(`no such file: ${path}`, 2);
 const patchBytes = Number(values['patch-bytes']);
-const limitRate = Number(values['limit-rate']);
+const limitRate = intFlag(values['limit-rate'], 'limit-rate', fail);
 if (!Number.isSafeInteger(patchBytes) || patchBytes < 1) fail('--patch-bytes must be a positive integer', 2);
-if (!Number.isSafeInteger(limitRate) || limitRate < 0) fail('--limit-rate must be a non-negative integer', 2);
 
 const TUS = { 'tus-resumable': '1.0.0', authorization: `Bearer ${values.key}` };
 const endpoint = new URL('/api/v1/ingest/orders/uploads', values.url).href;
@@ -133,10 +130,7 @@ while (offset < size) {
   offset = await send(url, offset, Math.min(patchBytes, size - offset), async (n) => {
     moved += n;
     progress.bar(resumedFrom + moved, size, moved);
-    if (limitRate > 0) {
-      const due = (moved / limitRate) * 1000 - (performance.now() - started);
-      if (due > 0) await sleep(due);
-    }
+    await pace(limitRate, started, moved);
   });
 }
 progress.bar(size, size, moved, true);
