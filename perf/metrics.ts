@@ -215,7 +215,7 @@ try {
       for (const v of values_) d.push(v);
       d.percentile(0.5);
     })
-    .add('npm tdigest merge (two digests of 100k)', () => {
+    .add('npm tdigest merge (two full digests)', () => {
       const d = new NpmTDigest();
       for (const c of npmA.toArray()) d.push_centroid(c);
       for (const c of npmB.toArray()) d.push_centroid(c);

@@ -160,7 +160,12 @@ export class UploadJobs {
   private async process(upload: ActiveUpload, row: UploadRow): Promise<void> {
     const { tenantId, uploadId } = upload;
     const log = this.log.child({ tenant_id: tenantId, upload_id: uploadId });
-    const compressed = upload.metadata.encoding === 'gzip' || /gzip/i.test(upload.metadata.filetype ?? '');
+    // Compressed if declared (Upload-Metadata encoding gzip) or if the first bytes are gzip or zip magic.
+    const declared = upload.metadata.encoding === 'gzip' || /gzip/i.test(upload.metadata.filetype ?? '');
+    const head = upload.received >= 4 ? await this.firstBytes(upload) : null;
+    const sniffed =
+      head !== null && ((head[0] === 0x1f && head[1] === 0x8b) || (head[0] === 0x50 && head[1] === 0x4b));
+    const compressed = declared || sniffed;
     const chunker = new LineChunker(
       this.config.ingestChunkBytes,
       this.config.maxLineBytes,
@@ -209,10 +214,17 @@ export class UploadJobs {
     try {
       let raw: AsyncIterable<Uint8Array>;
       let decoded: AsyncIterable<Uint8Array>;
-      if (compressed) {
+      if (compressed || head === null) {
+        // from the start: decompressed bytes before the cursor are skipped (with fewer than 4 bytes in, the
+        // cursor is 0 and the decoder recognises the format itself)
         raw = this.staged(upload, 0, flushWholeLines);
         skip = row.processed_offset;
-        decoded = decodeByMagic(this.count(raw, counter), counter, this.limits(), 'gzip');
+        decoded = decodeByMagic(
+          this.count(raw, counter),
+          counter,
+          this.limits(),
+          declared ? 'gzip' : undefined,
+        );
       } else {
         raw = this.staged(upload, row.processed_offset, flushWholeLines);
         decoded = decodeByMagic(this.count(raw, counter), counter, this.limits(), 'plain');
@@ -240,6 +252,17 @@ export class UploadJobs {
         error instanceof BodyError ? error.code : ((error as { code?: string }).code ?? 'ingest_failed');
       log.warn({ err: error, code }, 'upload failed');
       await this.finish(upload, 'failed', `${code}: ${(error as Error).message}`).catch(() => {});
+    }
+  }
+
+  private async firstBytes(upload: ActiveUpload): Promise<Uint8Array> {
+    const file = await open(this.stagingPath(upload.tenantId, upload.uploadId), 'r');
+    try {
+      const head = Buffer.alloc(4);
+      await file.read(head, 0, 4, 0);
+      return head;
+    } finally {
+      await file.close();
     }
   }
 

@@ -39,6 +39,17 @@ export function parseUploadMetadata(header: string | undefined): Record<string, 
   return out;
 }
 
+/** The creation's metadata, echoed by HEAD as tus asks. */
+function uploadMetadataHeader(stored: string): Record<string, string> {
+  const entries = Object.entries(JSON.parse(stored) as Record<string, string>);
+  if (entries.length === 0) return {};
+  return {
+    'Upload-Metadata': entries
+      .map(([k, value]) => (value === '' ? k : `${k} ${Buffer.from(value).toString('base64')}`))
+      .join(','),
+  };
+}
+
 function tusProblem(
   status: 400 | 404 | 409 | 410 | 412 | 413 | 415,
   code: string,
@@ -88,6 +99,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       ? { 'Upload-Defer-Length': '1' }
       : { 'Upload-Length': String(row.upload_length) }),
     ...(row.state === 'receiving' ? { 'Upload-Expires': new Date(row.expires_at).toUTCString() } : {}),
+    ...uploadMetadataHeader(row.metadata),
     'Cache-Control': 'no-store',
   });
 

@@ -162,6 +162,9 @@ describe('tus 1.0.0 core, creation, termination', () => {
     );
     const mid = await summary(url, tenant.api_key);
     expect(mid.state).toBe('receiving');
+    expect((await head(url, tenant.api_key)).headers.get('upload-metadata')).toBe(
+      `filename ${Buffer.from('orders.ndjson').toString('base64')}`,
+    );
     expect((await head(url, tenant.api_key)).headers.get('upload-offset')).toBe(String(half));
     const rest = await patch(url, tenant.api_key, half, body.subarray(half), {
       'upload-length': String(body.length),
@@ -286,12 +289,8 @@ describe('crash safety', () => {
       const total = 12_000;
       const plain = Buffer.from(ndjson(makeOrders(total, gzip ? 'KG' : 'KP')));
       const body = gzip ? gzipSync(plain) : plain;
-      const url = await create(
-        first,
-        t.api_key,
-        body.length,
-        gzip ? `encoding ${Buffer.from('gzip').toString('base64')}` : '',
-      );
+      // gzip is not declared here: the server recognises it by its magic bytes, also after the restart
+      const url = await create(first, t.api_key, body.length);
       const a = Math.floor(body.length * 0.4);
       expect((await patch(url, t.api_key, 0, body.subarray(a * 0, a))).status).toBe(204);
       await eventually(
