@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -100,5 +101,20 @@ describe('OpenAPI document', () => {
         expect(Array.isArray(op.security)).toBe(true);
       }
     }
+  });
+
+  it('passes the OpenAPI 3.1 JSON-schema validator (@seriousme/openapi-schema-validator)', async () => {
+    const validator = new Validator();
+    const result = await validator.validate(JSON.parse(JSON.stringify(doc)));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    // and it does reject: a response without its required description
+    const broken = JSON.parse(JSON.stringify(doc));
+    const firstOp = Object.values(
+      Object.values(broken.paths)[0] as Record<string, { responses: Record<string, unknown> }>,
+    )[0]!;
+    firstOp.responses['200'] = { content: {} };
+    expect((await new Validator().validate(broken)).valid).toBe(false);
   });
 });
