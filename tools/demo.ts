@@ -67,6 +67,21 @@ Orderflow is running at ${base}  (tenant ${t}, data in ${relative('.', dataDir)}
   gzip -c ${ordersFile} | curl -s -X POST $OF/api/v1/ingest/orders/ -H "Authorization: Bearer $KEY" \\
        -H 'Content-Type: application/octet-stream' --data-binary @-
 
+  # search, and sales by day
+  curl -s "$OF/api/v1/tenants/${t}/orders/search?status=paid&fields=order_id,created_at,total_cents&limit=3" -H "Authorization: Bearer $KEY"
+  curl -s "$OF/api/v1/tenants/${t}/metrics/sales?group_by=month&start_date=2025-01-01&end_date=2026-01-01" -H "Authorization: Bearer $KEY"
+
+  # export to Parquet (a checkpointed job), then download it with resume and sha256 check
+  curl -s -X POST $OF/api/v1/tenants/${t}/reports/export -H "Authorization: Bearer $KEY" \
+       -H 'Content-Type: application/json' -d '{"format":"parquet"}'
+  npm run -s download -- "$OF$(curl -s "$OF/api/v1/tenants/${t}/reports/exports?limit=1" -H "Authorization: Bearer $KEY" | node -pe 'JSON.parse(require("fs").readFileSync(0)).data[0].status_url')" --key $KEY --out /tmp/demo-orders.parquet
+  # or streamed as the response, gzip on the fly
+  curl -s --compressed -X POST $OF/api/v1/tenants/${t}/reports/export -H "Authorization: Bearer $KEY" \
+       -H 'Accept: text/csv' -H 'Content-Type: application/json' -d '{"fields":["order_id","total_cents"]}' | head -3
+
+  # resumable upload (tus): interrupt it and run it again to resume
+  npm run -s upload -- ${ordersFile} --url $OF --key $KEY
+
   # operations
   curl -s $OF/metrics.json
   curl -s $OF/metrics | grep -E '^(ingest_rows_total|db_query_duration_seconds)' | head
