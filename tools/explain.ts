@@ -5,8 +5,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SALE_STATUSES } from '../src/domain/metrics.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
+import { exactGroupScanSql, exactTimeScanSql, rollupSql } from '../src/storage/metrics-sql.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
@@ -29,6 +31,8 @@ const anEmail =
   'a@example.com';
 const after = { createdAt: newest.t - 30 * day, orderPk: newest.pk };
 
+const KEYSET_PG = 'orders (tenant_id, created_at DESC, order_pk DESC) INCLUDE (status, total_cents)';
+
 const shapes: {
   name: string;
   why: string;
@@ -36,26 +40,60 @@ const shapes: {
   cursor?: boolean;
   fields?: readonly string[];
   limit?: number;
+  /** The PostgreSQL index proposed for this shape (docs/postgres.md has the schema). */
+  pg: string;
 }[] = [
-  { name: 'first page, all fields', why: 'the default listing', filters: {} },
-  { name: 'next page (keyset)', why: 'every later page', filters: {}, cursor: true },
-  { name: 'date range', why: 'from/to', filters: { from: newest.t - 90 * day, to: newest.t - 30 * day } },
-  { name: 'status list', why: 'status=paid,shipped', filters: { status: ['paid', 'shipped'] } },
+  { name: 'first page, all fields', why: 'the default listing', filters: {}, pg: KEYSET_PG },
+  { name: 'next page (keyset)', why: 'every later page', filters: {}, cursor: true, pg: KEYSET_PG },
+  {
+    name: 'date range',
+    why: 'from/to',
+    filters: { from: newest.t - 90 * day, to: newest.t - 30 * day },
+    pg: `${KEYSET_PG}; BRIN (created_at) on closed monthly partitions`,
+  },
+  {
+    name: 'status list',
+    why: 'status=paid,shipped',
+    filters: { status: ['paid', 'shipped'] },
+    pg: `${KEYSET_PG} (status filtered from the INCLUDE columns, index-only)`,
+  },
   {
     name: 'rare status, large page',
     why: 'status=refunded (about 2%), limit 100000: the covering keyset index filters without table lookups',
     filters: { status: ['refunded'] },
     limit: 100_000,
+    pg: 'partial index orders (tenant_id, created_at DESC) WHERE status = ANY(rare statuses), or the keyset index',
   },
-  { name: 'product ids', why: 'orders holding any of the products', filters: { productIds: [1, 2, 3] } },
-  { name: 'total range', why: 'min/max_total_cents', filters: { minTotal: 10_000, maxTotal: 20_000 } },
-  { name: 'full text', why: 'q=ada (FTS5 prefix)', filters: { match: ftsMatch('ada')! } },
-  { name: 'exact email', why: 'customer_email', filters: { email: anEmail } },
+  {
+    name: 'product ids',
+    why: 'orders holding any of the products',
+    filters: { productIds: [1, 2, 3] },
+    pg: 'order_items (tenant_id, product_id, order_pk)',
+  },
+  {
+    name: 'total range',
+    why: 'min/max_total_cents',
+    filters: { minTotal: 10_000, maxTotal: 20_000 },
+    pg: `${KEYSET_PG} (total filtered from the INCLUDE columns)`,
+  },
+  {
+    name: 'full text',
+    why: 'q=ada (FTS5 prefix)',
+    filters: { match: ftsMatch('ada')! },
+    pg: "GIN on customers (to_tsvector('simple', name || ' ' || email)), or pg_trgm GIN for infix",
+  },
+  {
+    name: 'exact email',
+    why: 'customer_email',
+    filters: { email: anEmail },
+    pg: 'customers (tenant_id, email); orders (tenant_id, customer_pk, created_at DESC)',
+  },
   {
     name: 'combined',
     why: 'date + status + product + total',
     filters: { from: newest.t - 180 * day, status: ['paid'], productIds: [5, 6], minTotal: 1000 },
     cursor: true,
+    pg: 'order_items (tenant_id, product_id, order_pk) then the keyset index for the page',
   },
 ];
 
@@ -72,16 +110,18 @@ const lines: string[] = [
   `against a shard holding ${Object.entries(counts)
     .map(([t, n]) => `${n.toLocaleString('en')} ${t}`)
     .join(', ')}.`,
-  'Each query is built by `src/storage/search-sql.ts`, exactly as the search endpoint runs it.',
+  'Each query is built by the code the service runs, with the PostgreSQL index proposed for it.',
   '',
 ];
-for (const s of shapes) {
-  const { sql, params } = buildSearchSql(
-    s.filters,
-    (s.fields ?? SEARCH_FIELDS) as never,
-    s.cursor ? after : null,
-    s.limit ?? 1001,
-  );
+/** Appends one query's plan, its timing on this shard, and the PostgreSQL index proposed for it. */
+function explain(
+  name: string,
+  why: string,
+  sql: string,
+  params: unknown[],
+  pg: string,
+  limitNote: string,
+): void {
   const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
     id: number;
     parent: number;
@@ -98,9 +138,9 @@ for (const s of shapes) {
   for (const _ of db.prepare(sql).iterate(...params)) rows++;
   const ms = performance.now() - t0;
   lines.push(
-    `## ${s.name}`,
+    `## ${name}`,
     '',
-    `${s.why}. ${rows} rows (limit ${s.limit ?? 1001}) in ${ms.toFixed(1)} ms.`,
+    `${why}. ${rows} rows${limitNote} in ${ms.toFixed(1)} ms. PostgreSQL: ${pg}.`,
     '',
     '```sql',
     sql,
@@ -112,5 +152,60 @@ for (const s of shapes) {
     '',
   );
 }
+
+lines.push('# Search', '');
+for (const s of shapes) {
+  const limit = s.limit ?? 1001;
+  const { sql, params } = buildSearchSql(
+    s.filters,
+    (s.fields ?? SEARCH_FIELDS) as never,
+    s.cursor ? after : null,
+    limit,
+  );
+  explain(s.name, s.why, sql, params, s.pg, ` (limit ${limit})`);
+}
+
+lines.push(
+  '# Export, metrics',
+  '',
+  'Built by `src/storage/search-sql.ts` and `src/storage/metrics-sql.ts`, as the workers run them.',
+  '',
+);
+{
+  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, after, 8192);
+  explain(
+    'export page after a checkpoint',
+    'one 8192-row batch of a full export, resumed after a checkpoint key',
+    sql,
+    params,
+    KEYSET_PG,
+    '',
+  );
+}
+const yearStart = newest.t - 365 * day;
+explain(
+  'metrics exact, by day over a year',
+  'group_by=day&precision=exact, sales statuses',
+  exactTimeScanSql(DEFAULT_SALE_STATUSES.length),
+  [yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
+  `${KEYSET_PG}; at scale a columnar copy (report.md)`,
+  '',
+);
+explain(
+  'metrics exact, by product over 30 days',
+  'group_by=product&precision=exact (top products by revenue); a short range is read by date and sorted',
+  exactGroupScanSql('product', DEFAULT_SALE_STATUSES.length, true),
+  [newest.t - 30 * day, newest.t, ...DEFAULT_SALE_STATUSES],
+  'order_items (tenant_id, product_id, order_pk) with orders by primary key; or the daily product rollup',
+  '',
+);
+explain(
+  'metrics approx, by day over a year',
+  'group_by=day&precision=approx: the daily rollup level',
+  rollupSql('daily', DEFAULT_SALE_STATUSES.length),
+  [Math.floor(yearStart / 3_600_000), Math.ceil(newest.t / 3_600_000), ...DEFAULT_SALE_STATUSES],
+  'rollup_daily primary key (tenant_id, day, status)',
+  '',
+);
 writeFileSync(values.out!, `${lines.join('\n')}\n`);
 process.stdout.write(`wrote ${values.out}\n`);

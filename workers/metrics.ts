@@ -13,9 +13,15 @@ import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { type AggregateRow, aggregateFor, type SalesAggregate } from '../src/sketches/sales-aggregate.js';
+import {
+  exactGroupScanSql,
+  exactTimeScanSql,
+  ordersInRangeSql,
+  PRODUCT_SORT_MAX_ORDERS,
+  rollupSql,
+} from '../src/storage/metrics-sql.js';
 import { RollupBuilder } from '../src/storage/rollups.js';
 import type { Db } from '../src/storage/sqlite.js';
-import { placeholders } from '../src/storage/where.js';
 
 export type SalesInput = TaskBase & SalesRequest;
 
@@ -102,13 +108,8 @@ class GroupAccumulator {
 function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
   const acc = new GroupAccumulator();
   let rows = 0;
-  const statusIn = `+o.status IN (${placeholders(r.statuses.length)})`;
   if (r.groupBy === 'day' || r.groupBy === 'hour') {
-    const stmt = db.prepare(
-      `SELECT o.order_pk, o.created_at, o.customer_pk, o.total_cents,
-         (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-       FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn} ORDER BY o.created_at`,
-    );
+    const stmt = db.prepare(exactTimeScanSql(r.statuses.length));
     const g = r.groupBy;
     for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
       Record<string, number>
@@ -131,14 +132,13 @@ function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method:
     };
   }
   const byCategory = r.groupBy === 'category';
+  const inRange = byCategory ? 0 : (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
   const stmt = db.prepare(
-    byCategory
-      ? `SELECT p.category AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
-         FROM products p JOIN order_items i ON i.product_id = p.product_id JOIN orders o ON o.order_pk = i.order_pk
-         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn} ORDER BY p.category`
-      : `SELECT i.product_id AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
-         FROM order_items i INDEXED BY order_items_product JOIN orders o ON o.order_pk = i.order_pk
-         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn} ORDER BY i.product_id`,
+    exactGroupScanSql(
+      byCategory ? 'category' : 'product',
+      r.statuses.length,
+      inRange <= PRODUCT_SORT_MAX_ORDERS,
+    ),
   );
   for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
     Record<string, number> & { k: string | number }
@@ -172,13 +172,7 @@ function approxTime(
 ): { data: Bucket[]; rows: number; level: string } {
   // whole days by day read the day level (one row per day and status); anything else the hours
   const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
-  const stmt = db.prepare(
-    daily
-      ? `SELECT day * 24 AS hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_daily
-         WHERE day >= ? / 24 AND day < ? / 24 AND status IN (${placeholders(r.statuses.length)}) ORDER BY day`
-      : `SELECT hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly
-         WHERE hour >= ? AND hour < ? AND status IN (${placeholders(r.statuses.length)}) ORDER BY hour`,
-  );
+  const stmt = db.prepare(rollupSql(daily ? 'daily' : 'hourly', r.statuses.length));
   const buckets = new Map<string, SalesAggregate>();
   let rows = 0;
   for (const row of stmt.iterate(

@@ -1,0 +1,55 @@
+import { placeholders } from './where.js';
+
+/**
+ * The sales-metrics queries, shared by the worker that runs them and tools/explain, which records their
+ * plans. Every value is a bound parameter: (start, end, ...statuses) for the scans, (start hour, end hour,
+ * ...statuses) for the rollups.
+ */
+const statusIn = (n: number) => `+o.status IN (${placeholders(n)})`;
+
+/** Exact by day or hour: one ordered pass over the range through the keyset index. */
+export function exactTimeScanSql(statuses: number): string {
+  return `SELECT o.order_pk, o.created_at, o.customer_pk, o.total_cents,
+         (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
+       FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY o.created_at`;
+}
+
+/**
+ * Orders in a range up to which exact-by-product sorts the range's items instead of walking every item in
+ * product order: measured on 1M orders, 30 days (~77k orders) took 1.9 s sorted vs 15.4 s walked. Sorting
+ * happens in memory (temp_store), so the bound also caps that memory (~20 MB).
+ */
+export const PRODUCT_SORT_MAX_ORDERS = 150_000;
+
+export const ordersInRangeSql = 'SELECT count(*) AS n FROM orders WHERE created_at >= ? AND created_at < ?';
+
+/**
+ * Exact by category or product: items joined to their orders, ordered by the group key. By product, a
+ * short range is read through the date index and sorted; a long one walks the product index (no sort).
+ */
+export function exactGroupScanSql(
+  groupBy: 'category' | 'product',
+  statuses: number,
+  sortRange = false,
+): string {
+  if (groupBy === 'product' && sortRange)
+    return `SELECT i.product_id AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
+         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk
+         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY i.product_id`;
+  return groupBy === 'category'
+    ? `SELECT p.category AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
+         FROM products p JOIN order_items i ON i.product_id = p.product_id JOIN orders o ON o.order_pk = i.order_pk
+         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY p.category`
+    : `SELECT i.product_id AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
+         FROM order_items i INDEXED BY order_items_product JOIN orders o ON o.order_pk = i.order_pk
+         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY i.product_id`;
+}
+
+/** Approx by time: the daily rollup level for whole days by day, the hourly level otherwise. */
+export function rollupSql(level: 'daily' | 'hourly', statuses: number): string {
+  return level === 'daily'
+    ? `SELECT day * 24 AS hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_daily
+         WHERE day >= ? / 24 AND day < ? / 24 AND status IN (${placeholders(statuses)}) ORDER BY day`
+    : `SELECT hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly
+         WHERE hour >= ? AND hour < ? AND status IN (${placeholders(statuses)}) ORDER BY hour`;
+}
