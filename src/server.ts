@@ -73,6 +73,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     state: { ready: false, draining: false, bootId: randomUUID() },
   };
   const app = createApp(deps);
+  // Unfinished uploads: staging files cut back to their durable offsets and processing resumed at the
+  // committed cursors. Done before the first request, so a client's PATCH can never race the truncation.
+  await uploads.resume();
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
       resolve(s as Server),
@@ -86,8 +89,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
   announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
   // unfinished exports resume from their checkpoints in the background
   exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
-  // unfinished uploads: staging cut back to the durable offset, processing resumed at the committed cursor
-  uploads.resume().catch((error) => log.error({ err: error }, 'resuming uploads failed'));
   const uploadSweep = setInterval(
     () => uploads.sweep().catch((error) => log.error({ err: error }, 'upload expiry sweep failed')),
     Math.min(60_000, config.uploadExpiryS * 1000),

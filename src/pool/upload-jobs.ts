@@ -284,8 +284,15 @@ export class UploadJobs {
   /** At start: cut staging files back to their durable offsets and resume every unfinished upload. */
   async resume(): Promise<void> {
     for (const tenantId of this.tenantIds()) {
-      const rows = await this.pool.run<UploadRow[]>('unfinishedUploads', { requestId: 'boot', tenantId });
+      let rows: UploadRow[];
+      try {
+        rows = await this.pool.run<UploadRow[]>('unfinishedUploads', { requestId: 'boot', tenantId });
+      } catch (error) {
+        this.log.error({ err: error, tenant_id: tenantId }, 'cannot read unfinished uploads; skipped');
+        continue;
+      }
       for (const row of rows) {
+        if (this.active.has(row.upload_id)) continue; // already in use: its staging file is live
         await truncate(this.stagingPath(tenantId, row.upload_id), row.received_offset).catch(() => {});
         this.log.info(
           {
