@@ -91,14 +91,24 @@ async function create(): Promise<string> {
 }
 
 /** One PATCH of [offset, offset + length): the body is read from the file as it is sent. */
-async function send(url: string, offset: number, length: number, onBytes: (n: number) => Promise<void>) {
+async function send(
+  url: string,
+  offset: number,
+  length: number,
+  onBytes: (n: number, position: number) => Promise<void>,
+) {
   const fd = openSync(path!, 'r');
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
   let position = offset;
   const end = offset + length;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (position >= end) {
-        closeSync(fd);
+        close();
         controller.close();
         return;
       }
@@ -106,8 +116,9 @@ async function send(url: string, offset: number, length: number, onBytes: (n: nu
       const n = readSync(fd, buffer, 0, buffer.length, position);
       position += n;
       controller.enqueue(buffer.subarray(0, n));
-      await onBytes(n);
+      await onBytes(n, position);
     },
+    cancel: close,
   });
   const res = await fetch(url, {
     method: 'PATCH',
@@ -115,7 +126,24 @@ async function send(url: string, offset: number, length: number, onBytes: (n: nu
     body,
     duplex: 'half',
   } as RequestInit);
+  close();
+  if (res.status === 409) {
+    // the server still finishes an earlier, interrupted PATCH, or holds another offset: ask it again
+    await res.arrayBuffer();
+    conflicts++;
+    if (conflicts > 50) fail(`PATCH at ${offset}: still 409 after ${conflicts} tries`);
+    await sleep(200);
+    return currentOffset(url);
+  }
   if (res.status !== 204) fail(`PATCH at ${offset}: ${res.status} ${await res.text()}`);
+  return Number(res.headers.get('upload-offset'));
+}
+
+let conflicts = 0;
+
+async function currentOffset(url: string): Promise<number> {
+  const res = await fetch(url, { method: 'HEAD', headers: TUS });
+  if (res.status !== 200) fail(`HEAD: ${res.status}`);
   return Number(res.headers.get('upload-offset'));
 }
 
@@ -127,9 +155,9 @@ if (found && !values.quiet) process.stderr.write(`resuming at byte ${offset} of 
 const started = performance.now();
 let moved = 0;
 while (offset < size) {
-  offset = await send(url, offset, Math.min(patchBytes, size - offset), async (n) => {
+  offset = await send(url, offset, Math.min(patchBytes, size - offset), async (n, position) => {
     moved += n;
-    progress.bar(resumedFrom + moved, size, moved);
+    progress.bar(position, size, moved);
     await pace(limitRate, started, moved);
   });
 }
