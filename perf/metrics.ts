@@ -31,6 +31,8 @@ const { values } = parseArgs({
     data: { type: 'string', default: './data' },
     runs: { type: 'string', default: '5' },
     workers: { type: 'string', default: '2' },
+    /** results file name under perf/results (without .json), e.g. for another preset */
+    out: { type: 'string', default: 'metrics' },
   },
 });
 const runs = Number(values.runs);
@@ -259,7 +261,7 @@ try {
     },
     micro,
   };
-  writeResult('metrics', result);
+  writeResult(values.out!, result);
   process.stdout.write(
     '| shape | buckets | approx ms | exact ms | speed-up | max unique-customer error |\n|---|---|---|---|---|---|\n',
   );

@@ -23,6 +23,8 @@ const { values } = parseArgs({
     data: { type: 'string', default: './data' },
     runs: { type: 'string', default: '5' },
     workers: { type: 'string', default: '2' },
+    /** results file name under perf/results (without .json), e.g. for another preset */
+    out: { type: 'string', default: 'search' },
   },
 });
 const dataDir = values.data!;
@@ -140,7 +142,7 @@ try {
     },
     rss_samples: rss.samples,
   };
-  writeResult('search', result);
+  writeResult(values.out!, result);
   process.stdout.write(
     [
       '| measure | value |',
