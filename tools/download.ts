@@ -7,21 +7,11 @@
  * The partial file is FILE.part; kill the command at any time and run it again to continue where it stopped.
  * If the export changed meanwhile (another ETag), If-Range makes the server send it whole and we start over.
  */
-import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  fsyncSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type ExportCompression, type ExportFormat, exportFileName } from '../src/domain/export.js';
+import { sha256OfFile } from '../src/storage/file-hash.js';
 import { failWith, intFlag, pace } from './lib/cli.js';
 import { Progress } from './lib/progress.js';
 
@@ -84,12 +74,6 @@ async function waitForFile(): Promise<ExportStatus> {
   }
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 const status = await waitForFile();
 const out = values.out ?? exportFileName(status.export_id, status.format, status.compression);
 const part = `${out}.part`;
@@ -136,7 +120,7 @@ if (have < size || size === 0) {
   progress.bar(have, size, have - bytesBefore, true);
 }
 if (have !== size) fail(`got ${have} bytes, expected ${size}; run again to resume`);
-const actual = await sha256Of(part);
+const actual = await sha256OfFile(part);
 if (actual !== status.sha256) {
   rmSync(part, { force: true });
   fail(`sha256 mismatch (${actual} != ${status.sha256}); the partial file was removed, run again`);

@@ -1,23 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fdatasyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExportSpec } from '../src/domain/export.js';
+import type { ExportSpec, RunExportResult } from '../src/domain/export.js';
 import { filterShape, searchTrailer } from '../src/domain/search.js';
 import { createExportEncoder } from '../src/formats/export-encoder.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { exportBatches, positionAfter } from '../src/storage/export-batches.js';
 import { type ExportRow, ExportStore, exportFilePath } from '../src/storage/export-store.js';
+import { sha256OfFile } from '../src/storage/file-hash.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 
@@ -87,28 +79,6 @@ export interface RunExportInput extends ExportLookupInput {
   retentionMs: number;
   /** Int32 flag set by the main thread at shutdown: stop after the current checkpoint. */
   stop: SharedArrayBuffer;
-}
-
-export type RunExportResult =
-  | { state: 'complete'; rows: number; size: number; resumedFromRows: number }
-  | { state: 'failed'; error: string }
-  | { state: 'interrupted'; rows: number }
-  | { state: 'skipped' };
-
-function sha256OfFile(path: string): string {
-  const hash = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest('hex');
 }
 
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
@@ -196,7 +166,7 @@ export const runExport = defineTask(
       closeSync(fd);
       fd = null;
       const size = at.bytes + trailer.length;
-      const sha256 = sha256OfFile(path);
+      const sha256 = await sha256OfFile(path);
       ctx.lock.withLock(input.tenantId, () =>
         jobs.complete(row.export_id, size, sha256, Date.now(), input.retentionMs),
       );

@@ -13,6 +13,13 @@ export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
 
 export type ExportState = 'queued' | 'running' | 'complete' | 'failed' | 'expired';
 
+/** What one attempt of an export job ended with (the worker's answer to the job runner). */
+export type RunExportResult =
+  | { state: 'complete'; rows: number; size: number; resumedFromRows: number }
+  | { state: 'failed'; error: string }
+  | { state: 'interrupted'; rows: number }
+  | { state: 'skipped' };
+
 const FILTER_KEYS = [
   'from',
   'to',

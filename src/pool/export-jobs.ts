@@ -1,3 +1,4 @@
+import type { RunExportResult } from '../domain/export.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from './pool.js';
@@ -10,12 +11,6 @@ export interface ExportJobOptions {
   /** How often finished exports past their retention are deleted. */
   sweepIntervalMs: number;
 }
-
-type RunResult =
-  | { state: 'complete'; rows: number; size: number; resumedFromRows: number }
-  | { state: 'failed'; error: string }
-  | { state: 'interrupted'; rows: number }
-  | { state: 'skipped' };
 
 interface Job {
   tenantId: number;
@@ -89,7 +84,7 @@ export class ExportJobs {
 
   private async run(job: Job): Promise<void> {
     try {
-      const result = await this.pool.run<RunResult>('runExport', {
+      const result = await this.pool.run<RunExportResult>('runExport', {
         requestId: `export:${job.exportId}`,
         tenantId: job.tenantId,
         exportId: job.exportId,
