@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ExportCompression, ExportFormat } from '../src/domain/export.js';
 import { SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
-import { createExportEncoder } from '../src/formats/export-encoder.js';
+import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
@@ -54,31 +54,23 @@ async function inProcess(format: ExportFormat, compression: ExportCompression, f
   const path = join(scratch, file);
   const fd = openSync(path, 'w');
   const t0 = performance.now();
-  let offset = 0;
-  let rows = 0;
-  const groups: Uint8Array[] = [];
-  const write = (bytes: Uint8Array) => {
-    writeSync(fd, bytes, 0, bytes.length, offset);
-    offset += bytes.length;
-  };
-  write(encoder.header());
-  let batch: SearchRow[] = [];
-  const flush = () => {
-    const out = encoder.encode(batch, offset);
-    write(out.bytes);
-    groups.push(...out.rowGroups.map((g) => g.meta));
-    rows += batch.length;
-    batch = [];
-  };
-  for (const row of db.prepare(sql).iterate(...params) as IterableIterator<SearchRow>) {
-    batch.push(row);
-    if (batch.length === batchRows) flush();
+  // one query iterated in a single pass, cut into the same batches the job encodes
+  function* batches(): Generator<SearchRow[]> {
+    let batch: SearchRow[] = [];
+    for (const row of db.prepare(sql).iterate(...params) as IterableIterator<SearchRow>) {
+      batch.push(row);
+      if (batch.length === batchRows) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length) yield batch;
   }
-  if (batch.length) flush();
-  write(encoder.trailer(groups));
+  const progress = { rows: 0, bytes: 0 };
+  for (const bytes of encodedFile(encoder, batches(), progress)) writeSync(fd, bytes);
   closeSync(fd);
   db.close();
-  return { seconds: (performance.now() - t0) / 1000, rows, bytes: offset, path };
+  return { seconds: (performance.now() - t0) / 1000, rows: progress.rows, bytes: progress.bytes, path };
 }
 
 const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };

@@ -16,8 +16,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Bench } from 'tinybench';
 import { DEFAULT_SALE_STATUSES } from '../src/domain/metrics.js';
-import type { SearchRow } from '../src/domain/search.js';
-import { createExportEncoder } from '../src/formats/export-encoder.js';
+import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { TDigest } from '../src/sketches/tdigest.js';
 import { exportBatches } from '../src/storage/export-batches.js';
@@ -60,19 +59,7 @@ async function ordersAsParquet(dir: string): Promise<string> {
   const fields = ['created_at', 'status', 'total_cents', 'customer_id'] as const;
   const encoder = await createExportEncoder('parquet', 'zstd', fields);
   const fd = openSync(path, 'w');
-  let offset = 0;
-  const write = (b: Uint8Array) => {
-    writeSync(fd, b, 0, b.length, offset);
-    offset += b.length;
-  };
-  write(encoder.header());
-  const groups: Uint8Array[] = [];
-  for (const rows of exportBatches(db, {}, fields, null, 65536) as Generator<SearchRow[]>) {
-    const out = encoder.encode(rows, offset);
-    write(out.bytes);
-    groups.push(...out.rowGroups.map((g) => g.meta));
-  }
-  write(encoder.trailer(groups));
+  for (const bytes of encodedFile(encoder, exportBatches(db, {}, fields, null, 65536))) writeSync(fd, bytes);
   closeSync(fd);
   db.close();
   return path;

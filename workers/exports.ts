@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExportSpec, RunExportResult } from '../src/domain/export.js';
 import { filterShape, searchTrailer } from '../src/domain/search.js';
-import { createExportEncoder } from '../src/formats/export-encoder.js';
+import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { exportBatches, positionAfter } from '../src/storage/export-batches.js';
@@ -209,26 +209,15 @@ export const streamExport = defineStreamTask(
     const { spec } = input;
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
     const db = readConnection(ctx, input.tenantId);
-    let offset = 0;
-    let rows = 0;
-    const rowGroups: Uint8Array[] = [];
+    const progress = { rows: 0, bytes: 0 };
     try {
-      const header = encoder.header();
-      await sink.writeBytes(header);
-      offset += header.length;
-      for (const batch of exportBatches(db, spec.filters, spec.fields, null, input.batchRows)) {
-        const out = encoder.encode(batch, offset);
-        await sink.writeBytes(out.bytes);
-        offset += out.bytes.length;
-        rows += batch.length;
-        rowGroups.push(...out.rowGroups.map((g) => g.meta));
-      }
-      await sink.writeBytes(encoder.trailer(rowGroups));
+      const batches = exportBatches(db, spec.filters, spec.fields, null, input.batchRows);
+      for (const bytes of encodedFile(encoder, batches, progress)) await sink.writeBytes(bytes);
     } finally {
       db.close();
-      ctx.obs.record('stream_rows_total', { route: 'export_stream' }, rows);
+      ctx.obs.record('stream_rows_total', { route: 'export_stream' }, progress.rows);
     }
-    return { rows };
+    return { rows: progress.rows };
   },
   // A CSV cut off mid-way gets a last line that says so; a Parquet file without its footer is unreadable anyway.
   (failure, input) => (input.spec.format === 'csv' ? `\r\n${searchTrailer('ndjson', failure)}` : ''),

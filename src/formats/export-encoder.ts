@@ -45,3 +45,29 @@ export async function createExportEncoder(
   const { ParquetEncoder } = await import('./parquet-encoder.js');
   return new ParquetEncoder(fields, compression);
 }
+
+/**
+ * A whole export file in one pass, piece by piece: the header, each batch encoded at the offset where it
+ * lands, and the trailer with every row group. `progress` counts rows and bytes as they go. (Jobs write
+ * batches themselves, because they checkpoint between them.)
+ */
+export function* encodedFile(
+  encoder: ExportEncoder,
+  batches: Iterable<readonly SearchRow[]>,
+  progress = { rows: 0, bytes: 0 },
+): Generator<Uint8Array> {
+  const groups: Uint8Array[] = [];
+  const header = encoder.header();
+  progress.bytes += header.length;
+  yield header;
+  for (const rows of batches) {
+    const out = encoder.encode(rows, progress.bytes);
+    progress.rows += rows.length;
+    progress.bytes += out.bytes.length;
+    groups.push(...out.rowGroups.map((g) => g.meta));
+    yield out.bytes;
+  }
+  const trailer = encoder.trailer(groups);
+  progress.bytes += trailer.length;
+  yield trailer;
+}

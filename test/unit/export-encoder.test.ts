@@ -7,7 +7,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_FIELDS, type SearchRow } from '../../src/domain/search.js';
-import { createExportEncoder } from '../../src/formats/export-encoder.js';
+import { createExportEncoder, encodedFile } from '../../src/formats/export-encoder.js';
 import { readStruct, writeStruct } from '../../src/formats/thrift-compact.js';
 
 function rows(from: number, n: number): SearchRow[] {
@@ -36,24 +36,14 @@ function rows(from: number, n: number): SearchRow[] {
   });
 }
 
-/** Writes batches the way a job does: header, batches at their offsets, trailer from the kept row groups. */
+/** A whole file from batches, as direct streaming writes it: header, batches at their offsets, trailer. */
 async function assemble(
   format: 'csv' | 'parquet',
   compression: 'none' | 'gzip' | 'zstd',
   batches: SearchRow[][],
 ) {
   const enc = await createExportEncoder(format, compression, [...SEARCH_FIELDS]);
-  const chunks: Uint8Array[] = [enc.header()];
-  let offset = chunks[0]!.length;
-  const groups: Uint8Array[] = [];
-  for (const batch of batches) {
-    const out = enc.encode(batch, offset);
-    chunks.push(out.bytes);
-    offset += out.bytes.length;
-    groups.push(...out.rowGroups.map((g) => g.meta));
-  }
-  chunks.push(enc.trailer(groups));
-  return Buffer.concat(chunks);
+  return Buffer.concat([...encodedFile(enc, batches)]);
 }
 
 describe('thrift compact codec', () => {
