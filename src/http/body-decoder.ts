@@ -34,8 +34,8 @@ function sniff(first: Uint8Array): Kind {
   return 'plain';
 }
 
-/** Counts wire bytes and feeds them to `onBytes` (used for the idempotency fingerprint). */
-async function* metered(
+/** Counts wire bytes (refusing past the body limit) and feeds them to `onBytes` (the idempotency fingerprint). */
+export async function* metered(
   source: AsyncIterable<Uint8Array>,
   limits: DecodeLimits,
   counter: { wire: number },

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import type { ChunkSummary } from '../domain/ingest-kinds.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
-import { BodyError, decodeByMagic } from '../http/body-decoder.js';
+import { BodyError, decodeByMagic, metered } from '../http/body-decoder.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
 import type { WorkerPool } from './pool.js';
@@ -220,14 +220,14 @@ export class UploadJobs {
         raw = this.staged(upload, 0, flushWholeLines);
         skip = row.processed_offset;
         decoded = decodeByMagic(
-          this.count(raw, counter),
+          metered(raw, this.limits(), counter),
           counter,
           this.limits(),
           declared ? 'gzip' : undefined,
         );
       } else {
         raw = this.staged(upload, row.processed_offset, flushWholeLines);
-        decoded = decodeByMagic(this.count(raw, counter), counter, this.limits(), 'plain');
+        decoded = decodeByMagic(metered(raw, this.limits(), counter), counter, this.limits(), 'plain');
       }
       for await (let data of decoded) {
         if (skip > 0) {
@@ -272,13 +272,6 @@ export class UploadJobs {
       maxDecompressedBytes: this.config.maxDecompressedBytes,
       maxRatio: this.config.maxDecompressionRatio,
     };
-  }
-
-  private async *count(source: AsyncIterable<Uint8Array>, counter: { wire: number }) {
-    for await (const chunk of source) {
-      counter.wire += chunk.length;
-      yield chunk;
-    }
   }
 
   /** At start: cut staging files back to their durable offsets and resume every unfinished upload. */

@@ -56,21 +56,23 @@ const ListQuery = v.object({
 
 const LIST_FINGERPRINT = 'exports-list';
 
+/** The values of an Accept-style header, in order, lowercased, without those refused with q=0. */
+function accepted(header: string | undefined): string[] {
+  return (header ?? '').split(',').flatMap((part) => {
+    const [value, ...params] = part.trim().toLowerCase().split(';');
+    return params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p)) ? [] : [value!.trim()];
+  });
+}
+
 /** Which export format an Accept header asks to receive directly, if any (first listed wins). */
 function directFormat(accept: string | undefined): ExportFormat | null {
-  for (const part of (accept ?? '').split(',')) {
-    const [type, ...params] = part.trim().toLowerCase().split(';');
-    if (params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p))) continue;
+  for (const type of accepted(accept))
     for (const format of EXPORT_FORMATS) if (type === EXPORT_MEDIA_TYPES[format]) return format;
-  }
   return null;
 }
 
 function acceptsGzip(acceptEncoding: string | undefined): boolean {
-  return (acceptEncoding ?? '').split(',').some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
-    return (coding === 'gzip' || coding === 'x-gzip') && !params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p));
-  });
+  return accepted(acceptEncoding).some((coding) => coding === 'gzip' || coding === 'x-gzip');
 }
 
 export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
