@@ -39,6 +39,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const admission = new Admission(pool, config, metrics);
+  const tenantIds = () => catalog.tenants().map((t) => t.tenant_id);
   const exports = new ExportJobs(
     pool,
     metrics,
@@ -50,15 +51,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
       retentionMs: config.exportRetentionS * 1000,
       sweepIntervalMs: Math.min(60_000, config.exportRetentionS * 1000),
     },
-    () => catalog.tenants().map((t) => t.tenant_id),
+    tenantIds,
   );
-  const uploads = new UploadJobs(
-    pool,
-    config,
-    log,
-    () => catalog.tenants().map((t) => t.tenant_id),
-    (delta) => admission.addPendingIngest(delta),
-  );
+  const uploads = new UploadJobs(pool, config, log, tenantIds, (delta) => admission.addPendingIngest(delta));
   const deps: AppDeps = {
     config,
     catalog,
@@ -89,11 +84,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
   announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
   // unfinished exports resume from their checkpoints in the background
   exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
-  const uploadSweep = setInterval(
-    () => uploads.sweep().catch((error) => log.error({ err: error }, 'upload expiry sweep failed')),
-    Math.min(60_000, config.uploadExpiryS * 1000),
-  );
-  uploadSweep.unref();
 
   const stop = async () => {
     deps.state.draining = true;
@@ -102,7 +92,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
     await closed;
     clearTimeout(timer);
-    clearInterval(uploadSweep);
     await exports.stop(config.shutdownTimeoutMs);
     await uploads.stop();
     await pool.close();

@@ -2,6 +2,7 @@ import type { RunExportResult } from '../domain/export.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from './pool.js';
+import { startTenantSweep } from './tenant-sweep.js';
 
 export interface ExportJobOptions {
   concurrency: number;
@@ -28,7 +29,7 @@ export class ExportJobs {
   private readonly running = new Map<string, Promise<void>>();
   private readonly stopFlag = new SharedArrayBuffer(4);
   private stopped = false;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopSweep: () => void = () => {};
 
   constructor(
     private readonly pool: WorkerPool,
@@ -56,19 +57,13 @@ export class ExportJobs {
         this.enqueue(tenantId, exportId);
       }
     }
-    const sweep = () => {
-      this.sweep().catch((error) => this.log.error({ err: error }, 'export expiry sweep failed'));
-    };
-    sweep();
-    this.sweepTimer = setInterval(sweep, this.options.sweepIntervalMs);
-    this.sweepTimer.unref();
-  }
-
-  private async sweep(): Promise<void> {
-    for (const tenantId of this.tenantIds()) {
-      if (this.stopped) return;
-      await this.pool.run<string[]>('expireExports', { requestId: 'sweep', tenantId, now: Date.now() });
-    }
+    this.stopSweep = startTenantSweep({
+      pool: this.pool,
+      log: this.log,
+      task: 'expireExports',
+      intervalMs: this.options.sweepIntervalMs,
+      tenantIds: this.tenantIds,
+    });
   }
 
   private pump(): void {
@@ -105,7 +100,7 @@ export class ExportJobs {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.queue.length = 0;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.stopSweep();
     Atomics.store(new Int32Array(this.stopFlag), 0, 1);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

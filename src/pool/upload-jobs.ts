@@ -7,6 +7,7 @@ import { BodyError, decodeByMagic, metered } from '../http/body-decoder.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
 import type { WorkerPool } from './pool.js';
+import { startTenantSweep } from './tenant-sweep.js';
 
 /** Staging-file reads feeding the processor. */
 const READ_BYTES = 1 << 20;
@@ -274,7 +275,12 @@ export class UploadJobs {
     };
   }
 
-  /** At start: cut staging files back to their durable offsets and resume every unfinished upload. */
+  private stopSweep: () => void = () => {};
+
+  /**
+   * At start: cut staging files back to their durable offsets, resume every unfinished upload, and start
+   * the sweep that terminates uploads whose client went quiet past the expiry.
+   */
   async resume(): Promise<void> {
     for (const tenantId of this.tenantIds()) {
       let rows: UploadRow[];
@@ -299,30 +305,28 @@ export class UploadJobs {
         this.track(row, tenantId);
       }
     }
-  }
-
-  /** Terminates uploads whose client went quiet past the expiry. */
-  async sweep(): Promise<void> {
-    for (const tenantId of this.tenantIds()) {
-      if (this.stopped) return;
-      const expired = await this.pool.run<string[]>('expireUploads', {
-        requestId: 'sweep',
-        tenantId,
-        now: Date.now(),
-      });
-      for (const id of expired) {
-        const upload = this.active.get(id);
-        if (upload) {
-          upload.stopped = true;
-          upload.wake();
+    this.stopSweep = startTenantSweep({
+      pool: this.pool,
+      log: this.log,
+      task: 'expireUploads',
+      intervalMs: Math.min(60_000, this.ttlMs),
+      tenantIds: this.tenantIds,
+      onExpired: (ids) => {
+        for (const id of ids) {
+          const upload = this.active.get(id);
+          if (upload) {
+            upload.stopped = true;
+            upload.wake();
+          }
         }
-      }
-    }
+      },
+    });
   }
 
   /** Stops every processor; their cursors are committed, so the next start resumes them. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopSweep();
     for (const upload of this.active.values()) {
       upload.stopped = true;
       upload.wake();
