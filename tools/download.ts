@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type ExportCompression, type ExportFormat, exportFileName } from '../src/domain/export.js';
 import { sha256OfFile } from '../src/storage/file-hash.js';
-import { failWith, intFlag, pace } from './lib/cli.js';
+import { failWith, helpRequested, intFlag, pace, TRANSFER_FLAGS } from './lib/cli.js';
 import { Progress } from './lib/progress.js';
 
 const USAGE =
@@ -23,18 +23,11 @@ const fail: (message: string, code?: number) => never = failWith('download');
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
-    key: { type: 'string', default: process.env.ORDERFLOW_API_KEY },
+    ...TRANSFER_FLAGS,
     out: { type: 'string' },
-    'limit-rate': { type: 'string', default: '0' },
-    'no-wait': { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+helpRequested(values.help, USAGE);
 const target = positionals[0];
 if (!target || !values.key) fail(USAGE, 2);
 const limitRate = intFlag(values['limit-rate'], 'limit-rate', fail);

@@ -20,7 +20,7 @@ import {
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { failWith, intFlag, pace } from './lib/cli.js';
+import { failWith, helpRequested, intFlag, pace, TRANSFER_FLAGS } from './lib/cli.js';
 import { Progress } from './lib/progress.js';
 
 const USAGE =
@@ -31,19 +31,12 @@ const fail: (message: string, code?: number) => never = failWith('upload');
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
+    ...TRANSFER_FLAGS,
     url: { type: 'string', default: process.env.ORDERFLOW_URL ?? 'http://127.0.0.1:8080' },
-    key: { type: 'string', default: process.env.ORDERFLOW_API_KEY },
     'patch-bytes': { type: 'string', default: String(8 * 1024 * 1024) },
-    'limit-rate': { type: 'string', default: '0' },
-    'no-wait': { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false },
-    help: { type: 'boolean' },
   },
 });
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+helpRequested(values.help, USAGE);
 const path = positionals[0];
 if (!path || !values.key) fail(USAGE, 2);
 if (!existsSync(path)) fail(`no such file: ${path}`, 2);

@@ -25,3 +25,19 @@ export async function pace(bytesPerSecond: number, startedMs: number, moved: num
   const due = (moved / bytesPerSecond) * 1000 - (performance.now() - startedMs);
   if (due > 0) await sleep(due);
 }
+
+/** The flags both transfer tools (upload, download) take, with the same meaning and defaults. */
+export const TRANSFER_FLAGS = {
+  key: { type: 'string', default: process.env.ORDERFLOW_API_KEY },
+  'limit-rate': { type: 'string', default: '0' },
+  'no-wait': { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+  help: { type: 'boolean' },
+} as const;
+
+/** `--help`: the usage line on stdout and exit 0. */
+export function helpRequested(help: boolean | undefined, usage: string): void {
+  if (!help) return;
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
