@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { accessLog } from './http/access-log.js';
 import { requireApiKey, tenantGuard } from './http/auth.js';
+import { headCancelsBody } from './http/head.js';
 import { Problem, problemResponse } from './http/problem.js';
 import { methodNotAllowed } from './http/register.js';
 import { requestId } from './http/request-id.js';
@@ -20,6 +21,7 @@ import { uploadRoutes } from './routes/uploads.js';
 /** Wires middleware and every route module. Routes stay thin; the work is in workers and domain code. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use('*', headCancelsBody());
   app.use('*', requestId());
   app.use('*', accessLog(deps.log, deps.metrics));
   app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog), tenantGuard());

@@ -344,8 +344,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       if (range.kind === 'partial') headers['content-range'] = `bytes ${start}-${end}/${size}`;
       c.get('log').info({ export_id: row.export_id, range: range.kind, start, end }, 'export download');
       const status206 = range.kind === 'partial' ? 206 : 200;
-      // HEAD (answered through this GET route) and empty files: headers only, no file stream opened
-      if (size === 0 || c.req.method === 'HEAD') return c.body(null, status206, headers);
+      if (size === 0) return c.body(null, status206, headers);
       const file = Readable.toWeb(
         createReadStream(path, { start, end }),
       ) as unknown as ReadableStream<Uint8Array>;

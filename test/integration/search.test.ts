@@ -307,6 +307,30 @@ describe('streaming behaviour', () => {
     );
   });
 
+  it('HEAD answers the headers and frees the worker (the dropped body is cancelled, not left waiting)', async () => {
+    const before = server.logs().filter((l) => l.msg === 'search stream ended early').length;
+    const res = await fetch(searchUrl({ limit: 100000 }), { method: 'HEAD', headers: auth(tenant.api_key) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+    await eventually(
+      () =>
+        server.logs().filter((l) => l.msg === 'search stream ended early' && l.outcome === 'cancelled')
+          .length > before,
+      5000,
+      'the HEAD stream to be cancelled',
+    );
+    await eventually(
+      async () => {
+        const digest = (await (await fetch(`${server.url}/metrics.json`)).json()) as {
+          pool: { running: number };
+        };
+        return digest.pool.running === 0;
+      },
+      5000,
+      'the stream task to end',
+    );
+  });
+
   it('records rows streamed, time to first byte and query timings by filter shape', async () => {
     await page({ status: 'paid', limit: 10 });
     const text = await (await fetch(`${server.url}/metrics`)).text();
