@@ -184,8 +184,8 @@ lines.push(
 }
 const yearStart = newest.t - 365 * day;
 explain(
-  'metrics exact, by day over a year',
-  'group_by=day&precision=exact, sales statuses',
+  'metrics exact from the orders, by day over a year',
+  'group_by=day&precision=exact&source=orders (or a range not in whole hours), sales statuses',
   exactTimeScanSql(DEFAULT_SALE_STATUSES.length),
   [yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
   `${KEYSET_PG}; at scale a columnar copy (report.md)`,
@@ -199,13 +199,15 @@ explain(
   'order_items (tenant_id, product_id, order_pk) with orders by primary key; or the daily product rollup',
   '',
 );
-explain(
-  'metrics approx, by day over a year',
-  'group_by=day&precision=approx: the daily rollup level',
-  rollupSql('daily', DEFAULT_SALE_STATUSES.length),
-  [Math.floor(yearStart / 3_600_000), Math.ceil(newest.t / 3_600_000), ...DEFAULT_SALE_STATUSES],
-  'rollup_daily primary key (tenant_id, day, status)',
-  '',
-);
+for (const precision of ['approx', 'exact'] as const) {
+  explain(
+    `metrics ${precision}, by day over a year`,
+    `group_by=day&precision=${precision}: the daily rollup level (${precision === 'approx' ? 'sketches' : 'exact sets'})`,
+    rollupSql('daily', DEFAULT_SALE_STATUSES.length, precision),
+    [Math.floor(yearStart / 3_600_000), Math.ceil(newest.t / 3_600_000), ...DEFAULT_SALE_STATUSES],
+    'rollup_daily primary key (tenant_id, day, status)',
+    '',
+  );
+}
 writeFileSync(values.out!, `${lines.join('\n')}\n`);
 process.stdout.write(`wrote ${values.out}\n`);

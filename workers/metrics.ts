@@ -166,13 +166,24 @@ function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method:
   };
 }
 
-function approxTime(
+/** What a request reads: the rollups for time buckets (exact only over whole hours), else the orders. */
+function readsRollups(r: SalesRequest): r is SalesRequest & { groupBy: 'day' | 'hour' } {
+  if (r.groupBy !== 'day' && r.groupBy !== 'hour') return false;
+  if (r.precision === 'approx') return true;
+  return r.source !== 'orders' && r.start % HOUR === 0 && r.end % HOUR === 0;
+}
+
+/**
+ * Time buckets from the pre-aggregates: rows merged per bucket, sketches (approx) or exact sets (exact).
+ * Approx over a range not in whole hours reads the whole hours around it (meta says so).
+ */
+function fromRollups(
   db: Db,
   r: SalesRequest & { groupBy: 'day' | 'hour' },
-): { data: Bucket[]; rows: number; level: string } {
+): { data: Bucket[]; rows: number; method: string } {
   // whole days by day read the day level (one row per day and status); anything else the hours
   const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
-  const stmt = db.prepare(rollupSql(daily ? 'daily' : 'hourly', r.statuses.length));
+  const stmt = db.prepare(rollupSql(daily ? 'daily' : 'hourly', r.statuses.length, r.precision));
   const buckets = new Map<string, SalesAggregate>();
   let rows = 0;
   for (const row of stmt.iterate(
@@ -183,18 +194,46 @@ function approxTime(
     rows++;
     aggregateFor(buckets, timeKey(r.groupBy, row.hour * HOUR)).mergeRow(row);
   }
-  const data: Bucket[] = [...buckets.entries()].map(([key, b]) => ({
+  const bucket = r.precision === 'approx' ? approxBucket : exactBucket;
+  const data = [...buckets.entries()].map(([key, b]) => bucket(key, b));
+  const level = daily ? 'rollup_daily' : 'rollup_hourly';
+  return {
+    data,
+    rows,
+    method:
+      r.precision === 'approx'
+        ? `approx: ${level} (exact sums, merged HyperLogLog of customers, merged t-digest of order values)`
+        : `exact: ${level} (exact sums, merged sorted lists of distinct customers and of order values)`,
+  };
+}
+
+function approxBucket(key: string, b: SalesAggregate): Bucket {
+  return bucket(key, b, Math.round(b.customers.estimate()), (p) => Math.round(b.values.quantile(p / 100)));
+}
+
+function exactBucket(key: string, b: SalesAggregate): Bucket {
+  const values = b.exact.values();
+  return bucket(key, b, b.exact.customers().length, (p) => nearestRank(values, p));
+}
+
+/** A bucket's fields in the contract's order, from its sums, its distinct customers and a percentile. */
+function bucket(
+  key: string,
+  b: SalesAggregate,
+  uniqueCustomers: number,
+  percentile: (p: number) => number | null,
+): Bucket {
+  return {
     key,
     orders: b.orders,
     units: b.units,
     revenue_cents: b.revenue,
-    unique_customers: Math.round(b.customers.estimate()),
+    unique_customers: uniqueCustomers,
     avg_order_value_cents: avg(b.revenue, b.orders),
-    p50_order_value_cents: Math.round(b.values.quantile(0.5)),
-    p95_order_value_cents: Math.round(b.values.quantile(0.95)),
-    p99_order_value_cents: Math.round(b.values.quantile(0.99)),
-  }));
-  return { data, rows, level: daily ? 'rollup_daily' : 'rollup_hourly' };
+    p50_order_value_cents: percentile(50),
+    p95_order_value_cents: percentile(95),
+    p99_order_value_cents: percentile(99),
+  };
 }
 
 export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput): SalesResult => {
@@ -202,27 +241,18 @@ export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput):
   const db = ctx.shards.db(input.tenantId);
   const aligned = input.start % HOUR === 0 && input.end % HOUR === 0;
   let result: { data: Bucket[]; rows: number; method: string };
-  let freshness: Record<string, unknown> = {
-    policy: 'hours marked dirty on write, rebuilt on read',
-    rebuilt_hours: 0,
-  };
-  if (input.precision === 'approx' && (input.groupBy === 'day' || input.groupBy === 'hour')) {
+  let freshness: Record<string, unknown>;
+  if (readsRollups(input)) {
     const f = refresh(ctx, input.tenantId, input.start, input.end);
     freshness = {
-      ...freshness,
+      policy: 'hours marked dirty on write, rebuilt on read',
       rebuilt_hours: f.hours,
       rebuild_rows: f.rows,
       rebuild_ms: f.ms,
       as_of: new Date().toISOString(),
       stale_hours_in_range: 0,
     };
-    const r = ctx.obs.timeQuery(`metrics_approx_${input.groupBy}`, () =>
-      approxTime(db, input as SalesInput & { groupBy: 'day' | 'hour' }),
-    );
-    result = {
-      ...r,
-      method: `approx: ${r.level} (exact sums, merged HyperLogLog of customers, merged t-digest of order values)`,
-    };
+    result = ctx.obs.timeQuery(`metrics_${input.precision}_${input.groupBy}`, () => fromRollups(db, input));
   } else {
     result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exact(db, input));
     freshness = { policy: 'read from the orders themselves', as_of: new Date().toISOString() };

@@ -4,6 +4,7 @@ import { DateOrDateTime } from './search.js';
 
 export const GROUP_BYS = ['day', 'hour', 'product', 'category'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
+export const SALES_SOURCES = ['auto', 'orders'] as const;
 export const DEFAULT_SALE_STATUSES = ['paid', 'shipped', 'delivered'];
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
@@ -20,6 +21,8 @@ export const SalesQuery = v.object({
   start_date: DateOrDateTime,
   end_date: DateOrDateTime,
   precision: v.optional(v.picklist(['approx', 'exact']), 'approx'),
+  /** Where exact answers come from: `auto` (the rollups' exact sets when they can answer) or `orders`. */
+  source: v.optional(v.picklist(SALES_SOURCES), 'auto'),
   status: v.optional(
     v.pipe(
       v.string(),
@@ -55,6 +58,7 @@ export interface SalesRequest {
   start: number;
   end: number;
   precision: 'approx' | 'exact';
+  source: (typeof SALES_SOURCES)[number];
   statuses: string[];
   top: number;
 }
@@ -118,4 +122,53 @@ function round(x: number, digits: number): number {
 
 export function avg(revenue: number, orders: number): number {
   return orders ? Math.round(revenue / orders) : 0;
+}
+
+/** Buckets a part must hold at least before a time range is worth splitting across workers. */
+export const MIN_BUCKETS_PER_PART = 48;
+
+/**
+ * Cuts [start, end) into at most `parts` contiguous ranges at bucket boundaries (day or hour), so
+ * no bucket is shared and each part can be answered alone; fewer parts when the range is short.
+ */
+export function splitTimeRange(
+  start: number,
+  end: number,
+  groupBy: 'day' | 'hour',
+  parts: number,
+): [number, number][] {
+  const size = groupBy === 'day' ? DAY : HOUR;
+  const buckets = Math.ceil(end / size) - Math.floor(start / size);
+  const n = Math.max(1, Math.min(parts, Math.floor(buckets / MIN_BUCKETS_PER_PART)));
+  const cuts = [start];
+  for (let i = 1; i < n; i++) {
+    const cut = Math.floor((start + ((end - start) * i) / n) / size) * size;
+    if (cut > cuts[cuts.length - 1]! && cut < end) cuts.push(cut);
+  }
+  cuts.push(end);
+  return cuts.slice(1).map((to, i) => [cuts[i]!, to]);
+}
+
+/** One answer from the answers of consecutive parts of its range (in order). */
+export function combineSalesResults(results: SalesResult[], elapsedMs: number): SalesResult {
+  if (results.length === 1) return results[0]!;
+  const metas = results.map(
+    (r) => r.meta as Record<string, unknown> & { freshness?: Record<string, unknown> },
+  );
+  const sum = (pick: (m: (typeof metas)[number]) => unknown) =>
+    metas.reduce((total, m) => total + (Number(pick(m)) || 0), 0);
+  const freshness = { ...metas[metas.length - 1]!.freshness };
+  for (const field of ['rebuilt_hours', 'rebuild_rows', 'rebuild_ms', 'stale_hours_in_range'])
+    if (field in freshness) freshness[field] = sum((m) => m.freshness?.[field]);
+  return {
+    data: results.flatMap((r) => r.data),
+    meta: {
+      ...metas[0],
+      method: [...new Set(metas.map((m) => m.method))].join('; '),
+      elapsed_ms: elapsedMs,
+      rows_scanned: sum((m) => m.rows_scanned),
+      freshness,
+      parallel_parts: results.length,
+    },
+  };
 }

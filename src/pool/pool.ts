@@ -103,6 +103,11 @@ export class WorkerPool {
     return this.running;
   }
 
+  /** Workers with no task running or queued (0 when busy): how wide a request may fan out now. */
+  idleWorkers(): number {
+    return Math.max(0, this.piscina.threads.length - this.running - this.piscina.queueSize);
+  }
+
   /** Seconds until a newly queued task would start, from the observed drain rate (at least 1). */
   expectedDelaySeconds(extraQueued = 0): number {
     const queued = this.piscina.queueSize + extraQueued;

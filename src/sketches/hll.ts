@@ -1,4 +1,5 @@
 import { type Hash64, hashInt, hashString } from './hash64.js';
+import { readVarint, writeVarint } from './varint.js';
 
 /**
  * HyperLogLog for distinct counts, written here from the papers:
@@ -21,10 +22,24 @@ const Q = 64 - HLL_P;
 const VERSION = 1;
 
 const scratch: Hash64 = [0, 0];
+/** Sparse entries are keys `index << 6 | rank` (index < 2^25, rank < 64): sorted keys order by index. */
+const RANK_BITS = 6;
+/** New sparse keys wait unsorted in a buffer and are folded in (sorted, as a run) this many at a time. */
+const PENDING_LIMIT = 1024;
+/** Up to this many sparse runs are counted by walking them side by side; more are merged first. */
+const MAX_WALKED_RUNS = 8;
 
 export class HyperLogLog {
-  /** sparse form: index at precision 25 -> rank (count of leading zeros + 1 of the remaining 39 bits) */
-  private sparse: Map<number, number> | null = new Map();
+  /**
+   * sparse form: sorted runs of keys (see RANK_BITS), each with one key per precision-25 index; runs
+   * merged in are kept as they are and merged into one only when needed (encoding, growing past the
+   * sparse limit, or too many runs), so a merge-then-estimate never writes the union out
+   */
+  private runs: Uint32Array[] | null = [];
+  /** total keys in the runs: an upper bound of the distinct indices */
+  private runKeys = 0;
+  /** sparse keys added since the last fold, unsorted, possibly repeated */
+  private pending: number[] = [];
   private registers: Uint8Array | null = null;
 
   /** Relative standard error of the dense estimate. */
@@ -39,12 +54,12 @@ export class HyperLogLog {
   }
 
   addHash([hi, lo]: Hash64): void {
-    if (this.sparse) {
+    if (this.runs) {
       const index = hi >>> (32 - SPARSE_P);
       const rest = hi & ((1 << (32 - SPARSE_P)) - 1);
       const rank = rest !== 0 ? Math.clz32(rest) - SPARSE_P + 1 : 32 - SPARSE_P + Math.clz32(lo) + 1;
-      if ((this.sparse.get(index) ?? 0) < rank) this.sparse.set(index, rank);
-      if (this.sparse.size > SPARSE_LIMIT) this.toDense();
+      this.pending.push(((index << RANK_BITS) | rank) >>> 0);
+      if (this.pending.length >= PENDING_LIMIT) this.foldPending();
       return;
     }
     const index = hi >>> (32 - HLL_P);
@@ -55,27 +70,61 @@ export class HyperLogLog {
   }
 
   get isSparse(): boolean {
-    return this.sparse !== null;
+    this.foldPending();
+    return this.runs !== null;
+  }
+
+  /** Sorts the pending keys into a run of their own. */
+  private foldPending(): void {
+    if (this.pending.length === 0 || !this.runs) return;
+    const added = highestPerIndex(Uint32Array.from(this.pending).sort());
+    this.pending = [];
+    this.addRun(added);
+  }
+
+  private addRun(keys: Uint32Array): void {
+    if (keys.length === 0) return;
+    this.runs!.push(keys);
+    this.runKeys += keys.length;
+    if (this.runKeys > SPARSE_LIMIT || this.runs!.length > MAX_WALKED_RUNS) this.sparseKeys();
+  }
+
+  /** The runs merged into one sorted list (kept as the only run); turns dense past the sparse limit. */
+  private sparseKeys(): Uint32Array {
+    let runs = this.runs!;
+    while (runs.length > 1) {
+      const next: Uint32Array[] = [];
+      for (let r = 0; r + 1 < runs.length; r += 2) next.push(mergeSparse(runs[r]!, runs[r + 1]!));
+      if (runs.length % 2) next.push(runs[runs.length - 1]!);
+      runs = next;
+    }
+    const keys = runs[0] ?? EMPTY_KEYS;
+    this.runs = [keys];
+    this.runKeys = keys.length;
+    if (keys.length > SPARSE_LIMIT) this.toDense();
+    return keys;
   }
 
   private toDense(): void {
     const regs = new Uint8Array(M);
-    foldSparse(this.sparse!, regs);
+    for (const run of this.runs!) foldSparse(run, regs);
+    for (const key of this.pending) foldKey(key, regs);
+    this.pending = [];
     this.registers = regs;
-    this.sparse = null;
+    this.runs = null;
+    this.runKeys = 0;
   }
 
   merge(other: HyperLogLog): this {
-    if (this.sparse && other.sparse) {
-      for (const [index, rank] of other.sparse)
-        if ((this.sparse.get(index) ?? 0) < rank) this.sparse.set(index, rank);
-      if (this.sparse.size > SPARSE_LIMIT) this.toDense();
-      return this;
+    other.foldPending();
+    if (this.runs && other.runs) {
+      for (const run of other.runs) if (this.runs) this.addRun(run); // runs are never changed: shared
+      if (this.runs) return this;
     }
-    if (this.sparse) this.toDense();
+    if (this.runs) this.toDense();
     const regs = this.registers!;
-    if (other.sparse) {
-      foldSparse(other.sparse, regs); // touches only the other's entries, not all 16384 registers
+    if (other.runs) {
+      for (const run of other.runs) foldSparse(run, regs); // touches only the other's entries
       return this;
     }
     const theirs = other.registers!;
@@ -84,8 +133,9 @@ export class HyperLogLog {
   }
 
   estimate(): number {
-    if (this.sparse) {
-      const n = this.sparse.size;
+    this.foldPending();
+    if (this.runs) {
+      const n = countIndices(this.runs);
       return n === 0 ? 0 : SPARSE_M * Math.log(SPARSE_M / (SPARSE_M - n));
     }
     const counts = new Float64Array(Q + 2);
@@ -97,17 +147,19 @@ export class HyperLogLog {
   }
 
   serialize(): Uint8Array {
-    if (this.sparse) {
-      const entries = [...this.sparse.entries()].sort((a, b) => a[0] - b[0]);
-      const out = new Uint8Array(3 + 5 + entries.length * 5);
+    this.foldPending();
+    const keys = this.runs ? this.sparseKeys() : null;
+    if (keys && this.runs) {
+      const out = new Uint8Array(3 + 5 + keys.length * 5);
       out[0] = VERSION;
       out[1] = HLL_P;
       out[2] = 0;
-      let at = writeVarint(out, 3, entries.length);
+      let at = writeVarint(out, 3, keys.length);
       let previous = 0;
-      for (const [index, rank] of entries) {
+      for (const key of keys) {
+        const index = key >>> RANK_BITS;
         at = writeVarint(out, at, index - previous);
-        out[at++] = rank;
+        out[at++] = key & RANK_MASK;
         previous = index;
       }
       return out.slice(0, at);
@@ -132,14 +184,22 @@ export class HyperLogLog {
       throw new Error(`unsupported HyperLogLog encoding (version ${bytes[0]}, p ${bytes[1]})`);
     const h = new HyperLogLog();
     if (bytes[2] === 0) {
-      let [count, at] = readVarint(bytes, 3);
+      const [count, first] = readVarint(bytes, 3);
+      const keys = new Uint32Array(count);
+      let at = first;
       let index = 0;
-      while (count-- > 0) {
-        const [delta, next] = readVarint(bytes, at);
+      for (let i = 0; i < count; i++) {
+        // index deltas are below 2^25: at most four varint bytes, decoded inline (no tuple per entry)
+        let b = bytes[at++]!;
+        let delta = b & 0x7f;
+        for (let shift = 7; b >= 0x80; shift += 7) {
+          b = bytes[at++]!;
+          delta |= (b & 0x7f) << shift;
+        }
         index += delta;
-        h.sparse!.set(index, bytes[next]!);
-        at = next + 1;
+        keys[i] = ((index << RANK_BITS) | bytes[at++]!) >>> 0;
       }
+      h.addRun(keys);
       return h;
     }
     const regs = new Uint8Array(M);
@@ -149,21 +209,103 @@ export class HyperLogLog {
       const v = (bytes[byte]! | ((bytes[byte + 1] ?? 0) << 8)) >>> offset;
       regs[i] = v & 0x3f;
     }
-    h.sparse = null;
+    h.runs = null;
     h.registers = regs;
     return h;
   }
 }
 
-/** Folds precision-25 sparse entries into precision-14 registers (register-wise max). */
-function foldSparse(sparse: Map<number, number>, regs: Uint8Array): void {
-  const shift = SPARSE_P - HLL_P;
-  for (const [index, rank] of sparse) {
-    const i = index >>> shift;
-    const between = index & ((1 << shift) - 1);
-    const r = between !== 0 ? Math.clz32(between) - (32 - shift) + 1 : shift + rank;
-    if (regs[i]! < r) regs[i] = r;
+const RANK_MASK = (1 << RANK_BITS) - 1;
+const EMPTY_KEYS = new Uint32Array(0);
+
+/** Sorted keys reduced (in place) to one per index, the highest rank: the last of each index. */
+function highestPerIndex(sorted: Uint32Array): Uint32Array {
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const key = sorted[i]!;
+    if (n > 0 && sorted[n - 1]! >>> RANK_BITS === key >>> RANK_BITS) sorted[n - 1] = key;
+    else sorted[n++] = key;
   }
+  return sorted.subarray(0, n);
+}
+
+/** Scratch lists for counting across runs (grown as needed, reused: no allocation per estimate). */
+let scratchA = new Uint32Array(4096);
+let scratchB = new Uint32Array(4096);
+
+/** Distinct indices across sorted runs: all but the last merged into scratch, the last only counted. */
+function countIndices(runs: Uint32Array[]): number {
+  if (runs.length <= 1) return runs[0]?.length ?? 0;
+  let acc = runs[0]!;
+  let accLength = acc.length;
+  for (let r = 1; r < runs.length - 1; r++) {
+    const run = runs[r]!;
+    if (scratchA.length < accLength + run.length) {
+      const grown = 2 * (accLength + run.length);
+      if (acc === scratchA) scratchB = new Uint32Array(grown);
+      else if (acc === scratchB) scratchA = new Uint32Array(grown);
+      else {
+        scratchA = new Uint32Array(grown);
+        scratchB = new Uint32Array(grown);
+      }
+    }
+    const out = acc === scratchA ? scratchB : scratchA;
+    if (out.length < accLength + run.length) throw new Error('unreachable: scratch too small');
+    accLength = mergeInto(acc, accLength, run, out);
+    acc = out;
+  }
+  return mergeInto(acc, accLength, runs[runs.length - 1]!, null);
+}
+
+/** Two sorted key lists merged into a new one (one key per index); a list is shared when the other is empty. */
+function mergeSparse(a: Uint32Array, b: Uint32Array): Uint32Array {
+  if (a.length === 0) return b; // lists are never changed in place, so one can be shared
+  if (b.length === 0) return a;
+  const out = new Uint32Array(a.length + b.length);
+  const n = mergeInto(a, a.length, b, out);
+  return n === out.length ? out : out.slice(0, n);
+}
+
+/**
+ * Merges sorted keys a[0..aLength) and b into `out` keeping one key per index, the highest rank (equal
+ * indices sort by rank, so the later key wins); with no `out`, only counts. Returns the merged length.
+ */
+function mergeInto(a: Uint32Array, aLength: number, b: Uint32Array, out: Uint32Array | null): number {
+  const bLength = b.length;
+  let n = 0;
+  let i = 0;
+  let j = 0;
+  let lastIndex = -1;
+  while (i < aLength || j < bLength) {
+    let key: number;
+    if (j === bLength) key = a[i++]!;
+    else if (i === aLength) key = b[j++]!;
+    else if (a[i]! <= b[j]!) key = a[i++]!;
+    else key = b[j++]!;
+    const index = key >>> RANK_BITS;
+    if (index === lastIndex) {
+      if (out) out[n - 1] = key;
+    } else {
+      if (out) out[n] = key;
+      n++;
+      lastIndex = index;
+    }
+  }
+  return n;
+}
+
+/** Folds precision-25 sparse keys into precision-14 registers (register-wise max). */
+function foldSparse(keys: Uint32Array, regs: Uint8Array): void {
+  for (const key of keys) foldKey(key, regs);
+}
+
+function foldKey(key: number, regs: Uint8Array): void {
+  const shift = SPARSE_P - HLL_P;
+  const index = key >>> RANK_BITS;
+  const i = index >>> shift;
+  const between = index & ((1 << shift) - 1);
+  const r = between !== 0 ? Math.clz32(between) - (32 - shift) + 1 : shift + (key & RANK_MASK);
+  if (regs[i]! < r) regs[i] = r;
 }
 
 function sigma(x: number): number {
@@ -189,25 +331,5 @@ function tau(x: number): number {
     y *= 0.5;
     z -= (1 - x) ** 2 * y;
     if (z === previous) return z / 3;
-  }
-}
-
-function writeVarint(out: Uint8Array, at: number, value: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  out[at++] = value;
-  return at;
-}
-
-function readVarint(bytes: Uint8Array, at: number): [number, number] {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const b = bytes[at++]!;
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [value, at];
-    shift += 7;
   }
 }

@@ -1,18 +1,28 @@
+import { ExactOrderSets } from './exact-sets.js';
 import { HyperLogLog } from './hll.js';
 import { TDigest } from './tdigest.js';
 
-/** A stored pre-aggregate row: exact sums plus the serialised sketches. */
+/**
+ * A pre-aggregate row as read: exact sums, plus whichever of its stored structures the query selected
+ * (the sketches for approx, the exact sets for exact, all four when a day is built from its hours).
+ */
 export interface AggregateRow {
   orders: number;
   units: number;
   revenue_cents: number;
-  customers_hll: Uint8Array;
-  values_tdigest: Uint8Array;
+  customers_hll?: Uint8Array | null;
+  values_tdigest?: Uint8Array | null;
+  customers_exact?: Uint8Array | null;
+  values_exact?: Uint8Array | null;
 }
 
+/** A pre-aggregate row as stored: every structure. */
+export type StoredAggregate = Required<{ [K in keyof AggregateRow]: NonNullable<AggregateRow[K]> }>;
+
 /**
- * Orders, units and revenue summed exactly; distinct customers in a HyperLogLog; order values in a
- * t-digest. Filled from orders (when a rollup is rebuilt) or from stored rows (merging rollups).
+ * Orders, units and revenue summed exactly; distinct customers in a HyperLogLog and order values in a
+ * t-digest; and the same two exactly (ExactOrderSets). Filled from orders (when a rollup is rebuilt)
+ * or from stored rows (merging rollups).
  */
 export class SalesAggregate {
   orders = 0;
@@ -20,6 +30,7 @@ export class SalesAggregate {
   revenue = 0;
   readonly customers = new HyperLogLog();
   readonly values = new TDigest();
+  readonly exact = new ExactOrderSets();
 
   addOrder(customerPk: number, totalCents: number, units: number): void {
     this.orders++;
@@ -27,23 +38,27 @@ export class SalesAggregate {
     this.revenue += totalCents;
     this.customers.addInt(customerPk);
     this.values.add(totalCents);
+    this.exact.add(customerPk, totalCents);
   }
 
   mergeRow(row: AggregateRow): void {
     this.orders += row.orders;
     this.units += row.units;
     this.revenue += row.revenue_cents;
-    this.customers.merge(HyperLogLog.deserialize(row.customers_hll));
-    this.values.merge(TDigest.deserialize(row.values_tdigest));
+    if (row.customers_hll) this.customers.merge(HyperLogLog.deserialize(row.customers_hll));
+    if (row.values_tdigest) this.values.merge(TDigest.deserialize(row.values_tdigest));
+    if (row.customers_exact && row.values_exact)
+      this.exact.mergeEncoded(row.customers_exact, row.values_exact);
   }
 
-  toRow(): AggregateRow {
+  toRow(): StoredAggregate {
     return {
       orders: this.orders,
       units: this.units,
       revenue_cents: this.revenue,
       customers_hll: this.customers.serialize(),
       values_tdigest: this.values.serialize(),
+      ...this.exact.serialize(),
     };
   }
 }

@@ -6,12 +6,24 @@
  * with a version byte.
  */
 const VERSION = 1;
+const EMPTY = new Float64Array(0);
+
+/** Centroids in ascending order of mean. */
+interface Run {
+  means: Float64Array;
+  weights: Float64Array;
+}
 
 export class TDigest {
-  private means: number[] = [];
-  private weights: number[] = [];
-  private buffer: number[] = [];
-  private bufferWeights: number[] = [];
+  private means: Float64Array = EMPTY;
+  private weights: Float64Array = EMPTY;
+  /** values added since the last flush, unsorted */
+  private added: number[] = [];
+  private addedWeights: number[] = [];
+  /** other digests' centroids merged in since the last flush: each already sorted */
+  private runs: Run[] = [];
+  private pendingCentroids = 0;
+  private pendingWeight = 0;
   private total = 0;
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
@@ -19,7 +31,7 @@ export class TDigest {
   constructor(readonly compression = 200) {}
 
   get count(): number {
-    return this.total + this.bufferWeights.reduce((a, b) => a + b, 0);
+    return this.total + this.pendingWeight;
   }
 
   get centroidCount(): number {
@@ -29,24 +41,28 @@ export class TDigest {
 
   add(value: number, weight = 1): void {
     if (!Number.isFinite(value) || !(weight > 0)) return;
-    this.buffer.push(value);
-    this.bufferWeights.push(weight);
+    this.added.push(value);
+    this.addedWeights.push(weight);
+    this.pending(1, weight);
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
-    if (this.buffer.length >= this.compression * 5) this.flush();
   }
 
   merge(other: TDigest): this {
     other.flush();
-    for (let i = 0; i < other.means.length; i++) {
-      this.buffer.push(other.means[i]!);
-      this.bufferWeights.push(other.weights[i]!);
-    }
+    if (other.means.length === 0) return this;
+    // merged centroids wait, like added values: many small merges cost one merge pass per buffer
+    this.runs.push({ means: other.means, weights: other.weights });
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
-    // merged centroids wait in the buffer like added values: many small merges cost one sort per buffer
-    if (this.buffer.length >= this.compression * 5) this.flush();
+    this.pending(other.means.length, other.total);
     return this;
+  }
+
+  private pending(centroids: number, weight: number): void {
+    this.pendingCentroids += centroids;
+    this.pendingWeight += weight;
+    if (this.pendingCentroids >= this.compression * 5) this.flush();
   }
 
   private k(q: number): number {
@@ -57,44 +73,50 @@ export class TDigest {
     return (Math.sin((k * 2 * Math.PI) / this.compression) + 1) / 2;
   }
 
-  /** Sorts buffer and centroids together and merges neighbours while the k-size stays within 1. */
+  /**
+   * Merges the centroids, the merged digests' centroids and the sorted added values into one sorted
+   * sequence (the parts are sorted runs, so this is a merge, not a sort), then merges neighbours while
+   * the k-size stays within 1.
+   */
   private flush(): void {
-    if (this.buffer.length === 0) return;
-    const n = this.means.length + this.buffer.length;
-    const order = new Array<number>(n);
-    const allMeans = this.means.concat(this.buffer);
-    const allWeights = this.weights.concat(this.bufferWeights);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => allMeans[a]! - allMeans[b]!);
-    const total = allWeights.reduce((a, b) => a + b, 0);
-    const means: number[] = [];
-    const weights: number[] = [];
-    let curMean = allMeans[order[0]!]!;
-    let curWeight = allWeights[order[0]!]!;
+    if (this.pendingCentroids === 0) return;
+    const runs = this.runs;
+    if (this.means.length > 0) runs.push({ means: this.means, weights: this.weights });
+    if (this.added.length > 0) runs.push(sortedAdded(this.added, this.addedWeights));
+    const all = mergeRuns(runs);
+    const total = this.total + this.pendingWeight;
+    const n = all.means.length;
+    const means = new Float64Array(n);
+    const weights = new Float64Array(n);
+    let out = 0;
+    let curMean = all.means[0]!;
+    let curWeight = all.weights[0]!;
     let before = 0;
     let limit = total * this.kInverse(this.k(0) + 1);
-    for (let j = 1; j < n; j++) {
-      const i = order[j]!;
-      const w = allWeights[i]!;
+    for (let i = 1; i < n; i++) {
+      const w = all.weights[i]!;
       if (before + curWeight + w <= limit) {
         curWeight += w;
-        curMean += ((allMeans[i]! - curMean) * w) / curWeight;
+        curMean += ((all.means[i]! - curMean) * w) / curWeight;
       } else {
-        means.push(curMean);
-        weights.push(curWeight);
+        means[out] = curMean;
+        weights[out++] = curWeight;
         before += curWeight;
         limit = total * this.kInverse(this.k(before / total) + 1);
-        curMean = allMeans[i]!;
+        curMean = all.means[i]!;
         curWeight = w;
       }
     }
-    means.push(curMean);
-    weights.push(curWeight);
-    this.means = means;
-    this.weights = weights;
+    means[out] = curMean;
+    weights[out++] = curWeight;
+    this.means = means.slice(0, out);
+    this.weights = weights.slice(0, out);
     this.total = total;
-    this.buffer = [];
-    this.bufferWeights = [];
+    this.added = [];
+    this.addedWeights = [];
+    this.runs = [];
+    this.pendingCentroids = 0;
+    this.pendingWeight = 0;
   }
 
   /** The value below which a fraction q of the weight lies (interpolating between centroid centres). */
@@ -167,13 +189,57 @@ export class TDigest {
       d.max = view.getFloat64(13, true);
     }
     let total = 0;
+    d.means = new Float64Array(n);
+    d.weights = new Float64Array(n);
     for (let i = 0, at = 25; i < n; i++, at += 12) {
-      d.means.push(view.getFloat64(at, true));
+      d.means[i] = view.getFloat64(at, true);
       const w = view.getFloat32(at + 8, true);
-      d.weights.push(w);
+      d.weights[i] = w;
       total += w;
     }
     d.total = total;
     return d;
   }
+}
+
+/** The added values as a sorted run (a numeric typed-array sort when every weight is 1). */
+function sortedAdded(values: number[], weights: number[]): Run {
+  if (weights.every((w) => w === 1)) {
+    const means = Float64Array.from(values).sort();
+    return { means, weights: new Float64Array(means.length).fill(1) };
+  }
+  const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  return {
+    means: Float64Array.from(order, (i) => values[i]!),
+    weights: Float64Array.from(order, (i) => weights[i]!),
+  };
+}
+
+/** Merges sorted runs pairwise (log2 k passes) into one sorted run. */
+function mergeRuns(runs: Run[]): Run {
+  while (runs.length > 1) {
+    const next: Run[] = [];
+    for (let r = 0; r + 1 < runs.length; r += 2) next.push(mergeTwo(runs[r]!, runs[r + 1]!));
+    if (runs.length % 2) next.push(runs[runs.length - 1]!);
+    runs = next;
+  }
+  return runs[0]!;
+}
+
+function mergeTwo(a: Run, b: Run): Run {
+  const n = a.means.length + b.means.length;
+  const means = new Float64Array(n);
+  const weights = new Float64Array(n);
+  let i = 0;
+  let j = 0;
+  for (let o = 0; o < n; o++) {
+    if (j >= b.means.length || (i < a.means.length && a.means[i]! <= b.means[j]!)) {
+      means[o] = a.means[i]!;
+      weights[o] = a.weights[i++]!;
+    } else {
+      means[o] = b.means[j]!;
+      weights[o] = b.weights[j++]!;
+    }
+  }
+  return { means, weights };
 }

@@ -45,11 +45,20 @@ export function exactGroupScanSql(
          WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY i.product_id`;
 }
 
-/** Approx by time: the daily rollup level for whole days by day, the hourly level otherwise. */
-export function rollupSql(level: 'daily' | 'hourly', statuses: number): string {
+/**
+ * By time from the pre-aggregates: the daily level for whole days by day, the hourly level otherwise;
+ * approx reads the sketches, exact the exact sets.
+ */
+export function rollupSql(
+  level: 'daily' | 'hourly',
+  statuses: number,
+  precision: 'approx' | 'exact',
+): string {
+  const structures =
+    precision === 'approx' ? 'customers_hll, values_tdigest' : 'customers_exact, values_exact';
   return level === 'daily'
-    ? `SELECT day * 24 AS hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_daily
+    ? `SELECT day * 24 AS hour, orders, units, revenue_cents, ${structures} FROM rollup_daily
          WHERE day >= ? / 24 AND day < ? / 24 AND status IN (${placeholders(statuses)}) ORDER BY day`
-    : `SELECT hour, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly
+    : `SELECT hour, orders, units, revenue_cents, ${structures} FROM rollup_hourly
          WHERE hour >= ? AND hour < ? AND status IN (${placeholders(statuses)}) ORDER BY hour`;
 }

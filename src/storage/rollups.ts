@@ -6,7 +6,8 @@ import type { Db } from './sqlite.js';
 /**
  * The materialised-view simulation. Ingest marks hours dirty (same transaction as the orders); this
  * rebuilds a dirty hour from the orders themselves: per status, exact orders/units/revenue, an HLL of
- * customers and a t-digest of order values; and the per-day, per-product sums of the day it lies in.
+ * customers and a t-digest of order values, and their exact counterparts (sorted lists of the distinct
+ * customers and of the order values); and the per-day, per-product sums of the day it lies in.
  * Rebuilding from source (not adding deltas) makes late orders, status changes and deletes all the
  * same case: mark the hour dirty.
  */
@@ -23,8 +24,9 @@ export class RollupBuilder {
       ),
       deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
       insertHour: db.prepare(
-        `INSERT INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest, dirty, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+        `INSERT INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
+           customers_exact, values_exact, dirty, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
       ),
       deleteDay: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
       insertDay: db.prepare(
@@ -36,12 +38,14 @@ export class RollupBuilder {
       ),
       clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
       dayHours: db.prepare(
-        'SELECT status, orders, units, revenue_cents, customers_hll, values_tdigest FROM rollup_hourly WHERE hour >= ? AND hour < ?',
+        `SELECT status, orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
+         FROM rollup_hourly WHERE hour >= ? AND hour < ?`,
       ),
       deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
       insertDaily: db.prepare(
-        `INSERT INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
+           customers_exact, values_exact, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     };
   }
@@ -70,6 +74,8 @@ export class RollupBuilder {
         row.revenue_cents,
         row.customers_hll,
         row.values_tdigest,
+        row.customers_exact,
+        row.values_exact,
         now,
       );
     }

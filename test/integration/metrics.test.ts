@@ -173,8 +173,30 @@ describe('exact mode matches the definitions', () => {
         rows_scanned: expect.any(Number),
         elapsed_ms: expect.any(Number),
       });
+      const time = groupBy === 'day' || groupBy === 'hour';
+      // by time over whole hours: the rollups' exact sets; otherwise the orders
+      expect(body.meta.method).toContain(
+        time ? (groupBy === 'day' ? 'exact: rollup_daily' : 'exact: rollup_hourly') : 'exact: scan',
+      );
+      // 240 hours are cut across the two idle workers at an hour boundary; 10 days stay whole
+      expect(body.meta.parallel_parts).toBe(groupBy === 'hour' ? 2 : undefined);
+      if (time) {
+        // the same answer read from the orders themselves
+        const raw = await metrics({ group_by: groupBy, precision: 'exact', source: 'orders', ...range });
+        expect(raw.body.meta.method).toContain('ordered scan of orders');
+        expect(sortByKey(raw.body.data)).toEqual(want);
+      }
     });
   }
+
+  it('by day over whole hours that are not whole days merges the hourly exact sets', async () => {
+    const params = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
+    const { body } = await metrics({ group_by: 'day', precision: 'exact', ...params });
+    expect(body.meta.method).toContain('exact: rollup_hourly');
+    expect(sortByKey(body.data)).toEqual(
+      expected(orders, 'day', Date.parse(params.start_date), Date.parse(params.end_date)),
+    );
+  });
 
   it('honours a status list and a sub-range with times', async () => {
     const { body } = await metrics({
@@ -184,6 +206,7 @@ describe('exact mode matches the definitions', () => {
       end_date: '2026-02-05T18:30:00Z',
       status: 'refunded,cancelled',
     });
+    expect(body.meta.method).toContain('ordered scan of orders'); // not whole hours: the orders
     expect(sortByKey(body.data)).toEqual(
       expected(orders, 'day', Date.parse('2026-02-03T06:00:00Z'), Date.parse('2026-02-05T18:30:00Z'), [
         'refunded',
@@ -253,10 +276,13 @@ describe('approx mode: pre-aggregates and sketches', () => {
     );
     const again = await metrics({ group_by: 'day', precision: 'approx', ...range });
     expect(again.body.meta.freshness.rebuilt_hours).toBe(0);
-    const exact = await metrics({ group_by: 'hour', precision: 'exact', ...range });
-    expect(sortByKey(exact.body.data)).toEqual(
-      expected(all, 'hour', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
-    );
+    for (const groupBy of ['hour', 'day']) {
+      const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });
+      expect(exact.body.meta.method).toContain('exact: rollup_');
+      expect(sortByKey(exact.body.data)).toEqual(
+        expected(all, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+      );
+    }
     orders.push(...late);
   });
 });
@@ -272,6 +298,8 @@ describe('bad parameters', () => {
       [{ group_by: 'day', ...range, precision: 'maybe' }, 'validation_failed'],
       [{ group_by: 'day', ...range, status: "paid' OR 1=1" }, 'validation_failed'],
       [{ group_by: 'product', ...range, top: '0' }, 'validation_failed'],
+      [{ group_by: 'day', ...range, source: 'orders' }, 'validation_failed'], // approx has no orders path
+      [{ group_by: 'day', ...range, precision: 'exact', source: 'cache' }, 'validation_failed'],
       [{ ...range }, 'validation_failed'],
     ];
     for (const [params, code] of cases) {

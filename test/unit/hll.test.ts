@@ -57,6 +57,26 @@ describe('HyperLogLog', () => {
     expect(sketch(0, 50_000).merge(sketch(49_950, 50_100)).estimate()).toBe(sketch(0, 50_100).estimate());
   });
 
+  it('a merge of sparse parts is byte-for-byte the sketch of the whole, also when the union turns dense', () => {
+    for (const [n, parts] of [
+      [1_000, 3],
+      [3_400, 2],
+      [6_000, 2],
+      [9_000, 5],
+    ] as const) {
+      const merged = new HyperLogLog();
+      // parts with fresh, unsorted adds (not yet folded) and parts that went through their encoding
+      for (let p = 0; p < parts; p++) {
+        const part = sketch(p, n, parts);
+        merged.merge(p % 2 ? HyperLogLog.deserialize(part.serialize()) : part);
+      }
+      merged.merge(sketch(0, 500)); // repeats
+      const whole = sketch(0, n);
+      expect(merged.isSparse, `n=${n}`).toBe(whole.isSparse);
+      expect(merged.serialize(), `n=${n}`).toEqual(whole.serialize());
+    }
+  });
+
   it('round-trips through its compact encoding, with a version byte', () => {
     for (const n of [0, 1, 3_000, 100_000]) {
       const h = sketch(0, n);
