@@ -5,13 +5,40 @@
  *   npm run tenant -- list --data ./data
  *   npm run tenant -- key --tenant 1 --data ./data
  *   npm run tenant -- revoke --tenant 1 --key 2 --data ./data
+ *   npm run tenant -- rebuild-rollups --tenant 1 --data ./data   (full rollup rebuild: every hour)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
+import { RollupBuilder } from '../src/storage/rollups.js';
+import { prepareShard, shardPath } from '../src/storage/shards.js';
+import { openDatabase } from '../src/storage/sqlite.js';
+
+/**
+ * A full rollup rebuild: every hour holding orders is marked dirty and rebuilt now, 48 hours per
+ * transaction (a running server's writers wait at most one batch, within their busy timeout).
+ */
+function rebuildRollups(dataDir: string, tenantId: number) {
+  prepareShard(dataDir, tenantId);
+  const db = openDatabase(shardPath(dataDir, tenantId));
+  try {
+    const started = performance.now();
+    const builder = new RollupBuilder(db);
+    const marked = builder.markAllDirty();
+    const done = builder.rebuildDirty(0, 8.64e15);
+    return {
+      hours_marked: marked,
+      hours_rebuilt: done.hours,
+      orders_read: done.rows,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+  } finally {
+    db.close();
+  }
+}
 
 const USAGE =
-  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID  [--data DIR]';
+  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID | rebuild-rollups --tenant ID  [--data DIR]';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`tenant: ${message}\n${USAGE}\n`);
@@ -61,6 +88,12 @@ try {
       if (!catalog.revokeKey(intFlag('tenant'), intFlag('key'))) fail('no such active key', 1);
       out({ revoked: true });
       break;
+    case 'rebuild-rollups': {
+      const tenantId = intFlag('tenant');
+      if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
+      out({ tenant_id: tenantId, ...rebuildRollups(resolve(values.data!), tenantId) });
+      break;
+    }
     default:
       fail(`unknown command "${positionals[0] ?? ''}"`);
   }

@@ -25,9 +25,7 @@ import type { Db } from '../src/storage/sqlite.js';
 
 export type SalesInput = TaskBase & SalesRequest;
 
-const REBUILD_BATCH_HOURS = 48;
-
-/** Rebuilds the dirty hours a request needs, a few at a time so the write lock is never held long. */
+/** Rebuilds the dirty hours a request needs, under the write lock a few at a time. */
 function refresh(
   ctx: TaskContext,
   tenantId: number,
@@ -36,16 +34,10 @@ function refresh(
 ): { hours: number; rows: number; ms: number } {
   const builder = ctx.shards.cached(tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
   const t0 = performance.now();
-  // whole days: the per-day product sums of a day need every hour of it fresh
-  const dirty = builder.dirtyHours(Math.floor(start / DAY) * DAY, Math.ceil(end / DAY) * DAY);
-  let rows = 0;
-  for (let i = 0; i < dirty.length; i += REBUILD_BATCH_HOURS) {
-    const part = dirty.slice(i, i + REBUILD_BATCH_HOURS);
-    rows += ctx.lock.withLock(tenantId, () =>
-      ctx.obs.timeQuery('rollup_rebuild', () => builder.rebuild(part)),
-    );
-  }
-  return { hours: dirty.length, rows, ms: Math.round(performance.now() - t0) };
+  const done = builder.rebuildDirty(start, end, (rebuild) =>
+    ctx.lock.withLock(tenantId, () => ctx.obs.timeQuery('rollup_rebuild', rebuild)),
+  );
+  return { ...done, ms: Math.round(performance.now() - t0) };
 }
 
 /** Accumulates one group at a time from rows sorted by group: exact distinct orders and customers. */

@@ -119,6 +119,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly workerHeap = new client.Gauge({
+    name: 'worker_heap_bytes',
+    help: "Each worker thread's V8 heap after its latest task: used, total (reserved) and external (Buffers, ArrayBuffers)",
+    labelNames: ['thread', 'kind'] as const,
+    registers: [this.registry],
+  });
   private exportStats: () => { running: number; queued: number } = () => ({ running: 0, queued: 0 });
 
   constructor() {
@@ -217,6 +223,9 @@ export class Metrics {
           break;
         case 'export_duration_seconds':
           this.exportDuration.observe({ format: o.labels.format ?? 'unknown' }, o.value);
+          break;
+        case 'worker_heap_bytes':
+          this.workerHeap.set({ thread: o.labels.thread ?? '?', kind: o.labels.kind ?? '?' }, o.value);
           break;
       }
     }

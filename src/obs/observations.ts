@@ -9,7 +9,8 @@ export type MetricName =
   | 'stream_rows_total'
   | 'export_rows_total'
   | 'export_bytes_total'
-  | 'export_duration_seconds';
+  | 'export_duration_seconds'
+  | 'worker_heap_bytes';
 
 export interface Observation {
   name: MetricName;

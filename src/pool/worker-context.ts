@@ -1,4 +1,5 @@
-import { workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import { threadId, workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import { ShardConnections } from '../storage/shards.js';
@@ -26,6 +27,15 @@ function afterTask(): void {
   shards.closeIdle();
 }
 
+/** This worker's V8 heap after a task, for the worker_heap_bytes gauge (memory is a budget here). */
+function recordHeap(obs: ObservationBuffer): void {
+  const heap = getHeapStatistics();
+  const thread = String(threadId);
+  obs.record('worker_heap_bytes', { thread, kind: 'used' }, heap.used_heap_size);
+  obs.record('worker_heap_bytes', { thread, kind: 'total' }, heap.total_heap_size);
+  obs.record('worker_heap_bytes', { thread, kind: 'external' }, heap.external_memory);
+}
+
 function contextFor(task: string, input: TaskBase): TaskContext {
   return {
     log: baseLog.child({ req_id: input.requestId, tenant_id: input.tenantId, task }),
@@ -44,6 +54,7 @@ export function defineTask<I extends TaskBase, O>(
     const ctx = contextFor(name, input);
     try {
       const value = await run(ctx, input);
+      recordHeap(ctx.obs);
       return { value, obs: ctx.obs.drain() };
     } finally {
       afterTask();
@@ -85,6 +96,7 @@ export function defineStreamTask<I extends StreamTaskBase, M>(
       }
     }
     afterTask();
+    recordHeap(ctx.obs);
     return { value: { status }, obs: ctx.obs.drain() };
   };
 }

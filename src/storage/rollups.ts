@@ -3,6 +3,9 @@ import { DAY, HOUR } from '../domain/metrics.js';
 import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
 import type { Db } from './sqlite.js';
 
+/** Hours rebuilt per transaction: bounds how long one rebuild holds the shard's write lock. */
+export const REBUILD_BATCH_HOURS = 48;
+
 /**
  * The materialised-view simulation. Ingest marks hours dirty (same transaction as the orders); this
  * rebuilds a dirty hour from the orders themselves: per status, exact orders/units/revenue, an HLL of
@@ -37,6 +40,10 @@ export class RollupBuilder {
          WHERE o.created_at >= ? AND o.created_at < ? GROUP BY o.status, i.product_id`,
       ),
       clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
+      markAll: db.prepare(
+        `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
+         SELECT DISTINCT created_at / 3600000 FROM orders UNION SELECT hour FROM rollup_hourly`,
+      ),
       dayHours: db.prepare(
         `SELECT status, orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
          FROM rollup_hourly WHERE hour >= ? AND hour < ?`,
@@ -79,6 +86,30 @@ export class RollupBuilder {
         now,
       );
     }
+  }
+
+  /** Marks every hour holding orders or rollup rows dirty (a full rebuild on the next reads); returns how many. */
+  markAllDirty(): number {
+    return this.s.markAll!.run().changes;
+  }
+
+  /**
+   * Rebuilds the dirty hours of whole days around [startMs, endMs), REBUILD_BATCH_HOURS per transaction
+   * so the write lock is never held long; `locked` wraps each transaction (the worker's write lock).
+   */
+  rebuildDirty(
+    startMs: number,
+    endMs: number,
+    locked: (rebuild: () => number) => number = (rebuild) => rebuild(),
+  ): { hours: number; rows: number } {
+    // whole days: the per-day product sums and the day level need every hour of their day fresh
+    const dirty = this.dirtyHours(Math.floor(startMs / DAY) * DAY, Math.ceil(endMs / DAY) * DAY);
+    let rows = 0;
+    for (let i = 0; i < dirty.length; i += REBUILD_BATCH_HOURS) {
+      const part = dirty.slice(i, i + REBUILD_BATCH_HOURS);
+      rows += locked(() => this.rebuild(part));
+    }
+    return { hours: dirty.length, rows };
   }
 
   dirtyHours(startMs: number, endMs: number): number[] {

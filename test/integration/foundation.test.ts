@@ -285,6 +285,9 @@ describe('logs and metrics', () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     expect(text).toMatch(/db_query_duration_seconds\{quantile="0\.5",query="insert_orders_batch"\} \d/);
     expect(text).toMatch(/db_query_duration_seconds\{quantile="0\.95",query="insert_products_batch"\} \d/);
+    // each worker's V8 heap after its latest task
+    for (const kind of ['used', 'total', 'external'])
+      expect(text).toMatch(new RegExp(`worker_heap_bytes\\{thread="\\d+",kind="${kind}"\\} [1-9]\\d*`));
     expect(text).toMatch(
       /http_request_duration_seconds\{quantile="0\.95",method="POST",route="\/api\/v1\/ingest\/orders\/"\}/,
     );

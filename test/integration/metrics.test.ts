@@ -1,6 +1,9 @@
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shardPath } from '../../src/storage/shards.js';
 import { ndjson, type Order, product } from '../helpers/data.js';
 import { auth, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { tenantTool } from '../helpers/tenant.js';
 
 type Bucket = Record<string, number | string | null>;
 
@@ -284,6 +287,30 @@ describe('approx mode: pre-aggregates and sketches', () => {
       );
     }
     orders.push(...late);
+  });
+});
+
+describe('full rebuild', () => {
+  it('tenant rebuild-rollups recomputes every hour from the orders, repairing rollups that drifted', async () => {
+    const want = expected(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+    await metrics({ group_by: 'day', precision: 'exact', ...range }); // fresh rollups
+    // make the rollups wrong behind the server's back (nothing marks the hours dirty)
+    const db = new Database(shardPath(server.dataDir, tenant.tenant_id));
+    db.prepare('UPDATE rollup_daily SET orders = orders + 1000').run();
+    db.prepare('UPDATE rollup_hourly SET orders = orders + 1000').run();
+    db.close();
+    const drifted = await metrics({ group_by: 'day', precision: 'exact', ...range });
+    expect(drifted.body.data[0]!.orders).toBe((want[0]!.orders as number) + 3000); // three sale statuses
+    const report = tenantTool<{ hours_marked: number; hours_rebuilt: number; orders_read: number }>(
+      server.dataDir,
+      ['rebuild-rollups', '--tenant', String(tenant.tenant_id)],
+    );
+    expect(report.hours_rebuilt).toBe(report.hours_marked);
+    expect(report.orders_read).toBe(orders.length);
+    for (const precision of ['exact', 'approx']) {
+      const { body } = await metrics({ group_by: 'day', precision, ...range });
+      expect(body.data.map((b) => b.orders)).toEqual(want.map((b) => b.orders));
+    }
   });
 });
 
