@@ -26,14 +26,15 @@ const scratch: Hash64 = [0, 0];
 const RANK_BITS = 6;
 /** New sparse keys wait unsorted in a buffer and are folded in (sorted, as a run) this many at a time. */
 const PENDING_LIMIT = 1024;
-/** Up to this many sparse runs are counted by walking them side by side; more are merged first. */
+/** Up to this many sparse runs are kept apart (merged only when counted); more are merged into one. */
 const MAX_WALKED_RUNS = 8;
 
 export class HyperLogLog {
   /**
    * sparse form: sorted runs of keys (see RANK_BITS), each with one key per precision-25 index; runs
    * merged in are kept as they are and merged into one only when needed (encoding, growing past the
-   * sparse limit, or too many runs), so a merge-then-estimate never writes the union out
+   * sparse limit, or too many runs), so a merge-then-estimate counts the union in reused scratch space
+   * instead of allocating it
    */
   private runs: Uint32Array[] | null = [];
   /** total keys in the runs: an upper bound of the distinct indices */
