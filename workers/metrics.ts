@@ -12,7 +12,7 @@ import {
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
-import { type AggregateRow, aggregateFor, type SalesAggregate } from '../src/sketches/sales-aggregate.js';
+import { type AggregateRow, SalesAggregate } from '../src/sketches/sales-aggregate.js';
 import {
   exactGroupScanSql,
   exactTimeScanSql,
@@ -176,7 +176,12 @@ function fromRollups(
   // whole days by day read the day level (one row per day and status); anything else the hours
   const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
   const stmt = db.prepare(rollupSql(daily ? 'daily' : 'hourly', r.statuses.length, r.precision));
-  const buckets = new Map<string, SalesAggregate>();
+  const bucket = r.precision === 'approx' ? approxBucket : exactBucket;
+  // rows arrive in time order, so a bucket is complete when the key changes: answer it and let its
+  // sketches or lists go (ten years by day would otherwise hold every day's exact lists at once)
+  const data: Bucket[] = [];
+  let key: string | null = null;
+  let current = new SalesAggregate();
   let rows = 0;
   for (const row of stmt.iterate(
     Math.floor(r.start / HOUR),
@@ -184,10 +189,15 @@ function fromRollups(
     ...r.statuses,
   ) as IterableIterator<AggregateRow & { hour: number }>) {
     rows++;
-    aggregateFor(buckets, timeKey(r.groupBy, row.hour * HOUR)).mergeRow(row);
+    const rowKey = timeKey(r.groupBy, row.hour * HOUR);
+    if (rowKey !== key) {
+      if (key !== null) data.push(bucket(key, current));
+      key = rowKey;
+      current = new SalesAggregate();
+    }
+    current.mergeRow(row);
   }
-  const bucket = r.precision === 'approx' ? approxBucket : exactBucket;
-  const data = [...buckets.entries()].map(([key, b]) => bucket(key, b));
+  if (key !== null) data.push(bucket(key, current));
   const level = daily ? 'rollup_daily' : 'rollup_hourly';
   return {
     data,
