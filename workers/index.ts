@@ -23,7 +23,7 @@ export {
 } from './exports.js';
 export { idempotency } from './idempotency.js';
 export { ingestChunk, settleStock } from './ingest.js';
-export { salesMetrics } from './metrics.js';
+export { salesMetrics, salesMetricsArrow } from './metrics.js';
 export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
 export { eraseCustomer } from './privacy.js';
 export { search } from './search.js';

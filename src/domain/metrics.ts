@@ -4,6 +4,11 @@ import { DateOrDateTime } from './search.js';
 
 export const GROUP_BYS = ['day', 'hour', 'product', 'category'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
+/** Sales metrics as an Arrow IPC stream (Accept), a record batch at a time. */
+export const ARROW_STREAM_MEDIA_TYPE = 'application/vnd.apache.arrow.stream';
+/** Most products one JSON answer ranks; an Arrow stream (Accept) may rank up to MAX_TOP_ARROW. */
+export const MAX_TOP_JSON = 1000;
+export const MAX_TOP_ARROW = 1_000_000;
 export const SALES_SOURCES = ['auto', 'orders'] as const;
 export const DEFAULT_SALE_STATUSES = ['paid', 'shipped', 'delivered'];
 export const HOUR = 3_600_000;
@@ -43,10 +48,10 @@ export const SalesQuery = v.object({
   top: v.optional(
     v.pipe(
       v.string(),
-      v.regex(/^\d{1,4}$/, 'an integer'),
+      v.regex(/^\d{1,7}$/, 'an integer'),
       v.transform(Number),
       v.minValue(1),
-      v.maxValue(1000),
+      v.maxValue(MAX_TOP_ARROW),
     ),
     '100',
   ),

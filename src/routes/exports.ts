@@ -15,6 +15,7 @@ import {
   exportFileName,
   toExportSpec,
 } from '../domain/export.js';
+import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
@@ -55,14 +56,6 @@ const ListQuery = v.object({
 });
 
 const LIST_FINGERPRINT = 'exports-list';
-
-/** The values of an Accept-style header, in order, lowercased, without those refused with q=0. */
-function accepted(header: string | undefined): string[] {
-  return (header ?? '').split(',').flatMap((part) => {
-    const [value, ...params] = part.trim().toLowerCase().split(';');
-    return params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p)) ? [] : [value!.trim()];
-  });
-}
 
 /** Which export format an Accept header asks to receive directly, if any (first listed wins). */
 function directFormat(accept: string | undefined): ExportFormat | null {

@@ -1,20 +1,49 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import {
+  ARROW_STREAM_MEDIA_TYPE,
   combineSalesResults,
   DEFAULT_SALE_STATUSES,
   GROUP_BYS,
   MAX_RANGE_MS,
+  MAX_TOP_ARROW,
+  MAX_TOP_JSON,
   SalesQuery,
+  type SalesRequest,
   type SalesResult,
   splitTimeRange,
 } from '../domain/metrics.js';
+import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import type { AppDeps } from './deps.js';
 
+/** Buckets per Arrow record batch. */
+const ARROW_BATCH_ROWS = 8192;
+
 export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
+  function streamArrow(
+    c: Context<AppEnv>,
+    request: SalesRequest & { requestId: string; tenantId: number },
+  ): Response {
+    const { body, done } = deps.pool.stream(
+      'salesMetricsArrow',
+      { ...request, batchRows: ARROW_BATCH_ROWS },
+      { credits: deps.config.streamCredits, chunkBytes: deps.config.streamChunkBytes },
+    );
+    done.then((outcome) => {
+      if (outcome.status !== 'complete')
+        c.get('log').warn({ outcome: outcome.status, code: outcome.code }, 'metrics stream ended early');
+    });
+    return c.body(body, 200, {
+      'content-type': ARROW_STREAM_MEDIA_TYPE,
+      'cache-control': 'no-store',
+      vary: 'Accept',
+    });
+  }
+
   register(
     app,
     deps.spec,
@@ -22,14 +51,13 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/metrics/sales',
       summary: 'Sales metrics by day, hour, product or category; approx (pre-aggregates + sketches) or exact',
-      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx merges the hourly or daily rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds. exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values); exact by product or category, over a range not in whole hours, or with source=orders reads the orders. Percentiles are nearest-rank in exact mode.`,
+      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx merges the hourly or daily rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds. exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values); exact by product or category, over a range not in whole hours, or with source=orders reads the orders. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
       tag: 'metrics',
       auth: 'api_key',
       query: SalesQuery,
       responses: {
         200: {
-          description:
-            '{"data":[bucket],"meta":{method, precision, elapsed_ms, rows_scanned, freshness, error_bounds?}}',
+          description: `{"data":[bucket],"meta":{method, precision, elapsed_ms, rows_scanned, freshness, error_bounds?, parallel_parts?}}, or with Accept: ${ARROW_STREAM_MEDIA_TYPE} the same buckets as an Arrow IPC stream`,
         },
       },
       errors: ['validation_failed', 'invalid_range', 'range_too_large', 'not_found', 'overloaded'],
@@ -47,6 +75,13 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           `At most ${MAX_RANGE_MS[q.group_by] / 86_400_000} days by ${q.group_by}.`,
         );
       }
+      const arrow = accepted(c.req.header('accept')).includes(ARROW_STREAM_MEDIA_TYPE);
+      if (q.top > MAX_TOP_JSON && !arrow)
+        throw new Problem(
+          400,
+          'validation_failed',
+          `top above ${MAX_TOP_JSON} needs Accept: ${ARROW_STREAM_MEDIA_TYPE} (the answer is streamed in record batches).`,
+        );
       deps.admission.check('work');
       const started = performance.now();
       const request = {
@@ -60,6 +95,7 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         statuses: q.status ?? DEFAULT_SALE_STATUSES,
         top: q.top,
       };
+      if (arrow) return streamArrow(c, request);
       // a long range by time is cut at bucket boundaries across the idle workers, answered in parallel
       const ranges =
         q.group_by === 'day' || q.group_by === 'hour'

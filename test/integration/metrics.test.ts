@@ -1,3 +1,4 @@
+import { tableFromIPC } from 'apache-arrow';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardPath } from '../../src/storage/shards.js';
@@ -287,6 +288,58 @@ describe('approx mode: pre-aggregates and sketches', () => {
       );
     }
     orders.push(...late);
+  });
+});
+
+describe('Arrow record batches', () => {
+  async function arrow(params: Record<string, string | number>) {
+    const res = await fetch(
+      `${server.url}/api/v1/tenants/${tenant.tenant_id}/metrics/sales?${queryString(params)}`,
+      { headers: auth(tenant.api_key, { accept: 'application/vnd.apache.arrow.stream' }) },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
+    const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
+    const rows = table
+      .toArray()
+      .map((r) =>
+        Object.fromEntries(
+          Object.entries(r.toJSON() as Record<string, unknown>).map(([k, v]) => [
+            k,
+            typeof v === 'bigint' ? Number(v) : v,
+          ]),
+        ),
+      );
+    return {
+      rows,
+      meta: JSON.parse(table.schema.metadata.get('orderflow.meta')!) as Record<string, unknown>,
+    };
+  }
+
+  it('with Accept: application/vnd.apache.arrow.stream answers the same buckets as an Arrow IPC stream', async () => {
+    for (const params of [
+      { group_by: 'product', precision: 'exact', ...range, top: 5 },
+      { group_by: 'category', precision: 'exact', ...range },
+      { group_by: 'day', precision: 'approx', ...range },
+    ]) {
+      const json = await metrics(params);
+      const got = await arrow(params);
+      expect(got.rows).toEqual(json.body.data);
+      expect(got.meta).toMatchObject({ precision: params.precision, group_by: params.group_by });
+    }
+  });
+
+  it('top above 1000 is for the Arrow stream only', async () => {
+    const params = { group_by: 'product', precision: 'exact', ...range, top: 5000 };
+    const { status, body } = await metrics(params);
+    expect(status).toBe(400);
+    expect(body.code).toBe('validation_failed');
+    const all = await arrow(params);
+    expect(all.rows.map((r) => r.key).sort((a, b) => Number(a) - Number(b))).toEqual(
+      expected(orders, 'product', Date.parse('2026-02-01'), Date.parse('2026-02-11'))
+        .map((b) => b.key)
+        .sort((a, b) => Number(a) - Number(b)),
+    );
   });
 });
 

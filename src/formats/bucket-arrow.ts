@@ -1,0 +1,92 @@
+import {
+  Field,
+  Float64,
+  Int64,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  tableToIPC,
+  Utf8,
+  type Vector,
+  vectorFromArray,
+} from 'apache-arrow';
+import type { Bucket } from '../domain/metrics.js';
+
+/** Bytes that end an Arrow IPC stream: continuation marker, then a zero message length. */
+const END_OF_STREAM = 8;
+
+const MEASURES = [
+  'orders',
+  'units',
+  'revenue_cents',
+  'unique_customers',
+  'avg_order_value_cents',
+  'p50_order_value_cents',
+  'p95_order_value_cents',
+  'p99_order_value_cents',
+] as const;
+
+/**
+ * Sales buckets as one Arrow IPC stream, yielded a record batch at a time: the schema message first
+ * (with the answer's meta as JSON in the schema metadata, key `orderflow.meta`), then one record batch
+ * message per `batchRows` buckets, then the end-of-stream marker. Each batch is encoded on its own with
+ * the same schema, and the repeated schema message and end marker are cut from all but the first and
+ * last, so the concatenation is one valid stream while only one batch is ever encoded at a time.
+ * Keys are text (day, hour, category) or integers (product ids); percentiles are null when a bucket
+ * has no orders.
+ */
+export function* bucketsAsArrowStream(
+  buckets: readonly Bucket[],
+  keyKind: 'text' | 'integer',
+  meta: Record<string, unknown>,
+  batchRows = 8192,
+): Generator<Uint8Array> {
+  const schema = new Schema(
+    [
+      new Field('key', keyKind === 'text' ? new Utf8() : new Int64(), false),
+      ...MEASURES.map(
+        (m) => new Field(m, m.startsWith('p') ? new Float64() : new Int64(), m.startsWith('p')),
+      ),
+    ],
+    new Map([['orderflow.meta', JSON.stringify(meta)]]),
+  );
+  const schemaBytes = tableToIPC(new Table(schema), 'stream').length - END_OF_STREAM;
+  if (buckets.length === 0) {
+    yield tableToIPC(new Table(schema), 'stream');
+    return;
+  }
+  for (let start = 0; start < buckets.length; start += batchRows) {
+    const part = buckets.slice(start, start + batchRows);
+    const columns: Vector[] = [
+      keyKind === 'text'
+        ? vectorFromArray(
+            part.map((b) => String(b.key)),
+            new Utf8(),
+          )
+        : vectorFromArray(BigInt64Array.from(part, (b) => BigInt(b.key))),
+      ...MEASURES.map((m) =>
+        m.startsWith('p')
+          ? vectorFromArray(
+              part.map((b) => b[m]),
+              new Float64(),
+            )
+          : vectorFromArray(BigInt64Array.from(part, (b) => BigInt(b[m] ?? 0))),
+      ),
+    ];
+    const batch = new RecordBatch(
+      schema,
+      makeData({
+        type: new Struct(schema.fields),
+        length: part.length,
+        nullCount: 0,
+        children: columns.map((c) => c.data[0]!),
+      }),
+    );
+    const bytes = tableToIPC(new Table(schema, [batch]), 'stream');
+    const first = start === 0;
+    const last = start + batchRows >= buckets.length;
+    yield bytes.subarray(first ? 0 : schemaBytes, last ? bytes.length : bytes.length - END_OF_STREAM);
+  }
+}

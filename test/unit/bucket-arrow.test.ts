@@ -1,0 +1,55 @@
+import { tableFromIPC } from 'apache-arrow';
+import { describe, expect, it } from 'vitest';
+import type { Bucket } from '../../src/domain/metrics.js';
+import { bucketsAsArrowStream } from '../../src/formats/bucket-arrow.js';
+
+const bucket = (key: string | number, n: number): Bucket => ({
+  key,
+  orders: n,
+  units: 2 * n,
+  revenue_cents: 1000 * n + 2 ** 40, // beyond 32 bits
+  unique_customers: n,
+  avg_order_value_cents: 1000,
+  p50_order_value_cents: n === 0 ? null : 900 + n,
+  p95_order_value_cents: n === 0 ? null : 1900,
+  p99_order_value_cents: n === 0 ? null : 2900,
+});
+
+function decode(chunks: Uint8Array[]) {
+  const table = tableFromIPC(Buffer.concat(chunks));
+  return {
+    table,
+    rows: table.toArray().map((r) => {
+      const o = r.toJSON() as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v]),
+      );
+    }),
+  };
+}
+
+describe('bucketsAsArrowStream', () => {
+  it('yields one valid IPC stream, a record batch at a time, with the meta in the schema', () => {
+    const buckets = [
+      bucket('2026-02-01', 3),
+      bucket('2026-02-02', 0),
+      bucket('2026-02-03', 5),
+      bucket('x', 1),
+      bucket('y', 2),
+    ];
+    const chunks = [...bucketsAsArrowStream(buckets, 'text', { precision: 'exact' }, 2)];
+    expect(chunks.length).toBe(3);
+    const { table, rows } = decode(chunks);
+    expect(table.batches.length).toBe(3);
+    expect(rows).toEqual(buckets);
+    expect(JSON.parse(table.schema.metadata.get('orderflow.meta')!)).toEqual({ precision: 'exact' });
+  });
+
+  it('integer keys for products, and an empty answer is an empty table', () => {
+    const { rows } = decode([...bucketsAsArrowStream([bucket(42, 1), bucket(7, 2)], 'integer', {})]);
+    expect(rows.map((r) => r.key)).toEqual([42, 7]);
+    const empty = decode([...bucketsAsArrowStream([], 'text', { n: 0 })]);
+    expect(empty.table.numRows).toBe(0);
+    expect(empty.table.schema.fields.map((f) => f.name)).toContain('p99_order_value_cents');
+  });
+});
