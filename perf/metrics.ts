@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
 import { Bench } from 'tinybench';
-import { DEFAULT_SALE_STATUSES } from '../src/domain/metrics.js';
+import { ARROW_STREAM_MEDIA_TYPE, DEFAULT_SALE_STATUSES, MAX_TOP_ARROW } from '../src/domain/metrics.js';
 import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { TDigest } from '../src/sketches/tdigest.js';
@@ -172,6 +173,23 @@ try {
     });
   }
 
+  // every product's ranking for the year, as an Arrow stream (too large for one JSON answer)
+  const arrowStarted = performance.now();
+  const arrowResponse = await fetch(
+    `${server.url}/api/v1/tenants/${tenantId}/metrics/sales?group_by=product&precision=exact&top=${MAX_TOP_ARROW}&${year}`,
+    { headers: { authorization: `Bearer ${apiKey}`, accept: ARROW_STREAM_MEDIA_TYPE } },
+  );
+  const arrowBytes = new Uint8Array(await arrowResponse.arrayBuffer());
+  const arrowTable = tableFromIPC(arrowBytes);
+  const productsArrow = {
+    shape: 'product, one year, every product (Arrow stream)',
+    status: arrowResponse.status,
+    buckets: arrowTable.numRows,
+    record_batches: arrowTable.batches.length,
+    mb: r1(arrowBytes.length / 2 ** 20),
+    ms: r1(performance.now() - arrowStarted),
+  };
+
   // sketch micro-benchmarks
   const bench = new Bench({ time: 500 });
   const ids = Array.from({ length: 100_000 }, (_, i) => i * 7 + 3);
@@ -252,6 +270,7 @@ try {
     env: machine(),
     first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
     shapes,
+    products_arrow: productsArrow,
     day_buckets_observed_error: {
       unique_customers_mean_relative_error:
         Math.round((errors.unique.reduce((a, b) => a + b, 0) / errors.unique.length) * 100000) / 100000,
@@ -276,6 +295,9 @@ try {
       `| ${s.shape} | ${s.buckets} | ${s.approx_ms_median} | ${s.exact_ms_median} | ${s.exact_from_orders_ms_median} | ${s.approx_speedup_over_exact_from_orders}x | ${s.unique_customers_max_relative_error} |\n`,
     );
   }
+  process.stdout.write(
+    `\n${productsArrow.shape}: ${productsArrow.buckets} buckets in ${productsArrow.record_batches} record batches, ${productsArrow.mb} MB, ${productsArrow.ms} ms\n`,
+  );
   process.stdout.write('\n| micro-benchmark | mean ms | ns per item |\n|---|---|---|\n');
   for (const m of micro) process.stdout.write(`| ${m.task} | ${m.mean_ms} | ${m.per_item_ns ?? ''} |\n`);
   process.stdout.write(
