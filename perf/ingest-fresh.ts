@@ -1,11 +1,12 @@
 /**
  * Ingest memory in isolation: a fresh server, one tenant, the first 100k orders of the dataset POSTed
  * three times (the first inserts, the next two are all duplicates), plain or gzip, server RSS sampled.
- * Separates what gzip costs from what running second in one server costs (perf/ingest runs both in one).
+ * Separates what gzip costs from what running second in one server costs (perf/ingest runs both in one),
+ * and reports the highest value each heap gauge reached (main thread, and each worker's V8 heap).
  *   node dist/perf/ingest-fresh.js --dataset ./datasets/small --mode plain|gzip
  * Prints one JSON line.
  */
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +59,30 @@ try {
       duplex: 'half',
     } as RequestInit)
   ).arrayBuffer();
+  // the server before the first order: resident memory, and how much of it is mapped from files (code)
+  const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+  const statusMb = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  const idle = {
+    rss_mb: Math.round(statusMb('VmRSS') * 10) / 10,
+    file_backed_mb: Math.round(statusMb('RssFile') * 10) / 10,
+  };
   const sampler = sampleRss(server.child.pid!, 100);
+  // where the memory is: the highest value of each heap gauge the server exports, polled alongside
+  const heaps = new Map<string, number>();
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      for (const m of text.matchAll(
+        /^(nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|worker_heap_bytes)(\{[^}]*\})? (\d+)/gm,
+      )) {
+        const name = `${m[1]}${m[2] ?? ''}`;
+        heaps.set(name, Math.max(heaps.get(name) ?? 0, Number(m[3])));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+  })();
   const inserted: number[] = [];
   for (let i = 0; i < 3; i++) {
     const res = await fetch(`${server.url}/api/v1/ingest/orders/`, {
@@ -74,8 +98,12 @@ try {
     inserted.push(((await res.json()) as { rows_inserted: number }).rows_inserted);
   }
   const peak = sampler.stop().peak;
+  polling = false;
+  await poller;
+  const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+  const heapPeaksMb = Object.fromEntries([...heaps].sort().map(([name, bytes]) => [name, mb(bytes)]));
   process.stdout.write(
-    `${JSON.stringify({ benchmark: 'ingest-fresh', env: machine(), mode: values.mode, orders: lines.length, inserted, peak_rss_mb: Math.round((peak / 2 ** 20) * 10) / 10 })}\n`,
+    `${JSON.stringify({ benchmark: 'ingest-fresh', env: machine(), mode: values.mode, orders: lines.length, inserted, idle, peak_rss_mb: mb(peak), heap_peaks_mb: heapPeaksMb })}\n`,
   );
 } finally {
   server.child.kill('SIGTERM');
