@@ -173,6 +173,32 @@ try {
     });
   }
 
+  // by category over the year: approx from the per-day category rollup, against one exact scan
+  const categoryApprox: number[] = [];
+  let lastCategory = null;
+  for (let i = 0; i < runs; i++) {
+    lastCategory = await call(`group_by=category&precision=approx&${year}`);
+    categoryApprox.push(lastCategory.ms);
+  }
+  const categoryExact = await call(`group_by=category&precision=exact&${year}`);
+  const exactByCategory = new Map(categoryExact.data.map((b) => [b.key, b]));
+  const category = {
+    shape: 'category, one year',
+    buckets: lastCategory!.data.length,
+    approx_ms_median: r1(median(categoryApprox)),
+    exact_ms: r1(categoryExact.ms),
+    speedup: r1(categoryExact.ms / median(categoryApprox)),
+    approx_method: lastCategory!.meta.method,
+    unique_customers_max_relative_error:
+      Math.round(
+        Math.max(
+          ...lastCategory!.data.map((b) =>
+            Math.abs(b.unique_customers / exactByCategory.get(b.key)!.unique_customers - 1),
+          ),
+        ) * 10000,
+      ) / 10000,
+  };
+
   // every product's ranking for the year, as an Arrow stream (too large for one JSON answer)
   const arrowStarted = performance.now();
   const arrowResponse = await fetch(
@@ -270,6 +296,7 @@ try {
     env: machine(),
     first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
     shapes,
+    category,
     products_arrow: productsArrow,
     day_buckets_observed_error: {
       unique_customers_mean_relative_error:
@@ -295,6 +322,9 @@ try {
       `| ${s.shape} | ${s.buckets} | ${s.approx_ms_median} | ${s.exact_ms_median} | ${s.exact_from_orders_ms_median} | ${s.approx_speedup_over_exact_from_orders}x | ${s.unique_customers_max_relative_error} |\n`,
     );
   }
+  process.stdout.write(
+    `\n${category.shape}: ${category.buckets} buckets, approx ${category.approx_ms_median} ms, exact ${category.exact_ms} ms (${category.speedup}x), max unique-customer error ${category.unique_customers_max_relative_error}\n`,
+  );
   process.stdout.write(
     `\n${productsArrow.shape}: ${productsArrow.buckets} buckets in ${productsArrow.record_batches} record batches, ${productsArrow.mb} MB, ${productsArrow.ms} ms\n`,
   );

@@ -8,7 +8,12 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SALE_STATUSES } from '../src/domain/metrics.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
-import { exactGroupScanSql, exactTimeScanSql, rollupSql } from '../src/storage/metrics-sql.js';
+import {
+  categoryRollupSql,
+  exactGroupScanSql,
+  exactTimeScanSql,
+  rollupSql,
+} from '../src/storage/metrics-sql.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
@@ -209,5 +214,13 @@ for (const precision of ['approx', 'exact'] as const) {
     '',
   );
 }
+explain(
+  'metrics approx, by category over a year',
+  'group_by=category&precision=approx over whole days: the per-day, per-category rollup',
+  categoryRollupSql(DEFAULT_SALE_STATUSES.length),
+  [Math.floor(yearStart / 86_400_000), Math.ceil(newest.t / 86_400_000), ...DEFAULT_SALE_STATUSES],
+  'rollup_daily_category primary key (tenant_id, day, status, category)',
+  '',
+);
 writeFileSync(values.out!, `${lines.join('\n')}\n`);
 process.stdout.write(`wrote ${values.out}\n`);

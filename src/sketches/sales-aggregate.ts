@@ -10,6 +10,8 @@ export interface AggregateRow {
   orders: number;
   units: number;
   revenue_cents: number;
+  /** the orders' totals summed once each, where it differs from revenue (a category's lines) */
+  order_value_cents?: number;
   customers_hll?: Uint8Array | null;
   values_tdigest?: Uint8Array | null;
   customers_exact?: Uint8Array | null;
@@ -17,7 +19,9 @@ export interface AggregateRow {
 }
 
 /** A pre-aggregate row as stored: every structure. */
-export type StoredAggregate = Required<{ [K in keyof AggregateRow]: NonNullable<AggregateRow[K]> }>;
+export type StoredAggregate = Required<{
+  [K in Exclude<keyof AggregateRow, 'order_value_cents'>]: NonNullable<AggregateRow[K]>;
+}>;
 
 /**
  * Orders, units and revenue summed exactly; distinct customers in a HyperLogLog and order values in a
@@ -28,14 +32,18 @@ export class SalesAggregate {
   orders = 0;
   units = 0;
   revenue = 0;
+  /** the orders' totals, each once (equals revenue for time buckets; differs for a category's lines) */
+  orderValue = 0;
   readonly customers = new HyperLogLog();
   readonly values = new TDigest();
   readonly exact = new ExactOrderSets();
 
-  addOrder(customerPk: number, totalCents: number, units: number): void {
+  /** One order; `revenue` is what its counted lines bring (the whole order's total by default). */
+  addOrder(customerPk: number, totalCents: number, units: number, revenue = totalCents): void {
     this.orders++;
     this.units += units;
-    this.revenue += totalCents;
+    this.revenue += revenue;
+    this.orderValue += totalCents;
     this.customers.addInt(customerPk);
     this.values.add(totalCents);
     this.exact.add(customerPk, totalCents);
@@ -45,6 +53,7 @@ export class SalesAggregate {
     this.orders += row.orders;
     this.units += row.units;
     this.revenue += row.revenue_cents;
+    this.orderValue += row.order_value_cents ?? row.revenue_cents;
     if (row.customers_hll) this.customers.merge(HyperLogLog.deserialize(row.customers_hll));
     if (row.values_tdigest) this.values.merge(TDigest.deserialize(row.values_tdigest));
     if (row.customers_exact && row.values_exact)

@@ -62,3 +62,9 @@ export function rollupSql(
     : `SELECT hour, orders, units, revenue_cents, ${structures} FROM rollup_hourly
          WHERE hour >= ? AND hour < ? AND status IN (${placeholders(statuses)}) ORDER BY hour`;
 }
+
+/** Approx by category: the per-day, per-category rollup over whole days, (start day, end day, ...statuses). */
+export function categoryRollupSql(statuses: number): string {
+  return `SELECT category AS k, orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest
+       FROM rollup_daily_category WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})`;
+}

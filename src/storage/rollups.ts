@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { DAY, HOUR } from '../domain/metrics.js';
-import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
+import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import type { Db } from './sqlite.js';
 
 /** Hours rebuilt per transaction: bounds how long one rebuild holds the shard's write lock. */
@@ -10,7 +10,8 @@ export const REBUILD_BATCH_HOURS = 48;
  * The materialised-view simulation. Ingest marks hours dirty (same transaction as the orders); this
  * rebuilds a dirty hour from the orders themselves: per status, exact orders/units/revenue, an HLL of
  * customers and a t-digest of order values, and their exact counterparts (sorted lists of the distinct
- * customers and of the order values); and the per-day, per-product sums of the day it lies in.
+ * customers and of the order values); and the per-day, per-product sums and per-day, per-category
+ * sketches of the day it lies in.
  * Rebuilding from source (not adding deltas) makes late orders, status changes and deletes all the
  * same case: mark the hour dirty.
  */
@@ -38,6 +39,17 @@ export class RollupBuilder {
                 sum(o.total_cents)
          FROM orders o JOIN order_items i ON i.order_pk = o.order_pk
          WHERE o.created_at >= ? AND o.created_at < ? GROUP BY o.status, i.product_id`,
+      ),
+      dayCategoryOrders: db.prepare(
+        `SELECT o.status, p.category, o.customer_pk, o.total_cents,
+                sum(i.quantity) AS units, sum(i.quantity * i.unit_price_cents) AS revenue
+         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
+         WHERE o.created_at >= ? AND o.created_at < ? GROUP BY o.order_pk, p.category`,
+      ),
+      deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
+      insertDayCategory: db.prepare(
+        `INSERT INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
+           customers_hll, values_tdigest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
       markAll: db.prepare(
@@ -67,6 +79,41 @@ export class RollupBuilder {
     }
     this.s.deleteDaily!.run(day);
     this.store(this.s.insertDaily!, day, groups, now);
+  }
+
+  /** The day per status and category: one (order, category) pair at a time, sketches built here. */
+  private rebuildDailyCategory(day: number): void {
+    const groups = new Map<string, { status: string; category: string; sales: SalesAggregate }>();
+    for (const r of this.s.dayCategoryOrders!.iterate(day * DAY, (day + 1) * DAY) as IterableIterator<{
+      status: string;
+      category: string;
+      customer_pk: number;
+      total_cents: number;
+      units: number;
+      revenue: number;
+    }>) {
+      const key = `${r.status}\u0000${r.category}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { status: r.status, category: r.category, sales: new SalesAggregate() };
+        groups.set(key, g);
+      }
+      g.sales.addOrder(r.customer_pk, r.total_cents, r.units, r.revenue);
+    }
+    this.s.deleteDayCategory!.run(day);
+    for (const { status, category, sales } of groups.values()) {
+      this.s.insertDayCategory!.run(
+        day,
+        status,
+        category,
+        sales.orders,
+        sales.units,
+        sales.revenue,
+        sales.orderValue,
+        sales.customers.serialize(),
+        sales.values.serialize(),
+      );
+    }
   }
 
   /** Writes one row per status: key, status, the aggregate's columns, time. */
@@ -144,6 +191,7 @@ export class RollupBuilder {
           this.s.deleteDay!.run(day);
           this.s.insertDay!.run(day, day * DAY, (day + 1) * DAY);
           this.rebuildDaily(day, now);
+          this.rebuildDailyCategory(day);
         }
       })
       .immediate();

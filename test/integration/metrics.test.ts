@@ -236,12 +236,13 @@ describe('approx mode: pre-aggregates and sketches', () => {
     });
   }
 
-  it('day and hour: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
-    for (const groupBy of ['day', 'hour']) {
+  it('day, hour and category: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
+    const level = { day: 'rollup_daily ', hour: 'rollup_hourly', category: 'rollup_daily_category' };
+    for (const groupBy of ['day', 'hour', 'category'] as const) {
       const { body } = await metrics({ group_by: groupBy, precision: 'approx', ...range });
       const want = expected(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
       withinBounds(sortByKey(body.data), want);
-      expect(body.meta.method).toContain(groupBy === 'day' ? 'rollup_daily' : 'rollup_hourly');
+      expect(body.meta.method).toContain(level[groupBy]);
       expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
       expect(body.meta.error_bounds.percentiles.rank_error).toBe(0.005);
       expect(body.meta.freshness).toMatchObject({ stale_hours_in_range: 0 });
@@ -280,6 +281,12 @@ describe('approx mode: pre-aggregates and sketches', () => {
     );
     const again = await metrics({ group_by: 'day', precision: 'approx', ...range });
     expect(again.body.meta.freshness.rebuilt_hours).toBe(0);
+    const byCategory = await metrics({ group_by: 'category', precision: 'approx', ...range });
+    expect(byCategory.body.meta.method).toContain('rollup_daily_category');
+    withinBounds(
+      sortByKey(byCategory.body.data),
+      expected(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+    );
     for (const groupBy of ['hour', 'day']) {
       const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });
       expect(exact.body.meta.method).toContain('exact: rollup_');
