@@ -17,8 +17,6 @@ export const REBUILD_BATCH_HOURS = 48;
  */
 export class RollupBuilder {
   private readonly s: Record<string, Statement>;
-  private categories = new Map<number, string>();
-  private productCount = -1;
 
   constructor(private readonly db: Db) {
     this.s = {
@@ -42,12 +40,12 @@ export class RollupBuilder {
          FROM orders o JOIN order_items i ON i.order_pk = o.order_pk
          WHERE o.created_at >= ? AND o.created_at < ? GROUP BY o.status, i.product_id`,
       ),
+      // an order's lines come out together (orders by date, each order's items, each item's product)
       dayLines: db.prepare(
-        `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, i.product_id, i.quantity, i.unit_price_cents
-         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk WHERE o.created_at >= ? AND o.created_at < ?`,
+        `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.quantity, i.unit_price_cents
+         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
+         WHERE o.created_at >= ? AND o.created_at < ?`,
       ),
-      productCount: db.prepare('SELECT count(*) AS n FROM products'),
-      productCategories: db.prepare('SELECT product_id, category FROM products'),
       deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
       insertDayCategory: db.prepare(
         `INSERT INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
@@ -83,32 +81,11 @@ export class RollupBuilder {
     this.store(this.s.insertDaily!, day, groups, now);
   }
 
-  /**
-   * Product categories, kept between rebuilds: products are insert-only, so the map is reloaded only
-   * when their count changed. Looking categories up here instead of joining products in SQL halves the
-   * category level's cost (a B-tree search per item line, then a sort to group).
-   */
-  private categoryOf(): Map<number, string> {
-    const { n } = this.s.productCount!.get() as { n: number };
-    if (n !== this.productCount) {
-      this.categories = new Map();
-      for (const p of this.s.productCategories!.iterate() as IterableIterator<{
-        product_id: number;
-        category: string;
-      }>)
-        this.categories.set(p.product_id, p.category);
-      this.productCount = n;
-    }
-    return this.categories;
-  }
-
   /** The day per status and category: each order's lines grouped by category, sketches built here. */
   private rebuildDailyCategory(day: number): void {
-    const categories = this.categoryOf();
     const groups = new Map<string, { status: string; category: string; sales: SalesAggregate }>();
     type Order = { pk: number; status: string; customer: number; total: number };
     let order = null as Order | null; // assigned in the loop, read by closeOrder
-
     const lines = new Map<string, { units: number; revenue: number }>();
     const closeOrder = () => {
       if (!order) return;
@@ -123,13 +100,12 @@ export class RollupBuilder {
       }
       lines.clear();
     };
-    // an order's item lines arrive together (orders by date, then each order's items)
     for (const r of this.s.dayLines!.iterate(day * DAY, (day + 1) * DAY) as IterableIterator<{
       order_pk: number;
       status: string;
       customer_pk: number;
       total_cents: number;
-      product_id: number;
+      category: string;
       quantity: number;
       unit_price_cents: number;
     }>) {
@@ -137,13 +113,11 @@ export class RollupBuilder {
         closeOrder();
         order = { pk: r.order_pk, status: r.status, customer: r.customer_pk, total: r.total_cents };
       }
-      const category = categories.get(r.product_id);
-      if (category === undefined) continue; // an item always names a known product (ingest checks it)
-      const line = lines.get(category);
+      const line = lines.get(r.category);
       if (line) {
         line.units += r.quantity;
         line.revenue += r.quantity * r.unit_price_cents;
-      } else lines.set(category, { units: r.quantity, revenue: r.quantity * r.unit_price_cents });
+      } else lines.set(r.category, { units: r.quantity, revenue: r.quantity * r.unit_price_cents });
     }
     closeOrder();
     this.s.deleteDayCategory!.run(day);
