@@ -199,6 +199,24 @@ try {
       ) / 10000,
   };
 
+  // the top 100 products of the year: ranked from the per-day product sums, against the scan
+  const productRuns: number[] = [];
+  let lastProducts = null;
+  for (let i = 0; i < Math.min(runs, 3); i++) {
+    lastProducts = await call(`group_by=product&precision=exact&top=100&${year}`);
+    productRuns.push(lastProducts.ms);
+  }
+  const productsScan = await call(`group_by=product&precision=exact&top=100&source=orders&${year}`);
+  if (JSON.stringify(productsScan.data) !== JSON.stringify(lastProducts!.data))
+    throw new Error('top products: the ranking from rollups differs from the scan');
+  const topProducts = {
+    shape: 'product, one year, top 100',
+    ms_median: r1(median(productRuns)),
+    scan_ms: r1(productsScan.ms),
+    speedup: r1(productsScan.ms / median(productRuns)),
+    method: lastProducts!.meta.method,
+  };
+
   // every product's ranking for the year, as an Arrow stream (too large for one JSON answer)
   const arrowStarted = performance.now();
   const arrowResponse = await fetch(
@@ -297,6 +315,7 @@ try {
     first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
     shapes,
     category,
+    top_products: topProducts,
     products_arrow: productsArrow,
     day_buckets_observed_error: {
       unique_customers_mean_relative_error:
@@ -324,6 +343,9 @@ try {
   }
   process.stdout.write(
     `\n${category.shape}: ${category.buckets} buckets, approx ${category.approx_ms_median} ms, exact ${category.exact_ms} ms (${category.speedup}x), max unique-customer error ${category.unique_customers_max_relative_error}\n`,
+  );
+  process.stdout.write(
+    `\n${topProducts.shape}: ${topProducts.ms_median} ms from the rollups, ${topProducts.scan_ms} ms scanning (${topProducts.speedup}x)\n`,
   );
   process.stdout.write(
     `\n${productsArrow.shape}: ${productsArrow.buckets} buckets in ${productsArrow.record_batches} record batches, ${productsArrow.mb} MB, ${productsArrow.ms} ms\n`,

@@ -19,6 +19,8 @@ import {
   exactTimeScanSql,
   ordersInRangeSql,
   PRODUCT_SORT_MAX_ORDERS,
+  productLinesSql,
+  productRankSql,
   rollupSql,
 } from '../src/storage/metrics-sql.js';
 import { RollupBuilder } from '../src/storage/rollups.js';
@@ -222,6 +224,42 @@ function fromRollups(
   };
 }
 
+/**
+ * By product over whole days (both precisions): the ranking from the per-day product sums, then each
+ * ranked product's lines through the product index, so only the top products' orders are read.
+ * Every measure is exact: at this size no sketch is needed.
+ */
+function productFromRollups(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
+  const ranked = db
+    .prepare(productRankSql(r.statuses.length))
+    .all(r.start / DAY, r.end / DAY, ...r.statuses, r.top) as { k: number }[];
+  const lines = db.prepare(productLinesSql(r.statuses.length));
+  const acc = new GroupAccumulator();
+  let rows = 0;
+  for (const { k } of ranked) {
+    for (const row of lines.iterate(k, r.start, r.end, ...r.statuses) as IterableIterator<
+      Record<string, number>
+    >) {
+      rows++;
+      acc.add(
+        k,
+        row.order_pk!,
+        row.customer_pk!,
+        row.total_cents!,
+        row.quantity!,
+        row.quantity! * row.unit_price_cents!,
+      );
+    }
+  }
+  acc.close();
+  return {
+    data: acc.out,
+    rows,
+    method:
+      "exact: rollup_daily_product sums rank the products, then the ranked products' lines through the product index",
+  };
+}
+
 /** Approx by category over whole days: the per-day, per-category sketches merged per category. */
 function approxCategory(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
   const groups = new Map<string, SalesAggregate>();
@@ -286,6 +324,9 @@ function answerSales(ctx: TaskContext, input: SalesRequest & TaskBase): SalesRes
   if (input.precision === 'approx' && input.groupBy === 'category' && wholeDays) {
     freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
     result = ctx.obs.timeQuery('metrics_approx_category', () => approxCategory(db, input));
+  } else if (input.groupBy === 'product' && wholeDays && input.source !== 'orders') {
+    freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
+    result = ctx.obs.timeQuery(`metrics_${input.precision}_product`, () => productFromRollups(db, input));
   } else if (readsRollups(input)) {
     freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
     result = ctx.obs.timeQuery(`metrics_${input.precision}_${input.groupBy}`, () => fromRollups(db, input));

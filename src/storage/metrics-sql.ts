@@ -68,3 +68,20 @@ export function categoryRollupSql(statuses: number): string {
   return `SELECT category AS k, orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest
        FROM rollup_daily_category WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})`;
 }
+
+/**
+ * Top products by revenue over whole days from the per-day product sums: (start day, end day, ...statuses,
+ * top). Ties go to the lower product id, as in the scan.
+ */
+export function productRankSql(statuses: number): string {
+  return `SELECT product_id AS k, sum(revenue_cents) AS revenue FROM rollup_daily_product
+       WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})
+       GROUP BY product_id ORDER BY revenue DESC, product_id LIMIT ?`;
+}
+
+/** One product's lines in a range with their orders, through the product index: (product, start, end, ...statuses). */
+export function productLinesSql(statuses: number): string {
+  return `SELECT i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
+       FROM order_items i INDEXED BY order_items_product JOIN orders o ON o.order_pk = i.order_pk
+       WHERE i.product_id = ? AND o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)}`;
+}

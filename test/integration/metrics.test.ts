@@ -177,18 +177,28 @@ describe('exact mode matches the definitions', () => {
         rows_scanned: expect.any(Number),
         elapsed_ms: expect.any(Number),
       });
-      const time = groupBy === 'day' || groupBy === 'hour';
-      // by time over whole hours: the rollups' exact sets; otherwise the orders
-      expect(body.meta.method).toContain(
-        time ? (groupBy === 'day' ? 'exact: rollup_daily' : 'exact: rollup_hourly') : 'exact: scan',
-      );
+      // by time over whole hours: the rollups' exact sets; by product over whole days: the product sums
+      // rank, the ranked products' lines follow; by category: the orders
+      const method = {
+        day: 'exact: rollup_daily',
+        hour: 'exact: rollup_hourly',
+        product: 'exact: rollup_daily_product sums rank the products',
+        category: 'exact: scan',
+      }[groupBy]!;
+      expect(body.meta.method).toContain(method);
       // 240 hours are cut across the two idle workers at an hour boundary; 10 days stay whole
       expect(body.meta.parallel_parts).toBe(groupBy === 'hour' ? 2 : undefined);
-      if (time) {
+      if (groupBy !== 'category') {
         // the same answer read from the orders themselves
-        const raw = await metrics({ group_by: groupBy, precision: 'exact', source: 'orders', ...range });
-        expect(raw.body.meta.method).toContain('ordered scan of orders');
-        expect(sortByKey(raw.body.data)).toEqual(want);
+        const raw = await metrics({
+          group_by: groupBy,
+          precision: 'exact',
+          source: 'orders',
+          ...range,
+          top: 5,
+        });
+        expect(raw.body.meta.method).toMatch(/ordered scan of orders|scan of order items/);
+        expect(groupBy === 'product' ? raw.body.data : sortByKey(raw.body.data)).toEqual(want);
       }
     });
   }
@@ -287,10 +297,10 @@ describe('approx mode: pre-aggregates and sketches', () => {
       sortByKey(byCategory.body.data),
       expected(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
-    for (const groupBy of ['hour', 'day']) {
+    for (const groupBy of ['hour', 'day', 'product']) {
       const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });
       expect(exact.body.meta.method).toContain('exact: rollup_');
-      expect(sortByKey(exact.body.data)).toEqual(
+      expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
         expected(all, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11')),
       );
     }
