@@ -12,6 +12,8 @@ import {
   categoryRollupSql,
   exactGroupScanSql,
   exactTimeScanSql,
+  productLinesSql,
+  productRankSql,
   rollupSql,
 } from '../src/storage/metrics-sql.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
@@ -197,8 +199,8 @@ explain(
   '',
 );
 explain(
-  'metrics exact, by product over 30 days',
-  'group_by=product&precision=exact (top products by revenue); a short range is read by date and sorted',
+  'metrics by product from the orders, over 30 days',
+  'group_by=product with source=orders or a range not in whole days (top products by revenue); a short range is read by date and sorted',
   exactGroupScanSql('product', DEFAULT_SALE_STATUSES.length, true),
   [newest.t - 30 * day, newest.t, ...DEFAULT_SALE_STATUSES],
   'order_items (tenant_id, product_id, order_pk) with orders by primary key; or the daily product rollup',
@@ -220,6 +222,22 @@ explain(
   categoryRollupSql(DEFAULT_SALE_STATUSES.length),
   [Math.floor(yearStart / 86_400_000), Math.ceil(newest.t / 86_400_000), ...DEFAULT_SALE_STATUSES],
   'rollup_daily_category primary key (tenant_id, day, status, category)',
+  '',
+);
+explain(
+  'metrics by product over a year: the ranking',
+  'group_by=product over whole days (either precision): the top products by revenue from the per-day product sums',
+  productRankSql(DEFAULT_SALE_STATUSES.length),
+  [Math.floor(yearStart / 86_400_000), Math.ceil(newest.t / 86_400_000), ...DEFAULT_SALE_STATUSES, 100],
+  'rollup_daily_product primary key (tenant_id, day, status, product_id); a monthly level would cut the rows ~30x',
+  '',
+);
+explain(
+  "metrics by product: one ranked product's lines",
+  'after the ranking, once per ranked product: its lines in the range with their orders',
+  productLinesSql(DEFAULT_SALE_STATUSES.length),
+  [1, yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
+  'order_items (tenant_id, product_id, order_pk), orders by primary key',
   '',
 );
 writeFileSync(values.out!, `${lines.join('\n')}\n`);
