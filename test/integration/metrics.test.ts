@@ -257,6 +257,12 @@ describe('approx mode: pre-aggregates and sketches', () => {
       expect(body.meta.error_bounds.percentiles.rank_error).toBe(0.005);
       expect(body.meta.freshness).toMatchObject({ stale_hours_in_range: 0 });
     }
+    // by product, approx is the exact answer: ranked from the per-day product sums, details exact
+    const products = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 5 });
+    expect(products.body.meta.method).toContain('rollup_daily_product sums rank the products');
+    expect(products.body.data).toEqual(
+      expected(orders, 'product', Date.parse('2026-02-01'), Date.parse('2026-02-11'), undefined, 5),
+    );
     // percentiles: the approx value's rank among the bucket's exact order values is within 0.5% (+ one value)
     const { body } = await metrics({ group_by: 'day', precision: 'approx', ...range });
     for (const b of body.data) {
