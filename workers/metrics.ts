@@ -55,6 +55,15 @@ function freshnessAfter(f: { hours: number; rows: number; ms: number }): Record<
   };
 }
 
+/** An order item line with what its order brings: what the product and category paths read. */
+interface ItemLine {
+  order_pk: number;
+  customer_pk: number;
+  total_cents: number;
+  quantity: number;
+  unit_price_cents: number;
+}
+
 /** Accumulates one group at a time from rows sorted by group: exact distinct orders and customers. */
 class GroupAccumulator {
   private key: string | number | null = null;
@@ -86,6 +95,18 @@ class GroupAccumulator {
       this.orderValue += orderTotal;
     }
     this.customers.add(customerPk);
+  }
+
+  /** An order line counted for a group: its units and revenue, its order once. */
+  addLine(key: string | number, line: ItemLine): void {
+    this.add(
+      key,
+      line.order_pk,
+      line.customer_pk,
+      line.total_cents,
+      line.quantity,
+      line.quantity * line.unit_price_cents,
+    );
   }
 
   close(): void {
@@ -148,17 +169,10 @@ function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method:
     ),
   );
   for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
-    Record<string, number> & { k: string | number }
+    ItemLine & { k: string | number }
   >) {
     rows++;
-    acc.add(
-      row.k,
-      row.order_pk!,
-      row.customer_pk!,
-      row.total_cents!,
-      row.quantity!,
-      row.quantity! * row.unit_price_cents!,
-    );
+    acc.addLine(row.k, row);
   }
   acc.close();
   let data = acc.out;
@@ -237,18 +251,9 @@ function productFromRollups(db: Db, r: SalesRequest): { data: Bucket[]; rows: nu
   const acc = new GroupAccumulator();
   let rows = 0;
   for (const { k } of ranked) {
-    for (const row of lines.iterate(k, r.start, r.end, ...r.statuses) as IterableIterator<
-      Record<string, number>
-    >) {
+    for (const row of lines.iterate(k, r.start, r.end, ...r.statuses) as IterableIterator<ItemLine>) {
       rows++;
-      acc.add(
-        k,
-        row.order_pk!,
-        row.customer_pk!,
-        row.total_cents!,
-        row.quantity!,
-        row.quantity! * row.unit_price_cents!,
-      );
+      acc.addLine(k, row);
     }
   }
   acc.close();
