@@ -1,4 +1,5 @@
 import { type Hash64, hashInt, hashString } from './hash64.js';
+import { mergePairwise } from './sorted-runs.js';
 import { readVarint, writeVarint } from './varint.js';
 
 /**
@@ -92,14 +93,7 @@ export class HyperLogLog {
 
   /** The runs merged into one sorted list (kept as the only run); turns dense past the sparse limit. */
   private sparseKeys(): Uint32Array {
-    let runs = this.runs!;
-    while (runs.length > 1) {
-      const next: Uint32Array[] = [];
-      for (let r = 0; r + 1 < runs.length; r += 2) next.push(mergeSparse(runs[r]!, runs[r + 1]!));
-      if (runs.length % 2) next.push(runs[runs.length - 1]!);
-      runs = next;
-    }
-    const keys = runs[0] ?? EMPTY_KEYS;
+    const keys = mergePairwise(this.runs!, mergeSparse) ?? EMPTY_KEYS;
     this.runs = [keys];
     this.runKeys = keys.length;
     if (keys.length > SPARSE_LIMIT) this.toDense();
@@ -219,15 +213,9 @@ export class HyperLogLog {
 const RANK_MASK = (1 << RANK_BITS) - 1;
 const EMPTY_KEYS = new Uint32Array(0);
 
-/** Sorted keys reduced (in place) to one per index, the highest rank: the last of each index. */
+/** Sorted keys reduced in place to one per index, the highest rank (mergeInto with nothing to merge). */
 function highestPerIndex(sorted: Uint32Array): Uint32Array {
-  let n = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    const key = sorted[i]!;
-    if (n > 0 && sorted[n - 1]! >>> RANK_BITS === key >>> RANK_BITS) sorted[n - 1] = key;
-    else sorted[n++] = key;
-  }
-  return sorted.subarray(0, n);
+  return sorted.subarray(0, mergeInto(sorted, sorted.length, EMPTY_KEYS, sorted));
 }
 
 /** Scratch lists for counting across runs (grown as needed, reused: no allocation per estimate). */
@@ -237,22 +225,18 @@ let scratchB = new Uint32Array(4096);
 /** Distinct indices across sorted runs: all but the last merged into scratch, the last only counted. */
 function countIndices(runs: Uint32Array[]): number {
   if (runs.length <= 1) return runs[0]?.length ?? 0;
+  // the merged prefix never holds more keys than all the runs together
+  let total = 0;
+  for (const run of runs) total += run.length;
+  if (scratchA.length < total) {
+    scratchA = new Uint32Array(2 * total);
+    scratchB = new Uint32Array(2 * total);
+  }
   let acc = runs[0]!;
   let accLength = acc.length;
   for (let r = 1; r < runs.length - 1; r++) {
-    const run = runs[r]!;
-    if (scratchA.length < accLength + run.length) {
-      const grown = 2 * (accLength + run.length);
-      if (acc === scratchA) scratchB = new Uint32Array(grown);
-      else if (acc === scratchB) scratchA = new Uint32Array(grown);
-      else {
-        scratchA = new Uint32Array(grown);
-        scratchB = new Uint32Array(grown);
-      }
-    }
     const out = acc === scratchA ? scratchB : scratchA;
-    if (out.length < accLength + run.length) throw new Error('unreachable: scratch too small');
-    accLength = mergeInto(acc, accLength, run, out);
+    accLength = mergeInto(acc, accLength, runs[r]!, out);
     acc = out;
   }
   return mergeInto(acc, accLength, runs[runs.length - 1]!, null);

@@ -5,6 +5,8 @@
  * (accurate p99) and larger in the middle. Mergeable (re-merge the union of centroids) and serialised
  * with a version byte.
  */
+import { mergePairwise } from './sorted-runs.js';
+
 const VERSION = 1;
 const EMPTY = new Float64Array(0);
 
@@ -83,7 +85,7 @@ export class TDigest {
     const runs = this.runs;
     if (this.means.length > 0) runs.push({ means: this.means, weights: this.weights });
     if (this.added.length > 0) runs.push(sortedAdded(this.added, this.addedWeights));
-    const all = mergeRuns(runs);
+    const all = mergePairwise(runs, mergeTwo)!; // at least one run: something is pending
     const total = this.total + this.pendingWeight;
     const n = all.means.length;
     const means = new Float64Array(n);
@@ -213,17 +215,6 @@ function sortedAdded(values: number[], weights: number[]): Run {
     means: Float64Array.from(order, (i) => values[i]!),
     weights: Float64Array.from(order, (i) => weights[i]!),
   };
-}
-
-/** Merges sorted runs pairwise (log2 k passes) into one sorted run. */
-function mergeRuns(runs: Run[]): Run {
-  while (runs.length > 1) {
-    const next: Run[] = [];
-    for (let r = 0; r + 1 < runs.length; r += 2) next.push(mergeTwo(runs[r]!, runs[r + 1]!));
-    if (runs.length % 2) next.push(runs[runs.length - 1]!);
-    runs = next;
-  }
-  return runs[0]!;
 }
 
 function mergeTwo(a: Run, b: Run): Run {
