@@ -12,7 +12,7 @@ import {
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
-import { type AggregateRow, SalesAggregate } from '../src/sketches/sales-aggregate.js';
+import { type AggregateRow, aggregateFor, SalesAggregate } from '../src/sketches/sales-aggregate.js';
 import {
   categoryRollupSql,
   exactGroupScanSql,
@@ -27,6 +27,9 @@ import { RollupBuilder } from '../src/storage/rollups.js';
 import type { Db } from '../src/storage/sqlite.js';
 
 export type SalesInput = TaskBase & SalesRequest;
+
+/** Buckets, how many rows were read for them, and which path read them. */
+type Answer = { data: Bucket[]; rows: number; method: string };
 
 /** Rebuilds the dirty hours a request needs, under the write lock a few at a time. */
 function refresh(
@@ -133,7 +136,7 @@ class GroupAccumulator {
   }
 }
 
-function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
+function exact(db: Db, r: SalesRequest): Answer {
   const acc = new GroupAccumulator();
   let rows = 0;
   if (r.groupBy === 'day' || r.groupBy === 'hour') {
@@ -187,21 +190,34 @@ function exact(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method:
   };
 }
 
-/** What a request reads: the rollups for time buckets (exact only over whole hours), else the orders. */
-function readsRollups(r: SalesRequest): r is SalesRequest & { groupBy: 'day' | 'hour' } {
-  if (r.groupBy !== 'day' && r.groupBy !== 'hour') return false;
-  if (r.precision === 'approx') return true;
-  return r.source !== 'orders' && r.start % HOUR === 0 && r.end % HOUR === 0;
+/**
+ * The pre-aggregate path that answers a request, with its query name for the timings, or null when
+ * only the orders can: time buckets (exact only over whole hours), approx by category over whole days,
+ * and products over whole days; `source=orders` always reads the orders.
+ */
+function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => Answer } | null {
+  const wholeHours = r.start % HOUR === 0 && r.end % HOUR === 0;
+  const wholeDays = r.start % DAY === 0 && r.end % DAY === 0;
+  const query = `metrics_${r.precision}_${r.groupBy}`;
+  if (r.source === 'orders') return null;
+  switch (r.groupBy) {
+    case 'day':
+    case 'hour':
+      return r.precision === 'approx' || wholeHours
+        ? { query, read: () => fromRollups(db, r as SalesRequest & { groupBy: 'day' | 'hour' }) }
+        : null;
+    case 'category':
+      return r.precision === 'approx' && wholeDays ? { query, read: () => approxCategory(db, r) } : null;
+    case 'product':
+      return wholeDays ? { query, read: () => productFromRollups(db, r) } : null;
+  }
 }
 
 /**
  * Time buckets from the pre-aggregates: rows merged per bucket, sketches (approx) or exact sets (exact).
  * Approx over a range not in whole hours reads the whole hours around it (meta says so).
  */
-function fromRollups(
-  db: Db,
-  r: SalesRequest & { groupBy: 'day' | 'hour' },
-): { data: Bucket[]; rows: number; method: string } {
+function fromRollups(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): Answer {
   // whole days by day read the day level (one row per day and status); anything else the hours
   const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
   const stmt = db.prepare(rollupSql(daily ? 'daily' : 'hourly', r.statuses.length, r.precision));
@@ -243,7 +259,7 @@ function fromRollups(
  * ranked product's lines through the product index, so only the top products' orders are read.
  * Every measure is exact: at this size no sketch is needed.
  */
-function productFromRollups(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
+function productFromRollups(db: Db, r: SalesRequest): Answer {
   const ranked = db
     .prepare(productRankSql(r.statuses.length))
     .all(r.start / DAY, r.end / DAY, ...r.statuses, r.top) as { k: number }[];
@@ -266,19 +282,14 @@ function productFromRollups(db: Db, r: SalesRequest): { data: Bucket[]; rows: nu
 }
 
 /** Approx by category over whole days: the per-day, per-category sketches merged per category. */
-function approxCategory(db: Db, r: SalesRequest): { data: Bucket[]; rows: number; method: string } {
+function approxCategory(db: Db, r: SalesRequest): Answer {
   const groups = new Map<string, SalesAggregate>();
   let rows = 0;
   for (const row of db
     .prepare(categoryRollupSql(r.statuses.length))
     .iterate(r.start / DAY, r.end / DAY, ...r.statuses) as IterableIterator<AggregateRow & { k: string }>) {
     rows++;
-    let g = groups.get(row.k);
-    if (!g) {
-      g = new SalesAggregate();
-      groups.set(row.k, g);
-    }
-    g.mergeRow(row);
+    aggregateFor(groups, row.k).mergeRow(row);
   }
   const keys = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // byte order, as SQLite sorts
   return {
@@ -323,18 +334,12 @@ function answerSales(ctx: TaskContext, input: SalesRequest & TaskBase): SalesRes
   const started = performance.now();
   const db = ctx.shards.db(input.tenantId);
   const aligned = input.start % HOUR === 0 && input.end % HOUR === 0;
-  let result: { data: Bucket[]; rows: number; method: string };
+  let result: Answer;
   let freshness: Record<string, unknown>;
-  const wholeDays = input.start % DAY === 0 && input.end % DAY === 0;
-  if (input.precision === 'approx' && input.groupBy === 'category' && wholeDays) {
+  const reader = rollupReader(db, input);
+  if (reader) {
     freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
-    result = ctx.obs.timeQuery('metrics_approx_category', () => approxCategory(db, input));
-  } else if (input.groupBy === 'product' && wholeDays && input.source !== 'orders') {
-    freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
-    result = ctx.obs.timeQuery(`metrics_${input.precision}_product`, () => productFromRollups(db, input));
-  } else if (readsRollups(input)) {
-    freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
-    result = ctx.obs.timeQuery(`metrics_${input.precision}_${input.groupBy}`, () => fromRollups(db, input));
+    result = ctx.obs.timeQuery(reader.query, reader.read);
   } else {
     result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exact(db, input));
     freshness = { policy: 'read from the orders themselves', as_of: new Date().toISOString() };

@@ -52,11 +52,12 @@ export function* bucketsAsArrowStream(
     ],
     new Map([['orderflow.meta', JSON.stringify(meta)]]),
   );
-  const schemaBytes = tableToIPC(new Table(schema), 'stream').length - END_OF_STREAM;
+  const empty = tableToIPC(new Table(schema), 'stream'); // the schema message and the end marker
   if (buckets.length === 0) {
-    yield tableToIPC(new Table(schema), 'stream');
+    yield empty;
     return;
   }
+  const schemaBytes = empty.length - END_OF_STREAM;
   for (let start = 0; start < buckets.length; start += batchRows) {
     const part = buckets.slice(start, start + batchRows);
     const columns: Vector[] = [
