@@ -38,6 +38,9 @@ export class SalesAggregate {
   readonly values = new TDigest();
   readonly exact = new ExactOrderSets();
 
+  /** `keepsExactSets` false: the exact sets stay empty (a level that stores only the sketches). */
+  constructor(private readonly keepsExactSets = true) {}
+
   /** One order; `revenue` is what its counted lines bring (the whole order's total by default). */
   addOrder(customerPk: number, totalCents: number, units: number, revenue = totalCents): void {
     this.orders++;
@@ -46,7 +49,7 @@ export class SalesAggregate {
     this.orderValue += totalCents;
     this.customers.addInt(customerPk);
     this.values.add(totalCents);
-    this.exact.add(customerPk, totalCents);
+    if (this.keepsExactSets) this.exact.add(customerPk, totalCents);
   }
 
   mergeRow(row: AggregateRow): void {

@@ -93,7 +93,7 @@ export class RollupBuilder {
         const key = `${order.status}\u0000${category}`;
         let g = groups.get(key);
         if (!g) {
-          g = { status: order.status, category, sales: new SalesAggregate() };
+          g = { status: order.status, category, sales: new SalesAggregate(false) }; // sketches only
           groups.set(key, g);
         }
         g.sales.addOrder(order.customer, order.total, line.units, line.revenue);
