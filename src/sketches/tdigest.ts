@@ -6,8 +6,14 @@
  * with a version byte.
  */
 import { mergePairwise } from './sorted-runs.js';
+import { decodeSortedList, encodeSortedList } from './varint.js';
 
-const VERSION = 1;
+const VERSION = 2;
+/** The centroid encodings of version 2. */
+const CENTROIDS = 0;
+const POINTS = 1;
+/** version, compression (f32), encoding */
+const HEADER = 6;
 const EMPTY = new Float64Array(0);
 
 /** Centroids in ascending order of mean. */
@@ -157,51 +163,88 @@ export class TDigest {
       : this.means[n - 1]! + ((this.max - this.means[n - 1]!) * into) / lastHalf;
   }
 
+  /**
+   * Version 2: a version byte, the compression, then either the centroids as exact points (every weight
+   * 1 and every mean a non-negative integer, as in a digest of a few order values in cents: a sorted
+   * varint list, one to three bytes each) or the count, min, max and each centroid's mean (f64) and
+   * weight (f32). A small digest takes ~10 bytes instead of 25 + 12 per centroid (version 1, still read).
+   */
   serialize(): Uint8Array {
     this.flush();
     const n = this.means.length;
-    const out = new DataView(new ArrayBuffer(1 + 4 + 8 + 8 + 4 + n * 12));
-    let at = 0;
-    out.setUint8(at, VERSION);
-    at += 1;
-    out.setFloat32(at, this.compression, true);
-    at += 4;
-    out.setFloat64(at, n ? this.min : 0, true);
-    at += 8;
-    out.setFloat64(at, n ? this.max : 0, true);
-    at += 8;
-    out.setUint32(at, n, true);
-    at += 4;
-    for (let i = 0; i < n; i++) {
-      out.setFloat64(at, this.means[i]!, true);
-      out.setFloat32(at + 8, this.weights[i]!, true);
-      at += 12;
+    const points = this.weights.every((w) => w === 1) && this.means.every(isCount);
+    const list = points ? encodeSortedList(this.means) : null;
+    const out = new Uint8Array(HEADER + (list ? list.length : 4 + 16 + n * 12));
+    const view = new DataView(out.buffer);
+    out[0] = VERSION;
+    view.setFloat32(1, this.compression, true);
+    out[5] = list ? POINTS : CENTROIDS;
+    if (list) {
+      out.set(list, HEADER);
+      return out;
     }
-    return new Uint8Array(out.buffer);
+    view.setUint32(HEADER, n, true);
+    view.setFloat64(HEADER + 4, this.min, true);
+    view.setFloat64(HEADER + 12, this.max, true);
+    for (let i = 0, at = HEADER + 20; i < n; i++, at += 12) {
+      view.setFloat64(at, this.means[i]!, true);
+      view.setFloat32(at + 8, this.weights[i]!, true);
+    }
+    return out;
   }
 
   static deserialize(bytes: Uint8Array): TDigest {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (view.getUint8(0) !== VERSION)
-      throw new Error(`unsupported t-digest encoding version ${view.getUint8(0)}`);
+    const version = view.getUint8(0);
+    if (version === 1) return TDigest.deserializeV1(view);
+    if (version !== VERSION) throw new Error(`unsupported t-digest encoding version ${version}`);
     const d = new TDigest(view.getFloat32(1, true));
-    const n = view.getUint32(21, true);
-    if (n > 0) {
-      d.min = view.getFloat64(5, true);
-      d.max = view.getFloat64(13, true);
+    if (bytes[5] === POINTS) {
+      const means = decodeSortedList(bytes.subarray(HEADER));
+      if (means.length > 0) {
+        d.min = means[0]!;
+        d.max = means[means.length - 1]!;
+        d.setCentroids(means, new Float64Array(means.length).fill(1));
+      }
+      return d;
     }
-    let total = 0;
-    d.means = new Float64Array(n);
-    d.weights = new Float64Array(n);
-    for (let i = 0, at = 25; i < n; i++, at += 12) {
-      d.means[i] = view.getFloat64(at, true);
-      const w = view.getFloat32(at + 8, true);
-      d.weights[i] = w;
-      total += w;
-    }
-    d.total = total;
+    d.readCentroids(view, HEADER + 20, view.getUint32(HEADER, true), HEADER + 4);
     return d;
   }
+
+  /** Version 1 (rollup rows written before version 2): a fixed header, then 12 bytes per centroid. */
+  private static deserializeV1(view: DataView): TDigest {
+    const d = new TDigest(view.getFloat32(1, true));
+    d.readCentroids(view, 25, view.getUint32(21, true), 5);
+    return d;
+  }
+
+  /** n centroids of (f64 mean, f32 weight) from `at`, with min and max (f64 each) at `minMaxAt`. */
+  private readCentroids(view: DataView, at: number, n: number, minMaxAt: number): void {
+    if (n === 0) return;
+    this.min = view.getFloat64(minMaxAt, true);
+    this.max = view.getFloat64(minMaxAt + 8, true);
+    const means = new Float64Array(n);
+    const weights = new Float64Array(n);
+    for (let i = 0; i < n; i++, at += 12) {
+      means[i] = view.getFloat64(at, true);
+      weights[i] = view.getFloat32(at + 8, true);
+    }
+    this.setCentroids(means, weights);
+  }
+
+  private setCentroids(means: Float64Array, weights: Float64Array): void {
+    this.means = means;
+    this.weights = weights;
+    let total = 0;
+    for (const w of weights) total += w;
+    this.total = total;
+  }
+}
+
+/** A value the points form stores exactly: a non-negative integer (cents). */
+function isCount(value: number): boolean {
+  return value >= 0 && Number.isSafeInteger(value);
 }
 
 /** The added values as a sorted run (a numeric typed-array sort when every weight is 1). */

@@ -110,11 +110,44 @@ describe('TDigest', () => {
     const d = new TDigest(100);
     for (let i = 0; i < 10_000; i++) d.add((i * 7919) % 10_007);
     const bytes = d.serialize();
-    expect(bytes[0]).toBe(1);
+    expect(bytes[0]).toBe(2);
     const back = TDigest.deserialize(bytes);
     expect(back.compression).toBe(100);
     for (const q of [0.01, 0.5, 0.99]) expect(back.quantile(q)).toBeCloseTo(d.quantile(q), 6);
     expect(back.count).toBe(10_000);
     expect(() => TDigest.deserialize(new Uint8Array([7, 0, 0, 0, 0]))).toThrow(/unsupported/);
+  });
+
+  it('stores a few integer values as exact points in a few bytes each, anything else as centroids', () => {
+    const few = new TDigest();
+    for (const v of [4_999, 12_000, 250, 12_000]) few.add(v);
+    const bytes = few.serialize();
+    expect(bytes.length).toBeLessThanOrEqual(6 + 2 + 4 * 3);
+    const back = TDigest.deserialize(bytes);
+    expect([back.min, back.max, back.count]).toEqual([250, 12_000, 4]);
+    for (const q of [0, 0.25, 0.5, 0.75, 1]) expect(back.quantile(q)).toBe(few.quantile(q));
+    const empty = TDigest.deserialize(new TDigest().serialize());
+    expect(empty.count).toBe(0);
+    expect(Number.isNaN(empty.quantile(0.5))).toBe(true);
+    // fractions and negative values cannot be points: the centroid form keeps them exactly
+    const odd = new TDigest();
+    for (const v of [-3, 0.5, 7.25]) odd.add(v);
+    const oddBack = TDigest.deserialize(odd.serialize());
+    expect([oddBack.min, oddBack.max, oddBack.quantile(0.5)]).toEqual([-3, 7.25, 0.5]);
+  });
+
+  it('still reads version 1 (rows written before the compact encoding)', () => {
+    const v1 = new DataView(new ArrayBuffer(25 + 2 * 12));
+    v1.setUint8(0, 1);
+    v1.setFloat32(1, 200, true);
+    v1.setFloat64(5, 10, true); // min
+    v1.setFloat64(13, 30, true); // max
+    v1.setUint32(21, 2, true);
+    v1.setFloat64(25, 10, true);
+    v1.setFloat32(33, 1, true);
+    v1.setFloat64(37, 30, true);
+    v1.setFloat32(45, 1, true);
+    const d = TDigest.deserialize(new Uint8Array(v1.buffer));
+    expect([d.compression, d.count, d.min, d.max, d.quantile(1)]).toEqual([200, 2, 10, 30, 30]);
   });
 });
