@@ -105,6 +105,12 @@ type Bucket = {
   p95_order_value_cents: number;
   p99_order_value_cents: number;
 };
+/** The largest |got / want - 1| of a measure over buckets matched by key, to four decimals. */
+function maxRelativeError(got: Bucket[], want: Bucket[], field: 'unique_customers'): number {
+  const byKey = new Map(want.map((b) => [b.key, b]));
+  const errors = got.map((b) => Math.abs(b[field] / byKey.get(b.key)![field] - 1));
+  return Math.round(Math.max(...errors) * 10000) / 10000;
+}
 const server = await spawnServer([
   '--data',
   values.data!,
@@ -181,7 +187,6 @@ try {
     categoryApprox.push(lastCategory.ms);
   }
   const categoryExact = await call(`group_by=category&precision=exact&${year}`);
-  const exactByCategory = new Map(categoryExact.data.map((b) => [b.key, b]));
   const category = {
     shape: 'category, one year',
     buckets: lastCategory!.data.length,
@@ -189,14 +194,11 @@ try {
     exact_ms: r1(categoryExact.ms),
     speedup: r1(categoryExact.ms / median(categoryApprox)),
     approx_method: lastCategory!.meta.method,
-    unique_customers_max_relative_error:
-      Math.round(
-        Math.max(
-          ...lastCategory!.data.map((b) =>
-            Math.abs(b.unique_customers / exactByCategory.get(b.key)!.unique_customers - 1),
-          ),
-        ) * 10000,
-      ) / 10000,
+    unique_customers_max_relative_error: maxRelativeError(
+      lastCategory!.data,
+      categoryExact.data,
+      'unique_customers',
+    ),
   };
 
   // the top 100 products of the year: ranked from the per-day product sums, against the scan
@@ -209,30 +211,52 @@ try {
   const productsScan = await call(`group_by=product&precision=exact&top=100&source=orders&${year}`);
   if (JSON.stringify(productsScan.data) !== JSON.stringify(lastProducts!.data))
     throw new Error('top products: the ranking from rollups differs from the scan');
+  // approx: the same ranking and sums, each product's per-day sketches merged
+  const approxProductRuns: number[] = [];
+  let lastApproxProducts = null;
+  for (let i = 0; i < Math.min(runs, 3); i++) {
+    lastApproxProducts = await call(`group_by=product&precision=approx&top=100&${year}`);
+    approxProductRuns.push(lastApproxProducts.ms);
+  }
+  const sums = (b: Bucket[]) => JSON.stringify(b.map((x) => [x.key, x.orders]));
+  if (sums(lastApproxProducts!.data) !== sums(productsScan.data))
+    throw new Error('top products: approx ranks or counts differently from the scan');
   const topProducts = {
     shape: 'product, one year, top 100',
     ms_median: r1(median(productRuns)),
+    approx_ms_median: r1(median(approxProductRuns)),
     scan_ms: r1(productsScan.ms),
     speedup: r1(productsScan.ms / median(productRuns)),
+    approx_speedup: r1(productsScan.ms / median(approxProductRuns)),
+    approx_unique_customers_max_relative_error: maxRelativeError(
+      lastApproxProducts!.data,
+      productsScan.data,
+      'unique_customers',
+    ),
     method: lastProducts!.meta.method,
+    approx_method: lastApproxProducts!.meta.method,
   };
 
   // every product's ranking for the year, as an Arrow stream (too large for one JSON answer)
-  const arrowStarted = performance.now();
-  const arrowResponse = await fetch(
-    `${server.url}/api/v1/tenants/${tenantId}/metrics/sales?group_by=product&precision=exact&top=${MAX_TOP_ARROW}&${year}`,
-    { headers: { authorization: `Bearer ${apiKey}`, accept: ARROW_STREAM_MEDIA_TYPE } },
-  );
-  const arrowBytes = new Uint8Array(await arrowResponse.arrayBuffer());
-  const arrowTable = tableFromIPC(arrowBytes);
-  const productsArrow = {
-    shape: 'product, one year, every product (Arrow stream)',
-    status: arrowResponse.status,
-    buckets: arrowTable.numRows,
-    record_batches: arrowTable.batches.length,
-    mb: r1(arrowBytes.length / 2 ** 20),
-    ms: r1(performance.now() - arrowStarted),
-  };
+  async function everyProductAsArrow(precision: string) {
+    const started = performance.now();
+    const response = await fetch(
+      `${server.url}/api/v1/tenants/${tenantId}/metrics/sales?group_by=product&precision=${precision}&top=${MAX_TOP_ARROW}&${year}`,
+      { headers: { authorization: `Bearer ${apiKey}`, accept: ARROW_STREAM_MEDIA_TYPE } },
+    );
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const table = tableFromIPC(bytes);
+    return {
+      shape: `product, one year, every product (Arrow stream, ${precision})`,
+      status: response.status,
+      buckets: table.numRows,
+      record_batches: table.batches.length,
+      mb: r1(bytes.length / 2 ** 20),
+      ms: r1(performance.now() - started),
+    };
+  }
+  const productsArrow = await everyProductAsArrow('exact');
+  const productsArrowApprox = await everyProductAsArrow('approx');
 
   // sketch micro-benchmarks
   const bench = new Bench({ time: 500 });
@@ -317,6 +341,7 @@ try {
     category,
     top_products: topProducts,
     products_arrow: productsArrow,
+    products_arrow_approx: productsArrowApprox,
     day_buckets_observed_error: {
       unique_customers_mean_relative_error:
         Math.round((errors.unique.reduce((a, b) => a + b, 0) / errors.unique.length) * 100000) / 100000,
@@ -345,11 +370,12 @@ try {
     `\n${category.shape}: ${category.buckets} buckets, approx ${category.approx_ms_median} ms, exact ${category.exact_ms} ms (${category.speedup}x), max unique-customer error ${category.unique_customers_max_relative_error}\n`,
   );
   process.stdout.write(
-    `\n${topProducts.shape}: ${topProducts.ms_median} ms from the rollups, ${topProducts.scan_ms} ms scanning (${topProducts.speedup}x)\n`,
+    `\n${topProducts.shape}: exact ${topProducts.ms_median} ms, approx ${topProducts.approx_ms_median} ms from the rollups, ${topProducts.scan_ms} ms scanning (${topProducts.speedup}x / ${topProducts.approx_speedup}x), approx max unique-customer error ${topProducts.approx_unique_customers_max_relative_error}\n`,
   );
-  process.stdout.write(
-    `\n${productsArrow.shape}: ${productsArrow.buckets} buckets in ${productsArrow.record_batches} record batches, ${productsArrow.mb} MB, ${productsArrow.ms} ms\n`,
-  );
+  for (const a of [productsArrow, productsArrowApprox])
+    process.stdout.write(
+      `\n${a.shape}: ${a.buckets} buckets in ${a.record_batches} record batches, ${a.mb} MB, ${a.ms} ms\n`,
+    );
   process.stdout.write('\n| micro-benchmark | mean ms | ns per item |\n|---|---|---|\n');
   for (const m of micro) process.stdout.write(`| ${m.task} | ${m.mean_ms} | ${m.per_item_ns ?? ''} |\n`);
   process.stdout.write(

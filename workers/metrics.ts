@@ -21,6 +21,7 @@ import {
   PRODUCT_SORT_MAX_ORDERS,
   productLinesSql,
   productRankSql,
+  productSketchesOfDaySql,
   rollupSql,
 } from '../src/storage/metrics-sql.js';
 import { RollupBuilder } from '../src/storage/rollups.js';
@@ -255,14 +256,23 @@ function fromRollups(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): Ans
 }
 
 /**
- * By product over whole days (both precisions): the ranking from the per-day product sums, then each
- * ranked product's lines through the product index, so only the top products' orders are read.
- * Every measure is exact: at this size no sketch is needed.
+ * By product over whole days: the ranking, with each product's sums, from the per-day product sums;
+ * then per ranked product either its per-day sketches merged (approx) or its lines through the product
+ * index (exact), so only the top products are read either way.
  */
 function productFromRollups(db: Db, r: SalesRequest): Answer {
   const ranked = db
     .prepare(productRankSql(r.statuses.length))
-    .all(r.start / DAY, r.end / DAY, ...r.statuses, r.top) as { k: number }[];
+    .all(r.start / DAY, r.end / DAY, ...r.statuses, r.top) as (AggregateRow & { k: number })[];
+  if (r.precision === 'approx') {
+    const { buckets, rows } = approxProducts(db, r, ranked);
+    return {
+      data: ranked.map((p) => buckets.get(p.k)!),
+      rows,
+      method:
+        "approx: rollup_daily_product sums rank the products; each ranked product's per-day HyperLogLog of customers and t-digest of order values merged from rollup_daily_product_sketch",
+    };
+  }
   const lines = db.prepare(productLinesSql(r.statuses.length));
   const acc = new GroupAccumulator();
   let rows = 0;
@@ -279,6 +289,51 @@ function productFromRollups(db: Db, r: SalesRequest): Answer {
     method:
       "exact: rollup_daily_product sums rank the products, then the ranked products' lines through the product index",
   };
+}
+
+/** Ranked products whose per-day sketches are merged together: bounds the aggregates alive at once. */
+const PRODUCT_SLICE = 1000;
+
+/**
+ * Each ranked product's sums (from the ranking) and its per-day sketches merged, a slice of products
+ * (by id) at a time, day by day through the sketch table's key: the slice's ids looked up one by one,
+ * or, where they are dense (a wide ranking), its whole id range read. Memory holds one slice's
+ * aggregates and the finished buckets.
+ */
+function approxProducts(
+  db: Db,
+  r: SalesRequest,
+  ranked: (AggregateRow & { k: number })[],
+): { buckets: Map<number, Bucket>; rows: number } {
+  const startDay = r.start / DAY;
+  const endDay = r.end / DAY;
+  const listed = db.prepare(productSketchesOfDaySql(r.statuses.length, 'listed'));
+  const idRange = db.prepare(productSketchesOfDaySql(r.statuses.length, 'id-range'));
+  const byId = [...ranked].sort((a, b) => a.k - b.k);
+  const buckets = new Map<number, Bucket>();
+  let rows = 0;
+  for (let at = 0; at < byId.length; at += PRODUCT_SLICE) {
+    const slice = byId.slice(at, at + PRODUCT_SLICE);
+    const sales = new Map<number, SalesAggregate>();
+    for (const product of slice) aggregateFor(sales, product.k, false).mergeRow(product);
+    const first = slice[0]!.k;
+    const last = slice[slice.length - 1]!.k;
+    // a range read costs its ids' rows, lookups one seek per product and status: range when dense
+    const dense = last - first + 1 <= 2 * slice.length;
+    const ids = dense ? [first, last] : [JSON.stringify(slice.map((p) => p.k))];
+    for (let day = startDay; day < endDay; day++) {
+      for (const row of (dense ? idRange : listed).iterate(day, ...r.statuses, ...ids) as IterableIterator<
+        Pick<AggregateRow, 'customers_hll' | 'values_tdigest'> & { k: number }
+      >) {
+        const product = sales.get(row.k);
+        if (!product) continue; // an unranked product inside the range
+        rows++;
+        product.mergeStructures(row);
+      }
+    }
+    for (const [k, product] of sales) buckets.set(k, approxBucket(k, product));
+  }
+  return { buckets, rows };
 }
 
 /** Approx by category over whole days: the per-day, per-category sketches merged per category. */
@@ -300,18 +355,18 @@ function approxCategory(db: Db, r: SalesRequest): Answer {
   };
 }
 
-function approxBucket(key: string, b: SalesAggregate): Bucket {
+function approxBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
   return bucket(key, b, Math.round(b.customers.estimate()), (p) => Math.round(b.values.quantile(p / 100)));
 }
 
-function exactBucket(key: string, b: SalesAggregate): Bucket {
+function exactBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
   const values = b.exact.values();
   return bucket(key, b, b.exact.customers().length, (p) => nearestRank(values, p));
 }
 
 /** A bucket's fields in the contract's order, from its sums, its distinct customers and a percentile. */
 function bucket(
-  key: string,
+  key: Bucket['key'],
   b: SalesAggregate,
   uniqueCustomers: number,
   percentile: (p: number) => number | null,

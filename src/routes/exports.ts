@@ -19,6 +19,7 @@ import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
+import { logStreamEnd } from '../http/stream-log.js';
 import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
@@ -179,12 +180,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       { requestId: c.get('requestId'), tenantId: c.get('tenantId'), spec, batchRows: config.exportBatchRows },
       { credits: config.streamCredits, chunkBytes: config.streamChunkBytes },
     );
-    done.then((outcome) => {
-      c.get('log').info(
-        { outcome: outcome.status, code: outcome.code, bytes: outcome.bytes, format: spec.format },
-        'export stream ended',
-      );
-    });
+    logStreamEnd(c.get('log'), 'export', done, { format: spec.format });
     const gzip = acceptsGzip(c.req.header('accept-encoding'));
     const headers: Record<string, string> = {
       'content-type': exportContentType(spec.format, 'none'),

@@ -15,6 +15,7 @@ import {
 import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
+import { logStreamEnd } from '../http/stream-log.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import type { AppDeps } from './deps.js';
@@ -33,10 +34,7 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       { ...request, batchRows: ARROW_BATCH_ROWS },
       { credits: deps.config.streamCredits, chunkBytes: deps.config.streamChunkBytes },
     );
-    done.then((outcome) => {
-      if (outcome.status !== 'complete')
-        c.get('log').warn({ outcome: outcome.status, code: outcome.code }, 'metrics stream ended early');
-    });
+    logStreamEnd(c.get('log'), 'metrics', done);
     return c.body(body, 200, {
       'content-type': ARROW_STREAM_MEDIA_TYPE,
       'cache-control': 'no-store',

@@ -10,6 +10,7 @@ import {
 } from '../domain/search.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
+import { logStreamEnd } from '../http/stream-log.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import type { AppDeps } from './deps.js';
@@ -97,13 +98,7 @@ export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
             encoder.encode(searchTrailer(format, { code: 'worker_failed', detail: error.message })),
         },
       );
-      done.then((outcome) => {
-        if (outcome.status !== 'complete')
-          c.get('log').warn(
-            { outcome: outcome.status, code: outcome.code, bytes: outcome.bytes },
-            'search stream ended early',
-          );
-      });
+      logStreamEnd(c.get('log'), 'search', done);
       return c.body(body, 200, {
         'content-type':
           format === 'ndjson' ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8',

@@ -29,6 +29,8 @@ const RANK_BITS = 6;
 const PENDING_LIMIT = 1024;
 /** Up to this many sparse runs are kept apart (merged only when counted); more are merged into one. */
 const MAX_WALKED_RUNS = 8;
+/** A merged sparse run this short joins the pending keys instead of being kept as a run. */
+const SMALL_RUN = 16;
 
 export class HyperLogLog {
   /**
@@ -76,6 +78,11 @@ export class HyperLogLog {
     return this.runs !== null;
   }
 
+  private addPending(keys: ArrayLike<number>): void {
+    for (let i = 0; i < keys.length; i++) this.pending.push(keys[i]!);
+    if (this.pending.length >= PENDING_LIMIT) this.foldPending();
+  }
+
   /** Sorts the pending keys into a run of their own. */
   private foldPending(): void {
     if (this.pending.length === 0 || !this.runs) return;
@@ -113,7 +120,12 @@ export class HyperLogLog {
   merge(other: HyperLogLog): this {
     other.foldPending();
     if (this.runs && other.runs) {
-      for (const run of other.runs) if (this.runs) this.addRun(run); // runs are never changed: shared
+      for (const run of other.runs) {
+        if (!this.runs) break;
+        if (run.length > SMALL_RUN)
+          this.addRun(run); // runs are never changed: shared
+        else this.addPending(run); // a few keys: sorted in with the added ones, not one run each
+      }
       if (this.runs) return this;
     }
     if (this.runs) this.toDense();

@@ -57,6 +57,11 @@ export class SalesAggregate {
     this.units += row.units;
     this.revenue += row.revenue_cents;
     this.orderValue += row.order_value_cents ?? row.revenue_cents;
+    this.mergeStructures(row);
+  }
+
+  /** The row's stored structures only (sketches or exact sets), where its sums are counted elsewhere. */
+  mergeStructures(row: Omit<AggregateRow, 'orders' | 'units' | 'revenue_cents'>): void {
     if (row.customers_hll) this.customers.merge(HyperLogLog.deserialize(row.customers_hll));
     if (row.values_tdigest) this.values.merge(TDigest.deserialize(row.values_tdigest));
     if (row.customers_exact && row.values_exact)
@@ -75,11 +80,15 @@ export class SalesAggregate {
   }
 }
 
-/** Gets or creates the aggregate for a key. */
-export function aggregateFor<K>(groups: Map<K, SalesAggregate>, key: K): SalesAggregate {
+/** Gets or creates the aggregate for a key (`keepsExactSets` as in the constructor). */
+export function aggregateFor<K>(
+  groups: Map<K, SalesAggregate>,
+  key: K,
+  keepsExactSets = true,
+): SalesAggregate {
   let g = groups.get(key);
   if (!g) {
-    g = new SalesAggregate();
+    g = new SalesAggregate(keepsExactSets);
     groups.set(key, g);
   }
   return g;

@@ -15,6 +15,8 @@ const POINTS = 1;
 /** version, compression (f32), encoding */
 const HEADER = 6;
 const EMPTY = new Float64Array(0);
+/** Digests with up to this many centroids are merged as added values, not kept as a run. */
+const SMALL_MERGE = 16;
 
 /** Centroids in ascending order of mean. */
 interface Run {
@@ -58,9 +60,17 @@ export class TDigest {
 
   merge(other: TDigest): this {
     other.flush();
-    if (other.means.length === 0) return this;
-    // merged centroids wait, like added values: many small merges cost one merge pass per buffer
-    this.runs.push({ means: other.means, weights: other.weights });
+    const n = other.means.length;
+    if (n === 0) return this;
+    // merged centroids wait, like added values: many small merges cost one merge pass per buffer; a
+    // small digest's few centroids join the added values (thousands of tiny digests, such as one
+    // product's days, would otherwise each keep two arrays alive until the flush)
+    if (n <= SMALL_MERGE) {
+      for (let i = 0; i < n; i++) {
+        this.added.push(other.means[i]!);
+        this.addedWeights.push(other.weights[i]!);
+      }
+    } else this.runs.push({ means: other.means, weights: other.weights });
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
     this.pending(other.means.length, other.total);

@@ -70,13 +70,26 @@ export function categoryRollupSql(statuses: number): string {
 }
 
 /**
- * Top products by revenue over whole days from the per-day product sums: (start day, end day, ...statuses,
- * top). Ties go to the lower product id, as in the scan.
+ * Top products by revenue over whole days from the per-day product sums, with those sums: (start day,
+ * end day, ...statuses, top). Ties go to the lower product id, as in the scan.
  */
 export function productRankSql(statuses: number): string {
-  return `SELECT product_id AS k, sum(revenue_cents) AS revenue FROM rollup_daily_product
-       WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})
-       GROUP BY product_id ORDER BY revenue DESC, product_id LIMIT ?`;
+  return `SELECT product_id AS k, sum(orders) AS orders, sum(units) AS units, sum(revenue_cents) AS revenue_cents,
+         sum(order_value_cents) AS order_value_cents
+       FROM rollup_daily_product WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})
+       GROUP BY product_id ORDER BY sum(revenue_cents) DESC, product_id LIMIT ?`;
+}
+
+/**
+ * One day's per-product sketches through the key (day, status, product): either the listed products, a
+ * lookup each, (day, ...statuses, JSON array of product ids); or every product in an id range, one
+ * range read per status, (day, ...statuses, first id, last id).
+ */
+export function productSketchesOfDaySql(statuses: number, select: 'listed' | 'id-range'): string {
+  const products =
+    select === 'listed' ? 'product_id IN (SELECT value FROM json_each(?))' : 'product_id BETWEEN ? AND ?';
+  return `SELECT product_id AS k, customers_hll, values_tdigest FROM rollup_daily_product_sketch
+       WHERE day = ? AND status IN (${placeholders(statuses)}) AND ${products}`;
 }
 
 /** One product's lines in a range with their orders, through the product index: (product, start, end, ...statuses). */

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { DAY, HOUR } from '../domain/metrics.js';
-import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
+import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
+import { MultiRowInsert } from './multi-row.js';
 import type { Db } from './sqlite.js';
 
 /** Hours rebuilt per transaction: bounds how long one rebuild holds the shard's write lock. */
@@ -10,15 +11,28 @@ export const REBUILD_BATCH_HOURS = 48;
  * The materialised-view simulation. Ingest marks hours dirty (same transaction as the orders); this
  * rebuilds a dirty hour from the orders themselves: per status, exact orders/units/revenue, an HLL of
  * customers and a t-digest of order values, and their exact counterparts (sorted lists of the distinct
- * customers and of the order values); and the per-day, per-product sums and per-day, per-category
- * sketches of the day it lies in.
+ * customers and of the order values); and the per-day, per-product sums and sketches and per-day,
+ * per-category sketches of the day it lies in.
  * Rebuilding from source (not adding deltas) makes late orders, status changes and deletes all the
  * same case: mark the hour dirty.
  */
 export class RollupBuilder {
   private readonly s: Record<string, Statement>;
+  /** a day holds thousands of product rows: written in multi-row statements */
+  private readonly insertDayProducts: MultiRowInsert;
+  private readonly insertDayProductSketches: MultiRowInsert;
 
   constructor(private readonly db: Db) {
+    this.insertDayProducts = new MultiRowInsert(
+      db,
+      'INSERT INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents, order_value_cents)',
+      7,
+    );
+    this.insertDayProductSketches = new MultiRowInsert(
+      db,
+      'INSERT INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)',
+      5,
+    );
     this.s = {
       dirtyIn: db.prepare('SELECT hour FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? ORDER BY hour'),
       hourOrders: db.prepare(
@@ -32,17 +46,12 @@ export class RollupBuilder {
            customers_exact, values_exact, dirty, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
       ),
-      deleteDay: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
-      insertDay: db.prepare(
-        `INSERT INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents, order_value_cents)
-         SELECT ?, o.status, i.product_id, count(DISTINCT o.order_pk), sum(i.quantity), sum(i.quantity * i.unit_price_cents),
-                sum(o.total_cents)
-         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk
-         WHERE o.created_at >= ? AND o.created_at < ? GROUP BY o.status, i.product_id`,
-      ),
+      deleteDayProductSketches: db.prepare('DELETE FROM rollup_daily_product_sketch WHERE day = ?'),
+      deleteDayProducts: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
       // an order's lines come out together (orders by date, each order's items, each item's product)
       dayLines: db.prepare(
-        `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.quantity, i.unit_price_cents
+        `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.product_id, i.quantity,
+           i.unit_price_cents
          FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
          WHERE o.created_at >= ? AND o.created_at < ?`,
       ),
@@ -81,24 +90,20 @@ export class RollupBuilder {
     this.store(this.s.insertDaily!, day, groups, now);
   }
 
-  /** The day per status and category: each order's lines grouped by category, sketches built here. */
-  private rebuildDailyCategory(day: number): void {
-    const groups = new Map<string, { status: string; category: string; sales: SalesAggregate }>();
+  /**
+   * The day per status and category and per status and product, from one pass over the day's lines:
+   * each order's lines of a category (product) summed, the order counted once; sums and sketches for
+   * categories, sums and (in their own table) sketches for products.
+   */
+  private rebuildDayLines(day: number): void {
+    const categories = new LineGroups<string>();
+    const products = new LineGroups<number>();
     type Order = { pk: number; status: string; customer: number; total: number };
     let order = null as Order | null; // assigned in the loop, read by closeOrder
-    const lines = new Map<string, { units: number; revenue: number }>();
     const closeOrder = () => {
       if (!order) return;
-      for (const [category, line] of lines) {
-        const key = `${order.status}\u0000${category}`;
-        let g = groups.get(key);
-        if (!g) {
-          g = { status: order.status, category, sales: new SalesAggregate(false) }; // sketches only
-          groups.set(key, g);
-        }
-        g.sales.addOrder(order.customer, order.total, line.units, line.revenue);
-      }
-      lines.clear();
+      categories.closeOrder(order.status, order.customer, order.total);
+      products.closeOrder(order.status, order.customer, order.total);
     };
     for (const r of this.s.dayLines!.iterate(day * DAY, (day + 1) * DAY) as IterableIterator<{
       order_pk: number;
@@ -106,6 +111,7 @@ export class RollupBuilder {
       customer_pk: number;
       total_cents: number;
       category: string;
+      product_id: number;
       quantity: number;
       unit_price_cents: number;
     }>) {
@@ -113,15 +119,13 @@ export class RollupBuilder {
         closeOrder();
         order = { pk: r.order_pk, status: r.status, customer: r.customer_pk, total: r.total_cents };
       }
-      const line = lines.get(r.category);
-      if (line) {
-        line.units += r.quantity;
-        line.revenue += r.quantity * r.unit_price_cents;
-      } else lines.set(r.category, { units: r.quantity, revenue: r.quantity * r.unit_price_cents });
+      const revenue = r.quantity * r.unit_price_cents;
+      categories.addLine(r.category, r.quantity, revenue);
+      products.addLine(r.product_id, r.quantity, revenue);
     }
     closeOrder();
     this.s.deleteDayCategory!.run(day);
-    for (const { status, category, sales } of groups.values()) {
+    for (const [status, category, sales] of categories.entries()) {
       this.s.insertDayCategory!.run(
         day,
         status,
@@ -134,6 +138,16 @@ export class RollupBuilder {
         sales.values.serialize(),
       );
     }
+    this.s.deleteDayProductSketches!.run(day);
+    this.s.deleteDayProducts!.run(day);
+    const sums: unknown[][] = [];
+    const sketches: unknown[][] = [];
+    for (const [status, product, sales] of products.entries()) {
+      sums.push([day, status, product, sales.orders, sales.units, sales.revenue, sales.orderValue]);
+      sketches.push([day, status, product, sales.customers.serialize(), sales.values.serialize()]);
+    }
+    this.insertDayProducts.run(sums);
+    this.insertDayProductSketches.run(sketches);
   }
 
   /** Writes one row per status: key, status, the aggregate's columns, time. */
@@ -208,13 +222,44 @@ export class RollupBuilder {
           days.add(Math.floor((hour * HOUR) / DAY));
         }
         for (const day of days) {
-          this.s.deleteDay!.run(day);
-          this.s.insertDay!.run(day, day * DAY, (day + 1) * DAY);
           this.rebuildDaily(day, now);
-          this.rebuildDailyCategory(day);
+          this.rebuildDayLines(day);
         }
       })
       .immediate();
     return rows;
+  }
+}
+
+/**
+ * Order lines grouped per status and key (a category, a product): each order's lines of a key summed,
+ * then the order added once to that key's aggregate (sketches only: these levels store no exact sets).
+ */
+class LineGroups<K> {
+  private readonly byStatus = new Map<string, Map<K, SalesAggregate>>();
+  /** the current order's lines, summed per key */
+  private readonly lines = new Map<K, { units: number; revenue: number }>();
+
+  addLine(key: K, units: number, revenue: number): void {
+    const line = this.lines.get(key);
+    if (line) {
+      line.units += units;
+      line.revenue += revenue;
+    } else this.lines.set(key, { units, revenue });
+  }
+
+  closeOrder(status: string, customerPk: number, totalCents: number): void {
+    let byKey = this.byStatus.get(status);
+    if (!byKey) {
+      byKey = new Map();
+      this.byStatus.set(status, byKey);
+    }
+    for (const [key, line] of this.lines)
+      aggregateFor(byKey, key, false).addOrder(customerPk, totalCents, line.units, line.revenue);
+    this.lines.clear();
+  }
+
+  *entries(): Generator<[status: string, key: K, sales: SalesAggregate]> {
+    for (const [status, byKey] of this.byStatus) for (const [key, sales] of byKey) yield [status, key, sales];
   }
 }

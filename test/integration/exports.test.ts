@@ -407,7 +407,7 @@ describe('direct streaming (Accept: text/csv or application/vnd.apache.parquet)'
     await reader.read();
     await reader.cancel();
     await eventually(
-      () => server.logs().some((l) => l.msg === 'export stream ended' && l.outcome === 'cancelled'),
+      () => server.logs().some((l) => l.msg === 'export stream ended early' && l.outcome === 'cancelled'),
       5000,
       'cancelled export stream',
     );

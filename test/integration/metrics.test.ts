@@ -257,12 +257,6 @@ describe('approx mode: pre-aggregates and sketches', () => {
       expect(body.meta.error_bounds.percentiles.rank_error).toBe(0.005);
       expect(body.meta.freshness).toMatchObject({ stale_hours_in_range: 0 });
     }
-    // by product, approx is the exact answer: ranked from the per-day product sums, details exact
-    const products = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 5 });
-    expect(products.body.meta.method).toContain('rollup_daily_product sums rank the products');
-    expect(products.body.data).toEqual(
-      expected(orders, 'product', Date.parse('2026-02-01'), Date.parse('2026-02-11'), undefined, 5),
-    );
     // percentiles: the approx value's rank among the bucket's exact order values is within 0.5% (+ one value)
     const { body } = await metrics({ group_by: 'day', precision: 'approx', ...range });
     for (const b of body.data) {
@@ -271,22 +265,93 @@ describe('approx mode: pre-aggregates and sketches', () => {
           (o) =>
             o.created_at.startsWith(String(b.key)) && ['paid', 'shipped', 'delivered'].includes(o.status),
         )
-        .map((o) => o.total_cents)
-        .sort((x, y) => x - y);
-      for (const p of [50, 95, 99]) {
-        const v = b[`p${p}_order_value_cents`] as number;
-        const below = values.filter((x) => x < v).length / values.length;
-        const atOrBelow = values.filter((x) => x <= v).length / values.length;
-        const q = p / 100;
-        const err = q < below ? below - q : q > atOrBelow ? q - atOrBelow : 0;
-        expect(err, `${b.key} p${p}`).toBeLessThanOrEqual(0.005 + 1 / values.length);
-      }
+        .map((o) => o.total_cents);
+      expectRanksWithin(b, values);
     }
+  });
+
+  /** Each approx percentile's rank among the bucket's exact order values is within 0.5% (+ one value). */
+  function expectRanksWithin(b: Bucket, orderValues: number[]) {
+    const values = [...orderValues].sort((x, y) => x - y);
+    for (const p of [50, 95, 99]) {
+      const v = b[`p${p}_order_value_cents`] as number;
+      const below = values.filter((x) => x < v).length / values.length;
+      const atOrBelow = values.filter((x) => x <= v).length / values.length;
+      const q = p / 100;
+      const err = q < below ? below - q : q > atOrBelow ? q - atOrBelow : 0;
+      expect(err, `${b.key} p${p}`).toBeLessThanOrEqual(0.005 + 1 / values.length);
+    }
+  }
+
+  it('product: ranked by the exact per-day sums, per-product sketches merged, within the same bounds', async () => {
+    const { body } = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 5 });
+    expect(body.meta.method).toContain('rollup_daily_product sums rank the products');
+    expect(body.meta.method).toContain('merged from rollup_daily_product_sketch');
+    expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
+    const want = expected(
+      orders,
+      'product',
+      Date.parse('2026-02-01'),
+      Date.parse('2026-02-11'),
+      undefined,
+      5,
+    );
+    withinBounds(body.data, want);
+    // sketches per day and status: ten days of three statuses merged per product
+    expect(body.meta.rows_scanned).toBe(5 * 10 * 3);
+    for (const b of body.data) {
+      const values = orders
+        .filter(
+          (o) =>
+            o.created_at < '2026-02-11' &&
+            ['paid', 'shipped', 'delivered'].includes(o.status) &&
+            o.items.some((it) => it.product_id === b.key),
+        )
+        .map((o) => o.total_cents);
+      expectRanksWithin(b, values);
+    }
+    // every ranking size: the ranked ids read by id range where dense, looked up one by one where
+    // sparse (the worker's rule: span <= 2 x count); both kinds occur among these sizes
+    const kinds = new Set<string>();
+    for (const top of [1, 2, 3, 4, 6, 8, 12]) {
+      const want = expected(
+        orders,
+        'product',
+        Date.parse('2026-02-01'),
+        Date.parse('2026-02-11'),
+        undefined,
+        top,
+      );
+      const ids = want.map((b) => b.key as number);
+      kinds.add(Math.max(...ids) - Math.min(...ids) + 1 <= 2 * ids.length ? 'id-range' : 'listed');
+      withinBounds(
+        (await metrics({ group_by: 'product', precision: 'approx', ...range, top })).body.data,
+        want,
+      );
+    }
+    expect([...kinds].sort()).toEqual(['id-range', 'listed']);
+    // the whole ranking (every product) agrees with the exact one on keys and sums
+    const all = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 1000 });
+    const exactAll = expected(
+      orders,
+      'product',
+      Date.parse('2026-02-01'),
+      Date.parse('2026-02-11'),
+      undefined,
+      1000,
+    );
+    withinBounds(all.body.data, exactAll);
   });
 
   it('stays correct after further ingests, including late orders into hours already aggregated', async () => {
     await metrics({ group_by: 'day', precision: 'approx', ...range }); // rollups are fresh now
     const late = makeOrders(600, 'LATE', 99);
+    // one product on two lines of an order: its order counts once for that product (orders, avg, sketches)
+    for (const o of late.slice(0, 40)) {
+      const first = o.items[0]!;
+      o.items.push({ ...first, quantity: 1 });
+      o.total_cents += first.unit_price_cents;
+    }
     await ingest(late);
     const all = [...orders, ...late];
     const { body } = await metrics({ group_by: 'day', precision: 'approx', ...range });
@@ -302,6 +367,12 @@ describe('approx mode: pre-aggregates and sketches', () => {
     withinBounds(
       sortByKey(byCategory.body.data),
       expected(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+    );
+    const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
+    expect(byProduct.body.meta.method).toContain('rollup_daily_product_sketch');
+    withinBounds(
+      byProduct.body.data,
+      expected(all, 'product', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
     for (const groupBy of ['hour', 'day', 'product']) {
       const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });

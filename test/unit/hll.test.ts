@@ -77,6 +77,20 @@ describe('HyperLogLog', () => {
     }
   });
 
+  it('merging thousands of tiny sketches (a product per day) is byte-for-byte the sketch of the whole', () => {
+    const merged = new HyperLogLog();
+    // 2,000 sketches of 3 ids each, overlapping, in and out of their encoding; the union turns dense
+    for (let d = 0; d < 2_000; d++) {
+      const tiny = sketch(d * 2, d * 2 + 3);
+      merged.merge(d % 2 ? HyperLogLog.deserialize(tiny.serialize()) : tiny);
+    }
+    expect(merged.serialize()).toEqual(sketch(0, 4_001).serialize());
+    const small = new HyperLogLog();
+    for (let d = 0; d < 300; d++) small.merge(sketch(d, d + 2));
+    expect(small.isSparse).toBe(true);
+    expect(small.serialize()).toEqual(sketch(0, 301).serialize());
+  });
+
   it('round-trips through its compact encoding, with a version byte', () => {
     for (const n of [0, 1, 3_000, 100_000]) {
       const h = sketch(0, n);

@@ -106,6 +106,24 @@ describe('TDigest', () => {
     for (const q of [0.5, 0.95, 0.99]) expect(rankError(sorted, merged.quantile(q), q)).toBeLessThan(0.005);
   });
 
+  it('merging thousands of tiny digests (a product per day) keeps count, extremes and rank accuracy', () => {
+    const merged = new TDigest();
+    const all: number[] = [];
+    for (let d = 0; d < 3_000; d++) {
+      const tiny = new TDigest();
+      for (let k = 0; k <= d % 3; k++) {
+        const v = 100 + ((d * 7_919 + k * 104_729) % 50_000);
+        tiny.add(v);
+        all.push(v);
+      }
+      merged.merge(d % 2 ? TDigest.deserialize(tiny.serialize()) : tiny);
+    }
+    const sorted = Float64Array.from(all).sort();
+    expect([merged.count, merged.min, merged.max]).toEqual([all.length, sorted[0], sorted.at(-1)]);
+    for (const q of [0.01, 0.5, 0.95, 0.99])
+      expect(rankError(sorted, merged.quantile(q), q)).toBeLessThan(0.005);
+  });
+
   it('round-trips through its encoding with a version byte', () => {
     const d = new TDigest(100);
     for (let i = 0; i < 10_000; i++) d.add((i * 7919) % 10_007);
