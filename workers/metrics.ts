@@ -2,8 +2,10 @@ import {
   avg,
   type Bucket,
   DAY,
+  DEFAULT_SALES_KEY,
   errorBounds,
   HOUR,
+  isDefaultSale,
   nearestRank,
   type SalesRequest,
   type SalesResult,
@@ -219,9 +221,13 @@ function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => Ans
  * Approx over a range not in whole hours reads the whole hours around it (meta says so).
  */
 function fromRollups(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): Answer {
-  // whole days by day read the day level (one row per day and status); anything else the hours
+  // whole days by day read the day level (one row per day and status, and one for the default sale
+  // statuses pre-merged); anything else the hours
   const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
-  const stmt = db.prepare(rollupSql(daily ? 'daily' : 'hourly', r.statuses.length, r.precision));
+  const premerged = daily && isDefaultSale(r.statuses);
+  const stmt = db.prepare(
+    rollupSql(daily ? 'daily' : 'hourly', premerged ? 1 : r.statuses.length, r.precision),
+  );
   const bucket = r.precision === 'approx' ? approxBucket : exactBucket;
   // rows arrive in time order, so a bucket is complete when the key changes: answer it and let its
   // sketches or lists go (ten years by day would otherwise hold every day's exact lists at once)
@@ -232,7 +238,7 @@ function fromRollups(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): Ans
   for (const row of stmt.iterate(
     Math.floor(r.start / HOUR),
     Math.ceil(r.end / HOUR),
-    ...r.statuses,
+    ...(premerged ? [DEFAULT_SALES_KEY] : r.statuses),
   ) as IterableIterator<AggregateRow & { hour: number }>) {
     rows++;
     const rowKey = timeKey(r.groupBy, row.hour * HOUR);
@@ -244,7 +250,11 @@ function fromRollups(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): Ans
     current.mergeRow(row);
   }
   if (key !== null) data.push(bucket(key, current));
-  const level = daily ? 'rollup_daily' : 'rollup_hourly';
+  const level = premerged
+    ? 'rollup_daily, default statuses pre-merged'
+    : daily
+      ? 'rollup_daily'
+      : 'rollup_hourly';
   return {
     data,
     rows,

@@ -11,6 +11,17 @@ export const MAX_TOP_JSON = 1000;
 export const MAX_TOP_ARROW = 1_000_000;
 export const SALES_SOURCES = ['auto', 'orders'] as const;
 export const DEFAULT_SALE_STATUSES = ['paid', 'shipped', 'delivered'];
+/**
+ * The daily rollup's status key for the default sale statuses merged into one row per day (no order has
+ * this status: statuses hold no commas), so the default request by day reads one row per day.
+ */
+export const DEFAULT_SALES_KEY = DEFAULT_SALE_STATUSES.join(',');
+
+/** Whether a status list is the default set of sale statuses (in any order, repeats allowed). */
+export function isDefaultSale(statuses: readonly string[]): boolean {
+  const set = new Set(statuses);
+  return set.size === DEFAULT_SALE_STATUSES.length && DEFAULT_SALE_STATUSES.every((s) => set.has(s));
+}
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 /** Longest range per request: about ten years by day, 92 days by hour (2,208 buckets). */

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { DAY, HOUR } from '../domain/metrics.js';
+import { DAY, DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY, HOUR } from '../domain/metrics.js';
 import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
 import type { Db } from './sqlite.js';
@@ -78,13 +78,14 @@ export class RollupBuilder {
     };
   }
 
-  /** The day level: the day's hourly rows merged, per status. */
+  /** The day level: the day's hourly rows merged, per status and for the default sale statuses together. */
   private rebuildDaily(day: number, now: number): void {
     const groups = new Map<string, SalesAggregate>();
     for (const r of this.s.dayHours!.iterate(day * 24, (day + 1) * 24) as IterableIterator<
       AggregateRow & { status: string }
     >) {
       aggregateFor(groups, r.status).mergeRow(r);
+      if (DEFAULT_SALE_STATUSES.includes(r.status)) aggregateFor(groups, DEFAULT_SALES_KEY).mergeRow(r);
     }
     this.s.deleteDaily!.run(day);
     this.store(this.s.insertDaily!, day, groups, now);
