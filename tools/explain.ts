@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SALE_STATUSES } from '../src/domain/metrics.js';
+import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../src/domain/metrics.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
 import {
@@ -14,6 +14,7 @@ import {
   exactTimeScanSql,
   productLinesSql,
   productRankSql,
+  productSketchesOfDaySql,
   rollupSql,
 } from '../src/storage/metrics-sql.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
@@ -209,9 +210,9 @@ explain(
 for (const precision of ['approx', 'exact'] as const) {
   explain(
     `metrics ${precision}, by day over a year`,
-    `group_by=day&precision=${precision}: the daily rollup level (${precision === 'approx' ? 'sketches' : 'exact sets'})`,
-    rollupSql('daily', DEFAULT_SALE_STATUSES.length, precision),
-    [Math.floor(yearStart / 3_600_000), Math.ceil(newest.t / 3_600_000), ...DEFAULT_SALE_STATUSES],
+    `group_by=day&precision=${precision}: the daily rollup level (${precision === 'approx' ? 'sketches' : 'exact sets'}), the default sale statuses' pre-merged row`,
+    rollupSql('daily', 1, precision),
+    [Math.floor(yearStart / 3_600_000), Math.ceil(newest.t / 3_600_000), DEFAULT_SALES_KEY],
     'rollup_daily primary key (tenant_id, day, status)',
     '',
   );
@@ -232,6 +233,22 @@ explain(
   'rollup_daily_product primary key (tenant_id, day, status, product_id); a monthly level would cut the rows ~30x',
   '',
 );
+for (const select of ['listed', 'id-range'] as const) {
+  explain(
+    `metrics approx by product: one day's sketches of the ranked products (${select})`,
+    select === 'listed'
+      ? 'after the ranking, per slice of up to 1,000 ranked products and per day: each product looked up by key'
+      : 'the same where the slice ids are dense (a wide ranking): one id range per day and status',
+    productSketchesOfDaySql(DEFAULT_SALE_STATUSES.length, select),
+    [
+      Math.floor(yearStart / 86_400_000),
+      ...DEFAULT_SALE_STATUSES,
+      ...(select === 'listed' ? ['[1,2,3,5,8,13,21,34,55,89]'] : [1, 1000]),
+    ],
+    'rollup_daily_product_sketch primary key (tenant_id, day, status, product_id)',
+    '',
+  );
+}
 explain(
   "metrics by product: one ranked product's lines",
   'after the ranking, once per ranked product: its lines in the range with their orders',

@@ -132,14 +132,17 @@ export function rowGroupRows(rowGroup: ThriftStruct): number {
 }
 
 /** The closing bytes of the assembled file: the merged footer, its length and the magic. */
-export function assembleFooter(template: ThriftStruct, rowGroups: readonly ThriftStruct[]): Uint8Array {
+export function assembleFooter(template: ThriftStruct, rowGroups: readonly Uint8Array[]): Uint8Array {
   const meta = readStruct(writeStruct(template));
-  const groups = rowGroups.map((g, ordinal) => {
-    const copy = readStruct(writeStruct(g));
-    setField(copy, ROW_GROUP.ordinal, WireType.I16, ordinal);
-    return copy;
+  // one row group parsed at a time, re-encoded with its ordinal: hundreds of parsed row groups (with
+  // their column statistics) at once took ~35 MB at the end of a 2M-row export
+  let rows = 0;
+  const groups = rowGroups.map((bytes, ordinal) => {
+    const group = readStruct(bytes);
+    setField(group, ROW_GROUP.ordinal, WireType.I16, ordinal);
+    rows += rowGroupRows(group);
+    return { encoded: writeStruct(group) };
   });
-  const rows = rowGroups.reduce((sum, g) => sum + rowGroupRows(g), 0);
   setField(meta, FILE_META.numRows, WireType.I64, BigInt(rows));
   setField(meta, FILE_META.rowGroups, WireType.List, { elementType: WireType.Struct, items: groups });
   const footer = writeStruct(meta);

@@ -17,7 +17,7 @@ import {
   rowGroupRows,
   splitPart,
 } from './parquet-assembly.js';
-import { readStruct, type ThriftStruct, writeStruct } from './thrift-compact.js';
+import { type ThriftStruct, writeStruct } from './thrift-compact.js';
 
 const CODECS: Record<ExportCompression, Compression> = {
   none: Compression.UNCOMPRESSED,
@@ -71,6 +71,6 @@ export class ParquetEncoder implements ExportEncoder {
   }
 
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array {
-    return assembleFooter(this.template, rowGroups.map(readStruct));
+    return assembleFooter(this.template, rowGroups);
   }
 }

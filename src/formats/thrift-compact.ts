@@ -26,8 +26,17 @@ export type ThriftValue =
   | bigint
   | Uint8Array
   | ThriftStruct
+  | EncodedStruct
   | { elementType: WireType; items: ThriftValue[] }
   | { keyType: WireType; valueType: WireType; entries: [ThriftValue, ThriftValue][] };
+
+/**
+ * A struct already encoded, written as its bytes: a long list of structs (a Parquet footer's row
+ * groups) is then written without holding every item parsed at once. Written only, never read.
+ */
+export interface EncodedStruct {
+  encoded: Uint8Array;
+}
 
 export interface ThriftField {
   id: number;
@@ -145,10 +154,20 @@ class Reader {
 }
 
 class Writer {
-  private chunks: number[] = [];
+  /** the output so far, grown by doubling (not a number per byte: footers run to megabytes) */
+  private out = new Uint8Array(256);
+  private length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.out.length) return;
+    const grown = new Uint8Array(Math.max(2 * this.out.length, this.length + n));
+    grown.set(this.out.subarray(0, this.length));
+    this.out = grown;
+  }
 
   byte(b: number): void {
-    this.chunks.push(b & 0xff);
+    this.reserve(1);
+    this.out[this.length++] = b & 0xff;
   }
 
   varint(n: bigint): void {
@@ -165,7 +184,9 @@ class Writer {
   }
 
   bytes(b: Uint8Array): void {
-    for (const x of b) this.chunks.push(x);
+    this.reserve(b.length);
+    this.out.set(b, this.length);
+    this.length += b.length;
   }
 
   value(type: WireType, value: ThriftValue): void {
@@ -226,7 +247,8 @@ class Writer {
         return;
       }
       case WireType.Struct:
-        this.struct(value as ThriftStruct);
+        if (Array.isArray(value)) this.struct(value);
+        else this.bytes((value as EncodedStruct).encoded);
         return;
       default:
         throw new ThriftError(`unknown wire type ${type}`);
@@ -255,7 +277,7 @@ class Writer {
   }
 
   result(): Uint8Array {
-    return Uint8Array.from(this.chunks);
+    return this.out.slice(0, this.length);
   }
 }
 
