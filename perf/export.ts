@@ -5,7 +5,7 @@
  *     the same encoder (apache-arrow + parquet-wasm, zlib), written to a file: no job, no checkpoints, no fsync;
  *  2. the export job through HTTP (POST, poll, done), server RSS sampled throughout;
  *  3. DuckDB's COPY … TO of the same rows (loaded into DuckDB from our Parquet file beforehand).
- *   node dist/perf/export.js --data DIR [--workers 2] [--batch-rows 8192]
+ *   node dist/perf/export.js --data DIR [--workers 2] [--batch-rows 4096]
  * Prints a table and one JSON line; writes perf/results/export.json.
  */
 
@@ -27,7 +27,7 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string', default: './data' },
     workers: { type: 'string', default: '2' },
-    'batch-rows': { type: 'string', default: '8192' },
+    'batch-rows': { type: 'string', default: '4096' },
   },
 });
 const dataDir = values.data!;

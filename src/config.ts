@@ -235,7 +235,7 @@ export const OPTIONS = [
     flag: 'export-batch-rows',
     env: 'EXPORT_BATCH_ROWS',
     kind: 'int',
-    default: '8192',
+    default: '4096',
     min: 1,
     help: 'rows per export batch: one Parquet row group, one gzip member, one checkpoint (bounds worker memory)',
   },

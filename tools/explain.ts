@@ -180,10 +180,10 @@ lines.push(
   '',
 );
 {
-  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, after, 8192);
+  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, after, 4096);
   explain(
     'export page after a checkpoint',
-    'one 8192-row batch of a full export, resumed after a checkpoint key',
+    'one 4096-row batch of a full export, resumed after a checkpoint key',
     sql,
     params,
     KEYSET_PG,
