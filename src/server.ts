@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { type Config, ConfigError, helpText, loadConfig } from './config.js';
 import { Admission } from './http/admission.js';
 import { ApiSpec } from './http/openapi.js';
+import { missingServerSettings } from './node-flags.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { ExportJobs } from './pool/export-jobs.js';
@@ -82,6 +83,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // The contract promises this line (clients read the port from it), so it is printed at any log level.
   const announce = log.isLevelEnabled('info') ? log : createLogger('info', { thread: 'main' });
   announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
+  const missing = missingServerSettings();
+  if (missing.length > 0)
+    log.warn(
+      { missing },
+      'started without the recommended node flags or malloc settings (npm start sets them): expect more memory under ingest',
+    );
   // unfinished exports resume from their checkpoints in the background
   exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
 

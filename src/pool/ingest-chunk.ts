@@ -5,7 +5,7 @@ import { OrderSchema, ProductSchema, type RowError, rowErrorFromIssues } from '.
 import type { ObservationBuffer } from '../obs/observations.js';
 import { HistoryWriter } from '../storage/history-writer.js';
 import { OrderWriter, ProductWriter } from '../storage/order-writer.js';
-import type { ShardConnections } from '../storage/shards.js';
+import type { Shards } from '../storage/shards.js';
 import type { ShardWriteLock } from '../storage/write-lock.js';
 import type { TaskBase } from './protocol.js';
 
@@ -44,7 +44,7 @@ function identity(kind: IngestKind, value: Record<string, unknown>): Record<stri
 /** What chunk processing needs: connections, the shard write lock, and somewhere to record metrics. */
 export interface ChunkContext {
   obs: ObservationBuffer;
-  shards: ShardConnections;
+  shards: Shards;
   lock: ShardWriteLock;
 }
 

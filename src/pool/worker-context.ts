@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId, workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
-import { ShardConnections } from '../storage/shards.js';
+import { ShardConnections, type Shards } from '../storage/shards.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
 import type { WorkerData } from './pool.js';
 import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
@@ -12,7 +12,8 @@ import { StreamCancelled, StreamSink } from './stream-sink.js';
 export interface TaskContext {
   log: Logger;
   obs: ObservationBuffer;
-  shards: ShardConnections;
+  /** the task's lease on the worker's shard connections: what it touches stays open until it ends */
+  shards: Shards;
   lock: ShardWriteLock;
   data: WorkerData;
 }
@@ -22,8 +23,9 @@ const baseLog = createLogger(data.logLevel, { thread: 'worker' });
 const shards = new ShardConnections(data.dataDir);
 const lock = new ShardWriteLock(data.writeLock);
 
-/** After each task: a worker keeps connections only to shards it is still using. */
-function afterTask(): void {
+/** After each task: its lease ends, and the worker keeps connections only to shards still in use. */
+function afterTask(ctx: TaskContext & { shards: { release(): void } }): void {
+  ctx.shards.release();
   shards.closeIdle();
 }
 
@@ -36,11 +38,11 @@ function recordHeap(obs: ObservationBuffer): void {
   obs.record('worker_heap_bytes', { thread, kind: 'external' }, heap.external_memory);
 }
 
-function contextFor(task: string, input: TaskBase): TaskContext {
+function contextFor(task: string, input: TaskBase): TaskContext & { shards: { release(): void } } {
   return {
     log: baseLog.child({ req_id: input.requestId, tenant_id: input.tenantId, task }),
     obs: new ObservationBuffer(),
-    shards,
+    shards: shards.lease(),
     lock,
     data,
   };
@@ -57,7 +59,7 @@ export function defineTask<I extends TaskBase, O>(
       recordHeap(ctx.obs);
       return { value, obs: ctx.obs.drain() };
     } finally {
-      afterTask();
+      afterTask(ctx);
     }
   };
 }
@@ -95,7 +97,7 @@ export function defineStreamTask<I extends StreamTaskBase, M>(
         sink.fail(failure.code, failure.detail, trailer(failure, input));
       }
     }
-    afterTask();
+    afterTask(ctx);
     recordHeap(ctx.obs);
     return { value: { status }, obs: ctx.obs.drain() };
   };

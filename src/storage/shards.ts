@@ -26,12 +26,31 @@ export function prepareShard(dataDir: string, tenantId: number): void {
   }
 }
 
+/** What a task uses to reach shards: a connection per tenant and objects cached on it. */
+export interface Shards {
+  db(tenantId: number): Db;
+  /** A prepared statement (or any per-connection object) built once per shard and reused. */
+  cached<T>(tenantId: number, name: string, build: (db: Db) => T): T;
+}
+
+interface OpenShard {
+  db: Db;
+  statements: Map<string, unknown>;
+  lastUsed: number;
+  /** tasks holding the connection (leases): never closed while held */
+  holders: number;
+}
+
+/** Opening a shard closes the others left idle this long: a worker switching tenants keeps one cache. */
+const SWITCH_IDLE_MS = 1000;
+
 /**
  * A worker's open shard connections, one per tenant it has touched. Statements are prepared once per
- * connection and cached by name.
+ * connection and cached by name. Tasks reach them through leases, so a task that awaits (an export
+ * job between batches) keeps its connections open however long it runs.
  */
-export class ShardConnections {
-  private readonly open = new Map<number, { db: Db; statements: Map<string, unknown>; lastUsed: number }>();
+export class ShardConnections implements Shards {
+  private readonly open = new Map<number, OpenShard>();
 
   constructor(
     private readonly dataDir: string,
@@ -43,7 +62,6 @@ export class ShardConnections {
     return this.entry(tenantId).db;
   }
 
-  /** A prepared statement (or any per-connection object) built once per shard and reused. */
   cached<T>(tenantId: number, name: string, build: (db: Db) => T): T {
     const entry = this.entry(tenantId);
     let value = entry.statements.get(name) as T | undefined;
@@ -54,21 +72,57 @@ export class ShardConnections {
     return value;
   }
 
-  private entry(tenantId: number) {
+  /** A task's view: every shard it touches stays open until `release`. */
+  lease(): Shards & { release(): void } {
+    const held = new Map<number, OpenShard>();
+    const hold = (tenantId: number) => {
+      const entry = this.entry(tenantId);
+      if (held.get(tenantId) !== entry) {
+        held.set(tenantId, entry);
+        entry.holders++;
+      }
+      return entry;
+    };
+    return {
+      db: (tenantId) => hold(tenantId).db,
+      cached: (tenantId, name, build) => {
+        hold(tenantId);
+        return this.cached(tenantId, name, build);
+      },
+      release: () => {
+        const now = Date.now();
+        for (const entry of held.values()) {
+          entry.holders--;
+          entry.lastUsed = now;
+        }
+        held.clear();
+      },
+    };
+  }
+
+  private entry(tenantId: number): OpenShard {
     let entry = this.open.get(tenantId);
+    const now = Date.now();
     if (!entry) {
-      entry = { db: openDatabase(shardPath(this.dataDir, tenantId)), statements: new Map(), lastUsed: 0 };
+      // a worker moving to another tenant (one load after another) drops the caches it no longer uses
+      this.closeIdle(now, SWITCH_IDLE_MS);
+      entry = {
+        db: openDatabase(shardPath(this.dataDir, tenantId)),
+        statements: new Map(),
+        lastUsed: 0,
+        holders: 0,
+      };
       this.open.set(tenantId, entry);
     }
-    entry.lastUsed = Date.now();
+    entry.lastUsed = now;
     return entry;
   }
 
-  /** Closes the connections (and their caches and statements) no task has used for `idleMs`. */
-  closeIdle(now = Date.now()): number {
+  /** Closes the connections (and their caches and statements) no task holds and none used for `idleMs`. */
+  closeIdle(now = Date.now(), idleMs = this.idleMs): number {
     let closed = 0;
     for (const [tenantId, entry] of this.open) {
-      if (now - entry.lastUsed < this.idleMs) continue;
+      if (entry.holders > 0 || now - entry.lastUsed < idleMs) continue;
       entry.db.close();
       this.open.delete(tenantId);
       closed++;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { prepareShard, ShardConnections } from '../../src/storage/shards.js';
 import { removeDir, tempDataDir } from '../helpers/server.js';
 
@@ -27,6 +27,56 @@ describe('ShardConnections', () => {
           }
         ).n,
       ).toBe(0);
+      shards.closeAll();
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  afterEach(() => vi.useRealTimers());
+
+  it('never closes a connection a task holds, however long the task awaits', () => {
+    const dir = tempDataDir();
+    try {
+      prepareShard(dir, 1);
+      const shards = new ShardConnections(dir, 1000);
+      const lease = shards.lease();
+      const db = lease.db(1);
+      lease.cached(1, 'x', () => 1);
+      expect(shards.closeIdle(Date.now() + 60_000)).toBe(0); // an export job between batches
+      expect(db.open).toBe(true);
+      lease.release();
+      expect(shards.closeIdle(Date.now() + 60_000)).toBe(1);
+      expect(db.open).toBe(false);
+      shards.closeAll();
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('opening another shard closes the ones left idle for a second (a worker moving between tenants)', () => {
+    const dir = tempDataDir();
+    try {
+      prepareShard(dir, 1);
+      prepareShard(dir, 2);
+      prepareShard(dir, 3);
+      vi.useFakeTimers();
+      vi.setSystemTime(1_000_000);
+      const shards = new ShardConnections(dir); // idle close after 10 s otherwise
+      const first = shards.db(1);
+      const lease = shards.lease();
+      lease.db(3); // held: stays
+      vi.setSystemTime(1_000_500);
+      shards.db(2);
+      expect(shards.size).toBe(3); // tenant 1 idle only 0.5 s
+      vi.setSystemTime(1_001_600);
+      shards.db(2);
+      expect(shards.closeIdle(Date.now(), 1000)).toBe(1); // tenant 1, idle 1.6 s; 3 held, 2 just used
+      expect(first.open).toBe(false);
+      vi.setSystemTime(1_003_000);
+      shards.db(1); // reopened: tenant 2 idle 1.4 s is closed on the way, 3 is held
+      expect(shards.size).toBe(2);
+      lease.release();
       shards.closeAll();
     } finally {
       removeDir(dir);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVER_MALLOC_ENV, SERVER_NODE_FLAGS } from '../../src/node-flags.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 
 export interface SpawnedServer {
@@ -18,10 +19,10 @@ export async function spawnServer(
   env: Record<string, string> = {},
   timeoutMs = 20_000,
 ): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/src/server.js'), '--port', '0', ...args], {
+  const script = [...SERVER_NODE_FLAGS, join(PROJECT_ROOT, 'dist/src/server.js'), '--port', '0', ...args];
+  const child = spawn(process.execPath, script, {
     cwd: PROJECT_ROOT,
-    // glibc's per-thread malloc arenas hold freed memory per worker thread; two arenas keep RSS lower (measured)
-    env: { MALLOC_ARENA_MAX: '2', ...process.env, ...env },
+    env: { ...SERVER_MALLOC_ENV, ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
