@@ -142,6 +142,9 @@ async function metrics(params: Record<string, string | number>) {
   };
 }
 const range = { start_date: '2026-02-01', end_date: '2026-02-11' };
+/** The expected top products over `range`, sales statuses. */
+const expectedProducts = (all: Order[], top = 100) =>
+  expected(all, 'product', Date.parse(range.start_date), Date.parse(range.end_date), undefined, top);
 const sortByKey = (rows: Bucket[]) => [...rows].sort((a, b) => String(a.key).localeCompare(String(b.key)));
 
 beforeAll(async () => {
@@ -292,14 +295,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     expect(body.meta.method).toContain('rollup_daily_product sums rank the products');
     expect(body.meta.method).toContain('merged from rollup_daily_product_sketch');
     expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
-    const want = expected(
-      orders,
-      'product',
-      Date.parse('2026-02-01'),
-      Date.parse('2026-02-11'),
-      undefined,
-      5,
-    );
+    const want = expectedProducts(orders, 5);
     withinBounds(body.data, want);
     // sketches per day and status: ten days of three statuses merged per product
     expect(body.meta.rows_scanned).toBe(5 * 10 * 3);
@@ -318,14 +314,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     // sparse (the worker's rule: span <= 2 x count); both kinds occur among these sizes
     const kinds = new Set<string>();
     for (const top of [1, 2, 3, 4, 6, 8, 12]) {
-      const want = expected(
-        orders,
-        'product',
-        Date.parse('2026-02-01'),
-        Date.parse('2026-02-11'),
-        undefined,
-        top,
-      );
+      const want = expectedProducts(orders, top);
       const ids = want.map((b) => b.key as number);
       kinds.add(Math.max(...ids) - Math.min(...ids) + 1 <= 2 * ids.length ? 'id-range' : 'listed');
       withinBounds(
@@ -336,14 +325,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     expect([...kinds].sort()).toEqual(['id-range', 'listed']);
     // the whole ranking (every product) agrees with the exact one on keys and sums
     const all = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 1000 });
-    const exactAll = expected(
-      orders,
-      'product',
-      Date.parse('2026-02-01'),
-      Date.parse('2026-02-11'),
-      undefined,
-      1000,
-    );
+    const exactAll = expectedProducts(orders, 1000);
     withinBounds(all.body.data, exactAll);
   });
 
@@ -374,10 +356,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     );
     const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
     expect(byProduct.body.meta.method).toContain('rollup_daily_product_sketch');
-    withinBounds(
-      byProduct.body.data,
-      expected(all, 'product', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
-    );
+    withinBounds(byProduct.body.data, expectedProducts(all));
     for (const groupBy of ['hour', 'day', 'product']) {
       const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });
       expect(exact.body.meta.method).toContain('exact: rollup_');
@@ -434,7 +413,7 @@ describe('Arrow record batches', () => {
     expect(body.code).toBe('validation_failed');
     const all = await arrow(params);
     expect(all.rows.map((r) => r.key).sort((a, b) => Number(a) - Number(b))).toEqual(
-      expected(orders, 'product', Date.parse('2026-02-01'), Date.parse('2026-02-11'))
+      expectedProducts(orders)
         .map((b) => b.key)
         .sort((a, b) => Number(a) - Number(b)),
     );
