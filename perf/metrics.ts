@@ -128,6 +128,16 @@ async function call(params: string): Promise<{ ms: number; data: Bucket[]; meta:
   if (res.status !== 200) throw new Error(JSON.stringify(body));
   return { ms: performance.now() - t0, ...body };
 }
+/** Median ms of `n` calls (to 0.1 ms), and the last answer. */
+async function timed(query: string, n: number) {
+  const ms: number[] = [];
+  let last = null;
+  for (let i = 0; i < n; i++) {
+    last = await call(query);
+    ms.push(last.ms);
+  }
+  return { ms: r1(median(ms)), last: last! };
+}
 try {
   const year = 'start_date=2025-01-01&end_date=2026-01-01';
   const first = await call(`group_by=day&precision=approx&${year}`);
@@ -142,16 +152,6 @@ try {
     ['day, one year', `group_by=day&${year}`],
     ['hour, one month', 'group_by=hour&start_date=2025-06-01&end_date=2025-07-01'],
   ] as const) {
-    /** Median ms of `n` calls, and the last answer. */
-    const timed = async (query: string, n: number) => {
-      const ms: number[] = [];
-      let last = null;
-      for (let i = 0; i < n; i++) {
-        last = await call(query);
-        ms.push(last.ms);
-      }
-      return { ms: r1(median(ms)), last: last! };
-    };
     const approx = await timed(`${params}&precision=approx`, runs);
     const exact = await timed(`${params}&precision=exact`, runs);
     const fromOrders = await timed(`${params}&precision=exact&source=orders`, Math.min(runs, 3));
@@ -180,61 +180,46 @@ try {
   }
 
   // by category over the year: approx from the per-day category rollup, against one exact scan
-  const categoryApprox: number[] = [];
-  let lastCategory = null;
-  for (let i = 0; i < runs; i++) {
-    lastCategory = await call(`group_by=category&precision=approx&${year}`);
-    categoryApprox.push(lastCategory.ms);
-  }
+  const categoryApprox = await timed(`group_by=category&precision=approx&${year}`, runs);
   const categoryExact = await call(`group_by=category&precision=exact&${year}`);
   const category = {
     shape: 'category, one year',
-    buckets: lastCategory!.data.length,
-    approx_ms_median: r1(median(categoryApprox)),
+    buckets: categoryApprox.last.data.length,
+    approx_ms_median: categoryApprox.ms,
     exact_ms: r1(categoryExact.ms),
-    speedup: r1(categoryExact.ms / median(categoryApprox)),
-    approx_method: lastCategory!.meta.method,
+    speedup: r1(categoryExact.ms / categoryApprox.ms),
+    approx_method: categoryApprox.last.meta.method,
     unique_customers_max_relative_error: maxRelativeError(
-      lastCategory!.data,
+      categoryApprox.last.data,
       categoryExact.data,
       'unique_customers',
     ),
   };
 
   // the top 100 products of the year: ranked from the per-day product sums, against the scan
-  const productRuns: number[] = [];
-  let lastProducts = null;
-  for (let i = 0; i < Math.min(runs, 3); i++) {
-    lastProducts = await call(`group_by=product&precision=exact&top=100&${year}`);
-    productRuns.push(lastProducts.ms);
-  }
+  const products = await timed(`group_by=product&precision=exact&top=100&${year}`, Math.min(runs, 3));
   const productsScan = await call(`group_by=product&precision=exact&top=100&source=orders&${year}`);
-  if (JSON.stringify(productsScan.data) !== JSON.stringify(lastProducts!.data))
+  if (JSON.stringify(productsScan.data) !== JSON.stringify(products.last.data))
     throw new Error('top products: the ranking from rollups differs from the scan');
   // approx: the same ranking and sums, each product's per-day sketches merged
-  const approxProductRuns: number[] = [];
-  let lastApproxProducts = null;
-  for (let i = 0; i < Math.min(runs, 3); i++) {
-    lastApproxProducts = await call(`group_by=product&precision=approx&top=100&${year}`);
-    approxProductRuns.push(lastApproxProducts.ms);
-  }
+  const approxProducts = await timed(`group_by=product&precision=approx&top=100&${year}`, Math.min(runs, 3));
   const sums = (b: Bucket[]) => JSON.stringify(b.map((x) => [x.key, x.orders]));
-  if (sums(lastApproxProducts!.data) !== sums(productsScan.data))
+  if (sums(approxProducts.last.data) !== sums(productsScan.data))
     throw new Error('top products: approx ranks or counts differently from the scan');
   const topProducts = {
     shape: 'product, one year, top 100',
-    ms_median: r1(median(productRuns)),
-    approx_ms_median: r1(median(approxProductRuns)),
+    ms_median: products.ms,
+    approx_ms_median: approxProducts.ms,
     scan_ms: r1(productsScan.ms),
-    speedup: r1(productsScan.ms / median(productRuns)),
-    approx_speedup: r1(productsScan.ms / median(approxProductRuns)),
+    speedup: r1(productsScan.ms / products.ms),
+    approx_speedup: r1(productsScan.ms / approxProducts.ms),
     approx_unique_customers_max_relative_error: maxRelativeError(
-      lastApproxProducts!.data,
+      approxProducts.last.data,
       productsScan.data,
       'unique_customers',
     ),
-    method: lastProducts!.meta.method,
-    approx_method: lastApproxProducts!.meta.method,
+    method: products.last.meta.method,
+    approx_method: approxProducts.last.meta.method,
   };
 
   // every product's ranking for the year, as an Arrow stream (too large for one JSON answer)
