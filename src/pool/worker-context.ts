@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId, workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
-import { ShardConnections, type Shards } from '../storage/shards.js';
+import { ShardConnections, type ShardLease, type Shards } from '../storage/shards.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
 import type { WorkerData } from './pool.js';
 import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
@@ -24,7 +24,7 @@ const shards = new ShardConnections(data.dataDir);
 const lock = new ShardWriteLock(data.writeLock);
 
 /** After each task: its lease ends, and the worker keeps connections only to shards still in use. */
-function afterTask(ctx: TaskContext & { shards: { release(): void } }): void {
+function afterTask(ctx: LeasedContext): void {
   ctx.shards.release();
   shards.closeIdle();
 }
@@ -38,7 +38,10 @@ function recordHeap(obs: ObservationBuffer): void {
   obs.record('worker_heap_bytes', { thread, kind: 'external' }, heap.external_memory);
 }
 
-function contextFor(task: string, input: TaskBase): TaskContext & { shards: { release(): void } } {
+/** The context a task runs with; the wrapper keeps the lease to release it when the task ends. */
+type LeasedContext = TaskContext & { shards: ShardLease };
+
+function contextFor(task: string, input: TaskBase): LeasedContext {
   return {
     log: baseLog.child({ req_id: input.requestId, tenant_id: input.tenantId, task }),
     obs: new ObservationBuffer(),

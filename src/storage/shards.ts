@@ -33,6 +33,11 @@ export interface Shards {
   cached<T>(tenantId: number, name: string, build: (db: Db) => T): T;
 }
 
+/** A task's view of the worker's connections: every shard it touches stays open until `release`. */
+export interface ShardLease extends Shards {
+  release(): void;
+}
+
 interface OpenShard {
   db: Db;
   statements: Map<string, unknown>;
@@ -68,17 +73,10 @@ export class ShardConnections implements Shards {
   }
 
   cached<T>(tenantId: number, name: string, build: (db: Db) => T): T {
-    const entry = this.entry(tenantId);
-    let value = entry.statements.get(name) as T | undefined;
-    if (value === undefined) {
-      value = build(entry.db);
-      entry.statements.set(name, value);
-    }
-    return value;
+    return cachedOn(this.entry(tenantId), name, build);
   }
 
-  /** A task's view: every shard it touches stays open until `release`. */
-  lease(): Shards & { release(): void } {
+  lease(): ShardLease {
     const held = new Map<number, OpenShard>();
     const hold = (tenantId: number) => {
       const entry = this.entry(tenantId);
@@ -90,10 +88,7 @@ export class ShardConnections implements Shards {
     };
     return {
       db: (tenantId) => hold(tenantId).db,
-      cached: (tenantId, name, build) => {
-        hold(tenantId);
-        return this.cached(tenantId, name, build);
-      },
+      cached: (tenantId, name, build) => cachedOn(hold(tenantId), name, build),
       release: () => {
         const now = Date.now();
         for (const entry of held.values()) {
@@ -143,4 +138,14 @@ export class ShardConnections implements Shards {
     for (const { db } of this.open.values()) db.close();
     this.open.clear();
   }
+}
+
+/** The object cached on a connection under `name`, built on first use. */
+function cachedOn<T>(entry: OpenShard, name: string, build: (db: Db) => T): T {
+  let value = entry.statements.get(name) as T | undefined;
+  if (value === undefined) {
+    value = build(entry.db);
+    entry.statements.set(name, value);
+  }
+  return value;
 }
