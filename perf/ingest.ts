@@ -1,7 +1,9 @@
 /**
  * Issue 4's benchmark: 1M orders POSTed over HTTP in N chunks (plain NDJSON, then gzip), each into a
  * fresh tenant, against the raw-insert limit on the same rows in the same run; server RSS sampled.
- *   node dist/perf/ingest.js --dataset ./datasets/small [--chunks 10] [--workers 2]
+ *   node dist/perf/ingest.js --dataset ./datasets/small [--chunks 10] [--workers 2] [--batch-rows N]
+ * The raw baseline commits as many rows per transaction as the server (--batch-rows, default the
+ * server's); dirty pages of the previous phase are flushed (sync) before each timed phase.
  * Prints a table and one JSON line; writes perf/results/ingest.json.
  */
 
@@ -22,6 +24,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { loadConfig } from '../src/config.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
@@ -32,6 +35,8 @@ const { values } = parseArgs({
     dataset: { type: 'string', default: './datasets/small' },
     chunks: { type: 'string', default: '10' },
     workers: { type: 'string', default: '2' },
+    /** rows per insert transaction, for the server and the raw baseline alike */
+    'batch-rows': { type: 'string', default: String(loadConfig([], {}).ingestBatchRows) },
     /** only the first N orders (quick runs) */
     limit: { type: 'string' },
     /** results file name under perf/results (without .json) */
@@ -86,12 +91,19 @@ const gzipFiles = plainFiles.map((f) => {
   return gz;
 });
 
+execFileSync('sync');
 const raw = values['skip-raw']
   ? { orders: { rows_per_sec: Number.NaN } }
   : JSON.parse(
       execFileSync(
         process.execPath,
-        [join(PROJECT_ROOT, 'dist/perf/raw-insert.js'), '--dataset', values.dataset!],
+        [
+          join(PROJECT_ROOT, 'dist/perf/raw-insert.js'),
+          '--dataset',
+          values.dataset!,
+          '--batch-rows',
+          values['batch-rows']!,
+        ],
         { encoding: 'utf8' },
       )
         .trim()
@@ -109,6 +121,8 @@ const server = await spawnServer([
   ADMIN,
   '--workers',
   values.workers!,
+  '--ingest-batch-rows',
+  values['batch-rows']!,
   '--log-level',
   'warn',
 ]);
@@ -127,6 +141,7 @@ async function run(name: string, files: string[], headers: Record<string, string
     body: createReadStream(join(dir, 'products.ndjson')) as never,
     duplex: 'half',
   } as RequestInit);
+  execFileSync('sync'); // the previous phase's dirty pages are written back now, not during this one
   const sampler = sampleRss(server.child.pid!, 100);
   // how responsive the server stays while it ingests: /healthz latency every 100 ms
   const health: number[] = [];
@@ -189,6 +204,7 @@ try {
     at: new Date().toISOString(),
     env: machine({ workers: Number(values.workers) }),
     ingest_mode: values['ingest-mode'],
+    batch_rows: Number(values['batch-rows']),
     orders: total,
     chunks,
     raw_orders_per_sec: raw.orders.rows_per_sec,

@@ -2,7 +2,8 @@
  * The raw limit for ingest: better-sqlite3 inserting the same rows into the same schema and indexes, in
  * one process, through the same writer module, with no HTTP, no worker pool and no validation. Parsing the
  * files is done before the clock runs for each batch, so only the inserts are timed.
- *   node dist/perf/raw-insert.js --dataset ./datasets/small [--tenant 1] [--batch-rows 2000]
+ *   node dist/perf/raw-insert.js --dataset ./datasets/small [--tenant 1] [--batch-rows N]
+ * Rows per transaction default to the server's --ingest-batch-rows default, so both commit alike.
  * Prints a table, then one JSON line.
  */
 import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
+import { loadConfig } from '../src/config.js';
 import { type OrderRow, OrderWriter, ProductWriter } from '../src/storage/order-writer.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
@@ -20,7 +22,7 @@ const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: './datasets/small' },
     tenant: { type: 'string', default: '1' },
-    'batch-rows': { type: 'string', default: '2000' },
+    'batch-rows': { type: 'string', default: String(loadConfig([], {}).ingestBatchRows) },
   },
 });
 const batchRows = Number(values['batch-rows']);

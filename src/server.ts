@@ -33,6 +33,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       workerData: { cursorSecret },
       workers: config.workers,
       tasksPerWorker: config.tasksPerWorker,
+      writerLanes: config.writerLanes,
       heap: { youngMb: config.workerYoungMb, oldMb: config.workerOldMb },
       dataDir: config.dataDir,
       logLevel: config.logLevel,

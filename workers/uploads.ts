@@ -1,10 +1,11 @@
 import { rmSync } from 'node:fs';
 import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
 import type { RowError } from '../src/domain/order-schema.js';
-import { type IngestChunkInput, parseChunk, writeRows } from '../src/pool/ingest-chunk.js';
+import { decodeParsed, failureRecorder, type UploadChunkInput, writeRows } from '../src/pool/ingest-chunk.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
+import { logWritten } from './ingest.js';
 
 function store(ctx: TaskContext, tenantId: number): UploadStore {
   return new UploadStore(ctx.shards.db(tenantId));
@@ -76,22 +77,19 @@ export const expireUploads = defineTask(
   },
 );
 
-export interface UploadChunkInput extends IngestChunkInput {
-  uploadId: string;
-  lines: number;
-  /** Decompressed-stream offset just after this chunk's last byte: the cursor once it is committed. */
-  endOffset: number;
-}
-
 /**
- * One chunk of an upload: parse and validate, then, in ONE transaction under the shard lock, insert the rows,
- * record every row error and move the upload's cursor past the chunk. A crash before the commit leaves
- * neither rows nor cursor; after it, both. So processing resumes exactly after the last committed chunk.
+ * One chunk of an upload, parsed and validated by ingestParse in the pool; this runs on the shard's writer
+ * lane. In ONE transaction under the shard lock it inserts the rows, records every row error and moves the
+ * upload's cursor past the chunk. A crash before the commit leaves neither rows nor cursor; after it,
+ * both. So processing resumes exactly after the last committed chunk.
  */
 export const ingestUploadChunk = defineTask(
   'ingestUploadChunk',
   (ctx, input: UploadChunkInput): ChunkSummary => {
-    const { valid, summary, fail } = parseChunk(ctx, { ...input, maxErrors: Number.POSITIVE_INFINITY });
+    const started = performance.now();
+    const valid = decodeParsed(input.rows);
+    const summary = { ...input.parsed, errors: [...input.parsed.errors] };
+    const fail = failureRecorder(ctx, summary, Number.POSITIVE_INFINITY);
     const db = ctx.shards.db(input.tenantId);
     const uploads = store(ctx, input.tenantId);
     ctx.lock.withLock(input.tenantId, () =>
@@ -110,6 +108,7 @@ export const ingestUploadChunk = defineTask(
       ),
     );
     ctx.obs.record('ingest_rows_total', { table: input.kind }, summary.inserted);
+    logWritten(ctx, input, summary, started);
     return { ...summary, errors: summary.errors.slice(0, 10) };
   },
 );

@@ -19,8 +19,10 @@ export interface LineChunk {
 const NL = 10;
 
 /**
- * Cuts a byte stream into chunks of whole lines of about `targetBytes`. Memory held is one chunk plus
- * the current partial line, which may not exceed `maxLineBytes`.
+ * Cuts a byte stream into chunks of whole lines: a chunk ends once it holds `targetBytes` or `targetLines`
+ * lines, whichever comes first (ingest sets the line target to its rows per transaction, so a chunk is
+ * one insert transaction, not a full one and a short one). Memory held is one chunk plus the current
+ * partial line, which may not exceed `maxLineBytes`.
  */
 export class LineChunker {
   private parts: Uint8Array[] = [];
@@ -28,11 +30,14 @@ export class LineChunker {
   private nextLine: number;
   /** Bytes since the last newline in what is held. */
   private tailLength = 0;
+  /** Whole lines held. */
+  private linesHeld = 0;
 
   constructor(
     private readonly targetBytes: number,
     private readonly maxLineBytes: number,
     firstLine = 1,
+    private readonly targetLines = Number.POSITIVE_INFINITY,
   ) {
     this.nextLine = firstLine;
   }
@@ -49,8 +54,9 @@ export class LineChunker {
       }
       this.hold(data.subarray(offset, nl + 1), nl + 1 - offset);
       this.tailLength = 0;
+      this.linesHeld++;
       offset = nl + 1;
-      if (this.size >= this.targetBytes) out.push(this.cut());
+      if (this.size >= this.targetBytes || this.linesHeld >= this.targetLines) out.push(this.cut());
     }
     return out;
   }
@@ -88,6 +94,7 @@ export class LineChunker {
       this.parts = [tail];
       this.size = tail.length;
     }
+    this.linesHeld = 0;
     return { bytes, firstLine: all.firstLine, lines };
   }
 
@@ -119,6 +126,7 @@ export class LineChunker {
     this.nextLine += lines;
     this.parts = [];
     this.size = 0;
+    this.linesHeld = 0;
     return chunk;
   }
 }

@@ -9,6 +9,8 @@ export interface PoolStats {
   workers: number;
   running: number;
   queued: number;
+  /** write tasks waiting for their writer lane */
+  writesQueued: number;
   utilization: number;
 }
 
@@ -16,7 +18,13 @@ export interface PoolStats {
 export class Metrics {
   readonly registry = new client.Registry();
   readonly ingestRate = new RateMeter(10);
-  private poolStats: () => PoolStats = () => ({ workers: 0, running: 0, queued: 0, utilization: 0 });
+  private poolStats: () => PoolStats = () => ({
+    workers: 0,
+    running: 0,
+    queued: 0,
+    writesQueued: 0,
+    utilization: 0,
+  });
 
   readonly httpRequests = new client.Counter({
     name: 'http_requests_total',
@@ -136,6 +144,14 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(stats().queued);
+      },
+    });
+    new client.Gauge({
+      name: 'pool_write_queue_length',
+      help: 'Bulk-insert tasks waiting for their writer lane',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().writesQueued);
       },
     });
     new client.Gauge({

@@ -1,18 +1,42 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { ChunkSummary } from '../domain/ingest-kinds.js';
+import { addSummary, type ChunkSummary } from '../domain/ingest-kinds.js';
 import type { Metrics } from '../obs/metrics.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import { ShardConnections } from '../storage/shards.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
-import { type IngestChunkInput, processIngestChunk } from './ingest-chunk.js';
+import {
+  type IngestChunkInput,
+  type ParsedForWrite,
+  processIngestChunk,
+  type WriteChunkInput,
+} from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
 
 /** Processes one line-aligned chunk and reports what it did. */
 export type ChunkRunner = (input: IngestChunkInput) => Promise<ChunkSummary>;
 
-/** The default: chunks are transferred to the pool; parsing of one overlaps the insert of another. */
+/**
+ * The default, in two stages: any pool worker parses and validates a chunk; the shard's writer lane
+ * inserts its valid rows. Parsing of the next chunks overlaps the insert of this one, and one thread
+ * (one connection) does every insert of a shard.
+ */
 export function poolRunner(pool: WorkerPool): ChunkRunner {
-  return (input) => pool.run<ChunkSummary>('ingestChunk', input, [input.bytes.buffer as ArrayBuffer]);
+  return async (input) => {
+    const parsed = await pool.run<ParsedForWrite>('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
+    const write: WriteChunkInput = {
+      requestId: input.requestId,
+      tenantId: input.tenantId,
+      kind: input.kind,
+      rows: parsed.rows,
+      batchRows: input.batchRows,
+      maxErrors: input.maxErrors,
+    };
+    const written = await pool.write<ChunkSummary>(input.tenantId, 'ingestWrite', write, [
+      parsed.rows.buffer as ArrayBuffer,
+    ]);
+    addSummary(parsed.summary, written, Number.POSITIVE_INFINITY);
+    return parsed.summary;
+  };
 }
 
 /**

@@ -55,14 +55,19 @@ export interface ParsedChunk {
   fail: (e: RowError) => void;
 }
 
-/** Parses and validates every line of a chunk (no database work). */
-export function parseChunk(ctx: ChunkContext, input: IngestChunkInput): ParsedChunk {
-  const summary = emptySummary();
-  const fail = (e: RowError) => {
+/** Counts a failed row in the summary (its detail while under `maxErrors`) and in the metrics. */
+export function failureRecorder(ctx: Pick<ChunkContext, 'obs'>, summary: ChunkSummary, maxErrors: number) {
+  return (e: RowError) => {
     summary.failed++;
-    if (summary.errors.length < input.maxErrors) summary.errors.push(e);
+    if (summary.errors.length < maxErrors) summary.errors.push(e);
     ctx.obs.record('ingest_rows_failed_total', { code: e.code }, 1);
   };
+}
+
+/** Parses and validates every line of a chunk (no database work). */
+export function parseChunk(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInput): ParsedChunk {
+  const summary = emptySummary();
+  const fail = failureRecorder(ctx, summary, input.maxErrors);
   const schema = SCHEMAS[input.kind];
   const valid: Parsed<unknown>[] = [];
   const text = decoder.decode(input.bytes);
@@ -115,6 +120,69 @@ export function parseChunk(ctx: ChunkContext, input: IngestChunkInput): ParsedCh
  */
 export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): ChunkSummary {
   const { valid, summary, fail } = parseChunk(ctx, input);
+  insertInBatches(ctx, input, valid, summary, fail);
+  return summary;
+}
+
+/** What the parse stage hands to the write stage: the valid rows, encoded, and the parse counts. */
+export interface ParsedForWrite {
+  /** JSON of the valid rows (Parsed[]), as bytes the main thread transfers to the writer lane. */
+  rows: Uint8Array;
+  summary: ChunkSummary;
+}
+
+/** The write stage's input: a parsed chunk's valid rows for one shard. */
+export interface WriteChunkInput extends TaskBase {
+  kind: IngestKind;
+  rows: Uint8Array;
+  batchRows: number;
+  maxErrors: number;
+}
+
+/** The write stage of a tus upload's chunk: its rows, and the cursor that commits with them. */
+export interface UploadChunkInput extends WriteChunkInput {
+  uploadId: string;
+  /** What parsing the chunk found: rows received, failed, and every row error. */
+  parsed: ChunkSummary;
+  firstLine: number;
+  lines: number;
+  /** Decompressed-stream offset just after this chunk's last byte: the cursor once it is committed. */
+  endOffset: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The parse stage of pool ingest (any pool worker, no database work): validates a chunk and encodes its
+ * valid rows for the writer. Rows travel as JSON because V8 parses it faster than it deserialises the
+ * same objects from a structured clone, and the bytes move between threads without a copy.
+ */
+export function parseForWrite(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInput): ParsedForWrite {
+  const { valid, summary } = parseChunk(ctx, input);
+  return { rows: encoder.encode(JSON.stringify(valid)), summary };
+}
+
+/** The valid rows parseForWrite encoded. */
+export function decodeParsed(rows: Uint8Array): Parsed<unknown>[] {
+  return JSON.parse(decoder.decode(rows)) as Parsed<unknown>[];
+}
+
+/** The write stage (on the shard's writer lane): inserts rows validated by parseForWrite. */
+export function writeParsed(ctx: ChunkContext, input: WriteChunkInput): ChunkSummary {
+  const summary = emptySummary();
+  const fail = failureRecorder(ctx, summary, input.maxErrors);
+  insertInBatches(ctx, input, decodeParsed(input.rows), summary, fail);
+  return summary;
+}
+
+/** Inserts valid rows `batchRows` at a time, each batch one transaction under the shard's write lock. */
+function insertInBatches(
+  ctx: ChunkContext,
+  input: Pick<IngestChunkInput, 'tenantId' | 'kind' | 'batchRows'>,
+  valid: Parsed<unknown>[],
+  summary: ChunkSummary,
+  fail: (e: RowError) => void,
+): void {
   for (let i = 0; i < valid.length; i += input.batchRows) {
     const batch = valid.slice(i, i + input.batchRows);
     ctx.lock.withLock(input.tenantId, () =>
@@ -124,7 +192,6 @@ export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): 
     );
   }
   ctx.obs.record('ingest_rows_total', { table: input.kind }, summary.inserted);
-  return summary;
 }
 
 /** Inserts validated rows (the caller holds the shard's write lock; each writer runs its own transaction). */

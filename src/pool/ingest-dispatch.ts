@@ -50,7 +50,7 @@ export async function dispatchIngest(
   source: AsyncIterable<Uint8Array>,
   options: DispatchOptions,
 ): Promise<ChunkSummary> {
-  const chunker = new LineChunker(options.chunkBytes, options.maxLineBytes);
+  const chunker = new LineChunker(options.chunkBytes, options.maxLineBytes, 1, options.batchRows);
   const summary = emptySummary();
   const inFlight = new Set<Promise<void>>();
   let failure: Error | null = null;

@@ -6,6 +6,7 @@ import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { BodyError, decodeByMagic, metered } from '../http/body-decoder.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
+import type { IngestChunkInput, ParsedForWrite, UploadChunkInput } from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
 
@@ -171,37 +172,53 @@ export class UploadJobs {
       this.config.ingestChunkBytes,
       this.config.maxLineBytes,
       row.lines_seen + 1,
+      this.config.ingestBatchRows,
     );
     // A plain file is read from the cursor; a compressed one from its start, skipping what was processed.
     const counter = { wire: 0, out: 0 };
     let skip = 0;
     let cursor = row.processed_offset;
     let queue: Promise<unknown> = Promise.resolve();
+    /**
+     * A chunk is parsed in the pool as soon as it is cut; its rows are written on the shard's writer lane
+     * after the previous chunk's, in order, since each write moves the cursor to the chunk's end.
+     */
     const submit = (chunk: LineChunk) => {
       const endOffset = cursor + chunk.bytes.length;
       const size = chunk.bytes.length;
       cursor = endOffset;
       this.onPending(size);
-      queue = queue.then(() =>
-        this.pool
-          .run<ChunkSummary>(
-            'ingestUploadChunk',
-            {
-              requestId: `upload:${uploadId}`,
-              tenantId,
-              uploadId,
-              kind: 'orders',
-              bytes: chunk.bytes,
-              firstLine: chunk.firstLine,
-              lines: chunk.lines,
-              endOffset,
-              batchRows: Number.POSITIVE_INFINITY,
-              maxErrors: Number.POSITIVE_INFINITY,
-            },
-            [chunk.bytes.buffer as ArrayBuffer],
-          )
-          .finally(() => this.onPending(-size)),
-      );
+      const parse: IngestChunkInput = {
+        requestId: `upload:${uploadId}`,
+        tenantId,
+        kind: 'orders',
+        bytes: chunk.bytes,
+        firstLine: chunk.firstLine,
+        batchRows: Number.POSITIVE_INFINITY,
+        maxErrors: Number.POSITIVE_INFINITY,
+      };
+      const parsed = this.pool.run<ParsedForWrite>('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]);
+      parsed.catch(() => {}); // reported through the queue below
+      queue = Promise.all([parsed, queue])
+        .then(([p]) => {
+          const write: UploadChunkInput = {
+            requestId: parse.requestId,
+            tenantId,
+            uploadId,
+            kind: 'orders',
+            rows: p.rows,
+            parsed: p.summary,
+            firstLine: chunk.firstLine,
+            lines: chunk.lines,
+            endOffset,
+            batchRows: Number.POSITIVE_INFINITY,
+            maxErrors: Number.POSITIVE_INFINITY,
+          };
+          return this.pool.write<ChunkSummary>(tenantId, 'ingestUploadChunk', write, [
+            p.rows.buffer as ArrayBuffer,
+          ]);
+        })
+        .finally(() => this.onPending(-size));
       return queue;
     };
     const flushWholeLines = () => {
@@ -237,8 +254,12 @@ export class UploadJobs {
           data = data.subarray(drop);
           if (data.length === 0) continue;
         }
-        for (const chunk of chunker.push(data)) await submit(chunk);
-        await queue;
+        // one chunk is parsed while the one before it is written; no more than that per upload
+        for (const chunk of chunker.push(data)) {
+          const previous = queue;
+          void submit(chunk).catch(() => {});
+          await previous;
+        }
       }
       if (upload.stopped) return;
       const last = chunker.end();

@@ -366,3 +366,44 @@ describe('--ingest-mode inline', () => {
     }
   });
 });
+
+describe('writer lanes', () => {
+  it("one thread writes each shard's chunks; shards spread over the lanes; a chunk is one batch of rows", async () => {
+    const lanes = await startServer({
+      args: ['--writer-lanes', '2', '--ingest-batch-rows', '50', '--log-level', 'debug'],
+    });
+    try {
+      const tenants = [await lanes.createTenant('lane-a'), await lanes.createTenant('lane-b')];
+      const results = await Promise.all(
+        tenants.map(async (t) => {
+          const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+          const url = `${lanes.url}/api/v1/ingest`;
+          await fetch(`${url}/products/`, {
+            method: 'POST',
+            headers,
+            body: ndjson([product(1), product(2), product(3)]),
+          });
+          const rows = Array.from({ length: 500 }, (_, i) => order(20_000 + i));
+          const res = await fetch(`${url}/orders/`, { method: 'POST', headers, body: ndjson(rows) });
+          return (await res.json()) as Summary;
+        }),
+      );
+      for (const r of results) expect(r).toMatchObject({ rows_received: 500, rows_inserted: 500 });
+      const writes = lanes
+        .logs()
+        .filter((l) => l.msg === 'chunk written' && l.kind === 'orders')
+        .map((l) => ({ tenant: l.tenant_id as number, thread: l.thread_id as number, rows: l.inserted }));
+      const threadsOf = (tenantId: number) =>
+        new Set(writes.filter((w) => w.tenant === tenantId).map((w) => w.thread));
+      const [a, b] = tenants.map((t) => threadsOf(t.tenant_id));
+      expect([a!.size, b!.size]).toEqual([1, 1]);
+      expect([...a!]).not.toEqual([...b!]);
+      expect(writes.map((w) => w.rows)).toEqual(Array(20).fill(50));
+      const text = await (await fetch(`${lanes.url}/metrics`)).text();
+      expect(text).toMatch(/pool_write_queue_length 0/);
+    } finally {
+      await lanes.stop();
+      removeDir(lanes.dataDir);
+    }
+  });
+});

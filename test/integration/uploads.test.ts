@@ -251,6 +251,30 @@ describe('tus 1.0.0 core, creation, termination', () => {
   });
 });
 
+describe('writer lane', () => {
+  it("an upload's chunks are written in order by its shard's writer lane, one batch of rows each", async () => {
+    const s = await startServer({
+      args: ['--writer-lanes', '2', '--ingest-batch-rows', '100', '--log-level', 'debug'],
+    });
+    try {
+      const t = await s.createTenant('upload-lane');
+      await withProducts(s, t.api_key);
+      const body = Buffer.from(ndjson(makeOrders(1000, 'UL')));
+      const url = await create(s, t.api_key, body.length);
+      expect((await patch(url, t.api_key, 0, body)).status).toBe(204);
+      expect(await completed(url, t.api_key)).toMatchObject({ rows_inserted: 1000, rows_duplicate: 0 });
+      const writes = s
+        .logs()
+        .filter((l) => l.msg === 'chunk written' && l.kind === 'orders' && l.tenant_id === t.tenant_id);
+      expect(writes.map((w) => w.inserted)).toEqual(Array(10).fill(100));
+      expect(new Set(writes.map((w) => w.thread_id)).size).toBe(1);
+    } finally {
+      await s.stop();
+      removeDir(s.dataDir);
+    }
+  });
+});
+
 describe('tools/upload', () => {
   it('shows progress, survives being killed, resumes on the next run and prints the summary', async () => {
     const total = 15_000;

@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { defaultWriterLanes } from '../../src/config.js';
 import type { ChunkSummary, IngestKind } from '../../src/domain/ingest-kinds.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { poolRunner } from '../../src/pool/chunk-runners.js';
@@ -78,7 +79,13 @@ export function ensureTenants(o: LoadOptions): TenantKey[] {
  */
 export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<TableLoad[]> {
   const pool = new WorkerPool(
-    { workers: o.workers, tasksPerWorker: 1, dataDir: o.dataDir, logLevel: 'warn' },
+    {
+      workers: o.workers,
+      writerLanes: defaultWriterLanes(o.workers),
+      tasksPerWorker: 1,
+      dataDir: o.dataDir,
+      logLevel: 'warn',
+    },
     new Metrics(),
   );
   const report: TableLoad[] = [];
