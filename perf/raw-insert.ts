@@ -2,7 +2,7 @@
  * The raw limit for ingest: better-sqlite3 inserting the same rows into the same schema and indexes, in
  * one process, through the same writer module, with no HTTP, no worker pool and no validation. Parsing the
  * files is done before the clock runs for each batch, so only the inserts are timed.
- *   node dist/perf/raw-insert.js --dataset ./datasets/small [--tenant 1] [--batch-rows N]
+ *   node dist/perf/raw-insert.js --dataset ./datasets/small [--tenant 1] [--batch-rows N] [--limit N]
  * Rows per transaction default to the server's --ingest-batch-rows default, so both commit alike.
  * Prints a table, then one JSON line.
  */
@@ -22,19 +22,28 @@ const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: './datasets/small' },
     tenant: { type: 'string', default: '1' },
+    /** only the first N orders (perf/ingest --limit passes its own) */
+    limit: { type: 'string' },
     'batch-rows': { type: 'string', default: String(loadConfig([], {}).ingestBatchRows) },
   },
 });
 const batchRows = Number(values['batch-rows']);
 const dir = tenantDir(values.dataset!, Number(values.tenant));
 
-async function* lines(table: string): AsyncGenerator<string> {
+async function* lines(table: string, max: number): AsyncGenerator<string> {
+  let n = 0;
   const plain = join(dir, `${table}.ndjson`);
   const path = existsSync(plain) ? plain : `${plain}.gz`;
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
   const input = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY }))
-    if (line) yield line;
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (n === max) break;
+    if (line) {
+      n++;
+      yield line;
+    }
+  }
+  raw.destroy();
 }
 
 /** Runs `insert` on batches of parsed rows; only the insert calls are timed. */
@@ -42,6 +51,7 @@ async function timed<T>(
   table: string,
   parse: (line: string) => T,
   insert: (rows: T[]) => void,
+  max = Number.POSITIVE_INFINITY,
 ): Promise<{ rows: number; seconds: number }> {
   let batch: T[] = [];
   let rows = 0;
@@ -53,7 +63,7 @@ async function timed<T>(
     rows += batch.length;
     batch = [];
   };
-  for await (const line of lines(table)) {
+  for await (const line of lines(table, max)) {
     batch.push(parse(line));
     if (batch.length >= batchRows) flush();
   }
@@ -81,6 +91,7 @@ try {
       return { ...row, created_at: Date.parse(row.created_at) };
     },
     (rows) => orders.writeBatch(rows),
+    values.limit ? Number(values.limit) : undefined,
   );
   db.close();
   const result = {
