@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs';
 import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
 import type { RowError } from '../src/domain/order-schema.js';
-import { decodeParsed, failureRecorder, type UploadChunkInput, writeRows } from '../src/pool/ingest-chunk.js';
+import { failureRecorder, type UploadChunkInput, writeRows } from '../src/pool/ingest-chunk.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import { decodeRows } from '../src/pool/row-transfer.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
 import { logWritten } from './ingest.js';
@@ -87,7 +88,7 @@ export const ingestUploadChunk = defineTask(
   'ingestUploadChunk',
   (ctx, input: UploadChunkInput): ChunkSummary => {
     const started = performance.now();
-    const valid = decodeParsed(input.rows);
+    const valid = decodeRows(input.kind, input.rows);
     const summary = { ...input.parsed, errors: [...input.parsed.errors] };
     const fail = failureRecorder(ctx, summary, Number.POSITIVE_INFINITY);
     const db = ctx.shards.db(input.tenantId);

@@ -8,6 +8,7 @@ import { OrderWriter, ProductWriter } from '../storage/order-writer.js';
 import type { Shards } from '../storage/shards.js';
 import type { ShardWriteLock } from '../storage/write-lock.js';
 import type { TaskBase } from './protocol.js';
+import { decodeRows, encodeRows, type Parsed } from './row-transfer.js';
 
 export interface IngestChunkInput extends TaskBase {
   kind: IngestKind;
@@ -17,12 +18,6 @@ export interface IngestChunkInput extends TaskBase {
   firstLine: number;
   batchRows: number;
   maxErrors: number;
-}
-
-export interface Parsed<T> {
-  line: number;
-  row: T;
-  id: Record<string, unknown>;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -126,7 +121,7 @@ export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): 
 
 /** What the parse stage hands to the write stage: the valid rows, encoded, and the parse counts. */
 export interface ParsedForWrite {
-  /** JSON of the valid rows (Parsed[]), as bytes the main thread transfers to the writer lane. */
+  /** The valid rows, encoded (encodeRows): bytes the main thread transfers to the writer lane. */
   rows: Uint8Array;
   summary: ChunkSummary;
 }
@@ -150,28 +145,20 @@ export interface UploadChunkInput extends WriteChunkInput {
   endOffset: number;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * The parse stage of pool ingest (any pool worker, no database work): validates a chunk and encodes its
- * valid rows for the writer. Rows travel as JSON because V8 parses it faster than it deserialises the
- * same objects from a structured clone, and the bytes move between threads without a copy.
+ * valid rows for the writer (src/pool/row-transfer.ts).
  */
 export function parseForWrite(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInput): ParsedForWrite {
   const { valid, summary } = parseChunk(ctx, input);
-  return { rows: encoder.encode(JSON.stringify(valid)), summary };
-}
-
-/** The valid rows parseForWrite encoded. */
-export function decodeParsed(rows: Uint8Array): Parsed<unknown>[] {
-  return JSON.parse(decoder.decode(rows)) as Parsed<unknown>[];
+  return { rows: encodeRows(input.kind, valid), summary };
 }
 
 /** The write stage (on the shard's writer lane): inserts rows validated by parseForWrite. */
 export function writeParsed(ctx: ChunkContext, input: WriteChunkInput): ChunkSummary {
   const summary = emptySummary();
   const fail = failureRecorder(ctx, summary, input.maxErrors);
-  insertInBatches(ctx, input, decodeParsed(input.rows), summary, fail);
+  insertInBatches(ctx, input, decodeRows(input.kind, input.rows), summary, fail);
   return summary;
 }
 

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseChunk } from '../../src/pool/ingest-chunk.js';
+import { decodeRows, encodeRows } from '../../src/pool/row-transfer.js';
+import { ndjson, order, product } from '../helpers/data.js';
+
+const obs = { record() {} } as never;
+const parse = (kind: 'orders' | 'products', rows: unknown[]) =>
+  parseChunk(
+    { obs },
+    {
+      requestId: 't',
+      tenantId: 1,
+      kind,
+      bytes: new TextEncoder().encode(ndjson(rows)),
+      firstLine: 7,
+      batchRows: 100,
+      maxErrors: 10,
+    },
+  ).valid;
+
+describe('row transfer between the parse stage and the writer lane', () => {
+  it('orders come back exactly as validated: every field, every item, lines and ids', () => {
+    const rows = [
+      order(1),
+      {
+        ...order(2),
+        customer_name: 'Zoë “Ω” 北京',
+        items: [1, 2, 3, 4].map((p) => ({ product_id: p, quantity: p, unit_price_cents: 0 })),
+      },
+      { ...order(3), created_at: '2026-02-03T04:05:06.789+02:00', status: 'refunded', total_cents: 1e13 },
+    ];
+    const valid = parse('orders', rows);
+    expect(valid).toHaveLength(3);
+    const back = decodeRows('orders', encodeRows('orders', valid));
+    expect(back).toEqual(valid);
+    expect(back.map((p) => p.line)).toEqual([7, 8, 9]);
+  });
+
+  it('other kinds travel as the validated objects', () => {
+    const valid = parse('products', [product(1), { ...product(2), currency: 'EUR', stock: 5 }]);
+    expect(decodeRows('products', encodeRows('products', valid))).toEqual(valid);
+  });
+});
