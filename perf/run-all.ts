@@ -56,6 +56,7 @@ if (!existsSync(join(exportData, 'keys.json')))
 
 node('perf/ingest-vs-raw.js', ['--dataset', dataset]);
 node('perf/ingest.js', ['--dataset', dataset, '--chunks', '10']);
+node('perf/row-transfer.js', ['--dataset', dataset]);
 node('perf/search.js', ['--data', data]);
 node('perf/metrics.js', ['--data', data]);
 node('perf/export.js', ['--data', exportData]);

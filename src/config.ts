@@ -85,7 +85,7 @@ export const OPTIONS = [
     kind: 'enum',
     default: 'pool',
     choices: ['pool', 'inline'],
-    help: 'pool: chunks parsed and inserted in worker threads; inline: on the event loop (the measured alternative)',
+    help: "pool: chunks parsed in worker threads, inserted on the shard's writer lane; inline: both on the event loop",
   },
   {
     flag: 'price-threshold-pct',
