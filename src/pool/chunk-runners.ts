@@ -18,24 +18,40 @@ export type ChunkRunner = (input: IngestChunkInput) => Promise<ChunkSummary>;
 /**
  * The default, in two stages: any pool worker parses and validates a chunk; the shard's writer lane
  * inserts its valid rows. Parsing of the next chunks overlaps the insert of this one, and one thread
- * (one connection) does every insert of a shard.
+ * (one connection) does every insert of a shard. A request's chunks are written in body order even when
+ * a later one finishes parsing first, so a repeated customer ends with the last line's name and email.
  */
 export function poolRunner(pool: WorkerPool): ChunkRunner {
-  return async (input) => {
-    const parsed = await pool.run<ParsedForWrite>('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
-    const write: WriteChunkInput = {
-      requestId: input.requestId,
-      tenantId: input.tenantId,
-      kind: input.kind,
-      rows: parsed.rows,
-      batchRows: input.batchRows,
-      maxErrors: input.maxErrors,
+  /** Per request and shard: the write of its latest chunk, which the next chunk's write waits for. */
+  const lastWrite = new Map<string, Promise<unknown>>();
+  return (input) => {
+    const key = `${input.tenantId}/${input.requestId}`;
+    const parsing = pool.run<ParsedForWrite>('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
+    const previous = lastWrite.get(key) ?? Promise.resolve();
+    const writing = previous
+      .catch(() => {}) // a failed chunk fails its own request; the next one is still written
+      .then(() => parsing)
+      .then(async (parsed) => {
+        const write: WriteChunkInput = {
+          requestId: input.requestId,
+          tenantId: input.tenantId,
+          kind: input.kind,
+          rows: parsed.rows,
+          batchRows: input.batchRows,
+          maxErrors: input.maxErrors,
+        };
+        const written = await pool.write<ChunkSummary>(input.tenantId, 'ingestWrite', write, [
+          parsed.rows.buffer as ArrayBuffer,
+        ]);
+        addSummary(parsed.summary, written, Number.POSITIVE_INFINITY);
+        return parsed.summary;
+      });
+    lastWrite.set(key, writing);
+    const forget = () => {
+      if (lastWrite.get(key) === writing) lastWrite.delete(key);
     };
-    const written = await pool.write<ChunkSummary>(input.tenantId, 'ingestWrite', write, [
-      parsed.rows.buffer as ArrayBuffer,
-    ]);
-    addSummary(parsed.summary, written, Number.POSITIVE_INFINITY);
-    return parsed.summary;
+    writing.then(forget, forget);
+    return writing;
   };
 }
 

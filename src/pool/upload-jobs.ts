@@ -199,8 +199,9 @@ export class UploadJobs {
       };
       const parsed = this.pool.run<ParsedForWrite>('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]);
       parsed.catch(() => {}); // reported through the queue below
-      queue = Promise.all([parsed, queue])
-        .then(([p]) => {
+      queue = queue
+        .then(() => parsed)
+        .then((p) => {
           const write: UploadChunkInput = {
             requestId: parse.requestId,
             tenantId,

@@ -406,4 +406,41 @@ describe('writer lanes', () => {
       removeDir(lanes.dataDir);
     }
   });
+
+  it("writes a request's chunks in body order even when a later chunk is parsed first", async () => {
+    const s = await startServer({ args: ['--ingest-batch-rows', '4000'] });
+    try {
+      const t = await s.createTenant('order');
+      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+      const url = `${s.url}/api/v1/ingest`;
+      await fetch(`${url}/products/`, {
+        method: 'POST',
+        headers,
+        body: ndjson([product(1), product(2), product(3)]),
+      });
+      const customer = { customer_id: 'C-ORDER', customer_email: 'o@example.com' };
+      for (let round = 0; round < 3; round++) {
+        // chunk 1: the customer's first name, then 3,999 rows that fail validation (slow to parse);
+        // chunk 2: the same customer renamed, one row (parsed at once, on the other worker)
+        const first = order(30_000 + round * 2, { ...customer, customer_name: `First ${round}` });
+        const slow = Array.from({ length: 3999 }, (_, i) => ({ order_id: `bad-${i}`, items: 'x' }));
+        const last = order(30_001 + round * 2, { ...customer, customer_name: `Last ${round}` });
+        const res = await fetch(`${url}/orders/`, {
+          method: 'POST',
+          headers,
+          body: ndjson([first, ...slow, last]),
+        });
+        expect(await res.json()).toMatchObject({ rows_inserted: 2, rows_failed: 3999 });
+        const [stored] = shardQuery<{ name: string }>(
+          s.dataDir,
+          t.tenant_id,
+          "SELECT name FROM customers WHERE customer_id = 'C-ORDER'",
+        );
+        expect(stored!.name).toBe(`Last ${round}`);
+      }
+    } finally {
+      await s.stop();
+      removeDir(s.dataDir);
+    }
+  });
 });
