@@ -9,8 +9,6 @@ import {
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 
-export type { IngestChunkInput };
-
 /** Pool ingest, stage 1 (any pool worker): parse and validate a chunk, encode its valid rows. */
 export const ingestParse = defineTask('ingestParse', (ctx, input: IngestChunkInput) =>
   parseForWrite(ctx, input),

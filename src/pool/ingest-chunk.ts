@@ -110,8 +110,9 @@ export function parseChunk(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInp
 }
 
 /**
- * Parses and validates every line of a chunk; valid rows are inserted in batches, each under the shard's
- * write lock. Runs in a pool worker (the default) or on the main thread (--ingest-mode inline).
+ * Parses and validates every line of a chunk, then inserts its valid rows in batches, each under the
+ * shard's write lock: both stages in one thread, as `--ingest-mode inline` runs them on the event loop.
+ * (Pool ingest splits them: parseForWrite in a pool worker, writeParsed on the shard's writer lane.)
  */
 export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): ChunkSummary {
   const { valid, summary, fail } = parseChunk(ctx, input);

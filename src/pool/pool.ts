@@ -156,7 +156,9 @@ export class WorkerPool {
     transferList: Transferable[],
     signal?: AbortSignal,
   ): Promise<T> {
-    this.running++;
+    // a lane's tasks hold no pool slot: they count neither as running nor towards the pool's drain rate
+    const inPool = piscina === this.piscina;
+    if (inPool) this.running++;
     try {
       const envelope = (await piscina.run(input, {
         name,
@@ -166,8 +168,10 @@ export class WorkerPool {
       this.metrics.apply(envelope.obs);
       return envelope.value;
     } finally {
-      this.running--;
-      this.drained.add(1);
+      if (inPool) {
+        this.running--;
+        this.drained.add(1);
+      }
     }
   }
 

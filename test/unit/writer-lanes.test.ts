@@ -1,0 +1,62 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Metrics } from '../../src/obs/metrics.js';
+import { WorkerPool } from '../../src/pool/pool.js';
+import { ROOT, tempDataDir } from '../helpers/server.js';
+
+const pools: WorkerPool[] = [];
+function makePool(writerLanes: number): WorkerPool {
+  const pool = new WorkerPool(
+    {
+      workers: 2,
+      tasksPerWorker: 1,
+      writerLanes,
+      dataDir: tempDataDir(),
+      logLevel: 'silent',
+      filename: new URL('test/fixtures/lane-worker.mjs', `file://${ROOT}`).href,
+    },
+    new Metrics(),
+  );
+  pools.push(pool);
+  return pool;
+}
+afterAll(() => Promise.all(pools.map((p) => p.close())));
+
+const whoami = (ms = 0) => ({ requestId: 't', tenantId: 0, ms });
+
+describe('WorkerPool writer lanes', () => {
+  it("a tenant's writes always run on one lane thread, tenants spread over lanes, none on a pool thread", async () => {
+    const pool = makePool(2);
+    const poolThreads = new Set(
+      await Promise.all(Array.from({ length: 8 }, () => pool.run<number>('whoami', whoami(20)))),
+    );
+    const lane = async (tenantId: number) =>
+      new Set(
+        await Promise.all(Array.from({ length: 6 }, () => pool.write<number>(tenantId, 'whoami', whoami(5)))),
+      );
+    const [a, b, c] = await Promise.all([lane(1), lane(2), lane(3)]);
+    expect([a!.size, b!.size, c!.size]).toEqual([1, 1, 1]);
+    expect([...a!]).not.toEqual([...b!]);
+    expect([...a!]).toEqual([...c!]); // 1 and 3 share a lane of two
+    for (const t of [...a!, ...b!]) expect(poolThreads.has(t)).toBe(false);
+  });
+
+  it('lane work holds no pool slot; queued writes show in the stats', async () => {
+    const pool = makePool(1);
+    const writes = Array.from({ length: 3 }, () => pool.write<number>(1, 'whoami', whoami(150)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pool.activeTasks).toBe(0);
+    expect(pool.idleWorkers()).toBe(2);
+    expect(pool.stats().writesQueued).toBe(2);
+    await Promise.all(writes);
+    expect(pool.stats().writesQueued).toBe(0);
+  });
+
+  it('without lanes, writes run in the pool', async () => {
+    const pool = makePool(0);
+    const poolThreads = new Set(
+      await Promise.all(Array.from({ length: 8 }, () => pool.run<number>('whoami', whoami(20)))),
+    );
+    const written = await pool.write<number>(1, 'whoami', whoami());
+    expect(poolThreads.has(written)).toBe(true);
+  });
+});
