@@ -52,6 +52,20 @@ type Summary = {
   processing_time_ms: number;
 };
 
+/** A new tenant on `on` holding products 1 to 3, with its ingest URL and headers. */
+async function tenantWithProducts(on: TestServer, name: string) {
+  const tenant = await on.createTenant(name);
+  const headers = auth(tenant.api_key, { 'content-type': 'application/x-ndjson' });
+  const url = `${on.url}/api/v1/ingest`;
+  const res = await fetch(`${url}/products/`, {
+    method: 'POST',
+    headers,
+    body: ndjson([product(1), product(2), product(3)]),
+  });
+  expect(((await res.json()) as Summary).rows_inserted).toBe(3);
+  return { tenant, headers, url };
+}
+
 describe('partial success', () => {
   it('inserts the valid rows and reports each bad one with line, order_id, field and code', async () => {
     const good = fresh(5);
@@ -328,14 +342,7 @@ describe('--ingest-mode inline', () => {
   it('gives the same answers on the event loop, serialising with pool writers through the shared lock', async () => {
     const inline = await startServer({ args: ['--ingest-mode', 'inline', '--ingest-chunk-bytes', '8192'] });
     try {
-      const t = await inline.createTenant('inline');
-      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      const products = await fetch(`${inline.url}/api/v1/ingest/products/`, {
-        method: 'POST',
-        headers,
-        body: ndjson([product(1), product(2), product(3)]),
-      });
-      expect(((await products.json()) as Summary).rows_inserted).toBe(3);
+      const { tenant: t, headers } = await tenantWithProducts(inline, 'inline');
       const rows = Array.from({ length: 500 }, (_, i) => order(10_000 + i));
       const body = ndjson([...rows, 'oops', { ...rows[0] }]);
       // a pool-side writer (stock) runs on the same shard at the same time
@@ -373,16 +380,10 @@ describe('writer lanes', () => {
       args: ['--writer-lanes', '2', '--ingest-batch-rows', '50', '--log-level', 'debug'],
     });
     try {
-      const tenants = [await lanes.createTenant('lane-a'), await lanes.createTenant('lane-b')];
+      const setups = [await tenantWithProducts(lanes, 'lane-a'), await tenantWithProducts(lanes, 'lane-b')];
+      const tenants = setups.map((x) => x.tenant);
       const results = await Promise.all(
-        tenants.map(async (t) => {
-          const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-          const url = `${lanes.url}/api/v1/ingest`;
-          await fetch(`${url}/products/`, {
-            method: 'POST',
-            headers,
-            body: ndjson([product(1), product(2), product(3)]),
-          });
+        setups.map(async ({ headers, url }) => {
           const rows = Array.from({ length: 500 }, (_, i) => order(20_000 + i));
           const res = await fetch(`${url}/orders/`, { method: 'POST', headers, body: ndjson(rows) });
           return (await res.json()) as Summary;
@@ -410,14 +411,7 @@ describe('writer lanes', () => {
   it("writes a request's chunks in body order even when a later chunk is parsed first", async () => {
     const s = await startServer({ args: ['--ingest-batch-rows', '4000'] });
     try {
-      const t = await s.createTenant('order');
-      const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
-      const url = `${s.url}/api/v1/ingest`;
-      await fetch(`${url}/products/`, {
-        method: 'POST',
-        headers,
-        body: ndjson([product(1), product(2), product(3)]),
-      });
+      const { tenant: t, headers, url } = await tenantWithProducts(s, 'order');
       const customer = { customer_id: 'C-ORDER', customer_email: 'o@example.com' };
       for (let round = 0; round < 3; round++) {
         // chunk 1: the customer's first name, then 3,999 rows that fail validation (slow to parse);
