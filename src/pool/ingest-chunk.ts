@@ -135,8 +135,11 @@ export interface WriteChunkInput extends TaskBase {
   maxErrors: number;
 }
 
-/** The write stage of a tus upload's chunk: its rows, and the cursor that commits with them. */
-export interface UploadChunkInput extends WriteChunkInput {
+/**
+ * The write stage of a tus upload's chunk: its rows, and the cursor that commits with them. All of a
+ * chunk's rows go in one transaction with its cursor, so there is no batch size.
+ */
+export interface UploadChunkInput extends Omit<WriteChunkInput, 'batchRows'> {
   uploadId: string;
   /** What parsing the chunk found: rows received, failed, and every row error. */
   parsed: ChunkSummary;

@@ -212,7 +212,6 @@ export class UploadJobs {
             firstLine: chunk.firstLine,
             lines: chunk.lines,
             endOffset,
-            batchRows: Number.POSITIVE_INFINITY,
             maxErrors: Number.POSITIVE_INFINITY,
           };
           return this.pool.write<ChunkSummary>(tenantId, 'ingestUploadChunk', write, [
