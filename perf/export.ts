@@ -5,7 +5,7 @@
  *     the same encoder (apache-arrow + parquet-wasm, zlib), written to a file: no job, no checkpoints, no fsync;
  *  2. the export job through HTTP (POST, poll, done), server RSS sampled throughout;
  *  3. DuckDB's COPY … TO of the same rows (loaded into DuckDB from our Parquet file beforehand).
- *   node dist/perf/export.js --data DIR [--workers 2] [--batch-rows 4096]
+ *   node dist/perf/export.js --data DIR [--workers 2] [--batch-rows N]   (default: the server's --export-batch-rows)
  * Prints a table and one JSON line; writes perf/results/export.json.
  */
 
@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { loadConfig } from '../src/config.js';
 import type { ExportCompression, ExportFormat } from '../src/domain/export.js';
 import { SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
 import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
@@ -27,7 +28,7 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string', default: './data' },
     workers: { type: 'string', default: '2' },
-    'batch-rows': { type: 'string', default: '4096' },
+    'batch-rows': { type: 'string', default: String(loadConfig([], {}).exportBatchRows) },
   },
 });
 const dataDir = values.data!;

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.js';
 import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../src/domain/metrics.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
@@ -180,10 +181,11 @@ lines.push(
   '',
 );
 {
-  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, after, 4096);
+  const { exportBatchRows } = loadConfig([], {});
+  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, after, exportBatchRows);
   explain(
     'export page after a checkpoint',
-    'one 4096-row batch of a full export, resumed after a checkpoint key',
+    `one ${exportBatchRows}-row batch of a full export, resumed after a checkpoint key`,
     sql,
     params,
     KEYSET_PG,
