@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { Bench } from 'tinybench';
 import { parseChunk } from '../src/pool/ingest-chunk.js';
-import { decodeRows, encodeRows } from '../src/pool/row-transfer.js';
+import { batchOf, decodeBatch, encodeBatch } from '../src/pool/row-transfer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -38,12 +38,12 @@ const { valid } = parseChunk(
 
 const decoder = new TextDecoder();
 const keyed = new TextEncoder().encode(JSON.stringify(valid));
-const positional = encodeRows('orders', valid);
+const positional = encodeBatch(batchOf('orders', valid));
 const cloned = serialize(valid);
 
 const bench = new Bench({ time: 1000 });
 bench
-  .add('positional JSON (what the lane decodes)', () => decodeRows('orders', positional))
+  .add('order records as JSON (what the lane decodes)', () => decodeBatch('orders', positional))
   .add('keyed JSON (the validated objects)', () => JSON.parse(decoder.decode(keyed)))
   .add('structured clone (v8 deserialize)', () => deserialize(cloned))
   .add('parse + validate the NDJSON (the pool stage, for scale)', () =>

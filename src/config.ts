@@ -181,15 +181,31 @@ export const OPTIONS = [
     kind: 'int',
     default: '2000',
     min: 1,
-    help: 'rows per insert transaction',
+    help: 'lines per chunk: what one worker task parses, and one transaction in inline mode',
   },
   {
     flag: 'ingest-in-flight',
     env: 'INGEST_IN_FLIGHT',
     kind: 'int',
-    default: '3',
+    default: '24',
     min: 1,
-    help: 'chunks of one ingest request being processed at once',
+    help: 'chunks of one ingest request or upload being parsed or waiting for their commit at once',
+  },
+  {
+    flag: 'ingest-commit-rows',
+    env: 'INGEST_COMMIT_ROWS',
+    kind: 'int',
+    default: '50000',
+    min: 1,
+    help: "rows a writer lane's transaction may gather from the chunks waiting for it (group commit)",
+  },
+  {
+    flag: 'writer-cache-mib',
+    env: 'WRITER_CACHE_MIB',
+    kind: 'int',
+    default: '64',
+    min: 1,
+    help: "page cache of a writer lane's shard connection, in MiB",
   },
   {
     flag: 'max-line-bytes',
@@ -324,6 +340,8 @@ export interface Config {
   ingestChunkBytes: number;
   ingestBatchRows: number;
   ingestInFlight: number;
+  ingestCommitRows: number;
+  writerCacheMiB: number;
   maxLineBytes: number;
   maxBodyBytes: number;
   maxDecompressedBytes: number;
@@ -390,6 +408,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ingestChunkBytes: int('ingest-chunk-bytes'),
     ingestBatchRows: int('ingest-batch-rows'),
     ingestInFlight: int('ingest-in-flight'),
+    ingestCommitRows: int('ingest-commit-rows'),
+    writerCacheMiB: int('writer-cache-mib'),
     maxLineBytes: int('max-line-bytes'),
     maxBodyBytes: int('max-body-bytes'),
     maxDecompressedBytes: int('max-decompressed-bytes'),

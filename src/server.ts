@@ -8,9 +8,11 @@ import { ApiSpec } from './http/openapi.js';
 import { missingServerSettings } from './node-flags.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
+import { WalCheckpointer } from './pool/checkpointer.js';
 import { ExportJobs } from './pool/export-jobs.js';
 import { WorkerPool } from './pool/pool.js';
 import { UploadJobs } from './pool/upload-jobs.js';
+import { ShardWriteQueue } from './pool/write-queue.js';
 import type { AppDeps } from './routes/deps.js';
 import { Catalog } from './storage/catalog.js';
 import { prepareShard } from './storage/shards.js';
@@ -34,12 +36,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
       workers: config.workers,
       tasksPerWorker: config.tasksPerWorker,
       writerLanes: config.writerLanes,
+      writerCacheMiB: config.writerCacheMiB,
       heap: { youngMb: config.workerYoungMb, oldMb: config.workerOldMb },
       dataDir: config.dataDir,
       logLevel: config.logLevel,
     },
     metrics,
   );
+  const checkpoints = new WalCheckpointer(pool, log);
+  const writes = new ShardWriteQueue(pool, {
+    commitRows: config.ingestCommitRows,
+    onWritten: (tenantId) => checkpoints.request(tenantId),
+  });
+  metrics.watchWriteQueue(() => writes.waiting);
   const admission = new Admission(pool, config, metrics);
   const tenantIds = () => catalog.tenants().map((t) => t.tenant_id);
   const exports = new ExportJobs(
@@ -55,11 +64,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
     tenantIds,
   );
-  const uploads = new UploadJobs(pool, config, log, tenantIds, (delta) => admission.addPendingIngest(delta));
+  const uploads = new UploadJobs(pool, writes, config, log, tenantIds, (delta) =>
+    admission.addPendingIngest(delta),
+  );
   const deps: AppDeps = {
     config,
     catalog,
     pool,
+    writes,
     metrics,
     log,
     admission,

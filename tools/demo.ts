@@ -9,7 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
-import { ensureTenants, loadDataset } from './gen/load.js';
+import { ensureTenants, loadDataset, loadOptions } from './gen/load.js';
 import { DEFAULT_START, PRESETS } from './gen/model.js';
 import { writeTenantFiles } from './gen/write-files.js';
 
@@ -23,9 +23,9 @@ const tiny = PRESETS.tiny;
 const options = { ...tiny, tenants: 1, seed: 42, start: DEFAULT_START, days: 365 };
 process.stdout.write(`Generating a tiny dataset in ${relative('.', out)} ...\n`);
 await writeTenantFiles(options, 1, out, 'ndjson', false);
-const loadOptions = { out, dataDir, tenants: 1, workers: 2, chunkBytes: 1 << 20, batchRows: 2000 };
-const [key] = ensureTenants(loadOptions);
-const report = await loadDataset(loadOptions, [key!]);
+const load = loadOptions({ out, dataDir, tenants: 1 });
+const [key] = ensureTenants(load);
+const report = await loadDataset(load, [key!]);
 process.stdout.write(
   `Loaded ${report.map((r) => `${r.rows_inserted} ${r.table}`).join(', ')} into ${relative('.', dataDir)}\n`,
 );

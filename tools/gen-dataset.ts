@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureTenants, loadDataset } from './gen/load.js';
+import { ensureTenants, loadDataset, loadOptions } from './gen/load.js';
 import { DEFAULT_START, type GenOptions, PRESETS, type PresetName } from './gen/model.js';
 import { type Format, type TableCount, writeTenantFiles } from './gen/write-files.js';
 
@@ -114,19 +114,18 @@ const summary: Record<string, unknown> = {
 };
 
 if (values.insert) {
-  const loadOptions = {
-    out,
-    dataDir: resolve(values.data!),
-    tenants: options.tenants,
-    workers: count('workers', 2, 1),
-    chunkBytes: count('chunk-bytes', 1 << 20, 1024),
-    batchRows: count('batch-rows', 2000, 1),
+  const defaults = loadOptions({ out, dataDir: resolve(values.data!), tenants: options.tenants });
+  const load = {
+    ...defaults,
+    workers: count('workers', defaults.workers, 1),
+    chunkBytes: count('chunk-bytes', defaults.chunkBytes, 1024),
+    batchRows: count('batch-rows', defaults.batchRows, 1),
   };
-  const keys = ensureTenants(loadOptions);
+  const keys = ensureTenants(load);
   const start = performance.now();
-  const report = await loadDataset(loadOptions, keys);
+  const report = await loadDataset(load, keys);
   const seconds = (performance.now() - start) / 1000;
-  process.stdout.write(`\nInserted into ${loadOptions.dataDir} with ${loadOptions.workers} workers:\n`);
+  process.stdout.write(`\nInserted into ${load.dataDir} with ${load.workers} workers:\n`);
   process.stdout.write(
     `  ${'table'.padEnd(14)} ${'rows'.padStart(12)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(11)}\n`,
   );
@@ -141,10 +140,10 @@ if (values.insert) {
   process.stdout.write(
     `  overall: ${fmt(inserted)} rows in ${seconds.toFixed(2)} s = ${fmt(rate(inserted, seconds))} rows/s\n`,
   );
-  process.stdout.write(`  keys: ${loadOptions.dataDir}/keys.json\n`);
+  process.stdout.write(`  keys: ${load.dataDir}/keys.json\n`);
   summary.insert = {
-    data: loadOptions.dataDir,
-    workers: loadOptions.workers,
+    data: load.dataDir,
+    workers: load.workers,
     tables: report,
     order_items_rows_per_sec: orders ? rate(items, orders.seconds) : 0,
     seconds: Math.round(seconds * 1000) / 1000,

@@ -22,7 +22,7 @@ export {
   unfinishedExports,
 } from './exports.js';
 export { idempotency } from './idempotency.js';
-export { ingestParse, ingestWrite, settleStock } from './ingest.js';
+export { checkpointShard, ingestParse, ingestWriteParts, settleStock } from './ingest.js';
 export { salesMetrics, salesMetricsArrow } from './metrics.js';
 export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
 export { eraseCustomer } from './privacy.js';
@@ -33,7 +33,6 @@ export {
   expireUploads,
   finishUpload,
   getUpload,
-  ingestUploadChunk,
   recordReceived,
   unfinishedUploads,
   uploadErrors,

@@ -1,42 +1,51 @@
 import { threadId } from 'node:worker_threads';
 import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
-import {
-  type IngestChunkInput,
-  parseForWrite,
-  type WriteChunkInput,
-  writeParsed,
-} from '../src/pool/ingest-chunk.js';
+import type { CheckpointResult } from '../src/pool/checkpointer.js';
+import { type IngestChunkInput, parseForWrite } from '../src/pool/ingest-chunk.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
+import { type WritePart, type WritePartsInput, writeParts } from '../src/pool/write-parts.js';
 
 /** Pool ingest, stage 1 (any pool worker): parse and validate a chunk, encode its valid rows. */
 export const ingestParse = defineTask('ingestParse', (ctx, input: IngestChunkInput) =>
   parseForWrite(ctx, input),
 );
 
-/** Pool ingest, stage 2 (the shard's writer lane): insert the rows stage 1 validated. */
-export const ingestWrite = defineTask('ingestWrite', (ctx, input: WriteChunkInput) => {
+/**
+ * Pool ingest, stage 2 (the shard's writer lane): the parts the write queue gathered (chunks of requests and
+ * uploads, in order), in as few transactions as they fit.
+ */
+export const ingestWriteParts = defineTask('ingestWriteParts', (ctx, input: WritePartsInput) => {
   const started = performance.now();
-  const summary = writeParsed(ctx, input);
-  logWritten(ctx, input, summary, started);
-  return summary;
-});
-
-/** The debug line each bulk write leaves: which thread wrote what, and how long it took. */
-export function logWritten(
-  ctx: TaskContext,
-  input: Pick<WriteChunkInput, 'kind'>,
-  summary: ChunkSummary,
-  started: number,
-): void {
+  const result = writeParts(ctx, input);
+  input.parts.forEach((part, i) => {
+    const outcome = result.outcomes[i]!;
+    if (outcome.ok) logWritten(ctx, part, outcome.summary);
+    else ctx.log.error({ part_req_id: part.requestId, err: outcome.error }, 'chunk write failed');
+  });
   ctx.log.debug(
     {
-      kind: input.kind,
+      thread_id: threadId,
+      parts: input.parts.length,
+      transactions: result.transactions,
+      largest: result.largest,
+      ms: Math.round(performance.now() - started),
+    },
+    'parts written',
+  );
+  return result;
+});
+
+/** The debug line each written chunk leaves: which thread wrote what, for which request. */
+function logWritten(ctx: TaskContext, part: WritePart, summary: ChunkSummary): void {
+  ctx.log.debug(
+    {
+      kind: part.kind,
+      part_req_id: part.requestId,
       thread_id: threadId,
       inserted: summary.inserted,
       duplicate: summary.duplicate,
       failed: summary.failed,
-      ms: Math.round(performance.now() - started),
     },
     'chunk written',
   );
@@ -58,3 +67,14 @@ export const settleStock = defineTask('settleStock', (ctx, input: TaskBase) =>
     }),
   ),
 );
+
+/**
+ * A PASSIVE checkpoint of the shard's WAL from this thread's connection (the upkeep thread): copies what it
+ * can into the database file without waiting for, or blocking, the writer.
+ */
+export const checkpointShard = defineTask('checkpointShard', (ctx, input: TaskBase): CheckpointResult => {
+  const [row] = ctx.obs.timeQuery('wal_checkpoint', () =>
+    ctx.shards.db(input.tenantId).pragma('wal_checkpoint(PASSIVE)'),
+  ) as { busy: number; log: number; checkpointed: number }[];
+  return { log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 };
+});

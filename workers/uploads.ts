@@ -1,12 +1,8 @@
 import { rmSync } from 'node:fs';
-import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
 import type { RowError } from '../src/domain/order-schema.js';
-import { failureRecorder, type UploadChunkInput, writeRows } from '../src/pool/ingest-chunk.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { decodeRows } from '../src/pool/row-transfer.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
-import { logWritten } from './ingest.js';
 
 function store(ctx: TaskContext, tenantId: number): UploadStore {
   return new UploadStore(ctx.shards.db(tenantId));
@@ -75,41 +71,5 @@ export const expireUploads = defineTask(
       rmSync(stagingPath(ctx.data.dataDir, input.tenantId, row.upload_id), { force: true });
     if (due.length) ctx.log.info({ upload_ids: due.map((r) => r.upload_id) }, 'abandoned uploads expired');
     return due.map((r) => r.upload_id);
-  },
-);
-
-/**
- * One chunk of an upload, parsed and validated by ingestParse in the pool; this runs on the shard's writer
- * lane. In ONE transaction under the shard lock it inserts the rows, records every row error and moves the
- * upload's cursor past the chunk. A crash before the commit leaves neither rows nor cursor; after it,
- * both. So processing resumes exactly after the last committed chunk.
- */
-export const ingestUploadChunk = defineTask(
-  'ingestUploadChunk',
-  (ctx, input: UploadChunkInput): ChunkSummary => {
-    const started = performance.now();
-    const valid = decodeRows(input.kind, input.rows);
-    const summary = { ...input.parsed, errors: [...input.parsed.errors] };
-    const fail = failureRecorder(ctx, summary, input.maxErrors);
-    const db = ctx.shards.db(input.tenantId);
-    const uploads = store(ctx, input.tenantId);
-    ctx.lock.withLock(input.tenantId, () =>
-      ctx.obs.timeQuery(`upload_${input.kind}_chunk`, () =>
-        db.transaction(() => {
-          const row = uploads.get(input.uploadId);
-          if (!row || row.state === 'terminated') return; // terminated meanwhile: nothing more is written
-          writeRows(ctx, input.tenantId, input.kind, valid, summary, fail);
-          uploads.advance(
-            input.uploadId,
-            { processedOffset: input.endOffset, linesSeen: input.firstLine - 1 + input.lines },
-            summary,
-            Date.now(),
-          );
-        })(),
-      ),
-    );
-    ctx.obs.record('ingest_rows_total', { table: input.kind }, summary.inserted);
-    logWritten(ctx, input, summary, started);
-    return { ...summary, errors: summary.errors.slice(0, 10) };
   },
 );

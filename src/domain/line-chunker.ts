@@ -45,18 +45,27 @@ export class LineChunker {
   /** Adds bytes and returns the chunks that became complete. */
   push(data: Uint8Array): LineChunk[] {
     const out: LineChunk[] = [];
-    let offset = 0;
-    while (offset < data.length) {
-      const nl = data.indexOf(NL, offset);
-      if (nl === -1) {
-        this.hold(data.subarray(offset), data.length - offset);
-        break;
-      }
-      this.hold(data.subarray(offset, nl + 1), nl + 1 - offset);
+    let held = 0; // start of the bytes of `data` not yet held
+    let lineStart = 0;
+    for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, lineStart)) {
+      if (this.tailLength + nl + 1 - lineStart > this.maxLineBytes)
+        throw new LineTooLong(this.currentLine + this.linesIn(data, held, lineStart), this.maxLineBytes);
       this.tailLength = 0;
       this.linesHeld++;
-      offset = nl + 1;
-      if (this.size >= this.targetBytes || this.linesHeld >= this.targetLines) out.push(this.cut());
+      lineStart = nl + 1;
+      if (this.size + lineStart - held >= this.targetBytes || this.linesHeld >= this.targetLines) {
+        this.hold(data.subarray(held, lineStart));
+        held = lineStart;
+        out.push(this.cut());
+      }
+    }
+    if (held < lineStart) this.hold(data.subarray(held, lineStart)); // whole lines short of a chunk
+    if (lineStart < data.length) {
+      const tail = data.length - lineStart;
+      if (this.tailLength + tail > this.maxLineBytes)
+        throw new LineTooLong(this.currentLine, this.maxLineBytes);
+      this.hold(data.subarray(lineStart));
+      this.tailLength += tail;
     }
     return out;
   }
@@ -105,12 +114,15 @@ export class LineChunker {
     return this.nextLine + lines;
   }
 
-  private hold(part: Uint8Array, length: number): void {
-    if (this.tailLength + length > this.maxLineBytes)
-      throw new LineTooLong(this.currentLine, this.maxLineBytes);
-    this.tailLength += length;
-    this.parts.push(part); // streams hand out a fresh buffer per read, so a view is safe to keep
-    this.size += length;
+  /** Keeps a view of `part` (streams hand out a fresh buffer per read, so a view is safe to keep). */
+  private hold(part: Uint8Array): void {
+    this.parts.push(part);
+    this.size += part.length;
+  }
+
+  /** Lines in data[from, to): those of the current push not yet held, for a line number in an error. */
+  private linesIn(data: Uint8Array, from: number, to: number): number {
+    return countNewlines(data.subarray(from, to));
   }
 
   private cut(): LineChunk {
@@ -120,8 +132,7 @@ export class LineChunker {
       bytes.set(p, at);
       at += p.length;
     }
-    let lines = countNewlines(bytes);
-    if (bytes[bytes.length - 1] !== NL) lines++;
+    const lines = this.linesHeld + (bytes[bytes.length - 1] !== NL ? 1 : 0);
     const chunk = { bytes, firstLine: this.nextLine, lines };
     this.nextLine += lines;
     this.parts = [];

@@ -60,6 +60,13 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly ingestTransactionRows = new client.Summary({
+    name: 'ingest_transaction_rows',
+    help: "Rows in each of the writer lanes' ingest transactions (chunks gathered by group commit)",
+    percentiles: QUANTILES,
+    ...SLIDING,
+    registers: [this.registry],
+  });
   readonly ingestBytes = new client.Counter({
     name: 'ingest_bytes_total',
     help: 'Request body bytes read by ingest (after decompression)',
@@ -137,7 +144,7 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-    const stats = () => this.poolStats();
+    const stats = () => this.pool();
     new client.Gauge({
       name: 'pool_queue_length',
       help: 'Tasks waiting for a worker',
@@ -148,7 +155,7 @@ export class Metrics {
     });
     new client.Gauge({
       name: 'pool_write_queue_length',
-      help: 'Bulk-insert tasks waiting for their writer lane',
+      help: 'Parsed ingest chunks waiting for their writer lane',
       registers: [this.registry],
       collect() {
         this.set(stats().writesQueued);
@@ -210,6 +217,19 @@ export class Metrics {
     this.poolStats = stats;
   }
 
+  /** Chunks waiting in the write queue for their writer lane (they count in pool_write_queue_length). */
+  watchWriteQueue(waiting: () => number): void {
+    this.writeQueueWaiting = waiting;
+  }
+
+  private writeQueueWaiting: () => number = () => 0;
+
+  /** The pool's figures, with chunks waiting in the write queue counted among the queued writes. */
+  private pool(): PoolStats {
+    const s = this.poolStats();
+    return { ...s, writesQueued: s.writesQueued + this.writeQueueWaiting() };
+  }
+
   watchExports(stats: () => { running: number; queued: number }): void {
     this.exportStats = stats;
   }
@@ -224,6 +244,9 @@ export class Metrics {
         case 'ingest_rows_total':
           this.ingestRows.inc({ table: o.labels.table ?? 'unknown' }, o.value);
           if (o.labels.table === 'orders') this.ingestRate.add(o.value);
+          break;
+        case 'ingest_transaction_rows':
+          this.ingestTransactionRows.observe(o.value);
           break;
         case 'ingest_rows_failed_total':
           this.ingestRowsFailed.inc({ code: o.labels.code ?? 'unknown' }, o.value);
@@ -272,7 +295,7 @@ export class Metrics {
       return out;
     };
     const mem = process.memoryUsage();
-    const pool = this.poolStats();
+    const pool = this.pool();
     return {
       uptime_s: round(process.uptime()),
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, external_bytes: mem.external },

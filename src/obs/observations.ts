@@ -6,6 +6,7 @@ export type MetricName =
   | 'db_query_duration_seconds'
   | 'ingest_rows_total'
   | 'ingest_rows_failed_total'
+  | 'ingest_transaction_rows'
   | 'stream_rows_total'
   | 'export_rows_total'
   | 'export_bytes_total'

@@ -4,54 +4,50 @@ import type { Metrics } from '../obs/metrics.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import { ShardConnections } from '../storage/shards.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
-import {
-  type IngestChunkInput,
-  type ParsedForWrite,
-  processIngestChunk,
-  type WriteChunkInput,
-} from './ingest-chunk.js';
+import { type IngestChunkInput, type ParsedForWrite, processIngestChunk } from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
+import type { ShardWriteQueue } from './write-queue.js';
 
 /** Processes one line-aligned chunk and reports what it did. */
 export type ChunkRunner = (input: IngestChunkInput) => Promise<ChunkSummary>;
 
 /**
- * The default, in two stages: any pool worker parses and validates a chunk; the shard's writer lane
- * inserts its valid rows. Parsing of the next chunks overlaps the insert of this one, and one thread
- * (one connection) does every insert of a shard. A request's chunks are written in body order even when
- * a later one finishes parsing first, so a repeated customer ends with the last line's name and email.
+ * The default, in two stages: any pool worker parses and validates a chunk; the shard's write queue hands
+ * its valid rows to the shard's writer lane, together with whatever else waits for that shard. Parsing of
+ * the next chunks overlaps the writing of earlier ones, and one thread (one connection) does every insert
+ * of a shard. A request's chunks join the queue in body order even when a later one finishes parsing
+ * first, so a repeated customer ends with the last line's name and email.
  */
-export function poolRunner(pool: WorkerPool): ChunkRunner {
-  /** Per request and shard: the write of its latest chunk, which the next chunk's write waits for. */
-  const lastWrite = new Map<string, Promise<unknown>>();
+export function poolRunner(pool: WorkerPool, writes: ShardWriteQueue): ChunkRunner {
+  /** Per request and shard: when its latest chunk joins the write queue, which the next chunk waits for. */
+  const lastQueued = new Map<string, Promise<unknown>>();
   return (input) => {
     const key = `${input.tenantId}/${input.requestId}`;
     const parsing = pool.run<ParsedForWrite>('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
-    const previous = lastWrite.get(key) ?? Promise.resolve();
-    const writing = previous
-      .catch(() => {}) // a failed chunk fails its own request; the next one is still written
+    const previous = lastQueued.get(key) ?? Promise.resolve();
+    const enqueued = previous
       .then(() => parsing)
-      .then(async (parsed) => {
-        const write: WriteChunkInput = {
+      .then((parsed) => ({
+        parsed,
+        written: writes.write(input.tenantId, {
           requestId: input.requestId,
-          tenantId: input.tenantId,
           kind: input.kind,
           rows: parsed.rows,
-          batchRows: input.batchRows,
+          rowCount: parsed.rowCount,
           maxErrors: input.maxErrors,
-        };
-        const written = await pool.write<ChunkSummary>(input.tenantId, 'ingestWrite', write, [
-          parsed.rows.buffer as ArrayBuffer,
-        ]);
-        addSummary(parsed.summary, written, Number.POSITIVE_INFINITY);
-        return parsed.summary;
-      });
-    lastWrite.set(key, writing);
+        }),
+      }));
+    // a failed parse fails its own chunk; the next one still joins the queue after it
+    const settled = enqueued.catch(() => null);
+    lastQueued.set(key, settled);
     const forget = () => {
-      if (lastWrite.get(key) === writing) lastWrite.delete(key);
+      if (lastQueued.get(key) === settled) lastQueued.delete(key);
     };
-    writing.then(forget, forget);
-    return writing;
+    void settled.then(forget);
+    return enqueued.then(async ({ parsed, written }) => {
+      addSummary(parsed.summary, await written, Number.POSITIVE_INFINITY);
+      return parsed.summary;
+    });
   };
 }
 

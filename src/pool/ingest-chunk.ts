@@ -4,11 +4,12 @@ import { type ChunkSummary, emptySummary, type IngestKind } from '../domain/inge
 import { OrderSchema, ProductSchema, type RowError, rowErrorFromIssues } from '../domain/order-schema.js';
 import type { ObservationBuffer } from '../obs/observations.js';
 import { HistoryWriter } from '../storage/history-writer.js';
+import { R } from '../storage/order-record.js';
 import { OrderWriter, ProductWriter } from '../storage/order-writer.js';
 import type { Shards } from '../storage/shards.js';
 import type { ShardWriteLock } from '../storage/write-lock.js';
 import type { TaskBase } from './protocol.js';
-import { decodeRows, encodeRows, type Parsed } from './row-transfer.js';
+import { batchOf, encodeBatch, type Parsed, type RowBatch } from './row-transfer.js';
 
 export interface IngestChunkInput extends TaskBase {
   kind: IngestKind;
@@ -122,31 +123,11 @@ export function processIngestChunk(ctx: ChunkContext, input: IngestChunkInput): 
 
 /** What the parse stage hands to the write stage: the valid rows, encoded, and the parse counts. */
 export interface ParsedForWrite {
-  /** The valid rows, encoded (encodeRows): bytes the main thread transfers to the writer lane. */
+  /** The valid rows, encoded (encodeBatch): bytes the main thread transfers to the writer lane. */
   rows: Uint8Array;
+  /** how many rows `rows` holds */
+  rowCount: number;
   summary: ChunkSummary;
-}
-
-/** The write stage's input: a parsed chunk's valid rows for one shard. */
-export interface WriteChunkInput extends TaskBase {
-  kind: IngestKind;
-  rows: Uint8Array;
-  batchRows: number;
-  maxErrors: number;
-}
-
-/**
- * The write stage of a tus upload's chunk: its rows, and the cursor that commits with them. All of a
- * chunk's rows go in one transaction with its cursor, so there is no batch size.
- */
-export interface UploadChunkInput extends Omit<WriteChunkInput, 'batchRows'> {
-  uploadId: string;
-  /** What parsing the chunk found: rows received, failed, and every row error. */
-  parsed: ChunkSummary;
-  firstLine: number;
-  lines: number;
-  /** Decompressed-stream offset just after this chunk's last byte: the cursor once it is committed. */
-  endOffset: number;
 }
 
 /**
@@ -155,15 +136,7 @@ export interface UploadChunkInput extends Omit<WriteChunkInput, 'batchRows'> {
  */
 export function parseForWrite(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInput): ParsedForWrite {
   const { valid, summary } = parseChunk(ctx, input);
-  return { rows: encodeRows(input.kind, valid), summary };
-}
-
-/** The write stage (on the shard's writer lane): inserts rows validated by parseForWrite. */
-export function writeParsed(ctx: ChunkContext, input: WriteChunkInput): ChunkSummary {
-  const summary = emptySummary();
-  const fail = failureRecorder(ctx, summary, input.maxErrors);
-  insertInBatches(ctx, input, decodeRows(input.kind, input.rows), summary, fail);
-  return summary;
+  return { rows: encodeBatch(batchOf(input.kind, valid)), rowCount: valid.length, summary };
 }
 
 /** Inserts valid rows `batchRows` at a time, each batch one transaction under the shard's write lock. */
@@ -174,60 +147,66 @@ function insertInBatches(
   summary: ChunkSummary,
   fail: (e: RowError) => void,
 ): void {
+  const db = ctx.shards.db(input.tenantId);
   for (let i = 0; i < valid.length; i += input.batchRows) {
-    const batch = valid.slice(i, i + input.batchRows);
+    const batch = batchOf(input.kind, valid.slice(i, i + input.batchRows));
     ctx.lock.withLock(input.tenantId, () =>
-      ctx.obs.timeQuery(`insert_${input.kind}_batch`, () =>
-        writeRows(ctx, input.tenantId, input.kind, batch, summary, fail),
-      ),
+      ctx.obs.timeQuery(`insert_${input.kind}_batch`, () => {
+        try {
+          db.transaction(() => writeRows(ctx, input.tenantId, batch, summary, fail)).immediate();
+        } catch (error) {
+          rowWriters(ctx, input.tenantId).rolledBack();
+          throw error;
+        }
+      }),
     );
   }
   ctx.obs.record('ingest_rows_total', { table: input.kind }, summary.inserted);
 }
 
-/** Inserts validated rows (the caller holds the shard's write lock; each writer runs its own transaction). */
+/** The shard's row writers, built once per connection. */
+export function rowWriters(ctx: Pick<ChunkContext, 'shards'>, tenantId: number) {
+  const orders = ctx.shards.cached(tenantId, 'OrderWriter', (db) => new OrderWriter(db));
+  return {
+    orders,
+    products: ctx.shards.cached(tenantId, 'ProductWriter', (db) => new ProductWriter(db)),
+    history: ctx.shards.cached(tenantId, 'HistoryWriter', (db) => new HistoryWriter(db)),
+    /** a transaction holding their writes was rolled back */
+    rolledBack: () => orders.rolledBack(),
+  };
+}
+
+/** Inserts validated rows inside the caller's transaction (the caller holds the shard's write lock). */
 export function writeRows(
   ctx: ChunkContext,
   tenantId: number,
-  kind: IngestKind,
-  batch: Parsed<unknown>[],
+  batch: RowBatch,
   summary: ChunkSummary,
   fail: (e: RowError) => void,
 ): void {
-  const rows = batch.map((p) => p.row);
-  switch (kind) {
-    case 'orders': {
-      const writer = ctx.shards.cached(tenantId, 'OrderWriter', (db) => new OrderWriter(db));
-      const out = writer.writeBatch(rows as never);
-      summary.inserted += out.inserted;
-      summary.duplicate += out.duplicates.length;
-      for (const u of out.unknownProduct) {
-        const p = batch[u.index]!;
-        fail({
-          line: p.line,
-          ...p.id,
-          code: 'unknown_product',
-          field: 'items.product_id',
-          message: `product ${u.productId} does not exist`,
-        });
-      }
-      break;
+  const writers = rowWriters(ctx, tenantId);
+  if (batch.kind === 'orders') {
+    const out = writers.orders.write(batch.records);
+    summary.inserted += out.inserted;
+    summary.duplicate += out.duplicates.length;
+    for (const u of out.unknownProduct) {
+      fail({
+        line: batch.lines[u.index]!,
+        order_id: batch.records[u.index]![R.orderId],
+        code: 'unknown_product',
+        field: 'items.product_id',
+        message: `product ${u.productId} does not exist`,
+      });
     }
-    case 'products': {
-      const writer = ctx.shards.cached(tenantId, 'ProductWriter', (db) => new ProductWriter(db));
-      const out = writer.writeBatch(rows as never);
-      summary.inserted += out.inserted;
-      summary.duplicate += out.duplicates.length;
-      break;
-    }
-    case 'price_history':
-    case 'stock_events': {
-      const writer = ctx.shards.cached(tenantId, 'HistoryWriter', (db) => new HistoryWriter(db));
-      const out =
-        kind === 'price_history' ? writer.writePrices(rows as never) : writer.writeStock(rows as never);
-      summary.inserted += out.inserted;
-      summary.duplicate += rows.length - out.inserted;
-      break;
-    }
+    return;
   }
+  const rows = batch.rows.map((p) => p.row);
+  const out =
+    batch.kind === 'products'
+      ? writers.products.write(rows as never)
+      : batch.kind === 'price_history'
+        ? writers.history.writePrices(rows as never)
+        : writers.history.writeStock(rows as never);
+  summary.inserted += out.inserted;
+  summary.duplicate += rows.length - out.inserted;
 }

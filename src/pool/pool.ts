@@ -18,12 +18,17 @@ export interface PoolOptions {
   workerData?: Record<string, unknown>;
   /** Single-thread writer lanes for bulk inserts (see WorkerPool.write); 0 runs writes in the pool. */
   writerLanes?: number;
+  /** Page cache of a writer lane's shard connections, in MiB (pool connections keep the default). */
+  writerCacheMiB?: number;
 }
 
 export interface WorkerData {
   dataDir: string;
   logLevel: string;
   writeLock: SharedArrayBuffer;
+  /** a pool worker, a writer lane (its connections: a bigger cache, no inline checkpoints), or the upkeep thread */
+  role: 'pool' | 'lane' | 'upkeep';
+  writerCacheMiB?: number;
   [key: string]: unknown;
 }
 
@@ -60,6 +65,11 @@ export class WorkerPool {
    * the raw insert's with two alternating writers, 1.09–1.15× with a lane).
    */
   private readonly lanes: Piscina[];
+  /**
+   * One thread for background upkeep of shards (WAL checkpoints): work no request waits for, kept off the
+   * writer lanes (their commits would wait for it) and off the pool (it would hold a slot for seconds).
+   */
+  private readonly upkeep: Piscina;
   private readonly drained = new RateMeter(10);
   /** Tasks that can run at once: workers x tasks per worker. */
   readonly capacity: number;
@@ -72,13 +82,15 @@ export class WorkerPool {
   ) {
     this.capacity = options.workers * options.tasksPerWorker;
     this.writeLock = createWriteLockBuffer();
-    const workerData: WorkerData = {
+    const workerData = (role: WorkerData['role']): WorkerData => ({
       dataDir: options.dataDir,
       logLevel: options.logLevel,
       writeLock: this.writeLock,
+      role,
+      ...(options.writerCacheMiB ? { writerCacheMiB: options.writerCacheMiB } : {}),
       ...options.workerData,
-    };
-    const threads = (count: number, tasksPerWorker: number) =>
+    });
+    const threads = (count: number, tasksPerWorker: number, role: WorkerData['role']) =>
       new Piscina({
         filename: options.filename ?? new URL('../../workers/index.js', import.meta.url).href,
         minThreads: count,
@@ -93,10 +105,11 @@ export class WorkerPool {
               },
             }
           : {}),
-        workerData,
+        workerData: workerData(role),
       });
-    this.piscina = threads(options.workers, options.tasksPerWorker);
-    this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () => threads(1, 1));
+    this.piscina = threads(options.workers, options.tasksPerWorker, 'pool');
+    this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () => threads(1, 1, 'lane'));
+    this.upkeep = threads(1, 1, 'upkeep');
     metrics.watchPool(() => this.stats());
   }
 
@@ -147,6 +160,11 @@ export class WorkerPool {
   write<T>(tenantId: number, name: string, input: object, transferList: Transferable[] = []): Promise<T> {
     const lane = this.lanes.length ? this.lanes[tenantId % this.lanes.length]! : this.piscina;
     return this.runOn(lane, name, input, transferList);
+  }
+
+  /** Runs a background task (a checkpoint, say) on the upkeep thread. */
+  background<T>(name: string, input: object): Promise<T> {
+    return this.runOn(this.upkeep, name, input, []);
   }
 
   private async runOn<T>(
@@ -277,6 +295,6 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.piscina, ...this.lanes].map((p) => p.close({ force: false })));
+    await Promise.all([this.piscina, ...this.lanes, this.upkeep].map((p) => p.close({ force: false })));
   }
 }

@@ -1,14 +1,14 @@
 import { mkdir, open, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config.js';
-import type { ChunkSummary } from '../domain/ingest-kinds.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { BodyError, decodeByMagic, metered } from '../http/body-decoder.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
-import type { IngestChunkInput, ParsedForWrite, UploadChunkInput } from './ingest-chunk.js';
+import type { IngestChunkInput, ParsedForWrite } from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
+import type { ShardWriteQueue } from './write-queue.js';
 
 /** Staging-file reads feeding the processor. */
 const READ_BYTES = 1 << 20;
@@ -42,6 +42,7 @@ export class UploadJobs {
 
   constructor(
     private readonly pool: WorkerPool,
+    private readonly writes: ShardWriteQueue,
     private readonly config: Config,
     private readonly log: Logger,
     private readonly tenantIds: () => readonly number[],
@@ -178,12 +179,18 @@ export class UploadJobs {
     const counter = { wire: 0, out: 0 };
     let skip = 0;
     let cursor = row.processed_offset;
-    let queue: Promise<unknown> = Promise.resolve();
+    /** Chunks handed on and not yet committed; the last one to join the write queue, which the next waits for. */
+    const inFlight = new Set<Promise<unknown>>();
+    let lastQueued: Promise<unknown> = Promise.resolve();
+    let failure: Error | null = null;
     /**
-     * A chunk is parsed in the pool as soon as it is cut; its rows are written on the shard's writer lane
-     * after the previous chunk's, in order, since each write moves the cursor to the chunk's end.
+     * A chunk is parsed in the pool as soon as it is cut and joins the shard's write queue after the chunk
+     * before it, so chunks commit in order (each moves the cursor to its end; the writer refuses one whose
+     * start is not the committed cursor). Up to --ingest-in-flight chunks are out at once, so the writer can
+     * put several of them in one transaction.
      */
     const submit = (chunk: LineChunk) => {
+      const startOffset = cursor;
       const endOffset = cursor + chunk.bytes.length;
       const size = chunk.bytes.length;
       cursor = endOffset;
@@ -198,32 +205,45 @@ export class UploadJobs {
         maxErrors: Number.POSITIVE_INFINITY,
       };
       const parsed = this.pool.run<ParsedForWrite>('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]);
-      parsed.catch(() => {}); // reported through the queue below
-      queue = queue
+      const enqueued = lastQueued
         .then(() => parsed)
-        .then((p) => {
-          const write: UploadChunkInput = {
+        .then((p) => ({
+          written: this.writes.write(tenantId, {
             requestId: parse.requestId,
-            tenantId,
-            uploadId,
             kind: 'orders',
             rows: p.rows,
-            parsed: p.summary,
-            firstLine: chunk.firstLine,
-            lines: chunk.lines,
-            endOffset,
+            rowCount: p.rowCount,
             maxErrors: Number.POSITIVE_INFINITY,
-          };
-          return this.pool.write<ChunkSummary>(tenantId, 'ingestUploadChunk', write, [
-            p.rows.buffer as ArrayBuffer,
-          ]);
+            upload: {
+              uploadId,
+              parsed: p.summary,
+              firstLine: chunk.firstLine,
+              lines: chunk.lines,
+              startOffset,
+              endOffset,
+            },
+          }),
+        }));
+      // after a failed chunk nothing more joins the queue: the chain stays rejected
+      lastQueued = enqueued;
+      const done = enqueued
+        .then(({ written }) => written)
+        .catch((error: Error) => {
+          failure ??= error;
         })
-        .finally(() => this.onPending(-size));
-      return queue;
+        .finally(() => {
+          this.onPending(-size);
+          inFlight.delete(done);
+        });
+      inFlight.add(done);
+    };
+    const drain = async () => {
+      await Promise.allSettled([...inFlight]);
+      if (failure) throw failure;
     };
     const flushWholeLines = () => {
       const whole = chunker.wholeLines();
-      if (whole) void submit(whole).catch(() => {});
+      if (whole) submit(whole);
     };
     log.info(
       { processed_offset: row.processed_offset, lines_seen: row.lines_seen, compressed },
@@ -254,21 +274,20 @@ export class UploadJobs {
           data = data.subarray(drop);
           if (data.length === 0) continue;
         }
-        // one chunk is parsed while the one before it is written; no more than that per upload
         for (const chunk of chunker.push(data)) {
-          const previous = queue;
-          void submit(chunk).catch(() => {});
-          await previous;
+          while (inFlight.size >= this.config.ingestInFlight) await Promise.race(inFlight);
+          if (failure) throw failure;
+          submit(chunk);
         }
       }
       if (upload.stopped) return;
       const last = chunker.end();
-      if (last) await submit(last);
-      await queue;
+      if (last) submit(last);
+      await drain();
       await this.finish(upload, 'complete', null);
       log.info({ bytes: upload.received }, 'upload complete');
     } catch (error) {
-      await queue.catch(() => {});
+      await Promise.allSettled([...inFlight]);
       if (upload.stopped || this.stopped) return;
       const code =
         error instanceof BodyError ? error.code : ((error as { code?: string }).code ?? 'ingest_failed');

@@ -20,7 +20,11 @@ export interface TaskContext {
 
 const data = workerData as WorkerData;
 const baseLog = createLogger(data.logLevel, { thread: 'worker' });
-const shards = new ShardConnections(data.dataDir);
+const shards = new ShardConnections(
+  data.dataDir,
+  undefined,
+  data.role === 'lane' ? { cacheMiB: data.writerCacheMiB, walAutocheckpoint: 0 } : {},
+);
 const lock = new ShardWriteLock(data.writeLock);
 
 /** After each task: its lease ends, and the worker keeps connections only to shards still in use. */

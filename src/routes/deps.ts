@@ -6,6 +6,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { ExportJobs } from '../pool/export-jobs.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { UploadJobs } from '../pool/upload-jobs.js';
+import type { ShardWriteQueue } from '../pool/write-queue.js';
 import type { Catalog } from '../storage/catalog.js';
 
 /** Everything a route module may use; passed explicitly, no globals. */
@@ -13,6 +14,8 @@ export interface AppDeps {
   config: Config;
   catalog: Catalog;
   pool: WorkerPool;
+  /** group commit of parsed ingest chunks on the writer lanes */
+  writes: ShardWriteQueue;
   metrics: Metrics;
   log: Logger;
   admission: Admission;

@@ -76,7 +76,9 @@ export function abortedProblem(error: IngestAborted, key: string | undefined, ms
 export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { config, pool, admission, metrics } = deps;
   const runChunk =
-    config.ingestMode === 'inline' ? inlineRunner(config.dataDir, pool.writeLock, metrics) : poolRunner(pool);
+    config.ingestMode === 'inline'
+      ? inlineRunner(config.dataDir, pool.writeLock, metrics)
+      : poolRunner(pool, deps.writes);
 
   const handle = (kind: IngestKind) => async (c: Context<AppEnv>) => {
     admission.check('ingest');
@@ -125,7 +127,8 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const started = performance.now();
     let summary: ChunkSummary;
     try {
-      const body = decodeIngestBody(req, limits, (b) => fingerprint.update(b));
+      // the body is hashed only when a key asks for it (a retry is compared by its fingerprint)
+      const body = decodeIngestBody(req, limits, claim ? (b) => fingerprint.update(b) : undefined);
       try {
         summary = await dispatchIngest(runChunk, body.bytes, {
           kind,

@@ -7,7 +7,7 @@ export class HistoryWriter {
   private readonly prices: MultiRowInsert;
   private readonly stock: MultiRowInsert;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.prices = new MultiRowInsert(
       db,
       'INSERT INTO price_history (product_id, observed_at, price_cents, event_id)',
@@ -23,34 +23,32 @@ export class HistoryWriter {
     );
   }
 
+  /** Inserts price samples inside the caller's transaction. */
   writePrices(rows: readonly PriceSample[]): { inserted: number } {
-    return this.db
-      .transaction(() => ({
-        inserted: this.prices.run(
-          rows.map((r) => [r.product_id, r.observed_at, r.price_cents, r.event_id ?? null]),
-        ),
-      }))
-      .immediate();
+    return {
+      inserted: this.prices.run(
+        rows.map((r) => [r.product_id, r.observed_at, r.price_cents, r.event_id ?? null]),
+      ),
+    };
   }
 
+  /** Inserts applied stock history inside the caller's transaction. */
   writeStock(rows: readonly StockHistory[], now = Date.now()): { inserted: number } {
-    return this.db
-      .transaction(() => ({
-        inserted: this.stock.run(
-          rows.map((r) => [
-            r.event_id,
-            r.product_id,
-            'merge',
-            r.delta,
-            null,
-            null,
-            r.occurred_at,
-            now,
-            r.stock_after,
-            r.version_after,
-          ]),
-        ),
-      }))
-      .immediate();
+    return {
+      inserted: this.stock.run(
+        rows.map((r) => [
+          r.event_id,
+          r.product_id,
+          'merge',
+          r.delta,
+          null,
+          null,
+          r.occurred_at,
+          now,
+          r.stock_after,
+          r.version_after,
+        ]),
+      ),
+    };
   }
 }

@@ -1,41 +1,39 @@
 import type { Statement } from 'better-sqlite3';
 import type { ValidOrder, ValidProduct } from '../domain/order-schema.js';
+import { CustomerResolver } from './customer-resolver.js';
 import { MultiRowInsert } from './multi-row.js';
+import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from './order-record.js';
 import type { Db } from './sqlite.js';
 
 /** An order ready to insert: validated, created_at in epoch ms. */
 export type OrderRow = Omit<ValidOrder, 'tenant_id'>;
+export type ProductRow = Omit<ValidProduct, 'tenant_id'>;
+
+export interface ProductBatchOutcome {
+  inserted: number;
+  /** Indices (into the batch) whose product_id already existed. */
+  duplicates: number[];
+}
 
 export interface OrderBatchOutcome {
   inserted: number;
-  /** Indices (into the batch) whose order_id already existed. */
+  /** Indices (into the batch) whose order_id already existed (or came earlier in the batch). */
   duplicates: number[];
   /** Indices that name a product the tenant does not have, with the first such product id. */
   unknownProduct: { index: number; productId: number }[];
 }
 
-interface CachedCustomer {
-  pk: number;
-  name: string;
-  email: string;
-}
-
-/** Recently seen customers per shard and worker; bounded because every worker keeps one per shard it writes. */
-const CUSTOMER_CACHE_LIMIT = Number(process.env.CUSTOMER_CACHE_LIMIT ?? 20_000);
-
 /**
  * The one raw-SQL insert path for orders, used by the ingest workers, the dataset loader and the raw-insert
- * baseline alike. A batch is one transaction; the caller holds the shard's write lock around it.
+ * baseline alike. `write` runs inside the caller's transaction (the writer lane puts several chunks in one);
+ * `writeBatch` is one transaction of its own. The caller holds the shard's write lock around either.
  */
 export class OrderWriter {
   private readonly insertOrders: MultiRowInsert;
   private readonly insertItems: MultiRowInsert;
   private readonly markDirty: MultiRowInsert;
   private readonly missingProducts: Statement;
-  private readonly findCustomer: Statement;
-  private readonly insertCustomer: Statement;
-  private readonly updateCustomer: Statement;
-  private readonly customers = new Map<string, CachedCustomer>();
+  private readonly customers: CustomerResolver;
 
   constructor(private readonly db: Db) {
     this.insertOrders = new MultiRowInsert(
@@ -58,95 +56,107 @@ export class OrderWriter {
     this.missingProducts = db.prepare(
       'SELECT j.value AS id FROM json_each(?) j LEFT JOIN products p ON p.product_id = j.value WHERE p.product_id IS NULL',
     );
-    this.findCustomer = db.prepare(
-      'SELECT customer_pk AS pk, name, email FROM customers WHERE customer_id = ?',
-    );
-    this.insertCustomer = db.prepare(
-      'INSERT INTO customers (customer_id, name, email) VALUES (?, ?, ?) RETURNING customer_pk',
-    );
-    this.updateCustomer = db.prepare(
-      'UPDATE customers SET name = ?, email = ? WHERE customer_pk = ? AND erased_at IS NULL',
-    );
+    this.customers = new CustomerResolver(db);
   }
 
+  /** Rows as objects (the loader's tests, the inline path), in a transaction of their own. */
   writeBatch(rows: readonly OrderRow[], now = Date.now()): OrderBatchOutcome {
+    const records = rows.map(toOrderRecord);
     try {
-      return this.db.transaction(() => this.writeInTransaction(rows, now)).immediate();
+      return this.db.transaction(() => this.write(records, now)).immediate();
     } catch (error) {
-      this.customers.clear(); // the cache may name customers whose insert just rolled back
+      this.rolledBack();
       throw error;
     }
   }
 
-  private writeInTransaction(rows: readonly OrderRow[], now: number): OrderBatchOutcome {
+  /** A transaction holding `write`s was rolled back: the customer cache may name customers never committed. */
+  rolledBack(): void {
+    this.customers.forget();
+  }
+
+  /** Inserts the records inside the caller's transaction (whoever rolls it back calls `rolledBack`). */
+  write(records: readonly OrderRecord[], now = Date.now()): OrderBatchOutcome {
     const productIds = new Set<number>();
-    for (const r of rows) for (const it of r.items) productIds.add(it.product_id);
+    for (const r of records) {
+      const items = r[R.items];
+      for (let j = 0; j < items.length; j += ITEM_WIDTH) productIds.add(items[j]!);
+    }
     const missing = new Set(
       (this.missingProducts.all(JSON.stringify([...productIds])) as { id: number }[]).map((r) => r.id),
     );
     const unknownProduct: OrderBatchOutcome['unknownProduct'] = [];
-    const accepted: number[] = [];
-    const orderValues: unknown[][] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      const bad = missing.size ? r.items.find((it) => missing.has(it.product_id)) : undefined;
-      if (bad) {
-        unknownProduct.push({ index: i, productId: bad.product_id });
-        continue;
+    const accepted: OrderRecord[] = [];
+    const acceptedAt: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const bad = missing.size ? firstMissing(records[i]![R.items], missing) : undefined;
+      if (bad !== undefined) unknownProduct.push({ index: i, productId: bad });
+      else {
+        accepted.push(records[i]!);
+        acceptedAt.push(i);
       }
-      accepted.push(i);
-      const customerPk = this.customerPk(r.customer_id, r.customer_name, r.customer_email);
-      orderValues.push([
-        r.order_id,
-        customerPk,
-        r.status,
-        r.currency,
-        r.created_at,
-        r.total_cents,
-        r.items.length,
-        now,
-      ]);
     }
-    const insertedRows = this.insertOrders.all<{ order_pk: number; order_id: string }>(orderValues);
-    const pkById = new Map(insertedRows.map((r) => [r.order_id, r.order_pk]));
-    const itemValues: unknown[][] = [];
+    const customerPks = this.customers.resolve(accepted);
+    const inserted = this.insertOrders.allFilled<{ order_pk: number; order_id: string }>(
+      accepted.length,
+      (i, p, at) => {
+        const r = accepted[i]!;
+        p[at] = r[R.orderId];
+        p[at + 1] = customerPks.get(r[R.customerId]);
+        p[at + 2] = r[R.status];
+        p[at + 3] = r[R.currency];
+        p[at + 4] = r[R.createdAt];
+        p[at + 5] = r[R.totalCents];
+        p[at + 6] = r[R.items].length / ITEM_WIDTH;
+        p[at + 7] = now;
+      },
+    );
+    const pkById = new Map(inserted.map((r) => [r.order_id, r.order_pk]));
+    const items: number[] = []; // order_pk, line_no, product_id, quantity, unit_price_cents
     const duplicates: number[] = [];
     const hours = new Set<number>();
-    for (const i of accepted) {
-      const r = rows[i]!;
-      const pk = pkById.get(r.order_id);
+    for (let i = 0; i < accepted.length; i++) {
+      const r = accepted[i]!;
+      const pk = pkById.get(r[R.orderId]);
       if (pk === undefined) {
-        duplicates.push(i);
+        duplicates.push(acceptedAt[i]!);
         continue;
       }
-      pkById.delete(r.order_id); // a second row with the same order_id in this batch is a duplicate
-      hours.add(Math.floor(r.created_at / 3_600_000));
-      r.items.forEach((it, line) => {
-        itemValues.push([pk, line + 1, it.product_id, it.quantity, it.unit_price_cents]);
-      });
+      pkById.delete(r[R.orderId]); // a second row with the same order_id in this batch is a duplicate
+      hours.add(Math.floor(r[R.createdAt] / 3_600_000));
+      const its = r[R.items];
+      for (let j = 0, line = 1; j < its.length; j += ITEM_WIDTH, line++)
+        items.push(pk, line, its[j]!, its[j + 1]!, its[j + 2]!);
     }
-    this.insertItems.run(itemValues);
+    // In product order: the (product_id, order_pk) index, the most expensive one to keep (perf/raw-insert's
+    // breakdown), then takes its entries in key order, page after page, instead of at random. The items'
+    // own key (order_pk, line_no) does not mind: every new order_pk lies past the existing ones.
+    const order = byProduct(items);
+    this.insertItems.runFilled(items.length / 5, (i, p, at) => {
+      const from = order[i]! * 5;
+      for (let k = 0; k < 5; k++) p[at + k] = items[from + k];
+    });
     // the hours these orders fall in must be re-aggregated before the next metrics read
-    this.markDirty.run([...hours].map((h) => [h]));
-    return { inserted: insertedRows.length, duplicates, unknownProduct };
+    const dirty = [...hours];
+    this.markDirty.runFilled(dirty.length, (i, p, at) => {
+      p[at] = dirty[i];
+    });
+    return { inserted: inserted.length, duplicates, unknownProduct };
   }
+}
 
-  /** Finds or creates the customer; a changed name or email replaces the stored one (latest wins). */
-  private customerPk(customerId: string, name: string, email: string): number {
-    const cached = this.customers.get(customerId);
-    if (cached && cached.name === name && cached.email === email) return cached.pk;
-    let found = cached ?? (this.findCustomer.get(customerId) as CachedCustomer | undefined);
-    if (!found) {
-      const { customer_pk } = this.insertCustomer.get(customerId, name, email) as { customer_pk: number };
-      found = { pk: customer_pk, name, email };
-    } else if (found.name !== name || found.email !== email) {
-      this.updateCustomer.run(name, email, found.pk);
-      found = { pk: found.pk, name, email };
-    }
-    if (this.customers.size >= CUSTOMER_CACHE_LIMIT) this.customers.clear();
-    this.customers.set(customerId, found);
-    return found.pk;
-  }
+/** Positions of the items (five values each) ordered by (product_id, order_pk). */
+function byProduct(items: readonly number[]): Uint32Array {
+  const n = items.length / 5;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => items[a * 5 + 2]! - items[b * 5 + 2]! || items[a * 5]! - items[b * 5]!);
+  return order;
+}
+
+function firstMissing(items: readonly number[], missing: ReadonlySet<number>): number | undefined {
+  for (let j = 0; j < items.length; j += ITEM_WIDTH) if (missing.has(items[j]!)) return items[j];
+  return undefined;
 }
 
 /** Products: new ids are inserted; an existing id is a duplicate and left as it is (stock and price have their own endpoints). */
@@ -162,34 +172,23 @@ export class ProductWriter {
     );
   }
 
-  writeBatch(
-    rows: readonly Omit<ValidProduct, 'tenant_id'>[],
-    now = Date.now(),
-  ): { inserted: number; duplicates: number[] } {
-    return this.db
-      .transaction(() => {
-        const inserted = new Set(
-          this.insert
-            .all<{ product_id: number }>(
-              rows.map((p) => [
-                p.product_id,
-                p.sku,
-                p.name,
-                p.category,
-                p.price_cents,
-                p.currency,
-                p.stock,
-                now,
-              ]),
-            )
-            .map((r) => r.product_id),
-        );
-        const duplicates: number[] = [];
-        rows.forEach((p, i) => {
-          if (!inserted.delete(p.product_id)) duplicates.push(i);
-        });
-        return { inserted: rows.length - duplicates.length, duplicates };
-      })
-      .immediate();
+  writeBatch(rows: readonly ProductRow[], now = Date.now()): ProductBatchOutcome {
+    return this.db.transaction(() => this.write(rows, now)).immediate();
+  }
+
+  /** Inserts the rows inside the caller's transaction. */
+  write(rows: readonly ProductRow[], now = Date.now()): ProductBatchOutcome {
+    const inserted = new Set(
+      this.insert
+        .all<{ product_id: number }>(
+          rows.map((p) => [p.product_id, p.sku, p.name, p.category, p.price_cents, p.currency, p.stock, now]),
+        )
+        .map((r) => r.product_id),
+    );
+    const duplicates: number[] = [];
+    rows.forEach((p, i) => {
+      if (!inserted.delete(p.product_id)) duplicates.push(i);
+    });
+    return { inserted: rows.length - duplicates.length, duplicates };
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from './migrations.js';
-import { type Db, openDatabase } from './sqlite.js';
+import { type Db, type OpenOptions, openDatabase } from './sqlite.js';
 
 export function shardDir(dataDir: string): string {
   return join(dataDir, 'shards');
@@ -66,6 +66,8 @@ export class ShardConnections implements Shards {
     private readonly dataDir: string,
     /** Connections unused this long are closed: each holds a page cache, and a worker may touch many shards. */
     private readonly idleMs = 10_000,
+    /** How connections are opened (a writer lane's differ: bigger cache, no inline checkpoints). */
+    private readonly openOptions: OpenOptions = {},
   ) {}
 
   db(tenantId: number): Db {
@@ -107,7 +109,7 @@ export class ShardConnections implements Shards {
       // a worker moving to another tenant (one load after another) drops the caches it no longer uses
       this.closeIdle(now, SWITCH_IDLE_MS);
       entry = {
-        db: openDatabase(shardPath(this.dataDir, tenantId)),
+        db: openDatabase(shardPath(this.dataDir, tenantId), this.openOptions),
         statements: new Map(),
         lastUsed: 0,
         holders: 0,

@@ -8,7 +8,15 @@ export interface OpenOptions {
   cacheMiB?: number;
   /** Memory-mapped I/O window in MiB; off by default because mapped pages count as resident memory. */
   mmapMiB?: number;
+  /**
+   * WAL pages after which a commit checkpoints (default 10000). A writer lane sets 0: its checkpoints run
+   * on another thread (src/pool/checkpointer.ts), so its commits never wait for one.
+   */
+  walAutocheckpoint?: number;
 }
+
+/** A WAL file is cut back to this size after a checkpoint has emptied it (a bulk load can grow it to GBs). */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Opens a database with the pragmas every connection here uses: WAL so readers never block the writer,
@@ -21,7 +29,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL');
     // Checkpoint every ~40 MiB of WAL instead of 4 MiB: bulk inserts rewrite the same index pages many
     // times, and fewer checkpoints write each page back fewer times (measured ~10% on 1M orders).
-    db.pragma('wal_autocheckpoint = 10000');
+    db.pragma(`wal_autocheckpoint = ${options.walAutocheckpoint ?? 10000}`);
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   }
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');

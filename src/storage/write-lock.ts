@@ -25,6 +25,14 @@ export class ShardWriteLock {
     return tenantId % this.cells.length;
   }
 
+  /**
+   * Whether another thread waits for the tenant's lock (call while holding it): a long writer, such as a
+   * writer lane filling a big transaction, commits early and lets it in.
+   */
+  contended(tenantId: number): boolean {
+    return Atomics.load(this.cells, this.slot(tenantId)) === CONTENDED;
+  }
+
   /** Runs `work` while holding the tenant's write lock (a futex-style mutex: lock, then sleep when contended). */
   withLock<T>(tenantId: number, work: () => T): T {
     const i = this.slot(tenantId);

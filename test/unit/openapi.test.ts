@@ -9,6 +9,7 @@ import { Metrics } from '../../src/obs/metrics.js';
 import type { ExportJobs } from '../../src/pool/export-jobs.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
 import type { UploadJobs } from '../../src/pool/upload-jobs.js';
+import type { ShardWriteQueue } from '../../src/pool/write-queue.js';
 import type { AppDeps } from '../../src/routes/deps.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { removeDir, tempDataDir } from '../helpers/server.js';
@@ -41,6 +42,7 @@ function build() {
     spec: new ApiSpec(),
     exports: {} as ExportJobs,
     uploads: {} as UploadJobs,
+    writes: {} as ShardWriteQueue,
     state: { ready: true, draining: false, bootId: 'b' },
   };
   return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseChunk } from '../../src/pool/ingest-chunk.js';
-import { decodeRows, encodeRows } from '../../src/pool/row-transfer.js';
+import { batchOf, decodeBatch, encodeBatch } from '../../src/pool/row-transfer.js';
+import { toOrderRecord } from '../../src/storage/order-record.js';
 import { ndjson, order, product } from '../helpers/data.js';
 
 const obs = { record() {} } as never;
@@ -31,13 +32,31 @@ describe('row transfer between the parse stage and the writer lane', () => {
     ];
     const valid = parse('orders', rows);
     expect(valid).toHaveLength(3);
-    const back = decodeRows('orders', encodeRows('orders', valid));
-    expect(back).toEqual(valid);
-    expect(back.map((p) => p.line)).toEqual([7, 8, 9]);
+    const back = decodeBatch('orders', encodeBatch(batchOf('orders', valid)));
+    expect(back).toEqual({
+      kind: 'orders',
+      lines: [7, 8, 9],
+      records: valid.map((p) => toOrderRecord(p.row as never)),
+    });
+    // the record holds every field and every item of the validated row
+    expect(back.kind === 'orders' && back.records[1]).toEqual([
+      'A-2',
+      'C-2',
+      'Zoë “Ω” 北京',
+      'ada2@example.com',
+      'paid',
+      'USD',
+      Date.UTC(2026, 2, 1) + 2 * 60_000,
+      3998,
+      [1, 1, 0, 2, 2, 0, 3, 3, 0, 4, 4, 0],
+    ]);
   });
 
   it('other kinds travel as the validated objects', () => {
     const valid = parse('products', [product(1), { ...product(2), currency: 'EUR', stock: 5 }]);
-    expect(decodeRows('products', encodeRows('products', valid))).toEqual(valid);
+    expect(decodeBatch('products', encodeBatch(batchOf('products', valid)))).toEqual({
+      kind: 'products',
+      rows: valid,
+    });
   });
 });

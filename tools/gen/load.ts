@@ -1,12 +1,15 @@
 import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { defaultWriterLanes } from '../../src/config.js';
+import { defaultWriterLanes, loadConfig } from '../../src/config.js';
 import type { ChunkSummary, IngestKind } from '../../src/domain/ingest-kinds.js';
+import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
+import { WalCheckpointer } from '../../src/pool/checkpointer.js';
 import { poolRunner } from '../../src/pool/chunk-runners.js';
 import { dispatchIngest } from '../../src/pool/ingest-dispatch.js';
 import { WorkerPool } from '../../src/pool/pool.js';
+import { ShardWriteQueue } from '../../src/pool/write-queue.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { tenantDir } from './write-files.js';
 
@@ -17,6 +20,26 @@ export interface LoadOptions {
   workers: number;
   chunkBytes: number;
   batchRows: number;
+  /** chunks per tenant parsed or waiting for their commit at once */
+  inFlight: number;
+  commitRows: number;
+  writerCacheMiB: number;
+}
+
+/** Load options with the server's ingest defaults for everything not given. */
+export function loadOptions(
+  given: Pick<LoadOptions, 'out' | 'dataDir' | 'tenants'> & Partial<LoadOptions>,
+): LoadOptions {
+  const server = loadConfig([], {});
+  return {
+    workers: 2,
+    chunkBytes: server.ingestChunkBytes,
+    batchRows: server.ingestBatchRows,
+    inFlight: server.ingestInFlight,
+    commitRows: server.ingestCommitRows,
+    writerCacheMiB: server.writerCacheMiB,
+    ...given,
+  };
 }
 
 export interface TableLoad {
@@ -78,30 +101,37 @@ export function ensureTenants(o: LoadOptions): TenantKey[] {
  * validate, raw-SQL batch insert), tenants in parallel, one table after the other so each is timed alone.
  */
 export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<TableLoad[]> {
+  // a lane per tenant loaded at once (up to the cores): tenants are written in parallel
   const pool = new WorkerPool(
     {
       workers: o.workers,
-      writerLanes: defaultWriterLanes(o.workers),
+      writerLanes: Math.min(keys.length, Math.max(defaultWriterLanes(o.workers), o.workers)),
+      writerCacheMiB: o.writerCacheMiB,
       tasksPerWorker: 1,
       dataDir: o.dataDir,
       logLevel: 'warn',
     },
     new Metrics(),
   );
+  const checkpoints = new WalCheckpointer(pool, createLogger('warn', { thread: 'main' }));
+  const writes = new ShardWriteQueue(pool, {
+    commitRows: o.commitRows,
+    onWritten: (tenantId) => checkpoints.request(tenantId),
+  });
   const report: TableLoad[] = [];
   try {
     for (const table of TABLES) {
       const start = performance.now();
       const results: ChunkSummary[] = await Promise.all(
         keys.map((k) =>
-          dispatchIngest(poolRunner(pool), open(fileFor(k.dir, table)), {
+          dispatchIngest(poolRunner(pool, writes), open(fileFor(k.dir, table)), {
             kind: table,
             tenantId: k.tenant_id,
             requestId: 'gen-dataset',
             chunkBytes: o.chunkBytes,
             maxLineBytes: 1 << 20,
             batchRows: o.batchRows,
-            maxInFlight: o.workers + 1,
+            maxInFlight: o.inFlight,
             maxErrors: 20,
           }),
         ),

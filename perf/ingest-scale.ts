@@ -1,0 +1,167 @@
+/**
+ * Ingest as a shard grows, against the outside limit in the same run: the first N orders of a dataset
+ * in R requests into one fresh tenant over HTTP, and the same rows inserted by the plain better-sqlite3
+ * baseline (perf/lib/plain-insert.ts: minimal indexes, 10,000 orders per transaction, 64 MiB cache) into a
+ * fresh file. The two alternate request by request (plain step k, then HTTP step k), so both see the
+ * machine in the same state; this machine's speed drifts by 20% within minutes.
+ *   node dist/perf/ingest-scale.js --dataset ./datasets/small [--orders 1000000] [--requests 10]
+ *     [--out ingest-scale] [-- extra server flags]
+ * Reports each step's rates, the averages (rows over total time), how well each holds (last step's rate
+ * over the first's), the server's peak RSS and how busy its writer was. Writes perf/results/<out>.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { OrderRow } from '../src/storage/order-writer.js';
+import { tenantDir } from '../tools/gen/write-files.js';
+import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { tableLines } from './lib/orders-file.js';
+import { PlainInsert } from './lib/plain-insert.js';
+import { machine, writeResult } from './lib/results.js';
+import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
+
+const { values, positionals } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: './datasets/small' },
+    orders: { type: 'string', default: '1000000' },
+    requests: { type: 'string', default: '10' },
+    out: { type: 'string', default: 'ingest-scale' },
+  },
+  allowPositionals: true,
+});
+const total = Number(values.orders);
+const requests = Number(values.requests);
+const perRequest = Math.ceil(total / requests);
+const dir = tenantDir(values.dataset!, 1);
+const work = mkdtempSync(join(tmpdir(), 'orderflow-ingest-scale-'));
+const ADMIN = 'perf-admin';
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The requests' bodies, written before anything is timed. */
+const files: string[] = [];
+{
+  let lines: string[] = [];
+  const flush = () => {
+    const file = join(work, `request-${files.length}.ndjson`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    files.push(file);
+    lines = [];
+  };
+  for await (const line of tableLines(dir, 'orders', total)) {
+    lines.push(line);
+    if (lines.length === perRequest) flush();
+  }
+  if (lines.length) flush();
+}
+
+interface Step {
+  step: number;
+  rows: number;
+  plain_orders_per_sec: number;
+  http_orders_per_sec: number;
+  ratio: number;
+  writer_busy: number;
+  peak_rss_mb: number;
+  plain_seconds: number;
+  http_seconds: number;
+}
+
+/** Seconds the server has spent inside order insert transactions so far (db_query_duration_seconds). */
+async function insertSeconds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /db_query_duration_seconds_sum\{query="insert_orders_batch"\} ([\d.e+-]+)/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+const server = await spawnServer([
+  '--data',
+  join(work, 'data'),
+  '--admin-token',
+  ADMIN,
+  '--log-level',
+  'warn',
+  ...positionals,
+]);
+const plain = new PlainInsert(join(work, 'plain.db'));
+try {
+  const { auth } = await createTenant(server.url, ADMIN, 'scale');
+  await loadProducts(server.url, auth, dir);
+  const steps: Step[] = [];
+  for (const file of files) {
+    // the plain baseline's step: the same rows, parsed before its clock runs
+    const rows: OrderRow[] = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => {
+        const o = JSON.parse(l) as Omit<OrderRow, 'created_at'> & { created_at: string };
+        return { ...o, created_at: Date.parse(o.created_at) };
+      });
+    execFileSync('sync'); // dirty pages of the previous step are written back now, not during the next
+    const p0 = performance.now();
+    plain.insert(rows, 10_000);
+    const plainSeconds = (performance.now() - p0) / 1000;
+    execFileSync('sync');
+    const sampler = sampleRss(server.child.pid!, 100);
+    const busy0 = await insertSeconds(server.url);
+    const h0 = performance.now();
+    const summary = await postNdjson(server.url, auth, '/api/v1/ingest/orders/', file);
+    const httpSeconds = (performance.now() - h0) / 1000;
+    const busy = (await insertSeconds(server.url)) - busy0;
+    const rss = sampler.stop();
+    if (summary.rows_failed || summary.rows_inserted !== rows.length)
+      throw new Error(`step ${steps.length + 1}: ${JSON.stringify(summary)}`);
+    const step: Step = {
+      step: steps.length + 1,
+      rows: rows.length,
+      plain_orders_per_sec: Math.round(rows.length / plainSeconds),
+      http_orders_per_sec: Math.round(rows.length / httpSeconds),
+      ratio: round(plainSeconds / httpSeconds),
+      writer_busy: round(busy / httpSeconds),
+      peak_rss_mb: round(rss.peak / 2 ** 20, 1),
+      plain_seconds: round(plainSeconds, 3),
+      http_seconds: round(httpSeconds, 3),
+    };
+    steps.push(step);
+    process.stdout.write(
+      `step ${step.step}: plain ${step.plain_orders_per_sec}/s, HTTP ${step.http_orders_per_sec}/s (${step.ratio}), writer busy ${step.writer_busy}, peak RSS ${step.peak_rss_mb} MB\n`,
+    );
+  }
+  const sum = (f: (s: Step) => number) => steps.reduce((n, s) => n + f(s), 0);
+  const rows = sum((s) => s.rows);
+  const plainRate = Math.round(rows / sum((s) => s.plain_seconds));
+  const httpRate = Math.round(rows / sum((s) => s.http_seconds));
+  const result = {
+    benchmark: 'ingest-scale',
+    at: new Date().toISOString(),
+    env: machine({ server_flags: positionals }),
+    orders: rows,
+    requests: steps.length,
+    plain_orders_per_sec: plainRate,
+    http_orders_per_sec: httpRate,
+    ratio: round(httpRate / plainRate),
+    plain_holds: round(steps.at(-1)!.plain_orders_per_sec / steps[0]!.plain_orders_per_sec),
+    http_holds: round(steps.at(-1)!.http_orders_per_sec / steps[0]!.http_orders_per_sec),
+    peak_rss_mb: Math.max(...steps.map((s) => s.peak_rss_mb)),
+    steps,
+  };
+  writeResult(values.out!, result);
+  process.stdout.write(
+    [
+      `| ${rows} orders in ${steps.length} requests | orders/s | first / last request | holds |`,
+      '|---|---|---|---|',
+      `| plain better-sqlite3 (10k per transaction, 64 MiB cache) | ${plainRate} | ${steps[0]!.plain_orders_per_sec} / ${steps.at(-1)!.plain_orders_per_sec} | ${result.plain_holds} |`,
+      `| this service over HTTP | ${httpRate} | ${steps[0]!.http_orders_per_sec} / ${steps.at(-1)!.http_orders_per_sec} | ${result.http_holds} |`,
+      `| HTTP / plain: ${result.ratio}; peak server RSS ${result.peak_rss_mb} MB | | | |`,
+      '',
+    ].join('\n'),
+  );
+  const { steps: _s, ...summary } = result;
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+} finally {
+  plain.close();
+  server.child.kill('SIGTERM');
+  await server.exited;
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,116 @@
+import type { ChunkSummary } from '../domain/ingest-kinds.js';
+import type { WorkerPool } from './pool.js';
+import type { PartError, WritePart, WritePartsResult } from './write-parts.js';
+
+/** A chunk's write failed in the writer (a database error): its name and code survive the thread hop. */
+export class ChunkWriteFailed extends Error {
+  override readonly name = 'ChunkWriteFailed';
+  readonly code: string | undefined;
+
+  constructor(readonly failure: PartError) {
+    super(failure.message);
+    this.code = failure.code;
+  }
+}
+
+interface Waiting {
+  part: WritePart;
+  resolve: (summary: ChunkSummary) => void;
+  reject: (error: Error) => void;
+}
+
+interface ShardQueue {
+  waiting: Waiting[];
+  writing: boolean;
+}
+
+export interface WriteQueueOptions {
+  /** A transaction takes further parts until it holds this many rows. */
+  commitRows: number;
+  /** Called after each write task with what it did (transactions, largest), e.g. to schedule a checkpoint. */
+  onWritten?: (tenantId: number, result: WritePartsResult) => void;
+}
+
+/**
+ * Group commit for bulk writes, on the main thread: the parsed chunks of every request and upload of a
+ * shard wait here in arrival order; whenever the shard's writer lane is free, everything waiting (up to
+ * about `commitRows` rows) goes to it as one task, which writes it in as few transactions as fit. Nothing
+ * waits on purpose: while one write runs, the next chunks gather, so the transactions grow with the load
+ * (one chunk when a single small request comes, tens under a bulk load). Each chunk's promise settles when
+ * its transaction has committed, so a request is answered only for rows that are in the database.
+ */
+export class ShardWriteQueue {
+  private readonly shards = new Map<number, ShardQueue>();
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly options: WriteQueueOptions,
+  ) {}
+
+  /** Queues a parsed chunk for its shard's writer; settles once its rows are committed (or failed). */
+  write(tenantId: number, part: WritePart): Promise<ChunkSummary> {
+    let shard = this.shards.get(tenantId);
+    if (!shard) {
+      shard = { waiting: [], writing: false };
+      this.shards.set(tenantId, shard);
+    }
+    const queued = new Promise<ChunkSummary>((resolve, reject) => {
+      shard.waiting.push({ part, resolve, reject });
+    });
+    this.pump(tenantId, shard);
+    return queued;
+  }
+
+  /** Parts waiting for a writer, over every shard (the pool_write_queue_length gauge). */
+  get waiting(): number {
+    let n = 0;
+    for (const s of this.shards.values()) n += s.waiting.length;
+    return n;
+  }
+
+  private pump(tenantId: number, shard: ShardQueue): void {
+    if (shard.writing || shard.waiting.length === 0) return;
+    const batch = this.take(shard);
+    shard.writing = true;
+    const parts = batch.map((w) => w.part);
+    this.pool
+      .write<WritePartsResult>(
+        tenantId,
+        'ingestWriteParts',
+        { requestId: parts[0]!.requestId, tenantId, parts, commitRows: this.options.commitRows },
+        parts.map((p) => p.rows.buffer as ArrayBuffer),
+      )
+      .then(
+        (result) => {
+          batch.forEach((w, i) => {
+            const outcome = result.outcomes[i]!;
+            if (outcome.ok) w.resolve(outcome.summary);
+            else w.reject(new ChunkWriteFailed(outcome.error));
+          });
+          this.options.onWritten?.(tenantId, result);
+        },
+        (error: Error) => {
+          for (const w of batch) w.reject(error);
+        },
+      )
+      .finally(() => {
+        shard.writing = false;
+        if (shard.waiting.length === 0) this.shards.delete(tenantId);
+        else this.pump(tenantId, shard);
+      });
+  }
+
+  /** The oldest waiting parts of one kind, up to about `commitRows` rows (at least one part). */
+  private take(shard: ShardQueue): Waiting[] {
+    const kind = shard.waiting[0]!.part.kind;
+    let rows = 0;
+    let n = 0;
+    while (n < shard.waiting.length) {
+      const part = shard.waiting[n]!.part;
+      if (part.kind !== kind || (n > 0 && rows + part.rowCount > this.options.commitRows)) break;
+      rows += part.rowCount;
+      n++;
+    }
+    return shard.waiting.splice(0, n);
+  }
+}
