@@ -159,6 +159,10 @@ try {
   );
   const { steps: _s, ...summary } = result;
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+} catch (error) {
+  const problems = server.logs.filter((l) => l.level !== 'info' && l.level !== 30).slice(-10);
+  process.stderr.write(`${JSON.stringify(problems, null, 1)}\n${server.stderr().slice(-3000)}\n`);
+  throw error;
 } finally {
   plain.close();
   server.child.kill('SIGTERM');

@@ -1,6 +1,5 @@
 import { threadId } from 'node:worker_threads';
 import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
-import type { CheckpointResult } from '../src/pool/checkpointer.js';
 import { type IngestChunkInput, parseForWrite } from '../src/pool/ingest-chunk.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
@@ -67,14 +66,3 @@ export const settleStock = defineTask('settleStock', (ctx, input: TaskBase) =>
     }),
   ),
 );
-
-/**
- * A PASSIVE checkpoint of the shard's WAL from this thread's connection (the upkeep thread): copies what it
- * can into the database file without waiting for, or blocking, the writer.
- */
-export const checkpointShard = defineTask('checkpointShard', (ctx, input: TaskBase): CheckpointResult => {
-  const [row] = ctx.obs.timeQuery('wal_checkpoint', () =>
-    ctx.shards.db(input.tenantId).pragma('wal_checkpoint(PASSIVE)'),
-  ) as { busy: number; log: number; checkpointed: number }[];
-  return { log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 };
-});

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 
 /** Creates a tenant through the admin API and returns its key's Authorization header. */
@@ -17,7 +18,10 @@ export async function createTenant(
   return { tenantId: t.tenant_id, auth: { authorization: `Bearer ${t.api_key}` } };
 }
 
-/** POSTs an NDJSON file to an ingest endpoint, streamed; returns the summary (throws on a non-200). */
+/**
+ * POSTs a file to an ingest endpoint, streamed, on a connection of its own (a kept-alive one may be closed
+ * by the server's keep-alive timeout just as a long pause ends); returns the summary (throws on non-200).
+ */
 export async function postNdjson(
   url: string,
   auth: { authorization: string },
@@ -25,14 +29,24 @@ export async function postNdjson(
   file: string,
   headers: Record<string, string> = { 'content-type': 'application/x-ndjson' },
 ): Promise<{ rows_inserted: number; rows_failed: number; rows_duplicate: number }> {
-  const res = await fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { ...auth, ...headers },
-    body: createReadStream(file, { highWaterMark: 1 << 20 }) as never,
-    duplex: 'half',
-  } as RequestInit);
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`POST ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(
+      `${url}${path}`,
+      { method: 'POST', headers: { ...auth, ...headers }, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    createReadStream(file, { highWaterMark: 1 << 20 }).pipe(req);
+  });
+  if (status !== 200) throw new Error(`POST ${path}: HTTP ${status} ${text.slice(0, 300)}`);
   return JSON.parse(text) as { rows_inserted: number; rows_failed: number; rows_duplicate: number };
 }
 

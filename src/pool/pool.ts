@@ -90,18 +90,24 @@ export class WorkerPool {
       ...(options.writerCacheMiB ? { writerCacheMiB: options.writerCacheMiB } : {}),
       ...options.workerData,
     });
-    const threads = (count: number, tasksPerWorker: number, role: WorkerData['role']) =>
+    const threads = (
+      count: number,
+      tasksPerWorker: number,
+      role: WorkerData['role'],
+      heap = options.heap,
+      filename = options.filename ?? new URL('../../workers/index.js', import.meta.url).href,
+    ) =>
       new Piscina({
-        filename: options.filename ?? new URL('../../workers/index.js', import.meta.url).href,
+        filename,
         minThreads: count,
         maxThreads: count,
         concurrentTasksPerWorker: tasksPerWorker,
         idleTimeout: Number.POSITIVE_INFINITY,
-        ...(options.heap
+        ...(heap
           ? {
               resourceLimits: {
-                maxYoungGenerationSizeMb: options.heap.youngMb,
-                maxOldGenerationSizeMb: options.heap.oldMb,
+                maxYoungGenerationSizeMb: heap.youngMb,
+                maxOldGenerationSizeMb: heap.oldMb,
               },
             }
           : {}),
@@ -109,7 +115,14 @@ export class WorkerPool {
       });
     this.piscina = threads(options.workers, options.tasksPerWorker, 'pool');
     this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () => threads(1, 1, 'lane'));
-    this.upkeep = threads(1, 1, 'upkeep');
+    // its own small module, and the smallest heap V8 runs well with: checkpoints allocate next to nothing
+    this.upkeep = threads(
+      1,
+      1,
+      'upkeep',
+      options.heap && { youngMb: 1, oldMb: 32 },
+      new URL('../../workers/upkeep.js', import.meta.url).href,
+    );
     metrics.watchPool(() => this.stats());
   }
 

@@ -23,7 +23,7 @@ const baseLog = createLogger(data.logLevel, { thread: 'worker' });
 const shards = new ShardConnections(
   data.dataDir,
   undefined,
-  data.role === 'lane' ? { cacheMiB: data.writerCacheMiB, walAutocheckpoint: 0 } : {},
+  data.role === 'lane' ? { cacheMiB: data.writerCacheMiB, walAutocheckpoint: 0, synchronous: 'FULL' } : {},
 );
 const lock = new ShardWriteLock(data.writeLock);
 

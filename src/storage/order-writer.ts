@@ -23,6 +23,9 @@ export interface OrderBatchOutcome {
   unknownProduct: { index: number; productId: number }[];
 }
 
+/** Product ids a writer remembers per shard (~20 bytes each); past it the set starts over. */
+const KNOWN_PRODUCTS_LIMIT = 500_000;
+
 /**
  * The one raw-SQL insert path for orders, used by the ingest workers, the dataset loader and the raw-insert
  * baseline alike. `write` runs inside the caller's transaction (the writer lane puts several chunks in one);
@@ -34,6 +37,8 @@ export class OrderWriter {
   private readonly markDirty: MultiRowInsert;
   private readonly missingProducts: Statement;
   private readonly customers: CustomerResolver;
+  /** product ids known to exist (products are insert-only) */
+  private readonly knownProducts = new Set<number>();
 
   constructor(private readonly db: Db) {
     this.insertOrders = new MultiRowInsert(
@@ -70,21 +75,35 @@ export class OrderWriter {
     }
   }
 
-  /** A transaction holding `write`s was rolled back: the customer cache may name customers never committed. */
+  /**
+   * The product ids the records name that the shard does not have. Products are never deleted, so an id
+   * found once is remembered: after the first chunks of a load, the check is a Set lookup per item.
+   */
+  private missingOf(records: readonly OrderRecord[]): Set<number> {
+    const unknown = new Set<number>();
+    for (const r of records) {
+      const items = r[R.items];
+      for (let j = 0; j < items.length; j += ITEM_WIDTH)
+        if (!this.knownProducts.has(items[j]!)) unknown.add(items[j]!);
+    }
+    if (unknown.size === 0) return unknown;
+    const missing = new Set(
+      (this.missingProducts.all(JSON.stringify([...unknown])) as { id: number }[]).map((r) => r.id),
+    );
+    if (this.knownProducts.size + unknown.size > KNOWN_PRODUCTS_LIMIT) this.knownProducts.clear();
+    for (const id of unknown) if (!missing.has(id)) this.knownProducts.add(id);
+    return missing;
+  }
+
+  /** A transaction holding `write`s was rolled back: the caches may name rows that were never committed. */
   rolledBack(): void {
     this.customers.forget();
+    this.knownProducts.clear();
   }
 
   /** Inserts the records inside the caller's transaction (whoever rolls it back calls `rolledBack`). */
   write(records: readonly OrderRecord[], now = Date.now()): OrderBatchOutcome {
-    const productIds = new Set<number>();
-    for (const r of records) {
-      const items = r[R.items];
-      for (let j = 0; j < items.length; j += ITEM_WIDTH) productIds.add(items[j]!);
-    }
-    const missing = new Set(
-      (this.missingProducts.all(JSON.stringify([...productIds])) as { id: number }[]).map((r) => r.id),
-    );
+    const missing = this.missingOf(records);
     const unknownProduct: OrderBatchOutcome['unknownProduct'] = [];
     const accepted: OrderRecord[] = [];
     const acceptedAt: number[] = [];

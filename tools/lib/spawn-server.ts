@@ -10,6 +10,8 @@ export interface SpawnedServer {
   child: ChildProcess;
   /** Every JSON log line printed so far. */
   logs: Record<string, unknown>[];
+  /** What it wrote to stderr so far (a crash's stack, say). */
+  stderr(): string;
   exited: Promise<number | null>;
 }
 
@@ -53,7 +55,7 @@ export async function spawnServer(
     });
     exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, port, child, logs, exited };
+  return { url: `http://127.0.0.1:${port}`, port, child, logs, exited, stderr: () => stderr };
 }
 
 /** Resident set size of a process in bytes (Linux /proc), or null elsewhere. */
