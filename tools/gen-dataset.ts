@@ -127,11 +127,11 @@ if (values.insert) {
   const seconds = (performance.now() - start) / 1000;
   process.stdout.write(`\nInserted into ${load.dataDir} with ${load.workers} workers:\n`);
   process.stdout.write(
-    `  ${'table'.padEnd(14)} ${'rows'.padStart(12)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(11)}\n`,
+    `  ${'table'.padEnd(14)} ${'rows'.padStart(12)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(11)} ${'first 10%'.padStart(11)} ${'last 10%'.padStart(11)}\n`,
   );
   for (const r of report) {
     process.stdout.write(
-      `  ${r.table.padEnd(14)} ${fmt(r.rows_inserted).padStart(12)} ${r.seconds.toFixed(2).padStart(9)} ${fmt(r.rows_per_sec).padStart(11)}\n`,
+      `  ${r.table.padEnd(14)} ${fmt(r.rows_inserted).padStart(12)} ${r.seconds.toFixed(2).padStart(9)} ${fmt(r.rows_per_sec).padStart(11)} ${fmt(r.first_tenth_rows_per_sec).padStart(11)} ${fmt(r.last_tenth_rows_per_sec).padStart(11)}\n`,
     );
   }
   const inserted = report.reduce((n, r) => n + r.rows_inserted, 0);

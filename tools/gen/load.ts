@@ -49,6 +49,34 @@ export interface TableLoad {
   rows_failed: number;
   seconds: number;
   rows_per_sec: number;
+  /** the rate over the first and the last tenth of the rows: whether loading slows as shards grow */
+  first_tenth_rows_per_sec: number;
+  last_tenth_rows_per_sec: number;
+}
+
+/** Rows committed over time, across every tenant loading at once. */
+class LoadProgress {
+  private readonly points: [ms: number, rows: number][] = [];
+  private rows = 0;
+
+  constructor(private readonly start: number) {}
+
+  add(rows: number): void {
+    this.rows += rows;
+    this.points.push([performance.now() - this.start, this.rows]);
+  }
+
+  /** Rates over (about) the first and the last 10% of the rows, from the chunk commits around those marks. */
+  tenths(): { first_tenth_rows_per_sec: number; last_tenth_rows_per_sec: number } {
+    const [t10, r10] = this.points.find(([, rows]) => rows >= 0.1 * this.rows) ?? [0, 0];
+    const [t90, r90] = this.points.findLast(([, rows]) => rows < 0.9 * this.rows) ?? [0, 0];
+    const [tEnd] = this.points.at(-1) ?? [0];
+    const rate = (rows: number, ms: number) => (ms > 0 ? Math.round((rows * 1000) / ms) : 0);
+    return {
+      first_tenth_rows_per_sec: rate(r10, t10),
+      last_tenth_rows_per_sec: rate(this.rows - r90, tEnd - t90),
+    };
+  }
 }
 
 export interface TenantKey {
@@ -122,6 +150,7 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
   try {
     for (const table of TABLES) {
       const start = performance.now();
+      const progress = new LoadProgress(start);
       const results: ChunkSummary[] = await Promise.all(
         keys.map((k) =>
           dispatchIngest(poolRunner(pool, writes), open(fileFor(k.dir, table)), {
@@ -133,6 +162,7 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
             batchRows: o.batchRows,
             maxInFlight: o.inFlight,
             maxErrors: 20,
+            onProgress: (_s, chunk) => progress.add(chunk.lines),
           }),
         ),
       );
@@ -151,6 +181,7 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
         rows_failed: failed,
         seconds: Math.round(seconds * 1000) / 1000,
         rows_per_sec: Math.round(inserted / seconds),
+        ...progress.tenths(),
       });
     }
     await Promise.all(

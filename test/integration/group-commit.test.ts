@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRows, ndjson, order, product, shardQuery } from '../helpers/data.js';
+import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * Group commit on the writer lanes: chunks of concurrent requests share transactions, each request is
+ * answered only for committed rows, and a kill -9 in the middle loses no acknowledged row.
+ */
+
+type Summary = { rows_received: number; rows_inserted: number; rows_duplicate: number; rows_failed: number };
+
+/** Orders `from`..`from + n` with customers of their own (names searchable by `tag`). */
+const orders = (from: number, n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) =>
+    order(from + i, {
+      customer_id: `C-${tag}-${(from + i) % 97}`,
+      customer_name: `${tag} Customer${(from + i) % 97}`,
+      customer_email: `c${(from + i) % 97}@${tag}.example`,
+    }),
+  );
+
+async function withProducts(s: TestServer, name: string) {
+  const t = await s.createTenant(name);
+  const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+  const res = await fetch(`${s.url}/api/v1/ingest/products/`, {
+    method: 'POST',
+    headers,
+    body: ndjson([product(1), product(2), product(3)]),
+  });
+  expect(res.status).toBe(200);
+  return { tenantId: t.tenant_id, headers };
+}
+
+const post = (s: TestServer, headers: Record<string, string>, body: string) =>
+  fetch(`${s.url}/api/v1/ingest/orders/`, { method: 'POST', headers, body });
+
+describe('group commit', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ args: ['--ingest-batch-rows', '100', '--log-level', 'debug'] });
+  });
+  afterAll(async () => {
+    await s.stop();
+    removeDir(s.dataDir);
+  });
+
+  it('concurrent requests share transactions; each answer counts only its own rows; customers are searchable at once', async () => {
+    const { tenantId, headers } = await withProducts(s, 'shared');
+    const bodies = Array.from({ length: 4 }, (_, r) => orders(100_000 + r * 2000, 2000, `grp${r}`));
+    const answers = await Promise.all(bodies.map((b) => post(s, headers, ndjson(b))));
+    const summaries = (await Promise.all(answers.map((a) => a.json()))) as Summary[];
+    for (const summary of summaries)
+      expect(summary).toMatchObject({
+        rows_received: 2000,
+        rows_inserted: 2000,
+        rows_duplicate: 0,
+        rows_failed: 0,
+      });
+    expect(countRows(s.dataDir, tenantId, 'orders')).toBe(8000);
+    // 80 chunks of 100 rows went to the lane; fewer transactions carried them, some holding chunks of
+    // several requests
+    const written = s.logs().filter((l) => l.msg === 'parts written' && l.tenant_id === tenantId);
+    const transactions = written.reduce((n, l) => n + (l.transactions as number), 0);
+    expect(transactions).toBeLessThan(80);
+    expect(Math.max(...written.map((l) => l.largest as number))).toBeGreaterThan(100);
+    const chunks = s
+      .logs()
+      .filter((l) => l.msg === 'chunk written' && l.kind === 'orders' && l.tenant_id === tenantId);
+    expect(new Set(chunks.map((l) => l.part_req_id)).size).toBe(4);
+    // the last request's customers are in the full-text index as soon as it has answered
+    const search = await fetch(
+      `${s.url}/api/v1/tenants/${tenantId}/orders/search?q=grp3&fields=order_id&limit=100000`,
+      { headers },
+    );
+    const lines = (await search.text()).trim().split('\n');
+    expect(lines).toHaveLength(2001); // 2000 orders and the _meta line
+  });
+
+  it('the checkpoints run off the writer lane: the WAL is copied back while the lane writes', async () => {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const count = /db_query_duration_seconds_count\{query="wal_checkpoint"\} (\d+)/.exec(text);
+    expect(Number(count?.[1] ?? 0)).toBeGreaterThan(0);
+    expect(text).toMatch(/ingest_transaction_rows_count [1-9]/);
+  });
+});
+
+describe('kill -9 during group-committed writes', () => {
+  it('loses no acknowledged row and, on a retry of every request, duplicates none', async () => {
+    const first = await startServer({ args: ['--ingest-batch-rows', '100', '--log-level', 'debug'] });
+    let second: TestServer | null = null;
+    try {
+      const { tenantId, headers } = await withProducts(first, 'crash');
+      const bodies = Array.from({ length: 8 }, (_, r) => ndjson(orders(200_000 + r * 3000, 3000, `k${r}`)));
+      const acknowledged = new Set<number>();
+      const requests = bodies.map((body, r) =>
+        post(first, headers, body).then(
+          async (res) => {
+            if (res.status === 200 && ((await res.json()) as Summary).rows_inserted === 3000)
+              acknowledged.add(r);
+          },
+          () => {}, // cut off by the kill
+        ),
+      );
+      // kill once some requests are answered and others are still being written, in shared transactions
+      await eventually(() => acknowledged.size >= 2, 60_000, 'two answered requests');
+      expect(acknowledged.size).toBeLessThan(8);
+      expect(
+        first
+          .logs()
+          .some((l) => l.msg === 'parts written' && (l.parts as number) > 1 && l.tenant_id === tenantId),
+      ).toBe(true);
+      await first.stop('SIGKILL');
+      await Promise.all(requests);
+      second = await startServer({ dataDir: first.dataDir });
+      const stored = new Set(
+        shardQuery<{ order_id: string }>(second.dataDir, tenantId, 'SELECT order_id FROM orders').map(
+          (r) => r.order_id,
+        ),
+      );
+      for (const r of acknowledged)
+        for (let i = 0; i < 3000; i++) expect(stored.has(`A-${200_000 + r * 3000 + i}`)).toBe(true);
+      // every request again: what was committed is a duplicate, the rest goes in, nothing twice
+      for (const [r, body] of bodies.entries()) {
+        const res = await post(second, headers, body);
+        const summary = (await res.json()) as Summary;
+        expect(summary.rows_inserted + summary.rows_duplicate).toBe(3000);
+        if (acknowledged.has(r)) expect(summary.rows_duplicate).toBe(3000);
+      }
+      expect(countRows(second.dataDir, tenantId, 'orders')).toBe(24_000);
+      expect(countRows(second.dataDir, tenantId, 'order_items')).toBe(24_000); // one item per order, none twice
+      const [{ n }] = shardQuery<{ n: number }>(
+        second.dataDir,
+        tenantId,
+        'SELECT count(*) AS n FROM (SELECT order_id FROM orders GROUP BY order_id HAVING count(*) > 1)',
+      ) as [{ n: number }];
+      expect(n).toBe(0);
+    } finally {
+      await first.stop('SIGKILL');
+      await second?.stop();
+      removeDir(first.dataDir);
+    }
+  }, 120_000);
+});

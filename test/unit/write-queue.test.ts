@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { emptySummary } from '../../src/domain/ingest-kinds.js';
+import type { WorkerPool } from '../../src/pool/pool.js';
+import type { WritePart, WritePartsInput, WritePartsResult } from '../../src/pool/write-parts.js';
+import { ChunkWriteFailed, ShardWriteQueue } from '../../src/pool/write-queue.js';
+
+/** A pool whose writer answers when told to, recording what each write task carried. */
+function fakePool(answer: (input: WritePartsInput) => WritePartsResult | Error) {
+  const tasks: { tenantId: number; input: WritePartsInput; release: () => void }[] = [];
+  const pool = {
+    write: (tenantId: number, _name: string, input: WritePartsInput) =>
+      new Promise((resolve, reject) => {
+        tasks.push({
+          tenantId,
+          input,
+          release: () => {
+            const out = answer(input);
+            if (out instanceof Error) reject(out);
+            else resolve(out);
+          },
+        });
+      }),
+  } as unknown as WorkerPool;
+  return { pool, tasks };
+}
+
+const part = (requestId: string, rowCount: number, kind: WritePart['kind'] = 'orders'): WritePart => ({
+  requestId,
+  kind,
+  rows: new Uint8Array(8),
+  rowCount,
+  maxErrors: 10,
+});
+
+const allInserted = (input: WritePartsInput): WritePartsResult => ({
+  outcomes: input.parts.map((p) => ({ ok: true, summary: { ...emptySummary(), inserted: p.rowCount } })),
+  transactions: 1,
+  largest: input.parts.reduce((n, p) => n + p.rowCount, 0),
+});
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe('ShardWriteQueue (group commit)', () => {
+  it('sends what gathered while the writer was busy as one task, in arrival order, one kind per task', async () => {
+    const { pool, tasks } = fakePool(allInserted);
+    const written: number[] = [];
+    const queue = new ShardWriteQueue(pool, {
+      commitRows: 1000,
+      onWritten: (_t, r) => written.push(r.largest),
+    });
+    const first = queue.write(1, part('a', 10));
+    const later = [
+      queue.write(1, part('a', 20)),
+      queue.write(1, part('b', 30)),
+      queue.write(1, part('c', 5, 'products')),
+      queue.write(2, part('d', 7)),
+    ];
+    expect(tasks.map((t) => [t.tenantId, t.input.parts.length])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(queue.waiting).toBe(3);
+    tasks[0]!.release();
+    expect((await first).inserted).toBe(10);
+    await flush();
+    // the two orders parts went together; the products part waits for its own task
+    expect(tasks[2]!.input.parts.map((p) => p.requestId)).toEqual(['a', 'b']);
+    tasks[2]!.release();
+    await flush();
+    expect(tasks[3]!.input.parts.map((p) => p.kind)).toEqual(['products']);
+    tasks[3]!.release();
+    tasks[1]!.release();
+    expect((await Promise.all(later)).map((s) => s.inserted)).toEqual([20, 30, 5, 7]);
+    expect(written).toEqual([10, 50, 5, 7]);
+    expect(queue.waiting).toBe(0);
+  });
+
+  it('stops gathering at commitRows, but always sends at least one part', async () => {
+    const { pool, tasks } = fakePool(allInserted);
+    const queue = new ShardWriteQueue(pool, { commitRows: 25 });
+    const writes = [
+      queue.write(1, part('a', 10)),
+      queue.write(1, part('a', 30)),
+      queue.write(1, part('a', 10)),
+    ];
+    writes.push(queue.write(1, part('a', 10)));
+    tasks[0]!.release();
+    await flush();
+    expect(tasks[1]!.input.parts.map((p) => p.rowCount)).toEqual([30]);
+    tasks[1]!.release();
+    await flush();
+    expect(tasks[2]!.input.parts.map((p) => p.rowCount)).toEqual([10, 10]);
+    tasks[2]!.release();
+    await Promise.all(writes);
+  });
+
+  it("a part's failure rejects only that part's promise, keeping the error's name and code", async () => {
+    const { pool, tasks } = fakePool((input) => ({
+      outcomes: input.parts.map((p) =>
+        p.requestId === 'bad'
+          ? { ok: false as const, error: { name: 'SqliteError', code: 'SQLITE_FULL', message: 'disk full' } }
+          : { ok: true as const, summary: emptySummary() },
+      ),
+      transactions: 2,
+      largest: 1,
+    }));
+    const queue = new ShardWriteQueue(pool, { commitRows: 1000 });
+    const blocker = queue.write(1, part('x', 1));
+    const good = queue.write(1, part('good', 1));
+    const bad = queue.write(1, part('bad', 1));
+    tasks[0]!.release();
+    await blocker;
+    await flush();
+    tasks[1]!.release();
+    await expect(good).resolves.toMatchObject({ inserted: 0 });
+    const error = await bad.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ChunkWriteFailed);
+    expect(error).toMatchObject({ name: 'ChunkWriteFailed', code: 'SQLITE_FULL', message: 'disk full' });
+  });
+
+  it('a write task that fails as a whole (the worker died) rejects every part it carried', async () => {
+    const { pool, tasks } = fakePool(() => new Error('worker exited'));
+    const queue = new ShardWriteQueue(pool, { commitRows: 1000 });
+    const writes = [queue.write(1, part('a', 1)), queue.write(1, part('b', 1)), queue.write(1, part('c', 1))];
+    const settled = Promise.allSettled(writes);
+    tasks[0]!.release();
+    await flush();
+    tasks[1]!.release();
+    const outcomes = await settled;
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(queue.waiting).toBe(0);
+  });
+});
