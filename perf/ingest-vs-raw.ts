@@ -1,7 +1,7 @@
 /**
- * Issue 3's benchmark: the dataset loader (line chunks -> worker pool -> parse, validate, batch insert)
- * against the raw limit (perf/raw-insert: the same writer on pre-parsed rows, one thread), same files,
- * same run. Prints a table and one JSON line; writes perf/results/ingest-vs-raw.json.
+ * Issue 3's benchmark: the dataset loader (line chunks -> worker pool -> parse, validate, group commit)
+ * against the plain better-sqlite3 insert and our writer alone (perf/raw-insert, on pre-parsed rows, one
+ * thread), same files, same run. Prints a table and one JSON line; writes perf/results/ingest-vs-raw.json.
  *   node dist/perf/ingest-vs-raw.js --dataset ./datasets/small
  */
 
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { rawInsertRates } from './lib/raw-baseline.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -29,7 +30,7 @@ const run = (script: string, args: string[]) =>
     }),
   );
 
-const raw = run('perf/raw-insert.js', ['--dataset', values.dataset!]);
+const raw = rawInsertRates(values.dataset!, ['plain', 'ours']);
 const data = mkdtempSync(join(tmpdir(), 'orderflow-load-'));
 try {
   const loaded = run('tools/gen-dataset.js', [
@@ -52,18 +53,19 @@ try {
     at: new Date().toISOString(),
     env: machine(),
     dataset: values.dataset,
-    raw_orders_per_sec: raw.orders.rows_per_sec,
+    plain_insert_orders_per_sec: raw.plain,
+    our_writer_orders_per_sec: raw.ours,
     loader_orders_per_sec: orders.rows_per_sec,
-    ratio: Math.round((orders.rows_per_sec / raw.orders.rows_per_sec) * 100) / 100,
-    raw,
+    ratio_vs_plain: Math.round((orders.rows_per_sec / raw.plain!) * 100) / 100,
+    ratio_vs_our_writer: Math.round((orders.rows_per_sec / raw.ours!) * 100) / 100,
     loader: loaded.insert,
   };
   writeResult('ingest-vs-raw', result);
   process.stdout.write(
-    `| path | orders/s |\n|---|---|\n| raw insert (same writer, 1 thread, no parse/validate) | ${result.raw_orders_per_sec} |\n| loader (pool of ${values.workers}, parse + validate + insert) | ${result.loader_orders_per_sec} |\n| ratio | ${result.ratio} |\n`,
+    `| path | orders/s |\n|---|---|\n| plain better-sqlite3 insert | ${result.plain_insert_orders_per_sec} |\n| our writer alone (1 thread, no parse/validate) | ${result.our_writer_orders_per_sec} |\n| loader (pool of ${values.workers}, parse + validate + insert) | ${result.loader_orders_per_sec} |\n| loader / plain: ${result.ratio_vs_plain}; loader / our writer: ${result.ratio_vs_our_writer} | |\n`,
   );
   process.stdout.write(
-    `${JSON.stringify({ benchmark: result.benchmark, raw: result.raw_orders_per_sec, loader: result.loader_orders_per_sec, ratio: result.ratio })}\n`,
+    `${JSON.stringify({ benchmark: result.benchmark, plain: raw.plain, ours: raw.ours, loader: result.loader_orders_per_sec, ratio_vs_plain: result.ratio_vs_plain })}\n`,
   );
 } finally {
   rmSync(data, { recursive: true, force: true });

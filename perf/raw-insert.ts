@@ -12,7 +12,7 @@
  * this machine's speed drifts by 20% within minutes.
  *   node dist/perf/raw-insert.js --dataset ./datasets/small [--limit 200000] [--variants plain,ours,breakdown]
  *     [--repeat 1] [--out raw-insert]
- * Prints a table, then one JSON line; writes perf/results/<out>.json.
+ * Prints a table, then one JSON line; writes perf/results/<out>.json (not with --out -).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -215,7 +215,7 @@ const result = {
     vs_ours: base ? Math.round((r.orders_per_sec / base) * 100) / 100 : null,
   })),
 };
-writeResult(values.out!, result);
+if (values.out !== '-') writeResult(values.out!, result);
 process.stdout.write(
   [
     `raw insert of ${orders.length} orders from ${dir} (median of ${values.repeat}; segments of ${SEGMENT})`,
