@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { OrderRow } from '../src/storage/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { send } from './lib/http.js';
 import { tableLines } from './lib/orders-file.js';
 import { PlainInsert } from './lib/plain-insert.js';
 import { machine, writeResult } from './lib/results.js';
@@ -70,7 +71,7 @@ interface Step {
 
 /** Seconds the server has spent inside order insert transactions so far (db_query_duration_seconds). */
 async function insertSeconds(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const { text } = await send(`${url}/metrics`);
   const m = /db_query_duration_seconds_sum\{query="insert_orders_batch"\} ([\d.e+-]+)/.exec(text);
   return m ? Number(m[1]) : 0;
 }

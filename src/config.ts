@@ -187,7 +187,7 @@ export const OPTIONS = [
     flag: 'ingest-in-flight',
     env: 'INGEST_IN_FLIGHT',
     kind: 'int',
-    default: '16',
+    default: '32',
     min: 1,
     help: 'chunks of one ingest request or upload being parsed or waiting for their commit at once',
   },

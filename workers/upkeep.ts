@@ -14,5 +14,9 @@ export const checkpointShard = defineTask('checkpointShard', (ctx, input: TaskBa
   const [row] = ctx.obs.timeQuery('wal_checkpoint', () =>
     ctx.shards.db(input.tenantId).pragma('wal_checkpoint(PASSIVE)'),
   ) as { busy: number; log: number; checkpointed: number }[];
-  return { log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 };
+  const result = { log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 };
+  // frames left in the WAL after the checkpoint: 0 when it caught up with the writer
+  ctx.obs.record('wal_frames_behind', { tenant: String(input.tenantId) }, result.log - result.checkpointed);
+  ctx.log.debug(result, 'checkpoint');
+  return result;
 });

@@ -140,6 +140,12 @@ export class Metrics {
     labelNames: ['thread', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly walFramesBehind = new client.Gauge({
+    name: 'wal_frames_behind',
+    help: "WAL frames a shard's latest background checkpoint could not copy into the database file yet",
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+  });
   private exportStats: () => { running: number; queued: number } = () => ({ running: 0, queued: 0 });
 
   constructor() {
@@ -262,6 +268,9 @@ export class Metrics {
           break;
         case 'export_duration_seconds':
           this.exportDuration.observe({ format: o.labels.format ?? 'unknown' }, o.value);
+          break;
+        case 'wal_frames_behind':
+          this.walFramesBehind.set({ tenant: o.labels.tenant ?? '?' }, o.value);
           break;
         case 'worker_heap_bytes':
           this.workerHeap.set({ thread: o.labels.thread ?? '?', kind: o.labels.kind ?? '?' }, o.value);

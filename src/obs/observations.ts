@@ -11,7 +11,8 @@ export type MetricName =
   | 'export_rows_total'
   | 'export_bytes_total'
   | 'export_duration_seconds'
-  | 'worker_heap_bytes';
+  | 'worker_heap_bytes'
+  | 'wal_frames_behind';
 
 export interface Observation {
   name: MetricName;
