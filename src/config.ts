@@ -240,6 +240,14 @@ export const OPTIONS = [
     help: 'decompressed/compressed ratio past which a body is a bomb',
   },
   {
+    flag: 'max-zip-members',
+    env: 'MAX_ZIP_MEMBERS',
+    kind: 'int',
+    default: '10000',
+    min: 1,
+    help: 'entries accepted in one zip archive (each costs work, even an empty one)',
+  },
+  {
     flag: 'max-rows-per-request',
     env: 'MAX_ROWS_PER_REQUEST',
     kind: 'int',
@@ -346,6 +354,7 @@ export interface Config {
   maxBodyBytes: number;
   maxDecompressedBytes: number;
   maxDecompressionRatio: number;
+  maxZipMembers: number;
   maxRowsPerRequest: number;
   idempotencyTtlHours: number;
   maxJsonBodyBytes: number;
@@ -414,6 +423,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxBodyBytes: int('max-body-bytes'),
     maxDecompressedBytes: int('max-decompressed-bytes'),
     maxDecompressionRatio: int('max-decompression-ratio'),
+    maxZipMembers: int('max-zip-members'),
     maxRowsPerRequest: int('max-rows-per-request'),
     exportBatchRows: int('export-batch-rows'),
     exportConcurrency: int('export-concurrency'),

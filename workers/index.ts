@@ -22,7 +22,7 @@ export {
   unfinishedExports,
 } from './exports.js';
 export { idempotency } from './idempotency.js';
-export { ingestParse, ingestWriteParts, settleStock } from './ingest.js';
+export { ingestParse, ingestWriteParts, settleStock, unzipStream } from './ingest.js';
 export { salesMetrics, salesMetricsArrow } from './metrics.js';
 export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
 export { eraseCustomer } from './privacy.js';

@@ -1,7 +1,8 @@
-import { threadId } from 'node:worker_threads';
+import { type MessagePort, threadId } from 'node:worker_threads';
 import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
+import { type ZipLimits, ZipReader } from '../src/formats/zip-reader.js';
 import { type IngestChunkInput, parseForWrite } from '../src/pool/ingest-chunk.js';
-import type { TaskBase } from '../src/pool/protocol.js';
+import type { TaskBase, UnzipReply, UnzipRequest } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { type WritePart, type WritePartsInput, writeParts } from '../src/pool/write-parts.js';
 
@@ -66,3 +67,43 @@ export const settleStock = defineTask('settleStock', (ctx, input: TaskBase) =>
     }),
   ),
 );
+
+/**
+ * Zip inflation for a request or an upload, off the event loop (fflate is synchronous JavaScript: a zip of
+ * 200,000 empty members once held the main thread for 25 s). The main thread sends compressed bytes over
+ * the port and waits for each reply before sending more, so at most one step's output exists at a time.
+ */
+export const unzipStream = defineTask(
+  'unzipStream',
+  (_ctx, input: TaskBase & { port: MessagePort; limits: ZipLimits }) =>
+    new Promise<boolean>((resolve) => {
+      const reader = new ZipReader(input.limits);
+      const finish = () => {
+        input.port.close();
+        resolve(true);
+      };
+      input.port.on('close', () => resolve(true));
+      input.port.on('message', (m: UnzipRequest) => {
+        if (m.t === 'close') return finish();
+        const step = m.t === 'data' ? reader.push(m.b) : reader.end();
+        const bytes = concat(step.pieces);
+        const failure = step.failure && {
+          status: step.failure.status,
+          code: step.failure.code,
+          message: step.failure.message,
+        };
+        const reply: UnzipReply = { bytes, outBytes: reader.outBytes, failure };
+        input.port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
+      });
+    }),
+);
+
+function concat(pieces: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

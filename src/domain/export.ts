@@ -1,5 +1,12 @@
 import * as v from 'valibot';
-import { type SearchField, type SearchFilters, SearchQuery, toPlan } from './search.js';
+import {
+  ftsMatch,
+  SEARCH_FIELDS,
+  type SearchField,
+  type SearchFilters,
+  SearchQuery,
+  toPlan,
+} from './search.js';
 
 export const EXPORT_FORMATS = ['csv', 'parquet'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -84,51 +91,46 @@ const ALLOWED_COMPRESSION: Record<ExportFormat, readonly ExportCompression[]> = 
   parquet: ['none', 'gzip', 'zstd', 'snappy'],
 };
 
-/** Validates the filters and fields with the search endpoint's own rules and fixes the format defaults. */
+/**
+ * Validates the filters and fields with the search endpoint's own rules and fixes the format defaults.
+ * Every problem is listed, not just the first: the compression, each bad filter, each unknown field.
+ */
 export function toExportSpec(body: ExportRequestIn, format: ExportFormat): ExportSpec {
+  const issues: ExportIssue[] = [];
   const compression = body.compression ?? DEFAULT_COMPRESSION[format];
   if (!ALLOWED_COMPRESSION[format].includes(compression)) {
-    throw new ExportRequestError('validation_failed', [
-      {
-        field: 'compression',
-        code: 'invalid_value',
-        message: `${format} takes ${ALLOWED_COMPRESSION[format].join(', ')}`,
-      },
-    ]);
+    issues.push({
+      field: 'compression',
+      code: 'invalid_value',
+      message: `${format} takes ${ALLOWED_COMPRESSION[format].join(', ')}`,
+    });
   }
   const asQuery: Record<string, string> = {};
   for (const [key, value] of Object.entries(body.filters)) {
     if (value !== undefined) asQuery[key] = Array.isArray(value) ? value.join(',') : String(value);
   }
-  if (body.fields) asQuery.fields = body.fields.join(',');
+  const unknown = (body.fields ?? []).filter((f) => !(SEARCH_FIELDS as readonly string[]).includes(f));
+  for (const name of unknown)
+    issues.push({ field: 'fields', code: 'unknown_field', message: `unknown field "${name}"` });
+  if (body.fields && unknown.length === 0) asQuery.fields = body.fields.join(',');
   const parsed = v.safeParse(SearchFilterQuery, asQuery);
   if (!parsed.success) {
-    throw new ExportRequestError(
-      'validation_failed',
-      parsed.issues.map((issue) => {
-        const key = v.getDotPath(issue) ?? '';
-        return {
-          field: key === 'fields' ? 'fields' : `filters.${key}`,
-          code: 'invalid_value',
-          message: issue.message,
-        };
-      }),
-    );
+    for (const issue of parsed.issues) {
+      const key = v.getDotPath(issue) ?? '';
+      issues.push({
+        field: key === 'fields' ? 'fields' : `filters.${key}`,
+        code: 'invalid_value',
+        message: issue.message,
+      });
+    }
+  } else if (parsed.output.q !== undefined && ftsMatch(parsed.output.q) === undefined) {
+    issues.push({ field: 'filters.q', code: 'invalid_value', message: 'no searchable word' });
   }
-  let plan: ReturnType<typeof toPlan>;
-  try {
-    plan = toPlan({ ...parsed.output, limit: 1, format: 'ndjson' });
-  } catch (error) {
-    const name = error instanceof Error ? error.message : String(error);
-    throw new ExportRequestError('unknown_field', [
-      { field: 'fields', code: 'unknown_field', message: `unknown field "${name}"` },
-    ]);
+  if (issues.length > 0 || !parsed.success) {
+    const onlyUnknown = issues.every((i) => i.code === 'unknown_field');
+    throw new ExportRequestError(onlyUnknown ? 'unknown_field' : 'validation_failed', issues);
   }
-  if (parsed.output.q !== undefined && plan.filters.match === undefined) {
-    throw new ExportRequestError('validation_failed', [
-      { field: 'filters.q', code: 'invalid_value', message: 'no searchable word' },
-    ]);
-  }
+  const plan = toPlan({ ...parsed.output, limit: 1, format: 'ndjson' });
   return { format, compression, filters: plan.filters, fields: plan.fields, requested_filters: body.filters };
 }
 

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import { IsoDateTime } from './order-schema.js';
+import { IsoDateTime } from './dates.js';
+import { wellFormed } from './text.js';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
 const nonNegative = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1e13));
@@ -9,13 +10,13 @@ export const PriceSampleSchema = v.object({
   product_id: id,
   observed_at: IsoDateTime,
   price_cents: nonNegative,
-  event_id: v.optional(v.pipe(v.string(), v.maxLength(128))),
+  event_id: v.optional(v.pipe(v.string(), wellFormed, v.maxLength(128))),
 });
 export type PriceSample = v.InferOutput<typeof PriceSampleSchema>;
 
 /** An applied stock event from the dataset (history, with the state after it). */
 export const StockHistorySchema = v.object({
-  event_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  event_id: v.pipe(v.string(), wellFormed, v.minLength(1), v.maxLength(128)),
   product_id: id,
   delta: v.pipe(v.number(), v.integer()),
   occurred_at: IsoDateTime,

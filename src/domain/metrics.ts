@@ -1,6 +1,6 @@
 import * as v from 'valibot';
+import { DateOrDateTime } from './dates.js';
 import { ORDER_STATUSES } from './order-schema.js';
-import { DateOrDateTime } from './search.js';
 
 export const GROUP_BYS = ['day', 'hour', 'product', 'category'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];

@@ -1,4 +1,6 @@
 import * as v from 'valibot';
+import { IsoDateTime } from './dates.js';
+import { text } from './text.js';
 
 export const ORDER_STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -6,21 +8,6 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 const MAX_CENTS = 1e13; // 100 billion in major units: beyond any real order, well inside 2^53
 
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
-const text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(max));
-
-/** ISO-8601 date-time with an explicit zone (Z or ±hh:mm), parsed to epoch milliseconds. */
-export const IsoDateTime = v.pipe(
-  v.string(),
-  v.regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/,
-    'an ISO-8601 date-time with zone',
-  ),
-  v.transform((s) => Date.parse(s)),
-  v.check(
-    (ms) => Number.isFinite(ms) && ms >= Date.UTC(1970, 0, 1) && ms < Date.UTC(2200, 0, 1),
-    'a real date',
-  ),
-);
 
 export const OrderItemSchema = v.object({
   product_id: int(1, Number.MAX_SAFE_INTEGER),

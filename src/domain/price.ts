@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { IsoDateTime } from './order-schema.js';
+import { IsoDateTime } from './dates.js';
 
 export const PriceEventBody = v.object({
   event_id: v.optional(

@@ -1,5 +1,7 @@
 import * as v from 'valibot';
+import { DateOrDateTime } from './dates.js';
 import { ORDER_STATUSES } from './order-schema.js';
+import { wellFormed } from './text.js';
 
 export const SEARCH_FIELDS = [
   'order_id',
@@ -17,18 +19,8 @@ export type SearchField = (typeof SEARCH_FIELDS)[number];
 
 export const MAX_LIMIT = 100_000;
 
-/** An ISO date (YYYY-MM-DD, midnight UTC) or an ISO date-time with zone, as epoch ms. */
-export const DateOrDateTime = v.pipe(
-  v.string(),
-  v.regex(
-    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/,
-    'an ISO date or date-time with zone',
-  ),
-  v.transform((s) => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s)),
-  v.check((ms) => Number.isFinite(ms), 'a real date'),
-);
-
-const commaList = <T>(item: (s: string) => T | undefined, max: number, what: string) =>
+/** A comma list of 1 to `max` items, each checked by `item`; `one` says what an item must be, `many` names them. */
+const commaList = <T>(item: (s: string) => T | undefined, max: number, one: string, many: string) =>
   v.pipe(
     v.string(),
     v.transform((s) =>
@@ -37,9 +29,9 @@ const commaList = <T>(item: (s: string) => T | undefined, max: number, what: str
         .map((x) => x.trim())
         .filter(Boolean),
     ),
-    v.check((xs) => xs.length >= 1 && xs.length <= max, `1 to ${max} ${what}`),
+    v.check((xs) => xs.length >= 1 && xs.length <= max, `1 to ${max} ${many}`),
     v.transform((xs) => xs.map(item)),
-    v.check((xs) => xs.every((x) => x !== undefined), `each one ${what.replace(/s$/, '')}`),
+    v.check((xs) => xs.every((x) => x !== undefined), `each must be ${one}`),
     v.transform((xs) => [...new Set(xs as T[])]),
   );
 
@@ -49,14 +41,24 @@ export const SearchQuery = v.object({
   from: v.optional(DateOrDateTime),
   to: v.optional(DateOrDateTime),
   status: v.optional(
-    commaList((s) => ((ORDER_STATUSES as readonly string[]).includes(s) ? s : undefined), 6, 'statuses'),
+    commaList(
+      (s) => ((ORDER_STATUSES as readonly string[]).includes(s) ? s : undefined),
+      6,
+      `one of ${ORDER_STATUSES.join(', ')}`,
+      'statuses',
+    ),
   ),
   product_id: v.optional(
-    commaList((s) => (/^[1-9]\d{0,15}$/.test(s) ? Number(s) : undefined), 1000, 'product ids'),
+    commaList(
+      (s) => (/^[1-9]\d{0,15}$/.test(s) ? Number(s) : undefined),
+      1000,
+      'a positive integer',
+      'product ids',
+    ),
   ),
   min_total_cents: v.optional(cents),
   max_total_cents: v.optional(cents),
-  q: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  q: v.optional(v.pipe(v.string(), wellFormed, v.maxLength(200))),
   customer_email: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(254))),
   fields: v.optional(v.string()),
   limit: v.optional(

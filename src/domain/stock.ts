@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { IsoDateTime } from './order-schema.js';
+import { IsoDateTime } from './dates.js';
 
 export const STOCK_MODES = ['merge', 'last_write_wins', 'reject'] as const;
 export type StockMode = (typeof STOCK_MODES)[number];

@@ -1,10 +1,13 @@
 import { gzipSync } from 'node:zlib';
-import { csvRow } from '../domain/csv.js';
+import { csvRow, safeCsvRow } from '../domain/csv.js';
 import type { SearchField, SearchRow } from '../domain/search.js';
 import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './export-encoder.js';
 
 const encoder = new TextEncoder();
-/** RFC 4180 CSV with a header row; with gzip, every batch is a complete gzip member. */
+/**
+ * RFC 4180 CSV with a header row, text cells neutralised against formula injection (src/domain/csv.ts);
+ * with gzip, every batch is a complete gzip member.
+ */
 export class CsvEncoder implements ExportEncoder {
   constructor(
     private readonly fields: readonly SearchField[],
@@ -28,7 +31,7 @@ export class CsvEncoder implements ExportEncoder {
         const f = this.fields[i]!;
         values[i] = f === 'created_at' ? new Date(row._created_at).toISOString() : row[f];
       }
-      parts.push(csvRow(values));
+      parts.push(safeCsvRow(values));
     }
     return { bytes: rows.length ? this.pack(parts.join('')) : EMPTY_BYTES, rowGroups: [] };
   }

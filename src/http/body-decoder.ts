@@ -2,16 +2,28 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import Busboy from 'busboy';
-import { Unzip, UnzipInflate } from 'fflate';
+import type { Config } from '../config.js';
 import { Problem } from './problem.js';
 
 export interface DecodeLimits {
   /** Compressed (wire) bytes accepted in one request. */
   maxBodyBytes: number;
+  /** Entries in one zip archive (each costs work, even an empty one). */
+  maxZipMembers: number;
   /** Decompressed bytes accepted in one request. */
   maxDecompressedBytes: number;
   /** Decompressed / compressed, checked once past 1 MiB of output (zip and gzip bombs). */
   maxRatio: number;
+}
+
+/** The decoding limits of a server's configuration. */
+export function decodeLimits(config: Config): DecodeLimits {
+  return {
+    maxBodyBytes: config.maxBodyBytes,
+    maxDecompressedBytes: config.maxDecompressedBytes,
+    maxRatio: config.maxDecompressionRatio,
+    maxZipMembers: config.maxZipMembers,
+  };
 }
 
 /** The body stopped being decodable; rows before this point are kept. */
@@ -20,7 +32,6 @@ export class BodyError extends Problem {}
 const GZIP = [0x1f, 0x8b];
 const ZIP = [0x50, 0x4b, 0x03, 0x04];
 const ZIP_EMPTY = [0x50, 0x4b, 0x05, 0x06];
-const SLICE = 16 * 1024;
 
 type Kind = 'gzip' | 'zip' | 'plain';
 
@@ -51,8 +62,17 @@ export async function* metered(
   }
 }
 
-/** Enforces the decompressed-size and ratio limits on a decoded stream. */
-function guard(counter: { wire: number; out: number }, limits: DecodeLimits, piece: Uint8Array): void {
+/**
+ * Enforces the decompressed-size and ratio limits on a decoded stream. The ratio is taken against the
+ * compressed bytes the decoder has consumed (`consumed`, by default all read so far): a reader that runs
+ * ahead of the decoder (a tus upload read from its staging file) must not make a bomb look diluted.
+ */
+function guard(
+  counter: { wire: number; out: number },
+  limits: DecodeLimits,
+  piece: Uint8Array,
+  consumed = counter.wire,
+): void {
   counter.out += piece.byteLength;
   if (counter.out > limits.maxDecompressedBytes) {
     throw new BodyError(
@@ -61,7 +81,7 @@ function guard(counter: { wire: number; out: number }, limits: DecodeLimits, pie
       `The body expands past ${limits.maxDecompressedBytes} bytes.`,
     );
   }
-  if (counter.out > 1 << 20 && counter.out / Math.max(1, counter.wire) > limits.maxRatio) {
+  if (counter.out > 1 << 20 && counter.out / Math.max(1, consumed) > limits.maxRatio) {
     throw new BodyError(
       413,
       'decompression_ratio_exceeded',
@@ -75,6 +95,7 @@ export async function* decodeByMagic(
   source: AsyncIterable<Uint8Array>,
   counter: { wire: number; out: number },
   limits: DecodeLimits,
+  unzip: Unzipper,
   forced?: Kind,
 ): AsyncGenerator<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
@@ -113,7 +134,7 @@ async function* gunzip(
   input.pipe(z);
   try {
     for await (const piece of z as AsyncIterable<Buffer>) {
-      guard(counter, limits, piece);
+      guard(counter, limits, piece, z.bytesWritten);
       yield piece;
     }
   } catch (error) {
@@ -127,71 +148,16 @@ async function* gunzip(
 
 const NEWLINE = new Uint8Array([10]);
 
-/** Streams every NDJSON member of a zip (others are skipped), with a line break between members. */
-async function* unzip(
+/**
+ * Reads a zip body somewhere other than the event loop, with the limits (src/pool/unzipper.ts sends it to
+ * the pool). Yields each NDJSON member's bytes, a line break after each; throws a BodyError for a corrupt,
+ * truncated, oversized or bomb-like archive, after handing on the bytes decoded before it.
+ */
+export type Unzipper = (
   source: AsyncIterable<Uint8Array>,
   counter: { wire: number; out: number },
   limits: DecodeLimits,
-): AsyncGenerator<Uint8Array> {
-  const out: Uint8Array[] = [];
-  let failure: Error | null = null;
-  let members = 0;
-  const unzipper = new Unzip((file) => {
-    if (
-      file.name.endsWith('/') ||
-      file.name.startsWith('__MACOSX/') ||
-      !/\.(ndjson|jsonl|json|txt)$/i.test(file.name)
-    )
-      return;
-    members++;
-    file.ondata = (error, data, final) => {
-      if (error) {
-        failure ??= new BodyError(400, 'corrupt_zip', `Zip member ${file.name} is corrupt: ${error.message}`);
-        return;
-      }
-      if (failure) return;
-      try {
-        if (data.byteLength) {
-          out.push(data); // one slice's output is bounded; hand it on, then stop if it broke a limit
-          guard(counter, limits, data);
-        }
-        if (final) out.push(NEWLINE);
-      } catch (e) {
-        failure = e as Error;
-      }
-    };
-    try {
-      file.start();
-    } catch (error) {
-      failure ??= new BodyError(
-        415,
-        'unsupported_zip_method',
-        `Zip member ${file.name}: ${(error as Error).message}`,
-      );
-    }
-  });
-  unzipper.register(UnzipInflate);
-  // Pieces decoded before a failure are still handed on: their whole lines get committed.
-  const drain = function* () {
-    while (out.length) yield out.shift()!;
-    if (failure) throw failure;
-  };
-  try {
-    for await (const chunk of source) {
-      // Small slices bound what one synchronous push can expand to.
-      for (let at = 0; at < chunk.byteLength; at += SLICE) {
-        unzipper.push(chunk.subarray(at, at + SLICE));
-        yield* drain();
-      }
-    }
-    unzipper.push(new Uint8Array(0), true);
-    yield* drain();
-  } catch (error) {
-    if (error instanceof Problem) throw error;
-    throw new BodyError(400, 'corrupt_zip', `The zip archive is corrupt: ${(error as Error).message}`);
-  }
-  if (members === 0) throw new BodyError(400, 'empty_zip', 'The zip archive holds no .ndjson member.');
-}
+) => AsyncGenerator<Uint8Array>;
 
 /** File parts of a multipart body, one after the other (busboy pauses the request while a part is unread). */
 async function* multipartFiles(
@@ -260,6 +226,7 @@ export interface DecodedBody {
 export function decodeIngestBody(
   req: IncomingMessage,
   limits: DecodeLimits,
+  unzip: Unzipper,
   onWireBytes?: (b: Uint8Array) => void,
 ): DecodedBody {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
@@ -275,16 +242,18 @@ export function decodeIngestBody(
     const parts = multipartFiles(
       req,
       headers,
-      encoding === 'identity' ? wire : decodeByMagic(wire, counter, limits, 'gzip'),
+      encoding === 'identity' ? wire : decodeByMagic(wire, counter, limits, unzip, 'gzip'),
     );
     const partCounter = { wire: 0, out: 0 };
     async function* all() {
       for await (const part of parts) {
         // Each file part may itself be plain, gzip or zip NDJSON; parts are separated by a line break.
-        for await (const piece of decodeByMagic(part, partCounter, {
-          ...limits,
-          maxRatio: Number.POSITIVE_INFINITY,
-        })) {
+        for await (const piece of decodeByMagic(
+          part,
+          partCounter,
+          { ...limits, maxRatio: Number.POSITIVE_INFINITY },
+          unzip,
+        )) {
           guard(counter, { ...limits, maxRatio: limits.maxRatio }, piece);
           yield piece;
         }
@@ -303,13 +272,13 @@ export function decodeIngestBody(
     ].includes(base)
   ) {
     return {
-      bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? 'plain' : 'gzip'),
+      bytes: decodeByMagic(wire, counter, limits, unzip, encoding === 'identity' ? 'plain' : 'gzip'),
       counter,
     };
   }
   if (base === 'application/octet-stream' || base === 'application/gzip' || base === 'application/zip') {
     return {
-      bytes: decodeByMagic(wire, counter, limits, encoding === 'identity' ? undefined : 'gzip'),
+      bytes: decodeByMagic(wire, counter, limits, unzip, encoding === 'identity' ? undefined : 'gzip'),
       counter,
     };
   }

@@ -1,4 +1,4 @@
-import { MessageChannel, type Transferable } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
@@ -204,6 +204,16 @@ export class WorkerPool {
         this.drained.add(1);
       }
     }
+  }
+
+  /**
+   * Starts a task that talks with the main thread over a port of its own (a duplex conversation, such as
+   * bytes to decode in and decoded bytes out); `done` settles when the task ends. The caller closes the port.
+   */
+  open(name: string, input: object): { port: MessagePort; done: Promise<unknown> } {
+    const { port1, port2 } = new MessageChannel();
+    const done = this.run(name, { ...input, port: port2 }, [port2]);
+    return { port: port1, done };
   }
 
   /**

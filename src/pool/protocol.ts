@@ -28,3 +28,13 @@ export interface StreamTaskBase extends TaskBase {
   credits: number;
   chunkBytes: number;
 }
+
+/** Messages of an unzipStream channel: compressed bytes in, member bytes out, one reply per message. */
+export type UnzipRequest = { t: 'data'; b: Uint8Array } | { t: 'end' } | { t: 'close' };
+export interface UnzipReply {
+  /** the member bytes this step completed, in one buffer (transferred) */
+  bytes: Uint8Array;
+  /** decompressed bytes so far */
+  outBytes: number;
+  failure: { status: number; code: string; message: string } | null;
+}

@@ -2,12 +2,13 @@ import { mkdir, open, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
-import { BodyError, decodeByMagic, metered } from '../http/body-decoder.js';
+import { BodyError, decodeByMagic, decodeLimits, metered } from '../http/body-decoder.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
 import type { IngestChunkInput, ParsedForWrite } from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
+import { poolUnzipper } from './unzipper.js';
 import type { ShardWriteQueue } from './write-queue.js';
 
 /** Staging-file reads feeding the processor. */
@@ -177,6 +178,7 @@ export class UploadJobs {
     );
     // A plain file is read from the cursor; a compressed one from its start, skipping what was processed.
     const counter = { wire: 0, out: 0 };
+    const unzip = poolUnzipper(this.pool, { requestId: `upload:${uploadId}`, tenantId });
     let skip = 0;
     let cursor = row.processed_offset;
     /** Chunks handed on and not yet committed; the last one to join the write queue, which the next waits for. */
@@ -261,11 +263,12 @@ export class UploadJobs {
           metered(raw, this.limits(), counter),
           counter,
           this.limits(),
+          unzip,
           declared ? 'gzip' : undefined,
         );
       } else {
         raw = this.staged(upload, row.processed_offset, flushWholeLines);
-        decoded = decodeByMagic(metered(raw, this.limits(), counter), counter, this.limits(), 'plain');
+        decoded = decodeByMagic(metered(raw, this.limits(), counter), counter, this.limits(), unzip, 'plain');
       }
       for await (let data of decoded) {
         if (skip > 0) {
@@ -308,11 +311,7 @@ export class UploadJobs {
   }
 
   private limits() {
-    return {
-      maxBodyBytes: this.config.maxBodyBytes,
-      maxDecompressedBytes: this.config.maxDecompressedBytes,
-      maxRatio: this.config.maxDecompressionRatio,
-    };
+    return decodeLimits(this.config);
   }
 
   private stopSweep: () => void = () => {};

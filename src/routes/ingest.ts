@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import { LineTooLong } from '../domain/line-chunker.js';
 import { OrderSchema, ProductSchema } from '../domain/order-schema.js';
-import { decodeIngestBody } from '../http/body-decoder.js';
+import { decodeIngestBody, decodeLimits } from '../http/body-decoder.js';
 import {
   checkIdempotencyKey,
   fingerprinter,
@@ -16,6 +16,7 @@ import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { inlineRunner, poolRunner } from '../pool/chunk-runners.js';
 import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../pool/ingest-dispatch.js';
+import { poolUnzipper } from '../pool/unzipper.js';
 import type { AppDeps } from './deps.js';
 
 export const MAX_INLINE_ERRORS = 1000;
@@ -91,11 +92,6 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       req.headers['content-type'] ?? '',
       req.headers['content-encoding'] ?? '',
     ]);
-    const limits = {
-      maxBodyBytes: config.maxBodyBytes,
-      maxDecompressedBytes: config.maxDecompressedBytes,
-      maxRatio: config.maxDecompressionRatio,
-    };
     const claim = key
       ? new IdempotencyClaim(
           pool,
@@ -128,7 +124,12 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     let summary: ChunkSummary;
     try {
       // the body is hashed only when a key asks for it (a retry is compared by its fingerprint)
-      const body = decodeIngestBody(req, limits, claim ? (b) => fingerprint.update(b) : undefined);
+      const body = decodeIngestBody(
+        req,
+        decodeLimits(config),
+        poolUnzipper(pool, { requestId, tenantId }),
+        claim ? (b) => fingerprint.update(b) : undefined,
+      );
       try {
         summary = await dispatchIngest(runChunk, body.bytes, {
           kind,

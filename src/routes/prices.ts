@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../domain/cursor.js';
+import { DateOrDateTime } from '../domain/dates.js';
 import {
   DEFAULT_POLICY,
   PriceEventBody,
@@ -11,7 +12,6 @@ import {
   type PriceOutcome,
   ReviewBody,
 } from '../domain/price.js';
-import { DateOrDateTime } from '../domain/search.js';
 import { Problem } from '../http/problem.js';
 import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
 import { register } from '../http/register.js';

@@ -4,91 +4,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countRows, makeOrders, ndjson, product } from '../helpers/data.js';
+import { countRows, makeOrders, ndjson } from '../helpers/data.js';
 import { auth, eventually, ROOT, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { BASE, completed, create, head, patch, summary, TUS, withProducts } from '../helpers/tus.js';
 
-const BASE = '/api/v1/ingest/orders/uploads';
-const TUS = { 'tus-resumable': '1.0.0' };
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };
-
-type Summary = {
-  state: string;
-  upload_offset: number;
-  rows_received: number;
-  rows_inserted: number;
-  rows_duplicate: number;
-  rows_failed: number;
-  errors: { line: number; code: string; order_id?: string; field?: string }[];
-  errors_truncated: boolean;
-};
-
-async function withProducts(s: TestServer, key: string) {
-  const res = await fetch(`${s.url}/api/v1/ingest/products/`, {
-    method: 'POST',
-    headers: auth(key, { 'content-type': 'application/x-ndjson' }),
-    body: ndjson(Array.from({ length: 8 }, (_, i) => product(i + 1))),
-  });
-  expect(res.status).toBe(200);
-}
-
-async function create(s: TestServer, key: string, length: number | null, metadata = '') {
-  const res = await fetch(`${s.url}${BASE}`, {
-    method: 'POST',
-    headers: auth(key, {
-      ...TUS,
-      ...(length === null ? { 'upload-defer-length': '1' } : { 'upload-length': String(length) }),
-      ...(metadata ? { 'upload-metadata': metadata } : {}),
-    }),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  expect(res.headers.get('tus-resumable')).toBe('1.0.0');
-  return `${s.url}${res.headers.get('location')}`;
-}
-
-function patch(
-  url: string,
-  key: string,
-  offset: number,
-  body: Uint8Array | string | ReadableStream<Uint8Array>,
-  extra: Record<string, string> = {},
-) {
-  return fetch(url, {
-    method: 'PATCH',
-    headers: auth(key, {
-      ...TUS,
-      'content-type': 'application/offset+octet-stream',
-      'upload-offset': String(offset),
-      ...extra,
-    }),
-    body,
-    duplex: 'half',
-  } as RequestInit);
-}
-
-async function head(url: string, key: string) {
-  return fetch(url, { method: 'HEAD', headers: auth(key, TUS) });
-}
-
-async function summary(url: string, key: string): Promise<Summary> {
-  const res = await fetch(url, { headers: auth(key) });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Summary;
-}
-
-async function completed(url: string, key: string, timeoutMs = 20_000): Promise<Summary> {
-  let last: Summary | null = null;
-  await eventually(
-    async () => {
-      last = await summary(url, key);
-      return last.state === 'complete' || last.state === 'failed';
-    },
-    timeoutMs,
-    'upload to complete',
-  );
-  expect(last!.state).toBe('complete');
-  return last!;
-}
 
 beforeAll(async () => {
   server = await startServer({ args: ['--ingest-chunk-bytes', '65536'] });
