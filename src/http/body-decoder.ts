@@ -159,13 +159,31 @@ export type Unzipper = (
   limits: DecodeLimits,
 ) => AsyncGenerator<Uint8Array>;
 
+function malformed(cause: Error): BodyError {
+  return new BodyError(400, 'malformed_multipart', `The multipart body is malformed: ${cause.message}`);
+}
+
+/** A part's bytes; a part cut off (no closing boundary) fails as malformed multipart, not as a server error. */
+async function* malformedOnError(part: Readable): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const piece of part) yield piece as Uint8Array;
+  } catch (error) {
+    throw error instanceof Problem ? error : malformed(error as Error);
+  }
+}
+
 /** File parts of a multipart body, one after the other (busboy pauses the request while a part is unread). */
 async function* multipartFiles(
   req: IncomingMessage,
   headers: Record<string, string>,
   source: AsyncIterable<Uint8Array>,
-): AsyncGenerator<Readable> {
-  const bb = Busboy({ headers, limits: { files: 100, fields: 20, fieldSize: 64 * 1024, parts: 200 } });
+): AsyncGenerator<AsyncIterable<Uint8Array>> {
+  let bb: ReturnType<typeof Busboy>;
+  try {
+    bb = Busboy({ headers, limits: { files: 100, fields: 20, fieldSize: 64 * 1024, parts: 200 } });
+  } catch (error) {
+    throw malformed(error as Error); // no boundary= in the content type, say
+  }
   const queue: (Readable | null)[] = [];
   let error: Error | null = null;
   let wake: (() => void) | null = null;
@@ -183,7 +201,7 @@ async function* multipartFiles(
     notify();
   });
   bb.on('error', (e: Error) => {
-    error = new BodyError(400, 'malformed_multipart', `The multipart body is malformed: ${e.message}`);
+    error = malformed(e);
     notify();
   });
   bb.on('filesLimit', () => {
@@ -206,7 +224,7 @@ async function* multipartFiles(
     }
     if (next === null) break;
     sawFile = true;
-    yield next;
+    yield malformedOnError(next);
     if (!next.readableEnded) next.resume(); // a part the consumer stopped reading must still be drained
   }
   if (error) throw error;
