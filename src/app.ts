@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { accessLog } from './http/access-log.js';
 import { requireApiKey, tenantGuard } from './http/auth.js';
+import { bodyDeadlines } from './http/body-deadline.js';
 import { headCancelsBody } from './http/head.js';
 import { Problem, problemResponse } from './http/problem.js';
 import { methodNotAllowed } from './http/register.js';
@@ -23,6 +24,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', headCancelsBody());
   app.use('*', requestId());
+  const jsonDeadlines = bodyDeadlines(deps.config, 'json');
+  app.use('*', (c, next) => {
+    c.set('jsonDeadlines', jsonDeadlines);
+    return next();
+  });
   app.use('*', accessLog(deps.log, deps.metrics));
   app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog), tenantGuard());
   const ingestAuth = requireApiKey(deps.catalog);

@@ -256,6 +256,30 @@ export const OPTIONS = [
     help: 'NDJSON lines accepted in one ingest request',
   },
   {
+    flag: 'request-timeout-s',
+    env: 'REQUEST_TIMEOUT_S',
+    kind: 'int',
+    default: '300',
+    min: 0,
+    help: 'a JSON request body must have arrived within this (0: no limit); answered 408 body_timeout',
+  },
+  {
+    flag: 'ingest-body-timeout-s',
+    env: 'INGEST_BODY_TIMEOUT_S',
+    kind: 'int',
+    default: String(24 * 3600),
+    min: 0,
+    help: 'an ingest request or tus PATCH body must have arrived within this (0: no limit)',
+  },
+  {
+    flag: 'body-idle-timeout-s',
+    env: 'BODY_IDLE_TIMEOUT_S',
+    kind: 'int',
+    default: '120',
+    min: 0,
+    help: 'a request body that sends nothing for this long is given up (0: no limit)',
+  },
+  {
     flag: 'idempotency-ttl-hours',
     env: 'IDEMPOTENCY_TTL_HOURS',
     kind: 'int',
@@ -357,6 +381,9 @@ export interface Config {
   maxZipMembers: number;
   maxRowsPerRequest: number;
   idempotencyTtlHours: number;
+  requestTimeoutS: number;
+  ingestBodyTimeoutS: number;
+  bodyIdleTimeoutS: number;
   maxJsonBodyBytes: number;
   maxStockEvents: number;
   priceThresholdPct: number;
@@ -431,6 +458,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     exportRetentionS: int('export-retention-s'),
     uploadExpiryS: int('upload-expiry-s'),
     idempotencyTtlHours: int('idempotency-ttl-hours'),
+    requestTimeoutS: int('request-timeout-s'),
+    ingestBodyTimeoutS: int('ingest-body-timeout-s'),
+    bodyIdleTimeoutS: int('body-idle-timeout-s'),
     maxJsonBodyBytes: int('max-json-body-bytes'),
     maxStockEvents: int('max-stock-events'),
     priceThresholdPct: int('price-threshold-pct'),

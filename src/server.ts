@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { type Config, ConfigError, helpText, loadConfig } from './config.js';
 import { Admission } from './http/admission.js';
+import { lingerOnEarlyAnswers } from './http/lingering-close.js';
 import { ApiSpec } from './http/openapi.js';
 import { missingServerSettings } from './node-flags.js';
 import { createLogger } from './obs/logger.js';
@@ -86,10 +87,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // committed cursors. Done before the first request, so a client's PATCH can never race the truncation.
   await uploads.resume();
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s as Server),
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: config.host,
+        // Node's requestTimeout (300 s) would cut a long ingest body with a bare 408 and no counts; bodies
+        // are given their deadlines where they are read (src/http/body-deadline.ts)
+        serverOptions: { requestTimeout: 0 },
+      },
+      () => resolve(s as Server),
     );
   });
+  lingerOnEarlyAnswers(server, { ms: 10_000, idleMs: 1000 });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   deps.state.ready = true;

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import Busboy from 'busboy';
 import type { Config } from '../config.js';
+import { type BodyDeadlines, withDeadlines } from './body-deadline.js';
 import { Problem } from './problem.js';
 
 export interface DecodeLimits {
@@ -245,6 +246,7 @@ export function decodeIngestBody(
   req: IncomingMessage,
   limits: DecodeLimits,
   unzip: Unzipper,
+  deadlines: BodyDeadlines,
   onWireBytes?: (b: Uint8Array) => void,
 ): DecodedBody {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
@@ -253,7 +255,12 @@ export function decodeIngestBody(
   if (!['identity', 'gzip', 'x-gzip'].includes(encoding)) {
     throw new Problem(415, 'unsupported_content_encoding', 'Content-Encoding may be gzip or absent.');
   }
-  const wire = metered(req, limits, counter, onWireBytes);
+  const wire = metered(
+    withDeadlines(req as AsyncIterable<Uint8Array>, deadlines),
+    limits,
+    counter,
+    onWireBytes,
+  );
   const base = type.split(';')[0]!.trim();
   if (base === 'multipart/form-data') {
     const headers = req.headers as Record<string, string>;

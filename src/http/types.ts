@@ -1,5 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from '../obs/logger.js';
+import type { BodyDeadlines } from './body-deadline.js';
 
 /** The Hono environment of this app: Node bindings plus what middleware puts on the context. */
 export interface AppEnv {
@@ -10,5 +11,7 @@ export interface AppEnv {
     /** The authenticated key's tenant. */
     tenantId: number;
     idempotencyKey: string | undefined;
+    /** how long a JSON body may take to arrive (--request-timeout-s, --body-idle-timeout-s) */
+    jsonDeadlines: BodyDeadlines;
   };
 }

@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { Context } from 'hono';
 import * as v from 'valibot';
+import { withDeadlines } from './body-deadline.js';
 import { type FieldError, Problem } from './problem.js';
 
 /** Turns valibot issues into the field list of a validation problem. */
@@ -60,18 +61,13 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   const gzip = encoding !== 'identity';
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (!gzip && declared > maxBytes) throw tooLarge(maxBytes);
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) throw new Problem(400, 'malformed_json', 'The request has no body.');
+  const body = c.req.raw.body;
+  if (!body) throw new Problem(400, 'malformed_json', 'The request has no body.');
   const parts: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+  for await (const value of withDeadlines(body, c.get('jsonDeadlines'))) {
     size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
+    if (size > maxBytes) throw tooLarge(maxBytes);
     parts.push(value);
   }
   let bytes: Buffer = Buffer.concat(parts);

@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import { LineTooLong } from '../domain/line-chunker.js';
 import { OrderSchema, ProductSchema } from '../domain/order-schema.js';
+import { bodyDeadlines } from '../http/body-deadline.js';
 import { decodeIngestBody, decodeLimits } from '../http/body-decoder.js';
 import {
   checkIdempotencyKey,
@@ -128,6 +129,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         req,
         decodeLimits(config),
         poolUnzipper(pool, { requestId, tenantId }),
+        bodyDeadlines(config, 'stream'),
         claim ? (b) => fingerprint.update(b) : undefined,
       );
       try {

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { RowError } from '../domain/order-schema.js';
+import { BodyTimeout, bodyDeadlines, withDeadlines } from '../http/body-deadline.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
@@ -65,6 +66,7 @@ const nonNegative = (raw: string | undefined) =>
 export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { pool, config, uploads, admission } = deps;
   const maxSize = config.maxBodyBytes;
+  const patchDeadlines = bodyDeadlines(config, 'stream');
 
   const requireTus = (c: Context<AppEnv>) => {
     if (c.req.header('tus-resumable') !== TUS_VERSION)
@@ -324,6 +326,10 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         const received = await append(c, upload, offset, length);
         const saved = await uploads.received(upload, received.offset, length);
         deps.metrics.uploadBytes.inc(received.offset - offset);
+        if (received.timedOut)
+          throw new Problem(408, 'body_timeout', received.timedOut.detail, {
+            headers: { ...tusHeaders(saved, saved.received_offset), connection: 'close' },
+          });
         if (received.overflow)
           throw tusProblem(
             413,
@@ -343,8 +349,9 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     let position = offset;
     let undurable = 0;
     let overflow = false;
+    let timedOut: BodyTimeout | null = null;
     try {
-      for await (const piece of c.env.incoming as AsyncIterable<Buffer>) {
+      for await (const piece of withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines)) {
         let bytes = piece;
         if (length !== null && position + bytes.length > length) {
           bytes = bytes.subarray(0, length - position);
@@ -361,7 +368,8 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         }
       }
     } catch (error) {
-      // the client went away mid-body: what arrived is kept and reported by HEAD
+      if (error instanceof BodyTimeout) timedOut = error;
+      // the client went away (or stalled) mid-body: what arrived is kept and reported by HEAD
       c.get('log').info(
         { upload_id: upload.uploadId, offset: position, err: (error as Error).message },
         'upload PATCH interrupted',
@@ -370,7 +378,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       await file.datasync();
       await file.close();
     }
-    return { offset: position, overflow };
+    return { offset: position, overflow, timedOut };
   }
 
   register(
