@@ -6,6 +6,7 @@ import { headCancelsBody } from './http/head.js';
 import { Problem, problemResponse } from './http/problem.js';
 import { methodNotAllowed } from './http/register.js';
 import { requestId } from './http/request-id.js';
+import { storageProblem } from './http/storage-problem.js';
 import type { AppEnv } from './http/types.js';
 import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
@@ -30,8 +31,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return next();
   });
   app.use('*', accessLog(deps.log, deps.metrics));
-  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog), tenantGuard());
-  const ingestAuth = requireApiKey(deps.catalog);
+  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog, deps.health), tenantGuard());
+  const ingestAuth = requireApiKey(deps.catalog, deps.health);
   // tus clients discover capabilities with OPTIONS before they hold a key
   app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
 
@@ -52,7 +53,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.onError((error, c) => {
     if (error instanceof Problem) return problemResponse(c, error);
-    (c.get('log') ?? deps.log).error({ err: error, req_id: c.get('requestId') }, 'unhandled error');
+    const log = c.get('log') ?? deps.log;
+    const storage = storageProblem(error);
+    if (storage) {
+      log.error({ err: error, req_id: c.get('requestId'), code: storage.code }, 'storage failure');
+      deps.faults.observe(error, c.get('tenantId'));
+      return problemResponse(c, storage);
+    }
+    log.error({ err: error, req_id: c.get('requestId') }, 'unhandled error');
     return problemResponse(
       c,
       new Problem(

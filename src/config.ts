@@ -336,6 +336,14 @@ export const OPTIONS = [
     help: 'a tus upload that receives no bytes for this long expires (staging file deleted)',
   },
   {
+    flag: 'min-free-disk-mb',
+    env: 'MIN_FREE_DISK_MB',
+    kind: 'int',
+    default: '256',
+    min: 0,
+    help: 'free space under which /readyz is not ready and new exports and uploads are refused (507)',
+  },
+  {
     flag: 'log-level',
     env: 'LOG_LEVEL',
     kind: 'enum',
@@ -398,6 +406,7 @@ export interface Config {
   exportRetentionS: number;
   uploadExpiryS: number;
   logLevel: string;
+  minFreeDiskMb: number;
   shutdownTimeoutMs: number;
 }
 
@@ -470,6 +479,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     priceBurstTenant: int('price-burst-tenant'),
     ingestMode: choice('ingest-mode') as 'pool' | 'inline',
     logLevel,
+    minFreeDiskMb: int('min-free-disk-mb'),
     shutdownTimeoutMs: int('shutdown-timeout-ms'),
   };
 }

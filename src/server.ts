@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { type Config, ConfigError, helpText, loadConfig } from './config.js';
 import { Admission } from './http/admission.js';
+import { StorageHealth } from './http/health.js';
 import { lingerOnEarlyAnswers } from './http/lingering-close.js';
 import { ApiSpec } from './http/openapi.js';
 import { missingServerSettings } from './node-flags.js';
@@ -12,6 +13,7 @@ import { Metrics } from './obs/metrics.js';
 import { WalCheckpointer } from './pool/checkpointer.js';
 import { ExportJobs } from './pool/export-jobs.js';
 import { WorkerPool } from './pool/pool.js';
+import { StorageFaults } from './pool/storage-faults.js';
 import { UploadJobs } from './pool/upload-jobs.js';
 import { ShardWriteQueue } from './pool/write-queue.js';
 import type { AppDeps } from './routes/deps.js';
@@ -28,7 +30,18 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.logLevel, { thread: 'main' });
   const catalog = new Catalog(config.dataDir);
-  for (const t of catalog.tenants()) prepareShard(config.dataDir, t.tenant_id);
+  const health = new StorageHealth(config.dataDir, config.minFreeDiskMb * 1024 * 1024, log);
+  // A shard that cannot be opened or migrated takes its own tenant down, not the server.
+  for (const t of catalog.tenants()) {
+    try {
+      prepareShard(config.dataDir, t.tenant_id);
+    } catch (error) {
+      health.tenantDown(
+        t.tenant_id,
+        `${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}`,
+      );
+    }
+  }
   const metrics = new Metrics();
   const cursorSecret = catalog.stableSetting('cursor_secret', () => randomBytes(32).toString('base64url'));
   const pool = new WorkerPool(
@@ -51,7 +64,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   metrics.watchWriteQueue(() => writes.waiting);
   const admission = new Admission(pool, config, metrics);
-  const tenantIds = () => catalog.tenants().map((t) => t.tenant_id);
+  const faults = new StorageFaults(pool, health, log);
+  // tenants whose shard is unavailable are left out of background work (upload and export resumption, sweeps)
+  const tenantIds = () =>
+    catalog
+      .tenants()
+      .map((t) => t.tenant_id)
+      .filter((id) => !health.outage(id));
   const exports = new ExportJobs(
     pool,
     metrics,
@@ -80,6 +99,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     spec: new ApiSpec(),
     exports,
     uploads,
+    health,
+    faults,
     state: { ready: false, draining: false, bootId: randomUUID() },
   };
   const app = createApp(deps);

@@ -6,11 +6,13 @@
  *   npm run tenant -- key --tenant 1 --data ./data
  *   npm run tenant -- revoke --tenant 1 --key 2 --data ./data
  *   npm run tenant -- rebuild-rollups --tenant 1 --data ./data   (full rollup rebuild: every hour)
+ *   npm run tenant -- check --tenant 1 [--quick] --data ./data   (PRAGMA integrity_check; exit 1 if damaged)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
 import { RollupBuilder } from '../src/storage/rollups.js';
+import { checkShardFile } from '../src/storage/shard-check.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 
@@ -38,7 +40,7 @@ function rebuildRollups(dataDir: string, tenantId: number) {
 }
 
 const USAGE =
-  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID | rebuild-rollups --tenant ID  [--data DIR]';
+  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID | rebuild-rollups --tenant ID | check --tenant ID [--quick]  [--data DIR]';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`tenant: ${message}\n${USAGE}\n`);
@@ -53,6 +55,7 @@ const { positionals, values } = parseArgs({
     tenant: { type: 'string' },
     key: { type: 'string' },
     help: { type: 'boolean' },
+    quick: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
@@ -92,6 +95,17 @@ try {
       const tenantId = intFlag('tenant');
       if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
       out({ tenant_id: tenantId, ...rebuildRollups(resolve(values.data!), tenantId) });
+      break;
+    }
+    case 'check': {
+      const tenantId = intFlag('tenant');
+      if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
+      const result = checkShardFile(
+        shardPath(resolve(values.data!), tenantId),
+        values.quick ? 'quick' : 'full',
+      );
+      out({ tenant_id: tenantId, ...result });
+      if (!result.ok) process.exitCode = 1;
       break;
     }
     default:

@@ -4,6 +4,13 @@
 
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask } from '../src/pool/worker-context.js';
+import { checkShardFile } from '../src/storage/shard-check.js';
+import { shardPath } from '../src/storage/shards.js';
+
+/** PRAGMA quick_check or integrity_check of a tenant's shard (src/storage/shard-check.ts). */
+export const checkShard = defineTask('checkShard', (ctx, input: TaskBase & { mode: 'quick' | 'full' }) =>
+  checkShardFile(shardPath(ctx.data.dataDir, input.tenantId), input.mode),
+);
 
 /** Round trip through a worker and its shard connection: used by readiness checks and tests. */
 export const ping = defineTask('ping', (ctx, input: TaskBase) => {

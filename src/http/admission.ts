@@ -32,6 +32,11 @@ export class Admission {
     }
   }
 
+  /** Whether new pool work would be refused now (what /readyz reports as saturation). */
+  saturated(): boolean {
+    return this.pool.activeTasks >= this.pool.capacity && this.pool.queueSize >= this.limits.maxQueue;
+  }
+
   addPendingIngest(bytes: number): void {
     this.pendingIngestBytes += bytes;
     this.metrics.ingestPendingBytes.set(this.pendingIngestBytes);

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { tokensEqual } from '../domain/api-key.js';
 import type { Catalog } from '../storage/catalog.js';
+import type { StorageHealth } from './health.js';
 import { Problem } from './problem.js';
 import type { AppEnv } from './types.js';
 
@@ -12,8 +13,11 @@ function bearer(header: string | undefined): string | null {
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="orderflow"' };
 
-/** Resolves the API key to its tenant; no key or a bad/revoked one is 401. */
-export function requireApiKey(catalog: Catalog): MiddlewareHandler<AppEnv> {
+/**
+ * Resolves the API key to its tenant; no key or a bad/revoked one is 401. A tenant whose shard is damaged
+ * or unreadable is 503 tenant_unavailable at once: its requests fail fast, other tenants are served.
+ */
+export function requireApiKey(catalog: Catalog, health: StorageHealth): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearer(c.req.header('authorization'));
     if (!key)
@@ -24,6 +28,12 @@ export function requireApiKey(catalog: Catalog): MiddlewareHandler<AppEnv> {
     if (tenantId === null)
       throw new Problem(401, 'invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
     c.set('tenantId', tenantId);
+    const outage = health.outage(tenantId);
+    if (outage)
+      throw new Problem(503, 'tenant_unavailable', `This tenant's storage is unavailable: ${outage.reason}`, {
+        headers: { 'Retry-After': '60' },
+        extra: { since: outage.since },
+      });
     await next();
   };
 }

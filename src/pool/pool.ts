@@ -4,6 +4,7 @@ import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
 import { createWriteLockBuffer } from '../storage/write-lock.js';
 import type { StreamMessage, TaskEnvelope } from './protocol.js';
+import { WorkerTaskError } from './task-error.js';
 
 export interface PoolOptions {
   workers: number;
@@ -12,6 +13,8 @@ export interface PoolOptions {
   logLevel: string;
   /** The worker module; defaults to the built workers/index.js. */
   filename?: string;
+  /** The upkeep thread's module; defaults to the built workers/upkeep.js. */
+  upkeepFilename?: string;
   /** V8 heap limits of each worker thread, in MiB. */
   heap?: { youngMb: number; oldMb: number };
   /** Extra data every worker receives (e.g. secrets, limits). */
@@ -121,7 +124,7 @@ export class WorkerPool {
       1,
       'upkeep',
       options.heap && { youngMb: 1, oldMb: 32 },
-      new URL('../../workers/upkeep.js', import.meta.url).href,
+      options.upkeepFilename ?? new URL('../../workers/upkeep.js', import.meta.url).href,
     );
     metrics.watchPool(() => this.stats());
   }
@@ -197,6 +200,7 @@ export class WorkerPool {
         signal: signal ?? null,
       })) as TaskEnvelope<T>;
       this.metrics.apply(envelope.obs);
+      if (envelope.error) throw new WorkerTaskError(name, envelope.error);
       return envelope.value;
     } finally {
       if (inPool) {

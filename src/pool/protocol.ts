@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Observation } from '../obs/observations.js';
+import type { SerializedError } from './task-error.js';
 
 /** Worker → main messages on a stream's port, in order: start, chunk*, then exactly one of end | error. */
 export type StreamMessage =
@@ -11,10 +12,14 @@ export type StreamMessage =
 /** Main → worker messages: grant more chunks, or stop. */
 export type ControlMessage = { t: 'credit'; n: number } | { t: 'cancel' };
 
-/** What every task returns through Piscina: its value plus the metric observations it made. */
+/**
+ * What every task returns through Piscina: its value (or its failure, as data: src/pool/task-error.ts) plus
+ * the metric observations it made.
+ */
 export interface TaskEnvelope<T> {
   value: T;
   obs: Observation[];
+  error?: SerializedError;
 }
 
 /** Fields every task input carries. */

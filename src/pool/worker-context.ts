@@ -7,6 +7,7 @@ import { ShardWriteLock } from '../storage/write-lock.js';
 import type { WorkerData } from './pool.js';
 import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
 import { StreamCancelled, StreamSink } from './stream-sink.js';
+import { serializeError } from './task-error.js';
 
 /** What a task sees inside a worker: its own connections, the shared write lock, a logger and metrics. */
 export interface TaskContext {
@@ -65,6 +66,9 @@ export function defineTask<I extends TaskBase, O>(
       const value = await run(ctx, input);
       recordHeap(ctx.obs);
       return { value, obs: ctx.obs.drain() };
+    } catch (error) {
+      // returned as data, so the main thread gets its name and code (see WorkerTaskError)
+      return { value: undefined as O, obs: ctx.obs.drain(), error: serializeError(error) };
     } finally {
       afterTask(ctx);
     }

@@ -4,6 +4,7 @@ import { UploadStore } from '../storage/upload-store.js';
 import { type ChunkContext, failureRecorder, rowWriters, writeRows } from './ingest-chunk.js';
 import type { TaskBase } from './protocol.js';
 import { decodeBatch } from './row-transfer.js';
+import { type SerializedError, serializeError } from './task-error.js';
 
 /** An upload chunk's cursor, committed with its rows (see workers/uploads.ts). */
 export interface UploadAdvance {
@@ -28,14 +29,7 @@ export interface WritePart {
   upload?: UploadAdvance;
 }
 
-/** A failure carried across the thread boundary as data, so it keeps its name and code. */
-export interface PartError {
-  name: string;
-  code?: string;
-  message: string;
-}
-
-export type PartOutcome = { ok: true; summary: ChunkSummary } | { ok: false; error: PartError };
+export type PartOutcome = { ok: true; summary: ChunkSummary } | { ok: false; error: SerializedError };
 
 export interface WritePartsInput extends TaskBase {
   parts: WritePart[];
@@ -113,7 +107,7 @@ function writeAlone(ctx: ChunkContext, db: Db, tenantId: number, part: WritePart
     return { ok: true, summary } as const;
   } catch (error) {
     rowWriters(ctx, tenantId).rolledBack();
-    return { ok: false, error: asPartError(error) } as const;
+    return { ok: false, error: serializeError(error) } as const;
   }
 }
 
@@ -155,12 +149,4 @@ export class UploadCursorGap extends Error {
   constructor(uploadId: string, committed: number, start: number) {
     super(`upload ${uploadId}: the cursor is at ${committed}, the chunk starts at ${start}`);
   }
-}
-
-export function asPartError(error: unknown): PartError {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
-  }
-  return { name: 'Error', message: String(error) };
 }

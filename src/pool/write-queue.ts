@@ -1,17 +1,7 @@
 import type { ChunkSummary } from '../domain/ingest-kinds.js';
 import type { WorkerPool } from './pool.js';
-import type { PartError, WritePart, WritePartsResult } from './write-parts.js';
-
-/** A chunk's write failed in the writer (a database error): its name and code survive the thread hop. */
-export class ChunkWriteFailed extends Error {
-  override readonly name = 'ChunkWriteFailed';
-  readonly code: string | undefined;
-
-  constructor(readonly failure: PartError) {
-    super(failure.message);
-    this.code = failure.code;
-  }
-}
+import { WorkerTaskError } from './task-error.js';
+import type { WritePart, WritePartsResult } from './write-parts.js';
 
 interface Waiting {
   part: WritePart;
@@ -85,7 +75,7 @@ export class ShardWriteQueue {
           batch.forEach((w, i) => {
             const outcome = result.outcomes[i]!;
             if (outcome.ok) w.resolve(outcome.summary);
-            else w.reject(new ChunkWriteFailed(outcome.error));
+            else w.reject(new WorkerTaskError('ingestWriteParts', outcome.error));
           });
           this.options.onWritten?.(tenantId, result);
         },

@@ -4,7 +4,7 @@ import { requireAdmin } from '../http/auth.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
-import { pathId, readJsonBody, validate } from '../http/validation.js';
+import { pathId, readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { TenantNameTaken } from '../storage/catalog.js';
 import type { AppDeps } from './deps.js';
 
@@ -26,6 +26,8 @@ const KeyCreated = v.object({ api_key: v.string(), key_id: v.number() });
 export const TenantSettingsBody = v.object({
   price_threshold_pct: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)),
 });
+
+const CheckQuery = v.object({ mode: v.optional(v.picklist(['quick', 'full']), 'quick') });
 
 export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { catalog, spec } = deps;
@@ -61,6 +63,29 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           throw new Problem(409, 'tenant_exists', `Tenant "${body.name}" exists.`);
         throw error;
       }
+    },
+  );
+
+  register(
+    app,
+    spec,
+    {
+      method: 'post',
+      path: '/api/v1/admin/tenants/:tenant_id/check',
+      summary:
+        "Check a tenant's shard (mode=quick: PRAGMA quick_check, mode=full: integrity_check); marks the tenant available or unavailable by the result",
+      tag: 'admin',
+      auth: 'admin',
+      query: CheckQuery,
+      responses: { 200: { description: '{"ok":…,"messages":[…],"mode":…,"ms":…,"available":…}' } },
+      errors: ['not_found', 'validation_failed', 'invalid_admin_token'],
+    },
+    admin,
+    async (c) => {
+      const tenantId = tenantOf(c.req.param('tenant_id'));
+      const { mode } = validateQuery(c, CheckQuery);
+      const result = await deps.faults.check(tenantId, mode);
+      return c.json({ ...result, available: !deps.health.outage(tenantId) });
     },
   );
 

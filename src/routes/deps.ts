@@ -1,10 +1,12 @@
 import type { Config } from '../config.js';
 import type { Admission } from '../http/admission.js';
+import type { StorageHealth } from '../http/health.js';
 import type { ApiSpec } from '../http/openapi.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { ExportJobs } from '../pool/export-jobs.js';
 import type { WorkerPool } from '../pool/pool.js';
+import type { StorageFaults } from '../pool/storage-faults.js';
 import type { UploadJobs } from '../pool/upload-jobs.js';
 import type { ShardWriteQueue } from '../pool/write-queue.js';
 import type { Catalog } from '../storage/catalog.js';
@@ -24,5 +26,8 @@ export interface AppDeps {
   spec: ApiSpec;
   exports: ExportJobs;
   uploads: UploadJobs;
+  /** damaged tenants and disk space, as requests have found them */
+  health: StorageHealth;
+  faults: StorageFaults;
   state: { ready: boolean; draining: boolean; bootId: string };
 }

@@ -180,7 +180,9 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       { requestId: c.get('requestId'), tenantId: c.get('tenantId'), spec, batchRows: config.exportBatchRows },
       { credits: config.streamCredits, chunkBytes: config.streamChunkBytes },
     );
-    logStreamEnd(c.get('log'), 'export', done, { format: spec.format });
+    logStreamEnd(c.get('log'), 'export', done, { format: spec.format }, (code) =>
+      deps.faults.observe({ code }, c.get('tenantId')),
+    );
     const gzip = acceptsGzip(c.req.header('accept-encoding'));
     const headers: Record<string, string> = {
       'content-type': exportContentType(spec.format, 'none'),

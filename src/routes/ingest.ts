@@ -14,6 +14,7 @@ import {
 } from '../http/idempotency.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
+import { storageProblem } from '../http/storage-problem.js';
 import type { AppEnv } from '../http/types.js';
 import { inlineRunner, poolRunner } from '../pool/chunk-runners.js';
 import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../pool/ingest-dispatch.js';
@@ -67,6 +68,8 @@ export function abortedProblem(error: IngestAborted, key: string | undefined, ms
     return new Problem(400, 'line_too_long', cause.message, { extra: counts });
   if (cause instanceof RowLimitExceeded)
     return new Problem(413, 'too_many_rows', cause.message, { extra: counts });
+  const storage = storageProblem(cause, counts);
+  if (storage) return storage;
   if (cause.message.includes('aborted') || (cause as NodeJS.ErrnoException).code === 'ECONNRESET') {
     return new Problem(400, 'body_incomplete', 'The request body ended early (client aborted).', {
       extra: counts,
@@ -152,7 +155,11 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       await claim?.release();
       if (error instanceof IngestAborted) {
         const problem = abortedProblem(error, key, performance.now() - started);
-        c.get('log').warn({ code: problem.code, ...problem.init.extra, errors: undefined }, 'ingest aborted');
+        const fields = { code: problem.code, ...problem.init.extra, errors: undefined };
+        if (problem.status >= 500) {
+          c.get('log').error({ ...fields, err: error.cause }, 'ingest failed');
+          deps.faults.observe(error.cause, tenantId);
+        } else c.get('log').warn(fields, 'ingest aborted');
         throw problem;
       }
       throw error;

@@ -34,7 +34,9 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       { ...request, batchRows: ARROW_BATCH_ROWS },
       { credits: deps.config.streamCredits, chunkBytes: deps.config.streamChunkBytes },
     );
-    logStreamEnd(c.get('log'), 'metrics', done);
+    logStreamEnd(c.get('log'), 'metrics', done, {}, (code) =>
+      deps.faults.observe({ code }, c.get('tenantId')),
+    );
     return c.body(body, 200, {
       'content-type': ARROW_STREAM_MEDIA_TYPE,
       'cache-control': 'no-store',

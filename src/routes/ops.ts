@@ -34,22 +34,44 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     {
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: catalog reachable, workers up, not draining',
+      summary:
+        'Readiness: catalog reachable, workers up, not draining, disk writable, pool not saturated; names unavailable tenants',
       tag: 'operations',
       auth: 'none',
-      responses: { 200: { description: 'ready' }, 503: { description: 'not ready (starting or draining)' } },
+      responses: {
+        200: {
+          description: 'ready (tenants listed in unavailable_tenants answer 503; the others are served)',
+        },
+        503: { description: 'not ready: starting, draining, out of disk space, or saturated' },
+      },
     },
-    (c) => {
-      const workers = deps.pool.stats().workers;
+    async (c) => {
+      const pool = deps.pool.stats();
       let catalogOk = true;
       try {
         deps.catalog.db.prepare('SELECT 1').get();
       } catch {
         catalogOk = false;
       }
-      const ready = deps.state.ready && !deps.state.draining && catalogOk && workers > 0;
+      const disk = await deps.health.writable().catch(() => ({ writable: false, free_bytes: 0 }));
+      const saturated = deps.admission.saturated();
+      const ready =
+        deps.state.ready &&
+        !deps.state.draining &&
+        catalogOk &&
+        pool.workers > 0 &&
+        disk.writable &&
+        !saturated;
       return c.json(
-        { status: ready ? 'ready' : 'not_ready', workers, catalog: catalogOk, draining: deps.state.draining },
+        {
+          status: ready ? 'ready' : 'not_ready',
+          workers: pool.workers,
+          catalog: catalogOk,
+          draining: deps.state.draining,
+          disk,
+          pool: { running: pool.running, queued: pool.queued, capacity: deps.pool.capacity, saturated },
+          unavailable_tenants: deps.health.unavailableTenants,
+        },
         ready ? 200 : 503,
       );
     },

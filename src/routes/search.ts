@@ -98,7 +98,9 @@ export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
             encoder.encode(searchTrailer(format, { code: 'worker_failed', detail: error.message })),
         },
       );
-      logStreamEnd(c.get('log'), 'search', done);
+      logStreamEnd(c.get('log'), 'search', done, {}, (code) =>
+        deps.faults.observe({ code }, c.get('tenantId')),
+      );
       return c.body(body, 200, {
         'content-type':
           format === 'ndjson' ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8',

@@ -3,11 +3,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { Admission } from '../../src/http/admission.js';
+import type { StorageHealth } from '../../src/http/health.js';
 import { ApiSpec, toOpenApiPath } from '../../src/http/openapi.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { ExportJobs } from '../../src/pool/export-jobs.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
+import type { StorageFaults } from '../../src/pool/storage-faults.js';
 import type { UploadJobs } from '../../src/pool/upload-jobs.js';
 import type { ShardWriteQueue } from '../../src/pool/write-queue.js';
 import type { AppDeps } from '../../src/routes/deps.js';
@@ -43,6 +45,8 @@ function build() {
     exports: {} as ExportJobs,
     uploads: {} as UploadJobs,
     writes: {} as ShardWriteQueue,
+    health: {} as StorageHealth,
+    faults: {} as StorageFaults,
     state: { ready: true, draining: false, bootId: 'b' },
   };
   return {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { emptySummary } from '../../src/domain/ingest-kinds.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
+import { WorkerTaskError } from '../../src/pool/task-error.js';
 import type { WritePart, WritePartsInput, WritePartsResult } from '../../src/pool/write-parts.js';
-import { ChunkWriteFailed, ShardWriteQueue } from '../../src/pool/write-queue.js';
+import { ShardWriteQueue } from '../../src/pool/write-queue.js';
 
 /** A pool whose writer answers when told to, recording what each write task carried. */
 function fakePool(answer: (input: WritePartsInput) => WritePartsResult | Error) {
@@ -114,8 +115,8 @@ describe('ShardWriteQueue (group commit)', () => {
     tasks[1]!.release();
     await expect(good).resolves.toMatchObject({ inserted: 0 });
     const error = await bad.catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ChunkWriteFailed);
-    expect(error).toMatchObject({ name: 'ChunkWriteFailed', code: 'SQLITE_FULL', message: 'disk full' });
+    expect(error).toBeInstanceOf(WorkerTaskError);
+    expect(error).toMatchObject({ workerName: 'SqliteError', code: 'SQLITE_FULL', message: 'disk full' });
   });
 
   it('a write task that fails as a whole (the worker died) rejects every part it carried', async () => {

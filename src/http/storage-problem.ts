@@ -1,0 +1,53 @@
+import { Problem } from './problem.js';
+
+/** What a storage failure means for the client, from its code (SQLite's or the OS's). */
+export type StorageFault = 'disk_full' | 'damaged' | 'busy';
+
+export function storageFault(error: unknown): StorageFault | null {
+  const raw = (error as { code?: unknown } | null)?.code;
+  if (typeof raw !== 'string') return null;
+  const code = raw.toUpperCase(); // stream failures carry it lower-cased
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_IOERR'))
+    return 'damaged';
+  if (code === 'SQLITE_CANTOPEN') return 'damaged';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  return null;
+}
+
+/**
+ * The problem a storage failure answers, or null when it is not one (a bug: 500). Disk full is 507 (the
+ * client may retry once space is back; /readyz says when); a damaged or unreadable shard is 503
+ * tenant_unavailable (other tenants are served); a lock held too long is 503 with Retry-After.
+ */
+export function storageProblem(error: unknown, extra?: Record<string, unknown>): Problem | null {
+  switch (storageFault(error)) {
+    case 'disk_full':
+      return new Problem(
+        507,
+        'insufficient_storage',
+        'The server is out of disk space; nothing more can be written now.',
+        {
+          headers: { 'Retry-After': '60' },
+          extra,
+        },
+      );
+    case 'damaged':
+      return new Problem(
+        503,
+        'tenant_unavailable',
+        "This tenant's storage cannot be read or written; it is being checked.",
+        {
+          headers: { 'Retry-After': '60' },
+          extra,
+        },
+      );
+    case 'busy':
+      return new Problem(503, 'storage_busy', 'The storage is busy; retry shortly.', {
+        headers: { 'Retry-After': '1' },
+        extra,
+      });
+    default:
+      return null;
+  }
+}
