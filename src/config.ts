@@ -200,6 +200,14 @@ export const OPTIONS = [
     help: "rows a writer lane's transaction may gather from the chunks waiting for it (group commit)",
   },
   {
+    flag: 'writer-synchronous',
+    env: 'WRITER_SYNCHRONOUS',
+    kind: 'enum',
+    default: 'full',
+    choices: ['full', 'normal'],
+    help: "full: a writer lane's commit fsyncs the WAL, so acknowledged rows survive power loss; normal: they survive a crash of the process, and power loss once checkpointed",
+  },
+  {
     flag: 'writer-cache-mib',
     env: 'WRITER_CACHE_MIB',
     kind: 'int',
@@ -382,6 +390,7 @@ export interface Config {
   ingestInFlight: number;
   ingestCommitRows: number;
   writerCacheMiB: number;
+  writerSynchronous: 'full' | 'normal';
   maxLineBytes: number;
   maxBodyBytes: number;
   maxDecompressedBytes: number;
@@ -455,6 +464,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ingestInFlight: int('ingest-in-flight'),
     ingestCommitRows: int('ingest-commit-rows'),
     writerCacheMiB: int('writer-cache-mib'),
+    writerSynchronous: choice('writer-synchronous') as 'full' | 'normal',
     maxLineBytes: int('max-line-bytes'),
     maxBodyBytes: int('max-body-bytes'),
     maxDecompressedBytes: int('max-decompressed-bytes'),

@@ -20,6 +20,9 @@ import type { AppDeps } from './routes/deps.js';
 import { Catalog } from './storage/catalog.js';
 import { prepareShard } from './storage/shards.js';
 
+/** After the shutdown timeout, how long in-flight requests get to commit what they hold and answer. */
+const SHUTDOWN_ANSWER_GRACE_MS = 10_000;
+
 export interface RunningServer {
   port: number;
   deps: AppDeps;
@@ -51,6 +54,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       tasksPerWorker: config.tasksPerWorker,
       writerLanes: config.writerLanes,
       writerCacheMiB: config.writerCacheMiB,
+      writerSynchronous: config.writerSynchronous,
       heap: { youngMb: config.workerYoungMb, oldMb: config.workerOldMb },
       dataDir: config.dataDir,
       logLevel: config.logLevel,
@@ -87,6 +91,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const uploads = new UploadJobs(pool, writes, config, log, tenantIds, (delta) =>
     admission.addPendingIngest(delta),
   );
+  /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
+  const shutdown = new AbortController();
   const deps: AppDeps = {
     config,
     catalog,
@@ -102,6 +108,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     health,
     faults,
     state: { ready: false, draining: false, bootId: randomUUID() },
+    shutdown: shutdown.signal,
   };
   const app = createApp(deps);
   // Unfinished uploads: staging files cut back to their durable offsets and processing resumed at the
@@ -140,9 +147,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
     deps.state.draining = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+    let grace: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      // requests still reading a body stop reading and answer what they committed (503, Connection: close)
+      log.warn(
+        { timeout_ms: config.shutdownTimeoutMs },
+        'shutdown timeout: in-flight requests are being answered',
+      );
+      shutdown.abort();
+      grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_ANSWER_GRACE_MS);
+    }, config.shutdownTimeoutMs);
     await closed;
     clearTimeout(timer);
+    clearTimeout(grace);
     await exports.stop(config.shutdownTimeoutMs);
     await uploads.stop();
     await pool.close();

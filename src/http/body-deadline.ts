@@ -2,10 +2,21 @@ import type { Config } from '../config.js';
 import { Problem } from './problem.js';
 
 export interface BodyDeadlines {
+  /** Aborted when the server stops waiting for in-flight requests at shutdown. */
+  shutdown?: AbortSignal;
   /** The whole body must have arrived this long after the request started (0: no limit). */
   totalMs: number;
   /** A body that sends nothing for this long is given up (0: no limit). */
   idleMs: number;
+}
+
+/** The server is shutting down: the body is not read further; what was committed is answered. */
+export class ServerShuttingDown extends Problem {
+  constructor() {
+    super(503, 'shutting_down', 'The server is shutting down; retry (on another instance) in a moment.', {
+      headers: { 'Retry-After': '5', connection: 'close' },
+    });
+  }
 }
 
 /** The body stopped arriving in time; the connection is closed after the answer (the client may be stuck). */
@@ -17,9 +28,10 @@ export class BodyTimeout extends Problem {
 
 /**
  * A request body read against deadlines: a body that stalls past `idleMs`, or is still arriving past
- * `totalMs` since `startedAt`, ends with a BodyTimeout (408 problem), so the route can answer with what it
- * committed. Node's own requestTimeout is off (src/server.ts): it would cut any body after 300 s with a bare
- * 408 and no counts, and a 16 GiB ingest takes longer than that.
+ * `totalMs` since `startedAt`, ends with a BodyTimeout (408 problem); one still arriving when the server
+ * stops waiting at shutdown ends with ServerShuttingDown (503). Either way the route answers with what it
+ * committed. Node's own requestTimeout is off (src/server.ts): it would cut any body after 300 s with a
+ * bare 408 and no counts, and a 16 GiB ingest takes longer than that.
  */
 export async function* withDeadlines<T>(
   source: AsyncIterable<T>,
@@ -27,50 +39,65 @@ export async function* withDeadlines<T>(
   startedAt = Date.now(),
 ): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
+  let stopped: Problem | null = null;
+  let reject: (p: Problem) => void = () => {};
+  const stop = new Promise<never>((_, r) => {
+    reject = r;
+  });
+  stop.catch(() => {}); // raced below; the rejection is handled there
+  const fail = (problem: Problem) => {
+    stopped ??= problem;
+    reject(stopped);
+  };
+  const onShutdown = () => fail(new ServerShuttingDown());
+  if (deadlines.shutdown?.aborted) onShutdown();
+  deadlines.shutdown?.addEventListener('abort', onShutdown, { once: true });
   try {
     for (;;) {
+      if (stopped) throw stopped;
       const left =
         deadlines.totalMs > 0 ? startedAt + deadlines.totalMs - Date.now() : Number.POSITIVE_INFINITY;
-      const wait = Math.min(left, deadlines.idleMs > 0 ? deadlines.idleMs : Number.POSITIVE_INFINITY);
-      const next = iterator.next();
-      const result = Number.isFinite(wait)
-        ? await Promise.race([
-            next,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(
-                () => {
-                  timedOut = true;
-                  reject(
-                    new BodyTimeout(
-                      left <= wait
-                        ? `The body was still arriving after ${Math.round(deadlines.totalMs / 1000)} s.`
-                        : `No body bytes arrived for ${Math.round(deadlines.idleMs / 1000)} s.`,
-                    ),
-                  );
-                },
-                Math.max(0, wait),
-              );
-            }),
-          ])
-        : await next;
-      clearTimeout(timer);
+      const idle = deadlines.idleMs > 0 ? deadlines.idleMs : Number.POSITIVE_INFINITY;
+      const wait = Math.min(left, idle);
+      const timer = Number.isFinite(wait)
+        ? setTimeout(
+            () =>
+              fail(
+                new BodyTimeout(
+                  left <= idle
+                    ? `The body was still arriving after ${Math.round(deadlines.totalMs / 1000)} s.`
+                    : `No body bytes arrived for ${Math.round(idle / 1000)} s.`,
+                ),
+              ),
+            Math.max(0, wait),
+          )
+        : undefined;
+      let result: IteratorResult<T>;
+      try {
+        result = await Promise.race([iterator.next(), stop]);
+      } finally {
+        clearTimeout(timer); // the consumer's time with a chunk is not the client's idle time
+      }
       if (result.done) return;
       yield result.value;
     }
   } finally {
-    clearTimeout(timer);
+    deadlines.shutdown?.removeEventListener('abort', onShutdown);
     // Ending the iteration destroys a request stream, and with it the socket the answer must go out on:
-    // after a timeout the body is left alone (the connection closes after the answer instead).
-    if (!timedOut) await iterator.return?.();
+    // after a deadline the body is left alone (the connection closes after the answer instead).
+    if (!stopped) await iterator.return?.();
   }
 }
 
 /** The deadlines of a server's configuration: streaming bodies (ingest, tus) get the long total limit. */
-export function bodyDeadlines(config: Config, kind: 'json' | 'stream'): BodyDeadlines {
+export function bodyDeadlines(
+  config: Config,
+  kind: 'json' | 'stream',
+  shutdown?: AbortSignal,
+): BodyDeadlines {
   return {
     totalMs: (kind === 'json' ? config.requestTimeoutS : config.ingestBodyTimeoutS) * 1000,
     idleMs: config.bodyIdleTimeoutS * 1000,
+    shutdown,
   };
 }

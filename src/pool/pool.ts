@@ -23,6 +23,8 @@ export interface PoolOptions {
   writerLanes?: number;
   /** Page cache of a writer lane's shard connections, in MiB (pool connections keep the default). */
   writerCacheMiB?: number;
+  /** Whether a writer lane's commits fsync the WAL (FULL, the default) or leave it to checkpoints (NORMAL). */
+  writerSynchronous?: 'full' | 'normal';
 }
 
 export interface WorkerData {
@@ -32,6 +34,7 @@ export interface WorkerData {
   /** a pool worker, a writer lane (its connections: a bigger cache, no inline checkpoints), or the upkeep thread */
   role: 'pool' | 'lane' | 'upkeep';
   writerCacheMiB?: number;
+  writerSynchronous?: 'full' | 'normal';
   [key: string]: unknown;
 }
 
@@ -91,6 +94,7 @@ export class WorkerPool {
       writeLock: this.writeLock,
       role,
       ...(options.writerCacheMiB ? { writerCacheMiB: options.writerCacheMiB } : {}),
+      ...(options.writerSynchronous ? { writerSynchronous: options.writerSynchronous } : {}),
       ...options.workerData,
     });
     const threads = (

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { BodyError, decodeByMagic, decodeLimits, metered } from '../http/body-decoder.js';
+import { storageFault } from '../http/storage-problem.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
 import type { IngestChunkInput, ParsedForWrite } from './ingest-chunk.js';
@@ -10,6 +11,9 @@ import type { WorkerPool } from './pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
 import { poolUnzipper } from './unzipper.js';
 import type { ShardWriteQueue } from './write-queue.js';
+
+/** How long an upload whose processing hit a full disk waits before it tries again. */
+const RETRY_AFTER_STORAGE_FAILURE_MS = 5000;
 
 /** Staging-file reads feeding the processor. */
 const READ_BYTES = 1 << 20;
@@ -292,11 +296,31 @@ export class UploadJobs {
     } catch (error) {
       await Promise.allSettled([...inFlight]);
       if (upload.stopped || this.stopped) return;
+      if (storageFault(error) === 'disk_full' || storageFault(error) === 'busy') {
+        // not the upload's fault: processing resumes from the committed cursor once the storage recovers
+        log.error({ err: error }, 'upload processing paused: storage failure; retrying');
+        this.retryLater(tenantId, uploadId);
+        return;
+      }
       const code =
         error instanceof BodyError ? error.code : ((error as { code?: string }).code ?? 'ingest_failed');
       log.warn({ err: error, code }, 'upload failed');
       await this.finish(upload, 'failed', `${code}: ${(error as Error).message}`).catch(() => {});
     }
+  }
+
+  /** Picks an upload up again after a pause (its row says where processing stands). */
+  private retryLater(tenantId: number, uploadId: string): void {
+    const timer = setTimeout(() => {
+      if (this.stopped) return;
+      this.pool
+        .run<UploadRow | null>('getUpload', { requestId: `upload:${uploadId}`, tenantId, uploadId })
+        .then((row) => {
+          if (row && !this.active.has(uploadId)) this.track(row, tenantId);
+        })
+        .catch(() => this.retryLater(tenantId, uploadId));
+    }, RETRY_AFTER_STORAGE_FAILURE_MS);
+    timer.unref();
   }
 
   private async firstBytes(upload: ActiveUpload): Promise<Uint8Array> {

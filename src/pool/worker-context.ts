@@ -24,7 +24,13 @@ const baseLog = createLogger(data.logLevel, { thread: 'worker' });
 const shards = new ShardConnections(
   data.dataDir,
   undefined,
-  data.role === 'lane' ? { cacheMiB: data.writerCacheMiB, walAutocheckpoint: 0, synchronous: 'FULL' } : {},
+  data.role === 'lane'
+    ? {
+        cacheMiB: data.writerCacheMiB,
+        walAutocheckpoint: 0,
+        synchronous: data.writerSynchronous === 'normal' ? 'NORMAL' : 'FULL',
+      }
+    : {},
 );
 const lock = new ShardWriteLock(data.writeLock);
 

@@ -30,4 +30,6 @@ export interface AppDeps {
   health: StorageHealth;
   faults: StorageFaults;
   state: { ready: boolean; draining: boolean; bootId: string };
+  /** aborted when shutdown stops waiting for in-flight requests: bodies still arriving end with a 503 */
+  shutdown: AbortSignal;
 }

@@ -132,7 +132,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         req,
         decodeLimits(config),
         poolUnzipper(pool, { requestId, tenantId }),
-        bodyDeadlines(config, 'stream'),
+        bodyDeadlines(config, 'stream', deps.shutdown),
         claim ? (b) => fingerprint.update(b) : undefined,
       );
       try {

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { RowError } from '../domain/order-schema.js';
-import { BodyTimeout, bodyDeadlines, withDeadlines } from '../http/body-deadline.js';
+import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
@@ -66,7 +66,7 @@ const nonNegative = (raw: string | undefined) =>
 export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { pool, config, uploads, admission } = deps;
   const maxSize = config.maxBodyBytes;
-  const patchDeadlines = bodyDeadlines(config, 'stream');
+  const patchDeadlines = bodyDeadlines(config, 'stream', deps.shutdown);
 
   const requireTus = (c: Context<AppEnv>) => {
     if (c.req.header('tus-resumable') !== TUS_VERSION)
@@ -326,9 +326,14 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         const received = await append(c, upload, offset, length);
         const saved = await uploads.received(upload, received.offset, length);
         deps.metrics.uploadBytes.inc(received.offset - offset);
-        if (received.timedOut)
-          throw new Problem(408, 'body_timeout', received.timedOut.detail, {
-            headers: { ...tusHeaders(saved, saved.received_offset), connection: 'close' },
+        if (received.stoppedBy)
+          // a stalled body (408) or shutdown (503): what arrived is durable; the offset says how far
+          throw new Problem(received.stoppedBy.status, received.stoppedBy.code, received.stoppedBy.detail, {
+            headers: {
+              ...received.stoppedBy.init.headers,
+              ...tusHeaders(saved, saved.received_offset),
+              connection: 'close',
+            },
           });
         if (received.overflow)
           throw tusProblem(
@@ -349,7 +354,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     let position = offset;
     let undurable = 0;
     let overflow = false;
-    let timedOut: BodyTimeout | null = null;
+    let stoppedBy: BodyTimeout | ServerShuttingDown | null = null;
     try {
       for await (const piece of withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines)) {
         let bytes = piece;
@@ -368,7 +373,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         }
       }
     } catch (error) {
-      if (error instanceof BodyTimeout) timedOut = error;
+      if (error instanceof BodyTimeout || error instanceof ServerShuttingDown) stoppedBy = error;
       // the client went away (or stalled) mid-body: what arrived is kept and reported by HEAD
       c.get('log').info(
         { upload_id: upload.uploadId, offset: position, err: (error as Error).message },
@@ -378,7 +383,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       await file.datasync();
       await file.close();
     }
-    return { offset: position, overflow, timedOut };
+    return { offset: position, overflow, stoppedBy };
   }
 
   register(

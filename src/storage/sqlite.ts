@@ -16,8 +16,9 @@ export interface OpenOptions {
   /**
    * NORMAL (the default): a commit is written to the WAL, which is fsynced at the next checkpoint; it
    * survives the process being killed, and the machine losing power once that checkpoint is done. FULL
-   * fsyncs the WAL at every commit, so it survives power loss at once. Writer lanes commit FULL: with group
-   * commit that is one fsync per tens of thousands of rows, which measured at no cost (docs/design.md).
+   * fsyncs the WAL at every commit, so it survives power loss at once. Writer lanes commit FULL by default
+   * (--writer-synchronous): under a bulk load, group commit makes that one fsync per tens of thousands of
+   * rows, which measured at no cost; a stream of tiny requests pays ~2 ms each (docs/design.md).
    */
   synchronous?: 'NORMAL' | 'FULL';
 }

@@ -116,7 +116,11 @@ describe('admission control', () => {
 
   it('refuses new ingest while too many ingest bytes are pending', async () => {
     const server = await startServer({
-      args: ['--max-ingest-pending-bytes', '1', '--ingest-chunk-bytes', '1024', '--ingest-in-flight', '1'],
+      args: [
+        ...['--max-ingest-pending-bytes', '1', '--ingest-chunk-bytes', '1024', '--ingest-in-flight', '1'],
+        // thousands of 3-row commits: an fsync each would make this test about admission slow
+        ...['--writer-synchronous', 'normal'],
+      ],
     });
     try {
       const { headers } = await tenantWithProducts(server, 'bytes');
@@ -221,6 +225,30 @@ describe('graceful shutdown', () => {
     expect(((await res.json()) as { rows_inserted: number }).rows_inserted).toBe(200);
     expect(await exited).toBe(0);
     expect(server.logs().some((l) => l.msg === 'stopped')).toBe(true);
+    removeDir(server.dataDir);
+  });
+});
+
+describe('shutdown timeout', () => {
+  it('an ingest still receiving its body when the drain times out gets a 503 with its counts and Retry-After', async () => {
+    const server = await startServer({ args: ['--shutdown-timeout-ms', '500'] });
+    const { headers } = await tenantWithProducts(server, 'drain-timeout');
+    const body = controlledBody();
+    const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers,
+      body: body.stream,
+      duplex: 'half',
+    } as RequestInit);
+    body.send(manyOrders(100));
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = server.stop('SIGTERM'); // the client never finishes its body
+    const res = await inflight;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(await res.json()).toMatchObject({ code: 'shutting_down', rows_inserted: 100 });
+    expect(await exited).toBe(0);
+    expect(server.logs().some((l) => l.msg === 'request' && l.status === 503)).toBe(true);
     removeDir(server.dataDir);
   });
 });

@@ -48,6 +48,7 @@ function build() {
     health: {} as StorageHealth,
     faults: {} as StorageFaults,
     state: { ready: true, draining: false, bootId: 'b' },
+    shutdown: new AbortController().signal,
   };
   return {
     app: createApp(deps),
