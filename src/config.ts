@@ -160,6 +160,30 @@ export const OPTIONS = [
     help: 'chunks a streaming worker may run ahead of the socket',
   },
   {
+    flag: 'max-streams-per-tenant',
+    env: 'MAX_STREAMS_PER_TENANT',
+    kind: 'int',
+    default: '4',
+    min: 1,
+    help: 'streamed responses (search, direct export, Arrow metrics) one tenant may have open at once (429 beyond)',
+  },
+  {
+    flag: 'max-streams-per-key',
+    env: 'MAX_STREAMS_PER_KEY',
+    kind: 'int',
+    default: '4',
+    min: 1,
+    help: 'streamed responses one API key may have open at once (429 beyond)',
+  },
+  {
+    flag: 'stream-send-timeout-s',
+    env: 'STREAM_SEND_TIMEOUT_S',
+    kind: 'int',
+    default: '30',
+    min: 0,
+    help: 'a stream whose client has read nothing for this long while data waits is dropped (0: never)',
+  },
+  {
     flag: 'stream-chunk-bytes',
     env: 'STREAM_CHUNK_BYTES',
     kind: 'int',
@@ -384,6 +408,9 @@ export interface Config {
   maxIngestPendingBytes: number;
   streamCredits: number;
   streamChunkBytes: number;
+  maxStreamsPerTenant: number;
+  maxStreamsPerKey: number;
+  streamSendTimeoutS: number;
   writerLanes: number;
   ingestChunkBytes: number;
   ingestBatchRows: number;
@@ -459,6 +486,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxIngestPendingBytes: int('max-ingest-pending-bytes'),
     streamCredits: int('stream-credits'),
     streamChunkBytes: int('stream-chunk-bytes'),
+    maxStreamsPerTenant: int('max-streams-per-tenant'),
+    maxStreamsPerKey: int('max-streams-per-key'),
+    streamSendTimeoutS: int('stream-send-timeout-s'),
     ingestChunkBytes: int('ingest-chunk-bytes'),
     ingestBatchRows: int('ingest-batch-rows'),
     ingestInFlight: int('ingest-in-flight'),

@@ -7,6 +7,7 @@ import { Admission } from './http/admission.js';
 import { StorageHealth } from './http/health.js';
 import { lingerOnEarlyAnswers } from './http/lingering-close.js';
 import { ApiSpec } from './http/openapi.js';
+import { StreamGate } from './http/stream-gate.js';
 import { missingServerSettings } from './node-flags.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
@@ -69,6 +70,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   metrics.watchWriteQueue(() => writes.waiting);
   const admission = new Admission(pool, config, metrics);
   const faults = new StorageFaults(pool, health, log);
+  // streams may hold all but one task slot per worker: short requests (a product lookup) always find one
+  const streams = new StreamGate(
+    {
+      total: Math.max(1, pool.capacity - config.workers),
+      perTenant: config.maxStreamsPerTenant,
+      perKey: config.maxStreamsPerKey,
+    },
+    metrics,
+  );
   // tenants whose shard is unavailable are left out of background work (upload and export resumption, sweeps)
   const tenantIds = () =>
     catalog
@@ -101,6 +111,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     log,
     admission,
+    streams,
     cursorSecret,
     spec: new ApiSpec(),
     exports,

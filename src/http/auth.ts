@@ -24,10 +24,12 @@ export function requireApiKey(catalog: Catalog, health: StorageHealth): Middlewa
       throw new Problem(401, 'missing_api_key', 'Send Authorization: Bearer <api_key>.', {
         headers: CHALLENGE,
       });
-    const tenantId = catalog.authenticate(key);
-    if (tenantId === null)
+    const who = catalog.authenticate(key);
+    if (who === null)
       throw new Problem(401, 'invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
+    const { tenantId, keyId } = who;
     c.set('tenantId', tenantId);
+    c.set('keyId', keyId);
     const outage = health.outage(tenantId);
     if (outage)
       throw new Problem(503, 'tenant_unavailable', `This tenant's storage is unavailable: ${outage.reason}`, {

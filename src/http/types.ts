@@ -10,6 +10,8 @@ export interface AppEnv {
     log: Logger;
     /** The authenticated key's tenant. */
     tenantId: number;
+    /** The authenticated API key (for per-key limits). */
+    keyId: number;
     idempotencyKey: string | undefined;
     /** how long a JSON body may take to arrive (--request-timeout-s, --body-idle-timeout-s) */
     jsonDeadlines: BodyDeadlines;

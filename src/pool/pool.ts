@@ -41,11 +41,17 @@ export interface WorkerData {
 export interface StreamOptions {
   credits: number;
   chunkBytes: number;
+  /**
+   * A client that has taken nothing for this long while data waits for it is dropped: the worker stops and
+   * the response is cut (0: never). It frees the task slot a stalled reader would hold.
+   */
+  sendTimeoutMs?: number;
   /** Bytes to append when the worker dies mid-stream (the format's in-band error line). */
   trailerOnCrash?: (error: Error) => Uint8Array | null;
 }
 
 export interface StreamOutcome {
+  /** cancelled: the client went away, or stopped reading past the send timeout (code send_timeout) */
   status: 'complete' | 'error' | 'cancelled';
   meta?: unknown;
   code?: string;
@@ -75,7 +81,8 @@ export class WorkerPool {
    * One thread for background upkeep of shards (WAL checkpoints): work no request waits for, kept off the
    * writer lanes (their commits would wait for it) and off the pool (it would hold a slot for seconds).
    */
-  private readonly upkeep: Piscina;
+  private upkeepPool: Piscina | null = null;
+  private readonly startUpkeep: () => Piscina;
   private readonly drained = new RateMeter(10);
   /** Tasks that can run at once: workers x tasks per worker. */
   readonly capacity: number;
@@ -122,14 +129,16 @@ export class WorkerPool {
       });
     this.piscina = threads(options.workers, options.tasksPerWorker, 'pool');
     this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () => threads(1, 1, 'lane'));
-    // its own small module, and the smallest heap V8 runs well with: checkpoints allocate next to nothing
-    this.upkeep = threads(
-      1,
-      1,
-      'upkeep',
-      options.heap && { youngMb: 1, oldMb: 32 },
-      options.upkeepFilename ?? new URL('../../workers/upkeep.js', import.meta.url).href,
-    );
+    // started on first use; its own small module, and the smallest heap V8 runs well with (checkpoints
+    // allocate next to nothing)
+    this.startUpkeep = () =>
+      threads(
+        1,
+        1,
+        'upkeep',
+        options.heap && { youngMb: 1, oldMb: 32 },
+        options.upkeepFilename ?? new URL('../../workers/upkeep.js', import.meta.url).href,
+      );
     metrics.watchPool(() => this.stats());
   }
 
@@ -184,7 +193,8 @@ export class WorkerPool {
 
   /** Runs a background task (a checkpoint, say) on the upkeep thread. */
   background<T>(name: string, input: object): Promise<T> {
-    return this.runOn(this.upkeep, name, input, []);
+    this.upkeepPool ??= this.startUpkeep();
+    return this.runOn(this.upkeepPool, name, input, []);
   }
 
   private async runOn<T>(
@@ -232,9 +242,7 @@ export class WorkerPool {
   stream(name: string, input: object, options: StreamOptions): StreamHandle {
     const { port1, port2 } = new MessageChannel();
     const queue: Uint8Array[] = [];
-    const abort = new AbortController();
     const submitted = performance.now();
-    let started = false;
     let taskSettled = false;
     const closePortWhenDone = () => {
       if (terminal && taskSettled) port1.close();
@@ -261,8 +269,7 @@ export class WorkerPool {
     };
 
     port1.on('message', (m: StreamMessage) => {
-      if (m.t === 'start') started = true;
-      else if (m.t === 'chunk') {
+      if (m.t === 'chunk') {
         if (terminal) return;
         if (firstChunkMs === null) {
           firstChunkMs = performance.now() - submitted;
@@ -272,16 +279,17 @@ export class WorkerPool {
         bytes += m.b.byteLength;
         queue.push(m.b);
       } else if (m.t === 'end') settle({ status: 'complete', meta: m.meta });
-      else settle({ status: 'error', code: m.code, detail: m.detail });
+      else if (m.t === 'error') settle({ status: 'error', code: m.code, detail: m.detail });
       signal();
     });
 
-    this.run(
-      name,
-      { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes },
-      [port2],
-      abort.signal,
-    )
+    // No AbortSignal for Piscina: a task given one is "abortable", and Piscina runs an abortable task alone
+    // on its worker (aborting terminates the thread), so every open stream held a whole worker and a few
+    // unread streams stalled every other request. A stream is stopped through its port instead: a 'cancel'
+    // posted before the task starts waits on the port and ends it at its first write.
+    this.run(name, { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes }, [
+      port2,
+    ])
       .catch((error: Error) => {
         if (terminal) return;
         const trailer = options.trailerOnCrash?.(error);
@@ -295,9 +303,34 @@ export class WorkerPool {
         closePortWhenDone();
       });
 
+    let lastPull = performance.now();
+    let cut: ((reason: Error) => void) | null = null;
+    const stalled =
+      options.sendTimeoutMs && options.sendTimeoutMs > 0
+        ? setInterval(
+            () => {
+              if (terminal || queue.length === 0 || performance.now() - lastPull < options.sendTimeoutMs!)
+                return;
+              // data waits and the client has taken nothing for the whole timeout: it is not reading
+              port1.postMessage({ t: 'cancel' });
+              queue.length = 0;
+              settle({ status: 'cancelled', code: 'send_timeout' });
+              resolveDone(terminal!);
+              cut?.(new Error(`the client read nothing for ${options.sendTimeoutMs} ms`));
+            },
+            Math.min(1000, options.sendTimeoutMs),
+          )
+        : undefined;
+    stalled?.unref();
+    void done.then(() => clearInterval(stalled));
+
     const body = new ReadableStream<Uint8Array>(
       {
+        start: (controller) => {
+          cut = (reason) => controller.error(reason);
+        },
         pull: async (controller) => {
+          lastPull = performance.now();
           while (queue.length === 0 && !terminal) {
             await new Promise<void>((resolve) => {
               wake = resolve;
@@ -313,8 +346,7 @@ export class WorkerPool {
           resolveDone(terminal!);
         },
         cancel: () => {
-          if (!started) abort.abort();
-          else if (!terminal) port1.postMessage({ t: 'cancel' });
+          if (!terminal) port1.postMessage({ t: 'cancel' });
           queue.length = 0;
           settle({ status: 'cancelled' });
           resolveDone(terminal!);
@@ -326,6 +358,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.piscina, ...this.lanes, this.upkeep].map((p) => p.close({ force: false })));
+    const all = [this.piscina, ...this.lanes, ...(this.upkeepPool ? [this.upkeepPool] : [])];
+    await Promise.all(all.map((p) => p.close({ force: false })));
   }
 }

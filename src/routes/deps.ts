@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Admission } from '../http/admission.js';
 import type { StorageHealth } from '../http/health.js';
 import type { ApiSpec } from '../http/openapi.js';
+import type { StreamGate } from '../http/stream-gate.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { ExportJobs } from '../pool/export-jobs.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   admission: Admission;
+  /** caps on concurrent streams per key, tenant and server */
+  streams: StreamGate;
   /** HMAC key of search cursors, kept in the catalog so tokens survive restarts. */
   cursorSecret: string;
   spec: ApiSpec;

@@ -19,9 +19,9 @@ import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
-import { logStreamEnd } from '../http/stream-log.js';
 import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
+import { workerStream } from '../http/worker-stream.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
 import type { AppDeps } from './deps.js';
 
@@ -160,8 +160,8 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         throw error;
       }
       const tenantId = c.get('tenantId');
-      admission.check('work');
       if (direct) return streamDirect(c, spec);
+      admission.check('work');
       const row = await pool.run<ExportRow>('createExport', {
         requestId: c.get('requestId'),
         tenantId,
@@ -175,13 +175,12 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   );
 
   function streamDirect(c: Context<AppEnv>, spec: ExportSpec): Response {
-    const { body, done } = pool.stream(
+    const { body } = workerStream(
+      c,
+      deps,
       'streamExport',
-      { requestId: c.get('requestId'), tenantId: c.get('tenantId'), spec, batchRows: config.exportBatchRows },
-      { credits: config.streamCredits, chunkBytes: config.streamChunkBytes },
-    );
-    logStreamEnd(c.get('log'), 'export', done, { format: spec.format }, (code) =>
-      deps.faults.observe({ code }, c.get('tenantId')),
+      { spec, batchRows: config.exportBatchRows },
+      { logName: 'export', logFields: { format: spec.format } },
     );
     const gzip = acceptsGzip(c.req.header('accept-encoding'));
     const headers: Record<string, string> = {

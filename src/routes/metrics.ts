@@ -15,9 +15,9 @@ import {
 import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
-import { logStreamEnd } from '../http/stream-log.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
+import { workerStream } from '../http/worker-stream.js';
 import type { AppDeps } from './deps.js';
 
 /** Buckets per Arrow record batch. */
@@ -29,13 +29,12 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     c: Context<AppEnv>,
     request: SalesRequest & { requestId: string; tenantId: number },
   ): Response {
-    const { body, done } = deps.pool.stream(
+    const { body } = workerStream(
+      c,
+      deps,
       'salesMetricsArrow',
       { ...request, batchRows: ARROW_BATCH_ROWS },
-      { credits: deps.config.streamCredits, chunkBytes: deps.config.streamChunkBytes },
-    );
-    logStreamEnd(c.get('log'), 'metrics', done, {}, (code) =>
-      deps.faults.observe({ code }, c.get('tenantId')),
+      { logName: 'metrics' },
     );
     return c.body(body, 200, {
       'content-type': ARROW_STREAM_MEDIA_TYPE,

@@ -10,15 +10,15 @@ import {
 } from '../domain/search.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
-import { logStreamEnd } from '../http/stream-log.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
+import { workerStream } from '../http/worker-stream.js';
 import type { AppDeps } from './deps.js';
 
 const encoder = new TextEncoder();
 
 export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const { pool, config, admission, cursorSecret } = deps;
+  const { cursorSecret } = deps;
   register(
     app,
     deps.spec,
@@ -77,29 +77,17 @@ export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
         after = decoded.position;
       }
-      admission.check('work');
       const format = query.format;
-      const { body, done } = pool.stream(
+      const { body } = workerStream(
+        c,
+        deps,
         'search',
+        { filters: plan.filters, fields: plan.fields, after, limit: query.limit, format, fingerprint },
         {
-          requestId: c.get('requestId'),
-          tenantId,
-          filters: plan.filters,
-          fields: plan.fields,
-          after,
-          limit: query.limit,
-          format,
-          fingerprint,
-        },
-        {
-          credits: config.streamCredits,
-          chunkBytes: config.streamChunkBytes,
+          logName: 'search',
           trailerOnCrash: (error) =>
             encoder.encode(searchTrailer(format, { code: 'worker_failed', detail: error.message })),
         },
-      );
-      logStreamEnd(c.get('log'), 'search', done, {}, (code) =>
-        deps.faults.observe({ code }, c.get('tenantId')),
       );
       return c.body(body, 200, {
         'content-type':

@@ -39,7 +39,7 @@ export class Catalog {
         'INSERT INTO api_keys (tenant_id, lookup_id, secret_hash, created_at) VALUES (?, ?, ?, ?) RETURNING key_id',
       ),
       keyByLookup: this.db.prepare(
-        'SELECT tenant_id, secret_hash FROM api_keys WHERE lookup_id = ? AND revoked_at IS NULL',
+        'SELECT tenant_id, key_id, secret_hash FROM api_keys WHERE lookup_id = ? AND revoked_at IS NULL',
       ),
       revokeKey: this.db.prepare(
         'UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND tenant_id = ? AND revoked_at IS NULL',
@@ -95,14 +95,17 @@ export class Catalog {
   }
 
   /** The tenant a key belongs to, or null for a malformed, unknown or revoked key. */
-  authenticate(apiKey: string): number | null {
+  /** The tenant and key an API key stands for, or null when it is unknown, revoked or wrong. */
+  authenticate(apiKey: string): { tenantId: number; keyId: number } | null {
     const parsed = parseApiKey(apiKey);
     if (!parsed) return null;
     const row = this.stmts.keyByLookup.get(parsed.lookupId) as
-      | { tenant_id: number; secret_hash: Buffer }
+      | { tenant_id: number; key_id: number; secret_hash: Buffer }
       | undefined;
     if (!row) return null;
-    return secretMatches(parsed.secret, row.secret_hash) ? row.tenant_id : null;
+    return secretMatches(parsed.secret, row.secret_hash)
+      ? { tenantId: row.tenant_id, keyId: row.key_id }
+      : null;
   }
 
   findTenant(name: string): number | null {

@@ -1,6 +1,7 @@
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ndjson, order, product } from '../helpers/data.js';
-import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { createTenantOffline } from '../helpers/tenant.js';
 
 function manyOrders(count: number, offset = 0): string {
@@ -155,7 +156,7 @@ describe('admission control', () => {
 });
 
 describe('admission with streams', () => {
-  it('a stream whose client stops reading holds its slot (429 for the next); disconnecting frees it', async () => {
+  it('a stream whose client stops reading holds its slot (429 for the next stream); disconnecting frees it', async () => {
     const server = await startServer({
       args: [
         '--workers',
@@ -184,7 +185,8 @@ describe('admission with streams', () => {
       const refused = await fetch(search, { headers: auth(t.api_key) });
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect(await refused.json()).toMatchObject({ code: 'overloaded', queue_length: 0 });
+      // one task slot: streams may hold all but the one slot kept for short requests, here at least one
+      expect(await refused.json()).toMatchObject({ code: 'too_many_streams', scope: 'server' });
       held.abort();
       let after: Response | null = null;
       for (let i = 0; i < 100 && after?.status !== 200; i++) {
@@ -195,6 +197,85 @@ describe('admission with streams', () => {
       expect(after!.status).toBe(200);
       const lines = (await after!.text()).trimEnd().split('\n');
       expect(lines).toHaveLength(11);
+    } finally {
+      await server.stop();
+      removeDir(server.dataDir);
+    }
+  });
+});
+
+/** A GET whose client reads its first bytes and then nothing more, keeping the connection open. */
+function unreadStream(port: number, path: string, headers: Record<string, string>) {
+  return new Promise<{ socket: Socket; firstBytes: string }>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('data', (d) => {
+      socket.pause();
+      resolve({ socket, firstBytes: d.toString('latin1') });
+    });
+    socket.on('error', reject);
+    const head = Object.entries({ host: 'x', ...headers })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(`GET ${path} HTTP/1.1\r\n${head}\r\n`);
+  });
+}
+
+describe('one tenant against the others', () => {
+  it('streams left unread never stall another tenant: point reads answer, stream caps answer 429, stalled streams are dropped', async () => {
+    const server = await startServer({
+      args: [
+        '--max-streams-per-tenant',
+        '3',
+        '--stream-send-timeout-s',
+        '2',
+        ...['--stream-credits', '1', '--stream-chunk-bytes', '1024'],
+      ],
+    });
+    try {
+      const hog = await tenantWithProducts(server, 'hog');
+      await fetch(`${server.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: hog.headers,
+        body: manyOrders(20_000),
+      });
+      const victim = await tenantWithProducts(server, 'victim');
+      const search = (t: { tenant_id: number; api_key: string }) =>
+        fetch(`${server.url}/api/v1/tenants/${t.tenant_id}/orders/search?limit=100000`, {
+          headers: auth(t.api_key),
+        });
+      // the hog opens streams and reads the first bytes of each, then stops reading (its sockets stay open)
+      const held = [];
+      for (let i = 0; i < 3; i++) {
+        const stream = await unreadStream(
+          server.port,
+          `/api/v1/tenants/${hog.t.tenant_id}/orders/search?limit=100000`,
+          auth(hog.t.api_key),
+        );
+        expect(stream.firstBytes).toMatch(/^HTTP\/1\.1 200/);
+        held.push(stream.socket);
+      }
+      const fourth = await search(hog.t);
+      expect(fourth.status).toBe(429);
+      expect(await fourth.json()).toMatchObject({ code: 'too_many_streams', scope: 'tenant' });
+      // the other tenant is served at once, point reads and streams alike
+      const t0 = performance.now();
+      const product = await fetch(`${server.url}/api/v1/tenants/${victim.t.tenant_id}/products/1`, {
+        headers: auth(victim.t.api_key),
+      });
+      expect(product.status).toBe(200);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect((await search(victim.t)).status).toBe(200);
+      // a client that reads nothing is dropped after the send timeout, and its slots come back
+      const dropped = () =>
+        server.logs().filter((l) => l.msg === 'search stream ended early' && l.code === 'send_timeout')
+          .length;
+      await eventually(() => dropped() === 3, 20_000, 'the unread streams to be dropped');
+      const again = await search(hog.t);
+      expect(again.status).toBe(200);
+      await again.arrayBuffer();
+      expect(
+        server.logs().some((l) => l.msg === 'search stream ended early' && l.code === 'send_timeout'),
+      ).toBe(true);
     } finally {
       await server.stop();
       removeDir(server.dataDir);

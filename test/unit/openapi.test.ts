@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { Admission } from '../../src/http/admission.js';
 import type { StorageHealth } from '../../src/http/health.js';
 import { ApiSpec, toOpenApiPath } from '../../src/http/openapi.js';
+import type { StreamGate } from '../../src/http/stream-gate.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { ExportJobs } from '../../src/pool/export-jobs.js';
@@ -46,6 +47,7 @@ function build() {
     uploads: {} as UploadJobs,
     writes: {} as ShardWriteQueue,
     health: {} as StorageHealth,
+    streams: {} as StreamGate,
     faults: {} as StorageFaults,
     state: { ready: true, draining: false, bootId: 'b' },
     shutdown: new AbortController().signal,
