@@ -360,6 +360,38 @@ export const OPTIONS = [
     help: 'how long a finished export file is kept before it expires and is deleted',
   },
   {
+    flag: 'max-export-jobs-per-tenant',
+    env: 'MAX_EXPORT_JOBS_PER_TENANT',
+    kind: 'int',
+    default: '4',
+    min: 1,
+    help: 'export jobs one tenant may have queued or running (429 too_many_exports beyond)',
+  },
+  {
+    flag: 'max-export-bytes-per-tenant',
+    env: 'MAX_EXPORT_BYTES_PER_TENANT',
+    kind: 'int',
+    default: String(10 * 1024 ** 3),
+    min: 0,
+    help: 'bytes of finished export files one tenant may keep; past it new exports get 413 export_quota_exceeded',
+  },
+  {
+    flag: 'max-open-uploads-per-tenant',
+    env: 'MAX_OPEN_UPLOADS_PER_TENANT',
+    kind: 'int',
+    default: '16',
+    min: 1,
+    help: 'tus uploads one tenant may have open (receiving or processing; 429 too_many_uploads beyond)',
+  },
+  {
+    flag: 'max-upload-bytes-per-tenant',
+    env: 'MAX_UPLOAD_BYTES_PER_TENANT',
+    kind: 'int',
+    default: String(64 * 1024 ** 3),
+    min: 0,
+    help: "bytes one tenant's open uploads may declare in all (413 upload_quota_exceeded beyond)",
+  },
+  {
     flag: 'upload-expiry-s',
     env: 'UPLOAD_EXPIRY_S',
     kind: 'int',
@@ -441,6 +473,10 @@ export interface Config {
   exportMaxRowsPerS: number;
   exportRetentionS: number;
   uploadExpiryS: number;
+  maxExportJobsPerTenant: number;
+  maxExportBytesPerTenant: number;
+  maxOpenUploadsPerTenant: number;
+  maxUploadBytesPerTenant: number;
   logLevel: string;
   minFreeDiskMb: number;
   shutdownTimeoutMs: number;
@@ -506,6 +542,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     exportMaxRowsPerS: int('export-max-rows-per-s'),
     exportRetentionS: int('export-retention-s'),
     uploadExpiryS: int('upload-expiry-s'),
+    maxExportJobsPerTenant: int('max-export-jobs-per-tenant'),
+    maxExportBytesPerTenant: int('max-export-bytes-per-tenant'),
+    maxOpenUploadsPerTenant: int('max-open-uploads-per-tenant'),
+    maxUploadBytesPerTenant: int('max-upload-bytes-per-tenant'),
     idempotencyTtlHours: int('idempotency-ttl-hours'),
     requestTimeoutS: int('request-timeout-s'),
     ingestBodyTimeoutS: int('ingest-body-timeout-s'),

@@ -3,6 +3,7 @@ import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, w
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExportSpec, RunExportResult } from '../src/domain/export.js';
+import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
 import { filterShape, searchTrailer } from '../src/domain/search.js';
 import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
@@ -24,14 +25,25 @@ function store(ctx: TaskContext, tenantId: number): ExportStore {
 
 export interface CreateExportInput extends TaskBase {
   spec: ExportSpec;
+  limits: { jobs: number; bytes: number };
 }
 
-export const createExport = defineTask('createExport', (ctx, input: CreateExportInput): ExportRow => {
-  const exportId = `exp_${randomBytes(12).toString('base64url')}`;
-  return ctx.lock.withLock(input.tenantId, () =>
-    store(ctx, input.tenantId).insert(exportId, input.spec, Date.now()),
-  );
-});
+/** Creates a queued job, unless the tenant is at its quota of jobs or kept bytes (checked under the lock). */
+export const createExport = defineTask(
+  'createExport',
+  (ctx, input: CreateExportInput): Quoted<ExportRow, ExportQuota> =>
+    ctx.lock.withLock(input.tenantId, () => {
+      const exports = store(ctx, input.tenantId);
+      const use = exports.usage();
+      const over = firstExceeded<ExportQuota>({
+        jobs: { used: use.active, limit: input.limits.jobs, adding: 1 },
+        bytes: { used: use.bytesKept, limit: input.limits.bytes, adding: 0 },
+      });
+      if (over) return { ok: false, ...over };
+      const exportId = `exp_${randomBytes(12).toString('base64url')}`;
+      return { ok: true, value: exports.insert(exportId, input.spec, Date.now()) };
+    }),
+);
 
 export interface ExportLookupInput extends TaskBase {
   exportId: string;
@@ -155,7 +167,7 @@ export const runExport = defineTask(
         }
         if (input.maxRowsPerSecond > 0) {
           const dueMs = (encodedRows / input.maxRowsPerSecond) * 1000 - (performance.now() - paceStart);
-          if (dueMs > 0) await sleep(dueMs);
+          if (dueMs > 0) await pausedUntil(dueMs, stop);
         } else {
           await sleep(0); // let other tasks on this worker interleave between batches
         }
@@ -222,3 +234,10 @@ export const streamExport = defineStreamTask(
   // A CSV cut off mid-way gets a last line that says so; a Parquet file without its footer is unreadable anyway.
   (failure, input) => (input.spec.format === 'csv' ? `\r\n${searchTrailer('ndjson', failure)}` : ''),
 );
+
+/** Waits `ms` (the export's pacing), waking early when shutdown raises the stop flag. */
+async function pausedUntil(ms: number, stop: Int32Array): Promise<void> {
+  const until = performance.now() + ms;
+  while (Atomics.load(stop, 0) !== 1 && performance.now() < until)
+    await sleep(Math.min(100, until - performance.now()));
+}

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { RowError } from '../src/domain/order-schema.js';
+import { firstExceeded, type Quoted, type UploadQuota } from '../src/domain/quota.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
@@ -12,13 +13,28 @@ export interface UploadInput extends TaskBase {
   uploadId: string;
 }
 
+/** Creates an upload, unless the tenant is at its quota of open uploads or declared bytes (under the lock). */
 export const createUpload = defineTask(
   'createUpload',
-  (ctx, input: UploadInput & { length: number | null; metadata: Record<string, string>; ttlMs: number }) =>
+  (
+    ctx,
+    input: UploadInput & {
+      length: number | null;
+      metadata: Record<string, string>;
+      ttlMs: number;
+      limits: { uploads: number; bytes: number };
+    },
+  ): Quoted<UploadRow, UploadQuota> =>
     ctx.lock.withLock(input.tenantId, () => {
       const uploads = store(ctx, input.tenantId);
+      const use = uploads.usage();
+      const over = firstExceeded<UploadQuota>({
+        uploads: { used: use.open, limit: input.limits.uploads, adding: 1 },
+        bytes: { used: use.declaredBytes, limit: input.limits.bytes, adding: input.length ?? 0 },
+      });
+      if (over) return { ok: false, ...over };
       uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs);
-      return uploads.get(input.uploadId)!;
+      return { ok: true, value: uploads.get(input.uploadId)! };
     }),
 );
 

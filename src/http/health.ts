@@ -19,7 +19,7 @@ export class StorageHealth {
   constructor(
     private readonly dataDir: string,
     /** free space at or under which writes are expected to fail (and new exports and uploads are refused) */
-    private readonly minFreeBytes: number,
+    readonly minimumFree: number,
     private readonly log: Logger,
   ) {}
 
@@ -57,10 +57,10 @@ export class StorageHealth {
   /** Whether writes can be expected to succeed: no recent disk-full, or space has come back since. */
   async writable(): Promise<{ writable: boolean; free_bytes: number }> {
     const free = await this.freeBytes();
-    if (this.diskFullSince !== null && free > this.minFreeBytes) {
+    if (this.diskFullSince !== null && free > this.minimumFree) {
       this.log.warn({ free_bytes: free }, 'disk space is back: writes resume');
       this.diskFullSince = null;
     }
-    return { writable: this.diskFullSince === null && free > this.minFreeBytes, free_bytes: free };
+    return { writable: this.diskFullSince === null && free > this.minimumFree, free_bytes: free };
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, open, truncate } from 'node:fs/promises';
+import { mkdir, open, rm, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
@@ -69,6 +69,11 @@ export class UploadJobs {
     const file = await open(path, 'w');
     await file.sync();
     await file.close();
+  }
+
+  /** Removes a staging file made for an upload that was then refused. */
+  async dropStaging(tenantId: number, uploadId: string): Promise<void> {
+    await rm(this.stagingPath(tenantId, uploadId), { force: true });
   }
 
   /** The in-memory record of an unfinished upload (loaded on first use). */

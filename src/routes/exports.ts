@@ -15,7 +15,9 @@ import {
   exportFileName,
   toExportSpec,
 } from '../domain/export.js';
+import type { ExportQuota, Quoted } from '../domain/quota.js';
 import { accepted } from '../http/accept.js';
+import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
@@ -133,7 +135,17 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         202: { description: 'Job accepted', schema: ExportStatusDoc, headers: { Location: 'status_url' } },
         429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
       },
-      errors: ['validation_failed', 'unknown_field', 'format_conflict', 'malformed_json', 'overloaded'],
+      errors: [
+        'validation_failed',
+        'unknown_field',
+        'format_conflict',
+        'malformed_json',
+        'overloaded',
+        'too_many_exports',
+        'export_quota_exceeded',
+        'insufficient_storage',
+        'too_many_streams',
+      ],
     },
     async (c) => {
       const body = validate(ExportRequest, await readJsonBody(c, 64 * 1024));
@@ -162,11 +174,33 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       const tenantId = c.get('tenantId');
       if (direct) return streamDirect(c, spec);
       admission.check('work');
-      const row = await pool.run<ExportRow>('createExport', {
+      await requireFreeDisk(deps.health);
+      const created = await pool.run<Quoted<ExportRow, ExportQuota>>('createExport', {
         requestId: c.get('requestId'),
         tenantId,
         spec,
+        limits: { jobs: config.maxExportJobsPerTenant, bytes: config.maxExportBytesPerTenant },
       });
+      if (!created.ok)
+        throw created.quota === 'jobs'
+          ? new Problem(
+              429,
+              'too_many_exports',
+              `At most ${created.use.limit} export jobs queued or running per tenant.`,
+              {
+                headers: { 'Retry-After': '10' },
+                extra: { ...created.use },
+              },
+            )
+          : new Problem(
+              413,
+              'export_quota_exceeded',
+              `Finished exports kept use ${created.use.used} bytes, the tenant's limit is ${created.use.limit}; delete or let some expire.`,
+              {
+                extra: { ...created.use },
+              },
+            );
+      const row = created.value;
       deps.exports.enqueue(tenantId, row.export_id);
       c.get('log').info({ export_id: row.export_id, format, fields: spec.fields.length }, 'export queued');
       const status = publish(tenantId, row);

@@ -3,7 +3,9 @@ import { open } from 'node:fs/promises';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { RowError } from '../domain/order-schema.js';
+import type { Quoted, UploadQuota } from '../domain/quota.js';
 import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
+import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
@@ -52,7 +54,7 @@ function uploadMetadataHeader(stored: string): Record<string, string> {
 }
 
 function tusProblem(
-  status: 400 | 404 | 409 | 410 | 412 | 413 | 415,
+  status: 400 | 404 | 409 | 410 | 412 | 413 | 415 | 429,
   code: string,
   detail: string,
   headers = {},
@@ -159,6 +161,9 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         'invalid_upload_length',
         'invalid_upload_metadata',
         'upload_too_large',
+        'too_many_uploads',
+        'upload_quota_exceeded',
+        'insufficient_storage',
       ],
     },
     async (c) => {
@@ -188,16 +193,36 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           'Upload-Metadata is "key base64value" pairs, comma-separated.',
         );
       const tenantId = c.get('tenantId');
+      await requireFreeDisk(deps.health, length ?? 0);
       const uploadId = `upl_${randomBytes(12).toString('base64url')}`;
       await uploads.createStaging(tenantId, uploadId);
-      const row = await pool.run<UploadRow>('createUpload', {
+      const created = await pool.run<Quoted<UploadRow, UploadQuota>>('createUpload', {
         requestId: c.get('requestId'),
         tenantId,
         uploadId,
         length,
         metadata,
         ttlMs: uploads.ttlMs,
+        limits: { uploads: config.maxOpenUploadsPerTenant, bytes: config.maxUploadBytesPerTenant },
       });
+      if (!created.ok) {
+        await uploads.dropStaging(tenantId, uploadId);
+        throw created.quota === 'uploads'
+          ? tusProblem(
+              429,
+              'too_many_uploads',
+              `At most ${created.use.limit} uploads open per tenant; finish or terminate one.`,
+              {
+                'Retry-After': '10',
+              },
+            )
+          : tusProblem(
+              413,
+              'upload_quota_exceeded',
+              `Open uploads declare ${created.use.used} bytes; the tenant's limit is ${created.use.limit}.`,
+            );
+      }
+      const row = created.value;
       uploads.track(row, tenantId);
       c.get('log').info({ upload_id: uploadId, upload_length: length, metadata }, 'upload created');
       return c.body(null, 201, { ...tusHeaders(row, 0), Location: `${BASE}/${uploadId}` });

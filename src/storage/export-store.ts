@@ -60,6 +60,17 @@ export class ExportStore {
     return this.get(exportId)!;
   }
 
+  /** Jobs queued or running, and the bytes of finished files still kept (the tenant's export quotas). */
+  usage(): { active: number; bytesKept: number } {
+    return this.db
+      .prepare(
+        `SELECT count(*) FILTER (WHERE state IN ('queued', 'running')) AS active,
+           coalesce(sum(size) FILTER (WHERE state = 'complete'), 0) AS bytesKept
+         FROM exports`,
+      )
+      .get() as { active: number; bytesKept: number };
+  }
+
   get(exportId: string): ExportRow | undefined {
     return this.db.prepare('SELECT * FROM exports WHERE export_id = ?').get(exportId) as
       | ExportRow

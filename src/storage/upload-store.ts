@@ -54,6 +54,16 @@ export class UploadStore {
       .run(uploadId, length, JSON.stringify(metadata), now, now, now + ttlMs);
   }
 
+  /** Uploads still open (receiving or processing) and the bytes they declared (or hold, when deferred). */
+  usage(): { open: number; declaredBytes: number } {
+    return this.db
+      .prepare(
+        `SELECT count(*) AS open, coalesce(sum(coalesce(upload_length, received_offset)), 0) AS declaredBytes
+         FROM uploads WHERE state IN ('receiving', 'processing')`,
+      )
+      .get() as { open: number; declaredBytes: number };
+  }
+
   get(uploadId: string): UploadRow | undefined {
     return this.db.prepare('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as
       | UploadRow

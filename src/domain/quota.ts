@@ -1,0 +1,25 @@
+/** A per-tenant cap and what the tenant already uses of it. */
+export interface QuotaUse {
+  used: number;
+  limit: number;
+}
+
+/** The result of an admission under quotas: admitted with its value, or refused naming the quota. */
+export type Quoted<T, Q extends string> = { ok: true; value: T } | { ok: false; quota: Q; use: QuotaUse };
+
+/** The first quota `uses` would exceed by adding `adding` (0 for a count of one more thing), or null. */
+export function firstExceeded<Q extends string>(
+  uses: Record<Q, QuotaUse & { adding: number }>,
+): { quota: Q; use: QuotaUse } | null {
+  for (const quota of Object.keys(uses) as Q[]) {
+    const { used, limit, adding } = uses[quota];
+    if (used + adding > limit) return { quota, use: { used, limit } };
+  }
+  return null;
+}
+
+/** An export job is refused past the tenant's jobs queued or running, or its finished bytes kept. */
+export type ExportQuota = 'jobs' | 'bytes';
+
+/** An upload is refused past the tenant's open uploads, or the bytes they declare. */
+export type UploadQuota = 'uploads' | 'bytes';
