@@ -98,9 +98,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
     tenantIds,
   );
-  const uploads = new UploadJobs(pool, writes, config, log, tenantIds, (delta) =>
-    admission.addPendingIngest(delta),
-  );
+  const uploads = new UploadJobs(pool, writes, config, log, tenantIds, admission.ingestBudget);
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();
   const deps: AppDeps = {

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { ByteBudget } from '../domain/byte-budget.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
 import { Problem } from './problem.js';
@@ -15,19 +16,24 @@ export interface AdmissionLimits {
  * observed drain rate, and the queue figures in the body. Cheap endpoints never pass through here.
  */
 export class Admission {
-  pendingIngestBytes = 0;
+  /** Ingest bytes cut into chunks and not yet committed, over every request and upload. */
+  readonly ingestBudget: ByteBudget;
 
   constructor(
     private readonly pool: WorkerPool,
     private readonly limits: AdmissionLimits,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.ingestBudget = new ByteBudget(limits.maxIngestPendingBytes, (held) =>
+      metrics.ingestPendingBytes.set(held),
+    );
+  }
 
   check(kind: 'work' | 'ingest'): void {
     const queued = this.pool.queueSize;
     const wouldWait = this.pool.activeTasks >= this.pool.capacity;
     if (wouldWait && queued >= this.limits.maxQueue) this.refuse('queue_full', queued);
-    if (kind === 'ingest' && this.pendingIngestBytes >= this.limits.maxIngestPendingBytes) {
+    if (kind === 'ingest' && this.ingestBudget.exhausted) {
       this.refuse('ingest_backlog', queued);
     }
   }
@@ -35,11 +41,6 @@ export class Admission {
   /** Whether new pool work would be refused now (what /readyz reports as saturation). */
   saturated(): boolean {
     return this.pool.activeTasks >= this.pool.capacity && this.pool.queueSize >= this.limits.maxQueue;
-  }
-
-  addPendingIngest(bytes: number): void {
-    this.pendingIngestBytes += bytes;
-    this.metrics.ingestPendingBytes.set(this.pendingIngestBytes);
   }
 
   private refuse(reason: string, queued: number): never {

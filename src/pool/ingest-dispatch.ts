@@ -1,3 +1,4 @@
+import type { ByteBudget } from '../domain/byte-budget.js';
 import { addSummary, type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import type { RowError } from '../domain/order-schema.js';
@@ -14,8 +15,8 @@ export interface DispatchOptions {
   maxInFlight: number;
   maxErrors: number;
   maxRows?: number;
-  /** Told of bytes handed to workers (+) and finished (-), for admission control. */
-  onPending?: (deltaBytes: number) => void;
+  /** Bytes held by chunks between being cut and being committed, shared by every request (waits when full). */
+  budget?: Pick<ByteBudget, 'reserve' | 'release'>;
   /** Called after each chunk is committed (the summary so far). */
   onProgress?: (summary: ChunkSummary, chunk: LineChunk) => void;
 }
@@ -56,12 +57,14 @@ export async function dispatchIngest(
   let failure: Error | null = null;
   let linesSeen = 0;
 
+  /** Hands a chunk on; its bytes were reserved in the budget by the caller. */
   const submit = (chunk: LineChunk) => {
     linesSeen += chunk.lines;
-    if (options.maxRows !== undefined && linesSeen > options.maxRows)
-      throw new RowLimitExceeded(options.maxRows);
     const size = chunk.bytes.byteLength;
-    options.onPending?.(size);
+    if (options.maxRows !== undefined && linesSeen > options.maxRows) {
+      options.budget?.release(size);
+      throw new RowLimitExceeded(options.maxRows);
+    }
     const task = runChunk({
       requestId: options.requestId,
       tenantId: options.tenantId,
@@ -83,7 +86,7 @@ export async function dispatchIngest(
         },
       )
       .finally(() => {
-        options.onPending?.(-size);
+        options.budget?.release(size);
         inFlight.delete(task);
       });
     inFlight.add(task);
@@ -94,16 +97,21 @@ export async function dispatchIngest(
       for (const chunk of chunker.push(data)) {
         while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
         if (failure) throw failure;
+        await options.budget?.reserve(chunk.bytes.byteLength);
         submit(chunk);
       }
     }
     const last = chunker.end();
-    if (last) submit(last);
+    if (last) {
+      await options.budget?.reserve(last.bytes.byteLength);
+      submit(last);
+    }
   } catch (error) {
     // The body broke (corrupt, too long, client gone): whole lines already received are still committed.
     if (!failure && !(error instanceof RowLimitExceeded)) {
       const whole = chunker.completeLines();
       if (whole) {
+        await options.budget?.reserve(whole.bytes.byteLength);
         try {
           submit(whole);
         } catch {

@@ -1,6 +1,7 @@
 import { mkdir, open, rm, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config.js';
+import type { ByteBudget } from '../domain/byte-budget.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { BodyError, decodeByMagic, decodeLimits, metered } from '../http/body-decoder.js';
 import { storageFault } from '../http/storage-problem.js';
@@ -51,8 +52,8 @@ export class UploadJobs {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly tenantIds: () => readonly number[],
-    /** Told of chunk bytes handed to workers (+) and finished (-): uploads count toward ingest admission. */
-    private readonly onPending: (deltaBytes: number) => void = () => {},
+    /** Chunk bytes between cut and commit: uploads share ingest's bound and count toward its admission. */
+    private readonly budget: Pick<ByteBudget, 'reserve' | 'release'>,
   ) {}
 
   get ttlMs(): number {
@@ -205,7 +206,6 @@ export class UploadJobs {
       const endOffset = cursor + chunk.bytes.length;
       const size = chunk.bytes.length;
       cursor = endOffset;
-      this.onPending(size);
       const parse: IngestChunkInput = {
         requestId: `upload:${uploadId}`,
         tenantId,
@@ -215,7 +215,10 @@ export class UploadJobs {
         batchRows: Number.POSITIVE_INFINITY,
         maxErrors: Number.POSITIVE_INFINITY,
       };
-      const parsed = this.pool.run<ParsedForWrite>('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]);
+      // parsed once its bytes fit in ingest's shared budget (uploads and requests share one bound)
+      const parsed = this.budget
+        .reserve(size)
+        .then(() => this.pool.run<ParsedForWrite>('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]));
       const enqueued = lastQueued
         .then(() => parsed)
         .then((p) => ({
@@ -243,7 +246,7 @@ export class UploadJobs {
           failure ??= error;
         })
         .finally(() => {
-          this.onPending(-size);
+          this.budget.release(size);
           inFlight.delete(done);
         });
       inFlight.add(done);

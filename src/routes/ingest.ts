@@ -146,7 +146,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           maxInFlight: config.ingestInFlight,
           maxErrors: MAX_INLINE_ERRORS,
           maxRows: config.maxRowsPerRequest,
-          onPending: (delta) => admission.addPendingIngest(delta),
+          budget: admission.ingestBudget,
         });
       } finally {
         metrics.ingestBytes.inc(body.counter.out);

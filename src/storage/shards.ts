@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from './migrations.js';
-import { type Db, type OpenOptions, openDatabase } from './sqlite.js';
+import { type Db, DEFAULT_CACHE_MIB, type OpenOptions, openDatabase, setCacheMiB } from './sqlite.js';
 
 export function shardDir(dataDir: string): string {
   return join(dataDir, 'shards');
@@ -61,14 +61,23 @@ const SWITCH_IDLE_MS = 100;
  */
 export class ShardConnections implements Shards {
   private readonly open = new Map<number, OpenShard>();
+  /** the thread's page cache budget, shared by its open connections (the open options' cacheMiB) */
+  private readonly budgetMiB: number;
 
   constructor(
     private readonly dataDir: string,
     /** Connections unused this long are closed: each holds a page cache, and a worker may touch many shards. */
     private readonly idleMs = 10_000,
-    /** How connections are opened (a writer lane's differ: bigger cache, no inline checkpoints). */
+    /**
+     * How connections are opened (a writer lane's differ: bigger cache, no inline checkpoints). Its cacheMiB
+     * is the budget of all of them together: with several tenants open at once, each gets its share, so a
+     * thread's page caches stay bounded however many tenants it serves (20 tenants loading at once peaked
+     * at 264 MB with a full cache each, issue 21).
+     */
     private readonly openOptions: OpenOptions = {},
-  ) {}
+  ) {
+    this.budgetMiB = openOptions.cacheMiB ?? DEFAULT_CACHE_MIB;
+  }
 
   db(tenantId: number): Db {
     return this.entry(tenantId).db;
@@ -109,12 +118,16 @@ export class ShardConnections implements Shards {
       // a worker moving to another tenant (one load after another) drops the caches it no longer uses
       this.closeIdle(now, SWITCH_IDLE_MS);
       entry = {
-        db: openDatabase(shardPath(this.dataDir, tenantId), this.openOptions),
+        db: openDatabase(shardPath(this.dataDir, tenantId), {
+          ...this.openOptions,
+          cacheMiB: this.shareMiB(this.open.size + 1),
+        }),
         statements: new Map(),
         lastUsed: 0,
         holders: 0,
       };
       this.open.set(tenantId, entry);
+      this.rebalance();
     }
     entry.lastUsed = now;
     return entry;
@@ -129,7 +142,19 @@ export class ShardConnections implements Shards {
       this.open.delete(tenantId);
       closed++;
     }
+    if (closed) this.rebalance();
     return closed;
+  }
+
+  /** Each open connection's share of the thread's cache budget (at least 1 MiB). */
+  private shareMiB(connections: number): number {
+    return Math.max(1, Math.floor(this.budgetMiB / Math.max(1, connections)));
+  }
+
+  /** Gives every open connection its share; a shrunk cache frees its pages beyond the new size at once. */
+  private rebalance(): void {
+    const share = this.shareMiB(this.open.size);
+    for (const { db } of this.open.values()) setCacheMiB(db, share);
   }
 
   get size(): number {

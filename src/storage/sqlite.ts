@@ -23,6 +23,14 @@ export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL';
 }
 
+/** The page cache of a connection that is given none (SQLITE_CACHE_MIB, default 8). */
+export const DEFAULT_CACHE_MIB = Number(process.env.SQLITE_CACHE_MIB ?? 8);
+
+/** Sets a connection's page cache size (negative cache_size: KiB). Shrinking frees pages past it. */
+export function setCacheMiB(db: Db, mib: number): void {
+  db.pragma(`cache_size = ${-1024 * mib}`);
+}
+
 /** A WAL file is cut back to this size after a checkpoint has emptied it (a bulk load can grow it to GBs). */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
@@ -42,7 +50,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   }
   db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   db.pragma('busy_timeout = 10000');
-  db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? Number(process.env.SQLITE_CACHE_MIB ?? 8))}`);
+  setCacheMiB(db, options.cacheMiB ?? DEFAULT_CACHE_MIB);
   db.pragma(`mmap_size = ${(options.mmapMiB ?? Number(process.env.SQLITE_MMAP_MIB ?? 0)) * 1024 * 1024}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');

@@ -82,4 +82,23 @@ describe('ShardConnections', () => {
       removeDir(dir);
     }
   });
+  it("shares the thread's cache budget among its open connections and gives it back as they close", () => {
+    const dir = tempDataDir();
+    try {
+      for (const t of [1, 2, 3, 4]) prepareShard(dir, t);
+      const shards = new ShardConnections(dir, 1000, { cacheMiB: 8 });
+      const cacheKiB = (t: number) => -(shards.db(t).pragma('cache_size', { simple: true }) as number);
+      expect(cacheKiB(1)).toBe(8 * 1024);
+      for (const t of [2, 3, 4]) shards.db(t);
+      expect([1, 2, 3, 4].map(cacheKiB)).toEqual([2048, 2048, 2048, 2048]);
+      const lease = shards.lease();
+      lease.db(1); // held: not closed
+      expect(shards.closeIdle(Date.now() + 2000)).toBe(3);
+      expect(cacheKiB(1)).toBe(8 * 1024);
+      lease.release();
+      shards.closeAll();
+    } finally {
+      removeDir(dir);
+    }
+  });
 });

@@ -1,0 +1,192 @@
+/**
+ * Many tenants at once (issue 21): 20 tenants each ingesting its own orders in requests of --batch orders,
+ * while 10 search streams read whole pages and metrics loops ask for sales by day, for --seconds. Reports
+ * ingest throughput, how many requests got 429 (and retried after Retry-After), /healthz latency, the
+ * server's peak RSS, and its RSS before the load and 30 s after it ended (does it give memory back).
+ *   node dist/perf/soak.js --dataset ./datasets/small [--tenants 20] [--seconds 180] [--out soak]
+ * Prints a table and one JSON line; writes perf/results/<out>.json.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { tenantDir } from '../tools/gen/write-files.js';
+import { rssOf, sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { send } from './lib/http.js';
+import { tableLines } from './lib/orders-file.js';
+import { machine, writeResult } from './lib/results.js';
+import { createTenant, loadProducts } from './lib/tenant.js';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: './datasets/small' },
+    tenants: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '180' },
+    batch: { type: 'string', default: '5000' },
+    streams: { type: 'string', default: '10' },
+    out: { type: 'string', default: 'soak' },
+  },
+});
+const tenants = Number(values.tenants);
+const seconds = Number(values.seconds);
+const batch = Number(values.batch);
+const dir = tenantDir(values.dataset!, 1);
+const work = mkdtempSync(join(tmpdir(), 'orderflow-soak-'));
+const ADMIN = 'perf-admin';
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round((s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? 0) * 10) / 10;
+};
+
+// every tenant gets its own slice of the dataset's orders, as request bodies written before the clock runs
+const perTenant = Math.ceil((seconds * 2000) / tenants); // more than they can ingest in the time
+const files: string[][] = Array.from({ length: tenants }, () => []);
+{
+  let lines: string[] = [];
+  let n = 0;
+  for await (const line of tableLines(dir, 'orders', perTenant * tenants)) {
+    lines.push(line);
+    if (lines.length === batch) {
+      const t = Math.floor(n / perTenant) % tenants;
+      const file = join(work, `t${t}-${files[t]!.length}.ndjson`);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      files[t]!.push(file);
+      lines = [];
+    }
+    n++;
+  }
+}
+
+const server = await spawnServer([
+  '--data',
+  join(work, 'data'),
+  '--admin-token',
+  ADMIN,
+  '--log-level',
+  'warn',
+]);
+try {
+  const idleRss = rssOf(server.child.pid!) ?? 0;
+  const ts: Awaited<ReturnType<typeof createTenant>>[] = [];
+  for (let i = 0; i < tenants; i++) {
+    const t = await createTenant(server.url, ADMIN, `soak-${i}`);
+    await loadProducts(server.url, t.auth, dir);
+    ts.push(t);
+  }
+  const sampler = sampleRss(server.child.pid!, 200);
+  const until = Date.now() + seconds * 1000;
+  const counts = {
+    orders: 0,
+    ingest_requests: 0,
+    refused_429: 0,
+    failed: 0,
+    streams: 0,
+    stream_rows: 0,
+    metrics: 0,
+  };
+  const health: number[] = [];
+  const retryAfter = async (status: number, headers: string) => {
+    counts.refused_429++;
+    const s = Number(/retry-after: (\d+)/i.exec(headers)?.[1] ?? 1);
+    await new Promise((r) => setTimeout(r, Math.min(5, s) * 1000));
+    return status;
+  };
+  const ingestLoop = async (i: number) => {
+    for (const file of files[i]!) {
+      if (Date.now() > until) return;
+      for (;;) {
+        const res = await send(`${server.url}/api/v1/ingest/orders/`, {
+          method: 'POST',
+          headers: { ...ts[i]!.auth, 'content-type': 'application/x-ndjson' },
+          file,
+        });
+        if (res.status === 429) {
+          await retryAfter(res.status, res.text);
+          continue;
+        }
+        if (res.status === 200) {
+          counts.orders += (JSON.parse(res.text) as { rows_inserted: number }).rows_inserted;
+          counts.ingest_requests++;
+        } else counts.failed++;
+        break;
+      }
+    }
+  };
+  const streamLoop = async (k: number) => {
+    while (Date.now() < until) {
+      const t = ts[k % tenants]!;
+      const res = await send(`${server.url}/api/v1/tenants/${t.tenantId}/orders/search?limit=20000`, {
+        headers: t.auth,
+      });
+      if (res.status === 429) await retryAfter(res.status, res.text);
+      else if (res.status === 200) {
+        counts.streams++;
+        counts.stream_rows += res.text.split('\n').length - 2;
+      } else counts.failed++;
+    }
+  };
+  const metricsLoop = async (k: number) => {
+    while (Date.now() < until) {
+      const t = ts[(k * 7) % tenants]!;
+      const res = await send(
+        `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01`,
+        { headers: t.auth },
+      );
+      if (res.status === 429) await retryAfter(res.status, res.text);
+      else if (res.status === 200) counts.metrics++;
+      else counts.failed++;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const probe = async () => {
+    while (Date.now() < until) {
+      const h0 = performance.now();
+      await send(`${server.url}/healthz`);
+      health.push(performance.now() - h0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all([
+    ...ts.map((_, i) => ingestLoop(i)),
+    ...Array.from({ length: Number(values.streams) }, (_, k) => streamLoop(k)),
+    ...Array.from({ length: 4 }, (_, k) => metricsLoop(k)),
+    probe(),
+  ]);
+  const elapsed = (performance.now() - t0) / 1000;
+  const rss = sampler.stop();
+  await new Promise((r) => setTimeout(r, 30_000));
+  const afterRss = rssOf(server.child.pid!) ?? 0;
+  const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  const result = {
+    benchmark: 'soak',
+    at: new Date().toISOString(),
+    env: machine(),
+    tenants,
+    seconds: Math.round(elapsed),
+    ...counts,
+    orders_per_sec: Math.round(counts.orders / elapsed),
+    healthz_ms: { p50: pct(health, 0.5), p99: pct(health, 0.99), max: pct(health, 1), probes: health.length },
+    idle_rss_mb: mb(idleRss),
+    peak_rss_mb: mb(rss.peak),
+    rss_30s_after_mb: mb(afterRss),
+  };
+  writeResult(values.out!, { ...result, rss_samples: rss.samples });
+  process.stdout.write(
+    [
+      `| ${tenants} tenants ingesting, ${values.streams} streams, 4 metrics loops, ${result.seconds} s | |`,
+      '|---|---|',
+      `| orders ingested (all tenants) | ${counts.orders} (${result.orders_per_sec}/s) |`,
+      `| requests refused with 429 (then retried) / failed | ${counts.refused_429} / ${counts.failed} |`,
+      `| search streams completed (rows) / metrics answers | ${counts.streams} (${counts.stream_rows}) / ${counts.metrics} |`,
+      `| /healthz p50 / p99 / max ms | ${result.healthz_ms.p50} / ${result.healthz_ms.p99} / ${result.healthz_ms.max} |`,
+      `| server RSS idle / peak / 30 s after | ${result.idle_rss_mb} / ${result.peak_rss_mb} / ${result.rss_30s_after_mb} MB |`,
+      '',
+    ].join('\n'),
+  );
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  server.child.kill('SIGTERM');
+  await server.exited;
+  rmSync(work, { recursive: true, force: true });
+}
