@@ -6,6 +6,7 @@
  *   node dist/perf/soak.js --dataset ./datasets/small [--tenants 20] [--seconds 180] [--out soak]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +158,7 @@ try {
   const rss = sampler.stop();
   await new Promise((r) => setTimeout(r, 30_000));
   const afterRss = rssOf(server.child.pid!) ?? 0;
+  if (process.env.SOAK_PMAP) writeFileSync(process.env.SOAK_PMAP, execFileSync('pmap', ['-x', String(server.child.pid)], { encoding: 'utf8' }));
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   const result = {
     benchmark: 'soak',
