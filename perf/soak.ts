@@ -158,7 +158,11 @@ try {
   const rss = sampler.stop();
   await new Promise((r) => setTimeout(r, 30_000));
   const afterRss = rssOf(server.child.pid!) ?? 0;
-  if (process.env.SOAK_PMAP) writeFileSync(process.env.SOAK_PMAP, execFileSync('pmap', ['-x', String(server.child.pid)], { encoding: 'utf8' }));
+  if (process.env.SOAK_PMAP)
+    writeFileSync(
+      process.env.SOAK_PMAP,
+      execFileSync('pmap', ['-x', String(server.child.pid)], { encoding: 'utf8' }),
+    );
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   const result = {
     benchmark: 'soak',

@@ -9,6 +9,8 @@ import {
   nearestRank,
   type SalesRequest,
   type SalesResult,
+  isTimeGroup,
+  type TimeGroup,
   timeKey,
 } from '../src/domain/metrics.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
@@ -142,7 +144,7 @@ class GroupAccumulator {
 function exact(db: Db, r: SalesRequest): Answer {
   const acc = new GroupAccumulator();
   let rows = 0;
-  if (r.groupBy === 'day' || r.groupBy === 'hour') {
+  if (isTimeGroup(r.groupBy)) {
     const stmt = db.prepare(exactTimeScanSql(r.statuses.length));
     const g = r.groupBy;
     for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
@@ -206,8 +208,10 @@ function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => Ans
   switch (r.groupBy) {
     case 'day':
     case 'hour':
+    case 'week':
+    case 'month':
       return r.precision === 'approx' || wholeHours
-        ? { query, read: () => fromRollups(db, r as SalesRequest & { groupBy: 'day' | 'hour' }) }
+        ? { query, read: () => fromRollups(db, r as SalesRequest & { groupBy: TimeGroup }) }
         : null;
     case 'category':
       return r.precision === 'approx' && wholeDays ? { query, read: () => approxCategory(db, r) } : null;
@@ -220,10 +224,10 @@ function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => Ans
  * Time buckets from the pre-aggregates: rows merged per bucket, sketches (approx) or exact sets (exact).
  * Approx over a range not in whole hours reads the whole hours around it (meta says so).
  */
-function fromRollups(db: Db, r: SalesRequest & { groupBy: 'day' | 'hour' }): Answer {
-  // whole days by day read the day level (one row per day and status, and one for the default sale
-  // statuses pre-merged); anything else the hours
-  const daily = r.groupBy === 'day' && r.start % DAY === 0 && r.end % DAY === 0;
+function fromRollups(db: Db, r: SalesRequest & { groupBy: TimeGroup }): Answer {
+  // whole days by day, week or month read the day level (one row per day and status, and one for the
+  // default sale statuses pre-merged); anything else the hours
+  const daily = r.groupBy !== 'hour' && r.start % DAY === 0 && r.end % DAY === 0;
   const premerged = daily && isDefaultSale(r.statuses);
   const stmt = db.prepare(
     rollupSql(daily ? 'daily' : 'hourly', premerged ? 1 : r.statuses.length, r.precision),

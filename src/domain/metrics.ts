@@ -2,8 +2,15 @@ import * as v from 'valibot';
 import { DateOrDateTime } from './dates.js';
 import { ORDER_STATUSES } from './order-schema.js';
 
-export const GROUP_BYS = ['day', 'hour', 'product', 'category'] as const;
+export const GROUP_BYS = ['day', 'hour', 'week', 'month', 'product', 'category'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
+/** The groupings by time: a bucket is a span of time with its key (timeKey). */
+export const TIME_GROUPS = ['day', 'hour', 'week', 'month'] as const;
+export type TimeGroup = (typeof TIME_GROUPS)[number];
+
+export function isTimeGroup(g: GroupBy): g is TimeGroup {
+  return (TIME_GROUPS as readonly string[]).includes(g);
+}
 /** Sales metrics as an Arrow IPC stream (Accept), a record batch at a time. */
 export const ARROW_STREAM_MEDIA_TYPE = 'application/vnd.apache.arrow.stream';
 /** Most products one JSON answer ranks; an Arrow stream (Accept) may rank up to MAX_TOP_ARROW. */
@@ -28,6 +35,8 @@ export const DAY = 24 * HOUR;
 export const MAX_RANGE_MS: Record<GroupBy, number> = {
   day: 3660 * DAY,
   hour: 92 * DAY,
+  week: 3660 * DAY,
+  month: 3660 * DAY,
   product: 3660 * DAY,
   category: 3660 * DAY,
 };
@@ -96,10 +105,33 @@ export interface SalesResult {
   meta: Record<string, unknown>;
 }
 
-/** Bucket keys: day YYYY-MM-DD, hour YYYY-MM-DDTHH:00:00Z (UTC). */
-export function timeKey(groupBy: 'day' | 'hour', ms: number): string {
+/** Bucket keys (UTC): day YYYY-MM-DD, hour YYYY-MM-DDTHH:00:00Z, ISO week YYYY-Www, month YYYY-MM. */
+export function timeKey(groupBy: TimeGroup, ms: number): string {
   const iso = new Date(ms).toISOString();
-  return groupBy === 'day' ? iso.slice(0, 10) : `${iso.slice(0, 13)}:00:00Z`;
+  switch (groupBy) {
+    case 'day':
+      return iso.slice(0, 10);
+    case 'hour':
+      return `${iso.slice(0, 13)}:00:00Z`;
+    case 'month':
+      return iso.slice(0, 7);
+    case 'week':
+      return isoWeek(ms);
+  }
+}
+
+/**
+ * ISO 8601 week key: weeks start on Monday, and week 1 is the one holding the year's first Thursday, so
+ * the days around New Year may belong to the other year's week (2026-01-01 is in 2026-W01, 2027-01-01 in
+ * 2026-W53).
+ */
+export function isoWeek(ms: number): string {
+  const day = Math.floor(ms / DAY);
+  const weekday = (new Date(day * DAY).getUTCDay() + 6) % 7; // Monday 0 .. Sunday 6
+  const thursday = day - weekday + 3; // the week's Thursday decides its year
+  const year = new Date(thursday * DAY).getUTCFullYear();
+  const week = Math.floor((thursday - Date.UTC(year, 0, 1) / DAY) / 7) + 1;
+  return `${year}-W${String(week).padStart(2, '0')}`;
 }
 
 /** Nearest-rank percentile of ascending values: the smallest value with at least p% at or below it. */

@@ -43,6 +43,15 @@ function makeOrders(count: number, prefix: string, seed: number, spanHours = 24 
 }
 
 /** The definitions of CONTRACT.md section 3, computed directly from the orders. */
+/** The test's own bucket keys, written out rather than derived, over its range (2026-02-01..11). */
+const TIME_KEY: Record<string, (createdAt: string) => string> = {
+  day: (t) => t.slice(0, 10),
+  hour: (t) => `${t.slice(0, 13)}:00:00Z`,
+  month: (t) => t.slice(0, 7),
+  // 2026-02-01 is a Sunday (ISO week 5); Mondays 02-02 and 02-09 start weeks 6 and 7
+  week: (t) => (t < '2026-02-02' ? '2026-W05' : t < '2026-02-09' ? '2026-W06' : '2026-W07'),
+};
+
 function expected(
   orders: Order[],
   groupBy: string,
@@ -65,16 +74,14 @@ function expected(
   for (const o of orders) {
     const t = Date.parse(o.created_at);
     if (t < start || t >= end || !statuses.includes(o.status)) continue;
-    const lines = groupBy === 'day' || groupBy === 'hour' ? [null] : o.items;
+    const byTime = ['day', 'hour', 'week', 'month'].includes(groupBy);
+    const lines = byTime ? [null] : o.items;
     for (const it of lines) {
-      const key =
-        groupBy === 'day'
-          ? o.created_at.slice(0, 10)
-          : groupBy === 'hour'
-            ? `${o.created_at.slice(0, 13)}:00:00Z`
-            : groupBy === 'product'
-              ? it!.product_id
-              : CATEGORY(it!.product_id);
+      const key = byTime
+        ? TIME_KEY[groupBy]!(o.created_at)
+        : groupBy === 'product'
+          ? it!.product_id
+          : CATEGORY(it!.product_id);
       let g = groups.get(key);
       if (!g) {
         g = { orders: new Set(), customers: new Set(), units: 0, revenue: 0, values: [], valueSum: 0 };
@@ -162,7 +169,7 @@ afterAll(async () => {
 });
 
 describe('exact mode matches the definitions', () => {
-  for (const groupBy of ['day', 'hour', 'product', 'category']) {
+  for (const groupBy of ['day', 'hour', 'week', 'month', 'product', 'category']) {
     it(`group_by=${groupBy}`, async () => {
       const { status, body } = await metrics({ group_by: groupBy, precision: 'exact', ...range, top: 5 });
       expect(status).toBe(200);
@@ -185,6 +192,8 @@ describe('exact mode matches the definitions', () => {
       const method = {
         day: 'exact: rollup_daily',
         hour: 'exact: rollup_hourly',
+        week: 'exact: rollup_daily',
+        month: 'exact: rollup_daily',
         product: 'exact: rollup_daily_product sums rank the products',
         category: 'exact: scan',
       }[groupBy]!;
@@ -249,13 +258,15 @@ describe('approx mode: pre-aggregates and sketches', () => {
     });
   }
 
-  it('day, hour and category: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
+  it('day, hour, week, month and category: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
     const level = {
       day: 'rollup_daily, default statuses pre-merged',
       hour: 'rollup_hourly',
+      week: 'rollup_daily, default statuses pre-merged',
+      month: 'rollup_daily, default statuses pre-merged',
       category: 'rollup_daily_category',
     };
-    for (const groupBy of ['day', 'hour', 'category'] as const) {
+    for (const groupBy of ['day', 'hour', 'week', 'month', 'category'] as const) {
       const { body } = await metrics({ group_by: groupBy, precision: 'approx', ...range });
       const want = expected(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
       withinBounds(sortByKey(body.data), want);
@@ -478,7 +489,7 @@ describe('full rebuild', () => {
 describe('bad parameters', () => {
   it('each gets its problem code', async () => {
     const cases: [Record<string, string>, string][] = [
-      [{ group_by: 'week', ...range }, 'validation_failed'],
+      [{ group_by: 'quarter', ...range }, 'validation_failed'],
       [{ group_by: 'day', start_date: '2026-02-05', end_date: '2026-02-01' }, 'invalid_range'],
       [{ group_by: 'day', start_date: '2026-02-05', end_date: '2026-02-05' }, 'invalid_range'],
       [{ group_by: 'hour', start_date: '2025-01-01', end_date: '2026-01-01' }, 'range_too_large'],
