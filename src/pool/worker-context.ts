@@ -3,6 +3,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import { ShardConnections, type ShardLease, type Shards } from '../storage/shards.js';
+import { writerLaneOpenOptions } from '../storage/sqlite.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
 import type { WorkerData } from './pool.js';
 import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
@@ -24,13 +25,7 @@ const baseLog = createLogger(data.logLevel, { thread: 'worker' });
 const shards = new ShardConnections(
   data.dataDir,
   undefined,
-  data.role === 'lane'
-    ? {
-        cacheMiB: data.writerCacheMiB,
-        walAutocheckpoint: 0,
-        synchronous: data.writerSynchronous === 'normal' ? 'NORMAL' : 'FULL',
-      }
-    : {},
+  data.role === 'lane' ? writerLaneOpenOptions(data.writerCacheMiB, data.writerSynchronous ?? 'full') : {},
 );
 const lock = new ShardWriteLock(data.writeLock);
 

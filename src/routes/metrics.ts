@@ -49,7 +49,8 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/metrics/sales',
-      summary: 'Sales metrics by hour, day, ISO week, month, product or category; approx (pre-aggregates + sketches) or exact',
+      summary:
+        'Sales metrics by hour, day, ISO week, month, product or category; approx (pre-aggregates + sketches) or exact',
       description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour or (over whole days) category or product merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds. exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product over whole days, both precisions rank products from the per-day product sums; approx then merges the ranked products' per-day sketches, exact reads only their lines. Otherwise, or with source=orders (exact only), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
       tag: 'metrics',
       auth: 'api_key',

@@ -23,6 +23,21 @@ export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL';
 }
 
+/**
+ * How a writer lane opens its shards: a larger page cache (shared by its open shards), no checkpoint
+ * inside a commit, and FULL unless told NORMAL: an acknowledged bulk row then survives power loss too.
+ */
+export function writerLaneOpenOptions(
+  cacheMiB: number | undefined,
+  synchronous: 'full' | 'normal',
+): OpenOptions {
+  return {
+    ...(cacheMiB === undefined ? {} : { cacheMiB }),
+    walAutocheckpoint: 0,
+    synchronous: synchronous === 'normal' ? 'NORMAL' : 'FULL',
+  };
+}
+
 /** The page cache of a connection that is given none (SQLITE_CACHE_MIB, default 8). */
 export const DEFAULT_CACHE_MIB = Number(process.env.SQLITE_CACHE_MIB ?? 8);
 

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { prepareShard, ShardConnections } from '../../src/storage/shards.js';
+import { type OpenOptions, openDatabase, writerLaneOpenOptions } from '../../src/storage/sqlite.js';
 import { removeDir, tempDataDir } from '../helpers/server.js';
 
 describe('ShardConnections', () => {
@@ -100,5 +102,35 @@ describe('ShardConnections', () => {
     } finally {
       removeDir(dir);
     }
+  });
+});
+
+describe('writer lane connections', () => {
+  const pragmas = (options: OpenOptions) => {
+    const dir = tempDataDir();
+    try {
+      const db = openDatabase(join(dir, 'shard.db'), options);
+      const read = (name: string) => db.pragma(name, { simple: true });
+      const values = {
+        synchronous: read('synchronous'),
+        wal_autocheckpoint: read('wal_autocheckpoint'),
+        cache_size: read('cache_size'),
+      };
+      db.close();
+      return values;
+    } finally {
+      removeDir(dir);
+    }
+  };
+
+  it('commit FULL by default (an acknowledged row survives power loss), NORMAL when asked, and never checkpoint inline', () => {
+    expect(pragmas(writerLaneOpenOptions(56, 'full'))).toEqual({
+      synchronous: 2,
+      wal_autocheckpoint: 0,
+      cache_size: -56 * 1024,
+    });
+    expect(pragmas(writerLaneOpenOptions(56, 'normal')).synchronous).toBe(1);
+    // the other connections: NORMAL (durable across a crash of the process; power loss after a checkpoint)
+    expect(pragmas({})).toMatchObject({ synchronous: 1, wal_autocheckpoint: 10000 });
   });
 });
