@@ -224,6 +224,38 @@ export const OPTIONS = [
     help: "rows a writer lane's transaction may gather from the chunks waiting for it (group commit)",
   },
   {
+    flag: 'rollup-refresh',
+    env: 'ROLLUP_REFRESH',
+    kind: 'enum',
+    default: 'background',
+    choices: ['background', 'on-read'],
+    help: "background: the upkeep thread rebuilds the metrics pre-aggregates a shard's writes made stale, soon after them; on-read: only the reads that need them do",
+  },
+  {
+    flag: 'rollup-refresh-delay-ms',
+    env: 'ROLLUP_REFRESH_DELAY_MS',
+    kind: 'int',
+    default: '250',
+    min: 0,
+    help: "quiet time after a shard's last write before the background refresh runs as long as it takes",
+  },
+  {
+    flag: 'rollup-refresh-max-lag-ms',
+    env: 'ROLLUP_REFRESH_MAX_LAG_MS',
+    kind: 'int',
+    default: '2000',
+    min: 100,
+    help: 'while writes go on, the background refresh still runs a slice (two days) this often, yielding to the writer',
+  },
+  {
+    flag: 'metrics-refresh-budget-ms',
+    env: 'METRICS_REFRESH_BUDGET_MS',
+    kind: 'int',
+    default: '250',
+    min: 0,
+    help: 'longest an approx metrics read spends catching up stale pre-aggregates before answering without them (it reports how many hours it left out); exact reads catch up fully',
+  },
+  {
     flag: 'writer-synchronous',
     env: 'WRITER_SYNCHRONOUS',
     kind: 'enum',
@@ -450,6 +482,10 @@ export interface Config {
   ingestCommitRows: number;
   writerCacheMiB: number;
   writerSynchronous: 'full' | 'normal';
+  rollupRefresh: 'background' | 'on-read';
+  rollupRefreshDelayMs: number;
+  rollupRefreshMaxLagMs: number;
+  metricsRefreshBudgetMs: number;
   maxLineBytes: number;
   maxBodyBytes: number;
   maxDecompressedBytes: number;
@@ -531,6 +567,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ingestCommitRows: int('ingest-commit-rows'),
     writerCacheMiB: int('writer-cache-mib'),
     writerSynchronous: choice('writer-synchronous') as 'full' | 'normal',
+    rollupRefresh: choice('rollup-refresh') as 'background' | 'on-read',
+    rollupRefreshDelayMs: int('rollup-refresh-delay-ms'),
+    rollupRefreshMaxLagMs: int('rollup-refresh-max-lag-ms'),
+    metricsRefreshBudgetMs: int('metrics-refresh-budget-ms'),
     maxLineBytes: int('max-line-bytes'),
     maxBodyBytes: int('max-body-bytes'),
     maxDecompressedBytes: int('max-decompressed-bytes'),

@@ -14,6 +14,7 @@ import { Metrics } from './obs/metrics.js';
 import { WalCheckpointer } from './pool/checkpointer.js';
 import { ExportJobs } from './pool/export-jobs.js';
 import { WorkerPool } from './pool/pool.js';
+import { RollupRefresher } from './pool/rollup-refresher.js';
 import { StorageFaults } from './pool/storage-faults.js';
 import { UploadJobs } from './pool/upload-jobs.js';
 import { ShardWriteQueue } from './pool/write-queue.js';
@@ -23,6 +24,8 @@ import { prepareShard } from './storage/shards.js';
 
 /** After the shutdown timeout, how long in-flight requests get to commit what they hold and answer. */
 const SHUTDOWN_ANSWER_GRACE_MS = 10_000;
+/** One background rollup refresh runs at most this long before it is scheduled again (checkpoints share its thread). */
+const ROLLUP_REFRESH_RUN_BUDGET_MS = 1000;
 
 export interface RunningServer {
   port: number;
@@ -63,9 +66,21 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
+  const rollups =
+    config.rollupRefresh === 'background'
+      ? new RollupRefresher(pool, log, {
+          delayMs: config.rollupRefreshDelayMs,
+          maxLagMs: config.rollupRefreshMaxLagMs,
+          runBudgetMs: ROLLUP_REFRESH_RUN_BUDGET_MS,
+        })
+      : null;
   const writes = new ShardWriteQueue(pool, {
     commitRows: config.ingestCommitRows,
-    onWritten: (tenantId) => checkpoints.request(tenantId),
+    onWritten: (tenantId, kind) => {
+      checkpoints.request(tenantId);
+      // only orders feed the sales pre-aggregates
+      if (kind === 'orders') rollups?.written(tenantId);
+    },
   });
   metrics.watchWriteQueue(() => writes.waiting);
   const admission = new Admission(pool, config, metrics);
@@ -149,6 +164,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       { missing },
       'started without the recommended node flags or malloc settings (npm start sets them): expect more memory under ingest',
     );
+  // pre-aggregates left stale by writes before this start (an offline load, a crash) are caught up too
+  if (rollups) for (const id of tenantIds()) rollups.written(id);
   // unfinished exports resume from their checkpoints in the background
   exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
 
@@ -169,6 +186,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await closed;
     clearTimeout(timer);
     clearTimeout(grace);
+    rollups?.stop();
     await exports.stop(config.shutdownTimeoutMs);
     await uploads.stop();
     await pool.close();

@@ -6,10 +6,10 @@ import {
   errorBounds,
   HOUR,
   isDefaultSale,
+  isTimeGroup,
   nearestRank,
   type SalesRequest,
   type SalesResult,
-  isTimeGroup,
   type TimeGroup,
   timeKey,
 } from '../src/domain/metrics.js';
@@ -28,38 +28,49 @@ import {
   productSketchesOfDaySql,
   rollupSql,
 } from '../src/storage/metrics-sql.js';
-import { RollupBuilder } from '../src/storage/rollups.js';
+import { type RebuildResult, RollupBuilder } from '../src/storage/rollups.js';
 import type { Db } from '../src/storage/sqlite.js';
 
-export type SalesInput = TaskBase & SalesRequest;
+export type SalesInput = TaskBase &
+  SalesRequest & {
+    /** longest an approx answer spends catching up dirty hours before it answers without the rest */
+    refreshBudgetMs: number;
+  };
 
 /** Buckets, how many rows were read for them, and which path read them. */
 type Answer = { data: Bucket[]; rows: number; method: string };
 
-/** Rebuilds the dirty hours a request needs, under the write lock a few at a time. */
-function refresh(
-  ctx: TaskContext,
-  tenantId: number,
-  start: number,
-  end: number,
-): { hours: number; rows: number; ms: number } {
-  const builder = ctx.shards.cached(tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
+/**
+ * Catches up the dirty hours a request needs, under the write lock a few days at a time, for at most
+ * `budgetMs` (exact answers: all of them). The upkeep thread does the same in the background after writes
+ * (refreshRollups), so a read usually finds little or nothing left.
+ */
+function refresh(ctx: TaskContext, input: SalesInput): RebuildResult & { ms: number } {
+  const builder = ctx.shards.cached(input.tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
   const t0 = performance.now();
-  const done = builder.rebuildDirty(start, end, (rebuild) =>
-    ctx.lock.withLock(tenantId, () => ctx.obs.timeQuery('rollup_rebuild', rebuild)),
-  );
+  const done = builder.rebuildDirty(input.start, input.end, {
+    locked: (rebuild) =>
+      ctx.lock.withLock(input.tenantId, () => ctx.obs.timeQuery('rollup_rebuild', rebuild)),
+    budgetMs: input.precision === 'exact' ? Number.POSITIVE_INFINITY : input.refreshBudgetMs,
+  });
+  ctx.obs.record('rollup_rebuilt_hours_total', { by: 'read' }, done.hours);
   return { ...done, ms: Math.round(performance.now() - t0) };
 }
 
-/** meta.freshness of an answer read from the rollups, after the refresh that preceded it. */
-function freshnessAfter(f: { hours: number; rows: number; ms: number }): Record<string, unknown> {
+/**
+ * meta.freshness of an answer read from the rollups, after the catch-up that preceded it. An approx answer
+ * may leave hours out when catching up would take longer than its budget: it says how many
+ * (`stale_hours_in_range`, `complete: false`); those hours answer as they were before their latest writes.
+ */
+function freshnessAfter(f: RebuildResult & { ms: number }): Record<string, unknown> {
   return {
-    policy: 'hours marked dirty on write, rebuilt on read',
+    policy: 'hours marked dirty on write; rebuilt in the background after writes, and on read what is left',
     rebuilt_hours: f.hours,
     rebuild_rows: f.rows,
     rebuild_ms: f.ms,
     as_of: new Date().toISOString(),
-    stale_hours_in_range: 0,
+    stale_hours_in_range: f.remaining,
+    complete: f.remaining === 0,
   };
 }
 
@@ -399,7 +410,7 @@ function bucket(
 }
 
 /** One answer (JSON task) or the same answer as Arrow record batches (stream task). */
-function answerSales(ctx: TaskContext, input: SalesRequest & TaskBase): SalesResult {
+function answerSales(ctx: TaskContext, input: SalesInput): SalesResult {
   const started = performance.now();
   const db = ctx.shards.db(input.tenantId);
   const aligned = input.start % HOUR === 0 && input.end % HOUR === 0;
@@ -407,7 +418,7 @@ function answerSales(ctx: TaskContext, input: SalesRequest & TaskBase): SalesRes
   let freshness: Record<string, unknown>;
   const reader = rollupReader(db, input);
   if (reader) {
-    freshness = freshnessAfter(refresh(ctx, input.tenantId, input.start, input.end));
+    freshness = freshnessAfter(refresh(ctx, input));
     result = ctx.obs.timeQuery(reader.query, reader.read);
   } else {
     result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exact(db, input));
@@ -435,7 +446,7 @@ function answerSales(ctx: TaskContext, input: SalesRequest & TaskBase): SalesRes
 
 export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput) => answerSales(ctx, input));
 
-export type SalesArrowInput = StreamTaskBase & SalesRequest & { batchRows: number };
+export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number };
 
 /**
  * The same answer as an Arrow IPC stream, written a record batch at a time as the client takes them

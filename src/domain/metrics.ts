@@ -208,6 +208,7 @@ export function combineSalesResults(results: SalesResult[], elapsedMs: number): 
   const freshness = { ...metas[metas.length - 1]!.freshness };
   for (const field of ['rebuilt_hours', 'rebuild_rows', 'rebuild_ms', 'stale_hours_in_range'])
     if (field in freshness) freshness[field] = sum((m) => m.freshness?.[field]);
+  if ('complete' in freshness) freshness.complete = metas.every((m) => m.freshness?.complete !== false);
   return {
     data: results.flatMap((r) => r.data),
     meta: {

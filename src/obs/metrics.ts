@@ -146,6 +146,18 @@ export class Metrics {
     labelNames: ['tenant'] as const,
     registers: [this.registry],
   });
+  readonly rollupRebuiltHours = new client.Counter({
+    name: 'rollup_rebuilt_hours_total',
+    help: 'Hours of metrics pre-aggregates rebuilt, by who rebuilt them: the background refresh or a read',
+    labelNames: ['by'] as const,
+    registers: [this.registry],
+  });
+  readonly rollupDirtyHours = new client.Gauge({
+    name: 'rollup_dirty_hours',
+    help: 'Hours of a shard whose metrics pre-aggregates are stale after the latest background refresh (0: caught up)',
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+  });
   private exportStats: () => { running: number; queued: number } = () => ({ running: 0, queued: 0 });
 
   constructor() {
@@ -271,6 +283,12 @@ export class Metrics {
           break;
         case 'wal_frames_behind':
           this.walFramesBehind.set({ tenant: o.labels.tenant ?? '?' }, o.value);
+          break;
+        case 'rollup_rebuilt_hours_total':
+          this.rollupRebuiltHours.inc({ by: o.labels.by ?? '?' }, o.value);
+          break;
+        case 'rollup_dirty_hours':
+          this.rollupDirtyHours.set({ tenant: o.labels.tenant ?? '?' }, o.value);
           break;
         case 'worker_heap_bytes':
           this.workerHeap.set({ thread: o.labels.thread ?? '?', kind: o.labels.kind ?? '?' }, o.value);

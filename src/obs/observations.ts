@@ -12,7 +12,9 @@ export type MetricName =
   | 'export_bytes_total'
   | 'export_duration_seconds'
   | 'worker_heap_bytes'
-  | 'wal_frames_behind';
+  | 'wal_frames_behind'
+  | 'rollup_dirty_hours'
+  | 'rollup_rebuilt_hours_total';
 
 export interface Observation {
   name: MetricName;

@@ -1,4 +1,4 @@
-import type { ChunkSummary } from '../domain/ingest-kinds.js';
+import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import type { WorkerPool } from './pool.js';
 import { WorkerTaskError } from './task-error.js';
 import type { WritePart, WritePartsResult } from './write-parts.js';
@@ -17,8 +17,8 @@ interface ShardQueue {
 export interface WriteQueueOptions {
   /** A transaction takes further parts until it holds this many rows. */
   commitRows: number;
-  /** Called after each write task with what it did (transactions, largest), e.g. to schedule a checkpoint. */
-  onWritten?: (tenantId: number, result: WritePartsResult) => void;
+  /** Called after each write task with the kind of rows it wrote (one kind per task), e.g. to schedule a checkpoint. */
+  onWritten?: (tenantId: number, kind: IngestKind, result: WritePartsResult) => void;
 }
 
 /**
@@ -77,7 +77,7 @@ export class ShardWriteQueue {
             if (outcome.ok) w.resolve(outcome.summary);
             else w.reject(new WorkerTaskError('ingestWriteParts', outcome.error));
           });
-          this.options.onWritten?.(tenantId, result);
+          this.options.onWritten?.(tenantId, parts[0]!.kind, result);
         },
         (error: Error) => {
           for (const w of batch) w.reject(error);

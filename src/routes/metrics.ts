@@ -27,7 +27,7 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
   function streamArrow(
     c: Context<AppEnv>,
-    request: SalesRequest & { requestId: string; tenantId: number },
+    request: SalesRequest & { requestId: string; tenantId: number; refreshBudgetMs: number },
   ): Response {
     const { body } = workerStream(
       c,
@@ -94,6 +94,7 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         source: q.source,
         statuses: q.status ?? DEFAULT_SALE_STATUSES,
         top: q.top,
+        refreshBudgetMs: deps.config.metricsRefreshBudgetMs,
       };
       if (arrow) return streamArrow(c, request);
       // a long range by time is cut at bucket boundaries across the idle workers, answered in parallel

@@ -4,8 +4,27 @@ import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketche
 import { MultiRowInsert } from './multi-row.js';
 import type { Db } from './sqlite.js';
 
-/** Hours rebuilt per transaction: bounds how long one rebuild holds the shard's write lock. */
-export const REBUILD_BATCH_HOURS = 48;
+/** Days rebuilt per transaction (at most 48 hours): bounds how long one rebuild holds the shard's write lock. */
+export const REBUILD_BATCH_DAYS = 2;
+
+/** What a rebuild did: hours rebuilt, order rows read, and hours of its range still dirty after it. */
+export interface RebuildResult {
+  hours: number;
+  rows: number;
+  remaining: number;
+}
+
+/** Dirty hours grouped by day, the newest day first: recent days are what dashboards ask for first. */
+function hoursByDayNewestFirst(hours: readonly number[]): number[][] {
+  const byDay = new Map<number, number[]>();
+  for (const hour of hours) {
+    const day = Math.floor(hour / 24);
+    const list = byDay.get(day);
+    if (list) list.push(hour);
+    else byDay.set(day, [hour]);
+  }
+  return [...byDay.entries()].sort((a, b) => b[0] - a[0]).map(([, list]) => list);
+}
 
 /**
  * The materialised-view simulation. Ingest marks hours dirty (same transaction as the orders); this
@@ -35,6 +54,8 @@ export class RollupBuilder {
     );
     this.s = {
       dirtyIn: db.prepare('SELECT hour FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? ORDER BY hour'),
+      countDirty: db.prepare('SELECT count(*) AS n FROM rollup_dirty_hours WHERE hour >= ? AND hour < ?'),
+      isDirty: db.prepare('SELECT 1 FROM rollup_dirty_hours WHERE hour = ?'),
       hourOrders: db.prepare(
         `SELECT o.status, o.customer_pk, o.total_cents,
            (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
@@ -176,22 +197,39 @@ export class RollupBuilder {
   }
 
   /**
-   * Rebuilds the dirty hours of whole days around [startMs, endMs), REBUILD_BATCH_HOURS per transaction
-   * so the write lock is never held long; `locked` wraps each transaction (the worker's write lock).
+   * Rebuilds the dirty hours of whole days around [startMs, endMs), newest day first, REBUILD_BATCH_DAYS
+   * per transaction so the write lock is never held long; `locked` wraps each transaction (the worker's
+   * write lock). Stops once `budgetMs` is spent or `stop()` says so (a writer waits), leaving the rest dirty
+   * for the next caller: `remaining` is how many hours of the range are still dirty.
    */
   rebuildDirty(
     startMs: number,
     endMs: number,
-    locked: (rebuild: () => number) => number = (rebuild) => rebuild(),
-  ): { hours: number; rows: number } {
+    options: {
+      locked?: (rebuild: () => number) => number;
+      budgetMs?: number;
+      stop?: () => boolean;
+    } = {},
+  ): RebuildResult {
+    const {
+      locked = (rebuild) => rebuild(),
+      budgetMs = Number.POSITIVE_INFINITY,
+      stop = () => false,
+    } = options;
     // whole days: the per-day product sums and the day level need every hour of their day fresh
-    const dirty = this.dirtyHours(Math.floor(startMs / DAY) * DAY, Math.ceil(endMs / DAY) * DAY);
+    const from = Math.floor(startMs / DAY) * DAY;
+    const to = Math.ceil(endMs / DAY) * DAY;
+    const days = hoursByDayNewestFirst(this.dirtyHours(from, to));
+    const started = performance.now();
     let rows = 0;
-    for (let i = 0; i < dirty.length; i += REBUILD_BATCH_HOURS) {
-      const part = dirty.slice(i, i + REBUILD_BATCH_HOURS);
+    let hours = 0;
+    for (let i = 0; i < days.length; i += REBUILD_BATCH_DAYS) {
+      if (i > 0 && (performance.now() - started >= budgetMs || stop())) break;
+      const part = days.slice(i, i + REBUILD_BATCH_DAYS).flat();
       rows += locked(() => this.rebuild(part));
+      hours += part.length;
     }
-    return { hours: dirty.length, rows };
+    return { hours, rows, remaining: this.countDirty(from, to) };
   }
 
   dirtyHours(startMs: number, endMs: number): number[] {
@@ -200,13 +238,20 @@ export class RollupBuilder {
     ).map((r) => r.hour);
   }
 
+  /** Dirty hours in [startMs, endMs): what an answer over that range has not folded in yet. */
+  countDirty(startMs: number, endMs: number): number {
+    return (this.s.countDirty!.get(Math.floor(startMs / HOUR), Math.ceil(endMs / HOUR)) as { n: number }).n;
+  }
+
   /** Rebuilds the given hours (and the days they touch) in one transaction; returns rows read. */
   rebuild(hours: readonly number[], now = Date.now()): number {
     let rows = 0;
     this.db
       .transaction(() => {
         const days = new Set<number>();
+        // another thread may have rebuilt some of them since they were listed: skip those
         for (const hour of hours) {
+          if (!this.s.isDirty!.get(hour)) continue;
           const groups = new Map<string, SalesAggregate>();
           for (const r of this.s.hourOrders!.iterate(hour * HOUR, (hour + 1) * HOUR) as IterableIterator<{
             status: string;

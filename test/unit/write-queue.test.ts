@@ -47,7 +47,7 @@ describe('ShardWriteQueue (group commit)', () => {
     const written: number[] = [];
     const queue = new ShardWriteQueue(pool, {
       commitRows: 1000,
-      onWritten: (_t, r) => written.push(r.largest),
+      onWritten: (_t, _kind, r) => written.push(r.largest),
     });
     const first = queue.write(1, part('a', 10));
     const later = [

@@ -1,0 +1,122 @@
+import type { Logger } from '../obs/logger.js';
+import type { RebuildResult } from '../storage/rollups.js';
+import type { WorkerPool } from './pool.js';
+
+export interface RollupRefresherOptions {
+  /** quiet time after a shard's last write before a refresh runs for as long as it takes */
+  delayMs: number;
+  /** while writes go on, a refresh still runs this often, one slice, yielding to the writer */
+  maxLagMs: number;
+  /** one background run stops after this long and is scheduled again (checkpoints share the thread) */
+  runBudgetMs: number;
+}
+
+interface ShardState {
+  lastWriteAt: number;
+  /** when the oldest write not yet folded in was made; null once caught up */
+  staleSince: number | null;
+  timer: NodeJS.Timeout | null;
+  running: boolean;
+}
+
+/**
+ * Keeps the metrics pre-aggregates fresh as data arrives: after a shard's writes, the upkeep thread rebuilds
+ * the hours they made stale (`refreshRollups`), so a read finds them current instead of rebuilding them
+ * itself. A bulk load is not slowed by rebuilding hours its next transaction makes stale again: the refresh
+ * waits for `delayMs` of quiet, and while writes go on it runs one slice per `maxLagMs` that stops as soon
+ * as the writer waits for the lock. Reads still catch up what is left (workers/metrics.ts).
+ */
+export class RollupRefresher {
+  private readonly shards = new Map<number, ShardState>();
+  private stopped = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly log: Logger,
+    private readonly options: RollupRefresherOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A write to the shard committed: its pre-aggregates may be stale now. */
+  written(tenantId: number): void {
+    if (this.stopped) return;
+    const state = this.state(tenantId);
+    const now = this.now();
+    state.lastWriteAt = now;
+    state.staleSince ??= now;
+    this.schedule(tenantId, state);
+  }
+
+  /** Background refreshes running now (awaited by nobody: a refresh is always safe to cut off). */
+  get busy(): number {
+    let n = 0;
+    for (const s of this.shards.values()) if (s.running) n++;
+    return n;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.shards.values()) if (s.timer) clearTimeout(s.timer);
+  }
+
+  private state(tenantId: number): ShardState {
+    let state = this.shards.get(tenantId);
+    if (!state) {
+      state = { lastWriteAt: 0, staleSince: null, timer: null, running: false };
+      this.shards.set(tenantId, state);
+    }
+    return state;
+  }
+
+  /** Next run: after the quiet delay, or at the lag limit if writes keep coming, whichever is first. */
+  private schedule(tenantId: number, state: ShardState): void {
+    if (state.running || state.timer || state.staleSince === null || this.stopped) return;
+    state.timer = setTimeout(
+      () => {
+        state.timer = null;
+        if (this.dueAt(state) <= this.now()) this.run(tenantId, state);
+        else this.schedule(tenantId, state); // written to since: the quiet delay starts again
+      },
+      Math.max(0, this.dueAt(state) - this.now()),
+    );
+    state.timer.unref();
+  }
+
+  private dueAt(state: ShardState): number {
+    return Math.min(
+      state.lastWriteAt + this.options.delayMs,
+      (state.staleSince ?? Number.POSITIVE_INFINITY) + this.options.maxLagMs,
+    );
+  }
+
+  private run(tenantId: number, state: ShardState): void {
+    const startedAt = this.now();
+    // writes still coming: one slice that yields to the writer; quiet: as long as the budget allows
+    const writing = startedAt - state.lastWriteAt < this.options.delayMs;
+    state.running = true;
+    this.pool
+      .background<RebuildResult>('refreshRollups', {
+        requestId: 'rollup-refresh',
+        tenantId,
+        budgetMs: writing ? 0 : this.options.runBudgetMs,
+        yieldToWriters: writing,
+      })
+      .then(
+        (result) => {
+          // caught up, unless something was written meanwhile (it is marked dirty: the next run takes it)
+          if (result.remaining === 0 && state.lastWriteAt < startedAt) state.staleSince = null;
+          else if (result.remaining > 0 && writing) state.staleSince = this.now(); // next slice a lag later
+        },
+        (error: Error) => {
+          // given up until the next write (a damaged shard is reported by its requests); reads catch up
+          this.log.warn({ err: error, tenant_id: tenantId }, 'rollup refresh failed');
+          state.staleSince = null;
+        },
+      )
+      .finally(() => {
+        state.running = false;
+        if (state.staleSince === null) this.shards.delete(tenantId);
+        else this.schedule(tenantId, state);
+      });
+  }
+}

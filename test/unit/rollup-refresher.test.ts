@@ -1,0 +1,103 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../src/obs/logger.js';
+import type { WorkerPool } from '../../src/pool/pool.js';
+import { RollupRefresher } from '../../src/pool/rollup-refresher.js';
+import type { RebuildResult } from '../../src/storage/rollups.js';
+
+interface Run {
+  at: number;
+  tenantId: number;
+  budgetMs: number;
+  yieldToWriters: boolean;
+}
+
+/** A pool whose upkeep thread answers at once with `remaining` dirty hours left, recording each run. */
+function fakePool(remaining: () => number) {
+  const runs: Run[] = [];
+  const pool = {
+    background: (_name: string, input: Omit<Run, 'at'>) => {
+      runs.push({ at: Date.now(), ...input });
+      return Promise.resolve<RebuildResult>({ hours: 48, rows: 100, remaining: remaining() });
+    },
+  } as unknown as WorkerPool;
+  return { pool, runs };
+}
+
+const options = { delayMs: 250, maxLagMs: 2000, runBudgetMs: 1000 };
+const log = createLogger('silent');
+
+describe('RollupRefresher', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refreshes a shard once its writes have been quiet for the delay, for as long as the budget', async () => {
+    const { pool, runs } = fakePool(() => 0);
+    const refresher = new RollupRefresher(pool, log, options);
+    const t0 = Date.now();
+    refresher.written(7);
+    await vi.advanceTimersByTimeAsync(100);
+    refresher.written(7); // the quiet delay starts again
+    await vi.advanceTimersByTimeAsync(200);
+    expect(runs).toEqual([]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(runs).toMatchObject([{ at: t0 + 350, tenantId: 7, budgetMs: 1000, yieldToWriters: false }]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toHaveLength(1); // caught up: nothing more until the next write
+  });
+
+  it('while writes keep coming, runs one yielding slice per lag interval, not one per write', async () => {
+    let left = 1000;
+    const { pool, runs } = fakePool(() => left);
+    const refresher = new RollupRefresher(pool, log, options);
+    for (let t = 0; t < 10_000; t += 100) {
+      refresher.written(1);
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    expect(runs.length).toBeLessThanOrEqual(6);
+    expect(runs.every((r) => r.yieldToWriters && r.budgetMs === 0)).toBe(true);
+    // the writes stop: it catches up in full runs, one after another, until nothing is left
+    const during = runs.length;
+    left = 500;
+    await vi.advanceTimersByTimeAsync(300);
+    left = 0;
+    await vi.advanceTimersByTimeAsync(10);
+    const after = runs.slice(during);
+    expect(after.length).toBeGreaterThanOrEqual(2);
+    expect(after.every((r) => !r.yieldToWriters && r.budgetMs === 1000)).toBe(true);
+    const settled = runs.length;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toHaveLength(settled);
+  });
+
+  it('a failed refresh waits for the next write instead of retrying in a loop', async () => {
+    const runs: number[] = [];
+    const pool = {
+      background: () => {
+        runs.push(Date.now());
+        return Promise.reject(new Error('SQLITE_CORRUPT'));
+      },
+    } as unknown as WorkerPool;
+    const refresher = new RollupRefresher(pool, log, options);
+    refresher.written(3);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toHaveLength(1);
+    refresher.written(3);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(runs).toHaveLength(2);
+  });
+
+  it('stop() cancels what is scheduled', async () => {
+    const { pool, runs } = fakePool(() => 0);
+    const refresher = new RollupRefresher(pool, log, options);
+    refresher.written(1);
+    refresher.stop();
+    refresher.written(2);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(runs).toEqual([]);
+  });
+});
