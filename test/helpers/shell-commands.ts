@@ -38,8 +38,15 @@ export function splitCommands(snippet: string): string[] {
 export function runCommands(commands: string[], cwd: string, timeoutMs = 120_000): Promise<CommandRun[]> {
   const script = [
     'exec 1>&2', // one ordered stream: bodies, statuses and markers
-    `curl() { command curl -w '%{stderr}${HTTP} %{http_code}\\n' "$@"; }`,
-    ...commands.flatMap((c, i) => [`echo '${BEGIN} ${i}' >&2`, c, `echo "${END} ${i} $?" >&2`]),
+    // the body goes to a file first, so a curl piped into `head` finishes (and reports its status) however
+    // early the reader stops; the file is then written where the body would have gone
+    `curl() { local f rc; f=$(mktemp); command curl -w '%{stderr}${HTTP} %{http_code}\\n' -o "$f" "$@"; rc=$?; cat "$f"; rm -f "$f"; return $rc; }`,
+    // markers on lines of their own, whether or not the output before them ended its line
+    ...commands.flatMap((c, i) => [
+      `printf '\\n%s\\n' '${BEGIN} ${i}'`,
+      c,
+      `printf '\\n%s %s\\n' '${END} ${i}' "$?"`,
+    ]),
   ].join('\n');
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', script], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
