@@ -225,7 +225,7 @@ function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => Ans
         ? { query, read: () => fromRollups(db, r as SalesRequest & { groupBy: TimeGroup }) }
         : null;
     case 'category':
-      return r.precision === 'approx' && wholeDays ? { query, read: () => approxCategory(db, r) } : null;
+      return wholeDays ? { query, read: () => categoryFromRollups(db, r) } : null;
     case 'product':
       return wholeDays ? { query, read: () => productFromRollups(db, r) } : null;
   }
@@ -362,21 +362,27 @@ function approxProducts(
 }
 
 /** Approx by category over whole days: the per-day, per-category sketches merged per category. */
-function approxCategory(db: Db, r: SalesRequest): Answer {
+function categoryFromRollups(db: Db, r: SalesRequest): Answer {
+  const premerged = isDefaultSale(r.statuses);
+  const statuses = premerged ? [DEFAULT_SALES_KEY] : r.statuses;
   const groups = new Map<string, SalesAggregate>();
   let rows = 0;
   for (const row of db
-    .prepare(categoryRollupSql(r.statuses.length))
-    .iterate(r.start / DAY, r.end / DAY, ...r.statuses) as IterableIterator<AggregateRow & { k: string }>) {
+    .prepare(categoryRollupSql(statuses.length, r.precision))
+    .iterate(r.start / DAY, r.end / DAY, ...statuses) as IterableIterator<AggregateRow & { k: string }>) {
     rows++;
     aggregateFor(groups, row.k).mergeRow(row);
   }
   const keys = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // byte order, as SQLite sorts
+  const bucketOf = r.precision === 'approx' ? approxBucket : exactBucket;
+  const level = premerged ? 'rollup_daily_category, default statuses pre-merged' : 'rollup_daily_category';
   return {
-    data: keys.map((k) => approxBucket(k, groups.get(k)!)),
+    data: keys.map((k) => bucketOf(k, groups.get(k)!)),
     rows,
     method:
-      'approx: rollup_daily_category (exact sums, merged HyperLogLog of customers, merged t-digest of order values)',
+      r.precision === 'approx'
+        ? `approx: ${level} (exact sums, merged HyperLogLog of customers, merged t-digest of order values)`
+        : `exact: ${level} (exact sums, merged sorted lists of distinct customers and of order values)`,
   };
 }
 

@@ -63,9 +63,14 @@ export function rollupSql(
          WHERE hour >= ? AND hour < ? AND status IN (${placeholders(statuses)}) ORDER BY hour`;
 }
 
-/** Approx by category: the per-day, per-category rollup over whole days, (start day, end day, ...statuses). */
-export function categoryRollupSql(statuses: number): string {
-  return `SELECT category AS k, orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest
+/**
+ * By category over whole days: the per-day, per-category rollup, (start day, end day, ...statuses); approx
+ * reads the sketches, exact the exact sets.
+ */
+export function categoryRollupSql(statuses: number, precision: 'approx' | 'exact'): string {
+  const structures =
+    precision === 'approx' ? 'customers_hll, values_tdigest' : 'customers_exact, values_exact';
+  return `SELECT category AS k, orders, units, revenue_cents, order_value_cents, ${structures}
        FROM rollup_daily_category WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})`;
 }
 

@@ -79,7 +79,7 @@ export class RollupBuilder {
       deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
       insertDayCategory: db.prepare(
         `INSERT INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
-           customers_hll, values_tdigest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           customers_hll, values_tdigest, customers_exact, values_exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
       markAll: db.prepare(
@@ -118,8 +118,10 @@ export class RollupBuilder {
    * categories, sums and (in their own table) sketches for products.
    */
   private rebuildDayLines(day: number): void {
-    const categories = new LineGroups<string>();
-    const products = new LineGroups<number>();
+    // categories are few: they keep exact sets and a pre-merged row of the default sale statuses, as the
+    // day level does; products are many (thousands a day): sums and sketches only
+    const categories = new LineGroups<string>({ exactSets: true, defaultStatusesMerged: true });
+    const products = new LineGroups<number>({ exactSets: false, defaultStatusesMerged: false });
     type Order = { pk: number; status: string; customer: number; total: number };
     let order = null as Order | null; // assigned in the loop, read by closeOrder
     const closeOrder = () => {
@@ -148,16 +150,19 @@ export class RollupBuilder {
     closeOrder();
     this.s.deleteDayCategory!.run(day);
     for (const [status, category, sales] of categories.entries()) {
+      const row = sales.toRow();
       this.s.insertDayCategory!.run(
         day,
         status,
         category,
-        sales.orders,
-        sales.units,
-        sales.revenue,
+        row.orders,
+        row.units,
+        row.revenue_cents,
         sales.orderValue,
-        sales.customers.serialize(),
-        sales.values.serialize(),
+        row.customers_hll,
+        row.values_tdigest,
+        row.customers_exact,
+        row.values_exact,
       );
     }
     this.s.deleteDayProductSketches!.run(day);
@@ -279,12 +284,15 @@ export class RollupBuilder {
 
 /**
  * Order lines grouped per status and key (a category, a product): each order's lines of a key summed,
- * then the order added once to that key's aggregate (sketches only: these levels store no exact sets).
+ * then the order added once to that key's aggregate, under its status and, where asked, under the
+ * default sale statuses' merged key too.
  */
 class LineGroups<K> {
   private readonly byStatus = new Map<string, Map<K, SalesAggregate>>();
   /** the current order's lines, summed per key */
   private readonly lines = new Map<K, { units: number; revenue: number }>();
+
+  constructor(private readonly options: { exactSets: boolean; defaultStatusesMerged: boolean }) {}
 
   addLine(key: K, units: number, revenue: number): void {
     const line = this.lines.get(key);
@@ -295,14 +303,25 @@ class LineGroups<K> {
   }
 
   closeOrder(status: string, customerPk: number, totalCents: number): void {
+    this.addTo(status, customerPk, totalCents);
+    if (this.options.defaultStatusesMerged && DEFAULT_SALE_STATUSES.includes(status))
+      this.addTo(DEFAULT_SALES_KEY, customerPk, totalCents);
+    this.lines.clear();
+  }
+
+  private addTo(status: string, customerPk: number, totalCents: number): void {
     let byKey = this.byStatus.get(status);
     if (!byKey) {
       byKey = new Map();
       this.byStatus.set(status, byKey);
     }
     for (const [key, line] of this.lines)
-      aggregateFor(byKey, key, false).addOrder(customerPk, totalCents, line.units, line.revenue);
-    this.lines.clear();
+      aggregateFor(byKey, key, this.options.exactSets).addOrder(
+        customerPk,
+        totalCents,
+        line.units,
+        line.revenue,
+      );
   }
 
   *entries(): Generator<[status: string, key: K, sales: SalesAggregate]> {

@@ -195,12 +195,12 @@ describe('exact mode matches the definitions', () => {
         week: 'exact: rollup_daily',
         month: 'exact: rollup_daily',
         product: 'exact: rollup_daily_product sums rank the products',
-        category: 'exact: scan',
+        category: 'exact: rollup_daily_category, default statuses pre-merged',
       }[groupBy]!;
       expect(body.meta.method).toContain(method);
       // 240 hours are cut across the two idle workers at an hour boundary; 10 days stay whole
       expect(body.meta.parallel_parts).toBe(groupBy === 'hour' ? 2 : undefined);
-      if (groupBy !== 'category') {
+      {
         // the same answer read from the orders themselves
         const raw = await metrics({
           group_by: groupBy,
@@ -214,6 +214,28 @@ describe('exact mode matches the definitions', () => {
       }
     });
   }
+
+  it('by category with other statuses merges the per-status exact sets; a range not in whole days scans', async () => {
+    const statuses = ['paid', 'cancelled'];
+    const { body } = await metrics({
+      group_by: 'category',
+      precision: 'exact',
+      ...range,
+      status: statuses.join(','),
+    });
+    expect(body.meta.method).toBe(
+      'exact: rollup_daily_category (exact sums, merged sorted lists of distinct customers and of order values)',
+    );
+    expect(sortByKey(body.data)).toEqual(
+      expected(orders, 'category', Date.parse(range.start_date), Date.parse(range.end_date), statuses),
+    );
+    const hours = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
+    const scanned = await metrics({ group_by: 'category', precision: 'exact', ...hours });
+    expect(scanned.body.meta.method).toContain('exact: scan of order items');
+    expect(sortByKey(scanned.body.data)).toEqual(
+      expected(orders, 'category', Date.parse(hours.start_date), Date.parse(hours.end_date)),
+    );
+  });
 
   it('by day over whole hours that are not whole days merges the hourly exact sets', async () => {
     const params = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
