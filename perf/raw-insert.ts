@@ -4,8 +4,8 @@
  *     a 64 MiB cache);
  *   - ours: our writer and schema (src/storage/order-writer.ts) as a writer lane runs it: transactions of
  *     --ingest-commit-rows rows, a --writer-cache-mib cache;
- *   - the breakdown: ours without one structure at a time (full-text index, each secondary index, rollup
- *     marking, inline checkpoints), and ours with the 2,000-row transactions of the old write path, so the
+ *   - the breakdown: ours without one structure at a time (full-text index, each secondary index, inline
+ *     checkpoints), and ours with the 2,000-row transactions of the old write path, so the
  *     cost of each is its difference from ours.
  * Rows are parsed before the clock runs; only inserts are timed, and rates are reported per 100k orders so
  * the decay as the shard grows shows. With --repeat N the variants run N times interleaved (medians), since
@@ -52,7 +52,6 @@ const dir = tenantDir(values.dataset!, Number(values.tenant));
 /** What "ours" leaves out in one breakdown variant. */
 type Without =
   | 'fts'
-  | 'dirty'
   | 'checkpoint'
   | 'customers_email'
   | 'orders_created'
@@ -103,8 +102,6 @@ const ours = (
 
 function leaveOut(db: Db, what: Without): void {
   if (what === 'fts') db.exec('DROP TRIGGER customers_fts_insert; DROP TRIGGER customers_fts_update;');
-  else if (what === 'dirty')
-    db.exec('DROP TABLE rollup_dirty_hours; CREATE TEMP TABLE rollup_dirty_hours (hour INTEGER PRIMARY KEY)');
   else if (what !== 'checkpoint') db.exec(`DROP INDEX ${what}`);
 }
 
@@ -129,7 +126,6 @@ const BREAKDOWN: Variant[] = [
   ours('-order_items_product', 'without the order_items (product_id, order_pk) index', [
     'order_items_product',
   ]),
-  ours('-dirty', 'without marking rollup hours dirty', ['dirty']),
   ours('-checkpoint', 'without checkpoints in the writer (a lane leaves them to the upkeep thread)', [
     'checkpoint',
   ]),

@@ -14,6 +14,7 @@ import {
   timeKey,
 } from '../src/domain/metrics.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
+import { type CatchUpResult, catchUpRollups } from '../src/pool/rollup-catch-up.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../src/sketches/sales-aggregate.js';
@@ -28,7 +29,6 @@ import {
   productSketchesOfDaySql,
   rollupSql,
 } from '../src/storage/metrics-sql.js';
-import { type RebuildResult, RollupBuilder } from '../src/storage/rollups.js';
 import type { Db } from '../src/storage/sqlite.js';
 
 export type SalesInput = TaskBase &
@@ -41,20 +41,18 @@ export type SalesInput = TaskBase &
 type Answer = { data: Bucket[]; rows: number; method: string };
 
 /**
- * Catches up the dirty hours a request needs, under the write lock a few days at a time, for at most
- * `budgetMs` (exact answers: all of them). The upkeep thread does the same in the background after writes
- * (refreshRollups), so a read usually finds little or nothing left.
+ * Catches up what a request needs: the pending orders folded in, then the range's dirty hours rebuilt for
+ * at most `refreshBudgetMs` (exact answers: all of them). The upkeep thread does the same in the background
+ * after writes (refreshRollups), so a read usually finds little or nothing left.
  */
-function refresh(ctx: TaskContext, input: SalesInput): RebuildResult & { ms: number } {
-  const builder = ctx.shards.cached(input.tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
-  const t0 = performance.now();
-  const done = builder.rebuildDirty(input.start, input.end, {
-    locked: (rebuild) =>
-      ctx.lock.withLock(input.tenantId, () => ctx.obs.timeQuery('rollup_rebuild', rebuild)),
+function refresh(ctx: TaskContext, input: SalesInput): CatchUpResult {
+  const done = catchUpRollups(ctx, input.tenantId, input, {
     budgetMs: input.precision === 'exact' ? Number.POSITIVE_INFINITY : input.refreshBudgetMs,
+    yieldToWriters: false,
+    query: 'rollup_rebuild',
   });
   ctx.obs.record('rollup_rebuilt_hours_total', { by: 'read' }, done.hours);
-  return { ...done, ms: Math.round(performance.now() - t0) };
+  return done;
 }
 
 /**
@@ -62,9 +60,11 @@ function refresh(ctx: TaskContext, input: SalesInput): RebuildResult & { ms: num
  * may leave hours out when catching up would take longer than its budget: it says how many
  * (`stale_hours_in_range`, `complete: false`); those hours answer as they were before their latest writes.
  */
-function freshnessAfter(f: RebuildResult & { ms: number }): Record<string, unknown> {
+function freshnessAfter(f: CatchUpResult): Record<string, unknown> {
   return {
-    policy: 'hours marked dirty on write; rebuilt in the background after writes, and on read what is left',
+    policy:
+      'new orders folded in as deltas (a bulk load: its hours rebuilt) in the background after writes, and on read what is left',
+    folded_in_orders: f.pending_orders,
     rebuilt_hours: f.hours,
     rebuild_rows: f.rows,
     rebuild_ms: f.ms,

@@ -4,8 +4,8 @@
  */
 import type { CheckpointResult } from '../src/pool/checkpointer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import { type CatchUpResult, catchUpRollups } from '../src/pool/rollup-catch-up.js';
 import { defineTask } from '../src/pool/worker-context.js';
-import { type RebuildResult, RollupBuilder } from '../src/storage/rollups.js';
 
 /** Past any order's created_at: a refresh covers every dirty hour. */
 const MAX_TIME_MS = 8.64e15;
@@ -26,35 +26,32 @@ export const checkpointShard = defineTask('checkpointShard', (ctx, input: TaskBa
 });
 
 export type RefreshRollupsInput = TaskBase & {
-  /** stop after this long, leaving the rest dirty for the next run */
+  /** stop rebuilding after this long (0: one slice), leaving the rest dirty for the next run */
   budgetMs: number;
-  /** stop at the first sign that a writer waits for the shard (while ingest goes on) */
-  yieldToWriters: boolean;
 };
 
 /**
- * The background side of freshness: rebuilds the pre-aggregates that writes made stale (every dirty hour
- * of the shard, newest day first), a transaction of two days at a time under the shard's write lock, so
- * reads find them current instead of rebuilding them (src/pool/rollup-refresher.ts schedules it).
+ * The background side of freshness: folds the orders written since the last run into the pre-aggregates,
+ * then rebuilds the shard's dirty hours (every one, newest day first) for up to the budget, a transaction
+ * at a time under the shard's write lock, stopping as soon as a writer waits for it; so reads find them
+ * current instead of doing it (src/pool/rollup-refresher.ts schedules it).
  */
 export const refreshRollups = defineTask(
   'refreshRollups',
-  (ctx, input: RefreshRollupsInput): RebuildResult => {
-    const builder = ctx.shards.cached(input.tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
-    let writerWaits = false;
-    const result = builder.rebuildDirty(0, MAX_TIME_MS, {
-      budgetMs: input.budgetMs,
-      locked: (rebuild) =>
-        ctx.lock.withLock(input.tenantId, () => {
-          const rows = ctx.obs.timeQuery('rollup_refresh', rebuild);
-          writerWaits = ctx.lock.contended(input.tenantId);
-          return rows;
-        }),
-      stop: () => input.yieldToWriters && writerWaits,
-    });
+  (ctx, input: RefreshRollupsInput): CatchUpResult => {
+    const result = catchUpRollups(
+      ctx,
+      input.tenantId,
+      { start: 0, end: MAX_TIME_MS },
+      {
+        budgetMs: input.budgetMs,
+        yieldToWriters: true,
+        query: 'rollup_refresh',
+      },
+    );
     ctx.obs.record('rollup_dirty_hours', { tenant: String(input.tenantId) }, result.remaining);
     ctx.obs.record('rollup_rebuilt_hours_total', { by: 'background' }, result.hours);
-    if (result.hours > 0) ctx.log.debug(result, 'rollups refreshed');
+    if (result.hours > 0 || result.pending_orders > 0) ctx.log.debug(result, 'rollups refreshed');
     return result;
   },
 );

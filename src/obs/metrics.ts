@@ -152,6 +152,12 @@ export class Metrics {
     labelNames: ['by'] as const,
     registers: [this.registry],
   });
+  readonly rollupFoldedOrders = new client.Counter({
+    name: 'rollup_folded_orders_total',
+    help: 'New orders folded into the metrics pre-aggregates, by how: merged as deltas, or their hours marked for a rebuild (a bulk load)',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
   readonly rollupDirtyHours = new client.Gauge({
     name: 'rollup_dirty_hours',
     help: 'Hours of a shard whose metrics pre-aggregates are stale after the latest background refresh (0: caught up)',
@@ -286,6 +292,9 @@ export class Metrics {
           break;
         case 'rollup_rebuilt_hours_total':
           this.rollupRebuiltHours.inc({ by: o.labels.by ?? '?' }, o.value);
+          break;
+        case 'rollup_folded_orders_total':
+          this.rollupFoldedOrders.inc({ mode: o.labels.mode ?? '?' }, o.value);
           break;
         case 'rollup_dirty_hours':
           this.rollupDirtyHours.set({ tenant: o.labels.tenant ?? '?' }, o.value);

@@ -14,7 +14,8 @@ export type MetricName =
   | 'worker_heap_bytes'
   | 'wal_frames_behind'
   | 'rollup_dirty_hours'
-  | 'rollup_rebuilt_hours_total';
+  | 'rollup_rebuilt_hours_total'
+  | 'rollup_folded_orders_total';
 
 export interface Observation {
   name: MetricName;

@@ -1,6 +1,6 @@
 import type { Logger } from '../obs/logger.js';
-import type { RebuildResult } from '../storage/rollups.js';
 import type { WorkerPool } from './pool.js';
+import type { CatchUpResult } from './rollup-catch-up.js';
 
 export interface RollupRefresherOptions {
   /** quiet time after a shard's last write before a refresh runs for as long as it takes */
@@ -20,11 +20,13 @@ interface ShardState {
 }
 
 /**
- * Keeps the metrics pre-aggregates fresh as data arrives: after a shard's writes, the upkeep thread rebuilds
- * the hours they made stale (`refreshRollups`), so a read finds them current instead of rebuilding them
- * itself. A bulk load is not slowed by rebuilding hours its next transaction makes stale again: the refresh
- * waits for `delayMs` of quiet, and while writes go on it runs one slice per `maxLagMs` that stops as soon
- * as the writer waits for the lock. Reads still catch up what is left (workers/metrics.ts).
+ * Keeps the metrics pre-aggregates fresh as data arrives: after a shard's orders are written, the upkeep
+ * thread folds them in (`refreshRollups`: deltas for a small batch, a rebuild of their hours for a bulk
+ * load), so a read finds them current instead of doing it itself. A run comes `delayMs` after the shard's
+ * writes go quiet, or `maxLagMs` after the oldest write not yet folded in while writes go on; a run during
+ * writes rebuilds at most one slice, and every run stops as soon as the writer waits for the lock, so a
+ * bulk load is not slowed by rebuilding hours its next transaction makes stale again. Reads still catch up
+ * what is left (workers/metrics.ts).
  */
 export class RollupRefresher {
   private readonly shards = new Map<number, ShardState>();
@@ -91,15 +93,14 @@ export class RollupRefresher {
 
   private run(tenantId: number, state: ShardState): void {
     const startedAt = this.now();
-    // writes still coming: one slice that yields to the writer; quiet: as long as the budget allows
+    // writes still coming: the new orders and one slice of rebuild; quiet: as long as the budget allows
     const writing = startedAt - state.lastWriteAt < this.options.delayMs;
     state.running = true;
     this.pool
-      .background<RebuildResult>('refreshRollups', {
+      .background<CatchUpResult>('refreshRollups', {
         requestId: 'rollup-refresh',
         tenantId,
         budgetMs: writing ? 0 : this.options.runBudgetMs,
-        yieldToWriters: writing,
       })
       .then(
         (result) => {

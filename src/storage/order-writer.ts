@@ -34,7 +34,6 @@ const KNOWN_PRODUCTS_LIMIT = 500_000;
 export class OrderWriter {
   private readonly insertOrders: MultiRowInsert;
   private readonly insertItems: MultiRowInsert;
-  private readonly markDirty: MultiRowInsert;
   private readonly missingProducts: Statement;
   private readonly customers: CustomerResolver;
   /** product ids known to exist (products are insert-only) */
@@ -51,12 +50,6 @@ export class OrderWriter {
       db,
       'INSERT INTO order_items (order_pk, line_no, product_id, quantity, unit_price_cents)',
       5,
-    );
-    this.markDirty = new MultiRowInsert(
-      db,
-      'INSERT INTO rollup_dirty_hours (hour)',
-      1,
-      'ON CONFLICT DO NOTHING',
     );
     this.missingProducts = db.prepare(
       'SELECT j.value AS id FROM json_each(?) j LEFT JOIN products p ON p.product_id = j.value WHERE p.product_id IS NULL',
@@ -133,7 +126,6 @@ export class OrderWriter {
     const pkById = new Map(inserted.map((r) => [r.order_id, r.order_pk]));
     const items: number[] = []; // order_pk, line_no, product_id, quantity, unit_price_cents
     const duplicates: number[] = [];
-    const hours = new Set<number>();
     for (let i = 0; i < accepted.length; i++) {
       const r = accepted[i]!;
       const pk = pkById.get(r[R.orderId]);
@@ -142,7 +134,6 @@ export class OrderWriter {
         continue;
       }
       pkById.delete(r[R.orderId]); // a second row with the same order_id in this batch is a duplicate
-      hours.add(Math.floor(r[R.createdAt] / 3_600_000));
       const its = r[R.items];
       for (let j = 0, line = 1; j < its.length; j += ITEM_WIDTH, line++)
         items.push(pk, line, its[j]!, its[j + 1]!, its[j + 2]!);
@@ -155,11 +146,7 @@ export class OrderWriter {
       const from = order[i]! * 5;
       for (let k = 0; k < 5; k++) p[at + k] = items[from + k];
     });
-    // the hours these orders fall in must be re-aggregated before the next metrics read
-    const dirty = [...hours];
-    this.markDirty.runFilled(dirty.length, (i, p, at) => {
-      p[at] = dirty[i];
-    });
+    // nothing to mark for the metrics: orders past the rollups' watermark are pending by definition
     return { inserted: inserted.length, duplicates, unknownProduct };
   }
 }

@@ -1,11 +1,24 @@
 import type { Statement } from 'better-sqlite3';
 import { DAY, DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY, HOUR } from '../domain/metrics.js';
-import { type AggregateRow, aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
+import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
+import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
 import type { Db } from './sqlite.js';
 
 /** Days rebuilt per transaction (at most 48 hours): bounds how long one rebuild holds the shard's write lock. */
 export const REBUILD_BATCH_DAYS = 2;
+
+/**
+ * Pending orders folded in as deltas at most: past this many (a bulk load), their hours are marked dirty
+ * instead and rebuilt from the orders, which costs less per order when most of a day is new.
+ */
+export const DELTA_MAX_ORDERS = 5000;
+
+/** What folding in the pending orders did: how many, and how (deltas, hours marked dirty, or nothing). */
+export interface PendingResult {
+  orders: number;
+  mode: 'delta' | 'marked' | 'none';
+}
 
 /** What a rebuild did: hours rebuilt, order rows read, and hours of its range still dirty after it. */
 export interface RebuildResult {
@@ -27,13 +40,15 @@ function hoursByDayNewestFirst(hours: readonly number[]): number[][] {
 }
 
 /**
- * The materialised-view simulation. Ingest marks hours dirty (same transaction as the orders); this
- * rebuilds a dirty hour from the orders themselves: per status, exact orders/units/revenue, an HLL of
- * customers and a t-digest of order values, and their exact counterparts (sorted lists of the distinct
- * customers and of the order values); and the per-day, per-product sums and sketches and per-day,
- * per-category sketches of the day it lies in.
- * Rebuilding from source (not adding deltas) makes late orders, status changes and deletes all the
- * same case: mark the hour dirty.
+ * The materialised views: per hour and per day (and per day and category, per day and product), per
+ * status, exact orders/units/revenue, an HLL of customers and a t-digest of order values, and their exact
+ * counterparts (sorted lists of the distinct customers and of the order values) where the level keeps them.
+ *
+ * What they hold is every order up to the watermark (rollup_watermark), except in dirty hours. New orders
+ * are pending until `applyPending` folds them in: a small batch as deltas merged into the rows it touches
+ * (a dashboard sees a trickle of orders within moments, whatever their dates), a large one by marking its
+ * hours dirty. `rebuild` recomputes a dirty hour, and the day-level rows of its day, from the orders up to
+ * the watermark: the repair path, and the cheaper one for a day that is mostly new.
  */
 export class RollupBuilder {
   private readonly s: Record<string, Statement>;
@@ -59,11 +74,58 @@ export class RollupBuilder {
       hourOrders: db.prepare(
         `SELECT o.status, o.customer_pk, o.total_cents,
            (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-         FROM orders o WHERE o.created_at >= ? AND o.created_at < ?`,
+         FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND o.order_pk <= ?`,
+      ),
+      watermark: db.prepare('SELECT order_pk AS pk FROM rollup_watermark WHERE id = 1'),
+      setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
+      newestOrder: db.prepare('SELECT coalesce(max(order_pk), 0) AS pk FROM orders'),
+      pendingCount: db.prepare('SELECT count(*) AS n FROM orders WHERE order_pk > ? AND order_pk <= ?'),
+      markPending: db.prepare(
+        `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
+         SELECT DISTINCT created_at / 3600000 FROM orders WHERE order_pk > ? AND order_pk <= ?`,
+      ),
+      pendingOrders: db.prepare(
+        `SELECT o.created_at, o.status, o.customer_pk, o.total_cents,
+           (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
+         FROM orders o WHERE o.order_pk > ? AND o.order_pk <= ?`,
+      ),
+      pendingLines: db.prepare(
+        `SELECT o.order_pk, o.created_at, o.status, o.customer_pk, o.total_cents, p.category, i.product_id,
+           i.quantity, i.unit_price_cents
+         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
+         WHERE o.order_pk > ? AND o.order_pk <= ? ORDER BY o.order_pk`,
+      ),
+      anyDirtyIn: db.prepare('SELECT 1 FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? LIMIT 1'),
+      hourRow: db.prepare(
+        `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
+         FROM rollup_hourly WHERE hour = ? AND status = ?`,
+      ),
+      dailyRow: db.prepare(
+        `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
+         FROM rollup_daily WHERE day = ? AND status = ?`,
+      ),
+      categoryRow: db.prepare(
+        `SELECT orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact,
+           values_exact
+         FROM rollup_daily_category WHERE day = ? AND status = ? AND category = ?`,
+      ),
+      productRow: db.prepare(
+        `SELECT s.orders, s.units, s.revenue_cents, s.order_value_cents, k.customers_hll, k.values_tdigest
+         FROM rollup_daily_product s LEFT JOIN rollup_daily_product_sketch k
+           ON k.day = s.day AND k.status = s.status AND k.product_id = s.product_id
+         WHERE s.day = ? AND s.status = ? AND s.product_id = ?`,
+      ),
+      replaceProduct: db.prepare(
+        `INSERT OR REPLACE INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents,
+           order_value_cents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      replaceProductSketch: db.prepare(
+        `INSERT OR REPLACE INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)
+         VALUES (?, ?, ?, ?, ?)`,
       ),
       deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
       insertHour: db.prepare(
-        `INSERT INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
+        `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
            customers_exact, values_exact, dirty, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
       ),
@@ -74,11 +136,11 @@ export class RollupBuilder {
         `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.product_id, i.quantity,
            i.unit_price_cents
          FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
-         WHERE o.created_at >= ? AND o.created_at < ?`,
+         WHERE o.created_at >= ? AND o.created_at < ? AND o.order_pk <= ?`,
       ),
       deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
       insertDayCategory: db.prepare(
-        `INSERT INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
+        `INSERT OR REPLACE INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
            customers_hll, values_tdigest, customers_exact, values_exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
@@ -92,7 +154,7 @@ export class RollupBuilder {
       ),
       deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
       insertDaily: db.prepare(
-        `INSERT INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
+        `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
            customers_exact, values_exact, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
@@ -113,60 +175,18 @@ export class RollupBuilder {
   }
 
   /**
-   * The day per status and category and per status and product, from one pass over the day's lines:
-   * each order's lines of a category (product) summed, the order counted once; sums and sketches for
-   * categories, sums and (in their own table) sketches for products.
+   * The day per status and category and per status and product, from one pass over the day's lines (up to
+   * the watermark): each order's lines of a category (product) summed, the order counted once.
    */
-  private rebuildDayLines(day: number): void {
-    // categories are few: they keep exact sets and a pre-merged row of the default sale statuses, as the
-    // day level does; products are many (thousands a day): sums and sketches only
-    const categories = new LineGroups<string>({ exactSets: true, defaultStatusesMerged: true });
-    const products = new LineGroups<number>({ exactSets: false, defaultStatusesMerged: false });
-    type Order = { pk: number; status: string; customer: number; total: number };
-    let order = null as Order | null; // assigned in the loop, read by closeOrder
-    const closeOrder = () => {
-      if (!order) return;
-      categories.closeOrder(order.status, order.customer, order.total);
-      products.closeOrder(order.status, order.customer, order.total);
-    };
-    for (const r of this.s.dayLines!.iterate(day * DAY, (day + 1) * DAY) as IterableIterator<{
-      order_pk: number;
-      status: string;
-      customer_pk: number;
-      total_cents: number;
-      category: string;
-      product_id: number;
-      quantity: number;
-      unit_price_cents: number;
-    }>) {
-      if (r.order_pk !== order?.pk) {
-        closeOrder();
-        order = { pk: r.order_pk, status: r.status, customer: r.customer_pk, total: r.total_cents };
-      }
-      const revenue = r.quantity * r.unit_price_cents;
-      categories.addLine(r.category, r.quantity, revenue);
-      products.addLine(r.product_id, r.quantity, revenue);
-    }
-    closeOrder();
+  private rebuildDayLines(day: number, watermark: number): void {
+    const { categories, products } = groupLines(
+      this.s.dayLines!.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
+    );
     this.s.deleteDayCategory!.run(day);
-    for (const [status, category, sales] of categories.entries()) {
-      const row = sales.toRow();
-      this.s.insertDayCategory!.run(
-        day,
-        status,
-        category,
-        row.orders,
-        row.units,
-        row.revenue_cents,
-        sales.orderValue,
-        row.customers_hll,
-        row.values_tdigest,
-        row.customers_exact,
-        row.values_exact,
-      );
-    }
     this.s.deleteDayProductSketches!.run(day);
     this.s.deleteDayProducts!.run(day);
+    for (const [status, category, sales] of categories.entries())
+      this.writeCategory(day, status, category, sales);
     const sums: unknown[][] = [];
     const sketches: unknown[][] = [];
     for (const [status, product, sales] of products.entries()) {
@@ -175,6 +195,121 @@ export class RollupBuilder {
     }
     this.insertDayProducts.run(sums);
     this.insertDayProductSketches.run(sketches);
+  }
+
+  private writeCategory(day: number, status: string, category: string, sales: SalesAggregate): void {
+    const row = sales.toRow();
+    this.s.insertDayCategory!.run(
+      day,
+      status,
+      category,
+      row.orders,
+      row.units,
+      row.revenue_cents,
+      sales.orderValue,
+      row.customers_hll,
+      row.values_tdigest,
+      row.customers_exact,
+      row.values_exact,
+    );
+  }
+
+  /**
+   * Folds the orders past the watermark into the pre-aggregates and moves the watermark past them, in one
+   * transaction (call it under the shard's write lock): up to `maxDelta` orders as deltas merged into each
+   * row they touch, more by marking their hours dirty. Hours (days) already dirty are skipped: their
+   * rebuild reads these orders from the table.
+   */
+  applyPending(maxDelta = DELTA_MAX_ORDERS): PendingResult {
+    return this.db
+      .transaction((): PendingResult => {
+        const from = (this.s.watermark!.get() as { pk: number }).pk;
+        const to = (this.s.newestOrder!.get() as { pk: number }).pk;
+        if (to <= from) return { orders: 0, mode: 'none' };
+        const orders = (this.s.pendingCount!.get(from, to) as { n: number }).n;
+        const mode = orders > maxDelta ? 'marked' : 'delta';
+        if (mode === 'marked') this.s.markPending!.run(from, to);
+        else this.mergePending(from, to);
+        this.s.setWatermark!.run(to);
+        return { orders, mode };
+      })
+      .immediate();
+  }
+
+  /** The orders in (from, to] merged into the rows of the hours and days they fall in that are not dirty. */
+  private mergePending(from: number, to: number): void {
+    const now = Date.now();
+    const hourDirty = memo((hour: number) => this.s.isDirty!.get(hour) !== undefined);
+    const dayDirty = memo((day: number) => this.s.anyDirtyIn!.get(day * 24, (day + 1) * 24) !== undefined);
+    const hours = new Map<string, SalesAggregate>();
+    const days = new Map<string, SalesAggregate>();
+    for (const o of this.s.pendingOrders!.iterate(from, to) as IterableIterator<{
+      created_at: number;
+      status: string;
+      customer_pk: number;
+      total_cents: number;
+      units: number | null;
+    }>) {
+      const hour = Math.floor(o.created_at / HOUR);
+      const day = Math.floor(o.created_at / DAY);
+      const add = (g: SalesAggregate) => g.addOrder(o.customer_pk, o.total_cents, o.units ?? 0);
+      if (!hourDirty(hour)) add(aggregateFor(hours, `${hour}\t${o.status}`));
+      if (dayDirty(day)) continue;
+      add(aggregateFor(days, `${day}\t${o.status}`));
+      if (DEFAULT_SALE_STATUSES.includes(o.status)) add(aggregateFor(days, `${day}\t${DEFAULT_SALES_KEY}`));
+    }
+    for (const [key, delta] of hours) {
+      const [hour, status] = splitKey(key);
+      const merged = mergedWith(this.s.hourRow!.get(hour, status) as AggregateRow | undefined, delta);
+      this.store(this.s.insertHour!, hour, new Map([[status, merged]]), now);
+    }
+    for (const [key, delta] of days) {
+      const [day, status] = splitKey(key);
+      const merged = mergedWith(this.s.dailyRow!.get(day, status) as AggregateRow | undefined, delta);
+      this.store(this.s.insertDaily!, day, new Map([[status, merged]]), now);
+    }
+    // the lines, day by day: per category and per product
+    const linesByDay = new Map<number, LineRow[]>();
+    for (const line of this.s.pendingLines!.iterate(from, to) as IterableIterator<
+      LineRow & { created_at: number }
+    >) {
+      const day = Math.floor(line.created_at / DAY);
+      if (dayDirty(day)) continue;
+      const list = linesByDay.get(day);
+      if (list) list.push(line);
+      else linesByDay.set(day, [line]);
+    }
+    for (const [day, lines] of linesByDay) this.mergeDayLines(day, groupLines(lines));
+  }
+
+  private mergeDayLines(
+    day: number,
+    { categories, products }: { categories: LineGroups<string>; products: LineGroups<number> },
+  ): void {
+    for (const [status, category, delta] of categories.entries()) {
+      const stored = this.s.categoryRow!.get(day, status, category) as AggregateRow | undefined;
+      this.writeCategory(day, status, category, mergedWith(stored, delta));
+    }
+    for (const [status, product, delta] of products.entries()) {
+      const stored = this.s.productRow!.get(day, status, product) as AggregateRow | undefined;
+      const merged = mergedWith(stored, delta, false);
+      this.s.replaceProduct!.run(
+        day,
+        status,
+        product,
+        merged.orders,
+        merged.units,
+        merged.revenue,
+        merged.orderValue,
+      );
+      this.s.replaceProductSketch!.run(
+        day,
+        status,
+        product,
+        merged.customers.serialize(),
+        merged.values.serialize(),
+      );
+    }
   }
 
   /** Writes one row per status: key, status, the aggregate's columns, time. */
@@ -196,9 +331,16 @@ export class RollupBuilder {
     }
   }
 
-  /** Marks every hour holding orders or rollup rows dirty (a full rebuild on the next reads); returns how many. */
+  /**
+   * Marks every hour holding orders or rollup rows dirty (a full rebuild on the next reads) and moves the
+   * watermark past every order, which the rebuild then reads; returns how many hours.
+   */
   markAllDirty(): number {
-    return this.s.markAll!.run().changes;
+    return this.db.transaction(() => {
+      const marked = this.s.markAll!.run().changes;
+      this.s.setWatermark!.run((this.s.newestOrder!.get() as { pk: number }).pk);
+      return marked;
+    })();
   }
 
   /**
@@ -254,11 +396,16 @@ export class RollupBuilder {
     this.db
       .transaction(() => {
         const days = new Set<number>();
+        const watermark = (this.s.watermark!.get() as { pk: number }).pk;
         // another thread may have rebuilt some of them since they were listed: skip those
         for (const hour of hours) {
           if (!this.s.isDirty!.get(hour)) continue;
           const groups = new Map<string, SalesAggregate>();
-          for (const r of this.s.hourOrders!.iterate(hour * HOUR, (hour + 1) * HOUR) as IterableIterator<{
+          for (const r of this.s.hourOrders!.iterate(
+            hour * HOUR,
+            (hour + 1) * HOUR,
+            watermark,
+          ) as IterableIterator<{
             status: string;
             customer_pk: number;
             total_cents: number;
@@ -274,7 +421,7 @@ export class RollupBuilder {
         }
         for (const day of days) {
           this.rebuildDaily(day, now);
-          this.rebuildDayLines(day);
+          this.rebuildDayLines(day, watermark);
         }
       })
       .immediate();
@@ -282,49 +429,27 @@ export class RollupBuilder {
   }
 }
 
-/**
- * Order lines grouped per status and key (a category, a product): each order's lines of a key summed,
- * then the order added once to that key's aggregate, under its status and, where asked, under the
- * default sale statuses' merged key too.
- */
-class LineGroups<K> {
-  private readonly byStatus = new Map<string, Map<K, SalesAggregate>>();
-  /** the current order's lines, summed per key */
-  private readonly lines = new Map<K, { units: number; revenue: number }>();
+/** A stored row (if any) with a delta merged in: the row's sums and structures plus the delta's. */
+function mergedWith(
+  stored: AggregateRow | undefined,
+  delta: SalesAggregate,
+  exactSets = true,
+): SalesAggregate {
+  const merged = new SalesAggregate(exactSets);
+  if (stored) merged.mergeRow(stored);
+  merged.mergeRow({ ...delta.toRow(), order_value_cents: delta.orderValue });
+  return merged;
+}
 
-  constructor(private readonly options: { exactSets: boolean; defaultStatusesMerged: boolean }) {}
+function splitKey(key: string): [number, string] {
+  const tab = key.indexOf('\t');
+  return [Number(key.slice(0, tab)), key.slice(tab + 1)];
+}
 
-  addLine(key: K, units: number, revenue: number): void {
-    const line = this.lines.get(key);
-    if (line) {
-      line.units += units;
-      line.revenue += revenue;
-    } else this.lines.set(key, { units, revenue });
-  }
-
-  closeOrder(status: string, customerPk: number, totalCents: number): void {
-    this.addTo(status, customerPk, totalCents);
-    if (this.options.defaultStatusesMerged && DEFAULT_SALE_STATUSES.includes(status))
-      this.addTo(DEFAULT_SALES_KEY, customerPk, totalCents);
-    this.lines.clear();
-  }
-
-  private addTo(status: string, customerPk: number, totalCents: number): void {
-    let byKey = this.byStatus.get(status);
-    if (!byKey) {
-      byKey = new Map();
-      this.byStatus.set(status, byKey);
-    }
-    for (const [key, line] of this.lines)
-      aggregateFor(byKey, key, this.options.exactSets).addOrder(
-        customerPk,
-        totalCents,
-        line.units,
-        line.revenue,
-      );
-  }
-
-  *entries(): Generator<[status: string, key: K, sales: SalesAggregate]> {
-    for (const [status, byKey] of this.byStatus) for (const [key, sales] of byKey) yield [status, key, sales];
-  }
+function memo<K, V>(f: (k: K) => V): (k: K) => V {
+  const seen = new Map<K, V>();
+  return (k) => {
+    if (!seen.has(k)) seen.set(k, f(k));
+    return seen.get(k)!;
+  };
 }

@@ -391,7 +391,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
     expect(byProduct.body.meta.method).toContain('rollup_daily_product_sketch');
     withinBounds(byProduct.body.data, expectedProducts(all));
-    for (const groupBy of ['hour', 'day', 'product']) {
+    for (const groupBy of ['hour', 'day', 'week', 'month', 'product', 'category']) {
       const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });
       expect(exact.body.meta.method).toContain('exact: rollup_');
       expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
@@ -410,30 +410,35 @@ async function sample(s: TestServer, series: string): Promise<number | undefined
 }
 const dirtyHoursGauge = (s: TestServer, tenantId: number) =>
   sample(s, `rollup_dirty_hours{tenant="${tenantId}"}`);
-const rebuiltInBackground = async (s: TestServer) =>
-  (await sample(s, 'rollup_rebuilt_hours_total{by="background"}')) ?? 0;
+const foldedAsDeltas = async (s: TestServer) =>
+  (await sample(s, 'rollup_folded_orders_total{mode="delta"}')) ?? 0;
 
 describe('freshness', () => {
-  it('the pre-aggregates are rebuilt in the background soon after a write: the next read rebuilds nothing', async () => {
-    const before = await rebuiltInBackground(server);
+  it('new orders are folded in the background soon after a write: the next read has nothing left to do', async () => {
+    const before = await foldedAsDeltas(server);
     const fresh = makeOrders(300, 'BG', 77);
     await ingest(fresh);
     orders.push(...fresh);
     await eventually(
       async () =>
-        (await rebuiltInBackground(server)) > before &&
+        (await foldedAsDeltas(server)) >= before + fresh.length &&
         (await dirtyHoursGauge(server, tenant.tenant_id)) === 0,
       10_000,
       'the background refresh',
     );
     const { body } = await metrics({ group_by: 'day', precision: 'exact', ...range });
-    expect(body.meta.freshness).toMatchObject({ rebuilt_hours: 0, stale_hours_in_range: 0, complete: true });
+    expect(body.meta.freshness).toMatchObject({
+      folded_in_orders: 0,
+      rebuilt_hours: 0,
+      stale_hours_in_range: 0,
+      complete: true,
+    });
     expect(sortByKey(body.data)).toEqual(
       expected(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
   });
 
-  it('on read only: an approx read past its budget answers at once and says how many hours it left out; exact catches up', async () => {
+  it('on read only: a bulk load is rebuilt, an approx read past its budget says how many hours it left out, exact catches up, a small write is folded in as deltas', async () => {
     const other = await startServer({
       args: ['--rollup-refresh', 'on-read', '--metrics-refresh-budget-ms', '0'],
     });
@@ -451,7 +456,8 @@ describe('freshness', () => {
         Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
         '/api/v1/ingest/products/',
       );
-      const spread = makeOrders(1500, 'OR', 11);
+      // more than DELTA_MAX_ORDERS at once: a bulk load, its hours marked for a rebuild
+      const spread = makeOrders(6000, 'OR', 11);
       await post(spread, '/api/v1/ingest/orders/');
       const read = async (precision: string) => {
         const res = await fetch(
@@ -462,7 +468,11 @@ describe('freshness', () => {
       };
       // a budget of 0 rebuilds one slice (two days, newest first), then answers
       const partial = await read('approx');
-      expect(partial.meta.freshness).toMatchObject({ complete: false, rebuilt_hours: 48 });
+      expect(partial.meta.freshness).toMatchObject({
+        folded_in_orders: 6000,
+        complete: false,
+        rebuilt_hours: 48,
+      });
       expect(partial.meta.freshness.stale_hours_in_range).toBe(240 - 48);
       expect(partial.data.map((b) => b.key)).toEqual(['2026-02-09', '2026-02-10']);
       expect(await dirtyHoursGauge(other, t.tenant_id)).toBeUndefined(); // no background refresh
@@ -473,6 +483,18 @@ describe('freshness', () => {
         expected(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
       );
       expect((await read('approx')).meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
+      // a few orders over every day: merged into the rows they touch, nothing rebuilt
+      const more = makeOrders(200, 'OR2', 12);
+      await post(more, '/api/v1/ingest/orders/');
+      const folded = await read('exact');
+      expect(folded.meta.freshness).toMatchObject({
+        folded_in_orders: 200,
+        rebuilt_hours: 0,
+        complete: true,
+      });
+      expect(sortByKey(folded.data)).toEqual(
+        expected([...spread, ...more], 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+      );
     } finally {
       await other.stop();
       removeDir(other.dataDir);

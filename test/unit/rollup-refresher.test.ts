@@ -1,14 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/obs/logger.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
+import type { CatchUpResult } from '../../src/pool/rollup-catch-up.js';
 import { RollupRefresher } from '../../src/pool/rollup-refresher.js';
-import type { RebuildResult } from '../../src/storage/rollups.js';
 
 interface Run {
   at: number;
   tenantId: number;
   budgetMs: number;
-  yieldToWriters: boolean;
 }
 
 /** A pool whose upkeep thread answers at once with `remaining` dirty hours left, recording each run. */
@@ -17,7 +16,14 @@ function fakePool(remaining: () => number) {
   const pool = {
     background: (_name: string, input: Omit<Run, 'at'>) => {
       runs.push({ at: Date.now(), ...input });
-      return Promise.resolve<RebuildResult>({ hours: 48, rows: 100, remaining: remaining() });
+      return Promise.resolve<CatchUpResult>({
+        hours: 48,
+        rows: 100,
+        remaining: remaining(),
+        pending_orders: 10,
+        pending_mode: 'delta',
+        ms: 5,
+      });
     },
   } as unknown as WorkerPool;
   return { pool, runs };
@@ -44,12 +50,12 @@ describe('RollupRefresher', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(runs).toEqual([]);
     await vi.advanceTimersByTimeAsync(100);
-    expect(runs).toMatchObject([{ at: t0 + 350, tenantId: 7, budgetMs: 1000, yieldToWriters: false }]);
+    expect(runs).toMatchObject([{ at: t0 + 350, tenantId: 7, budgetMs: 1000 }]);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(runs).toHaveLength(1); // caught up: nothing more until the next write
   });
 
-  it('while writes keep coming, runs one yielding slice per lag interval, not one per write', async () => {
+  it('while writes keep coming, runs once per lag interval with a one-slice budget, not once per write', async () => {
     let left = 1000;
     const { pool, runs } = fakePool(() => left);
     const refresher = new RollupRefresher(pool, log, options);
@@ -59,7 +65,7 @@ describe('RollupRefresher', () => {
     }
     expect(runs.length).toBeGreaterThanOrEqual(4);
     expect(runs.length).toBeLessThanOrEqual(6);
-    expect(runs.every((r) => r.yieldToWriters && r.budgetMs === 0)).toBe(true);
+    expect(runs.every((r) => r.budgetMs === 0)).toBe(true); // one slice each
     // the writes stop: it catches up in full runs, one after another, until nothing is left
     const during = runs.length;
     left = 500;
@@ -68,7 +74,7 @@ describe('RollupRefresher', () => {
     await vi.advanceTimersByTimeAsync(10);
     const after = runs.slice(during);
     expect(after.length).toBeGreaterThanOrEqual(2);
-    expect(after.every((r) => !r.yieldToWriters && r.budgetMs === 1000)).toBe(true);
+    expect(after.every((r) => r.budgetMs === 1000)).toBe(true);
     const settled = runs.length;
     await vi.advanceTimersByTimeAsync(10_000);
     expect(runs).toHaveLength(settled);

@@ -1,0 +1,48 @@
+import { type PendingResult, type RebuildResult, RollupBuilder } from '../storage/rollups.js';
+import type { TaskContext } from './worker-context.js';
+
+/** What a catch-up did: the pending orders folded in (and how), then the dirty hours rebuilt. */
+export interface CatchUpResult extends RebuildResult {
+  pending_orders: number;
+  pending_mode: PendingResult['mode'];
+  ms: number;
+}
+
+/**
+ * Brings a shard's pre-aggregates up to date over [start, end) inside a worker: first the orders past the
+ * watermark are folded in (deltas, or their hours marked dirty for a bulk load), then the dirty hours of
+ * the range are rebuilt, newest day first, for at most `budgetMs` (the first slice always runs). Each step
+ * is a transaction under the shard's write lock; with `yieldToWriters` it stops as soon as a writer waits.
+ */
+export function catchUpRollups(
+  ctx: TaskContext,
+  tenantId: number,
+  range: { start: number; end: number },
+  options: { budgetMs: number; yieldToWriters: boolean; query: string },
+): CatchUpResult {
+  const builder = ctx.shards.cached(tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
+  const t0 = performance.now();
+  let writerWaits = false;
+  const locked = <T>(work: () => T): T =>
+    ctx.lock.withLock(tenantId, () => {
+      const out = ctx.obs.timeQuery(options.query, work);
+      writerWaits = ctx.lock.contended(tenantId);
+      return out;
+    });
+  const pending = locked(() => builder.applyPending());
+  if (pending.orders > 0)
+    ctx.obs.record('rollup_folded_orders_total', { mode: pending.mode }, pending.orders);
+  const rebuilt = !(options.yieldToWriters && writerWaits)
+    ? builder.rebuildDirty(range.start, range.end, {
+        locked,
+        budgetMs: options.budgetMs,
+        stop: () => options.yieldToWriters && writerWaits,
+      })
+    : { hours: 0, rows: 0, remaining: builder.countDirty(range.start, range.end) };
+  return {
+    ...rebuilt,
+    pending_orders: pending.orders,
+    pending_mode: pending.mode,
+    ms: Math.round(performance.now() - t0),
+  };
+}

@@ -1,0 +1,92 @@
+import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../domain/metrics.js';
+import { aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
+
+/** An order line with what its order brings, in the order the day-level aggregates read them. */
+export interface LineRow {
+  order_pk: number;
+  status: string;
+  customer_pk: number;
+  total_cents: number;
+  category: string;
+  product_id: number;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+/**
+ * Per-status, per-category and per-status, per-product aggregates of order lines (each order's lines
+ * arriving together): each order's lines of a key summed, the order counted once per key. Categories are
+ * few: they keep exact sets and a pre-merged row of the default sale statuses, as the day level does;
+ * products are many (thousands a day): sums and sketches only.
+ */
+export function groupLines(lines: Iterable<LineRow>): {
+  categories: LineGroups<string>;
+  products: LineGroups<number>;
+} {
+  const categories = new LineGroups<string>({ exactSets: true, defaultStatusesMerged: true });
+  const products = new LineGroups<number>({ exactSets: false, defaultStatusesMerged: false });
+  let order = null as LineRow | null; // the current order's first line
+  const closeOrder = () => {
+    if (!order) return;
+    categories.closeOrder(order.status, order.customer_pk, order.total_cents);
+    products.closeOrder(order.status, order.customer_pk, order.total_cents);
+  };
+  for (const r of lines) {
+    if (r.order_pk !== order?.order_pk) {
+      closeOrder();
+      order = r;
+    }
+    const revenue = r.quantity * r.unit_price_cents;
+    categories.addLine(r.category, r.quantity, revenue);
+    products.addLine(r.product_id, r.quantity, revenue);
+  }
+  closeOrder();
+  return { categories, products };
+}
+
+/**
+ * Order lines grouped per status and key (a category, a product): each order's lines of a key summed,
+ * then the order added once to that key's aggregate, under its status and, where asked, under the
+ * default sale statuses' merged key too.
+ */
+export class LineGroups<K> {
+  private readonly byStatus = new Map<string, Map<K, SalesAggregate>>();
+  /** the current order's lines, summed per key */
+  private readonly lines = new Map<K, { units: number; revenue: number }>();
+
+  constructor(private readonly options: { exactSets: boolean; defaultStatusesMerged: boolean }) {}
+
+  addLine(key: K, units: number, revenue: number): void {
+    const line = this.lines.get(key);
+    if (line) {
+      line.units += units;
+      line.revenue += revenue;
+    } else this.lines.set(key, { units, revenue });
+  }
+
+  closeOrder(status: string, customerPk: number, totalCents: number): void {
+    this.addTo(status, customerPk, totalCents);
+    if (this.options.defaultStatusesMerged && DEFAULT_SALE_STATUSES.includes(status))
+      this.addTo(DEFAULT_SALES_KEY, customerPk, totalCents);
+    this.lines.clear();
+  }
+
+  private addTo(status: string, customerPk: number, totalCents: number): void {
+    let byKey = this.byStatus.get(status);
+    if (!byKey) {
+      byKey = new Map();
+      this.byStatus.set(status, byKey);
+    }
+    for (const [key, line] of this.lines)
+      aggregateFor(byKey, key, this.options.exactSets).addOrder(
+        customerPk,
+        totalCents,
+        line.units,
+        line.revenue,
+      );
+  }
+
+  *entries(): Generator<[status: string, key: K, sales: SalesAggregate]> {
+    for (const [status, byKey] of this.byStatus) for (const [key, sales] of byKey) yield [status, key, sales];
+  }
+}
