@@ -235,7 +235,7 @@ export const OPTIONS = [
     flag: 'rollup-refresh-delay-ms',
     env: 'ROLLUP_REFRESH_DELAY_MS',
     kind: 'int',
-    default: '250',
+    default: '1000',
     min: 0,
     help: "quiet time after a shard's last write before the background refresh runs as long as it takes",
   },
@@ -245,7 +245,7 @@ export const OPTIONS = [
     kind: 'int',
     default: '2000',
     min: 100,
-    help: 'while writes go on, the background refresh still runs a slice (two days) this often, yielding to the writer',
+    help: 'while writes go on, the background refresh still folds in new orders this often (and rebuilds a slice of two days, unless the writes are a bulk load), yielding to the writer',
   },
   {
     flag: 'metrics-refresh-budget-ms',

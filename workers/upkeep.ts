@@ -28,6 +28,8 @@ export const checkpointShard = defineTask('checkpointShard', (ctx, input: TaskBa
 export type RefreshRollupsInput = TaskBase & {
   /** stop rebuilding after this long (0: one slice), leaving the rest dirty for the next run */
   budgetMs: number;
+  /** the shard's writes are still coming (see catchUpRollups) */
+  writing: boolean;
 };
 
 /**

@@ -18,7 +18,13 @@ export function catchUpRollups(
   ctx: TaskContext,
   tenantId: number,
   range: { start: number; end: number },
-  options: { budgetMs: number; yieldToWriters: boolean; query: string },
+  options: {
+    budgetMs: number;
+    yieldToWriters: boolean;
+    /** writes are still coming: after a bulk batch rebuild nothing (its next batch would undo the work) */
+    whileWriting?: boolean;
+    query: string;
+  },
 ): CatchUpResult {
   const builder = ctx.shards.cached(tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
   const t0 = performance.now();

@@ -101,6 +101,7 @@ export class RollupRefresher {
         requestId: 'rollup-refresh',
         tenantId,
         budgetMs: writing ? 0 : this.options.runBudgetMs,
+        writing,
       })
       .then(
         (result) => {
