@@ -71,6 +71,8 @@ node('perf/ingest.js', ['--dataset', dataset, '--chunks', '10']);
 node('perf/row-transfer.js', ['--dataset', dataset]);
 node('perf/search.js', ['--data', data]);
 node('perf/metrics.js', ['--data', data]);
+node('perf/freshness.js', ['--dataset', dataset]);
+node('perf/soak.js', ['--dataset', dataset]);
 node('perf/export.js', ['--data', exportData]);
 node('perf/stock-race.js', ['--seconds', '30']);
 node('perf/prices.js', ['--seconds', '10']);
@@ -85,6 +87,8 @@ const scale = result('ingest-scale');
 const ingest = result('ingest');
 const search = result('search');
 const metrics = result('metrics');
+const freshness = result('freshness');
+const soak = result('soak');
 const stock = result('stock-race');
 const prices = result('prices');
 const exported = result('export').results as {
@@ -113,6 +117,19 @@ const rows: [string, string, string][] = [
   ],
   ['metrics DuckDB approx / ours approx', String(metrics.duckdb.duckdb_approx_over_ours), '>= 5'],
   ['metrics ours exact / DuckDB exact', String(metrics.duckdb.ours_exact_over_duckdb), '<= 3'],
+  ...(metrics.every_shape as { shape: string; exact_ratio: number; approx_ratio: number }[]).flatMap(
+    (e): [string, string, string][] => [
+      [`metrics ${e.shape}: ours exact / DuckDB exact`, String(e.exact_ratio), '<= 3'],
+      [`metrics ${e.shape}: ours approx / DuckDB approx`, String(e.approx_ratio), '<= 1'],
+    ],
+  ),
+  [
+    'metrics: approx read during steady ingest, p95 ms (hours left out)',
+    `${freshness.policies[0].steady.p95_ms} (${freshness.policies[0].steady.most_hours_left_out})`,
+    'complete',
+  ],
+  ['soak: 20 tenants, peak RSS MB', String(soak.peak_rss_mb), '<= 256'],
+  ['soak: /healthz p99 ms', String(soak.healthz_ms.p99), 'reported'],
   [
     'stock mismatches (all modes)',
     String(stock.results.reduce((n: number, r: { mismatches: number }) => n + r.mismatches, 0)),
