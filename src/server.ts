@@ -59,6 +59,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
       writerLanes: config.writerLanes,
       writerCacheMiB: config.writerCacheMiB,
       writerSynchronous: config.writerSynchronous,
+      onAbandonedLocks: (slots) =>
+        log.error(
+          { lock_slots: slots },
+          'a worker thread died holding shard write locks: released (SQLite rolled back its transaction)',
+        ),
       heap: { youngMb: config.workerYoungMb, oldMb: config.workerOldMb },
       dataDir: config.dataDir,
       logLevel: config.logLevel,

@@ -2,7 +2,7 @@ import { MessageChannel, type MessagePort, type Transferable } from 'node:worker
 import { Piscina } from 'piscina';
 import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
-import { createWriteLockBuffer } from '../storage/write-lock.js';
+import { createWriteLockBuffer, ShardWriteLock } from '../storage/write-lock.js';
 import type { StreamMessage, TaskEnvelope } from './protocol.js';
 import { WorkerTaskError } from './task-error.js';
 
@@ -25,6 +25,10 @@ export interface PoolOptions {
   writerCacheMiB?: number;
   /** Whether a writer lane's commits fsync the WAL (FULL, the default) or leave it to checkpoints (NORMAL). */
   writerSynchronous?: 'full' | 'normal';
+  /** A writer lane or the upkeep thread idle this long exits (default IDLE_THREAD_MS). */
+  idleThreadMs?: number;
+  /** Told of shard locks released because the thread holding them died (their slots: tenant id modulo 4096). */
+  onAbandonedLocks?: (slots: number[]) => void;
 }
 
 export interface WorkerData {
@@ -65,6 +69,9 @@ export interface StreamHandle {
   body: ReadableStream<Uint8Array>;
   done: Promise<StreamOutcome>;
 }
+
+/** A writer lane or the upkeep thread idle this long exits (started again by the next task). */
+const IDLE_THREAD_MS = 15_000;
 
 /** The Piscina pool, its writer lanes, its metrics bridge, and the main-thread end of the streaming primitive. */
 export class WorkerPool {
@@ -111,12 +118,14 @@ export class WorkerPool {
       heap = options.heap,
       filename = options.filename ?? new URL('../../workers/index.js', import.meta.url).href,
     ) =>
-      new Piscina({
+      watchExits(new Piscina({
         filename,
-        minThreads: count,
+        // the pool's workers stay; a lane or the upkeep thread left idle exits, and its heap and page
+        // caches go with it (a tenant's load over, memory comes back); the next write starts it again
+        minThreads: role === 'pool' ? count : 0,
         maxThreads: count,
         concurrentTasksPerWorker: tasksPerWorker,
-        idleTimeout: Number.POSITIVE_INFINITY,
+        idleTimeout: role === 'pool' ? Number.POSITIVE_INFINITY : (options.idleThreadMs ?? IDLE_THREAD_MS),
         ...(heap
           ? {
               resourceLimits: {
@@ -126,20 +135,33 @@ export class WorkerPool {
             }
           : {}),
         workerData: workerData(role),
+      }));
+    // a thread that dies (out of memory, say) inside a transaction must not leave its shard locked
+    const lock = new ShardWriteLock(this.writeLock);
+    const watchExits = (pool: Piscina): Piscina =>
+      pool.on('workerDestroy', () => {
+        const released = lock.releaseAbandoned(this.liveThreadIds());
+        if (released.length > 0) options.onAbandonedLocks?.(released);
       });
     this.piscina = threads(options.workers, options.tasksPerWorker, 'pool');
     this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () => threads(1, 1, 'lane'));
-    // started on first use; its own small module, and the smallest heap V8 runs well with (checkpoints
-    // allocate next to nothing)
+    // started on first use; its own small module; a worker's heap limits, since it rebuilds pre-aggregates
+    // as a metrics read does (32 MB ran out of memory on a 1M-order tenant); it exits when idle
     this.startUpkeep = () =>
       threads(
         1,
         1,
         'upkeep',
-        options.heap && { youngMb: 1, oldMb: 32 },
+        options.heap,
         options.upkeepFilename ?? new URL('../../workers/upkeep.js', import.meta.url).href,
       );
     metrics.watchPool(() => this.stats());
+  }
+
+  /** Thread ids of every thread of the pool, its lanes and the upkeep thread now. */
+  private liveThreadIds(): Set<number> {
+    const pools = [this.piscina, ...this.lanes, ...(this.upkeepPool ? [this.upkeepPool] : [])];
+    return new Set(pools.flatMap((p) => p.threads.map((t) => t.threadId)));
   }
 
   stats() {

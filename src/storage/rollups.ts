@@ -74,7 +74,7 @@ export class RollupBuilder {
       hourOrders: db.prepare(
         `SELECT o.status, o.customer_pk, o.total_cents,
            (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-         FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND o.order_pk <= ?`,
+         FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
       ),
       watermark: db.prepare('SELECT order_pk AS pk FROM rollup_watermark WHERE id = 1'),
       setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
@@ -136,7 +136,7 @@ export class RollupBuilder {
         `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.product_id, i.quantity,
            i.unit_price_cents
          FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
-         WHERE o.created_at >= ? AND o.created_at < ? AND o.order_pk <= ?`,
+         WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
       ),
       deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
       insertDayCategory: db.prepare(

@@ -1,8 +1,13 @@
+import { threadId } from 'node:worker_threads';
+
 /**
  * One writer per shard across all worker threads: a table of int32 mutexes in a SharedArrayBuffer,
- * indexed by tenant id. A waiting writer sleeps in Atomics.wait instead of spinning on SQLITE_BUSY.
- * Held only around synchronous transactions, never across an await, so a holder always finishes.
- * Main thread code must not take it (Atomics.wait would block the event loop).
+ * indexed by tenant id, and beside it the holder of each (its thread id + 1). A waiting writer sleeps in
+ * Atomics.wait instead of spinning on SQLITE_BUSY. Held only around synchronous transactions, never
+ * across an await, so a live holder always finishes; a thread that dies holding it (out of memory, say)
+ * has it released by the main thread (`releaseAbandoned`), and SQLite rolls back its transaction when its
+ * connection goes with the thread. Main thread code must not take it (Atomics.wait would block the event
+ * loop), except the inline ingest path, which never waits long.
  */
 const UNLOCKED = 0;
 const LOCKED = 1;
@@ -11,14 +16,36 @@ const CONTENDED = 2;
 export const WRITE_LOCK_SLOTS = 4096;
 
 export function createWriteLockBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer(WRITE_LOCK_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+  // the mutexes, then their holders
+  return new SharedArrayBuffer(2 * WRITE_LOCK_SLOTS * Int32Array.BYTES_PER_ELEMENT);
 }
 
 export class ShardWriteLock {
   private readonly cells: Int32Array;
+  /** the thread holding each mutex, as its thread id + 1 (0: none) */
+  private readonly holders: Int32Array;
 
   constructor(buffer: SharedArrayBuffer) {
-    this.cells = new Int32Array(buffer);
+    this.cells = new Int32Array(buffer, 0, WRITE_LOCK_SLOTS);
+    this.holders = new Int32Array(buffer, WRITE_LOCK_SLOTS * Int32Array.BYTES_PER_ELEMENT, WRITE_LOCK_SLOTS);
+  }
+
+  /**
+   * Releases every mutex held by a thread that is not in `live` (thread ids): called on the main thread
+   * when a worker thread exits, so a thread that died inside a transaction does not leave its shard locked
+   * for good. Returns the slots released.
+   */
+  releaseAbandoned(live: ReadonlySet<number>): number[] {
+    const released: number[] = [];
+    for (let i = 0; i < WRITE_LOCK_SLOTS; i++) {
+      const holder = Atomics.load(this.holders, i);
+      if (holder === 0 || live.has(holder - 1)) continue;
+      if (Atomics.compareExchange(this.holders, i, holder, 0) !== holder) continue;
+      Atomics.store(this.cells, i, UNLOCKED);
+      Atomics.notify(this.cells, i);
+      released.push(i);
+    }
+    return released;
   }
 
   private slot(tenantId: number): number {
@@ -44,9 +71,11 @@ export class ShardWriteLock {
         state = Atomics.exchange(this.cells, i, CONTENDED);
       }
     }
+    Atomics.store(this.holders, i, threadId + 1);
     try {
       return work();
     } finally {
+      Atomics.store(this.holders, i, 0);
       if (Atomics.exchange(this.cells, i, UNLOCKED) === CONTENDED) Atomics.notify(this.cells, i, 1);
     }
   }

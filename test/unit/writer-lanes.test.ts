@@ -60,3 +60,29 @@ describe('WorkerPool writer lanes', () => {
     expect(poolThreads.has(written)).toBe(true);
   });
 });
+
+describe('a thread that dies holding a shard lock', () => {
+  it('has the lock released by the main thread: the shard is writable again, others were never blocked', async () => {
+    const abandoned: number[][] = [];
+    const pool = new WorkerPool(
+      {
+        workers: 2,
+        tasksPerWorker: 1,
+        writerLanes: 1,
+        dataDir: tempDataDir(),
+        logLevel: 'silent',
+        filename: new URL('test/fixtures/dying-worker.mjs', `file://${ROOT}`).href,
+        onAbandonedLocks: (slots) => abandoned.push(slots),
+      },
+      new Metrics(),
+    );
+    pools.push(pool);
+    const task = (tenantId: number) => ({ requestId: 't', tenantId });
+    await expect(pool.write(7, 'dieHoldingLock', task(7))).rejects.toThrow();
+    // without the release this waits for ever (the test's timeout)
+    const thread = await pool.run<number>('takeLock', task(7));
+    expect(thread).toBeGreaterThan(0);
+    expect(abandoned).toEqual([[7]]);
+    expect(await pool.write<number>(7, 'takeLock', task(7))).toBeGreaterThan(0); // a new lane thread
+  });
+});
