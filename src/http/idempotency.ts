@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { IdempotencyInput } from '../../workers/idempotency.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { BeginResult } from '../storage/idempotency.js';
 import { Problem } from './problem.js';
@@ -32,15 +33,19 @@ export class IdempotencyClaim {
     this.owner = `${bootId}/${randomUUID()}`;
   }
 
-  private call<T>(op: string, extra: Record<string, unknown> = {}): Promise<T> {
-    return this.pool.run<T>('idempotency', {
+  /** The task answers per operation (`begin`: a BeginResult, the others: whether it applied). */
+  private call<T extends BeginResult | boolean>(
+    op: IdempotencyInput['op'],
+    extra: Partial<IdempotencyInput> = {},
+  ): Promise<T> {
+    return this.pool.run('idempotency', {
       ...this.base,
       op,
       scope: this.scope,
       key: this.key,
       owner: this.owner,
       ...extra,
-    });
+    }) as Promise<T>;
   }
 
   begin(): Promise<BeginResult> {

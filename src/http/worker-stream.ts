@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { StreamHandle } from '../pool/pool.js';
+import type { StreamTaskInput, StreamTaskName } from '../pool/task-registry.js';
 import type { AppDeps } from '../routes/deps.js';
 import { logStreamEnd } from './stream-log.js';
 import type { AppEnv } from './types.js';
@@ -10,11 +11,11 @@ import type { AppEnv } from './types.js';
  * timeout that drops a client which stopped reading, and one log line when it ends (a failure there is
  * checked as a possible storage fault).
  */
-export function workerStream(
+export function workerStream<K extends StreamTaskName>(
   c: Context<AppEnv>,
   deps: Pick<AppDeps, 'pool' | 'config' | 'admission' | 'streams' | 'faults'>,
-  task: string,
-  input: Record<string, unknown>,
+  task: K,
+  input: Omit<StreamTaskInput<K>, 'requestId' | 'tenantId'>,
   options: {
     logName: string;
     logFields?: Record<string, unknown>;
@@ -28,7 +29,8 @@ export function workerStream(
     deps.admission.check('work');
     handle = deps.pool.stream(
       task,
-      { requestId: c.get('requestId'), tenantId, ...input },
+      // the request's id and tenant completed here (TypeScript cannot see through a generic spread)
+      { requestId: c.get('requestId'), tenantId, ...input } as StreamTaskInput<K>,
       {
         credits: deps.config.streamCredits,
         chunkBytes: deps.config.streamChunkBytes,

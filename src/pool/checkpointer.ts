@@ -34,7 +34,7 @@ export class WalCheckpointer {
     const run = (): void => {
       state.again = false;
       this.pool
-        .background<CheckpointResult>('checkpointShard', { requestId: 'checkpoint', tenantId })
+        .background('checkpointShard', { requestId: 'checkpoint', tenantId })
         .catch((error: Error) => this.log.warn({ err: error, tenant_id: tenantId }, 'checkpoint failed'))
         .finally(() => {
           if (state.again) run();

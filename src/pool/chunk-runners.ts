@@ -4,7 +4,7 @@ import type { Metrics } from '../obs/metrics.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import { ShardConnections } from '../storage/shards.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
-import { type IngestChunkInput, type ParsedForWrite, processIngestChunk } from './ingest-chunk.js';
+import { type IngestChunkInput, processIngestChunk } from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
 import type { ShardWriteQueue } from './write-queue.js';
 
@@ -23,7 +23,7 @@ export function poolRunner(pool: WorkerPool, writes: ShardWriteQueue): ChunkRunn
   const lastQueued = new Map<string, Promise<unknown>>();
   return (input) => {
     const key = `${input.tenantId}/${input.requestId}`;
-    const parsing = pool.run<ParsedForWrite>('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
+    const parsing = pool.run('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
     const previous = lastQueued.get(key) ?? Promise.resolve();
     const enqueued = previous
       .then(() => parsing)

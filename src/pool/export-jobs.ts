@@ -1,4 +1,3 @@
-import type { RunExportResult } from '../domain/export.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from './pool.js';
@@ -51,7 +50,7 @@ export class ExportJobs {
   /** Queues every tenant's unfinished exports again (oldest first) and starts the expiry sweep. */
   async resume(): Promise<void> {
     for (const tenantId of this.tenantIds()) {
-      const ids = await this.pool.run<string[]>('unfinishedExports', { requestId: 'boot', tenantId });
+      const ids = await this.pool.run('unfinishedExports', { requestId: 'boot', tenantId });
       for (const exportId of ids) {
         this.log.info({ tenant_id: tenantId, export_id: exportId }, 'export queued for resume');
         this.enqueue(tenantId, exportId);
@@ -79,7 +78,7 @@ export class ExportJobs {
 
   private async run(job: Job): Promise<void> {
     try {
-      const result = await this.pool.run<RunExportResult>('runExport', {
+      const result = await this.pool.run('runExport', {
         requestId: `export:${job.exportId}`,
         tenantId: job.tenantId,
         exportId: job.exportId,

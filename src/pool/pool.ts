@@ -5,6 +5,18 @@ import { RateMeter } from '../obs/rate-meter.js';
 import { createWriteLockBuffer, ShardWriteLock } from '../storage/write-lock.js';
 import type { StreamMessage, TaskEnvelope } from './protocol.js';
 import { WorkerTaskError } from './task-error.js';
+import type {
+  DuplexTaskInput,
+  DuplexTaskName,
+  PoolTaskInput,
+  PoolTaskName,
+  PoolTaskResult,
+  StreamTaskInput,
+  StreamTaskName,
+  UpkeepTaskInput,
+  UpkeepTaskName,
+  UpkeepTaskResult,
+} from './task-registry.js';
 
 export interface PoolOptions {
   workers: number;
@@ -118,24 +130,26 @@ export class WorkerPool {
       heap = options.heap,
       filename = options.filename ?? new URL('../../workers/index.js', import.meta.url).href,
     ) =>
-      watchExits(new Piscina({
-        filename,
-        // the pool's workers stay; a lane or the upkeep thread left idle exits, and its heap and page
-        // caches go with it (a tenant's load over, memory comes back); the next write starts it again
-        minThreads: role === 'pool' ? count : 0,
-        maxThreads: count,
-        concurrentTasksPerWorker: tasksPerWorker,
-        idleTimeout: role === 'pool' ? Number.POSITIVE_INFINITY : (options.idleThreadMs ?? IDLE_THREAD_MS),
-        ...(heap
-          ? {
-              resourceLimits: {
-                maxYoungGenerationSizeMb: heap.youngMb,
-                maxOldGenerationSizeMb: heap.oldMb,
-              },
-            }
-          : {}),
-        workerData: workerData(role),
-      }));
+      watchExits(
+        new Piscina({
+          filename,
+          // the pool's workers stay; a lane or the upkeep thread left idle exits, and its heap and page
+          // caches go with it (a tenant's load over, memory comes back); the next write starts it again
+          minThreads: role === 'pool' ? count : 0,
+          maxThreads: count,
+          concurrentTasksPerWorker: tasksPerWorker,
+          idleTimeout: role === 'pool' ? Number.POSITIVE_INFINITY : (options.idleThreadMs ?? IDLE_THREAD_MS),
+          ...(heap
+            ? {
+                resourceLimits: {
+                  maxYoungGenerationSizeMb: heap.youngMb,
+                  maxOldGenerationSizeMb: heap.oldMb,
+                },
+              }
+            : {}),
+          workerData: workerData(role),
+        }),
+      );
     // a thread that dies (out of memory, say) inside a transaction must not leave its shard locked
     const lock = new ShardWriteLock(this.writeLock);
     const watchExits = (pool: Piscina): Piscina =>
@@ -203,18 +217,28 @@ export class WorkerPool {
   }
 
   /** Runs a named task and applies the metric observations it brings back. */
-  run<T>(name: string, input: object, transferList: Transferable[] = [], signal?: AbortSignal): Promise<T> {
+  run<K extends PoolTaskName>(
+    name: K,
+    input: PoolTaskInput<K>,
+    transferList: Transferable[] = [],
+    signal?: AbortSignal,
+  ): Promise<PoolTaskResult<K>> {
     return this.runOn(this.piscina, name, input, transferList, signal);
   }
 
   /** Runs a write task on the tenant's writer lane (in the pool when there are no lanes). */
-  write<T>(tenantId: number, name: string, input: object, transferList: Transferable[] = []): Promise<T> {
+  write<K extends PoolTaskName>(
+    tenantId: number,
+    name: K,
+    input: PoolTaskInput<K>,
+    transferList: Transferable[] = [],
+  ): Promise<PoolTaskResult<K>> {
     const lane = this.lanes.length ? this.lanes[tenantId % this.lanes.length]! : this.piscina;
     return this.runOn(lane, name, input, transferList);
   }
 
   /** Runs a background task (a checkpoint, say) on the upkeep thread. */
-  background<T>(name: string, input: object): Promise<T> {
+  background<K extends UpkeepTaskName>(name: K, input: UpkeepTaskInput<K>): Promise<UpkeepTaskResult<K>> {
     this.upkeepPool ??= this.startUpkeep();
     return this.runOn(this.upkeepPool, name, input, []);
   }
@@ -250,9 +274,12 @@ export class WorkerPool {
    * Starts a task that talks with the main thread over a port of its own (a duplex conversation, such as
    * bytes to decode in and decoded bytes out); `done` settles when the task ends. The caller closes the port.
    */
-  open(name: string, input: object): { port: MessagePort; done: Promise<unknown> } {
+  open<K extends DuplexTaskName>(
+    name: K,
+    input: DuplexTaskInput<K>,
+  ): { port: MessagePort; done: Promise<unknown> } {
     const { port1, port2 } = new MessageChannel();
-    const done = this.run(name, { ...input, port: port2 }, [port2]);
+    const done = this.runOn(this.piscina, name, { ...input, port: port2 }, [port2]);
     return { port: port1, done };
   }
 
@@ -261,7 +288,7 @@ export class WorkerPool {
    * `credits` chunks up front and one more each time the consumer takes a chunk, so at most about
    * 2 x credits chunks exist at once, however slow the socket. Cancelling the stream stops the worker.
    */
-  stream(name: string, input: object, options: StreamOptions): StreamHandle {
+  stream<K extends StreamTaskName>(name: K, input: StreamTaskInput<K>, options: StreamOptions): StreamHandle {
     const { port1, port2 } = new MessageChannel();
     const queue: Uint8Array[] = [];
     const submitted = performance.now();
@@ -309,9 +336,12 @@ export class WorkerPool {
     // on its worker (aborting terminates the thread), so every open stream held a whole worker and a few
     // unread streams stalled every other request. A stream is stopped through its port instead: a 'cancel'
     // posted before the task starts waits on the port and ends it at its first write.
-    this.run(name, { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes }, [
-      port2,
-    ])
+    this.runOn(
+      this.piscina,
+      name,
+      { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes },
+      [port2],
+    )
       .catch((error: Error) => {
         if (terminal) return;
         const trailer = options.trailerOnCrash?.(error);

@@ -1,6 +1,5 @@
 import type { Logger } from '../obs/logger.js';
 import type { WorkerPool } from './pool.js';
-import type { CatchUpResult } from './rollup-catch-up.js';
 
 export interface RollupRefresherOptions {
   /** quiet time after a shard's last write before a refresh runs for as long as it takes */
@@ -17,6 +16,8 @@ interface ShardState {
   staleSince: number | null;
   timer: NodeJS.Timeout | null;
   running: boolean;
+  /** not before this time: after a run that left work, as long again (the thread rebuilds at most half the time) */
+  restAfter: number;
 }
 
 /**
@@ -64,7 +65,7 @@ export class RollupRefresher {
   private state(tenantId: number): ShardState {
     let state = this.shards.get(tenantId);
     if (!state) {
-      state = { lastWriteAt: 0, staleSince: null, timer: null, running: false };
+      state = { lastWriteAt: 0, staleSince: null, timer: null, running: false, restAfter: 0 };
       this.shards.set(tenantId, state);
     }
     return state;
@@ -85,10 +86,11 @@ export class RollupRefresher {
   }
 
   private dueAt(state: ShardState): number {
-    return Math.min(
+    const due = Math.min(
       state.lastWriteAt + this.options.delayMs,
       (state.staleSince ?? Number.POSITIVE_INFINITY) + this.options.maxLagMs,
     );
+    return Math.max(due, state.restAfter);
   }
 
   private run(tenantId: number, state: ShardState): void {
@@ -97,7 +99,7 @@ export class RollupRefresher {
     const writing = startedAt - state.lastWriteAt < this.options.delayMs;
     state.running = true;
     this.pool
-      .background<CatchUpResult>('refreshRollups', {
+      .background('refreshRollups', {
         requestId: 'rollup-refresh',
         tenantId,
         budgetMs: writing ? 0 : this.options.runBudgetMs,
@@ -117,6 +119,8 @@ export class RollupRefresher {
       )
       .finally(() => {
         state.running = false;
+        const took = this.now() - startedAt;
+        state.restAfter = this.now() + took; // other tenants' work and checkpoints get the thread too
         if (state.staleSince === null) this.shards.delete(tenantId);
         else this.schedule(tenantId, state);
       });

@@ -27,7 +27,7 @@ export class StorageFaults {
 
   /** Runs a check of the tenant's shard and marks it available or not by the result. */
   async check(tenantId: number, mode: 'quick' | 'full'): Promise<ShardCheck> {
-    const result = await this.pool.run<ShardCheck>('checkShard', {
+    const result = await this.pool.run('checkShard', {
       requestId: `check:${tenantId}`,
       tenantId,
       mode,

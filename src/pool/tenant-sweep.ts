@@ -9,7 +9,7 @@ import type { WorkerPool } from './pool.js';
 export function startTenantSweep(options: {
   pool: WorkerPool;
   log: Logger;
-  task: string;
+  task: 'expireExports' | 'expireUploads';
   intervalMs: number;
   tenantIds: () => readonly number[];
   onExpired?: (ids: readonly string[]) => void;
@@ -22,7 +22,7 @@ export function startTenantSweep(options: {
     try {
       for (const tenantId of options.tenantIds()) {
         if (stopped) return;
-        const ids = await options.pool.run<string[]>(options.task, {
+        const ids = await options.pool.run(options.task, {
           requestId: 'sweep',
           tenantId,
           now: Date.now(),

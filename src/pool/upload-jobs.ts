@@ -7,7 +7,7 @@ import { BodyError, decodeByMagic, decodeLimits, metered } from '../http/body-de
 import { storageFault } from '../http/storage-problem.js';
 import type { Logger } from '../obs/logger.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
-import type { IngestChunkInput, ParsedForWrite } from './ingest-chunk.js';
+import type { IngestChunkInput } from './ingest-chunk.js';
 import type { WorkerPool } from './pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
 import { poolUnzipper } from './unzipper.js';
@@ -108,7 +108,7 @@ export class UploadJobs {
 
   /** After a PATCH made bytes durable: record them, then let the processor read them. */
   async received(upload: ActiveUpload, offset: number, length: number | null): Promise<UploadRow> {
-    const row = await this.pool.run<UploadRow>('recordReceived', {
+    const row = await this.pool.run('recordReceived', {
       requestId: `upload:${upload.uploadId}`,
       tenantId: upload.tenantId,
       uploadId: upload.uploadId,
@@ -218,7 +218,7 @@ export class UploadJobs {
       // parsed once its bytes fit in ingest's shared budget (uploads and requests share one bound)
       const parsed = this.budget
         .reserve(size)
-        .then(() => this.pool.run<ParsedForWrite>('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]));
+        .then(() => this.pool.run('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]));
       const enqueued = lastQueued
         .then(() => parsed)
         .then((p) => ({
@@ -322,7 +322,7 @@ export class UploadJobs {
     const timer = setTimeout(() => {
       if (this.stopped) return;
       this.pool
-        .run<UploadRow | null>('getUpload', { requestId: `upload:${uploadId}`, tenantId, uploadId })
+        .run('getUpload', { requestId: `upload:${uploadId}`, tenantId, uploadId })
         .then((row) => {
           if (row && !this.active.has(uploadId)) this.track(row, tenantId);
         })
@@ -356,7 +356,7 @@ export class UploadJobs {
     for (const tenantId of this.tenantIds()) {
       let rows: UploadRow[];
       try {
-        rows = await this.pool.run<UploadRow[]>('unfinishedUploads', { requestId: 'boot', tenantId });
+        rows = await this.pool.run('unfinishedUploads', { requestId: 'boot', tenantId });
       } catch (error) {
         this.log.error({ err: error, tenant_id: tenantId }, 'cannot read unfinished uploads; skipped');
         continue;

@@ -64,7 +64,7 @@ export class ShardWriteQueue {
     shard.writing = true;
     const parts = batch.map((w) => w.part);
     this.pool
-      .write<WritePartsResult>(
+      .write(
         tenantId,
         'ingestWriteParts',
         { requestId: parts[0]!.requestId, tenantId, parts, commitRows: this.options.commitRows },

@@ -180,7 +180,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     admin,
     async (c) => {
       const tenantId = tenantOf(c.req.param('tenant_id'));
-      const stored = await deps.pool.run<Record<string, string>>('tenantSettings', {
+      const stored = await deps.pool.run('tenantSettings', {
         requestId: c.get('requestId'),
         tenantId,
       });
@@ -204,7 +204,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     async (c) => {
       const tenantId = tenantOf(c.req.param('tenant_id'));
       const body = validate(TenantSettingsBody, await readJsonBody(c, 4096));
-      const stored = await deps.pool.run<Record<string, string>>('tenantSettings', {
+      const stored = await deps.pool.run('tenantSettings', {
         requestId: c.get('requestId'),
         tenantId,
         set: { price_threshold_pct: String(body.price_threshold_pct) },

@@ -15,7 +15,6 @@ import {
   exportFileName,
   toExportSpec,
 } from '../domain/export.js';
-import type { ExportQuota, Quoted } from '../domain/quota.js';
 import { accepted } from '../http/accept.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
@@ -104,7 +103,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const lookup = async (c: Context<AppEnv>): Promise<ExportRow> => {
     const exportId = c.req.param('export_id') ?? '';
     const row = EXPORT_ID.test(exportId)
-      ? await pool.run<ExportRow | null>('getExport', {
+      ? await pool.run('getExport', {
           requestId: c.get('requestId'),
           tenantId: c.get('tenantId'),
           exportId,
@@ -175,7 +174,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       if (direct) return streamDirect(c, spec);
       admission.check('work');
       await requireFreeDisk(deps.health);
-      const created = await pool.run<Quoted<ExportRow, ExportQuota>>('createExport', {
+      const created = await pool.run('createExport', {
         requestId: c.get('requestId'),
         tenantId,
         spec,
@@ -249,7 +248,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
         before = decoded.position.createdAt;
       }
-      const rows = await pool.run<ExportRow[]>('listExports', {
+      const rows = await pool.run('listExports', {
         requestId: c.get('requestId'),
         tenantId,
         before,

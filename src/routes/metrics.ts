@@ -9,7 +9,6 @@ import {
   MAX_TOP_JSON,
   SalesQuery,
   type SalesRequest,
-  type SalesResult,
   splitTimeRange,
 } from '../domain/metrics.js';
 import { accepted } from '../http/accept.js';
@@ -98,12 +97,12 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       };
       if (arrow) return streamArrow(c, request);
       // a long range by time is cut at bucket boundaries across the idle workers, answered in parallel
-      const ranges =
+      const ranges: [number, number][] =
         q.group_by === 'day' || q.group_by === 'hour'
           ? splitTimeRange(q.start_date, q.end_date, q.group_by, deps.pool.idleWorkers())
           : [[q.start_date, q.end_date]];
       const results = await Promise.all(
-        ranges.map(([start, end]) => deps.pool.run<SalesResult>('salesMetrics', { ...request, start, end })),
+        ranges.map(([start, end]) => deps.pool.run('salesMetrics', { ...request, start, end })),
       );
       return c.json(combineSalesResults(results, Math.round((performance.now() - started) * 10) / 10));
     },

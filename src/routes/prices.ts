@@ -65,7 +65,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   /** New anomalies, per tenant, for the SSE streams of this process. */
   const hub = new EventEmitter().setMaxListeners(0);
   const committer = new GroupCommitter<PriceEventRecord, PriceOutcome>(async (tenantId, events) => {
-    const outcomes = await pool.run<PriceOutcome[]>('priceEvents', {
+    const outcomes = await pool.run('priceEvents', {
       requestId: 'group-commit',
       tenantId,
       policy,
@@ -192,7 +192,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
         afterSeq = decoded.position.orderPk;
       }
-      const rows = await pool.run<PriceEventResult[]>('listAnomalies', {
+      const rows = await pool.run('listAnomalies', {
         requestId: c.get('requestId'),
         tenantId,
         productId,
@@ -231,7 +231,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     async (c) => {
       const body = validate(ReviewBody, await readJsonBody(c, 4096));
       const eventId = c.req.param('event_id') ?? '';
-      const row = await pool.run<PriceEventResult | null>('reviewPriceEvent', {
+      const row = await pool.run('reviewPriceEvent', {
         requestId: c.get('requestId'),
         tenantId: c.get('tenantId'),
         eventId,
@@ -307,7 +307,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         deps.metrics.sseClients.inc();
         controller.enqueue(encoder.encode(': connected\nretry: 2000\n\n'));
         for (;;) {
-          const rows = await pool.run<PriceEventResult[]>('listAnomalies', {
+          const rows = await pool.run('listAnomalies', {
             requestId: c.get('requestId'),
             tenantId,
             productId: null,

@@ -18,7 +18,7 @@ const ByEmail = v.object({ email: v.pipe(v.string(), v.trim(), v.minLength(3), v
 
 export function privacyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const erase = async (c: Context<AppEnv>, by: 'customer_id' | 'email', value: string) => {
-    const result = await deps.pool.run<v.InferOutput<typeof ErasureDoc> | null>('eraseCustomer', {
+    const result = await deps.pool.run('eraseCustomer', {
       requestId: c.get('requestId'),
       tenantId: c.get('tenantId'),
       by,

@@ -60,7 +60,8 @@ export function stockRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           errors: errors.slice(0, 100),
         });
       admission.check('work');
-      const results = await pool.run<Result[]>('stockBulk', {
+      // typed as the documented result: the worker's answer must match what /openapi.json promises
+      const results: Result[] = await pool.run('stockBulk', {
         requestId: c.get('requestId'),
         tenantId: c.get('tenantId'),
         mode: body.mode,

@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
-import type { RowError } from '../domain/order-schema.js';
-import type { Quoted, UploadQuota } from '../domain/quota.js';
 import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
@@ -80,7 +78,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const load = async (c: Context<AppEnv>): Promise<UploadRow> => {
     const uploadId = c.req.param('upload_id') ?? '';
     const row = UPLOAD_ID.test(uploadId)
-      ? await pool.run<UploadRow | null>('getUpload', {
+      ? await pool.run('getUpload', {
           requestId: c.get('requestId'),
           tenantId: c.get('tenantId'),
           uploadId,
@@ -196,7 +194,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       await requireFreeDisk(deps.health, length ?? 0);
       const uploadId = `upl_${randomBytes(12).toString('base64url')}`;
       await uploads.createStaging(tenantId, uploadId);
-      const created = await pool.run<Quoted<UploadRow, UploadQuota>>('createUpload', {
+      const created = await pool.run('createUpload', {
         requestId: c.get('requestId'),
         tenantId,
         uploadId,
@@ -270,7 +268,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         );
       }
       const row = await load(c);
-      const errors = await pool.run<RowError[]>('uploadErrors', {
+      const errors = await pool.run('uploadErrors', {
         requestId: c.get('requestId'),
         tenantId: c.get('tenantId'),
         uploadId: row.upload_id,

@@ -81,6 +81,28 @@ describe('RollupRefresher', () => {
     expect(runs).toHaveLength(settled);
   });
 
+  it('with work left, rests as long as each run took: the thread rebuilds at most half the time', async () => {
+    const runs: { start: number; end: number }[] = [];
+    const pool = {
+      background: () => {
+        const start = Date.now();
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            runs.push({ start, end: Date.now() });
+            resolve({ hours: 48, rows: 1, remaining: 100, pending_orders: 0, pending_mode: 'none', ms: 400 });
+          }, 400),
+        );
+      },
+    } as unknown as WorkerPool;
+    const refresher = new RollupRefresher(pool, log, options);
+    refresher.written(5);
+    await vi.advanceTimersByTimeAsync(5000);
+    refresher.stop();
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < runs.length; i++)
+      expect(runs[i]!.start - runs[i - 1]!.end).toBeGreaterThanOrEqual(400);
+  });
+
   it('a failed refresh waits for the next write instead of retrying in a loop', async () => {
     const runs: number[] = [];
     const pool = {

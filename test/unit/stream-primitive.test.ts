@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
+import { fixtureTasks } from '../helpers/fixture-pool.js';
 import { eventually, ROOT, tempDataDir } from '../helpers/server.js';
 
 const progressBuffer = new SharedArrayBuffer(8);
@@ -27,7 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('worker streaming primitive', () => {
   it('delivers every row in order and ends with the metadata', async () => {
-    const { body, done } = pool.stream(
+    const { body, done } = fixtureTasks(pool).stream(
       'counter',
       { ...base, rows: 5000, lineBytes: 20 },
       { credits: 2, chunkBytes: 4096 },
@@ -43,7 +44,7 @@ describe('worker streaming primitive', () => {
 
   it('a consumer that does not read bounds the producer to its credits', async () => {
     const credits = 3;
-    const { body, done } = pool.stream(
+    const { body, done } = fixtureTasks(pool).stream(
       'counter',
       { ...base, rows: 1_000_000, lineBytes: 100 },
       { credits, chunkBytes: 1024 },
@@ -62,7 +63,7 @@ describe('worker streaming primitive', () => {
   });
 
   it('cancelling the stream stops the worker loop and frees the worker', async () => {
-    const { body, done } = pool.stream(
+    const { body, done } = fixtureTasks(pool).stream(
       'counter',
       { ...base, rows: 10_000_000, lineBytes: 100 },
       { credits: 2, chunkBytes: 1024 },
@@ -76,7 +77,7 @@ describe('worker streaming primitive', () => {
     expect(producedAtExit).toBeLessThan(10);
     await eventually(() => pool.activeTasks === 0, 2000, 'task to finish');
     // The single worker is free again: a new stream runs to completion.
-    const next = pool.stream(
+    const next = fixtureTasks(pool).stream(
       'counter',
       { ...base, rows: 10, lineBytes: 10 },
       { credits: 2, chunkBytes: 1024 },
@@ -85,7 +86,7 @@ describe('worker streaming primitive', () => {
   });
 
   it('a failure after the first byte ends with an in-band error, not silence', async () => {
-    const { body, done } = pool.stream(
+    const { body, done } = fixtureTasks(pool).stream(
       'counter',
       { ...base, rows: 1000, lineBytes: 50, failAt: 500 },
       { credits: 2, chunkBytes: 1024 },

@@ -75,11 +75,12 @@ describe('a failing task of every kind', () => {
       'search',
       {
         ...base,
-        plan: { filters: {}, fields: ['order_id'] },
+        filters: {},
+        fields: ['order_id'],
         after: null,
         limit: 10,
         format: 'ndjson',
-        cursorSecret: 'x',
+        fingerprint: 'x',
       },
       { credits: 2, chunkBytes: 4096 },
     );

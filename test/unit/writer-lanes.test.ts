@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
+import { fixtureTasks } from '../helpers/fixture-pool.js';
 import { ROOT, tempDataDir } from '../helpers/server.js';
 
 const pools: WorkerPool[] = [];
@@ -27,11 +28,15 @@ describe('WorkerPool writer lanes', () => {
   it("a tenant's writes always run on one lane thread, tenants spread over lanes, none on a pool thread", async () => {
     const pool = makePool(2);
     const poolThreads = new Set(
-      await Promise.all(Array.from({ length: 8 }, () => pool.run<number>('whoami', whoami(20)))),
+      await Promise.all(
+        Array.from({ length: 8 }, () => fixtureTasks(pool).run<number>('whoami', whoami(20))),
+      ),
     );
     const lane = async (tenantId: number) =>
       new Set(
-        await Promise.all(Array.from({ length: 6 }, () => pool.write<number>(tenantId, 'whoami', whoami(5)))),
+        await Promise.all(
+          Array.from({ length: 6 }, () => fixtureTasks(pool).write<number>(tenantId, 'whoami', whoami(5))),
+        ),
       );
     const [a, b, c] = await Promise.all([lane(1), lane(2), lane(3)]);
     expect([a!.size, b!.size, c!.size]).toEqual([1, 1, 1]);
@@ -42,7 +47,9 @@ describe('WorkerPool writer lanes', () => {
 
   it('lane work holds no pool slot; queued writes show in the stats', async () => {
     const pool = makePool(1);
-    const writes = Array.from({ length: 3 }, () => pool.write<number>(1, 'whoami', whoami(150)));
+    const writes = Array.from({ length: 3 }, () =>
+      fixtureTasks(pool).write<number>(1, 'whoami', whoami(150)),
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(pool.activeTasks).toBe(0);
     expect(pool.idleWorkers()).toBe(2);
@@ -54,9 +61,11 @@ describe('WorkerPool writer lanes', () => {
   it('without lanes, writes run in the pool', async () => {
     const pool = makePool(0);
     const poolThreads = new Set(
-      await Promise.all(Array.from({ length: 8 }, () => pool.run<number>('whoami', whoami(20)))),
+      await Promise.all(
+        Array.from({ length: 8 }, () => fixtureTasks(pool).run<number>('whoami', whoami(20))),
+      ),
     );
-    const written = await pool.write<number>(1, 'whoami', whoami());
+    const written = await fixtureTasks(pool).write<number>(1, 'whoami', whoami());
     expect(poolThreads.has(written)).toBe(true);
   });
 });
@@ -78,11 +87,11 @@ describe('a thread that dies holding a shard lock', () => {
     );
     pools.push(pool);
     const task = (tenantId: number) => ({ requestId: 't', tenantId });
-    await expect(pool.write(7, 'dieHoldingLock', task(7))).rejects.toThrow();
+    await expect(fixtureTasks(pool).write(7, 'dieHoldingLock', task(7))).rejects.toThrow();
     // without the release this waits for ever (the test's timeout)
-    const thread = await pool.run<number>('takeLock', task(7));
+    const thread = await fixtureTasks(pool).run<number>('takeLock', task(7));
     expect(thread).toBeGreaterThan(0);
     expect(abandoned).toEqual([[7]]);
-    expect(await pool.write<number>(7, 'takeLock', task(7))).toBeGreaterThan(0); // a new lane thread
+    expect(await fixtureTasks(pool).write<number>(7, 'takeLock', task(7))).toBeGreaterThan(0); // a new lane thread
   });
 });
