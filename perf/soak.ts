@@ -3,7 +3,7 @@
  * while 10 search streams read whole pages and metrics loops ask for sales by day, for --seconds. Reports
  * ingest throughput, how many requests got 429 (and retried after Retry-After), /healthz latency, the
  * server's peak RSS, and its RSS before the load and 30 s after it ended (does it give memory back).
- *   node dist/perf/soak.js --dataset ./datasets/small [--tenants 20] [--seconds 180] [--out soak]
+ *   node dist/perf/soak.js --dataset ./datasets/small [--tenants 20] [--seconds 180] [--out soak] [-- server flags]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -18,7 +18,7 @@ import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
 import { createTenant, loadProducts } from './lib/tenant.js';
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
   options: {
     dataset: { type: 'string', default: './datasets/small' },
     tenants: { type: 'string', default: '20' },
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '10' },
     out: { type: 'string', default: 'soak' },
   },
+  allowPositionals: true,
 });
 const tenants = Number(values.tenants);
 const seconds = Number(values.seconds);
@@ -65,6 +66,7 @@ const server = await spawnServer([
   ADMIN,
   '--log-level',
   'warn',
+  ...positionals,
 ]);
 try {
   const idleRss = rssOf(server.child.pid!) ?? 0;
@@ -139,11 +141,23 @@ try {
       await new Promise((r) => setTimeout(r, 500));
     }
   };
+  /** The highest V8 heap (reserved) seen per thread: where the memory is at the peak. */
+  const heapPeaks = new Map<string, number>();
   const probe = async () => {
+    let n = 0;
     while (Date.now() < until) {
       const h0 = performance.now();
       await send(`${server.url}/healthz`);
       health.push(performance.now() - h0);
+      if (n++ % 10 === 0) {
+        const { text } = await send(`${server.url}/metrics`);
+        for (const m of text.matchAll(
+          /^(worker_heap_bytes\{thread="(\d+)",kind="total"\}|nodejs_heap_size_total_bytes) (\d+)/gm,
+        )) {
+          const thread = m[2] ?? 'main';
+          heapPeaks.set(thread, Math.max(heapPeaks.get(thread) ?? 0, Number(m[3])));
+        }
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -176,6 +190,8 @@ try {
     idle_rss_mb: mb(idleRss),
     peak_rss_mb: mb(rss.peak),
     rss_30s_after_mb: mb(afterRss),
+    server_flags: positionals,
+    heap_total_peak_mb_by_thread: Object.fromEntries([...heapPeaks].map(([t, b]) => [t, mb(b)])),
   };
   writeResult(values.out!, { ...result, rss_samples: rss.samples });
   process.stdout.write(
