@@ -622,9 +622,35 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
   return out;
 }
 
+/**
+ * An option's default as a reader wants it: machine-dependent ones said as a rule, byte counts in MiB or
+ * GiB, an empty admin token as "(off)".
+ */
+export function displayDefault(o: (typeof OPTIONS)[number]): string {
+  if (o.flag === 'admin-token') return '(off)';
+  if (o.flag === 'workers') return 'CPU count';
+  if (o.flag === 'writer-lanes') return 'cores / 2 (at least 1)';
+  const n = Number(o.default);
+  if (/bytes/.test(o.flag) && n >= 2 ** 20 && n % 2 ** 20 === 0)
+    return n % 2 ** 30 === 0 ? `${n / 2 ** 30} GiB` : `${n / 2 ** 20} MiB`;
+  return o.default;
+}
+
+/** The README's configuration table, generated from OPTIONS (test/unit/config.test.ts keeps them equal). */
+export function optionsMarkdownTable(): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  return [
+    '| flag | env | default | meaning |',
+    '|---|---|---|---|',
+    ...OPTIONS.map(
+      (o) => `| \`--${o.flag}\` | \`${o.env}\` | ${cell(displayDefault(o))} | ${cell(o.help)} |`,
+    ),
+  ].join('\n');
+}
+
 export function helpText(): string {
   const rows = OPTIONS.map((o) => {
-    const def = o.flag === 'admin-token' ? '(off)' : o.default;
+    const def = displayDefault(o);
     return `  --${o.flag.padEnd(26)} ${o.env.padEnd(26)} ${o.help} [default: ${def}]`;
   });
   return [

@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, helpText, loadConfig, OPTIONS } from '../../src/config.js';
+import { ConfigError, helpText, loadConfig, OPTIONS, optionsMarkdownTable } from '../../src/config.js';
+import { currentOptionsTable } from '../../tools/lib/readme-table.js';
+import { ROOT } from '../helpers/server.js';
 
 describe('config', () => {
   it('reads flags over env over defaults', () => {
@@ -29,5 +33,13 @@ describe('config', () => {
       expect(text).toContain(`--${o.flag}`);
       expect(text).toContain(o.env);
     }
+  });
+});
+
+describe('the README configuration table', () => {
+  it('is the one generated from the option declarations (node dist/tools/config-table.js rewrites it)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(currentOptionsTable(readme)).toBe(optionsMarkdownTable());
+    for (const o of OPTIONS) expect(readme).toContain(`| \`--${o.flag}\` | \`${o.env}\` |`);
   });
 });
