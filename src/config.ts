@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { NamedError } from './domain/named-error.js';
 
 /**
  * Writer lanes for a machine with `cores` cores: one per two, so the lanes' inserts and the pool's
@@ -518,7 +519,7 @@ export interface Config {
   shutdownTimeoutMs: number;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends NamedError {}
 
 /** Flags win over environment variables, which win over defaults. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {

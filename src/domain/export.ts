@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { NamedError } from './named-error.js';
 import {
   ftsMatch,
   SEARCH_FIELDS,
@@ -76,7 +77,7 @@ export interface ExportIssue {
   message: string;
 }
 
-export class ExportRequestError extends Error {
+export class ExportRequestError extends NamedError {
   constructor(
     readonly code: 'validation_failed' | 'unknown_field',
     readonly issues: ExportIssue[],

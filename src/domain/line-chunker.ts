@@ -1,5 +1,6 @@
+import { NamedError } from './named-error.js';
 /** A line longer than the limit: the body cannot be split safely past it. */
-export class LineTooLong extends Error {
+export class LineTooLong extends NamedError {
   constructor(
     readonly line: number,
     readonly limit: number,

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { DateOrDateTime } from './dates.js';
+import { NamedError } from './named-error.js';
 import { ORDER_STATUSES } from './order-schema.js';
 import { wellFormed } from './text.js';
 
@@ -95,7 +96,7 @@ export interface SearchPlan {
   fields: SearchField[];
 }
 
-export class UnknownField extends Error {}
+export class UnknownField extends NamedError {}
 
 export function parseFields(raw: string | undefined): SearchField[] {
   if (raw === undefined || raw.trim() === '') return [...SEARCH_FIELDS];

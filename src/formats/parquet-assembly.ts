@@ -1,3 +1,4 @@
+import { NamedError } from '../domain/named-error.js';
 import {
   field,
   readStruct,
@@ -40,7 +41,7 @@ const COLUMN_META = {
   bloomFilterLength: 15,
 } as const;
 
-export class ParquetPartError extends Error {
+export class ParquetPartError extends NamedError {
   readonly code = 'parquet_part_invalid';
 }
 

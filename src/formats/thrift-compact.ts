@@ -1,3 +1,4 @@
+import { NamedError } from '../domain/named-error.js';
 /**
  * A schema-less Thrift compact-protocol codec: it reads any struct into a tree that keeps every field's id
  * and wire type, and writes such a tree back byte for byte. Parquet footers are Thrift compact structs; this
@@ -46,7 +47,7 @@ export interface ThriftField {
 
 export type ThriftStruct = ThriftField[];
 
-export class ThriftError extends Error {
+export class ThriftError extends NamedError {
   readonly code = 'thrift_malformed';
 }
 

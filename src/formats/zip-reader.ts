@@ -1,9 +1,8 @@
 import { Unzip, UnzipInflate } from 'fflate';
+import { NamedError } from '../domain/named-error.js';
 
 /** Why a zip stopped being readable: a status and a stable code for the problem the client gets. */
-export class ZipProblem extends Error {
-  override readonly name = 'ZipProblem';
-
+export class ZipProblem extends NamedError {
   constructor(
     readonly status: number,
     readonly code: string,

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { NamedError } from '../domain/named-error.js';
 
 export interface FieldError {
   field: string;
@@ -35,7 +36,7 @@ const TITLES: Record<number, string> = {
 };
 
 /** An RFC 9457 problem with a stable snake_case `code`. Thrown anywhere in a route, answered by onError. */
-export class Problem extends Error {
+export class Problem extends NamedError {
   constructor(
     readonly status: ContentfulStatusCode,
     readonly code: string,

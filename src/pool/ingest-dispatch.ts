@@ -1,6 +1,7 @@
 import type { ByteBudget } from '../domain/byte-budget.js';
 import { addSummary, type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
+import { NamedError } from '../domain/named-error.js';
 import type { RowError } from '../domain/order-schema.js';
 import type { ChunkRunner } from './chunk-runners.js';
 
@@ -21,14 +22,14 @@ export interface DispatchOptions {
   onProgress?: (summary: ChunkSummary, chunk: LineChunk) => void;
 }
 
-export class RowLimitExceeded extends Error {
+export class RowLimitExceeded extends NamedError {
   constructor(readonly limit: number) {
     super(`the body holds more than ${limit} rows`);
   }
 }
 
 /** Failure of the body itself (not of a row); carries the counts of what was committed before it. */
-export class IngestAborted extends Error {
+export class IngestAborted extends NamedError {
   constructor(
     override readonly cause: Error,
     readonly summary: ChunkSummary,

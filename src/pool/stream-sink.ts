@@ -1,7 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
+import { NamedError } from '../domain/named-error.js';
 import type { ControlMessage, StreamMessage } from './protocol.js';
 
-export class StreamCancelled extends Error {
+export class StreamCancelled extends NamedError {
   constructor() {
     super('stream cancelled by the consumer');
   }

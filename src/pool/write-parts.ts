@@ -1,4 +1,5 @@
 import { type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
+import { NamedError } from '../domain/named-error.js';
 import type { Db } from '../storage/sqlite.js';
 import { UploadStore } from '../storage/upload-store.js';
 import { type ChunkContext, failureRecorder, rowWriters, writeRows } from './ingest-chunk.js';
@@ -142,8 +143,7 @@ function applyPart(ctx: ChunkContext, tenantId: number, part: WritePart): ChunkS
 }
 
 /** An upload chunk arrived at the writer while the chunk before it had not committed (it failed). */
-export class UploadCursorGap extends Error {
-  override readonly name = 'UploadCursorGap';
+export class UploadCursorGap extends NamedError {
   readonly code = 'upload_cursor_gap';
 
   constructor(uploadId: string, committed: number, start: number) {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateApiKey, parseApiKey, secretMatches } from '../domain/api-key.js';
+import { NamedError } from '../domain/named-error.js';
 import { migrate } from './migrations.js';
 import { prepareShard, shardFileName } from './shards.js';
 import { type Db, openDatabase } from './sqlite.js';
@@ -16,7 +17,7 @@ export interface CreatedTenant extends Tenant {
   key_id: number;
 }
 
-export class TenantNameTaken extends Error {}
+export class TenantNameTaken extends NamedError {}
 
 /** Tenants, API key hashes and the shard map. Every query here is a point lookup. */
 export class Catalog {

@@ -1,9 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config.js';
+import { LineTooLong } from '../../src/domain/line-chunker.js';
 import { BodyError } from '../../src/http/body-decoder.js';
+import { Problem } from '../../src/http/problem.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
-import { WorkerTaskError } from '../../src/pool/task-error.js';
+import { serializeError, WorkerTaskError } from '../../src/pool/task-error.js';
 import { poolUnzipper } from '../../src/pool/unzipper.js';
 import { ShardWriteQueue } from '../../src/pool/write-queue.js';
 import { shardDir, shardPath } from '../../src/storage/shards.js';
@@ -99,5 +102,17 @@ describe('a failing task of every kind', () => {
     })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BodyError);
     expect((error as BodyError).status).toBe(400);
+  });
+});
+
+describe('error classes', () => {
+  it('are named after their class, so a failure from a worker says which error it was', () => {
+    for (const [error, name] of [
+      [new ConfigError('x'), 'ConfigError'],
+      [new Problem(400, 'validation_failed', 'x'), 'Problem'],
+      [new LineTooLong(10, 5), 'LineTooLong'],
+      [new BodyError(400, 'malformed_body', 'x'), 'BodyError'],
+    ] as const)
+      expect(serializeError(error).name).toBe(name);
   });
 });
