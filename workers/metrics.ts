@@ -236,10 +236,10 @@ function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => Ans
  * Approx over a range not in whole hours reads the whole hours around it (meta says so).
  */
 function fromRollups(db: Db, r: SalesRequest & { groupBy: TimeGroup }): Answer {
-  // whole days by day, week or month read the day level (one row per day and status, and one for the
-  // default sale statuses pre-merged); anything else the hours
+  // whole days by day, week or month read the day level, anything else the hours; both keep one row per
+  // status and one for the default sale statuses pre-merged, which a default request reads alone
   const daily = r.groupBy !== 'hour' && r.start % DAY === 0 && r.end % DAY === 0;
-  const premerged = daily && isDefaultSale(r.statuses);
+  const premerged = isDefaultSale(r.statuses);
   const stmt = db.prepare(
     rollupSql(daily ? 'daily' : 'hourly', premerged ? 1 : r.statuses.length, r.precision),
   );
@@ -265,11 +265,7 @@ function fromRollups(db: Db, r: SalesRequest & { groupBy: TimeGroup }): Answer {
     current.mergeRow(row);
   }
   if (key !== null) data.push(bucket(key, current));
-  const level = premerged
-    ? 'rollup_daily, default statuses pre-merged'
-    : daily
-      ? 'rollup_daily'
-      : 'rollup_hourly';
+  const level = `${daily ? 'rollup_daily' : 'rollup_hourly'}${premerged ? ', default statuses pre-merged' : ''}`;
   return {
     data,
     rows,

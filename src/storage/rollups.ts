@@ -163,15 +163,16 @@ export class RollupBuilder {
     };
   }
 
-  /** The day level: the day's hourly rows merged, per status and for the default sale statuses together. */
+  /**
+   * The day level: the day's hourly rows merged per key, the default sale statuses' pre-merged key
+   * included (the hours keep one too).
+   */
   private rebuildDaily(day: number, now: number): void {
     const groups = new Map<string, SalesAggregate>();
     for (const r of this.s.dayHours!.iterate(day * 24, (day + 1) * 24) as IterableIterator<
       AggregateRow & { status: string }
-    >) {
+    >)
       aggregateFor(groups, r.status).mergeRow(r);
-      if (DEFAULT_SALE_STATUSES.includes(r.status)) aggregateFor(groups, DEFAULT_SALES_KEY).mergeRow(r);
-    }
     this.s.deleteDaily!.run(day);
     this.store(this.s.insertDaily!, day, groups, now);
   }
@@ -255,10 +256,14 @@ export class RollupBuilder {
       const hour = Math.floor(o.created_at / HOUR);
       const day = Math.floor(o.created_at / DAY);
       const add = (g: SalesAggregate) => g.addOrder(o.customer_pk, o.total_cents, o.units ?? 0);
-      if (!hourDirty(hour)) add(aggregateFor(hours, `${hour}\t${o.status}`));
+      const isSale = DEFAULT_SALE_STATUSES.includes(o.status);
+      if (!hourDirty(hour)) {
+        add(aggregateFor(hours, `${hour}\t${o.status}`));
+        if (isSale) add(aggregateFor(hours, `${hour}\t${DEFAULT_SALES_KEY}`));
+      }
       if (dayDirty(day)) continue;
       add(aggregateFor(days, `${day}\t${o.status}`));
-      if (DEFAULT_SALE_STATUSES.includes(o.status)) add(aggregateFor(days, `${day}\t${DEFAULT_SALES_KEY}`));
+      if (isSale) add(aggregateFor(days, `${day}\t${DEFAULT_SALES_KEY}`));
     }
     for (const [key, delta] of hours) {
       const [hour, status] = splitKey(key);
@@ -415,6 +420,9 @@ export class RollupBuilder {
           }>) {
             rows++;
             aggregateFor(groups, r.status).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
+            // the default sale statuses pre-merged, as the day level keeps them (a default request reads one row)
+            if (DEFAULT_SALE_STATUSES.includes(r.status))
+              aggregateFor(groups, DEFAULT_SALES_KEY).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
           }
           this.s.deleteHour!.run(hour);
           this.store(this.s.insertHour!, hour, groups, now);
