@@ -1,0 +1,152 @@
+/**
+ * Resumable uploads against the request path (issue 22): the first N orders of a dataset as one NDJSON
+ * file (and its gzip), ingested once by a single POST and once through tus with tools/upload, each into a
+ * fresh tenant of the same server, plain then gzip, alternating so both see the machine in the same state.
+ * Then the upload again, killed (SIGKILL) half way and run again to resume: total time, and that every row
+ * arrived exactly once.
+ *   node dist/perf/upload.js --dataset ./datasets/small [--orders 1000000] [--out upload]
+ * Prints a table and one JSON line; writes perf/results/<out>.json.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { PROJECT_ROOT } from '../src/paths.js';
+import { tenantDir } from '../tools/gen/write-files.js';
+import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { tableLines } from './lib/orders-file.js';
+import { machine, writeResult } from './lib/results.js';
+import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: './datasets/small' },
+    orders: { type: 'string', default: '1000000' },
+    out: { type: 'string', default: 'upload' },
+  },
+});
+const total = Number(values.orders);
+const dir = tenantDir(values.dataset!, 1);
+const work = mkdtempSync(join(tmpdir(), 'orderflow-upload-perf-'));
+const ADMIN = 'perf-admin';
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+const plainFile = join(work, 'orders.ndjson');
+const gzipFile = join(work, 'orders.ndjson.gz');
+{
+  const lines: string[] = [];
+  for await (const line of tableLines(dir, 'orders', total)) lines.push(line);
+  const body = Buffer.from(`${lines.join('\n')}\n`);
+  writeFileSync(plainFile, body);
+  writeFileSync(gzipFile, gzipSync(body, { level: 6 }));
+}
+
+interface Summary {
+  rows_inserted: number;
+  rows_failed: number;
+  rows_duplicate: number;
+}
+
+/** Runs tools/upload to the end; with `killAfterMs`, SIGKILLs it then and runs it again to resume. */
+async function upload(file: string, url: string, key: string, killAfterMs?: number) {
+  const run = (kill?: number) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [join(PROJECT_ROOT, 'dist/tools/upload.js'), file, '--url', url, '--key', key],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      const timer = kill === undefined ? null : setTimeout(() => child.kill('SIGKILL'), kill);
+      child.once('exit', (code) => {
+        if (timer) clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+  const t0 = performance.now();
+  if (killAfterMs !== undefined) await run(killAfterMs);
+  const last = await run();
+  const seconds = (performance.now() - t0) / 1000;
+  if (last.code !== 0) throw new Error(`upload exited ${last.code}: ${last.out.slice(-300)}`);
+  const summary = JSON.parse(last.out.trim().split('\n').pop()!) as Summary;
+  return { seconds, summary };
+}
+
+const server = await spawnServer([
+  '--data',
+  join(work, 'data'),
+  '--admin-token',
+  ADMIN,
+  '--log-level',
+  'warn',
+]);
+try {
+  const rows: Record<string, unknown>[] = [];
+  let tenantNo = 0;
+  const freshTenant = async () => {
+    const t = await createTenant(server.url, ADMIN, `upload-${tenantNo++}`);
+    await loadProducts(server.url, t.auth, dir);
+    return { ...t, key: t.auth.authorization.slice('Bearer '.length) };
+  };
+  for (const [name, file, headers] of [
+    ['plain', plainFile, { 'content-type': 'application/x-ndjson' }],
+    ['gzip', gzipFile, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }],
+  ] as const) {
+    const a = await freshTenant();
+    execFileSync('sync');
+    const sampler = sampleRss(server.child.pid!, 100);
+    const r0 = performance.now();
+    const single = await postNdjson(server.url, a.auth, '/api/v1/ingest/orders/', file, { ...headers });
+    const requestSeconds = (performance.now() - r0) / 1000;
+    const requestPeak = sampler.stop().peak;
+    const b = await freshTenant();
+    execFileSync('sync');
+    const uploadSampler = sampleRss(server.child.pid!, 100);
+    const up = await upload(file, server.url, b.key);
+    const uploadPeak = uploadSampler.stop().peak;
+    if (single.rows_inserted !== total || up.summary.rows_inserted !== total)
+      throw new Error(`${name}: rows ${single.rows_inserted} / ${up.summary.rows_inserted}, want ${total}`);
+    // killed half way (by the request path's time), then resumed
+    const c = await freshTenant();
+    const resumed = await upload(file, server.url, c.key, (requestSeconds * 1000) / 2);
+    const exactlyOnce = resumed.summary.rows_inserted === total && resumed.summary.rows_duplicate === 0;
+    rows.push({
+      body: name,
+      request_orders_per_sec: Math.round(total / requestSeconds),
+      upload_orders_per_sec: Math.round(total / up.seconds),
+      upload_over_request: round(requestSeconds / up.seconds),
+      killed_and_resumed_orders_per_sec: Math.round(total / resumed.seconds),
+      killed_and_resumed_rows: resumed.summary,
+      every_row_exactly_once: exactlyOnce,
+      peak_rss_mb: { request: round(requestPeak / 2 ** 20, 1), upload: round(uploadPeak / 2 ** 20, 1) },
+    });
+    process.stdout.write(`${name}: ${JSON.stringify(rows.at(-1))}\n`);
+  }
+  const result = { benchmark: 'upload', at: new Date().toISOString(), env: machine(), orders: total, rows };
+  process.stdout.write(
+    '| body | single request orders/s | tus upload orders/s | upload / request (goal >= 0.9) | killed half way, resumed: orders/s | every row once | peak RSS MB request / upload |\n|---|---|---|---|---|---|---|\n',
+  );
+  for (const r of rows as {
+    body: string;
+    request_orders_per_sec: number;
+    upload_orders_per_sec: number;
+    upload_over_request: number;
+    killed_and_resumed_orders_per_sec: number;
+    every_row_exactly_once: boolean;
+    peak_rss_mb: { request: number; upload: number };
+  }[])
+    process.stdout.write(
+      `| ${r.body} | ${r.request_orders_per_sec} | ${r.upload_orders_per_sec} | ${r.upload_over_request} | ${r.killed_and_resumed_orders_per_sec} | ${r.every_row_exactly_once} | ${r.peak_rss_mb.request} / ${r.peak_rss_mb.upload} |\n`,
+    );
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  writeResult(values.out!, result);
+} finally {
+  server.child.kill('SIGTERM');
+  await server.exited;
+  rmSync(work, { recursive: true, force: true });
+}
