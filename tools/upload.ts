@@ -33,7 +33,7 @@ const { positionals, values } = parseArgs({
   options: {
     ...TRANSFER_FLAGS,
     url: { type: 'string', default: process.env.ORDERFLOW_URL ?? 'http://127.0.0.1:8080' },
-    'patch-bytes': { type: 'string', default: String(8 * 1024 * 1024) },
+    'patch-bytes': { type: 'string', default: String(64 * 1024 * 1024) },
   },
 });
 helpRequested(values.help, USAGE);

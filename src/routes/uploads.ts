@@ -16,7 +16,7 @@ const TUS_VERSION = '1.0.0';
 const BASE = '/api/v1/ingest/orders/uploads';
 const UPLOAD_ID = /^upl_[A-Za-z0-9_-]{16}$/;
 /** Received bytes are made durable (fdatasync + offset committed) at least this often within one PATCH. */
-const DURABLE_EVERY = 4 * 1024 * 1024;
+const DURABLE_EVERY = 32 * 1024 * 1024;
 
 const UploadSummaryDoc = v.object({
   ...IngestSummaryDoc.entries,
