@@ -72,6 +72,7 @@ node('perf/row-transfer.js', ['--dataset', dataset]);
 node('perf/search.js', ['--data', data]);
 node('perf/metrics.js', ['--data', data]);
 node('perf/freshness.js', ['--dataset', dataset]);
+node('perf/upload.js', ['--dataset', dataset]);
 node('perf/soak.js', ['--dataset', dataset]);
 node('perf/export.js', ['--data', exportData]);
 node('perf/stock-race.js', ['--seconds', '30']);
@@ -89,6 +90,7 @@ const search = result('search');
 const metrics = result('metrics');
 const freshness = result('freshness');
 const soak = result('soak');
+const upload = result('upload');
 const stock = result('stock-race');
 const prices = result('prices');
 const exported = result('export').results as {
@@ -128,6 +130,11 @@ const rows: [string, string, string][] = [
     `${freshness.policies[0].steady.p95_ms} (${freshness.policies[0].steady.most_hours_left_out})`,
     'complete',
   ],
+  ...(upload.rows as { body: string; upload_over_request: number }[]).map((r): [string, string, string] => [
+    `tus upload / single request (${r.body}, 1M orders)`,
+    String(r.upload_over_request),
+    '>= 0.9',
+  ]),
   ['soak: 20 tenants, peak RSS MB', String(soak.peak_rss_mb), '<= 256'],
   ['soak: /healthz p99 ms', String(soak.healthz_ms.p99), 'reported'],
   [
