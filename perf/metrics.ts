@@ -228,11 +228,10 @@ async function timed(query: string, n: number) {
 try {
   const year = 'start_date=2025-01-01&end_date=2026-01-01';
   const first = await call(`group_by=day&precision=approx&${year}`);
-  // the pre-aggregates of a freshly loaded tenant are rebuilt in the background: time that, then measure
+  // the pre-aggregates of a freshly loaded tenant are caught up first: time that, then measure
   const catchUpStarted = performance.now();
-  await call(`group_by=day&precision=exact&start_date=2000-01-01&end_date=2009-12-31`); // folds pending orders
-  while (!/rollup_dirty_hours\{tenant="\d+"\} 0\b/.test(await (await fetch(`${server.url}/metrics`)).text()))
-    await new Promise((r) => setTimeout(r, 200));
+  // an exact read over ten years catches everything up, whichever refresh policy the server runs
+  await call('group_by=day&precision=exact&start_date=2016-01-01&end_date=2026-01-01');
   const catchUpS = r1((performance.now() - catchUpStarted) / 1000);
   // a running server has compiled its hot paths: a few calls of each shape in every worker first
   for (let i = 0; i < 2 * Number(values.workers); i++)
@@ -452,7 +451,7 @@ try {
     at: new Date().toISOString(),
     env: machine(),
     first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
-    background_catch_up_s: catchUpS,
+    catch_up_s: catchUpS,
     shapes,
     category,
     top_products: topProducts,

@@ -21,7 +21,10 @@ export function catchUpRollups(
   options: {
     budgetMs: number;
     yieldToWriters: boolean;
-    /** writes are still coming: after a bulk batch rebuild nothing (its next batch would undo the work) */
+    /**
+     * writes are still coming: fold the new orders in and rebuild nothing (the next batch may undo it, and
+     * a rebuild during a load cost it 10% of its writer time and ~40 MB of the upkeep thread's heap)
+     */
     whileWriting?: boolean;
     query: string;
   },
@@ -38,7 +41,8 @@ export function catchUpRollups(
   const pending = locked(() => builder.applyPending());
   if (pending.orders > 0)
     ctx.obs.record('rollup_folded_orders_total', { mode: pending.mode }, pending.orders);
-  const rebuilt = !(options.yieldToWriters && writerWaits)
+  const rebuild = !options.whileWriting && !(options.yieldToWriters && writerWaits);
+  const rebuilt = rebuild
     ? builder.rebuildDirty(range.start, range.end, {
         locked,
         budgetMs: options.budgetMs,

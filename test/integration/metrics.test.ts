@@ -155,7 +155,7 @@ const expectedProducts = (all: Order[], top = 100) =>
 const sortByKey = (rows: Bucket[]) => [...rows].sort((a, b) => String(a.key).localeCompare(String(b.key)));
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer({ args: ['--rollup-refresh', 'background'] }); // the on-read default is tested below
   tenant = await server.createTenant('metrics');
   await ingest(
     Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
