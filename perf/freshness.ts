@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
-import { spawnServer } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
+import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
 
 const { values } = parseArgs({
@@ -40,7 +40,6 @@ const trickle = Number(values.trickle);
 const steadySeconds = Number(values.seconds);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-freshness-'));
-const ADMIN = 'perf-admin';
 const YEAR = { start_date: '2025-01-01', end_date: '2026-01-01' };
 
 /** The load's request bodies, then the trickle's orders (further rows of the same file). */
@@ -97,18 +96,9 @@ const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 async function runPolicy(policy: 'background' | 'on-read') {
-  const server = await spawnServer([
-    '--data',
-    join(work, `data-${policy}`),
-    '--admin-token',
-    ADMIN,
-    '--log-level',
-    'warn',
-    '--rollup-refresh',
-    policy,
-  ]);
+  const server = await startPerfServer(join(work, `data-${policy}`), ['--rollup-refresh', policy]);
   try {
-    const { tenantId, auth } = await createTenant(server.url, ADMIN, policy);
+    const { tenantId, auth } = await createTenant(server.url, PERF_ADMIN, policy);
     await loadProducts(server.url, auth, dir);
     const l0 = performance.now();
     for (const file of files) await postNdjson(server.url, auth, '/api/v1/ingest/orders/', file);

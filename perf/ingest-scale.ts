@@ -16,11 +16,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { OrderRow } from '../src/storage/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
-import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
 import { tableLines } from './lib/orders-file.js';
 import { PlainInsert } from './lib/plain-insert.js';
 import { machine, writeResult } from './lib/results.js';
+import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
 
 const { values, positionals } = parseArgs({
@@ -37,7 +38,6 @@ const requests = Number(values.requests);
 const perRequest = Math.ceil(total / requests);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-ingest-scale-'));
-const ADMIN = 'perf-admin';
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** The requests' bodies, written before anything is timed. */
@@ -76,18 +76,10 @@ async function insertSeconds(url: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-const server = await spawnServer([
-  '--data',
-  join(work, 'data'),
-  '--admin-token',
-  ADMIN,
-  '--log-level',
-  'warn',
-  ...positionals,
-]);
+const server = await startPerfServer(join(work, 'data'), positionals);
 const plain = new PlainInsert(join(work, 'plain.db'));
 try {
-  const { auth } = await createTenant(server.url, ADMIN, 'scale');
+  const { auth } = await createTenant(server.url, PERF_ADMIN, 'scale');
   await loadProducts(server.url, auth, dir);
   const steps: Step[] = [];
   for (const file of files) {

@@ -12,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
-import { rssOf, sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
+import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts } from './lib/tenant.js';
 
 const { values, positionals } = parseArgs({
@@ -34,7 +35,6 @@ const seconds = Number(values.seconds);
 const batch = Number(values.batch);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-soak-'));
-const ADMIN = 'perf-admin';
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round((s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? 0) * 10) / 10;
@@ -59,20 +59,12 @@ const files: string[][] = Array.from({ length: tenants }, () => []);
   }
 }
 
-const server = await spawnServer([
-  '--data',
-  join(work, 'data'),
-  '--admin-token',
-  ADMIN,
-  '--log-level',
-  'warn',
-  ...positionals,
-]);
+const server = await startPerfServer(join(work, 'data'), positionals);
 try {
   const idleRss = rssOf(server.child.pid!) ?? 0;
   const ts: Awaited<ReturnType<typeof createTenant>>[] = [];
   for (let i = 0; i < tenants; i++) {
-    const t = await createTenant(server.url, ADMIN, `soak-${i}`);
+    const t = await createTenant(server.url, PERF_ADMIN, `soak-${i}`);
     await loadProducts(server.url, t.auth, dir);
     ts.push(t);
   }

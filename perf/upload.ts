@@ -15,9 +15,10 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { tenantDir } from '../tools/gen/write-files.js';
-import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { sampleRss } from '../tools/lib/spawn-server.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
+import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
 
 const { values } = parseArgs({
@@ -30,7 +31,6 @@ const { values } = parseArgs({
 const total = Number(values.orders);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-upload-perf-'));
-const ADMIN = 'perf-admin';
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 const plainFile = join(work, 'orders.ndjson');
@@ -77,19 +77,12 @@ async function upload(file: string, url: string, key: string, killAfterMs?: numb
   return { seconds, summary };
 }
 
-const server = await spawnServer([
-  '--data',
-  join(work, 'data'),
-  '--admin-token',
-  ADMIN,
-  '--log-level',
-  'warn',
-]);
+const server = await startPerfServer(join(work, 'data'));
 try {
   const rows: Record<string, unknown>[] = [];
   let tenantNo = 0;
   const freshTenant = async () => {
-    const t = await createTenant(server.url, ADMIN, `upload-${tenantNo++}`);
+    const t = await createTenant(server.url, PERF_ADMIN, `upload-${tenantNo++}`);
     await loadProducts(server.url, t.auth, dir);
     return { ...t, key: t.auth.authorization.slice('Bearer '.length) };
   };

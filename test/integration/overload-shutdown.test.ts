@@ -38,6 +38,20 @@ function controlledBody() {
   };
 }
 
+/** An ingest request left open after its first 100 orders (given 300 ms to arrive); its body is ours to end. */
+async function ingestInFlight(server: TestServer, headers: Record<string, string>) {
+  const body = controlledBody();
+  const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
+    method: 'POST',
+    headers,
+    body: body.stream,
+    duplex: 'half',
+  } as RequestInit);
+  body.send(manyOrders(100));
+  await new Promise((r) => setTimeout(r, 300));
+  return { body, inflight };
+}
+
 describe('admission control', () => {
   it('answers 429 with Retry-After, queue_length and expected_delay_s once the queue bound is reached; health stays up', async () => {
     const server = await startServer({
@@ -287,15 +301,7 @@ describe('graceful shutdown', () => {
   it('SIGTERM lets an in-flight request finish, refuses new connections, and exits 0', async () => {
     const server = await startServer();
     const { headers } = await tenantWithProducts(server, 'drain');
-    const body = controlledBody();
-    const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
-      method: 'POST',
-      headers,
-      body: body.stream,
-      duplex: 'half',
-    } as RequestInit);
-    body.send(manyOrders(100));
-    await new Promise((r) => setTimeout(r, 300));
+    const { body, inflight } = await ingestInFlight(server, headers);
     const exited = server.stop('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
@@ -314,15 +320,7 @@ describe('shutdown timeout', () => {
   it('an ingest still receiving its body when the drain times out gets a 503 with its counts and Retry-After', async () => {
     const server = await startServer({ args: ['--shutdown-timeout-ms', '500'] });
     const { headers } = await tenantWithProducts(server, 'drain-timeout');
-    const body = controlledBody();
-    const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
-      method: 'POST',
-      headers,
-      body: body.stream,
-      duplex: 'half',
-    } as RequestInit);
-    body.send(manyOrders(100));
-    await new Promise((r) => setTimeout(r, 300));
+    const { inflight } = await ingestInFlight(server, headers);
     const exited = server.stop('SIGTERM'); // the client never finishes its body
     const res = await inflight;
     expect(res.status).toBe(503);
