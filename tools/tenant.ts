@@ -11,7 +11,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
-import { RollupBuilder } from '../src/storage/rollups.js';
+import { ALL_TIME, RollupBuilder } from '../src/storage/rollups.js';
 import { checkShardFile } from '../src/storage/shard-check.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
@@ -27,7 +27,7 @@ function rebuildRollups(dataDir: string, tenantId: number) {
     const started = performance.now();
     const builder = new RollupBuilder(db);
     const marked = builder.markAllDirty();
-    const done = builder.rebuildDirty(0, 8.64e15);
+    const done = builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
     return {
       hours_marked: marked,
       hours_rebuilt: done.hours,

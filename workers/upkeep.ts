@@ -6,9 +6,7 @@ import type { CheckpointResult } from '../src/pool/checkpointer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { type CatchUpResult, catchUpRollups } from '../src/pool/rollup-catch-up.js';
 import { defineTask } from '../src/pool/worker-context.js';
-
-/** Past any order's created_at: a refresh covers every dirty hour. */
-const MAX_TIME_MS = 8.64e15;
+import { ALL_TIME } from '../src/storage/rollups.js';
 
 /**
  * A PASSIVE checkpoint of the shard's WAL from this thread's connection (the upkeep thread): copies what it
@@ -41,16 +39,11 @@ export type RefreshRollupsInput = TaskBase & {
 export const refreshRollups = defineTask(
   'refreshRollups',
   (ctx, input: RefreshRollupsInput): CatchUpResult => {
-    const result = catchUpRollups(
-      ctx,
-      input.tenantId,
-      { start: 0, end: MAX_TIME_MS },
-      {
-        budgetMs: input.budgetMs,
-        yieldToWriters: true,
-        query: 'rollup_refresh',
-      },
-    );
+    const result = catchUpRollups(ctx, input.tenantId, ALL_TIME, {
+      budgetMs: input.budgetMs,
+      yieldToWriters: true,
+      query: 'rollup_refresh',
+    });
     ctx.obs.record('rollup_dirty_hours', { tenant: String(input.tenantId) }, result.remaining);
     ctx.obs.record('rollup_rebuilt_hours_total', { by: 'background' }, result.hours);
     if (result.hours > 0 || result.pending_orders > 0) ctx.log.debug(result, 'rollups refreshed');

@@ -24,6 +24,14 @@ export const DEFAULT_SALE_STATUSES = ['paid', 'shipped', 'delivered'];
  */
 export const DEFAULT_SALES_KEY = DEFAULT_SALE_STATUSES.join(',');
 
+/**
+ * The rollup status keys an order of `status` counts under: its own, and the default sale statuses'
+ * pre-merged key when it is one of them (the hour, day and day-and-category levels keep that row).
+ */
+export function rollupStatusKeys(status: string): readonly string[] {
+  return DEFAULT_SALE_STATUSES.includes(status) ? [status, DEFAULT_SALES_KEY] : [status];
+}
+
 /** Whether a status list is the default set of sale statuses (in any order, repeats allowed). */
 export function isDefaultSale(statuses: readonly string[]): boolean {
   const set = new Set(statuses);

@@ -1,4 +1,4 @@
-import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../domain/metrics.js';
+import { rollupStatusKeys } from '../domain/metrics.js';
 import { aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
 
 /** An order line with what its order brings, in the order the day-level aggregates read them. */
@@ -65,9 +65,8 @@ export class LineGroups<K> {
   }
 
   closeOrder(status: string, customerPk: number, totalCents: number): void {
-    this.addTo(status, customerPk, totalCents);
-    if (this.options.defaultStatusesMerged && DEFAULT_SALE_STATUSES.includes(status))
-      this.addTo(DEFAULT_SALES_KEY, customerPk, totalCents);
+    const keys = this.options.defaultStatusesMerged ? rollupStatusKeys(status) : [status];
+    for (const key of keys) this.addTo(key, customerPk, totalCents);
     this.lines.clear();
   }
 

@@ -1,9 +1,12 @@
 import type { Statement } from 'better-sqlite3';
-import { DAY, DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY, HOUR } from '../domain/metrics.js';
+import { DAY, HOUR, rollupStatusKeys } from '../domain/metrics.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
 import type { Db } from './sqlite.js';
+
+/** Every time an order can have (JavaScript's last Date): a range over it is the whole shard. */
+export const ALL_TIME = { start: 0, end: 8.64e15 } as const;
 
 /** Days rebuilt per transaction (at most 48 hours): bounds how long one rebuild holds the shard's write lock. */
 export const REBUILD_BATCH_DAYS = 2;
@@ -255,15 +258,12 @@ export class RollupBuilder {
     }>) {
       const hour = Math.floor(o.created_at / HOUR);
       const day = Math.floor(o.created_at / DAY);
-      const add = (g: SalesAggregate) => g.addOrder(o.customer_pk, o.total_cents, o.units ?? 0);
-      const isSale = DEFAULT_SALE_STATUSES.includes(o.status);
-      if (!hourDirty(hour)) {
-        add(aggregateFor(hours, `${hour}\t${o.status}`));
-        if (isSale) add(aggregateFor(hours, `${hour}\t${DEFAULT_SALES_KEY}`));
+      for (const key of rollupStatusKeys(o.status)) {
+        if (!hourDirty(hour))
+          aggregateFor(hours, `${hour}\t${key}`).addOrder(o.customer_pk, o.total_cents, o.units ?? 0);
+        if (!dayDirty(day))
+          aggregateFor(days, `${day}\t${key}`).addOrder(o.customer_pk, o.total_cents, o.units ?? 0);
       }
-      if (dayDirty(day)) continue;
-      add(aggregateFor(days, `${day}\t${o.status}`));
-      if (isSale) add(aggregateFor(days, `${day}\t${DEFAULT_SALES_KEY}`));
     }
     for (const [key, delta] of hours) {
       const [hour, status] = splitKey(key);
@@ -419,10 +419,8 @@ export class RollupBuilder {
             units: number | null;
           }>) {
             rows++;
-            aggregateFor(groups, r.status).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
-            // the default sale statuses pre-merged, as the day level keeps them (a default request reads one row)
-            if (DEFAULT_SALE_STATUSES.includes(r.status))
-              aggregateFor(groups, DEFAULT_SALES_KEY).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
+            for (const key of rollupStatusKeys(r.status))
+              aggregateFor(groups, key).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
           }
           this.s.deleteHour!.run(hour);
           this.store(this.s.insertHour!, hour, groups, now);
