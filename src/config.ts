@@ -374,7 +374,15 @@ export const OPTIONS = [
     kind: 'int',
     default: '1',
     min: 1,
-    help: 'export jobs running at once (each holds a worker slot); the rest wait in order',
+    help: 'export jobs running at once (each holds a worker slot per part); the rest wait in order',
+  },
+  {
+    flag: 'export-parts',
+    env: 'EXPORT_PARTS',
+    kind: 'int',
+    default: String(Math.max(1, availableParallelism())),
+    min: 1,
+    help: 'parts one export job is cut into at most (time ranges of about equal rows, each encoded by its own worker at once, joined in order at the end)',
   },
   {
     flag: 'export-max-rows-per-s',
@@ -382,7 +390,7 @@ export const OPTIONS = [
     kind: 'int',
     default: '0',
     min: 0,
-    help: 'paces each export job to this many rows/s (0: as fast as it goes)',
+    help: 'paces each export job to this many rows/s, its parts together (0: as fast as it goes)',
   },
   {
     flag: 'export-retention-s',
@@ -507,6 +515,7 @@ export interface Config {
   ingestMode: 'pool' | 'inline';
   exportBatchRows: number;
   exportConcurrency: number;
+  exportParts: number;
   exportMaxRowsPerS: number;
   exportRetentionS: number;
   uploadExpiryS: number;
@@ -580,6 +589,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxRowsPerRequest: int('max-rows-per-request'),
     exportBatchRows: int('export-batch-rows'),
     exportConcurrency: int('export-concurrency'),
+    exportParts: int('export-parts'),
     exportMaxRowsPerS: int('export-max-rows-per-s'),
     exportRetentionS: int('export-retention-s'),
     uploadExpiryS: int('upload-expiry-s'),

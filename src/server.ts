@@ -111,6 +111,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     log,
     {
       concurrency: config.exportConcurrency,
+      parts: config.exportParts,
       batchRows: config.exportBatchRows,
       maxRowsPerSecond: config.exportMaxRowsPerS,
       retentionMs: config.exportRetentionS * 1000,

@@ -19,12 +19,12 @@ export const ping = defineTask('ping', (ctx, input: TaskBase) => {
   );
   return { ok: true, row };
 });
+export { failExport, finishExport, planExport, runExportPart } from './export-job.js';
 export {
   createExport,
   expireExports,
   getExport,
   listExports,
-  runExport,
   streamExport,
   unfinishedExports,
 } from './exports.js';

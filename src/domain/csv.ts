@@ -2,12 +2,15 @@
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   const s = String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return NEEDS_QUOTES.test(s) ? quoted(s) : s;
 }
 
 export function csvRow(values: readonly unknown[]): string {
   return `${values.map(csvField).join(',')}\r\n`;
 }
+
+const NEEDS_QUOTES = /[",\r\n]/;
+const quoted = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
 /** What a spreadsheet reads as the start of a formula (OWASP's CSV injection list). */
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -25,3 +28,21 @@ export function neutraliseFormula(value: unknown): unknown {
 export function safeCsvRow(values: readonly unknown[]): string {
   return csvRow(values.map(neutraliseFormula));
 }
+
+/** How one column's values become cells; the export encoder picks one per column, once. */
+export type CsvCell = (value: unknown) => string;
+
+/** A text cell from the data: neutralised and quoted as `safeCsvRow` does, without a per-row array. */
+export const safeTextCell: CsvCell = (value) => {
+  if (value === null || value === undefined) return '';
+  if (typeof value !== 'string') return csvField(value);
+  const s = FORMULA_START.test(value) ? `'${value}` : value;
+  return NEEDS_QUOTES.test(s) ? quoted(s) : s;
+};
+
+/** A number cell: never quoted, never a formula. */
+export const numberCell: CsvCell = (value) =>
+  typeof value === 'number' ? String(value) : safeTextCell(value);
+
+/** JSON text (an array or object) as one cell: it starts with `[` or `{`, so only quoting applies. */
+export const jsonCell: CsvCell = (value) => (typeof value === 'string' ? quoted(value) : safeTextCell(value));

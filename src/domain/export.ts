@@ -21,11 +21,21 @@ export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
 
 export type ExportState = 'queued' | 'running' | 'complete' | 'failed' | 'expired';
 
-/** What one attempt of an export job ended with (the worker's answer to the job runner). */
-export type RunExportResult =
-  | { state: 'complete'; rows: number; size: number; resumedFromRows: number }
+/**
+ * An attempt of an export job, step by step (each a worker's answer to the job runner): the plan names
+ * the parts still to encode, each part runs in its own worker, and the finish joins them.
+ */
+export type PlanExportResult =
+  | { state: 'planned'; parts: number[]; resumedFromRows: number }
+  | { state: 'skipped' };
+export type ExportPartResult =
+  | { state: 'done'; rows: number }
   | { state: 'failed'; error: string }
   | { state: 'interrupted'; rows: number }
+  | { state: 'skipped' };
+export type FinishExportResult =
+  | { state: 'complete'; rows: number; size: number }
+  | { state: 'failed'; error: string }
   | { state: 'skipped' };
 
 const FILTER_KEYS = [

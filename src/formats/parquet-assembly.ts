@@ -128,6 +128,11 @@ export function relocateRowGroup(rowGroup: ThriftStruct, bodyOffset: number): Th
   return copy;
 }
 
+/** Stored row group metadata (see relocateRowGroup) moved `delta` bytes further into the file. */
+export function shiftRowGroup(meta: Uint8Array, delta: number): Uint8Array {
+  return delta === 0 ? meta : writeStruct(relocateRowGroup(readStruct(meta), delta + 4));
+}
+
 export function rowGroupRows(rowGroup: ThriftStruct): number {
   return asNumber(field(rowGroup, ROW_GROUP.numRows)?.value);
 }

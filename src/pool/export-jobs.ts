@@ -5,6 +5,8 @@ import { startTenantSweep } from './tenant-sweep.js';
 
 export interface ExportJobOptions {
   concurrency: number;
+  /** Parts one job is cut into at most, each encoded by its own worker at once. */
+  parts: number;
   batchRows: number;
   maxRowsPerSecond: number;
   retentionMs: number;
@@ -17,16 +19,21 @@ interface Job {
   exportId: string;
 }
 
+/** The stop flag's values: 0 run on, else stop at the next checkpoint. */
+const STOP_FOR_SHUTDOWN = 1;
+const STOP_FOR_FAILURE = 2;
+
 /**
- * Export jobs in the main thread: a FIFO of jobs, at most `concurrency` running in the pool at once (an
- * export holds a worker slot for its whole run). At start every tenant's unfinished jobs are queued again,
- * so a crash or restart resumes them from their checkpoints. Shutdown raises a shared flag; running jobs
- * stop after their next checkpoint and are resumed by the next start.
+ * Export jobs in the main thread: a FIFO of jobs, at most `concurrency` running in the pool at once. A job
+ * runs as a plan, its parts side by side (each holds a worker slot for its run) and a join
+ * (workers/export-job.ts). At start every tenant's unfinished jobs are queued again, so a crash or restart
+ * resumes them from their checkpoints. Each running job has a shared stop flag: shutdown raises them all
+ * (the parts stop after their next checkpoint and the next start resumes them), and a failed part raises
+ * its job's, so the other parts do not run on for nothing.
  */
 export class ExportJobs {
   private readonly queue: Job[] = [];
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly stopFlag = new SharedArrayBuffer(4);
+  private readonly running = new Map<string, { done: Promise<void>; stop: Int32Array }>();
   private stopped = false;
   private stopSweep: () => void = () => {};
 
@@ -68,28 +75,61 @@ export class ExportJobs {
   private pump(): void {
     while (!this.stopped && this.running.size < this.options.concurrency && this.queue.length > 0) {
       const job = this.queue.shift()!;
-      const run = this.run(job).finally(() => {
+      const stop = new Int32Array(new SharedArrayBuffer(4));
+      const done = this.run(job, stop).finally(() => {
         this.running.delete(job.exportId);
         this.pump();
       });
-      this.running.set(job.exportId, run);
+      this.running.set(job.exportId, { done, stop });
     }
   }
 
-  private async run(job: Job): Promise<void> {
+  private async run(job: Job, stop: Int32Array): Promise<void> {
+    const startedAt = Date.now();
+    const base = { requestId: `export:${job.exportId}`, tenantId: job.tenantId, exportId: job.exportId };
     try {
-      const result = await this.pool.run('runExport', {
-        requestId: `export:${job.exportId}`,
-        tenantId: job.tenantId,
-        exportId: job.exportId,
+      const plan = await this.pool.run('planExport', {
+        ...base,
+        maxParts: this.options.parts,
         batchRows: this.options.batchRows,
-        maxRowsPerSecond: this.options.maxRowsPerSecond,
-        retentionMs: this.options.retentionMs,
-        stop: this.stopFlag,
       });
-      if (result.state !== 'skipped') this.metrics.exportJobs.inc({ outcome: result.state });
+      if (plan.state === 'skipped') return;
+      const maxRowsPerSecond = this.options.maxRowsPerSecond / plan.parts.length;
+      const settled = await Promise.allSettled(
+        plan.parts.map(async (part) => {
+          const result = await this.pool.run('runExportPart', {
+            ...base,
+            part,
+            batchRows: this.options.batchRows,
+            maxRowsPerSecond,
+            stop: stop.buffer as SharedArrayBuffer,
+          });
+          if (result.state === 'failed') Atomics.store(stop, 0, STOP_FOR_FAILURE);
+          return result;
+        }),
+      );
+      // every part has stopped before the job is left to a later attempt
+      const parts = settled.map((s) => {
+        if (s.status === 'rejected') throw s.reason;
+        return s.value;
+      });
+      const failed = parts.find((p) => p.state === 'failed');
+      if (failed) {
+        await this.pool.run('failExport', { ...base, error: failed.error });
+        this.metrics.exportJobs.inc({ outcome: 'failed' });
+      } else if (parts.some((p) => p.state === 'interrupted')) {
+        this.metrics.exportJobs.inc({ outcome: 'interrupted' });
+      } else if (parts.every((p) => p.state === 'done')) {
+        const result = await this.pool.run('finishExport', {
+          ...base,
+          retentionMs: this.options.retentionMs,
+          startedAt,
+        });
+        if (result.state === 'failed') await this.pool.run('failExport', { ...base, error: result.error });
+        if (result.state !== 'skipped') this.metrics.exportJobs.inc({ outcome: result.state });
+      }
     } catch (error) {
-      // the worker died (or was terminated): the job stays 'running' in its shard and resumes on next start
+      // a worker died (or was terminated): the job stays 'running' in its shard and resumes on next start
       this.metrics.exportJobs.inc({ outcome: 'worker_failed' });
       this.log.error({ err: error, export_id: job.exportId }, 'export task failed');
     }
@@ -100,10 +140,10 @@ export class ExportJobs {
     this.stopped = true;
     this.queue.length = 0;
     this.stopSweep();
-    Atomics.store(new Int32Array(this.stopFlag), 0, 1);
+    for (const job of this.running.values()) Atomics.store(job.stop, 0, STOP_FOR_SHUTDOWN);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.running.values()]),
+      Promise.allSettled([...this.running.values()].map((job) => job.done)),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),

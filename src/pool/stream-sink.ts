@@ -54,12 +54,13 @@ export class StreamSink {
 
   /**
    * Sends bytes (after any gathered text), in chunks of at most `chunkBytes`. The chunks are copies, so the
-   * caller's buffer is never transferred away (detached) under it.
+   * caller's buffer is never transferred away (detached) under it. (Not `slice`: on a Buffer it is a view
+   * of the same memory, and a Buffer from zlib or Buffer's pool is a view of a larger block.)
    */
   async writeBytes(bytes: Uint8Array): Promise<void> {
     await this.flush();
     for (let at = 0; at < bytes.length; at += this.chunkBytes)
-      await this.send(bytes.slice(at, Math.min(bytes.length, at + this.chunkBytes)));
+      await this.send(new Uint8Array(bytes.subarray(at, Math.min(bytes.length, at + this.chunkBytes))));
   }
 
   async flush(): Promise<void> {
@@ -82,7 +83,7 @@ export class StreamSink {
     this.bytesSent += bytes.byteLength;
     // A fresh buffer owns its ArrayBuffer, so it can be transferred instead of copied.
     const owned =
-      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
     this.post({ t: 'chunk', b: owned }, [owned.buffer as ArrayBuffer]);
   }
 

@@ -14,11 +14,13 @@ export function* exportBatches(
   fields: readonly SearchField[],
   after: CursorPosition | null,
   batchRows: number,
+  /** One part of an export: stop after this position (inclusive). */
+  floor: CursorPosition | null = null,
 ): Generator<SearchRow[]> {
   const statements = new Map<string, Statement>();
   let position = after;
   for (;;) {
-    const { sql, params } = buildSearchSql(filters, fields, position, batchRows);
+    const { sql, params } = buildSearchSql(filters, fields, position, batchRows, floor);
     let stmt = statements.get(sql);
     if (!stmt) {
       stmt = db.prepare(sql);

@@ -20,6 +20,15 @@ export function exportFilePath(
   return join(dataDir, 'exports', String(tenantId), exportFileName(exportId, format, compression));
 }
 
+/**
+ * Where one part of an export job is written: part 0 at the file's own path (the others are appended to
+ * it when the job finishes), part k beside it.
+ */
+export function exportPartPath(dataDir: string, tenantId: number, row: ExportRow, part: number): string {
+  const path = exportFilePath(dataDir, tenantId, row.export_id, row.format, row.compression);
+  return part === 0 ? path : `${path}.part${part}`;
+}
+
 export interface ExportRow {
   export_id: string;
   state: ExportState;
@@ -43,6 +52,34 @@ export interface Checkpoint {
   rows: number;
   bytes: number;
   position: CursorPosition | null;
+}
+
+/** One part of a job: its checkpoint (rows and bytes of its own file) and the position it ends at. */
+export interface ExportPart {
+  part: number;
+  at: Checkpoint;
+  floor: CursorPosition | null;
+  done: boolean;
+}
+
+interface PartRow {
+  part: number;
+  floor_key: string | null;
+  checkpoint_key: string | null;
+  rows_written: number;
+  bytes_written: number;
+  done: number;
+}
+
+const positionOf = (key: string | null) => (key ? (JSON.parse(key) as CursorPosition) : null);
+
+function partOf(row: PartRow): ExportPart {
+  return {
+    part: row.part,
+    at: { rows: row.rows_written, bytes: row.bytes_written, position: positionOf(row.checkpoint_key) },
+    floor: positionOf(row.floor_key),
+    done: row.done === 1,
+  };
 }
 
 /** The exports table of one shard: job state, checkpoints and the row group metadata of Parquet jobs. */
@@ -100,38 +137,75 @@ export class ExportStore {
       .run(exportId);
   }
 
-  checkpointOf(row: ExportRow): Checkpoint {
-    return {
-      rows: row.rows_written,
-      bytes: row.bytes_written,
-      position: row.checkpoint_key ? (JSON.parse(row.checkpoint_key) as CursorPosition) : null,
-    };
+  /** The job's parts, in order (none before it is planned). */
+  parts(exportId: string): ExportPart[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM export_parts WHERE export_id = ? ORDER BY part')
+        .all(exportId) as PartRow[]
+    ).map(partOf);
   }
 
-  /** Records a checkpoint and the row groups it completed, in one transaction. */
-  checkpoint(
-    exportId: string,
-    at: Checkpoint,
-    rowGroups: readonly { rows: number; meta: Uint8Array }[],
-  ): void {
-    const update = this.db.prepare(
-      'UPDATE exports SET rows_written = ?, bytes_written = ?, checkpoint_key = ? WHERE export_id = ?',
+  part(exportId: string, part: number): ExportPart | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM export_parts WHERE export_id = ? AND part = ?')
+      .get(exportId, part) as PartRow | undefined;
+    return row && partOf(row);
+  }
+
+  /**
+   * Cuts a job into parts at the given positions (each the last row of a part; the last part runs to the
+   * oldest row): part k starts after cut k-1 and ends at cut k.
+   */
+  plan(exportId: string, cuts: readonly CursorPosition[]): void {
+    const insert = this.db.prepare(
+      'INSERT INTO export_parts (export_id, part, checkpoint_key, floor_key) VALUES (?, ?, ?, ?)',
     );
-    const insertGroup = this.db.prepare(
-      `INSERT INTO export_row_groups (export_id, ordinal, rows, meta)
-       VALUES (?, (SELECT count(*) FROM export_row_groups WHERE export_id = ?), ?, ?)`,
-    );
+    const key = (p: CursorPosition | undefined) => (p ? JSON.stringify(p) : null);
     this.db.transaction(() => {
-      update.run(at.rows, at.bytes, at.position ? JSON.stringify(at.position) : null, exportId);
-      for (const g of rowGroups) insertGroup.run(exportId, exportId, g.rows, g.meta);
+      for (let k = 0; k <= cuts.length; k++) insert.run(exportId, k, key(cuts[k - 1]), key(cuts[k]));
     })();
   }
 
-  rowGroups(exportId: string): Uint8Array[] {
+  /**
+   * Records a part's checkpoint and the row groups it completed, in one transaction, and adds the rows and
+   * bytes to the job's totals (what its status shows).
+   */
+  checkpoint(
+    exportId: string,
+    part: number,
+    at: Checkpoint,
+    added: { rows: number; bytes: number },
+    rowGroups: readonly { rows: number; meta: Uint8Array }[],
+  ): void {
+    const updatePart = this.db.prepare(
+      `UPDATE export_parts SET rows_written = ?, bytes_written = ?, checkpoint_key = ?
+       WHERE export_id = ? AND part = ?`,
+    );
+    const updateJob = this.db.prepare(
+      'UPDATE exports SET rows_written = rows_written + ?, bytes_written = bytes_written + ? WHERE export_id = ?',
+    );
+    const insertGroup = this.db.prepare(
+      `INSERT INTO export_row_groups (export_id, part, ordinal, rows, meta)
+       VALUES (?, ?, (SELECT count(*) FROM export_row_groups WHERE export_id = ? AND part = ?), ?, ?)`,
+    );
+    this.db.transaction(() => {
+      updatePart.run(at.rows, at.bytes, at.position ? JSON.stringify(at.position) : null, exportId, part);
+      updateJob.run(added.rows, added.bytes, exportId);
+      for (const g of rowGroups) insertGroup.run(exportId, part, exportId, part, g.rows, g.meta);
+    })();
+  }
+
+  partDone(exportId: string, part: number): void {
+    this.db.prepare('UPDATE export_parts SET done = 1 WHERE export_id = ? AND part = ?').run(exportId, part);
+  }
+
+  /** A part's row groups in order, offsets relative to the part's own file. */
+  rowGroups(exportId: string, part: number): Uint8Array[] {
     return (
       this.db
-        .prepare('SELECT meta FROM export_row_groups WHERE export_id = ? ORDER BY ordinal')
-        .all(exportId) as { meta: Uint8Array }[]
+        .prepare('SELECT meta FROM export_row_groups WHERE export_id = ? AND part = ? ORDER BY ordinal')
+        .all(exportId, part) as { meta: Uint8Array }[]
     ).map((r) => r.meta);
   }
 
@@ -143,15 +217,22 @@ export class ExportStore {
            expires_at = ? WHERE export_id = ?`,
         )
         .run(size, sha256, size, now, now + retentionMs, exportId);
-      this.db.prepare('DELETE FROM export_row_groups WHERE export_id = ?').run(exportId);
+      this.forgetParts(exportId);
     })();
   }
 
   fail(exportId: string, error: string, now: number): void {
-    this.db
-      .prepare("UPDATE exports SET state = 'failed', error = ?, finished_at = ? WHERE export_id = ?")
-      .run(error, now, exportId);
+    this.db.transaction(() => {
+      this.db
+        .prepare("UPDATE exports SET state = 'failed', error = ?, finished_at = ? WHERE export_id = ?")
+        .run(error, now, exportId);
+      this.forgetParts(exportId);
+    })();
+  }
+
+  private forgetParts(exportId: string): void {
     this.db.prepare('DELETE FROM export_row_groups WHERE export_id = ?').run(exportId);
+    this.db.prepare('DELETE FROM export_parts WHERE export_id = ?').run(exportId);
   }
 
   /** Complete exports past their retention, marked expired; the caller removes their files. */

@@ -39,31 +39,9 @@ export function buildSearchSql(
   fields: readonly SearchField[],
   after: CursorPosition | null,
   limit: number,
+  floor: CursorPosition | null = null,
 ): BuiltQuery {
-  const where = new Where()
-    .when(filters.from, 'o.created_at >= ?', filters.from)
-    .when(filters.to, 'o.created_at < ?', filters.to)
-    // unary + keeps the planner on the ordered keyset index, which carries status (no gather-and-sort)
-    .whenIn(filters.status, '+o.status')
-    .when(filters.minTotal, 'o.total_cents >= ?', filters.minTotal)
-    .when(filters.maxTotal, 'o.total_cents <= ?', filters.maxTotal)
-    .whenIn(
-      filters.productIds,
-      'product_id',
-      (inList) => `o.order_pk IN (SELECT order_pk FROM order_items WHERE ${inList})`,
-    )
-    .when(
-      filters.match,
-      'o.customer_pk IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)',
-      filters.match,
-    )
-    .when(
-      filters.email,
-      'o.customer_pk IN (SELECT customer_pk FROM customers WHERE email = ?)',
-      filters.email,
-    )
-    .when(filters.customerPk, 'o.customer_pk = ?', filters.customerPk)
-    .when(after, '(o.created_at, o.order_pk) < (?, ?)', after?.createdAt, after?.orderPk);
+  const where = searchWhere(filters, after, floor);
   const params = where.params;
   const columns = ['o.created_at AS _created_at', 'o.order_pk AS _order_pk'];
   for (const f of fields) {
@@ -73,13 +51,66 @@ export function buildSearchSql(
   const joinCustomers = fields.some((f) => f.startsWith('customer_'));
   const customers = joinCustomers ? ' JOIN customers c ON c.customer_pk = o.customer_pk' : '';
   const filter = where.sql();
-  const order = 'ORDER BY o.created_at DESC, o.order_pk DESC';
   params.push(limit);
-  const needsSort =
-    filters.productIds !== undefined || filters.match !== undefined || filters.email !== undefined;
-  const sql = needsSort
-    ? `SELECT ${columns.join(', ')} FROM (SELECT o.order_pk AS pk FROM orders o${filter} ${order} LIMIT ?) AS page` +
-      ` JOIN orders o ON o.order_pk = page.pk${customers} ${order}`
-    : `SELECT ${columns.join(', ')} FROM orders o${customers}${filter} ${order} LIMIT ?`;
+  const sql = needsSort(filters)
+    ? `SELECT ${columns.join(', ')} FROM (SELECT o.order_pk AS pk FROM orders o${filter} ${KEYSET_ORDER} LIMIT ?) AS page` +
+      ` JOIN orders o ON o.order_pk = page.pk${customers} ${KEYSET_ORDER}`
+    : `SELECT ${columns.join(', ')} FROM orders o${customers}${filter} ${KEYSET_ORDER} LIMIT ?`;
   return { sql, params };
+}
+
+const KEYSET_ORDER = 'ORDER BY o.created_at DESC, o.order_pk DESC';
+
+/** Whether matches come from another index than the ordered scan and must be sorted (see buildSearchSql). */
+export function needsSort(filters: SearchFilters): boolean {
+  return filters.productIds !== undefined || filters.match !== undefined || filters.email !== undefined;
+}
+
+/** How many orders match (an export's plan sizes its parts with it). */
+export function buildCountSql(filters: SearchFilters): BuiltQuery {
+  const where = searchWhere(filters, null, null);
+  return { sql: `SELECT count(*) AS n FROM orders o${where.sql()}`, params: where.params };
+}
+
+/** The keyset position of the match at `OFFSET ?` in export order (the last row of an export's part). */
+export function buildPositionAtSql(filters: SearchFilters): BuiltQuery {
+  const where = searchWhere(filters, null, null);
+  return {
+    sql: `SELECT o.created_at AS createdAt, o.order_pk AS orderPk FROM orders o${where.sql()} ${KEYSET_ORDER} LIMIT 1 OFFSET ?`,
+    params: where.params,
+  };
+}
+
+/**
+ * The conditions of a search: its filters, rows after the cursor position (older in keyset order) and,
+ * for one part of an export, rows down to its floor position (inclusive).
+ */
+function searchWhere(filters: SearchFilters, after: CursorPosition | null, floor: CursorPosition | null) {
+  return (
+    new Where()
+      .when(filters.from, 'o.created_at >= ?', filters.from)
+      .when(filters.to, 'o.created_at < ?', filters.to)
+      // unary + keeps the planner on the ordered keyset index, which carries status (no gather-and-sort)
+      .whenIn(filters.status, '+o.status')
+      .when(filters.minTotal, 'o.total_cents >= ?', filters.minTotal)
+      .when(filters.maxTotal, 'o.total_cents <= ?', filters.maxTotal)
+      .whenIn(
+        filters.productIds,
+        'product_id',
+        (inList) => `o.order_pk IN (SELECT order_pk FROM order_items WHERE ${inList})`,
+      )
+      .when(
+        filters.match,
+        'o.customer_pk IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)',
+        filters.match,
+      )
+      .when(
+        filters.email,
+        'o.customer_pk IN (SELECT customer_pk FROM customers WHERE email = ?)',
+        filters.email,
+      )
+      .when(filters.customerPk, 'o.customer_pk = ?', filters.customerPk)
+      .when(after, '(o.created_at, o.order_pk) < (?, ?)', after?.createdAt, after?.orderPk)
+      .when(floor, '(o.created_at, o.order_pk) >= (?, ?)', floor?.createdAt, floor?.orderPk)
+  );
 }

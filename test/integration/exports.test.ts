@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -69,7 +69,9 @@ function parquetRows(bytes: Uint8Array) {
 }
 
 beforeAll(async () => {
-  server = await startServer({ args: ['--export-batch-rows', '300', '--stream-chunk-bytes', '4096'] });
+  server = await startServer({
+    args: ['--export-batch-rows', '300', '--export-parts', '2', '--stream-chunk-bytes', '4096'],
+  });
   tenant = await server.createTenant('exports');
   other = await server.createTenant('exports-other');
   await seed(server, tenant, orders);
@@ -173,6 +175,49 @@ describe('export jobs', () => {
     );
     expect(groups.getRows()[0]![0]).toBe(Math.ceil(want.length / 300));
     duck.closeSync();
+  });
+
+  it('a large job is cut into parts encoded side by side and joined into one file, as one pass writes it', async () => {
+    // 2,500 orders, 300-row batches: two parts (the server's default is one per core, at least 4 batches each)
+    const plannedParts = (exportId: string) =>
+      server.logs().find((l) => l.msg === 'export planned' && l.export_id === exportId)?.parts;
+    const csv = await finished(server, tenant.api_key, await createExport(server, tenant, { format: 'csv' }));
+    expect(plannedParts(csv.export_id)).toBe(2);
+    const streamed = await fetch(`${server.url}/api/v1/tenants/${tenant.tenant_id}/reports/export`, {
+      method: 'POST',
+      headers: auth(tenant.api_key, { 'content-type': 'application/json', accept: 'text/csv' }),
+      body: JSON.stringify({}),
+    });
+    const fileBytes = new Uint8Array(await (await download(server, tenant.api_key, csv)).arrayBuffer());
+    expect(Buffer.from(fileBytes).toString('utf8')).toBe(await streamed.text()); // the stream is one pass
+    expect(sha256(fileBytes)).toBe(csv.sha256);
+    expect(csv.rows_written).toBe(orders.length);
+
+    const pq = await finished(
+      server,
+      tenant.api_key,
+      await createExport(server, tenant, { format: 'parquet' }),
+    );
+    expect(plannedParts(pq.export_id)).toBe(2);
+    const bytes = new Uint8Array(await (await download(server, tenant.api_key, pq)).arrayBuffer());
+    expect(sha256(bytes)).toBe(pq.sha256);
+    const want = expected(server.dataDir, tenant.tenant_id, orders).map((o) => o.order_id);
+    expect(parquetRows(bytes).map((r) => r.order_id)).toEqual(want);
+    const path = join(server.dataDir, 'parts.parquet');
+    writeFileSync(path, bytes);
+    const duck = await (await DuckDBInstance.create(':memory:')).connect();
+    const groups = await duck.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id)::INTEGER, sum(row_group_num_rows)::INTEGER FROM
+         (SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('${path}'))`,
+    );
+    // each part's 1,250 rows in five row groups: both parts' groups are in the footer, at their offsets
+    expect(groups.getRows()[0]).toEqual([10, orders.length]);
+    const ids = await duck.runAndReadAll(`SELECT order_id FROM read_parquet('${path}')`);
+    expect(ids.getRows().map((r) => r[0])).toEqual(want);
+    duck.closeSync();
+    // the part files are gone once joined
+    const dir = join(server.dataDir, 'exports', String(tenant.tenant_id));
+    expect(readdirSync(dir).filter((f) => f.includes('.part'))).toEqual([]);
   });
 
   it('CSV gzip is a valid multi-member gzip of the same CSV', async () => {
@@ -485,7 +530,7 @@ describe('retention', () => {
 
 describe('crash and resume', () => {
   it('a server killed mid-export resumes from its checkpoint: finished work not redone, files correct', async () => {
-    const args = ['--export-batch-rows', '200', '--export-concurrency', '2'];
+    const args = ['--export-batch-rows', '200', '--export-concurrency', '2', '--export-parts', '2'];
     const first = await startServer({ args: [...args, '--export-max-rows-per-s', '1500'] });
     const t = await first.createTenant('crash');
     await seed(first, t, orders);
@@ -500,14 +545,26 @@ describe('crash and resume', () => {
       10_000,
       'exports to pass 600 rows',
     );
-    const prefixes = before.map((b, i) => {
-      const name = i === 0 ? `orders-${pq.export_id}.parquet` : `orders-${gz.export_id}.csv.gz`;
-      return readFileSync(join(first.dataDir, 'exports', String(t.tenant_id), name)).subarray(
-        0,
-        b.bytes_written,
-      );
-    });
     expect(await first.stop('SIGKILL')).toBeNull();
+    // what each part had made durable: its checkpointed bytes, in its own file
+    const prefixes = [pq, gz].map((e) => {
+      const parts = shardQuery<{ part: number; bytes_written: number }>(
+        first.dataDir,
+        t.tenant_id,
+        `SELECT part, bytes_written FROM export_parts WHERE export_id = '${e.export_id}' ORDER BY part`,
+      );
+      expect(parts.length).toBe(2);
+      const name = `orders-${e.export_id}.${e === pq ? 'parquet' : 'csv.gz'}`;
+      return parts.map((p) => {
+        const file = join(
+          first.dataDir,
+          'exports',
+          String(t.tenant_id),
+          p.part ? `${name}.part${p.part}` : name,
+        );
+        return readFileSync(file).subarray(0, p.bytes_written);
+      });
+    });
 
     const second = await startServer({ dataDir: first.dataDir, args });
     try {
@@ -518,9 +575,13 @@ describe('crash and resume', () => {
         expect(done.resumed_from_rows).toBeGreaterThanOrEqual(before[i]!.rows_written);
         expect(done.resumed_from_rows).toBeLessThan(orders.length);
         expect(done.rows_written).toBe(orders.length);
-        // bytes durable before the kill are untouched: the job appended after its checkpoint
-        const bytes = new Uint8Array(await (await download(second, t.api_key, done)).arrayBuffer());
-        expect(Buffer.from(bytes.subarray(0, prefixes[i]!.length)).equals(prefixes[i]!)).toBe(true);
+        // bytes durable before the kill are untouched: each part appended after its checkpoint, and the
+        // second part's bytes follow the first part's whole
+        const bytes = Buffer.from(await (await download(second, t.api_key, done)).arrayBuffer());
+        const [first0, second1] = prefixes[i]!;
+        expect(bytes.subarray(0, first0!.length).equals(first0!)).toBe(true);
+        expect(second1!.length).toBeGreaterThan(0);
+        expect(bytes.indexOf(second1!, first0!.length)).toBeGreaterThanOrEqual(first0!.length);
         expect(sha256(bytes)).toBe(done.sha256);
         const ids =
           i === 0
