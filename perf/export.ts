@@ -1,38 +1,35 @@
 /**
- * Issue 8's benchmark against a loaded dataset (npm run gen-dataset -- --preset small --insert --data DIR):
- * for Parquet (zstd) and CSV gzip, every order of the first tenant with every field:
- *  1. in-process limit: better-sqlite3 iterating the same query in one pass and encoding the same batches with
- *     the same encoder (apache-arrow + parquet-wasm, zlib), written to a file: no job, no checkpoints, no fsync;
- *  2. the export job through HTTP (POST, poll, done), server RSS sampled throughout;
- *  3. DuckDB's COPY … TO of the same rows (loaded into DuckDB from our Parquet file beforehand).
- *   node dist/perf/export.js --data DIR [--workers 2] [--batch-rows N]   (default: the server's --export-batch-rows)
+ * Exports against outside limits, on a loaded dataset (npm run gen-dataset -- --preset small --insert --data DIR):
+ * every order of the first tenant with every field, through HTTP:
+ *  - export jobs: Parquet (zstd), CSV gzip, CSV (POST, poll the status every 50 ms until complete);
+ *  - direct streams: CSV, CSV gzip-encoded, Parquet (POST with Accept, body read to the end);
+ * each against the plain read of the same rows in process (perf/lib/plain-read.ts), server RSS sampled
+ * throughout; then DuckDB's COPY … TO of the same rows (loaded into DuckDB from our Parquet file first).
+ *   node dist/perf/export.js --data DIR [--workers 2] [--parts N] [--batch-rows N]
  * Prints a table and one JSON line; writes perf/results/export.json.
  */
 
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../src/config.js';
 import type { ExportCompression, ExportFormat } from '../src/domain/export.js';
-import { SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
-import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
-import { buildSearchSql } from '../src/storage/search-sql.js';
-import { shardPath } from '../src/storage/shards.js';
-import { openDatabase } from '../src/storage/sqlite.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { plainRead } from './lib/plain-read.js';
 import { machine, writeResult } from './lib/results.js';
 
+const defaults = loadConfig([], {});
 const { values } = parseArgs({
   options: {
     data: { type: 'string', default: './data' },
     workers: { type: 'string', default: '2' },
-    'batch-rows': { type: 'string', default: String(loadConfig([], {}).exportBatchRows) },
+    parts: { type: 'string', default: String(defaults.exportParts) },
+    'batch-rows': { type: 'string', default: String(defaults.exportBatchRows) },
   },
 });
 const dataDir = values.data!;
-const batchRows = Number(values['batch-rows']);
 const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as {
   tenant_id: number;
   api_key: string;
@@ -40,66 +37,68 @@ const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as {
 const { tenant_id: tenantId, api_key: apiKey } = keys[0]!;
 const scratch = mkdtempSync(join(tmpdir(), 'orderflow-export-perf-'));
 const r1 = (n: number) => Math.round(n * 10) / 10;
+const r2 = (n: number) => Math.round(n * 100) / 100;
 const mb = (n: number) => r1(n / 2 ** 20);
 
-const CASES: { name: string; format: ExportFormat; compression: ExportCompression; file: string }[] = [
-  { name: 'parquet_zstd', format: 'parquet', compression: 'zstd', file: 'limit.parquet' },
-  { name: 'csv_gzip', format: 'csv', compression: 'gzip', file: 'limit.csv.gz' },
+interface Case {
+  name: string;
+  kind: 'job' | 'stream';
+  format: ExportFormat;
+  compression: ExportCompression;
+}
+const CASES: Case[] = [
+  { name: 'job parquet zstd', kind: 'job', format: 'parquet', compression: 'zstd' },
+  { name: 'job csv gzip', kind: 'job', format: 'csv', compression: 'gzip' },
+  { name: 'job csv', kind: 'job', format: 'csv', compression: 'none' },
+  { name: 'stream parquet zstd', kind: 'stream', format: 'parquet', compression: 'zstd' },
+  { name: 'stream csv gzip', kind: 'stream', format: 'csv', compression: 'gzip' },
+  { name: 'stream csv', kind: 'stream', format: 'csv', compression: 'none' },
 ];
 
-/** 1. The in-process limit: one query, the same encoder, plain writes. */
-async function inProcess(format: ExportFormat, compression: ExportCompression, file: string) {
-  const db = openDatabase(shardPath(dataDir, tenantId), { readonly: true });
-  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, null, -1);
-  const encoder = await createExportEncoder(format, compression, SEARCH_FIELDS);
-  const path = join(scratch, file);
-  const fd = openSync(path, 'w');
-  const t0 = performance.now();
-  // one query iterated in a single pass, cut into the same batches the job encodes
-  function* batches(): Generator<SearchRow[]> {
-    let batch: SearchRow[] = [];
-    for (const row of db.prepare(sql).iterate(...params) as IterableIterator<SearchRow>) {
-      batch.push(row);
-      if (batch.length === batchRows) {
-        yield batch;
-        batch = [];
-      }
-    }
-    if (batch.length) yield batch;
-  }
-  const progress = { rows: 0, bytes: 0 };
-  for (const bytes of encodedFile(encoder, batches(), progress)) writeSync(fd, bytes);
-  closeSync(fd);
-  db.close();
-  return { seconds: (performance.now() - t0) / 1000, rows: progress.rows, bytes: progress.bytes, path };
-}
-
 const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+const exportUrl = () => `${server.url}/api/v1/tenants/${tenantId}/reports/export`;
 
-/** 2. The job through HTTP: POST, then poll its status until it is complete. */
-async function job(format: ExportFormat, compression: ExportCompression) {
-  const sampler = sampleRss(server.child.pid!, 100);
+/** A job: POST, then poll its status until it is complete; the file is downloaded afterwards (untimed). */
+async function job(c: Case) {
   const t0 = performance.now();
-  const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/reports/export`, {
+  const res = await fetch(exportUrl(), {
     method: 'POST',
     headers,
-    body: JSON.stringify({ format, compression }),
+    body: JSON.stringify({ format: c.format, compression: c.compression }),
   });
   if (res.status !== 202) throw new Error(`export POST ${res.status}: ${await res.text()}`);
-  const created = (await res.json()) as { status_url: string };
-  let status: { state: string; rows_written: number; size: number; sha256: string; error: string | null };
+  const created = (await res.json()) as { status_url: string; download_url: string };
+  let status: { state: string; rows_written: number; size: number; error: string | null };
   for (;;) {
     status = (await (await fetch(`${server.url}${created.status_url}`, { headers })).json()) as typeof status;
     if (status.state === 'complete' || status.state === 'failed') break;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - t0) / 1000;
-  const rss = sampler.stop();
   if (status.state !== 'complete') throw new Error(`export failed: ${status.error}`);
-  return { seconds, rows: status.rows_written, bytes: status.size, peakRss: rss.peak, samples: rss.samples };
+  const download = () => fetch(`${server.url}${created.download_url}`, { headers });
+  return { seconds, rows: status.rows_written, bytes: status.size, download };
 }
 
-/** 3. DuckDB's own writers over the same rows, loaded into a DuckDB table first. */
+/** A direct stream: POST with Accept, the body read to its end as the client receives it. */
+async function stream(c: Case, rows: number) {
+  const t0 = performance.now();
+  const res = await fetch(exportUrl(), {
+    method: 'POST',
+    headers: {
+      ...headers,
+      accept: c.format === 'csv' ? 'text/csv' : 'application/vnd.apache.parquet',
+      'accept-encoding': c.compression === 'gzip' ? 'gzip' : 'identity',
+    },
+    body: JSON.stringify({}),
+  });
+  if (res.status !== 200) throw new Error(`export stream ${res.status}: ${await res.text()}`);
+  let bytes = 0;
+  for await (const chunk of res.body!) bytes += chunk.byteLength; // fetch gunzips a gzip-encoded body
+  return { seconds: (performance.now() - t0) / 1000, rows, bytes, download: null };
+}
+
+/** DuckDB's own writers over the same rows, loaded into a DuckDB table first. */
 async function duckdb(parquetPath: string) {
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
@@ -114,73 +113,87 @@ async function duckdb(parquetPath: string) {
     `COPY orders TO '${join(scratch, 'duck.parquet')}' (FORMAT parquet, COMPRESSION zstd)`,
     'duck.parquet',
   );
-  const csv = await timed(
+  const csvGzip = await timed(
     `COPY orders TO '${join(scratch, 'duck.csv.gz')}' (FORMAT csv, HEADER, COMPRESSION gzip)`,
     'duck.csv.gz',
   );
   conn.closeSync();
-  return { threads: Number(threads), parquet_zstd: parquet, csv_gzip: csv };
+  return { threads: Number(threads), parquet, csvGzip };
 }
 
-// The limits run before the server starts: a long synchronous pass here would leave the client's
+// The limit runs before the server starts: a long synchronous pass here would leave the client's
 // keep-alive sockets to time out unnoticed.
-const limits = new Map<string, Awaited<ReturnType<typeof inProcess>>>();
-for (const c of CASES) {
-  await inProcess(c.format, c.compression, c.file); // warm the page cache the way the job will find it
-  limits.set(c.name, await inProcess(c.format, c.compression, c.file));
-}
-const limitParquet = limits.get('parquet_zstd')!.path;
+const limit = plainRead(dataDir, tenantId);
 const server = await spawnServer([
   '--data',
   dataDir,
   '--workers',
   values.workers!,
+  '--export-parts',
+  values.parts!,
   '--export-batch-rows',
-  String(batchRows),
+  values['batch-rows']!,
   '--log-level',
   'warn',
 ]);
 try {
   const results: Record<string, unknown>[] = [];
   const rssSeries: Record<string, [number, number][]> = {};
+  let parquetPath = '';
   for (const c of CASES) {
-    const limit = limits.get(c.name)!;
-    const run = await job(c.format, c.compression);
-    rssSeries[c.name] = run.samples;
+    const sampler = sampleRss(server.child.pid!, 100);
+    const run = c.kind === 'job' ? await job(c) : await stream(c, limit.rows);
+    const rss = sampler.stop();
+    rssSeries[c.name] = rss.samples;
+    if (run.download && c.format === 'parquet') {
+      // for DuckDB's run below; outside the sampled span (downloads are measured by their own tests)
+      parquetPath = join(scratch, 'ours.parquet');
+      writeFileSync(parquetPath, new Uint8Array(await (await run.download()).arrayBuffer()));
+    }
+    const rate = run.rows / run.seconds;
     results.push({
       case: c.name,
       rows: run.rows,
-      in_process_rows_per_sec: Math.round(limit.rows / limit.seconds),
-      job_rows_per_sec: Math.round(run.rows / run.seconds),
-      ratio: Math.round((limit.seconds / run.seconds) * 100) / 100,
-      job_seconds: r1(run.seconds),
-      file_mb: mb(run.bytes),
-      in_process_file_mb: mb(limit.bytes),
-      peak_server_rss_mb: mb(run.peakRss),
+      seconds: r2(run.seconds),
+      rows_per_sec: Math.round(rate),
+      vs_plain_read: r2(rate / limit.rows_per_sec),
+      mb: mb(run.bytes),
+      peak_server_rss_mb: mb(rss.peak),
     });
   }
-  const duck = await duckdb(limitParquet);
+  const duck = await duckdb(parquetPath);
+  const peers: Record<string, { seconds: number; bytes: number }> = {
+    'job parquet zstd': duck.parquet,
+    'job csv gzip': duck.csvGzip,
+  };
   for (const r of results) {
-    const peer = duck[r.case as 'parquet_zstd' | 'csv_gzip'];
+    const peer = peers[r.case as string];
+    if (!peer) continue;
     r.duckdb_rows_per_sec = Math.round((r.rows as number) / peer.seconds);
-    r.duckdb_file_mb = mb(peer.bytes);
-    r.job_vs_duckdb =
-      Math.round(((r.job_rows_per_sec as number) / (r.duckdb_rows_per_sec as number)) * 100) / 100;
+    r.duckdb_mb = mb(peer.bytes);
   }
   const result = {
     benchmark: 'export',
     at: new Date().toISOString(),
-    env: machine({ workers: Number(values.workers), batch_rows: batchRows, duckdb_threads: duck.threads }),
+    env: machine({
+      workers: Number(values.workers),
+      export_parts: Number(values.parts),
+      batch_rows: Number(values['batch-rows']),
+      duckdb_threads: duck.threads,
+    }),
+    plain_read: limit,
     results,
     rss_samples: rssSeries,
   };
   writeResult('export', result);
   const lines = [
-    '| case | rows | in-process limit rows/s | job rows/s | job/limit | DuckDB COPY rows/s | job/DuckDB | file MB (ours / DuckDB) | peak server RSS |',
-    '|---|---|---|---|---|---|---|---|---|',
+    `plain read in process: ${limit.rows} rows, ${limit.objects_rows_per_sec} rows/s as objects, ${limit.raw_rows_per_sec} raw`,
+    '',
+    '| case | rows | s | rows/s | / plain read | MB | peak server RSS MB | DuckDB COPY rows/s (MB) |',
+    '|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.case} | ${r.rows} | ${r.in_process_rows_per_sec} | ${r.job_rows_per_sec} | ${r.ratio} | ${r.duckdb_rows_per_sec} | ${r.job_vs_duckdb} | ${r.file_mb} / ${r.duckdb_file_mb} | ${r.peak_server_rss_mb} MB |`,
+        `| ${r.case} | ${r.rows} | ${r.seconds} | ${r.rows_per_sec} | **${r.vs_plain_read}** | ${r.mb} | ${r.peak_server_rss_mb} | ${r.duckdb_rows_per_sec ? `${r.duckdb_rows_per_sec} (${r.duckdb_mb})` : ''} |`,
     ),
     '',
   ];

@@ -1,7 +1,8 @@
 /**
  * Issue 5's benchmark against a loaded dataset (npm run gen-dataset -- --preset small --insert --data DIR):
- *  1. in-process limit: better-sqlite3 iterating the same 100k-row query and JSON-encoding the rows;
- *  2. the same page over HTTP, repeated: rows/s and time to first byte (p50/p95);
+ *  1. the outside limit: the same 100k rows read in process by one plain better-sqlite3 statement
+ *     (perf/lib/plain-read.ts), nothing done to them;
+ *  2. the same page over HTTP, NDJSON and JSON, repeated: rows/s and time to first byte (p50/p95);
  *  3. four concurrent 100k-row streams plus one slow reader, sampling server RSS;
  *  4. paging through the whole tenant with limit 10000.
  *   node dist/perf/search.js --data DIR [--runs 5]
@@ -11,11 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeSearchRow, SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
-import { buildSearchSql } from '../src/storage/search-sql.js';
-import { shardPath } from '../src/storage/shards.js';
-import { openDatabase } from '../src/storage/sqlite.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { plainRead } from './lib/plain-read.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -39,23 +37,9 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-// 1. in-process limit
-function inProcess(): { seconds: number; rows: number; bytes: number } {
-  const db = openDatabase(shardPath(dataDir, tenantId), { readonly: true });
-  const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, null, LIMIT);
-  const t0 = performance.now();
-  let rows = 0;
-  let bytes = 0;
-  for (const row of db.prepare(sql).iterate(...params) as IterableIterator<SearchRow>) {
-    bytes += encodeSearchRow(row, SEARCH_FIELDS).length + 1;
-    rows++;
-  }
-  db.close();
-  return { seconds: (performance.now() - t0) / 1000, rows, bytes };
-}
-inProcess(); // warm the page cache the same way the HTTP runs will find it
-const limits = Array.from({ length: runs }, inProcess);
-const limitRate = Math.max(...limits.map((l) => l.rows / l.seconds));
+// 1. the outside limit: the same 100k rows read in process by one plain statement, nothing done to them
+const limit = plainRead(dataDir, tenantId, LIMIT, runs);
+const limitRate = limit.rows_per_sec;
 
 const server = await spawnServer(['--data', dataDir, '--workers', values.workers!, '--log-level', 'warn']);
 const url = (extra = '') => `${server.url}/api/v1/tenants/${tenantId}/orders/search?limit=${LIMIT}${extra}`;
@@ -83,12 +67,15 @@ async function stream(
 }
 
 try {
-  // 2. one stream at a time
+  // 2. one stream at a time, each format (a JSON body is one line: its rows are counted by the limit)
   await stream(url());
   const single = [];
   for (let i = 0; i < runs; i++) single.push(await stream(url()));
   const httpRate = Math.max(...single.map((s) => (s.lines - 1) / s.seconds));
   const ttfbs = single.map((s) => s.ttfbMs);
+  const json = [];
+  for (let i = 0; i < runs; i++) json.push(await stream(url('&format=json')));
+  const jsonRate = Math.max(...json.map((s) => LIMIT / s.seconds));
 
   // 3. four concurrent streams and a slow reader, RSS sampled
   const sampler = sampleRss(server.child.pid!, 50);
@@ -122,9 +109,11 @@ try {
     at: new Date().toISOString(),
     env: machine({ workers: Number(values.workers) }),
     rows_per_stream: LIMIT,
-    in_process_rows_per_sec: Math.round(limitRate),
+    plain_read: limit,
     http_rows_per_sec: Math.round(httpRate),
     ratio: Math.round((httpRate / limitRate) * 100) / 100,
+    http_json_rows_per_sec: Math.round(jsonRate),
+    json_ratio: Math.round((jsonRate / limitRate) * 100) / 100,
     ttfb_ms: { p50: r1(pct(ttfbs, 50)), p95: r1(pct(ttfbs, 95)), runs },
     concurrent: {
       streams: 4,
@@ -147,9 +136,11 @@ try {
     [
       '| measure | value |',
       '|---|---|',
-      `| in-process limit (iterate + JSON-encode, all fields) | ${result.in_process_rows_per_sec} rows/s |`,
-      `| HTTP stream of ${LIMIT} rows, all fields (best of ${runs}) | ${result.http_rows_per_sec} rows/s |`,
-      `| ratio | ${result.ratio} |`,
+      `| plain read in process, one statement (objects / raw) | ${limit.objects_rows_per_sec} / ${limit.raw_rows_per_sec} rows/s |`,
+      `| HTTP NDJSON stream of ${LIMIT} rows, all fields (best of ${runs}) | ${result.http_rows_per_sec} rows/s |`,
+      `| NDJSON / plain read | ${result.ratio} |`,
+      `| HTTP JSON stream, same rows | ${result.http_json_rows_per_sec} rows/s |`,
+      `| JSON / plain read | ${result.json_ratio} |`,
       `| time to first byte p50 / p95 | ${result.ttfb_ms.p50} / ${result.ttfb_ms.p95} ms |`,
       `| 4 concurrent streams + 1 slow reader: peak server RSS | ${result.concurrent.peak_rss_mb} MB |`,
       `| paging the tenant, limit 10000 | ${total} rows, ${pages} pages, ${result.paging.seconds} s |`,

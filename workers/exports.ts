@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import type { ExportSpec } from '../src/domain/export.js';
+import type { CursorPosition } from '../src/domain/cursor.js';
+import { type ExportSpec, exportStreamTrailer } from '../src/domain/export.js';
 import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
-import { searchTrailer } from '../src/domain/search.js';
-import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
+import type { SearchFilters } from '../src/domain/search.js';
+import { createExportEncoder } from '../src/formats/export-encoder.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
+import type { StripeRange } from '../src/pool/striped-stream.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { exportBatches } from '../src/storage/export-batches.js';
 import { type ExportRow, ExportStore, exportFilePath } from '../src/storage/export-store.js';
+import { buildPositionAtSql } from '../src/storage/search-sql.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 
@@ -84,25 +87,109 @@ export const expireExports = defineTask(
 export interface StreamExportInput extends StreamTaskBase {
   spec: ExportSpec;
   batchRows: number;
+  /** The stripe of the export this task streams (the whole export: nulls). */
+  range: StripeRange;
+  /** Whether it opens the file (the first stripe writes the header). */
+  header: boolean;
 }
 
-/** The export as the response itself: the same encoder, batches written to the socket as it takes them. */
+/** How a stripe of a direct export ended: its rows and, for Parquet, its row groups (offsets from its start). */
+export interface StreamExportMeta {
+  rows: number;
+  rowGroups: Uint8Array[];
+}
+
+/**
+ * One stripe of an export sent as the response itself (src/routes/exports.ts joins the stripes): the same
+ * encoder as the jobs, batches written to the socket as it takes them. The file's closing bytes come from
+ * exportTrailer, once every stripe is in.
+ */
 export const streamExport = defineStreamTask(
   'streamExport',
-  async (ctx, input: StreamExportInput, sink) => {
-    const { spec } = input;
+  async (ctx, input: StreamExportInput, sink): Promise<StreamExportMeta> => {
+    const { spec, range } = input;
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
     const db = readConnection(ctx, input.tenantId);
-    const progress = { rows: 0, bytes: 0 };
+    let rows = 0;
+    let offset = 0;
+    const rowGroups: Uint8Array[] = [];
     try {
-      const batches = exportBatches(db, spec.filters, spec.fields, null, input.batchRows);
-      for (const bytes of encodedFile(encoder, batches, progress)) await sink.writeBytes(bytes);
+      if (input.header) {
+        const header = encoder.header();
+        await sink.writeBytes(header);
+        offset += header.length;
+      }
+      for (const batch of exportBatches(
+        db,
+        spec.filters,
+        spec.fields,
+        range.after,
+        input.batchRows,
+        range.floor,
+      )) {
+        const encoded = encoder.encode(batch, offset);
+        await sink.writeBytes(encoded.bytes);
+        offset += encoded.bytes.length;
+        rows += batch.length;
+        rowGroups.push(...encoded.rowGroups.map((g) => g.meta));
+      }
     } finally {
       db.close();
-      ctx.obs.record('stream_rows_total', { route: 'export_stream' }, progress.rows);
+      ctx.obs.record('stream_rows_total', { route: 'export_stream' }, rows);
     }
-    return { rows: progress.rows };
+    return { rows, rowGroups };
   },
-  // A CSV cut off mid-way gets a last line that says so; a Parquet file without its footer is unreadable anyway.
-  (failure, input) => (input.spec.format === 'csv' ? `\r\n${searchTrailer('ndjson', failure)}` : ''),
+  (failure, input) => exportStreamTrailer(input.spec.format, failure),
+);
+
+export interface ExportTrailerInput extends TaskBase {
+  spec: ExportSpec;
+  /** Every stripe's row groups, already moved to where the stripe landed in the file. */
+  rowGroups: Uint8Array[];
+}
+
+/** The closing bytes of a direct export (the Parquet footer over every row group; nothing for CSV). */
+export const exportTrailer = defineTask(
+  'exportTrailer',
+  async (_ctx, input: ExportTrailerInput): Promise<Uint8Array> => {
+    const { spec } = input;
+    const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
+    return encoder.trailer(input.rowGroups);
+  },
+);
+
+export interface StripeCutsInput extends TaskBase {
+  filters: SearchFilters;
+  /** Where the stripes start (exclusive; null: the newest row). */
+  after: CursorPosition | null;
+  /** Rows per stripe. */
+  every: number;
+  /** Stripes to cut at most in this call. */
+  count: number;
+}
+
+/**
+ * Where the next stripes of a result end: the position of every `every`-th row after `after` (an index
+ * scan of count × every entries in SQLite, no rows built). `end` once the rows ran out: the last stripe
+ * then runs to the end.
+ */
+export const stripeCuts = defineTask(
+  'stripeCuts',
+  (ctx, input: StripeCutsInput): { cuts: CursorPosition[]; end: boolean } => {
+    const db = readConnection(ctx, input.tenantId);
+    try {
+      const cuts: CursorPosition[] = [];
+      let position = input.after;
+      while (cuts.length < input.count) {
+        const at = buildPositionAtSql(input.filters, position);
+        const next = db.prepare(at.sql).get(...at.params, input.every - 1) as CursorPosition | undefined;
+        if (!next) return { cuts, end: true };
+        cuts.push(next);
+        position = next;
+      }
+      return { cuts, end: false };
+    } finally {
+      db.close();
+    }
+  },
 );

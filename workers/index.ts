@@ -23,9 +23,11 @@ export { failExport, finishExport, planExport, runExportPart } from './export-jo
 export {
   createExport,
   expireExports,
+  exportTrailer,
   getExport,
   listExports,
   streamExport,
+  stripeCuts,
   unfinishedExports,
 } from './exports.js';
 export { idempotency } from './idempotency.js';

@@ -1,6 +1,12 @@
 import { type CursorPosition, encodeCursor } from '../src/domain/cursor.js';
 import type { SearchField, SearchFilters } from '../src/domain/search.js';
-import { encodeSearchRow, filterShape, type SearchRow, searchTrailer } from '../src/domain/search.js';
+import {
+  filterShape,
+  rowPosition,
+  type SearchRow,
+  searchRowEncoder,
+  searchTrailer,
+} from '../src/domain/search.js';
 import type { StreamTaskBase } from '../src/pool/protocol.js';
 import { defineStreamTask } from '../src/pool/worker-context.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
@@ -32,14 +38,15 @@ export const search = defineStreamTask(
     let more = false;
     try {
       const { sql, params } = buildSearchSql(input.filters, input.fields, input.after, input.limit + 1);
-      const stmt = db.prepare(sql);
+      const stmt = db.prepare(sql).raw();
+      const encode = searchRowEncoder(input.fields);
       if (input.format === 'json') await sink.write('{"data":[');
       for (const row of stmt.iterate(...params) as IterableIterator<SearchRow>) {
         if (count === input.limit) {
           more = true;
           break;
         }
-        const line = encodeSearchRow(row, input.fields);
+        const line = encode(row);
         await sink.write(input.format === 'ndjson' ? `${line}\n` : count ? `,${line}` : line);
         count++;
         last = row;
@@ -53,12 +60,7 @@ export const search = defineStreamTask(
     }
     const secret = ctx.data.cursorSecret as string;
     const next_cursor =
-      more && last
-        ? encodeCursor(secret, input.tenantId, input.fingerprint, {
-            createdAt: last._created_at,
-            orderPk: last._order_pk,
-          })
-        : null;
+      more && last ? encodeCursor(secret, input.tenantId, input.fingerprint, rowPosition(last)) : null;
     const meta = { next_cursor, count };
     await sink.write(
       input.format === 'ndjson'

@@ -6,6 +6,7 @@ import {
   type SearchField,
   type SearchFilters,
   SearchQuery,
+  searchTrailer,
   toPlan,
 } from './search.js';
 
@@ -166,3 +167,11 @@ export function exportFileName(
 
 /** Export ids are opaque and unguessable: `exp_` and 16 base64url characters (96 random bits). */
 export const EXPORT_ID = /^exp_[A-Za-z0-9_-]{16}$/;
+
+/**
+ * The in-band end of a direct export cut by a failure: a CSV gets a last line that says so; a Parquet
+ * file without its footer is unreadable anyway.
+ */
+export function exportStreamTrailer(format: ExportFormat, failure: { code: string; detail: string }): string {
+  return format === 'csv' ? `\r\n${searchTrailer('ndjson', failure)}` : '';
+}

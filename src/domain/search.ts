@@ -158,16 +158,45 @@ export function searchTrailer(format: 'ndjson' | 'json', failure: { code: string
     : `],"meta":${JSON.stringify({ error: failure })}}`;
 }
 
-/** A row of the search query: the sort key columns plus the requested fields. */
-export type SearchRow = Record<string, unknown> & { _created_at: number; _order_pk: number; items?: string };
+/**
+ * A row of the search query as SQLite hands it over positionally (better-sqlite3's `.raw()`, which skips
+ * building an object per row): the sort key (created_at, order_pk), then each requested field but
+ * created_at, in the order asked. `rowLayout` says where each field is.
+ */
+export type SearchRow = readonly unknown[];
+export const CREATED_AT = 0;
+export const ORDER_PK = 1;
 
-/** Encodes one row in the requested field order; items arrive as JSON text and are spliced in as is. */
-export function encodeSearchRow(row: SearchRow, fields: readonly SearchField[]): string {
-  let out = '{';
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    const value = f === 'created_at' ? new Date(row._created_at).toISOString() : row[f];
-    out += `${i ? ',' : ''}"${f}":${f === 'items' ? (value ?? '[]') : JSON.stringify(value)}`;
-  }
-  return `${out}}`;
+/** The column of each requested field in a SearchRow (created_at is read from the sort key). */
+export function rowLayout(fields: readonly SearchField[]): number[] {
+  let next = 2;
+  return fields.map((f) => (f === 'created_at' ? CREATED_AT : next++));
+}
+
+/** The sort key of a row, as a cursor or checkpoint keeps it. */
+export function rowPosition(row: SearchRow): { createdAt: number; orderPk: number } {
+  return { createdAt: row[CREATED_AT] as number, orderPk: row[ORDER_PK] as number };
+}
+
+/**
+ * Encodes rows as JSON objects in the requested field order; items arrive as JSON text and are spliced in
+ * as is. The per-field work is chosen once per query, not per row.
+ */
+export function searchRowEncoder(fields: readonly SearchField[]): (row: SearchRow) => string {
+  const at = rowLayout(fields);
+  const parts = fields.map((f, i) => {
+    const key = `${i ? ',' : '{'}"${f}":`;
+    const column = at[i]!;
+    if (f === 'created_at')
+      return (row: SearchRow) => `${key}"${new Date(row[column] as number).toISOString()}"`;
+    if (f === 'items') return (row: SearchRow) => `${key}${(row[column] as string | null) ?? '[]'}`;
+    if (f === 'total_cents' || f === 'item_count') return (row: SearchRow) => `${key}${row[column]}`;
+    return (row: SearchRow) => `${key}${JSON.stringify(row[column])}`;
+  });
+  if (parts.length === 0) return () => '{}';
+  return (row) => {
+    let out = '';
+    for (const part of parts) out += part(row);
+    return `${out}}`;
+  };
 }

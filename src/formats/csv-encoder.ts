@@ -1,10 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { type CsvCell, csvRow, jsonCell, numberCell, safeTextCell } from '../domain/csv.js';
-import type { SearchField, SearchRow } from '../domain/search.js';
+import { rowLayout, type SearchField, type SearchRow } from '../domain/search.js';
 import { ByteWriter } from './byte-writer.js';
 import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './export-encoder.js';
 
-/** How each exportable field becomes a cell (created_at is read from the row's sort key). */
+/** How each exportable field becomes a cell. */
 const CELLS: Record<SearchField, CsvCell> = {
   order_id: safeTextCell,
   created_at: (ms) => new Date(ms as number).toISOString(),
@@ -21,16 +21,13 @@ const CELLS: Record<SearchField, CsvCell> = {
 /** zlib's default: level 1 is three times faster but its files are larger. */
 export const GZIP_LEVEL = 6;
 
-/** The row key a field's value is read from. */
-const keyOf = (f: SearchField) => (f === 'created_at' ? '_created_at' : f);
-
 /**
  * RFC 4180 CSV with a header row, text cells neutralised against formula injection (src/domain/csv.ts);
  * with gzip, every batch is a complete gzip member. Each column's cell function is chosen once, so a row
  * is one string built cell by cell (no array of values per row).
  */
 export class CsvEncoder implements ExportEncoder {
-  private readonly keys: string[];
+  private readonly columns: number[];
   private readonly cells: CsvCell[];
   private readonly out = new ByteWriter();
 
@@ -38,7 +35,7 @@ export class CsvEncoder implements ExportEncoder {
     private readonly fields: readonly SearchField[],
     private readonly gzip: boolean,
   ) {
-    this.keys = fields.map(keyOf);
+    this.columns = rowLayout(fields);
     this.cells = fields.map((f) => CELLS[f]);
   }
 
@@ -52,13 +49,13 @@ export class CsvEncoder implements ExportEncoder {
 
   /** The batch as uncompressed CSV bytes (a view into a reused buffer: valid until the next call). */
   plain(rows: readonly SearchRow[]): Uint8Array {
-    const { keys, cells, out } = this;
-    const last = keys.length - 1;
+    const { columns, cells, out } = this;
+    const last = columns.length - 1;
     out.length = 0;
     for (const row of rows) {
       let line = '';
-      for (let i = 0; i < last; i++) line += `${cells[i]!(row[keys[i]!])},`;
-      out.write(`${line}${cells[last]!(row[keys[last]!])}\r\n`);
+      for (let i = 0; i < last; i++) line += `${cells[i]!(row[columns[i]!])},`;
+      out.write(`${line}${cells[last]!(row[columns[last]!])}\r\n`);
     }
     return out.bytes();
   }

@@ -13,7 +13,7 @@ import {
   Utf8,
   type Vector,
 } from 'apache-arrow';
-import type { SearchField, SearchRow } from '../domain/search.js';
+import { rowLayout, type SearchField, type SearchRow } from '../domain/search.js';
 
 /** The Arrow type of each exportable field. Items are a real nested column, not JSON text. */
 const ITEM_TYPE = new Struct([
@@ -23,15 +23,15 @@ const ITEM_TYPE = new Struct([
 ]);
 const ITEMS_TYPE = new List(new Field('item', ITEM_TYPE, false));
 
-function int64Column(rows: readonly SearchRow[], key: string): Vector {
+function int64Column(rows: readonly SearchRow[], column: number): Vector {
   const out = new BigInt64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = BigInt(rows[i]![key] as number);
+  for (let i = 0; i < rows.length; i++) out[i] = BigInt(rows[i]![column] as number);
   return makeVector(out);
 }
 
-function int32Column(rows: readonly SearchRow[], key: string): Vector {
+function int32Column(rows: readonly SearchRow[], column: number): Vector {
   const out = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = rows[i]![key] as number;
+  for (let i = 0; i < rows.length; i++) out[i] = rows[i]![column] as number;
   return makeVector(out);
 }
 
@@ -87,11 +87,11 @@ function itemNumbers(json: string, out: number[]): void {
 }
 
 /** List<Struct> built from flat child arrays and offsets (the builder API is several times slower). */
-function itemsColumn(rows: readonly SearchRow[]): Vector {
+function itemsColumn(rows: readonly SearchRow[], column: number): Vector {
   const numbers: number[] = [];
   const offsets = new Int32Array(rows.length + 1);
   for (let i = 0; i < rows.length; i++) {
-    itemNumbers(rows[i]!.items ?? '[]', numbers);
+    itemNumbers((rows[i]![column] as string | null) ?? '[]', numbers);
     if (numbers.length % 3 !== 0)
       throw new Error('items JSON is not a list of (product_id, quantity, price)');
     offsets[i + 1] = numbers.length / 3;
@@ -121,23 +121,23 @@ function itemsColumn(rows: readonly SearchRow[]): Vector {
   );
 }
 
-function column(rows: readonly SearchRow[], f: SearchField): Vector {
+function column(rows: readonly SearchRow[], f: SearchField, at: number): Vector {
   switch (f) {
     case 'created_at': {
       const ms = new BigInt64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) ms[i] = BigInt(rows[i]!._created_at);
+      for (let i = 0; i < rows.length; i++) ms[i] = BigInt(rows[i]![at] as number);
       return makeVector(
         makeData({ type: new TimestampMillisecond('UTC'), length: rows.length, nullCount: 0, data: ms }),
       );
     }
     case 'total_cents':
-      return int64Column(rows, f);
+      return int64Column(rows, at);
     case 'item_count':
-      return int32Column(rows, f);
+      return int32Column(rows, at);
     case 'items':
-      return itemsColumn(rows);
+      return itemsColumn(rows, at);
     default:
-      return utf8Column(rows.map((r) => String(r[f] ?? '')));
+      return utf8Column(rows.map((r) => String(r[at] ?? '')));
   }
 }
 
@@ -146,7 +146,8 @@ function column(rows: readonly SearchRow[], f: SearchField): Vector {
  * non-null, so the schema does not depend on the data (parts written separately must share it).
  */
 export function orderTable(rows: readonly SearchRow[], fields: readonly SearchField[]): Table {
-  const vectors = fields.map((f) => column(rows, f));
+  const layout = rowLayout(fields);
+  const vectors = fields.map((f, i) => column(rows, f, layout[i]!));
   const schema = new Schema(fields.map((f, i) => new Field(f, vectors[i]!.type, false)));
   const children = vectors.map((vector) => {
     if (vector.data.length !== 1) throw new Error('expected one chunk per column');

@@ -6,38 +6,60 @@ import { logStreamEnd } from './stream-log.js';
 import type { AppEnv } from './types.js';
 
 /**
- * Starts a streamed response from a worker task, the way every streaming route does: within the stream
+ * Starts a streamed response from one worker task, the way every streaming route does: within the stream
  * caps (per key, per tenant, for the server: 429 beyond them), through admission control, with the send
  * timeout that drops a client which stopped reading, and one log line when it ends (a failure there is
  * checked as a possible storage fault).
  */
 export function workerStream<K extends StreamTaskName>(
   c: Context<AppEnv>,
-  deps: Pick<AppDeps, 'pool' | 'config' | 'admission' | 'streams' | 'faults'>,
+  deps: StreamDeps,
   task: K,
   input: Omit<StreamTaskInput<K>, 'requestId' | 'tenantId'>,
-  options: {
-    logName: string;
-    logFields?: Record<string, unknown>;
-    trailerOnCrash?: (error: Error) => Uint8Array | null;
-  },
+  options: StreamLogOptions & { trailerOnCrash?: (error: Error) => Uint8Array | null },
+): StreamHandle {
+  return gatedStream(
+    c,
+    deps,
+    () =>
+      deps.pool.stream(
+        task,
+        // the request's id and tenant completed here (TypeScript cannot see through a generic spread)
+        { requestId: c.get('requestId'), tenantId: c.get('tenantId'), ...input } as StreamTaskInput<K>,
+        {
+          credits: deps.config.streamCredits,
+          chunkBytes: deps.config.streamChunkBytes,
+          sendTimeoutMs: deps.config.streamSendTimeoutS * 1000,
+          trailerOnCrash: options.trailerOnCrash,
+        },
+      ),
+    options,
+  );
+}
+
+type StreamDeps = Pick<AppDeps, 'pool' | 'config' | 'admission' | 'streams' | 'faults'>;
+
+interface StreamLogOptions {
+  logName: string;
+  logFields?: Record<string, unknown>;
+}
+
+/**
+ * Any streamed response (one worker stream, or stripes joined by stripedStream) within the stream caps,
+ * through admission control, with one log line when it ends.
+ */
+export function gatedStream(
+  c: Context<AppEnv>,
+  deps: StreamDeps,
+  open: () => StreamHandle,
+  options: StreamLogOptions,
 ): StreamHandle {
   const tenantId = c.get('tenantId');
   const leave = deps.streams.enter(tenantId, c.get('keyId'));
   let handle: StreamHandle;
   try {
     deps.admission.check('work');
-    handle = deps.pool.stream(
-      task,
-      // the request's id and tenant completed here (TypeScript cannot see through a generic spread)
-      { requestId: c.get('requestId'), tenantId, ...input } as StreamTaskInput<K>,
-      {
-        credits: deps.config.streamCredits,
-        chunkBytes: deps.config.streamChunkBytes,
-        sendTimeoutMs: deps.config.streamSendTimeoutS * 1000,
-        trailerOnCrash: options.trailerOnCrash,
-      },
-    );
+    handle = open();
   } catch (error) {
     leave();
     throw error;

@@ -16,13 +16,13 @@ import {
   toExportSpec,
 } from '../domain/export.js';
 import { accepted } from '../http/accept.js';
+import { directExportStream } from '../http/export-stream.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
-import { workerStream } from '../http/worker-stream.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
 import type { AppDeps } from './deps.js';
 
@@ -208,13 +208,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   );
 
   function streamDirect(c: Context<AppEnv>, spec: ExportSpec): Response {
-    const { body } = workerStream(
-      c,
-      deps,
-      'streamExport',
-      { spec, batchRows: config.exportBatchRows },
-      { logName: 'export', logFields: { format: spec.format } },
-    );
+    const { body } = directExportStream(c, deps, spec);
     const gzip = acceptsGzip(c.req.header('accept-encoding'));
     const headers: Record<string, string> = {
       'content-type': exportContentType(spec.format, 'none'),

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { CursorPosition } from '../domain/cursor.js';
-import type { SearchField, SearchFilters, SearchRow } from '../domain/search.js';
+import { rowPosition, type SearchField, type SearchFilters, type SearchRow } from '../domain/search.js';
 import { buildSearchSql } from './search-sql.js';
 
 /**
@@ -23,7 +23,7 @@ export function* exportBatches(
     const { sql, params } = buildSearchSql(filters, fields, position, batchRows, floor);
     let stmt = statements.get(sql);
     if (!stmt) {
-      stmt = db.prepare(sql);
+      stmt = db.prepare(sql).raw();
       statements.set(sql, stmt);
     }
     const rows = stmt.all(...params) as SearchRow[];
@@ -35,6 +35,5 @@ export function* exportBatches(
 }
 
 export function positionAfter(rows: readonly SearchRow[]): CursorPosition {
-  const last = rows[rows.length - 1]!;
-  return { createdAt: last._created_at, orderPk: last._order_pk };
+  return rowPosition(rows[rows.length - 1]!);
 }

@@ -72,9 +72,12 @@ export function buildCountSql(filters: SearchFilters): BuiltQuery {
   return { sql: `SELECT count(*) AS n FROM orders o${where.sql()}`, params: where.params };
 }
 
-/** The keyset position of the match at `OFFSET ?` in export order (the last row of an export's part). */
-export function buildPositionAtSql(filters: SearchFilters): BuiltQuery {
-  const where = searchWhere(filters, null, null);
+/**
+ * The keyset position of the match at `OFFSET ?` in export order, counting from after `after` (the last
+ * row of an export's part, or of a stream's stripe).
+ */
+export function buildPositionAtSql(filters: SearchFilters, after: CursorPosition | null = null): BuiltQuery {
+  const where = searchWhere(filters, after, null);
   return {
     sql: `SELECT o.created_at AS createdAt, o.order_pk AS orderPk FROM orders o${where.sql()} ${KEYSET_ORDER} LIMIT 1 OFFSET ?`,
     params: where.params,

@@ -436,14 +436,32 @@ describe('direct streaming (Accept: text/csv or application/vnd.apache.parquet)'
     expect(await gz.text()).toBe(fileText); // fetch decodes gzip transparently
   });
 
-  it('streams Parquet that Arrow reads', async () => {
-    const res = await post('application/vnd.apache.parquet', { fields: ['order_id', 'created_at'] });
+  it('streams Parquet in stripes joined under one footer, which Arrow and DuckDB read', async () => {
+    const res = await post('application/vnd.apache.parquet', {});
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
-    const rows = parquetRows(new Uint8Array(await res.arrayBuffer()));
-    expect(rows.map((r) => r.order_id)).toEqual(
-      expected(server.dataDir, tenant.tenant_id, orders).map((o) => o.order_id),
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const want = expected(server.dataDir, tenant.tenant_id, orders);
+    const rows = parquetRows(bytes);
+    expect(rows.map((r) => r.order_id)).toEqual(want.map((o) => o.order_id));
+    expect(rows.map((r) => r.created_at)).toEqual(want.map((o) => Date.parse(o.created_at)));
+    const path = join(server.dataDir, 'stream.parquet');
+    writeFileSync(path, bytes);
+    const duck = await (await DuckDBInstance.create(':memory:')).connect();
+    const sums = await duck.runAndReadAll(
+      `SELECT count(*)::INTEGER, sum(total_cents)::BIGINT, sum(len(items))::INTEGER FROM read_parquet('${path}')`,
     );
+    expect(sums.getRows()[0]).toEqual([
+      orders.length,
+      BigInt(orders.reduce((s, o) => s + o.total_cents, 0)),
+      orders.reduce((s, o) => s + o.items.length, 0),
+    ]);
+    // stripes of 600 rows (two 300-row batches) from several workers: 4 × 2 row groups, then 100 rows
+    const groups = await duck.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id)::INTEGER FROM parquet_metadata('${path}')`,
+    );
+    expect(groups.getRows()[0]![0]).toBe(9);
+    duck.closeSync();
   });
 
   it('a client that goes away stops the worker', async () => {
