@@ -24,7 +24,8 @@ import { exportBatches, positionAfter } from '../src/storage/export-batches.js';
 import { type ExportRow, type ExportStore, exportPartPath } from '../src/storage/export-store.js';
 import { joinFiles } from '../src/storage/file-join.js';
 import { buildCountSql, buildPositionAtSql, needsSort } from '../src/storage/search-sql.js';
-import { readConnection, store } from './exports.js';
+import { openShardReader } from '../src/storage/shards.js';
+import { store } from './exports.js';
 
 /** The job if it is still to be run (queued, or running when a previous attempt was cut off). */
 function activeJob(jobs: ExportStore, exportId: string): ExportRow | null {
@@ -75,7 +76,7 @@ export const planExport = defineTask('planExport', (ctx, input: PlanExportInput)
 /** The last row of each part but the last, for `parts` parts of about equal rows. */
 function cutPoints(ctx: TaskContext, input: PlanExportInput, spec: ExportSpec): CursorPosition[] {
   if (input.maxParts <= 1 || needsSort(spec.filters)) return [];
-  const db = readConnection(ctx, input.tenantId);
+  const db = openShardReader(ctx.data.dataDir, input.tenantId);
   try {
     const count = buildCountSql(spec.filters);
     const at = buildPositionAtSql(spec.filters);
@@ -126,7 +127,7 @@ export const runExportPart = defineTask(
     const spec = jobs.specOf(row);
     const path = exportPartPath(ctx.data.dataDir, input.tenantId, row, input.part);
     const stop = new Int32Array(input.stop);
-    const db = readConnection(ctx, input.tenantId);
+    const db = openShardReader(ctx.data.dataDir, input.tenantId);
     let fd: number | null = null;
     let at = part.at;
     let encodedRows = 0;

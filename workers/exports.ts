@@ -1,23 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import type { CursorPosition } from '../src/domain/cursor.js';
 import { type ExportSpec, exportStreamTrailer } from '../src/domain/export.js';
 import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
-import type { SearchFilters } from '../src/domain/search.js';
 import { createExportEncoder } from '../src/formats/export-encoder.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { StripeRange } from '../src/pool/striped-stream.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { exportBatches } from '../src/storage/export-batches.js';
 import { type ExportRow, ExportStore, exportFilePath } from '../src/storage/export-store.js';
-import { buildPositionAtSql } from '../src/storage/search-sql.js';
-import { shardPath } from '../src/storage/shards.js';
-import { openDatabase } from '../src/storage/sqlite.js';
-
-/** A read connection for one export (a job's part or a stream): a small private cache, since a scan reads each page about once. */
-export function readConnection(ctx: TaskContext, tenantId: number) {
-  return openDatabase(shardPath(ctx.data.dataDir, tenantId), { readonly: true, cacheMiB: 2 });
-}
+import { openShardReader } from '../src/storage/shards.js';
 
 export function store(ctx: TaskContext, tenantId: number): ExportStore {
   return new ExportStore(ctx.shards.db(tenantId));
@@ -109,7 +100,7 @@ export const streamExport = defineStreamTask(
   async (ctx, input: StreamExportInput, sink): Promise<StreamExportMeta> => {
     const { spec, range } = input;
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
-    const db = readConnection(ctx, input.tenantId);
+    const db = openShardReader(ctx.data.dataDir, input.tenantId);
     let rows = 0;
     let offset = 0;
     const rowGroups: Uint8Array[] = [];
@@ -155,41 +146,5 @@ export const exportTrailer = defineTask(
     const { spec } = input;
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
     return encoder.trailer(input.rowGroups);
-  },
-);
-
-export interface StripeCutsInput extends TaskBase {
-  filters: SearchFilters;
-  /** Where the stripes start (exclusive; null: the newest row). */
-  after: CursorPosition | null;
-  /** Rows per stripe. */
-  every: number;
-  /** Stripes to cut at most in this call. */
-  count: number;
-}
-
-/**
- * Where the next stripes of a result end: the position of every `every`-th row after `after` (an index
- * scan of count × every entries in SQLite, no rows built). `end` once the rows ran out: the last stripe
- * then runs to the end.
- */
-export const stripeCuts = defineTask(
-  'stripeCuts',
-  (ctx, input: StripeCutsInput): { cuts: CursorPosition[]; end: boolean } => {
-    const db = readConnection(ctx, input.tenantId);
-    try {
-      const cuts: CursorPosition[] = [];
-      let position = input.after;
-      while (cuts.length < input.count) {
-        const at = buildPositionAtSql(input.filters, position);
-        const next = db.prepare(at.sql).get(...at.params, input.every - 1) as CursorPosition | undefined;
-        if (!next) return { cuts, end: true };
-        cuts.push(next);
-        position = next;
-      }
-      return { cuts, end: false };
-    } finally {
-      db.close();
-    }
   },
 );

@@ -27,7 +27,6 @@ export {
   getExport,
   listExports,
   streamExport,
-  stripeCuts,
   unfinishedExports,
 } from './exports.js';
 export { idempotency } from './idempotency.js';
@@ -37,6 +36,7 @@ export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './
 export { eraseCustomer } from './privacy.js';
 export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';
+export { stripeCuts } from './stripes.js';
 export {
   createUpload,
   expireUploads,

@@ -4,50 +4,74 @@ import {
   filterShape,
   rowPosition,
   type SearchRow,
+  searchClosing,
   searchRowEncoder,
   searchTrailer,
 } from '../src/domain/search.js';
 import type { StreamTaskBase } from '../src/pool/protocol.js';
 import { defineStreamTask } from '../src/pool/worker-context.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
-import { shardPath } from '../src/storage/shards.js';
-import { openDatabase } from '../src/storage/sqlite.js';
+import { openShardReader } from '../src/storage/shards.js';
 
 export interface SearchInput extends StreamTaskBase {
   filters: SearchFilters;
   fields: SearchField[];
   after: CursorPosition | null;
+  /** Rows at most; with `page`, one more is read to tell whether a next page exists. */
   limit: number;
   format: 'ndjson' | 'json';
   fingerprint: string;
+  /**
+   * A whole page (opening, rows, the closing meta with its cursor), or one stripe of a long page
+   * (src/http/search-stream.ts): rows down to `floor`, opening the document only if `first`, and the meta
+   * written by whoever joins the stripes.
+   */
+  part: { kind: 'page' } | { kind: 'stripe'; floor: CursorPosition | null; first: boolean };
+}
+
+/** How a search stream ended: its rows and the position of its last one. */
+export interface SearchMeta {
+  next_cursor: string | null;
+  count: number;
+  last: CursorPosition | null;
+  /** It stopped at its limit with rows left. */
+  more: boolean;
 }
 
 /**
- * Streams one page: iterates the keyset query on its own read-only connection (an open iterator blocks
- * other statements on a connection) and writes encoded rows as the socket takes them.
+ * Streams one page, or one stripe of it: iterates the keyset query on its own read-only connection and
+ * writes encoded rows as the socket takes them.
  */
 export const search = defineStreamTask(
   'search',
-  async (ctx, input: SearchInput, sink) => {
+  async (ctx, input: SearchInput, sink): Promise<SearchMeta> => {
     const started = performance.now();
-    // A small private cache: a streaming scan reads each page about once, and the OS page cache serves re-reads.
-    // Concurrent streams each hold one, so this bounds their memory (measured in perf/search).
-    const db = openDatabase(shardPath(ctx.data.dataDir, input.tenantId), { readonly: true, cacheMiB: 2 });
+    const db = openShardReader(ctx.data.dataDir, input.tenantId);
+    const { part } = input;
+    const page = part.kind === 'page';
+    const opening = page || part.first;
     let count = 0;
     let last: SearchRow | null = null;
     let more = false;
     try {
-      const { sql, params } = buildSearchSql(input.filters, input.fields, input.after, input.limit + 1);
+      const { sql, params } = buildSearchSql(
+        input.filters,
+        input.fields,
+        input.after,
+        page ? input.limit + 1 : input.limit,
+        page ? null : part.floor,
+      );
       const stmt = db.prepare(sql).raw();
       const encode = searchRowEncoder(input.fields);
-      if (input.format === 'json') await sink.write('{"data":[');
+      const json = input.format === 'json';
+      if (json && opening) await sink.write('{"data":[');
       for (const row of stmt.iterate(...params) as IterableIterator<SearchRow>) {
         if (count === input.limit) {
           more = true;
           break;
         }
         const line = encode(row);
-        await sink.write(input.format === 'ndjson' ? `${line}\n` : count ? `,${line}` : line);
+        await sink.write(json ? (count || !opening ? `,${line}` : line) : `${line}\n`);
         count++;
         last = row;
         if (count === 64) await sink.flush(); // first bytes out early: time to first byte
@@ -58,16 +82,13 @@ export const search = defineStreamTask(
       ctx.obs.record('db_query_duration_seconds', { query: `search:${filterShape(input.filters)}` }, seconds);
       ctx.obs.record('stream_rows_total', { route: 'orders_search' }, count);
     }
+    const position = last && rowPosition(last);
+    if (!page) return { next_cursor: null, count, last: position, more };
     const secret = ctx.data.cursorSecret as string;
     const next_cursor =
-      more && last ? encodeCursor(secret, input.tenantId, input.fingerprint, rowPosition(last)) : null;
-    const meta = { next_cursor, count };
-    await sink.write(
-      input.format === 'ndjson'
-        ? `${JSON.stringify({ _meta: meta })}\n`
-        : `],"meta":${JSON.stringify(meta)}}`,
-    );
-    return meta;
+      more && position ? encodeCursor(secret, input.tenantId, input.fingerprint, position) : null;
+    await sink.write(searchClosing(input.format, { next_cursor, count }));
+    return { next_cursor, count, last: position, more };
   },
   (failure, input) => searchTrailer(input.format, failure),
 );

@@ -151,6 +151,14 @@ export function filterShape(f: SearchFilters): string {
   return used.length ? used.join('+') : 'all';
 }
 
+/** The end of a search page, in the stream's own format: the meta with the next page's cursor. */
+export function searchClosing(
+  format: 'ndjson' | 'json',
+  meta: { next_cursor: string | null; count: number },
+): string {
+  return format === 'ndjson' ? `${JSON.stringify({ _meta: meta })}\n` : `],"meta":${JSON.stringify(meta)}}`;
+}
+
 /** The in-band end of a stream that failed after its first byte, in the stream's own format. */
 export function searchTrailer(format: 'ndjson' | 'json', failure: { code: string; detail: string }): string {
   return format === 'ndjson'

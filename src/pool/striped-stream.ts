@@ -1,10 +1,14 @@
 import type { CursorPosition } from '../domain/cursor.js';
 import type { StreamHandle, StreamOutcome } from './pool.js';
 
-/** One stripe of a result: the rows after `after` (exclusive) down to `floor` (inclusive; null: to the end). */
+/**
+ * One stripe of a result: the rows after `after` (exclusive) down to `floor` (inclusive), or, for the last
+ * stripe, to the end (floor null) but at most `limit` rows (null: no limit).
+ */
 export interface StripeRange {
   after: CursorPosition | null;
   floor: CursorPosition | null;
+  limit: number | null;
 }
 
 /** What a stripe's worker stream ended with, and where its bytes start in the whole response. */

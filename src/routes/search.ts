@@ -1,21 +1,12 @@
 import type { Hono } from 'hono';
 import { decodeCursor, queryFingerprint } from '../domain/cursor.js';
-import {
-  MAX_LIMIT,
-  SEARCH_FIELDS,
-  SearchQuery,
-  searchTrailer,
-  toPlan,
-  UnknownField,
-} from '../domain/search.js';
+import { MAX_LIMIT, SEARCH_FIELDS, SearchQuery, toPlan, UnknownField } from '../domain/search.js';
 import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
+import { searchStream } from '../http/search-stream.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
-import { workerStream } from '../http/worker-stream.js';
 import type { AppDeps } from './deps.js';
-
-const encoder = new TextEncoder();
 
 export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { cursorSecret } = deps;
@@ -78,17 +69,14 @@ export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         after = decoded.position;
       }
       const format = query.format;
-      const { body } = workerStream(
-        c,
-        deps,
-        'search',
-        { filters: plan.filters, fields: plan.fields, after, limit: query.limit, format, fingerprint },
-        {
-          logName: 'search',
-          trailerOnCrash: (error) =>
-            encoder.encode(searchTrailer(format, { code: 'worker_failed', detail: error.message })),
-        },
-      );
+      const { body } = searchStream(c, deps, {
+        filters: plan.filters,
+        fields: plan.fields,
+        after,
+        limit: query.limit,
+        format,
+        fingerprint,
+      });
       return c.body(body, 200, {
         'content-type':
           format === 'ndjson' ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8',

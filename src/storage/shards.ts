@@ -15,6 +15,16 @@ export function shardPath(dataDir: string, tenantId: number): string {
   return join(shardDir(dataDir), shardFileName(tenantId));
 }
 
+/**
+ * A read-only connection of its own for one long read (a stream, an export part): an open iterator
+ * blocks other statements on a connection, so it does not use the thread's shared one. A small private
+ * cache: a scan reads each page about once and the OS page cache serves re-reads; concurrent streams
+ * each hold one, so this bounds their memory (measured in perf/search).
+ */
+export function openShardReader(dataDir: string, tenantId: number): Db {
+  return openDatabase(shardPath(dataDir, tenantId), { readonly: true, cacheMiB: 2 });
+}
+
 /** Creates (if needed) and migrates a tenant's shard, then closes it. */
 export function prepareShard(dataDir: string, tenantId: number): void {
   mkdirSync(shardDir(dataDir), { recursive: true });

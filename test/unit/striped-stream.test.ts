@@ -35,6 +35,7 @@ const ranges = (n: number): StripeRange[] =>
   Array.from({ length: n }, (_, i) => ({
     after: i ? { createdAt: 100 - i, orderPk: i } : null,
     floor: { createdAt: 99 - i, orderPk: i + 1 },
+    limit: null,
   }));
 
 describe('stripedStream', () => {

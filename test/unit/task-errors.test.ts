@@ -84,6 +84,7 @@ describe('a failing task of every kind', () => {
         limit: 10,
         format: 'ndjson',
         fingerprint: 'x',
+        part: { kind: 'page' },
       },
       { credits: 2, chunkBytes: 4096 },
     );

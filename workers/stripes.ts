@@ -1,0 +1,62 @@
+import type { CursorPosition } from '../src/domain/cursor.js';
+import type { SearchFilters } from '../src/domain/search.js';
+import type { TaskBase } from '../src/pool/protocol.js';
+import { defineTask } from '../src/pool/worker-context.js';
+import { buildPositionAtSql } from '../src/storage/search-sql.js';
+import { openShardReader } from '../src/storage/shards.js';
+
+export interface StripeCutsInput extends TaskBase {
+  filters: SearchFilters;
+  /** Where the stripes start (exclusive; null: the newest row). */
+  after: CursorPosition | null;
+  /** Rows per stripe. */
+  every: number;
+  /** Stripes to cut at most in this call. */
+  count: number;
+  /** Rows the result may still take (a search page's limit); none: every row. */
+  maxRows?: number;
+}
+
+export interface StripeCuts {
+  /** Where each stripe ends (its last row). */
+  cuts: CursorPosition[];
+  /** The rows those stripes hold. */
+  taken: number;
+  /** No stripe is left after these (and `rest`). */
+  end: boolean;
+  /** The rows after the last cut, fewer than a stripe, end the result: one more stripe, to the end. */
+  rest: boolean;
+  /** The result stopped at maxRows with rows after it (a search page has a next page). */
+  more: boolean;
+}
+
+/**
+ * Where the next stripes of a result end: the position of every `every`-th row after `after` (an index
+ * scan of count × every entries in SQLite, no rows built), stopping at `maxRows`.
+ */
+export const stripeCuts = defineTask('stripeCuts', (ctx, input: StripeCutsInput): StripeCuts => {
+  const db = openShardReader(ctx.data.dataDir, input.tenantId);
+  const positionAt = (after: CursorPosition | null, offset: number) => {
+    const at = buildPositionAtSql(input.filters, after);
+    return db.prepare(at.sql).get(...at.params, offset) as CursorPosition | undefined;
+  };
+  try {
+    const cuts: CursorPosition[] = [];
+    let position = input.after;
+    let taken = 0;
+    const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
+    while (cuts.length < input.count) {
+      if (left() === 0)
+        return { cuts, taken, end: true, rest: false, more: positionAt(position, 0) !== undefined };
+      const step = Math.min(input.every, left());
+      const next = positionAt(position, step - 1);
+      if (!next) return { cuts, taken, end: true, rest: true, more: false };
+      cuts.push(next);
+      position = next;
+      taken += step;
+    }
+    return { cuts, taken, end: false, rest: false, more: false };
+  } finally {
+    db.close();
+  }
+});
