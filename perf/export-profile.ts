@@ -1,19 +1,24 @@
 /**
- * Where an export batch's time goes, stage by stage, on one tenant (in process, one thread):
- *   node dist/perf/export-profile.js --data DIR [--batch-rows N]
+ * Where an export's time goes, stage by stage, in this process on one thread, over every order of the first
+ * tenant with every field (a loaded dataset: npm run gen-dataset -- --preset small --insert --data DIR):
+ * the plain read (the outside limit), the keyset pages the service reads, then each encoding step alone on
+ * rows already in memory (CSV text, gzip, NDJSON, Arrow building, the whole Parquet encoder).
+ *   node dist/perf/export-profile.js --data DIR [--batch-rows 4096]
+ * Prints a table; writes perf/results/export-profile.json.
  */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { SEARCH_FIELDS, type SearchRow } from '../src/domain/search.js';
-import { CsvEncoder } from '../src/formats/csv-encoder.js';
+import { SEARCH_FIELDS, type SearchRow, searchRowEncoder } from '../src/domain/search.js';
+import { CsvEncoder, GZIP_LEVEL } from '../src/formats/csv-encoder.js';
 import { orderTable } from '../src/formats/order-arrow.js';
 import { ParquetEncoder } from '../src/formats/parquet-encoder.js';
 import { exportBatches } from '../src/storage/export-batches.js';
-import { buildSearchSql } from '../src/storage/search-sql.js';
-import { shardPath } from '../src/storage/shards.js';
-import { openDatabase } from '../src/storage/sqlite.js';
+import { openShardReader } from '../src/storage/shards.js';
+import { plainRead } from './lib/plain-read.js';
+import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: { data: { type: 'string', default: './data' }, 'batch-rows': { type: 'string', default: '4096' } },
@@ -22,78 +27,67 @@ const dataDir = values.data!;
 const batchRows = Number(values['batch-rows']);
 const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as { tenant_id: number }[];
 const tenantId = keys[0]!.tenant_id;
-const db = openDatabase(shardPath(dataDir, tenantId), { readonly: true, cacheMiB: 2 });
 const fields = SEARCH_FIELDS;
 
-function time(name: string, fn: () => number) {
+const stages: { stage: string; seconds: number; us_per_row: number; rows_per_sec: number }[] = [];
+let rows = 0;
+function time(stage: string, fn: () => void) {
   const t0 = performance.now();
-  const rows = fn();
-  const s = (performance.now() - t0) / 1000;
-  console.log(`${name.padEnd(40)} ${rows} rows ${(s).toFixed(2)} s ${Math.round(rows / s)} rows/s`);
-}
-const { sql, params } = buildSearchSql({}, fields, null, -1);
-for (let rep = 0; rep < 2; rep++) {
-  time('plain read (one statement)', () => {
-    let n = 0;
-    for (const _ of db.prepare(sql).iterate(...params)) n++;
-    return n;
-  });
-  time('plain read raw', () => {
-    let n = 0;
-    for (const _ of db
-      .prepare(sql)
-      .raw()
-      .iterate(...params))
-      n++;
-    return n;
+  fn();
+  const seconds = (performance.now() - t0) / 1000;
+  stages.push({
+    stage,
+    seconds: Math.round(seconds * 100) / 100,
+    us_per_row: Math.round((seconds / rows) * 1e7) / 10,
+    rows_per_sec: Math.round(rows / seconds),
   });
 }
-time('paged read', () => {
-  let n = 0;
-  for (const rows of exportBatches(db, {}, fields, null, batchRows)) n += rows.length;
-  return n;
+
+const limit = plainRead(dataDir, tenantId);
+rows = limit.rows;
+const db = openShardReader(dataDir, tenantId);
+const pages = () => exportBatches(db, {}, fields, null, batchRows);
+let batches: SearchRow[][] = [];
+time(`keyset pages of ${batchRows} (what exports read)`, () => {
+  batches = [...pages()];
 });
+db.close();
 const csv = new CsvEncoder(fields, false);
-time('paged + csv', () => {
-  let n = 0;
-  for (const rows of exportBatches(db, {}, fields, null, batchRows)) {
-    csv.encode(rows);
-    n += rows.length;
-  }
-  return n;
+let texts: Uint8Array[] = [];
+time('CSV text, cells neutralised and quoted', () => {
+  texts = batches.map((b) => new Uint8Array(csv.plain(b)));
 });
-const csvgz = new CsvEncoder(fields, true);
-time('paged + csv gzip', () => {
-  let n = 0;
-  for (const rows of exportBatches(db, {}, fields, null, batchRows)) {
-    csvgz.encode(rows);
-    n += rows.length;
-  }
-  return n;
+time(`gzip level ${GZIP_LEVEL} of that text`, () => {
+  for (const t of texts) gzipSync(t, { level: GZIP_LEVEL });
 });
-const all: SearchRow[][] = [...exportBatches(db, {}, fields, null, batchRows)];
-const count = all.reduce((a, b) => a + b.length, 0);
-time('csv encode only', () => {
-  for (const r of all) csv.encode(r);
-  return count;
+const encode = searchRowEncoder(fields);
+time('NDJSON lines (search streams)', () => {
+  for (const b of batches) for (const r of b) encode(r);
 });
-const texts = all.map((r) => new Uint8Array(csv.plain(r)));
-time('gzip only (level 6)', () => {
-  for (const t of texts) gzipSync(t, { level: 6 });
-  return count;
+time('Arrow record batches', () => {
+  for (const b of batches) orderTable(b, fields);
 });
-time('gzip only (level 1)', () => {
-  for (const t of texts) gzipSync(t, { level: 1 });
-  return count;
+const parquet = new ParquetEncoder(fields, 'zstd');
+time('Parquet (Arrow, then parquet-wasm, zstd)', () => {
+  let offset = 4;
+  for (const b of batches) offset += parquet.encode(b, offset).bytes.length;
 });
-time('arrow build only', () => {
-  for (const r of all) orderTable(r, fields);
-  return count;
+
+writeResult('export-profile', {
+  benchmark: 'export-profile',
+  at: new Date().toISOString(),
+  env: machine({ batch_rows: batchRows }),
+  rows,
+  plain_read: limit,
+  stages,
 });
-const pq = new ParquetEncoder(fields, 'zstd');
-time('parquet encode (arrow+wasm)', () => {
-  let off = 4;
-  for (const r of all) off += pq.encode(r, off).bytes.length;
-  return count;
-});
-console.log('csv MB', texts.reduce((a, t) => a + t.length, 0) / 2 ** 20);
+process.stdout.write(
+  [
+    `${rows} rows; plain read (one statement, in process): ${limit.objects_rows_per_sec} rows/s as objects, ${limit.raw_rows_per_sec} raw`,
+    '',
+    '| stage (one thread) | s | µs per row | rows/s |',
+    '|---|---|---|---|',
+    ...stages.map((s) => `| ${s.stage} | ${s.seconds} | ${s.us_per_row} | ${s.rows_per_sec} |`),
+    '',
+  ].join('\n'),
+);

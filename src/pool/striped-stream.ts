@@ -154,9 +154,14 @@ export function stripedStream(options: StripedStreamOptions): StreamHandle {
             controller.enqueue(value);
           } else controller.close();
         } catch (error) {
-          // a failure between stripes (the next ranges, the closing bytes): end in band, like a stripe
+          // a failure between stripes (the next ranges, the closing bytes): end in band, like a stripe,
+          // with the task's own code (SQLITE_CORRUPT, …: what the storage fault check looks at)
           stopAll();
-          const failure = { code: 'worker_failed', detail: (error as Error).message };
+          const code = (error as { code?: unknown }).code;
+          const failure = {
+            code: typeof code === 'string' ? code.toLowerCase() : 'worker_failed',
+            detail: (error as Error).message,
+          };
           settle({ status: 'error', ...failure });
           const trailer = options.failureTrailer?.(failure);
           if (trailer) controller.enqueue(trailer);

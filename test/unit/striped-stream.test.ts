@@ -102,22 +102,22 @@ describe('stripedStream', () => {
     expect(finished).toBe(false);
   });
 
-  it('a failure between stripes ends in band too, with the caller’s trailer', async () => {
+  it('a failure between stripes ends in band too, with the caller’s trailer and the task’s error code', async () => {
     const first = fakeStripe(['a1'], { status: 'complete', meta: 'A' });
     let calls = 0;
     const handle = stripedStream({
       ahead: 1,
       sendTimeoutMs: 0,
       nextRanges: async () => {
-        if (calls++) throw new Error('disk gone');
+        if (calls++) throw Object.assign(new Error('disk gone'), { code: 'SQLITE_IOERR' });
         return { ranges: ranges(1), end: false };
       },
       start: () => first.handle,
       finish: async () => bytes('never'),
       failureTrailer: (f) => bytes(`!${f.code}:${f.detail}`),
     });
-    expect(await new Response(handle.body).text()).toBe('a1!worker_failed:disk gone');
-    expect(await handle.done).toMatchObject({ status: 'error', code: 'worker_failed' });
+    expect(await new Response(handle.body).text()).toBe('a1!sqlite_ioerr:disk gone');
+    expect(await handle.done).toMatchObject({ status: 'error', code: 'sqlite_ioerr' });
   });
 
   it('a client that goes away cancels every started stripe', async () => {
