@@ -17,6 +17,7 @@ import {
 } from '../domain/export.js';
 import { accepted } from '../http/accept.js';
 import { directExportStream } from '../http/export-stream.js';
+import { gzipTransferStream } from '../http/gzip-encoding.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
@@ -217,7 +218,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       vary: 'Accept, Accept-Encoding',
     };
     if (gzip) headers['content-encoding'] = 'gzip';
-    return c.body(gzip ? body.pipeThrough(new CompressionStream('gzip')) : body, 200, headers);
+    return c.body(gzip ? body.pipeThrough(gzipTransferStream()) : body, 200, headers);
   }
 
   register(
