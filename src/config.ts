@@ -382,7 +382,7 @@ export const OPTIONS = [
     kind: 'int',
     default: String(Math.max(1, availableParallelism())),
     min: 1,
-    help: 'parts one export job is cut into at most (time ranges of about equal rows, each encoded by its own worker at once, joined in order at the end)',
+    help: 'workers one export or long stream uses at once: a job is cut into this many parts of about equal rows, a direct export or a search page over 8,192 rows streams this many stripes at a time (joined in order)',
   },
   {
     flag: 'export-max-rows-per-s',
@@ -639,7 +639,7 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
  */
 export function displayDefault(o: (typeof OPTIONS)[number]): string {
   if (o.flag === 'admin-token') return '(off)';
-  if (o.flag === 'workers') return 'CPU count';
+  if (o.flag === 'workers' || o.flag === 'export-parts') return 'CPU count';
   if (o.flag === 'writer-lanes') return 'cores / 2 (at least 1)';
   const n = Number(o.default);
   if (/bytes/.test(o.flag) && n >= 2 ** 20 && n % 2 ** 20 === 0)
