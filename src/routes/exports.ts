@@ -17,8 +17,8 @@ import {
 } from '../domain/export.js';
 import { accepted } from '../http/accept.js';
 import { directExportStream } from '../http/export-stream.js';
-import { gzipTransferStream } from '../http/gzip-encoding.js';
 import { requireFreeDisk } from '../http/free-disk.js';
+import { gzipTransferStream } from '../http/gzip-encoding.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
