@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvObjects } from '../helpers/csv.js';
 import { makeOrders, ndjson, type Order, product, shardQuery } from '../helpers/data.js';
 import { createExport, download, finished, type ExportStatus as Status, status } from '../helpers/exports.js';
+import { parquetPageOffsetProblems, parquetRowGroups, parquetRowsLiterally } from '../helpers/parquet.js';
 import { auth, eventually, ROOT, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -203,6 +204,10 @@ describe('export jobs', () => {
     expect(sha256(bytes)).toBe(pq.sha256);
     const want = expected(server.dataDir, tenant.tenant_id, orders).map((o) => o.order_id);
     expect(parquetRows(bytes).map((r) => r.order_id)).toEqual(want);
+    // the second part's row groups were moved twice (into its file, then to where it landed)
+    expect(parquetRowGroups(bytes)).toEqual([300, 300, 300, 300, 50, 300, 300, 300, 300, 50]);
+    expect(parquetPageOffsetProblems(bytes)).toEqual([]);
+    expect((await parquetRowsLiterally(bytes)).map((r) => r.order_id)).toEqual(want);
     const path = join(server.dataDir, 'parts.parquet');
     writeFileSync(path, bytes);
     const duck = await (await DuckDBInstance.create(':memory:')).connect();
@@ -444,6 +449,9 @@ describe('direct streaming (Accept: text/csv or application/vnd.apache.parquet)'
     const want = expected(server.dataDir, tenant.tenant_id, orders);
     const rows = parquetRows(bytes);
     expect(rows.map((r) => r.order_id)).toEqual(want.map((o) => o.order_id));
+    expect(parquetRowGroups(bytes)).toEqual([300, 300, 300, 300, 300, 300, 300, 300, 100]);
+    expect(parquetPageOffsetProblems(bytes)).toEqual([]);
+    expect((await parquetRowsLiterally(bytes)).map((r) => r.order_id)).toEqual(want.map((o) => o.order_id));
     expect(rows.map((r) => r.created_at)).toEqual(want.map((o) => Date.parse(o.created_at)));
     const path = join(server.dataDir, 'stream.parquet');
     writeFileSync(path, bytes);

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { SEARCH_FIELDS, type SearchRow } from '../../src/domain/search.js';
 import { createExportEncoder, encodedFile } from '../../src/formats/export-encoder.js';
 import { readStruct, writeStruct } from '../../src/formats/thrift-compact.js';
+import { parquetPageOffsetProblems, parquetRowGroups, parquetRowsLiterally } from '../helpers/parquet.js';
 
 function rows(from: number, n: number): SearchRow[] {
   return Array.from({ length: n }, (_, k) => {
@@ -94,6 +95,16 @@ describe('export encoders', () => {
       JSON.parse(all[i]![10] as string).map((x: { product_id: number }) => x.product_id),
     );
     expect(table.getChild('customer_name')!.get(3)).toBe('Ann "the, quoted" Lee\nSr');
+  });
+
+  it('moves every row group offset with its bytes: a reader that seeks to the footer offsets literally reads it', async () => {
+    const file = await assemble('parquet', 'zstd', batches);
+    expect(parquetRowGroups(file)).toEqual([1000, 1, 2500]);
+    expect(parquetPageOffsetProblems(file)).toEqual([]);
+    const read = await parquetRowsLiterally(file);
+    expect(read.map((r) => r.order_id)).toEqual(all.map((r) => r[2]));
+    expect(read.map((r) => Number(r.total_cents))).toEqual(all.map((r) => r[4]));
+    expect(read.map((r) => (r.items as unknown[]).length)).toEqual(all.map((r) => r[9]));
   });
 
   it('produces a file DuckDB reads, with every row group and the right sums', async () => {
