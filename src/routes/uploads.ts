@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
@@ -8,6 +7,7 @@ import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import type { ActiveUpload } from '../pool/upload-jobs.js';
+import { appendBody } from '../uploads/append-body.js';
 import type { UploadRow } from '../storage/upload-store.js';
 import type { AppDeps } from './deps.js';
 import { IngestSummaryDoc, MAX_INLINE_ERRORS } from './ingest.js';
@@ -15,7 +15,7 @@ import { IngestSummaryDoc, MAX_INLINE_ERRORS } from './ingest.js';
 const TUS_VERSION = '1.0.0';
 const BASE = '/api/v1/ingest/orders/uploads';
 const UPLOAD_ID = /^upl_[A-Za-z0-9_-]{16}$/;
-/** Received bytes are made durable (fdatasync + offset committed) at least this often within one PATCH. */
+/** Received bytes are made durable (fdatasync + offset committed, in the background) this often within one PATCH. */
 const DURABLE_EVERY = 32 * 1024 * 1024;
 
 const UploadSummaryDoc = v.object({
@@ -371,42 +371,29 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  /** Appends the request body at `offset`, making it durable every few MiB and at the end (also on abort). */
+  /** Appends the request body at `offset` (src/uploads/append-body.ts); an early stop is logged and reported. */
   async function append(c: Context<AppEnv>, upload: ActiveUpload, offset: number, length: number | null) {
-    const file = await open(uploads.stagingPath(upload.tenantId, upload.uploadId), 'r+');
-    let position = offset;
-    let undurable = 0;
-    let overflow = false;
-    let stoppedBy: BodyTimeout | ServerShuttingDown | null = null;
-    try {
-      for await (const piece of withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines)) {
-        let bytes = piece;
-        if (length !== null && position + bytes.length > length) {
-          bytes = bytes.subarray(0, length - position);
-          overflow = true;
-        }
-        if (bytes.length) await file.write(bytes, 0, bytes.length, position);
-        position += bytes.length;
-        undurable += bytes.length;
-        if (overflow) break;
-        if (undurable >= DURABLE_EVERY) {
-          await file.datasync();
-          undurable = 0;
-          await uploads.received(upload, position, length);
-        }
-      }
-    } catch (error) {
-      if (error instanceof BodyTimeout || error instanceof ServerShuttingDown) stoppedBy = error;
+    const appended = await appendBody(
+      withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines),
+      {
+        path: uploads.stagingPath(upload.tenantId, upload.uploadId),
+        offset,
+        length,
+        durableEvery: DURABLE_EVERY,
+        commit: async (at) => {
+          await uploads.received(upload, at, length);
+        },
+      },
+    );
+    const { error } = appended;
+    if (error !== null)
       // the client went away (or stalled) mid-body: what arrived is kept and reported by HEAD
       c.get('log').info(
-        { upload_id: upload.uploadId, offset: position, err: (error as Error).message },
+        { upload_id: upload.uploadId, offset: appended.offset, err: (error as Error).message },
         'upload PATCH interrupted',
       );
-    } finally {
-      await file.datasync();
-      await file.close();
-    }
-    return { offset: position, overflow, stoppedBy };
+    const stoppedBy = error instanceof BodyTimeout || error instanceof ServerShuttingDown ? error : null;
+    return { offset: appended.offset, overflow: appended.overflow, stoppedBy };
   }
 
   register(
