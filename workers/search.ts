@@ -1,5 +1,5 @@
 import { type CursorPosition, encodeCursor } from '../src/domain/cursor.js';
-import type { SearchField, SearchFilters } from '../src/domain/search.js';
+import type { SearchRequest } from '../src/domain/search.js';
 import {
   filterShape,
   rowPosition,
@@ -13,14 +13,7 @@ import { defineStreamTask } from '../src/pool/worker-context.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { openShardReader } from '../src/storage/shards.js';
 
-export interface SearchInput extends StreamTaskBase {
-  filters: SearchFilters;
-  fields: SearchField[];
-  after: CursorPosition | null;
-  /** Rows at most; with `page`, one more is read to tell whether a next page exists. */
-  limit: number;
-  format: 'ndjson' | 'json';
-  fingerprint: string;
+export interface SearchInput extends StreamTaskBase, SearchRequest {
   /**
    * A whole page (opening, rows, the closing meta with its cursor), or one stripe of a long page
    * (src/http/search-stream.ts): rows down to `floor`, opening the document only if `first`, and the meta

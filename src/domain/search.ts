@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import type { CursorPosition } from './cursor.js';
 import { DateOrDateTime } from './dates.js';
 import { NamedError } from './named-error.js';
 import { ORDER_STATUSES } from './order-schema.js';
@@ -89,6 +90,18 @@ export interface SearchFilters {
   email?: string;
   /** Internal only (never from a request): the orders of one customer, e.g. for GDPR export checks. */
   customerPk?: number;
+}
+
+/** One search page as asked: what the route validated, and where the page starts. */
+export interface SearchRequest {
+  filters: SearchFilters;
+  fields: SearchField[];
+  after: CursorPosition | null;
+  /** Rows at most (a stripe of a long page: rows at most in that stripe, -1 for none). */
+  limit: number;
+  format: 'ndjson' | 'json';
+  /** The filters and fields a cursor is bound to. */
+  fingerprint: string;
 }
 
 export interface SearchPlan {

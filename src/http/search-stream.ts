@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { SearchMeta } from '../../workers/search.js';
-import { type CursorPosition, encodeCursor } from '../domain/cursor.js';
-import { type SearchField, type SearchFilters, searchClosing, searchTrailer } from '../domain/search.js';
+import { encodeCursor } from '../domain/cursor.js';
+import { type SearchRequest, searchClosing, searchTrailer } from '../domain/search.js';
 import type { StreamHandle } from '../pool/pool.js';
 import { stripedStream } from '../pool/striped-stream.js';
 import type { AppDeps } from '../routes/deps.js';
@@ -14,15 +14,6 @@ import { gatedStream, workerStream } from './worker-stream.js';
 export const SEARCH_STRIPE_ROWS = 8192;
 
 const text = new TextEncoder();
-
-export interface SearchRequest {
-  filters: SearchFilters;
-  fields: SearchField[];
-  after: CursorPosition | null;
-  limit: number;
-  format: 'ndjson' | 'json';
-  fingerprint: string;
-}
 
 /**
  * A search page as a stream. A long page over the ordered index (no product, text or email filter) is

@@ -7,8 +7,8 @@ import { Problem } from '../http/problem.js';
 import { register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import type { ActiveUpload } from '../pool/upload-jobs.js';
-import { appendBody } from '../uploads/append-body.js';
 import type { UploadRow } from '../storage/upload-store.js';
+import { appendBody } from '../uploads/append-body.js';
 import type { AppDeps } from './deps.js';
 import { IngestSummaryDoc, MAX_INLINE_ERRORS } from './ingest.js';
 
