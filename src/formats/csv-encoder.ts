@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { type CsvCell, csvRow, jsonCell, numberCell, safeTextCell } from '../domain/csv.js';
 import { rowLayout, type SearchField, type SearchRow } from '../domain/search.js';
 import { ByteWriter } from './byte-writer.js';
-import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './export-encoder.js';
+import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './encoder.js';
 
 /** How each exportable field becomes a cell. */
 const CELLS: Record<SearchField, CsvCell> = {

@@ -8,7 +8,7 @@ import {
 } from 'parquet-wasm';
 import type { ExportCompression } from '../domain/export.js';
 import type { SearchField, SearchRow } from '../domain/search.js';
-import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './export-encoder.js';
+import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './encoder.js';
 import { orderTable } from './order-arrow.js';
 import {
   assembleFooter,

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { StreamExportMeta } from '../../workers/exports.js';
 import { type ExportSpec, exportStreamTrailer } from '../domain/export.js';
+import { EMPTY_BYTES } from '../formats/encoder.js';
 import { shiftRowGroup } from '../formats/parquet-assembly.js';
 import type { StreamHandle } from '../pool/pool.js';
 import { stripedStream } from '../pool/striped-stream.js';
@@ -14,7 +15,6 @@ import { gatedStream } from './worker-stream.js';
 const STRIPE_BATCHES = 2;
 
 const text = new TextEncoder();
-const NOTHING = new Uint8Array(0);
 
 /**
  * A direct export (POST with Accept: text/csv or Parquet) as consecutive stripes of the keyset order, each
@@ -49,7 +49,7 @@ export function directExportStream(
           ),
         ),
       finish: async (stripes) => {
-        if (spec.format !== 'parquet') return NOTHING;
+        if (spec.format !== 'parquet') return EMPTY_BYTES;
         const rowGroups = stripes.flatMap((s) =>
           (s.meta as StreamExportMeta).rowGroups.map((g) => shiftRowGroup(g, s.offset)),
         );
