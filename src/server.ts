@@ -105,11 +105,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       .tenants()
       .map((t) => t.tenant_id)
       .filter((id) => !health.outage(id));
-  const exports = new ExportJobs(
+  const exports = new ExportJobs({
     pool,
     metrics,
     log,
-    {
+    tenantIds,
+    options: {
       concurrency: config.exportConcurrency,
       parts: config.exportParts,
       batchRows: config.exportBatchRows,
@@ -117,9 +118,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       retentionMs: config.exportRetentionS * 1000,
       sweepIntervalMs: Math.min(60_000, config.exportRetentionS * 1000),
     },
-    tenantIds,
-  );
-  const uploads = new UploadJobs(pool, writes, config, log, tenantIds, admission.ingestBudget);
+  });
+  const uploads = new UploadJobs({ pool, writes, config, log, tenantIds, budget: admission.ingestBudget });
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();
   const deps: AppDeps = {

@@ -1,9 +1,7 @@
-import type { MiddlewareHandler } from 'hono';
 import { ByteBudget } from '../domain/byte-budget.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
 import { Problem } from './problem.js';
-import type { AppEnv } from './types.js';
 
 export interface AdmissionLimits {
   maxQueue: number;
@@ -50,12 +48,5 @@ export class Admission {
       headers: { 'Retry-After': String(delay) },
       extra: { queue_length: queued, expected_delay_s: delay, reason },
     });
-  }
-
-  middleware(kind: 'work' | 'ingest' = 'work'): MiddlewareHandler<AppEnv> {
-    return async (_c, next) => {
-      this.check(kind);
-      await next();
-    };
   }
 }

@@ -37,15 +37,28 @@ export class ExportJobs {
   private stopped = false;
   private stopSweep: () => void = () => {};
 
-  constructor(
-    private readonly pool: WorkerPool,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly options: ExportJobOptions,
+  private readonly pool: WorkerPool;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly options: ExportJobOptions;
+  private readonly tenantIds: () => readonly number[];
+
+  constructor(init: {
+    pool: WorkerPool;
+    metrics: Metrics;
+    log: Logger;
+    options: ExportJobOptions;
     /** The tenants now (tenants are created while the server runs). */
-    private readonly tenantIds: () => readonly number[],
-  ) {
-    metrics.watchExports(() => ({ running: this.running.size, queued: this.queue.length }));
+    tenantIds: () => readonly number[];
+  }) {
+    ({
+      pool: this.pool,
+      metrics: this.metrics,
+      log: this.log,
+      options: this.options,
+      tenantIds: this.tenantIds,
+    } = init);
+    this.metrics.watchExports(() => ({ running: this.running.size, queued: this.queue.length }));
   }
 
   enqueue(tenantId: number, exportId: string): void {

@@ -46,15 +46,32 @@ export class UploadJobs {
   private readonly active = new Map<string, ActiveUpload>();
   private stopped = false;
 
-  constructor(
-    private readonly pool: WorkerPool,
-    private readonly writes: ShardWriteQueue,
-    private readonly config: Config,
-    private readonly log: Logger,
-    private readonly tenantIds: () => readonly number[],
+  private readonly pool: WorkerPool;
+  private readonly writes: ShardWriteQueue;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly tenantIds: () => readonly number[];
+  private readonly budget: Pick<ByteBudget, 'reserve' | 'release'>;
+
+  constructor(init: {
+    pool: WorkerPool;
+    writes: ShardWriteQueue;
+    config: Config;
+    log: Logger;
+    /** The tenants now (tenants are created while the server runs). */
+    tenantIds: () => readonly number[];
     /** Chunk bytes between cut and commit: uploads share ingest's bound and count toward its admission. */
-    private readonly budget: Pick<ByteBudget, 'reserve' | 'release'>,
-  ) {}
+    budget: Pick<ByteBudget, 'reserve' | 'release'>;
+  }) {
+    ({
+      pool: this.pool,
+      writes: this.writes,
+      config: this.config,
+      log: this.log,
+      tenantIds: this.tenantIds,
+      budget: this.budget,
+    } = init);
+  }
 
   get ttlMs(): number {
     return this.config.uploadExpiryS * 1000;

@@ -4,7 +4,7 @@ import * as v from 'valibot';
 import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
+import { documented, register } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import type { ActiveUpload } from '../pool/upload-jobs.js';
 import type { UploadRow } from '../storage/upload-store.js';
@@ -227,22 +227,17 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
-    {
-      method: 'head',
-      path: `${BASE}/:upload_id`,
-      summary: 'tus offset: the durable Upload-Offset to resume from',
-      ...tusDoc,
-      responses: {
-        200: { description: 'Upload-Offset, Upload-Length', headers: { 'Upload-Offset': 'bytes' } },
-      },
-      errors: ['not_found', 'upload_gone'],
+  // served by the GET route below (Hono answers HEAD through it)
+  documented(deps.spec, {
+    method: 'head',
+    path: `${BASE}/:upload_id`,
+    summary: 'tus offset: the durable Upload-Offset to resume from',
+    ...tusDoc,
+    responses: {
+      200: { description: 'Upload-Offset, Upload-Length', headers: { 'Upload-Offset': 'bytes' } },
     },
-    // Hono answers HEAD through the GET route below; this entry documents it.
-    (c) => c.body(null, 405),
-  );
+    errors: ['not_found', 'upload_gone'],
+  });
 
   register(
     app,
