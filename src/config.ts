@@ -265,6 +265,22 @@ export const OPTIONS = [
     help: "full: a writer lane's commit fsyncs the WAL, so acknowledged rows survive power loss; normal: they survive a crash of the process, and power loss once checkpointed",
   },
   {
+    flag: 'sqlite-cache-mib',
+    env: 'SQLITE_CACHE_MIB',
+    kind: 'int',
+    default: '8',
+    min: 1,
+    help: "page cache of a pool worker's shard connections, in MiB, shared by the shards it has open",
+  },
+  {
+    flag: 'sqlite-mmap-mib',
+    env: 'SQLITE_MMAP_MIB',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    help: "memory-mapped I/O window of every worker's shard connections, in MiB (0: off; mapped pages count as resident memory)",
+  },
+  {
     flag: 'writer-cache-mib',
     env: 'WRITER_CACHE_MIB',
     kind: 'int',
@@ -489,6 +505,8 @@ export interface Config {
   ingestBatchRows: number;
   ingestInFlight: number;
   ingestCommitRows: number;
+  sqliteCacheMiB: number;
+  sqliteMmapMiB: number;
   writerCacheMiB: number;
   writerSynchronous: 'full' | 'normal';
   rollupRefresh: 'background' | 'on-read';
@@ -575,6 +593,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ingestBatchRows: int('ingest-batch-rows'),
     ingestInFlight: int('ingest-in-flight'),
     ingestCommitRows: int('ingest-commit-rows'),
+    sqliteCacheMiB: int('sqlite-cache-mib'),
+    sqliteMmapMiB: int('sqlite-mmap-mib'),
     writerCacheMiB: int('writer-cache-mib'),
     writerSynchronous: choice('writer-synchronous') as 'full' | 'normal',
     rollupRefresh: choice('rollup-refresh') as 'background' | 'on-read',

@@ -57,6 +57,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       workers: config.workers,
       tasksPerWorker: config.tasksPerWorker,
       writerLanes: config.writerLanes,
+      sqliteCacheMiB: config.sqliteCacheMiB,
+      sqliteMmapMiB: config.sqliteMmapMiB,
       writerCacheMiB: config.writerCacheMiB,
       writerSynchronous: config.writerSynchronous,
       onAbandonedLocks: (slots) =>

@@ -33,7 +33,11 @@ export interface PoolOptions {
   workerData?: Record<string, unknown>;
   /** Single-thread writer lanes for bulk inserts (see WorkerPool.write); 0 runs writes in the pool. */
   writerLanes?: number;
-  /** Page cache of a writer lane's shard connections, in MiB (pool connections keep the default). */
+  /** Page cache of a pool worker's shard connections, in MiB (default DEFAULT_CACHE_MIB). */
+  sqliteCacheMiB?: number;
+  /** Memory-mapped window of every worker's shard connections, in MiB (default off). */
+  sqliteMmapMiB?: number;
+  /** Page cache of a writer lane's shard connections, in MiB. */
   writerCacheMiB?: number;
   /** Whether a writer lane's commits fsync the WAL (FULL, the default) or leave it to checkpoints (NORMAL). */
   writerSynchronous?: 'full' | 'normal';
@@ -49,6 +53,8 @@ export interface WorkerData {
   writeLock: SharedArrayBuffer;
   /** a pool worker, a writer lane (its connections: a bigger cache, no inline checkpoints), or the upkeep thread */
   role: 'pool' | 'lane' | 'upkeep';
+  sqliteCacheMiB?: number;
+  sqliteMmapMiB?: number;
   writerCacheMiB?: number;
   writerSynchronous?: 'full' | 'normal';
   [key: string]: unknown;
@@ -119,6 +125,8 @@ export class WorkerPool {
       logLevel: options.logLevel,
       writeLock: this.writeLock,
       role,
+      ...(options.sqliteCacheMiB ? { sqliteCacheMiB: options.sqliteCacheMiB } : {}),
+      ...(options.sqliteMmapMiB ? { sqliteMmapMiB: options.sqliteMmapMiB } : {}),
       ...(options.writerCacheMiB ? { writerCacheMiB: options.writerCacheMiB } : {}),
       ...(options.writerSynchronous ? { writerSynchronous: options.writerSynchronous } : {}),
       ...options.workerData,

@@ -3,7 +3,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import { ShardConnections, type ShardLease, type Shards } from '../storage/shards.js';
-import { writerLaneOpenOptions } from '../storage/sqlite.js';
+import { workerShardOpenOptions } from '../storage/sqlite.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
 import type { WorkerData } from './pool.js';
 import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
@@ -22,11 +22,7 @@ export interface TaskContext {
 
 const data = workerData as WorkerData;
 const baseLog = createLogger(data.logLevel, { thread: 'worker' });
-const shards = new ShardConnections(
-  data.dataDir,
-  undefined,
-  data.role === 'lane' ? writerLaneOpenOptions(data.writerCacheMiB, data.writerSynchronous ?? 'full') : {},
-);
+const shards = new ShardConnections(data.dataDir, undefined, workerShardOpenOptions(data.role, data));
 const lock = new ShardWriteLock(data.writeLock);
 
 /** After each task: its lease ends, and the worker keeps connections only to shards still in use. */

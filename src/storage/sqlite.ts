@@ -4,7 +4,7 @@ export type Db = Database.Database;
 
 export interface OpenOptions {
   readonly?: boolean;
-  /** Page cache in MiB (default SQLITE_CACHE_MIB or 8; negative cache_size in KiB underneath). */
+  /** Page cache in MiB (default DEFAULT_CACHE_MIB; negative cache_size in KiB underneath). */
   cacheMiB?: number;
   /** Memory-mapped I/O window in MiB; off by default because mapped pages count as resident memory. */
   mmapMiB?: number;
@@ -38,8 +38,27 @@ export function writerLaneOpenOptions(
   };
 }
 
-/** The page cache of a connection that is given none (SQLITE_CACHE_MIB, default 8). */
-export const DEFAULT_CACHE_MIB = Number(process.env.SQLITE_CACHE_MIB ?? 8);
+/** How a worker thread opens its shards, by its role and the server's settings. */
+export function workerShardOpenOptions(
+  role: 'pool' | 'lane' | 'upkeep',
+  settings: {
+    sqliteCacheMiB?: number;
+    sqliteMmapMiB?: number;
+    writerCacheMiB?: number;
+    writerSynchronous?: 'full' | 'normal';
+  },
+): OpenOptions {
+  const base =
+    role === 'lane'
+      ? writerLaneOpenOptions(settings.writerCacheMiB, settings.writerSynchronous ?? 'full')
+      : settings.sqliteCacheMiB === undefined
+        ? {}
+        : { cacheMiB: settings.sqliteCacheMiB };
+  return settings.sqliteMmapMiB ? { ...base, mmapMiB: settings.sqliteMmapMiB } : base;
+}
+
+/** The page cache of a connection that is given none (a pool worker's: --sqlite-cache-mib). */
+export const DEFAULT_CACHE_MIB = 8;
 
 /** Sets a connection's page cache size (negative cache_size: KiB). Shrinking frees pages past it. */
 export function setCacheMiB(db: Db, mib: number): void {
@@ -52,7 +71,7 @@ const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /**
  * Opens a database with the pragmas every connection here uses: WAL so readers never block the writer,
  * synchronous NORMAL unless told FULL (see OpenOptions.synchronous), a busy timeout as a safety net
- * behind the application-level write lock, and a bounded page cache (mmap only when SQLITE_MMAP_MIB asks).
+ * behind the application-level write lock, and a bounded page cache (mmap only when asked: --sqlite-mmap-mib).
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const db = new Database(path, { readonly: options.readonly ?? false });
@@ -66,7 +85,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   db.pragma('busy_timeout = 10000');
   setCacheMiB(db, options.cacheMiB ?? DEFAULT_CACHE_MIB);
-  db.pragma(`mmap_size = ${(options.mmapMiB ?? Number(process.env.SQLITE_MMAP_MIB ?? 0)) * 1024 * 1024}`);
+  db.pragma(`mmap_size = ${(options.mmapMiB ?? 0) * 1024 * 1024}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');
   return db;

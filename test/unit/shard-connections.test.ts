@@ -1,7 +1,12 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { prepareShard, ShardConnections } from '../../src/storage/shards.js';
-import { type OpenOptions, openDatabase, writerLaneOpenOptions } from '../../src/storage/sqlite.js';
+import {
+  type OpenOptions,
+  openDatabase,
+  workerShardOpenOptions,
+  writerLaneOpenOptions,
+} from '../../src/storage/sqlite.js';
 import { removeDir, tempDataDir } from '../helpers/server.js';
 
 describe('ShardConnections', () => {
@@ -115,6 +120,7 @@ describe('writer lane connections', () => {
         synchronous: read('synchronous'),
         wal_autocheckpoint: read('wal_autocheckpoint'),
         cache_size: read('cache_size'),
+        mmap_size: read('mmap_size'),
       };
       db.close();
       return values;
@@ -128,9 +134,36 @@ describe('writer lane connections', () => {
       synchronous: 2,
       wal_autocheckpoint: 0,
       cache_size: -56 * 1024,
+      mmap_size: 0,
     });
     expect(pragmas(writerLaneOpenOptions(56, 'normal')).synchronous).toBe(1);
     // the other connections: NORMAL (durable across a crash of the process; power loss after a checkpoint)
     expect(pragmas({})).toMatchObject({ synchronous: 1, wal_autocheckpoint: 10000 });
+  });
+
+  it('each role opens its shards with the server settings (--sqlite-cache-mib, --sqlite-mmap-mib, --writer-*)', () => {
+    const settings = {
+      sqliteCacheMiB: 6,
+      sqliteMmapMiB: 16,
+      writerCacheMiB: 40,
+      writerSynchronous: 'normal' as const,
+    };
+    expect(pragmas(workerShardOpenOptions('pool', settings))).toEqual({
+      synchronous: 1,
+      wal_autocheckpoint: 10000,
+      cache_size: -6 * 1024,
+      mmap_size: 16 * 2 ** 20,
+    });
+    expect(pragmas(workerShardOpenOptions('lane', settings))).toEqual({
+      synchronous: 1,
+      wal_autocheckpoint: 0,
+      cache_size: -40 * 1024,
+      mmap_size: 16 * 2 ** 20,
+    });
+    // nothing set: the defaults (8 MiB, no mmap), whatever the environment says
+    expect(pragmas(workerShardOpenOptions('pool', {}))).toMatchObject({
+      cache_size: -8 * 1024,
+      mmap_size: 0,
+    });
   });
 });
