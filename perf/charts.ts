@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/paths.js';
+import { round } from './lib/numbers.js';
 
 type Series = { name: string; points: [number, number][] };
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea'];
@@ -146,7 +147,7 @@ if (ingest) {
   const through = (chunks: { seconds: number; rows_per_sec: number }[]) =>
     chunks.map((c) => {
       elapsed += c.seconds;
-      return [Math.round(elapsed * 10) / 10, c.rows_per_sec] as [number, number];
+      return [round(elapsed), c.rows_per_sec] as [number, number];
     });
   const plain = through(ingest.plain.chunks);
   elapsed = 0;

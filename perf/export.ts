@@ -17,6 +17,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../src/config.js';
 import type { ExportCompression, ExportFormat } from '../src/domain/export.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { mib, round } from './lib/numbers.js';
 import { plainRead } from './lib/plain-read.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -36,9 +37,6 @@ const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as {
 }[];
 const { tenant_id: tenantId, api_key: apiKey } = keys[0]!;
 const scratch = mkdtempSync(join(tmpdir(), 'orderflow-export-perf-'));
-const r1 = (n: number) => Math.round(n * 10) / 10;
-const r2 = (n: number) => Math.round(n * 100) / 100;
-const mb = (n: number) => r1(n / 2 ** 20);
 
 interface Case {
   name: string;
@@ -154,11 +152,11 @@ try {
     results.push({
       case: c.name,
       rows: run.rows,
-      seconds: r2(run.seconds),
+      seconds: round(run.seconds, 2),
       rows_per_sec: Math.round(rate),
-      vs_plain_read: r2(rate / limit.rows_per_sec),
-      mb: mb(run.bytes),
-      peak_server_rss_mb: mb(rss.peak),
+      vs_plain_read: round(rate / limit.rows_per_sec, 2),
+      mb: mib(run.bytes),
+      peak_server_rss_mb: mib(rss.peak),
     });
   }
   const duck = await duckdb(parquetPath);
@@ -170,7 +168,7 @@ try {
     const peer = peers[r.case as string];
     if (!peer) continue;
     r.duckdb_rows_per_sec = Math.round((r.rows as number) / peer.seconds);
-    r.duckdb_mb = mb(peer.bytes);
+    r.duckdb_mb = mib(peer.bytes);
   }
   const result = {
     benchmark: 'export',

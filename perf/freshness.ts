@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { send } from './lib/http.js';
+import { percentile, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
@@ -92,9 +93,6 @@ async function dirtyHours(url: string, tenantId: number): Promise<number | null>
   return m ? Number(m[1]) : null;
 }
 
-const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-
 async function runPolicy(policy: 'background' | 'on-read') {
   const server = await startPerfServer(join(work, `data-${policy}`), ['--rollup-refresh', policy]);
   try {
@@ -135,15 +133,15 @@ async function runPolicy(policy: 'background' | 'on-read') {
     const ms = reads.map((r) => r.ms).sort((a, b) => a - b);
     return {
       policy,
-      load_seconds: Math.round(loadSeconds * 10) / 10,
+      load_seconds: round(loadSeconds),
       load_orders_per_sec: Math.round(total / loadSeconds),
       first_approx: firstApprox,
       first_exact: firstExact,
       caught_up_after_load_s: caughtUpS,
       steady: {
         reads: reads.length,
-        p50_ms: pct(ms, 50),
-        p95_ms: pct(ms, 95),
+        p50_ms: percentile(ms, 50),
+        p95_ms: percentile(ms, 95),
         max_ms: ms[ms.length - 1] ?? 0,
         most_hours_left_out: Math.max(0, ...reads.map((r) => r.stale_hours_in_range)),
         most_hours_rebuilt_by_a_read: Math.max(0, ...reads.map((r) => r.rebuilt_hours)),

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { mib, round } from './lib/numbers.js';
 import { machine } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -64,8 +65,8 @@ try {
   const statusMb = (field: string) =>
     Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
   const idle = {
-    rss_mb: Math.round(statusMb('VmRSS') * 10) / 10,
-    file_backed_mb: Math.round(statusMb('RssFile') * 10) / 10,
+    rss_mb: round(statusMb('VmRSS')),
+    file_backed_mb: round(statusMb('RssFile')),
   };
   const sampler = sampleRss(server.child.pid!, 100);
   // where the memory is: the highest value of each heap gauge the server exports, polled alongside
@@ -100,10 +101,9 @@ try {
   const peak = sampler.stop().peak;
   polling = false;
   await poller;
-  const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-  const heapPeaksMb = Object.fromEntries([...heaps].sort().map(([name, bytes]) => [name, mb(bytes)]));
+  const heapPeaksMb = Object.fromEntries([...heaps].sort().map(([name, bytes]) => [name, mib(bytes)]));
   process.stdout.write(
-    `${JSON.stringify({ benchmark: 'ingest-fresh', env: machine(), mode: values.mode, orders: lines.length, inserted, idle, peak_rss_mb: mb(peak), heap_peaks_mb: heapPeaksMb })}\n`,
+    `${JSON.stringify({ benchmark: 'ingest-fresh', env: machine(), mode: values.mode, orders: lines.length, inserted, idle, peak_rss_mb: mib(peak), heap_peaks_mb: heapPeaksMb })}\n`,
   );
 } finally {
   server.child.kill('SIGTERM');

@@ -18,6 +18,7 @@ import type { OrderRow } from '../src/storage/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
+import { mib, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { PlainInsert } from './lib/plain-insert.js';
 import { machine, writeResult } from './lib/results.js';
@@ -38,7 +39,6 @@ const requests = Number(values.requests);
 const perRequest = Math.ceil(total / requests);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-ingest-scale-'));
-const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** The requests' bodies, written before anything is timed. */
 const files: string[] = [];
@@ -110,9 +110,9 @@ try {
       rows: rows.length,
       plain_orders_per_sec: Math.round(rows.length / plainSeconds),
       http_orders_per_sec: Math.round(rows.length / httpSeconds),
-      ratio: round(plainSeconds / httpSeconds),
-      writer_busy: round(busy / httpSeconds),
-      peak_rss_mb: round(rss.peak / 2 ** 20, 1),
+      ratio: round(plainSeconds / httpSeconds, 2),
+      writer_busy: round(busy / httpSeconds, 2),
+      peak_rss_mb: mib(rss.peak),
       plain_seconds: round(plainSeconds, 3),
       http_seconds: round(httpSeconds, 3),
     };
@@ -133,9 +133,9 @@ try {
     requests: steps.length,
     plain_orders_per_sec: plainRate,
     http_orders_per_sec: httpRate,
-    ratio: round(httpRate / plainRate),
-    plain_holds: round(steps.at(-1)!.plain_orders_per_sec / steps[0]!.plain_orders_per_sec),
-    http_holds: round(steps.at(-1)!.http_orders_per_sec / steps[0]!.http_orders_per_sec),
+    ratio: round(httpRate / plainRate, 2),
+    plain_holds: round(steps.at(-1)!.plain_orders_per_sec / steps[0]!.plain_orders_per_sec, 2),
+    http_holds: round(steps.at(-1)!.http_orders_per_sec / steps[0]!.http_orders_per_sec, 2),
     peak_rss_mb: Math.max(...steps.map((s) => s.peak_rss_mb)),
     steps,
   };

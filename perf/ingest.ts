@@ -27,6 +27,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../src/config.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { round } from './lib/numbers.js';
 import { rawInsertRates } from './lib/raw-baseline.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -53,7 +54,6 @@ const chunks = Number(values.chunks);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-ingest-'));
 const ADMIN = 'perf-admin';
-const r1 = (n: number) => Math.round(n * 10) / 10;
 
 // Split the orders file into chunk files (plain and gzip), outside any timing.
 const lines = Number(
@@ -167,7 +167,7 @@ async function run(name: string, files: string[], headers: Record<string, string
     perChunkResults.push({
       rows: body.rows_inserted,
       bytes: statSync(file).size,
-      seconds: r1(seconds * 10) / 10,
+      seconds: round(seconds * 10) / 10,
       rows_per_sec: Math.round(body.rows_inserted / seconds),
     });
   }
@@ -178,18 +178,18 @@ async function run(name: string, files: string[], headers: Record<string, string
   await prober;
   const sortedHealth = health.sort((a, b) => a - b);
   const at = (p: number) =>
-    r1(sortedHealth[Math.min(sortedHealth.length - 1, Math.ceil(p * sortedHealth.length) - 1)] ?? 0);
+    round(sortedHealth[Math.min(sortedHealth.length - 1, Math.ceil(p * sortedHealth.length) - 1)] ?? 0);
   const rows = perChunkResults.reduce((n, c) => n + c.rows, 0);
   return {
     rows,
     healthz_ms: { p50: at(0.5), p99: at(0.99), max: at(1), probes: sortedHealth.length },
-    seconds: r1(seconds),
+    seconds: round(seconds),
     rows_per_sec: Math.round(rows / seconds),
     // time spent inside insert transactions (the server's own timing) over wall time: how busy the
     // shard's one writer was; what is left is parsing and hand-offs the pipeline did not hide
-    insert_seconds: r1(inserting),
+    insert_seconds: round(inserting),
     writer_busy: Math.round((inserting / seconds) * 100) / 100,
-    peak_rss_mb: r1(rss.peak / 2 ** 20),
+    peak_rss_mb: round(rss.peak / 2 ** 20),
     chunks: perChunkResults,
     rss_samples: rss.samples,
   };

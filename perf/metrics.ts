@@ -24,6 +24,7 @@ import { exportBatches } from '../src/storage/export-batches.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 import { spawnServer } from '../tools/lib/spawn-server.js';
+import { round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -51,7 +52,6 @@ type NpmDigest = {
 };
 const NpmTDigest = (createRequire(import.meta.url)('tdigest') as { TDigest: new () => NpmDigest }).TDigest;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const r1 = (n: number) => Math.round(n * 10) / 10;
 
 /** The tenant's orders as a Parquet file (our exporter, in process): what DuckDB loads. */
 async function ordersAsParquet(dir: string): Promise<string> {
@@ -105,7 +105,7 @@ async function duckdbPeer(parquet: string, productsCsv: string) {
       rows = (await conn.runAndReadAll(sql)).getRows().length;
       ms.push(performance.now() - t0);
     }
-    return { ms: r1(median(ms)), rows };
+    return { ms: round(median(ms)), rows };
   };
   const approx = await time(
     query('approx_count_distinct(customer_id)', 'approx_quantile(total_cents, [0.5, 0.95, 0.99])'),
@@ -223,7 +223,7 @@ async function timed(query: string, n: number) {
     last = await call(query);
     ms.push(last.ms);
   }
-  return { ms: r1(median(ms)), last: last! };
+  return { ms: round(median(ms)), last: last! };
 }
 try {
   const year = 'start_date=2025-01-01&end_date=2026-01-01';
@@ -232,7 +232,7 @@ try {
   const catchUpStarted = performance.now();
   // an exact read over ten years catches everything up, whichever refresh policy the server runs
   await call('group_by=day&precision=exact&start_date=2016-01-01&end_date=2026-01-01');
-  const catchUpS = r1((performance.now() - catchUpStarted) / 1000);
+  const catchUpS = round((performance.now() - catchUpStarted) / 1000);
   // a running server has compiled its hot paths: a few calls of each shape in every worker first
   for (let i = 0; i < 2 * Number(values.workers); i++)
     for (const precision of ['approx', 'exact'])
@@ -265,7 +265,7 @@ try {
       exact_from_orders_ms_median: fromOrders.ms,
       exact_method: exact.last.meta.method,
       exact_equals_exact_from_orders: exactAgrees,
-      approx_speedup_over_exact_from_orders: r1(fromOrders.ms / approx.ms),
+      approx_speedup_over_exact_from_orders: round(fromOrders.ms / approx.ms),
       unique_customers_max_relative_error: Math.round(Math.max(...uniqueErr) * 10000) / 10000,
       p95_max_relative_value_error: Math.round(Math.max(...p95Err) * 10000) / 10000,
     });
@@ -278,8 +278,8 @@ try {
     shape: 'category, one year',
     buckets: categoryApprox.last.data.length,
     approx_ms_median: categoryApprox.ms,
-    exact_ms: r1(categoryExact.ms),
-    speedup: r1(categoryExact.ms / categoryApprox.ms),
+    exact_ms: round(categoryExact.ms),
+    speedup: round(categoryExact.ms / categoryApprox.ms),
     approx_method: categoryApprox.last.meta.method,
     unique_customers_max_relative_error: maxRelativeError(
       categoryApprox.last.data,
@@ -302,9 +302,9 @@ try {
     shape: 'product, one year, top 100',
     ms_median: products.ms,
     approx_ms_median: approxProducts.ms,
-    scan_ms: r1(productsScan.ms),
-    speedup: r1(productsScan.ms / products.ms),
-    approx_speedup: r1(productsScan.ms / approxProducts.ms),
+    scan_ms: round(productsScan.ms),
+    speedup: round(productsScan.ms / products.ms),
+    approx_speedup: round(productsScan.ms / approxProducts.ms),
     approx_unique_customers_max_relative_error: maxRelativeError(
       approxProducts.last.data,
       productsScan.data,
@@ -328,8 +328,8 @@ try {
       status: response.status,
       buckets: table.numRows,
       record_batches: table.batches.length,
-      mb: r1(bytes.length / 2 ** 20),
-      ms: r1(performance.now() - started),
+      mb: round(bytes.length / 2 ** 20),
+      ms: round(performance.now() - started),
     };
   }
   const productsArrow = await everyProductAsArrow('exact');
@@ -425,8 +425,8 @@ try {
     approx_ms_median: duck.approx.ms,
     exact_ms_median: duck.exact.ms,
     // our figures include HTTP and JSON; DuckDB's do not (in process, table already in memory)
-    duckdb_approx_over_ours: r1(duck.approx.ms / ours.approx_ms_median),
-    ours_exact_over_duckdb: r1(ours.exact_ms_median / duck.exact.ms),
+    duckdb_approx_over_ours: round(duck.approx.ms / ours.approx_ms_median),
+    ours_exact_over_duckdb: round(ours.exact_ms_median / duck.exact.ms),
   };
   // the issue-19 goals: exact within 3x DuckDB's exact, approx within DuckDB's approx
   const everyShape = EVERY_SHAPE.map(({ name }) => {
@@ -450,7 +450,7 @@ try {
     duckdb,
     at: new Date().toISOString(),
     env: machine(),
-    first_approx_call: { ms: r1(first.ms), freshness: first.meta.freshness },
+    first_approx_call: { ms: round(first.ms), freshness: first.meta.freshness },
     catch_up_s: catchUpS,
     shapes,
     category,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
+import { percentile, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -23,9 +24,6 @@ const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const listeners = Number(values.listeners);
 const PRODUCTS = 1000;
-const pct = (xs: number[], p: number) =>
-  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)]! : 0;
-const r1 = (n: number) => Math.round(n * 10) / 10;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-prices-'));
 const server = await spawnServer([
@@ -79,8 +77,8 @@ try {
     return {
       requests: latencies.length,
       per_sec: Math.round(latencies.length / seconds),
-      p50_ms: r1(pct(latencies, 0.5)),
-      p99_ms: r1(pct(latencies, 0.99)),
+      p50_ms: round(percentile(latencies, 50)),
+      p99_ms: round(percentile(latencies, 99)),
       failures,
     };
   }
@@ -165,7 +163,11 @@ try {
       listeners,
       anomalies: ANOMALIES,
       listeners_with_all: complete,
-      delivery_ms: { p50: r1(pct(delays, 0.5)), p99: r1(pct(delays, 0.99)), max: r1(pct(delays, 1)) },
+      delivery_ms: {
+        p50: round(percentile(delays, 50)),
+        p99: round(percentile(delays, 99)),
+        max: round(percentile(delays, 100)),
+      },
     },
   };
   writeResult('prices', result);

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { percentile, round } from './lib/numbers.js';
 import { plainRead } from './lib/plain-read.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -33,9 +34,6 @@ const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as {
 }[];
 const { tenant_id: tenantId, api_key: apiKey } = keys[0]!;
 const LIMIT = 100_000;
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-const r1 = (n: number) => Math.round(n * 10) / 10;
 
 // 1. the outside limit: the same 100k rows read in process by one plain statement, nothing done to them
 const limit = plainRead(dataDir, tenantId, LIMIT, runs);
@@ -114,19 +112,19 @@ try {
     ratio: Math.round((httpRate / limitRate) * 100) / 100,
     http_json_rows_per_sec: Math.round(jsonRate),
     json_ratio: Math.round((jsonRate / limitRate) * 100) / 100,
-    ttfb_ms: { p50: r1(pct(ttfbs, 50)), p95: r1(pct(ttfbs, 95)), runs },
+    ttfb_ms: { p50: round(percentile(ttfbs, 50)), p95: round(percentile(ttfbs, 95)), runs },
     concurrent: {
       streams: 4,
-      slow_reader_seconds: r1(slowResult.seconds),
-      fast_streams_seconds: r1(fastDone),
+      slow_reader_seconds: round(slowResult.seconds),
+      fast_streams_seconds: round(fastDone),
       rows: concurrent.map((c) => c.lines - 1),
-      peak_rss_mb: r1(rss.peak / 2 ** 20),
+      peak_rss_mb: round(rss.peak / 2 ** 20),
     },
     paging: {
       limit: 10_000,
       pages,
       rows: total,
-      seconds: r1(pagingSeconds),
+      seconds: round(pagingSeconds),
       rows_per_sec: Math.round(total / pagingSeconds),
     },
     rss_samples: rss.samples,

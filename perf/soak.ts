@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
+import { mib, percentile, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
@@ -35,10 +36,6 @@ const seconds = Number(values.seconds);
 const batch = Number(values.batch);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-soak-'));
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? 0) * 10) / 10;
-};
 
 // every tenant gets its own slice of the dataset's orders, as request bodies written before the clock runs
 const perTenant = Math.ceil((seconds * 2000) / tenants); // more than they can ingest in the time
@@ -169,7 +166,6 @@ try {
       process.env.SOAK_PMAP,
       execFileSync('pmap', ['-x', String(server.child.pid)], { encoding: 'utf8' }),
     );
-  const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   const result = {
     benchmark: 'soak',
     at: new Date().toISOString(),
@@ -178,12 +174,17 @@ try {
     seconds: Math.round(elapsed),
     ...counts,
     orders_per_sec: Math.round(counts.orders / elapsed),
-    healthz_ms: { p50: pct(health, 0.5), p99: pct(health, 0.99), max: pct(health, 1), probes: health.length },
-    idle_rss_mb: mb(idleRss),
-    peak_rss_mb: mb(rss.peak),
-    rss_30s_after_mb: mb(afterRss),
+    healthz_ms: {
+      p50: round(percentile(health, 50)),
+      p99: round(percentile(health, 99)),
+      max: round(percentile(health, 100)),
+      probes: health.length,
+    },
+    idle_rss_mb: mib(idleRss),
+    peak_rss_mb: mib(rss.peak),
+    rss_30s_after_mb: mib(afterRss),
     server_flags: positionals,
-    heap_total_peak_mb_by_thread: Object.fromEntries([...heapPeaks].map(([t, b]) => [t, mb(b)])),
+    heap_total_peak_mb_by_thread: Object.fromEntries([...heapPeaks].map(([t, b]) => [t, mib(b)])),
   };
   writeResult(values.out!, { ...result, rss_samples: rss.samples });
   process.stdout.write(

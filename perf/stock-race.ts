@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
+import { percentile, round } from './lib/numbers.js';
 import { writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -36,10 +37,6 @@ type Result = {
   version: number;
   events_applied: number;
 };
-const pct = (xs: number[], p: number) =>
-  xs.length
-    ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!
-    : 0;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-stock-'));
 const server = await spawnServer([
@@ -160,14 +157,14 @@ try {
     const row = {
       mode,
       clients,
-      seconds: Math.round(elapsed * 10) / 10,
+      seconds: round(elapsed),
       requests: latencies.length,
       events_sent: eventsSent,
       events_applied: eventsApplied,
       events_applied_per_sec: Math.round(eventsApplied / elapsed),
       latency_ms: {
-        p50: Math.round(pct(latencies, 50) * 10) / 10,
-        p99: Math.round(pct(latencies, 99) * 10) / 10,
+        p50: round(percentile(latencies, 50)),
+        p99: round(percentile(latencies, 99)),
       },
       product_groups: statusCounts,
       conflict_rate:

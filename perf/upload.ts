@@ -16,6 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss } from '../tools/lib/spawn-server.js';
+import { mib, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
@@ -31,7 +32,6 @@ const { values } = parseArgs({
 const total = Number(values.orders);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-upload-perf-'));
-const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 const plainFile = join(work, 'orders.ndjson');
 const gzipFile = join(work, 'orders.ndjson.gz');
@@ -112,11 +112,11 @@ try {
       body: name,
       request_orders_per_sec: Math.round(total / requestSeconds),
       upload_orders_per_sec: Math.round(total / up.seconds),
-      upload_over_request: round(requestSeconds / up.seconds),
+      upload_over_request: round(requestSeconds / up.seconds, 2),
       killed_and_resumed_orders_per_sec: Math.round(total / resumed.seconds),
       killed_and_resumed_rows: resumed.summary,
       every_row_exactly_once: exactlyOnce,
-      peak_rss_mb: { request: round(requestPeak / 2 ** 20, 1), upload: round(uploadPeak / 2 ** 20, 1) },
+      peak_rss_mb: { request: mib(requestPeak), upload: mib(uploadPeak) },
     });
     process.stdout.write(`${name}: ${JSON.stringify(rows.at(-1))}\n`);
   }
