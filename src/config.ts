@@ -398,7 +398,7 @@ export const OPTIONS = [
     kind: 'int',
     default: String(Math.max(1, availableParallelism())),
     min: 1,
-    help: 'workers one export or long stream uses at once: a job is cut into this many parts of about equal rows, a direct export or a search page over 8,192 rows streams this many stripes at a time (joined in order)',
+    help: 'workers one export or long stream uses at once: a job is cut into this many parts of about equal rows; a direct export, or a search page over 4,096 rows, streams in stripes from this many workers (joined in order)',
   },
   {
     flag: 'export-max-rows-per-s',

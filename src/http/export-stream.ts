@@ -12,7 +12,7 @@ import type { AppEnv } from './types.js';
 import { gatedStream } from './worker-stream.js';
 
 /** Batches per stripe: long enough that a stripe's setup (a connection, a statement) is noise. */
-const STRIPE_BATCHES = 2;
+const STRIPE_BATCHES = 1;
 
 const text = new TextEncoder();
 
@@ -37,7 +37,7 @@ export function directExportStream(
     : stripes.nextRanges;
   const open = () =>
     stripedStream({
-      ahead: whole ? 1 : config.exportParts,
+      ahead: whole ? 1 : config.exportParts + 1,
       sendTimeoutMs: config.streamSendTimeoutS * 1000,
       nextRanges,
       start: (range, index) =>

@@ -11,7 +11,7 @@ import type { AppEnv } from './types.js';
 import { gatedStream, workerStream } from './worker-stream.js';
 
 /** Rows per stripe of a long page; a page no longer than this streams from one worker. */
-export const SEARCH_STRIPE_ROWS = 8192;
+export const SEARCH_STRIPE_ROWS = 4096;
 
 const text = new TextEncoder();
 
@@ -50,7 +50,7 @@ export function searchStream(
   );
   const open = () =>
     stripedStream({
-      ahead: config.exportParts,
+      ahead: config.exportParts + 1,
       sendTimeoutMs: config.streamSendTimeoutS * 1000,
       nextRanges: stripes.nextRanges,
       start: (range, index) =>

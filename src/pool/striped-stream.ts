@@ -72,18 +72,38 @@ export function stripedStream(options: StripedStreamOptions): StreamHandle {
     for (const r of running.splice(0)) void (r.reader ? r.reader.cancel() : r.handle.body.cancel());
   };
 
-  /** Starts stripes until `ahead` run (or none are left). */
-  async function fill(): Promise<void> {
-    while (running.length < options.ahead) {
-      if (pending.length === 0 && !rangesEnded) {
-        const next = await options.nextRanges();
+  let fetching: Promise<void> | null = null;
+  let fetchFailure: unknown = null;
+  /** Asks for the next ranges (one call at a time). */
+  const fetchRanges = () =>
+    (fetching ??= options
+      .nextRanges()
+      .then((next) => {
         pending.push(...next.ranges);
         rangesEnded = next.end;
-      }
-      const range = pending.shift();
-      if (!range) return;
-      running.push({ handle: options.start(range, started++), reader: null, offset: 0 });
-    }
+      })
+      .finally(() => {
+        fetching = null;
+      }));
+  /** Asks for more ranges in the background, before they are needed; a failure surfaces in `fill`. */
+  const prefetch = () => {
+    if (fetching || rangesEnded || pending.length > 0 || outcome) return;
+    fetchRanges().catch((error: unknown) => {
+      fetchFailure = error;
+    });
+  };
+
+  /**
+   * Starts stripes until `ahead` run (or none are left). Only the very first ranges are waited for; later
+   * ones are asked for in the background as soon as the known ones are all started, so a stripe being
+   * sent never waits for them.
+   */
+  async function fill(): Promise<void> {
+    if (fetchFailure !== null) throw fetchFailure;
+    if (pending.length === 0 && !rangesEnded && running.length === 0) await fetchRanges();
+    while (running.length < options.ahead && pending.length > 0)
+      running.push({ handle: options.start(pending.shift()!, started++), reader: null, offset: 0 });
+    prefetch();
   }
 
   let inPull = false;

@@ -371,7 +371,7 @@ describe('long pages in stripes', () => {
       long.api_key,
       long.tenant_id,
     );
-    expect(await streamsStarted()).toBe(before + 3); // 8,192 + 8,192 + 616 rows
+    expect(await streamsStarted()).toBe(before + 5); // 4 × 4,096 + 616 rows
     expect(first.rows.map((r) => r.order_id)).toEqual(want.slice(0, 17_000));
     expect(first.meta.count).toBe(17_000);
     expect(first.meta.next_cursor).not.toBeNull();
