@@ -5,7 +5,7 @@
  *  - direct streams: CSV, CSV gzip-encoded, Parquet (POST with Accept, body read to the end);
  * each against the plain read of the same rows in process (perf/lib/plain-read.ts), server RSS sampled
  * throughout; then DuckDB's COPY … TO of the same rows (loaded into DuckDB from our Parquet file first).
- *   node dist/perf/export.js --data DIR [--workers 2] [--parts N] [--batch-rows N]
+ *   node dist/perf/export.js --data DIR [--workers 2] [--parts N] [--batch-rows N] [--cases job,stream]
  * Prints a table and one JSON line; writes perf/results/export.json.
  */
 
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     parts: { type: 'string', default: String(defaults.exportParts) },
     'batch-rows': { type: 'string', default: String(defaults.exportBatchRows) },
+    /** only the cases whose name starts with one of these (comma list), e.g. "stream" */
+    cases: { type: 'string', default: '' },
   },
 });
 const dataDir = values.data!;
@@ -44,7 +46,7 @@ interface Case {
   format: ExportFormat;
   compression: ExportCompression;
 }
-const CASES: Case[] = [
+const ALL_CASES: Case[] = [
   { name: 'job parquet zstd', kind: 'job', format: 'parquet', compression: 'zstd' },
   { name: 'job csv gzip', kind: 'job', format: 'csv', compression: 'gzip' },
   { name: 'job csv', kind: 'job', format: 'csv', compression: 'none' },
@@ -52,6 +54,8 @@ const CASES: Case[] = [
   { name: 'stream csv gzip', kind: 'stream', format: 'csv', compression: 'gzip' },
   { name: 'stream csv', kind: 'stream', format: 'csv', compression: 'none' },
 ];
+const wanted = values.cases!.split(',').filter(Boolean);
+const CASES = wanted.length ? ALL_CASES.filter((c) => wanted.some((w) => c.name.startsWith(w))) : ALL_CASES;
 
 const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
 const exportUrl = () => `${server.url}/api/v1/tenants/${tenantId}/reports/export`;
@@ -159,11 +163,11 @@ try {
       peak_server_rss_mb: mib(rss.peak),
     });
   }
-  const duck = await duckdb(parquetPath);
-  const peers: Record<string, { seconds: number; bytes: number }> = {
-    'job parquet zstd': duck.parquet,
-    'job csv gzip': duck.csvGzip,
-  };
+  // DuckDB's run needs our Parquet file (the Parquet job's)
+  const duck = parquetPath ? await duckdb(parquetPath) : null;
+  const peers: Record<string, { seconds: number; bytes: number }> = duck
+    ? { 'job parquet zstd': duck.parquet, 'job csv gzip': duck.csvGzip }
+    : {};
   for (const r of results) {
     const peer = peers[r.case as string];
     if (!peer) continue;
@@ -177,7 +181,7 @@ try {
       workers: Number(values.workers),
       export_parts: Number(values.parts),
       batch_rows: Number(values['batch-rows']),
-      duckdb_threads: duck.threads,
+      duckdb_threads: duck?.threads ?? null,
     }),
     plain_read: limit,
     results,

@@ -40,7 +40,7 @@ export class CsvEncoder implements ExportEncoder {
   }
 
   private pack(bytes: Uint8Array): Uint8Array {
-    return this.gzip ? gzipSync(bytes, { level: GZIP_LEVEL }) : new Uint8Array(bytes); // a copy
+    return this.gzip ? gzipSync(bytes, { level: GZIP_LEVEL }) : bytes;
   }
 
   header(): Uint8Array {
@@ -60,6 +60,7 @@ export class CsvEncoder implements ExportEncoder {
     return out.bytes();
   }
 
+  /** Plain CSV bytes are a view into the encoder's buffer: written out (or copied) before the next call. */
   encode(rows: readonly SearchRow[]): EncodedBatch {
     return { bytes: rows.length ? this.pack(this.plain(rows)) : EMPTY_BYTES, rowGroups: [] };
   }

@@ -24,7 +24,10 @@ export interface EncodedBatch {
 export interface ExportEncoder {
   /** Bytes that open the file. */
   header(): Uint8Array;
-  /** Encodes one batch that will be written at file offset `offset`. */
+  /**
+   * Encodes one batch that will be written at file offset `offset`. Its bytes may be a view into the
+   * encoder's own buffer, valid until the next call: every caller writes or copies them before that.
+   */
   encode(rows: readonly SearchRow[], offset: number): EncodedBatch;
   /** Bytes that close the file, given every row group written (in order). */
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array;

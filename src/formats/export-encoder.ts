@@ -22,7 +22,8 @@ export async function createExportEncoder(
 
 /**
  * A whole export file in one pass, piece by piece: the header, each batch encoded at the offset where it
- * lands, and the trailer with every row group. `progress` counts rows and bytes as they go. (Jobs write
+ * lands, and the trailer with every row group. `progress` counts rows and bytes as they go. A piece is
+ * valid until the next one is asked for (see ExportEncoder.encode): write or copy it first. (Jobs write
  * batches themselves, because they checkpoint between them.)
  */
 export function* encodedFile(

@@ -44,7 +44,8 @@ async function assemble(
   batches: SearchRow[][],
 ) {
   const enc = await createExportEncoder(format, compression, [...SEARCH_FIELDS]);
-  return Buffer.concat([...encodedFile(enc, batches)]);
+  // each piece is valid until the next is made: copied as it comes
+  return Buffer.concat(Array.from(encodedFile(enc, batches), (piece) => Buffer.from(piece)));
 }
 
 describe('thrift compact codec', () => {
