@@ -51,7 +51,7 @@ export function keysetStripes(
 }
 
 /** What a stripe started ahead may produce before the client takes any of it (a whole stripe, typically). */
-const STRIPE_AHEAD_BYTES = 2 * 1024 * 1024;
+const STRIPE_AHEAD_BYTES = 1.5 * 1024 * 1024;
 
 /**
  * How each stripe's worker stream runs: credits for a whole stripe (so the ones started ahead work on
