@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { type ExportSpec, exportStreamTrailer } from '../src/domain/export.js';
 import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
 import { createExportEncoder } from '../src/formats/export-encoder.js';
@@ -67,13 +68,25 @@ export const expireExports = defineTask(
   (ctx, input: TaskBase & { now: number }): string[] => {
     const due = ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
     for (const row of due)
-      rmSync(exportFilePath(ctx.data.dataDir, input.tenantId, row.export_id, row.format, row.compression), {
-        force: true,
-      });
+      removeExportFiles(
+        exportFilePath(ctx.data.dataDir, input.tenantId, row.export_id, row.format, row.compression),
+      );
     if (due.length) ctx.log.info({ export_ids: due.map((r) => r.export_id) }, 'exports expired');
     return due.map((r) => r.export_id);
   },
 );
+
+/**
+ * Removes an export's file and any part files left beside it (a crash between marking a job complete and
+ * removing its parts leaves them; they go with the file).
+ */
+function removeExportFiles(path: string): void {
+  const dir = dirname(path);
+  const parts = `${basename(path)}.part`;
+  for (const name of existsSync(dir) ? readdirSync(dir) : [])
+    if (name.startsWith(parts)) rmSync(join(dir, name), { force: true });
+  rmSync(path, { force: true }); // last: once the file is gone, so are its parts
+}
 
 export interface StreamExportInput extends StreamTaskBase {
   spec: ExportSpec;

@@ -534,7 +534,7 @@ describe('tools/download', () => {
 });
 
 describe('retention', () => {
-  it('a finished export expires: state expired, download 410, file deleted', async () => {
+  it('a finished export expires: state expired, download 410, file deleted (and part files a crash left)', async () => {
     const s = await startServer({ args: ['--export-retention-s', '1'] });
     try {
       const t = await s.createTenant('retention');
@@ -542,7 +542,11 @@ describe('retention', () => {
       const done = await finished(s, t.api_key, await createExport(s, t, { format: 'csv' }));
       const path = join(s.dataDir, 'exports', String(t.tenant_id), `orders-${done.export_id}.csv`);
       expect(existsSync(path)).toBe(true);
+      // a part file left by a crash between the job's completion and the removal of its parts
+      const leftover = `${path}.part1`;
+      writeFileSync(leftover, 'part');
       await eventually(() => !existsSync(path), 5000, 'expired file removed');
+      expect(existsSync(leftover)).toBe(false);
       expect((await status(s, t.api_key, done.status_url)).state).toBe('expired');
       const res = await download(s, t.api_key, done);
       expect(res.status).toBe(410);
