@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ndjson, order, product } from '../helpers/data.js';
-import { ADMIN_TOKEN, auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let a: { tenant_id: number; api_key: string; key_id: number };
@@ -266,8 +266,9 @@ describe('logs and metrics', () => {
       body: ndjson([product(77)]),
     });
     expect(res.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100));
-    const lines = server.logs().filter((l) => l.req_id === 'log-check-1' && l.msg === 'request');
+    const logged = () => server.logs().filter((l) => l.req_id === 'log-check-1' && l.msg === 'request');
+    await eventually(() => logged().length > 0, 5000, 'the request line');
+    const lines = logged();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       route: '/api/v1/ingest/products/',

@@ -303,8 +303,16 @@ describe('graceful shutdown', () => {
     const { headers } = await tenantWithProducts(server, 'drain');
     const { body, inflight } = await ingestInFlight(server, headers);
     const exited = server.stop('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+    // new connections are refused once the signal is handled
+    await eventually(
+      () =>
+        fetch(`${server.url}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      5000,
+      'new connections to be refused',
+    );
     body.send(manyOrders(100, 100));
     body.end();
     const res = await inflight;
