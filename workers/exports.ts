@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { type ExportSpec, exportStreamTrailer } from '../src/domain/export.js';
 import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
 import { createExportEncoder } from '../src/formats/export-encoder.js';
+import { appendSum, deflatePart, EMPTY_SUM, GZIP_HEADER, type GzipSum } from '../src/formats/gzip-parts.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { StripeRange } from '../src/pool/striped-stream.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
@@ -95,18 +96,28 @@ export interface StreamExportInput extends StreamTaskBase {
   range: StripeRange;
   /** Whether it opens the file (the first stripe writes the header). */
   header: boolean;
-}
-
-/** How a stripe of a direct export ended: its rows and, for Parquet, its row groups (offsets from its start). */
-export interface StreamExportMeta {
-  rows: number;
-  rowGroups: Uint8Array[];
+  /**
+   * Content-Encoding gzip: the stripe deflates what it writes as one part of a single gzip member
+   * (src/formats/gzip-parts.ts); the first stripe writes the member's header, the joiner its closing.
+   */
+  transferGzip: boolean;
 }
 
 /**
- * One stripe of an export sent as the response itself (src/routes/exports.ts joins the stripes): the same
- * encoder as the jobs, batches written to the socket as it takes them. The file's closing bytes come from
- * exportTrailer, once every stripe is in.
+ * How a stripe of a direct export ended: its rows, its bytes before any transfer encoding, for Parquet its
+ * row groups (offsets from its start) and, when gzip-encoded, the CRC-32 and length of what it deflated.
+ */
+export interface StreamExportMeta {
+  rows: number;
+  bytes: number;
+  rowGroups: Uint8Array[];
+  gzip: GzipSum | null;
+}
+
+/**
+ * One stripe of an export sent as the response itself (src/http/export-stream.ts joins the stripes): the
+ * same encoder as the jobs, batches written to the socket as it takes them. The file's closing bytes come
+ * from exportTrailer, once every stripe is in.
  */
 export const streamExport = defineStreamTask(
   'streamExport',
@@ -115,13 +126,20 @@ export const streamExport = defineStreamTask(
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
     const db = openShardReader(ctx.data.dataDir, input.tenantId);
     let rows = 0;
-    let offset = 0;
+    let bytes = 0;
+    let gzip: GzipSum | null = input.transferGzip ? EMPTY_SUM : null;
     const rowGroups: Uint8Array[] = [];
+    const write = async (data: Uint8Array) => {
+      bytes += data.length;
+      if (!gzip) return sink.writeBytes(data);
+      const part = deflatePart(data);
+      gzip = appendSum(gzip, part);
+      await sink.writeBytes(part.bytes);
+    };
     try {
       if (input.header) {
-        const header = encoder.header();
-        await sink.writeBytes(header);
-        offset += header.length;
+        if (input.transferGzip) await sink.writeBytes(GZIP_HEADER);
+        await write(encoder.header());
       }
       for (const batch of exportBatches(
         db,
@@ -131,9 +149,8 @@ export const streamExport = defineStreamTask(
         input.batchRows,
         range.floor,
       )) {
-        const encoded = encoder.encode(batch, offset);
-        await sink.writeBytes(encoded.bytes);
-        offset += encoded.bytes.length;
+        const encoded = encoder.encode(batch, bytes);
+        await write(encoded.bytes);
         rows += batch.length;
         rowGroups.push(...encoded.rowGroups.map((g) => g.meta));
       }
@@ -141,9 +158,11 @@ export const streamExport = defineStreamTask(
       db.close();
       ctx.obs.record('stream_rows_total', { route: 'export_stream' }, rows);
     }
-    return { rows, rowGroups };
+    return { rows, bytes, rowGroups, gzip };
   },
-  (failure, input) => exportStreamTrailer(input.spec.format, failure),
+  // a gzip-encoded stream cannot carry plain text: cut short, its member has no closing, which every
+  // client reports as a damaged body
+  (failure, input) => (input.transferGzip ? '' : exportStreamTrailer(input.spec.format, failure)),
 );
 
 export interface ExportTrailerInput extends TaskBase {

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { StreamExportMeta } from '../../workers/exports.js';
 import { type ExportSpec, exportStreamTrailer } from '../domain/export.js';
 import { EMPTY_BYTES } from '../formats/encoder.js';
+import { appendSum, deflatePart, EMPTY_SUM, gzipClosing } from '../formats/gzip-parts.js';
 import { shiftRowGroup } from '../formats/parquet-assembly.js';
 import type { StreamHandle } from '../pool/pool.js';
 import { stripedStream } from '../pool/striped-stream.js';
@@ -27,6 +28,8 @@ export function directExportStream(
   c: Context<AppEnv>,
   deps: Pick<AppDeps, 'pool' | 'config' | 'admission' | 'streams' | 'faults'>,
   spec: ExportSpec,
+  /** Content-Encoding gzip: each stripe deflates its part of one gzip member (src/formats/gzip-parts.ts). */
+  transferGzip: boolean,
 ): StreamHandle {
   const { config, pool } = deps;
   const base = { requestId: c.get('requestId'), tenantId: c.get('tenantId') };
@@ -43,22 +46,36 @@ export function directExportStream(
       start: (range, index) =>
         pool.stream(
           'streamExport',
-          { ...base, spec, batchRows: config.exportBatchRows, range, header: index === 0 },
+          { ...base, spec, batchRows: config.exportBatchRows, range, header: index === 0, transferGzip },
           stripeStreamOptions(config, (error) =>
             failureTrailer({ code: 'worker_failed', detail: error.message }),
           ),
         ),
       finish: async (stripes) => {
-        if (spec.format !== 'parquet') return EMPTY_BYTES;
-        const rowGroups = stripes.flatMap((s) =>
-          (s.meta as StreamExportMeta).rowGroups.map((g) => shiftRowGroup(g, s.offset)),
-        );
-        return pool.run('exportTrailer', { ...base, spec, rowGroups });
+        const metas = stripes.map((s) => s.meta as StreamExportMeta);
+        const trailer = spec.format === 'parquet' ? await parquetFooter(metas) : EMPTY_BYTES;
+        if (!transferGzip) return trailer;
+        let sum = metas.reduce((all, m) => appendSum(all, m.gzip!), EMPTY_SUM);
+        if (trailer.length === 0) return gzipClosing(sum);
+        const last = deflatePart(trailer);
+        sum = appendSum(sum, last);
+        return Buffer.concat([last.bytes, gzipClosing(sum)]);
       },
       failureTrailer,
     });
+  /** The footer over every stripe's row groups, each moved to where its stripe's bytes start. */
+  const parquetFooter = (metas: readonly StreamExportMeta[]) => {
+    let offset = 0;
+    const rowGroups = metas.flatMap((m) => {
+      const moved = m.rowGroups.map((g) => shiftRowGroup(g, offset));
+      offset += m.bytes;
+      return moved;
+    });
+    return pool.run('exportTrailer', { ...base, spec, rowGroups });
+  };
   const failureTrailer = (failure: { code: string; detail: string }) => {
-    const trailer = exportStreamTrailer(spec.format, failure);
+    // a gzip-encoded body cannot carry plain text: cut short, its member has no closing
+    const trailer = transferGzip ? '' : exportStreamTrailer(spec.format, failure);
     return trailer ? text.encode(trailer) : null;
   };
   return gatedStream(c, deps, open, { logName: 'export', logFields: { format: spec.format } });

@@ -18,7 +18,6 @@ import {
 import { accepted } from '../http/accept.js';
 import { directExportStream } from '../http/export-stream.js';
 import { requireFreeDisk } from '../http/free-disk.js';
-import { gzipTransferStream } from '../http/gzip-encoding.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
 import { register } from '../http/register.js';
@@ -209,8 +208,8 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   );
 
   function streamDirect(c: Context<AppEnv>, spec: ExportSpec): Response {
-    const { body } = directExportStream(c, deps, spec);
     const gzip = acceptsGzip(c.req.header('accept-encoding'));
+    const { body } = directExportStream(c, deps, spec, gzip);
     const headers: Record<string, string> = {
       'content-type': exportContentType(spec.format, 'none'),
       'content-disposition': `attachment; filename="${exportFileName('stream', spec.format, 'none')}"`,
@@ -218,7 +217,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       vary: 'Accept, Accept-Encoding',
     };
     if (gzip) headers['content-encoding'] = 'gzip';
-    return c.body(gzip ? body.pipeThrough(gzipTransferStream()) : body, 200, headers);
+    return c.body(body, 200, headers);
   }
 
   register(

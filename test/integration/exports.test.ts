@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { crc32, gunzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
@@ -439,6 +440,34 @@ describe('direct streaming (Accept: text/csv or application/vnd.apache.parquet)'
     expect(gz.headers.get('content-encoding')).toBe('gzip');
     expect(gz.headers.get('vary')).toContain('Accept-Encoding');
     expect(await gz.text()).toBe(fileText); // fetch decodes gzip transparently
+    // the stripes deflate their parts apart, yet the body is one gzip member (curl and browsers read only
+    // the first): one header, and the last 8 bytes are the CRC-32 and length of the whole text
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const req = request(
+        `${server.url}/api/v1/tenants/${tenant.tenant_id}/reports/export`,
+        {
+          method: 'POST',
+          headers: auth(tenant.api_key, {
+            'content-type': 'application/json',
+            accept: 'text/csv',
+            'accept-encoding': 'gzip',
+          }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+    const text = Buffer.from(fileText);
+    expect([raw[0], raw[1]]).toEqual([0x1f, 0x8b]);
+    expect(raw.readUInt32LE(raw.length - 8)).toBe(crc32(text));
+    expect(raw.readUInt32LE(raw.length - 4)).toBe(text.length);
+    expect(gunzipSync(raw).equals(text)).toBe(true);
   });
 
   it('streams Parquet in stripes joined under one footer, which Arrow and DuckDB read', async () => {
