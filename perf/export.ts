@@ -9,6 +9,7 @@
  * Prints a table and one JSON line; writes perf/results/export.json.
  */
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +144,8 @@ try {
   const rssSeries: Record<string, [number, number][]> = {};
   let parquetPath = '';
   for (const c of CASES) {
+    // the previous case's file is written back now, not during this one (as perf/upload does)
+    execFileSync('sync');
     const sampler = sampleRss(server.child.pid!, 100);
     const run = c.kind === 'job' ? await job(c) : await stream(c, limit.rows);
     const rss = sampler.stop();

@@ -2,13 +2,14 @@
  * Resumable uploads against the request path (issue 22): the first N orders of a dataset as one NDJSON
  * file (and its gzip), ingested once by a single POST and once through tus with tools/upload, each into a
  * fresh tenant of the same server, plain then gzip, alternating so both see the machine in the same state.
- * Then the upload again, killed (SIGKILL) half way and run again to resume: total time, and that every row
+ * Then the upload again, killed (SIGKILL) once half the file is durable on the server and run again to
+ * resume: total time, where it resumed, and that every row
  * arrived exactly once.
  *   node dist/perf/upload.js --dataset ./datasets/small [--orders 1000000] [--out upload]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,10 +48,27 @@ interface Summary {
   rows_inserted: number;
   rows_failed: number;
   rows_duplicate: number;
+  /** where the last run of tools/upload started (0 unless it resumed) */
+  resumed_from: number;
 }
 
-/** Runs tools/upload to the end; with `killAfterMs`, SIGKILLs it then and runs it again to resume. */
-async function upload(file: string, url: string, key: string, killAfterMs?: number) {
+/** The server's durable offset of the upload tools/upload is sending `file` to (null before it exists). */
+async function durableOffset(file: string, key: string): Promise<number | null> {
+  const state = `${file}.tus.json`;
+  if (!existsSync(state)) return null;
+  const { uploadUrl } = JSON.parse(readFileSync(state, 'utf8')) as { uploadUrl: string };
+  const res = await fetch(uploadUrl, {
+    method: 'HEAD',
+    headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${key}` },
+  });
+  return res.ok ? Number(res.headers.get('upload-offset')) : null;
+}
+
+/**
+ * Runs tools/upload to the end; with `killAtBytes`, SIGKILLs it once the server holds that many bytes
+ * durably (the transfer half done, not the processing) and runs it again to resume.
+ */
+async function upload(file: string, url: string, key: string, killAtBytes?: number) {
   const run = (kill?: number) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(
@@ -62,14 +80,21 @@ async function upload(file: string, url: string, key: string, killAfterMs?: numb
       child.stdout.on('data', (d) => {
         out += d;
       });
-      const timer = kill === undefined ? null : setTimeout(() => child.kill('SIGKILL'), kill);
+      let exited = false;
+      const watch = async () => {
+        while (kill !== undefined && !exited) {
+          if (((await durableOffset(file, key)) ?? 0) >= kill) child.kill('SIGKILL');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      void watch();
       child.once('exit', (code) => {
-        if (timer) clearTimeout(timer);
+        exited = true;
         resolve({ code, out });
       });
     });
   const t0 = performance.now();
-  if (killAfterMs !== undefined) await run(killAfterMs);
+  if (killAtBytes !== undefined) await run(killAtBytes);
   const last = await run();
   const seconds = (performance.now() - t0) / 1000;
   if (last.code !== 0) throw new Error(`upload exited ${last.code}: ${last.out.slice(-300)}`);
@@ -104,9 +129,9 @@ try {
     const uploadPeak = uploadSampler.stop().peak;
     if (single.rows_inserted !== total || up.summary.rows_inserted !== total)
       throw new Error(`${name}: rows ${single.rows_inserted} / ${up.summary.rows_inserted}, want ${total}`);
-    // killed half way (by the request path's time), then resumed
+    // killed once half the file is durable on the server, then resumed
     const c = await freshTenant();
-    const resumed = await upload(file, server.url, c.key, (requestSeconds * 1000) / 2);
+    const resumed = await upload(file, server.url, c.key, statSync(file).size / 2);
     const exactlyOnce = resumed.summary.rows_inserted === total && resumed.summary.rows_duplicate === 0;
     rows.push({
       body: name,
@@ -114,6 +139,8 @@ try {
       upload_orders_per_sec: Math.round(total / up.seconds),
       upload_over_request: round(requestSeconds / up.seconds, 2),
       killed_and_resumed_orders_per_sec: Math.round(total / resumed.seconds),
+      resumed_at_byte: resumed.summary.resumed_from,
+      file_bytes: statSync(file).size,
       killed_and_resumed_rows: resumed.summary,
       every_row_exactly_once: exactlyOnce,
       peak_rss_mb: { request: mib(requestPeak), upload: mib(uploadPeak) },
@@ -122,7 +149,7 @@ try {
   }
   const result = { benchmark: 'upload', at: new Date().toISOString(), env: machine(), orders: total, rows };
   process.stdout.write(
-    '| body | single request orders/s | tus upload orders/s | upload / request (goal >= 0.9) | killed half way, resumed: orders/s | every row once | peak RSS MB request / upload |\n|---|---|---|---|---|---|---|\n',
+    '| body | single request orders/s | tus upload orders/s | upload / request (goal >= 0.9) | killed half way, resumed: orders/s | resumed at byte / of | every row once | peak RSS MB request / upload |\n|---|---|---|---|---|---|---|---|\n',
   );
   for (const r of rows as {
     body: string;
@@ -130,11 +157,13 @@ try {
     upload_orders_per_sec: number;
     upload_over_request: number;
     killed_and_resumed_orders_per_sec: number;
+    resumed_at_byte: number;
+    file_bytes: number;
     every_row_exactly_once: boolean;
     peak_rss_mb: { request: number; upload: number };
   }[])
     process.stdout.write(
-      `| ${r.body} | ${r.request_orders_per_sec} | ${r.upload_orders_per_sec} | ${r.upload_over_request} | ${r.killed_and_resumed_orders_per_sec} | ${r.every_row_exactly_once} | ${r.peak_rss_mb.request} / ${r.peak_rss_mb.upload} |\n`,
+      `| ${r.body} | ${r.request_orders_per_sec} | ${r.upload_orders_per_sec} | ${r.upload_over_request} | ${r.killed_and_resumed_orders_per_sec} | ${r.resumed_at_byte} / ${r.file_bytes} | ${r.every_row_exactly_once} | ${r.peak_rss_mb.request} / ${r.peak_rss_mb.upload} |\n`,
     );
   process.stdout.write(`${JSON.stringify(result)}\n`);
   writeResult(values.out!, result);
