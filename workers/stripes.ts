@@ -3,7 +3,7 @@ import type { SearchFilters } from '../src/domain/search.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { defineTask } from '../src/pool/worker-context.js';
 import { buildPositionAtSql } from '../src/storage/search-sql.js';
-import { openShardReader } from '../src/storage/shards.js';
+import { statementCache } from '../src/storage/sqlite.js';
 
 export interface StripeCutsInput extends TaskBase {
   filters: SearchFilters;
@@ -35,28 +35,25 @@ export interface StripeCuts {
  * scan of count × every entries in SQLite, no rows built), stopping at `maxRows`.
  */
 export const stripeCuts = defineTask('stripeCuts', (ctx, input: StripeCutsInput): StripeCuts => {
-  const db = openShardReader(ctx.data.dataDir, input.tenantId);
+  // point reads, no iterator left open: the thread's own connection serves them
+  const statement = statementCache(ctx.shards.db(input.tenantId));
   const positionAt = (after: CursorPosition | null, offset: number) => {
     const at = buildPositionAtSql(input.filters, after);
-    return db.prepare(at.sql).get(...at.params, offset) as CursorPosition | undefined;
+    return statement(at.sql).get(...at.params, offset) as CursorPosition | undefined;
   };
-  try {
-    const cuts: CursorPosition[] = [];
-    let position = input.after;
-    let taken = 0;
-    const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
-    while (cuts.length < input.count) {
-      if (left() === 0)
-        return { cuts, taken, end: true, rest: false, more: positionAt(position, 0) !== undefined };
-      const step = Math.min(input.every, left());
-      const next = positionAt(position, step - 1);
-      if (!next) return { cuts, taken, end: true, rest: true, more: false };
-      cuts.push(next);
-      position = next;
-      taken += step;
-    }
-    return { cuts, taken, end: false, rest: false, more: false };
-  } finally {
-    db.close();
+  const cuts: CursorPosition[] = [];
+  let position = input.after;
+  let taken = 0;
+  const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
+  while (cuts.length < input.count) {
+    if (left() === 0)
+      return { cuts, taken, end: true, rest: false, more: positionAt(position, 0) !== undefined };
+    const step = Math.min(input.every, left());
+    const next = positionAt(position, step - 1);
+    if (!next) return { cuts, taken, end: true, rest: true, more: false };
+    cuts.push(next);
+    position = next;
+    taken += step;
   }
+  return { cuts, taken, end: false, rest: false, more: false };
 });

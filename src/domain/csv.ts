@@ -15,30 +15,16 @@ const quoted = (s: string) => `"${s.replaceAll('"', '""')}"`;
 /** What a spreadsheet reads as the start of a formula (OWASP's CSV injection list). */
 const FORMULA_START = /^[=+\-@\t\r]/;
 
-/**
- * A text cell a spreadsheet will not run: one starting with `=`, `+`, `-`, `@`, a tab or a carriage return
- * gets a leading `'`, which spreadsheets show as text (OWASP's advice for CSV injection). Numbers are left
- * alone (a negative number is not a formula); only strings from the data are neutralised.
- */
-export function neutraliseFormula(value: unknown): unknown {
-  return typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : value;
-}
-
-/** A CSV row for people's spreadsheets: text cells neutralised, then RFC 4180 quoting. */
-export function safeCsvRow(values: readonly unknown[]): string {
-  return csvRow(values.map(neutraliseFormula));
-}
-
 /** How one column's values become cells; the export encoder picks one per column, once. */
 export type CsvCell = (value: unknown) => string;
 
-/** A text cell from the data: neutralised and quoted as `safeCsvRow` does, without a per-row array. */
-export const safeTextCell: CsvCell = (value) => {
-  if (value === null || value === undefined) return '';
-  if (typeof value !== 'string') return csvField(value);
-  const s = FORMULA_START.test(value) ? `'${value}` : value;
-  return NEEDS_QUOTES.test(s) ? quoted(s) : s;
-};
+/**
+ * A text cell from the data that a spreadsheet will not run: one starting with `=`, `+`, `-`, `@`, a tab or
+ * a carriage return gets a leading `'`, which spreadsheets show as text (OWASP's advice for CSV
+ * injection), then RFC 4180 quoting. Only strings are neutralised (a negative number is not a formula).
+ */
+export const safeTextCell: CsvCell = (value) =>
+  csvField(typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : value);
 
 /** A number cell: never quoted, never a formula. */
 export const numberCell: CsvCell = (value) =>

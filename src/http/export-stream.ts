@@ -12,9 +12,6 @@ import { keysetStripes, stripeStreamOptions } from './keyset-stripes.js';
 import type { AppEnv } from './types.js';
 import { gatedStream } from './worker-stream.js';
 
-/** Batches per stripe: long enough that a stripe's setup (a connection, a statement) is noise. */
-const STRIPE_BATCHES = 1;
-
 const text = new TextEncoder();
 
 /**
@@ -34,7 +31,8 @@ export function directExportStream(
   const { config, pool } = deps;
   const base = { requestId: c.get('requestId'), tenantId: c.get('tenantId') };
   const whole = needsSort(spec.filters);
-  const stripes = keysetStripes(pool, base, spec.filters, null, config.exportBatchRows * STRIPE_BATCHES);
+  // a stripe is one batch: a finished stripe frees its worker while an earlier one is still being sent
+  const stripes = keysetStripes(pool, base, spec.filters, null, config.exportBatchRows);
   const nextRanges = whole
     ? async () => ({ ranges: [{ after: null, floor: null, limit: null }], end: true })
     : stripes.nextRanges;

@@ -1,7 +1,8 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import type { CursorPosition } from '../domain/cursor.js';
 import { rowPosition, type SearchField, type SearchFilters, type SearchRow } from '../domain/search.js';
 import { buildSearchSql } from './search-sql.js';
+import { statementCache } from './sqlite.js';
 
 /**
  * The rows of an export, in keyset order, a page at a time: each page is its own short query that starts
@@ -17,16 +18,11 @@ export function* exportBatches(
   /** One part of an export: stop after this position (inclusive). */
   floor: CursorPosition | null = null,
 ): Generator<SearchRow[]> {
-  const statements = new Map<string, Statement>();
+  const statement = statementCache(db, (sql) => db.prepare(sql).raw());
   let position = after;
   for (;;) {
     const { sql, params } = buildSearchSql(filters, fields, position, batchRows, floor);
-    let stmt = statements.get(sql);
-    if (!stmt) {
-      stmt = db.prepare(sql).raw();
-      statements.set(sql, stmt);
-    }
-    const rows = stmt.all(...params) as SearchRow[];
+    const rows = statement(sql).all(...params) as SearchRow[];
     if (rows.length === 0) return;
     yield rows;
     if (rows.length < batchRows) return;

@@ -1,6 +1,25 @@
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 
 export type Db = Database.Database;
+
+/**
+ * Statements prepared once per SQL text for one connection, for a loop whose query text changes only
+ * between a few shapes (a keyset query with and without its start position, say).
+ */
+export function statementCache(
+  db: Db,
+  prepare = (sql: string) => db.prepare(sql),
+): (sql: string) => Statement {
+  const statements = new Map<string, Statement>();
+  return (sql) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+}
 
 export interface OpenOptions {
   readonly?: boolean;
