@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import type { ExportCompression, ExportFormat } from '../src/domain/export.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
 import { mib, round } from './lib/numbers.js';
@@ -27,8 +27,8 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string', default: './data' },
     workers: { type: 'string', default: '2' },
-    parts: { type: 'string', default: String(defaults.exportParts) },
-    'batch-rows': { type: 'string', default: String(defaults.exportBatchRows) },
+    parts: { type: 'string', default: String(defaults.export.parts) },
+    'batch-rows': { type: 'string', default: String(defaults.export.batchRows) },
     /** only the cases whose name starts with one of these (comma list), e.g. "stream" */
     cases: { type: 'string', default: '' },
   },

@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
 import { round } from './lib/numbers.js';
@@ -37,7 +37,7 @@ const { values } = parseArgs({
     chunks: { type: 'string', default: '10' },
     workers: { type: 'string', default: '2' },
     /** lines per chunk on the server (what one worker task parses) */
-    'batch-rows': { type: 'string', default: String(loadConfig([], {}).ingestBatchRows) },
+    'batch-rows': { type: 'string', default: String(loadConfig([], {}).ingest.batchRows) },
     /** only the first N orders (quick runs) */
     limit: { type: 'string' },
     /** results file name under perf/results (without .json) */

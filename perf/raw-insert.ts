@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { type OrderRecord, toOrderRecord } from '../src/storage/order-record.js';
 import { type OrderRow, OrderWriter, ProductWriter } from '../src/storage/order-writer.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
@@ -36,8 +36,8 @@ const { values } = parseArgs({
     limit: { type: 'string' },
     variants: { type: 'string', default: 'plain,ours,breakdown' },
     repeat: { type: 'string', default: '1' },
-    'commit-rows': { type: 'string', default: String(server.ingestCommitRows) },
-    'cache-mib': { type: 'string', default: String(server.writerCacheMiB) },
+    'commit-rows': { type: 'string', default: String(server.ingest.commitRows) },
+    'cache-mib': { type: 'string', default: String(server.sqlite.writerCacheMiB) },
     /** where the temporary databases go (a tmpfs here measures CPU alone) */
     dir: { type: 'string', default: '.' },
     out: { type: 'string', default: 'raw-insert' },

@@ -25,7 +25,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', headCancelsBody());
   app.use('*', requestId());
-  const jsonDeadlines = bodyDeadlines(deps.config, 'json');
+  const jsonDeadlines = bodyDeadlines(deps.config.body, 'json');
   app.use('*', (c, next) => {
     c.set('jsonDeadlines', jsonDeadlines);
     return next();

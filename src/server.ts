@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
-import { type Config, ConfigError, helpText, loadConfig } from './config.js';
+import { helpText } from './config/help.js';
+import { type Config, ConfigError, loadConfig } from './config/load.js';
 import { Admission } from './http/admission.js';
 import { StorageHealth } from './http/health.js';
 import { lingerOnEarlyAnswers } from './http/lingering-close.js';
@@ -35,13 +36,13 @@ export interface RunningServer {
 
 /** Opens storage (migrating the catalog and every shard), starts the pool, and serves HTTP. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const log = createLogger(config.logLevel, { thread: 'main' });
-  const catalog = new Catalog(config.dataDir);
-  const health = new StorageHealth(config.dataDir, config.minFreeDiskMb * 1024 * 1024, log);
+  const log = createLogger(config.server.logLevel, { thread: 'main' });
+  const catalog = new Catalog(config.server.dataDir);
+  const health = new StorageHealth(config.server.dataDir, config.server.minFreeDiskMb * 1024 * 1024, log);
   // A shard that cannot be opened or migrated takes its own tenant down, not the server.
   for (const t of catalog.tenants()) {
     try {
-      prepareShard(config.dataDir, t.tenant_id);
+      prepareShard(config.server.dataDir, t.tenant_id);
     } catch (error) {
       health.tenantDown(
         t.tenant_id,
@@ -54,35 +55,32 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const pool = new WorkerPool(
     {
       workerData: { cursorSecret },
-      workers: config.workers,
-      tasksPerWorker: config.tasksPerWorker,
-      writerLanes: config.writerLanes,
-      sqliteCacheMiB: config.sqliteCacheMiB,
-      sqliteMmapMiB: config.sqliteMmapMiB,
-      writerCacheMiB: config.writerCacheMiB,
-      writerSynchronous: config.writerSynchronous,
+      workers: config.pool.workers,
+      tasksPerWorker: config.pool.tasksPerWorker,
+      writerLanes: config.pool.writerLanes,
+      sqlite: config.sqlite,
       onAbandonedLocks: (slots) =>
         log.error(
           { lock_slots: slots },
           'a worker thread died holding shard write locks: released (SQLite rolled back its transaction)',
         ),
-      heap: { youngMb: config.workerYoungMb, oldMb: config.workerOldMb },
-      dataDir: config.dataDir,
-      logLevel: config.logLevel,
+      heap: { youngMb: config.pool.youngMb, oldMb: config.pool.oldMb },
+      dataDir: config.server.dataDir,
+      logLevel: config.server.logLevel,
     },
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
   const rollups =
-    config.rollupRefresh === 'background'
+    config.sales.rollupRefresh === 'background'
       ? new RollupRefresher(pool, log, {
-          delayMs: config.rollupRefreshDelayMs,
-          maxLagMs: config.rollupRefreshMaxLagMs,
+          delayMs: config.sales.rollupRefreshDelayMs,
+          maxLagMs: config.sales.rollupRefreshMaxLagMs,
           runBudgetMs: ROLLUP_REFRESH_RUN_BUDGET_MS,
         })
       : null;
   const writes = new ShardWriteQueue(pool, {
-    commitRows: config.ingestCommitRows,
+    commitRows: config.ingest.commitRows,
     onWritten: (tenantId, kind) => {
       checkpoints.request(tenantId);
       // only orders feed the sales pre-aggregates
@@ -90,14 +88,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
   });
   metrics.watchWriteQueue(() => writes.waiting);
-  const admission = new Admission(pool, config, metrics);
+  const admission = new Admission(pool, config.pool, metrics);
   const faults = new StorageFaults(pool, health, log);
   // streams may hold all but one task slot per worker: short requests (a product lookup) always find one
   const streams = new StreamGate(
     {
-      total: Math.max(1, pool.capacity - config.workers),
-      perTenant: config.maxStreamsPerTenant,
-      perKey: config.maxStreamsPerKey,
+      total: Math.max(1, pool.capacity - config.pool.workers),
+      perTenant: config.streams.maxPerTenant,
+      perKey: config.streams.maxPerKey,
     },
     metrics,
   );
@@ -113,12 +111,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     log,
     tenantIds,
     options: {
-      concurrency: config.exportConcurrency,
-      parts: config.exportParts,
-      batchRows: config.exportBatchRows,
-      maxRowsPerSecond: config.exportMaxRowsPerS,
-      retentionMs: config.exportRetentionS * 1000,
-      sweepIntervalMs: Math.min(60_000, config.exportRetentionS * 1000),
+      concurrency: config.export.concurrency,
+      parts: config.export.parts,
+      batchRows: config.export.batchRows,
+      maxRowsPerSecond: config.export.maxRowsPerS,
+      retentionMs: config.export.retentionS * 1000,
+      sweepIntervalMs: Math.min(60_000, config.export.retentionS * 1000),
     },
   });
   const uploads = new UploadJobs({ pool, writes, config, log, tenantIds, budget: admission.ingestBudget });
@@ -150,8 +148,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const s = serve(
       {
         fetch: app.fetch,
-        port: config.port,
-        hostname: config.host,
+        port: config.server.port,
+        hostname: config.server.host,
         // Node's requestTimeout (300 s) would cut a long ingest body with a bare 408 and no counts; bodies
         // are given their deadlines where they are read (src/http/body-deadline.ts)
         serverOptions: { requestTimeout: 0 },
@@ -161,11 +159,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   lingerOnEarlyAnswers(server, { ms: 10_000, idleMs: 1000 });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
   deps.state.ready = true;
   // The contract promises this line (clients read the port from it), so it is printed at any log level.
   const announce = log.isLevelEnabled('info') ? log : createLogger('info', { thread: 'main' });
-  announce.info({ port, host: config.host, data_dir: config.dataDir, workers: config.workers }, 'listening');
+  announce.info(
+    { port, host: config.server.host, data_dir: config.server.dataDir, workers: config.pool.workers },
+    'listening',
+  );
   const missing = missingServerSettings();
   if (missing.length > 0)
     log.warn(
@@ -185,17 +186,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const timer = setTimeout(() => {
       // requests still reading a body stop reading and answer what they committed (503, Connection: close)
       log.warn(
-        { timeout_ms: config.shutdownTimeoutMs },
+        { timeout_ms: config.server.shutdownTimeoutMs },
         'shutdown timeout: in-flight requests are being answered',
       );
       shutdown.abort();
       grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_ANSWER_GRACE_MS);
-    }, config.shutdownTimeoutMs);
+    }, config.server.shutdownTimeoutMs);
     await closed;
     clearTimeout(timer);
     clearTimeout(grace);
     rollups?.stop();
-    await exports.stop(config.shutdownTimeoutMs);
+    await exports.stop(config.server.shutdownTimeoutMs);
     await uploads.stop();
     await pool.close();
     catalog.close();

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../src/domain/metrics.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
@@ -181,7 +181,7 @@ lines.push(
   '',
 );
 {
-  const { exportBatchRows } = loadConfig([], {});
+  const exportBatchRows = loadConfig([], {}).export.batchRows;
   const { sql, params } = buildSearchSql({}, SEARCH_FIELDS, after, exportBatchRows);
   explain(
     'export page after a checkpoint',

@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { Problem } from './problem.js';
 
 export interface BodyDeadlines {
@@ -94,13 +94,13 @@ export async function* withDeadlines<T>(
 
 /** The deadlines of a server's configuration: streaming bodies (ingest, tus) get the long total limit. */
 export function bodyDeadlines(
-  config: Config,
+  limits: Config['body'],
   kind: 'json' | 'stream',
   shutdown?: AbortSignal,
 ): BodyDeadlines {
   return {
-    totalMs: (kind === 'json' ? config.requestTimeoutS : config.ingestBodyTimeoutS) * 1000,
-    idleMs: config.bodyIdleTimeoutS * 1000,
+    totalMs: (kind === 'json' ? limits.requestTimeoutS : limits.ingestTimeoutS) * 1000,
+    idleMs: limits.idleTimeoutS * 1000,
     shutdown,
   };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import Busboy from 'busboy';
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { type BodyDeadlines, withDeadlines } from './body-deadline.js';
 import { Problem } from './problem.js';
 
@@ -18,12 +18,12 @@ export interface DecodeLimits {
 }
 
 /** The decoding limits of a server's configuration. */
-export function decodeLimits(config: Config): DecodeLimits {
+export function decodeLimits(limits: Config['body']): DecodeLimits {
   return {
-    maxBodyBytes: config.maxBodyBytes,
-    maxDecompressedBytes: config.maxDecompressedBytes,
-    maxRatio: config.maxDecompressionRatio,
-    maxZipMembers: config.maxZipMembers,
+    maxBodyBytes: limits.maxBytes,
+    maxDecompressedBytes: limits.maxDecompressedBytes,
+    maxRatio: limits.maxDecompressionRatio,
+    maxZipMembers: limits.maxZipMembers,
   };
 }
 

@@ -32,20 +32,20 @@ export function directExportStream(
   const base = { requestId: c.get('requestId'), tenantId: c.get('tenantId') };
   const whole = needsSort(spec.filters);
   // a stripe is one batch: a finished stripe frees its worker while an earlier one is still being sent
-  const stripes = keysetStripes(pool, base, spec.filters, null, config.exportBatchRows);
+  const stripes = keysetStripes(pool, base, spec.filters, null, config.export.batchRows);
   const nextRanges = whole
     ? async () => ({ ranges: [{ after: null, floor: null, limit: null }], end: true })
     : stripes.nextRanges;
   const open = () =>
     stripedStream({
-      ahead: whole ? 1 : config.exportParts + 1,
-      sendTimeoutMs: config.streamSendTimeoutS * 1000,
+      ahead: whole ? 1 : config.export.parts + 1,
+      sendTimeoutMs: config.streams.sendTimeoutS * 1000,
       nextRanges,
       start: (range, index) =>
         pool.stream(
           'streamExport',
-          { ...base, spec, batchRows: config.exportBatchRows, range, header: index === 0, transferGzip },
-          stripeStreamOptions(config, (error) =>
+          { ...base, spec, batchRows: config.export.batchRows, range, header: index === 0, transferGzip },
+          stripeStreamOptions(config.streams, (error) =>
             failureTrailer({ code: 'worker_failed', detail: error.message }),
           ),
         ),

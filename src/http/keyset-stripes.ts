@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import type { CursorPosition } from '../domain/cursor.js';
 import type { SearchFilters } from '../domain/search.js';
 import type { StreamOptions, WorkerPool } from '../pool/pool.js';
@@ -58,12 +58,12 @@ const STRIPE_AHEAD_BYTES = 1.5 * 1024 * 1024;
  * while an earlier one is sent), and no send timeout of its own (the joined stream has one).
  */
 export function stripeStreamOptions(
-  config: Pick<Config, 'streamCredits' | 'streamChunkBytes'>,
+  streams: Config['streams'],
   trailerOnCrash: (error: Error) => Uint8Array | null,
 ): StreamOptions {
   return {
-    credits: Math.max(config.streamCredits, Math.ceil(STRIPE_AHEAD_BYTES / config.streamChunkBytes)),
-    chunkBytes: config.streamChunkBytes,
+    credits: Math.max(streams.credits, Math.ceil(STRIPE_AHEAD_BYTES / streams.chunkBytes)),
+    chunkBytes: streams.chunkBytes,
     sendTimeoutMs: 0,
     trailerOnCrash,
   };

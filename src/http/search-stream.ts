@@ -30,7 +30,7 @@ export function searchStream(
   const failureTrailer = (failure: { code: string; detail: string }) =>
     text.encode(searchTrailer(request.format, failure));
   const trailerOnCrash = (error: Error) => failureTrailer({ code: 'worker_failed', detail: error.message });
-  if (needsSort(request.filters) || request.limit <= SEARCH_STRIPE_ROWS || config.exportParts <= 1)
+  if (needsSort(request.filters) || request.limit <= SEARCH_STRIPE_ROWS || config.export.parts <= 1)
     return workerStream(
       c,
       deps,
@@ -50,8 +50,8 @@ export function searchStream(
   );
   const open = () =>
     stripedStream({
-      ahead: config.exportParts + 1,
-      sendTimeoutMs: config.streamSendTimeoutS * 1000,
+      ahead: config.export.parts + 1,
+      sendTimeoutMs: config.streams.sendTimeoutS * 1000,
       nextRanges: stripes.nextRanges,
       start: (range, index) =>
         pool.stream(
@@ -63,7 +63,7 @@ export function searchStream(
             limit: range.limit ?? -1,
             part: { kind: 'stripe', floor: range.floor, first: index === 0 },
           },
-          stripeStreamOptions(config, trailerOnCrash),
+          stripeStreamOptions(config.streams, trailerOnCrash),
         ),
       finish: async (finished) => {
         const metas = finished.map((f) => f.meta as SearchMeta);

@@ -27,9 +27,9 @@ export function workerStream<K extends StreamTaskName>(
         // the request's id and tenant completed here (TypeScript cannot see through a generic spread)
         { requestId: c.get('requestId'), tenantId: c.get('tenantId'), ...input } as StreamTaskInput<K>,
         {
-          credits: deps.config.streamCredits,
-          chunkBytes: deps.config.streamChunkBytes,
-          sendTimeoutMs: deps.config.streamSendTimeoutS * 1000,
+          credits: deps.config.streams.credits,
+          chunkBytes: deps.config.streams.chunkBytes,
+          sendTimeoutMs: deps.config.streams.sendTimeoutS * 1000,
           trailerOnCrash: options.trailerOnCrash,
         },
       ),

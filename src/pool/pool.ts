@@ -2,6 +2,7 @@ import { MessageChannel, type MessagePort, type Transferable } from 'node:worker
 import { Piscina } from 'piscina';
 import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
+import type { SqliteSettings } from '../storage/sqlite.js';
 import { createWriteLockBuffer, ShardWriteLock } from '../storage/write-lock.js';
 import type { StreamMessage, TaskEnvelope } from './protocol.js';
 import { WorkerTaskError } from './task-error.js';
@@ -33,14 +34,8 @@ export interface PoolOptions {
   workerData?: Record<string, unknown>;
   /** Single-thread writer lanes for bulk inserts (see WorkerPool.write); 0 runs writes in the pool. */
   writerLanes?: number;
-  /** Page cache of a pool worker's shard connections, in MiB (default DEFAULT_CACHE_MIB). */
-  sqliteCacheMiB?: number;
-  /** Memory-mapped window of every worker's shard connections, in MiB (default off). */
-  sqliteMmapMiB?: number;
-  /** Page cache of a writer lane's shard connections, in MiB. */
-  writerCacheMiB?: number;
-  /** Whether a writer lane's commits fsync the WAL (FULL, the default) or leave it to checkpoints (NORMAL). */
-  writerSynchronous?: 'full' | 'normal';
+  /** How each role's threads open their shards (page caches, mmap, the writer lanes' fsync). */
+  sqlite?: SqliteSettings;
   /** A writer lane or the upkeep thread idle this long exits (default IDLE_THREAD_MS). */
   idleThreadMs?: number;
   /** Told of shard locks released because the thread holding them died (their slots: tenant id modulo 4096). */
@@ -53,10 +48,7 @@ export interface WorkerData {
   writeLock: SharedArrayBuffer;
   /** a pool worker, a writer lane (its connections: a bigger cache, no inline checkpoints), or the upkeep thread */
   role: 'pool' | 'lane' | 'upkeep';
-  sqliteCacheMiB?: number;
-  sqliteMmapMiB?: number;
-  writerCacheMiB?: number;
-  writerSynchronous?: 'full' | 'normal';
+  sqlite: SqliteSettings;
   [key: string]: unknown;
 }
 
@@ -125,10 +117,7 @@ export class WorkerPool {
       logLevel: options.logLevel,
       writeLock: this.writeLock,
       role,
-      ...(options.sqliteCacheMiB ? { sqliteCacheMiB: options.sqliteCacheMiB } : {}),
-      ...(options.sqliteMmapMiB ? { sqliteMmapMiB: options.sqliteMmapMiB } : {}),
-      ...(options.writerCacheMiB ? { writerCacheMiB: options.writerCacheMiB } : {}),
-      ...(options.writerSynchronous ? { writerSynchronous: options.writerSynchronous } : {}),
+      sqlite: options.sqlite ?? {},
       ...options.workerData,
     });
     const threads = (

@@ -1,6 +1,6 @@
 import { mkdir, open, rm, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import type { ByteBudget } from '../domain/byte-budget.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { BodyError, decodeByMagic, decodeLimits, metered } from '../http/body-decoder.js';
@@ -42,13 +42,16 @@ export interface ActiveUpload {
  * restart the processor starts at the committed cursor: a plain file is read from that offset, a compressed
  * one is decompressed from the start and the bytes before the cursor are skipped (never re-inserted).
  */
+/** The option groups an upload's processing follows: ingest's chunking, the body limits, upload expiry. */
+type UploadConfig = Pick<Config, 'server' | 'ingest' | 'body' | 'upload'>;
+
 export class UploadJobs {
   private readonly active = new Map<string, ActiveUpload>();
   private stopped = false;
 
   private readonly pool: WorkerPool;
   private readonly writes: ShardWriteQueue;
-  private readonly config: Config;
+  private readonly config: UploadConfig;
   private readonly log: Logger;
   private readonly tenantIds: () => readonly number[];
   private readonly budget: Pick<ByteBudget, 'reserve' | 'release'>;
@@ -56,7 +59,7 @@ export class UploadJobs {
   constructor(init: {
     pool: WorkerPool;
     writes: ShardWriteQueue;
-    config: Config;
+    config: UploadConfig;
     log: Logger;
     /** The tenants now (tenants are created while the server runs). */
     tenantIds: () => readonly number[];
@@ -74,11 +77,11 @@ export class UploadJobs {
   }
 
   get ttlMs(): number {
-    return this.config.uploadExpiryS * 1000;
+    return this.config.upload.expiryS * 1000;
   }
 
   stagingPath(tenantId: number, uploadId: string): string {
-    return stagingPath(this.config.dataDir, tenantId, uploadId);
+    return stagingPath(this.config.server.dataDir, tenantId, uploadId);
   }
 
   async createStaging(tenantId: number, uploadId: string): Promise<void> {
@@ -198,10 +201,10 @@ export class UploadJobs {
       head !== null && ((head[0] === 0x1f && head[1] === 0x8b) || (head[0] === 0x50 && head[1] === 0x4b));
     const compressed = declared || sniffed;
     const chunker = new LineChunker(
-      this.config.ingestChunkBytes,
-      this.config.maxLineBytes,
+      this.config.ingest.chunkBytes,
+      this.config.body.maxLineBytes,
       row.lines_seen + 1,
-      this.config.ingestBatchRows,
+      this.config.ingest.batchRows,
     );
     // A plain file is read from the cursor; a compressed one from its start, skipping what was processed.
     const counter = { wire: 0, out: 0 };
@@ -307,7 +310,7 @@ export class UploadJobs {
           if (data.length === 0) continue;
         }
         for (const chunk of chunker.push(data)) {
-          while (inFlight.size >= this.config.ingestInFlight) await Promise.race(inFlight);
+          while (inFlight.size >= this.config.ingest.inFlight) await Promise.race(inFlight);
           if (failure) throw failure;
           submit(chunk);
         }
@@ -360,7 +363,7 @@ export class UploadJobs {
   }
 
   private limits() {
-    return decodeLimits(this.config);
+    return decodeLimits(this.config.body);
   }
 
   private stopSweep: () => void = () => {};

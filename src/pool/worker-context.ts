@@ -22,7 +22,7 @@ export interface TaskContext {
 
 const data = workerData as WorkerData;
 const baseLog = createLogger(data.logLevel, { thread: 'worker' });
-const shards = new ShardConnections(data.dataDir, undefined, workerShardOpenOptions(data.role, data));
+const shards = new ShardConnections(data.dataDir, undefined, workerShardOpenOptions(data.role, data.sqlite));
 const lock = new ShardWriteLock(data.writeLock);
 
 /** After each task: its lease ends, and the worker keeps connections only to shards still in use. */

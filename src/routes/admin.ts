@@ -31,7 +31,7 @@ const CheckQuery = v.object({ mode: v.optional(v.picklist(['quick', 'full']), 'q
 
 export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { catalog, spec } = deps;
-  const admin = requireAdmin(deps.config.adminToken);
+  const admin = requireAdmin(deps.config.server.adminToken);
   const tenantOf = (raw: string | undefined) => {
     const id = pathId(raw);
     if (!catalog.tenant(id)) throw new Problem(404, 'not_found', 'No such tenant.');
@@ -163,7 +163,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     tenant_id: tenantId,
     price_threshold_pct: stored.price_threshold_pct
       ? Number(stored.price_threshold_pct)
-      : deps.config.priceThresholdPct,
+      : deps.config.prices.thresholdPct,
   });
   register(
     app,

@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import type { Admission } from '../http/admission.js';
 import type { StorageHealth } from '../http/health.js';
 import type { ApiSpec } from '../http/openapi.js';

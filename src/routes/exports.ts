@@ -178,7 +178,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         requestId: c.get('requestId'),
         tenantId,
         spec,
-        limits: { jobs: config.maxExportJobsPerTenant, bytes: config.maxExportBytesPerTenant },
+        limits: { jobs: config.export.maxJobsPerTenant, bytes: config.export.maxBytesPerTenant },
       });
       if (!created.ok)
         throw created.quota === 'jobs'
@@ -324,7 +324,13 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           },
         );
       }
-      const path = exportFilePath(config.dataDir, tenantId, row.export_id, row.format, row.compression);
+      const path = exportFilePath(
+        config.server.dataDir,
+        tenantId,
+        row.export_id,
+        row.format,
+        row.compression,
+      );
       try {
         statSync(path);
       } catch {

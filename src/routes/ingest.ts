@@ -81,8 +81,8 @@ export function abortedProblem(error: IngestAborted, key: string | undefined, ms
 export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { config, pool, admission, metrics } = deps;
   const runChunk =
-    config.ingestMode === 'inline'
-      ? inlineRunner(config.dataDir, pool.writeLock, metrics)
+    config.ingest.mode === 'inline'
+      ? inlineRunner(config.server.dataDir, pool.writeLock, metrics)
       : poolRunner(pool, deps.writes);
 
   const handle = (kind: IngestKind) => async (c: Context<AppEnv>) => {
@@ -103,7 +103,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           `ingest_${kind}`,
           key,
           deps.state.bootId,
-          config.idempotencyTtlHours * 3_600_000,
+          config.ingest.idempotencyTtlHours * 3_600_000,
         )
       : null;
 
@@ -130,9 +130,9 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       // the body is hashed only when a key asks for it (a retry is compared by its fingerprint)
       const body = decodeIngestBody(
         req,
-        decodeLimits(config),
+        decodeLimits(config.body),
         poolUnzipper(pool, { requestId, tenantId }),
-        bodyDeadlines(config, 'stream', deps.shutdown),
+        bodyDeadlines(config.body, 'stream', deps.shutdown),
         claim ? (b) => fingerprint.update(b) : undefined,
       );
       try {
@@ -140,12 +140,12 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
           kind,
           tenantId,
           requestId,
-          chunkBytes: config.ingestChunkBytes,
-          maxLineBytes: config.maxLineBytes,
-          batchRows: config.ingestBatchRows,
-          maxInFlight: config.ingestInFlight,
+          chunkBytes: config.ingest.chunkBytes,
+          maxLineBytes: config.body.maxLineBytes,
+          batchRows: config.ingest.batchRows,
+          maxInFlight: config.ingest.inFlight,
           maxErrors: MAX_INLINE_ERRORS,
-          maxRows: config.maxRowsPerRequest,
+          maxRows: config.ingest.maxRowsPerRequest,
           budget: admission.ingestBudget,
         });
       } finally {

@@ -93,7 +93,7 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         source: q.source,
         statuses: q.status ?? DEFAULT_SALE_STATUSES,
         top: q.top,
-        refreshBudgetMs: deps.config.metricsRefreshBudgetMs,
+        refreshBudgetMs: deps.config.sales.readRefreshBudgetMs,
       };
       if (arrow) return streamArrow(c, request);
       // a long range by time is cut at bucket boundaries across the idle workers, answered in parallel

@@ -49,18 +49,18 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { pool, config, cursorSecret } = deps;
   const policy = {
     ...DEFAULT_POLICY,
-    thresholdPct: config.priceThresholdPct,
-    medianPct: config.priceThresholdPct * 2,
+    thresholdPct: config.prices.thresholdPct,
+    medianPct: config.prices.thresholdPct * 2,
   };
   const perProduct = new RateLimiter({
     name: 'product',
-    perSecond: config.priceRateProduct,
-    burst: config.priceBurstProduct,
+    perSecond: config.prices.ratePerProduct,
+    burst: config.prices.burstPerProduct,
   });
   const perTenant = new RateLimiter({
     name: 'tenant',
-    perSecond: config.priceRateTenant,
-    burst: config.priceBurstTenant,
+    perSecond: config.prices.ratePerTenant,
+    burst: config.prices.burstPerTenant,
   });
   /** New anomalies, per tenant, for the SSE streams of this process. */
   const hub = new EventEmitter().setMaxListeners(0);
@@ -87,7 +87,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       method: 'post',
       path: '/api/v1/tenants/:tenant_id/products/:product_id/price-event',
       summary: 'Price webhook: idempotent by event_id, rate limited, anomaly detection, group-committed',
-      description: `A change of at least ${config.priceThresholdPct}% against the last accepted price, or ${config.priceThresholdPct * 2}% from the rolling median of recent prices, is an anomaly with status review. The same event_id again answers the stored result with Idempotent-Replayed: true; with another body, 422.`,
+      description: `A change of at least ${config.prices.thresholdPct}% against the last accepted price, or ${config.prices.thresholdPct * 2}% from the rolling median of recent prices, is an anomaly with status review. The same event_id again answers the stored result with Idempotent-Replayed: true; with another body, 422.`,
       tag: 'prices',
       auth: 'api_key',
       headers: { 'Idempotency-Key': 'used as event_id when the body has none' },

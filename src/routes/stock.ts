@@ -53,8 +53,8 @@ export function stockRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       errors: ['validation_failed', 'malformed_json', 'body_too_large', 'overloaded', 'not_found'],
     },
     async (c) => {
-      const body = validate(StockBulkBody, await readJsonBody(c, config.maxJsonBodyBytes));
-      const errors = requestErrors(body, config.maxStockEvents);
+      const body = validate(StockBulkBody, await readJsonBody(c, config.body.maxJsonBytes));
+      const errors = requestErrors(body, config.stock.maxEvents);
       if (errors.length)
         throw new Problem(400, 'validation_failed', 'The batch has invalid events.', {
           errors: errors.slice(0, 100),

@@ -65,8 +65,8 @@ const nonNegative = (raw: string | undefined) =>
 
 export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { pool, config, uploads, admission } = deps;
-  const maxSize = config.maxBodyBytes;
-  const patchDeadlines = bodyDeadlines(config, 'stream', deps.shutdown);
+  const maxSize = config.body.maxBytes;
+  const patchDeadlines = bodyDeadlines(config.body, 'stream', deps.shutdown);
 
   const requireTus = (c: Context<AppEnv>) => {
     if (c.req.header('tus-resumable') !== TUS_VERSION)
@@ -201,7 +201,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         length,
         metadata,
         ttlMs: uploads.ttlMs,
-        limits: { uploads: config.maxOpenUploadsPerTenant, bytes: config.maxUploadBytesPerTenant },
+        limits: { uploads: config.upload.maxOpenPerTenant, bytes: config.upload.maxBytesPerTenant },
       });
       if (!created.ok) {
         await uploads.dropStaging(tenantId, uploadId);

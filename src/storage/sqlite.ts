@@ -57,23 +57,30 @@ export function writerLaneOpenOptions(
   };
 }
 
+/** The server's SQLite settings (the `sqlite` option group); what is left out takes the defaults here. */
+export interface SqliteSettings {
+  /** page cache of a pool worker's shard connections, in MiB */
+  cacheMiB?: number;
+  /** memory-mapped window of every worker's shard connections, in MiB (0: off) */
+  mmapMiB?: number;
+  /** page cache of a writer lane's shard connections, in MiB */
+  writerCacheMiB?: number;
+  /** whether a writer lane's commits fsync the WAL (full) or leave it to checkpoints (normal) */
+  writerSynchronous?: 'full' | 'normal';
+}
+
 /** How a worker thread opens its shards, by its role and the server's settings. */
 export function workerShardOpenOptions(
   role: 'pool' | 'lane' | 'upkeep',
-  settings: {
-    sqliteCacheMiB?: number;
-    sqliteMmapMiB?: number;
-    writerCacheMiB?: number;
-    writerSynchronous?: 'full' | 'normal';
-  },
+  settings: SqliteSettings,
 ): OpenOptions {
   const base =
     role === 'lane'
       ? writerLaneOpenOptions(settings.writerCacheMiB, settings.writerSynchronous ?? 'full')
-      : settings.sqliteCacheMiB === undefined
+      : settings.cacheMiB === undefined
         ? {}
-        : { cacheMiB: settings.sqliteCacheMiB };
-  return settings.sqliteMmapMiB ? { ...base, mmapMiB: settings.sqliteMmapMiB } : base;
+        : { cacheMiB: settings.cacheMiB };
+  return settings.mmapMiB ? { ...base, mmapMiB: settings.mmapMiB } : base;
 }
 
 /** The page cache of a connection that is given none (a pool worker's: --sqlite-cache-mib). */

@@ -1,7 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { Admission } from '../../src/http/admission.js';
 import type { StorageHealth } from '../../src/http/health.js';
 import { ApiSpec, toOpenApiPath } from '../../src/http/openapi.js';
@@ -40,7 +40,7 @@ function build() {
     pool,
     metrics,
     log: createLogger('silent'),
-    admission: new Admission(pool, config, metrics),
+    admission: new Admission(pool, config.pool, metrics),
     cursorSecret: 'x',
     spec: new ApiSpec(),
     exports: {} as ExportJobs,

@@ -143,8 +143,8 @@ describe('writer lane connections', () => {
 
   it('each role opens its shards with the server settings (--sqlite-cache-mib, --sqlite-mmap-mib, --writer-*)', () => {
     const settings = {
-      sqliteCacheMiB: 6,
-      sqliteMmapMiB: 16,
+      cacheMiB: 6,
+      mmapMiB: 16,
       writerCacheMiB: 40,
       writerSynchronous: 'normal' as const,
     };

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/config/load.js';
 import { LineTooLong } from '../../src/domain/line-chunker.js';
 import { BodyError } from '../../src/http/body-decoder.js';
 import { Problem } from '../../src/http/problem.js';

@@ -1,7 +1,8 @@
 import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { defaultWriterLanes, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
+import { defaultWriterLanes } from '../../src/config/options.js';
 import type { ChunkSummary, IngestKind } from '../../src/domain/ingest-kinds.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
@@ -33,11 +34,11 @@ export function loadOptions(
   const server = loadConfig([], {});
   return {
     workers: 2,
-    chunkBytes: server.ingestChunkBytes,
-    batchRows: server.ingestBatchRows,
-    inFlight: server.ingestInFlight,
-    commitRows: server.ingestCommitRows,
-    writerCacheMiB: server.writerCacheMiB,
+    chunkBytes: server.ingest.chunkBytes,
+    batchRows: server.ingest.batchRows,
+    inFlight: server.ingest.inFlight,
+    commitRows: server.ingest.commitRows,
+    writerCacheMiB: server.sqlite.writerCacheMiB,
     ...given,
   };
 }
@@ -134,7 +135,7 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
     {
       workers: o.workers,
       writerLanes: Math.min(keys.length, Math.max(defaultWriterLanes(o.workers), o.workers)),
-      writerCacheMiB: o.writerCacheMiB,
+      sqlite: { writerCacheMiB: o.writerCacheMiB },
       tasksPerWorker: 1,
       dataDir: o.dataDir,
       logLevel: 'warn',
