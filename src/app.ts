@@ -36,16 +36,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // tus clients discover capabilities with OPTIONS before they hold a key
   app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
 
-  opsRoutes(app, deps);
-  adminRoutes(app, deps);
-  ingestRoutes(app, deps);
-  searchRoutes(app, deps);
-  stockRoutes(app, deps);
-  metricsRoutes(app, deps);
-  priceRoutes(app, deps);
-  privacyRoutes(app, deps);
-  exportRoutes(app, deps);
-  uploadRoutes(app, deps);
+  opsRoutes(deps).mountOn(app);
+  adminRoutes(deps).mountOn(app);
+  ingestRoutes(deps).mountOn(app);
+  searchRoutes(deps).mountOn(app);
+  stockRoutes(deps).mountOn(app);
+  metricsRoutes(deps).mountOn(app);
+  priceRoutes(deps).mountOn(app);
+  privacyRoutes(deps).mountOn(app);
+  exportRoutes(deps).mountOn(app);
+  uploadRoutes(deps).mountOn(app);
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>

@@ -44,10 +44,10 @@ export function requireApiKey(catalog: Catalog, health: StorageHealth): Middlewa
  * Guards /tenants/:tenant_id/...: the path must name the key's own tenant. Any other id, existing or not,
  * is a 404 so that other tenants' existence is not revealed.
  */
-export function tenantGuard(): MiddlewareHandler<AppEnv> {
+export function tenantGuard(): MiddlewareHandler<AppEnv, '/api/v1/tenants/:tenant_id/*'> {
   return async (c, next) => {
-    const raw = c.req.param('tenant_id' as never) as string | undefined;
-    if (!raw || !/^[1-9]\d{0,15}$/.test(raw) || Number(raw) !== c.get('tenantId')) {
+    const raw = c.req.param('tenant_id');
+    if (!/^[1-9]\d{0,15}$/.test(raw) || Number(raw) !== c.get('tenantId')) {
       throw new Problem(404, 'not_found', 'No such resource.');
     }
     await next();

@@ -1,27 +1,49 @@
-import type { Handler, Hono, MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import type { H } from 'hono/types';
 import type { ApiSpec, Operation } from './openapi.js';
 import { Problem } from './problem.js';
 import type { AppEnv } from './types.js';
 
 /**
- * Registers a route and its OpenAPI operation together, so no route can exist undocumented.
+ * One area of the API (prices, uploads, …) as a Hono sub-app, mounted by the app with `app.route(base, …)`.
+ * A route and its OpenAPI operation are added together, so no route can exist undocumented. Operations
+ * name their whole path (as the contract and OpenAPI document do), and handlers see its parameters typed:
+ * `c.req.param('product_id')` is a string for a path that has `:product_id`.
  */
-export function register(
-  app: Hono<AppEnv>,
-  spec: ApiSpec,
-  op: Operation,
-  ...handlers: (MiddlewareHandler<AppEnv> | Handler<AppEnv>)[]
-): void {
-  spec.add(op);
-  app.on(op.method.toUpperCase(), op.path, ...(handlers as [MiddlewareHandler<AppEnv>]));
-}
+export class RouteGroup {
+  readonly app = new Hono<AppEnv>();
 
-/**
- * Documents an operation that another route serves: Hono answers HEAD through the GET route of the same
- * path (without its body), so a HEAD handler of our own would never run.
- */
-export function documented(spec: ApiSpec, op: Operation & { method: 'head' }): void {
-  spec.add(op);
+  constructor(
+    private readonly spec: ApiSpec,
+    /** where the app mounts this group; every operation's path starts with it */
+    readonly base: string,
+  ) {}
+
+  add<P extends string>(op: Operation & { path: P }, ...handlers: H<AppEnv, P>[]): void {
+    this.spec.add(op);
+    this.app.on(op.method.toUpperCase(), this.relative(op.path), ...(handlers as [H<AppEnv>]));
+  }
+
+  /**
+   * Documents an operation that another route serves: Hono answers HEAD through the GET route of the same
+   * path (without its body), so a HEAD handler of our own would never run.
+   */
+  documented(op: Operation & { method: 'head' }): void {
+    this.relative(op.path);
+    this.spec.add(op);
+  }
+
+  /** Mounts the group on `app`. */
+  mountOn(app: Hono<AppEnv>): void {
+    app.route(this.base, this.app);
+  }
+
+  private relative(path: string): string {
+    if (this.base === '/') return path;
+    if (path !== this.base && !path.startsWith(`${this.base}/`))
+      throw new Error(`route ${path} is outside its group ${this.base}`);
+    return path.slice(this.base.length) || '/';
+  }
 }
 
 /** After all routes: a known path with an unsupported method answers 405 with Allow. */

@@ -1,9 +1,7 @@
-import type { Hono } from 'hono';
 import * as v from 'valibot';
 import { requireAdmin } from '../http/auth.js';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
-import type { AppEnv } from '../http/types.js';
+import { RouteGroup } from '../http/register.js';
 import { pathId, readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { TenantNameTaken } from '../storage/catalog.js';
 import type { AppDeps } from './deps.js';
@@ -29,8 +27,9 @@ export const TenantSettingsBody = v.object({
 
 const CheckQuery = v.object({ mode: v.optional(v.picklist(['quick', 'full']), 'quick') });
 
-export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const { catalog, spec } = deps;
+export function adminRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/admin');
+  const { catalog } = deps;
   const admin = requireAdmin(deps.config.server.adminToken);
   const tenantOf = (raw: string | undefined) => {
     const id = pathId(raw);
@@ -38,9 +37,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return id;
   };
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/admin/tenants',
@@ -66,9 +63,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/admin/tenants/:tenant_id/check',
@@ -89,9 +84,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/admin/tenants',
@@ -104,9 +97,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     (c) => c.json({ data: catalog.tenants(), next_cursor: null }),
   );
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/admin/tenants/:tenant_id/keys',
@@ -120,9 +111,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     (c) => c.json(catalog.createKey(tenantOf(c.req.param('tenant_id'))), 201),
   );
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/admin/tenants/:tenant_id/keys',
@@ -136,9 +125,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     (c) => c.json({ data: catalog.listKeys(tenantOf(c.req.param('tenant_id'))), next_cursor: null }),
   );
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'delete',
       path: '/api/v1/admin/tenants/:tenant_id/keys/:key_id',
@@ -165,9 +152,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       ? Number(stored.price_threshold_pct)
       : deps.config.prices.thresholdPct,
   });
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/admin/tenants/:tenant_id/settings',
@@ -187,9 +172,7 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       return c.json(settingsResponse(tenantId, stored));
     },
   );
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'put',
       path: '/api/v1/admin/tenants/:tenant_id/settings',
@@ -213,4 +196,5 @@ export function adminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       return c.json(settingsResponse(tenantId, stored));
     },
   );
+  return routes;
 }

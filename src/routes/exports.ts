@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import * as v from 'valibot';
 import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import {
@@ -20,7 +20,7 @@ import { directExportStream } from '../http/export-stream.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { decideRange, etagMatches } from '../http/range.js';
-import { register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
@@ -70,7 +70,8 @@ function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return accepted(acceptEncoding).some((coding) => coding === 'gzip' || coding === 'x-gzip');
 }
 
-export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function exportRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/reports');
   const { pool, config, admission, cursorSecret } = deps;
   const base = (tenantId: number) => `/api/v1/tenants/${tenantId}/reports/exports`;
 
@@ -100,8 +101,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     };
   };
 
-  const lookup = async (c: Context<AppEnv>): Promise<ExportRow> => {
-    const exportId = c.req.param('export_id') ?? '';
+  const lookup = async (c: Context<AppEnv>, exportId: string): Promise<ExportRow> => {
     const row = EXPORT_ID.test(exportId)
       ? await pool.run('getExport', {
           requestId: c.get('requestId'),
@@ -113,9 +113,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return row;
   };
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/tenants/:tenant_id/reports/export',
@@ -220,9 +218,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.body(body, 200, headers);
   }
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/reports/exports',
@@ -263,9 +259,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/reports/exports/:export_id',
@@ -275,12 +269,10 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       responses: { 200: { description: 'The export', schema: ExportStatusDoc } },
       errors: ['not_found'],
     },
-    async (c) => c.json(publish(c.get('tenantId'), await lookup(c))),
+    async (c) => c.json(publish(c.get('tenantId'), await lookup(c, c.req.param('export_id')))),
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/reports/exports/:export_id/download',
@@ -308,7 +300,7 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     async (c) => {
       const tenantId = c.get('tenantId');
-      const row = await lookup(c);
+      const row = await lookup(c, c.req.param('export_id'));
       const status = publish(tenantId, row);
       if (status.state === 'expired')
         throw new Problem(410, 'export_expired', `Export ${row.export_id} expired at ${status.expires_at}.`);
@@ -374,4 +366,5 @@ export function exportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       return c.body(file, status206, headers);
     },
   );
+  return routes;
 }

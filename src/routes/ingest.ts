@@ -1,4 +1,4 @@
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import * as v from 'valibot';
 import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import { LineTooLong } from '../domain/line-chunker.js';
@@ -13,7 +13,7 @@ import {
   keyReusedProblem,
 } from '../http/idempotency.js';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import { storageProblem } from '../http/storage-problem.js';
 import type { AppEnv } from '../http/types.js';
 import { inlineRunner, poolRunner } from '../pool/chunk-runners.js';
@@ -78,7 +78,8 @@ export function abortedProblem(error: IngestAborted, key: string | undefined, ms
   return new Problem(500, 'ingest_failed', `Ingest stopped: ${cause.message}`, { extra: counts });
 }
 
-export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function ingestRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/ingest');
   const { config, pool, admission, metrics } = deps;
   const runChunk =
     config.ingest.mode === 'inline'
@@ -222,9 +223,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     { contentType: 'application/octet-stream' },
     { contentType: 'multipart/form-data' },
   ];
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/ingest/orders/',
@@ -235,9 +234,7 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     handle('orders'),
   );
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/ingest/products/',
@@ -247,4 +244,5 @@ export function ingestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     handle('products'),
   );
+  return routes;
 }

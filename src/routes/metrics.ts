@@ -1,4 +1,4 @@
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import {
   ARROW_STREAM_MEDIA_TYPE,
   combineSalesResults,
@@ -13,7 +13,7 @@ import {
 } from '../domain/metrics.js';
 import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import { workerStream } from '../http/worker-stream.js';
@@ -22,7 +22,8 @@ import type { AppDeps } from './deps.js';
 /** Buckets per Arrow record batch. */
 const ARROW_BATCH_ROWS = 8192;
 
-export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function metricsRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/metrics');
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
   function streamArrow(
     c: Context<AppEnv>,
@@ -42,9 +43,7 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     });
   }
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/metrics/sales',
@@ -107,4 +106,5 @@ export function metricsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       return c.json(combineSalesResults(results, Math.round((performance.now() - started) * 10) / 10));
     },
   );
+  return routes;
 }

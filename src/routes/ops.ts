@@ -1,10 +1,9 @@
-import type { Hono } from 'hono';
 import { renderDocsPage } from '../http/docs-page.js';
-import { register } from '../http/register.js';
-import type { AppEnv } from '../http/types.js';
+import { RouteGroup } from '../http/register.js';
 import type { AppDeps } from './deps.js';
 
-export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function opsRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/');
   const { spec, metrics } = deps;
   let docCache: { json: string; html: string } | null = null;
   const docs = () => {
@@ -15,9 +14,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return docCache;
   };
 
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/healthz',
@@ -28,9 +25,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     (c) => c.json({ status: 'ok' }),
   );
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/readyz',
@@ -76,9 +71,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       );
     },
   );
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/metrics',
@@ -90,9 +83,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     async (c) =>
       c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/metrics.json',
@@ -103,9 +94,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     async (c) => c.json(await metrics.snapshot()),
   );
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/openapi.json',
@@ -116,9 +105,7 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     (c) => c.body(docs().json, 200, { 'content-type': 'application/json' }),
   );
-  register(
-    app,
-    spec,
+  routes.add(
     {
       method: 'get',
       path: '/docs',
@@ -129,4 +116,5 @@ export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     (c) => c.html(docs().html),
   );
+  return routes;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import * as v from 'valibot';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../domain/cursor.js';
 import { DateOrDateTime } from '../domain/dates.js';
@@ -14,7 +14,7 @@ import {
 } from '../domain/price.js';
 import { Problem } from '../http/problem.js';
 import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
-import { register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { pathId, readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { GroupCommitter } from '../pool/group-commit.js';
@@ -45,7 +45,8 @@ const SSE_BACKLOG_PAGE = 500;
 const SSE_MAX_QUEUED = 1000;
 const SSE_HEARTBEAT_MS = 15_000;
 
-export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function priceRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id');
   const { pool, config, cursorSecret } = deps;
   const policy = {
     ...DEFAULT_POLICY,
@@ -80,9 +81,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return { ...rest, reasons };
   };
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'post',
       path: '/api/v1/tenants/:tenant_id/products/:product_id/price-event',
@@ -168,9 +167,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/products/:product_id/price-anomalies',
@@ -215,9 +212,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'patch',
       path: '/api/v1/tenants/:tenant_id/price-events/:event_id',
@@ -230,7 +225,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     async (c) => {
       const body = validate(ReviewBody, await readJsonBody(c, 4096));
-      const eventId = c.req.param('event_id') ?? '';
+      const eventId = c.req.param('event_id');
       const row = await pool.run('reviewPriceEvent', {
         requestId: c.get('requestId'),
         tenantId: c.get('tenantId'),
@@ -242,9 +237,7 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/price-anomalies/stream',
@@ -336,4 +329,5 @@ export function priceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       connection: 'keep-alive',
     });
   }
+  return routes;
 }

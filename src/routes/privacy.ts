@@ -1,7 +1,7 @@
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import * as v from 'valibot';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import type { AppDeps } from './deps.js';
@@ -16,7 +16,8 @@ const ErasureDoc = v.object({
 });
 const ByEmail = v.object({ email: v.pipe(v.string(), v.trim(), v.minLength(3), v.maxLength(254)) });
 
-export function privacyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function privacyRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/customers');
   const erase = async (c: Context<AppEnv>, by: 'customer_id' | 'email', value: string) => {
     const result = await deps.pool.run('eraseCustomer', {
       requestId: c.get('requestId'),
@@ -38,9 +39,7 @@ export function privacyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     responses: { 200: { description: 'What was erased and what was kept', schema: ErasureDoc } },
     errors: ['not_found', 'validation_failed'],
   };
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'delete',
       path: '/api/v1/tenants/:tenant_id/customers/:customer_id',
@@ -48,11 +47,9 @@ export function privacyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         "GDPR erasure: remove a customer's PII everywhere, keep the anonymised facts behind aggregates",
       ...doc,
     },
-    (c) => erase(c, 'customer_id', c.req.param('customer_id') ?? ''),
+    (c) => erase(c, 'customer_id', c.req.param('customer_id')),
   );
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'delete',
       path: '/api/v1/tenants/:tenant_id/customers',
@@ -62,4 +59,5 @@ export function privacyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     (c) => erase(c, 'email', validateQuery(c, ByEmail).email),
   );
+  return routes;
 }

@@ -1,18 +1,15 @@
-import type { Hono } from 'hono';
 import { decodeCursor, queryFingerprint } from '../domain/cursor.js';
 import { MAX_LIMIT, SEARCH_FIELDS, SearchQuery, toPlan, UnknownField } from '../domain/search.js';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import { searchStream } from '../http/search-stream.js';
-import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import type { AppDeps } from './deps.js';
 
-export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function searchRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/orders');
   const { cursorSecret } = deps;
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/orders/search',
@@ -84,4 +81,5 @@ export function searchRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       });
     },
   );
+  return routes;
 }

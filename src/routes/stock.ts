@@ -1,9 +1,7 @@
-import type { Hono } from 'hono';
 import * as v from 'valibot';
 import { requestErrors, StockBulkBody } from '../domain/stock.js';
 import { Problem } from '../http/problem.js';
-import { register } from '../http/register.js';
-import type { AppEnv } from '../http/types.js';
+import { RouteGroup } from '../http/register.js';
 import { pathId, readJsonBody, validate } from '../http/validation.js';
 import type { AppDeps } from './deps.js';
 
@@ -35,11 +33,10 @@ const ProductDoc = v.object({
 
 type Result = v.InferOutput<typeof ResultDoc>;
 
-export function stockRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function stockRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id');
   const { pool, config, admission } = deps;
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'put',
       path: '/api/v1/tenants/:tenant_id/stock/bulk_update',
@@ -83,9 +80,7 @@ export function stockRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: '/api/v1/tenants/:tenant_id/products/:product_id',
@@ -106,4 +101,5 @@ export function stockRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       return c.json(product);
     },
   );
+  return routes;
 }

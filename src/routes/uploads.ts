@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import * as v from 'valibot';
 import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
-import { documented, register } from '../http/register.js';
+import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import type { ActiveUpload } from '../pool/upload-jobs.js';
 import type { UploadRow } from '../storage/upload-store.js';
@@ -63,7 +63,8 @@ function tusProblem(
 const nonNegative = (raw: string | undefined) =>
   raw !== undefined && /^\d{1,16}$/.test(raw) ? Number(raw) : null;
 
-export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function uploadRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.spec, '/api/v1/ingest/orders/uploads');
   const { pool, config, uploads, admission } = deps;
   const maxSize = config.body.maxBytes;
   const patchDeadlines = bodyDeadlines(config.body, 'stream', deps.shutdown);
@@ -75,8 +76,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       });
   };
 
-  const load = async (c: Context<AppEnv>): Promise<UploadRow> => {
-    const uploadId = c.req.param('upload_id') ?? '';
+  const load = async (c: Context<AppEnv>, uploadId: string): Promise<UploadRow> => {
     const row = UPLOAD_ID.test(uploadId)
       ? await pool.run('getUpload', {
           requestId: c.get('requestId'),
@@ -107,9 +107,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   const tusDoc = { tag: 'uploads', auth: 'api_key' as const };
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'options',
       path: BASE,
@@ -136,9 +134,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       }),
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'post',
       path: BASE,
@@ -228,7 +224,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   );
 
   // served by the GET route below (Hono answers HEAD through it)
-  documented(deps.spec, {
+  routes.documented({
     method: 'head',
     path: `${BASE}/:upload_id`,
     summary: 'tus offset: the durable Upload-Offset to resume from',
@@ -239,9 +235,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     errors: ['not_found', 'upload_gone'],
   });
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'get',
       path: `${BASE}/:upload_id`,
@@ -255,14 +249,14 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     async (c) => {
       if (c.req.method === 'HEAD') {
         requireTus(c);
-        const row = await load(c);
+        const row = await load(c, c.req.param('upload_id'));
         return c.body(
           null,
           200,
           tusHeaders(row, uploads.get(row.upload_id)?.received ?? row.received_offset),
         );
       }
-      const row = await load(c);
+      const row = await load(c, c.req.param('upload_id'));
       const errors = await pool.run('uploadErrors', {
         requestId: c.get('requestId'),
         tenantId: c.get('tenantId'),
@@ -287,9 +281,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
   );
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'patch',
       path: `${BASE}/:upload_id`,
@@ -320,7 +312,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       if (offset === null)
         throw tusProblem(400, 'invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
       admission.check('ingest');
-      const row = await load(c);
+      const row = await load(c, c.req.param('upload_id'));
       const tenantId = c.get('tenantId');
       const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
       if (upload.writing) throw tusProblem(409, 'upload_locked', 'Another PATCH is writing to this upload.');
@@ -391,9 +383,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return { offset: appended.offset, overflow: appended.overflow, stoppedBy };
   }
 
-  register(
-    app,
-    deps.spec,
+  routes.add(
     {
       method: 'delete',
       path: `${BASE}/:upload_id`,
@@ -404,7 +394,7 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     },
     async (c) => {
       requireTus(c);
-      const row = await load(c);
+      const row = await load(c, c.req.param('upload_id'));
       const tenantId = c.get('tenantId');
       const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
       await uploads.terminate(upload);
@@ -412,4 +402,5 @@ export function uploadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       return c.body(null, 204, { 'Tus-Resumable': TUS_VERSION });
     },
   );
+  return routes;
 }
