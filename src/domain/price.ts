@@ -96,6 +96,12 @@ export interface PriceEventResult {
   observed_at: string;
 }
 
+/** A price event as the API shows it: without its sequence (the SSE id, the cursor) and observation time. */
+export function publicPriceEvent(r: PriceEventResult): Omit<PriceEventResult, 'seq' | 'observed_at'> {
+  const { seq: _seq, observed_at: _observedAt, reasons, ...shown } = r;
+  return { ...shown, reasons };
+}
+
 export type PriceOutcome =
   | { kind: 'created' | 'replayed'; result: PriceEventResult }
   | { kind: 'mismatch' | 'unknown_product' };

@@ -1,23 +1,12 @@
-import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { Context } from 'hono';
 import * as v from 'valibot';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../domain/cursor.js';
 import { DateOrDateTime } from '../domain/dates.js';
-import {
-  DEFAULT_POLICY,
-  PriceEventBody,
-  type PriceEventRecord,
-  type PriceEventResult,
-  type PriceOutcome,
-  ReviewBody,
-} from '../domain/price.js';
+import { PriceEventBody, publicPriceEvent, ReviewBody } from '../domain/price.js';
 import { Problem } from '../http/problem.js';
-import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
 import { RouteGroup } from '../http/register.js';
-import type { AppEnv } from '../http/types.js';
 import { pathId, readJsonBody, validate, validateQuery } from '../http/validation.js';
-import { GroupCommitter } from '../pool/group-commit.js';
+import { anomalyEventStream } from '../prices/anomaly-stream.js';
+import { PriceIntake } from '../prices/price-intake.js';
 import type { AppDeps } from './deps.js';
 
 const AnomalyListQuery = v.object({
@@ -41,52 +30,17 @@ const ResultDoc = v.object({
   status: v.string(),
 });
 
-const SSE_BACKLOG_PAGE = 500;
-const SSE_MAX_QUEUED = 1000;
-const SSE_HEARTBEAT_MS = 15_000;
-
 export function priceRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id');
   const { pool, config, cursorSecret } = deps;
-  const policy = {
-    ...DEFAULT_POLICY,
-    thresholdPct: config.prices.thresholdPct,
-    medianPct: config.prices.thresholdPct * 2,
-  };
-  const perProduct = new RateLimiter({
-    name: 'product',
-    perSecond: config.prices.ratePerProduct,
-    burst: config.prices.burstPerProduct,
-  });
-  const perTenant = new RateLimiter({
-    name: 'tenant',
-    perSecond: config.prices.ratePerTenant,
-    burst: config.prices.burstPerTenant,
-  });
-  /** New anomalies, per tenant, for the SSE streams of this process. */
-  const hub = new EventEmitter().setMaxListeners(0);
-  const committer = new GroupCommitter<PriceEventRecord, PriceOutcome>(async (tenantId, events) => {
-    const outcomes = await pool.run('priceEvents', {
-      requestId: 'group-commit',
-      tenantId,
-      policy,
-      events,
-    });
-    for (const o of outcomes)
-      if (o.kind === 'created' && o.result.anomaly) hub.emit(String(tenantId), o.result);
-    return outcomes;
-  });
-  const publish = (r: PriceEventResult) => {
-    const { seq: _seq, reasons, observed_at: _o, ...rest } = r;
-    return { ...rest, reasons };
-  };
+  const intake = new PriceIntake(pool, config.prices, deps.metrics);
 
   routes.add(
     {
       method: 'post',
       path: '/api/v1/tenants/:tenant_id/products/:product_id/price-event',
       summary: 'Price webhook: idempotent by event_id, rate limited, anomaly detection, group-committed',
-      description: `A change of at least ${config.prices.thresholdPct}% against the last accepted price, or ${config.prices.thresholdPct * 2}% from the rolling median of recent prices, is an anomaly with status review. The same event_id again answers the stored result with Idempotent-Replayed: true; with another body, 422.`,
+      description: `A change of at least ${intake.policy.thresholdPct}% against the last accepted price, or ${intake.policy.medianPct}% from the rolling median of recent prices, is an anomaly with status review. The same event_id again answers the stored result with Idempotent-Replayed: true; with another body, 422.`,
       tag: 'prices',
       auth: 'api_key',
       headers: { 'Idempotency-Key': 'used as event_id when the body has none' },
@@ -128,25 +82,14 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
           'Give event_id in the body (or an Idempotency-Key header).',
         );
       }
-      const decisions: Decision[] = [
-        perProduct.take(`${tenantId}:${productId}`),
-        perTenant.take(String(tenantId)),
-      ];
-      const headers = rateLimitHeaders(decisions);
-      if (decisions.some((d) => !d.allowed)) {
-        deps.metrics.admissionRejected.inc({ reason: 'rate_limited' });
-        throw new Problem(429, 'rate_limited', 'Too many price events; slow down.', { headers });
-      }
+      const { allowed, headers } = intake.admit(tenantId, productId);
+      if (!allowed) throw new Problem(429, 'rate_limited', 'Too many price events; slow down.', { headers });
       deps.admission.check('work');
-      const fingerprint = createHash('sha256')
-        .update(JSON.stringify([productId, body.price_cents, body.observed_at]))
-        .digest('base64url');
-      const outcome = await committer.submit(tenantId, {
-        event_id: eventId,
-        product_id: productId,
-        price_cents: body.price_cents,
-        observed_at: body.observed_at,
-        fingerprint,
+      const outcome = await intake.record(tenantId, {
+        eventId,
+        productId,
+        priceCents: body.price_cents,
+        observedAt: body.observed_at,
       });
       if (!('result' in outcome)) {
         throw outcome.kind === 'unknown_product'
@@ -160,7 +103,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
           { event_id: eventId, product_id: productId, change_pct: outcome.result.change_pct },
           'price anomaly',
         );
-      return c.json(publish(outcome.result), 201, {
+      return c.json(publicPriceEvent(outcome.result), 201, {
         ...headers,
         ...(outcome.kind === 'replayed' ? { 'Idempotent-Replayed': 'true' } : {}),
       });
@@ -203,7 +146,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       const page = rows.slice(0, q.limit);
       const last = page.at(-1);
       return c.json({
-        data: page.map((r) => ({ ...publish(r), observed_at: r.observed_at })),
+        data: page.map((r) => ({ ...publicPriceEvent(r), observed_at: r.observed_at })),
         next_cursor:
           more && last
             ? encodeCursor(cursorSecret, tenantId, fingerprint, { createdAt: 0, orderPk: last.seq })
@@ -233,7 +176,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
         status: body.status,
       });
       if (!row) throw new Problem(404, 'not_found', `No price event ${eventId}.`);
-      return c.json(publish(row));
+      return c.json(publicPriceEvent(row));
     },
   );
 
@@ -254,80 +197,33 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       },
       errors: ['not_found'],
     },
-    (c) => sseStream(c),
+    (c) => {
+      const tenantId = c.get('tenantId');
+      const lastEventId = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
+      const stream = anomalyEventStream(
+        {
+          backlog: (afterSeq, limit) =>
+            pool.run('listAnomalies', {
+              requestId: c.get('requestId'),
+              tenantId,
+              productId: null,
+              afterSeq,
+              limit,
+              ascending: true,
+            }),
+          live: (listener) => intake.onAnomaly(tenantId, listener),
+          opened: () => deps.metrics.sseClients.inc(),
+          closed: () => deps.metrics.sseClients.dec(),
+        },
+        /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : 0,
+      );
+      return c.body(stream, 200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+    },
   );
 
-  function sseStream(c: Context<AppEnv>): Response {
-    const tenantId = c.get('tenantId');
-    const raw = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
-    let lastSent = /^\d{1,15}$/.test(raw) ? Number(raw) : 0;
-    const encoder = new TextEncoder();
-    const live: PriceEventResult[] = [];
-    let closed = false;
-    let listener: ((r: PriceEventResult) => void) | null = null;
-    let heartbeat: NodeJS.Timeout | null = null;
-    const frame = (r: PriceEventResult) =>
-      encoder.encode(`id: ${r.seq}\nevent: anomaly\ndata: ${JSON.stringify(publish(r))}\n\n`);
-    const cleanup = () => {
-      if (closed) return;
-      closed = true;
-      deps.metrics.sseClients.dec();
-      if (listener) hub.off(String(tenantId), listener);
-      if (heartbeat) clearInterval(heartbeat);
-    };
-    const body = new ReadableStream<Uint8Array>({
-      start: async (controller) => {
-        // subscribe first, then read the backlog: nothing committed in between is missed
-        listener = (r) => {
-          live.push(r);
-          if (live.length > SSE_MAX_QUEUED) {
-            // a reader this slow is dropped; it reconnects with Last-Event-ID and reads from the table
-            cleanup();
-            controller.close();
-          } else flushLive();
-        };
-        const flushLive = () => {
-          if (closed || backlogPending) return;
-          while (live.length) {
-            const r = live.shift()!;
-            if (r.seq <= lastSent) continue;
-            controller.enqueue(frame(r));
-            lastSent = r.seq;
-          }
-        };
-        let backlogPending = true;
-        hub.on(String(tenantId), listener);
-        deps.metrics.sseClients.inc();
-        controller.enqueue(encoder.encode(': connected\nretry: 2000\n\n'));
-        for (;;) {
-          const rows = await pool.run('listAnomalies', {
-            requestId: c.get('requestId'),
-            tenantId,
-            productId: null,
-            afterSeq: lastSent,
-            limit: SSE_BACKLOG_PAGE,
-            ascending: true,
-          });
-          if (closed) return;
-          for (const r of rows) {
-            controller.enqueue(frame(r));
-            lastSent = r.seq;
-          }
-          if (rows.length < SSE_BACKLOG_PAGE) break;
-        }
-        backlogPending = false;
-        flushLive();
-        heartbeat = setInterval(() => {
-          if (!closed) controller.enqueue(encoder.encode(': ping\n\n'));
-        }, SSE_HEARTBEAT_MS);
-      },
-      cancel: cleanup,
-    });
-    return c.body(body, 200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-    });
-  }
   return routes;
 }

@@ -1,0 +1,79 @@
+import type { PriceEventResult } from '../domain/price.js';
+import { publicPriceEvent } from '../domain/price.js';
+
+/** Rows of the backlog read per query while a stream catches up. */
+const BACKLOG_PAGE = 500;
+/** Live anomalies queued for a slow reader before it is dropped (it reconnects with Last-Event-ID). */
+const MAX_QUEUED = 1000;
+const HEARTBEAT_MS = 15_000;
+
+export interface AnomalyStreamSource {
+  /** Anomalies after `afterSeq`, in sequence order, at most `limit`. */
+  backlog(afterSeq: number, limit: number): Promise<PriceEventResult[]>;
+  /** Subscribes to anomalies as they commit; returns the unsubscribe. */
+  live(listener: (result: PriceEventResult) => void): () => void;
+  /** Told when the stream opens and closes (the SSE client gauge). */
+  opened(): void;
+  closed(): void;
+}
+
+/**
+ * A tenant's anomalies as Server-Sent Events from `lastSeq` on: it subscribes first, then reads the
+ * backlog from the table, then sends what arrived live meanwhile (skipping what the backlog had), so no
+ * event committed in between is missed or sent twice. Each event's id is its sequence (Last-Event-ID).
+ */
+export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const live: PriceEventResult[] = [];
+  let lastSent = lastSeq;
+  let closed = false;
+  let backlogPending = true;
+  let unsubscribe: (() => void) | null = null;
+  let heartbeat: NodeJS.Timeout | null = null;
+  const frame = (r: PriceEventResult) =>
+    encoder.encode(`id: ${r.seq}\nevent: anomaly\ndata: ${JSON.stringify(publicPriceEvent(r))}\n\n`);
+  const cleanup = () => {
+    if (closed) return;
+    closed = true;
+    source.closed();
+    unsubscribe?.();
+    if (heartbeat) clearInterval(heartbeat);
+  };
+  return new ReadableStream<Uint8Array>({
+    start: async (controller) => {
+      const flushLive = () => {
+        if (closed || backlogPending) return;
+        while (live.length) {
+          const r = live.shift()!;
+          if (r.seq <= lastSent) continue;
+          controller.enqueue(frame(r));
+          lastSent = r.seq;
+        }
+      };
+      unsubscribe = source.live((r) => {
+        live.push(r);
+        if (live.length > MAX_QUEUED) {
+          cleanup();
+          controller.close();
+        } else flushLive();
+      });
+      source.opened();
+      controller.enqueue(encoder.encode(': connected\nretry: 2000\n\n'));
+      for (;;) {
+        const rows = await source.backlog(lastSent, BACKLOG_PAGE);
+        if (closed) return;
+        for (const r of rows) {
+          controller.enqueue(frame(r));
+          lastSent = r.seq;
+        }
+        if (rows.length < BACKLOG_PAGE) break;
+      }
+      backlogPending = false;
+      flushLive();
+      heartbeat = setInterval(() => {
+        if (!closed) controller.enqueue(encoder.encode(': ping\n\n'));
+      }, HEARTBEAT_MS);
+    },
+    cancel: cleanup,
+  });
+}

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config/load.js';
+import {
+  type AnomalyPolicy,
+  DEFAULT_POLICY,
+  type PriceEventRecord,
+  type PriceEventResult,
+  type PriceOutcome,
+} from '../domain/price.js';
+import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
+import type { Metrics } from '../obs/metrics.js';
+import { GroupCommitter } from '../pool/group-commit.js';
+import type { WorkerPool } from '../pool/pool.js';
+
+/** A price event as the webhook gives it, once validated. */
+export interface PriceEventInput {
+  eventId: string;
+  productId: number;
+  priceCents: number;
+  observedAt: number;
+}
+
+/** The rate limits' verdict on one event: its RateLimit headers either way. */
+export interface Admitted {
+  allowed: boolean;
+  headers: Record<string, string>;
+}
+
+/**
+ * The price webhook's service: per-product and per-tenant rate limits, the anomaly policy, group commit
+ * of concurrent events into one worker transaction, and the anomalies it records, told to this process's
+ * listeners (the SSE streams) as they commit.
+ */
+export class PriceIntake {
+  readonly policy: AnomalyPolicy;
+  private readonly perProduct: RateLimiter;
+  private readonly perTenant: RateLimiter;
+  private readonly anomalies = new EventEmitter().setMaxListeners(0);
+  private readonly committer: GroupCommitter<PriceEventRecord, PriceOutcome>;
+
+  constructor(
+    pool: WorkerPool,
+    settings: Config['prices'],
+    private readonly metrics: Metrics,
+  ) {
+    this.policy = {
+      ...DEFAULT_POLICY,
+      thresholdPct: settings.thresholdPct,
+      medianPct: settings.thresholdPct * 2,
+    };
+    this.perProduct = new RateLimiter({
+      name: 'product',
+      perSecond: settings.ratePerProduct,
+      burst: settings.burstPerProduct,
+    });
+    this.perTenant = new RateLimiter({
+      name: 'tenant',
+      perSecond: settings.ratePerTenant,
+      burst: settings.burstPerTenant,
+    });
+    this.committer = new GroupCommitter(async (tenantId, events) => {
+      const outcomes = await pool.run('priceEvents', {
+        requestId: 'group-commit',
+        tenantId,
+        policy: this.policy,
+        events,
+      });
+      for (const o of outcomes)
+        if (o.kind === 'created' && o.result.anomaly) this.anomalies.emit(String(tenantId), o.result);
+      return outcomes;
+    });
+  }
+
+  /** Takes one event from the product's and the tenant's budgets; a refusal is counted. */
+  admit(tenantId: number, productId: number): Admitted {
+    const decisions: Decision[] = [
+      this.perProduct.take(`${tenantId}:${productId}`),
+      this.perTenant.take(String(tenantId)),
+    ];
+    const allowed = decisions.every((d) => d.allowed);
+    if (!allowed) this.metrics.admissionRejected.inc({ reason: 'rate_limited' });
+    return { allowed, headers: rateLimitHeaders(decisions) };
+  }
+
+  /** Records the event (with others that arrived at once, in one transaction) and answers its outcome. */
+  record(tenantId: number, event: PriceEventInput): Promise<PriceOutcome> {
+    // the same event_id with this fingerprint is a replay; with another, a reuse (422)
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([event.productId, event.priceCents, event.observedAt]))
+      .digest('base64url');
+    return this.committer.submit(tenantId, {
+      event_id: event.eventId,
+      product_id: event.productId,
+      price_cents: event.priceCents,
+      observed_at: event.observedAt,
+      fingerprint,
+    });
+  }
+
+  /** Calls `listener` with each anomaly the tenant records from now on; returns the unsubscribe. */
+  onAnomaly(tenantId: number, listener: (result: PriceEventResult) => void): () => void {
+    this.anomalies.on(String(tenantId), listener);
+    return () => this.anomalies.off(String(tenantId), listener);
+  }
+}
