@@ -10,8 +10,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { Bench } from 'tinybench';
-import { parseChunk } from '../src/pool/ingest-chunk.js';
-import { batchOf, decodeBatch, encodeBatch } from '../src/pool/row-transfer.js';
+import { parseChunk } from '../src/ingest/ingest-chunk.js';
+import { batchOf, decodeBatch, encodeBatch } from '../src/ingest/row-transfer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { machine, writeResult } from './lib/results.js';
 

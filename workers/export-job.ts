@@ -19,12 +19,12 @@ import { filterShape } from '../src/domain/search.js';
 import { createExportEncoder } from '../src/formats/export-encoder.js';
 import { shiftRowGroup } from '../src/formats/parquet-assembly.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { exportBatches, positionAfter } from '../src/storage/export-batches.js';
 import { type ExportRow, type ExportStore, exportPartPath } from '../src/storage/export-store.js';
 import { joinFiles } from '../src/storage/file-join.js';
 import { buildCountSql, buildPositionAtSql, needsSort } from '../src/storage/search-sql.js';
 import { openShardReader } from '../src/storage/shards.js';
+import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 import { store } from './exports.js';
 
 /** The job if it is still to be run (queued, or running when a previous attempt was cut off). */

@@ -7,10 +7,10 @@ import { createExportEncoder } from '../src/formats/export-encoder.js';
 import { appendSum, deflatePart, EMPTY_SUM, GZIP_HEADER, type GzipSum } from '../src/formats/gzip-parts.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { StripeRange } from '../src/pool/striped-stream.js';
-import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { exportBatches } from '../src/storage/export-batches.js';
 import { type ExportRow, ExportStore, exportFilePath } from '../src/storage/export-store.js';
 import { openShardReader } from '../src/storage/shards.js';
+import { defineStreamTask, defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export function store(ctx: TaskContext, tenantId: number): ExportStore {
   return new ExportStore(ctx.shards.db(tenantId));

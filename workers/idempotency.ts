@@ -1,6 +1,6 @@
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { type BeginResult, IdempotencyStore } from '../src/storage/idempotency.js';
+import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface IdempotencyInput extends TaskBase {
   op: 'begin' | 'complete' | 'release';

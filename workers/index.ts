@@ -3,9 +3,9 @@
  */
 
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask } from '../src/pool/worker-context.js';
 import { checkShardFile } from '../src/storage/shard-check.js';
 import { shardPath } from '../src/storage/shards.js';
+import { defineTask } from '../src/worker/worker-context.js';
 
 /** PRAGMA quick_check or integrity_check of a tenant's shard (src/storage/shard-check.ts). */
 export const checkShard = defineTask('checkShard', (ctx, input: TaskBase & { mode: 'quick' | 'full' }) =>

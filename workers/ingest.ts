@@ -1,10 +1,10 @@
 import { type MessagePort, threadId } from 'node:worker_threads';
 import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
 import { type ZipLimits, ZipReader } from '../src/formats/zip-reader.js';
-import { type IngestChunkInput, parseForWrite } from '../src/pool/ingest-chunk.js';
+import { type IngestChunkInput, parseForWrite } from '../src/ingest/ingest-chunk.js';
+import { type WritePart, type WritePartsInput, writeParts } from '../src/ingest/write-parts.js';
 import type { TaskBase, UnzipReply, UnzipRequest } from '../src/pool/protocol.js';
-import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
-import { type WritePart, type WritePartsInput, writeParts } from '../src/pool/write-parts.js';
+import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 /** Pool ingest, stage 1 (any pool worker): parse and validate a chunk, encode its valid rows. */
 export const ingestParse = defineTask('ingestParse', (ctx, input: IngestChunkInput) =>

@@ -14,8 +14,6 @@ import {
   timeKey,
 } from '../src/domain/metrics.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
-import { type CatchUpResult, catchUpRollups } from '../src/pool/rollup-catch-up.js';
-import { defineStreamTask, defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../src/sketches/sales-aggregate.js';
 import {
@@ -30,6 +28,8 @@ import {
   rollupSql,
 } from '../src/storage/metrics-sql.js';
 import type { Db } from '../src/storage/sqlite.js';
+import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
+import { defineStreamTask, defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export type SalesInput = TaskBase &
   SalesRequest & {

@@ -6,9 +6,9 @@ import {
   type PriceOutcome,
 } from '../src/domain/price.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask } from '../src/pool/worker-context.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { Where } from '../src/storage/where.js';
+import { defineTask } from '../src/worker/worker-context.js';
 
 /** A price_events row: the result's fields as SQLite stores them (flags as 0/1, times as epoch ms). */
 interface EventRow extends Omit<PriceEventResult, 'anomaly' | 'reasons' | 'observed_at'> {

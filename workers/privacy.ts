@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask } from '../src/pool/worker-context.js';
 import { ExportStore } from '../src/storage/export-store.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
+import { defineTask } from '../src/worker/worker-context.js';
 
 export interface EraseInput extends TaskBase {
   by: 'customer_id' | 'email';

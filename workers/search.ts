@@ -9,9 +9,9 @@ import {
   searchTrailer,
 } from '../src/domain/search.js';
 import type { StreamTaskBase } from '../src/pool/protocol.js';
-import { defineStreamTask } from '../src/pool/worker-context.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { openShardReader } from '../src/storage/shards.js';
+import { defineStreamTask } from '../src/worker/worker-context.js';
 
 export interface SearchInput extends StreamTaskBase, SearchRequest {
   /**

@@ -1,8 +1,8 @@
 import type { ValidProduct } from '../src/domain/order-schema.js';
 import { applyGroup, type GroupOutcome, type StockEvent, type StockMode } from '../src/domain/stock.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask } from '../src/pool/worker-context.js';
 import type { Db } from '../src/storage/sqlite.js';
+import { defineTask } from '../src/worker/worker-context.js';
 
 export interface StockBulkInput extends TaskBase {
   mode: StockMode;

@@ -1,9 +1,9 @@
 import type { CursorPosition } from '../src/domain/cursor.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask } from '../src/pool/worker-context.js';
 import { buildPositionAtSql } from '../src/storage/search-sql.js';
 import { statementCache } from '../src/storage/sqlite.js';
+import { defineTask } from '../src/worker/worker-context.js';
 
 export interface StripeCutsInput extends TaskBase {
   filters: SearchFilters;

@@ -2,11 +2,11 @@
  * The upkeep thread's worker module: background work on shards that no request waits for. Kept apart from
  * workers/index.ts so the thread loads only what it runs (an isolate with every task module costs ~12 MB).
  */
-import type { CheckpointResult } from '../src/pool/checkpointer.js';
+import type { CheckpointResult } from '../src/jobs/checkpointer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { type CatchUpResult, catchUpRollups } from '../src/pool/rollup-catch-up.js';
-import { defineTask } from '../src/pool/worker-context.js';
 import { ALL_TIME } from '../src/storage/rollups.js';
+import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
+import { defineTask } from '../src/worker/worker-context.js';
 
 /**
  * A PASSIVE checkpoint of the shard's WAL from this thread's connection (the upkeep thread): copies what it
@@ -34,7 +34,7 @@ export type RefreshRollupsInput = TaskBase & {
  * The background side of freshness: folds the orders written since the last run into the pre-aggregates,
  * then rebuilds the shard's dirty hours (every one, newest day first) for up to the budget, a transaction
  * at a time under the shard's write lock, stopping as soon as a writer waits for it; so reads find them
- * current instead of doing it (src/pool/rollup-refresher.ts schedules it).
+ * current instead of doing it (src/jobs/rollup-refresher.ts schedules it).
  */
 export const refreshRollups = defineTask(
   'refreshRollups',

@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import type { RowError } from '../src/domain/order-schema.js';
 import { firstExceeded, type Quoted, type UploadQuota } from '../src/domain/quota.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { defineTask, type TaskContext } from '../src/pool/worker-context.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
+import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 function store(ctx: TaskContext, tenantId: number): UploadStore {
   return new UploadStore(ctx.shards.db(tenantId));

@@ -10,8 +10,8 @@ import {
 } from '../domain/price.js';
 import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
 import type { Metrics } from '../obs/metrics.js';
-import { GroupCommitter } from '../pool/group-commit.js';
 import type { WorkerPool } from '../pool/pool.js';
+import { GroupCommitter } from './group-commit.js';
 
 /** A price event as the webhook gives it, once validated. */
 export interface PriceEventInput {

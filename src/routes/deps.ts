@@ -2,14 +2,14 @@ import type { Config } from '../config/load.js';
 import type { Admission } from '../http/admission.js';
 import type { StorageHealth } from '../http/health.js';
 import type { ApiSpec } from '../http/openapi.js';
+import type { StorageFaults } from '../http/storage-faults.js';
 import type { StreamGate } from '../http/stream-gate.js';
+import type { ShardWriteQueue } from '../ingest/write-queue.js';
+import type { ExportJobs } from '../jobs/export-jobs.js';
+import type { UploadJobs } from '../jobs/upload-jobs.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { ExportJobs } from '../pool/export-jobs.js';
 import type { WorkerPool } from '../pool/pool.js';
-import type { StorageFaults } from '../pool/storage-faults.js';
-import type { UploadJobs } from '../pool/upload-jobs.js';
-import type { ShardWriteQueue } from '../pool/write-queue.js';
 import type { Catalog } from '../storage/catalog.js';
 
 /** Everything a route module may use; passed explicitly, no globals. */

@@ -4,7 +4,6 @@ import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import { LineTooLong } from '../domain/line-chunker.js';
 import { OrderSchema, ProductSchema } from '../domain/order-schema.js';
 import { bodyDeadlines } from '../http/body-deadline.js';
-import { decodeIngestBody, decodeLimits } from '../http/body-decoder.js';
 import {
   checkIdempotencyKey,
   fingerprinter,
@@ -16,9 +15,10 @@ import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import { storageProblem } from '../http/storage-problem.js';
 import type { AppEnv } from '../http/types.js';
-import { inlineRunner, poolRunner } from '../pool/chunk-runners.js';
-import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../pool/ingest-dispatch.js';
-import { poolUnzipper } from '../pool/unzipper.js';
+import { decodeIngestBody, decodeLimits } from '../ingest/body-decoder.js';
+import { inlineRunner, poolRunner } from '../ingest/chunk-runners.js';
+import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../ingest/ingest-dispatch.js';
+import { poolUnzipper } from '../ingest/unzipper.js';
 import type { AppDeps } from './deps.js';
 
 export const MAX_INLINE_ERRORS = 1000;

@@ -6,15 +6,23 @@ import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
-import type { ActiveUpload } from '../pool/upload-jobs.js';
+import type { ActiveUpload } from '../jobs/upload-jobs.js';
 import type { UploadRow } from '../storage/upload-store.js';
 import { appendBody } from '../uploads/append-body.js';
+import {
+  byteCountHeader,
+  parseUploadMetadata,
+  requireTus,
+  TUS_EXTENSIONS,
+  TUS_VERSION,
+  tusHeaders,
+  tusProblem,
+  UPLOAD_ID,
+} from '../uploads/tus.js';
 import type { AppDeps } from './deps.js';
 import { IngestSummaryDoc, MAX_INLINE_ERRORS } from './ingest.js';
 
-const TUS_VERSION = '1.0.0';
 const BASE = '/api/v1/ingest/orders/uploads';
-const UPLOAD_ID = /^upl_[A-Za-z0-9_-]{16}$/;
 /** Received bytes are made durable (fdatasync + offset committed, in the background) this often within one PATCH. */
 const DURABLE_EVERY = 32 * 1024 * 1024;
 
@@ -27,54 +35,11 @@ const UploadSummaryDoc = v.object({
   error: v.nullable(v.string()),
 });
 
-/** Upload-Metadata: comma-separated `key base64(value)` pairs (the value may be absent). */
-export function parseUploadMetadata(header: string | undefined): Record<string, string> | null {
-  const out: Record<string, string> = {};
-  if (!header?.trim()) return out;
-  for (const pair of header.split(',')) {
-    const [key, value, extra] = pair.trim().split(' ');
-    if (!key || extra !== undefined || !/^[\x21-\x7e]+$/.test(key)) return null;
-    if (value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return null;
-    out[key] = value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8');
-  }
-  return out;
-}
-
-/** The creation's metadata, echoed by HEAD as tus asks. */
-function uploadMetadataHeader(stored: string): Record<string, string> {
-  const entries = Object.entries(JSON.parse(stored) as Record<string, string>);
-  if (entries.length === 0) return {};
-  return {
-    'Upload-Metadata': entries
-      .map(([k, value]) => (value === '' ? k : `${k} ${Buffer.from(value).toString('base64')}`))
-      .join(','),
-  };
-}
-
-function tusProblem(
-  status: 400 | 404 | 409 | 410 | 412 | 413 | 415 | 429,
-  code: string,
-  detail: string,
-  headers = {},
-) {
-  return new Problem(status, code, detail, { headers: { 'Tus-Resumable': TUS_VERSION, ...headers } });
-}
-
-const nonNegative = (raw: string | undefined) =>
-  raw !== undefined && /^\d{1,16}$/.test(raw) ? Number(raw) : null;
-
 export function uploadRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.spec, '/api/v1/ingest/orders/uploads');
   const { pool, config, uploads, admission } = deps;
   const maxSize = config.body.maxBytes;
   const patchDeadlines = bodyDeadlines(config.body, 'stream', deps.shutdown);
-
-  const requireTus = (c: Context<AppEnv>) => {
-    if (c.req.header('tus-resumable') !== TUS_VERSION)
-      throw tusProblem(412, 'tus_version_unsupported', `Send Tus-Resumable: ${TUS_VERSION}.`, {
-        'Tus-Version': TUS_VERSION,
-      });
-  };
 
   const load = async (c: Context<AppEnv>, uploadId: string): Promise<UploadRow> => {
     const row = UPLOAD_ID.test(uploadId)
@@ -94,17 +59,6 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
     return row;
   };
 
-  const tusHeaders = (row: UploadRow, received: number): Record<string, string> => ({
-    'Tus-Resumable': TUS_VERSION,
-    'Upload-Offset': String(received),
-    ...(row.upload_length === null
-      ? { 'Upload-Defer-Length': '1' }
-      : { 'Upload-Length': String(row.upload_length) }),
-    ...(row.state === 'receiving' ? { 'Upload-Expires': new Date(row.expires_at).toUTCString() } : {}),
-    ...uploadMetadataHeader(row.metadata),
-    'Cache-Control': 'no-store',
-  });
-
   const tusDoc = { tag: 'uploads', auth: 'api_key' as const };
 
   routes.add(
@@ -119,7 +73,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
           description: 'Capabilities',
           headers: {
             'Tus-Version': TUS_VERSION,
-            'Tus-Extension': 'creation,creation-defer-length,termination,expiration',
+            'Tus-Extension': TUS_EXTENSIONS,
             'Tus-Max-Size': 'bytes',
           },
         },
@@ -129,7 +83,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       c.body(null, 204, {
         'Tus-Resumable': TUS_VERSION,
         'Tus-Version': TUS_VERSION,
-        'Tus-Extension': 'creation,creation-defer-length,termination,expiration',
+        'Tus-Extension': TUS_EXTENSIONS,
         'Tus-Max-Size': String(maxSize),
       }),
   );
@@ -165,7 +119,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       admission.check('ingest');
       const lengthHeader = c.req.header('upload-length');
       const deferred = c.req.header('upload-defer-length');
-      const length = nonNegative(lengthHeader);
+      const length = byteCountHeader(lengthHeader);
       if (
         (lengthHeader === undefined) === (deferred === undefined) ||
         (deferred !== undefined && deferred !== '1')
@@ -308,7 +262,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       requireTus(c);
       if ((c.req.header('content-type') ?? '').split(';')[0]!.trim() !== 'application/offset+octet-stream')
         throw tusProblem(415, 'unsupported_media_type', 'PATCH bodies are application/offset+octet-stream.');
-      const offset = nonNegative(c.req.header('upload-offset'));
+      const offset = byteCountHeader(c.req.header('upload-offset'));
       if (offset === null)
         throw tusProblem(400, 'invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
       admission.check('ingest');
@@ -321,7 +275,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
           'Upload-Offset': String(upload.received),
         });
       let length = upload.length;
-      const newLength = nonNegative(c.req.header('upload-length'));
+      const newLength = byteCountHeader(c.req.header('upload-length'));
       if (length === null && newLength !== null) {
         if (newLength < offset || newLength > maxSize)
           throw tusProblem(

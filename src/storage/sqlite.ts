@@ -29,7 +29,7 @@ export interface OpenOptions {
   mmapMiB?: number;
   /**
    * WAL pages after which a commit checkpoints (default 10000). A writer lane sets 0: its checkpoints run
-   * on another thread (src/pool/checkpointer.ts), so its commits never wait for one.
+   * on another thread (src/jobs/checkpointer.ts), so its commits never wait for one.
    */
   walAutocheckpoint?: number;
   /**

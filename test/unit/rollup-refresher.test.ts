@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RollupRefresher } from '../../src/jobs/rollup-refresher.js';
 import { createLogger } from '../../src/obs/logger.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
-import type { CatchUpResult } from '../../src/pool/rollup-catch-up.js';
-import { RollupRefresher } from '../../src/pool/rollup-refresher.js';
+import type { CatchUpResult } from '../../src/worker/rollup-catch-up.js';
 
 interface Run {
   at: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseChunk } from '../../src/pool/ingest-chunk.js';
-import { batchOf, decodeBatch, encodeBatch } from '../../src/pool/row-transfer.js';
+import { parseChunk } from '../../src/ingest/ingest-chunk.js';
+import { batchOf, decodeBatch, encodeBatch } from '../../src/ingest/row-transfer.js';
 import { toOrderRecord } from '../../src/storage/order-record.js';
 import { ndjson, order, product } from '../helpers/data.js';
 

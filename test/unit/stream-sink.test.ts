@@ -2,7 +2,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { StreamMessage } from '../../src/pool/protocol.js';
-import { StreamSink } from '../../src/pool/stream-sink.js';
+import { StreamSink } from '../../src/worker/stream-sink.js';
 
 describe('StreamSink.writeBytes', () => {
   it('sends copies: a Buffer that is a view of a larger block arrives whole and stays usable', async () => {

@@ -2,13 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/load.js';
 import { LineTooLong } from '../../src/domain/line-chunker.js';
-import { BodyError } from '../../src/http/body-decoder.js';
 import { Problem } from '../../src/http/problem.js';
+import { BodyError } from '../../src/ingest/body-decoder.js';
+import { poolUnzipper } from '../../src/ingest/unzipper.js';
+import { ShardWriteQueue } from '../../src/ingest/write-queue.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
 import { serializeError, WorkerTaskError } from '../../src/pool/task-error.js';
-import { poolUnzipper } from '../../src/pool/unzipper.js';
-import { ShardWriteQueue } from '../../src/pool/write-queue.js';
 import { shardDir, shardPath } from '../../src/storage/shards.js';
 import { ROOT, removeDir, tempDataDir } from '../helpers/server.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { emptySummary } from '../../src/domain/ingest-kinds.js';
+import type { WritePart, WritePartsInput, WritePartsResult } from '../../src/ingest/write-parts.js';
+import { ShardWriteQueue } from '../../src/ingest/write-queue.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
 import { WorkerTaskError } from '../../src/pool/task-error.js';
-import type { WritePart, WritePartsInput, WritePartsResult } from '../../src/pool/write-parts.js';
-import { ShardWriteQueue } from '../../src/pool/write-queue.js';
 
 /** A pool whose writer answers when told to, recording what each write task carried. */
 function fakePool(answer: (input: WritePartsInput) => WritePartsResult | Error) {

@@ -4,13 +4,13 @@ import { createGunzip } from 'node:zlib';
 import { loadConfig } from '../../src/config/load.js';
 import { defaultWriterLanes } from '../../src/config/options.js';
 import type { ChunkSummary, IngestKind } from '../../src/domain/ingest-kinds.js';
+import { poolRunner } from '../../src/ingest/chunk-runners.js';
+import { dispatchIngest } from '../../src/ingest/ingest-dispatch.js';
+import { ShardWriteQueue } from '../../src/ingest/write-queue.js';
+import { WalCheckpointer } from '../../src/jobs/checkpointer.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
-import { WalCheckpointer } from '../../src/pool/checkpointer.js';
-import { poolRunner } from '../../src/pool/chunk-runners.js';
-import { dispatchIngest } from '../../src/pool/ingest-dispatch.js';
 import { WorkerPool } from '../../src/pool/pool.js';
-import { ShardWriteQueue } from '../../src/pool/write-queue.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { tenantDir } from './write-files.js';
 

@@ -2,13 +2,13 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId, workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
+import type { WorkerData } from '../pool/pool.js';
+import type { StreamTaskBase, TaskBase, TaskEnvelope } from '../pool/protocol.js';
+import { serializeError } from '../pool/task-error.js';
 import { ShardConnections, type ShardLease, type Shards } from '../storage/shards.js';
 import { workerShardOpenOptions } from '../storage/sqlite.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
-import type { WorkerData } from './pool.js';
-import type { StreamTaskBase, TaskBase, TaskEnvelope } from './protocol.js';
 import { StreamCancelled, StreamSink } from './stream-sink.js';
-import { serializeError } from './task-error.js';
 
 /** What a task sees inside a worker: its own connections, the shared write lock, a logger and metrics. */
 export interface TaskContext {

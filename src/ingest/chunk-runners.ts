@@ -2,41 +2,26 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { addSummary, type ChunkSummary } from '../domain/ingest-kinds.js';
 import type { Metrics } from '../obs/metrics.js';
 import { ObservationBuffer } from '../obs/observations.js';
+import type { WorkerPool } from '../pool/pool.js';
 import { ShardConnections } from '../storage/shards.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
 import { type IngestChunkInput, processIngestChunk } from './ingest-chunk.js';
-import type { WorkerPool } from './pool.js';
+import { parseThenWrite } from './parse-then-write.js';
 import type { ShardWriteQueue } from './write-queue.js';
 
 /** Processes one line-aligned chunk and reports what it did. */
 export type ChunkRunner = (input: IngestChunkInput) => Promise<ChunkSummary>;
 
 /**
- * The default, in two stages: any pool worker parses and validates a chunk; the shard's write queue hands
- * its valid rows to the shard's writer lane, together with whatever else waits for that shard. Parsing of
- * the next chunks overlaps the writing of earlier ones, and one thread (one connection) does every insert
- * of a shard. A request's chunks join the queue in body order even when a later one finishes parsing
- * first, so a repeated customer ends with the last line's name and email.
+ * The default: parse in the pool, then the shard's writer lane, in body order (src/ingest/parse-then-write.ts);
+ * the writer lane takes the chunk together with whatever else waits for that shard.
  */
 export function poolRunner(pool: WorkerPool, writes: ShardWriteQueue): ChunkRunner {
   /** Per request and shard: when its latest chunk joins the write queue, which the next chunk waits for. */
   const lastQueued = new Map<string, Promise<unknown>>();
   return (input) => {
     const key = `${input.tenantId}/${input.requestId}`;
-    const parsing = pool.run('ingestParse', input, [input.bytes.buffer as ArrayBuffer]);
-    const previous = lastQueued.get(key) ?? Promise.resolve();
-    const enqueued = previous
-      .then(() => parsing)
-      .then((parsed) => ({
-        parsed,
-        written: writes.write(input.tenantId, {
-          requestId: input.requestId,
-          kind: input.kind,
-          rows: parsed.rows,
-          rowCount: parsed.rowCount,
-          maxErrors: input.maxErrors,
-        }),
-      }));
+    const enqueued = parseThenWrite(pool, writes, input, { after: lastQueued.get(key) ?? Promise.resolve() });
     // a failed parse fails its own chunk; the next one still joins the queue after it
     const settled = enqueued.catch(() => null);
     lastQueued.set(key, settled);

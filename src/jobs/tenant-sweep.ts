@@ -1,5 +1,5 @@
 import type { Logger } from '../obs/logger.js';
-import type { WorkerPool } from './pool.js';
+import type { WorkerPool } from '../pool/pool.js';
 
 /**
  * A periodic expiry sweep: every `intervalMs` (and once at start), the pool task `task` runs for each tenant

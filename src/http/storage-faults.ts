@@ -1,8 +1,8 @@
-import type { StorageHealth } from '../http/health.js';
-import { storageFault } from '../http/storage-problem.js';
 import type { Logger } from '../obs/logger.js';
+import type { WorkerPool } from '../pool/pool.js';
 import type { ShardCheck } from '../storage/shard-check.js';
-import type { WorkerPool } from './pool.js';
+import { storageFault } from '../storage/storage-fault.js';
+import type { StorageHealth } from './health.js';
 
 /**
  * Turns storage failures seen by requests into the server's health: a write that failed for lack of space

@@ -1,5 +1,5 @@
 import type { Logger } from '../obs/logger.js';
-import type { WorkerPool } from './pool.js';
+import type { WorkerPool } from '../pool/pool.js';
 
 export interface RollupRefresherOptions {
   /** quiet time after a shard's last write before a refresh runs for as long as it takes */

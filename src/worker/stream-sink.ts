@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { NamedError } from '../domain/named-error.js';
-import type { ControlMessage, StreamMessage } from './protocol.js';
+import type { ControlMessage, StreamMessage } from '../pool/protocol.js';
 
 export class StreamCancelled extends NamedError {
   constructor() {

@@ -1,6 +1,6 @@
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { WorkerPool } from './pool.js';
+import type { WorkerPool } from '../pool/pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
 
 export interface ExportJobOptions {

@@ -1,6 +1,6 @@
 import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
-import type { WorkerPool } from './pool.js';
-import { WorkerTaskError } from './task-error.js';
+import type { WorkerPool } from '../pool/pool.js';
+import { WorkerTaskError } from '../pool/task-error.js';
 import type { WritePart, WritePartsResult } from './write-parts.js';
 
 interface Waiting {

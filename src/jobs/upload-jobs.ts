@@ -3,15 +3,16 @@ import { dirname } from 'node:path';
 import type { Config } from '../config/load.js';
 import type { ByteBudget } from '../domain/byte-budget.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
-import { BodyError, decodeByMagic, decodeLimits, metered } from '../http/body-decoder.js';
-import { storageFault } from '../http/storage-problem.js';
+import { BodyError, decodeByMagic, decodeLimits, metered, sniffEncoding } from '../ingest/body-decoder.js';
+import type { IngestChunkInput } from '../ingest/ingest-chunk.js';
+import { parseThenWrite } from '../ingest/parse-then-write.js';
+import { poolUnzipper } from '../ingest/unzipper.js';
+import type { ShardWriteQueue } from '../ingest/write-queue.js';
 import type { Logger } from '../obs/logger.js';
+import type { WorkerPool } from '../pool/pool.js';
+import { storageFault } from '../storage/storage-fault.js';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
-import type { IngestChunkInput } from './ingest-chunk.js';
-import type { WorkerPool } from './pool.js';
 import { startTenantSweep } from './tenant-sweep.js';
-import { poolUnzipper } from './unzipper.js';
-import type { ShardWriteQueue } from './write-queue.js';
 
 /** How long an upload whose processing hit a full disk waits before it tries again. */
 const RETRY_AFTER_STORAGE_FAILURE_MS = 5000;
@@ -197,9 +198,7 @@ export class UploadJobs {
     // Compressed if declared (Upload-Metadata encoding gzip) or if the first bytes are gzip or zip magic.
     const declared = upload.metadata.encoding === 'gzip' || /gzip/i.test(upload.metadata.filetype ?? '');
     const head = upload.received >= 4 ? await this.firstBytes(upload) : null;
-    const sniffed =
-      head !== null && ((head[0] === 0x1f && head[1] === 0x8b) || (head[0] === 0x50 && head[1] === 0x4b));
-    const compressed = declared || sniffed;
+    const compressed = declared || (head !== null && sniffEncoding(head) !== 'plain');
     const chunker = new LineChunker(
       this.config.ingest.chunkBytes,
       this.config.body.maxLineBytes,
@@ -235,29 +234,12 @@ export class UploadJobs {
         batchRows: Number.POSITIVE_INFINITY,
         maxErrors: Number.POSITIVE_INFINITY,
       };
-      // parsed once its bytes fit in ingest's shared budget (uploads and requests share one bound)
-      const parsed = this.budget
-        .reserve(size)
-        .then(() => this.pool.run('ingestParse', parse, [chunk.bytes.buffer as ArrayBuffer]));
-      const enqueued = lastQueued
-        .then(() => parsed)
-        .then((p) => ({
-          written: this.writes.write(tenantId, {
-            requestId: parse.requestId,
-            kind: 'orders',
-            rows: p.rows,
-            rowCount: p.rowCount,
-            maxErrors: Number.POSITIVE_INFINITY,
-            upload: {
-              uploadId,
-              parsed: p.summary,
-              firstLine: chunk.firstLine,
-              lines: chunk.lines,
-              startOffset,
-              endOffset,
-            },
-          }),
-        }));
+      const enqueued = parseThenWrite(this.pool, this.writes, parse, {
+        after: lastQueued,
+        // parsed once its bytes fit in ingest's shared budget (uploads and requests share one bound)
+        ready: this.budget.reserve(size),
+        upload: { uploadId, firstLine: chunk.firstLine, lines: chunk.lines, startOffset, endOffset },
+      });
       // after a failed chunk nothing more joins the queue: the chain stays rejected
       lastQueued = enqueued;
       const done = enqueued

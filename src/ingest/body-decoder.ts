@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import Busboy from 'busboy';
 import type { Config } from '../config/load.js';
-import { type BodyDeadlines, withDeadlines } from './body-deadline.js';
-import { Problem } from './problem.js';
+import { type BodyDeadlines, withDeadlines } from '../http/body-deadline.js';
+import { Problem } from '../http/problem.js';
 
 export interface DecodeLimits {
   /** Compressed (wire) bytes accepted in one request. */
@@ -34,13 +34,14 @@ const GZIP = [0x1f, 0x8b];
 const ZIP = [0x50, 0x4b, 0x03, 0x04];
 const ZIP_EMPTY = [0x50, 0x4b, 0x05, 0x06];
 
-type Kind = 'gzip' | 'zip' | 'plain';
+export type BodyEncoding = 'gzip' | 'zip' | 'plain';
 
 function startsWith(bytes: Uint8Array, magic: number[]): boolean {
   return magic.every((b, i) => bytes[i] === b);
 }
 
-function sniff(first: Uint8Array): Kind {
+/** A body's encoding from its first bytes (their magic numbers); the one sniffer of request bodies and uploads. */
+export function sniffEncoding(first: Uint8Array): BodyEncoding {
   if (startsWith(first, GZIP)) return 'gzip';
   if (startsWith(first, ZIP) || startsWith(first, ZIP_EMPTY)) return 'zip';
   return 'plain';
@@ -97,7 +98,7 @@ export async function* decodeByMagic(
   counter: { wire: number; out: number },
   limits: DecodeLimits,
   unzip: Unzipper,
-  forced?: Kind,
+  forced?: BodyEncoding,
 ): AsyncGenerator<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   let first = await iterator.next();
@@ -114,7 +115,7 @@ export async function* decodeByMagic(
       }
     },
   };
-  const kind = forced ?? sniff(head);
+  const kind = forced ?? sniffEncoding(head);
   if (kind === 'plain') {
     for await (const piece of rest) {
       guard(counter, limits, piece);
@@ -150,7 +151,7 @@ async function* gunzip(
 const NEWLINE = new Uint8Array([10]);
 
 /**
- * Reads a zip body somewhere other than the event loop, with the limits (src/pool/unzipper.ts sends it to
+ * Reads a zip body somewhere other than the event loop, with the limits (src/ingest/unzipper.ts sends it to
  * the pool). Yields each NDJSON member's bytes, a line break after each; throws a BodyError for a corrupt,
  * truncated, oversized or bomb-like archive, after handing on the bytes decoded before it.
  */

@@ -1,11 +1,11 @@
 import { type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
 import { NamedError } from '../domain/named-error.js';
+import type { TaskBase } from '../pool/protocol.js';
+import { type SerializedError, serializeError } from '../pool/task-error.js';
 import type { Db } from '../storage/sqlite.js';
 import { UploadStore } from '../storage/upload-store.js';
 import { type ChunkContext, failureRecorder, rowWriters, writeRows } from './ingest-chunk.js';
-import type { TaskBase } from './protocol.js';
 import { decodeBatch } from './row-transfer.js';
-import { type SerializedError, serializeError } from './task-error.js';
 
 /** An upload chunk's cursor, committed with its rows (see workers/uploads.ts). */
 export interface UploadAdvance {
@@ -19,7 +19,7 @@ export interface UploadAdvance {
   endOffset: number;
 }
 
-/** One parsed chunk waiting for its shard's writer: the valid rows, encoded (src/pool/row-transfer.ts). */
+/** One parsed chunk waiting for its shard's writer: the valid rows, encoded (src/ingest/row-transfer.ts). */
 export interface WritePart {
   requestId: string;
   kind: IngestKind;

@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
-import { BodyError, type Unzipper } from '../http/body-decoder.js';
-import type { WorkerPool } from './pool.js';
-import type { TaskBase, UnzipReply, UnzipRequest } from './protocol.js';
+import type { WorkerPool } from '../pool/pool.js';
+import type { TaskBase, UnzipReply, UnzipRequest } from '../pool/protocol.js';
+import { BodyError, type Unzipper } from './body-decoder.js';
 
 /**
  * Zip bodies are inflated in the pool (the unzipStream task), not on the event loop: the main thread sends

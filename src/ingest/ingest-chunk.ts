@@ -3,12 +3,12 @@ import { PriceSampleSchema, StockHistorySchema } from '../domain/history-schema.
 import { type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
 import { OrderSchema, ProductSchema, type RowError, rowErrorFromIssues } from '../domain/order-schema.js';
 import type { ObservationBuffer } from '../obs/observations.js';
+import type { TaskBase } from '../pool/protocol.js';
 import { HistoryWriter } from '../storage/history-writer.js';
 import { R } from '../storage/order-record.js';
 import { OrderWriter, ProductWriter } from '../storage/order-writer.js';
 import type { Shards } from '../storage/shards.js';
 import type { ShardWriteLock } from '../storage/write-lock.js';
-import type { TaskBase } from './protocol.js';
 import { batchOf, encodeBatch, type Parsed, type RowBatch } from './row-transfer.js';
 
 export interface IngestChunkInput extends TaskBase {
@@ -132,7 +132,7 @@ export interface ParsedForWrite {
 
 /**
  * The parse stage of pool ingest (any pool worker, no database work): validates a chunk and encodes its
- * valid rows for the writer (src/pool/row-transfer.ts).
+ * valid rows for the writer (src/ingest/row-transfer.ts).
  */
 export function parseForWrite(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInput): ParsedForWrite {
   const { valid, summary } = parseChunk(ctx, input);

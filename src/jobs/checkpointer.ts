@@ -1,5 +1,5 @@
 import type { Logger } from '../obs/logger.js';
-import type { WorkerPool } from './pool.js';
+import type { WorkerPool } from '../pool/pool.js';
 
 /** What `PRAGMA wal_checkpoint(PASSIVE)` reports. */
 export interface CheckpointResult {
