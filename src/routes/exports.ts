@@ -1,13 +1,9 @@
-import { createReadStream, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { statSync } from 'node:fs';
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import {
-  EXPORT_FORMATS,
   EXPORT_ID,
-  EXPORT_MEDIA_TYPES,
-  type ExportFormat,
   ExportRequest,
   ExportRequestError,
   type ExportSpec,
@@ -15,39 +11,16 @@ import {
   exportFileName,
   toExportSpec,
 } from '../domain/export.js';
-import { accepted } from '../http/accept.js';
+import { acceptsGzip, directFormat, ExportStatusDoc, exportStatus } from '../http/export-status.js';
 import { directExportStream } from '../http/export-stream.js';
+import { serveFileRange } from '../http/file-range.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
-import { decideRange, etagMatches } from '../http/range.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
 import type { AppDeps } from './deps.js';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-const ExportStatusDoc = v.object({
-  export_id: v.string(),
-  state: v.picklist(['queued', 'running', 'complete', 'failed', 'expired']),
-  format: v.picklist(EXPORT_FORMATS),
-  compression: v.string(),
-  fields: v.array(v.string()),
-  filters: v.record(v.string(), v.unknown()),
-  rows_written: v.number(),
-  bytes_written: v.number(),
-  size: v.nullable(v.number()),
-  sha256: v.nullable(v.string()),
-  error: v.nullable(v.string()),
-  attempts: v.number(),
-  resumed_from_rows: v.nullable(v.number()),
-  created_at: v.string(),
-  finished_at: v.nullable(v.string()),
-  expires_at: v.nullable(v.string()),
-  status_url: v.string(),
-  download_url: v.string(),
-});
 
 const ListQuery = v.object({
   limit: v.optional(
@@ -59,47 +32,9 @@ const ListQuery = v.object({
 
 const LIST_FINGERPRINT = 'exports-list';
 
-/** Which export format an Accept header asks to receive directly, if any (first listed wins). */
-function directFormat(accept: string | undefined): ExportFormat | null {
-  for (const type of accepted(accept))
-    for (const format of EXPORT_FORMATS) if (type === EXPORT_MEDIA_TYPES[format]) return format;
-  return null;
-}
-
-function acceptsGzip(acceptEncoding: string | undefined): boolean {
-  return accepted(acceptEncoding).some((coding) => coding === 'gzip' || coding === 'x-gzip');
-}
-
 export function exportRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/reports');
   const { pool, config, admission, cursorSecret } = deps;
-  const base = (tenantId: number) => `/api/v1/tenants/${tenantId}/reports/exports`;
-
-  const publish = (tenantId: number, row: ExportRow) => {
-    const spec = JSON.parse(row.request) as ExportSpec;
-    const expired =
-      row.state === 'expired' || (row.state === 'complete' && (row.expires_at ?? 0) <= Date.now());
-    return {
-      export_id: row.export_id,
-      state: expired ? 'expired' : row.state,
-      format: row.format,
-      compression: row.compression,
-      fields: spec.fields,
-      filters: spec.requested_filters,
-      rows_written: row.rows_written,
-      bytes_written: row.bytes_written,
-      size: row.size,
-      sha256: row.sha256,
-      error: row.error,
-      attempts: row.attempts,
-      resumed_from_rows: row.attempts > 1 ? row.resumed_from_rows : null,
-      created_at: iso(row.created_at)!,
-      finished_at: iso(row.finished_at),
-      expires_at: iso(row.expires_at),
-      status_url: `${base(tenantId)}/${row.export_id}`,
-      download_url: `${base(tenantId)}/${row.export_id}/download`,
-    };
-  };
 
   const lookup = async (c: Context<AppEnv>, exportId: string): Promise<ExportRow> => {
     const row = EXPORT_ID.test(exportId)
@@ -200,7 +135,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       const row = created.value;
       deps.exports.enqueue(tenantId, row.export_id);
       c.get('log').info({ export_id: row.export_id, format, fields: spec.fields.length }, 'export queued');
-      const status = publish(tenantId, row);
+      const status = exportStatus(tenantId, row);
       return c.json(status, 202, { Location: status.status_url });
     },
   );
@@ -247,7 +182,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       const page = rows.slice(0, q.limit);
       const last = page[page.length - 1];
       return c.json({
-        data: page.map((r) => publish(tenantId, r)),
+        data: page.map((r) => exportStatus(tenantId, r)),
         next_cursor:
           rows.length > q.limit && last
             ? encodeCursor(cursorSecret, tenantId, LIST_FINGERPRINT, {
@@ -269,7 +204,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       responses: { 200: { description: 'The export', schema: ExportStatusDoc } },
       errors: ['not_found'],
     },
-    async (c) => c.json(publish(c.get('tenantId'), await lookup(c, c.req.param('export_id')))),
+    async (c) => c.json(exportStatus(c.get('tenantId'), await lookup(c, c.req.param('export_id')))),
   );
 
   routes.add(
@@ -301,7 +236,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
     async (c) => {
       const tenantId = c.get('tenantId');
       const row = await lookup(c, c.req.param('export_id'));
-      const status = publish(tenantId, row);
+      const status = exportStatus(tenantId, row);
       if (status.state === 'expired')
         throw new Problem(410, 'export_expired', `Export ${row.export_id} expired at ${status.expires_at}.`);
       if (row.state === 'failed')
@@ -328,42 +263,14 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       } catch {
         throw new Problem(410, 'export_expired', `The file of export ${row.export_id} is gone.`);
       }
-      const size = row.size;
-      const etag = `"${row.sha256}"`;
-      const lastModified = new Date(row.finished_at ?? row.created_at).toUTCString();
-      const common: Record<string, string> = {
-        etag,
-        'last-modified': lastModified,
-        'accept-ranges': 'bytes',
-        'cache-control': 'private, no-cache',
-      };
-      if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, common);
-      const range = decideRange(c.req.header('range'), size, {
-        ifRange: c.req.header('if-range'),
-        etag,
-        lastModified,
+      return serveFileRange(c, {
+        path,
+        size: row.size,
+        etag: `"${row.sha256}"`,
+        lastModified: new Date(row.finished_at ?? row.created_at),
+        contentType: exportContentType(row.format, row.compression),
+        fileName: exportFileName(row.export_id, row.format, row.compression),
       });
-      if (range.kind === 'unsatisfiable') {
-        throw new Problem(416, 'range_not_satisfiable', `The file has ${size} bytes.`, {
-          headers: { ...common, 'content-range': `bytes */${size}` },
-        });
-      }
-      const start = range.kind === 'partial' ? range.start : 0;
-      const end = range.kind === 'partial' ? range.end : size - 1;
-      const headers: Record<string, string> = {
-        ...common,
-        'content-type': exportContentType(row.format, row.compression),
-        'content-disposition': `attachment; filename="${exportFileName(row.export_id, row.format, row.compression)}"`,
-        'content-length': String(Math.max(0, end - start + 1)),
-      };
-      if (range.kind === 'partial') headers['content-range'] = `bytes ${start}-${end}/${size}`;
-      c.get('log').info({ export_id: row.export_id, range: range.kind, start, end }, 'export download');
-      const status206 = range.kind === 'partial' ? 206 : 200;
-      if (size === 0) return c.body(null, status206, headers);
-      const file = Readable.toWeb(
-        createReadStream(path, { start, end }),
-      ) as unknown as ReadableStream<Uint8Array>;
-      return c.body(file, status206, headers);
     },
   );
   return routes;

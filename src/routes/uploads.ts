@@ -6,9 +6,8 @@ import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
-import type { ActiveUpload } from '../jobs/upload-jobs.js';
+import type { ActiveUpload } from '../jobs/upload-processor.js';
 import type { UploadRow } from '../storage/upload-store.js';
-import { appendBody } from '../uploads/append-body.js';
 import {
   byteCountHeader,
   parseUploadMetadata,
@@ -23,8 +22,6 @@ import type { AppDeps } from './deps.js';
 import { IngestSummaryDoc, MAX_INLINE_ERRORS } from './ingest.js';
 
 const BASE = '/api/v1/ingest/orders/uploads';
-/** Received bytes are made durable (fdatasync + offset committed, in the background) this often within one PATCH. */
-const DURABLE_EVERY = 32 * 1024 * 1024;
 
 const UploadSummaryDoc = v.object({
   ...IngestSummaryDoc.entries,
@@ -312,19 +309,13 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
     },
   );
 
-  /** Appends the request body at `offset` (src/uploads/append-body.ts); an early stop is logged and reported. */
+  /** Appends the request body at `offset`; an early stop is logged and reported. */
   async function append(c: Context<AppEnv>, upload: ActiveUpload, offset: number, length: number | null) {
-    const appended = await appendBody(
+    const appended = await uploads.append(
+      upload,
       withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines),
-      {
-        path: uploads.stagingPath(upload.tenantId, upload.uploadId),
-        offset,
-        length,
-        durableEvery: DURABLE_EVERY,
-        commit: async (at) => {
-          await uploads.received(upload, at, length);
-        },
-      },
+      offset,
+      length,
     );
     const { error } = appended;
     if (error !== null)

@@ -553,9 +553,7 @@ describe('tools/download', () => {
     // the server really served a range for the second run
     await eventually(
       () =>
-        server
-          .logs()
-          .some((l) => l.msg === 'export download' && l.range === 'partial' && l.start === partial),
+        server.logs().some((l) => l.msg === 'file download' && l.range === 'partial' && l.start === partial),
       5000,
       'the ranged request in the server log',
     );

@@ -1,0 +1,219 @@
+import { open } from 'node:fs/promises';
+import type { Config } from '../config/load.js';
+import type { ByteBudget } from '../domain/byte-budget.js';
+import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
+import { decodeByMagic, decodeLimits, metered, sniffEncoding } from '../ingest/body-decoder.js';
+import type { IngestChunkInput } from '../ingest/ingest-chunk.js';
+import { parseThenWrite } from '../ingest/parse-then-write.js';
+import { poolUnzipper } from '../ingest/unzipper.js';
+import type { ShardWriteQueue } from '../ingest/write-queue.js';
+import type { Logger } from '../obs/logger.js';
+import type { WorkerPool } from '../pool/pool.js';
+import type { UploadRow } from '../storage/upload-store.js';
+
+/** Staging-file reads feeding the processor. */
+const READ_BYTES = 1 << 20;
+
+/** What the main thread keeps about an upload that is receiving or processing. */
+export interface ActiveUpload {
+  tenantId: number;
+  uploadId: string;
+  /** Durable bytes in the staging file (what HEAD reports). */
+  received: number;
+  length: number | null;
+  metadata: Record<string, string>;
+  /** A PATCH is writing: a second one at the same time is refused. */
+  writing: boolean;
+  stopped: boolean;
+  /** Wakes the processor when bytes arrive or the upload ends. */
+  wake: () => void;
+  processing: Promise<void> | null;
+}
+
+/** The option groups an upload's processing follows: ingest's chunking, the body limits, upload expiry. */
+export type UploadConfig = Pick<Config, 'server' | 'ingest' | 'body' | 'upload'>;
+
+export interface UploadProcessorDeps {
+  pool: WorkerPool;
+  writes: ShardWriteQueue;
+  config: UploadConfig;
+  /** chunk bytes between cut and commit: uploads share ingest's bound */
+  budget: Pick<ByteBudget, 'reserve' | 'release'>;
+  /** the upload's staging file */
+  stagingPath: string;
+  log: Logger;
+}
+
+/**
+ * Processes one tus upload while it arrives: tails its staging file up to the durable offset, decodes it
+ * (plain, gzip or zip, like the single-request endpoint), cuts line-aligned chunks and passes each through
+ * the pool's parse and the shard's writer (src/ingest/parse-then-write.ts); each chunk's rows and the
+ * upload's cursor commit together. After a restart it starts at the committed cursor: a plain file is read
+ * from that offset, a compressed one is decompressed from the start and the bytes before the cursor are
+ * skipped (never re-inserted). True once every byte is committed; false when the upload was stopped.
+ */
+export async function processStagedUpload(
+  deps: UploadProcessorDeps,
+  upload: ActiveUpload,
+  row: UploadRow,
+): Promise<boolean> {
+  const { tenantId, uploadId } = upload;
+  const { log } = deps;
+  const limits = decodeLimits(deps.config.body);
+  // Compressed if declared (Upload-Metadata encoding gzip) or if the first bytes are gzip or zip magic.
+  const declared = upload.metadata.encoding === 'gzip' || /gzip/i.test(upload.metadata.filetype ?? '');
+  const head = upload.received >= 4 ? await firstBytes(deps.stagingPath) : null;
+  const compressed = declared || (head !== null && sniffEncoding(head) !== 'plain');
+  const chunker = new LineChunker(
+    deps.config.ingest.chunkBytes,
+    deps.config.body.maxLineBytes,
+    row.lines_seen + 1,
+    deps.config.ingest.batchRows,
+  );
+  // A plain file is read from the cursor; a compressed one from its start, skipping what was processed.
+  const counter = { wire: 0, out: 0 };
+  const unzip = poolUnzipper(deps.pool, { requestId: `upload:${uploadId}`, tenantId });
+  let skip = 0;
+  let cursor = row.processed_offset;
+  /** Chunks handed on and not yet committed; the last one to join the write queue, which the next waits for. */
+  const inFlight = new Set<Promise<unknown>>();
+  let lastQueued: Promise<unknown> = Promise.resolve();
+  let failure: Error | null = null;
+  /**
+   * A chunk is parsed in the pool as soon as it is cut and joins the shard's write queue after the chunk
+   * before it, so chunks commit in order (each moves the cursor to its end; the writer refuses one whose
+   * start is not the committed cursor). Up to --ingest-in-flight chunks are out at once, so the writer can
+   * put several of them in one transaction.
+   */
+  const submit = (chunk: LineChunk) => {
+    const startOffset = cursor;
+    const endOffset = cursor + chunk.bytes.length;
+    const size = chunk.bytes.length;
+    cursor = endOffset;
+    const parse: IngestChunkInput = {
+      requestId: `upload:${uploadId}`,
+      tenantId,
+      kind: 'orders',
+      bytes: chunk.bytes,
+      firstLine: chunk.firstLine,
+      batchRows: Number.POSITIVE_INFINITY,
+      maxErrors: Number.POSITIVE_INFINITY,
+    };
+    const enqueued = parseThenWrite(deps.pool, deps.writes, parse, {
+      after: lastQueued,
+      // parsed once its bytes fit in ingest's shared budget (uploads and requests share one bound)
+      ready: deps.budget.reserve(size),
+      upload: { uploadId, firstLine: chunk.firstLine, lines: chunk.lines, startOffset, endOffset },
+    });
+    // after a failed chunk nothing more joins the queue: the chain stays rejected
+    lastQueued = enqueued;
+    const done = enqueued
+      .then(({ written }) => written)
+      .catch((error: Error) => {
+        failure ??= error;
+      })
+      .finally(() => {
+        deps.budget.release(size);
+        inFlight.delete(done);
+      });
+    inFlight.add(done);
+  };
+  const drain = async () => {
+    await Promise.allSettled([...inFlight]);
+    if (failure) throw failure;
+  };
+  const flushWholeLines = () => {
+    const whole = chunker.wholeLines();
+    if (whole) submit(whole);
+  };
+  log.info(
+    { processed_offset: row.processed_offset, lines_seen: row.lines_seen, compressed },
+    'upload processing',
+  );
+  try {
+    let raw: AsyncIterable<Uint8Array>;
+    let decoded: AsyncIterable<Uint8Array>;
+    if (compressed || head === null) {
+      // from the start: decompressed bytes before the cursor are skipped (with fewer than 4 bytes in, the
+      // cursor is 0 and the decoder recognises the format itself)
+      raw = staged(deps.stagingPath, upload, 0, flushWholeLines);
+      skip = row.processed_offset;
+      decoded = decodeByMagic(
+        metered(raw, limits, counter),
+        counter,
+        limits,
+        unzip,
+        declared ? 'gzip' : undefined,
+      );
+    } else {
+      raw = staged(deps.stagingPath, upload, row.processed_offset, flushWholeLines);
+      decoded = decodeByMagic(metered(raw, limits, counter), counter, limits, unzip, 'plain');
+    }
+    for await (let data of decoded) {
+      if (skip > 0) {
+        const drop = Math.min(skip, data.length);
+        skip -= drop;
+        data = data.subarray(drop);
+        if (data.length === 0) continue;
+      }
+      for (const chunk of chunker.push(data)) {
+        while (inFlight.size >= deps.config.ingest.inFlight) await Promise.race(inFlight);
+        if (failure) throw failure;
+        submit(chunk);
+      }
+    }
+    if (upload.stopped) return false;
+    const last = chunker.end();
+    if (last) submit(last);
+    await drain();
+    return true;
+  } catch (error) {
+    // every chunk handed on has settled before the caller decides (retry, fail)
+    await Promise.allSettled([...inFlight]);
+    throw error;
+  }
+}
+
+/** Tails the staging file from `from` up to the durable offset, waiting (after `idle`) for more. */
+async function* staged(
+  path: string,
+  upload: ActiveUpload,
+  from: number,
+  idle: () => void,
+): AsyncGenerator<Uint8Array> {
+  const file = await open(path, 'r');
+  let position = from;
+  try {
+    for (;;) {
+      if (upload.stopped) return;
+      const end = upload.received;
+      // the first read waits for 4 bytes, enough to recognise gzip or zip by their magic
+      const enough = position > 0 || end >= 4 || (upload.length !== null && end === upload.length);
+      if (position < end && enough) {
+        const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - position)); // fresh: the chunker keeps views
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+        continue;
+      }
+      if (upload.length !== null && position >= upload.length) return;
+      idle();
+      await new Promise<void>((resolve) => {
+        upload.wake = resolve;
+      });
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+async function firstBytes(path: string): Promise<Uint8Array> {
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    await file.read(head, 0, 4, 0);
+    return head;
+  } finally {
+    await file.close();
+  }
+}
