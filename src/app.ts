@@ -3,6 +3,7 @@ import { accessLog } from './http/access-log.js';
 import { requireApiKey, tenantGuard } from './http/auth.js';
 import { bodyDeadlines } from './http/body-deadline.js';
 import { headCancelsBody } from './http/head.js';
+import { problemCodes } from './http/openapi.js';
 import { Problem, problemResponse } from './http/problem.js';
 import { methodNotAllowed } from './http/register.js';
 import { requestId } from './http/request-id.js';
@@ -49,22 +50,32 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   methodNotAllowed(app, deps.spec);
 
   app.notFound((c) =>
-    problemResponse(c, new Problem(404, 'not_found', `No route for ${c.req.method} ${c.req.path}.`)),
+    problemResponse(c, new Problem('not_found', `No route for ${c.req.method} ${c.req.path}.`)),
   );
   app.onError((error, c) => {
-    if (error instanceof Problem) return problemResponse(c, error);
     const log = c.get('log') ?? deps.log;
+    const answer = (problem: Problem) => {
+      // a code the operation's OpenAPI entry does not list is a documentation bug: said, counted, answered
+      const operation = c.get('operation');
+      if (operation && !problemCodes(operation).has(problem.code)) {
+        log.warn(
+          { code: problem.code, operation: `${operation.method} ${operation.path}` },
+          'problem code not documented for its operation',
+        );
+        deps.metrics.undocumentedProblems.inc({ code: problem.code });
+      }
+      return problemResponse(c, problem);
+    };
+    if (error instanceof Problem) return answer(error);
     const storage = storageProblem(error);
     if (storage) {
       log.error({ err: error, req_id: c.get('requestId'), code: storage.code }, 'storage failure');
       deps.faults.observe(error, c.get('tenantId'));
-      return problemResponse(c, storage);
+      return answer(storage);
     }
     log.error({ err: error, req_id: c.get('requestId') }, 'unhandled error');
-    return problemResponse(
-      c,
+    return answer(
       new Problem(
-        500,
         'internal_error',
         'Something went wrong on our side; the request id identifies it in the logs.',
       ),

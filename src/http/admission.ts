@@ -44,7 +44,7 @@ export class Admission {
   private refuse(reason: string, queued: number): never {
     this.metrics.admissionRejected.inc({ reason });
     const delay = this.pool.expectedDelaySeconds();
-    throw new Problem(429, 'overloaded', `The server is at capacity (${reason}); retry after ${delay} s.`, {
+    throw new Problem('overloaded', `The server is at capacity (${reason}); retry after ${delay} s.`, {
       headers: { 'Retry-After': String(delay) },
       extra: { queue_length: queued, expected_delay_s: delay, reason },
     });

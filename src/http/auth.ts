@@ -21,18 +21,18 @@ export function requireApiKey(catalog: Catalog, health: StorageHealth): Middlewa
   return async (c, next) => {
     const key = bearer(c.req.header('authorization'));
     if (!key)
-      throw new Problem(401, 'missing_api_key', 'Send Authorization: Bearer <api_key>.', {
+      throw new Problem('missing_api_key', 'Send Authorization: Bearer <api_key>.', {
         headers: CHALLENGE,
       });
     const who = catalog.authenticate(key);
     if (who === null)
-      throw new Problem(401, 'invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
+      throw new Problem('invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
     const { tenantId, keyId } = who;
     c.set('tenantId', tenantId);
     c.set('keyId', keyId);
     const outage = health.outage(tenantId);
     if (outage)
-      throw new Problem(503, 'tenant_unavailable', `This tenant's storage is unavailable: ${outage.reason}`, {
+      throw new Problem('tenant_unavailable', `This tenant's storage is unavailable: ${outage.reason}`, {
         headers: { 'Retry-After': '60' },
         extra: { since: outage.since },
       });
@@ -48,7 +48,7 @@ export function tenantGuard(): MiddlewareHandler<AppEnv, '/api/v1/tenants/:tenan
   return async (c, next) => {
     const raw = c.req.param('tenant_id');
     if (!/^[1-9]\d{0,15}$/.test(raw) || Number(raw) !== c.get('tenantId')) {
-      throw new Problem(404, 'not_found', 'No such resource.');
+      throw new Problem('not_found', 'No such resource.');
     }
     await next();
   };
@@ -57,10 +57,10 @@ export function tenantGuard(): MiddlewareHandler<AppEnv, '/api/v1/tenants/:tenan
 /** Admin endpoints: off (404) when no admin token is configured, 401 without the right token. */
 export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (!adminToken) throw new Problem(404, 'not_found', 'No such resource.');
+    if (!adminToken) throw new Problem('not_found', 'No such resource.');
     const token = bearer(c.req.header('authorization'));
     if (!token || !tokensEqual(token, adminToken)) {
-      throw new Problem(401, 'invalid_admin_token', 'Admin endpoints need the admin token.', {
+      throw new Problem('invalid_admin_token', 'Admin endpoints need the admin token.', {
         headers: CHALLENGE,
       });
     }

@@ -13,7 +13,7 @@ export interface BodyDeadlines {
 /** The server is shutting down: the body is not read further; what was committed is answered. */
 export class ServerShuttingDown extends Problem {
   constructor() {
-    super(503, 'shutting_down', 'The server is shutting down; retry (on another instance) in a moment.', {
+    super('shutting_down', 'The server is shutting down; retry (on another instance) in a moment.', {
       headers: { 'Retry-After': '5', connection: 'close' },
     });
   }
@@ -22,7 +22,7 @@ export class ServerShuttingDown extends Problem {
 /** The body stopped arriving in time; the connection is closed after the answer (the client may be stuck). */
 export class BodyTimeout extends Problem {
   constructor(detail: string) {
-    super(408, 'body_timeout', detail, { headers: { connection: 'close' } });
+    super('body_timeout', detail, { headers: { connection: 'close' } });
   }
 }
 

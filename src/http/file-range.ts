@@ -36,7 +36,7 @@ export function serveFileRange(c: Context, file: ServedFile): Response {
     lastModified,
   });
   if (range.kind === 'unsatisfiable')
-    throw new Problem(416, 'range_not_satisfiable', `The file has ${file.size} bytes.`, {
+    throw new Problem('range_not_satisfiable', `The file has ${file.size} bytes.`, {
       headers: { ...common, 'content-range': `bytes */${file.size}` },
     });
   const start = range.kind === 'partial' ? range.start : 0;

@@ -9,7 +9,7 @@ import { Problem } from './problem.js';
 export async function requireFreeDisk(health: StorageHealth, bytes = 0): Promise<void> {
   const { writable, free_bytes } = await health.writable();
   if (!writable || free_bytes - bytes <= health.minimumFree)
-    throw new Problem(507, 'insufficient_storage', 'The server is low on disk space; retry later.', {
+    throw new Problem('insufficient_storage', 'The server is low on disk space; retry later.', {
       headers: { 'Retry-After': '60' },
       extra: { free_bytes },
     });

@@ -10,7 +10,6 @@ export function checkIdempotencyKey(key: string | undefined): string | undefined
   if (key === undefined) return undefined;
   if (!KEY_PATTERN.test(key)) {
     throw new Problem(
-      400,
       'invalid_idempotency_key',
       'Idempotency-Key must be 1 to 255 printable ASCII characters.',
     );
@@ -63,7 +62,6 @@ export class IdempotencyClaim {
 
 export function inFlightProblem(): Problem {
   return new Problem(
-    409,
     'idempotency_in_flight',
     'A request with this Idempotency-Key is still being processed; retry later.',
     {
@@ -74,7 +72,6 @@ export function inFlightProblem(): Problem {
 
 export function keyReusedProblem(): Problem {
   return new Problem(
-    422,
     'idempotency_key_reused',
     'This Idempotency-Key was used with a different request body.',
   );

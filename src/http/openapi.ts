@@ -1,7 +1,15 @@
 import { toJsonSchema } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
+import { COMMON_PROBLEMS, type ProblemCode } from './problem-catalog.js';
+import { JSON_BODY_PROBLEMS } from './validation.js';
 
 export type Auth = 'none' | 'api_key' | 'admin';
+
+/** Every problem code an operation can answer: its own and the common ones of its auth. */
+export function problemCodes(op: Pick<Operation, 'auth' | 'errors' | 'body'>): Set<ProblemCode> {
+  const json = op.body?.some((b) => b.contentType === 'application/json') ? JSON_BODY_PROBLEMS : [];
+  return new Set([...(op.errors ?? []), ...json, ...COMMON_PROBLEMS[op.auth]]);
+}
 
 export interface ResponseDoc {
   description: string;
@@ -22,8 +30,8 @@ export interface Operation {
   headers?: Record<string, string>;
   body?: { contentType: string; schema?: v.GenericSchema; description?: string }[];
   responses: Record<number, ResponseDoc>;
-  /** Problem codes this operation can answer. */
-  errors?: string[];
+  /** Problem codes this operation can answer besides the common ones of its auth (COMMON_PROBLEMS). */
+  errors?: ProblemCode[];
 }
 
 const PROBLEM_SCHEMA = {
@@ -127,7 +135,7 @@ export class ApiSpec {
         };
       }
       responses.default = {
-        description: `Error (problem+json). Codes: ${['internal_error', ...(op.errors ?? [])].join(', ')}`,
+        description: `Error (problem+json). Codes: ${[...problemCodes(op)].join(', ')}`,
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
       const operation: Record<string, unknown> = {
@@ -138,7 +146,7 @@ export class ApiSpec {
         parameters: [...pathParams, ...query, ...headers],
         responses,
         security: op.auth === 'none' ? [] : op.auth === 'admin' ? [{ adminToken: [] }] : [{ apiKey: [] }],
-        'x-problem-codes': op.errors ?? [],
+        'x-problem-codes': [...problemCodes(op)],
       };
       if (op.body) {
         operation.requestBody = {

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { NamedError } from '../domain/named-error.js';
+import { PROBLEM_TYPES, type ProblemCode } from './problem-catalog.js';
 
 export interface FieldError {
   field: string;
@@ -14,42 +15,35 @@ export interface ProblemInit {
   extra?: Record<string, unknown>;
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  410: 'Gone',
-  411: 'Length Required',
-  412: 'Precondition Failed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  416: 'Range Not Satisfiable',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-  507: 'Insufficient Storage',
-};
-
-/** An RFC 9457 problem with a stable snake_case `code`. Thrown anywhere in a route, answered by onError. */
+/** An RFC 9457 problem with a stable snake_case `code` (its status and title from the catalog). Thrown anywhere in a route, answered by onError. */
 export class Problem extends NamedError {
   constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
+    readonly code: ProblemCode,
     readonly detail: string,
     readonly init: ProblemInit = {},
   ) {
     super(detail);
   }
 
+  /** Its status, from the catalog (src/http/problem-catalog.ts). */
+  get status(): ContentfulStatusCode {
+    return PROBLEM_TYPES[this.code].status;
+  }
+
+  /** The same problem with more headers or fields (e.g. the counts committed before it). */
+  with(init: ProblemInit): Problem {
+    return new Problem(this.code, this.detail, {
+      ...this.init,
+      ...init,
+      headers: { ...this.init.headers, ...init.headers },
+      extra: { ...this.init.extra, ...init.extra },
+    });
+  }
+
   body(requestId: string): Record<string, unknown> {
     return {
       type: `urn:orderflow:problem:${this.code}`,
-      title: TITLES[this.status] ?? 'Error',
+      title: PROBLEM_TYPES[this.code].title,
       status: this.status,
       detail: this.detail,
       code: this.code,

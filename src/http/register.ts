@@ -21,7 +21,11 @@ export class RouteGroup {
 
   add<P extends string>(op: Operation & { path: P }, ...handlers: H<AppEnv, P>[]): void {
     this.spec.add(op);
-    this.app.on(op.method.toUpperCase(), this.relative(op.path), ...(handlers as [H<AppEnv>]));
+    const routed: H<AppEnv> = (c, next) => {
+      c.set('operation', op);
+      return next();
+    };
+    this.app.on(op.method.toUpperCase(), this.relative(op.path), routed, ...(handlers as H<AppEnv>[]));
   }
 
   /**
@@ -58,7 +62,7 @@ export function methodNotAllowed(app: Hono<AppEnv>, spec: ApiSpec): void {
   for (const [path, methods] of byPath) {
     const allow = [...methods].join(', ');
     app.all(path, () => {
-      throw new Problem(405, 'method_not_allowed', `Allowed methods: ${allow}.`, {
+      throw new Problem('method_not_allowed', `Allowed methods: ${allow}.`, {
         headers: { Allow: allow },
       });
     });

@@ -10,7 +10,6 @@ export function storageProblem(error: unknown, extra?: Record<string, unknown>):
   switch (storageFault(error)) {
     case 'disk_full':
       return new Problem(
-        507,
         'insufficient_storage',
         'The server is out of disk space; nothing more can be written now.',
         {
@@ -20,7 +19,6 @@ export function storageProblem(error: unknown, extra?: Record<string, unknown>):
       );
     case 'damaged':
       return new Problem(
-        503,
         'tenant_unavailable',
         "This tenant's storage cannot be read or written; it is being checked.",
         {
@@ -29,7 +27,7 @@ export function storageProblem(error: unknown, extra?: Record<string, unknown>):
         },
       );
     case 'busy':
-      return new Problem(503, 'storage_busy', 'The storage is busy; retry shortly.', {
+      return new Problem('storage_busy', 'The storage is busy; retry shortly.', {
         headers: { 'Retry-After': '1' },
         extra,
       });

@@ -28,7 +28,6 @@ export class StreamGate {
     const refuse = (scope: string, limit: number) => {
       this.metrics.admissionRejected.inc({ reason: `streams_per_${scope}` });
       throw new Problem(
-        429,
         'too_many_streams',
         `At most ${limit} streams at once per ${scope}; retry when one ends.`,
         {

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import * as v from 'valibot';
 import { withDeadlines } from './body-deadline.js';
 import { type FieldError, Problem } from './problem.js';
+import type { ProblemCode } from './problem-catalog.js';
 
 /** Turns valibot issues into the field list of a validation problem. */
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[]): FieldError[] {
@@ -23,7 +24,7 @@ export function validate<S extends v.GenericSchema>(
 ): v.InferOutput<S> {
   const result = v.safeParse(schema, input);
   if (!result.success) {
-    throw new Problem(400, 'validation_failed', `The ${what} has invalid fields.`, {
+    throw new Problem('validation_failed', `The ${what} has invalid fields.`, {
       errors: fieldErrors(result.issues),
     });
   }
@@ -36,7 +37,7 @@ export function validateQuery<S extends v.GenericSchema>(c: Context, schema: S):
   const flat: Record<string, string> = {};
   for (const [key, values] of Object.entries(all)) {
     if (values.length > 1) {
-      throw new Problem(400, 'validation_failed', `Query parameter "${key}" is given more than once.`, {
+      throw new Problem('validation_failed', `Query parameter "${key}" is given more than once.`, {
         errors: [{ field: key, code: 'duplicate_parameter', message: 'give each parameter once' }],
       });
     }
@@ -50,19 +51,30 @@ export function validateQuery<S extends v.GenericSchema>(c: Context, schema: S):
  * `Content-Encoding: gzip` is decoded; any other encoding is 415. A parse error names where the body broke,
  * never what it holds (a problem must not echo a client's raw bytes back).
  */
+/** What reading and validating a JSON body can answer (its deadlines included): documented for every JSON operation. */
+export const JSON_BODY_PROBLEMS = [
+  'validation_failed',
+  'malformed_json',
+  'body_too_large',
+  'corrupt_gzip',
+  'unsupported_media_type',
+  'unsupported_content_encoding',
+  'body_timeout',
+] as const satisfies readonly ProblemCode[];
+
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-    throw new Problem(415, 'unsupported_media_type', 'Send the body as application/json.');
+    throw new Problem('unsupported_media_type', 'Send the body as application/json.');
   }
   const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
   if (!['identity', 'gzip', 'x-gzip'].includes(encoding))
-    throw new Problem(415, 'unsupported_content_encoding', 'Content-Encoding may be gzip or absent.');
+    throw new Problem('unsupported_content_encoding', 'Content-Encoding may be gzip or absent.');
   const gzip = encoding !== 'identity';
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (!gzip && declared > maxBytes) throw tooLarge(maxBytes);
   const body = c.req.raw.body;
-  if (!body) throw new Problem(400, 'malformed_json', 'The request has no body.');
+  if (!body) throw new Problem('malformed_json', 'The request has no body.');
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const value of withDeadlines(body, c.get('jsonDeadlines'))) {
@@ -76,13 +88,13 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
       bytes = gunzipSync(bytes, { maxOutputLength: maxBytes });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes);
-      throw new Problem(400, 'corrupt_gzip', 'The gzip-encoded body is corrupt.');
+      throw new Problem('corrupt_gzip', 'The gzip-encoded body is corrupt.');
     }
   }
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (error) {
-    throw new Problem(400, 'malformed_json', `The body is not valid JSON${jsonErrorPlace(error as Error)}.`);
+    throw new Problem('malformed_json', `The body is not valid JSON${jsonErrorPlace(error as Error)}.`);
   }
 }
 
@@ -94,13 +106,13 @@ function jsonErrorPlace(error: Error): string {
 }
 
 function tooLarge(maxBytes: number): Problem {
-  return new Problem(413, 'body_too_large', `The body is larger than ${maxBytes} bytes.`);
+  return new Problem('body_too_large', `The body is larger than ${maxBytes} bytes.`);
 }
 
 /** A positive integer id from a path segment; anything else is 404 (it names nothing). */
 export function pathId(raw: string | undefined): number {
-  if (!raw || !/^[1-9]\d{0,15}$/.test(raw)) throw new Problem(404, 'not_found', 'No such resource.');
+  if (!raw || !/^[1-9]\d{0,15}$/.test(raw)) throw new Problem('not_found', 'No such resource.');
   const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw new Problem(404, 'not_found', 'No such resource.');
+  if (!Number.isSafeInteger(n)) throw new Problem('not_found', 'No such resource.');
   return n;
 }

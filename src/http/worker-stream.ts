@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { StreamHandle } from '../pool/pool.js';
 import type { StreamTaskInput, StreamTaskName } from '../pool/task-registry.js';
 import type { AppDeps } from '../routes/deps.js';
+import type { ProblemCode } from './problem-catalog.js';
 import { logStreamEnd } from './stream-log.js';
 import type { AppEnv } from './types.js';
 
@@ -48,6 +49,9 @@ interface StreamLogOptions {
  * Any streamed response (one worker stream, or stripes joined by stripedStream) within the stream caps,
  * through admission control, with one log line when it ends.
  */
+/** What opening a streamed response can answer besides its own codes: the stream caps and admission. */
+export const STREAM_PROBLEMS = ['too_many_streams', 'overloaded'] as const satisfies readonly ProblemCode[];
+
 export function gatedStream(
   c: Context<AppEnv>,
   deps: StreamDeps,

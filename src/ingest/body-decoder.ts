@@ -5,6 +5,7 @@ import Busboy from 'busboy';
 import type { Config } from '../config/load.js';
 import { type BodyDeadlines, withDeadlines } from '../http/body-deadline.js';
 import { Problem } from '../http/problem.js';
+import type { ProblemCode } from '../http/problem-catalog.js';
 
 export interface DecodeLimits {
   /** Compressed (wire) bytes accepted in one request. */
@@ -26,6 +27,31 @@ export function decodeLimits(limits: Config['body']): DecodeLimits {
     maxZipMembers: limits.maxZipMembers,
   };
 }
+
+/**
+ * What decoding an ingest body can answer: its size and encoding, gzip, zip (src/formats/zip-reader.ts,
+ * inflated in the pool) and multipart framing, and its deadlines. Documented for every operation that
+ * takes an ingest body, so a new failure here is documented there too.
+ */
+export const INGEST_BODY_PROBLEMS = [
+  'body_too_large',
+  'body_timeout',
+  'body_incomplete',
+  'unsupported_media_type',
+  'unsupported_content_encoding',
+  'corrupt_gzip',
+  'decompressed_too_large',
+  'decompression_ratio_exceeded',
+  'corrupt_zip',
+  'truncated_zip',
+  'empty_zip',
+  'too_many_zip_members',
+  'unsupported_zip_method',
+  'unzip_failed',
+  'malformed_multipart',
+  'no_file_part',
+  'too_many_parts',
+] as const satisfies readonly ProblemCode[];
 
 /** The body stopped being decodable; rows before this point are kept. */
 export class BodyError extends Problem {}
@@ -57,7 +83,7 @@ export async function* metered(
   for await (const chunk of source) {
     counter.wire += chunk.byteLength;
     if (counter.wire > limits.maxBodyBytes) {
-      throw new BodyError(413, 'body_too_large', `The body is larger than ${limits.maxBodyBytes} bytes.`);
+      throw new BodyError('body_too_large', `The body is larger than ${limits.maxBodyBytes} bytes.`);
     }
     onBytes?.(chunk);
     yield chunk;
@@ -78,14 +104,12 @@ function guard(
   counter.out += piece.byteLength;
   if (counter.out > limits.maxDecompressedBytes) {
     throw new BodyError(
-      413,
       'decompressed_too_large',
       `The body expands past ${limits.maxDecompressedBytes} bytes.`,
     );
   }
   if (counter.out > 1 << 20 && counter.out / Math.max(1, consumed) > limits.maxRatio) {
     throw new BodyError(
-      413,
       'decompression_ratio_exceeded',
       `The body expands more than ${limits.maxRatio}x: refused as a compression bomb.`,
     );
@@ -141,7 +165,7 @@ async function* gunzip(
     }
   } catch (error) {
     if (error instanceof Problem) throw error;
-    throw new BodyError(400, 'corrupt_gzip', `The gzip stream is corrupt: ${(error as Error).message}`);
+    throw new BodyError('corrupt_gzip', `The gzip stream is corrupt: ${(error as Error).message}`);
   } finally {
     input.destroy();
     z.destroy();
@@ -162,7 +186,7 @@ export type Unzipper = (
 ) => AsyncGenerator<Uint8Array>;
 
 function malformed(cause: Error): BodyError {
-  return new BodyError(400, 'malformed_multipart', `The multipart body is malformed: ${cause.message}`);
+  return new BodyError('malformed_multipart', `The multipart body is malformed: ${cause.message}`);
 }
 
 /** A part's bytes; a part cut off (no closing boundary) fails as malformed multipart, not as a server error. */
@@ -207,7 +231,7 @@ async function* multipartFiles(
     notify();
   });
   bb.on('filesLimit', () => {
-    error = new BodyError(413, 'too_many_parts', 'At most 100 file parts per request.');
+    error = new BodyError('too_many_parts', 'At most 100 file parts per request.');
     notify();
   });
   Readable.from(source)
@@ -230,7 +254,7 @@ async function* multipartFiles(
     if (!next.readableEnded) next.resume(); // a part the consumer stopped reading must still be drained
   }
   if (error) throw error;
-  if (!sawFile) throw new BodyError(400, 'no_file_part', 'The multipart body has no file part.');
+  if (!sawFile) throw new BodyError('no_file_part', 'The multipart body has no file part.');
 }
 
 export interface DecodedBody {
@@ -254,7 +278,7 @@ export function decodeIngestBody(
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   const counter = { wire: 0, out: 0 };
   if (!['identity', 'gzip', 'x-gzip'].includes(encoding)) {
-    throw new Problem(415, 'unsupported_content_encoding', 'Content-Encoding may be gzip or absent.');
+    throw new Problem('unsupported_content_encoding', 'Content-Encoding may be gzip or absent.');
   }
   const wire = metered(
     withDeadlines(req as AsyncIterable<Uint8Array>, deadlines),
@@ -309,7 +333,6 @@ export function decodeIngestBody(
     };
   }
   throw new Problem(
-    415,
     'unsupported_media_type',
     'Send application/x-ndjson, application/octet-stream (gzip or zip of NDJSON) or multipart/form-data.',
   );

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import { isProblemCode } from '../http/problem-catalog.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { TaskBase, UnzipReply, UnzipRequest } from '../pool/protocol.js';
 import { BodyError, type Unzipper } from './body-decoder.js';
@@ -20,7 +21,7 @@ export function poolUnzipper(pool: WorkerPool, base: TaskBase): Unzipper {
     });
     const ask = (message: UnzipRequest) =>
       new Promise<UnzipReply>((resolve, reject) => {
-        const onClose = () => reject(new BodyError(500, 'unzip_failed', 'The zip reader stopped.'));
+        const onClose = () => reject(new BodyError('unzip_failed', 'The zip reader stopped.'));
         port.once('close', onClose);
         port.once('message', (reply: UnzipReply) => {
           port.off('close', onClose);
@@ -32,7 +33,10 @@ export function poolUnzipper(pool: WorkerPool, base: TaskBase): Unzipper {
       counter.out = reply.outBytes;
       if (reply.bytes.byteLength) yield reply.bytes;
       if (reply.failure)
-        throw new BodyError(reply.failure.status as 400, reply.failure.code, reply.failure.message);
+        throw new BodyError(
+          isProblemCode(reply.failure.code) ? reply.failure.code : 'unzip_failed',
+          reply.failure.message,
+        );
     };
     try {
       for await (const chunk of source) yield* step(await ask({ t: 'data', b: chunk }));

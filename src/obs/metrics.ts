@@ -92,6 +92,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly undocumentedProblems = new client.Counter({
+    name: 'http_undocumented_problems_total',
+    help: "Problems answered with a code their operation's OpenAPI entry does not list (a documentation bug)",
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
   readonly sseClients = new client.Gauge({
     name: 'sse_clients',
     help: 'Open Server-Sent Events connections',

@@ -33,7 +33,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
   const admin = requireAdmin(deps.config.server.adminToken);
   const tenantOf = (raw: string | undefined) => {
     const id = pathId(raw);
-    if (!catalog.tenant(id)) throw new Problem(404, 'not_found', 'No such tenant.');
+    if (!catalog.tenant(id)) throw new Problem('not_found', 'No such tenant.');
     return id;
   };
 
@@ -57,7 +57,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
         return c.json(t, 201);
       } catch (error) {
         if (error instanceof TenantNameTaken)
-          throw new Problem(409, 'tenant_exists', `Tenant "${body.name}" exists.`);
+          throw new Problem('tenant_exists', `Tenant "${body.name}" exists.`);
         throw error;
       }
     },
@@ -139,7 +139,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
     (c) => {
       const tenantId = tenantOf(c.req.param('tenant_id'));
       if (!catalog.revokeKey(tenantId, pathId(c.req.param('key_id')))) {
-        throw new Problem(404, 'not_found', 'No such active key.');
+        throw new Problem('not_found', 'No such active key.');
       }
       c.get('log').info({ tenant_id: tenantId, key_id: c.req.param('key_id') }, 'api key revoked');
       return c.body(null, 204);

@@ -19,6 +19,7 @@ import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
+import { STREAM_PROBLEMS } from '../http/worker-stream.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
 import type { AppDeps } from './deps.js';
 
@@ -44,7 +45,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
           exportId,
         })
       : null;
-    if (!row) throw new Problem(404, 'not_found', `No export ${exportId}.`);
+    if (!row) throw new Problem('not_found', `No export ${exportId}.`);
     return row;
   };
 
@@ -71,27 +72,20 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
         'validation_failed',
         'unknown_field',
         'format_conflict',
-        'malformed_json',
-        'overloaded',
         'too_many_exports',
         'export_quota_exceeded',
-        'insufficient_storage',
-        'too_many_streams',
+        ...STREAM_PROBLEMS,
       ],
     },
     async (c) => {
       const body = validate(ExportRequest, await readJsonBody(c, 64 * 1024));
       const direct = directFormat(c.req.header('accept'));
       if (direct && body.format && body.format !== direct) {
-        throw new Problem(
-          400,
-          'format_conflict',
-          `Accept asks for ${direct} but the body says ${body.format}.`,
-        );
+        throw new Problem('format_conflict', `Accept asks for ${direct} but the body says ${body.format}.`);
       }
       const format = direct ?? body.format;
       if (!format) {
-        throw new Problem(400, 'validation_failed', 'Say which format: "csv" or "parquet".', {
+        throw new Problem('validation_failed', 'Say which format: "csv" or "parquet".', {
           errors: [{ field: 'format', code: 'required', message: 'csv or parquet' }],
         });
       }
@@ -100,7 +94,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
         spec = toExportSpec(body, format);
       } catch (error) {
         if (error instanceof ExportRequestError)
-          throw new Problem(400, error.code, error.message, { errors: error.issues });
+          throw new Problem(error.code, error.message, { errors: error.issues });
         throw error;
       }
       const tenantId = c.get('tenantId');
@@ -116,7 +110,6 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       if (!created.ok)
         throw created.quota === 'jobs'
           ? new Problem(
-              429,
               'too_many_exports',
               `At most ${created.use.limit} export jobs queued or running per tenant.`,
               {
@@ -125,7 +118,6 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
               },
             )
           : new Problem(
-              413,
               'export_quota_exceeded',
               `Finished exports kept use ${created.use.used} bytes, the tenant's limit is ${created.use.limit}; delete or let some expire.`,
               {
@@ -170,7 +162,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       let before: number | null = null;
       if (q.cursor) {
         const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, LIST_FINGERPRINT);
-        if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
+        if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
         before = decoded.position.createdAt;
       }
       const rows = await pool.run('listExports', {
@@ -238,18 +230,13 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       const row = await lookup(c, c.req.param('export_id'));
       const status = exportStatus(tenantId, row);
       if (status.state === 'expired')
-        throw new Problem(410, 'export_expired', `Export ${row.export_id} expired at ${status.expires_at}.`);
+        throw new Problem('export_expired', `Export ${row.export_id} expired at ${status.expires_at}.`);
       if (row.state === 'failed')
-        throw new Problem(409, 'export_failed', `Export ${row.export_id} failed: ${row.error}`);
+        throw new Problem('export_failed', `Export ${row.export_id} failed: ${row.error}`);
       if (row.state !== 'complete' || row.sha256 === null || row.size === null) {
-        throw new Problem(
-          409,
-          'export_not_ready',
-          `Export ${row.export_id} is ${row.state}; poll its status.`,
-          {
-            extra: { state: row.state, rows_written: row.rows_written },
-          },
-        );
+        throw new Problem('export_not_ready', `Export ${row.export_id} is ${row.state}; poll its status.`, {
+          extra: { state: row.state, rows_written: row.rows_written },
+        });
       }
       const path = exportFilePath(
         config.server.dataDir,
@@ -261,7 +248,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       try {
         statSync(path);
       } catch {
-        throw new Problem(410, 'export_expired', `The file of export ${row.export_id} is gone.`);
+        throw new Problem('export_expired', `The file of export ${row.export_id} is gone.`);
       }
       return serveFileRange(c, {
         path,

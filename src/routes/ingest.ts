@@ -12,10 +12,11 @@ import {
   keyReusedProblem,
 } from '../http/idempotency.js';
 import { Problem } from '../http/problem.js';
+import type { ProblemCode } from '../http/problem-catalog.js';
 import { RouteGroup } from '../http/register.js';
 import { storageProblem } from '../http/storage-problem.js';
 import type { AppEnv } from '../http/types.js';
-import { decodeIngestBody, decodeLimits } from '../ingest/body-decoder.js';
+import { decodeIngestBody, decodeLimits, INGEST_BODY_PROBLEMS } from '../ingest/body-decoder.js';
 import { inlineRunner, poolRunner } from '../ingest/chunk-runners.js';
 import { dispatchIngest, IngestAborted, RowLimitExceeded } from '../ingest/ingest-dispatch.js';
 import { poolUnzipper } from '../ingest/unzipper.js';
@@ -59,23 +60,18 @@ export function summaryBody(key: string | undefined, s: ChunkSummary, ms: number
 export function abortedProblem(error: IngestAborted, key: string | undefined, ms: number): Problem {
   const counts = summaryBody(key, error.summary, ms);
   const cause = error.cause;
-  if (cause instanceof Problem)
-    return new Problem(cause.status, cause.code, cause.detail, {
-      headers: cause.init.headers,
-      extra: counts,
-    });
-  if (cause instanceof LineTooLong)
-    return new Problem(400, 'line_too_long', cause.message, { extra: counts });
+  if (cause instanceof Problem) return cause.with({ extra: counts });
+  if (cause instanceof LineTooLong) return new Problem('line_too_long', cause.message, { extra: counts });
   if (cause instanceof RowLimitExceeded)
-    return new Problem(413, 'too_many_rows', cause.message, { extra: counts });
+    return new Problem('too_many_rows', cause.message, { extra: counts });
   const storage = storageProblem(cause, counts);
   if (storage) return storage;
   if (cause.message.includes('aborted') || (cause as NodeJS.ErrnoException).code === 'ECONNRESET') {
-    return new Problem(400, 'body_incomplete', 'The request body ended early (client aborted).', {
+    return new Problem('body_incomplete', 'The request body ended early (client aborted).', {
       extra: counts,
     });
   }
-  return new Problem(500, 'ingest_failed', `Ingest stopped: ${cause.message}`, { extra: counts });
+  return new Problem('ingest_failed', `Ingest stopped: ${cause.message}`, { extra: counts });
 }
 
 export function ingestRoutes(deps: AppDeps): RouteGroup {
@@ -197,26 +193,15 @@ export function ingestRoutes(deps: AppDeps): RouteGroup {
       429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
     },
     errors: [
-      'unsupported_media_type',
-      'unsupported_content_encoding',
-      'corrupt_gzip',
-      'corrupt_zip',
-      'empty_zip',
-      'malformed_multipart',
-      'no_file_part',
+      ...INGEST_BODY_PROBLEMS,
       'line_too_long',
       'too_many_rows',
-      'body_too_large',
-      'decompressed_too_large',
-      'decompression_ratio_exceeded',
-      'body_incomplete',
+      'ingest_failed',
       'invalid_idempotency_key',
       'idempotency_in_flight',
       'idempotency_key_reused',
       'overloaded',
-      'missing_api_key',
-      'invalid_api_key',
-    ],
+    ] satisfies ProblemCode[],
   };
   const bodies = (schema: v.GenericSchema) => [
     { contentType: 'application/x-ndjson', schema, description: 'one JSON object per line' },

@@ -16,7 +16,7 @@ import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
-import { workerStream } from '../http/worker-stream.js';
+import { STREAM_PROBLEMS, workerStream } from '../http/worker-stream.js';
 import type { AppDeps } from './deps.js';
 
 /** Buckets per Arrow record batch. */
@@ -58,17 +58,16 @@ export function metricsRoutes(deps: AppDeps): RouteGroup {
           description: `{"data":[bucket],"meta":{method, precision, elapsed_ms, rows_scanned, freshness, error_bounds?, parallel_parts?}}, or with Accept: ${ARROW_STREAM_MEDIA_TYPE} the same buckets as an Arrow IPC stream`,
         },
       },
-      errors: ['validation_failed', 'invalid_range', 'range_too_large', 'not_found', 'overloaded'],
+      errors: ['validation_failed', 'invalid_range', 'range_too_large', ...STREAM_PROBLEMS],
     },
     async (c) => {
       const q = validateQuery(c, SalesQuery);
       if (q.source === 'orders' && q.precision !== 'exact')
-        throw new Problem(400, 'validation_failed', 'source=orders needs precision=exact.');
+        throw new Problem('validation_failed', 'source=orders needs precision=exact.');
       if (q.end_date <= q.start_date)
-        throw new Problem(400, 'invalid_range', 'end_date must be after start_date.');
+        throw new Problem('invalid_range', 'end_date must be after start_date.');
       if (q.end_date - q.start_date > MAX_RANGE_MS[q.group_by]) {
         throw new Problem(
-          400,
           'range_too_large',
           `At most ${MAX_RANGE_MS[q.group_by] / 86_400_000} days by ${q.group_by}.`,
         );
@@ -76,7 +75,6 @@ export function metricsRoutes(deps: AppDeps): RouteGroup {
       const arrow = accepted(c.req.header('accept')).includes(ARROW_STREAM_MEDIA_TYPE);
       if (q.top > MAX_TOP_JSON && !arrow)
         throw new Problem(
-          400,
           'validation_failed',
           `top above ${MAX_TOP_JSON} needs Accept: ${ARROW_STREAM_MEDIA_TYPE} (the answer is streamed in record batches).`,
         );

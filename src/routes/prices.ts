@@ -76,14 +76,10 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       const body = validate(PriceEventBody, await readJsonBody(c, 64 * 1024));
       const eventId = body.event_id ?? c.req.header('idempotency-key');
       if (!eventId || !/^[\x21-\x7e]{1,128}$/.test(eventId)) {
-        throw new Problem(
-          400,
-          'missing_event_id',
-          'Give event_id in the body (or an Idempotency-Key header).',
-        );
+        throw new Problem('missing_event_id', 'Give event_id in the body (or an Idempotency-Key header).');
       }
       const { allowed, headers } = intake.admit(tenantId, productId);
-      if (!allowed) throw new Problem(429, 'rate_limited', 'Too many price events; slow down.', { headers });
+      if (!allowed) throw new Problem('rate_limited', 'Too many price events; slow down.', { headers });
       deps.admission.check('work');
       const outcome = await intake.record(tenantId, {
         eventId,
@@ -93,8 +89,8 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       });
       if (!('result' in outcome)) {
         throw outcome.kind === 'unknown_product'
-          ? new Problem(404, 'not_found', `No product ${productId}.`, { headers })
-          : new Problem(422, 'event_id_reused', 'This event_id was already used with another body.', {
+          ? new Problem('not_found', `No product ${productId}.`, { headers })
+          : new Problem('event_id_reused', 'This event_id was already used with another body.', {
               headers,
             });
       }
@@ -129,7 +125,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       let afterSeq: number | null = null;
       if (q.cursor) {
         const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, fingerprint);
-        if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
+        if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
         afterSeq = decoded.position.orderPk;
       }
       const rows = await pool.run('listAnomalies', {
@@ -175,7 +171,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
         eventId,
         status: body.status,
       });
-      if (!row) throw new Problem(404, 'not_found', `No price event ${eventId}.`);
+      if (!row) throw new Problem('not_found', `No price event ${eventId}.`);
       return c.json(publicPriceEvent(row));
     },
   );

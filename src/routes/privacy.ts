@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { Problem } from '../http/problem.js';
+import type { ProblemCode } from '../http/problem-catalog.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
@@ -25,7 +26,7 @@ export function privacyRoutes(deps: AppDeps): RouteGroup {
       by,
       value,
     });
-    if (!result) throw new Problem(404, 'not_found', 'No such customer (or already erased).');
+    if (!result) throw new Problem('not_found', 'No such customer (or already erased).');
     // the log names internal ids only: the erased values must not end up in logs either
     c.get('log').info(
       { customer_pks: result.customer_pks, orders_kept: result.orders_kept },
@@ -37,7 +38,7 @@ export function privacyRoutes(deps: AppDeps): RouteGroup {
     tag: 'privacy',
     auth: 'api_key' as const,
     responses: { 200: { description: 'What was erased and what was kept', schema: ErasureDoc } },
-    errors: ['not_found', 'validation_failed'],
+    errors: ['not_found', 'validation_failed'] satisfies ProblemCode[],
   };
   routes.add(
     {

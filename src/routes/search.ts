@@ -4,6 +4,7 @@ import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import { searchStream } from '../http/search-stream.js';
 import { validateQuery } from '../http/validation.js';
+import { STREAM_PROBLEMS } from '../http/worker-stream.js';
 import type { AppDeps } from './deps.js';
 
 export function searchRoutes(deps: AppDeps): RouteGroup {
@@ -25,14 +26,7 @@ export function searchRoutes(deps: AppDeps): RouteGroup {
         },
         429: { description: 'Overloaded', headers: { 'Retry-After': 'seconds' } },
       },
-      errors: [
-        'validation_failed',
-        'unknown_field',
-        'invalid_cursor',
-        'cursor_mismatch',
-        'not_found',
-        'overloaded',
-      ],
+      errors: ['validation_failed', 'unknown_field', 'invalid_cursor', 'cursor_mismatch', ...STREAM_PROBLEMS],
     },
     async (c) => {
       const query = validateQuery(c, SearchQuery);
@@ -42,7 +36,6 @@ export function searchRoutes(deps: AppDeps): RouteGroup {
       } catch (error) {
         if (error instanceof UnknownField) {
           throw new Problem(
-            400,
             'unknown_field',
             `Unknown field "${error.message}". Fields: ${SEARCH_FIELDS.join(', ')}.`,
             {
@@ -53,7 +46,7 @@ export function searchRoutes(deps: AppDeps): RouteGroup {
         throw error;
       }
       if (query.q !== undefined && plan.filters.match === undefined) {
-        throw new Problem(400, 'validation_failed', 'q must contain at least one letter or digit.', {
+        throw new Problem('validation_failed', 'q must contain at least one letter or digit.', {
           errors: [{ field: 'q', code: 'invalid_value', message: 'no searchable word' }],
         });
       }
@@ -62,7 +55,7 @@ export function searchRoutes(deps: AppDeps): RouteGroup {
       let after = null;
       if (query.cursor !== undefined) {
         const decoded = decodeCursor(cursorSecret, query.cursor, tenantId, fingerprint);
-        if (!decoded.ok) throw new Problem(400, decoded.code, decoded.detail);
+        if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
         after = decoded.position;
       }
       const format = query.format;

@@ -53,7 +53,7 @@ export function stockRoutes(deps: AppDeps): RouteGroup {
       const body = validate(StockBulkBody, await readJsonBody(c, config.body.maxJsonBytes));
       const errors = requestErrors(body, config.stock.maxEvents);
       if (errors.length)
-        throw new Problem(400, 'validation_failed', 'The batch has invalid events.', {
+        throw new Problem('validation_failed', 'The batch has invalid events.', {
           errors: errors.slice(0, 100),
         });
       admission.check('work');
@@ -97,7 +97,7 @@ export function stockRoutes(deps: AppDeps): RouteGroup {
         tenantId: c.get('tenantId'),
         productId,
       });
-      if (!product) throw new Problem(404, 'not_found', `No product ${productId}.`);
+      if (!product) throw new Problem('not_found', `No product ${productId}.`);
       return c.json(product);
     },
   );

@@ -3,7 +3,6 @@ import type { Context } from 'hono';
 import * as v from 'valibot';
 import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '../http/body-deadline.js';
 import { requireFreeDisk } from '../http/free-disk.js';
-import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import type { ActiveUpload } from '../jobs/upload-processor.js';
@@ -46,10 +45,9 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
           uploadId,
         })
       : null;
-    if (!row) throw tusProblem(404, 'not_found', `No upload ${uploadId}.`);
+    if (!row) throw tusProblem('not_found', `No upload ${uploadId}.`);
     if (row.state === 'terminated')
       throw tusProblem(
-        410,
         'upload_gone',
         `Upload ${uploadId} was ${row.error === 'expired' ? 'expired' : 'terminated'}.`,
       );
@@ -108,7 +106,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         'upload_too_large',
         'too_many_uploads',
         'upload_quota_exceeded',
-        'insufficient_storage',
+        'overloaded',
       ],
     },
     async (c) => {
@@ -121,19 +119,14 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         (lengthHeader === undefined) === (deferred === undefined) ||
         (deferred !== undefined && deferred !== '1')
       )
-        throw tusProblem(
-          400,
-          'invalid_upload_length',
-          'Send Upload-Length (bytes) or Upload-Defer-Length: 1.',
-        );
+        throw tusProblem('invalid_upload_length', 'Send Upload-Length (bytes) or Upload-Defer-Length: 1.');
       if (lengthHeader !== undefined && length === null)
-        throw tusProblem(400, 'invalid_upload_length', 'Upload-Length must be a non-negative integer.');
+        throw tusProblem('invalid_upload_length', 'Upload-Length must be a non-negative integer.');
       if (length !== null && length > maxSize)
-        throw tusProblem(413, 'upload_too_large', `Uploads are limited to ${maxSize} bytes.`);
+        throw tusProblem('upload_too_large', `Uploads are limited to ${maxSize} bytes.`);
       const metadata = parseUploadMetadata(c.req.header('upload-metadata'));
       if (!metadata)
         throw tusProblem(
-          400,
           'invalid_upload_metadata',
           'Upload-Metadata is "key base64value" pairs, comma-separated.',
         );
@@ -154,7 +147,6 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         await uploads.dropStaging(tenantId, uploadId);
         throw created.quota === 'uploads'
           ? tusProblem(
-              429,
               'too_many_uploads',
               `At most ${created.use.limit} uploads open per tenant; finish or terminate one.`,
               {
@@ -162,7 +154,6 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
               },
             )
           : tusProblem(
-              413,
               'upload_quota_exceeded',
               `Open uploads declare ${created.use.used} bytes; the tenant's limit is ${created.use.limit}.`,
             );
@@ -251,35 +242,32 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         'offset_mismatch',
         'upload_locked',
         'exceeds_upload_length',
-        'not_found',
         'upload_gone',
+        'body_timeout',
+        'overloaded',
       ],
     },
     async (c) => {
       requireTus(c);
       if ((c.req.header('content-type') ?? '').split(';')[0]!.trim() !== 'application/offset+octet-stream')
-        throw tusProblem(415, 'unsupported_media_type', 'PATCH bodies are application/offset+octet-stream.');
+        throw tusProblem('unsupported_media_type', 'PATCH bodies are application/offset+octet-stream.');
       const offset = byteCountHeader(c.req.header('upload-offset'));
       if (offset === null)
-        throw tusProblem(400, 'invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
+        throw tusProblem('invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
       admission.check('ingest');
       const row = await load(c, c.req.param('upload_id'));
       const tenantId = c.get('tenantId');
       const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
-      if (upload.writing) throw tusProblem(409, 'upload_locked', 'Another PATCH is writing to this upload.');
+      if (upload.writing) throw tusProblem('upload_locked', 'Another PATCH is writing to this upload.');
       if (offset !== upload.received)
-        throw tusProblem(409, 'offset_mismatch', `The upload is at offset ${upload.received}.`, {
+        throw tusProblem('offset_mismatch', `The upload is at offset ${upload.received}.`, {
           'Upload-Offset': String(upload.received),
         });
       let length = upload.length;
       const newLength = byteCountHeader(c.req.header('upload-length'));
       if (length === null && newLength !== null) {
         if (newLength < offset || newLength > maxSize)
-          throw tusProblem(
-            400,
-            'invalid_upload_length',
-            'Upload-Length is below the offset or above the limit.',
-          );
+          throw tusProblem('invalid_upload_length', 'Upload-Length is below the offset or above the limit.');
         length = newLength;
       }
       upload.writing = true;
@@ -289,16 +277,11 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         deps.metrics.uploadBytes.inc(received.offset - offset);
         if (received.stoppedBy)
           // a stalled body (408) or shutdown (503): what arrived is durable; the offset says how far
-          throw new Problem(received.stoppedBy.status, received.stoppedBy.code, received.stoppedBy.detail, {
-            headers: {
-              ...received.stoppedBy.init.headers,
-              ...tusHeaders(saved, saved.received_offset),
-              connection: 'close',
-            },
+          throw received.stoppedBy.with({
+            headers: { ...tusHeaders(saved, saved.received_offset), connection: 'close' },
           });
         if (received.overflow)
           throw tusProblem(
-            413,
             'exceeds_upload_length',
             `The upload is ${length} bytes long; bytes past it were dropped.`,
           );

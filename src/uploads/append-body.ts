@@ -103,5 +103,6 @@ export async function appendBody(body: AsyncIterable<Buffer>, options: AppendOpt
     await file.datasync();
     await file.close();
   }
-  return { offset: position, overflow, error };
+  // a background commit that failed after the body's last byte is still this append's failure
+  return { offset: position, overflow, error: error ?? committer.failure };
 }

@@ -4,6 +4,7 @@
  */
 import type { Context } from 'hono';
 import { Problem } from '../http/problem.js';
+import type { ProblemCode } from '../http/problem-catalog.js';
 import type { UploadRow } from '../storage/upload-store.js';
 
 export const TUS_VERSION = '1.0.0';
@@ -35,13 +36,8 @@ function uploadMetadataHeader(stored: string): Record<string, string> {
 }
 
 /** A problem that a tus client can read: it carries Tus-Resumable. */
-export function tusProblem(
-  status: 400 | 404 | 409 | 410 | 412 | 413 | 415 | 429,
-  code: string,
-  detail: string,
-  headers = {},
-): Problem {
-  return new Problem(status, code, detail, { headers: { 'Tus-Resumable': TUS_VERSION, ...headers } });
+export function tusProblem(code: ProblemCode, detail: string, headers = {}): Problem {
+  return new Problem(code, detail, { headers: { 'Tus-Resumable': TUS_VERSION, ...headers } });
 }
 
 /** A tus header's byte count (Upload-Offset, Upload-Length), or null when it is not one. */
@@ -52,7 +48,7 @@ export function byteCountHeader(raw: string | undefined): number | null {
 /** Refuses a request that does not speak our tus version (412, with the versions we do). */
 export function requireTus(c: Context): void {
   if (c.req.header('tus-resumable') !== TUS_VERSION)
-    throw tusProblem(412, 'tus_version_unsupported', `Send Tus-Resumable: ${TUS_VERSION}.`, {
+    throw tusProblem('tus_version_unsupported', `Send Tus-Resumable: ${TUS_VERSION}.`, {
       'Tus-Version': TUS_VERSION,
     });
 }

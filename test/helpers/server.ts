@@ -7,6 +7,8 @@ import { spawnServer } from '../../tools/lib/spawn-server.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ADMIN_TOKEN = 'test-admin-token';
+/** The server's log message for a problem its operation does not document (src/app.ts). */
+const UNDOCUMENTED_PROBLEM = 'problem code not documented for its operation';
 
 export interface TestServer {
   url: string;
@@ -47,7 +49,14 @@ export async function startServer(
     logs: () => spawned.logs,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return spawned.exited;
+      const code = await spawned.exited;
+      // every problem a test provoked must be listed in its operation's OpenAPI entry
+      const undocumented = spawned.logs.filter((l) => l.msg === UNDOCUMENTED_PROBLEM);
+      if (undocumented.length)
+        throw new Error(
+          `problem codes not documented for their operation: ${[...new Set(undocumented.map((l) => `${l.operation} -> ${l.code}`))].join('; ')}`,
+        );
+      return code;
     },
     async createTenant(name: string) {
       const res = await fetch(`${url}/api/v1/admin/tenants`, {

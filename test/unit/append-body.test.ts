@@ -68,7 +68,14 @@ describe('appendBody', () => {
     const path = stagingFile();
     const progress = { pulled: 0 };
     const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    const result = await appendBody(body(50, 100, progress), {
+    // a body that keeps coming for a while (1 ms a piece), so the failed commit lands in the middle of it
+    const slow = (async function* () {
+      for await (const piece of body(500, 100, progress)) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        yield piece;
+      }
+    })();
+    const result = await appendBody(slow, {
       path,
       offset: 0,
       length: null,
@@ -78,8 +85,26 @@ describe('appendBody', () => {
       },
     });
     expect(result.error).toBe(full);
-    expect(progress.pulled).toBeLessThan(50);
+    expect(progress.pulled).toBeLessThan(500);
     expect(readFileSync(path).length).toBe(result.offset);
+  });
+
+  it('a commit that fails after the last byte is still reported', async () => {
+    const path = stagingFile();
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const result = await appendBody(body(3, 100, { pulled: 0 }), {
+      path,
+      offset: 0,
+      length: null,
+      durableEvery: 100,
+      commit: async () => {
+        // fails only once the body is over
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw full;
+      },
+    });
+    expect(result.error).toBe(full);
+    expect(result.offset).toBe(300);
   });
 
   it('drops bytes past the declared length and says so', async () => {

@@ -110,9 +110,9 @@ describe('error classes', () => {
   it('are named after their class, so a failure from a worker says which error it was', () => {
     for (const [error, name] of [
       [new ConfigError('x'), 'ConfigError'],
-      [new Problem(400, 'validation_failed', 'x'), 'Problem'],
+      [new Problem('validation_failed', 'x'), 'Problem'],
       [new LineTooLong(10, 5), 'LineTooLong'],
-      [new BodyError(400, 'malformed_body', 'x'), 'BodyError'],
+      [new BodyError('corrupt_gzip', 'x'), 'BodyError'],
     ] as const)
       expect(serializeError(error).name).toBe(name);
   });
