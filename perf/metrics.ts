@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { Bench } from 'tinybench';
-import { ARROW_STREAM_MEDIA_TYPE, DEFAULT_SALE_STATUSES, MAX_TOP_ARROW } from '../src/domain/metrics.js';
+import { ARROW_STREAM_MEDIA_TYPE, DEFAULT_SALE_STATUSES, MAX_TOP_ARROW } from '../src/domain/sales.js';
 import { createExportEncoder, encodedFile } from '../src/formats/export-encoder.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { TDigest } from '../src/sketches/tdigest.js';

@@ -13,10 +13,10 @@ import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
 import { exportRoutes } from './routes/exports.js';
 import { ingestRoutes } from './routes/ingest.js';
-import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
 import { priceRoutes } from './routes/prices.js';
 import { privacyRoutes } from './routes/privacy.js';
+import { salesRoutes } from './routes/sales.js';
 import { searchRoutes } from './routes/search.js';
 import { stockRoutes } from './routes/stock.js';
 import { uploadRoutes } from './routes/uploads.js';
@@ -42,12 +42,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   ingestRoutes(deps).mountOn(app);
   searchRoutes(deps).mountOn(app);
   stockRoutes(deps).mountOn(app);
-  metricsRoutes(deps).mountOn(app);
+  salesRoutes(deps).mountOn(app);
   priceRoutes(deps).mountOn(app);
   privacyRoutes(deps).mountOn(app);
   exportRoutes(deps).mountOn(app);
   uploadRoutes(deps).mountOn(app);
-  methodNotAllowed(app, deps.spec);
+  methodNotAllowed(app, deps.openapi);
 
   app.notFound((c) =>
     problemResponse(c, new Problem('not_found', `No route for ${c.req.method} ${c.req.path}.`)),

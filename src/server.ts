@@ -132,7 +132,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     admission,
     streams,
     cursorSecret,
-    spec: new ApiSpec(),
+    openapi: new ApiSpec(),
     exports,
     uploads,
     health,

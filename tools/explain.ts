@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
-import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../src/domain/metrics.js';
+import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../src/domain/sales.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
 import {
@@ -17,7 +17,7 @@ import {
   productRankSql,
   productSketchesOfDaySql,
   rollupSql,
-} from '../src/storage/metrics-sql.js';
+} from '../src/storage/sales-sql.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
@@ -177,7 +177,7 @@ for (const s of shapes) {
 lines.push(
   '# Export, metrics',
   '',
-  'Built by `src/storage/search-sql.ts` and `src/storage/metrics-sql.ts`, as the workers run them.',
+  'Built by `src/storage/search-sql.ts` and `src/storage/sales-sql.ts`, as the workers run them.',
   '',
 );
 {

@@ -8,7 +8,7 @@
 import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CursorPosition } from '../src/domain/cursor.js';
+import type { OrderPosition } from '../src/domain/cursor.js';
 import type {
   ExportPartResult,
   ExportSpec,
@@ -74,7 +74,7 @@ export const planExport = defineTask('planExport', (ctx, input: PlanExportInput)
 });
 
 /** The last row of each part but the last, for `parts` parts of about equal rows. */
-function cutPoints(ctx: TaskContext, input: PlanExportInput, spec: ExportSpec): CursorPosition[] {
+function cutPoints(ctx: TaskContext, input: PlanExportInput, spec: ExportSpec): OrderPosition[] {
   if (input.maxParts <= 1 || needsSort(spec.filters)) return [];
   const db = openShardReader(ctx.data.dataDir, input.tenantId);
   try {
@@ -85,9 +85,9 @@ function cutPoints(ctx: TaskContext, input: PlanExportInput, spec: ExportSpec): 
     return db.transaction(() => {
       const rows = (db.prepare(count.sql).get(...count.params) as { n: number }).n;
       const parts = Math.min(input.maxParts, Math.floor(rows / (input.batchRows * MIN_BATCHES_PER_PART)));
-      const cuts: CursorPosition[] = [];
+      const cuts: OrderPosition[] = [];
       for (let k = 1; k < parts; k++)
-        cuts.push(position.get(...at.params, Math.floor((rows * k) / parts) - 1) as CursorPosition);
+        cuts.push(position.get(...at.params, Math.floor((rows * k) / parts) - 1) as OrderPosition);
       return cuts;
     })();
   } finally {

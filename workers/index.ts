@@ -31,9 +31,9 @@ export {
 } from './exports.js';
 export { idempotency } from './idempotency.js';
 export { ingestParse, ingestWriteParts, settleStock, unzipStream } from './ingest.js';
-export { salesMetrics, salesMetricsArrow } from './metrics.js';
 export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
 export { eraseCustomer } from './privacy.js';
+export { salesMetrics, salesMetricsArrow } from './sales.js';
 export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';
 export { stripeCuts } from './stripes.js';

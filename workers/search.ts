@@ -1,4 +1,4 @@
-import { type CursorPosition, encodeCursor } from '../src/domain/cursor.js';
+import { encodeCursor, ORDER_KEYSET, type OrderPosition } from '../src/domain/cursor.js';
 import type { SearchRequest } from '../src/domain/search.js';
 import {
   filterShape,
@@ -19,14 +19,14 @@ export interface SearchInput extends StreamTaskBase, SearchRequest {
    * (src/http/search-stream.ts): rows down to `floor`, opening the document only if `first`, and the meta
    * written by whoever joins the stripes.
    */
-  part: { kind: 'page' } | { kind: 'stripe'; floor: CursorPosition | null; first: boolean };
+  part: { kind: 'page' } | { kind: 'stripe'; floor: OrderPosition | null; first: boolean };
 }
 
 /** How a search stream ended: its rows and the position of its last one. */
 export interface SearchMeta {
   next_cursor: string | null;
   count: number;
-  last: CursorPosition | null;
+  last: OrderPosition | null;
   /** It stopped at its limit with rows left. */
   more: boolean;
 }
@@ -79,7 +79,9 @@ export const search = defineStreamTask(
     if (!page) return { next_cursor: null, count, last: position, more };
     const secret = ctx.data.cursorSecret as string;
     const next_cursor =
-      more && position ? encodeCursor(secret, input.tenantId, input.fingerprint, position) : null;
+      more && position
+        ? encodeCursor(secret, input.tenantId, input.fingerprint, ORDER_KEYSET, position)
+        : null;
     await sink.write(searchClosing(input.format, { next_cursor, count }));
     return { next_cursor, count, last: position, more };
   },

@@ -1,4 +1,4 @@
-import type { CursorPosition } from '../src/domain/cursor.js';
+import type { OrderPosition } from '../src/domain/cursor.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { buildPositionAtSql } from '../src/storage/search-sql.js';
@@ -8,7 +8,7 @@ import { defineTask } from '../src/worker/worker-context.js';
 export interface StripeCutsInput extends TaskBase {
   filters: SearchFilters;
   /** Where the stripes start (exclusive; null: the newest row). */
-  after: CursorPosition | null;
+  after: OrderPosition | null;
   /** Rows per stripe. */
   every: number;
   /** Stripes to cut at most in this call. */
@@ -19,7 +19,7 @@ export interface StripeCutsInput extends TaskBase {
 
 export interface StripeCuts {
   /** Where each stripe ends (its last row). */
-  cuts: CursorPosition[];
+  cuts: OrderPosition[];
   /** The rows those stripes hold. */
   taken: number;
   /** No stripe is left after these (and `rest`). */
@@ -37,11 +37,11 @@ export interface StripeCuts {
 export const stripeCuts = defineTask('stripeCuts', (ctx, input: StripeCutsInput): StripeCuts => {
   // point reads, no iterator left open: the thread's own connection serves them
   const statement = statementCache(ctx.shards.db(input.tenantId));
-  const positionAt = (after: CursorPosition | null, offset: number) => {
+  const positionAt = (after: OrderPosition | null, offset: number) => {
     const at = buildPositionAtSql(input.filters, after);
-    return statement(at.sql).get(...at.params, offset) as CursorPosition | undefined;
+    return statement(at.sql).get(...at.params, offset) as OrderPosition | undefined;
   };
-  const cuts: CursorPosition[] = [];
+  const cuts: OrderPosition[] = [];
   let position = input.after;
   let taken = 0;
   const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;

@@ -8,10 +8,38 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  */
 export const CURSOR_VERSION = 1;
 
-export interface CursorPosition {
+/** Where an order listing (search, exports) stands: newest first by (created_at, order pk). */
+export interface OrderPosition {
   createdAt: number;
   orderPk: number;
 }
+
+/** The pair of numbers a cursor carries: the last row's sort key and its tiebreak, as each listing lays them out. */
+export type CursorKey = readonly [number, number];
+
+/** How one listing's position becomes a cursor's key pair and back. */
+export interface Keyset<P> {
+  toKey(position: P): CursorKey;
+  fromKey(key: CursorKey): P;
+}
+
+/** Orders: [created_at, order_pk]. */
+export const ORDER_KEYSET: Keyset<OrderPosition> = {
+  toKey: (p) => [p.createdAt, p.orderPk],
+  fromKey: ([createdAt, orderPk]) => ({ createdAt, orderPk }),
+};
+
+/** A product's price anomalies, by sequence: [0, seq] (the layout their cursors have always had). */
+export const PRICE_EVENT_KEYSET: Keyset<number> = {
+  toKey: (seq) => [0, seq],
+  fromKey: ([, seq]) => seq,
+};
+
+/** Export jobs, newest first by creation time: [created_at, 0]. */
+export const EXPORT_JOB_KEYSET: Keyset<number> = {
+  toKey: (createdAt) => [createdAt, 0],
+  fromKey: ([createdAt]) => createdAt,
+};
 
 interface Payload {
   v: number;
@@ -20,38 +48,40 @@ interface Payload {
   k: [number, number];
 }
 
-export type CursorResult =
-  | { ok: true; position: CursorPosition }
+export type CursorResult<P> =
+  | { ok: true; position: P }
   | { ok: false; code: 'invalid_cursor' | 'cursor_mismatch'; detail: string };
 
 function mac(secret: string, payload: string): Buffer {
   return createHmac('sha256', secret).update(payload).digest().subarray(0, 16);
 }
 
-export function encodeCursor(
+export function encodeCursor<P>(
   secret: string,
   tenantId: number,
   fingerprint: string,
-  position: CursorPosition,
+  keyset: Keyset<P>,
+  position: P,
 ): string {
   const payload = Buffer.from(
     JSON.stringify({
       v: CURSOR_VERSION,
       t: tenantId,
       f: fingerprint,
-      k: [position.createdAt, position.orderPk],
+      k: [...keyset.toKey(position)],
     } satisfies Payload),
   ).toString('base64url');
   return `${payload}.${mac(secret, payload).toString('base64url')}`;
 }
 
-export function decodeCursor(
+export function decodeCursor<P>(
   secret: string,
   token: string,
   tenantId: number,
   fingerprint: string,
-): CursorResult {
-  const invalid = (detail: string): CursorResult => ({ ok: false, code: 'invalid_cursor', detail });
+  keyset: Keyset<P>,
+): CursorResult<P> {
+  const invalid = (detail: string): CursorResult<P> => ({ ok: false, code: 'invalid_cursor', detail });
   if (token.length > 512) return invalid('The cursor is too long.');
   const [payload, signature, extra] = token.split('.');
   if (!payload || !signature || extra !== undefined) return invalid('The cursor is malformed.');
@@ -74,10 +104,10 @@ export function decodeCursor(
       detail: 'The cursor belongs to another query (filters or fields differ).',
     };
   }
-  const [createdAt, orderPk] = data.k;
-  if (!Number.isSafeInteger(createdAt) || !Number.isSafeInteger(orderPk))
+  const [sortKey, tiebreak] = Array.isArray(data.k) ? data.k : [];
+  if (!Number.isSafeInteger(sortKey) || !Number.isSafeInteger(tiebreak))
     return invalid('The cursor is malformed.');
-  return { ok: true, position: { createdAt, orderPk } };
+  return { ok: true, position: keyset.fromKey([sortKey as number, tiebreak as number]) };
 }
 
 /** A stable digest of what defines a listing (filters and fields; not the page size or format). */

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import type { CursorPosition } from './cursor.js';
+import type { OrderPosition } from './cursor.js';
 import { DateOrDateTime } from './dates.js';
 import { NamedError } from './named-error.js';
 import { ORDER_STATUSES } from './order-schema.js';
@@ -96,7 +96,7 @@ export interface SearchFilters {
 export interface SearchRequest {
   filters: SearchFilters;
   fields: SearchField[];
-  after: CursorPosition | null;
+  after: OrderPosition | null;
   /** Rows at most (a stripe of a long page: rows at most in that stripe, -1 for none). */
   limit: number;
   format: 'ndjson' | 'json';

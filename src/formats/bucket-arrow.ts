@@ -12,7 +12,7 @@ import {
   type Vector,
   vectorFromArray,
 } from 'apache-arrow';
-import type { Bucket } from '../domain/metrics.js';
+import type { Bucket } from '../domain/sales.js';
 
 /** Bytes that end an Arrow IPC stream: continuation marker, then a zero message length. */
 const END_OF_STREAM = 8;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import type { CursorPosition } from '../domain/cursor.js';
+import type { OrderPosition } from '../domain/cursor.js';
 import type { SearchFilters } from '../domain/search.js';
 import type { StreamOptions, WorkerPool } from '../pool/pool.js';
 import type { StripeRange } from '../pool/striped-stream.js';
@@ -17,7 +17,7 @@ export function keysetStripes(
   pool: Pick<WorkerPool, 'run'>,
   base: { requestId: string; tenantId: number },
   filters: SearchFilters,
-  start: CursorPosition | null,
+  start: OrderPosition | null,
   every: number,
   maxRows?: number,
 ) {

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { SearchMeta } from '../../workers/search.js';
-import { encodeCursor } from '../domain/cursor.js';
+import { encodeCursor, ORDER_KEYSET } from '../domain/cursor.js';
 import { type SearchRequest, searchClosing, searchTrailer } from '../domain/search.js';
 import type { StreamHandle } from '../pool/pool.js';
 import { stripedStream } from '../pool/striped-stream.js';
@@ -71,7 +71,9 @@ export function searchStream(
         const last = metas.findLast((m) => m.last)?.last;
         const more = stripes.more() || metas.at(-1)?.more === true;
         const next_cursor =
-          more && last ? encodeCursor(deps.cursorSecret, base.tenantId, request.fingerprint, last) : null;
+          more && last
+            ? encodeCursor(deps.cursorSecret, base.tenantId, request.fingerprint, ORDER_KEYSET, last)
+            : null;
         const opening = request.format === 'json' && finished.length === 0 ? '{"data":[' : '';
         return text.encode(`${opening}${searchClosing(request.format, { next_cursor, count })}`);
       },

@@ -27,7 +27,7 @@ interface ShardState {
  * writes go quiet, or `maxLagMs` after the oldest write not yet folded in while writes go on; a run during
  * writes rebuilds at most one slice, and every run stops as soon as the writer waits for the lock, so a
  * bulk load is not slowed by rebuilding hours its next transaction makes stale again. Reads still catch up
- * what is left (workers/metrics.ts).
+ * what is left (workers/sales.ts).
  */
 export class RollupRefresher {
   private readonly shards = new Map<number, ShardState>();

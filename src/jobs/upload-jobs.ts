@@ -103,11 +103,10 @@ export class UploadJobs {
     return this.active.get(uploadId);
   }
 
-  /** After a PATCH made bytes durable: record them, then let the processor read them. */
   /**
    * Appends a PATCH body to the upload's staging file at `offset` (src/uploads/append-body.ts): made durable
    * and its offset committed every DURABLE_EVERY bytes in the background, and at the end. The caller
-   * commits the final offset with `received`.
+   * commits the final offset with `commitOffset`.
    */
   append(
     upload: ActiveUpload,
@@ -121,12 +120,13 @@ export class UploadJobs {
       length,
       durableEvery: DURABLE_EVERY,
       commit: async (at) => {
-        await this.received(upload, at, length);
+        await this.commitOffset(upload, at, length);
       },
     });
   }
 
-  async received(upload: ActiveUpload, offset: number, length: number | null): Promise<UploadRow> {
+  /** After a PATCH made bytes durable: record them (the offset HEAD reports), then let the processor read them. */
+  async commitOffset(upload: ActiveUpload, offset: number, length: number | null): Promise<UploadRow> {
     const row = await this.pool.run('recordReceived', {
       requestId: `upload:${upload.uploadId}`,
       tenantId: upload.tenantId,

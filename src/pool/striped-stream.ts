@@ -1,4 +1,4 @@
-import type { CursorPosition } from '../domain/cursor.js';
+import type { OrderPosition } from '../domain/cursor.js';
 import type { StreamHandle, StreamOutcome } from './pool.js';
 
 /**
@@ -6,8 +6,8 @@ import type { StreamHandle, StreamOutcome } from './pool.js';
  * stripe, to the end (floor null) but at most `limit` rows (null: no limit).
  */
 export interface StripeRange {
-  after: CursorPosition | null;
-  floor: CursorPosition | null;
+  after: OrderPosition | null;
+  floor: OrderPosition | null;
   limit: number | null;
 }
 

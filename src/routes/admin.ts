@@ -28,7 +28,7 @@ export const TenantSettingsBody = v.object({
 const CheckQuery = v.object({ mode: v.optional(v.picklist(['quick', 'full']), 'quick') });
 
 export function adminRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/admin');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/admin');
   const { catalog } = deps;
   const admin = requireAdmin(deps.config.server.adminToken);
   const tenantOf = (raw: string | undefined) => {

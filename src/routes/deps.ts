@@ -26,7 +26,8 @@ export interface AppDeps {
   streams: StreamGate;
   /** HMAC key of search cursors, kept in the catalog so tokens survive restarts. */
   cursorSecret: string;
-  spec: ApiSpec;
+  /** the OpenAPI document the routes add their operations to */
+  openapi: ApiSpec;
   exports: ExportJobs;
   uploads: UploadJobs;
   /** damaged tenants and disk space, as requests have found them */

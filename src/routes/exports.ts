@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Context } from 'hono';
 import * as v from 'valibot';
-import { decodeCursor, encodeCursor } from '../domain/cursor.js';
+import { decodeCursor, EXPORT_JOB_KEYSET, encodeCursor } from '../domain/cursor.js';
 import {
   EXPORT_ID,
   ExportRequest,
@@ -34,7 +34,7 @@ const ListQuery = v.object({
 const LIST_FINGERPRINT = 'exports-list';
 
 export function exportRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/reports');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/reports');
   const { pool, config, admission, cursorSecret } = deps;
 
   const lookup = async (c: Context<AppEnv>, exportId: string): Promise<ExportRow> => {
@@ -161,9 +161,9 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       const tenantId = c.get('tenantId');
       let before: number | null = null;
       if (q.cursor) {
-        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, LIST_FINGERPRINT);
+        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, LIST_FINGERPRINT, EXPORT_JOB_KEYSET);
         if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
-        before = decoded.position.createdAt;
+        before = decoded.position;
       }
       const rows = await pool.run('listExports', {
         requestId: c.get('requestId'),
@@ -177,10 +177,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
         data: page.map((r) => exportStatus(tenantId, r)),
         next_cursor:
           rows.length > q.limit && last
-            ? encodeCursor(cursorSecret, tenantId, LIST_FINGERPRINT, {
-                createdAt: last.created_at,
-                orderPk: 0,
-              })
+            ? encodeCursor(cursorSecret, tenantId, LIST_FINGERPRINT, EXPORT_JOB_KEYSET, last.created_at)
             : null,
       });
     },

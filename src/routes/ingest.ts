@@ -75,7 +75,7 @@ export function abortedProblem(error: IngestAborted, key: string | undefined, ms
 }
 
 export function ingestRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/ingest');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/ingest');
   const { config, pool, admission, metrics } = deps;
   const runChunk =
     config.ingest.mode === 'inline'

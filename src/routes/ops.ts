@@ -3,12 +3,12 @@ import { RouteGroup } from '../http/register.js';
 import type { AppDeps } from './deps.js';
 
 export function opsRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/');
-  const { spec, metrics } = deps;
+  const routes = new RouteGroup(deps.openapi, '/');
+  const { openapi, metrics } = deps;
   let docCache: { json: string; html: string } | null = null;
   const docs = () => {
     if (!docCache) {
-      const doc = spec.document();
+      const doc = openapi.document();
       docCache = { json: JSON.stringify(doc), html: renderDocsPage(doc) };
     }
     return docCache;

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../domain/cursor.js';
+import { decodeCursor, encodeCursor, PRICE_EVENT_KEYSET, queryFingerprint } from '../domain/cursor.js';
 import { DateOrDateTime } from '../domain/dates.js';
 import { PriceEventBody, publicPriceEvent, ReviewBody } from '../domain/price.js';
 import { Problem } from '../http/problem.js';
@@ -31,7 +31,7 @@ const ResultDoc = v.object({
 });
 
 export function priceRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id');
   const { pool, config, cursorSecret } = deps;
   const intake = new PriceIntake(pool, config.prices, deps.metrics);
 
@@ -124,9 +124,9 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       const fingerprint = queryFingerprint({ productId, since: q.since, until: q.until, status: q.status });
       let afterSeq: number | null = null;
       if (q.cursor) {
-        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, fingerprint);
+        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, fingerprint, PRICE_EVENT_KEYSET);
         if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
-        afterSeq = decoded.position.orderPk;
+        afterSeq = decoded.position;
       }
       const rows = await pool.run('listAnomalies', {
         requestId: c.get('requestId'),
@@ -145,7 +145,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
         data: page.map((r) => ({ ...publicPriceEvent(r), observed_at: r.observed_at })),
         next_cursor:
           more && last
-            ? encodeCursor(cursorSecret, tenantId, fingerprint, { createdAt: 0, orderPk: last.seq })
+            ? encodeCursor(cursorSecret, tenantId, fingerprint, PRICE_EVENT_KEYSET, last.seq)
             : null,
       });
     },

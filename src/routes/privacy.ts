@@ -18,7 +18,7 @@ const ErasureDoc = v.object({
 const ByEmail = v.object({ email: v.pipe(v.string(), v.trim(), v.minLength(3), v.maxLength(254)) });
 
 export function privacyRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/customers');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/customers');
   const erase = async (c: Context<AppEnv>, by: 'customer_id' | 'email', value: string) => {
     const result = await deps.pool.run('eraseCustomer', {
       requestId: c.get('requestId'),

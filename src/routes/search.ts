@@ -1,4 +1,4 @@
-import { decodeCursor, queryFingerprint } from '../domain/cursor.js';
+import { decodeCursor, ORDER_KEYSET, queryFingerprint } from '../domain/cursor.js';
 import { MAX_LIMIT, SEARCH_FIELDS, SearchQuery, toPlan, UnknownField } from '../domain/search.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
@@ -8,7 +8,7 @@ import { STREAM_PROBLEMS } from '../http/worker-stream.js';
 import type { AppDeps } from './deps.js';
 
 export function searchRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/orders');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/orders');
   const { cursorSecret } = deps;
   routes.add(
     {
@@ -54,7 +54,7 @@ export function searchRoutes(deps: AppDeps): RouteGroup {
       const fingerprint = queryFingerprint({ filters: plan.filters, fields: plan.fields });
       let after = null;
       if (query.cursor !== undefined) {
-        const decoded = decodeCursor(cursorSecret, query.cursor, tenantId, fingerprint);
+        const decoded = decodeCursor(cursorSecret, query.cursor, tenantId, fingerprint, ORDER_KEYSET);
         if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
         after = decoded.position;
       }

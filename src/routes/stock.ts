@@ -34,7 +34,7 @@ const ProductDoc = v.object({
 type Result = v.InferOutput<typeof ResultDoc>;
 
 export function stockRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id');
   const { pool, config, admission } = deps;
   routes.add(
     {

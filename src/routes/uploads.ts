@@ -32,7 +32,7 @@ const UploadSummaryDoc = v.object({
 });
 
 export function uploadRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/ingest/orders/uploads');
+  const routes = new RouteGroup(deps.openapi, '/api/v1/ingest/orders/uploads');
   const { pool, config, uploads, admission } = deps;
   const maxSize = config.body.maxBytes;
   const patchDeadlines = bodyDeadlines(config.body, 'stream', deps.shutdown);
@@ -273,7 +273,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       upload.writing = true;
       try {
         const received = await append(c, upload, offset, length);
-        const saved = await uploads.received(upload, received.offset, length);
+        const saved = await uploads.commitOffset(upload, received.offset, length);
         deps.metrics.uploadBytes.inc(received.offset - offset);
         if (received.stoppedBy)
           // a stalled body (408) or shutdown (503): what arrived is durable; the offset says how far

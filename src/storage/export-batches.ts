@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { CursorPosition } from '../domain/cursor.js';
+import type { OrderPosition } from '../domain/cursor.js';
 import { rowPosition, type SearchField, type SearchFilters, type SearchRow } from '../domain/search.js';
 import { buildSearchSql } from './search-sql.js';
 import { statementCache } from './sqlite.js';
@@ -13,10 +13,10 @@ export function* exportBatches(
   db: Database,
   filters: SearchFilters,
   fields: readonly SearchField[],
-  after: CursorPosition | null,
+  after: OrderPosition | null,
   batchRows: number,
   /** One part of an export: stop after this position (inclusive). */
-  floor: CursorPosition | null = null,
+  floor: OrderPosition | null = null,
 ): Generator<SearchRow[]> {
   const statement = statementCache(db, (sql) => db.prepare(sql).raw());
   let position = after;
@@ -30,6 +30,6 @@ export function* exportBatches(
   }
 }
 
-export function positionAfter(rows: readonly SearchRow[]): CursorPosition {
+export function positionAfter(rows: readonly SearchRow[]): OrderPosition {
   return rowPosition(rows[rows.length - 1]!);
 }

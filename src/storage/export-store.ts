@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import type { CursorPosition } from '../domain/cursor.js';
+import type { OrderPosition } from '../domain/cursor.js';
 import {
   type ExportCompression,
   type ExportFormat,
@@ -51,14 +51,14 @@ export interface ExportRow {
 export interface Checkpoint {
   rows: number;
   bytes: number;
-  position: CursorPosition | null;
+  position: OrderPosition | null;
 }
 
 /** One part of a job: its checkpoint (rows and bytes of its own file) and the position it ends at. */
 export interface ExportPart {
   part: number;
   at: Checkpoint;
-  floor: CursorPosition | null;
+  floor: OrderPosition | null;
   done: boolean;
 }
 
@@ -71,7 +71,7 @@ interface PartRow {
   done: number;
 }
 
-const positionOf = (key: string | null) => (key ? (JSON.parse(key) as CursorPosition) : null);
+const positionOf = (key: string | null) => (key ? (JSON.parse(key) as OrderPosition) : null);
 
 function partOf(row: PartRow): ExportPart {
   return {
@@ -157,11 +157,11 @@ export class ExportStore {
    * Cuts a job into parts at the given positions (each the last row of a part; the last part runs to the
    * oldest row): part k starts after cut k-1 and ends at cut k.
    */
-  plan(exportId: string, cuts: readonly CursorPosition[]): void {
+  plan(exportId: string, cuts: readonly OrderPosition[]): void {
     const insert = this.db.prepare(
       'INSERT INTO export_parts (export_id, part, checkpoint_key, floor_key) VALUES (?, ?, ?, ?)',
     );
-    const key = (p: CursorPosition | undefined) => (p ? JSON.stringify(p) : null);
+    const key = (p: OrderPosition | undefined) => (p ? JSON.stringify(p) : null);
     this.db.transaction(() => {
       for (let k = 0; k <= cuts.length; k++) insert.run(exportId, k, key(cuts[k - 1]), key(cuts[k]));
     })();

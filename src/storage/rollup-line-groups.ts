@@ -1,4 +1,4 @@
-import { rollupStatusKeys } from '../domain/metrics.js';
+import { rollupStatusKeys } from '../domain/sales.js';
 import { aggregateFor, type SalesAggregate } from '../sketches/sales-aggregate.js';
 
 /** An order line with what its order brings, in the order the day-level aggregates read them. */

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { DAY, HOUR, rollupStatusKeys } from '../domain/metrics.js';
+import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';

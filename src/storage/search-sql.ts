@@ -1,4 +1,4 @@
-import type { CursorPosition } from '../domain/cursor.js';
+import type { OrderPosition } from '../domain/cursor.js';
 import type { SearchField, SearchFilters } from '../domain/search.js';
 import { Where } from './where.js';
 
@@ -37,9 +37,9 @@ const ITEMS_SQL = `(SELECT json_group_array(json_object('product_id', i.product_
 export function buildSearchSql(
   filters: SearchFilters,
   fields: readonly SearchField[],
-  after: CursorPosition | null,
+  after: OrderPosition | null,
   limit: number,
-  floor: CursorPosition | null = null,
+  floor: OrderPosition | null = null,
 ): BuiltQuery {
   const where = searchWhere(filters, after, floor);
   const params = where.params;
@@ -76,7 +76,7 @@ export function buildCountSql(filters: SearchFilters): BuiltQuery {
  * The keyset position of the match at `OFFSET ?` in export order, counting from after `after` (the last
  * row of an export's part, or of a stream's stripe).
  */
-export function buildPositionAtSql(filters: SearchFilters, after: CursorPosition | null = null): BuiltQuery {
+export function buildPositionAtSql(filters: SearchFilters, after: OrderPosition | null = null): BuiltQuery {
   const where = searchWhere(filters, after, null);
   return {
     sql: `SELECT o.created_at AS createdAt, o.order_pk AS orderPk FROM orders o${where.sql()} ${KEYSET_ORDER} LIMIT 1 OFFSET ?`,
@@ -88,7 +88,7 @@ export function buildPositionAtSql(filters: SearchFilters, after: CursorPosition
  * The conditions of a search: its filters, rows after the cursor position (older in keyset order) and,
  * for one part of an export, rows down to its floor position (inclusive).
  */
-function searchWhere(filters: SearchFilters, after: CursorPosition | null, floor: CursorPosition | null) {
+function searchWhere(filters: SearchFilters, after: OrderPosition | null, floor: OrderPosition | null) {
   return (
     new Where()
       .when(filters.from, 'o.created_at >= ?', filters.from)

@@ -1,6 +1,6 @@
 import { tableFromIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import type { Bucket } from '../../src/domain/metrics.js';
+import type { Bucket } from '../../src/domain/sales.js';
 import { bucketsAsArrowStream } from '../../src/formats/bucket-arrow.js';
 
 const bucket = (key: string | number, n: number): Bucket => ({

@@ -42,7 +42,7 @@ function build() {
     log: createLogger('silent'),
     admission: new Admission(pool, config.pool, metrics),
     cursorSecret: 'x',
-    spec: new ApiSpec(),
+    openapi: new ApiSpec(),
     exports: {} as ExportJobs,
     uploads: {} as UploadJobs,
     writes: {} as ShardWriteQueue,
@@ -54,7 +54,7 @@ function build() {
   };
   return {
     app: createApp(deps),
-    doc: deps.spec.document() as {
+    doc: deps.openapi.document() as {
       openapi: string;
       info: Record<string, string>;
       paths: Record<string, Record<string, Record<string, unknown>>>;

@@ -6,7 +6,7 @@ import {
   MIN_BUCKETS_PER_PART,
   type SalesResult,
   splitTimeRange,
-} from '../../src/domain/metrics.js';
+} from '../../src/domain/sales.js';
 
 describe('splitTimeRange', () => {
   it('cuts at bucket boundaries into contiguous parts covering the range exactly', () => {

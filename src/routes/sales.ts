@@ -10,7 +10,7 @@ import {
   SalesQuery,
   type SalesRequest,
   splitTimeRange,
-} from '../domain/metrics.js';
+} from '../domain/sales.js';
 import { accepted } from '../http/accept.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
@@ -22,8 +22,8 @@ import type { AppDeps } from './deps.js';
 /** Buckets per Arrow record batch. */
 const ARROW_BATCH_ROWS = 8192;
 
-export function metricsRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.spec, '/api/v1/tenants/:tenant_id/metrics');
+export function salesRoutes(deps: AppDeps): RouteGroup {
+  const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/metrics');
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
   function streamArrow(
     c: Context<AppEnv>,

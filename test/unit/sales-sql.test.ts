@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
-import { exactGroupScanSql } from '../../src/storage/metrics-sql.js';
 import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
+import { exactGroupScanSql } from '../../src/storage/sales-sql.js';
 import { prepareShard, shardPath } from '../../src/storage/shards.js';
 import { openDatabase } from '../../src/storage/sqlite.js';
 import { makeOrders, product } from '../helpers/data.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'orderflow-metrics-sql-'));
+const dir = mkdtempSync(join(tmpdir(), 'orderflow-sales-sql-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('exact by product: the two plans', () => {

@@ -1,0 +1,147 @@
+/**
+ * Exact sales from the orders themselves, for what the pre-aggregates cannot answer exactly (ranges not in
+ * whole hours, `source=orders`): one ordered scan, groups accumulated one at a time.
+ */
+import { avg, type Bucket, isTimeGroup, nearestRank, type SalesRequest, timeKey } from '../domain/sales.js';
+import {
+  exactGroupScanSql,
+  exactTimeScanSql,
+  ordersInRangeSql,
+  PRODUCT_SORT_MAX_ORDERS,
+} from '../storage/sales-sql.js';
+import type { Db } from '../storage/sqlite.js';
+
+import type { SalesAnswer } from './buckets.js';
+
+/** An order item line with what its order brings: what the product and category paths read. */
+export interface ItemLine {
+  order_pk: number;
+  customer_pk: number;
+  total_cents: number;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+/** Accumulates one group at a time from rows sorted by group: exact distinct orders and customers. */
+export class GroupAccumulator {
+  private key: string | number | null = null;
+  private orders = new Set<number>();
+  private customers = new Set<number>();
+  private values: number[] = [];
+  private units = 0;
+  private revenue = 0;
+  private orderValue = 0;
+  readonly out: Bucket[] = [];
+
+  add(
+    key: string | number,
+    orderPk: number,
+    customerPk: number,
+    orderTotal: number,
+    units: number,
+    revenue: number,
+  ): void {
+    if (key !== this.key) {
+      this.close();
+      this.key = key;
+    }
+    this.units += units;
+    this.revenue += revenue;
+    if (!this.orders.has(orderPk)) {
+      this.orders.add(orderPk);
+      this.values.push(orderTotal);
+      this.orderValue += orderTotal;
+    }
+    this.customers.add(customerPk);
+  }
+
+  /** An order line counted for a group: its units and revenue, its order once. */
+  addLine(key: string | number, line: ItemLine): void {
+    this.add(
+      key,
+      line.order_pk,
+      line.customer_pk,
+      line.total_cents,
+      line.quantity,
+      line.quantity * line.unit_price_cents,
+    );
+  }
+
+  close(): void {
+    if (this.key === null) return;
+    const sorted = Float64Array.from(this.values).sort();
+    this.out.push({
+      key: this.key,
+      orders: this.orders.size,
+      units: this.units,
+      revenue_cents: this.revenue,
+      unique_customers: this.customers.size,
+      avg_order_value_cents: avg(this.orderValue, this.orders.size),
+      p50_order_value_cents: nearestRank(sorted, 50),
+      p95_order_value_cents: nearestRank(sorted, 95),
+      p99_order_value_cents: nearestRank(sorted, 99),
+    });
+    this.key = null;
+    this.orders = new Set();
+    this.customers = new Set();
+    this.values = [];
+    this.units = 0;
+    this.revenue = 0;
+    this.orderValue = 0;
+  }
+}
+
+/** Any grouping read from the orders themselves: exact distinct sets and sorted values per group. */
+export function exactFromOrders(db: Db, r: SalesRequest): SalesAnswer {
+  const acc = new GroupAccumulator();
+  let rows = 0;
+  if (isTimeGroup(r.groupBy)) {
+    const stmt = db.prepare(exactTimeScanSql(r.statuses.length));
+    const g = r.groupBy;
+    for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
+      Record<string, number>
+    >) {
+      rows++;
+      acc.add(
+        timeKey(g, row.created_at!),
+        row.order_pk!,
+        row.customer_pk!,
+        row.total_cents!,
+        row.units ?? 0,
+        row.total_cents!,
+      );
+    }
+    acc.close();
+    return {
+      data: acc.out,
+      rows,
+      method: 'exact: ordered scan of orders (keyset index), per-bucket exact sets and sorted values',
+    };
+  }
+  const byCategory = r.groupBy === 'category';
+  const inRange = byCategory ? 0 : (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
+  const stmt = db.prepare(
+    exactGroupScanSql(
+      byCategory ? 'category' : 'product',
+      r.statuses.length,
+      inRange <= PRODUCT_SORT_MAX_ORDERS,
+    ),
+  );
+  for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
+    ItemLine & { k: string | number }
+  >) {
+    rows++;
+    acc.addLine(row.k, row);
+  }
+  acc.close();
+  let data = acc.out;
+  if (!byCategory)
+    data = data
+      .sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key))
+      .slice(0, r.top);
+  return {
+    data,
+    rows,
+    method: `exact: scan of order items joined to orders, grouped by ${r.groupBy}, exact sets and sorted values`,
+  };
+}

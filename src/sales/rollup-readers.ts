@@ -1,0 +1,201 @@
+/**
+ * Sales from the pre-aggregates (src/storage/rollups.ts): which path answers a request (`rollupReader`, the
+ * planner), and the readers of time buckets, categories and products, exact or approx.
+ */
+import {
+  type Bucket,
+  DAY,
+  DEFAULT_SALES_KEY,
+  HOUR,
+  isDefaultSale,
+  type SalesRequest,
+  type TimeGroup,
+  timeKey,
+} from '../domain/sales.js';
+import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
+import {
+  categoryRollupSql,
+  productLinesSql,
+  productRankSql,
+  productSketchesOfDaySql,
+  rollupSql,
+} from '../storage/sales-sql.js';
+import type { Db } from '../storage/sqlite.js';
+import { approxBucket, exactBucket, type SalesAnswer } from './buckets.js';
+import { GroupAccumulator, type ItemLine } from './exact-scan.js';
+
+/**
+ * The pre-aggregate path that answers a request, with its query name for the timings, or null when
+ * only the orders can: time buckets (exact only over whole hours), approx by category over whole days,
+ * and products over whole days; `source=orders` always reads the orders.
+ */
+export function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => SalesAnswer } | null {
+  const wholeHours = r.start % HOUR === 0 && r.end % HOUR === 0;
+  const wholeDays = r.start % DAY === 0 && r.end % DAY === 0;
+  const query = `metrics_${r.precision}_${r.groupBy}`;
+  if (r.source === 'orders') return null;
+  switch (r.groupBy) {
+    case 'day':
+    case 'hour':
+    case 'week':
+    case 'month':
+      return r.precision === 'approx' || wholeHours
+        ? { query, read: () => fromRollups(db, r as SalesRequest & { groupBy: TimeGroup }) }
+        : null;
+    case 'category':
+      return wholeDays ? { query, read: () => categoryFromRollups(db, r) } : null;
+    case 'product':
+      return wholeDays ? { query, read: () => productFromRollups(db, r) } : null;
+  }
+}
+
+/**
+ * Time buckets from the pre-aggregates: rows merged per bucket, sketches (approx) or exact sets (exact).
+ * Approx over a range not in whole hours reads the whole hours around it (meta says so).
+ */
+function fromRollups(db: Db, r: SalesRequest & { groupBy: TimeGroup }): SalesAnswer {
+  // whole days by day, week or month read the day level, anything else the hours; both keep one row per
+  // status and one for the default sale statuses pre-merged, which a default request reads alone
+  const daily = r.groupBy !== 'hour' && r.start % DAY === 0 && r.end % DAY === 0;
+  const premerged = isDefaultSale(r.statuses);
+  const stmt = db.prepare(
+    rollupSql(daily ? 'daily' : 'hourly', premerged ? 1 : r.statuses.length, r.precision),
+  );
+  const bucket = r.precision === 'approx' ? approxBucket : exactBucket;
+  // rows arrive in time order, so a bucket is complete when the key changes: answer it and let its
+  // sketches or lists go (ten years by day would otherwise hold every day's exact lists at once)
+  const data: Bucket[] = [];
+  let key: string | null = null;
+  let current = new SalesAggregate();
+  let rows = 0;
+  for (const row of stmt.iterate(
+    Math.floor(r.start / HOUR),
+    Math.ceil(r.end / HOUR),
+    ...(premerged ? [DEFAULT_SALES_KEY] : r.statuses),
+  ) as IterableIterator<AggregateRow & { hour: number }>) {
+    rows++;
+    const rowKey = timeKey(r.groupBy, row.hour * HOUR);
+    if (rowKey !== key) {
+      if (key !== null) data.push(bucket(key, current));
+      key = rowKey;
+      current = new SalesAggregate();
+    }
+    current.mergeRow(row);
+  }
+  if (key !== null) data.push(bucket(key, current));
+  const level = `${daily ? 'rollup_daily' : 'rollup_hourly'}${premerged ? ', default statuses pre-merged' : ''}`;
+  return {
+    data,
+    rows,
+    method:
+      r.precision === 'approx'
+        ? `approx: ${level} (exact sums, merged HyperLogLog of customers, merged t-digest of order values)`
+        : `exact: ${level} (exact sums, merged sorted lists of distinct customers and of order values)`,
+  };
+}
+
+/**
+ * By product over whole days: the ranking, with each product's sums, from the per-day product sums;
+ * then per ranked product either its per-day sketches merged (approx) or its lines through the product
+ * index (exact), so only the top products are read either way.
+ */
+function productFromRollups(db: Db, r: SalesRequest): SalesAnswer {
+  const ranked = db
+    .prepare(productRankSql(r.statuses.length))
+    .all(r.start / DAY, r.end / DAY, ...r.statuses, r.top) as (AggregateRow & { k: number })[];
+  if (r.precision === 'approx') {
+    const { buckets, rows } = approxProducts(db, r, ranked);
+    return {
+      data: ranked.map((p) => buckets.get(p.k)!),
+      rows,
+      method:
+        "approx: rollup_daily_product sums rank the products; each ranked product's per-day HyperLogLog of customers and t-digest of order values merged from rollup_daily_product_sketch",
+    };
+  }
+  const lines = db.prepare(productLinesSql(r.statuses.length));
+  const acc = new GroupAccumulator();
+  let rows = 0;
+  for (const { k } of ranked) {
+    for (const row of lines.iterate(k, r.start, r.end, ...r.statuses) as IterableIterator<ItemLine>) {
+      rows++;
+      acc.addLine(k, row);
+    }
+  }
+  acc.close();
+  return {
+    data: acc.out,
+    rows,
+    method:
+      "exact: rollup_daily_product sums rank the products, then the ranked products' lines through the product index",
+  };
+}
+
+/** Ranked products whose per-day sketches are merged together: bounds the aggregates alive at once. */
+const PRODUCT_SLICE = 1000;
+
+/**
+ * Each ranked product's sums (from the ranking) and its per-day sketches merged, a slice of products
+ * (by id) at a time, day by day through the sketch table's key: the slice's ids looked up one by one,
+ * or, where they are dense (a wide ranking), its whole id range read. Memory holds one slice's
+ * aggregates and the finished buckets.
+ */
+function approxProducts(
+  db: Db,
+  r: SalesRequest,
+  ranked: (AggregateRow & { k: number })[],
+): { buckets: Map<number, Bucket>; rows: number } {
+  const startDay = r.start / DAY;
+  const endDay = r.end / DAY;
+  const listed = db.prepare(productSketchesOfDaySql(r.statuses.length, 'listed'));
+  const idRange = db.prepare(productSketchesOfDaySql(r.statuses.length, 'id-range'));
+  const byId = [...ranked].sort((a, b) => a.k - b.k);
+  const buckets = new Map<number, Bucket>();
+  let rows = 0;
+  for (let at = 0; at < byId.length; at += PRODUCT_SLICE) {
+    const slice = byId.slice(at, at + PRODUCT_SLICE);
+    const sales = new Map<number, SalesAggregate>();
+    for (const product of slice) aggregateFor(sales, product.k, false).mergeRow(product);
+    const first = slice[0]!.k;
+    const last = slice[slice.length - 1]!.k;
+    // a range read costs its ids' rows, lookups one seek per product and status: range when dense
+    const dense = last - first + 1 <= 2 * slice.length;
+    const ids = dense ? [first, last] : [JSON.stringify(slice.map((p) => p.k))];
+    for (let day = startDay; day < endDay; day++) {
+      for (const row of (dense ? idRange : listed).iterate(day, ...r.statuses, ...ids) as IterableIterator<
+        Pick<AggregateRow, 'customers_hll' | 'values_tdigest'> & { k: number }
+      >) {
+        const product = sales.get(row.k);
+        if (!product) continue; // an unranked product inside the range
+        rows++;
+        product.mergeStructures(row);
+      }
+    }
+    for (const [k, product] of sales) buckets.set(k, approxBucket(k, product));
+  }
+  return { buckets, rows };
+}
+
+/** Approx by category over whole days: the per-day, per-category sketches merged per category. */
+function categoryFromRollups(db: Db, r: SalesRequest): SalesAnswer {
+  const premerged = isDefaultSale(r.statuses);
+  const statuses = premerged ? [DEFAULT_SALES_KEY] : r.statuses;
+  const groups = new Map<string, SalesAggregate>();
+  let rows = 0;
+  for (const row of db
+    .prepare(categoryRollupSql(statuses.length, r.precision))
+    .iterate(r.start / DAY, r.end / DAY, ...statuses) as IterableIterator<AggregateRow & { k: string }>) {
+    rows++;
+    aggregateFor(groups, row.k).mergeRow(row);
+  }
+  const keys = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // byte order, as SQLite sorts
+  const bucketOf = r.precision === 'approx' ? approxBucket : exactBucket;
+  const level = premerged ? 'rollup_daily_category, default statuses pre-merged' : 'rollup_daily_category';
+  return {
+    data: keys.map((k) => bucketOf(k, groups.get(k)!)),
+    rows,
+    method:
+      r.precision === 'approx'
+        ? `approx: ${level} (exact sums, merged HyperLogLog of customers, merged t-digest of order values)`
+        : `exact: ${level} (exact sums, merged sorted lists of distinct customers and of order values)`,
+  };
+}

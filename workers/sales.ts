@@ -1,0 +1,109 @@
+import { type Bucket, errorBounds, HOUR, type SalesRequest, type SalesResult } from '../src/domain/sales.js';
+import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
+import { exactFromOrders } from '../src/sales/exact-scan.js';
+import { rollupReader } from '../src/sales/rollup-readers.js';
+import { HyperLogLog } from '../src/sketches/hll.js';
+import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
+import { defineStreamTask, defineTask, type TaskContext } from '../src/worker/worker-context.js';
+
+export type SalesInput = TaskBase &
+  SalesRequest & {
+    /** longest an approx answer spends catching up dirty hours before it answers without the rest */
+    refreshBudgetMs: number;
+  };
+
+/** Buckets, how many rows were read for them, and which path read them. */
+type SalesAnswer = { data: Bucket[]; rows: number; method: string };
+
+/**
+ * Catches up what a request needs: the pending orders folded in, then the range's dirty hours rebuilt for
+ * at most `refreshBudgetMs` (exact answers: all of them). The upkeep thread does the same in the background
+ * after writes (refreshRollups), so a read usually finds little or nothing left.
+ */
+function refresh(ctx: TaskContext, input: SalesInput): CatchUpResult {
+  const done = catchUpRollups(ctx, input.tenantId, input, {
+    budgetMs: input.precision === 'exact' ? Number.POSITIVE_INFINITY : input.refreshBudgetMs,
+    yieldToWriters: false,
+    query: 'rollup_rebuild',
+  });
+  ctx.obs.record('rollup_rebuilt_hours_total', { by: 'read' }, done.hours);
+  return done;
+}
+
+/**
+ * meta.freshness of an answer read from the rollups, after the catch-up that preceded it. An approx answer
+ * may leave hours out when catching up would take longer than its budget: it says how many
+ * (`stale_hours_in_range`, `complete: false`); those hours answer as they were before their latest writes.
+ */
+function freshnessAfter(f: CatchUpResult): Record<string, unknown> {
+  return {
+    policy:
+      'new orders folded in as deltas (a bulk load: its hours rebuilt) in the background after writes, and on read what is left',
+    folded_in_orders: f.pending_orders,
+    rebuilt_hours: f.hours,
+    rebuild_rows: f.rows,
+    rebuild_ms: f.ms,
+    as_of: new Date().toISOString(),
+    stale_hours_in_range: f.remaining,
+    complete: f.remaining === 0,
+  };
+}
+
+/** One answer (JSON task) or the same answer as Arrow record batches (stream task). */
+function answerSales(ctx: TaskContext, input: SalesInput): SalesResult {
+  const started = performance.now();
+  const db = ctx.shards.db(input.tenantId);
+  const aligned = input.start % HOUR === 0 && input.end % HOUR === 0;
+  let result: SalesAnswer;
+  let freshness: Record<string, unknown>;
+  const reader = rollupReader(db, input);
+  if (reader) {
+    freshness = freshnessAfter(refresh(ctx, input));
+    result = ctx.obs.timeQuery(reader.query, reader.read);
+  } else {
+    result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input));
+    freshness = { policy: 'read from the orders themselves', as_of: new Date().toISOString() };
+  }
+  return {
+    data: result.data,
+    meta: {
+      method: result.method,
+      precision: input.precision,
+      group_by: input.groupBy,
+      statuses: input.statuses,
+      elapsed_ms: Math.round((performance.now() - started) * 10) / 10,
+      rows_scanned: result.rows,
+      freshness,
+      ...(input.precision === 'approx' && result.method.startsWith('approx')
+        ? {
+            error_bounds: errorBounds(HyperLogLog.RSE),
+            ...(aligned ? {} : { range_rounded_to_whole_hours: true }),
+          }
+        : {}),
+    },
+  };
+}
+
+export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput) => answerSales(ctx, input));
+
+export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number };
+
+/**
+ * The same answer as an Arrow IPC stream, written a record batch at a time as the client takes them
+ * (credits): for results too large for one JSON document, such as every product's ranking. apache-arrow
+ * loads on the first such request, not with the worker.
+ */
+export const salesMetricsArrow = defineStreamTask(
+  'salesMetricsArrow',
+  async (ctx, input: SalesArrowInput, sink) => {
+    const result = answerSales(ctx, input);
+    const { bucketsAsArrowStream } = await import('../src/formats/bucket-arrow.js');
+    const keyKind = input.groupBy === 'product' ? 'integer' : 'text';
+    for (const bytes of bucketsAsArrowStream(result.data, keyKind, result.meta, input.batchRows))
+      await sink.writeBytes(bytes);
+    ctx.obs.record('stream_rows_total', { route: 'metrics_sales' }, result.data.length);
+    return null;
+  },
+  // nothing can follow a broken Arrow stream in-band: it ends without its end marker, which readers reject
+  () => '',
+);
