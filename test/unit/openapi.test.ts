@@ -1,60 +1,17 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
-import { Admission } from '../../src/http/admission.js';
-import type { StorageHealth } from '../../src/http/health.js';
-import { ApiSpec, toOpenApiPath } from '../../src/http/openapi.js';
-import type { StorageFaults } from '../../src/http/storage-faults.js';
-import type { StreamGate } from '../../src/http/stream-gate.js';
-import type { ShardWriteQueue } from '../../src/ingest/write-queue.js';
-import type { ExportJobs } from '../../src/jobs/export-jobs.js';
-import type { UploadJobs } from '../../src/jobs/upload-jobs.js';
-import { createLogger } from '../../src/obs/logger.js';
-import { Metrics } from '../../src/obs/metrics.js';
-import type { WorkerPool } from '../../src/pool/pool.js';
-import type { AppDeps } from '../../src/routes/deps.js';
-import { Catalog } from '../../src/storage/catalog.js';
-import { removeDir, tempDataDir } from '../helpers/server.js';
+import { toOpenApiPath } from '../../src/http/openapi.js';
+import { PROBLEM_TYPES } from '../../src/http/problem-catalog.js';
+import { inProcessApp } from '../helpers/app.js';
 
-const dir = tempDataDir();
-const catalog = new Catalog(dir);
-afterAll(() => {
-  catalog.close();
-  removeDir(dir);
-});
+const built = inProcessApp();
+afterAll(() => built.close());
 
 /** The real app, wired with the real route modules; the pool is never called while routes are registered. */
 function build() {
-  const pool = {
-    queueSize: 0,
-    activeTasks: 0,
-    capacity: 1,
-    writeLock: new SharedArrayBuffer(16),
-  } as unknown as WorkerPool;
-  const config = loadConfig(['--data', dir], {});
-  const metrics = new Metrics();
-  const deps: AppDeps = {
-    config,
-    catalog,
-    pool,
-    metrics,
-    log: createLogger('silent'),
-    admission: new Admission(pool, config.pool, metrics),
-    cursorSecret: 'x',
-    openapi: new ApiSpec(),
-    exports: {} as ExportJobs,
-    uploads: {} as UploadJobs,
-    writes: {} as ShardWriteQueue,
-    health: {} as StorageHealth,
-    streams: {} as StreamGate,
-    faults: {} as StorageFaults,
-    state: { ready: true, draining: false, bootId: 'b' },
-    shutdown: new AbortController().signal,
-  };
   return {
-    app: createApp(deps),
-    doc: deps.openapi.document() as {
+    app: built.app,
+    doc: built.deps.openapi.document() as {
       openapi: string;
       info: Record<string, string>;
       paths: Record<string, Record<string, Record<string, unknown>>>;
@@ -128,5 +85,15 @@ describe('OpenAPI document', () => {
     )[0]!;
     firstOp.responses['200'] = { content: {} };
     expect((await new Validator().validate(broken)).valid).toBe(false);
+  });
+
+  it('documents every code of the problem catalog on some operation, and only catalog codes', () => {
+    const documented = new Set(
+      Object.values(doc.paths).flatMap((ops) =>
+        Object.values(ops).flatMap((op) => op['x-problem-codes'] as string[]),
+      ),
+    );
+    for (const code of documented) expect(Object.keys(PROBLEM_TYPES)).toContain(code);
+    expect(Object.keys(PROBLEM_TYPES).filter((code) => !documented.has(code))).toEqual([]);
   });
 });
