@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows, ndjson, order, product, shardQuery } from '../helpers/data.js';
-import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, eventually, metricValue, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };
@@ -213,17 +213,24 @@ describe('Idempotency-Key', () => {
         controller = c;
       },
     });
-    const rows = fresh(10);
+    // the whole chunks of 2,000 orders (--ingest-chunk-bytes 16384 here) commit while the body is still open
+    const rows = fresh(2005);
     const first = ingest(stream, { 'idempotency-key': 'slow-1' });
-    controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(0, 5))));
-    await new Promise((r) => setTimeout(r, 300));
+    const before = await metricValue(server.url, 'ingest_rows_total', { table: 'orders' });
+    controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(0, 2000))));
+    // the first request holds its key once some of its rows are in
+    await eventually(
+      async () => (await metricValue(server.url, 'ingest_rows_total', { table: 'orders' })) > before,
+      10_000,
+      "the first request's first chunk committed",
+    );
     const second = await ingest(ndjson(rows), { 'idempotency-key': 'slow-1' });
     expect(second.status).toBe(409);
     expect(second.headers.get('retry-after')).toBeTruthy();
     expect(((await second.json()) as { code: string }).code).toBe('idempotency_in_flight');
-    controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(5))));
+    controller.enqueue(new TextEncoder().encode(ndjson(rows.slice(2000))));
     controller.close();
-    expect(((await (await first).json()) as Summary).rows_inserted).toBe(10);
+    expect(((await (await first).json()) as Summary).rows_inserted).toBe(2005);
     const replay = await ingest(ndjson(rows), { 'idempotency-key': 'slow-1' });
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
   });

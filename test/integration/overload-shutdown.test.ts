@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ndjson, order, product } from '../helpers/data.js';
-import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, eventually, metricValue, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { createTenantOffline } from '../helpers/tenant.js';
 
 function manyOrders(count: number, offset = 0): string {
@@ -38,8 +38,12 @@ function controlledBody() {
   };
 }
 
-/** An ingest request left open after its first 100 orders (given 300 ms to arrive); its body is ours to end. */
+/**
+ * An ingest request left open once its first 100 orders are committed (the server runs with
+ * `--ingest-batch-rows 100`, so they are one chunk); its body is ours to end.
+ */
 async function ingestInFlight(server: TestServer, headers: Record<string, string>) {
+  const before = await metricValue(server.url, 'ingest_rows_total', { table: 'orders' });
   const body = controlledBody();
   const inflight = fetch(`${server.url}/api/v1/ingest/orders/`, {
     method: 'POST',
@@ -48,7 +52,11 @@ async function ingestInFlight(server: TestServer, headers: Record<string, string
     duplex: 'half',
   } as RequestInit);
   body.send(manyOrders(100));
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually(
+    async () => (await metricValue(server.url, 'ingest_rows_total', { table: 'orders' })) >= before + 100,
+    10_000,
+    'the first 100 orders committed',
+  );
   return { body, inflight };
 }
 
@@ -299,7 +307,7 @@ describe('one tenant against the others', () => {
 
 describe('graceful shutdown', () => {
   it('SIGTERM lets an in-flight request finish, refuses new connections, and exits 0', async () => {
-    const server = await startServer();
+    const server = await startServer({ args: ['--ingest-batch-rows', '100'] });
     const { headers } = await tenantWithProducts(server, 'drain');
     const { body, inflight } = await ingestInFlight(server, headers);
     const exited = server.stop('SIGTERM');
@@ -326,7 +334,9 @@ describe('graceful shutdown', () => {
 
 describe('shutdown timeout', () => {
   it('an ingest still receiving its body when the drain times out gets a 503 with its counts and Retry-After', async () => {
-    const server = await startServer({ args: ['--shutdown-timeout-ms', '500'] });
+    const server = await startServer({
+      args: ['--shutdown-timeout-ms', '500', '--ingest-batch-rows', '100'],
+    });
     const { headers } = await tenantWithProducts(server, 'drain-timeout');
     const { inflight } = await ingestInFlight(server, headers);
     const exited = server.stop('SIGTERM'); // the client never finishes its body

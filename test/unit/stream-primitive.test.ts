@@ -50,12 +50,14 @@ describe('worker streaming primitive', () => {
       { credits, chunkBytes: 1024 },
     );
     const reader = body.getReader();
-    await sleep(400);
-    // Nothing read: the worker may only have produced its initial credits.
+    // Nothing read: the worker produces its initial credits, then stops (still so a while later).
+    await eventually(() => Atomics.load(progress, 0) === credits, 5000, 'the initial credits produced');
+    await sleep(200);
     expect(Atomics.load(progress, 0)).toBe(credits);
     for (let i = 0; i < 10; i++) await reader.read();
-    await sleep(200);
     // Each chunk taken grants one more: produced = taken + credits, never more.
+    await eventually(() => Atomics.load(progress, 0) === 10 + credits, 5000, 'one chunk per credit granted');
+    await sleep(200);
     expect(Atomics.load(progress, 0)).toBe(10 + credits);
     expect(Atomics.load(progress, 1)).toBe(0);
     await reader.cancel();

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
 import { fixtureTasks } from '../helpers/fixture-pool.js';
-import { ROOT, tempDataDir } from '../helpers/server.js';
+import { eventually, ROOT, tempDataDir } from '../helpers/server.js';
 
 const pools: WorkerPool[] = [];
 function makePool(writerLanes: number): WorkerPool {
@@ -50,7 +50,8 @@ describe('WorkerPool writer lanes', () => {
     const writes = Array.from({ length: 3 }, () =>
       fixtureTasks(pool).write<number>(1, 'whoami', whoami(150)),
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // one write runs on the lane, the other two wait for it
+    await eventually(() => pool.stats().writesQueued === 2, 5000, 'two writes queued behind the first');
     expect(pool.activeTasks).toBe(0);
     expect(pool.idleWorkers()).toBe(2);
     expect(pool.stats().writesQueued).toBe(2);
