@@ -1,6 +1,7 @@
 /**
  * Every server option, once, grouped by the component that takes it (`config.ingest`, `config.export`, …).
- * Flags win over environment variables, which win over these defaults (src/config/load.ts).
+ * Flags win over environment variables, which win over these defaults (src/config/load.ts). A list of
+ * declarations, so a little past ~300 lines.
  */
 import { bytes, choice, int, path, secret, text } from './option.js';
 

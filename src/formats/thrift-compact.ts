@@ -2,7 +2,8 @@ import { NamedError } from '../domain/named-error.js';
 /**
  * A schema-less Thrift compact-protocol codec: it reads any struct into a tree that keeps every field's id
  * and wire type, and writes such a tree back byte for byte. Parquet footers are Thrift compact structs; this
- * is what lets us edit one (shift offsets, merge row groups) without generated Thrift code.
+ * is what lets us edit one (shift offsets, merge row groups) without generated Thrift code. One codec,
+ * reader and writer side by side, a little past ~300 lines.
  */
 
 export enum WireType {

@@ -4,7 +4,7 @@ import { type ExportSpec, exportStreamTrailer } from '../domain/export.js';
 import { EMPTY_BYTES } from '../formats/encoder.js';
 import { appendSum, deflatePart, EMPTY_SUM, gzipClosing } from '../formats/gzip-parts.js';
 import { shiftRowGroup } from '../formats/parquet-assembly.js';
-import type { StreamHandle } from '../pool/pool.js';
+import type { StreamHandle } from '../pool/stream-receiver.js';
 import { stripedStream } from '../pool/striped-stream.js';
 import type { AppDeps } from '../routes/deps.js';
 import { needsSort } from '../storage/search-sql.js';

@@ -1,7 +1,8 @@
 import type { Config } from '../config/load.js';
 import type { OrderPosition } from '../domain/cursor.js';
 import type { SearchFilters } from '../domain/search.js';
-import type { StreamOptions, WorkerPool } from '../pool/pool.js';
+import type { WorkerPool } from '../pool/pool.js';
+import type { StreamOptions } from '../pool/stream-receiver.js';
 import type { StripeRange } from '../pool/striped-stream.js';
 
 /** Stripe ends asked for at once (an index scan of this many stripes' rows), and in the first call. */

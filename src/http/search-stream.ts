@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { SearchMeta } from '../../workers/search.js';
 import { encodeCursor, ORDER_KEYSET } from '../domain/cursor.js';
 import { type SearchRequest, searchClosing, searchTrailer } from '../domain/search.js';
-import type { StreamHandle } from '../pool/pool.js';
+import type { StreamHandle } from '../pool/stream-receiver.js';
 import { stripedStream } from '../pool/striped-stream.js';
 import type { AppDeps } from '../routes/deps.js';
 import { needsSort } from '../storage/search-sql.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../obs/logger.js';
-import type { StreamOutcome } from '../pool/pool.js';
+import type { StreamOutcome } from '../pool/stream-receiver.js';
 
 /**
  * One log line when a streamed response ends: debug when complete, warn otherwise, with the worker's

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { StreamHandle } from '../pool/pool.js';
+import type { StreamHandle } from '../pool/stream-receiver.js';
 import type { StreamTaskInput, StreamTaskName } from '../pool/task-registry.js';
 import type { AppDeps } from '../routes/deps.js';
 import type { ProblemCode } from './problem-catalog.js';

@@ -2,7 +2,8 @@ import type { MessagePort } from 'node:worker_threads';
 import { isProblemCode } from '../http/problem-catalog.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { TaskBase, UnzipReply, UnzipRequest } from '../pool/protocol.js';
-import { BodyError, type Unzipper } from './body-decoder.js';
+import type { Unzipper } from './body-decoder.js';
+import { BodyError } from './body-error.js';
 
 /**
  * Zip bodies are inflated in the pool (the unzipStream task), not on the event loop: the main thread sends

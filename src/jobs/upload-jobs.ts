@@ -1,7 +1,7 @@
 import { mkdir, open, rm, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ByteBudget } from '../domain/byte-budget.js';
-import { BodyError } from '../ingest/body-decoder.js';
+import { BodyError } from '../ingest/body-error.js';
 import type { ShardWriteQueue } from '../ingest/write-queue.js';
 import type { Logger } from '../obs/logger.js';
 import type { WorkerPool } from '../pool/pool.js';

@@ -1,3 +1,7 @@
+/**
+ * The Prometheus metrics of the server, each declared once with its help text, and the bridge from the
+ * workers' observations. Past ~300 lines because it is a list of declarations.
+ */
 import client from 'prom-client';
 import type { Observation } from './observations.js';
 import { RateMeter } from './rate-meter.js';

@@ -4,8 +4,10 @@ import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
 import type { SqliteSettings } from '../storage/sqlite.js';
 import { createWriteLockBuffer, ShardWriteLock } from '../storage/write-lock.js';
-import type { StreamMessage, TaskEnvelope } from './protocol.js';
+import type { TaskEnvelope } from './protocol.js';
+import { receiveStream, type StreamHandle, type StreamOptions } from './stream-receiver.js';
 import { WorkerTaskError } from './task-error.js';
+
 import type {
   DuplexTaskInput,
   DuplexTaskName,
@@ -50,34 +52,6 @@ export interface WorkerData {
   role: 'pool' | 'lane' | 'upkeep';
   sqlite: SqliteSettings;
   [key: string]: unknown;
-}
-
-export interface StreamOptions {
-  credits: number;
-  chunkBytes: number;
-  /**
-   * A client that has taken nothing for this long while data waits for it is dropped: the worker stops and
-   * the response is cut (0: never). It frees the task slot a stalled reader would hold.
-   */
-  sendTimeoutMs?: number;
-  /** Bytes to append when the worker dies mid-stream (the format's in-band error line). */
-  trailerOnCrash?: (error: Error) => Uint8Array | null;
-}
-
-export interface StreamOutcome {
-  /** cancelled: the client went away, or stopped reading past the send timeout (code send_timeout) */
-  status: 'complete' | 'error' | 'cancelled';
-  meta?: unknown;
-  code?: string;
-  detail?: string;
-  chunks: number;
-  bytes: number;
-  firstChunkMs: number | null;
-}
-
-export interface StreamHandle {
-  body: ReadableStream<Uint8Array>;
-  done: Promise<StreamOutcome>;
 }
 
 /** A writer lane or the upkeep thread idle this long exits (started again by the next task). */
@@ -281,129 +255,25 @@ export class WorkerPool {
   }
 
   /**
-   * Starts a streaming task and returns its bytes as a pull-based ReadableStream. The worker gets
-   * `credits` chunks up front and one more each time the consumer takes a chunk, so at most about
-   * 2 x credits chunks exist at once, however slow the socket. Cancelling the stream stops the worker.
+   * Starts a streaming task and returns its bytes as a pull-based ReadableStream (src/pool/stream-receiver.ts):
+   * the worker gets `credits` chunks up front and one more each time the consumer takes one.
    */
   stream<K extends StreamTaskName>(name: K, input: StreamTaskInput<K>, options: StreamOptions): StreamHandle {
     const { port1, port2 } = new MessageChannel();
-    const queue: Uint8Array[] = [];
     const submitted = performance.now();
-    let taskSettled = false;
-    const closePortWhenDone = () => {
-      if (terminal && taskSettled) port1.close();
-    };
-    let terminal: StreamOutcome | null = null;
-    let wake: (() => void) | null = null;
-    let firstChunkMs: number | null = null;
-    let chunks = 0;
-    let bytes = 0;
-    let resolveDone!: (o: StreamOutcome) => void;
-    const done = new Promise<StreamOutcome>((resolve) => {
-      resolveDone = resolve;
-    });
-    const signal = () => {
-      const w = wake;
-      wake = null;
-      w?.();
-    };
-    const settle = (outcome: Omit<StreamOutcome, 'chunks' | 'bytes' | 'firstChunkMs'>) => {
-      if (terminal) return;
-      terminal = { ...outcome, chunks, bytes, firstChunkMs };
-      closePortWhenDone();
-      signal();
-    };
-
-    port1.on('message', (m: StreamMessage) => {
-      if (m.t === 'chunk') {
-        if (terminal) return;
-        if (firstChunkMs === null) {
-          firstChunkMs = performance.now() - submitted;
-          this.metrics.streamFirstByte.observe({ task: name }, firstChunkMs / 1000);
-        }
-        chunks++;
-        bytes += m.b.byteLength;
-        queue.push(m.b);
-      } else if (m.t === 'end') settle({ status: 'complete', meta: m.meta });
-      else if (m.t === 'error') settle({ status: 'error', code: m.code, detail: m.detail });
-      signal();
-    });
-
     // No AbortSignal for Piscina: a task given one is "abortable", and Piscina runs an abortable task alone
     // on its worker (aborting terminates the thread), so every open stream held a whole worker and a few
     // unread streams stalled every other request. A stream is stopped through its port instead: a 'cancel'
     // posted before the task starts waits on the port and ends it at its first write.
-    this.runOn(
+    const task = this.runOn(
       this.piscina,
       name,
       { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes },
       [port2],
-    )
-      .catch((error: Error) => {
-        if (terminal) return;
-        const trailer = options.trailerOnCrash?.(error);
-        if (trailer) queue.push(trailer);
-        settle({ status: 'error', code: 'worker_failed', detail: error.message });
-      })
-      // The port stays open until both the task is over and its last message is in, so neither a late
-      // 'cancel' nor the final 'end' is lost.
-      .finally(() => {
-        taskSettled = true;
-        closePortWhenDone();
-      });
-
-    let lastPull = performance.now();
-    let cut: ((reason: Error) => void) | null = null;
-    const stalled =
-      options.sendTimeoutMs && options.sendTimeoutMs > 0
-        ? setInterval(
-            () => {
-              if (terminal || queue.length === 0 || performance.now() - lastPull < options.sendTimeoutMs!)
-                return;
-              // data waits and the client has taken nothing for the whole timeout: it is not reading
-              port1.postMessage({ t: 'cancel' });
-              queue.length = 0;
-              settle({ status: 'cancelled', code: 'send_timeout' });
-              resolveDone(terminal!);
-              cut?.(new Error(`the client read nothing for ${options.sendTimeoutMs} ms`));
-            },
-            Math.min(1000, options.sendTimeoutMs),
-          )
-        : undefined;
-    stalled?.unref();
-    void done.then(() => clearInterval(stalled));
-
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          cut = (reason) => controller.error(reason);
-        },
-        pull: async (controller) => {
-          lastPull = performance.now();
-          while (queue.length === 0 && !terminal) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-          }
-          const next = queue.shift();
-          if (next) {
-            controller.enqueue(next);
-            if (!terminal) port1.postMessage({ t: 'credit', n: 1 });
-            return;
-          }
-          controller.close();
-          resolveDone(terminal!);
-        },
-        cancel: () => {
-          if (!terminal) port1.postMessage({ t: 'cancel' });
-          queue.length = 0;
-          settle({ status: 'cancelled' });
-          resolveDone(terminal!);
-        },
-      },
-      { highWaterMark: 0 },
     );
-    return { body, done };
+    return receiveStream(port1, task, options, () =>
+      this.metrics.streamFirstByte.observe({ task: name }, (performance.now() - submitted) / 1000),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { OrderPosition } from '../domain/cursor.js';
-import type { StreamHandle, StreamOutcome } from './pool.js';
+import type { StreamHandle, StreamOutcome } from './stream-receiver.js';
 
 /**
  * One stripe of a result: the rows after `after` (exclusive) down to `floor` (inclusive), or, for the last

@@ -1,3 +1,7 @@
+/**
+ * tus uploads: discovery, creation, offset, append, summary, termination. Over ~300 lines because most of it
+ * is the OpenAPI description of six operations; the protocol is in src/uploads/, the work in src/jobs/.
+ */
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import * as v from 'valibot';

@@ -3,7 +3,8 @@ import { mergePairwise } from './sorted-runs.js';
 import { readVarint, writeVarint } from './varint.js';
 
 /**
- * HyperLogLog for distinct counts, written here from the papers:
+ * HyperLogLog for distinct counts, written here from the papers (one algorithm, dense and sparse forms and
+ * their merge: kept in one file though past ~300 lines):
  * - dense: 2^14 six-bit registers (relative standard error 1.04/sqrt(16384) = 0.81%), estimated with
  *   Ertl's improved estimator ("New cardinality estimation algorithms for HyperLogLog sketches",
  *   2017), which corrects the small- and large-range bias analytically instead of with HLL++'s

@@ -1,8 +1,14 @@
+/**
+ * The sales pre-aggregates of a shard: hourly, daily, daily by category and by product, kept current by
+ * folding in new orders as deltas or rebuilding dirty hours. Longer than ~300 lines on purpose: one class,
+ * whose deltas and rebuilds share its statements (src/storage/rollup-sql.ts) and its row keys.
+ */
 import type { Statement } from 'better-sqlite3';
 import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
+import { type RollupStatements, rollupStatements } from './rollup-sql.js';
 import type { Db } from './sqlite.js';
 
 /** Every time an order can have (JavaScript's last Date): a range over it is the whole shard. */
@@ -56,7 +62,7 @@ function hoursByDayNewestFirst(hours: readonly number[]): number[][] {
  * the watermark: the repair path, and the cheaper one for a day that is mostly new.
  */
 export class RollupBuilder {
-  private readonly s: Record<string, Statement>;
+  private readonly s: RollupStatements;
   /** a day holds thousands of product rows: written in multi-row statements */
   private readonly insertDayProducts: MultiRowInsert;
   private readonly insertDayProductSketches: MultiRowInsert;
@@ -72,98 +78,7 @@ export class RollupBuilder {
       'INSERT INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)',
       5,
     );
-    this.s = {
-      dirtyIn: db.prepare('SELECT hour FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? ORDER BY hour'),
-      countDirty: db.prepare('SELECT count(*) AS n FROM rollup_dirty_hours WHERE hour >= ? AND hour < ?'),
-      isDirty: db.prepare('SELECT 1 FROM rollup_dirty_hours WHERE hour = ?'),
-      hourOrders: db.prepare(
-        `SELECT o.status, o.customer_pk, o.total_cents,
-           (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-         FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
-      ),
-      watermark: db.prepare('SELECT order_pk AS pk FROM rollup_watermark WHERE id = 1'),
-      setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
-      newestOrder: db.prepare('SELECT coalesce(max(order_pk), 0) AS pk FROM orders'),
-      pendingCount: db.prepare('SELECT count(*) AS n FROM orders WHERE order_pk > ? AND order_pk <= ?'),
-      markPending: db.prepare(
-        `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
-         SELECT DISTINCT created_at / 3600000 FROM orders WHERE order_pk > ? AND order_pk <= ?`,
-      ),
-      pendingOrders: db.prepare(
-        `SELECT o.created_at, o.status, o.customer_pk, o.total_cents,
-           (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-         FROM orders o WHERE o.order_pk > ? AND o.order_pk <= ?`,
-      ),
-      pendingLines: db.prepare(
-        `SELECT o.order_pk, o.created_at, o.status, o.customer_pk, o.total_cents, p.category, i.product_id,
-           i.quantity, i.unit_price_cents
-         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
-         WHERE o.order_pk > ? AND o.order_pk <= ? ORDER BY o.order_pk`,
-      ),
-      anyDirtyIn: db.prepare('SELECT 1 FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? LIMIT 1'),
-      hourRow: db.prepare(
-        `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
-         FROM rollup_hourly WHERE hour = ? AND status = ?`,
-      ),
-      dailyRow: db.prepare(
-        `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
-         FROM rollup_daily WHERE day = ? AND status = ?`,
-      ),
-      categoryRow: db.prepare(
-        `SELECT orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact,
-           values_exact
-         FROM rollup_daily_category WHERE day = ? AND status = ? AND category = ?`,
-      ),
-      productRow: db.prepare(
-        `SELECT s.orders, s.units, s.revenue_cents, s.order_value_cents, k.customers_hll, k.values_tdigest
-         FROM rollup_daily_product s LEFT JOIN rollup_daily_product_sketch k
-           ON k.day = s.day AND k.status = s.status AND k.product_id = s.product_id
-         WHERE s.day = ? AND s.status = ? AND s.product_id = ?`,
-      ),
-      replaceProduct: db.prepare(
-        `INSERT OR REPLACE INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents,
-           order_value_cents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      replaceProductSketch: db.prepare(
-        `INSERT OR REPLACE INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)
-         VALUES (?, ?, ?, ?, ?)`,
-      ),
-      deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
-      insertHour: db.prepare(
-        `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
-           customers_exact, values_exact, dirty, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-      ),
-      deleteDayProductSketches: db.prepare('DELETE FROM rollup_daily_product_sketch WHERE day = ?'),
-      deleteDayProducts: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
-      // an order's lines come out together (orders by date, each order's items, each item's product)
-      dayLines: db.prepare(
-        `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.product_id, i.quantity,
-           i.unit_price_cents
-         FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
-         WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
-      ),
-      deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
-      insertDayCategory: db.prepare(
-        `INSERT OR REPLACE INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
-           customers_hll, values_tdigest, customers_exact, values_exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
-      markAll: db.prepare(
-        `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
-         SELECT DISTINCT created_at / 3600000 FROM orders UNION SELECT hour FROM rollup_hourly`,
-      ),
-      dayHours: db.prepare(
-        `SELECT status, orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
-         FROM rollup_hourly WHERE hour >= ? AND hour < ?`,
-      ),
-      deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
-      insertDaily: db.prepare(
-        `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
-           customers_exact, values_exact, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-    };
+    this.s = rollupStatements(db);
   }
 
   /**
@@ -172,12 +87,12 @@ export class RollupBuilder {
    */
   private rebuildDaily(day: number, now: number): void {
     const groups = new Map<string, SalesAggregate>();
-    for (const r of this.s.dayHours!.iterate(day * 24, (day + 1) * 24) as IterableIterator<
+    for (const r of this.s.dayHours.iterate(day * 24, (day + 1) * 24) as IterableIterator<
       AggregateRow & { status: string }
     >)
       aggregateFor(groups, r.status).mergeRow(r);
-    this.s.deleteDaily!.run(day);
-    this.store(this.s.insertDaily!, day, groups, now);
+    this.s.deleteDaily.run(day);
+    this.store(this.s.insertDaily, day, groups, now);
   }
 
   /**
@@ -186,11 +101,11 @@ export class RollupBuilder {
    */
   private rebuildDayLines(day: number, watermark: number): void {
     const { categories, products } = groupLines(
-      this.s.dayLines!.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
+      this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
     );
-    this.s.deleteDayCategory!.run(day);
-    this.s.deleteDayProductSketches!.run(day);
-    this.s.deleteDayProducts!.run(day);
+    this.s.deleteDayCategory.run(day);
+    this.s.deleteDayProductSketches.run(day);
+    this.s.deleteDayProducts.run(day);
     for (const [status, category, sales] of categories.entries())
       this.writeCategory(day, status, category, sales);
     const sums: unknown[][] = [];
@@ -205,7 +120,7 @@ export class RollupBuilder {
 
   private writeCategory(day: number, status: string, category: string, sales: SalesAggregate): void {
     const row = sales.toRow();
-    this.s.insertDayCategory!.run(
+    this.s.insertDayCategory.run(
       day,
       status,
       category,
@@ -229,14 +144,14 @@ export class RollupBuilder {
   applyPending(maxDelta = DELTA_MAX_ORDERS): PendingResult {
     return this.db
       .transaction((): PendingResult => {
-        const from = (this.s.watermark!.get() as { pk: number }).pk;
-        const to = (this.s.newestOrder!.get() as { pk: number }).pk;
+        const from = (this.s.watermark.get() as { pk: number }).pk;
+        const to = (this.s.newestOrder.get() as { pk: number }).pk;
         if (to <= from) return { orders: 0, mode: 'none' };
-        const orders = (this.s.pendingCount!.get(from, to) as { n: number }).n;
+        const orders = (this.s.pendingCount.get(from, to) as { n: number }).n;
         const mode = orders > maxDelta ? 'marked' : 'delta';
-        if (mode === 'marked') this.s.markPending!.run(from, to);
+        if (mode === 'marked') this.s.markPending.run(from, to);
         else this.mergePending(from, to);
-        this.s.setWatermark!.run(to);
+        this.s.setWatermark.run(to);
         return { orders, mode };
       })
       .immediate();
@@ -245,11 +160,11 @@ export class RollupBuilder {
   /** The orders in (from, to] merged into the rows of the hours and days they fall in that are not dirty. */
   private mergePending(from: number, to: number): void {
     const now = Date.now();
-    const hourDirty = memo((hour: number) => this.s.isDirty!.get(hour) !== undefined);
-    const dayDirty = memo((day: number) => this.s.anyDirtyIn!.get(day * 24, (day + 1) * 24) !== undefined);
+    const hourDirty = memo((hour: number) => this.s.isDirty.get(hour) !== undefined);
+    const dayDirty = memo((day: number) => this.s.anyDirtyIn.get(day * 24, (day + 1) * 24) !== undefined);
     const hours = new Map<string, SalesAggregate>();
     const days = new Map<string, SalesAggregate>();
-    for (const o of this.s.pendingOrders!.iterate(from, to) as IterableIterator<{
+    for (const o of this.s.pendingOrders.iterate(from, to) as IterableIterator<{
       created_at: number;
       status: string;
       customer_pk: number;
@@ -267,17 +182,17 @@ export class RollupBuilder {
     }
     for (const [key, delta] of hours) {
       const [hour, status] = splitKey(key);
-      const merged = mergedWith(this.s.hourRow!.get(hour, status) as AggregateRow | undefined, delta);
-      this.store(this.s.insertHour!, hour, new Map([[status, merged]]), now);
+      const merged = mergedWith(this.s.hourRow.get(hour, status) as AggregateRow | undefined, delta);
+      this.store(this.s.insertHour, hour, new Map([[status, merged]]), now);
     }
     for (const [key, delta] of days) {
       const [day, status] = splitKey(key);
-      const merged = mergedWith(this.s.dailyRow!.get(day, status) as AggregateRow | undefined, delta);
-      this.store(this.s.insertDaily!, day, new Map([[status, merged]]), now);
+      const merged = mergedWith(this.s.dailyRow.get(day, status) as AggregateRow | undefined, delta);
+      this.store(this.s.insertDaily, day, new Map([[status, merged]]), now);
     }
     // the lines, day by day: per category and per product
     const linesByDay = new Map<number, LineRow[]>();
-    for (const line of this.s.pendingLines!.iterate(from, to) as IterableIterator<
+    for (const line of this.s.pendingLines.iterate(from, to) as IterableIterator<
       LineRow & { created_at: number }
     >) {
       const day = Math.floor(line.created_at / DAY);
@@ -294,13 +209,13 @@ export class RollupBuilder {
     { categories, products }: { categories: LineGroups<string>; products: LineGroups<number> },
   ): void {
     for (const [status, category, delta] of categories.entries()) {
-      const stored = this.s.categoryRow!.get(day, status, category) as AggregateRow | undefined;
+      const stored = this.s.categoryRow.get(day, status, category) as AggregateRow | undefined;
       this.writeCategory(day, status, category, mergedWith(stored, delta));
     }
     for (const [status, product, delta] of products.entries()) {
-      const stored = this.s.productRow!.get(day, status, product) as AggregateRow | undefined;
+      const stored = this.s.productRow.get(day, status, product) as AggregateRow | undefined;
       const merged = mergedWith(stored, delta, false);
-      this.s.replaceProduct!.run(
+      this.s.replaceProduct.run(
         day,
         status,
         product,
@@ -309,7 +224,7 @@ export class RollupBuilder {
         merged.revenue,
         merged.orderValue,
       );
-      this.s.replaceProductSketch!.run(
+      this.s.replaceProductSketch.run(
         day,
         status,
         product,
@@ -344,8 +259,8 @@ export class RollupBuilder {
    */
   markAllDirty(): number {
     return this.db.transaction(() => {
-      const marked = this.s.markAll!.run().changes;
-      this.s.setWatermark!.run((this.s.newestOrder!.get() as { pk: number }).pk);
+      const marked = this.s.markAll.run().changes;
+      this.s.setWatermark.run((this.s.newestOrder.get() as { pk: number }).pk);
       return marked;
     })();
   }
@@ -388,13 +303,13 @@ export class RollupBuilder {
 
   dirtyHours(startMs: number, endMs: number): number[] {
     return (
-      this.s.dirtyIn!.all(Math.floor(startMs / HOUR), Math.ceil(endMs / HOUR)) as { hour: number }[]
+      this.s.dirtyIn.all(Math.floor(startMs / HOUR), Math.ceil(endMs / HOUR)) as { hour: number }[]
     ).map((r) => r.hour);
   }
 
   /** Dirty hours in [startMs, endMs): what an answer over that range has not folded in yet. */
   countDirty(startMs: number, endMs: number): number {
-    return (this.s.countDirty!.get(Math.floor(startMs / HOUR), Math.ceil(endMs / HOUR)) as { n: number }).n;
+    return (this.s.countDirty.get(Math.floor(startMs / HOUR), Math.ceil(endMs / HOUR)) as { n: number }).n;
   }
 
   /** Rebuilds the given hours (and the days they touch) in one transaction; returns rows read. */
@@ -403,12 +318,12 @@ export class RollupBuilder {
     this.db
       .transaction(() => {
         const days = new Set<number>();
-        const watermark = (this.s.watermark!.get() as { pk: number }).pk;
+        const watermark = (this.s.watermark.get() as { pk: number }).pk;
         // another thread may have rebuilt some of them since they were listed: skip those
         for (const hour of hours) {
-          if (!this.s.isDirty!.get(hour)) continue;
+          if (!this.s.isDirty.get(hour)) continue;
           const groups = new Map<string, SalesAggregate>();
-          for (const r of this.s.hourOrders!.iterate(
+          for (const r of this.s.hourOrders.iterate(
             hour * HOUR,
             (hour + 1) * HOUR,
             watermark,
@@ -422,9 +337,9 @@ export class RollupBuilder {
             for (const key of rollupStatusKeys(r.status))
               aggregateFor(groups, key).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
           }
-          this.s.deleteHour!.run(hour);
-          this.store(this.s.insertHour!, hour, groups, now);
-          this.s.clean!.run(hour);
+          this.s.deleteHour.run(hour);
+          this.store(this.s.insertHour, hour, groups, now);
+          this.s.clean.run(hour);
           days.add(Math.floor((hour * HOUR) / DAY));
         }
         for (const day of days) {

@@ -1,4 +1,5 @@
-import type { StreamHandle, StreamOptions, WorkerPool } from '../../src/pool/pool.js';
+import type { WorkerPool } from '../../src/pool/pool.js';
+import type { StreamHandle, StreamOptions } from '../../src/pool/stream-receiver.js';
 
 /**
  * A pool running a test fixture's worker module (test/fixtures/*.mjs) instead of workers/: its tasks are

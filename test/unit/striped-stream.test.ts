@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StreamHandle, StreamOutcome } from '../../src/pool/pool.js';
+import type { StreamHandle, StreamOutcome } from '../../src/pool/stream-receiver.js';
 import { type StripeRange, stripedStream } from '../../src/pool/striped-stream.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);

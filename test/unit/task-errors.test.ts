@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/load.js';
 import { LineTooLong } from '../../src/domain/line-chunker.js';
 import { Problem } from '../../src/http/problem.js';
-import { BodyError } from '../../src/ingest/body-decoder.js';
+import { BodyError } from '../../src/ingest/body-error.js';
 import { poolUnzipper } from '../../src/ingest/unzipper.js';
 import { ShardWriteQueue } from '../../src/ingest/write-queue.js';
 import { Metrics } from '../../src/obs/metrics.js';

@@ -1,0 +1,103 @@
+import type { Db } from './sqlite.js';
+
+/**
+ * The statements the rollup builder runs (src/storage/rollups.ts), prepared once per connection: the dirty
+ * hours and the watermark, the orders and lines a rebuild or a delta reads, and the rows it writes at each
+ * level (hour, day, day x category, day x product).
+ */
+export function rollupStatements(db: Db) {
+  return {
+    dirtyIn: db.prepare('SELECT hour FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? ORDER BY hour'),
+    countDirty: db.prepare('SELECT count(*) AS n FROM rollup_dirty_hours WHERE hour >= ? AND hour < ?'),
+    isDirty: db.prepare('SELECT 1 FROM rollup_dirty_hours WHERE hour = ?'),
+    hourOrders: db.prepare(
+      `SELECT o.status, o.customer_pk, o.total_cents,
+         (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
+       FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
+    ),
+    watermark: db.prepare('SELECT order_pk AS pk FROM rollup_watermark WHERE id = 1'),
+    setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
+    newestOrder: db.prepare('SELECT coalesce(max(order_pk), 0) AS pk FROM orders'),
+    pendingCount: db.prepare('SELECT count(*) AS n FROM orders WHERE order_pk > ? AND order_pk <= ?'),
+    markPending: db.prepare(
+      `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
+       SELECT DISTINCT created_at / 3600000 FROM orders WHERE order_pk > ? AND order_pk <= ?`,
+    ),
+    pendingOrders: db.prepare(
+      `SELECT o.created_at, o.status, o.customer_pk, o.total_cents,
+         (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
+       FROM orders o WHERE o.order_pk > ? AND o.order_pk <= ?`,
+    ),
+    pendingLines: db.prepare(
+      `SELECT o.order_pk, o.created_at, o.status, o.customer_pk, o.total_cents, p.category, i.product_id,
+         i.quantity, i.unit_price_cents
+       FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
+       WHERE o.order_pk > ? AND o.order_pk <= ? ORDER BY o.order_pk`,
+    ),
+    anyDirtyIn: db.prepare('SELECT 1 FROM rollup_dirty_hours WHERE hour >= ? AND hour < ? LIMIT 1'),
+    hourRow: db.prepare(
+      `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
+       FROM rollup_hourly WHERE hour = ? AND status = ?`,
+    ),
+    dailyRow: db.prepare(
+      `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
+       FROM rollup_daily WHERE day = ? AND status = ?`,
+    ),
+    categoryRow: db.prepare(
+      `SELECT orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact,
+         values_exact
+       FROM rollup_daily_category WHERE day = ? AND status = ? AND category = ?`,
+    ),
+    productRow: db.prepare(
+      `SELECT s.orders, s.units, s.revenue_cents, s.order_value_cents, k.customers_hll, k.values_tdigest
+       FROM rollup_daily_product s LEFT JOIN rollup_daily_product_sketch k
+         ON k.day = s.day AND k.status = s.status AND k.product_id = s.product_id
+       WHERE s.day = ? AND s.status = ? AND s.product_id = ?`,
+    ),
+    replaceProduct: db.prepare(
+      `INSERT OR REPLACE INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents,
+         order_value_cents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    replaceProductSketch: db.prepare(
+      `INSERT OR REPLACE INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)
+       VALUES (?, ?, ?, ?, ?)`,
+    ),
+    deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
+    insertHour: db.prepare(
+      `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
+         customers_exact, values_exact, dirty, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+    ),
+    deleteDayProductSketches: db.prepare('DELETE FROM rollup_daily_product_sketch WHERE day = ?'),
+    deleteDayProducts: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
+    // an order's lines come out together (orders by date, each order's items, each item's product)
+    dayLines: db.prepare(
+      `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.product_id, i.quantity,
+         i.unit_price_cents
+       FROM orders o JOIN order_items i ON i.order_pk = o.order_pk JOIN products p ON p.product_id = i.product_id
+       WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
+    ),
+    deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
+    insertDayCategory: db.prepare(
+      `INSERT OR REPLACE INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
+         customers_hll, values_tdigest, customers_exact, values_exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
+    markAll: db.prepare(
+      `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
+       SELECT DISTINCT created_at / 3600000 FROM orders UNION SELECT hour FROM rollup_hourly`,
+    ),
+    dayHours: db.prepare(
+      `SELECT status, orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
+       FROM rollup_hourly WHERE hour >= ? AND hour < ?`,
+    ),
+    deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
+    insertDaily: db.prepare(
+      `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
+         customers_exact, values_exact, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+  };
+}
+
+export type RollupStatements = ReturnType<typeof rollupStatements>;
