@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ratio } from './lib/numbers.js';
 import { rawInsertRates } from './lib/raw-baseline.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -56,8 +57,8 @@ try {
     plain_insert_orders_per_sec: raw.plain,
     our_writer_orders_per_sec: raw.ours,
     loader_orders_per_sec: orders.rows_per_sec,
-    ratio_vs_plain: Math.round((orders.rows_per_sec / raw.plain!) * 100) / 100,
-    ratio_vs_our_writer: Math.round((orders.rows_per_sec / raw.ours!) * 100) / 100,
+    ratio_vs_plain: ratio(orders.rows_per_sec, raw.plain!),
+    ratio_vs_our_writer: ratio(orders.rows_per_sec, raw.ours!),
     loader: loaded.insert,
   };
   writeResult('ingest-vs-raw', result);

@@ -27,7 +27,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../src/config/load.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
-import { round } from './lib/numbers.js';
+import { ratio, round } from './lib/numbers.js';
 import { rawInsertRates } from './lib/raw-baseline.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -188,7 +188,7 @@ async function run(name: string, files: string[], headers: Record<string, string
     // time spent inside insert transactions (the server's own timing) over wall time: how busy the
     // shard's one writer was; what is left is parsing and hand-offs the pipeline did not hide
     insert_seconds: round(inserting),
-    writer_busy: Math.round((inserting / seconds) * 100) / 100,
+    writer_busy: ratio(inserting, seconds),
     peak_rss_mb: round(rss.peak / 2 ** 20),
     chunks: perChunkResults,
     rss_samples: rss.samples,
@@ -212,9 +212,9 @@ try {
     our_writer_orders_per_sec: raw.ours,
     http_plain_orders_per_sec: plain.rows_per_sec,
     http_gzip_orders_per_sec: gzip.rows_per_sec,
-    ratio_http_vs_plain_insert: Math.round((plain.rows_per_sec / raw.plain!) * 100) / 100,
-    ratio_http_vs_our_writer: Math.round((plain.rows_per_sec / raw.ours!) * 100) / 100,
-    ratio_gzip_vs_plain: Math.round((gzip.rows_per_sec / plain.rows_per_sec) * 100) / 100,
+    ratio_http_vs_plain_insert: ratio(plain.rows_per_sec, raw.plain!),
+    ratio_http_vs_our_writer: ratio(plain.rows_per_sec, raw.ours!),
+    ratio_gzip_vs_plain: ratio(gzip.rows_per_sec, plain.rows_per_sec),
     peak_rss_mb: Math.max(plain.peak_rss_mb, gzip.peak_rss_mb),
     plain,
     gzip,

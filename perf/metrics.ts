@@ -24,7 +24,7 @@ import { exportBatches } from '../src/storage/export-batches.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 import { spawnServer } from '../tools/lib/spawn-server.js';
-import { round } from './lib/numbers.js';
+import { ratio, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -438,10 +438,10 @@ try {
       duckdb_rows: d.rows,
       ours_exact_ms: o.exact_ms,
       duckdb_exact_ms: d.exact_ms,
-      exact_ratio: Math.round((o.exact_ms / d.exact_ms) * 100) / 100,
+      exact_ratio: ratio(o.exact_ms, d.exact_ms),
       ours_approx_ms: o.approx_ms,
       duckdb_approx_ms: d.approx_ms,
-      approx_ratio: Math.round((o.approx_ms / d.approx_ms) * 100) / 100,
+      approx_ratio: ratio(o.approx_ms, d.approx_ms),
     };
   });
   const result = {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
-import { percentile, round } from './lib/numbers.js';
+import { percentile, ratio, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -158,7 +158,7 @@ try {
     env: machine({ workers: 2, clients, seconds }),
     healthz: ceiling,
     webhook,
-    ratio: Math.round((webhook.per_sec / ceiling.per_sec) * 100) / 100,
+    ratio: ratio(webhook.per_sec, ceiling.per_sec),
     sse: {
       listeners,
       anomalies: ANOMALIES,

@@ -24,6 +24,7 @@ import { type OrderRow, OrderWriter, ProductWriter } from '../src/storage/order-
 import { prepareShard, shardPath } from '../src/storage/shards.js';
 import { type Db, openDatabase } from '../src/storage/sqlite.js';
 import { tenantDir } from '../tools/gen/write-files.js';
+import { ratio } from './lib/numbers.js';
 import { readOrders, readProducts } from './lib/orders-file.js';
 import { PlainInsert } from './lib/plain-insert.js';
 import { machine, writeResult } from './lib/results.js';
@@ -191,7 +192,7 @@ const rows = variants.map((v) => {
     orders_per_sec: rate,
     first_segment: first,
     last_segment: last,
-    holds: Math.round((last / first) * 100) / 100,
+    holds: ratio(last, first),
     runs: m,
   };
 });
@@ -208,7 +209,7 @@ const result = {
   repeat: Number(values.repeat),
   variants: rows.map((r) => ({
     ...r,
-    vs_ours: base ? Math.round((r.orders_per_sec / base) * 100) / 100 : null,
+    vs_ours: base ? ratio(r.orders_per_sec, base) : null,
   })),
 };
 if (values.out !== '-') writeResult(values.out!, result);

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/paths.js';
+import { ratio } from './lib/numbers.js';
 
 const { values } = parseArgs({ options: { preset: { type: 'string', default: 'small' } } });
 const preset = values.preset!;
@@ -155,7 +156,7 @@ const rows: [string, string, string][] = [
     .filter((e) => e.duckdb_rows_per_sec)
     .map((e): [string, string, string] => [
       `export ${e.case} / DuckDB COPY`,
-      String(Math.round((e.rows_per_sec / e.duckdb_rows_per_sec!) * 100) / 100),
+      String(ratio(e.rows_per_sec, e.duckdb_rows_per_sec!)),
       'reported',
     ]),
   ['export peak RSS MB', String(Math.max(...exported.map((e) => e.peak_server_rss_mb))), '< 200'],

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
-import { percentile, round } from './lib/numbers.js';
+import { percentile, ratio, round } from './lib/numbers.js';
 import { plainRead } from './lib/plain-read.js';
 import { machine, writeResult } from './lib/results.js';
 
@@ -109,9 +109,9 @@ try {
     rows_per_stream: LIMIT,
     plain_read: limit,
     http_rows_per_sec: Math.round(httpRate),
-    ratio: Math.round((httpRate / limitRate) * 100) / 100,
+    ratio: ratio(httpRate, limitRate),
     http_json_rows_per_sec: Math.round(jsonRate),
-    json_ratio: Math.round((jsonRate / limitRate) * 100) / 100,
+    json_ratio: ratio(jsonRate, limitRate),
     ttfb_ms: { p50: round(percentile(ttfbs, 50)), p95: round(percentile(ttfbs, 95)), runs },
     concurrent: {
       streams: 4,

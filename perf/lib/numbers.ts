@@ -3,6 +3,11 @@ export function round(n: number, digits = 1): number {
   return Math.round(n * 10 ** digits) / 10 ** digits;
 }
 
+/** `ours / limit`, two decimals: how our figure compares with the outside limit (1 = as fast). */
+export function ratio(ours: number, limit: number): number {
+  return round(ours / limit, 2);
+}
+
 /** Bytes as MiB, one decimal. */
 export function mib(bytes: number): number {
   return round(bytes / 2 ** 20);

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Context } from 'hono';
 import * as v from 'valibot';
-import { decodeCursor, EXPORT_JOB_KEYSET, encodeCursor } from '../domain/cursor.js';
+import { EXPORT_JOB_KEYSET, encodeCursor } from '../domain/cursor.js';
 import {
   EXPORT_ID,
   ExportRequest,
@@ -11,6 +11,7 @@ import {
   exportFileName,
   toExportSpec,
 } from '../domain/export.js';
+import { cursorPosition } from '../http/cursor-param.js';
 import { acceptsGzip, directFormat, ExportStatusDoc, exportStatus } from '../http/export-status.js';
 import { directExportStream } from '../http/export-stream.js';
 import { serveFileRange } from '../http/file-range.js';
@@ -159,12 +160,13 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
     async (c) => {
       const q = validateQuery(c, ListQuery);
       const tenantId = c.get('tenantId');
-      let before: number | null = null;
-      if (q.cursor) {
-        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, LIST_FINGERPRINT, EXPORT_JOB_KEYSET);
-        if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
-        before = decoded.position;
-      }
+      const before = cursorPosition(
+        cursorSecret,
+        q.cursor || undefined,
+        tenantId,
+        LIST_FINGERPRINT,
+        EXPORT_JOB_KEYSET,
+      );
       const rows = await pool.run('listExports', {
         requestId: c.get('requestId'),
         tenantId,

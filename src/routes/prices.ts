@@ -1,7 +1,8 @@
 import * as v from 'valibot';
-import { decodeCursor, encodeCursor, PRICE_EVENT_KEYSET, queryFingerprint } from '../domain/cursor.js';
+import { encodeCursor, PRICE_EVENT_KEYSET, queryFingerprint } from '../domain/cursor.js';
 import { DateOrDateTime } from '../domain/dates.js';
 import { PriceEventBody, publicPriceEvent, ReviewBody } from '../domain/price.js';
+import { cursorPosition } from '../http/cursor-param.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import { pathId, readJsonBody, validate, validateQuery } from '../http/validation.js';
@@ -122,12 +123,13 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       const productId = pathId(c.req.param('product_id'));
       const q = validateQuery(c, AnomalyListQuery);
       const fingerprint = queryFingerprint({ productId, since: q.since, until: q.until, status: q.status });
-      let afterSeq: number | null = null;
-      if (q.cursor) {
-        const decoded = decodeCursor(cursorSecret, q.cursor, tenantId, fingerprint, PRICE_EVENT_KEYSET);
-        if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
-        afterSeq = decoded.position;
-      }
+      const afterSeq = cursorPosition(
+        cursorSecret,
+        q.cursor || undefined,
+        tenantId,
+        fingerprint,
+        PRICE_EVENT_KEYSET,
+      );
       const rows = await pool.run('listAnomalies', {
         requestId: c.get('requestId'),
         tenantId,

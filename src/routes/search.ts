@@ -1,5 +1,6 @@
-import { decodeCursor, ORDER_KEYSET, queryFingerprint } from '../domain/cursor.js';
+import { ORDER_KEYSET, queryFingerprint } from '../domain/cursor.js';
 import { MAX_LIMIT, SEARCH_FIELDS, SearchQuery, toPlan, UnknownField } from '../domain/search.js';
+import { cursorPosition } from '../http/cursor-param.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
 import { searchStream } from '../http/search-stream.js';
@@ -52,12 +53,7 @@ export function searchRoutes(deps: AppDeps): RouteGroup {
       }
       const tenantId = c.get('tenantId');
       const fingerprint = queryFingerprint({ filters: plan.filters, fields: plan.fields });
-      let after = null;
-      if (query.cursor !== undefined) {
-        const decoded = decodeCursor(cursorSecret, query.cursor, tenantId, fingerprint, ORDER_KEYSET);
-        if (!decoded.ok) throw new Problem(decoded.code, decoded.detail);
-        after = decoded.position;
-      }
+      const after = cursorPosition(cursorSecret, query.cursor, tenantId, fingerprint, ORDER_KEYSET);
       const format = query.format;
       const { body } = searchStream(c, deps, {
         filters: plan.filters,
