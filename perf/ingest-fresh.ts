@@ -17,6 +17,7 @@ import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
 import { mib, round } from './lib/numbers.js';
 import { machine } from './lib/results.js';
+import { createTenant } from './lib/tenant.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,14 +45,7 @@ const server = await spawnServer([
   'warn',
 ]);
 try {
-  const tenant = (await (
-    await fetch(`${server.url}/api/v1/admin/tenants`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer x', 'content-type': 'application/json' },
-      body: '{"name":"fresh"}',
-    })
-  ).json()) as { api_key: string };
-  const auth = { authorization: `Bearer ${tenant.api_key}` };
+  const { auth } = await createTenant(server.url, 'x', 'fresh');
   await (
     await fetch(`${server.url}/api/v1/ingest/products/`, {
       method: 'POST',

@@ -1,3 +1,4 @@
+import { createTenant } from './lib/tenant.js';
 /**
  * Issue 4's benchmark: 1M orders POSTed over HTTP in N chunks (plain NDJSON, then gzip), each into a
  * fresh tenant, against the plain better-sqlite3 insert and our writer alone (perf/raw-insert) on the
@@ -122,14 +123,7 @@ async function insertSeconds(): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 async function run(name: string, files: string[], headers: Record<string, string>) {
-  const t = (await (
-    await fetch(`${server.url}/api/v1/admin/tenants`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
-    })
-  ).json()) as { api_key: string };
-  const auth = { authorization: `Bearer ${t.api_key}` };
+  const { auth } = await createTenant(server.url, ADMIN, name);
   await fetch(`${server.url}/api/v1/ingest/products/`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/x-ndjson' },

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
 import { percentile, ratio, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
+import { createTenant } from './lib/tenant.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,14 +41,7 @@ const server = await spawnServer([
   ],
 ]);
 try {
-  const t = (await (
-    await fetch(`${server.url}/api/v1/admin/tenants`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer a', 'content-type': 'application/json' },
-      body: '{"name":"prices"}',
-    })
-  ).json()) as { tenant_id: number; api_key: string };
-  const auth = { authorization: `Bearer ${t.api_key}` };
+  const { tenantId, auth } = await createTenant(server.url, 'a', 'prices');
   const products = Array.from({ length: PRODUCTS }, (_, i) =>
     JSON.stringify({ product_id: i + 1, sku: `S${i}`, name: `P${i}`, category: 'c', price_cents: 10_000 }),
   ).join('\n');
@@ -85,7 +79,7 @@ try {
 
   const ceiling = await load(() => fetch(`${server.url}/healthz`));
   const webhook = await load((i) =>
-    fetch(`${server.url}/api/v1/tenants/${t.tenant_id}/products/${1 + (i % PRODUCTS)}/price-event`, {
+    fetch(`${server.url}/api/v1/tenants/${tenantId}/products/${1 + (i % PRODUCTS)}/price-event`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -104,7 +98,7 @@ try {
   const readers = Array.from({ length: listeners }, async (_, l) => {
     const controller = new AbortController();
     controllers.push(controller);
-    const res = await fetch(`${server.url}/api/v1/tenants/${t.tenant_id}/price-anomalies/stream`, {
+    const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/price-anomalies/stream`, {
       headers: auth, // no anomaly exists before this phase: no Last-Event-ID needed
       signal: controller.signal,
     });
@@ -134,7 +128,7 @@ try {
   const ANOMALIES = 20;
   for (let i = 0; i < ANOMALIES; i++) {
     const id = `spike-${i}`;
-    const res = await fetch(`${server.url}/api/v1/tenants/${t.tenant_id}/products/${1 + i}/price-event`, {
+    const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/products/${1 + i}/price-event`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({

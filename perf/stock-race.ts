@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
 import { percentile, round } from './lib/numbers.js';
 import { writeResult } from './lib/results.js';
+import { createTenant } from './lib/tenant.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,14 +54,7 @@ const report: Record<string, unknown>[] = [];
 let failed = false;
 try {
   for (const mode of modes) {
-    const created = (await (
-      await fetch(`${server.url}/api/v1/admin/tenants`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `race-${mode}` }),
-      })
-    ).json()) as { tenant_id: number; api_key: string };
-    const headers = { authorization: `Bearer ${created.api_key}` };
+    const { tenantId, auth: headers } = await createTenant(server.url, ADMIN, `race-${mode}`);
     const products = Array.from({ length: HOT + COLD }, (_, i) =>
       JSON.stringify({
         product_id: i + 1,
@@ -108,7 +102,7 @@ try {
           return { ...base, delta: -1, expected_version: knownVersion.get(product_id) ?? 0 };
         });
         const t0 = performance.now();
-        const res = await fetch(`${server.url}/api/v1/tenants/${created.tenant_id}/stock/bulk_update`, {
+        const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/stock/bulk_update`, {
           method: 'PUT',
           headers: { ...headers, 'content-type': 'application/json' },
           body: JSON.stringify({ mode, events }),
@@ -141,7 +135,7 @@ try {
       const e = expected.get(id);
       if (!e && id > HOT + 50) continue; // untouched cold products: checked by sample below
       const p = (await (
-        await fetch(`${server.url}/api/v1/tenants/${created.tenant_id}/products/${id}`, { headers })
+        await fetch(`${server.url}/api/v1/tenants/${tenantId}/products/${id}`, { headers })
       ).json()) as { stock: number; stock_version: number };
       const wantVersion = e?.groups ?? 0;
       const wantStock = mode === 'last_write_wins' ? p.stock : INITIAL + (e?.delta ?? 0);
