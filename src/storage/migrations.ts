@@ -4,15 +4,18 @@ import { SQL_DIR } from '../paths.js';
 import type { Db } from './sqlite.js';
 
 export type SchemaKind = 'catalog' | 'shard';
+/** A folder of plain-SQL migrations under sql/: SQLite's catalog and shard schemas, PostgreSQL's one. */
+export type MigrationSet = SchemaKind | 'postgres';
 
-interface Migration {
+export interface Migration {
   version: string;
   sql: string;
 }
 
-const cache = new Map<SchemaKind, Migration[]>();
+const cache = new Map<MigrationSet, Migration[]>();
 
-function migrationsFor(kind: SchemaKind): Migration[] {
+/** The migrations of `sql/<kind>/`, in the order their file names sort (001_…, 002_…). */
+export function migrationsFor(kind: MigrationSet): Migration[] {
   let list = cache.get(kind);
   if (!list) {
     const dir = join(SQL_DIR, kind);

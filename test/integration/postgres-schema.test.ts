@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationsFor } from '../../src/storage/migrations.js';
+import { migratePostgres } from '../../src/storage/postgres/migrations.js';
+import {
+  createTenantPartitions,
+  dropTenantPartitions,
+  partitionedTables,
+} from '../../src/storage/postgres/tenant-partitions.js';
+import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+
+const unavailable = await postgresUnavailable();
+if (unavailable) console.warn(`PostgreSQL schema tests skipped: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', () => {
+  let schema: Awaited<ReturnType<typeof scratchSchema>>;
+  let client: pg.Client;
+  beforeAll(async () => {
+    schema = await scratchSchema();
+    client = await schema.connect();
+  });
+  afterAll(async () => {
+    await client?.end();
+    await schema?.drop();
+  });
+
+  it('applies every migration once, in order, and records it; a second run applies nothing', async () => {
+    const all = migrationsFor('postgres').map((m) => m.version);
+    expect(all.length).toBeGreaterThan(0);
+    expect(await migratePostgres(client)).toEqual(all);
+    expect(await migratePostgres(client)).toEqual([]);
+    const { rows } = await client.query('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual(all);
+  });
+
+  it('two servers migrating at once take turns: one applies, the other finds nothing to do', async () => {
+    const other = await scratchSchema();
+    const [a, b] = [await other.connect(), await other.connect()];
+    try {
+      const results = await Promise.all([migratePostgres(a), migratePostgres(b)]);
+      expect(results.map((r) => r.length).sort()).toEqual([0, migrationsFor('postgres').length]);
+    } finally {
+      await a.end();
+      await b.end();
+      await other.drop();
+    }
+  });
+
+  it('partitions every tenant table by tenant_id, which leads every primary key, unique key and B-tree index', async () => {
+    const tables = await partitionedTables(client);
+    expect(tables).toEqual(
+      expect.arrayContaining(['orders', 'order_items', 'customers', 'products', 'price_events', 'exports']),
+    );
+    const { rows: strategies } = await client.query(
+      `SELECT c.relname, p.partstrat, a.attname
+         FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = p.partattrs[0]
+        WHERE c.relnamespace = current_schema()::regnamespace`,
+    );
+    for (const s of strategies) expect(s, s.relname).toMatchObject({ partstrat: 'l', attname: 'tenant_id' });
+    const { rows: indexes } = await client.query(
+      `SELECT t.relname AS table, i.relname AS index, am.amname AS method,
+              (SELECT attname FROM pg_attribute WHERE attrelid = t.oid AND attnum = x.indkey[0]) AS first
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_am am ON am.oid = i.relam
+        WHERE t.relkind = 'p' AND t.relnamespace = current_schema()::regnamespace`,
+    );
+    expect(indexes.length).toBeGreaterThan(tables.length);
+    // a GIN index lives in one tenant's partition, so it is already that tenant's
+    for (const index of indexes.filter((i) => i.method === 'btree'))
+      expect(index.first, `${index.table}.${index.index}`).toBe('tenant_id');
+  });
+
+  it("gives each tenant its own partitions; a tenant's rows go to them, and dropping them deletes the tenant", async () => {
+    await client.query("INSERT INTO tenants (tenant_id, name) VALUES (1, 'acme'), (2, 'globex')");
+    await createTenantPartitions(client, 1);
+    await createTenantPartitions(client, 2);
+    await createTenantPartitions(client, 2); // again: nothing changes
+    const insertCustomer = (tenant: number, name: string) =>
+      client.query(
+        `INSERT INTO customers (tenant_id, customer_id, name, email) VALUES ($1, $2, $3, $4) RETURNING customer_pk`,
+        [tenant, `C-${name}`, name, `${name.toLowerCase()}@example.com`],
+      );
+    const ada = (await insertCustomer(1, 'Ada Lovelace')).rows[0].customer_pk;
+    await insertCustomer(2, 'Grace Hopper');
+    await client.query(
+      `INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, ingested_at)
+       VALUES (1, 'A-1', $1, 'paid', 'USD', now(), 3998, 1, now())`,
+      [ada],
+    );
+    const { rows: located } = await client.query(
+      "SELECT tableoid::regclass::text AS partition FROM orders WHERE order_id = 'A-1'",
+    );
+    expect(located[0].partition).toBe('orders_t1');
+    // full text, prefix terms, as the FTS5 search does
+    const { rows: found } = await client.query(
+      "SELECT name FROM customers WHERE tenant_id = 1 AND search @@ to_tsquery('simple', 'ada:*')",
+    );
+    expect(found.map((r) => r.name)).toEqual(['Ada Lovelace']);
+    // a tenant without partitions has nowhere to put rows
+    await expect(
+      client.query(
+        "INSERT INTO products (tenant_id, product_id, sku, name, category, price_cents, updated_at) VALUES (3, 1, 's', 'n', 'c', 1, now())",
+      ),
+    ).rejects.toThrow(/no partition/);
+    await dropTenantPartitions(client, 1);
+    expect((await client.query('SELECT count(*)::int AS n FROM customers')).rows[0].n).toBe(1);
+    expect((await client.query("SELECT to_regclass('orders_t1') AS t")).rows[0].t).toBeNull();
+    expect((await client.query("SELECT to_regclass('orders_t2') AS t")).rows[0].t).toBe('orders_t2');
+    // the other tenants keep their foreign keys
+    await expect(
+      client.query(
+        `INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, ingested_at)
+         VALUES (2, 'B-1', 999999, 'paid', 'USD', now(), 1, 1, now())`,
+      ),
+    ).rejects.toThrow(/foreign key/);
+  });
+
+  it('gives a table added by a later migration to the tenants that already exist', async () => {
+    await client.query(
+      'CREATE TABLE later_table (tenant_id integer NOT NULL, x int, PRIMARY KEY (tenant_id)) PARTITION BY LIST (tenant_id)',
+    );
+    await migratePostgres(client);
+    expect((await client.query("SELECT to_regclass('later_table_t2') AS t")).rows[0].t).toBe(
+      'later_table_t2',
+    );
+  });
+});
