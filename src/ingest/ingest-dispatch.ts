@@ -4,6 +4,7 @@ import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { NamedError } from '../domain/named-error.js';
 import type { RowError } from '../domain/order-schema.js';
 import type { ChunkRunner } from './chunk-runners.js';
+import { ChunksInFlight } from './chunks-in-flight.js';
 
 export interface DispatchOptions {
   kind: IngestKind;
@@ -54,8 +55,7 @@ export async function dispatchIngest(
 ): Promise<ChunkSummary> {
   const chunker = new LineChunker(options.chunkBytes, options.maxLineBytes, 1, options.batchRows);
   const summary = emptySummary();
-  const inFlight = new Set<Promise<void>>();
-  let failure: Error | null = null;
+  const inFlight = new ChunksInFlight(options.maxInFlight);
   let linesSeen = 0;
 
   /** Hands a chunk on; its bytes were reserved in the budget by the caller. */
@@ -74,30 +74,23 @@ export async function dispatchIngest(
       firstLine: chunk.firstLine,
       batchRows: options.batchRows,
       maxErrors: options.maxErrors,
-    })
-      .then(
-        (part) => {
-          addSummary(summary, part, Number.POSITIVE_INFINITY);
-          summary.errors.sort(byLine);
-          summary.errors.length = Math.min(summary.errors.length, options.maxErrors);
-          options.onProgress?.(summary, chunk);
-        },
-        (error: Error) => {
-          failure ??= error;
-        },
-      )
-      .finally(() => {
-        options.budget?.release(size);
-        inFlight.delete(task);
-      });
-    inFlight.add(task);
+    });
+    inFlight.track(
+      task,
+      () => options.budget?.release(size),
+      (part) => {
+        addSummary(summary, part, Number.POSITIVE_INFINITY);
+        summary.errors.sort(byLine);
+        summary.errors.length = Math.min(summary.errors.length, options.maxErrors);
+        options.onProgress?.(summary, chunk);
+      },
+    );
   };
 
   try {
     for await (const data of source) {
       for (const chunk of chunker.push(data)) {
-        while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
-        if (failure) throw failure;
+        await inFlight.room();
         await options.budget?.reserve(chunk.bytes.byteLength);
         submit(chunk);
       }
@@ -109,7 +102,7 @@ export async function dispatchIngest(
     }
   } catch (error) {
     // The body broke (corrupt, too long, client gone): whole lines already received are still committed.
-    if (!failure && !(error instanceof RowLimitExceeded)) {
+    if (!inFlight.failure && !(error instanceof RowLimitExceeded)) {
       const whole = chunker.completeLines();
       if (whole) {
         await options.budget?.reserve(whole.bytes.byteLength);
@@ -120,10 +113,10 @@ export async function dispatchIngest(
         }
       }
     }
-    await Promise.allSettled([...inFlight]);
+    await inFlight.settled();
     throw new IngestAborted(error as Error, summary);
   }
-  await Promise.allSettled([...inFlight]);
-  if (failure) throw new IngestAborted(failure, summary);
+  await inFlight.settled();
+  if (inFlight.failure) throw new IngestAborted(inFlight.failure, summary);
   return summary;
 }

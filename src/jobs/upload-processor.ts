@@ -3,6 +3,7 @@ import type { Config } from '../config/load.js';
 import type { ByteBudget } from '../domain/byte-budget.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
 import { decodeByMagic, decodeLimits, metered, sniffEncoding } from '../ingest/body-decoder.js';
+import { ChunksInFlight } from '../ingest/chunks-in-flight.js';
 import type { IngestChunkInput } from '../ingest/ingest-chunk.js';
 import { parseThenWrite } from '../ingest/parse-then-write.js';
 import { poolUnzipper } from '../ingest/unzipper.js';
@@ -75,10 +76,9 @@ export async function processStagedUpload(
   const unzip = poolUnzipper(deps.pool, { requestId: `upload:${uploadId}`, tenantId });
   let skip = 0;
   let cursor = row.processed_offset;
-  /** Chunks handed on and not yet committed; the last one to join the write queue, which the next waits for. */
-  const inFlight = new Set<Promise<unknown>>();
+  const inFlight = new ChunksInFlight(deps.config.ingest.inFlight);
+  /** the last chunk to join the write queue, which the next waits for */
   let lastQueued: Promise<unknown> = Promise.resolve();
-  let failure: Error | null = null;
   /**
    * A chunk is parsed in the pool as soon as it is cut and joins the shard's write queue after the chunk
    * before it, so chunks commit in order (each moves the cursor to its end; the writer refuses one whose
@@ -107,20 +107,10 @@ export async function processStagedUpload(
     });
     // after a failed chunk nothing more joins the queue: the chain stays rejected
     lastQueued = enqueued;
-    const done = enqueued
-      .then(({ written }) => written)
-      .catch((error: Error) => {
-        failure ??= error;
-      })
-      .finally(() => {
-        deps.budget.release(size);
-        inFlight.delete(done);
-      });
-    inFlight.add(done);
-  };
-  const drain = async () => {
-    await Promise.allSettled([...inFlight]);
-    if (failure) throw failure;
+    inFlight.track(
+      enqueued.then(({ written }) => written),
+      () => deps.budget.release(size),
+    );
   };
   const flushWholeLines = () => {
     const whole = chunker.wholeLines();
@@ -157,19 +147,19 @@ export async function processStagedUpload(
         if (data.length === 0) continue;
       }
       for (const chunk of chunker.push(data)) {
-        while (inFlight.size >= deps.config.ingest.inFlight) await Promise.race(inFlight);
-        if (failure) throw failure;
+        await inFlight.room();
         submit(chunk);
       }
     }
     if (upload.stopped) return false;
     const last = chunker.end();
     if (last) submit(last);
-    await drain();
+    await inFlight.settled();
+    if (inFlight.failure) throw inFlight.failure;
     return true;
   } catch (error) {
     // every chunk handed on has settled before the caller decides (retry, fail)
-    await Promise.allSettled([...inFlight]);
+    await inFlight.settled();
     throw error;
   }
 }
