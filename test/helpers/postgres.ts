@@ -25,6 +25,8 @@ export async function postgresUnavailable(): Promise<string | null> {
 export async function scratchSchema(): Promise<{
   name: string;
   connect: () => Promise<pg.Client>;
+  /** a pool whose connections use the schema (the caller ends it) */
+  pool: () => pg.Pool;
   drop: () => Promise<void>;
 }> {
   const name = `orderflow_test_${randomBytes(6).toString('hex')}`;
@@ -40,6 +42,8 @@ export async function scratchSchema(): Promise<{
   return {
     name,
     connect,
+    pool: () =>
+      new pg.Pool({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${name}`, max: 4 }),
     drop: async () => {
       const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await c.connect();
