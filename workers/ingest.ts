@@ -87,11 +87,7 @@ export const unzipStream = defineTask(
         if (m.t === 'close') return finish();
         const step = m.t === 'data' ? reader.push(m.b) : reader.end();
         const bytes = concat(step.pieces);
-        const failure = step.failure && {
-          status: step.failure.status,
-          code: step.failure.code,
-          message: step.failure.message,
-        };
+        const failure = step.failure && { code: step.failure.code, message: step.failure.message };
         const reply: UnzipReply = { bytes, outBytes: reader.outBytes, failure };
         input.port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
       });

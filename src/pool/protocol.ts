@@ -41,5 +41,6 @@ export interface UnzipReply {
   bytes: Uint8Array;
   /** decompressed bytes so far */
   outBytes: number;
-  failure: { status: number; code: string; message: string } | null;
+  /** the zip body's problem (its code is a ProblemCode of the catalog; the status follows from it) */
+  failure: { code: string; message: string } | null;
 }
