@@ -36,7 +36,7 @@ const UploadSummaryDoc = v.object({
 });
 
 export function uploadRoutes(deps: AppDeps): RouteGroup {
-  const routes = new RouteGroup(deps.openapi, '/api/v1/ingest/orders/uploads');
+  const routes = new RouteGroup(deps.openapi, BASE);
   const { pool, config, uploads, admission } = deps;
   const maxSize = config.body.maxBytes;
   const patchDeadlines = bodyDeadlines(config.body, 'stream', deps.shutdown);
