@@ -107,9 +107,9 @@ for (const backend of BACKENDS) {
       expect((await catalog.tenants()).map((t) => t.name)).toContain('acme');
     });
 
-    it.skipIf(backend.name !== 'postgres')(
-      'creates the tenant with its partitions, in the same transaction',
-      async () => {
+    // PostgreSQL only: its tenants have partitions (SQLite's have shard files, tested with the catalog)
+    if (backend.name === 'postgres')
+      it('creates the tenant with its partitions, in the same transaction', async () => {
         const pool = opened.pool!;
         const t = await opened.catalog.createTenant('partitioned');
         const { rows } = await pool.query('SELECT to_regclass($1) AS orders, to_regclass($2) AS items', [
@@ -117,8 +117,7 @@ for (const backend of BACKENDS) {
           `order_items_t${t.tenant_id}`,
         ]);
         expect(rows[0]).toEqual({ orders: `orders_t${t.tenant_id}`, items: `order_items_t${t.tenant_id}` });
-      },
-    );
+      });
 
     it('refuses malformed, unknown, altered and revoked keys; a new key works until revoked', async () => {
       const { catalog } = opened;
