@@ -21,26 +21,34 @@ export async function partitionedTables(client: ClientBase): Promise<string[]> {
   return rows.map((r) => r.table);
 }
 
-/**
- * Creates the tenant's partition of every partitioned table (those it has already are kept): done when
- * the tenant is created, and again after migrations for tables they added.
- */
-export async function createTenantPartitions(client: ClientBase, id: number): Promise<void> {
-  const tenant = tenantId(id);
-  for (const table of await partitionedTables(client)) {
-    const partition = client.escapeIdentifier(partitionName(table, tenant));
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${partition} PARTITION OF ${client.escapeIdentifier(table)} FOR VALUES IN (${tenant})`,
-    );
-  }
+function createPartition(client: ClientBase, table: string, tenant: number): Promise<unknown> {
+  const partition = client.escapeIdentifier(partitionName(table, tenant));
+  return client.query(
+    `CREATE TABLE IF NOT EXISTS ${partition} PARTITION OF ${client.escapeIdentifier(table)} FOR VALUES IN (${tenant})`,
+  );
 }
 
-/** Every tenant of the catalog gets its partitions (after a migration added a table). */
+/** Creates the tenant's partition of every partitioned table (those it has already are kept), with the tenant. */
+export async function createTenantPartitions(client: ClientBase, id: number): Promise<void> {
+  const tenant = tenantId(id);
+  for (const table of await partitionedTables(client)) await createPartition(client, table, tenant);
+}
+
+/**
+ * Every tenant of the catalog gets the partitions it lacks (after a migration added a table). One query
+ * finds the missing ones, so a start with nothing to add issues no DDL whatever the number of tenants.
+ */
 export async function ensureAllTenantPartitions(client: ClientBase): Promise<void> {
-  const { rows } = await client.query<{ tenant_id: number }>(
-    'SELECT tenant_id FROM tenants ORDER BY tenant_id',
+  const { rows } = await client.query<{ tenant_id: number; table: string }>(
+    `SELECT t.tenant_id, c.relname AS table
+       FROM tenants t
+       CROSS JOIN pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
+      WHERE c.relnamespace = current_schema()::regnamespace
+        -- partitionName(), in SQL
+        AND to_regclass(quote_ident(c.relname || '_t' || t.tenant_id)) IS NULL
+      ORDER BY t.tenant_id, c.relname`,
   );
-  for (const row of rows) await createTenantPartitions(client, row.tenant_id);
+  for (const row of rows) await createPartition(client, row.table, row.tenant_id);
 }
 
 /** The foreign keys between partitioned tables, as referencing -> referenced table names. */
