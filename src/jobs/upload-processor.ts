@@ -71,7 +71,6 @@ export async function processStagedUpload(
     row.lines_seen + 1,
     deps.config.ingest.batchRows,
   );
-  // A plain file is read from the cursor; a compressed one from its start, skipping what was processed.
   const counter = { wire: 0, out: 0 };
   const unzip = poolUnzipper(deps.pool, { requestId: `upload:${uploadId}`, tenantId });
   let skip = 0;
@@ -121,24 +120,14 @@ export async function processStagedUpload(
     'upload processing',
   );
   try {
-    let raw: AsyncIterable<Uint8Array>;
-    let decoded: AsyncIterable<Uint8Array>;
-    if (compressed || head === null) {
-      // from the start: decompressed bytes before the cursor are skipped (with fewer than 4 bytes in, the
-      // cursor is 0 and the decoder recognises the format itself)
-      raw = staged(deps.stagingPath, upload, 0, flushWholeLines);
-      skip = row.processed_offset;
-      decoded = decodeByMagic(
-        metered(raw, limits, counter),
-        counter,
-        limits,
-        unzip,
-        declared ? 'gzip' : undefined,
-      );
-    } else {
-      raw = staged(deps.stagingPath, upload, row.processed_offset, flushWholeLines);
-      decoded = decodeByMagic(metered(raw, limits, counter), counter, limits, unzip, 'plain');
-    }
+    // A compressed file (or one too short to tell) is decoded from its start and the decompressed bytes
+    // before the cursor are skipped (with fewer than 4 bytes in, the cursor is 0 and the decoder recognises
+    // the format itself); a plain one is read from the cursor.
+    const fromStart = compressed || head === null;
+    skip = fromStart ? row.processed_offset : 0;
+    const raw = staged(deps.stagingPath, upload, fromStart ? 0 : row.processed_offset, flushWholeLines);
+    const encoding = fromStart ? (declared ? 'gzip' : undefined) : 'plain';
+    const decoded = decodeByMagic(metered(raw, limits, counter), counter, limits, unzip, encoding);
     for await (let data of decoded) {
       if (skip > 0) {
         const drop = Math.min(skip, data.length);
