@@ -260,7 +260,6 @@ export class WorkerPool {
    */
   stream<K extends StreamTaskName>(name: K, input: StreamTaskInput<K>, options: StreamOptions): StreamHandle {
     const { port1, port2 } = new MessageChannel();
-    const submitted = performance.now();
     // No AbortSignal for Piscina: a task given one is "abortable", and Piscina runs an abortable task alone
     // on its worker (aborting terminates the thread), so every open stream held a whole worker and a few
     // unread streams stalled every other request. A stream is stopped through its port instead: a 'cancel'
@@ -271,8 +270,8 @@ export class WorkerPool {
       { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes },
       [port2],
     );
-    return receiveStream(port1, task, options, () =>
-      this.metrics.streamFirstByte.observe({ task: name }, (performance.now() - submitted) / 1000),
+    return receiveStream(port1, task, options, (ms) =>
+      this.metrics.streamFirstByte.observe({ task: name }, ms / 1000),
     );
   }
 

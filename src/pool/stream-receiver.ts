@@ -40,9 +40,9 @@ export function receiveStream(
   port: MessagePort,
   task: Promise<unknown>,
   options: StreamOptions,
-  onFirstChunk: () => void,
+  /** told how long the first chunk took from now, in ms (the time-to-first-byte metric) */
+  onFirstChunk: (ms: number) => void,
 ): StreamHandle {
-  const _submitted = performance.now();
   const queue: Uint8Array[] = [];
   const submitted = performance.now();
   let taskSettled = false;
@@ -75,7 +75,7 @@ export function receiveStream(
       if (terminal) return;
       if (firstChunkMs === null) {
         firstChunkMs = performance.now() - submitted;
-        onFirstChunk();
+        onFirstChunk(firstChunkMs);
       }
       chunks++;
       bytes += m.b.byteLength;
