@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { OrderRow } from '../src/storage/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
+import { metricValue } from '../tools/lib/prometheus-text.js';
 import { sampleRss } from '../tools/lib/spawn-server.js';
-import { send } from './lib/http.js';
 import { mib, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { PlainInsert } from './lib/plain-insert.js';
@@ -70,10 +70,8 @@ interface Step {
 }
 
 /** Seconds the server has spent inside order insert transactions so far (db_query_duration_seconds). */
-async function insertSeconds(url: string): Promise<number> {
-  const { text } = await send(`${url}/metrics`);
-  const m = /db_query_duration_seconds_sum\{query="insert_orders_batch"\} ([\d.e+-]+)/.exec(text);
-  return m ? Number(m[1]) : 0;
+function insertSeconds(url: string): Promise<number> {
+  return metricValue(url, 'db_query_duration_seconds_sum', { query: 'insert_orders_batch' });
 }
 
 const server = await startPerfServer(join(work, 'data'), positionals);

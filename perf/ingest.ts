@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../src/config/load.js';
 import { tenantDir } from '../tools/gen/write-files.js';
+import { metricValue } from '../tools/lib/prometheus-text.js';
 import { sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
 import { ratio, round } from './lib/numbers.js';
 import { rawInsertRates } from './lib/raw-baseline.js';
@@ -118,9 +119,7 @@ const server = await spawnServer([
 ]);
 /** Seconds the server has spent in order insert batches so far (its db_query_duration_seconds sum). */
 async function insertSeconds(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const m = /db_query_duration_seconds_sum\{query="insert_orders_batch"\} ([\d.e+-]+)/.exec(text);
-  return m ? Number(m[1]) : 0;
+  return metricValue(server.url, 'db_query_duration_seconds_sum', { query: 'insert_orders_batch' });
 }
 async function run(name: string, files: string[], headers: Record<string, string>) {
   const { auth } = await createTenant(server.url, ADMIN, name);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
+import { metricValue } from '../tools/lib/prometheus-text.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
 import { mib, percentile, round } from './lib/numbers.js';
@@ -57,8 +58,21 @@ const files: string[][] = Array.from({ length: tenants }, () => []);
 }
 
 const server = await startPerfServer(join(work, 'data'), positionals);
+/** V8 heap (reserved) per thread from /metrics: the main thread's now, each worker's after its latest task. */
+async function heapTotals(): Promise<Map<string, number>> {
+  const { text } = await send(`${server.url}/metrics`);
+  const heaps = new Map<string, number>();
+  for (const m of text.matchAll(
+    /^(worker_heap_bytes\{thread="(\d+)",kind="total"\}|nodejs_heap_size_total_bytes) (\d+)/gm,
+  ))
+    heaps.set(m[2] ?? 'main', Number(m[3]));
+  return heaps;
+}
+const heapMib = (heaps: Map<string, number>) =>
+  Object.fromEntries([...heaps].map(([thread, bytes]) => [thread, mib(bytes)]));
 try {
   const idleRss = rssOf(server.child.pid!) ?? 0;
+  const idleHeaps = await heapTotals();
   const ts: Awaited<ReturnType<typeof createTenant>>[] = [];
   for (let i = 0; i < tenants; i++) {
     const t = await createTenant(server.url, PERF_ADMIN, `soak-${i}`);
@@ -138,15 +152,9 @@ try {
       const h0 = performance.now();
       await send(`${server.url}/healthz`);
       health.push(performance.now() - h0);
-      if (n++ % 10 === 0) {
-        const { text } = await send(`${server.url}/metrics`);
-        for (const m of text.matchAll(
-          /^(worker_heap_bytes\{thread="(\d+)",kind="total"\}|nodejs_heap_size_total_bytes) (\d+)/gm,
-        )) {
-          const thread = m[2] ?? 'main';
-          heapPeaks.set(thread, Math.max(heapPeaks.get(thread) ?? 0, Number(m[3])));
-        }
-      }
+      if (n++ % 10 === 0)
+        for (const [thread, bytes] of await heapTotals())
+          heapPeaks.set(thread, Math.max(heapPeaks.get(thread) ?? 0, bytes));
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -161,6 +169,8 @@ try {
   const rss = sampler.stop();
   await new Promise((r) => setTimeout(r, 30_000));
   const afterRss = rssOf(server.child.pid!) ?? 0;
+  const afterHeaps = await heapTotals();
+  const trimmed = await metricValue(server.url, 'process_memory_trimmed_bytes_total');
   if (process.env.SOAK_PMAP)
     writeFileSync(
       process.env.SOAK_PMAP,
@@ -184,7 +194,12 @@ try {
     peak_rss_mb: mib(rss.peak),
     rss_30s_after_mb: mib(afterRss),
     server_flags: positionals,
-    heap_total_peak_mb_by_thread: Object.fromEntries([...heapPeaks].map(([t, b]) => [t, mib(b)])),
+    heap_total_mb_by_thread: {
+      idle: heapMib(idleHeaps),
+      peak: heapMib(heapPeaks),
+      after: heapMib(afterHeaps),
+    },
+    memory_trimmed_mb: mib(trimmed),
   };
   writeResult(values.out!, { ...result, rss_samples: rss.samples });
   process.stdout.write(
@@ -196,6 +211,7 @@ try {
       `| search streams completed (rows) / metrics answers | ${counts.streams} (${counts.stream_rows}) / ${counts.metrics} |`,
       `| /healthz p50 / p99 / max ms | ${result.healthz_ms.p50} / ${result.healthz_ms.p99} / ${result.healthz_ms.max} |`,
       `| server RSS idle / peak / 30 s after | ${result.idle_rss_mb} / ${result.peak_rss_mb} / ${result.rss_30s_after_mb} MB |`,
+      `| returned by malloc_trim after the load | ${result.memory_trimmed_mb} MB |`,
       '',
     ].join('\n'),
   );

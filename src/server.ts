@@ -17,6 +17,7 @@ import { RollupRefresher } from './jobs/rollup-refresher.js';
 import { UploadJobs } from './jobs/upload-jobs.js';
 import { missingServerSettings } from './node-flags.js';
 import { createLogger } from './obs/logger.js';
+import { startMemoryTrimming } from './obs/memory-trim.js';
 import { Metrics } from './obs/metrics.js';
 import { WorkerPool } from './pool/pool.js';
 import type { AppDeps } from './routes/deps.js';
@@ -175,6 +176,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   // pre-aggregates left stale by writes before this start (an offline load, a crash) are caught up too
   if (rollups) for (const id of tenantIds()) rollups.written(id);
+  // memory freed by a finished load goes back to the system once the threads are quiet
+  const stopTrimming = startMemoryTrimming(config.pool.memoryTrimMs, pool.threadActivity, metrics, log);
   // unfinished exports resume from their checkpoints in the background
   exports.resume().catch((error) => log.error({ err: error }, 'resuming exports failed'));
 
@@ -196,6 +199,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     clearTimeout(timer);
     clearTimeout(grace);
     rollups?.stop();
+    stopTrimming?.();
     await exports.stop(config.server.shutdownTimeoutMs);
     await uploads.stop();
     await pool.close();

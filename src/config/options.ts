@@ -61,6 +61,12 @@ export const OPTIONS = {
     ),
     oldMb: int('worker-old-mb', 128, 16, "each worker's V8 old generation limit"),
     maxQueue: int('max-queue', 64, 0, 'queued pool tasks before new work gets 429'),
+    memoryTrimMs: int(
+      'memory-trim-ms',
+      5000,
+      0,
+      'how often an idle server checks whether to hand memory freed by finished work back to the system (malloc_trim; 0: never)',
+    ),
     maxIngestPendingBytes: bytes(
       'max-ingest-pending-bytes',
       64 * MiB,

@@ -96,6 +96,16 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly memoryTrims = new client.Counter({
+    name: 'process_memory_trims_total',
+    help: 'Times an idle server handed memory freed inside malloc arenas back to the system (malloc_trim)',
+    registers: [this.registry],
+  });
+  readonly memoryTrimmedBytes = new client.Counter({
+    name: 'process_memory_trimmed_bytes_total',
+    help: 'Resident memory returned to the system by those trims (RSS before minus after)',
+    registers: [this.registry],
+  });
   readonly undocumentedProblems = new client.Counter({
     name: 'http_undocumented_problems_total',
     help: "Problems answered with a code their operation's OpenAPI entry does not list (a documentation bug)",

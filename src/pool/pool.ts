@@ -1,5 +1,6 @@
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { ThreadActivity } from '../obs/memory-trim.js';
 import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
 import type { SqliteSettings } from '../storage/sqlite.js';
@@ -125,6 +126,7 @@ export class WorkerPool {
     const lock = new ShardWriteLock(this.writeLock);
     const watchExits = (pool: Piscina): Piscina =>
       pool.on('workerDestroy', () => {
+        this.exits++;
         const released = lock.releaseAbandoned(this.liveThreadIds());
         if (released.length > 0) options.onAbandonedLocks?.(released);
       });
@@ -163,6 +165,18 @@ export class WorkerPool {
   }
 
   private running = 0;
+  /** tasks submitted and not settled, on any thread (pool, lanes, upkeep), queued ones included */
+  private inFlight = 0;
+  /** bumped when any task starts or settles */
+  private taskEvents = 0;
+  private exits = 0;
+
+  /** What an idle-time job (src/obs/memory-trim.ts) watches: whether any thread is or was just busy. */
+  readonly threadActivity: ThreadActivity = {
+    activity: () => this.taskEvents,
+    busy: () => this.inFlight > 0,
+    threadExits: () => this.exits,
+  };
 
   get queueSize(): number {
     return this.piscina.queueSize;
@@ -224,6 +238,8 @@ export class WorkerPool {
     // a lane's tasks hold no pool slot: they count neither as running nor towards the pool's drain rate
     const inPool = piscina === this.piscina;
     if (inPool) this.running++;
+    this.inFlight++;
+    this.taskEvents++;
     try {
       const envelope = (await piscina.run(input, {
         name,
@@ -234,6 +250,8 @@ export class WorkerPool {
       if (envelope.error) throw new WorkerTaskError(name, envelope.error);
       return envelope.value;
     } finally {
+      this.inFlight--;
+      this.taskEvents++;
       if (inPool) {
         this.running--;
         this.drained.add(1);

@@ -70,29 +70,14 @@ export async function startServer(
   };
 }
 
+export { metricValue } from '../../tools/lib/prometheus-text.js';
+
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
 export function auth(apiKey: string, extra: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${apiKey}`, ...extra };
-}
-
-/** One sample of a server's Prometheus metric (the sum over label sets matching `labels`), 0 when absent. */
-export async function metricValue(
-  url: string,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (match[2] ?? '').includes(`${k}="${v}"`)))
-      sum += Number(match[3]);
-  }
-  return sum;
 }
 
 /** Waits until `check` is true, polling. */

@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ndjson, order, product } from '../helpers/data.js';
+import { auth, eventually, metricValue, removeDir, startServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * Once its threads are quiet after work, the server hands memory freed inside malloc's arenas back to the
+ * system (src/obs/memory-trim.ts); perf/soak measures how much. Here: the wiring, with a fast tick.
+ */
+describe('memory returned when idle', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ args: ['--memory-trim-ms', '50', '--log-level', 'debug'] });
+  });
+  afterAll(async () => {
+    await s.stop();
+    removeDir(s.dataDir);
+  });
+
+  it('trims after an ingest, and says so in its metrics and debug log', async () => {
+    const t = await s.createTenant('trim');
+    const headers = auth(t.api_key, { 'content-type': 'application/x-ndjson' });
+    const post = (kind: string, rows: unknown[]) =>
+      fetch(`${s.url}/api/v1/ingest/${kind}/`, { method: 'POST', headers, body: ndjson(rows) });
+    expect((await post('products', [product(1), product(2), product(3)])).status).toBe(200);
+    expect(
+      (
+        await post(
+          'orders',
+          Array.from({ length: 2000 }, (_, i) => order(i)),
+        )
+      ).status,
+    ).toBe(200);
+    const before = await metricValue(s.url, 'process_memory_trims_total');
+    await eventually(
+      async () => (await metricValue(s.url, 'process_memory_trims_total')) > before,
+      10_000,
+      'a trim after the ingest',
+    );
+    const line = s.logs().find((l) => l.msg === 'idle: memory returned to the system');
+    expect(line).toMatchObject({ released_mb: expect.any(Number), rss_mb: expect.any(Number) });
+  });
+});
