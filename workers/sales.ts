@@ -1,15 +1,30 @@
 import { type Bucket, errorBounds, HOUR, type SalesRequest, type SalesResult } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
+import {
+  mergeProductParts,
+  PRODUCT_SCAN_MIN_TOP,
+  type ProductPart,
+  productPartBuffers,
+  productsByScan,
+  scanProductPart,
+} from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
-import { defineStreamTask, defineTask, type TaskContext } from '../src/worker/worker-context.js';
+import {
+  defineStreamTask,
+  defineTask,
+  type TaskContext,
+  withTransfer,
+} from '../src/worker/worker-context.js';
 
 export type SalesInput = TaskBase &
   SalesRequest & {
     /** longest an approx answer spends catching up dirty hours before it answers without the rest */
     refreshBudgetMs: number;
+    /** by product, ranking many: the range's lines already read in parts by salesProductPart, to merge */
+    productParts?: ProductPart[];
   };
 
 /** Buckets, how many rows were read for them, and which path read them. */
@@ -57,7 +72,14 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult {
   let result: SalesAnswer;
   let freshness: Record<string, unknown>;
   const reader = rollupReader(db, input);
-  if (reader) {
+  if (input.groupBy === 'product' && input.top > PRODUCT_SCAN_MIN_TOP) {
+    // many products: every line read once beats the rollups' per-product reads, and it is exact
+    const parts = input.productParts;
+    result = parts
+      ? ctx.obs.timeQuery('metrics_product_merge', () => mergeProductParts(parts, input.top))
+      : ctx.obs.timeQuery('metrics_product_scan', () => productsByScan(db, input));
+    freshness = { policy: 'read from the orders themselves', as_of: new Date().toISOString() };
+  } else if (reader) {
     freshness = freshnessAfter(refresh(ctx, input));
     result = ctx.obs.timeQuery(reader.query, reader.read);
   } else {
@@ -85,6 +107,21 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult {
 }
 
 export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput) => answerSales(ctx, input));
+
+export type SalesProductPartInput = TaskBase & SalesRequest & { part: number; parts: number };
+
+/**
+ * One part of an every-product answer: the range's orders with order_pk in the part's share, their lines
+ * accumulated per product (src/sales/product-scan.ts). The parts run on several workers at once; the
+ * answering task merges them. Its typed arrays go back transferred, not copied.
+ */
+export const salesProductPart = defineTask('salesProductPart', (ctx, input: SalesProductPartInput) => {
+  const db = ctx.shards.db(input.tenantId);
+  const part = ctx.obs.timeQuery('metrics_product_scan', () =>
+    scanProductPart(db, input, input.part, input.parts),
+  );
+  return withTransfer(part, productPartBuffers(part));
+});
 
 export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number };
 

@@ -17,7 +17,11 @@ export function workerStream<K extends StreamTaskName>(
   deps: StreamDeps,
   task: K,
   input: Omit<StreamTaskInput<K>, 'requestId' | 'tenantId'>,
-  options: StreamLogOptions & { trailerOnCrash?: (error: Error) => Uint8Array | null },
+  options: StreamLogOptions & {
+    trailerOnCrash?: (error: Error) => Uint8Array | null;
+    /** buffers of the input transferred to the worker, not copied */
+    transfer?: ArrayBuffer[];
+  },
 ): StreamHandle {
   return gatedStream(
     c,
@@ -33,6 +37,7 @@ export function workerStream<K extends StreamTaskName>(
           sendTimeoutMs: deps.config.streams.sendTimeoutS * 1000,
           trailerOnCrash: options.trailerOnCrash,
         },
+        options.transfer,
       ),
     options,
   );

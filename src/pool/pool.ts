@@ -276,7 +276,13 @@ export class WorkerPool {
    * Starts a streaming task and returns its bytes as a pull-based ReadableStream (src/pool/stream-receiver.ts):
    * the worker gets `credits` chunks up front and one more each time the consumer takes one.
    */
-  stream<K extends StreamTaskName>(name: K, input: StreamTaskInput<K>, options: StreamOptions): StreamHandle {
+  stream<K extends StreamTaskName>(
+    name: K,
+    input: StreamTaskInput<K>,
+    options: StreamOptions,
+    /** buffers of the input to transfer to the worker instead of copying */
+    transferList: Transferable[] = [],
+  ): StreamHandle {
     const { port1, port2 } = new MessageChannel();
     // No AbortSignal for Piscina: a task given one is "abortable", and Piscina runs an abortable task alone
     // on its worker (aborting terminates the thread), so every open stream held a whole worker and a few
@@ -286,7 +292,7 @@ export class WorkerPool {
       this.piscina,
       name,
       { ...input, port: port2, credits: options.credits, chunkBytes: options.chunkBytes },
-      [port2],
+      [port2, ...transferList],
     );
     return receiveStream(port1, task, options, (ms) =>
       this.metrics.streamFirstByte.observe({ task: name }, ms / 1000),

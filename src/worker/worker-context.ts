@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { threadId, workerData } from 'node:worker_threads';
+import { move, Piscina } from 'piscina';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import type { WorkerData } from '../pool/pool.js';
@@ -53,6 +54,27 @@ function contextFor(task: string, input: TaskBase): LeasedContext {
   };
 }
 
+/** Results whose buffers go back to the main thread transferred, not copied (see withTransfer). */
+const transfers = new WeakMap<object, ArrayBuffer[]>();
+
+/**
+ * Marks a task's result to travel with `buffers` transferred: a large typed-array result (a part of a
+ * scan) moves to the main thread without a copy, and the worker's references to them are detached.
+ */
+export function withTransfer<T extends object>(value: T, buffers: ArrayBuffer[]): T {
+  transfers.set(value, buffers);
+  return value;
+}
+
+/** The envelope as Piscina's "movable" (its transferable symbol lists the buffers), when it carries any. */
+function envelopeOf<O>(value: O, obs: TaskEnvelope<O>['obs']): TaskEnvelope<O> {
+  const envelope = { value, obs };
+  const buffers = typeof value === 'object' && value !== null ? transfers.get(value) : undefined;
+  if (!buffers) return envelope;
+  const movable = { [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: envelope };
+  return move(movable as unknown as Parameters<typeof move>[0]) as unknown as TaskEnvelope<O>;
+}
+
 export function defineTask<I extends TaskBase, O>(
   name: string,
   run: (ctx: TaskContext, input: I) => O | Promise<O>,
@@ -62,7 +84,7 @@ export function defineTask<I extends TaskBase, O>(
     try {
       const value = await run(ctx, input);
       recordHeap(ctx.obs);
-      return { value, obs: ctx.obs.drain() };
+      return envelopeOf(value, ctx.obs.drain());
     } catch (error) {
       // returned as data, so the main thread gets its name and code (see WorkerTaskError)
       return { value: undefined as O, obs: ctx.obs.drain(), error: serializeError(error) };

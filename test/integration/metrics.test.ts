@@ -545,12 +545,30 @@ describe('Arrow record batches', () => {
     const { status, body } = await metrics(params);
     expect(status).toBe(400);
     expect(body.code).toBe('validation_failed');
-    const all = await arrow(params);
-    expect(all.rows.map((r) => r.key).sort((a, b) => Number(a) - Number(b))).toEqual(
-      expectedProducts(orders)
-        .map((b) => b.key)
-        .sort((a, b) => Number(a) - Number(b)),
-    );
+  });
+
+  it('every product (top above 1000): one pass over the lines in parts on the idle workers, exact in both precisions, for any range', async () => {
+    const ranges = [
+      range, // most of the orders: read in storage order
+      { start_date: '2026-02-03', end_date: '2026-02-04' }, // a narrow one: through the date index
+      { start_date: '2026-02-02T05:30:00Z', end_date: '2026-02-06T17:10:00Z' }, // not whole days
+    ];
+    for (const r of ranges)
+      for (const precision of ['exact', 'approx']) {
+        const got = await arrow({ group_by: 'product', precision, ...r, top: 5000 });
+        const want = expected(
+          orders,
+          'product',
+          Date.parse(r.start_date),
+          Date.parse(r.end_date),
+          undefined,
+          5000,
+        );
+        expect(want.length).toBeGreaterThan(0);
+        expect(got.rows).toEqual(want);
+        expect(got.meta.method).toMatch(/^exact: one pass over the range's order lines/);
+        expect(got.meta).not.toHaveProperty('error_bounds');
+      }
   });
 });
 
