@@ -1,0 +1,203 @@
+import type pg from 'pg';
+import * as v from 'valibot';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
+import {
+  type OrderBatchOutcome,
+  type OrderRow,
+  OrderWriter,
+  type ProductBatchOutcome,
+  type ProductRow,
+  ProductWriter,
+} from '../../src/storage/order-writer.js';
+import { PgCatalog } from '../../src/storage/postgres/catalog.js';
+import { migratePostgres } from '../../src/storage/postgres/migrations.js';
+import { PgOrderWriter } from '../../src/storage/postgres/order-writer.js';
+import { prepareShard, shardPath } from '../../src/storage/shards.js';
+import { openDatabase } from '../../src/storage/sqlite.js';
+import { order, product } from '../helpers/data.js';
+import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { removeDir, tempDataDir } from '../helpers/server.js';
+
+/** One tenant's order and product writers on a backend, and a look behind them at what was stored. */
+interface Opened {
+  products(rows: ProductRow[]): Promise<ProductBatchOutcome>;
+  orders(rows: OrderRow[]): Promise<OrderBatchOutcome>;
+  customer(customerId: string): Promise<{ name: string; email: string } | undefined>;
+  items(orderId: string): Promise<{ line_no: number; product_id: number; quantity: number }[]>;
+  count(table: 'orders' | 'order_items' | 'customers'): Promise<number>;
+  erase(customerId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const pgUnavailable = await postgresUnavailable();
+if (pgUnavailable) console.warn(`order writer tests on PostgreSQL skipped: ${pgUnavailable}`);
+
+const BACKENDS: { name: string; skip: string | null; open(): Promise<Opened> }[] = [
+  {
+    name: 'sqlite',
+    skip: null,
+    async open() {
+      const dir = tempDataDir();
+      prepareShard(dir, 1);
+      const db = openDatabase(shardPath(dir, 1));
+      const orders = new OrderWriter(db);
+      const products = new ProductWriter(db);
+      return {
+        products: async (rows) => products.writeBatch(rows),
+        orders: async (rows) => orders.writeBatch(rows),
+        customer: async (id) =>
+          db.prepare('SELECT name, email FROM customers WHERE customer_id = ?').get(id) as never,
+        items: async (id) =>
+          db
+            .prepare(
+              `SELECT i.line_no, i.product_id, i.quantity FROM order_items i JOIN orders o USING (order_pk)
+               WHERE o.order_id = ? ORDER BY i.line_no`,
+            )
+            .all(id) as never,
+        count: async (table) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+        erase: async (id) => {
+          db.prepare("UPDATE customers SET erased_at = 1, name = '', email = '' WHERE customer_id = ?").run(
+            id,
+          );
+        },
+        async close() {
+          db.close();
+          removeDir(dir);
+        },
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: pgUnavailable,
+    async open() {
+      const schema = await scratchSchema();
+      const pool: pg.Pool = schema.pool();
+      const setup = await pool.connect();
+      await migratePostgres(setup);
+      setup.release();
+      const { tenant_id: tenant } = await new PgCatalog(pool).createTenant('writer');
+      const client = await pool.connect();
+      const writer = new PgOrderWriter(client, tenant);
+      const one = async <T>(sql: string, params: unknown[]) => (await pool.query(sql, params)).rows[0] as T;
+      return {
+        products: (rows) => writer.writeProducts(rows),
+        orders: (rows) => writer.writeBatch(rows),
+        customer: (id) =>
+          one('SELECT name, email FROM customers WHERE tenant_id = $1 AND customer_id = $2', [tenant, id]),
+        items: async (id) =>
+          (
+            await pool.query(
+              `SELECT i.line_no, i.product_id::float8 AS product_id, i.quantity FROM order_items i
+                 JOIN orders o ON o.tenant_id = i.tenant_id AND o.order_pk = i.order_pk
+                WHERE o.tenant_id = $1 AND o.order_id = $2 ORDER BY i.line_no`,
+              [tenant, id],
+            )
+          ).rows,
+        count: async (table) =>
+          Number(
+            (await one<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [tenant])).n,
+          ),
+        erase: async (id) => {
+          await pool.query(
+            "UPDATE customers SET erased_at = now(), name = '', email = '' WHERE tenant_id = $1 AND customer_id = $2",
+            [tenant, id],
+          );
+        },
+        async close() {
+          client.release();
+          await pool.end();
+          await schema.drop();
+        },
+      };
+    },
+  },
+];
+
+const asOrder = (n: number, extra: Record<string, unknown> = {}) =>
+  v.parse(OrderSchema, order(n, extra)) as OrderRow;
+const asProduct = (id: number) => v.parse(ProductSchema, product(id)) as ProductRow;
+
+for (const backend of BACKENDS) {
+  describe.skipIf(backend.skip !== null)(`the order writer on ${backend.name}`, () => {
+    let w: Opened;
+    beforeAll(async () => {
+      w = await backend.open();
+    });
+    afterAll(async () => w?.close());
+
+    it('products: new ids inserted, existing ones and repeats in the batch are duplicates', async () => {
+      expect(await w.products([asProduct(1), asProduct(2), asProduct(3)])).toEqual({
+        inserted: 3,
+        duplicates: [],
+      });
+      expect(await w.products([asProduct(3), asProduct(4), asProduct(4)])).toEqual({
+        inserted: 1,
+        duplicates: [0, 2],
+      });
+    });
+
+    it('orders: duplicates within and across batches, unknown products refused with the first one, items kept in line order', async () => {
+      const first = await w.orders([
+        asOrder(1, {
+          items: [
+            { product_id: 2, quantity: 3, unit_price_cents: 100 },
+            { product_id: 1, quantity: 1, unit_price_cents: 50 },
+          ],
+        }),
+        asOrder(2),
+        asOrder(1), // the same order_id again in the batch
+        asOrder(3, {
+          items: [
+            { product_id: 1, quantity: 1, unit_price_cents: 1 },
+            { product_id: 99, quantity: 1, unit_price_cents: 1 },
+            { product_id: 98, quantity: 1, unit_price_cents: 1 },
+          ],
+        }),
+      ]);
+      expect(first).toEqual({ inserted: 2, duplicates: [2], unknownProduct: [{ index: 3, productId: 99 }] });
+      expect(await w.items('A-1')).toEqual([
+        { line_no: 1, product_id: 2, quantity: 3 },
+        { line_no: 2, product_id: 1, quantity: 1 },
+      ]);
+      const again = await w.orders([asOrder(2), asOrder(4)]);
+      expect(again).toEqual({ inserted: 1, duplicates: [0], unknownProduct: [] });
+      expect(await w.count('orders')).toBe(3);
+      expect(await w.items('A-3')).toEqual([]);
+    });
+
+    it('customers: one row per customer_id, the latest line of a batch wins, an erased customer is not written back', async () => {
+      const before = await w.count('customers');
+      await w.orders([
+        asOrder(10, {
+          customer_id: 'C-late',
+          customer_name: 'First Name',
+          customer_email: 'first@x.example',
+        }),
+        asOrder(11, {
+          customer_id: 'C-late',
+          customer_name: 'Second Name',
+          customer_email: 'second@x.example',
+        }),
+      ]);
+      expect(await w.count('customers')).toBe(before + 1);
+      expect(await w.customer('C-late')).toEqual({ name: 'Second Name', email: 'second@x.example' });
+      await w.orders([
+        asOrder(12, { customer_id: 'C-late', customer_name: 'Third', customer_email: 'third@x.example' }),
+      ]);
+      expect(await w.customer('C-late')).toEqual({ name: 'Third', email: 'third@x.example' });
+      await w.erase('C-late');
+      await w.orders([
+        asOrder(13, { customer_id: 'C-late', customer_name: 'Back Again', customer_email: 'b@x.example' }),
+      ]);
+      expect(await w.customer('C-late')).toEqual({ name: '', email: '' });
+    });
+
+    it('text with tabs, newlines and backslashes goes in as it was sent', async () => {
+      const name = 'Tab\there\nnew line \\ back\\slash \\N';
+      await w.orders([asOrder(20, { customer_id: 'C-odd', customer_name: name })]);
+      expect((await w.customer('C-odd'))?.name).toBe(name);
+    });
+  });
+}
