@@ -8,6 +8,7 @@ import { Problem, problemResponse } from './http/problem.js';
 import { methodNotAllowed } from './http/register.js';
 import { requestId } from './http/request-id.js';
 import { storageProblem } from './http/storage-problem.js';
+import { storageSupport } from './http/storage-support.js';
 import type { AppEnv } from './http/types.js';
 import { adminRoutes } from './routes/admin.js';
 import type { AppDeps } from './routes/deps.js';
@@ -32,10 +33,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return next();
   });
   app.use('*', accessLog(deps.log, deps.metrics));
-  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog, deps.health), tenantGuard());
+  const onStorage = storageSupport(deps.config.storage.kind);
+  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog, deps.health), tenantGuard(), onStorage);
   const ingestAuth = requireApiKey(deps.catalog, deps.health);
   // tus clients discover capabilities with OPTIONS before they hold a key
   app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
+  app.use('/api/v1/ingest/*', onStorage);
+  // a tenant's shard check and settings live in its shard
+  app.use('/api/v1/admin/tenants/:tenant_id/check', onStorage);
+  app.use('/api/v1/admin/tenants/:tenant_id/settings', onStorage);
 
   opsRoutes(deps).mountOn(app);
   adminRoutes(deps).mountOn(app);

@@ -21,9 +21,12 @@ import { startMemoryTrimming } from './obs/memory-trim.js';
 import { Metrics } from './obs/metrics.js';
 import { WorkerPool } from './pool/pool.js';
 import type { AppDeps } from './routes/deps.js';
-import { Catalog } from './storage/catalog.js';
+import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
 import { prepareShard } from './storage/shards.js';
+import { TenantDirectory } from './storage/tenant-directory.js';
 
+/** Tenants created by another server (or the offline CLI) reach this one's background jobs within this. */
+const TENANT_LIST_REFRESH_MS = 30_000;
 /** After the shutdown timeout, how long in-flight requests get to commit what they hold and answer. */
 const SHUTDOWN_ANSWER_GRACE_MS = 10_000;
 /** One background rollup refresh runs at most this long before it is scheduled again (checkpoints share its thread). */
@@ -38,10 +41,15 @@ export interface RunningServer {
 /** Opens storage (migrating the catalog and every shard), starts the pool, and serves HTTP. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.server.logLevel, { thread: 'main' });
-  const catalog = new Catalog(config.server.dataDir);
+  const opened = await openCatalog(config);
+  const directory = new TenantDirectory(opened.catalog);
+  await directory.start(TENANT_LIST_REFRESH_MS, (error) =>
+    log.warn({ err: error }, 'refreshing the tenant list failed'),
+  );
+  const catalog = directory.tracking();
   const health = new StorageHealth(config.server.dataDir, config.server.minFreeDiskMb * 1024 * 1024, log);
   // A shard that cannot be opened or migrated takes its own tenant down, not the server.
-  for (const t of catalog.tenants()) {
+  for (const t of opened.sqlite?.tenants() ?? []) {
     try {
       prepareShard(config.server.dataDir, t.tenant_id);
     } catch (error) {
@@ -52,10 +60,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     }
   }
   const metrics = new Metrics();
-  const cursorSecret = catalog.stableSetting('cursor_secret', () => randomBytes(32).toString('base64url'));
+  const cursorSecret = await catalog.stableSetting('cursor_secret', () =>
+    randomBytes(32).toString('base64url'),
+  );
   const pool = new WorkerPool(
     {
-      workerData: { cursorSecret },
+      workerData: {
+        cursorSecret,
+        storage: { kind: config.storage.kind, databaseUrl: config.storage.databaseUrl },
+      },
       workers: config.pool.workers,
       tasksPerWorker: config.pool.tasksPerWorker,
       writerLanes: config.pool.writerLanes,
@@ -72,8 +85,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
+  // on PostgreSQL, tenant data so far is orders and products only (issue 17): no shard to checkpoint, no
+  // pre-aggregates, exports or uploads, so none of their background work
+  const onSqlite = config.storage.kind === 'sqlite';
   const rollups =
-    config.sales.rollupRefresh === 'background'
+    onSqlite && config.sales.rollupRefresh === 'background'
       ? new RollupRefresher(pool, log, {
           delayMs: config.sales.rollupRefreshDelayMs,
           maxLagMs: config.sales.rollupRefreshMaxLagMs,
@@ -83,7 +99,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const writes = new ShardWriteQueue(pool, {
     commitRows: config.ingest.commitRows,
     onWritten: (tenantId, kind) => {
-      checkpoints.request(tenantId);
+      if (onSqlite) checkpoints.request(tenantId);
       // only orders feed the sales pre-aggregates
       if (kind === 'orders') rollups?.written(tenantId);
     },
@@ -101,11 +117,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   // tenants whose shard is unavailable are left out of background work (upload and export resumption, sweeps)
-  const tenantIds = () =>
-    catalog
-      .tenants()
-      .map((t) => t.tenant_id)
-      .filter((id) => !health.outage(id));
+  const tenantIds = () => (onSqlite ? directory.ids().filter((id) => !health.outage(id)) : []);
   const exports = new ExportJobs({
     pool,
     metrics,
@@ -203,7 +215,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await exports.stop(config.server.shutdownTimeoutMs);
     await uploads.stop();
     await pool.close();
-    catalog.close();
+    directory.stop();
+    await opened.close();
     log.info('stopped');
   };
   return { port, deps, stop };
@@ -225,7 +238,16 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const running = await startServer(config);
+  let running: RunningServer;
+  try {
+    running = await startServer(config);
+  } catch (error) {
+    if (error instanceof StorageConfigError) {
+      process.stderr.write(`orderflow: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

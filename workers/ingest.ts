@@ -3,7 +3,9 @@ import type { ChunkSummary } from '../src/domain/ingest-kinds.js';
 import { type ZipLimits, ZipReader } from '../src/formats/zip-reader.js';
 import { type IngestChunkInput, parseForWrite } from '../src/ingest/ingest-chunk.js';
 import { type WritePart, type WritePartsInput, writeParts } from '../src/ingest/write-parts.js';
+import { writePartsOnPostgres } from '../src/ingest/write-parts-postgres.js';
 import type { TaskBase, UnzipReply, UnzipRequest } from '../src/pool/protocol.js';
+import { workerPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 /** Pool ingest, stage 1 (any pool worker): parse and validate a chunk, encode its valid rows. */
@@ -15,9 +17,12 @@ export const ingestParse = defineTask('ingestParse', (ctx, input: IngestChunkInp
  * Pool ingest, stage 2 (the shard's writer lane): the parts the write queue gathered (chunks of requests and
  * uploads, in order), in as few transactions as they fit.
  */
-export const ingestWriteParts = defineTask('ingestWriteParts', (ctx, input: WritePartsInput) => {
+export const ingestWriteParts = defineTask('ingestWriteParts', async (ctx, input: WritePartsInput) => {
   const started = performance.now();
-  const result = writeParts(ctx, input);
+  const result =
+    ctx.data.storage?.kind === 'postgres'
+      ? await writePartsOnPostgres(ctx.obs, workerPostgres(), input)
+      : writeParts(ctx, input);
   input.parts.forEach((part, i) => {
     const outcome = result.outcomes[i]!;
     if (outcome.ok) logWritten(ctx, part, outcome.summary);

@@ -171,6 +171,21 @@ export const OPTIONS = {
       'a request body that sends nothing for this long is given up (0: no limit)',
     ),
   },
+  storage: {
+    kind: choice(
+      'storage',
+      'sqlite',
+      ['sqlite', 'postgres'],
+      'sqlite: the catalog and one SQLite file per tenant under --data; postgres: the catalog in the PostgreSQL of --database-url (tenant data on PostgreSQL is being built: issue 17, docs/postgres.md)',
+    ),
+    databaseUrl: secret('database-url', 'PostgreSQL connection string, for --storage postgres'),
+    postgresPoolMax: int(
+      'postgres-pool-max',
+      4,
+      1,
+      "connections the server's main thread keeps to PostgreSQL",
+    ),
+  },
   sqlite: {
     cacheMiB: int(
       'sqlite-cache-mib',

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { tokensEqual } from '../domain/api-key.js';
-import type { Catalog } from '../storage/catalog.js';
+import type { CatalogStore } from '../storage/catalog-store.js';
 import type { StorageHealth } from './health.js';
 import { Problem } from './problem.js';
 import type { AppEnv } from './types.js';
@@ -17,14 +17,14 @@ const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="orderflow"' };
  * Resolves the API key to its tenant; no key or a bad/revoked one is 401. A tenant whose shard is damaged
  * or unreadable is 503 tenant_unavailable at once: its requests fail fast, other tenants are served.
  */
-export function requireApiKey(catalog: Catalog, health: StorageHealth): MiddlewareHandler<AppEnv> {
+export function requireApiKey(catalog: CatalogStore, health: StorageHealth): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearer(c.req.header('authorization'));
     if (!key)
       throw new Problem('missing_api_key', 'Send Authorization: Bearer <api_key>.', {
         headers: CHALLENGE,
       });
-    const who = catalog.authenticate(key);
+    const who = await catalog.authenticate(key);
     if (who === null)
       throw new Problem('invalid_api_key', 'The API key is unknown or revoked.', { headers: CHALLENGE });
     const { tenantId, keyId } = who;

@@ -6,7 +6,7 @@ import type { ObservationBuffer } from '../obs/observations.js';
 import type { TaskBase } from '../pool/protocol.js';
 import { HistoryWriter } from '../storage/history-writer.js';
 import { R } from '../storage/order-record.js';
-import { OrderWriter, ProductWriter } from '../storage/order-writer.js';
+import { type OrderBatchOutcome, OrderWriter, ProductWriter } from '../storage/order-writer.js';
 import type { Shards } from '../storage/shards.js';
 import type { ShardWriteLock } from '../storage/write-lock.js';
 import { batchOf, encodeBatch, type Parsed, type RowBatch } from './row-transfer.js';
@@ -176,6 +176,26 @@ export function rowWriters(ctx: Pick<ChunkContext, 'shards'>, tenantId: number) 
   };
 }
 
+/** What an order batch's write did, in its chunk's counts and row errors (either backend's writer). */
+export function countOrders(
+  batch: Extract<RowBatch, { kind: 'orders' }>,
+  out: OrderBatchOutcome,
+  summary: ChunkSummary,
+  fail: (e: RowError) => void,
+): void {
+  summary.inserted += out.inserted;
+  summary.duplicate += out.duplicates.length;
+  for (const u of out.unknownProduct) {
+    fail({
+      line: batch.lines[u.index]!,
+      order_id: batch.records[u.index]![R.orderId],
+      code: 'unknown_product',
+      field: 'items.product_id',
+      message: `product ${u.productId} does not exist`,
+    });
+  }
+}
+
 /** Inserts validated rows inside the caller's transaction (the caller holds the shard's write lock). */
 export function writeRows(
   ctx: ChunkContext,
@@ -186,18 +206,7 @@ export function writeRows(
 ): void {
   const writers = rowWriters(ctx, tenantId);
   if (batch.kind === 'orders') {
-    const out = writers.orders.write(batch.records);
-    summary.inserted += out.inserted;
-    summary.duplicate += out.duplicates.length;
-    for (const u of out.unknownProduct) {
-      fail({
-        line: batch.lines[u.index]!,
-        order_id: batch.records[u.index]![R.orderId],
-        code: 'unknown_product',
-        field: 'items.product_id',
-        message: `product ${u.productId} does not exist`,
-      });
-    }
+    countOrders(batch, writers.orders.write(batch.records), summary, fail);
     return;
   }
   const rows = batch.rows.map((p) => p.row);

@@ -52,6 +52,8 @@ export interface WorkerData {
   /** a pool worker, a writer lane (its connections: a bigger cache, no inline checkpoints), or the upkeep thread */
   role: 'pool' | 'lane' | 'upkeep';
   sqlite: SqliteSettings;
+  /** where tenant data lives: SQLite shards under dataDir, or PostgreSQL (issue 17) */
+  storage?: { kind: 'sqlite' | 'postgres'; databaseUrl: string | null };
   [key: string]: unknown;
 }
 

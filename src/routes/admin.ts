@@ -31,9 +31,9 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/admin');
   const { catalog } = deps;
   const admin = requireAdmin(deps.config.server.adminToken);
-  const tenantOf = (raw: string | undefined) => {
+  const tenantOf = async (raw: string | undefined) => {
     const id = pathId(raw);
-    if (!catalog.tenant(id)) throw new Problem('not_found', 'No such tenant.');
+    if (!(await catalog.tenant(id))) throw new Problem('not_found', 'No such tenant.');
     return id;
   };
 
@@ -52,7 +52,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
     async (c) => {
       const body = validate(CreateTenantBody, await readJsonBody(c, 64 * 1024));
       try {
-        const t = catalog.createTenant(body.name);
+        const t = await catalog.createTenant(body.name);
         c.get('log').info({ tenant_id: t.tenant_id, name: t.name }, 'tenant created');
         return c.json(t, 201);
       } catch (error) {
@@ -77,7 +77,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
     },
     admin,
     async (c) => {
-      const tenantId = tenantOf(c.req.param('tenant_id'));
+      const tenantId = await tenantOf(c.req.param('tenant_id'));
       const { mode } = validateQuery(c, CheckQuery);
       const result = await deps.faults.check(tenantId, mode);
       return c.json({ ...result, available: !deps.health.outage(tenantId) });
@@ -94,7 +94,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
       responses: { 200: { description: '{"data":[tenant],"next_cursor":null}' } },
     },
     admin,
-    (c) => c.json({ data: catalog.tenants(), next_cursor: null }),
+    async (c) => c.json({ data: await catalog.tenants(), next_cursor: null }),
   );
 
   routes.add(
@@ -108,7 +108,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
       errors: ['not_found', 'invalid_admin_token'],
     },
     admin,
-    (c) => c.json(catalog.createKey(tenantOf(c.req.param('tenant_id'))), 201),
+    async (c) => c.json(await catalog.createKey(await tenantOf(c.req.param('tenant_id'))), 201),
   );
 
   routes.add(
@@ -122,7 +122,8 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
       errors: ['not_found'],
     },
     admin,
-    (c) => c.json({ data: catalog.listKeys(tenantOf(c.req.param('tenant_id'))), next_cursor: null }),
+    async (c) =>
+      c.json({ data: await catalog.listKeys(await tenantOf(c.req.param('tenant_id'))), next_cursor: null }),
   );
 
   routes.add(
@@ -136,9 +137,9 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
       errors: ['not_found'],
     },
     admin,
-    (c) => {
-      const tenantId = tenantOf(c.req.param('tenant_id'));
-      if (!catalog.revokeKey(tenantId, pathId(c.req.param('key_id')))) {
+    async (c) => {
+      const tenantId = await tenantOf(c.req.param('tenant_id'));
+      if (!(await catalog.revokeKey(tenantId, pathId(c.req.param('key_id'))))) {
         throw new Problem('not_found', 'No such active key.');
       }
       c.get('log').info({ tenant_id: tenantId, key_id: c.req.param('key_id') }, 'api key revoked');
@@ -164,7 +165,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
     },
     admin,
     async (c) => {
-      const tenantId = tenantOf(c.req.param('tenant_id'));
+      const tenantId = await tenantOf(c.req.param('tenant_id'));
       const stored = await deps.pool.run('tenantSettings', {
         requestId: c.get('requestId'),
         tenantId,
@@ -185,7 +186,7 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
     },
     admin,
     async (c) => {
-      const tenantId = tenantOf(c.req.param('tenant_id'));
+      const tenantId = await tenantOf(c.req.param('tenant_id'));
       const body = validate(TenantSettingsBody, await readJsonBody(c, 4096));
       const stored = await deps.pool.run('tenantSettings', {
         requestId: c.get('requestId'),

@@ -10,12 +10,12 @@ import type { UploadJobs } from '../jobs/upload-jobs.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
-import type { Catalog } from '../storage/catalog.js';
+import type { CatalogStore } from '../storage/catalog-store.js';
 
 /** Everything a route module may use; passed explicitly, no globals. */
 export interface AppDeps {
   config: Config;
-  catalog: Catalog;
+  catalog: CatalogStore;
   pool: WorkerPool;
   /** group commit of parsed ingest chunks on the writer lanes */
   writes: ShardWriteQueue;

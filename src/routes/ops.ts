@@ -44,7 +44,7 @@ export function opsRoutes(deps: AppDeps): RouteGroup {
       const pool = deps.pool.stats();
       let catalogOk = true;
       try {
-        deps.catalog.db.prepare('SELECT 1').get();
+        await deps.catalog.ping();
       } catch {
         catalogOk = false;
       }

@@ -13,6 +13,7 @@ import { Metrics } from '../../src/obs/metrics.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
 import type { AppDeps } from '../../src/routes/deps.js';
 import { Catalog } from '../../src/storage/catalog.js';
+import { sqliteCatalogStore } from '../../src/storage/catalog-store.js';
 import { removeDir, tempDataDir } from './server.js';
 
 /** What the fake pool's `run` answers for a task: a value, or a thrown error. */
@@ -60,7 +61,7 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
   const health = new StorageHealth(dir, 0, log);
   const deps: AppDeps = {
     config,
-    catalog,
+    catalog: sqliteCatalogStore(catalog),
     pool,
     metrics,
     log,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { generateApiKey, parseApiKey, secretMatches } from '../../domain/api-key.js';
 import { type CreatedTenant, type Tenant, TenantNameTaken } from '../catalog.js';
+import type { CatalogStore } from '../catalog-store.js';
 import { createTenantPartitions } from './tenant-partitions.js';
 
 /** PostgreSQL's code for a unique violation. */
@@ -24,7 +25,7 @@ const tenantOf = (r: TenantRow): Tenant => ({
  * first key in one transaction, so a crash leaves either all of it or none; two servers creating the same
  * name at once get one tenant and one TenantNameTaken.
  */
-export class PgCatalog {
+export class PgCatalog implements CatalogStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async createTenant(name: string): Promise<CreatedTenant> {
@@ -140,4 +141,11 @@ export class PgCatalog {
     ]);
     return rows[0]!.value;
   }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  /** The pool is the server's (it closes it after everything else that uses it). */
+  async close(): Promise<void> {}
 }

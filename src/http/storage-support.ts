@@ -1,0 +1,27 @@
+/**
+ * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication) and
+ * ingest of orders and products without an Idempotency-Key. Every other request that reaches tenant data
+ * answers 501 `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not
+ * exist. On SQLite this is a no-op.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { Problem } from './problem.js';
+import type { AppEnv } from './types.js';
+
+const BUILT_ON_POSTGRES = /^\/api\/v1\/ingest\/(orders|products)\/?$/;
+
+/** Whether a request is served on PostgreSQL yet. */
+export function servedOnPostgres(method: string, path: string, idempotencyKey: string | undefined): boolean {
+  return method === 'POST' && BUILT_ON_POSTGRES.test(path) && idempotencyKey === undefined;
+}
+
+export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path, c.req.header('idempotency-key')))
+      throw new Problem(
+        'storage_not_supported',
+        `${c.req.method} ${c.req.path}${c.req.header('idempotency-key') === undefined ? '' : ' with an Idempotency-Key'} does not run on --storage postgres yet; orders and products ingest, tenants and keys do (docs/postgres.md).`,
+      );
+    await next();
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The writer lane's job on PostgreSQL (issue 17): the parts the write queue gathered, in transactions of up
+ * to `commitRows` rows as on SQLite (src/ingest/write-parts.ts), each part's outcome known after its
+ * commit; a failed transaction's parts are written again one per transaction, so one bad part fails only
+ * its own request. Orders and products; price history, stock history and uploads are not on PostgreSQL
+ * yet, and their parts fail with that said.
+ */
+import type pg from 'pg';
+import { type ChunkSummary, emptySummary } from '../domain/ingest-kinds.js';
+import { NamedError } from '../domain/named-error.js';
+import type { ObservationBuffer } from '../obs/observations.js';
+import { serializeError } from '../pool/task-error.js';
+import { PgOrderWriter } from '../storage/postgres/order-writer.js';
+import { countOrders, failureRecorder } from './ingest-chunk.js';
+import { decodeBatch } from './row-transfer.js';
+import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from './write-parts.js';
+
+export class NotOnPostgres extends NamedError {}
+
+async function applyPart(
+  writer: PgOrderWriter,
+  obs: ObservationBuffer,
+  part: WritePart,
+): Promise<ChunkSummary> {
+  if (part.upload) throw new NotOnPostgres('uploads are not stored on PostgreSQL yet');
+  const summary = emptySummary();
+  const fail = failureRecorder({ obs }, summary, part.maxErrors);
+  const batch = decodeBatch(part.kind, part.rows);
+  if (batch.kind === 'orders') countOrders(batch, await writer.write(batch.records), summary, fail);
+  else if (batch.kind === 'products') {
+    const rows = batch.rows.map((p) => p.row) as Parameters<PgOrderWriter['writeProducts']>[0];
+    const out = await writer.writeProducts(rows);
+    summary.inserted += out.inserted;
+    summary.duplicate += out.duplicates.length;
+  } else throw new NotOnPostgres(`${batch.kind} is not stored on PostgreSQL yet`);
+  return summary;
+}
+
+/** Runs `parts` in one transaction on `client`; their summaries, or the error that rolled it back. */
+async function inOneTransaction(
+  client: pg.PoolClient,
+  writer: PgOrderWriter,
+  obs: ObservationBuffer,
+  parts: readonly WritePart[],
+): Promise<ChunkSummary[]> {
+  await client.query('BEGIN');
+  try {
+    const summaries: ChunkSummary[] = [];
+    for (const part of parts) summaries.push(await applyPart(writer, obs, part));
+    await client.query('COMMIT');
+    return summaries;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+}
+
+export async function writePartsOnPostgres(
+  obs: ObservationBuffer,
+  pool: pg.Pool,
+  input: WritePartsInput,
+): Promise<WritePartsResult> {
+  const { tenantId, parts } = input;
+  const outcomes: PartOutcome[] = new Array(parts.length);
+  const client = await pool.connect();
+  let transactions = 0;
+  let largest = 0;
+  try {
+    const writer = new PgOrderWriter(client, tenantId);
+    let next = 0;
+    while (next < parts.length) {
+      // the parts of one transaction: up to commitRows rows
+      const group: WritePart[] = [];
+      let rows = 0;
+      do {
+        group.push(parts[next + group.length]!);
+        rows += group.at(-1)!.rowCount;
+      } while (next + group.length < parts.length && rows < input.commitRows);
+      const started = performance.now();
+      try {
+        const summaries = await inOneTransaction(client, writer, obs, group);
+        summaries.forEach((summary, i) => {
+          outcomes[next + i] = { ok: true, summary };
+        });
+        transactions++;
+        largest = Math.max(largest, rows);
+        obs.record('ingest_transaction_rows', {}, rows);
+      } catch {
+        for (let i = 0; i < group.length; i++) {
+          try {
+            const [summary] = await inOneTransaction(client, writer, obs, [group[i]!]);
+            outcomes[next + i] = { ok: true, summary: summary! };
+          } catch (error) {
+            outcomes[next + i] = { ok: false, error: serializeError(error) };
+          }
+          transactions++;
+        }
+      }
+      obs.record(
+        'db_query_duration_seconds',
+        { query: `insert_${group[0]!.kind}_batch` },
+        (performance.now() - started) / 1000,
+      );
+      next += group.length;
+    }
+  } finally {
+    client.release();
+  }
+  for (let i = 0; i < parts.length; i++) {
+    const o = outcomes[i]!;
+    if (o.ok) obs.record('ingest_rows_total', { table: parts[i]!.kind }, o.summary.inserted);
+  }
+  return { outcomes, transactions, largest };
+}
