@@ -9,8 +9,10 @@ import {
   searchTrailer,
 } from '../src/domain/search.js';
 import type { StreamTaskBase } from '../src/pool/protocol.js';
+import { pgSearchRows } from '../src/storage/postgres/search-rows.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { openShardReader } from '../src/storage/shards.js';
+import { workerPostgres } from '../src/worker/postgres.js';
 import { defineStreamTask } from '../src/worker/worker-context.js';
 
 export interface SearchInput extends StreamTaskBase, SearchRequest {
@@ -39,38 +41,56 @@ export const search = defineStreamTask(
   'search',
   async (ctx, input: SearchInput, sink): Promise<SearchMeta> => {
     const started = performance.now();
-    const db = openShardReader(ctx.data.dataDir, input.tenantId);
     const { part } = input;
     const page = part.kind === 'page';
     const opening = page || part.first;
+    const limit = page ? input.limit + 1 : input.limit;
+    const floor = page ? null : part.floor;
     let count = 0;
     let last: SearchRow | null = null;
     let more = false;
+    const encode = searchRowEncoder(input.fields);
+    const json = input.format === 'json';
+    /** Writes one row; false once the page is full (the row read past it says there is more). */
+    const emit = async (row: SearchRow): Promise<boolean> => {
+      if (count === input.limit) {
+        more = true;
+        return false;
+      }
+      const line = encode(row);
+      await sink.write(json ? (count || !opening ? `,${line}` : line) : `${line}\n`);
+      count++;
+      last = row;
+      if (count === 64) await sink.flush(); // first bytes out early: time to first byte
+      return true;
+    };
+    if (json && opening) await sink.write('{"data":[');
     try {
-      const { sql, params } = buildSearchSql(
-        input.filters,
-        input.fields,
-        input.after,
-        page ? input.limit + 1 : input.limit,
-        page ? null : part.floor,
-      );
-      const stmt = db.prepare(sql).raw();
-      const encode = searchRowEncoder(input.fields);
-      const json = input.format === 'json';
-      if (json && opening) await sink.write('{"data":[');
-      for (const row of stmt.iterate(...params) as IterableIterator<SearchRow>) {
-        if (count === input.limit) {
-          more = true;
-          break;
+      if (ctx.data.storage?.kind === 'postgres') {
+        const rows = pgSearchRows(
+          workerPostgres(),
+          input.tenantId,
+          input.filters,
+          input.fields,
+          input.after,
+          limit,
+          floor,
+        );
+        for await (const row of rows) if (!(await emit(row))) break;
+      } else {
+        const db = openShardReader(ctx.data.dataDir, input.tenantId);
+        try {
+          const { sql, params } = buildSearchSql(input.filters, input.fields, input.after, limit, floor);
+          for (const row of db
+            .prepare(sql)
+            .raw()
+            .iterate(...params) as IterableIterator<SearchRow>)
+            if (!(await emit(row))) break;
+        } finally {
+          db.close();
         }
-        const line = encode(row);
-        await sink.write(json ? (count || !opening ? `,${line}` : line) : `${line}\n`);
-        count++;
-        last = row;
-        if (count === 64) await sink.flush(); // first bytes out early: time to first byte
       }
     } finally {
-      db.close();
       const seconds = (performance.now() - started) / 1000;
       ctx.obs.record('db_query_duration_seconds', { query: `search:${filterShape(input.filters)}` }, seconds);
       ctx.obs.record('stream_rows_total', { route: 'orders_search' }, count);

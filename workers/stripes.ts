@@ -1,9 +1,11 @@
 import type { OrderPosition } from '../src/domain/cursor.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import { buildPgPositionAtSql } from '../src/storage/postgres/search-sql.js';
 import { buildPositionAtSql } from '../src/storage/search-sql.js';
 import { statementCache } from '../src/storage/sqlite.js';
-import { defineTask } from '../src/worker/worker-context.js';
+import { workerPostgres } from '../src/worker/postgres.js';
+import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface StripeCutsInput extends TaskBase {
   filters: SearchFilters;
@@ -34,26 +36,42 @@ export interface StripeCuts {
  * Where the next stripes of a result end: the position of every `every`-th row after `after` (an index
  * scan of count × every entries in SQLite, no rows built), stopping at `maxRows`.
  */
-export const stripeCuts = defineTask('stripeCuts', (ctx, input: StripeCutsInput): StripeCuts => {
+export const stripeCuts = defineTask(
+  'stripeCuts',
+  async (ctx, input: StripeCutsInput): Promise<StripeCuts> => {
+    const positionAt = positionReader(ctx, input);
+    const cuts: OrderPosition[] = [];
+    let position = input.after;
+    let taken = 0;
+    const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
+    while (cuts.length < input.count) {
+      if (left() === 0)
+        return { cuts, taken, end: true, rest: false, more: (await positionAt(position, 0)) !== undefined };
+      const step = Math.min(input.every, left());
+      const next = await positionAt(position, step - 1);
+      if (!next) return { cuts, taken, end: true, rest: true, more: false };
+      cuts.push(next);
+      position = next;
+      taken += step;
+    }
+    return { cuts, taken, end: false, rest: false, more: false };
+  },
+);
+
+/** The position of the match at `offset` after `after`, on the tenant's storage. */
+function positionReader(
+  ctx: TaskContext,
+  input: StripeCutsInput,
+): (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined> {
+  if (ctx.data.storage?.kind === 'postgres')
+    return async (after, offset) => {
+      const at = buildPgPositionAtSql(input.tenantId, input.filters, after, offset);
+      return (await workerPostgres().query<OrderPosition>(at.sql, at.params)).rows[0];
+    };
   // point reads, no iterator left open: the thread's own connection serves them
   const statement = statementCache(ctx.shards.db(input.tenantId));
-  const positionAt = (after: OrderPosition | null, offset: number) => {
+  return async (after, offset) => {
     const at = buildPositionAtSql(input.filters, after);
     return statement(at.sql).get(...at.params, offset) as OrderPosition | undefined;
   };
-  const cuts: OrderPosition[] = [];
-  let position = input.after;
-  let taken = 0;
-  const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
-  while (cuts.length < input.count) {
-    if (left() === 0)
-      return { cuts, taken, end: true, rest: false, more: positionAt(position, 0) !== undefined };
-    const step = Math.min(input.every, left());
-    const next = positionAt(position, step - 1);
-    if (!next) return { cuts, taken, end: true, rest: true, more: false };
-    cuts.push(next);
-    position = next;
-    taken += step;
-  }
-  return { cuts, taken, end: false, rest: false, more: false };
-});
+}

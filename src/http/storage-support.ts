@@ -1,6 +1,6 @@
 /**
- * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication) and
- * ingest of orders and products without an Idempotency-Key. Every other request that reaches tenant data
+ * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication),
+ * ingest of orders and products without an Idempotency-Key, and order search. Every other request that reaches tenant data
  * answers 501 `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not
  * exist. On SQLite this is a no-op.
  */
@@ -8,11 +8,17 @@ import type { MiddlewareHandler } from 'hono';
 import { Problem } from './problem.js';
 import type { AppEnv } from './types.js';
 
-const BUILT_ON_POSTGRES = /^\/api\/v1\/ingest\/(orders|products)\/?$/;
+const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
+  ['POST', /^\/api\/v1\/ingest\/(orders|products)\/?$/],
+  ['GET', /^\/api\/v1\/tenants\/\d+\/orders\/search$/],
+];
 
 /** Whether a request is served on PostgreSQL yet. */
 export function servedOnPostgres(method: string, path: string, idempotencyKey: string | undefined): boolean {
-  return method === 'POST' && BUILT_ON_POSTGRES.test(path) && idempotencyKey === undefined;
+  return (
+    idempotencyKey === undefined &&
+    BUILT_ON_POSTGRES.some(([m, pattern]) => m === method && pattern.test(path))
+  );
 }
 
 export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<AppEnv> {
@@ -20,7 +26,7 @@ export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<A
     if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path, c.req.header('idempotency-key')))
       throw new Problem(
         'storage_not_supported',
-        `${c.req.method} ${c.req.path}${c.req.header('idempotency-key') === undefined ? '' : ' with an Idempotency-Key'} does not run on --storage postgres yet; orders and products ingest, tenants and keys do (docs/postgres.md).`,
+        `${c.req.method} ${c.req.path}${c.req.header('idempotency-key') === undefined ? '' : ' with an Idempotency-Key'} does not run on --storage postgres yet; orders and products ingest, order search, tenants and keys do (docs/postgres.md).`,
       );
     await next();
   };
