@@ -1,0 +1,122 @@
+/**
+ * PostgreSQL in the benchmarks (issue 17): a scratch schema per run, and the outside limit for ingest, a
+ * plain `COPY` of the rows into minimal tables.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { OrderRow } from '../../src/storage/order-writer.js';
+import { copyInto, copyLine } from '../../src/storage/postgres/copy-text.js';
+import { round } from './numbers.js';
+
+/** A schema of its own for `work` (dropped after), a client and a pool whose search_path is it. */
+export async function inSchema<T>(
+  url: string,
+  work: (client: pg.Client, pool: pg.Pool, schemaUrl: string) => Promise<T>,
+): Promise<T> {
+  const name = `orderflow_perf_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${name}`);
+  const schemaUrl = new URL(url);
+  schemaUrl.searchParams.set('options', `-c search_path=${name}`);
+  const pool = new pg.Pool({ connectionString: schemaUrl.toString(), max: 2 });
+  const client = new pg.Client({ connectionString: schemaUrl.toString() });
+  await client.connect();
+  try {
+    return await work(client, pool, schemaUrl.toString());
+  } finally {
+    await client.end();
+    await pool.end();
+    await admin.query(`DROP SCHEMA ${name} CASCADE`);
+    await admin.end();
+  }
+}
+
+export interface Run {
+  orders_per_sec: number;
+  first_segment: number;
+  last_segment: number;
+  holds: number;
+}
+
+/** Writes the orders `batch` at a time with `write`, timing the first and last tenth apart. */
+export async function timeBatches(
+  orders: readonly OrderRow[],
+  batch: number,
+  write: (rows: OrderRow[]) => Promise<void>,
+): Promise<Run> {
+  const tenth = Math.max(batch, Math.floor(orders.length / 10));
+  const started = performance.now();
+  let firstEnd = 0;
+  let lastStart = 0;
+  for (let i = 0; i < orders.length; i += batch) {
+    if (i >= orders.length - tenth && lastStart === 0) lastStart = performance.now();
+    await write(orders.slice(i, i + batch));
+    if (i + batch >= tenth && firstEnd === 0) firstEnd = performance.now();
+  }
+  const ended = performance.now();
+  const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
+  const first = rate(Math.min(tenth, orders.length), firstEnd - started);
+  const last = rate(Math.min(tenth, orders.length), ended - lastStart);
+  return {
+    orders_per_sec: rate(orders.length, ended - started),
+    first_segment: first,
+    last_segment: last,
+    holds: round(last / first, 2),
+  };
+}
+
+const PLAIN_SCHEMA = `
+  CREATE TABLE customers (customer_pk bigint PRIMARY KEY, customer_id text NOT NULL UNIQUE, name text NOT NULL, email text NOT NULL);
+  CREATE TABLE orders (order_pk bigint PRIMARY KEY, order_id text NOT NULL UNIQUE, customer_pk bigint NOT NULL,
+    status text NOT NULL, currency text NOT NULL, created_at timestamptz NOT NULL, total_cents bigint NOT NULL);
+  CREATE INDEX orders_created ON orders (created_at, order_pk);
+  CREATE TABLE order_items (order_pk bigint NOT NULL, line_no integer NOT NULL, product_id bigint NOT NULL,
+    quantity integer NOT NULL, unit_price_cents bigint NOT NULL, PRIMARY KEY (order_pk, line_no));
+  CREATE INDEX order_items_product ON order_items (product_id, order_pk);`;
+
+/**
+ * The limit: `COPY` of the rows as they are into minimal tables (customers unique on customer_id, orders
+ * unique on order_id plus (created_at, order_pk), items with (product_id, order_pk)), ids assigned here,
+ * new customers only, no conflict handling; `batch` orders per transaction.
+ */
+export function plainCopy(url: string, orders: readonly OrderRow[], batch: number): Promise<Run> {
+  return inSchema(url, async (client) => {
+    await client.query(PLAIN_SCHEMA);
+    const customerPk = new Map<string, number>();
+    let orderPk = 0;
+    return timeBatches(orders, batch, async (rows) => {
+      const customers: string[] = [];
+      const orderLines: string[] = [];
+      const itemLines: string[] = [];
+      for (const o of rows) {
+        let c = customerPk.get(o.customer_id);
+        if (c === undefined) {
+          c = customerPk.size + 1;
+          customerPk.set(o.customer_id, c);
+          customers.push(copyLine([c, o.customer_id, o.customer_name, o.customer_email]));
+        }
+        orderPk++;
+        orderLines.push(
+          copyLine([
+            orderPk,
+            o.order_id,
+            c,
+            o.status,
+            o.currency,
+            new Date(o.created_at).toISOString(),
+            o.total_cents,
+          ]),
+        );
+        o.items.forEach((it, k) => {
+          itemLines.push(copyLine([orderPk, k + 1, it.product_id, it.quantity, it.unit_price_cents]));
+        });
+      }
+      await client.query('BEGIN');
+      await copyInto(client, 'customers', customers);
+      await copyInto(client, 'orders', orderLines);
+      await copyInto(client, 'order_items', itemLines);
+      await client.query('COMMIT');
+    });
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * The server on `--storage postgres` (issue 17), against the outside limits in the same run: the first N
+ * orders of a dataset posted over HTTP in one request into a fresh tenant, against a plain `COPY` of the
+ * same rows (perf/lib/postgres.ts); then one search page of up to 100,000 rows, every field, NDJSON,
+ * against a plain read of the same rows in this process (one query with the same columns, newest first,
+ * rows as arrays, nothing done with them). Peak server RSS over each.
+ *   node dist/perf/postgres-server.js --dataset ./datasets/small [--orders 200000] [--database-url …]
+ * Prints a table and one JSON line; writes perf/results/postgres-server.json.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SEARCH_FIELDS } from '../src/domain/search.js';
+import { buildPgSearchSql } from '../src/storage/postgres/search-sql.js';
+import { tenantDir } from '../tools/gen/write-files.js';
+import { sampleRss } from '../tools/lib/spawn-server.js';
+import { send } from './lib/http.js';
+import { mib, ratio } from './lib/numbers.js';
+import { readOrders, tableLines } from './lib/orders-file.js';
+import { inSchema, plainCopy } from './lib/postgres.js';
+import { machine, writeResult } from './lib/results.js';
+import { PERF_ADMIN, startPerfServer } from './lib/server.js';
+import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: './datasets/small' },
+    orders: { type: 'string', default: '200000' },
+    'database-url': {
+      type: 'string',
+      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
+  },
+});
+const url = values['database-url']!;
+const total = Number(values.orders);
+const SEARCH_ROWS = Math.min(100_000, total);
+const dir = tenantDir(values.dataset!, 1);
+const work = mkdtempSync(join(tmpdir(), 'orderflow-pg-server-'));
+const body = join(work, 'orders.ndjson');
+{
+  const lines: string[] = [];
+  for await (const line of tableLines(dir, 'orders', total)) lines.push(line);
+  writeFileSync(body, `${lines.join('\n')}\n`);
+}
+const orders = await readOrders(dir, total);
+
+const plain = await plainCopy(url, orders, 10_000);
+
+const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
+  const server = await startPerfServer(join(work, 'data'), [
+    '--storage',
+    'postgres',
+    '--database-url',
+    schemaUrl,
+  ]);
+  try {
+    const t = await createTenant(server.url, PERF_ADMIN, 'perf');
+    await loadProducts(server.url, t.auth, dir);
+    let sampler = sampleRss(server.child.pid!, 100);
+    let started = performance.now();
+    const summary = await postNdjson(server.url, t.auth, '/api/v1/ingest/orders/', body);
+    const ingestSeconds = (performance.now() - started) / 1000;
+    const ingestRss = sampler.stop().peak;
+    if (summary.rows_inserted !== total) throw new Error(`inserted ${summary.rows_inserted} of ${total}`);
+    await client.query('ANALYZE');
+
+    // the search page, then the same rows read plainly in this process
+    sampler = sampleRss(server.child.pid!, 100);
+    started = performance.now();
+    const page = await send(`${server.url}/api/v1/tenants/${t.tenantId}/orders/search?limit=${SEARCH_ROWS}`, {
+      headers: t.auth,
+    });
+    const searchSeconds = (performance.now() - started) / 1000;
+    const searchRss = sampler.stop().peak;
+    const rows = page.text.split('\n').length - 2; // the meta line and the final newline
+    if (page.status !== 200 || rows !== SEARCH_ROWS) throw new Error(`search: ${page.status}, ${rows} rows`);
+    const { sql, params } = buildPgSearchSql(t.tenantId, {}, SEARCH_FIELDS, null, SEARCH_ROWS);
+    let best = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      const result = await client.query({ text: sql, values: params, rowMode: 'array' });
+      if (result.rows.length !== SEARCH_ROWS) throw new Error('plain read: wrong row count');
+      best = Math.min(best, (performance.now() - t0) / 1000);
+    }
+    return {
+      ingest_orders_per_sec: Math.round(total / ingestSeconds),
+      ingest_peak_rss_mb: mib(ingestRss),
+      search_rows_per_sec: Math.round(SEARCH_ROWS / searchSeconds),
+      search_peak_rss_mb: mib(searchRss),
+      plain_read_rows_per_sec: Math.round(SEARCH_ROWS / best),
+    };
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+});
+rmSync(work, { recursive: true, force: true });
+
+const result = {
+  benchmark: 'postgres-server',
+  at: new Date().toISOString(),
+  env: machine(),
+  orders: total,
+  search_rows: SEARCH_ROWS,
+  plain_copy_orders_per_sec: plain.orders_per_sec,
+  ...ours,
+  ingest_ratio: ratio(ours.ingest_orders_per_sec, plain.orders_per_sec),
+  search_ratio: ratio(ours.search_rows_per_sec, ours.plain_read_rows_per_sec),
+};
+writeResult('postgres-server', result);
+process.stdout.write(
+  [
+    `| --storage postgres, ${total} orders | ours over HTTP | outside limit, same run | ratio | peak server RSS MB |`,
+    '|---|---|---|---|---|',
+    `| ingest, one request (orders/s) | ${ours.ingest_orders_per_sec} | ${plain.orders_per_sec} (plain COPY) | ${result.ingest_ratio} | ${ours.ingest_peak_rss_mb} |`,
+    `| search, ${SEARCH_ROWS} rows, every field, NDJSON (rows/s) | ${ours.search_rows_per_sec} | ${ours.plain_read_rows_per_sec} (one query in process) | ${result.search_ratio} | ${ours.search_peak_rss_mb} |`,
+    '',
+    JSON.stringify(result),
+    '',
+  ].join('\n'),
+);
