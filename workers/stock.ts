@@ -1,22 +1,23 @@
 import type { ValidProduct } from '../src/domain/order-schema.js';
-import { applyGroup, type GroupOutcome, type StockEvent, type StockMode } from '../src/domain/stock.js';
+import {
+  applyGroup,
+  eventsByProduct,
+  groupResult,
+  type ProductResult,
+  type StockEvent,
+  type StockMode,
+  unknownProductResult,
+  writeFailedResult,
+} from '../src/domain/stock.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import { pgGetProduct, pgStockBulk } from '../src/storage/postgres/stock.js';
 import type { Db } from '../src/storage/sqlite.js';
+import { workerPostgres } from '../src/worker/postgres.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
 export interface StockBulkInput extends TaskBase {
   mode: StockMode;
   events: StockEvent[];
-}
-
-export interface ProductResult {
-  product_id: number;
-  status: GroupOutcome['status'];
-  quantity: number | null;
-  version: number | null;
-  events_applied: number;
-  events_duplicate: number;
-  error?: { code: string; message: string; event_id?: string };
 }
 
 function statements(db: Db) {
@@ -40,16 +41,24 @@ function statements(db: Db) {
  * order), one savepoint per product, products in ascending id order. A product's events apply all or
  * none; other products are unaffected.
  */
-export const stockBulk = defineTask('stockBulk', (ctx, input: StockBulkInput) => {
+export const stockBulk = defineTask('stockBulk', async (ctx, input: StockBulkInput) => {
+  if (ctx.data.storage?.kind === 'postgres') {
+    const started = performance.now();
+    const client = await workerPostgres().connect();
+    try {
+      return await pgStockBulk(client, input.tenantId, input.mode, input.events);
+    } finally {
+      client.release();
+      ctx.obs.record(
+        'db_query_duration_seconds',
+        { query: 'stock_bulk_update' },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
   const db = ctx.shards.db(input.tenantId);
   const s = ctx.shards.cached(input.tenantId, 'stockStatements', statements);
-  const byProduct = new Map<number, StockEvent[]>();
-  for (const e of input.events) {
-    const list = byProduct.get(e.product_id) ?? [];
-    list.push(e);
-    byProduct.set(e.product_id, list);
-  }
-  const productIds = [...byProduct.keys()].sort((a, b) => a - b);
+  const { ids: productIds, of: byProduct } = eventsByProduct(input.events);
   const now = Date.now();
   return ctx.lock.withLock(input.tenantId, () =>
     ctx.obs.timeQuery('stock_bulk_update', () =>
@@ -67,27 +76,11 @@ export const stockBulk = defineTask('stockBulk', (ctx, input: StockBulkInput) =>
               | { stock: number; version: number; writtenAt: number | null }
               | undefined;
             if (!current) {
-              results.push({
-                product_id: productId,
-                status: 'failed',
-                quantity: null,
-                version: null,
-                events_applied: 0,
-                events_duplicate: 0,
-                error: { code: 'unknown_product', message: `product ${productId} does not exist` },
-              });
+              results.push(unknownProductResult(productId));
               continue;
             }
             const outcome = applyGroup(input.mode, current, events, alreadyApplied);
-            let result: ProductResult = {
-              product_id: productId,
-              status: outcome.status,
-              quantity: outcome.stock,
-              version: outcome.version,
-              events_applied: outcome.applied.length,
-              events_duplicate: outcome.duplicates.length,
-              ...(outcome.error ? { error: outcome.error } : {}),
-            };
+            let result = groupResult(productId, outcome);
             if (outcome.applied.length > 0) {
               try {
                 db.transaction(() => {
@@ -109,14 +102,7 @@ export const stockBulk = defineTask('stockBulk', (ctx, input: StockBulkInput) =>
                   }
                 })(); // nested: a savepoint, rolled back alone if this product fails
               } catch (error) {
-                result = {
-                  ...result,
-                  status: 'failed',
-                  quantity: current.stock,
-                  version: current.version,
-                  events_applied: 0,
-                  error: { code: 'write_failed', message: (error as Error).message },
-                };
+                result = writeFailedResult(result, current, error as Error);
               }
             }
             results.push(result);
@@ -136,7 +122,9 @@ export interface ProductView extends Omit<ValidProduct, 'tenant_id'> {
 
 export const getProduct = defineTask(
   'getProduct',
-  (ctx, input: TaskBase & { productId: number }): ProductView | null => {
+  async (ctx, input: TaskBase & { productId: number }): Promise<ProductView | null> => {
+    if (ctx.data.storage?.kind === 'postgres')
+      return pgGetProduct(workerPostgres(), input.tenantId, input.productId);
     const row = ctx.obs.timeQuery('product_get', () =>
       ctx.shards
         .cached(input.tenantId, 'productGet', (db) =>

@@ -159,3 +159,64 @@ export function applyGroup(
   }
   return { status: 'applied', stock, version: current.version + 1, writtenAt, applied, duplicates };
 }
+
+/** What a bulk update answers for one product (the contract's `results[]`). */
+export interface ProductResult {
+  product_id: number;
+  status: GroupStatus;
+  quantity: number | null;
+  version: number | null;
+  events_applied: number;
+  events_duplicate: number;
+  error?: { code: string; message: string; event_id?: string };
+}
+
+/** A request's events grouped by product, the products in ascending id order (the order they are locked in). */
+export function eventsByProduct(events: readonly StockEvent[]): {
+  ids: number[];
+  of: Map<number, StockEvent[]>;
+} {
+  const of = new Map<number, StockEvent[]>();
+  for (const e of events) {
+    const list = of.get(e.product_id) ?? [];
+    list.push(e);
+    of.set(e.product_id, list);
+  }
+  return { ids: [...of.keys()].sort((a, b) => a - b), of };
+}
+
+export function unknownProductResult(productId: number): ProductResult {
+  return {
+    product_id: productId,
+    status: 'failed',
+    quantity: null,
+    version: null,
+    events_applied: 0,
+    events_duplicate: 0,
+    error: { code: 'unknown_product', message: `product ${productId} does not exist` },
+  };
+}
+
+export function groupResult(productId: number, outcome: GroupOutcome): ProductResult {
+  return {
+    product_id: productId,
+    status: outcome.status,
+    quantity: outcome.stock,
+    version: outcome.version,
+    events_applied: outcome.applied.length,
+    events_duplicate: outcome.duplicates.length,
+    ...(outcome.error ? { error: outcome.error } : {}),
+  };
+}
+
+/** The product's result when writing its applied group failed: nothing of it stayed. */
+export function writeFailedResult(result: ProductResult, current: ProductStock, error: Error): ProductResult {
+  return {
+    ...result,
+    status: 'failed',
+    quantity: current.stock,
+    version: current.version,
+    events_applied: 0,
+    error: { code: 'write_failed', message: error.message },
+  };
+}

@@ -190,7 +190,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
       api_key: string;
     };
     for (const [method, path, headers] of [
-      ['GET', `/api/v1/tenants/${t.tenant_id}/products/1`, {}],
+      ['GET', `/api/v1/tenants/${t.tenant_id}/products/1/price-anomalies`, {}],
       [
         'GET',
         `/api/v1/tenants/${t.tenant_id}/metrics/sales?group_by=day&start_date=2026-01-01&end_date=2026-02-01`,

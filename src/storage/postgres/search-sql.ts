@@ -40,10 +40,16 @@ function numbered(sql: string): string {
 
 /**
  * The FTS5 match expression the route builds (`"ada"* "love"*`: quoted prefix words, ANDed) as a tsquery
- * (`ada:* & love:*`). The words hold only letters and digits (src/domain/search.ts, ftsMatch).
+ * (`ada:* & love:*`), without diacritics as FTS5 reads them. The words hold only letters and digits
+ * (src/domain/search.ts, ftsMatch).
  */
 export function tsQuery(match: string): string {
-  return [...match.matchAll(/"([^"]+)"\*/g)].map((m) => `${m[1]}:*`).join(' & ');
+  return [...match.matchAll(/"([^"]+)"\*/g)].map((m) => `${withoutDiacritics(m[1]!)}:*`).join(' & ');
+}
+
+/** A word with its combining marks dropped, as the stored words are (migration 004): "édith" → "edith". */
+function withoutDiacritics(word: string): string {
+  return word.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
 }
 
 function searchWhere(
