@@ -22,6 +22,7 @@ import { Metrics } from './obs/metrics.js';
 import { WorkerPool } from './pool/pool.js';
 import type { AppDeps } from './routes/deps.js';
 import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
+import { registerBoot } from './storage/postgres/boots.js';
 import { prepareShard } from './storage/shards.js';
 import { TenantDirectory } from './storage/tenant-directory.js';
 
@@ -42,6 +43,13 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.server.logLevel, { thread: 'main' });
   const opened = await openCatalog(config);
+  const bootId = randomUUID();
+  // on PostgreSQL other servers see this one alive while it runs (idempotency keys it holds stay its own)
+  const boot = opened.postgres
+    ? await registerBoot(opened.postgres, bootId, (error) =>
+        log.warn({ err: error }, 'boot heartbeat failed'),
+      )
+    : null;
   const directory = new TenantDirectory(opened.catalog);
   await directory.start(TENANT_LIST_REFRESH_MS, (error) =>
     log.warn({ err: error }, 'refreshing the tenant list failed'),
@@ -150,7 +158,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     uploads,
     health,
     faults,
-    state: { ready: false, draining: false, bootId: randomUUID() },
+    state: { ready: false, draining: false, bootId },
     shutdown: shutdown.signal,
   };
   const app = createApp(deps);
@@ -216,6 +224,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await uploads.stop();
     await pool.close();
     directory.stop();
+    await boot?.stop();
     await opened.close();
     log.info('stopped');
   };

@@ -1,5 +1,7 @@
 import type { TaskBase } from '../src/pool/protocol.js';
 import { type BeginResult, IdempotencyStore } from '../src/storage/idempotency.js';
+import { PgIdempotencyStore } from '../src/storage/postgres/idempotency.js';
+import { workerPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface IdempotencyInput extends TaskBase {
@@ -19,7 +21,39 @@ function store(ctx: TaskContext, tenantId: number): IdempotencyStore {
 }
 
 /** The idempotency record operations, each one short write transaction under the shard lock. */
-export const idempotency = defineTask('idempotency', (ctx, i: IdempotencyInput): BeginResult | boolean => {
+export const idempotency = defineTask(
+  'idempotency',
+  (ctx, i: IdempotencyInput): BeginResult | boolean | Promise<BeginResult | boolean> =>
+    ctx.data.storage?.kind === 'postgres' ? onPostgres(ctx, i) : onSqlite(ctx, i),
+);
+
+/** The same operations on PostgreSQL, on one of the thread's connections. */
+async function onPostgres(ctx: TaskContext, i: IdempotencyInput): Promise<BeginResult | boolean> {
+  const started = performance.now();
+  const client = await workerPostgres().connect();
+  try {
+    const s = new PgIdempotencyStore(client, i.tenantId);
+    const now = Date.now();
+    switch (i.op) {
+      case 'begin':
+        return await s.begin(i.scope, i.key, i.owner, i.bootId!, now, i.ttlMs!);
+      case 'complete':
+        return await s.complete(i.scope, i.key, i.owner, i.fingerprint!, i.status!, i.body!, now, i.ttlMs!);
+      case 'release':
+        await s.release(i.scope, i.key, i.owner);
+        return true;
+    }
+  } finally {
+    client.release();
+    ctx.obs.record(
+      'db_query_duration_seconds',
+      { query: `idempotency_${i.op}` },
+      (performance.now() - started) / 1000,
+    );
+  }
+}
+
+function onSqlite(ctx: TaskContext, i: IdempotencyInput): BeginResult | boolean {
   const db = ctx.shards.db(i.tenantId);
   const s = store(ctx, i.tenantId);
   const now = Date.now();
@@ -40,4 +74,4 @@ export const idempotency = defineTask('idempotency', (ctx, i: IdempotencyInput):
         .immediate(),
     ),
   );
-});
+}

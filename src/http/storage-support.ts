@@ -1,6 +1,6 @@
 /**
  * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication),
- * ingest of orders and products without an Idempotency-Key, order search, stock bulk updates and product reads. Every other request that reaches tenant data
+ * ingest of orders and products (with or without an Idempotency-Key), order search, stock bulk updates and product reads. Every other request that reaches tenant data
  * answers 501 `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not
  * exist. On SQLite this is a no-op.
  */
@@ -16,20 +16,17 @@ const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
 ];
 
 /** Whether a request is served on PostgreSQL yet. */
-export function servedOnPostgres(method: string, path: string, idempotencyKey: string | undefined): boolean {
+export function servedOnPostgres(method: string, path: string): boolean {
   const asked = method === 'HEAD' ? 'GET' : method; // HEAD is served by the GET route
-  return (
-    idempotencyKey === undefined &&
-    BUILT_ON_POSTGRES.some(([m, pattern]) => m === asked && pattern.test(path))
-  );
+  return BUILT_ON_POSTGRES.some(([m, pattern]) => m === asked && pattern.test(path));
 }
 
 export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path, c.req.header('idempotency-key')))
+    if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path))
       throw new Problem(
         'storage_not_supported',
-        `${c.req.method} ${c.req.path}${c.req.header('idempotency-key') === undefined ? '' : ' with an Idempotency-Key'} does not run on --storage postgres yet; orders and products ingest, order search, stock, product reads, tenants and keys do (docs/postgres.md).`,
+        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, stock, product reads, tenants and keys do (docs/postgres.md).`,
       );
     await next();
   };

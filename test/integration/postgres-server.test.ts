@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeOrders, ndjson, order, product } from '../helpers/data.js';
 import { postgresUnavailable, scratchSchema, TEST_DATABASE_URL } from '../helpers/postgres.js';
-import { ADMIN_TOKEN, auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 /**
  * The server on `--storage postgres` (issue 17), as far as it goes: the catalog in PostgreSQL (tenants,
@@ -182,6 +182,97 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     }
   });
 
+  it("idempotency keys hold across servers: a replay on the other server, 409 while a live server holds the key, a dead server's claim taken over", async () => {
+    const t = (await (
+      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'idem' }) })
+    ).json()) as { tenant_id: number; api_key: string };
+    const headers = (key: string) =>
+      auth(t.api_key, { 'content-type': 'application/x-ndjson', 'idempotency-key': key });
+    await fetch(`${a.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([product(1), product(2), product(3)]),
+    });
+    const body = ndjson(Array.from({ length: 50 }, (_, i) => order(i)));
+    const first = await fetch(`${a.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: headers('k-1'),
+      body,
+    });
+    expect(first.status).toBe(200);
+    const summary = await first.text();
+    const replay = await fetch(`${b.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: headers('k-1'),
+      body,
+    });
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replay.text()).toBe(summary);
+    const reused = await fetch(`${b.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: headers('k-1'),
+      body: ndjson([order(99)]),
+    });
+    expect(reused.status).toBe(422);
+    expect(await reused.json()).toMatchObject({ code: 'idempotency_key_reused' });
+
+    // a body still arriving on server a holds its key: b answers 409
+    let send!: (chunk: Uint8Array | null) => void;
+    const slow = new ReadableStream<Uint8Array>({
+      start(controller) {
+        send = (chunk) => (chunk ? controller.enqueue(chunk) : controller.close());
+      },
+    });
+    const held = fetch(`${a.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: headers('k-2'),
+      body: slow,
+      duplex: 'half',
+    } as RequestInit);
+    send(new TextEncoder().encode(ndjson([order(200)])));
+    const client = await schema.connect();
+    try {
+      await eventually(
+        async () =>
+          (
+            await client.query(
+              "SELECT 1 FROM idempotency_keys WHERE idem_key = 'k-2' AND state = 'in_flight'",
+            )
+          ).rowCount === 1,
+        5000,
+        'the claim on server a',
+      );
+      const busy = await fetch(`${b.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: headers('k-2'),
+        body: ndjson([order(200)]),
+      });
+      expect(busy.status).toBe(409);
+      expect(busy.headers.get('retry-after')).not.toBeNull();
+      expect(await busy.json()).toMatchObject({ code: 'idempotency_in_flight' });
+      send(new TextEncoder().encode(ndjson([order(201)])));
+      send(null);
+      expect((await held).status).toBe(200);
+
+      // a claim left by a server whose heartbeat stopped (killed mid-request) is taken over
+      await client.query(
+        `INSERT INTO idempotency_keys (tenant_id, scope, idem_key, fingerprint, state, owner, created_at, expires_at)
+         VALUES ($1, 'ingest_orders', 'k-3', '', 'in_flight', 'gone-boot/1', now(), now() + interval '1 day')`,
+        [t.tenant_id],
+      );
+      const taken = await fetch(`${b.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: headers('k-3'),
+        body: ndjson([order(300)]),
+      });
+      expect(taken.status).toBe(200);
+      expect(await taken.json()).toMatchObject({ rows_inserted: 1 });
+    } finally {
+      await client.end();
+    }
+  });
+
   it('answers 501 storage_not_supported for what is not on PostgreSQL yet, with the request id', async () => {
     const t = (await (
       await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'rest' }) })
@@ -196,7 +287,6 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         `/api/v1/tenants/${t.tenant_id}/metrics/sales?group_by=day&start_date=2026-01-01&end_date=2026-02-01`,
         {},
       ],
-      ['POST', '/api/v1/ingest/orders/', { 'idempotency-key': 'k-1' }],
       ['POST', '/api/v1/ingest/orders/uploads', {}],
     ] as const) {
       const res = await fetch(`${a.url}${path}`, { method, headers: auth(t.api_key, headers) });

@@ -1,0 +1,30 @@
+/**
+ * This server process in `server_boots` (issue 17): registered at start, its heartbeat renewed every
+ * HEARTBEAT_MS, removed at a clean stop. Another process is alive while its heartbeat is younger than
+ * ALIVE_MS (src/storage/postgres/idempotency.ts asks).
+ */
+import type pg from 'pg';
+
+export const HEARTBEAT_MS = 5_000;
+/** Three missed heartbeats: the process is gone (or cut off from the database, which is the same to us). */
+export const ALIVE_MS = 3 * HEARTBEAT_MS;
+
+export async function registerBoot(
+  pool: pg.Pool,
+  bootId: string,
+  onError: (error: unknown) => void,
+): Promise<{ stop(): Promise<void> }> {
+  await pool.query('INSERT INTO server_boots (boot_id) VALUES ($1) ON CONFLICT (boot_id) DO NOTHING', [
+    bootId,
+  ]);
+  const timer = setInterval(() => {
+    pool.query('UPDATE server_boots SET heartbeat_at = now() WHERE boot_id = $1', [bootId]).catch(onError);
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pool.query('DELETE FROM server_boots WHERE boot_id = $1', [bootId]);
+    },
+  };
+}
