@@ -1,8 +1,10 @@
 import type { Database } from 'better-sqlite3';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { ExportStore } from '../src/storage/export-store.js';
+import { pgEraseCustomer } from '../src/storage/postgres/erasure.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
-import { defineTask } from '../src/worker/worker-context.js';
+import { workerPostgres } from '../src/worker/postgres.js';
+import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface EraseInput extends TaskBase {
   by: 'customer_id' | 'email';
@@ -44,7 +46,28 @@ function exportsHolding(db: Database, customerPks: readonly number[]): string[] 
  * written. secure_delete zeroes freed bytes, and a TRUNCATE checkpoint removes old page images from the
  * WAL, so the PII is gone from the files, not only from queries.
  */
-export const eraseCustomer = defineTask('eraseCustomer', (ctx, input: EraseInput): ErasureResult | null => {
+export const eraseCustomer = defineTask(
+  'eraseCustomer',
+  (ctx, input: EraseInput): ErasureResult | null | Promise<ErasureResult | null> =>
+    ctx.data.storage?.kind === 'postgres' ? eraseOnPostgres(ctx, input) : eraseOnSqlite(ctx, input),
+);
+
+async function eraseOnPostgres(ctx: TaskContext, input: EraseInput): Promise<ErasureResult | null> {
+  const started = performance.now();
+  const client = await workerPostgres().connect();
+  try {
+    return await pgEraseCustomer(client, input.tenantId, input.by, input.value, input.requestId);
+  } finally {
+    client.release();
+    ctx.obs.record(
+      'db_query_duration_seconds',
+      { query: 'erase_customer' },
+      (performance.now() - started) / 1000,
+    );
+  }
+}
+
+function eraseOnSqlite(ctx: TaskContext, input: EraseInput): ErasureResult | null {
   const db = ctx.shards.db(input.tenantId);
   return ctx.lock.withLock(input.tenantId, () =>
     ctx.obs.timeQuery('erase_customer', () => {
@@ -115,4 +138,4 @@ export const eraseCustomer = defineTask('eraseCustomer', (ctx, input: EraseInput
       }
     }),
   );
-});
+}

@@ -1,6 +1,6 @@
 /**
  * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication),
- * ingest of orders and products (with or without an Idempotency-Key), order search, stock bulk updates and product reads. Every other request that reaches tenant data
+ * ingest of orders and products (with or without an Idempotency-Key), order search, stock bulk updates, product reads and GDPR erasure. Every other request that reaches tenant data
  * answers 501 `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not
  * exist. On SQLite this is a no-op.
  */
@@ -13,6 +13,7 @@ const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
   ['GET', /^\/api\/v1\/tenants\/\d+\/orders\/search$/],
   ['PUT', /^\/api\/v1\/tenants\/\d+\/stock\/bulk_update$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/products\/\d+$/],
+  ['DELETE', /^\/api\/v1\/tenants\/\d+\/customers(\/[^/]+)?$/],
 ];
 
 /** Whether a request is served on PostgreSQL yet. */
@@ -26,7 +27,7 @@ export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<A
     if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path))
       throw new Problem(
         'storage_not_supported',
-        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, stock, product reads, tenants and keys do (docs/postgres.md).`,
+        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, stock, product reads, erasure, tenants and keys do (docs/postgres.md).`,
       );
     await next();
   };

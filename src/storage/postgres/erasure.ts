@@ -1,0 +1,88 @@
+/**
+ * GDPR erasure on PostgreSQL (issue 17), the same answer as SQLite's (workers/privacy.ts): the customer
+ * row keeps its id, so orders and aggregates do not change, but its customer_id, name and email become
+ * tokens; stored idempotent responses quoting them are purged; an audit row is written; all in one
+ * transaction. Then the tenant's customers and idempotency partitions are rewritten (`VACUUM FULL`, one
+ * tenant's partitions only, so no other tenant waits), which leaves the old row versions and index entries
+ * out of the table files, as SQLite's secure_delete does. What PostgreSQL keeps beyond that: the WAL
+ * segments and base backups that still hold old page images, until they are recycled or expire
+ * (docs/postgres.md).
+ */
+import type { ClientBase } from 'pg';
+import { partitionName } from './tenant-partitions.js';
+
+export interface PgErasure {
+  customer_pks: number[];
+  orders_kept: number;
+  purged_idempotency_responses: number;
+  purged_upload_errors: number;
+  exports_containing: string[];
+}
+
+export async function pgEraseCustomer(
+  client: ClientBase,
+  tenantId: number,
+  by: 'customer_id' | 'email',
+  value: string,
+  requestId: string,
+  now = Date.now(),
+): Promise<PgErasure | null> {
+  await client.query('BEGIN');
+  let result: PgErasure | null;
+  try {
+    const { rows } = await client.query<{ pk: number; customer_id: string; name: string; email: string }>(
+      `SELECT customer_pk::float8 AS pk, customer_id, name, email FROM customers
+        WHERE tenant_id = $1 AND ${by === 'email' ? 'email' : 'customer_id'} = $2 AND erased_at IS NULL FOR UPDATE`,
+      [tenantId, value],
+    );
+    if (rows.length === 0) {
+      await client.query('ROLLBACK');
+      return null;
+    }
+    let idem = 0;
+    let orders = 0;
+    for (const c of rows) {
+      let purged = 0;
+      for (const pii of [c.email, c.name, c.customer_id]) {
+        const deleted = await client.query(
+          'DELETE FROM idempotency_keys WHERE tenant_id = $1 AND strpos(response_body, $2) > 0',
+          [tenantId, pii],
+        );
+        purged += deleted.rowCount ?? 0;
+      }
+      await client.query(
+        `UPDATE customers SET customer_id = 'erased:' || customer_pk, name = '[erased]',
+                email = 'erased-' || customer_pk || '@invalid', erased_at = to_timestamp($3::float8 / 1000)
+          WHERE tenant_id = $1 AND customer_pk = $2`,
+        [tenantId, c.pk, now],
+      );
+      await client.query(
+        `INSERT INTO customer_erasures (tenant_id, customer_pk, erased_at, request_id, matched_by,
+                                        purged_idempotency_responses, purged_upload_errors)
+         VALUES ($1, $2, to_timestamp($3::float8 / 1000), $4, $5, $6, 0)`,
+        [tenantId, c.pk, now, requestId, by, purged],
+      );
+      idem += purged;
+      const counted = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM orders WHERE tenant_id = $1 AND customer_pk = $2',
+        [tenantId, c.pk],
+      );
+      orders += counted.rows[0]!.n;
+    }
+    await client.query('COMMIT');
+    result = {
+      customer_pks: rows.map((r) => r.pk),
+      orders_kept: orders,
+      purged_idempotency_responses: idem,
+      // uploads and exports are not on PostgreSQL yet: no upload error log or export file can hold the PII
+      purged_upload_errors: 0,
+      exports_containing: [],
+    };
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+  for (const table of ['customers', 'idempotency_keys'])
+    await client.query(`VACUUM (FULL) ${client.escapeIdentifier(partitionName(table, tenantId))}`);
+  return result;
+}
