@@ -51,18 +51,21 @@ export const search = defineStreamTask(
     let more = false;
     const encode = searchRowEncoder(input.fields);
     const json = input.format === 'json';
-    /** Writes one row; false once the page is full (the row read past it says there is more). */
-    const emit = async (row: SearchRow): Promise<boolean> => {
+    /**
+     * Writes one row (the promise of its write), or null once the page is full: the row read past it says
+     * there is more. Not an async function: the loop awaits the write itself, one await per row.
+     */
+    const emit = (row: SearchRow): Promise<void> | null => {
       if (count === input.limit) {
         more = true;
-        return false;
+        return null;
       }
       const line = encode(row);
-      await sink.write(json ? (count || !opening ? `,${line}` : line) : `${line}\n`);
+      const written = sink.write(json ? (count || !opening ? `,${line}` : line) : `${line}\n`);
       count++;
       last = row;
-      if (count === 64) await sink.flush(); // first bytes out early: time to first byte
-      return true;
+      // first bytes out early: time to first byte
+      return count === 64 ? written.then(() => sink.flush()) : written;
     };
     if (json && opening) await sink.write('{"data":[');
     try {
@@ -76,7 +79,11 @@ export const search = defineStreamTask(
           limit,
           floor,
         );
-        for await (const row of rows) if (!(await emit(row))) break;
+        for await (const row of rows) {
+          const written = emit(row);
+          if (!written) break;
+          await written;
+        }
       } else {
         const db = openShardReader(ctx.data.dataDir, input.tenantId);
         try {
@@ -84,8 +91,11 @@ export const search = defineStreamTask(
           for (const row of db
             .prepare(sql)
             .raw()
-            .iterate(...params) as IterableIterator<SearchRow>)
-            if (!(await emit(row))) break;
+            .iterate(...params) as IterableIterator<SearchRow>) {
+            const written = emit(row);
+            if (!written) break;
+            await written;
+          }
         } finally {
           db.close();
         }
