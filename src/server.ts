@@ -42,7 +42,9 @@ export interface RunningServer {
 /** Opens storage (migrating the catalog and every shard), starts the pool, and serves HTTP. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.server.logLevel, { thread: 'main' });
-  const opened = await openCatalog(config);
+  const opened = await openCatalog(config, (error) =>
+    log.warn({ err: error }, 'an idle PostgreSQL connection failed'),
+  );
   const bootId = randomUUID();
   // on PostgreSQL other servers see this one alive while it runs (idempotency keys it holds stay its own)
   const boot = opened.postgres

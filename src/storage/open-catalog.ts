@@ -21,7 +21,10 @@ export interface OpenedCatalog {
 
 export class StorageConfigError extends Error {}
 
-export async function openCatalog(config: Config): Promise<OpenedCatalog> {
+export async function openCatalog(
+  config: Config,
+  onIdleError: (error: Error) => void = () => {},
+): Promise<OpenedCatalog> {
   if (config.storage.kind === 'sqlite') {
     const sqlite = new Catalog(config.server.dataDir);
     return { catalog: sqliteCatalogStore(sqlite), sqlite, postgres: null, close: async () => sqlite.close() };
@@ -33,6 +36,9 @@ export async function openCatalog(config: Config): Promise<OpenedCatalog> {
       '--ingest-mode inline writes SQLite shards; use pool with --storage postgres',
     );
   const pool = new pg.Pool({ connectionString: url, max: config.storage.postgresPoolMax });
+  // an idle connection the server dropped is discarded and replaced on demand; unheard, the event would
+  // end the process
+  pool.on('error', (error) => onIdleError(error));
   const client = await pool.connect().catch(async (error: Error) => {
     await pool.end();
     throw new StorageConfigError(`cannot connect to PostgreSQL: ${error.message}`);

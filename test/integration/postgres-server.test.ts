@@ -20,6 +20,8 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     schema = await scratchSchema();
     const url = new URL(TEST_DATABASE_URL);
     url.searchParams.set('options', `-c search_path=${schema.name}`);
+    // its own application name, so a test can drop exactly these servers' connections
+    url.searchParams.set('application_name', schema.name);
     const args = ['--storage', 'postgres', '--database-url', url.toString()];
     // two servers on one database, each with its own data directory (nothing of a tenant is in it)
     [a, b] = await Promise.all([startServer({ args }), startServer({ args })]);
@@ -371,6 +373,38 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('survives PostgreSQL dropping its connections: requests answer 503 storage_busy with Retry-After or succeed, and the next ones succeed', async () => {
+    const t = (await (
+      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'dropped' }) })
+    ).json()) as { tenant_id: number; api_key: string };
+    const search = () =>
+      fetch(`${a.url}/api/v1/tenants/${t.tenant_id}/orders/search?limit=5`, { headers: auth(t.api_key) });
+    expect((await search()).status).toBe(200);
+    const client = await schema.connect();
+    try {
+      const { rows } = await client.query(
+        'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+        [schema.name],
+      );
+      expect(rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await search();
+      statuses.push(res.status);
+      if (res.status !== 200) {
+        expect(res.status).toBe(503);
+        expect(res.headers.get('retry-after')).not.toBeNull();
+        expect(await res.json()).toMatchObject({ code: 'storage_busy', request_id: expect.any(String) });
+      } else await res.body?.cancel();
+    }
+    expect(statuses.at(-1)).toBe(200);
+    expect(a.child.exitCode).toBeNull();
+    expect(b.child.exitCode).toBeNull();
   });
 
   it('answers 501 storage_not_supported for what is not on PostgreSQL yet, with the request id', async () => {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { storageProblem } from '../../src/http/storage-problem.js';
+import { storageFault } from '../../src/storage/storage-fault.js';
+
+const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+describe('storage faults, from either backend', () => {
+  it.each([
+    ['SQLITE_FULL', 'disk_full'],
+    ['ENOSPC', 'disk_full'],
+    ['sqlite_corrupt', 'damaged'],
+    ['SQLITE_BUSY_SNAPSHOT', 'busy'],
+    // PostgreSQL SQLSTATEs
+    ['53100', 'disk_full'],
+    ['57P01', 'busy'],
+    ['08006', 'busy'],
+    ['53300', 'busy'],
+    ['40001', 'busy'],
+    ['40P01', 'busy'],
+    ['55P03', 'busy'],
+    ['ECONNREFUSED', 'busy'],
+    // not a storage fault: a bug or bad data, answered 500 / by the caller
+    ['23505', null],
+    ['42P01', null],
+    ['XX001', null],
+  ])('%s is %s', (code, fault) => {
+    expect(storageFault(withCode(code))).toBe(fault);
+  });
+
+  it('a lost PostgreSQL connection is a 503 the client may retry, never a tenant marked damaged', () => {
+    const problem = storageProblem(withCode('57P01'));
+    expect(problem?.code).toBe('storage_busy');
+    expect(problem?.status).toBe(503);
+    expect(storageProblem(withCode('53100'))?.status).toBe(507);
+  });
+});
