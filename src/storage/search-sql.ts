@@ -43,11 +43,11 @@ export function buildSearchSql(
 ): BuiltQuery {
   const where = searchWhere(filters, after, floor);
   const params = where.params;
-  const columns = ['o.created_at AS _created_at', 'o.order_pk AS _order_pk'];
-  for (const f of fields) {
-    if (f === 'items') columns.push(ITEMS_SQL);
-    else if (f !== 'created_at') columns.push(ORDER_COLUMNS[f]!);
-  }
+  const columns = searchColumns(fields, {
+    sortKey: ['o.created_at AS _created_at', 'o.order_pk AS _order_pk'],
+    columns: ORDER_COLUMNS,
+    items: ITEMS_SQL,
+  });
   const joinCustomers = fields.some((f) => f.startsWith('customer_'));
   const customers = joinCustomers ? ' JOIN customers c ON c.customer_pk = o.customer_pk' : '';
   const filter = where.sql();
@@ -60,6 +60,28 @@ export function buildSearchSql(
 }
 
 const KEYSET_ORDER = 'ORDER BY o.created_at DESC, o.order_pk DESC';
+
+/** How a backend's SQL reads a search row's parts. */
+export interface SearchDialect {
+  /** created_at (epoch ms) and order_pk, the row's sort key */
+  sortKey: [string, string];
+  columns: Partial<Record<SearchField, string>>;
+  /** the order's items as JSON text */
+  items: string;
+}
+
+/**
+ * The select list of a search row as the row encoder reads it (src/domain/search.ts, rowLayout): the sort
+ * key, then each requested field but created_at, in the order asked.
+ */
+export function searchColumns(fields: readonly SearchField[], dialect: SearchDialect): string[] {
+  const columns: string[] = [...dialect.sortKey];
+  for (const f of fields) {
+    if (f === 'items') columns.push(dialect.items);
+    else if (f !== 'created_at') columns.push(dialect.columns[f]!);
+  }
+  return columns;
+}
 
 /** Whether matches come from another index than the ordered scan and must be sorted (see buildSearchSql). */
 export function needsSort(filters: SearchFilters): boolean {

@@ -6,12 +6,8 @@
  */
 import type { OrderPosition } from '../../domain/cursor.js';
 import type { SearchField, SearchFilters } from '../../domain/search.js';
+import { type BuiltQuery, searchColumns } from '../search-sql.js';
 import { Where } from '../where.js';
-
-export interface BuiltQuery {
-  sql: string;
-  params: unknown[];
-}
 
 const ORDER_COLUMNS: Partial<Record<SearchField, string>> = {
   order_id: 'o.order_id',
@@ -99,11 +95,11 @@ export function buildPgSearchSql(
 ): BuiltQuery {
   const where = searchWhere(tenantId, filters, after, floor);
   const params = where.params;
-  const columns = ['(extract(epoch FROM o.created_at) * 1000)::float8', 'o.order_pk::float8'];
-  for (const f of fields) {
-    if (f === 'items') columns.push(ITEMS_SQL);
-    else if (f !== 'created_at') columns.push(ORDER_COLUMNS[f]!);
-  }
+  const columns = searchColumns(fields, {
+    sortKey: ['(extract(epoch FROM o.created_at) * 1000)::float8', 'o.order_pk::float8'],
+    columns: ORDER_COLUMNS,
+    items: ITEMS_SQL,
+  });
   const customers = fields.some((f) => f.startsWith('customer_'))
     ? ' JOIN customers c ON c.tenant_id = o.tenant_id AND c.customer_pk = o.customer_pk'
     : '';
