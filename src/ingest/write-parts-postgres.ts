@@ -11,6 +11,7 @@ import { NamedError } from '../domain/named-error.js';
 import type { ObservationBuffer } from '../obs/observations.js';
 import { serializeError } from '../pool/task-error.js';
 import { PgOrderWriter } from '../storage/postgres/order-writer.js';
+import { inTransaction } from '../storage/postgres/transaction.js';
 import { countOrders, failureRecorder } from './ingest-chunk.js';
 import { decodeBatch } from './row-transfer.js';
 import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from './write-parts.js';
@@ -43,16 +44,11 @@ async function inOneTransaction(
   obs: ObservationBuffer,
   parts: readonly WritePart[],
 ): Promise<ChunkSummary[]> {
-  await client.query('BEGIN');
-  try {
+  return inTransaction(client, async () => {
     const summaries: ChunkSummary[] = [];
     for (const part of parts) summaries.push(await applyPart(writer, obs, part));
-    await client.query('COMMIT');
     return summaries;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  }
+  });
 }
 
 export async function writePartsOnPostgres(

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { BeginResult } from '../idempotency.js';
 import { ALIVE_MS } from './boots.js';
+import { inTransaction } from './transaction.js';
 
 const at = (n: number) => `to_timestamp($${n}::float8 / 1000)`;
 
@@ -16,18 +17,6 @@ export class PgIdempotencyStore {
     private readonly tenantId: number,
   ) {}
 
-  private async inTransaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.client.query('BEGIN');
-    try {
-      const result = await work();
-      await this.client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await this.client.query('ROLLBACK');
-      throw error;
-    }
-  }
-
   begin(
     scope: string,
     key: string,
@@ -36,7 +25,7 @@ export class PgIdempotencyStore {
     now: number,
     ttlMs: number,
   ): Promise<BeginResult> {
-    return this.inTransaction(async () => {
+    return inTransaction(this.client, async () => {
       const t = this.tenantId;
       await this.client.query(
         `DELETE FROM idempotency_keys WHERE tenant_id = $1 AND (scope, idem_key) IN

@@ -10,6 +10,7 @@ import type { ClientBase } from 'pg';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from '../order-record.js';
 import type { OrderBatchOutcome, OrderRow, ProductBatchOutcome, ProductRow } from '../order-writer.js';
 import { copyInto, copyLine } from './copy-text.js';
+import { inTransaction } from './transaction.js';
 
 /** Staging tables, one pair per connection, emptied by every commit. */
 const STAGING = `
@@ -65,19 +66,6 @@ const INSERT_PRODUCTS = `
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[]) AS u
   ON CONFLICT (tenant_id, product_id) DO NOTHING
   RETURNING product_id`;
-
-/** Runs `work` in a transaction of its own on the client. */
-async function inTransaction<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const result = await work();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  }
-}
 
 /** A tenant's orders and products on one connection (the caller holds it for the writer's life). */
 export class PgOrderWriter {

@@ -19,6 +19,7 @@ import {
   unknownProductResult,
   writeFailedResult,
 } from '../../domain/stock.js';
+import { inTransaction } from './transaction.js';
 
 const LOCK_PRODUCTS = `
   SELECT product_id::float8 AS id, stock::float8 AS stock, stock_version::float8 AS version,
@@ -49,8 +50,7 @@ export async function pgStockBulk(
   now = Date.now(),
 ): Promise<ProductResult[]> {
   const { ids, of } = eventsByProduct(events);
-  await client.query('BEGIN');
-  try {
+  return inTransaction(client, async () => {
     const locked = await client.query<ProductStock & { id: number }>(LOCK_PRODUCTS, [tenantId, ids]);
     const current = new Map(locked.rows.map((r) => [r.id, r]));
     const seen = await client.query<{ event_id: string }>(SEEN, [tenantId, events.map((e) => e.event_id)]);
@@ -97,12 +97,8 @@ export async function pgStockBulk(
       }
       results.push(result);
     }
-    await client.query('COMMIT');
     return results;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  }
+  });
 }
 
 /** The stored product as the API shows it, or null. */
