@@ -20,6 +20,8 @@ import { createLogger } from './obs/logger.js';
 import { startMemoryTrimming } from './obs/memory-trim.js';
 import { Metrics } from './obs/metrics.js';
 import { WorkerPool } from './pool/pool.js';
+import { AnomalyBus } from './prices/anomaly-bus.js';
+import { listenForAnomalies } from './prices/anomaly-notifications.js';
 import type { AppDeps } from './routes/deps.js';
 import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
 import { registerBoot } from './storage/postgres/boots.js';
@@ -145,9 +147,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const uploads = new UploadJobs({ pool, writes, config, log, tenantIds, budget: admission.ingestBudget });
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();
+  const anomalies = new AnomalyBus();
+  // on PostgreSQL, anomalies recorded by any server reach this one's change streams
+  const notifications =
+    config.storage.kind === 'postgres'
+      ? await listenForAnomalies(config.storage.databaseUrl!, anomalies, log)
+      : null;
   const deps: AppDeps = {
     config,
     catalog,
+    anomalies,
     pool,
     writes,
     metrics,
@@ -226,6 +235,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await uploads.stop();
     await pool.close();
     directory.stop();
+    await notifications?.stop();
     await boot?.stop();
     await opened.close();
     log.info('stopped');

@@ -1,7 +1,7 @@
 import type { TaskBase } from '../src/pool/protocol.js';
 import { type BeginResult, IdempotencyStore } from '../src/storage/idempotency.js';
 import { PgIdempotencyStore } from '../src/storage/postgres/idempotency.js';
-import { workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface IdempotencyInput extends TaskBase {
@@ -24,33 +24,24 @@ function store(ctx: TaskContext, tenantId: number): IdempotencyStore {
 export const idempotency = defineTask(
   'idempotency',
   (ctx, i: IdempotencyInput): BeginResult | boolean | Promise<BeginResult | boolean> =>
-    ctx.data.storage?.kind === 'postgres' ? onPostgres(ctx, i) : onSqlite(ctx, i),
+    onPostgres(ctx) ? onPostgresStore(ctx, i) : onSqlite(ctx, i),
 );
 
 /** The same operations on PostgreSQL, on one of the thread's connections. */
-async function onPostgres(ctx: TaskContext, i: IdempotencyInput): Promise<BeginResult | boolean> {
-  const started = performance.now();
-  const client = await workerPostgres().connect();
-  try {
+function onPostgresStore(ctx: TaskContext, i: IdempotencyInput): Promise<BeginResult | boolean> {
+  return withPostgres(ctx, `idempotency_${i.op}`, async (client) => {
     const s = new PgIdempotencyStore(client, i.tenantId);
     const now = Date.now();
     switch (i.op) {
       case 'begin':
-        return await s.begin(i.scope, i.key, i.owner, i.bootId!, now, i.ttlMs!);
+        return s.begin(i.scope, i.key, i.owner, i.bootId!, now, i.ttlMs!);
       case 'complete':
-        return await s.complete(i.scope, i.key, i.owner, i.fingerprint!, i.status!, i.body!, now, i.ttlMs!);
+        return s.complete(i.scope, i.key, i.owner, i.fingerprint!, i.status!, i.body!, now, i.ttlMs!);
       case 'release':
         await s.release(i.scope, i.key, i.owner);
         return true;
     }
-  } finally {
-    client.release();
-    ctx.obs.record(
-      'db_query_duration_seconds',
-      { query: `idempotency_${i.op}` },
-      (performance.now() - started) / 1000,
-    );
-  }
+  });
 }
 
 function onSqlite(ctx: TaskContext, i: IdempotencyInput): BeginResult | boolean {

@@ -5,7 +5,7 @@ import { type IngestChunkInput, parseForWrite } from '../src/ingest/ingest-chunk
 import { type WritePart, type WritePartsInput, writeParts } from '../src/ingest/write-parts.js';
 import { writePartsOnPostgres } from '../src/ingest/write-parts-postgres.js';
 import type { TaskBase, UnzipReply, UnzipRequest } from '../src/pool/protocol.js';
-import { workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 /** Pool ingest, stage 1 (any pool worker): parse and validate a chunk, encode its valid rows. */
@@ -19,10 +19,9 @@ export const ingestParse = defineTask('ingestParse', (ctx, input: IngestChunkInp
  */
 export const ingestWriteParts = defineTask('ingestWriteParts', async (ctx, input: WritePartsInput) => {
   const started = performance.now();
-  const result =
-    ctx.data.storage?.kind === 'postgres'
-      ? await writePartsOnPostgres(ctx.obs, workerPostgres(), input)
-      : writeParts(ctx, input);
+  const result = onPostgres(ctx)
+    ? await writePartsOnPostgres(ctx.obs, workerPostgres(), input)
+    : writeParts(ctx, input);
   input.parts.forEach((part, i) => {
     const outcome = result.outcomes[i]!;
     if (outcome.ok) logWritten(ctx, part, outcome.summary);

@@ -6,8 +6,15 @@ import {
   type PriceOutcome,
 } from '../src/domain/price.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import {
+  pgListAnomalies,
+  pgPriceEvents,
+  pgReviewPriceEvent,
+  pgTenantSettings,
+} from '../src/storage/postgres/prices.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { Where } from '../src/storage/where.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
 /** A price_events row: the result's fields as SQLite stores them (flags as 0/1, times as epoch ms). */
@@ -63,7 +70,18 @@ function statements(db: Db) {
  */
 export const priceEvents = defineTask(
   'priceEvents',
-  (ctx, input: TaskBase & { policy: AnomalyPolicy; events: PriceEventRecord[] }): PriceOutcome[] => {
+  async (
+    ctx,
+    input: TaskBase & { policy: AnomalyPolicy; events: PriceEventRecord[] },
+  ): Promise<PriceOutcome[]> => {
+    if (onPostgres(ctx))
+      return withPostgres(
+        ctx,
+        'price_events_batch',
+        (client) => pgPriceEvents(client, input.tenantId, input.policy, input.events),
+        // a rerun after a commit finds its events stored: replays, not doubles
+        { rerunnable: true },
+      );
     const db = ctx.shards.db(input.tenantId);
     const s = ctx.shards.cached(input.tenantId, 'priceStatements', statements);
     const now = Date.now();
@@ -124,26 +142,40 @@ export interface AnomalyQuery extends TaskBase {
 }
 
 /** Flagged events, newest first (or oldest first after a sequence, for the stream). */
-export const listAnomalies = defineTask('listAnomalies', (ctx, q: AnomalyQuery): PriceEventResult[] => {
-  const where = new Where('anomaly = 1')
-    .when(q.productId, 'product_id = ?', q.productId)
-    .when(q.afterSeq, q.ascending ? 'seq > ?' : 'seq < ?', q.afterSeq)
-    .when(q.since, 'observed_at >= ?', q.since)
-    .when(q.until, 'observed_at < ?', q.until)
-    .when(q.status || undefined, 'status = ?', q.status);
-  const sql = `SELECT * FROM price_events${where.sql()} ORDER BY seq ${q.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
-  const rows = ctx.obs.timeQuery('price_anomalies_list', () =>
-    ctx.shards
-      .db(q.tenantId)
-      .prepare(sql)
-      .all(...where.params, q.limit),
-  ) as EventRow[];
-  return rows.map(toResult);
-});
+export const listAnomalies = defineTask(
+  'listAnomalies',
+  async (ctx, q: AnomalyQuery): Promise<PriceEventResult[]> => {
+    if (onPostgres(ctx))
+      return withPostgres(ctx, 'price_anomalies_list', (client) => pgListAnomalies(client, q.tenantId, q), {
+        rerunnable: true,
+      });
+    const where = new Where('anomaly = 1')
+      .when(q.productId, 'product_id = ?', q.productId)
+      .when(q.afterSeq, q.ascending ? 'seq > ?' : 'seq < ?', q.afterSeq)
+      .when(q.since, 'observed_at >= ?', q.since)
+      .when(q.until, 'observed_at < ?', q.until)
+      .when(q.status || undefined, 'status = ?', q.status);
+    const sql = `SELECT * FROM price_events${where.sql()} ORDER BY seq ${q.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+    const rows = ctx.obs.timeQuery('price_anomalies_list', () =>
+      ctx.shards
+        .db(q.tenantId)
+        .prepare(sql)
+        .all(...where.params, q.limit),
+    ) as EventRow[];
+    return rows.map(toResult);
+  },
+);
 
 export const reviewPriceEvent = defineTask(
   'reviewPriceEvent',
-  (ctx, q: TaskBase & { eventId: string; status: string }): PriceEventResult | null => {
+  async (ctx, q: TaskBase & { eventId: string; status: string }): Promise<PriceEventResult | null> => {
+    if (onPostgres(ctx))
+      return withPostgres(
+        ctx,
+        'price_event_review',
+        (client) => pgReviewPriceEvent(client, q.tenantId, q.eventId, q.status),
+        { rerunnable: true },
+      );
     const db = ctx.shards.db(q.tenantId);
     return ctx.lock.withLock(q.tenantId, () => {
       const row = db
@@ -157,7 +189,11 @@ export const reviewPriceEvent = defineTask(
 /** Per-tenant settings kept in the tenant's own shard. */
 export const tenantSettings = defineTask(
   'tenantSettings',
-  (ctx, q: TaskBase & { set?: Record<string, string> }): Record<string, string> => {
+  async (ctx, q: TaskBase & { set?: Record<string, string> }): Promise<Record<string, string>> => {
+    if (onPostgres(ctx))
+      return withPostgres(ctx, 'tenant_settings', (client) => pgTenantSettings(client, q.tenantId, q.set), {
+        rerunnable: true,
+      });
     const db = ctx.shards.db(q.tenantId);
     if (q.set) {
       ctx.lock.withLock(q.tenantId, () => {

@@ -3,7 +3,7 @@ import type { TaskBase } from '../src/pool/protocol.js';
 import { ExportStore } from '../src/storage/export-store.js';
 import { pgEraseCustomer } from '../src/storage/postgres/erasure.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
-import { workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface EraseInput extends TaskBase {
@@ -49,22 +49,13 @@ function exportsHolding(db: Database, customerPks: readonly number[]): string[] 
 export const eraseCustomer = defineTask(
   'eraseCustomer',
   (ctx, input: EraseInput): ErasureResult | null | Promise<ErasureResult | null> =>
-    ctx.data.storage?.kind === 'postgres' ? eraseOnPostgres(ctx, input) : eraseOnSqlite(ctx, input),
+    onPostgres(ctx) ? eraseOnPostgres(ctx, input) : eraseOnSqlite(ctx, input),
 );
 
-async function eraseOnPostgres(ctx: TaskContext, input: EraseInput): Promise<ErasureResult | null> {
-  const started = performance.now();
-  const client = await workerPostgres().connect();
-  try {
-    return await pgEraseCustomer(client, input.tenantId, input.by, input.value, input.requestId);
-  } finally {
-    client.release();
-    ctx.obs.record(
-      'db_query_duration_seconds',
-      { query: 'erase_customer' },
-      (performance.now() - started) / 1000,
-    );
-  }
+function eraseOnPostgres(ctx: TaskContext, input: EraseInput): Promise<ErasureResult | null> {
+  return withPostgres(ctx, 'erase_customer', (client) =>
+    pgEraseCustomer(client, input.tenantId, input.by, input.value, input.requestId),
+  );
 }
 
 function eraseOnSqlite(ctx: TaskContext, input: EraseInput): ErasureResult | null {

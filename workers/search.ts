@@ -12,7 +12,7 @@ import type { StreamTaskBase } from '../src/pool/protocol.js';
 import { pgSearchRows } from '../src/storage/postgres/search-rows.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { openShardReader } from '../src/storage/shards.js';
-import { workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineStreamTask } from '../src/worker/worker-context.js';
 
 export interface SearchInput extends StreamTaskBase, SearchRequest {
@@ -69,7 +69,7 @@ export const search = defineStreamTask(
     };
     if (json && opening) await sink.write('{"data":[');
     try {
-      if (ctx.data.storage?.kind === 'postgres') {
+      if (onPostgres(ctx)) {
         const rows = pgSearchRows(
           workerPostgres(),
           input.tenantId,

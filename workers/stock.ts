@@ -12,7 +12,7 @@ import {
 import type { TaskBase } from '../src/pool/protocol.js';
 import { pgGetProduct, pgStockBulk } from '../src/storage/postgres/stock.js';
 import type { Db } from '../src/storage/sqlite.js';
-import { workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
 export interface StockBulkInput extends TaskBase {
@@ -42,20 +42,10 @@ function statements(db: Db) {
  * none; other products are unaffected.
  */
 export const stockBulk = defineTask('stockBulk', async (ctx, input: StockBulkInput) => {
-  if (ctx.data.storage?.kind === 'postgres') {
-    const started = performance.now();
-    const client = await workerPostgres().connect();
-    try {
-      return await pgStockBulk(client, input.tenantId, input.mode, input.events);
-    } finally {
-      client.release();
-      ctx.obs.record(
-        'db_query_duration_seconds',
-        { query: 'stock_bulk_update' },
-        (performance.now() - started) / 1000,
-      );
-    }
-  }
+  if (onPostgres(ctx))
+    return withPostgres(ctx, 'stock_bulk_update', (client) =>
+      pgStockBulk(client, input.tenantId, input.mode, input.events),
+    );
   const db = ctx.shards.db(input.tenantId);
   const s = ctx.shards.cached(input.tenantId, 'stockStatements', statements);
   const { ids: productIds, of: byProduct } = eventsByProduct(input.events);
@@ -123,8 +113,15 @@ export interface ProductView extends Omit<ValidProduct, 'tenant_id'> {
 export const getProduct = defineTask(
   'getProduct',
   async (ctx, input: TaskBase & { productId: number }): Promise<ProductView | null> => {
-    if (ctx.data.storage?.kind === 'postgres')
-      return pgGetProduct(workerPostgres(), input.tenantId, input.productId);
+    if (onPostgres(ctx))
+      return withPostgres(
+        ctx,
+        'product_get',
+        (client) => pgGetProduct(client, input.tenantId, input.productId),
+        {
+          rerunnable: true,
+        },
+      );
     const row = ctx.obs.timeQuery('product_get', () =>
       ctx.shards
         .cached(input.tenantId, 'productGet', (db) =>

@@ -4,7 +4,7 @@ import type { TaskBase } from '../src/pool/protocol.js';
 import { buildPgPositionAtSql } from '../src/storage/postgres/search-sql.js';
 import { buildPositionAtSql } from '../src/storage/search-sql.js';
 import { statementCache } from '../src/storage/sqlite.js';
-import { workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export interface StripeCutsInput extends TaskBase {
@@ -63,7 +63,7 @@ function positionReader(
   ctx: TaskContext,
   input: StripeCutsInput,
 ): (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined> {
-  if (ctx.data.storage?.kind === 'postgres')
+  if (onPostgres(ctx))
     return async (after, offset) => {
       const at = buildPgPositionAtSql(input.tenantId, input.filters, after, offset);
       return (await workerPostgres().query<OrderPosition>(at.sql, at.params)).rows[0];

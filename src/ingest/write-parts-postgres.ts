@@ -12,6 +12,7 @@ import type { ObservationBuffer } from '../obs/observations.js';
 import { serializeError } from '../pool/task-error.js';
 import { PgOrderWriter } from '../storage/postgres/order-writer.js';
 import { inTransaction } from '../storage/postgres/transaction.js';
+import { lostConnection } from '../worker/postgres.js';
 import { countOrders, failureRecorder } from './ingest-chunk.js';
 import { decodeBatch } from './row-transfer.js';
 import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from './write-parts.js';
@@ -58,11 +59,30 @@ export async function writePartsOnPostgres(
 ): Promise<WritePartsResult> {
   const { tenantId, parts } = input;
   const outcomes: PartOutcome[] = new Array(parts.length);
-  const client = await pool.connect();
+  let client = await pool.connect();
+  /** set when the replacement connection was lost too: it is not given back to the pool */
+  let broken: Error | undefined;
   let transactions = 0;
   let largest = 0;
   try {
-    const writer = new PgOrderWriter(client, tenantId);
+    let writer = new PgOrderWriter(client, tenantId);
+    /** A connection lost under a transaction is replaced once, and the transaction run again (a rerun inserts no duplicate). */
+    const onFreshConnection = async <T>(run: () => Promise<T>): Promise<T> => {
+      try {
+        return await run();
+      } catch (error) {
+        if (!lostConnection(error)) throw error;
+        client.release(error as Error);
+        client = await pool.connect();
+        writer = new PgOrderWriter(client, tenantId);
+        try {
+          return await run();
+        } catch (again) {
+          if (lostConnection(again)) broken = again as Error;
+          throw again;
+        }
+      }
+    };
     let next = 0;
     while (next < parts.length) {
       // the parts of one transaction: up to commitRows rows
@@ -74,7 +94,7 @@ export async function writePartsOnPostgres(
       } while (next + group.length < parts.length && rows < input.commitRows);
       const started = performance.now();
       try {
-        const summaries = await inOneTransaction(client, writer, obs, group);
+        const summaries = await onFreshConnection(() => inOneTransaction(client, writer, obs, group));
         summaries.forEach((summary, i) => {
           outcomes[next + i] = { ok: true, summary };
         });
@@ -84,7 +104,9 @@ export async function writePartsOnPostgres(
       } catch {
         for (let i = 0; i < group.length; i++) {
           try {
-            const [summary] = await inOneTransaction(client, writer, obs, [group[i]!]);
+            const [summary] = await onFreshConnection(() =>
+              inOneTransaction(client, writer, obs, [group[i]!]),
+            );
             outcomes[next + i] = { ok: true, summary: summary! };
           } catch (error) {
             outcomes[next + i] = { ok: false, error: serializeError(error) };
@@ -100,7 +122,7 @@ export async function writePartsOnPostgres(
       next += group.length;
     }
   } finally {
-    client.release();
+    client.release(broken);
   }
   for (let i = 0; i < parts.length; i++) {
     const o = outcomes[i]!;

@@ -1,5 +1,6 @@
 import type { PriceEventResult } from '../domain/price.js';
 import { publicPriceEvent } from '../domain/price.js';
+import type { AnomalyListener } from './anomaly-bus.js';
 
 /** Rows of the backlog read per query while a stream catches up. */
 const BACKLOG_PAGE = 500;
@@ -10,8 +11,8 @@ const HEARTBEAT_MS = 15_000;
 export interface AnomalyStreamSource {
   /** Anomalies after `afterSeq`, in sequence order, at most `limit`. */
   backlog(afterSeq: number, limit: number): Promise<PriceEventResult[]>;
-  /** Subscribes to anomalies as they commit; returns the unsubscribe. */
-  live(listener: (result: PriceEventResult) => void): () => void;
+  /** Subscribes to anomalies as they commit (null: the live feed broke); returns the unsubscribe. */
+  live(listener: AnomalyListener): () => void;
   /** Told when the stream opens and closes (the SSE client gauge). */
   opened(): void;
   closed(): void;
@@ -51,6 +52,12 @@ export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number)
         }
       };
       unsubscribe = source.live((r) => {
+        if (r === null) {
+          // the live feed broke: end here; the client resumes from the table with Last-Event-ID
+          cleanup();
+          controller.close();
+          return;
+        }
         live.push(r);
         if (live.length > MAX_QUEUED) {
           cleanup();

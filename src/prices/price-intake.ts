@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type { Config } from '../config/load.js';
 import {
   type AnomalyPolicy,
@@ -11,6 +10,7 @@ import {
 import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
+import type { AnomalyBus } from './anomaly-bus.js';
 import { GroupCommitter } from './group-commit.js';
 
 /** A price event as the webhook gives it, once validated. */
@@ -36,13 +36,16 @@ export class PriceIntake {
   readonly policy: AnomalyPolicy;
   private readonly perProduct: RateLimiter;
   private readonly perTenant: RateLimiter;
-  private readonly anomalies = new EventEmitter().setMaxListeners(0);
   private readonly committer: GroupCommitter<PriceEventRecord, PriceOutcome>;
 
   constructor(
     pool: WorkerPool,
     settings: Config['prices'],
     private readonly metrics: Metrics,
+    /** where this process's change streams hear of anomalies */
+    private readonly anomalies: AnomalyBus,
+    /** whether this intake announces what it records (false where the database announces it to every server) */
+    announces: boolean,
   ) {
     this.policy = {
       ...DEFAULT_POLICY,
@@ -66,8 +69,9 @@ export class PriceIntake {
         policy: this.policy,
         events,
       });
-      for (const o of outcomes)
-        if (o.kind === 'created' && o.result.anomaly) this.anomalies.emit(String(tenantId), o.result);
+      if (announces)
+        for (const o of outcomes)
+          if (o.kind === 'created' && o.result.anomaly) this.anomalies.announce(tenantId, o.result);
       return outcomes;
     });
   }
@@ -96,11 +100,5 @@ export class PriceIntake {
       observed_at: event.observedAt,
       fingerprint,
     });
-  }
-
-  /** Calls `listener` with each anomaly the tenant records from now on; returns the unsubscribe. */
-  onAnomaly(tenantId: number, listener: (result: PriceEventResult) => void): () => void {
-    this.anomalies.on(String(tenantId), listener);
-    return () => this.anomalies.off(String(tenantId), listener);
   }
 }

@@ -10,12 +10,15 @@ import type { UploadJobs } from '../jobs/upload-jobs.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
+import type { AnomalyBus } from '../prices/anomaly-bus.js';
 import type { CatalogStore } from '../storage/catalog-store.js';
 
 /** Everything a route module may use; passed explicitly, no globals. */
 export interface AppDeps {
   config: Config;
   catalog: CatalogStore;
+  /** anomalies as they commit, for this process's change streams */
+  anomalies: AnomalyBus;
   pool: WorkerPool;
   /** group commit of parsed ingest chunks on the writer lanes */
   writes: ShardWriteQueue;

@@ -34,7 +34,13 @@ const ResultDoc = v.object({
 export function priceRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id');
   const { pool, config, cursorSecret } = deps;
-  const intake = new PriceIntake(pool, config.prices, deps.metrics);
+  const intake = new PriceIntake(
+    pool,
+    config.prices,
+    deps.metrics,
+    deps.anomalies,
+    config.storage.kind === 'sqlite',
+  );
 
   routes.add(
     {
@@ -209,7 +215,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
               limit,
               ascending: true,
             }),
-          live: (listener) => intake.onAnomaly(tenantId, listener),
+          live: (listener) => deps.anomalies.subscribe(tenantId, listener),
           opened: () => deps.metrics.sseClients.inc(),
           closed: () => deps.metrics.sseClients.dec(),
         },

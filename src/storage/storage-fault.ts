@@ -12,7 +12,11 @@ const NETWORK_RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 
 export function storageFault(error: unknown): StorageFault | null {
   const raw = (error as { code?: unknown } | null)?.code;
-  if (typeof raw !== 'string') return null;
+  // node-postgres reports a connection the server closed under it by message only
+  if (typeof raw !== 'string')
+    return /^Connection terminated/.test((error as { message?: unknown } | null)?.message as string)
+      ? 'busy'
+      : null;
   const code = raw.toUpperCase(); // stream failures carry it lower-cased
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_IOERR'))

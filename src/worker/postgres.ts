@@ -6,6 +6,8 @@ import { workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { createLogger } from '../obs/logger.js';
 import type { WorkerData } from '../pool/pool.js';
+import { storageFault } from '../storage/storage-fault.js';
+import type { TaskContext } from './worker-context.js';
 
 /** Connections one thread keeps: a writer lane needs one; a pool worker's concurrent tasks may take two. */
 const PER_THREAD = 2;
@@ -23,4 +25,54 @@ export function workerPostgres(): pg.Pool {
     pool.on('error', (error) => log.warn({ err: error }, 'an idle PostgreSQL connection failed'));
   }
   return pool;
+}
+
+/** Whether this server keeps tenant data in PostgreSQL. */
+export function onPostgres(ctx: Pick<TaskContext, 'data'>): boolean {
+  return ctx.data.storage?.kind === 'postgres';
+}
+
+/**
+ * Runs `work` on one of the thread's connections, timed as `query` (db_query_duration_seconds). A
+ * connection found lost under it (PostgreSQL restarted or dropped it while it sat in the pool) is
+ * discarded; with `rerunnable` (reads, and writes a rerun cannot apply twice: event ids, upserts) the work
+ * runs once more on a fresh connection, so the first request after a restart does not fail.
+ */
+export async function withPostgres<T>(
+  ctx: Pick<TaskContext, 'obs'>,
+  query: string,
+  work: (client: pg.PoolClient) => Promise<T>,
+  options: { rerunnable?: boolean } = {},
+): Promise<T> {
+  const started = performance.now();
+  const once = async (): Promise<T> => {
+    const client = await workerPostgres().connect();
+    let failure: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    } finally {
+      // a connection that failed under a query goes, not back to the pool (its next user would fail too)
+      client.release(lostConnection(failure) ? failure : undefined);
+    }
+  };
+  try {
+    return await once();
+  } catch (error) {
+    if (!options.rerunnable || !lostConnection(error)) throw error;
+    return await once();
+  } finally {
+    ctx.obs.record('db_query_duration_seconds', { query }, (performance.now() - started) / 1000);
+  }
+}
+
+/** Whether an error means the connection itself is gone (the server closed or dropped it). */
+export function lostConnection(error: unknown): boolean {
+  return (
+    error !== undefined &&
+    storageFault(error) === 'busy' &&
+    !/^(40001|40P01|55P03|53300)$/.test(String((error as { code?: unknown }).code))
+  );
 }

@@ -11,6 +11,7 @@ import type { ExportJobs } from '../../src/jobs/export-jobs.js';
 import type { UploadJobs } from '../../src/jobs/upload-jobs.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
+import { AnomalyBus } from '../../src/prices/anomaly-bus.js';
 import type { AppDeps } from '../../src/routes/deps.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { sqliteCatalogStore } from '../../src/storage/catalog-store.js';
@@ -62,6 +63,7 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
   const deps: AppDeps = {
     config,
     catalog: sqliteCatalogStore(catalog),
+    anomalies: new AnomalyBus(),
     pool,
     metrics,
     log,

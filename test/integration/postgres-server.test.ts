@@ -310,6 +310,20 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         .split('\n')
         .slice(0, -1);
     expect(await search('q=quartzfield')).toHaveLength(2);
+    /** sessions of the database other than ours holding a snapshot (MVCC keeps row versions they may see) */
+    const snapshotHolders = async () => {
+      const c = await schema.connect();
+      try {
+        const { rows } = await c.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL`,
+        );
+        return rows[0].n as number;
+      } finally {
+        await c.end();
+      }
+    };
+    const quietBefore = (await snapshotHolders()) === 0;
     const erased = await fetch(`${b.url}/api/v1/tenants/${t.tenant_id}/customers/C-zelda`, {
       method: 'DELETE',
       headers: auth(t.api_key),
@@ -348,6 +362,11 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
       // the table's and its indexes' files no longer hold the old values (where this process may read them;
       // the checkpoint writes the buffered pages out first, so the files are what the server has written)
       await client.query('CHECKPOINT');
+      // MVCC: while another session of the database holds a snapshot from before the erasure, VACUUM must keep
+      // the old row versions (they are "recently dead"); the tests of other files share this database
+      const quiet = quietBefore && (await snapshotHolders()) === 0;
+      if (!quiet)
+        console.warn('erasure: other sessions hold older snapshots now; file bytes not checked this run');
       const files = await client.query(
         `SELECT current_setting('data_directory') || '/' || pg_relation_filepath(c.oid) AS path
            FROM pg_class c WHERE c.oid = $1::regclass
@@ -355,7 +374,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         [`customers_t${t.tenant_id}`],
       );
       let read = 0;
-      for (const { path } of files.rows) {
+      for (const { path } of quiet ? files.rows : []) {
         let bytes: Buffer;
         try {
           bytes = readFileSync(path);
@@ -369,7 +388,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         for (const pii of ['Quartzfield', 'zelda.q@hyrule', 'C-zelda', 'Link Hero', 'quartzfield'])
           expect(bytes.includes(pii), `${pii} in ${path}`).toBe(false);
       }
-      if (read === 0) console.warn('erasure: no relation file was readable; bytes not checked');
+      if (quiet && read === 0) console.warn('erasure: no relation file was readable; bytes not checked');
     } finally {
       await client.end();
     }
@@ -407,6 +426,86 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     expect(b.child.exitCode).toBeNull();
   });
 
+  it("an anomaly recorded on one server reaches the other server's change stream within 2 s; a broken feed ends the stream for a resume", async () => {
+    const t = (await (
+      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'anomalies' }) })
+    ).json()) as { tenant_id: number; api_key: string };
+    // both servers listen for anomalies: an earlier test dropped their connections, and a server that lost
+    // its feed restarts its streams once it listens again (logged), so wait for that
+    const listening = (server: TestServer) => {
+      const logs = server.logs().map((l) => l.msg);
+      const lost = logs.lastIndexOf(
+        'the anomaly notification connection failed: streams interrupted, reconnecting',
+      );
+      return lost === -1 || logs.lastIndexOf('anomaly notifications listening again') > lost;
+    };
+    await eventually(() => listening(a) && listening(b), 10_000, 'both servers listening');
+    const loaded = await fetch(`${a.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([product(1, { price_cents: 1000 })]),
+    });
+    const loadedText = await loaded.text();
+    expect(JSON.parse(loadedText), loadedText).toMatchObject({ rows_inserted: 1 });
+    const res = await fetch(`${b.url}/api/v1/tenants/${t.tenant_id}/price-anomalies/stream`, {
+      headers: auth(t.api_key),
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (done: (s: string) => boolean, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!done(text) && Date.now() < deadline) {
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<{ done: true; value: undefined }>((r) =>
+            setTimeout(() => r({ done: true, value: undefined }), 200),
+          ),
+        ]);
+        if (chunk.value) text += new TextDecoder().decode(chunk.value);
+        else if (chunk.done && res.body!.locked && text.includes('\n\n') && Date.now() >= deadline) break;
+      }
+      return done(text);
+    };
+    await until((s) => s.includes(': connected'), 2000);
+    const posted = Date.now();
+    const spike = await fetch(`${a.url}/api/v1/tenants/${t.tenant_id}/products/1/price-event`, {
+      method: 'POST',
+      headers: auth(t.api_key, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ event_id: 'spike-1', price_cents: 9000, observed_at: new Date().toISOString() }),
+    });
+    expect(spike.status, await spike.clone().text()).toBe(201);
+    expect(await until((s) => s.includes('"event_id":"spike-1"'), 2000)).toBe(true);
+    expect(Date.now() - posted).toBeLessThan(2000);
+    expect(text).toMatch(/^id: \d+$/m);
+    // the feed's connection dropped: the stream ends, cleanly or cut (EventSource reconnects with Last-Event-ID
+    // either way, and reads what it missed from the table)
+    const client = await schema.connect();
+    try {
+      await client.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+        [schema.name],
+      );
+    } finally {
+      await client.end();
+    }
+    const ended = await Promise.race([
+      (async () => {
+        try {
+          try {
+            for (;;) if ((await reader.read()).done) return true;
+          } catch {
+            return true; // cut rather than ended: over all the same
+          }
+        } catch (e) {
+          return false;
+        }
+      })(),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+    ]);
+    expect(ended).toBe(true);
+  });
+
   it('answers 501 storage_not_supported for what is not on PostgreSQL yet, with the request id', async () => {
     const t = (await (
       await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'rest' }) })
@@ -415,7 +514,6 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
       api_key: string;
     };
     for (const [method, path, headers] of [
-      ['GET', `/api/v1/tenants/${t.tenant_id}/products/1/price-anomalies`, {}],
       [
         'GET',
         `/api/v1/tenants/${t.tenant_id}/metrics/sales?group_by=day&start_date=2026-01-01&end_date=2026-02-01`,

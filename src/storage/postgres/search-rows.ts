@@ -13,6 +13,7 @@ import {
   type SearchFilters,
   type SearchRow,
 } from '../../domain/search.js';
+import { storageFault } from '../storage-fault.js';
 import { buildPgSearchSql } from './search-sql.js';
 
 /** Rows per round trip. */
@@ -33,7 +34,12 @@ export async function* pgSearchRows(
   while (left > 0) {
     const n = Math.min(PAGE_ROWS, left);
     const { sql, params } = buildPgSearchSql(tenantId, filters, fields, position, n, floor);
-    const { rows } = await db.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+    const page = () => db.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+    // a read is safe to run again: once, when the pool handed out a connection PostgreSQL had dropped
+    const { rows } = await page().catch((error: unknown) => {
+      if (storageFault(error) !== 'busy') throw error;
+      return page();
+    });
     yield* rows;
     if (rows.length < n) return;
     left -= n;

@@ -8,6 +8,7 @@ import type { OrderPosition } from '../../domain/cursor.js';
 import type { SearchField, SearchFilters } from '../../domain/search.js';
 import { type BuiltQuery, searchColumns } from '../search-sql.js';
 import { Where } from '../where.js';
+import { numbered } from './placeholders.js';
 
 const ORDER_COLUMNS: Partial<Record<SearchField, string>> = {
   order_id: 'o.order_id',
@@ -27,12 +28,6 @@ const ITEMS_SQL = `(SELECT '[' || coalesce(string_agg(format('{"product_id":%s,"
 /** Epoch milliseconds as a timestamptz (microseconds absorb the double's rounding). */
 const AT = 'to_timestamp(?::float8 / 1000)';
 const KEYSET_ORDER = 'ORDER BY o.created_at DESC, o.order_pk DESC';
-
-/** `?` placeholders numbered `$1…` in order, as node-postgres wants them. */
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
 
 /**
  * The FTS5 match expression the route builds (`"ada"* "love"*`: quoted prefix words, ANDed) as a tsquery
