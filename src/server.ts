@@ -157,6 +157,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config,
     catalog,
     anomalies,
+    postgres: opened.postgres,
     pool,
     writes,
     metrics,

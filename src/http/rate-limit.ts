@@ -1,8 +1,8 @@
 /**
  * Token buckets: `burst` tokens, refilled at `perSecond`. Buckets live in a Map in last-use order; past
  * `maxBuckets` the least recently used are dropped (a dropped bucket comes back full, which only ever
- * errs towards letting a request through). One process only: several server processes would share
- * buckets in Redis (design.md).
+ * errs towards letting a request through). One process only: servers sharing a PostgreSQL share their
+ * buckets there instead (src/storage/postgres/rate-buckets.ts).
  */
 export interface BucketPolicy {
   name: string;
@@ -19,7 +19,13 @@ export interface Decision {
   policy: BucketPolicy;
 }
 
-export class RateLimiter {
+/** Takes a token from a key's bucket: in this process, or in a store several servers share. */
+export interface TokenBuckets {
+  readonly policy: BucketPolicy;
+  take(key: string): Decision | Promise<Decision>;
+}
+
+export class RateLimiter implements TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(

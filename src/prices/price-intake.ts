@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type pg from 'pg';
 import type { Config } from '../config/load.js';
 import {
   type AnomalyPolicy,
@@ -7,9 +8,10 @@ import {
   type PriceEventResult,
   type PriceOutcome,
 } from '../domain/price.js';
-import { type Decision, RateLimiter, rateLimitHeaders } from '../http/rate-limit.js';
+import { type Decision, RateLimiter, rateLimitHeaders, type TokenBuckets } from '../http/rate-limit.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
+import { PgRateLimiter } from '../storage/postgres/rate-buckets.js';
 import type { AnomalyBus } from './anomaly-bus.js';
 import { GroupCommitter } from './group-commit.js';
 
@@ -34,8 +36,8 @@ export interface Admitted {
  */
 export class PriceIntake {
   readonly policy: AnomalyPolicy;
-  private readonly perProduct: RateLimiter;
-  private readonly perTenant: RateLimiter;
+  private readonly perProduct: TokenBuckets;
+  private readonly perTenant: TokenBuckets;
   private readonly committer: GroupCommitter<PriceEventRecord, PriceOutcome>;
 
   constructor(
@@ -46,22 +48,21 @@ export class PriceIntake {
     private readonly anomalies: AnomalyBus,
     /** whether this intake announces what it records (false where the database announces it to every server) */
     announces: boolean,
+    /** the database whose buckets every server shares (PostgreSQL), or none: buckets in this process */
+    shared: Pick<pg.Pool, 'query'> | null = null,
   ) {
     this.policy = {
       ...DEFAULT_POLICY,
       thresholdPct: settings.thresholdPct,
       medianPct: settings.thresholdPct * 2,
     };
-    this.perProduct = new RateLimiter({
-      name: 'product',
-      perSecond: settings.ratePerProduct,
-      burst: settings.burstPerProduct,
-    });
-    this.perTenant = new RateLimiter({
-      name: 'tenant',
-      perSecond: settings.ratePerTenant,
-      burst: settings.burstPerTenant,
-    });
+    const budgets = {
+      product: { name: 'product', perSecond: settings.ratePerProduct, burst: settings.burstPerProduct },
+      tenant: { name: 'tenant', perSecond: settings.ratePerTenant, burst: settings.burstPerTenant },
+    };
+    // on PostgreSQL every server takes from the same buckets; otherwise this process keeps its own
+    this.perProduct = shared ? new PgRateLimiter(budgets.product, shared) : new RateLimiter(budgets.product);
+    this.perTenant = shared ? new PgRateLimiter(budgets.tenant, shared) : new RateLimiter(budgets.tenant);
     this.committer = new GroupCommitter(async (tenantId, events) => {
       const outcomes = await pool.run('priceEvents', {
         requestId: 'group-commit',
@@ -77,11 +78,11 @@ export class PriceIntake {
   }
 
   /** Takes one event from the product's and the tenant's budgets; a refusal is counted. */
-  admit(tenantId: number, productId: number): Admitted {
-    const decisions: Decision[] = [
+  async admit(tenantId: number, productId: number): Promise<Admitted> {
+    const decisions: Decision[] = await Promise.all([
       this.perProduct.take(`${tenantId}:${productId}`),
       this.perTenant.take(String(tenantId)),
-    ];
+    ]);
     const allowed = decisions.every((d) => d.allowed);
     if (!allowed) this.metrics.admissionRejected.inc({ reason: 'rate_limited' });
     return { allowed, headers: rateLimitHeaders(decisions) };

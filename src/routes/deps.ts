@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Config } from '../config/load.js';
 import type { Admission } from '../http/admission.js';
 import type { StorageHealth } from '../http/health.js';
@@ -19,6 +20,8 @@ export interface AppDeps {
   catalog: CatalogStore;
   /** anomalies as they commit, for this process's change streams */
   anomalies: AnomalyBus;
+  /** the main thread's PostgreSQL pool with --storage postgres (shared rate limits), else null */
+  postgres: pg.Pool | null;
   pool: WorkerPool;
   /** group commit of parsed ingest chunks on the writer lanes */
   writes: ShardWriteQueue;

@@ -40,6 +40,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
     deps.metrics,
     deps.anomalies,
     config.storage.kind === 'sqlite',
+    deps.postgres,
   );
 
   routes.add(
@@ -85,7 +86,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       if (!eventId || !/^[\x21-\x7e]{1,128}$/.test(eventId)) {
         throw new Problem('missing_event_id', 'Give event_id in the body (or an Idempotency-Key header).');
       }
-      const { allowed, headers } = intake.admit(tenantId, productId);
+      const { allowed, headers } = await intake.admit(tenantId, productId);
       if (!allowed) throw new Problem('rate_limited', 'Too many price events; slow down.', { headers });
       deps.admission.check('work');
       const outcome = await intake.record(tenantId, {

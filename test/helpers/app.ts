@@ -64,6 +64,7 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
     config,
     catalog: sqliteCatalogStore(catalog),
     anomalies: new AnomalyBus(),
+    postgres: null,
     pool,
     metrics,
     log,

@@ -2,9 +2,10 @@
  * GDPR erasure on PostgreSQL (issue 17), the same answer as SQLite's (workers/privacy.ts): the customer
  * row keeps its id, so orders and aggregates do not change, but its customer_id, name and email become
  * tokens; stored idempotent responses quoting them are purged; an audit row is written; all in one
- * transaction. Then the tenant's customers and idempotency partitions are rewritten (`VACUUM FULL`, one
- * tenant's partitions only, so no other tenant waits), which leaves the old row versions and index entries
- * out of the table files, as SQLite's secure_delete does. What PostgreSQL keeps beyond that: the WAL
+ * transaction. Then, once the transactions older than it have ended (they may still see the old
+ * versions), the tenant's customers and idempotency partitions are rewritten (`VACUUM FULL`, one tenant's
+ * partitions only, so no other tenant waits), which leaves the old row versions and index entries out of
+ * the table files, as SQLite's secure_delete does. What PostgreSQL keeps beyond that: the WAL
  * segments and base backups that still hold old page images, until they are recycled or expire
  * (docs/postgres.md).
  */
@@ -82,7 +83,32 @@ export async function pgEraseCustomer(
     await client.query('ROLLBACK');
     throw error;
   }
+  await olderSnapshotsGone(client);
   for (const table of ['customers', 'idempotency_keys'])
     await client.query(`VACUUM (FULL) ${client.escapeIdentifier(partitionName(table, tenantId))}`);
   return result;
+}
+
+/** How long an erasure waits for transactions older than it to end before it rewrites the partitions. */
+const SNAPSHOT_WAIT_MS = 5000;
+
+/**
+ * Waits (up to SNAPSHOT_WAIT_MS) until no other session of the database holds a snapshot taken before the
+ * erasure committed: while one does, VACUUM must keep the old row versions it may still see. A session
+ * that outlasts the wait leaves them until the next VACUUM (autovacuum, or the next erasure).
+ */
+async function olderSnapshotsGone(client: ClientBase): Promise<void> {
+  const { rows } = await client.query<{ at: Date }>('SELECT clock_timestamp() AS at');
+  const committed = rows[0]!.at;
+  const until = Date.now() + SNAPSHOT_WAIT_MS;
+  while (Date.now() < until) {
+    const { rows: older } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_xmin IS NOT NULL AND xact_start < $1`,
+      [committed],
+    );
+    if (older[0]!.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
