@@ -5,7 +5,6 @@ import {
   type AnomalyPolicy,
   DEFAULT_POLICY,
   type PriceEventRecord,
-  type PriceEventResult,
   type PriceOutcome,
 } from '../domain/price.js';
 import { type Decision, RateLimiter, rateLimitHeaders, type TokenBuckets } from '../http/rate-limit.js';
