@@ -97,8 +97,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
-  // on PostgreSQL, tenant data so far is orders and products only (issue 17): no shard to checkpoint, no
-  // pre-aggregates, exports or uploads, so none of their background work
+  // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates, exports or uploads
+  // yet, so none of their background work
   const onSqlite = config.storage.kind === 'sqlite';
   const rollups =
     onSqlite && config.sales.rollupRefresh === 'background'

@@ -1,9 +1,9 @@
 /**
- * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication),
- * ingest of orders and products (with or without an Idempotency-Key), order search, stock bulk updates, product reads, GDPR erasure, price events with
- * their anomalies and change stream, and tenant settings. Every other request that reaches tenant data
- * answers 501 `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not
- * exist. On SQLite this is a no-op.
+ * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication), ingest
+ * of orders and products (with or without an Idempotency-Key), order search, stock bulk updates, product
+ * reads, GDPR erasure, price events with their anomalies and change stream, and tenant settings. Every
+ * other request that reaches tenant data answers 501 `storage_not_supported` there, at once, instead of
+ * reaching for a SQLite shard that does not exist. On SQLite this is a no-op.
  */
 import type { MiddlewareHandler } from 'hono';
 import { Problem } from './problem.js';

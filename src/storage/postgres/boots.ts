@@ -14,6 +14,8 @@ export async function registerBoot(
   bootId: string,
   onError: (error: unknown) => void,
 ): Promise<{ stop(): Promise<void> }> {
+  // processes killed long ago left their rows: nothing refers to them any more
+  await pool.query("DELETE FROM server_boots WHERE heartbeat_at < now() - interval '1 day'");
   await pool.query('INSERT INTO server_boots (boot_id) VALUES ($1) ON CONFLICT (boot_id) DO NOTHING', [
     bootId,
   ]);
