@@ -11,6 +11,8 @@ import {
 } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
+import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
 import {
   defineStreamTask,
@@ -64,28 +66,14 @@ function freshnessAfter(f: CatchUpResult): Record<string, unknown> {
   };
 }
 
-/** One answer (JSON task) or the same answer as Arrow record batches (stream task). */
-function answerSales(ctx: TaskContext, input: SalesInput): SalesResult {
-  const started = performance.now();
-  const db = ctx.shards.db(input.tenantId);
+/** The answer with its meta, from what read it. */
+function salesResult(
+  input: SalesInput,
+  result: SalesAnswer,
+  freshness: Record<string, unknown>,
+  started: number,
+): SalesResult {
   const aligned = input.start % HOUR === 0 && input.end % HOUR === 0;
-  let result: SalesAnswer;
-  let freshness: Record<string, unknown>;
-  const reader = rollupReader(db, input);
-  if (input.groupBy === 'product' && input.top > PRODUCT_SCAN_MIN_TOP) {
-    // many products: every line read once beats the rollups' per-product reads, and it is exact
-    const parts = input.productParts;
-    result = parts
-      ? ctx.obs.timeQuery('metrics_product_merge', () => mergeProductParts(parts, input.top))
-      : ctx.obs.timeQuery('metrics_product_scan', () => productsByScan(db, input));
-    freshness = { policy: 'read from the orders themselves', as_of: new Date().toISOString() };
-  } else if (reader) {
-    freshness = freshnessAfter(refresh(ctx, input));
-    result = ctx.obs.timeQuery(reader.query, reader.read);
-  } else {
-    result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input));
-    freshness = { policy: 'read from the orders themselves', as_of: new Date().toISOString() };
-  }
   return {
     data: result.data,
     meta: {
@@ -104,6 +92,40 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult {
         : {}),
     },
   };
+}
+
+const fromOrders = () => ({ policy: 'read from the orders themselves', as_of: new Date().toISOString() });
+
+/** One answer (JSON task) or the same answer as Arrow record batches (stream task). */
+function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise<SalesResult> {
+  const started = performance.now();
+  if (onPostgres(ctx))
+    return withPostgres(
+      ctx,
+      `metrics_exact_${input.groupBy}`,
+      async (client) =>
+        salesResult(input, await pgSalesFromOrders(client, input.tenantId, input), fromOrders(), started),
+      { rerunnable: true },
+    );
+  const db = ctx.shards.db(input.tenantId);
+  let result: SalesAnswer;
+  let freshness: Record<string, unknown>;
+  const reader = rollupReader(db, input);
+  if (input.groupBy === 'product' && input.top > PRODUCT_SCAN_MIN_TOP) {
+    // many products: every line read once beats the rollups' per-product reads, and it is exact
+    const parts = input.productParts;
+    result = parts
+      ? ctx.obs.timeQuery('metrics_product_merge', () => mergeProductParts(parts, input.top))
+      : ctx.obs.timeQuery('metrics_product_scan', () => productsByScan(db, input));
+    freshness = fromOrders();
+  } else if (reader) {
+    freshness = freshnessAfter(refresh(ctx, input));
+    result = ctx.obs.timeQuery(reader.query, reader.read);
+  } else {
+    result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input));
+    freshness = fromOrders();
+  }
+  return salesResult(input, result, freshness, started);
 }
 
 export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput) => answerSales(ctx, input));
@@ -133,7 +155,7 @@ export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number 
 export const salesMetricsArrow = defineStreamTask(
   'salesMetricsArrow',
   async (ctx, input: SalesArrowInput, sink) => {
-    const result = answerSales(ctx, input);
+    const result = await answerSales(ctx, input);
     const { bucketsAsArrowStream } = await import('../src/formats/bucket-arrow.js');
     const keyKind = input.groupBy === 'product' ? 'integer' : 'text';
     for (const bytes of bucketsAsArrowStream(result.data, keyKind, result.meta, input.batchRows))

@@ -34,8 +34,13 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
     c: Context<AppEnv>,
     request: SalesRequest & { requestId: string; tenantId: number; refreshBudgetMs: number },
   ): Promise<Response> {
+    // (on PostgreSQL the orders are read by the answering task itself: no parts)
     const parts =
-      request.groupBy === 'product' && request.top > PRODUCT_SCAN_MIN_TOP ? deps.pool.idleWorkers() : 0;
+      request.groupBy === 'product' &&
+      request.top > PRODUCT_SCAN_MIN_TOP &&
+      deps.config.storage.kind === 'sqlite'
+        ? deps.pool.idleWorkers()
+        : 0;
     const productParts =
       parts > 1
         ? await Promise.all(

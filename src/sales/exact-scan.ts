@@ -2,7 +2,15 @@
  * Exact sales from the orders themselves, for what the pre-aggregates cannot answer exactly (ranges not in
  * whole hours, `source=orders`): one ordered scan, groups accumulated one at a time.
  */
-import { avg, type Bucket, isTimeGroup, nearestRank, type SalesRequest, timeKey } from '../domain/sales.js';
+import {
+  avg,
+  type Bucket,
+  isTimeGroup,
+  nearestRank,
+  type SalesRequest,
+  type TimeGroup,
+  timeKey,
+} from '../domain/sales.js';
 import {
   exactGroupScanSql,
   exactTimeScanSql,
@@ -91,29 +99,66 @@ export class GroupAccumulator {
   }
 }
 
+/** A row of the time scan: one order with its units (either backend's query). */
+export interface TimeRow {
+  order_pk: number;
+  created_at: number;
+  customer_pk: number;
+  total_cents: number;
+  units: number | null;
+}
+
+/** Orders in time order into their buckets of `g`; how many were read. */
+export function addTimeRows(acc: GroupAccumulator, g: TimeGroup, rows: Iterable<TimeRow>): number {
+  let n = 0;
+  for (const row of rows) {
+    n++;
+    acc.add(
+      timeKey(g, row.created_at),
+      row.order_pk,
+      row.customer_pk,
+      row.total_cents,
+      row.units ?? 0,
+      row.total_cents,
+    );
+  }
+  return n;
+}
+
+/** Order lines sorted by their group key into the groups; how many were read. */
+export function addGroupRows(
+  acc: GroupAccumulator,
+  rows: Iterable<ItemLine & { k: string | number }>,
+): number {
+  let n = 0;
+  for (const row of rows) {
+    n++;
+    acc.addLine(row.k, row);
+  }
+  return n;
+}
+
+/** The groups once every row is in: by product, ranked by revenue (ties to the lower id) and cut at `top`. */
+export function finishGroups(acc: GroupAccumulator, r: SalesRequest): Bucket[] {
+  acc.close();
+  if (r.groupBy !== 'product') return acc.out;
+  return acc.out
+    .sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key))
+    .slice(0, r.top);
+}
+
 /** Any grouping read from the orders themselves: exact distinct sets and sorted values per group. */
 export function exactFromOrders(db: Db, r: SalesRequest): SalesAnswer {
   const acc = new GroupAccumulator();
-  let rows = 0;
   if (isTimeGroup(r.groupBy)) {
     const stmt = db.prepare(exactTimeScanSql(r.statuses.length));
-    const g = r.groupBy;
-    for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
-      Record<string, number>
-    >) {
-      rows++;
-      acc.add(
-        timeKey(g, row.created_at!),
-        row.order_pk!,
-        row.customer_pk!,
-        row.total_cents!,
-        row.units ?? 0,
-        row.total_cents!,
-      );
-    }
-    acc.close();
+    const rows = addTimeRows(
+      acc,
+      r.groupBy,
+      stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<TimeRow>,
+    );
     return {
-      data: acc.out,
+      data: finishGroups(acc, r),
       rows,
       method: 'exact: ordered scan of orders (keyset index), per-bucket exact sets and sorted values',
     };
@@ -127,20 +172,12 @@ export function exactFromOrders(db: Db, r: SalesRequest): SalesAnswer {
       inRange <= PRODUCT_SORT_MAX_ORDERS,
     ),
   );
-  for (const row of stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<
-    ItemLine & { k: string | number }
-  >) {
-    rows++;
-    acc.addLine(row.k, row);
-  }
-  acc.close();
-  let data = acc.out;
-  if (!byCategory)
-    data = data
-      .sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key))
-      .slice(0, r.top);
+  const rows = addGroupRows(
+    acc,
+    stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<ItemLine & { k: string | number }>,
+  );
   return {
-    data,
+    data: finishGroups(acc, r),
     rows,
     method: `exact: scan of order items joined to orders, grouped by ${r.groupBy}, exact sets and sorted values`,
   };

@@ -107,15 +107,44 @@ for (const backend of SERVER_BACKENDS)
         const bodies = Array.from({ length: 8 }, (_, r) => ndjson(orders(200_000 + r * 3000, 3000, `k${r}`)));
         const acknowledged = new Set<number>();
         // the requests start a little apart, so their answers do too; the server is killed the moment the
-        // second answer is in: some requests answered, others still being written, in shared transactions
+        // second answer is in: some requests answered, others still being written, in shared transactions.
+        // The last two send half their body, and the rest only after the kill: they cannot be answered first.
+        let killed!: () => void;
+        const afterKill = new Promise<void>((resolve) => {
+          killed = resolve;
+        });
+        const held = (body: string): ReadableStream<Uint8Array> => {
+          const bytes = new TextEncoder().encode(body);
+          const half = bytes.lastIndexOf(10, bytes.length >> 1) + 1; // whole lines only
+          return new ReadableStream({
+            async start(controller) {
+              controller.enqueue(bytes.subarray(0, half));
+              await afterKill;
+              controller.enqueue(bytes.subarray(half));
+              controller.close();
+            },
+          });
+        };
         const requests = bodies.map((body, r) =>
           new Promise((wait) => setTimeout(wait, r * 40))
-            .then(() => post(first, headers, body))
+            .then(() =>
+              r < 6
+                ? post(first, headers, body)
+                : fetch(`${first.url}/api/v1/ingest/orders/`, {
+                    method: 'POST',
+                    headers,
+                    body: held(body),
+                    duplex: 'half',
+                  } as RequestInit),
+            )
             .then(
               async (res) => {
                 if (res.status === 200 && ((await res.json()) as Summary).rows_inserted === 3000) {
                   acknowledged.add(r);
-                  if (acknowledged.size === 2) first.child.kill('SIGKILL');
+                  if (acknowledged.size === 2) {
+                    first.child.kill('SIGKILL');
+                    killed();
+                  }
                 }
               },
               () => {}, // cut off by the kill
