@@ -3,7 +3,8 @@
  * orders of a dataset posted over HTTP in one request into a fresh tenant, against a plain `COPY` of the
  * same rows (perf/lib/postgres.ts); then one search page of up to 100,000 rows, every field, NDJSON,
  * against a plain read of the same rows in this process (one query with the same columns, newest first,
- * rows as arrays, nothing done with them). Peak server RSS over each.
+ * rows as arrays, nothing done with them); and sales by day over a year, exact, against one GROUP BY query
+ * (count DISTINCT, percentile_disc) on the same rows. Peak server RSS over ingest and search.
  *   node dist/perf/postgres-server.js --dataset ./datasets/small [--orders 200000] [--database-url …]
  * Prints a table and one JSON line; writes perf/results/postgres-server.json.
  */
@@ -84,7 +85,34 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
       if (result.rows.length !== SEARCH_ROWS) throw new Error('plain read: wrong row count');
       best = Math.min(best, (performance.now() - t0) / 1000);
     }
+    // sales by day over the loaded orders, through the server, and the same numbers from one SQL query
+    // (GROUP BY day with count(DISTINCT) and percentile_disc) in this process
+    const sales = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01&precision=exact`;
+    let metricsBest = Number.POSITIVE_INFINITY;
+    let buckets = 0;
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      const answer = await send(sales, { headers: t.auth });
+      metricsBest = Math.min(metricsBest, performance.now() - t0);
+      buckets = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
+    }
+    let sqlBest = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      await client.query(
+        `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC') AS day, count(*), sum(total_cents),
+                count(DISTINCT customer_pk),
+                percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY total_cents)
+           FROM orders WHERE tenant_id = $1 AND status IN ('paid', 'shipped', 'delivered')
+            AND created_at >= '2025-01-01' AND created_at < '2026-01-01' GROUP BY 1`,
+        [t.tenantId],
+      );
+      sqlBest = Math.min(sqlBest, performance.now() - t0);
+    }
     return {
+      metrics_day_ms: Math.round(metricsBest),
+      metrics_day_buckets: buckets,
+      sql_day_ms: Math.round(sqlBest),
       ingest_orders_per_sec: Math.round(total / ingestSeconds),
       ingest_peak_rss_mb: mib(ingestRss),
       search_rows_per_sec: Math.round(SEARCH_ROWS / searchSeconds),
@@ -108,6 +136,7 @@ const result = {
   ...ours,
   ingest_ratio: ratio(ours.ingest_orders_per_sec, plain.orders_per_sec),
   search_ratio: ratio(ours.search_rows_per_sec, ours.plain_read_rows_per_sec),
+  metrics_ratio: ratio(ours.metrics_day_ms, ours.sql_day_ms),
 };
 writeResult('postgres-server', result);
 process.stdout.write(
@@ -116,6 +145,7 @@ process.stdout.write(
     '|---|---|---|---|---|',
     `| ingest, one request (orders/s) | ${ours.ingest_orders_per_sec} | ${plain.orders_per_sec} (plain COPY) | ${result.ingest_ratio} | ${ours.ingest_peak_rss_mb} |`,
     `| search, ${SEARCH_ROWS} rows, every field, NDJSON (rows/s) | ${ours.search_rows_per_sec} | ${ours.plain_read_rows_per_sec} (one query in process) | ${result.search_ratio} | ${ours.search_peak_rss_mb} |`,
+    `| sales by day, a year, exact (ms; lower is better) | ${ours.metrics_day_ms} (${ours.metrics_day_buckets} days) | ${ours.sql_day_ms} (one GROUP BY query in process) | ${result.metrics_ratio} (ours / SQL) | |`,
     '',
     JSON.stringify(result),
     '',

@@ -1,85 +1,100 @@
 /**
- * Sales metrics on PostgreSQL (issue 17), read from the orders themselves: every grouping, exact, the same
- * answers as SQLite's `source=orders` scan (src/sales/exact-scan.ts, whose accumulators this feeds). The
- * pre-aggregates and sketches are not built on PostgreSQL yet, so both precisions are answered this way
- * (an approx request gets exact numbers, and no error bounds). Rows come through a server-side cursor in
- * batches, so a worker holds one batch at a time whatever the range.
+ * Sales metrics on PostgreSQL (issue 17), from the orders themselves, for every grouping: the database
+ * aggregates (GROUP BY the bucket or key, `count(DISTINCT)` for customers, `percentile_disc` for the
+ * nearest-rank percentiles of order value), so one row per bucket comes back instead of every order. The
+ * answers equal SQLite's exact scan of the orders (src/sales/exact-scan.ts; tested). The pre-aggregates and
+ * sketches are not built on PostgreSQL yet, so both precisions are answered this way (an approx request gets
+ * exact numbers and no error bounds).
  */
 import type { ClientBase } from 'pg';
-import { isTimeGroup, type SalesRequest } from '../../domain/sales.js';
-import type { SalesAnswer } from '../../sales/buckets.js';
 import {
-  addGroupRows,
-  addTimeRows,
-  finishGroups,
-  GroupAccumulator,
-  type ItemLine,
-  type TimeRow,
-} from '../../sales/exact-scan.js';
-import { inTransaction } from './transaction.js';
-
-/** Rows fetched from the cursor per round trip. */
-const BATCH = 5000;
+  avg,
+  type Bucket,
+  isTimeGroup,
+  type SalesRequest,
+  type TimeGroup,
+  timeKey,
+} from '../../domain/sales.js';
+import type { SalesAnswer } from '../../sales/buckets.js';
 
 const RANGE = `o.tenant_id = $1 AND o.created_at >= to_timestamp($2::float8 / 1000)
   AND o.created_at < to_timestamp($3::float8 / 1000) AND o.status = ANY($4::text[])`;
 
-const TIME_SCAN = `
-  SELECT o.order_pk::float8 AS order_pk, (extract(epoch FROM o.created_at) * 1000)::float8 AS created_at,
-         o.customer_pk::float8 AS customer_pk, o.total_cents::float8 AS total_cents,
-         (SELECT sum(i.quantity) FROM order_items i WHERE i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk)::float8 AS units
-    FROM orders o WHERE ${RANGE} ORDER BY o.created_at`;
+/** Nearest rank, as ours: the first value whose position reaches the fraction of the group. */
+const PERCENTILES = 'percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY total)';
 
-const groupScan = (key: 'category' | 'product') => `
-  SELECT ${key === 'category' ? 'p.category' : 'i.product_id::float8'} AS k, i.order_pk::float8 AS order_pk,
-         i.quantity, i.unit_price_cents::float8 AS unit_price_cents, o.customer_pk::float8 AS customer_pk,
-         o.total_cents::float8 AS total_cents
-    FROM orders o JOIN order_items i ON i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
-    ${key === 'category' ? 'JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id' : ''}
-   WHERE ${RANGE} ORDER BY ${key === 'category' ? 'p.category COLLATE "C"' : 'i.product_id'}, i.order_pk`;
+/** date_trunc's unit for each time grouping (its week starts on Monday, as ISO weeks do). */
+const TRUNC: Record<TimeGroup, string> = { hour: 'hour', day: 'day', week: 'week', month: 'month' };
 
-/** Feeds each batch of a cursor over `sql` to `take`; the cursor lives in a transaction of its own. */
-async function throughCursor<T>(
-  client: ClientBase,
-  sql: string,
-  params: unknown[],
-  take: (rows: T[]) => void,
-): Promise<void> {
-  await inTransaction(client, async () => {
-    await client.query(`DECLARE sales_scan NO SCROLL CURSOR FOR ${sql}`, params);
-    for (;;) {
-      const { rows } = await client.query<T & Record<string, unknown>>(`FETCH ${BATCH} FROM sales_scan`);
-      take(rows);
-      if (rows.length < BATCH) break;
-    }
-  });
+const timeSql = (g: TimeGroup) => `
+  WITH sold AS (
+    SELECT date_trunc('${TRUNC[g]}', o.created_at AT TIME ZONE 'UTC') AS bucket, o.customer_pk,
+           o.total_cents::float8 AS total, sum(i.quantity) AS units
+      FROM orders o JOIN order_items i ON i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
+     WHERE ${RANGE}
+     GROUP BY o.order_pk, 1, o.customer_pk, o.total_cents)
+  SELECT (extract(epoch FROM bucket) * 1000)::float8 AS k, count(*)::float8 AS orders, sum(units)::float8 AS units,
+         sum(total) AS revenue, sum(total) AS value_sum, count(DISTINCT customer_pk)::float8 AS customers,
+         ${PERCENTILES} AS pcts
+    FROM sold GROUP BY bucket ORDER BY bucket`;
+
+const groupSql = (key: 'category' | 'product') => `
+  WITH lines AS (
+    SELECT ${key === 'category' ? 'p.category' : 'i.product_id::float8'} AS k, o.order_pk, o.customer_pk,
+           o.total_cents::float8 AS total, sum(i.quantity) AS units, sum(i.quantity * i.unit_price_cents) AS revenue
+      FROM orders o JOIN order_items i ON i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
+      ${key === 'category' ? 'JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id' : ''}
+     WHERE ${RANGE}
+     GROUP BY 1, o.order_pk, o.customer_pk, o.total_cents)
+  SELECT k, count(*)::float8 AS orders, sum(units)::float8 AS units, sum(revenue)::float8 AS revenue,
+         sum(total) AS value_sum, count(DISTINCT customer_pk)::float8 AS customers, ${PERCENTILES} AS pcts
+    FROM lines GROUP BY k`;
+
+interface Row {
+  k: string | number;
+  orders: number;
+  units: number;
+  revenue: number;
+  value_sum: number;
+  customers: number;
+  pcts: number[];
 }
 
+const bucketOf = (key: string | number, r: Row): Bucket => ({
+  key,
+  orders: r.orders,
+  units: r.units,
+  revenue_cents: r.revenue,
+  unique_customers: r.customers,
+  avg_order_value_cents: avg(r.value_sum, r.orders),
+  p50_order_value_cents: r.pcts[0] ?? null,
+  p95_order_value_cents: r.pcts[1] ?? null,
+  p99_order_value_cents: r.pcts[2] ?? null,
+});
+
 export async function pgSalesFromOrders(
-  client: ClientBase,
+  db: Pick<ClientBase, 'query'>,
   tenantId: number,
   r: SalesRequest,
 ): Promise<SalesAnswer> {
-  const acc = new GroupAccumulator();
   const params = [tenantId, r.start, r.end, r.statuses];
-  let rows = 0;
-  const groupBy = r.groupBy;
-  if (isTimeGroup(groupBy))
-    await throughCursor<TimeRow>(client, TIME_SCAN, params, (batch) => {
-      rows += addTimeRows(acc, groupBy, batch);
-    });
-  else
-    await throughCursor<ItemLine & { k: string | number }>(
-      client,
-      groupScan(groupBy === 'category' ? 'category' : 'product'),
-      params,
-      (batch) => {
-        rows += addGroupRows(acc, batch);
-      },
-    );
+  const g = r.groupBy;
+  if (isTimeGroup(g)) {
+    const { rows } = await db.query<Row>(timeSql(g), params);
+    return {
+      data: rows.map((row) => bucketOf(timeKey(g, row.k as number), row)),
+      rows: rows.reduce((n, row) => n + row.orders, 0),
+      method: `exact: aggregated by PostgreSQL from the orders (GROUP BY ${g}, count DISTINCT, percentile_disc); the pre-aggregates are not built there yet`,
+    };
+  }
+  const { rows } = await db.query<Row>(groupSql(g === 'category' ? 'category' : 'product'), params);
+  const data = rows.map((row) => bucketOf(row.k, row));
+  if (g === 'product')
+    data.sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key)).splice(r.top);
+  else data.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
-    data: finishGroups(acc, r),
-    rows,
-    method: `exact: read from the orders on PostgreSQL (a server-side cursor, grouped by ${r.groupBy}); the pre-aggregates are not built there yet`,
+    data,
+    rows: rows.reduce((n, row) => n + row.orders, 0),
+    method: `exact: aggregated by PostgreSQL from the orders and their lines (GROUP BY ${g}, count DISTINCT, percentile_disc); the pre-aggregates are not built there yet`,
   };
 }
