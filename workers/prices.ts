@@ -4,6 +4,8 @@ import {
   type PriceEventRecord,
   type PriceEventResult,
   type PriceOutcome,
+  priceEventResult,
+  type StoredPriceEvent,
 } from '../src/domain/price.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import {
@@ -17,28 +19,8 @@ import { Where } from '../src/storage/where.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
-/** A price_events row: the result's fields as SQLite stores them (flags as 0/1, times as epoch ms). */
-interface EventRow extends Omit<PriceEventResult, 'anomaly' | 'reasons' | 'observed_at'> {
-  anomaly: number;
-  reason: string | null;
-  fingerprint: string;
-  observed_at: number;
-}
-
-export function toResult(r: EventRow): PriceEventResult {
-  return {
-    seq: r.seq,
-    event_id: r.event_id,
-    product_id: r.product_id,
-    previous_price_cents: r.previous_price_cents,
-    price_cents: r.price_cents,
-    change_pct: r.change_pct,
-    anomaly: r.anomaly === 1,
-    reasons: r.reason ? r.reason.split(',') : [],
-    status: r.status,
-    observed_at: new Date(r.observed_at).toISOString(),
-  };
-}
+/** A price_events row as SQLite stores it (the flag as 0/1, the time as epoch ms). */
+type EventRow = StoredPriceEvent;
 
 function statements(db: Db) {
   return {
@@ -98,7 +80,7 @@ export const priceEvents = defineTask(
               const existing = s.byId.get(e.event_id) as EventRow | undefined;
               if (existing)
                 return existing.fingerprint === e.fingerprint
-                  ? { kind: 'replayed', result: toResult(existing) }
+                  ? { kind: 'replayed', result: priceEventResult(existing) }
                   : { kind: 'mismatch' };
               const product = s.product.get(e.product_id) as { price_cents: number } | undefined;
               if (!product) return { kind: 'unknown_product' };
@@ -121,7 +103,7 @@ export const priceEvents = defineTask(
               ) as EventRow;
               s.history.run(e.product_id, e.observed_at, e.price_cents, e.event_id);
               if (!a.anomaly) s.accept.run(e.price_cents, e.observed_at, now, e.product_id, e.observed_at);
-              return { kind: 'created', result: toResult(row) };
+              return { kind: 'created', result: priceEventResult(row) };
             }),
           )
           .immediate(),
@@ -162,7 +144,7 @@ export const listAnomalies = defineTask(
         .prepare(sql)
         .all(...where.params, q.limit),
     ) as EventRow[];
-    return rows.map(toResult);
+    return rows.map(priceEventResult);
   },
 );
 
@@ -181,7 +163,7 @@ export const reviewPriceEvent = defineTask(
       const row = db
         .prepare('UPDATE price_events SET status = ? WHERE event_id = ? RETURNING *')
         .get(q.status, q.eventId) as EventRow | undefined;
-      return row ? toResult(row) : null;
+      return row ? priceEventResult(row) : null;
     });
   },
 );

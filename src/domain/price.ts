@@ -96,6 +96,33 @@ export interface PriceEventResult {
   observed_at: string;
 }
 
+/**
+ * A stored price_events row, as either backend hands it over: SQLite with the flag as 0/1 and the time as
+ * epoch ms, PostgreSQL with a boolean and a Date.
+ */
+export interface StoredPriceEvent extends Omit<PriceEventResult, 'anomaly' | 'reasons' | 'observed_at'> {
+  anomaly: number | boolean;
+  reason: string | null;
+  fingerprint: string;
+  observed_at: number | Date;
+}
+
+/** A stored event as the service answers it: the flag a boolean, the reasons a list, the time ISO 8601. */
+export function priceEventResult(r: StoredPriceEvent): PriceEventResult {
+  return {
+    seq: r.seq,
+    event_id: r.event_id,
+    product_id: r.product_id,
+    previous_price_cents: r.previous_price_cents,
+    price_cents: r.price_cents,
+    change_pct: r.change_pct,
+    anomaly: r.anomaly === true || r.anomaly === 1,
+    reasons: r.reason ? r.reason.split(',') : [],
+    status: r.status,
+    observed_at: new Date(r.observed_at).toISOString(),
+  };
+}
+
 /** A price event as the API shows it: without its sequence (the SSE id, the cursor) and observation time. */
 export function publicPriceEvent(r: PriceEventResult): Omit<PriceEventResult, 'seq' | 'observed_at'> {
   const { seq: _seq, observed_at: _observedAt, reasons, ...shown } = r;

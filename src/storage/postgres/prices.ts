@@ -15,6 +15,8 @@ import {
   type PriceEventRecord,
   type PriceEventResult,
   type PriceOutcome,
+  priceEventResult,
+  type StoredPriceEvent,
 } from '../../domain/price.js';
 import { Where } from '../where.js';
 import { numbered } from './placeholders.js';
@@ -27,34 +29,8 @@ const EVENT_COLUMNS = `seq::float8 AS seq, event_id, product_id::float8 AS produ
   previous_price_cents::float8 AS previous_price_cents, price_cents::float8 AS price_cents, change_pct, anomaly,
   reason, status, fingerprint, observed_at`;
 
-interface EventRow {
-  seq: number;
-  event_id: string;
-  product_id: number;
-  previous_price_cents: number | null;
-  price_cents: number;
-  change_pct: number | null;
-  anomaly: boolean;
-  reason: string | null;
-  status: string;
-  fingerprint: string;
-  observed_at: Date;
-}
-
-function toResult(r: EventRow): PriceEventResult {
-  return {
-    seq: r.seq,
-    event_id: r.event_id,
-    product_id: r.product_id,
-    previous_price_cents: r.previous_price_cents,
-    price_cents: r.price_cents,
-    change_pct: r.change_pct,
-    anomaly: r.anomaly,
-    reasons: r.reason ? r.reason.split(',') : [],
-    status: r.status,
-    observed_at: r.observed_at.toISOString(),
-  };
-}
+/** A price_events row as PostgreSQL hands it over (a boolean flag, a Date). */
+type EventRow = StoredPriceEvent;
 
 /** The tenant's own anomaly threshold (admin API) over the server default; the median rule scales with it. */
 async function policyOf(client: ClientBase, tenantId: number, policy: AnomalyPolicy): Promise<AnomalyPolicy> {
@@ -80,7 +56,7 @@ async function recordOne(
     );
     const existing = rows[0]!;
     return existing.fingerprint === e.fingerprint
-      ? { kind: 'replayed', result: toResult(existing) }
+      ? { kind: 'replayed', result: priceEventResult(existing) }
       : { kind: 'mismatch' };
   };
   const seen = await client.query('SELECT 1 FROM price_events WHERE tenant_id = $1 AND event_id = $2', [
@@ -139,7 +115,7 @@ async function recordOne(
           AND (price_observed_at IS NULL OR price_observed_at <= to_timestamp($4::float8 / 1000))`,
       [tenantId, e.product_id, e.price_cents, e.observed_at, now],
     );
-  const result = toResult(inserted.rows[0]);
+  const result = priceEventResult(inserted.rows[0]);
   if (result.anomaly)
     await client.query('SELECT pg_notify($1, $2)', [ANOMALY_CHANNEL, JSON.stringify({ tenantId, result })]);
   return { kind: 'created', result };
@@ -185,7 +161,7 @@ export async function pgListAnomalies(
     .when(q.status || undefined, 'status = ?', q.status);
   const sql = `SELECT ${EVENT_COLUMNS} FROM price_events${where.sql()} ORDER BY seq ${q.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
   const { rows } = await db.query<EventRow>(numbered(sql), [...where.params, q.limit]);
-  return rows.map(toResult);
+  return rows.map(priceEventResult);
 }
 
 export async function pgReviewPriceEvent(
@@ -198,7 +174,7 @@ export async function pgReviewPriceEvent(
     `UPDATE price_events SET status = $3 WHERE tenant_id = $1 AND event_id = $2 RETURNING ${EVENT_COLUMNS}`,
     [tenantId, eventId, status],
   );
-  return rows[0] ? toResult(rows[0]) : null;
+  return rows[0] ? priceEventResult(rows[0]) : null;
 }
 
 /** The tenant's settings (shard_meta, as on SQLite), after writing `set` when given. */
