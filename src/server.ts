@@ -25,11 +25,14 @@ import { listenForAnomalies } from './prices/anomaly-notifications.js';
 import type { AppDeps } from './routes/deps.js';
 import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
 import { registerBoot } from './storage/postgres/boots.js';
+import { startBucketSweep } from './storage/postgres/rate-buckets.js';
 import { prepareShard } from './storage/shards.js';
 import { TenantDirectory } from './storage/tenant-directory.js';
 
 /** Tenants created by another server (or the offline CLI) reach this one's background jobs within this. */
 const TENANT_LIST_REFRESH_MS = 30_000;
+/** How often idle rate buckets are swept from PostgreSQL. */
+const BUCKET_SWEEP_MS = 600_000;
 /** After the shutdown timeout, how long in-flight requests get to commit what they hold and answer. */
 const SHUTDOWN_ANSWER_GRACE_MS = 10_000;
 /** One background rollup refresh runs at most this long before it is scheduled again (checkpoints share its thread). */
@@ -147,6 +150,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const uploads = new UploadJobs({ pool, writes, config, log, tenantIds, budget: admission.ingestBudget });
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();
+  // the price webhook's shared rate buckets: rows of products and tenants gone quiet are removed
+  const stopBucketSweep = opened.postgres
+    ? startBucketSweep(opened.postgres, BUCKET_SWEEP_MS, (error) =>
+        log.warn({ err: error }, 'sweeping idle rate buckets failed'),
+      )
+    : null;
   const anomalies = new AnomalyBus();
   // on PostgreSQL, anomalies recorded by any server reach this one's change streams
   const notifications =
@@ -236,6 +245,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await uploads.stop();
     await pool.close();
     directory.stop();
+    stopBucketSweep?.();
     await notifications?.stop();
     await boot?.stop();
     await opened.close();

@@ -41,3 +41,29 @@ export class PgRateLimiter {
     };
   }
 }
+
+/**
+ * Buckets untouched this long are full again under any policy whose bucket refills in less (burst / rate),
+ * so their rows can go: the next take recreates them full, the same decision.
+ */
+export const IDLE_BUCKET_MS = 3_600_000;
+
+/** Removes the buckets idle past IDLE_BUCKET_MS; how many went. */
+export async function sweepIdleBuckets(db: Pick<pg.Pool, 'query'>): Promise<number> {
+  const { rowCount } = await db.query(
+    'DELETE FROM rate_buckets WHERE at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)',
+    [IDLE_BUCKET_MS],
+  );
+  return rowCount ?? 0;
+}
+
+/** Sweeps idle buckets every `everyMs` on an unreferenced timer; returns the stop. */
+export function startBucketSweep(
+  db: Pick<pg.Pool, 'query'>,
+  everyMs: number,
+  onError: (error: unknown) => void,
+): () => void {
+  const timer = setInterval(() => sweepIdleBuckets(db).catch(onError), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
