@@ -2,6 +2,7 @@
  * Issue 9's race: 16 concurrent clients send stock bulk updates over 100 hot and 10,000 cold products
  * for a fixed time, then the final state is checked against the replies. Exits 1 on any mismatch.
  *   node dist/perf/stock-race.js [--seconds 30] [--clients 16] [--mode merge|last_write_wins|reject|all]
+ *     [--postgres [--database-url …]]  (the server on PostgreSQL, in a scratch schema)
  * Prints a table and one JSON line per mode; writes perf/results/stock-race.json.
  */
 
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
 import { percentile, round } from './lib/numbers.js';
+import { scratchSchema } from './lib/postgres.js';
 import { writeResult } from './lib/results.js';
 import { createTenant } from './lib/tenant.js';
 
@@ -20,6 +22,12 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '16' },
     mode: { type: 'string', default: 'all' },
     batch: { type: 'string', default: '50' },
+    /** run the server on PostgreSQL (a scratch schema of the database, dropped after) */
+    postgres: { type: 'boolean', default: false },
+    'database-url': {
+      type: 'string',
+      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
   },
 });
 const seconds = Number(values.seconds);
@@ -40,6 +48,7 @@ type Result = {
 };
 
 const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-stock-'));
+const schema = values.postgres ? await scratchSchema(values['database-url']!) : null;
 const server = await spawnServer([
   '--data',
   dataDir,
@@ -49,6 +58,7 @@ const server = await spawnServer([
   'warn',
   '--workers',
   '2',
+  ...(schema ? ['--storage', 'postgres', '--database-url', schema.url] : []),
 ]);
 const report: Record<string, unknown>[] = [];
 let failed = false;
@@ -172,7 +182,8 @@ try {
     report.push(row);
     process.stdout.write(`${JSON.stringify(row)}\n`);
   }
-  writeResult('stock-race', {
+  writeResult(schema ? 'stock-race-postgres' : 'stock-race', {
+    storage: schema ? 'postgres' : 'sqlite',
     benchmark: 'stock-race',
     at: new Date().toISOString(),
     hot: HOT,
@@ -197,6 +208,7 @@ try {
 } finally {
   server.child.kill('SIGTERM');
   await server.exited;
+  await schema?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -8,6 +8,26 @@ import type { OrderRow } from '../../src/storage/order-writer.js';
 import { copyInto, copyLine } from '../../src/storage/postgres/copy-text.js';
 import { round } from './numbers.js';
 
+/** A schema of its own (dropped by `drop`), and a URL whose connections use it. */
+export async function scratchSchema(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `orderflow_perf_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${name}`);
+  await admin.end();
+  const schemaUrl = new URL(url);
+  schemaUrl.searchParams.set('options', `-c search_path=${name}`);
+  return {
+    url: schemaUrl.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${name} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
 /** A schema of its own for `work` (dropped after), a client and a pool whose search_path is it. */
 export async function inSchema<T>(
   url: string,
