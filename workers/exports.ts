@@ -9,7 +9,9 @@ import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { StripeRange } from '../src/pool/striped-stream.js';
 import { exportBatches } from '../src/storage/export-batches.js';
 import { type ExportRow, ExportStore, exportFilePath } from '../src/storage/export-store.js';
+import { pgKeysetPages } from '../src/storage/postgres/search-rows.js';
 import { openShardReader } from '../src/storage/shards.js';
+import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export function store(ctx: TaskContext, tenantId: number): ExportStore {
@@ -124,7 +126,7 @@ export const streamExport = defineStreamTask(
   async (ctx, input: StreamExportInput, sink): Promise<StreamExportMeta> => {
     const { spec, range } = input;
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
-    const db = openShardReader(ctx.data.dataDir, input.tenantId);
+    const db = onPostgres(ctx) ? null : openShardReader(ctx.data.dataDir, input.tenantId);
     let rows = 0;
     let bytes = 0;
     let gzip: GzipSum | null = input.transferGzip ? EMPTY_SUM : null;
@@ -141,21 +143,26 @@ export const streamExport = defineStreamTask(
         if (input.transferGzip) await sink.writeBytes(GZIP_HEADER);
         await write(encoder.header());
       }
-      for (const batch of exportBatches(
-        db,
-        spec.filters,
-        spec.fields,
-        range.after,
-        input.batchRows,
-        range.floor,
-      )) {
+      const batches = db
+        ? exportBatches(db, spec.filters, spec.fields, range.after, input.batchRows, range.floor)
+        : pgKeysetPages(
+            workerPostgres(),
+            input.tenantId,
+            spec.filters,
+            spec.fields,
+            range.after,
+            -1,
+            range.floor,
+            input.batchRows,
+          );
+      for await (const batch of batches) {
         const encoded = encoder.encode(batch, bytes);
         await write(encoded.bytes);
         rows += batch.length;
         rowGroups.push(...encoded.rowGroups.map((g) => g.meta));
       }
     } finally {
-      db.close();
+      db?.close();
       ctx.obs.record('stream_rows_total', { route: 'export_stream' }, rows);
     }
     return { rows, bytes, rowGroups, gzip };

@@ -1,7 +1,7 @@
 /**
  * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication), ingest
- * of orders and products (with or without an Idempotency-Key), order search, sales metrics (read from the
- * orders), stock bulk updates, product reads, GDPR erasure, price events with their anomalies and change
+ * of orders and products (with or without an Idempotency-Key), order search, direct exports, sales metrics (read
+ * from the orders), stock bulk updates, product reads, GDPR erasure, price events with their anomalies and change
  * stream, and tenant settings. Every other request that reaches tenant data answers 501
  * `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not exist. On
  * SQLite this is a no-op.
@@ -14,6 +14,8 @@ const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
   ['POST', /^\/api\/v1\/ingest\/(orders|products)\/?$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/orders\/search$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/metrics\/sales$/],
+  // a direct export (streamed as the response); the route answers 501 itself for an export job
+  ['POST', /^\/api\/v1\/tenants\/\d+\/reports\/export$/],
   ['PUT', /^\/api\/v1\/tenants\/\d+\/stock\/bulk_update$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/products\/\d+$/],
   ['DELETE', /^\/api\/v1\/tenants\/\d+\/customers(\/[^/]+)?$/],
@@ -36,7 +38,7 @@ export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<A
     if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path))
       throw new Problem(
         'storage_not_supported',
-        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, sales metrics, stock, product reads, erasure, prices, tenants and keys do (docs/postgres.md).`,
+        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, direct exports, sales metrics, stock, product reads, erasure, prices, tenants and keys do (docs/postgres.md).`,
       );
     await next();
   };

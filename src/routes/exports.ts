@@ -100,6 +100,11 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       }
       const tenantId = c.get('tenantId');
       if (direct) return streamDirect(c, spec);
+      if (config.storage.kind === 'postgres')
+        throw new Problem(
+          'storage_not_supported',
+          'Export jobs do not run on --storage postgres yet; a direct export does (Accept: text/csv or application/vnd.apache.parquet).',
+        );
       admission.check('work');
       await requireFreeDisk(deps.health);
       const created = await pool.run('createExport', {
