@@ -85,6 +85,19 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
       if (result.rows.length !== SEARCH_ROWS) throw new Error('plain read: wrong row count');
       best = Math.min(best, (performance.now() - t0) / 1000);
     }
+    // a direct CSV export of every order (stripes on the workers), against the plain read's rate
+    sampler = sampleRss(server.child.pid!, 100);
+    started = performance.now();
+    const exported = await send(`${server.url}/api/v1/tenants/${t.tenantId}/reports/export`, {
+      method: 'POST',
+      headers: { ...t.auth, accept: 'text/csv', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const exportSeconds = (performance.now() - started) / 1000;
+    const exportRss = sampler.stop().peak;
+    const exportedRows = exported.text.split('\r\n').length - 2; // the header and the final line break
+    if (exported.status !== 200 || exportedRows !== total)
+      throw new Error(`export: ${exported.status}, ${exportedRows} rows`);
     // sales by day over the loaded orders, through the server, and the same numbers from one SQL query
     // (GROUP BY day with count(DISTINCT) and percentile_disc) in this process
     const sales = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01&precision=exact`;
@@ -110,6 +123,8 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
       sqlBest = Math.min(sqlBest, performance.now() - t0);
     }
     return {
+      export_rows_per_sec: Math.round(total / exportSeconds),
+      export_peak_rss_mb: mib(exportRss),
       metrics_day_ms: Math.round(metricsBest),
       metrics_day_buckets: buckets,
       sql_day_ms: Math.round(sqlBest),
@@ -137,6 +152,7 @@ const result = {
   ingest_ratio: ratio(ours.ingest_orders_per_sec, plain.orders_per_sec),
   search_ratio: ratio(ours.search_rows_per_sec, ours.plain_read_rows_per_sec),
   metrics_ratio: ratio(ours.metrics_day_ms, ours.sql_day_ms),
+  export_ratio: ratio(ours.export_rows_per_sec, ours.plain_read_rows_per_sec),
 };
 writeResult('postgres-server', result);
 process.stdout.write(
@@ -145,6 +161,7 @@ process.stdout.write(
     '|---|---|---|---|---|',
     `| ingest, one request (orders/s) | ${ours.ingest_orders_per_sec} | ${plain.orders_per_sec} (plain COPY) | ${result.ingest_ratio} | ${ours.ingest_peak_rss_mb} |`,
     `| search, ${SEARCH_ROWS} rows, every field, NDJSON (rows/s) | ${ours.search_rows_per_sec} | ${ours.plain_read_rows_per_sec} (one query in process) | ${result.search_ratio} | ${ours.search_peak_rss_mb} |`,
+    `| direct CSV export, every order, stripes (rows/s) | ${ours.export_rows_per_sec} | ${ours.plain_read_rows_per_sec} (the plain read above) | ${result.export_ratio} | ${ours.export_peak_rss_mb} |`,
     `| sales by day, a year, exact (ms; lower is better) | ${ours.metrics_day_ms} (${ours.metrics_day_buckets} days) | ${ours.sql_day_ms} (one GROUP BY query in process) | ${result.metrics_ratio} (ours / SQL) | |`,
     '',
     JSON.stringify(result),
