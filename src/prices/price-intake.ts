@@ -45,9 +45,10 @@ export class PriceIntake {
     private readonly metrics: Metrics,
     /** where this process's change streams hear of anomalies */
     private readonly anomalies: AnomalyBus,
-    /** whether this intake announces what it records (false where the database announces it to every server) */
-    announces: boolean,
-    /** the database whose buckets every server shares (PostgreSQL), or none: buckets in this process */
+    /**
+     * The PostgreSQL every server shares, or null (SQLite: one process). Shared, the rate buckets are there,
+     * and the database announces each anomaly to every server (LISTEN/NOTIFY), so this intake does not.
+     */
     shared: Pick<pg.Pool, 'query'> | null = null,
   ) {
     this.policy = {
@@ -69,7 +70,7 @@ export class PriceIntake {
         policy: this.policy,
         events,
       });
-      if (announces)
+      if (!shared)
         for (const o of outcomes)
           if (o.kind === 'created' && o.result.anomaly) this.anomalies.announce(tenantId, o.result);
       return outcomes;

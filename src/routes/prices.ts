@@ -34,14 +34,7 @@ const ResultDoc = v.object({
 export function priceRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id');
   const { pool, config, cursorSecret } = deps;
-  const intake = new PriceIntake(
-    pool,
-    config.prices,
-    deps.metrics,
-    deps.anomalies,
-    config.storage.kind === 'sqlite',
-    deps.postgres,
-  );
+  const intake = new PriceIntake(pool, config.prices, deps.metrics, deps.anomalies, deps.postgres);
 
   routes.add(
     {
