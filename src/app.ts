@@ -39,9 +39,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // tus clients discover capabilities with OPTIONS before they hold a key
   app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
   app.use('/api/v1/ingest/*', onStorage);
-  // a tenant's shard check and settings live in its shard
+  // a tenant's shard check reads its SQLite shard
   app.use('/api/v1/admin/tenants/:tenant_id/check', onStorage);
-  app.use('/api/v1/admin/tenants/:tenant_id/settings', onStorage);
 
   opsRoutes(deps).mountOn(app);
   adminRoutes(deps).mountOn(app);

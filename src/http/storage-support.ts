@@ -23,8 +23,6 @@ const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
   ['GET', /^\/api\/v1\/tenants\/\d+\/products\/\d+\/price-anomalies$/],
   ['PATCH', /^\/api\/v1\/tenants\/\d+\/price-events\/[^/]+$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/price-anomalies\/stream$/],
-  ['GET', /^\/api\/v1\/admin\/tenants\/\d+\/settings$/],
-  ['PUT', /^\/api\/v1\/admin\/tenants\/\d+\/settings$/],
 ];
 
 /** Whether a request is served on PostgreSQL yet. */
