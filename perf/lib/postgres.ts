@@ -2,30 +2,15 @@
  * PostgreSQL in the benchmarks (issue 17): a scratch schema per run, and the outside limit for ingest, a
  * plain `COPY` of the rows into minimal tables.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { OrderRow } from '../../src/storage/order-writer.js';
 import { copyInto, copyLine } from '../../src/storage/postgres/copy-text.js';
+import { createScratchSchema, type ScratchSchema } from '../../tools/lib/scratch-schema.js';
 import { round } from './numbers.js';
 
-/** A schema of its own (dropped by `drop`), and a URL whose connections use it. */
-export async function scratchSchema(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `orderflow_perf_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${name}`);
-  await admin.end();
-  const schemaUrl = new URL(url);
-  schemaUrl.searchParams.set('options', `-c search_path=${name}`);
-  return {
-    url: schemaUrl.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP SCHEMA ${name} CASCADE`);
-      await c.end();
-    },
-  };
+/** A schema of its own for a run (dropped by `drop`), and a URL whose connections use it. */
+export function scratchSchema(url: string): Promise<ScratchSchema> {
+  return createScratchSchema(url, 'orderflow_perf');
 }
 
 /** A schema of its own for `work` (dropped after), a client and a pool whose search_path is it. */
@@ -33,22 +18,16 @@ export async function inSchema<T>(
   url: string,
   work: (client: pg.Client, pool: pg.Pool, schemaUrl: string) => Promise<T>,
 ): Promise<T> {
-  const name = `orderflow_perf_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${name}`);
-  const schemaUrl = new URL(url);
-  schemaUrl.searchParams.set('options', `-c search_path=${name}`);
-  const pool = new pg.Pool({ connectionString: schemaUrl.toString(), max: 2 });
-  const client = new pg.Client({ connectionString: schemaUrl.toString() });
+  const schema = await scratchSchema(url);
+  const pool = new pg.Pool({ connectionString: schema.url, max: 2 });
+  const client = new pg.Client({ connectionString: schema.url });
   await client.connect();
   try {
-    return await work(client, pool, schemaUrl.toString());
+    return await work(client, pool, schema.url);
   } finally {
     await client.end();
     await pool.end();
-    await admin.query(`DROP SCHEMA ${name} CASCADE`);
-    await admin.end();
+    await schema.drop();
   }
 }
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { postgresUnavailable, scratchSchema, TEST_DATABASE_URL } from './postgres.js';
+import { postgresUnavailable, scratchSchema } from './postgres.js';
 
 /**
  * The storage backends an integration suite runs on (issue 17: the suite per backend): SQLite always,
@@ -30,11 +30,9 @@ export const SERVER_BACKENDS: ServerBackend[] = [
     skip: pgUnavailable,
     async prepare() {
       const schema = await scratchSchema();
-      const url = new URL(TEST_DATABASE_URL);
-      url.searchParams.set('options', `-c search_path=${schema.name}`);
       let client: pg.Client | null = null;
       return {
-        args: ['--storage', 'postgres', '--database-url', url.toString()],
+        args: ['--storage', 'postgres', '--database-url', schema.url],
         async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []) {
           client ??= await schema.connect();
           return (await client.query<T>(sql, params)).rows;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepIdleBuckets } from '../../src/storage/postgres/rate-buckets.js';
 import { makeOrders, ndjson, order, product } from '../helpers/data.js';
 import { parquetRowsLiterally } from '../helpers/parquet.js';
-import { postgresUnavailable, scratchSchema, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
 import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -20,8 +20,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   let b: TestServer;
   beforeAll(async () => {
     schema = await scratchSchema();
-    const url = new URL(TEST_DATABASE_URL);
-    url.searchParams.set('options', `-c search_path=${schema.name}`);
+    const url = new URL(schema.url);
     // its own application name, so a test can drop exactly these servers' connections
     url.searchParams.set('application_name', schema.name);
     const args = ['--storage', 'postgres', '--database-url', url.toString()];
