@@ -12,7 +12,7 @@ import type { ObservationBuffer } from '../obs/observations.js';
 import { serializeError } from '../pool/task-error.js';
 import { PgOrderWriter } from '../storage/postgres/order-writer.js';
 import { inTransaction } from '../storage/postgres/transaction.js';
-import { lostConnection } from '../worker/postgres.js';
+import { lostConnection } from '../storage/storage-fault.js';
 import { countOrders, failureRecorder } from './ingest-chunk.js';
 import { decodeBatch } from './row-transfer.js';
 import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from './write-parts.js';

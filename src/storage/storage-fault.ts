@@ -2,29 +2,43 @@
 export type StorageFault = 'disk_full' | 'damaged' | 'busy';
 
 /**
- * PostgreSQL's SQLSTATEs that mean "not now" rather than "wrong": the server shutting down or not accepting
- * connections, a lost connection, too many connections, a serialization failure or deadlock, a lock not
- * available. A retry after a moment can succeed, so the client is told so (503 with Retry-After), and no
- * tenant is marked damaged: the database is shared by every tenant.
+ * PostgreSQL's SQLSTATEs that mean "not now" rather than "wrong": the connection lost or refused (the
+ * server shutting down, restarting, dropping it), or contention (too many connections, a serialization
+ * failure or deadlock, a lock not available). A retry after a moment can succeed, so the client is told so
+ * (503 with Retry-After), and no tenant is marked damaged: the database is shared by every tenant.
  */
-const POSTGRES_RETRYABLE = /^(08\w{3}|57P0[1-3]|53300|40001|40P01|55P03)$/;
-const NETWORK_RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+const POSTGRES_CONNECTION_LOST = /^(08\w{3}|57P0[1-3])$/;
+const POSTGRES_CONTENDED = /^(53300|40001|40P01|55P03)$/;
+const NETWORK_LOST = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+
+const codeOf = (error: unknown): string | null => {
+  const raw = (error as { code?: unknown } | null)?.code;
+  return typeof raw === 'string' ? raw.toUpperCase() : null; // stream failures carry it lower-cased
+};
+
+/**
+ * Whether the error means the connection itself is gone: the database closed, dropped or refused it. Such
+ * a connection is not given back to a pool, and work that may run twice can run again on a fresh one.
+ */
+export function lostConnection(error: unknown): boolean {
+  const code = codeOf(error);
+  // node-postgres reports a connection the server closed under it by message only
+  if (code === null)
+    return /^Connection terminated/.test((error as { message?: unknown } | null)?.message as string);
+  return POSTGRES_CONNECTION_LOST.test(code) || NETWORK_LOST.has(code);
+}
 
 export function storageFault(error: unknown): StorageFault | null {
-  const raw = (error as { code?: unknown } | null)?.code;
-  // node-postgres reports a connection the server closed under it by message only
-  if (typeof raw !== 'string')
-    return /^Connection terminated/.test((error as { message?: unknown } | null)?.message as string)
-      ? 'busy'
-      : null;
-  const code = raw.toUpperCase(); // stream failures carry it lower-cased
+  if (lostConnection(error)) return 'busy';
+  const code = codeOf(error);
+  if (code === null) return null;
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_IOERR'))
     return 'damaged';
   if (code === 'SQLITE_CANTOPEN') return 'damaged';
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
-  // PostgreSQL: disk full (53100) is the client's 507 as on SQLite; the retryable ones are busy
+  // PostgreSQL: disk full (53100) is the client's 507 as on SQLite; contention is busy
   if (code === '53100') return 'disk_full';
-  if (POSTGRES_RETRYABLE.test(code) || NETWORK_RETRYABLE.has(code)) return 'busy';
+  if (POSTGRES_CONTENDED.test(code)) return 'busy';
   return null;
 }

@@ -6,7 +6,7 @@ import { workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { createLogger } from '../obs/logger.js';
 import type { WorkerData } from '../pool/pool.js';
-import { storageFault } from '../storage/storage-fault.js';
+import { lostConnection } from '../storage/storage-fault.js';
 import type { TaskContext } from './worker-context.js';
 
 /** Connections one thread keeps: a writer lane needs one; a pool worker's concurrent tasks may take two. */
@@ -66,13 +66,4 @@ export async function withPostgres<T>(
   } finally {
     ctx.obs.record('db_query_duration_seconds', { query }, (performance.now() - started) / 1000);
   }
-}
-
-/** Whether an error means the connection itself is gone (the server closed or dropped it). */
-export function lostConnection(error: unknown): boolean {
-  return (
-    error !== undefined &&
-    storageFault(error) === 'busy' &&
-    !/^(40001|40P01|55P03|53300)$/.test(String((error as { code?: unknown }).code))
-  );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { storageProblem } from '../../src/http/storage-problem.js';
-import { storageFault } from '../../src/storage/storage-fault.js';
+import { lostConnection, storageFault } from '../../src/storage/storage-fault.js';
 
 const withCode = (code: string) => Object.assign(new Error(code), { code });
 
@@ -32,5 +32,13 @@ describe('storage faults, from either backend', () => {
     expect(problem?.code).toBe('storage_busy');
     expect(problem?.status).toBe(503);
     expect(storageProblem(withCode('53100'))?.status).toBe(507);
+  });
+
+  it('tells a lost connection (replaced, and work that may run twice rerun) from contention (only retried by the client)', () => {
+    for (const code of ['57P01', '08006', 'ECONNRESET']) expect(lostConnection(withCode(code))).toBe(true);
+    expect(lostConnection(new Error('Connection terminated unexpectedly'))).toBe(true);
+    for (const code of ['40P01', '40001', '53300', 'SQLITE_BUSY'])
+      expect(lostConnection(withCode(code))).toBe(false);
+    expect(lostConnection(undefined)).toBe(false);
   });
 });

@@ -13,7 +13,7 @@ import {
   type SearchFilters,
   type SearchRow,
 } from '../../domain/search.js';
-import { storageFault } from '../storage-fault.js';
+import { lostConnection } from '../storage-fault.js';
 import { buildPgSearchSql } from './search-sql.js';
 
 /** Rows per round trip of a search. */
@@ -41,7 +41,7 @@ export async function* pgKeysetPages(
     const page = () => db.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
     // a read is safe to run again: once, when the pool handed out a connection PostgreSQL had dropped
     const { rows } = await page().catch((error: unknown) => {
-      if (storageFault(error) !== 'busy') throw error;
+      if (!lostConnection(error)) throw error;
       return page();
     });
     if (rows.length) yield rows;
