@@ -7,7 +7,7 @@
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,8 +38,9 @@ const batch = Number(values.batch);
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-soak-'));
 
-// every tenant gets its own slice of the dataset's orders, as request bodies written before the clock runs
-const perTenant = Math.ceil((seconds * 2000) / tenants); // more than they can ingest in the time
+// every tenant gets its own slice of the dataset's orders, as request bodies written before the clock runs;
+// a tenant through its slice sends it again under new order ids, so every tenant ingests until the end
+const perTenant = Math.min(50_000, Math.ceil((seconds * 2000) / tenants));
 const files: string[][] = Array.from({ length: tenants }, () => []);
 {
   let lines: string[] = [];
@@ -98,24 +99,33 @@ try {
     return status;
   };
   const ingestLoop = async (i: number) => {
-    for (const file of files[i]!) {
-      if (Date.now() > until) return;
-      for (;;) {
-        const res = await send(`${server.url}/api/v1/ingest/orders/`, {
-          method: 'POST',
-          headers: { ...ts[i]!.auth, 'content-type': 'application/x-ndjson' },
-          file,
-        });
-        if (res.status === 429) {
-          await retryAfter(res.status, res.text);
-          continue;
-        }
-        if (res.status === 200) {
-          counts.orders += (JSON.parse(res.text) as { rows_inserted: number }).rows_inserted;
-          counts.ingest_requests++;
-        } else counts.failed++;
-        break;
+    for (let pass = 0; ; pass++)
+      for (const file of files[i]!) {
+        if (Date.now() > until) return;
+        await ingestFile(i, file, pass);
       }
+  };
+  /** One request body: the file as written on the first pass, its order ids renamed on later ones. */
+  const ingestFile = async (i: number, file: string, pass: number) => {
+    const body =
+      pass === 0
+        ? { file }
+        : { body: readFileSync(file, 'utf8').replaceAll('{"order_id":"', `{"order_id":"R${pass}-`) };
+    for (;;) {
+      const res = await send(`${server.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: { ...ts[i]!.auth, 'content-type': 'application/x-ndjson' },
+        ...body,
+      });
+      if (res.status === 429) {
+        await retryAfter(res.status, res.text);
+        continue;
+      }
+      if (res.status === 200) {
+        counts.orders += (JSON.parse(res.text) as { rows_inserted: number }).rows_inserted;
+        counts.ingest_requests++;
+      } else counts.failed++;
+      return;
     }
   };
   const streamLoop = async (k: number) => {
