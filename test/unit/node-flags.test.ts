@@ -8,11 +8,19 @@ const ALL_ENV = { ...SERVER_MALLOC_ENV };
 describe('recommended server settings', () => {
   it('node flags are found on the command line or in NODE_OPTIONS, with any value the operator chose', () => {
     expect(missingServerSettings([], {})).toEqual([...SERVER_NODE_FLAGS, ...MALLOC]);
-    expect(missingServerSettings(['--max-semi-space-size=2'], ALL_ENV)).toEqual([]);
+    expect(missingServerSettings([...SERVER_NODE_FLAGS], ALL_ENV)).toEqual([]);
     expect(
-      missingServerSettings([], { ...ALL_ENV, NODE_OPTIONS: '--inspect --max-semi-space-size=2' }),
+      missingServerSettings(['--heap-growing-percent=30'], {
+        ...ALL_ENV,
+        NODE_OPTIONS: '--inspect --max-semi-space-size=2',
+      }),
     ).toEqual([]);
-    expect(missingServerSettings(['--max-semi-space-size=8'], ALL_ENV)).toEqual([]);
+    expect(missingServerSettings(['--max-semi-space-size=8', '--heap-growing-percent=50'], ALL_ENV)).toEqual(
+      [],
+    );
+    expect(missingServerSettings(['--max-semi-space-size=2'], ALL_ENV)).toEqual([
+      '--heap-growing-percent=30',
+    ]);
     expect(
       missingServerSettings(['--max-old-space-size=2'], { ...ALL_ENV, NODE_OPTIONS: '--max-semi' }),
     ).toEqual([...SERVER_NODE_FLAGS]);
