@@ -58,13 +58,27 @@ export class MultiRowInsert {
   }
 
   private each(count: number, fill: Fill, exec: (stmt: Statement, params: unknown[]) => void): void {
-    for (let start = 0; start < count; start += this.block) {
-      const end = Math.min(count, start + this.block);
+    for (let start = 0; start < count; ) {
+      const end = start + statementRows(count - start, this.block);
       const params: unknown[] = new Array((end - start) * this.width);
       for (let i = start, at = 0; i < end; i++, at += this.width) fill(i, params, at);
       exec(this.statement(end - start), params);
+      start = end;
     }
   }
+}
+
+/**
+ * Rows the next statement takes: a whole block while one fits, then the largest power of two left. A
+ * connection so prepares at most 1 + log2(block) statements per insert instead of one per remainder
+ * size: each 64-row statement costs ~10 KB of SQLite memory, and a writer lane keeps a connection per
+ * shard it writes (20 tenants loading: ~0.5 MB less per connection, perf/soak).
+ */
+export function statementRows(left: number, block: number): number {
+  if (left >= block) return block;
+  let rows = 1;
+  while (rows * 2 <= left) rows *= 2;
+  return rows;
 }
 
 /** Writes row `i`'s `width` values at params[at..]. */
