@@ -10,8 +10,11 @@ import {
   scanProductPart,
 } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
+import { scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
+import { ordersInRangeSql } from '../src/storage/sales-sql.js';
+import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
 import {
@@ -34,17 +37,66 @@ type SalesAnswer = { data: Bucket[]; rows: number; method: string };
 
 /**
  * Catches up what a request needs: the pending orders folded in, then the range's dirty hours rebuilt for
- * at most `refreshBudgetMs` (exact answers: all of them). The upkeep thread does the same in the background
- * after writes (refreshRollups), so a read usually finds little or nothing left.
+ * at most `budgetMs`. The upkeep thread does the same in the background after writes (refreshRollups), so
+ * a read usually finds little or nothing left.
  */
-function refresh(ctx: TaskContext, input: SalesInput): CatchUpResult {
+function refresh(ctx: TaskContext, input: SalesInput, budgetMs: number): CatchUpResult {
   const done = catchUpRollups(ctx, input.tenantId, input, {
-    budgetMs: input.precision === 'exact' ? Number.POSITIVE_INFINITY : input.refreshBudgetMs,
+    budgetMs,
     yieldToWriters: false,
     query: 'rollup_rebuild',
   });
   ctx.obs.record('rollup_rebuilt_hours_total', { by: 'read' }, done.hours);
   return done;
+}
+
+/** Two catch-ups of one read as one: what both did, and what the second left. */
+function bothCatchUps(first: CatchUpResult, second: CatchUpResult): CatchUpResult {
+  return {
+    ...second,
+    hours: first.hours + second.hours,
+    rows: first.rows + second.rows,
+    ms: first.ms + second.ms,
+    pending_orders: first.pending_orders + second.pending_orders,
+    pending_mode: first.pending_mode === 'none' ? second.pending_mode : first.pending_mode,
+  };
+}
+
+/**
+ * An answer from the pre-aggregates after catching them up: approx answers after one budgeted slice
+ * (saying what it left out); exact ones need every hour, so past the slice they either finish the rebuild
+ * or, when that would take much longer than reading the orders (a bulk load just landed), read the orders
+ * themselves and leave the rest of the rebuild to later reads (src/sales/stale-rollups.ts).
+ */
+function fromCaughtUpRollups(
+  ctx: TaskContext,
+  db: Db,
+  input: SalesInput,
+  reader: NonNullable<ReturnType<typeof rollupReader>>,
+): { result: SalesAnswer; freshness: Record<string, unknown> } {
+  let caughtUp = refresh(ctx, input, input.refreshBudgetMs);
+  if (input.precision === 'exact' && caughtUp.remaining > 0) {
+    const stale = {
+      remainingHours: caughtUp.remaining,
+      rebuiltHours: caughtUp.hours,
+      rebuildMs: caughtUp.ms,
+      ordersInRange: (db.prepare(ordersInRangeSql).get(input.start, input.end) as { n: number }).n,
+      groupBy: input.groupBy,
+    };
+    if (scanInsteadOfRebuild(stale)) {
+      ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
+      return {
+        result: ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input)),
+        freshness: {
+          ...freshnessAfter(caughtUp),
+          policy: `read from the orders themselves: ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (later reads go on rebuilding them)`,
+          complete: true,
+        },
+      };
+    }
+    caughtUp = bothCatchUps(caughtUp, refresh(ctx, input, Number.POSITIVE_INFINITY));
+  }
+  return { result: ctx.obs.timeQuery(reader.query, reader.read), freshness: freshnessAfter(caughtUp) };
 }
 
 /**
@@ -119,8 +171,7 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise
       : ctx.obs.timeQuery('metrics_product_scan', () => productsByScan(db, input));
     freshness = fromOrders();
   } else if (reader) {
-    freshness = freshnessAfter(refresh(ctx, input));
-    result = ctx.obs.timeQuery(reader.query, reader.read);
+    ({ result, freshness } = fromCaughtUpRollups(ctx, db, input, reader));
   } else {
     result = ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input));
     freshness = fromOrders();

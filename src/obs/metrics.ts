@@ -172,6 +172,12 @@ export class Metrics {
     labelNames: ['by'] as const,
     registers: [this.registry],
   });
+  readonly metricsStaleScans = new client.Counter({
+    name: 'metrics_stale_scans_total',
+    help: 'Exact sales answers read from the orders because their pre-aggregates were still being rebuilt after a bulk load, by grouping',
+    labelNames: ['group_by'] as const,
+    registers: [this.registry],
+  });
   readonly rollupFoldedOrders = new client.Counter({
     name: 'rollup_folded_orders_total',
     help: 'New orders folded into the metrics pre-aggregates, by how: merged as deltas, or their hours marked for a rebuild (a bulk load)',
@@ -312,6 +318,9 @@ export class Metrics {
           break;
         case 'rollup_rebuilt_hours_total':
           this.rollupRebuiltHours.inc({ by: o.labels.by ?? '?' }, o.value);
+          break;
+        case 'metrics_stale_scans_total':
+          this.metricsStaleScans.inc({ group_by: o.labels.group_by ?? '?' }, o.value);
           break;
         case 'rollup_folded_orders_total':
           this.rollupFoldedOrders.inc({ mode: o.labels.mode ?? '?' }, o.value);

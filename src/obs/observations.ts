@@ -15,7 +15,8 @@ export type MetricName =
   | 'wal_frames_behind'
   | 'rollup_dirty_hours'
   | 'rollup_rebuilt_hours_total'
-  | 'rollup_folded_orders_total';
+  | 'rollup_folded_orders_total'
+  | 'metrics_stale_scans_total';
 
 export interface Observation {
   name: MetricName;

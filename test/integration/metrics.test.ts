@@ -438,7 +438,7 @@ describe('freshness', () => {
     );
   });
 
-  it('on read only: a bulk load is rebuilt, an approx read past its budget says how many hours it left out, exact catches up, a small write is folded in as deltas', async () => {
+  it('on read only: a bulk load is rebuilt a slice per read, an approx read says how many hours it left out, exact reads the orders meanwhile, a small write is folded in as deltas', async () => {
     const other = await startServer({
       args: ['--rollup-refresh', 'on-read', '--metrics-refresh-budget-ms', '0'],
     });
@@ -476,13 +476,23 @@ describe('freshness', () => {
       expect(partial.meta.freshness.stale_hours_in_range).toBe(240 - 48);
       expect(partial.data.map((b) => b.key)).toEqual(['2026-02-09', '2026-02-10']);
       expect(await dirtyHoursGauge(other, t.tenant_id)).toBeUndefined(); // no background refresh
-      // exact answers count every order: it catches up whatever the budget
+      // exact answers count every order: after its slice, rebuilding the other 144 hours would take far
+      // longer than reading the range's 6,000 orders, so it reads them and leaves the rest for later reads
       const exact = await read('exact');
-      expect(exact.meta.freshness).toMatchObject({ complete: true, stale_hours_in_range: 0 });
-      expect(sortByKey(exact.data)).toEqual(
-        expected(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
-      );
-      expect((await read('approx')).meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
+      expect(exact.meta.method).toMatch(/^exact: ordered scan of orders/);
+      expect(exact.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 48 });
+      expect(exact.meta.freshness.stale_hours_in_range).toBe(240 - 96);
+      expect(exact.meta.freshness.policy).toMatch(/^read from the orders themselves/);
+      const tenDays = expected(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+      expect(sortByKey(exact.data)).toEqual(tenDays);
+      expect(await sample(other, 'metrics_stale_scans_total{group_by="day"}')).toBe(1);
+      // each later read rebuilds a slice: three more and the pre-aggregates are whole again
+      for (const left of [96, 48, 0])
+        expect((await read('approx')).meta.freshness.stale_hours_in_range).toBe(left);
+      const fromRollups = await read('exact');
+      expect(fromRollups.meta.method).toMatch(/^exact: rollup_daily/);
+      expect(fromRollups.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
+      expect(sortByKey(fromRollups.data)).toEqual(tenDays);
       // a few orders over every day: merged into the rows they touch, nothing rebuilt
       const more = makeOrders(200, 'OR2', 12);
       await post(more, '/api/v1/ingest/orders/');
