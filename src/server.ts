@@ -17,7 +17,7 @@ import { RollupRefresher } from './jobs/rollup-refresher.js';
 import { UploadJobs } from './jobs/upload-jobs.js';
 import { missingServerSettings } from './node-flags.js';
 import { createLogger } from './obs/logger.js';
-import { startMemoryTrimming } from './obs/memory-trim.js';
+import { loadMallocTrim, startMemoryTrimming } from './obs/memory-trim.js';
 import { Metrics } from './obs/metrics.js';
 import { WorkerPool } from './pool/pool.js';
 import { AnomalyBus } from './prices/anomaly-bus.js';
@@ -220,6 +220,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   // pre-aggregates left stale by writes before this start (an offline load, a crash) are caught up too
   if (rollups && refreshAfterWrites) for (const id of tenantIds()) rollups.written(id);
+  const malloc = loadMallocTrim();
+  if ('stats' in malloc) metrics.watchMalloc(malloc.stats);
   // memory freed by a finished load goes back to the system once the threads are quiet
   const stopTrimming = startMemoryTrimming(config.pool.memoryTrimMs, pool.threadActivity, metrics, log);
   // unfinished exports resume from their checkpoints in the background

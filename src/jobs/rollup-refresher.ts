@@ -42,8 +42,8 @@ export class RollupRefresher {
 
   /**
    * A write to the shard committed: its pre-aggregates may be stale now, and are refreshed soon if
-   * `refresh`; either way a catch-up a read asks for knows writes are still coming and rebuilds nothing
-   * until they stop (the next batch of a load would make those hours stale again).
+   * `refresh`; either way a catch-up a read asks for knows writes are still coming, and rebuilds one slice
+   * per `maxLagMs` until they stop (the next batch of a load would make those hours stale again).
    */
   written(tenantId: number, refresh = true): void {
     if (this.stopped) return;
@@ -59,7 +59,7 @@ export class RollupRefresher {
    * A read found hours of the shard still to rebuild (a bulk load, with `--rollup-refresh on-read` no
    * write schedules a refresh): catch them up in the background, in runs of `runBudgetMs` that yield to
    * the writer, until none is left, so the reads after it find them rebuilt instead of each doing a slice.
-   * While the shard is still being written, the runs only fold new orders in until its writes go quiet.
+   * While the shard is still being written, a run rebuilds one slice per `maxLagMs` until its writes go quiet.
    */
   staleOnRead(tenantId: number): void {
     if (this.stopped) return;

@@ -13,15 +13,28 @@ import type { Metrics } from './metrics.js';
 /** Hands free pages inside malloc's arenas back to the system; true if any were released. */
 export type MallocTrim = () => boolean;
 
+/** What malloc holds (glibc's mallinfo2): bytes in use and free inside its arenas, and mapped on their own. */
+export interface MallocStats {
+  inUse: number;
+  free: number;
+  mapped: number;
+}
+
 /**
- * glibc's malloc_trim through the addon, or why it is not there: the addon is an optional dependency
- * (npm skips it where it cannot be built), and on a C library other than glibc there is nothing to call.
+ * glibc's malloc_trim and mallinfo2 through the addon, or why it is not there: the addon is an optional
+ * dependency (npm skips it where it cannot be built), and on a C library other than glibc there is nothing
+ * to call (`stats` is undefined before glibc 2.33 too).
  */
-export function loadMallocTrim(): { trim: MallocTrim } | { unavailable: string } {
+export function loadMallocTrim():
+  | { trim: MallocTrim; stats: () => MallocStats | undefined }
+  | { unavailable: string } {
   try {
-    const addon = createRequire(import.meta.url)('@orderflow/malloc-trim') as { trim(): boolean | undefined };
+    const addon = createRequire(import.meta.url)('@orderflow/malloc-trim') as {
+      trim(): boolean | undefined;
+      stats(): MallocStats | undefined;
+    };
     if (addon.trim() === undefined) return { unavailable: 'the C library is not glibc' };
-    return { trim: () => addon.trim() === true };
+    return { trim: () => addon.trim() === true, stats: () => addon.stats() };
   } catch (error) {
     return { unavailable: `the addon is not built (${(error as Error).message.split('\n')[0]})` };
   }

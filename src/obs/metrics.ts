@@ -3,6 +3,7 @@
  * workers' observations. Past ~300 lines because it is a list of declarations.
  */
 import client from 'prom-client';
+import type { MallocStats } from './memory-trim.js';
 import type { Observation } from './observations.js';
 import { RateMeter } from './rate-meter.js';
 
@@ -101,6 +102,25 @@ export class Metrics {
     help: 'Times an idle server handed memory freed inside malloc arenas back to the system (malloc_trim)',
     registers: [this.registry],
   });
+  readonly mallocBytes = new client.Gauge({
+    name: 'process_malloc_bytes',
+    help: 'What the C allocator holds, read at each scrape (glibc mallinfo2): in_use and free inside its arenas (free bytes are resident until returned), mapped in blocks of their own',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.mallocStats();
+      if (!stats) return;
+      this.mallocBytes.set({ kind: 'in_use' }, stats.inUse);
+      this.mallocBytes.set({ kind: 'free' }, stats.free);
+      this.mallocBytes.set({ kind: 'mapped' }, stats.mapped);
+    },
+  });
+  private mallocStats: () => MallocStats | undefined = () => undefined;
+
+  /** Where the allocator's figures come from (the addon; without it the gauge stays empty). */
+  watchMalloc(stats: () => MallocStats | undefined): void {
+    this.mallocStats = stats;
+  }
   readonly memoryTrimmedBytes = new client.Counter({
     name: 'process_memory_trimmed_bytes_total',
     help: 'Resident memory returned to the system by those trims (RSS before minus after)',

@@ -39,4 +39,13 @@ describe('memory returned when idle', () => {
     const line = s.logs().find((l) => l.msg === 'idle: memory returned to the system');
     expect(line).toMatchObject({ released_mb: expect.any(Number), rss_mb: expect.any(Number) });
   });
+
+  it('reports what malloc holds at each scrape: in use and free inside its arenas, mapped on their own', async () => {
+    const inUse = await metricValue(s.url, 'process_malloc_bytes', { kind: 'in_use' });
+    // the SQLite library, its connections and every thread's native buffers: megabytes, not bytes
+    expect(inUse).toBeGreaterThan(1 << 20);
+    expect(await metricValue(s.url, 'process_malloc_bytes', { kind: 'mapped' })).toBeGreaterThan(0);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/^process_malloc_bytes\{kind="free"\} \d+/m);
+  });
 });

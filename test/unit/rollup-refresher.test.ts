@@ -74,7 +74,7 @@ describe('RollupRefresher', () => {
     expect(runs).toHaveLength(3); // caught up: nothing more until the next read finds stale hours
   });
 
-  it('a catch-up a read asks for while the shard is being written waits for the writes to stop before it rebuilds', async () => {
+  it('a catch-up a read asks for while the shard is being written runs with its full budget once the writes have been quiet for the delay', async () => {
     const { pool, runs } = fakePool(() => 0);
     const refresher = new RollupRefresher(pool, log, options);
     const t0 = Date.now();
