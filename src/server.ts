@@ -103,22 +103,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates, exports or uploads
   // yet, so none of their background work
   const onSqlite = config.storage.kind === 'sqlite';
-  // refreshes after writes with --rollup-refresh background; under either policy, after a read that found
-  // hours still to rebuild
-  const rollups = onSqlite
-    ? new RollupRefresher(pool, log, {
-        delayMs: config.sales.rollupRefreshDelayMs,
-        maxLagMs: config.sales.rollupRefreshMaxLagMs,
-        runBudgetMs: ROLLUP_REFRESH_RUN_BUDGET_MS,
-      })
-    : null;
-  const refreshAfterWrites = config.sales.rollupRefresh === 'background';
+  const rollups =
+    onSqlite && config.sales.rollupRefresh === 'background'
+      ? new RollupRefresher(pool, log, {
+          delayMs: config.sales.rollupRefreshDelayMs,
+          maxLagMs: config.sales.rollupRefreshMaxLagMs,
+          runBudgetMs: ROLLUP_REFRESH_RUN_BUDGET_MS,
+        })
+      : null;
   const writes = new ShardWriteQueue(pool, {
     commitRows: config.ingest.commitRows,
     onWritten: (tenantId, kind) => {
       if (onSqlite) checkpoints.request(tenantId);
       // only orders feed the sales pre-aggregates
-      if (kind === 'orders') rollups?.written(tenantId, refreshAfterWrites);
+      if (kind === 'orders') rollups?.written(tenantId);
     },
   });
   metrics.watchWriteQueue(() => writes.waiting);
@@ -181,7 +179,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     uploads,
     health,
     faults,
-    rollups,
     state: { ready: false, draining: false, bootId },
     shutdown: shutdown.signal,
   };
@@ -219,7 +216,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       'started without the recommended node flags or malloc settings (npm start sets them): expect more memory under ingest',
     );
   // pre-aggregates left stale by writes before this start (an offline load, a crash) are caught up too
-  if (rollups && refreshAfterWrites) for (const id of tenantIds()) rollups.written(id);
+  if (rollups) for (const id of tenantIds()) rollups.written(id);
   const malloc = loadMallocTrim();
   if ('stats' in malloc) metrics.watchMalloc(malloc.stats);
   // memory freed by a finished load goes back to the system once the threads are quiet

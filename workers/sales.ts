@@ -66,7 +66,7 @@ function bothCatchUps(first: CatchUpResult, second: CatchUpResult): CatchUpResul
  * An answer from the pre-aggregates after catching them up: approx answers after one budgeted slice
  * (saying what it left out); exact ones need every hour, so past the slice they either finish the rebuild
  * or, when that would take much longer than reading the orders (a bulk load just landed), read the orders
- * themselves (src/sales/stale-rollups.ts). The route then sets the upkeep thread on the hours left.
+ * themselves (src/sales/stale-rollups.ts); later reads go on rebuilding a slice each.
  */
 function fromCaughtUpRollups(
   ctx: TaskContext,
@@ -89,7 +89,7 @@ function fromCaughtUpRollups(
         result: ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input)),
         freshness: {
           ...freshnessAfter(caughtUp),
-          policy: `read from the orders themselves: ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (the upkeep thread rebuilds them in the background)`,
+          policy: `read from the orders themselves: ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (later reads go on rebuilding them, a slice each)`,
           complete: true,
         },
       };

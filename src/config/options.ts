@@ -212,7 +212,7 @@ export const OPTIONS = {
       'rollup-refresh',
       'on-read',
       ['background', 'on-read'],
-      'on-read: a metrics read folds in the orders written since the last one (deltas; after a bulk load a slice of the rebuild, and the upkeep thread rebuilds the rest once the writes are quiet); background: the upkeep thread also does it soon after writes, so reads find it done (~40 MB more RSS under a bulk load, perf.md)',
+      'on-read: a metrics read folds in the orders written since the last one (deltas; a rebuild after a bulk load); background: the upkeep thread also does it soon after writes, so reads find it done (~40 MB more RSS under a bulk load, perf.md)',
     ),
     rollupRefreshDelayMs: int(
       'rollup-refresh-delay-ms',

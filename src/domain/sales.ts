@@ -113,12 +113,6 @@ export interface SalesResult {
   meta: Record<string, unknown>;
 }
 
-/** Hours of an answer's range its pre-aggregates still had to rebuild (meta.freshness; 0 when read otherwise). */
-export function staleHoursOf(result: SalesResult): number {
-  const freshness = result.meta.freshness as { stale_hours_in_range?: number } | undefined;
-  return freshness?.stale_hours_in_range ?? 0;
-}
-
 /** Bucket keys (UTC): day YYYY-MM-DD, hour YYYY-MM-DDTHH:00:00Z, ISO week YYYY-Www, month YYYY-MM. */
 export function timeKey(groupBy: TimeGroup, ms: number): string {
   const iso = new Date(ms).toISOString();

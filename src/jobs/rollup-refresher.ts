@@ -40,31 +40,13 @@ export class RollupRefresher {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /**
-   * A write to the shard committed: its pre-aggregates may be stale now, and are refreshed soon if
-   * `refresh`; either way a catch-up a read asks for knows writes are still coming, and rebuilds one slice
-   * per `maxLagMs` until they stop (the next batch of a load would make those hours stale again).
-   */
-  written(tenantId: number, refresh = true): void {
+  /** A write to the shard committed: its pre-aggregates may be stale now. */
+  written(tenantId: number): void {
     if (this.stopped) return;
     const state = this.state(tenantId);
     const now = this.now();
     state.lastWriteAt = now;
-    if (!refresh) return;
     state.staleSince ??= now;
-    this.schedule(tenantId, state);
-  }
-
-  /**
-   * A read found hours of the shard still to rebuild (a bulk load, with `--rollup-refresh on-read` no
-   * write schedules a refresh): catch them up in the background, in runs of `runBudgetMs` that yield to
-   * the writer, until none is left, so the reads after it find them rebuilt instead of each doing a slice.
-   * While the shard is still being written, a run rebuilds one slice per `maxLagMs` until its writes go quiet.
-   */
-  staleOnRead(tenantId: number): void {
-    if (this.stopped) return;
-    const state = this.state(tenantId);
-    state.staleSince ??= this.now();
     this.schedule(tenantId, state);
   }
 

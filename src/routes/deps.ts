@@ -7,7 +7,6 @@ import type { StorageFaults } from '../http/storage-faults.js';
 import type { StreamGate } from '../http/stream-gate.js';
 import type { ShardWriteQueue } from '../ingest/write-queue.js';
 import type { ExportJobs } from '../jobs/export-jobs.js';
-import type { RollupRefresher } from '../jobs/rollup-refresher.js';
 import type { UploadJobs } from '../jobs/upload-jobs.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -40,8 +39,6 @@ export interface AppDeps {
   /** damaged tenants and disk space, as requests have found them */
   health: StorageHealth;
   faults: StorageFaults;
-  /** background catch-up of the sales pre-aggregates (null where there are none: PostgreSQL) */
-  rollups: Pick<RollupRefresher, 'staleOnRead'> | null;
   state: { ready: boolean; draining: boolean; bootId: string };
   /** aborted when shutdown stops waiting for in-flight requests: bodies still arriving end with a 503 */
   shutdown: AbortSignal;

@@ -77,7 +77,6 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
     health,
     streams: {} as StreamGate,
     faults: new StorageFaults(pool, health, log),
-    rollups: null,
     state: { ready: true, draining: false, bootId: 'boot' },
     shutdown: new AbortController().signal,
   };

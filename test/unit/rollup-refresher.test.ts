@@ -56,37 +56,6 @@ describe('RollupRefresher', () => {
     expect(runs).toHaveLength(1); // caught up: nothing more until the next write
   });
 
-  it('a read that found hours to rebuild starts the catch-up at once, in full-budget runs resting as long as each took, until none is left', async () => {
-    let left = 3;
-    const { pool, runs } = fakePool(() => --left);
-    const refresher = new RollupRefresher(pool, log, options);
-    const t0 = Date.now();
-    refresher.staleOnRead(9);
-    refresher.staleOnRead(9); // a second read meanwhile: still one catch-up
-    await vi.advanceTimersByTimeAsync(0);
-    expect(runs).toEqual([
-      { at: t0, tenantId: 9, requestId: 'rollup-refresh', budgetMs: 1000, writing: false },
-    ]);
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(runs.map((r) => r.budgetMs)).toEqual([1000, 1000, 1000]);
-    expect(left).toBe(0);
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(runs).toHaveLength(3); // caught up: nothing more until the next read finds stale hours
-  });
-
-  it('a catch-up a read asks for while the shard is being written runs with its full budget once the writes have been quiet for the delay', async () => {
-    const { pool, runs } = fakePool(() => 0);
-    const refresher = new RollupRefresher(pool, log, options);
-    const t0 = Date.now();
-    refresher.written(4, false); // the on-read policy: noted, nothing scheduled
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(runs).toEqual([]);
-    refresher.written(4, false);
-    refresher.staleOnRead(4);
-    await vi.advanceTimersByTimeAsync(options.delayMs);
-    expect(runs).toMatchObject([{ at: t0 + 10_000 + options.delayMs, budgetMs: 1000, writing: false }]);
-  });
-
   it('while writes keep coming, runs once per lag interval with a one-slice budget, not once per write', async () => {
     let left = 1000;
     const { pool, runs } = fakePool(() => left);
