@@ -16,7 +16,7 @@ export function scanMicrosPerOrder(groupBy: GroupBy): number {
 }
 
 /** A rebuild is worth finishing unless it would take this many times longer than scanning the range. */
-export const REBUILD_OVER_SCAN_MAX = 2;
+const REBUILD_OVER_SCAN_MAX = 2;
 
 export interface StaleRange {
   /** hours of the range still dirty after the read's catch-up slice */
