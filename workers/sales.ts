@@ -79,8 +79,9 @@ function fromCaughtUpRollups(
     const stale = {
       remainingHours: caughtUp.remaining,
       rebuiltHours: caughtUp.hours,
-      rebuildMs: caughtUp.ms,
+      rebuiltOrders: caughtUp.rows,
       ordersInRange: (db.prepare(ordersInRangeSql).get(input.start, input.end) as { n: number }).n,
+      rangeHours: (input.end - input.start) / HOUR,
       groupBy: input.groupBy,
     };
     if (scanInsteadOfRebuild(stale)) {

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { scanInsteadOfRebuild } from '../../src/sales/stale-rollups.js';
 
 describe('an exact read over stale pre-aggregates', () => {
-  const afterLoad = { rebuiltHours: 48, rebuildMs: 600, groupBy: 'day' as const };
+  // a slice rebuilt two days of a year loaded at ~114 orders an hour
+  const afterLoad = { rebuiltHours: 48, rebuiltOrders: 5472, rangeHours: 8760, groupBy: 'day' as const };
 
-  it('reads the orders when finishing the rebuild would take much longer (a year just loaded)', () => {
-    // 8,712 hours at 12.5 ms: ~109 s to rebuild, against ~6 s to scan 1M orders by day
+  it('reads the orders when finishing the rebuild would cost much more (a year just loaded)', () => {
+    // 8,712 hours × 114 orders to rebuild, against 1M orders scanned at a twentieth of the cost each
     expect(scanInsteadOfRebuild({ ...afterLoad, remainingHours: 8712, ordersInRange: 1_000_000 })).toBe(true);
   });
 
@@ -15,14 +16,14 @@ describe('an exact read over stale pre-aggregates', () => {
   });
 
   it('weighs a scan by the grouping: by category or product each order costs its lines', () => {
-    // rebuild 100 hours × 12.5 ms = 1.25 s; scan 100k orders: 0.6 s by day (×2 < 1.25), 3 s by category
-    const s = { ...afterLoad, remainingHours: 100, ordersInRange: 100_000 };
+    // 1,000 hours × 114 = 114k orders to rebuild; a scan of 500k orders: 30k by day, 125k by category
+    const s = { ...afterLoad, remainingHours: 1000, ordersInRange: 500_000 };
     expect(scanInsteadOfRebuild(s)).toBe(true);
     expect(scanInsteadOfRebuild({ ...s, groupBy: 'category' })).toBe(false);
   });
 
-  it('without a measured slice, takes a dirty hour to cost what the perf run measured', () => {
-    const none = { rebuiltHours: 0, rebuildMs: 0, groupBy: 'day' as const };
+  it('without a slice to measure, takes the range’s own density of orders per hour', () => {
+    const none = { rebuiltHours: 0, rebuiltOrders: 0, rangeHours: 8760, groupBy: 'day' as const };
     expect(scanInsteadOfRebuild({ ...none, remainingHours: 8760, ordersInRange: 1_000_000 })).toBe(true);
     expect(scanInsteadOfRebuild({ ...none, remainingHours: 10, ordersInRange: 1_000_000 })).toBe(false);
   });
