@@ -65,7 +65,7 @@ function bothCatchUps(first: CatchUpResult, second: CatchUpResult): CatchUpResul
 /**
  * An answer from the pre-aggregates after catching them up: approx answers after one budgeted slice
  * (saying what it left out); exact ones need every hour, so past the slice they either finish the rebuild
- * or, when that would take much longer than reading the orders (a bulk load just landed), read the orders
+ * or, when that would cost much more than reading the orders (a bulk load just landed), read the orders
  * themselves (src/sales/stale-rollups.ts); later reads go on rebuilding a slice each.
  */
 function fromCaughtUpRollups(
