@@ -13,6 +13,7 @@ import {
   openSync,
   readFileSync,
   readSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -63,7 +64,13 @@ interface Saved {
 /** The upload to continue (its URL and the server's durable offset), or null to start a new one. */
 async function previous(): Promise<{ url: string; offset: number } | null> {
   if (!existsSync(stateFile)) return null;
-  const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as Saved;
+  let saved: Saved;
+  try {
+    saved = JSON.parse(readFileSync(stateFile, 'utf8')) as Saved;
+  } catch {
+    process.stderr.write(`${stateFile} is not readable: starting over\n`);
+    return null;
+  }
   if (saved.size !== size || saved.mtimeMs !== stat.mtimeMs || saved.endpoint !== endpoint) return null;
   const res = await fetch(saved.uploadUrl, { method: 'HEAD', headers: TUS });
   if (res.status !== 200) return null; // expired or terminated: start over
@@ -79,7 +86,10 @@ async function create(): Promise<string> {
   });
   if (res.status !== 201) fail(`create: ${res.status} ${await res.text()}`);
   const url = new URL(res.headers.get('location')!, endpoint).href;
-  writeFileSync(stateFile, JSON.stringify({ uploadUrl: url, ...fingerprint } satisfies Saved));
+  // written aside and renamed over: killed at any moment, the tool leaves the old state or the new one,
+  // never half a file (and a reader never sees one)
+  writeFileSync(`${stateFile}.tmp`, JSON.stringify({ uploadUrl: url, ...fingerprint } satisfies Saved));
+  renameSync(`${stateFile}.tmp`, stateFile);
   return url;
 }
 

@@ -223,6 +223,20 @@ describe('tools/upload', () => {
     expect(out).toMatchObject({ state: 'complete', rows_inserted: total, rows_duplicate: 0, rows_failed: 0 });
     expect(existsSync(`${file}.tus.json`)).toBe(false);
   });
+
+  it('a damaged state file (cut short) is set aside: the upload starts over and completes', async () => {
+    const file = join(server.dataDir, 'damaged.ndjson');
+    writeFileSync(file, ndjson(makeOrders(500, 'DMG')));
+    writeFileSync(`${file}.tus.json`, '{"uploadUrl":"http://127.0.0.1:1/up');
+    const tool = join(ROOT, 'dist/tools/upload.js');
+    const result = spawnSync(process.execPath, [tool, file, '--url', server.url, '--key', tenant.api_key], {
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/is not readable: starting over/);
+    expect(JSON.parse(result.stdout)).toMatchObject({ state: 'complete', rows_inserted: 500 });
+    expect(existsSync(`${file}.tus.json`)).toBe(false);
+  });
 });
 
 describe('crash safety', () => {
