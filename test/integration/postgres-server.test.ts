@@ -69,12 +69,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it("ingests orders and products into the tenant's partitions, from both servers at once, each row once", async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'loads' }) })
-    ).json()) as {
-      tenant_id: number;
-      api_key: string;
-    };
+    const t = await a.createTenant('loads');
     const post = (s: TestServer, kind: string, rows: unknown[]) =>
       fetch(`${s.url}/api/v1/ingest/${kind}/`, {
         method: 'POST',
@@ -115,17 +110,11 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   it('searches as on SQLite: the same rows, pages and projections for every filter, one page or many', async () => {
     const sqlite = await startServer();
     try {
-      const tenantOn = async (s: TestServer) =>
-        s === sqlite
-          ? sqlite.createTenant('same')
-          : ((await (
-              await admin(s, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'same' }) })
-            ).json()) as { tenant_id: number; api_key: string });
       const orders = makeOrders(700, 'S', 3);
       // a name with an accent-free word shared by several customers, and an email domain word
       const ingested = await Promise.all(
         [sqlite, a].map(async (s) => {
-          const t = await tenantOn(s);
+          const t = await s.createTenant('same');
           for (const [kind, rows] of [
             ['products', Array.from({ length: 8 }, (_, i) => product(i + 1))],
             ['orders', orders],
@@ -244,9 +233,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it("idempotency keys hold across servers: a replay on the other server, 409 while a live server holds the key, a dead server's claim taken over", async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'idem' }) })
-    ).json()) as { tenant_id: number; api_key: string };
+    const t = await a.createTenant('idem');
     const headers = (key: string) =>
       auth(t.api_key, { 'content-type': 'application/x-ndjson', 'idempotency-key': key });
     await fetch(`${a.url}/api/v1/ingest/products/`, {
@@ -335,9 +322,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it('erases a customer: tokens in the row, orders kept, not found by search, and the old values gone from the table and index files', async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'gdpr' }) })
-    ).json()) as { tenant_id: number; api_key: string };
+    const t = await a.createTenant('gdpr');
     const post = (kind: string, rows: unknown[]) =>
       fetch(`${a.url}/api/v1/ingest/${kind}/`, {
         method: 'POST',
@@ -454,9 +439,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it('survives PostgreSQL dropping its connections: requests answer 503 storage_busy with Retry-After or succeed, and the next ones succeed', async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'dropped' }) })
-    ).json()) as { tenant_id: number; api_key: string };
+    const t = await a.createTenant('dropped');
     const search = () =>
       fetch(`${a.url}/api/v1/tenants/${t.tenant_id}/orders/search?limit=5`, { headers: auth(t.api_key) });
     expect((await search()).status).toBe(200);
@@ -486,9 +469,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it("an anomaly recorded on one server reaches the other server's change stream within 2 s; a broken feed ends the stream for a resume", async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'anomalies' }) })
-    ).json()) as { tenant_id: number; api_key: string };
+    const t = await a.createTenant('anomalies');
     // both servers listen for anomalies: an earlier test dropped their connections, and a server that lost
     // its feed restarts its streams once it listens again (logged), so wait for that
     const listening = (server: TestServer) => {
@@ -562,9 +543,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it('two servers enforce one price-event budget per product (the buckets are in PostgreSQL)', async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'budget' }) })
-    ).json()) as { tenant_id: number; api_key: string };
+    const t = await a.createTenant('budget');
     await fetch(`${a.url}/api/v1/ingest/products/`, {
       method: 'POST',
       headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
@@ -611,12 +590,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   });
 
   it('answers 501 storage_not_supported for what is not on PostgreSQL yet, with the request id', async () => {
-    const t = (await (
-      await admin(a, '/tenants', { method: 'POST', body: JSON.stringify({ name: 'rest' }) })
-    ).json()) as {
-      tenant_id: number;
-      api_key: string;
-    };
+    const t = await a.createTenant('rest');
     for (const [method, path, headers] of [
       ['POST', '/api/v1/ingest/orders/uploads', {}],
       ['GET', `/api/v1/tenants/${t.tenant_id}/reports/export/missing`, {}],
