@@ -10,7 +10,9 @@ import { requestId } from './http/request-id.js';
 import { storageProblem } from './http/storage-problem.js';
 import { storageSupport } from './http/storage-support.js';
 import type { AppEnv } from './http/types.js';
+import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
+import { consoleRoutes } from './routes/console.js';
 import type { AppDeps } from './routes/deps.js';
 import { exportRoutes } from './routes/exports.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -35,6 +37,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', accessLog(deps.log, deps.metrics));
   const onStorage = storageSupport(deps.config.storage.kind);
   app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog, deps.health), tenantGuard(), onStorage);
+  app.use('/api/v1/me', requireApiKey(deps.catalog, deps.health));
   const ingestAuth = requireApiKey(deps.catalog, deps.health);
   // tus clients discover capabilities with OPTIONS before they hold a key
   app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
@@ -44,6 +47,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   opsRoutes(deps).mountOn(app);
   adminRoutes(deps).mountOn(app);
+  accountRoutes(deps).mountOn(app);
   ingestRoutes(deps).mountOn(app);
   searchRoutes(deps).mountOn(app);
   stockRoutes(deps).mountOn(app);
@@ -52,6 +56,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   privacyRoutes(deps).mountOn(app);
   exportRoutes(deps).mountOn(app);
   uploadRoutes(deps).mountOn(app);
+  consoleRoutes(deps).mountOn(app);
   methodNotAllowed(app, deps.openapi);
 
   app.notFound((c) =>

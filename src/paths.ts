@@ -15,3 +15,6 @@ function findRoot(): string {
 
 export const PROJECT_ROOT = findRoot();
 export const SQL_DIR = join(PROJECT_ROOT, 'sql');
+/** The console's source (TypeScript for the browser) and its built assets (`npm run build`). */
+export const CONSOLE_SOURCE_DIR = join(PROJECT_ROOT, 'console');
+export const CONSOLE_BUILD_DIR = join(PROJECT_ROOT, 'dist', 'console');

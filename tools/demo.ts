@@ -48,6 +48,10 @@ const steps = demoSteps({
 process.stdout.write(`
 Orderflow is running at ${base}  (tenant ${demo.tenantId}, data in ${relative('.', dataDir)})
 
+Open the console:  ${base}/console
+  API key to paste:   ${demo.apiKey}
+  admin token (Operations page, tenants and keys):  ${adminToken}
+
 ${formatSteps(steps)}
 
 Ctrl-C stops the server.

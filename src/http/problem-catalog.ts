@@ -85,6 +85,7 @@ export const PROBLEM_TYPES = {
   storage_not_supported: { status: 501, title: 'Not available on this storage backend yet' },
   storage_busy: { status: 503, title: 'The storage is busy' },
   shutting_down: { status: 503, title: 'The server is shutting down' },
+  console_not_built: { status: 503, title: 'The console is not built' },
   insufficient_storage: { status: 507, title: 'The disk is full' },
 } as const satisfies Record<string, ProblemType>;
 

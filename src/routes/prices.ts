@@ -1,10 +1,13 @@
+import type { Context } from 'hono';
 import * as v from 'valibot';
 import { encodeCursor, PRICE_EVENT_KEYSET, queryFingerprint } from '../domain/cursor.js';
 import { DateOrDateTime } from '../domain/dates.js';
 import { PriceEventBody, publicPriceEvent, ReviewBody } from '../domain/price.js';
 import { cursorPosition } from '../http/cursor-param.js';
+import type { Operation } from '../http/openapi.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
+import type { AppEnv } from '../http/types.js';
 import { pathId, readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { anomalyEventStream } from '../prices/anomaly-stream.js';
 import { PriceIntake } from '../prices/price-intake.js';
@@ -107,50 +110,63 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
     },
   );
 
+  /** One listing for a product's anomalies and the whole tenant's: the product is a filter. */
+  const listAnomalies = async (c: Context<AppEnv>, productId: number | null) => {
+    const tenantId = c.get('tenantId');
+    const q = validateQuery(c, AnomalyListQuery);
+    const fingerprint = queryFingerprint({ productId, since: q.since, until: q.until, status: q.status });
+    const afterSeq = cursorPosition(
+      cursorSecret,
+      q.cursor || undefined,
+      tenantId,
+      fingerprint,
+      PRICE_EVENT_KEYSET,
+    );
+    const rows = await pool.run('listAnomalies', {
+      requestId: c.get('requestId'),
+      tenantId,
+      productId,
+      afterSeq,
+      since: q.since,
+      until: q.until,
+      status: q.status,
+      limit: q.limit + 1,
+    });
+    const more = rows.length > q.limit;
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return c.json({
+      // seq is the change stream's event id: a client resumes the stream after the newest it listed
+      data: page.map((r) => ({ ...publicPriceEvent(r), observed_at: r.observed_at, seq: r.seq })),
+      next_cursor:
+        more && last ? encodeCursor(cursorSecret, tenantId, fingerprint, PRICE_EVENT_KEYSET, last.seq) : null,
+    });
+  };
+  const anomalyListDoc: Omit<Operation, 'path' | 'summary'> = {
+    method: 'get',
+    tag: 'prices',
+    auth: 'api_key',
+    query: AnomalyListQuery,
+    responses: { 200: { description: '{"data":[event],"next_cursor":…|null}' } },
+    errors: ['validation_failed', 'invalid_cursor', 'cursor_mismatch', 'not_found'],
+  };
+
   routes.add(
     {
-      method: 'get',
+      ...anomalyListDoc,
       path: '/api/v1/tenants/:tenant_id/products/:product_id/price-anomalies',
       summary: "A product's flagged price events, newest first, cursor-paginated",
-      tag: 'prices',
-      auth: 'api_key',
-      query: AnomalyListQuery,
-      responses: { 200: { description: '{"data":[event],"next_cursor":…|null}' } },
-      errors: ['validation_failed', 'invalid_cursor', 'cursor_mismatch', 'not_found'],
     },
-    async (c) => {
-      const tenantId = c.get('tenantId');
-      const productId = pathId(c.req.param('product_id'));
-      const q = validateQuery(c, AnomalyListQuery);
-      const fingerprint = queryFingerprint({ productId, since: q.since, until: q.until, status: q.status });
-      const afterSeq = cursorPosition(
-        cursorSecret,
-        q.cursor || undefined,
-        tenantId,
-        fingerprint,
-        PRICE_EVENT_KEYSET,
-      );
-      const rows = await pool.run('listAnomalies', {
-        requestId: c.get('requestId'),
-        tenantId,
-        productId,
-        afterSeq,
-        since: q.since,
-        until: q.until,
-        status: q.status,
-        limit: q.limit + 1,
-      });
-      const more = rows.length > q.limit;
-      const page = rows.slice(0, q.limit);
-      const last = page.at(-1);
-      return c.json({
-        data: page.map((r) => ({ ...publicPriceEvent(r), observed_at: r.observed_at })),
-        next_cursor:
-          more && last
-            ? encodeCursor(cursorSecret, tenantId, fingerprint, PRICE_EVENT_KEYSET, last.seq)
-            : null,
-      });
+    (c) => listAnomalies(c, pathId(c.req.param('product_id'))),
+  );
+
+  routes.add(
+    {
+      ...anomalyListDoc,
+      path: '/api/v1/tenants/:tenant_id/price-anomalies',
+      summary: "Every product's flagged price events, newest first, cursor-paginated (the review queue)",
     },
+    (c) => listAnomalies(c, null),
   );
 
   routes.add(
