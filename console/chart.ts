@@ -9,8 +9,14 @@ export interface LineSpec {
   scale?: string;
   /** draw as bars (for counts per bucket) */
   bars?: boolean;
+  /** the legend's value (full precision) */
   format?: (v: number) => string;
+  /** the axis ticks (short); compact numbers by default */
+  tick?: (v: number) => string;
 }
+
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+export const compactNumber = (v: number): string => compact.format(v);
 
 export interface ChartSpec {
   title: string;
@@ -47,7 +53,7 @@ export class TimeChart {
     }
     const scales = [...new Set(this.spec.lines.map((l) => l.scale ?? 'y'))];
     const lines = this.spec.lines;
-    const formatOf = (scale: string) => lines.find((l) => (l.scale ?? 'y') === scale)?.format;
+    const tickOf = (scale: string) => lines.find((l) => (l.scale ?? 'y') === scale)?.tick ?? compactNumber;
     const opts: uPlot.Options = {
       width: this.width(),
       height: this.spec.height ?? 220,
@@ -83,7 +89,7 @@ export class TimeChart {
           side: i === 0 ? 3 : 1,
           grid: { show: i === 0 },
           size: 70,
-          values: (_u: uPlot, ticks: number[]) => ticks.map((t) => (formatOf(scale) ?? String)(t)),
+          values: (_u: uPlot, ticks: number[]) => ticks.map(tickOf(scale)),
         })),
       ],
       ...(this.spec.band

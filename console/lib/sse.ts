@@ -21,16 +21,19 @@ export class SseParser {
   /** the server's `retry:` hint in ms, if it sent one */
   retryMs: number | null = null;
 
+  /** the last chunk ended in \r: a \n opening the next one belongs to it (\r\n split across chunks) */
+  private afterCR = false;
+
   feed(text: string): SseEvent[] {
-    this.buffer += text;
+    this.buffer += this.afterCR && text.startsWith('\n') ? text.slice(1) : text;
+    this.afterCR = false;
     const events: SseEvent[] = [];
     for (;;) {
       const match = /\r\n|\r|\n/.exec(this.buffer);
       if (!match) break;
-      // a lone \r at the very end may be the first half of \r\n: wait for the next chunk
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
       const line = this.buffer.slice(0, match.index);
       this.buffer = this.buffer.slice(match.index + match[0].length);
+      if (match[0] === '\r' && this.buffer === '') this.afterCR = true;
       const event = this.line(line);
       if (event) events.push(event);
     }

@@ -36,7 +36,7 @@ export function operationsPage(ctx: ConsoleContext): Page {
     testId: 'chart-memory',
     height: 160,
     windowS: (HISTORY * REFRESH_MS) / 1000,
-    lines: [{ label: 'RSS', color: '#7c3aed', format: (v) => bytes(v) }],
+    lines: [{ label: 'RSS', color: '#7c3aed', format: bytes, tick: bytes }],
   });
   const latencies = h('section', { class: 'card' });
   const admin = h('section', { class: 'card', dataset: { testid: 'ops-admin' } });

@@ -1,4 +1,4 @@
-import { TimeChart } from '../chart.js';
+import { compactNumber, TimeChart } from '../chart.js';
 import { Notice, stat } from '../components.js';
 import type { ConsoleContext, Page } from '../context.js';
 import { field, form, h, input, select, table } from '../dom.js';
@@ -55,11 +55,12 @@ export function salesPage(ctx: ConsoleContext): Page {
   const totals = h('div', { class: 'stats', dataset: { testid: 'sales-totals' } });
   const meta = h('p', { class: 'meta', dataset: { testid: 'sales-meta' } });
   const money0 = (v: number) => money(Math.round(v * 100));
+  const moneyTick = (v: number) => `$${compactNumber(v)}`;
   const revenueChart = new TimeChart({
     title: 'Revenue and orders',
     testId: 'chart-revenue',
     lines: [
-      { label: 'Revenue', color: '#2563eb', format: money0 },
+      { label: 'Revenue', color: '#2563eb', format: money0, tick: moneyTick },
       { label: 'Orders', color: '#f59e0b', scale: 'orders', bars: true, format: (v) => count(Math.round(v)) },
     ],
   });
@@ -77,9 +78,9 @@ export function salesPage(ctx: ConsoleContext): Page {
     title: 'Order value percentiles',
     testId: 'chart-percentiles',
     lines: [
-      { label: 'p50', color: '#7c3aed', format: money0 },
-      { label: 'p95', color: '#db2777', format: money0 },
-      { label: 'p99', color: '#dc2626', format: money0 },
+      { label: 'p50', tick: moneyTick, color: '#7c3aed', format: money0 },
+      { label: 'p95', tick: moneyTick, color: '#db2777', format: money0 },
+      { label: 'p99', tick: moneyTick, color: '#dc2626', format: money0 },
     ],
   });
   const categories = h('section', { class: 'card', dataset: { testid: 'sales-categories' } });

@@ -20,7 +20,7 @@ const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
   ['GET', /^\/api\/v1\/tenants\/\d+\/products\/\d+$/],
   ['DELETE', /^\/api\/v1\/tenants\/\d+\/customers(\/[^/]+)?$/],
   ['POST', /^\/api\/v1\/tenants\/\d+\/products\/\d+\/price-event$/],
-  ['GET', /^\/api\/v1\/tenants\/\d+\/products\/\d+\/price-anomalies$/],
+  ['GET', /^\/api\/v1\/tenants\/\d+\/(products\/\d+\/)?price-anomalies$/],
   ['PATCH', /^\/api\/v1\/tenants\/\d+\/price-events\/[^/]+$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/price-anomalies\/stream$/],
 ];

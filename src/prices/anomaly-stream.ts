@@ -32,7 +32,10 @@ export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number)
   let unsubscribe: (() => void) | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
   const frame = (r: PriceEventResult) =>
-    encoder.encode(`id: ${r.seq}\nevent: anomaly\ndata: ${JSON.stringify(publicPriceEvent(r))}\n\n`);
+    // observed_at as the list gives it, so a live row reads like a listed one
+    encoder.encode(
+      `id: ${r.seq}\nevent: anomaly\ndata: ${JSON.stringify({ ...publicPriceEvent(r), observed_at: r.observed_at })}\n\n`,
+    );
   const cleanup = () => {
     if (closed) return;
     closed = true;

@@ -323,5 +323,49 @@ for (const backend of SERVER_BACKENDS)
           'sse_clients to return to 0',
         );
       });
+      it("lists every product's anomalies for the tenant, each with the sequence the stream resumes after", async () => {
+        await post(13, { event_id: 'wide-13', price_cents: 7000, observed_at: at() });
+        await post(14, { event_id: 'wide-14', price_cents: 7000, observed_at: at() });
+        type Listed = Result & { product_id: number; seq: number };
+        const list = async (query: string, key = tenant.api_key, tenantId = tenant.tenant_id) => {
+          const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/price-anomalies?${query}`, {
+            headers: auth(key),
+          });
+          return {
+            status: res.status,
+            body: (await res.json()) as { data: Listed[]; next_cursor: string | null },
+          };
+        };
+        const first = await list('limit=2');
+        expect(first.body.data.map((r) => r.event_id)).toEqual(['wide-14', 'wide-13']);
+        const newest = Number(
+          await scalar(
+            'SELECT max(seq) AS seq FROM price_events WHERE anomaly = 1',
+            'SELECT max(seq)::float8 AS seq FROM price_events WHERE tenant_id = $1 AND anomaly',
+          ),
+        );
+        expect(first.body.data[0]!.seq).toBe(newest);
+        // the cursor goes on across products, newest first
+        const rest = await list(`limit=1000&cursor=${first.body.next_cursor}`);
+        const products = new Set(rest.body.data.map((r) => r.product_id));
+        for (const p of [10, 11, 12]) expect(products).toContain(p);
+        const seqs = rest.body.data.map((r) => r.seq);
+        expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+        expect(seqs[0]).toBeLessThan(first.body.data[1]!.seq);
+        // the same filters as a product's list; a product list's cursor belongs to another query
+        expect((await list('status=reviewed')).body.data.map((r) => r.event_id)).toContain('an-4');
+        const productPage = (await (
+          await fetch(
+            `${server.url}/api/v1/tenants/${tenant.tenant_id}/products/10/price-anomalies?limit=1`,
+            {
+              headers: auth(tenant.api_key),
+            },
+          )
+        ).json()) as { next_cursor: string };
+        expect((await list(`cursor=${productPage.next_cursor}`)).status).toBe(400);
+        // another tenant sees none of them, and cannot list this tenant's
+        expect((await list('', other.api_key, other.tenant_id)).body.data).toEqual([]);
+        expect((await list('', other.api_key)).status).toBe(404);
+      });
     });
   });

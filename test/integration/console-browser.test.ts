@@ -1,0 +1,357 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ndjson, product } from '../helpers/data.js';
+import {
+  ADMIN_TOKEN,
+  auth,
+  ROOT,
+  removeDir,
+  startServer,
+  type TestServer,
+  tempDataDir,
+} from '../helpers/server.js';
+
+/**
+ * The console in a real browser: headless Chromium driven by Playwright against a real server and a seeded
+ * tenant. Screenshots of each page at 1280 px go to docs/console/ (the README shows them).
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skipReason = existsSync(CHROMIUM)
+  ? null
+  : `no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`;
+const SHOTS = join(ROOT, 'docs', 'console');
+const UPLOAD = '**/api/v1/ingest/orders/uploads/*';
+// Expressions evaluated in the page: strings, as the tests' TypeScript has no DOM types
+const SCROLL_WIDTH = 'document.documentElement.scrollWidth';
+const PROGRESS = "document.querySelector('[data-testid=upload-progress]').value";
+const SALES_META = "document.querySelector('[data-testid=sales-meta]').textContent";
+/** pixels of the revenue line's blue (#2563eb) on the revenue chart's canvas */
+const BLUE_PIXELS = `(() => {
+  const canvas = document.querySelector('[data-testid=chart-revenue] canvas');
+  const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) if (data[i] < 80 && data[i + 2] > 200 && data[i + 3] > 200) n++;
+  return n;
+})()`;
+const DAY = 86_400_000;
+const FIRST_DAY = Date.UTC(2026, 0, 1);
+
+/** Orders spread over 60 days, with varied customers, statuses, products and amounts. */
+function seedOrder(n: number, prefix = 'S') {
+  const quantity = 1 + (n % 4);
+  const unit = 500 + ((n * 37) % 5000);
+  const statuses = ['paid', 'paid', 'shipped', 'delivered', 'pending', 'refunded'];
+  const names = ['Ada Lovelace', 'Grace Hopper', 'Alan Turing', 'Edsger Dijkstra', 'Barbara Liskov'];
+  const c = n % 211;
+  return {
+    order_id: `${prefix}-${n}`,
+    customer_id: `C-${c}`,
+    customer_name: `${names[c % names.length]} ${c}`,
+    customer_email: `customer${c}@example.com`,
+    status: statuses[n % statuses.length],
+    currency: 'USD',
+    created_at: new Date(FIRST_DAY + ((n * 7919) % (60 * 24)) * (DAY / 24) + (n % 60) * 60_000).toISOString(),
+    total_cents: quantity * unit,
+    items: [{ product_id: 1 + (n % 40), quantity, unit_price_cents: unit }],
+  };
+}
+
+describe.skipIf(skipReason !== null)(
+  `console in Chromium${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    let server: TestServer;
+    let tenant: { tenant_id: number; api_key: string };
+    let browser: Browser;
+    let page: Page;
+    const pageErrors: string[] = [];
+    const files = tempDataDir('orderflow-console-files-');
+    const SEEDED = 2400;
+
+    const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+      const res = await fetch(`${server.url}${path}`, {
+        ...init,
+        headers: auth(tenant.api_key, { 'content-type': 'application/json', ...(init.headers as object) }),
+      });
+      expect(res.ok, `${path}: ${res.status}`).toBe(true);
+      return (await res.json()) as T;
+    };
+    const shot = async (name: string) => {
+      await page.evaluate('window.scrollTo(0, 0)');
+      await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+    };
+    const go = async (hash: string) => {
+      await page.goto(`${server.url}/console#/${hash}`);
+      await page.waitForSelector(`nav a.active[data-page="${hash}"]`, { state: 'attached' });
+    };
+
+    beforeAll(async () => {
+      server = await startServer();
+      tenant = await server.createTenant('console-demo');
+      for (const [path, body] of [
+        [
+          '/api/v1/ingest/products/',
+          ndjson(Array.from({ length: 40 }, (_, i) => product(i + 1, { price_cents: 1000 }))),
+        ],
+        ['/api/v1/ingest/orders/', ndjson(Array.from({ length: SEEDED }, (_, n) => seedOrder(n)))],
+      ] as const) {
+        const res = await fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson' }),
+          body,
+        });
+        expect(res.status).toBe(200);
+      }
+      mkdirSync(SHOTS, { recursive: true });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      const context = await browser.newContext({
+        viewport: { width: 1280, height: 900 },
+        acceptDownloads: true,
+      });
+      page = await context.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+      page.on('console', (m) => {
+        // a Content-Security-Policy violation or an uncaught error is a defect of the console
+        if (m.type() === 'error' && !/status of (4\d\d|5\d\d)/.test(m.text())) pageErrors.push(m.text());
+      });
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+      if (server) removeDir(server.dataDir);
+      removeDir(files);
+    });
+
+    it("a wrong key shows the API's problem, with its request id", async () => {
+      await page.goto(`${server.url}/console`);
+      await page.fill('input[name=api_key]', 'of_not-a-key');
+      await page.click('button[type=submit]');
+      const problem = page.locator('.problem');
+      await problem.waitFor();
+      expect(await problem.locator('.problem-title').textContent()).toBe('The API key is not valid');
+      expect(await problem.textContent()).toContain('invalid_api_key');
+      expect(await problem.locator('.request-id').textContent()).toMatch(/\S{8,}/);
+      await shot('sign-in-error');
+    });
+
+    it('signs in and draws sales from the tenant data, matching the API', async () => {
+      await page.fill('input[name=api_key]', tenant.api_key);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=total-orders]');
+      expect(await page.textContent('[data-testid=tenant-name]')).toContain('console-demo');
+      const start = await page.inputValue('input[name=start_date]');
+      const end = await page.inputValue('input[name=end_date]');
+      const next = new Date(Date.parse(`${end}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
+      const truth = await api<{ data: { orders: number; revenue_cents: number }[] }>(
+        `/api/v1/tenants/${tenant.tenant_id}/metrics/sales?group_by=day&start_date=${start}&end_date=${next}&precision=exact`,
+      );
+      const orders = truth.data.reduce((s, b) => s + b.orders, 0);
+      expect(orders).toBeGreaterThan(500);
+      const shown = await page.textContent('[data-testid=total-orders] .stat-value');
+      expect(Number(shown!.replace(/,/g, ''))).toBe(orders);
+      // the revenue line is drawn: its blue is on the canvas
+      const blue = await page.evaluate(BLUE_PIXELS);
+      expect(blue).toBeGreaterThan(200);
+      // breakdowns by category (shoes and bags) and top products
+      await page.waitForSelector('[data-testid=sales-categories] td');
+      expect(await page.textContent('[data-testid=sales-categories]')).toContain('shoes');
+      // approx mode draws the band and states the bounds
+      await page.selectOption('select[name=precision]', 'approx');
+      await page.click('form.toolbar button[type=submit]');
+      // (polled from here: the console's CSP forbids the eval that waitForFunction would need)
+      await expect.poll(async () => String(await page.evaluate(SALES_META))).toMatch(/^Approximate/);
+      expect(await page.textContent('[data-testid=sales-meta]')).toMatch(/unique customers ±[\d.]+% \(95%\)/);
+      await shot('sales');
+    });
+
+    it('pages through orders with the signed cursor as the user scrolls', async () => {
+      await go('orders');
+      const rows = page.locator('[data-testid=orders-table] tbody tr');
+      await expect.poll(() => rows.count()).toBe(100);
+      const newest = await api<{ data: { order_id: string }[] }>(
+        `/api/v1/tenants/${tenant.tenant_id}/orders/search?format=json&limit=1&fields=order_id`,
+      );
+      expect(await rows.first().locator('td').first().textContent()).toBe(newest.data[0]!.order_id);
+      await shot('orders');
+      await page.locator('.sentinel').scrollIntoViewIfNeeded();
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(200);
+      // the pages join without a gap or a repeat
+      const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector('td')?.textContent ?? ''));
+      expect(new Set(ids).size).toBe(200);
+      // a filter and a column choice go to the API as the search's own parameters
+      await page.fill('input[name=q]', 'grace');
+      await page.uncheck('input[name=fields][value=currency]');
+      await page.click('form.filters button[type=submit]');
+      await expect
+        .poll(() => page.locator('[data-testid=orders-table] thead th').allTextContents())
+        .not.toContain('currency');
+      const column = (await page.locator('[data-testid=orders-table] thead th').allTextContents()).indexOf(
+        'customer_name',
+      );
+      const names = await page
+        .locator(`[data-testid=orders-table] tbody td:nth-child(${column + 1})`)
+        .allTextContents();
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) expect(name).toMatch(/^Grace Hopper/);
+    });
+
+    it('shows an anomaly posted meanwhile within 2 s, live, and dismisses it', async () => {
+      await go('anomalies');
+      await page.waitForSelector('[data-testid=stream-state][data-state=open]');
+      const posted = Date.now();
+      await api(`/api/v1/tenants/${tenant.tenant_id}/products/7/price-event`, {
+        method: 'POST',
+        body: JSON.stringify({
+          event_id: 'console-live-1',
+          price_cents: 5000,
+          observed_at: new Date().toISOString(),
+        }),
+      });
+      const row = page.locator('tr[data-event-id="console-live-1"]');
+      await row.waitFor({ timeout: 2000 });
+      expect(Date.now() - posted).toBeLessThan(2000);
+      expect(await row.textContent()).toContain('#7');
+      await shot('anomalies');
+      await row.getByRole('button', { name: 'Dismiss' }).click();
+      await expect.poll(() => row.locator('td.status').textContent()).toBe('dismissed');
+      const dismissed = await api<{ data: { event_id: string }[] }>(
+        `/api/v1/tenants/${tenant.tenant_id}/price-anomalies?status=dismissed`,
+      );
+      expect(dismissed.data.map((e) => e.event_id)).toContain('console-live-1');
+    });
+
+    it('uploads a file through tus with progress, survives a reload mid-upload, and shows the summary', async () => {
+      const count = 30_000;
+      const file = join(files, 'orders.ndjson');
+      const lines = Array.from({ length: count }, (_, n) => JSON.stringify(seedOrder(n, 'U')));
+      lines.splice(100, 0, '{"order_id":"bad-1","status":"lost"}');
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      const creations: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST' && r.url().endsWith('/api/v1/ingest/orders/uploads'))
+          creations.push(r.url());
+      });
+      // slow the appends down so that the upload is still running when the user pauses and reloads
+      await page.route(UPLOAD, async (route) => {
+        if (route.request().method() === 'PATCH') await new Promise((r) => setTimeout(r, 400));
+        await route.continue();
+      });
+      await go('ingest');
+      await page.setInputFiles('input[type=file]', file);
+      await expect.poll(async () => Number(await page.evaluate(PROGRESS))).toBeGreaterThan(0);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      const pausedAt = (await page.evaluate(PROGRESS)) as number;
+      expect(pausedAt).toBeLessThan(1);
+      await page.reload();
+      // a request the route held when the page went away is dropped, not continued
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+      // still signed in (sessionStorage), and this browser remembers the unfinished upload
+      await page.waitForSelector('.unfinished td');
+      expect(await page.textContent('.unfinished')).toContain('orders.ndjson');
+      await page.setInputFiles('input[type=file]', file);
+      await page.waitForSelector('.notice .info');
+      expect(await page.textContent('.notice')).toContain('Resuming the upload of orders.ndjson');
+      await page.waitForSelector('[data-testid=upload-summary] h2:text("Upload complete")', {
+        timeout: 30_000,
+      });
+      const number = async (id: string) =>
+        Number((await page.textContent(`[data-testid=${id}] .stat-value`))!.replace(/,/g, ''));
+      expect(await number('rows-inserted')).toBe(count);
+      expect(await number('rows-failed')).toBe(1);
+      expect(await page.textContent('[data-testid=row-errors]')).toContain('bad-1');
+      // one upload, resumed: not started again from zero
+      expect(creations).toHaveLength(1);
+      await shot('ingest');
+    });
+
+    it('creates a CSV export, watches it finish and downloads it', async () => {
+      await go('exports');
+      await page.selectOption('select[name=format]', 'csv');
+      await page.check('input[name=status][value=refunded]');
+      await page.click('form.filters button[type=submit]');
+      const done = page.locator('[data-testid=exports-table] tr[data-state=complete]');
+      await done.first().waitFor({ timeout: 30_000 });
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        done.first().getByRole('button', { name: 'Download' }).click(),
+      ]);
+      const csv = readFileSync((await download.path())!, 'utf8')
+        .trim()
+        .split(/\r?\n/);
+      expect(csv[0]).toBe(
+        'order_id,created_at,status,total_cents,currency,customer_name,customer_email,item_count',
+      );
+      const refunded = (
+        await api<{ data: unknown[] }>(
+          `/api/v1/tenants/${tenant.tenant_id}/orders/search?format=json&status=refunded&fields=order_id&limit=100000`,
+        )
+      ).data.length;
+      expect(refunded).toBeGreaterThan(400);
+      expect(csv.length - 1).toBe(refunded);
+      expect(csv.slice(1).every((line) => line.split(',')[2] === 'refunded')).toBe(true);
+      expect(download.suggestedFilename()).toMatch(/\.csv$/);
+      await shot('exports');
+    });
+
+    it('shows live operations figures and manages tenants and keys with the admin token', async () => {
+      await go('operations');
+      await page.waitForSelector('[data-testid=ops-rss] .stat-value');
+      expect(await page.textContent('[data-testid=ops-rss] .stat-value')).toMatch(/MB$/);
+      await page.waitForSelector('[data-testid=ops-routes] td');
+      await page.fill('input[name=admin_token]', ADMIN_TOKEN);
+      await page.click('[data-testid=ops-admin] button[type=submit]');
+      const tenants = page.locator('[data-testid=tenants-table]');
+      await tenants.waitFor();
+      expect(await tenants.textContent()).toContain('console-demo');
+      await tenants.locator('tr', { hasText: 'console-demo' }).getByRole('button', { name: 'Keys' }).click();
+      await page.getByRole('button', { name: 'Issue a key' }).click();
+      const issued = (await page.locator('.keys code.api-key').textContent())!;
+      // the key shown works against the public API
+      const me = await fetch(`${server.url}/api/v1/me`, { headers: auth(issued) });
+      expect(((await me.json()) as { tenant_id: number }).tenant_id).toBe(tenant.tenant_id);
+      await page.waitForTimeout(2500); // a second sample for the live charts
+      await shot('operations');
+      // rotate it: a new key is shown, the old one stops working
+      const keys = page.locator('[data-testid=keys-table] tbody tr');
+      await keys.filter({ hasNotText: 'UTC' }).count();
+      const row = keys.last();
+      await row.getByRole('button', { name: 'Rotate' }).click();
+      await expect
+        .poll(async () => (await fetch(`${server.url}/api/v1/me`, { headers: auth(issued) })).status)
+        .toBe(401);
+      const rotated = (await page.locator('.keys code.api-key').textContent())!;
+      expect(rotated).not.toBe(issued);
+      expect((await fetch(`${server.url}/api/v1/me`, { headers: auth(rotated) })).status).toBe(200);
+    });
+
+    it('is usable on a phone: no sideways scrolling, the menu opens the pages', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await go('sales');
+      await page.waitForSelector('[data-testid=total-orders]');
+      expect(await page.evaluate(SCROLL_WIDTH)).toBeLessThanOrEqual(390);
+      expect(await page.isVisible('nav')).toBe(false);
+      await page.click('header .menu');
+      await page.click('nav a[data-page=orders]');
+      await page.waitForSelector('[data-testid=orders-table] tbody tr');
+      expect(await page.evaluate(SCROLL_WIDTH)).toBeLessThanOrEqual(390);
+      await page.setViewportSize({ width: 1280, height: 900 });
+    });
+
+    it('raised no script error and no Content-Security-Policy violation on any page', () => {
+      expect(pageErrors).toEqual([]);
+    });
+  },
+);
