@@ -9,7 +9,7 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { startServer } from '../src/server.js';
-import { demoSteps, formatSteps, prepareDemoData } from './lib/demo-script.js';
+import { demoSteps, formatSteps, postDemoPriceEvents, prepareDemoData } from './lib/demo-script.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: process.env.PORT ?? '8080' } } });
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -36,6 +36,7 @@ try {
   server = await tryStart('0');
 }
 const base = `http://127.0.0.1:${server.port}`;
+const flagged = await postDemoPriceEvents(base, demo.apiKey, demo.tenantId);
 const steps = demoSteps({
   base,
   apiKey: demo.apiKey,
@@ -48,7 +49,7 @@ const steps = demoSteps({
 process.stdout.write(`
 Orderflow is running at ${base}  (tenant ${demo.tenantId}, data in ${relative('.', dataDir)})
 
-Open the console:  ${base}/console
+Open the console:  ${base}/console   (${flagged} price anomalies wait for review there)
   API key to paste:   ${demo.apiKey}
   admin token (Operations page, tenants and keys):  ${adminToken}
 

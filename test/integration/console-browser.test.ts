@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ndjson, product } from '../helpers/data.js';
@@ -58,6 +59,22 @@ function seedOrder(n: number, prefix = 'S') {
   };
 }
 
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // no background networking: this machine's network is closed, and Chromium would keep trying
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
 describe.skipIf(skipReason !== null)(
   `console in Chromium${skipReason ? ` (skipped: ${skipReason})` : ''}`,
   () => {
@@ -104,18 +121,7 @@ describe.skipIf(skipReason !== null)(
         expect(res.status).toBe(200);
       }
       mkdirSync(SHOTS, { recursive: true });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
       const context = await browser.newContext({
         viewport: { width: 1280, height: 900 },
         acceptDownloads: true,
@@ -352,6 +358,70 @@ describe.skipIf(skipReason !== null)(
 
     it('raised no script error and no Content-Security-Policy violation on any page', () => {
       expect(pageErrors).toEqual([]);
+    });
+  },
+);
+
+describe.skipIf(skipReason !== null)(
+  `console on the demo data${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    let server: TestServer;
+    let browser: Browser;
+    let flagged = 0;
+    let apiKey = '';
+    const work = tempDataDir('orderflow-console-demo-');
+
+    beforeAll(async () => {
+      // what `npm run demo` does: the tiny dataset loaded offline, the server, the demo's price webhooks
+      const { postDemoPriceEvents, prepareDemoData } = (await import(
+        pathToFileURL(join(ROOT, 'dist/tools/lib/demo-script.js')).href
+      )) as typeof import('../../tools/lib/demo-script.js');
+      const dataDir = join(work, 'data');
+      mkdirSync(dataDir);
+      const demo = await prepareDemoData(dataDir, join(work, 'datasets'));
+      apiKey = demo.apiKey;
+      server = await startServer({ dataDir });
+      flagged = await postDemoPriceEvents(server.url, demo.apiKey, demo.tenantId);
+      browser = await launchChromium();
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+      removeDir(work);
+    });
+
+    it('every page shows the demo tenant data, with no error', async () => {
+      expect(flagged).toBeGreaterThanOrEqual(6);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${server.url}/console`);
+      await page.fill('input[name=api_key]', apiKey);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=total-orders]');
+      const orders = Number(
+        (await page.textContent('[data-testid=total-orders] .stat-value'))!.replace(/,/g, ''),
+      );
+      expect(orders).toBeGreaterThan(0);
+      await page.waitForSelector('[data-testid=sales-categories] td');
+      const waitFor: Record<string, string> = {
+        orders: '[data-testid=orders-table] tbody tr:nth-child(100)',
+        anomalies: '[data-testid=anomalies-table] tbody tr[data-event-id]',
+        ingest: '[data-testid=dropzone]',
+        exports: '[data-testid=exports-table] tbody tr',
+        operations: '[data-testid=ops-rss]',
+      };
+      for (const [hash, selector] of Object.entries(waitFor)) {
+        await page.goto(`${server.url}/console#/${hash}`);
+        await page.waitForSelector(selector);
+        expect(await page.locator('.problem').count(), `a problem on ${hash}`).toBe(0);
+      }
+      await page.goto(`${server.url}/console#/anomalies`);
+      await expect
+        .poll(() => page.locator('[data-testid=anomalies-table] tbody tr[data-event-id]').count())
+        .toBe(flagged);
+      expect(errors).toEqual([]);
     });
   },
 );

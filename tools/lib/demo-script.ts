@@ -36,6 +36,36 @@ export async function prepareDemoData(dataDir: string, out: string): Promise<Dem
   };
 }
 
+/**
+ * Price webhooks through the API, as a merchant's feed would send them: for each of a few products a small
+ * move, then a jump of 40-45% that is flagged for review, so the console's anomaly queue has work in it.
+ * Returns how many were flagged.
+ */
+export async function postDemoPriceEvents(base: string, apiKey: string, tenantId: number): Promise<number> {
+  const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+  let flagged = 0;
+  for (let productId = 1; productId <= 6; productId++) {
+    const res = await fetch(`${base}/api/v1/tenants/${tenantId}/products/${productId}`, { headers });
+    if (!res.ok) throw new Error(`demo: product ${productId} answered ${res.status}`);
+    const { price_cents: price } = (await res.json()) as { price_cents: number };
+    const moves = [1.04, productId % 2 ? 1.45 : 0.6];
+    for (const [i, factor] of moves.entries()) {
+      const event = await fetch(`${base}/api/v1/tenants/${tenantId}/products/${productId}/price-event`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          event_id: `demo-price-${productId}-${i}`,
+          price_cents: Math.round(price * factor * (i ? 1.04 : 1)),
+          observed_at: new Date(Date.now() - (moves.length - i) * 60_000).toISOString(),
+        }),
+      });
+      if (!event.ok) throw new Error(`demo: price event answered ${event.status}`);
+      if (((await event.json()) as { anomaly: boolean }).anomaly) flagged++;
+    }
+  }
+  return flagged;
+}
+
 export interface DemoContext {
   base: string;
   apiKey: string;
@@ -87,6 +117,12 @@ export function demoSteps(c: DemoContext): DemoStep[] {
         `curl -s "$OF/api/v1/tenants/${t}/orders/search?status=paid&fields=order_id,created_at,total_cents&limit=3" ${auth}`,
         `curl -s "$OF/api/v1/tenants/${t}/metrics/sales?group_by=month&start_date=2025-01-01&end_date=2026-01-01" ${auth}`,
         `curl -s "$OF/api/v1/tenants/${t}/metrics/sales?group_by=category&start_date=2025-01-01&end_date=2026-01-01&precision=exact" ${auth}`,
+      ],
+    },
+    {
+      comment: 'a price webhook: a jump of 20% or more is flagged for review (see Price anomalies in the console)',
+      commands: [
+        `curl -s -X POST $OF/api/v1/tenants/${t}/products/17/price-event ${auth} \\\n     ${json} -d '{"event_id":"demo-cli-1","price_cents":99999,"observed_at":"2026-03-01T10:15:00Z"}'`,
       ],
     },
     {
