@@ -2,7 +2,7 @@ import './styles.css';
 import { Notice } from './components.js';
 import type { ConsoleContext, Page } from './context.js';
 import { button, field, form, h, input } from './dom.js';
-import { ApiClient } from './lib/api.js';
+import { ApiClient, ApiError } from './lib/api.js';
 import { PAGES, type PageId, pageFromHash } from './lib/pages.js';
 import { type Identity, Session } from './lib/session.js';
 import { anomaliesPage } from './pages/anomalies.js';
@@ -24,8 +24,11 @@ const PAGE_BUILDERS: Record<PageId, (ctx: ConsoleContext) => Page> = {
 const session = new Session(sessionStorage);
 const root = document.getElementById('app')!;
 
-function signInView(): void {
+/** Back to the sign-in form, with why when there is a reason (a refused key). */
+function signInView(reason?: unknown): void {
+  window.onhashchange = null;
   const notice = new Notice();
+  if (reason) notice.show(reason);
   const key = input('api_key', {
     type: 'password',
     autocomplete: 'off',
@@ -86,21 +89,22 @@ function shellView(): void {
         { class: 'tenant', dataset: { testid: 'tenant-name' } },
         `${tenant.tenant_name} · tenant ${tenant.tenant_id}`,
       ),
-      button(
-        'Sign out',
-        () => {
-          current?.dispose?.();
-          session.signOut();
-          location.hash = '';
-          signInView();
-        },
-        { class: 'secondary' },
-      ),
+      button('Sign out', () => leave(), { class: 'secondary' }),
     ),
     nav,
     main,
   );
   let current: Page | null = null;
+  /** Signs out: the page stops its streams and timers, the tab forgets the key. */
+  const leave = (reason?: unknown) => {
+    current?.dispose?.();
+    current = null;
+    session.signOut();
+    signInView(reason);
+    history.replaceState(null, '', location.pathname);
+  };
+  // a key revoked or rotated elsewhere ends the session at its next request
+  ctx.api.onUnauthorized = (problem) => leave(new ApiError(problem));
   const show = () => {
     const id = pageFromHash(location.hash);
     current?.dispose?.();

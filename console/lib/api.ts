@@ -71,6 +71,9 @@ export function networkProblem(error: unknown): ProblemDetails {
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 export class ApiClient {
+  /** told when the token is refused (401): the key was revoked or rotated while the page was open */
+  onUnauthorized: ((problem: ProblemDetails) => void) | null = null;
+
   constructor(
     /** the bearer token: a tenant's API key, or the admin token for admin calls */
     private readonly token: () => string | null,
@@ -90,7 +93,11 @@ export class ApiClient {
       if (init.signal?.aborted) throw error;
       throw new ApiError(networkProblem(error));
     }
-    if (!res.ok) throw new ApiError(await problemOf(res));
+    if (!res.ok) {
+      const problem = await problemOf(res);
+      if (res.status === 401) this.onUnauthorized?.(problem);
+      throw new ApiError(problem);
+    }
     return res;
   }
 

@@ -240,27 +240,41 @@ describe.skipIf(skipReason !== null)(
     });
 
     it('uploads a file through tus with progress, survives a reload mid-upload, and shows the summary', async () => {
-      const count = 30_000;
+      const count = 60_000; // about 16 MB: four 4 MiB chunks
       const file = join(files, 'orders.ndjson');
       const lines = Array.from({ length: count }, (_, n) => JSON.stringify(seedOrder(n, 'U')));
       lines.splice(100, 0, '{"order_id":"bad-1","status":"lost"}');
       writeFileSync(file, `${lines.join('\n')}\n`);
       const creations: string[] = [];
+      const offsets: number[] = [];
       page.on('request', (r) => {
         if (r.method() === 'POST' && r.url().endsWith('/api/v1/ingest/orders/uploads'))
           creations.push(r.url());
+        if (r.method() === 'PATCH') offsets.push(Number(r.headers()['upload-offset']));
       });
+      const chunkStored = () =>
+        page.waitForResponse((r) => r.request().method() === 'PATCH' && r.status() === 204);
       // slow the appends down so that the upload is still running when the user pauses and reloads
       await page.route(UPLOAD, async (route) => {
         if (route.request().method() === 'PATCH') await new Promise((r) => setTimeout(r, 400));
-        await route.continue();
+        // Pause may have aborted the request while it waited here
+        await route.continue().catch(() => {});
       });
       await go('ingest');
+      const firstChunk = chunkStored();
       await page.setInputFiles('input[type=file]', file);
-      await expect.poll(async () => Number(await page.evaluate(PROGRESS))).toBeGreaterThan(0);
+      await firstChunk;
+      expect(Number(await page.evaluate(PROGRESS))).toBeGreaterThan(0);
       await page.getByRole('button', { name: 'Pause' }).click();
-      const pausedAt = (await page.evaluate(PROGRESS)) as number;
+      const pausedAt = Number(await page.evaluate(PROGRESS));
       expect(pausedAt).toBeLessThan(1);
+      // Resume goes on from the server's offset, in the same page
+      const nextChunk = chunkStored();
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await nextChunk;
+      await page.getByRole('button', { name: 'Pause' }).click();
+      expect(Number(await page.evaluate(PROGRESS))).toBeGreaterThan(pausedAt);
+      expect(Number(await page.evaluate(PROGRESS))).toBeLessThan(1);
       await page.reload();
       // a request the route held when the page went away is dropped, not continued
       await page.unrouteAll({ behavior: 'ignoreErrors' });
@@ -278,8 +292,11 @@ describe.skipIf(skipReason !== null)(
       expect(await number('rows-inserted')).toBe(count);
       expect(await number('rows-failed')).toBe(1);
       expect(await page.textContent('[data-testid=row-errors]')).toContain('bad-1');
-      // one upload, resumed: not started again from zero
+      // one upload, resumed twice: never started again from zero
       expect(creations).toHaveLength(1);
+      expect(offsets[0]).toBe(0);
+      expect(offsets.slice(1).every((o) => o > 0)).toBe(true);
+      expect(offsets.length).toBeGreaterThanOrEqual(4);
       await shot('ingest');
     });
 
@@ -354,6 +371,38 @@ describe.skipIf(skipReason !== null)(
       await page.waitForSelector('[data-testid=orders-table] tbody tr');
       expect(await page.evaluate(SCROLL_WIDTH)).toBeLessThanOrEqual(390);
       await page.setViewportSize({ width: 1280, height: 900 });
+    });
+
+    it('signing out forgets the key; a key revoked while signed in ends the session with the reason', async () => {
+      await go('sales');
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForSelector('input[name=api_key]');
+      expect(await page.evaluate('JSON.stringify(Object.keys(sessionStorage))')).toBe('[]');
+      await page.waitForTimeout(300); // a late page render would replace the form
+      expect(await page.isVisible('input[name=api_key]')).toBe(true);
+      // sign in with a second key, then revoke it from elsewhere
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      const extra = (await (
+        await fetch(`${server.url}/api/v1/admin/tenants/${tenant.tenant_id}/keys`, {
+          method: 'POST',
+          headers: admin,
+        })
+      ).json()) as { api_key: string; key_id: number };
+      await page.fill('input[name=api_key]', extra.api_key);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=total-orders]');
+      const revoked = await fetch(
+        `${server.url}/api/v1/admin/tenants/${tenant.tenant_id}/keys/${extra.key_id}`,
+        {
+          method: 'DELETE',
+          headers: admin,
+        },
+      );
+      expect(revoked.status).toBeLessThan(300);
+      await page.click('nav a[data-page=orders]');
+      await page.waitForSelector('input[name=api_key]');
+      expect(await page.locator('.problem-title').textContent()).toBe('The API key is not valid');
+      expect(await page.evaluate('JSON.stringify(Object.keys(sessionStorage))')).toBe('[]');
     });
 
     it('raised no script error and no Content-Security-Policy violation on any page', () => {

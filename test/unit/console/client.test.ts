@@ -66,6 +66,28 @@ describe('console API client', () => {
     expect(failure.problem).toMatchObject({ code: 'network_error', status: 0, detail: 'fetch failed' });
   });
 
+  it('tells its owner when the token is refused (401), and only then', async () => {
+    const refused: string[] = [];
+    const answers = [
+      { status: 403, code: 'forbidden' },
+      { status: 401, code: 'invalid_api_key' },
+    ];
+    const client = new ApiClient(
+      () => 'k',
+      async () => {
+        const a = answers.shift()!;
+        return new Response(JSON.stringify({ title: 't', status: a.status, code: a.code }), {
+          status: a.status,
+        });
+      },
+    );
+    client.onUnauthorized = (p) => refused.push(p.code ?? '');
+    await expect(client.json('/a')).rejects.toBeInstanceOf(ApiError);
+    expect(refused).toEqual([]);
+    await expect(client.json('/b')).rejects.toBeInstanceOf(ApiError);
+    expect(refused).toEqual(['invalid_api_key']);
+  });
+
   it('builds queries without empty parameters', () => {
     expect(withQuery('/p', { a: 1, b: '', c: undefined, d: null, e: 'x y' })).toBe('/p?a=1&e=x+y');
     expect(withQuery('/p', {})).toBe('/p');
