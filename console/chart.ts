@@ -45,7 +45,7 @@ export class TimeChart {
     );
   }
 
-  setData(x: number[], columns: number[][]): void {
+  setData(x: number[], columns: (number | null)[][]): void {
     const data = [x, ...columns] as uPlot.AlignedData;
     if (this.plot) {
       this.plot.setData(data);

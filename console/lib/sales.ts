@@ -94,7 +94,40 @@ export function bucketStart(key: string): number {
   return ms / 1000;
 }
 
-/** Columns for the charts: x in Unix seconds, money in major units, and the 95% band of distinct customers. */
+/**
+ * The start (Unix seconds) of every bucket of a grouping that the range touches, in order: the x axis. The
+ * API answers only buckets that hold orders; the chart shows the others as zero instead of drawing a line
+ * across them.
+ */
+export function bucketStarts(range: SalesRange, grouping: TimeGrouping): number[] {
+  const first = Date.parse(`${range.start}T00:00:00Z`);
+  const endExclusive = Date.parse(`${range.end}T00:00:00Z`) + DAY_MS;
+  const starts: number[] = [];
+  let t: number;
+  let next: (ms: number) => number;
+  if (grouping === 'hour' || grouping === 'day') {
+    const step = grouping === 'hour' ? 3_600_000 : DAY_MS;
+    t = first;
+    next = (ms) => ms + step;
+  } else if (grouping === 'week') {
+    t = first - ((new Date(first).getUTCDay() + 6) % 7) * DAY_MS; // back to Monday
+    next = (ms) => ms + 7 * DAY_MS;
+  } else {
+    const d = new Date(first);
+    t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    next = (ms) => {
+      const m = new Date(ms);
+      return Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1);
+    };
+  }
+  for (; t < endExclusive; t = next(t)) starts.push(t / 1000);
+  return starts;
+}
+
+/**
+ * Columns for the charts, one value per bucket of `starts`: money in major units, zero where a bucket had no
+ * sale, no percentile there (a gap), and the 95% band of distinct customers in approx mode.
+ */
 export interface SalesSeries {
   x: number[];
   revenue: number[];
@@ -103,28 +136,30 @@ export interface SalesSeries {
   /** the band drawn around customers in approx mode (equal to customers when exact) */
   customersLow: number[];
   customersHigh: number[];
-  p50: number[];
-  p95: number[];
-  p99: number[];
+  p50: (number | null)[];
+  p95: (number | null)[];
+  p99: (number | null)[];
 }
 
-export function salesSeries(answer: SalesAnswer): SalesSeries {
-  const rows = [...answer.data].sort((a, b) => bucketStart(a.key) - bucketStart(b.key));
+export function salesSeries(answer: SalesAnswer, starts: readonly number[]): SalesSeries {
+  const byStart = new Map(answer.data.map((b) => [bucketStart(b.key), b]));
   const bound =
     answer.meta.precision === 'approx'
       ? (answer.meta.error_bounds?.unique_customers?.relative_error_95 ?? 0)
       : 0;
+  const rows = starts.map((x) => byStart.get(x));
   const major = (cents: number) => cents / 100;
+  const percentile = (pick: (b: SalesBucket) => number) => rows.map((r) => (r ? major(pick(r)) : null));
   return {
-    x: rows.map((r) => bucketStart(r.key)),
-    revenue: rows.map((r) => major(r.revenue_cents)),
-    orders: rows.map((r) => r.orders),
-    customers: rows.map((r) => r.unique_customers),
-    customersLow: rows.map((r) => Math.max(0, r.unique_customers * (1 - bound))),
-    customersHigh: rows.map((r) => r.unique_customers * (1 + bound)),
-    p50: rows.map((r) => major(r.p50_order_value_cents)),
-    p95: rows.map((r) => major(r.p95_order_value_cents)),
-    p99: rows.map((r) => major(r.p99_order_value_cents)),
+    x: [...starts],
+    revenue: rows.map((r) => (r ? major(r.revenue_cents) : 0)),
+    orders: rows.map((r) => r?.orders ?? 0),
+    customers: rows.map((r) => r?.unique_customers ?? 0),
+    customersLow: rows.map((r) => Math.max(0, (r?.unique_customers ?? 0) * (1 - bound))),
+    customersHigh: rows.map((r) => (r?.unique_customers ?? 0) * (1 + bound)),
+    p50: percentile((b) => b.p50_order_value_cents),
+    p95: percentile((b) => b.p95_order_value_cents),
+    p99: percentile((b) => b.p99_order_value_cents),
   };
 }
 

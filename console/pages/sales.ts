@@ -5,6 +5,7 @@ import { field, form, h, input, select, table } from '../dom.js';
 import { withQuery } from '../lib/api.js';
 import { count, money, ms, percent } from '../lib/format.js';
 import {
+  bucketStarts,
   isoDay,
   lastDays,
   type Precision,
@@ -123,7 +124,7 @@ export function salesPage(ctx: ConsoleContext): Page {
         get(salesParams(r, 'product', p, { top: '20' })),
       ]);
       showTotals(overTime, groupBy);
-      const s = salesSeries(overTime);
+      const s = salesSeries(overTime, bucketStarts(r, groupBy));
       revenueChart.setData(s.x, [s.revenue, s.orders]);
       customersChart.setData(s.x, [s.customers, s.customersHigh, s.customersLow]);
       percentileChart.setData(s.x, [s.p50, s.p95, s.p99]);

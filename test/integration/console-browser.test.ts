@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ndjson, product } from '../helpers/data.js';
+import { ordersInRange, seedConsoleTenant, seedOrder } from '../helpers/console-data.js';
 import {
   ADMIN_TOKEN,
   auth,
@@ -36,28 +36,6 @@ const BLUE_PIXELS = `(() => {
   for (let i = 0; i < data.length; i += 4) if (data[i] < 80 && data[i + 2] > 200 && data[i + 3] > 200) n++;
   return n;
 })()`;
-const DAY = 86_400_000;
-const FIRST_DAY = Date.UTC(2026, 0, 1);
-
-/** Orders spread over 60 days, with varied customers, statuses, products and amounts. */
-function seedOrder(n: number, prefix = 'S') {
-  const quantity = 1 + (n % 4);
-  const unit = 500 + ((n * 37) % 5000);
-  const statuses = ['paid', 'paid', 'shipped', 'delivered', 'pending', 'refunded'];
-  const names = ['Ada Lovelace', 'Grace Hopper', 'Alan Turing', 'Edsger Dijkstra', 'Barbara Liskov'];
-  const c = n % 211;
-  return {
-    order_id: `${prefix}-${n}`,
-    customer_id: `C-${c}`,
-    customer_name: `${names[c % names.length]} ${c}`,
-    customer_email: `customer${c}@example.com`,
-    status: statuses[n % statuses.length],
-    currency: 'USD',
-    created_at: new Date(FIRST_DAY + ((n * 7919) % (60 * 24)) * (DAY / 24) + (n % 60) * 60_000).toISOString(),
-    total_cents: quantity * unit,
-    items: [{ product_id: 1 + (n % 40), quantity, unit_price_cents: unit }],
-  };
-}
 
 function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -105,21 +83,7 @@ describe.skipIf(skipReason !== null)(
 
     beforeAll(async () => {
       server = await startServer();
-      tenant = await server.createTenant('console-demo');
-      for (const [path, body] of [
-        [
-          '/api/v1/ingest/products/',
-          ndjson(Array.from({ length: 40 }, (_, i) => product(i + 1, { price_cents: 1000 }))),
-        ],
-        ['/api/v1/ingest/orders/', ndjson(Array.from({ length: SEEDED }, (_, n) => seedOrder(n)))],
-      ] as const) {
-        const res = await fetch(`${server.url}${path}`, {
-          method: 'POST',
-          headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson' }),
-          body,
-        });
-        expect(res.status).toBe(200);
-      }
+      tenant = await seedConsoleTenant(server, 'console-demo', SEEDED);
       mkdirSync(SHOTS, { recursive: true });
       browser = await launchChromium();
       const context = await browser.newContext({
@@ -160,11 +124,7 @@ describe.skipIf(skipReason !== null)(
       expect(await page.textContent('[data-testid=tenant-name]')).toContain('console-demo');
       const start = await page.inputValue('input[name=start_date]');
       const end = await page.inputValue('input[name=end_date]');
-      const next = new Date(Date.parse(`${end}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
-      const truth = await api<{ data: { orders: number; revenue_cents: number }[] }>(
-        `/api/v1/tenants/${tenant.tenant_id}/metrics/sales?group_by=day&start_date=${start}&end_date=${next}&precision=exact`,
-      );
-      const orders = truth.data.reduce((s, b) => s + b.orders, 0);
+      const orders = await ordersInRange(server, tenant, start, end);
       expect(orders).toBeGreaterThan(500);
       const shown = await page.textContent('[data-testid=total-orders] .stat-value');
       expect(Number(shown!.replace(/,/g, ''))).toBe(orders);

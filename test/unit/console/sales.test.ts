@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   bucketStart,
+  bucketStarts,
   lastDays,
   type SalesAnswer,
   type SalesBucket,
@@ -64,22 +65,47 @@ describe('console sales', () => {
     expect(suggestedGrouping(lastDays('2026-03-10', 1000))).toBe('month');
   });
 
-  it('draws buckets in time order, money in major units, and the 95% band only in approx mode', () => {
+  it('lays out every bucket the range touches, for each grouping', () => {
+    expect(bucketStarts({ start: '2026-03-01', end: '2026-03-01' }, 'hour')).toHaveLength(24);
+    expect(bucketStarts({ start: '2026-02-27', end: '2026-03-02' }, 'day')).toEqual(
+      ['2026-02-27', '2026-02-28', '2026-03-01', '2026-03-02'].map((d) => utc(`${d}T00:00:00Z`)),
+    );
+    // weeks start on the Monday on or before the first day; 2026-03-01 is a Sunday
+    expect(bucketStarts({ start: '2026-03-01', end: '2026-03-09' }, 'week')).toEqual(
+      ['2026-02-23', '2026-03-02', '2026-03-09'].map((d) => utc(`${d}T00:00:00Z`)),
+    );
+    expect(bucketStarts({ start: '2025-11-15', end: '2026-02-01' }, 'month')).toEqual(
+      ['2025-11-01', '2025-12-01', '2026-01-01', '2026-02-01'].map((d) => utc(`${d}T00:00:00Z`)),
+    );
+    // the keys the API answers fall on these starts
+    const keys = [
+      ['2026-W10', 'week'],
+      ['2026-03', 'month'],
+      ['2026-03-05', 'day'],
+      ['2026-03-05T07:00:00Z', 'hour'],
+    ] as const;
+    for (const [key, grouping] of keys)
+      expect(bucketStarts({ start: '2026-03-01', end: '2026-03-31' }, grouping)).toContain(bucketStart(key));
+  });
+
+  it('draws every bucket: zero where nothing sold, a gap in the percentiles, the 95% band only in approx mode', () => {
     const approx: SalesAnswer = {
-      data: [bucket('2026-03-02', { revenue_cents: 250 }), bucket('2026-03-01')],
+      data: [bucket('2026-03-03', { revenue_cents: 250 }), bucket('2026-03-01')],
       meta: {
         precision: 'approx',
         elapsed_ms: 1,
         error_bounds: { unique_customers: { relative_standard_error: 0.01, relative_error_95: 0.0196 } },
       },
     };
-    const s = salesSeries(approx);
-    expect(s.x).toEqual([utc('2026-03-01T00:00:00Z'), utc('2026-03-02T00:00:00Z')]);
-    expect(s.revenue).toEqual([10, 2.5]);
+    const starts = bucketStarts({ start: '2026-03-01', end: '2026-03-03' }, 'day');
+    const s = salesSeries(approx, starts);
+    expect(s.x).toEqual(starts);
+    expect(s.revenue).toEqual([10, 0, 2.5]);
+    expect(s.orders).toEqual([2, 0, 2]);
     expect(s.customersHigh[0]).toBeCloseTo(101.96);
     expect(s.customersLow[0]).toBeCloseTo(98.04);
-    expect(s.p99).toEqual([9.9, 9.9]);
-    const exact = salesSeries({ ...approx, meta: { ...approx.meta, precision: 'exact' } });
+    expect(s.p99).toEqual([9.9, null, 9.9]);
+    const exact = salesSeries({ ...approx, meta: { ...approx.meta, precision: 'exact' } }, starts);
     expect(exact.customersHigh).toEqual(exact.customers);
     expect(exact.customersLow).toEqual(exact.customers);
     expect(salesTotals(approx.data)).toEqual({ revenue_cents: 1250, orders: 4, units: 6 });
