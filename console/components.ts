@@ -1,4 +1,4 @@
-import { h } from './dom.js';
+import { h, input } from './dom.js';
 import { ApiError, networkProblem, type ProblemDetails } from './lib/api.js';
 
 /** The problem an error stands for: the API's own, or one made for a network or code failure. */
@@ -84,4 +84,26 @@ export function stat(label: string, value: string, testId?: string): HTMLElement
     h('span', { class: 'stat-label' }, label),
     h('span', { class: 'stat-value' }, value),
   );
+}
+
+/** A set of checkboxes under a legend (statuses, columns): what is ticked is what a filter or a projection asks. */
+export class CheckboxGroup<T extends string> {
+  readonly el: HTMLFieldSetElement;
+  private readonly boxes: HTMLInputElement[];
+
+  constructor(name: string, legend: string, values: readonly T[], checked: readonly T[] = []) {
+    this.boxes = values.map((value) =>
+      input(name, { type: 'checkbox', value, checked: checked.includes(value) }),
+    );
+    this.el = h(
+      'fieldset',
+      { class: 'checks' },
+      h('legend', {}, legend),
+      this.boxes.map((b) => h('label', {}, b, b.value)),
+    );
+  }
+
+  selected(): T[] {
+    return this.boxes.filter((b) => b.checked).map((b) => b.value as T);
+  }
 }

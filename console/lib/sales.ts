@@ -1,8 +1,10 @@
 /** Sales metrics as the console asks for them and draws them: queries, bucket keys to time, series. */
 
-export const TIME_GROUPINGS = ['hour', 'day', 'week', 'month'] as const;
-export type TimeGrouping = (typeof TIME_GROUPINGS)[number];
-export type Precision = 'approx' | 'exact';
+import type { Precision, TimeGroup } from '../../src/domain/vocabulary.js';
+
+export type { Precision, TimeGroup } from '../../src/domain/vocabulary.js';
+/** The time groupings in the order the picker lists them, shortest first. */
+export const TIME_GROUPINGS = ['hour', 'day', 'week', 'month'] as const satisfies readonly TimeGroup[];
 
 /** One bucket of GET …/metrics/sales (CONTRACT §3). */
 export interface SalesBucket {
@@ -50,7 +52,7 @@ export function isoDay(ms: number): string {
 /** The API's end_date is exclusive; the picker's last day is included, so the query asks for the day after. */
 export function salesParams(
   range: SalesRange,
-  groupBy: TimeGrouping | 'category' | 'product',
+  groupBy: TimeGroup | 'category' | 'product',
   precision: Precision,
   extra: Record<string, string> = {},
 ): Record<string, string> {
@@ -68,7 +70,7 @@ export function lastDays(lastDay: string, days: number): SalesRange {
 }
 
 /** The grouping that keeps a range's chart readable: hours up to 3 days, days up to ~4 months, then weeks. */
-export function suggestedGrouping(range: SalesRange): TimeGrouping {
+export function suggestedGrouping(range: SalesRange): TimeGroup {
   const days = (Date.parse(range.end) - Date.parse(range.start)) / DAY_MS + 1;
   if (days <= 3) return 'hour';
   if (days <= 120) return 'day';
@@ -99,7 +101,7 @@ export function bucketStart(key: string): number {
  * API answers only buckets that hold orders; the chart shows the others as zero instead of drawing a line
  * across them.
  */
-export function bucketStarts(range: SalesRange, grouping: TimeGrouping): number[] {
+export function bucketStarts(range: SalesRange, grouping: TimeGroup): number[] {
   const first = Date.parse(`${range.start}T00:00:00Z`);
   const endExclusive = Date.parse(`${range.end}T00:00:00Z`) + DAY_MS;
   const starts: number[] = [];

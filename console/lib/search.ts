@@ -1,20 +1,11 @@
+/** The orders page's query: filters and columns as the search endpoint takes them (CONTRACT §2). */
+import type { SearchField } from '../../src/domain/vocabulary.js';
 import { money, utc } from './format.js';
 
-/** The orders page's query: filters and columns as the search endpoint takes them (CONTRACT §2). */
+export { ORDER_STATUSES, SEARCH_FIELDS } from '../../src/domain/vocabulary.js';
 
-export const ORDER_FIELDS = [
-  'order_id',
-  'created_at',
-  'status',
-  'total_cents',
-  'currency',
-  'customer_id',
-  'customer_name',
-  'customer_email',
-  'item_count',
-  'items',
-] as const;
-export type OrderField = (typeof ORDER_FIELDS)[number];
+/** A column of the orders table: a search field. */
+export type OrderField = SearchField;
 
 export const DEFAULT_FIELDS: readonly OrderField[] = [
   'order_id',
@@ -26,8 +17,6 @@ export const DEFAULT_FIELDS: readonly OrderField[] = [
   'customer_email',
   'item_count',
 ];
-
-export const ORDER_STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;
 
 export interface SearchFilters {
   /** YYYY-MM-DD, inclusive */

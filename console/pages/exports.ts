@@ -1,9 +1,9 @@
-import { Notice } from '../components.js';
+import { CheckboxGroup, Notice } from '../components.js';
 import type { ConsoleContext, Page } from '../context.js';
 import { button, emptyRow, field, form, h, input, select } from '../dom.js';
 import { withQuery } from '../lib/api.js';
 import { bytes, count, utc } from '../lib/format.js';
-import { DEFAULT_FIELDS, exportFilters, ORDER_FIELDS, ORDER_STATUSES } from '../lib/search.js';
+import { DEFAULT_FIELDS, exportFilters, ORDER_STATUSES, SEARCH_FIELDS } from '../lib/search.js';
 
 interface ExportStatus {
   export_id: string;
@@ -44,10 +44,8 @@ export function exportsPage(ctx: ConsoleContext): Page {
   const from = input('from', { type: 'date' });
   const to = input('to', { type: 'date' });
   const q = input('q', { type: 'search', placeholder: 'name or email' });
-  const statusBoxes = ORDER_STATUSES.map((s) => input('status', { type: 'checkbox', value: s }));
-  const fieldBoxes = ORDER_FIELDS.map((f) =>
-    input('fields', { type: 'checkbox', value: f, checked: DEFAULT_FIELDS.includes(f) }),
-  );
+  const statuses = new CheckboxGroup('status', 'Status', ORDER_STATUSES);
+  const columns = new CheckboxGroup('fields', 'Columns', SEARCH_FIELDS, DEFAULT_FIELDS);
   const controls = form(
     'filters',
     () => void create(),
@@ -60,18 +58,8 @@ export function exportsPage(ctx: ConsoleContext): Page {
       field('To (included)', to),
       field('Text', q),
     ),
-    h(
-      'fieldset',
-      { class: 'checks' },
-      h('legend', {}, 'Status'),
-      statusBoxes.map((b) => h('label', {}, b, b.value)),
-    ),
-    h(
-      'fieldset',
-      { class: 'checks' },
-      h('legend', {}, 'Columns'),
-      fieldBoxes.map((b) => h('label', {}, b, b.value)),
-    ),
+    statuses.el,
+    columns.el,
     h('button', { type: 'submit' }, 'Create export'),
   );
   const body = h('tbody');
@@ -114,9 +102,9 @@ export function exportsPage(ctx: ConsoleContext): Page {
             from: from.value,
             to: to.value,
             q: q.value,
-            statuses: statusBoxes.filter((b) => b.checked).map((b) => b.value),
+            statuses: statuses.selected(),
           }),
-          fields: fieldBoxes.filter((b) => b.checked).map((b) => b.value),
+          fields: columns.selected(),
         },
       }),
     );

@@ -1,14 +1,14 @@
-import { Notice } from '../components.js';
+import { CheckboxGroup, Notice } from '../components.js';
 import type { ConsoleContext, Page } from '../context.js';
 import { emptyRow, field, form, h, input } from '../dom.js';
 import { withQuery } from '../lib/api.js';
 import {
   DEFAULT_FIELDS,
-  ORDER_FIELDS,
   ORDER_STATUSES,
   type OrderField,
   type OrderRow,
   orderCell,
+  SEARCH_FIELDS,
   type SearchFilters,
   searchParams,
 } from '../lib/search.js';
@@ -30,10 +30,8 @@ export function ordersPage(ctx: ConsoleContext): Page {
   const productIds = input('product_id', { placeholder: '17, 42' });
   const minTotal = input('min_total', { inputMode: 'decimal', placeholder: '0.00' });
   const maxTotal = input('max_total', { inputMode: 'decimal', placeholder: '0.00' });
-  const statusBoxes = ORDER_STATUSES.map((s) => input('status', { type: 'checkbox', value: s }));
-  const fieldBoxes = ORDER_FIELDS.map((f) =>
-    input('fields', { type: 'checkbox', value: f, checked: DEFAULT_FIELDS.includes(f) }),
-  );
+  const statuses = new CheckboxGroup('status', 'Status', ORDER_STATUSES);
+  const columns = new CheckboxGroup('fields', 'Columns', SEARCH_FIELDS, DEFAULT_FIELDS);
   const controls = form(
     'filters',
     () => void search(),
@@ -48,18 +46,8 @@ export function ordersPage(ctx: ConsoleContext): Page {
       field('Min total', minTotal),
       field('Max total', maxTotal),
     ),
-    h(
-      'fieldset',
-      { class: 'checks' },
-      h('legend', {}, 'Status'),
-      statusBoxes.map((b) => h('label', {}, b, b.value)),
-    ),
-    h(
-      'fieldset',
-      { class: 'checks' },
-      h('legend', {}, 'Columns'),
-      fieldBoxes.map((b) => h('label', {}, b, b.value)),
-    ),
+    statuses.el,
+    columns.el,
     h('button', { type: 'submit' }, 'Search'),
   );
   const head = h('thead');
@@ -105,14 +93,14 @@ export function ordersPage(ctx: ConsoleContext): Page {
     filters = {
       from: from.value,
       to: to.value,
-      statuses: statusBoxes.filter((b) => b.checked).map((b) => b.value),
+      statuses: statuses.selected(),
       productIds: productIds.value,
       minTotal: minTotal.value,
       maxTotal: maxTotal.value,
       q: q.value,
       customerEmail: email.value,
     };
-    fields = fieldBoxes.filter((b) => b.checked).map((b) => b.value as OrderField);
+    fields = columns.selected();
     if (fields.length === 0) fields = [...DEFAULT_FIELDS];
     head.replaceChildren(
       h(

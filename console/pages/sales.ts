@@ -16,7 +16,7 @@ import {
   salesTotals,
   suggestedGrouping,
   TIME_GROUPINGS,
-  type TimeGrouping,
+  type TimeGroup,
 } from '../lib/sales.js';
 
 const PRESETS: [label: string, days: number][] = [
@@ -113,8 +113,8 @@ export function salesPage(ctx: ConsoleContext): Page {
     const { signal } = controller;
     await notice.run(async () => {
       const r = range();
-      const groupBy: TimeGrouping =
-        grouping.value === 'auto' ? suggestedGrouping(r) : (grouping.value as TimeGrouping);
+      const groupBy: TimeGroup =
+        grouping.value === 'auto' ? suggestedGrouping(r) : (grouping.value as TimeGroup);
       const p = precision.value as Precision;
       const get = (params: Record<string, string>) =>
         ctx.api.json<SalesAnswer>(withQuery(ctx.path('/metrics/sales'), params), { signal });
@@ -133,7 +133,7 @@ export function salesPage(ctx: ConsoleContext): Page {
     });
   }
 
-  function showTotals(answer: SalesAnswer, groupBy: TimeGrouping) {
+  function showTotals(answer: SalesAnswer, groupBy: TimeGroup) {
     const t = salesTotals(answer.data);
     totals.replaceChildren(
       stat('Revenue', money(t.revenue_cents), 'total-revenue'),

@@ -1,9 +1,9 @@
 import * as v from 'valibot';
 import { IsoDateTime } from './dates.js';
 import { text } from './text.js';
+import { ORDER_STATUSES } from './vocabulary.js';
 
-export const ORDER_STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export { ORDER_STATUSES, type OrderStatus } from './vocabulary.js';
 
 const MAX_CENTS = 1e13; // 100 billion in major units: beyond any real order, well inside 2^53
 

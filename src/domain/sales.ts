@@ -1,12 +1,15 @@
 import * as v from 'valibot';
 import { DateOrDateTime } from './dates.js';
-import { ORDER_STATUSES } from './order-schema.js';
+import {
+  GROUP_BYS,
+  type GroupBy,
+  ORDER_STATUSES,
+  PRECISIONS,
+  TIME_GROUPS,
+  type TimeGroup,
+} from './vocabulary.js';
 
-export const GROUP_BYS = ['day', 'hour', 'week', 'month', 'product', 'category'] as const;
-export type GroupBy = (typeof GROUP_BYS)[number];
-/** The groupings by time: a bucket is a span of time with its key (timeKey). */
-export const TIME_GROUPS = ['day', 'hour', 'week', 'month'] as const;
-export type TimeGroup = (typeof TIME_GROUPS)[number];
+export { GROUP_BYS, type GroupBy, TIME_GROUPS, type TimeGroup } from './vocabulary.js';
 
 export function isTimeGroup(g: GroupBy): g is TimeGroup {
   return (TIME_GROUPS as readonly string[]).includes(g);
@@ -53,7 +56,7 @@ export const SalesQuery = v.object({
   group_by: v.picklist(GROUP_BYS),
   start_date: DateOrDateTime,
   end_date: DateOrDateTime,
-  precision: v.optional(v.picklist(['approx', 'exact']), 'approx'),
+  precision: v.optional(v.picklist(PRECISIONS), 'approx'),
   /** Where exact answers come from: `auto` (the rollups' exact sets when they can answer) or `orders`. */
   source: v.optional(v.picklist(SALES_SOURCES), 'auto'),
   status: v.optional(

@@ -2,22 +2,10 @@ import * as v from 'valibot';
 import type { OrderPosition } from './cursor.js';
 import { DateOrDateTime } from './dates.js';
 import { NamedError } from './named-error.js';
-import { ORDER_STATUSES } from './order-schema.js';
 import { wellFormed } from './text.js';
+import { ORDER_STATUSES, SEARCH_FIELDS, type SearchField } from './vocabulary.js';
 
-export const SEARCH_FIELDS = [
-  'order_id',
-  'created_at',
-  'status',
-  'total_cents',
-  'currency',
-  'customer_id',
-  'customer_name',
-  'customer_email',
-  'item_count',
-  'items',
-] as const;
-export type SearchField = (typeof SEARCH_FIELDS)[number];
+export { SEARCH_FIELDS, type SearchField } from './vocabulary.js';
 
 export const MAX_LIMIT = 100_000;
 

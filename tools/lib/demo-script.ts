@@ -120,7 +120,8 @@ export function demoSteps(c: DemoContext): DemoStep[] {
       ],
     },
     {
-      comment: 'a price webhook: a jump of 20% or more is flagged for review (see Price anomalies in the console)',
+      comment:
+        'a price webhook: a jump of 20% or more is flagged for review (see Price anomalies in the console)',
       commands: [
         `curl -s -X POST $OF/api/v1/tenants/${t}/products/17/price-event ${auth} \\\n     ${json} -d '{"event_id":"demo-cli-1","price_cents":99999,"observed_at":"2026-03-01T10:15:00Z"}'`,
       ],
