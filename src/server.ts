@@ -33,6 +33,8 @@ import { TenantDirectory } from './storage/tenant-directory.js';
 const TENANT_LIST_REFRESH_MS = 30_000;
 /** How often idle rate buckets are swept from PostgreSQL. */
 const BUCKET_SWEEP_MS = 600_000;
+/** While draining, how often connections that went idle are closed. */
+const IDLE_SWEEP_MS = 100;
 /** After the shutdown timeout, how long in-flight requests get to commit what they hold and answer. */
 const SHUTDOWN_ANSWER_GRACE_MS = 10_000;
 /** One background rollup refresh runs at most this long before it is scheduled again (checkpoints share its thread). */
@@ -150,6 +152,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const uploads = new UploadJobs({ pool, writes, config, log, tenantIds, budget: admission.ingestBudget });
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();
+  const drain = new AbortController();
   // the price webhook's shared rate buckets: rows of products and tenants gone quiet are removed
   const stopBucketSweep = opened.postgres
     ? startBucketSweep(opened.postgres, BUCKET_SWEEP_MS, (error) =>
@@ -181,6 +184,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     faults,
     state: { ready: false, draining: false, bootId },
     shutdown: shutdown.signal,
+    drain: drain.signal,
   };
   const app = createApp(deps);
   // Unfinished uploads: staging files cut back to their durable offsets and processing resumed at the
@@ -226,8 +230,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   const stop = async () => {
     deps.state.draining = true;
+    // change streams end now (clients come back elsewhere with Last-Event-ID): the drain need not wait for them
+    drain.abort();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    // a connection whose last request ends during the drain (a change stream ended above, a search that
+    // finished) closes then, instead of taking the client's next request or idling to its keep-alive timeout
+    const idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     let grace: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       // requests still reading a body stop reading and answer what they committed (503, Connection: close)
@@ -239,6 +248,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_ANSWER_GRACE_MS);
     }, config.server.shutdownTimeoutMs);
     await closed;
+    clearInterval(idleSweep);
     clearTimeout(timer);
     clearTimeout(grace);
     rollups?.stop();

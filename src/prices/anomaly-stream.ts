@@ -7,6 +7,8 @@ const BACKLOG_PAGE = 500;
 /** Live anomalies queued for a slow reader before it is dropped (it reconnects with Last-Event-ID). */
 const MAX_QUEUED = 1000;
 const HEARTBEAT_MS = 15_000;
+/** What a stream ended by a shutdown tells its client: come back in a second (to another server, or this one restarted). */
+const SHUTDOWN_RETRY_MS = 1000;
 
 export interface AnomalyStreamSource {
   /** Anomalies after `afterSeq`, in sequence order, at most `limit`. */
@@ -23,7 +25,12 @@ export interface AnomalyStreamSource {
  * backlog from the table, then sends what arrived live meanwhile (skipping what the backlog had), so no
  * event committed in between is missed or sent twice. Each event's id is its sequence (Last-Event-ID).
  */
-export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number): ReadableStream<Uint8Array> {
+export function anomalyEventStream(
+  source: AnomalyStreamSource,
+  lastSeq: number,
+  /** aborted when the server drains: the stream ends cleanly with a retry hint */
+  drain?: AbortSignal,
+): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const live: PriceEventResult[] = [];
   let lastSent = lastSeq;
@@ -31,6 +38,7 @@ export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number)
   let backlogPending = true;
   let unsubscribe: (() => void) | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
+  let stopListening: (() => void) | null = null;
   const frame = (r: PriceEventResult) =>
     // observed_at as the list gives it, so a live row reads like a listed one
     encoder.encode(
@@ -42,9 +50,16 @@ export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number)
     source.closed();
     unsubscribe?.();
     if (heartbeat) clearInterval(heartbeat);
+    stopListening?.();
   };
   return new ReadableStream<Uint8Array>({
     start: async (controller) => {
+      const end = () => {
+        if (closed) return;
+        controller.enqueue(encoder.encode(`: the server is shutting down\nretry: ${SHUTDOWN_RETRY_MS}\n\n`));
+        cleanup();
+        controller.close();
+      };
       const flushLive = () => {
         if (closed || backlogPending) return;
         while (live.length) {
@@ -69,6 +84,10 @@ export function anomalyEventStream(source: AnomalyStreamSource, lastSeq: number)
       });
       source.opened();
       controller.enqueue(encoder.encode(': connected\nretry: 2000\n\n'));
+      if (drain?.aborted) return end();
+      drain?.addEventListener('abort', end, { once: true });
+      // the signal lives as long as the server: a stream that ends otherwise stops listening to it
+      stopListening = () => drain?.removeEventListener('abort', end);
       for (;;) {
         const rows = await source.backlog(lastSent, BACKLOG_PAGE);
         if (closed) return;

@@ -42,4 +42,6 @@ export interface AppDeps {
   state: { ready: boolean; draining: boolean; bootId: string };
   /** aborted when shutdown stops waiting for in-flight requests: bodies still arriving end with a 503 */
   shutdown: AbortSignal;
+  /** Aborted when the server stops taking requests (SIGTERM): streams with no end of their own (SSE) end then. */
+  drain: AbortSignal;
 }

@@ -230,6 +230,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
           closed: () => deps.metrics.sseClients.dec(),
         },
         /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : 0,
+        deps.drain,
       );
       return c.body(stream, 200, {
         'content-type': 'text/event-stream; charset=utf-8',

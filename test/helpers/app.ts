@@ -79,6 +79,7 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
     faults: new StorageFaults(pool, health, log),
     state: { ready: true, draining: false, bootId: 'boot' },
     shutdown: new AbortController().signal,
+    drain: new AbortController().signal,
   };
   const app = createApp(deps);
   const created = catalog.createTenant('acme');
