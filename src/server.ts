@@ -80,6 +80,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const cursorSecret = await catalog.stableSetting('cursor_secret', () =>
     randomBytes(32).toString('base64url'),
   );
+  // SQLite: one writer a shard; PostgreSQL: several transactions of one tenant at once
+  const writersPerTenant = config.storage.kind === 'postgres' ? config.storage.postgresWritersPerTenant : 1;
   const pool = new WorkerPool(
     {
       workerData: {
@@ -89,6 +91,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       workers: config.pool.workers,
       tasksPerWorker: config.pool.tasksPerWorker,
       writerLanes: config.pool.writerLanes,
+      laneTasks: writersPerTenant,
       sqlite: config.sqlite,
       onAbandonedLocks: (slots) =>
         log.error(
@@ -115,6 +118,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       : null;
   const writes = new ShardWriteQueue(pool, {
     commitRows: config.ingest.commitRows,
+    writersPerShard: writersPerTenant,
     onWritten: (tenantId, kind) => {
       if (onSqlite) checkpoints.request(tenantId);
       // only orders feed the sales pre-aggregates

@@ -185,6 +185,12 @@ export const OPTIONS = {
       1,
       "connections the server's main thread keeps to PostgreSQL",
     ),
+    postgresWritersPerTenant: int(
+      'postgres-writers-per-tenant',
+      2,
+      1,
+      "ingest transactions writing one tenant at once on PostgreSQL, each on its own connection of the writer lane (SQLite: one, the shard's lane)",
+    ),
   },
   sqlite: {
     cacheMiB: int(

@@ -14,7 +14,7 @@ import { PgOrderWriter } from '../storage/postgres/order-writer.js';
 import { inTransaction } from '../storage/postgres/transaction.js';
 import { lostConnection } from '../storage/storage-fault.js';
 import { countOrders, failureRecorder } from './ingest-chunk.js';
-import { decodeBatch } from './row-transfer.js';
+import { decodeBatch, type RowBatch } from './row-transfer.js';
 import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from './write-parts.js';
 
 export class NotOnPostgres extends NamedError {}
@@ -38,6 +38,47 @@ async function applyPart(
   return summary;
 }
 
+/**
+ * The parts' orders written by one pass of the writer's statements: every row of the transaction staged
+ * together, one customers upsert and one orders insert. Besides saving statements, this is what lets several
+ * writers share a tenant: each transaction locks the customers it touches in one ascending sweep, so two
+ * transactions cannot wait on each other in a cycle (one upsert per part did, at two writers: deadlocks).
+ * The outcome is split back per part.
+ */
+async function writeOrderParts(
+  writer: PgOrderWriter,
+  obs: ObservationBuffer,
+  parts: readonly WritePart[],
+): Promise<ChunkSummary[]> {
+  const batches = parts.map(
+    (part) => decodeBatch('orders', part.rows) as Extract<RowBatch, { kind: 'orders' }>,
+  );
+  // each record carries its part's arrival sequence: the customers upsert keeps the latest line's values
+  const seqs = batches.flatMap((b, i) => b.records.map(() => parts[i]!.seq));
+  const out = await writer.write(
+    batches.flatMap((b) => b.records),
+    Date.now(),
+    (index) => seqs[index]!,
+  );
+  const summaries: ChunkSummary[] = [];
+  let start = 0;
+  for (const [i, batch] of batches.entries()) {
+    const end = start + batch.records.length;
+    const inPart = (index: number) => index >= start && index < end;
+    const duplicates = out.duplicates.filter(inPart).map((index) => index - start);
+    const unknownProduct = out.unknownProduct
+      .filter((u) => inPart(u.index))
+      .map((u) => ({ ...u, index: u.index - start }));
+    const summary = emptySummary();
+    const fail = failureRecorder({ obs }, summary, parts[i]!.maxErrors);
+    const inserted = batch.records.length - duplicates.length - unknownProduct.length;
+    countOrders(batch, { inserted, duplicates, unknownProduct }, summary, fail);
+    summaries.push(summary);
+    start = end;
+  }
+  return summaries;
+}
+
 /** Runs `parts` in one transaction on `client`; their summaries, or the error that rolled it back. */
 async function inOneTransaction(
   client: pg.PoolClient,
@@ -46,6 +87,7 @@ async function inOneTransaction(
   parts: readonly WritePart[],
 ): Promise<ChunkSummary[]> {
   return inTransaction(client, async () => {
+    if (parts.every((p) => p.kind === 'orders' && !p.upload)) return writeOrderParts(writer, obs, parts);
     const summaries: ChunkSummary[] = [];
     for (const part of parts) summaries.push(await applyPart(writer, obs, part));
     return summaries;
@@ -66,20 +108,24 @@ export async function writePartsOnPostgres(
   let largest = 0;
   try {
     let writer = new PgOrderWriter(client, tenantId);
-    /** A connection lost under a transaction is replaced once, and the transaction run again (a rerun inserts no duplicate). */
+    /**
+     * A connection lost under a transaction is replaced and the transaction run again (a rerun inserts no
+     * duplicate): as many times as the pool holds connections, since each idle one may have been dropped
+     * with it (a restart drops them all), and the one after those is new.
+     */
     const onFreshConnection = async <T>(run: () => Promise<T>): Promise<T> => {
-      try {
-        return await run();
-      } catch (error) {
-        if (!lostConnection(error)) throw error;
-        client.release(error as Error);
-        client = await pool.connect();
-        writer = new PgOrderWriter(client, tenantId);
+      for (let replaced = 0; ; replaced++) {
         try {
           return await run();
-        } catch (again) {
-          if (lostConnection(again)) broken = again as Error;
-          throw again;
+        } catch (error) {
+          if (!lostConnection(error)) throw error;
+          if (replaced >= (pool.options.max ?? 1)) {
+            broken = error as Error;
+            throw error;
+          }
+          client.release(error as Error);
+          client = await pool.connect();
+          writer = new PgOrderWriter(client, tenantId);
         }
       }
     };

@@ -28,6 +28,8 @@ export interface WritePart {
   rowCount: number;
   maxErrors: number;
   upload?: UploadAdvance;
+  /** arrival sequence (src/storage/write-seq.ts), given by the write queue: later lines win over earlier ones */
+  seq: number;
 }
 
 export type PartOutcome = { ok: true; summary: ChunkSummary } | { ok: false; error: SerializedError };

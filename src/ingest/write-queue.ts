@@ -1,6 +1,7 @@
 import type { ChunkSummary, IngestKind } from '../domain/ingest-kinds.js';
 import type { WorkerPool } from '../pool/pool.js';
 import { WorkerTaskError } from '../pool/task-error.js';
+import { nextWriteSeq } from '../storage/write-seq.js';
 import type { WritePart, WritePartsResult } from './write-parts.js';
 
 interface Waiting {
@@ -11,12 +12,18 @@ interface Waiting {
 
 interface ShardQueue {
   waiting: Waiting[];
-  writing: boolean;
+  /** write tasks of this shard running now */
+  writing: number;
 }
 
 export interface WriteQueueOptions {
   /** A transaction takes further parts until it holds this many rows. */
   commitRows: number;
+  /**
+   * Write tasks of one shard at once: 1 on SQLite (one writer per file); on PostgreSQL several, each taking
+   * its share of `commitRows`, so that a bulk load keeps them all busy rather than one with everything.
+   */
+  writersPerShard?: number;
   /** Called after each write task with the kind of rows it wrote (one kind per task), e.g. to schedule a checkpoint. */
   onWritten?: (tenantId: number, kind: IngestKind, result: WritePartsResult) => void;
 }
@@ -38,10 +45,11 @@ export class ShardWriteQueue {
   ) {}
 
   /** Queues a parsed chunk for its shard's writer; settles once its rows are committed (or failed). */
-  write(tenantId: number, part: WritePart): Promise<ChunkSummary> {
+  write(tenantId: number, chunk: Omit<WritePart, 'seq'>): Promise<ChunkSummary> {
+    const part: WritePart = { ...chunk, seq: nextWriteSeq() };
     let shard = this.shards.get(tenantId);
     if (!shard) {
-      shard = { waiting: [], writing: false };
+      shard = { waiting: [], writing: 0 };
       this.shards.set(tenantId, shard);
     }
     const queued = new Promise<ChunkSummary>((resolve, reject) => {
@@ -59,9 +67,9 @@ export class ShardWriteQueue {
   }
 
   private pump(tenantId: number, shard: ShardQueue): void {
-    if (shard.writing || shard.waiting.length === 0) return;
+    if (shard.writing >= this.writers || shard.waiting.length === 0) return;
     const batch = this.take(shard);
-    shard.writing = true;
+    shard.writing++;
     const parts = batch.map((w) => w.part);
     this.pool
       .write(
@@ -84,20 +92,27 @@ export class ShardWriteQueue {
         },
       )
       .finally(() => {
-        shard.writing = false;
-        if (shard.waiting.length === 0) this.shards.delete(tenantId);
-        else this.pump(tenantId, shard);
+        shard.writing--;
+        if (shard.waiting.length > 0) this.pump(tenantId, shard);
+        else if (shard.writing === 0) this.shards.delete(tenantId);
       });
+    // another writer free and parts still waiting: it takes the next share
+    this.pump(tenantId, shard);
   }
 
-  /** The oldest waiting parts of one kind, up to about `commitRows` rows (at least one part). */
+  private get writers(): number {
+    return this.options.writersPerShard ?? 1;
+  }
+
+  /** The oldest waiting parts of one kind, up to about a writer's share of `commitRows` rows (at least one part). */
   private take(shard: ShardQueue): Waiting[] {
     const kind = shard.waiting[0]!.part.kind;
+    const limit = this.options.commitRows / this.writers;
     let rows = 0;
     let n = 0;
     while (n < shard.waiting.length) {
       const part = shard.waiting[n]!.part;
-      if (part.kind !== kind || (n > 0 && rows + part.rowCount > this.options.commitRows)) break;
+      if (part.kind !== kind || (n > 0 && rows + part.rowCount > limit)) break;
       rows += part.rowCount;
       n++;
     }

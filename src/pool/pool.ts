@@ -37,6 +37,11 @@ export interface PoolOptions {
   workerData?: Record<string, unknown>;
   /** Single-thread writer lanes for bulk inserts (see WorkerPool.write); 0 runs writes in the pool. */
   writerLanes?: number;
+  /**
+   * Write tasks a lane runs at once (default 1). SQLite: one, a shard has one writer. PostgreSQL: a lane's
+   * tasks wait on the database, each on its own connection, so several of one tenant run together.
+   */
+  laneTasks?: number;
   /** How each role's threads open their shards (page caches, mmap, the writer lanes' fsync). */
   sqlite?: SqliteSettings;
   /** A writer lane or the upkeep thread idle this long exits (default IDLE_THREAD_MS). */
@@ -54,6 +59,8 @@ export interface WorkerData {
   sqlite: SqliteSettings;
   /** where tenant data lives: SQLite shards under dataDir, or PostgreSQL (issue 17) */
   storage?: { kind: 'sqlite' | 'postgres'; databaseUrl: string | null };
+  /** tasks the thread runs at once (the pool's tasks per worker, a lane's laneTasks): its PostgreSQL connections follow */
+  tasksPerThread?: number;
   [key: string]: unknown;
 }
 
@@ -121,7 +128,7 @@ export class WorkerPool {
                 },
               }
             : {}),
-          workerData: workerData(role),
+          workerData: { ...workerData(role), tasksPerThread: tasksPerWorker },
         }),
       );
     // a thread that dies (out of memory, say) inside a transaction must not leave its shard locked
@@ -133,7 +140,9 @@ export class WorkerPool {
         if (released.length > 0) options.onAbandonedLocks?.(released);
       });
     this.piscina = threads(options.workers, options.tasksPerWorker, 'pool');
-    this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () => threads(1, 1, 'lane'));
+    this.lanes = Array.from({ length: options.writerLanes ?? 0 }, () =>
+      threads(1, options.laneTasks ?? 1, 'lane'),
+    );
     // started on first use; its own small module; a worker's heap limits, since it rebuilds pre-aggregates
     // as a metrics read does (32 MB ran out of memory on a 1M-order tenant); it exits when idle
     this.startUpkeep = () =>

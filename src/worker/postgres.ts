@@ -9,8 +9,13 @@ import type { WorkerData } from '../pool/pool.js';
 import { lostConnection } from '../storage/storage-fault.js';
 import type { TaskContext } from './worker-context.js';
 
-/** Connections one thread keeps: a writer lane needs one; a pool worker's concurrent tasks may take two. */
+/** Connections one thread keeps: a pool worker's concurrent tasks may take two; a lane one per write it runs at once. */
 const PER_THREAD = 2;
+
+function connectionsOfThisThread(): number {
+  const data = workerData as WorkerData;
+  return data.role === 'lane' ? Math.max(PER_THREAD, data.tasksPerThread ?? 1) : PER_THREAD;
+}
 
 let pool: pg.Pool | null = null;
 const log = createLogger((workerData as WorkerData).logLevel ?? 'info', { thread: 'worker' });
@@ -19,7 +24,7 @@ export function workerPostgres(): pg.Pool {
   const url = (workerData as WorkerData).storage?.databaseUrl;
   if (!url) throw new Error('this server runs on SQLite: no PostgreSQL connection in the workers');
   if (!pool) {
-    pool = new pg.Pool({ connectionString: url, max: PER_THREAD });
+    pool = new pg.Pool({ connectionString: url, max: connectionsOfThisThread() });
     // an idle connection the server dropped (a restart, an administrator): the pool discards it and opens
     // another when asked; without a listener the 'error' event would end the thread
     pool.on('error', (error) => log.warn({ err: error }, 'an idle PostgreSQL connection failed'));
@@ -59,10 +64,15 @@ export async function withPostgres<T>(
     }
   };
   try {
-    return await once();
-  } catch (error) {
-    if (!options.rerunnable || !lostConnection(error)) throw error;
-    return await once();
+    // each idle connection of the pool may have been dropped with the first (a restart drops them all):
+    // as many reruns as it holds, and the next connection is a new one
+    for (let rerun = 0; ; rerun++) {
+      try {
+        return await once();
+      } catch (error) {
+        if (!options.rerunnable || !lostConnection(error) || rerun >= connectionsOfThisThread()) throw error;
+      }
+    }
   } finally {
     ctx.obs.record('db_query_duration_seconds', { query }, (performance.now() - started) / 1000);
   }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
+import { toOrderRecord } from '../../src/storage/order-record.js';
 import {
   type OrderBatchOutcome,
   type OrderRow,
@@ -201,3 +202,62 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe.skipIf(pgUnavailable !== null)('several order writers of one tenant on postgres', () => {
+  it('a customer keeps its latest line whichever transaction commits first, and concurrent writers do not deadlock', async () => {
+    const schema = await scratchSchema();
+    const pool = schema.pool();
+    try {
+      const setup = await pool.connect();
+      await migratePostgres(setup);
+      setup.release();
+      const { tenant_id: tenant } = await new PgCatalog(pool).createTenant('writers');
+      const [a, b] = [await pool.connect(), await pool.connect()];
+      try {
+        await new PgOrderWriter(a, tenant).writeProducts([1, 2, 3].map(asProduct));
+        const records = (from: number, name: string) =>
+          Array.from({ length: 50 }, (_, i) =>
+            toOrderRecord(asOrder(from + i, { customer_id: `C-${i}`, customer_name: `${name} ${i}` })),
+          );
+        // the later lines (sequence 200) commit first; the earlier ones (100) after them must not win
+        await a.query('BEGIN');
+        await new PgOrderWriter(a, tenant).write(records(1000, 'Late'), Date.now(), () => 200);
+        await a.query('COMMIT');
+        await b.query('BEGIN');
+        await new PgOrderWriter(b, tenant).write(records(2000, 'Early'), Date.now(), () => 100);
+        await b.query('COMMIT');
+        const names = await pool.query<{ name: string }>(
+          "SELECT name FROM customers WHERE tenant_id = $1 AND customer_id LIKE 'C-%' ORDER BY name",
+          [tenant],
+        );
+        expect(names.rows).toHaveLength(50);
+        expect(names.rows.every((r) => r.name.startsWith('Late '))).toBe(true);
+        // two open transactions touching the same customers, their lines in opposite orders: the second
+        // waits for the first (customers are locked in id order), then both commit
+        await a.query('BEGIN');
+        await b.query('BEGIN');
+        await new PgOrderWriter(a, tenant).write(records(3000, 'A'), Date.now(), () => 300);
+        const second = new PgOrderWriter(b, tenant).write(
+          records(4000, 'B').reverse(),
+          Date.now(),
+          () => 400,
+        );
+        await new Promise((r) => setTimeout(r, 100));
+        await a.query('COMMIT');
+        expect((await second).inserted).toBe(50);
+        await b.query('COMMIT');
+        const after = await pool.query<{ name: string }>(
+          "SELECT DISTINCT split_part(name, ' ', 1) AS name FROM customers WHERE tenant_id = $1 AND customer_id LIKE 'C-%'",
+          [tenant],
+        );
+        expect(after.rows).toEqual([{ name: 'B' }]);
+      } finally {
+        a.release();
+        b.release();
+      }
+    } finally {
+      await pool.end();
+      await schema.drop();
+    }
+  });
+});

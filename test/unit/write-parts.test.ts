@@ -52,6 +52,7 @@ function part(from: number, to: number, overrides: Record<string, unknown> = {})
     rows: encodeBatch(batchOf('orders', valid)),
     rowCount: valid.length,
     maxErrors: 10,
+    seq: from,
   };
 }
 

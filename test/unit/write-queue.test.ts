@@ -25,7 +25,11 @@ function fakePool(answer: (input: WritePartsInput) => WritePartsResult | Error) 
   return { pool, tasks };
 }
 
-const part = (requestId: string, rowCount: number, kind: WritePart['kind'] = 'orders'): WritePart => ({
+const part = (
+  requestId: string,
+  rowCount: number,
+  kind: WritePart['kind'] = 'orders',
+): Omit<WritePart, 'seq'> => ({
   requestId,
   kind,
   rows: new Uint8Array(8),
@@ -93,6 +97,33 @@ describe('ShardWriteQueue (group commit)', () => {
     expect(tasks[2]!.input.parts.map((p) => p.rowCount)).toEqual([10, 10]);
     tasks[2]!.release();
     await Promise.all(writes);
+  });
+
+  it('with several writers per shard (PostgreSQL), runs that many tasks of one shard at once, each with its share', async () => {
+    const { pool, tasks } = fakePool(allInserted);
+    const queue = new ShardWriteQueue(pool, { commitRows: 40, writersPerShard: 2 });
+    const writes = [10, 10, 10, 10, 10, 10].map((rows) => queue.write(1, part('a', rows)));
+    // the first two parts went at once to two writers; the rest wait
+    expect(tasks.map((t) => t.input.parts.length)).toEqual([1, 1]);
+    expect(queue.waiting).toBe(4);
+    tasks[1]!.release();
+    await flush();
+    // the free writer takes its share of commitRows (40 / 2), not all that waits
+    expect(tasks[2]!.input.parts.map((p) => p.rowCount)).toEqual([10, 10]);
+    expect(queue.waiting).toBe(2);
+    tasks[0]!.release();
+    await flush();
+    expect(tasks[3]!.input.parts.map((p) => p.rowCount)).toEqual([10, 10]);
+    tasks[2]!.release();
+    tasks[3]!.release();
+    await Promise.all(writes);
+    // every part carries its arrival sequence, increasing in the order the parts came
+    const seqs = tasks.flatMap((t) => t.input.parts.map((p) => p.seq)).sort((a, b) => a - b);
+    expect(new Set(seqs).size).toBe(6);
+    const inOrder = [tasks[0]!, tasks[1]!, tasks[2]!, tasks[3]!].flatMap((t) =>
+      t.input.parts.map((p) => p.seq),
+    );
+    expect(inOrder).toEqual(seqs);
   });
 
   it("a part's failure rejects only that part's promise, keeping the error's name and code", async () => {

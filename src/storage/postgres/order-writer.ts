@@ -9,6 +9,7 @@
 import type { ClientBase } from 'pg';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from '../order-record.js';
 import type { OrderBatchOutcome, OrderRow, ProductBatchOutcome, ProductRow } from '../order-writer.js';
+import { nextWriteSeq } from '../write-seq.js';
 import { copyInto, copyLine } from './copy-text.js';
 import { inTransaction } from './transaction.js';
 
@@ -16,7 +17,7 @@ import { inTransaction } from './transaction.js';
 const STAGING = `
   CREATE TEMP TABLE IF NOT EXISTS stage_orders (
     idx integer, order_id text, customer_id text, name text, email text, status text, currency text,
-    created_ms bigint, total_cents bigint, item_count integer
+    created_ms bigint, total_cents bigint, item_count integer, seq bigint
   ) ON COMMIT DELETE ROWS;
   CREATE TEMP TABLE IF NOT EXISTS stage_items (
     idx integer, line_no integer, product_id bigint, quantity integer, unit_price_cents bigint
@@ -28,14 +29,18 @@ const UNKNOWN_PRODUCTS = `
    WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.tenant_id = $1 AND p.product_id = si.product_id)
    ORDER BY si.idx, si.line_no`;
 
-/** The batch's customers, the latest line of each winning; an erased customer keeps its erased row. */
+/**
+ * The batch's customers, the latest line of each winning: within the batch by line, against the stored row
+ * by arrival sequence (a batch that committed first may hold later lines); an erased customer keeps its
+ * erased row. Rows go in customer_id order, so two writers lock shared customers in the same order.
+ */
 const UPSERT_CUSTOMERS = `
-  INSERT INTO customers (tenant_id, customer_id, name, email)
-  SELECT DISTINCT ON (customer_id) $1, customer_id, name, email FROM pg_temp.stage_orders
+  INSERT INTO customers (tenant_id, customer_id, name, email, written_seq)
+  SELECT DISTINCT ON (customer_id) $1, customer_id, name, email, seq FROM pg_temp.stage_orders
    ORDER BY customer_id, idx DESC
-  ON CONFLICT (tenant_id, customer_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email
-   WHERE customers.erased_at IS NULL
-     AND (customers.name, customers.email) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email)`;
+  ON CONFLICT (tenant_id, customer_id) DO UPDATE
+     SET name = EXCLUDED.name, email = EXCLUDED.email, written_seq = EXCLUDED.written_seq
+   WHERE customers.erased_at IS NULL AND customers.written_seq < EXCLUDED.written_seq`;
 
 /**
  * The first line of each order_id goes in (in batch order, so order_pk follows it), its items with the key
@@ -81,13 +86,20 @@ export class PgOrderWriter {
     return inTransaction(this.client, () => this.write(rows.map(toOrderRecord), now));
   }
 
-  /** Inserts the records inside the caller's transaction. */
-  async write(records: readonly OrderRecord[], now = Date.now()): Promise<OrderBatchOutcome> {
+  /**
+   * Inserts the records inside the caller's transaction. `seqOf` gives a record's arrival sequence
+   * (src/storage/write-seq.ts; later lines have higher ones): by default one taken now for the whole batch.
+   */
+  async write(
+    records: readonly OrderRecord[],
+    now = Date.now(),
+    seqOf: (index: number) => number = constantly(nextWriteSeq(now)),
+  ): Promise<OrderBatchOutcome> {
     if (!this.staged) {
       await this.client.query(STAGING);
       this.staged = true;
     }
-    await copyInto(this.client, 'pg_temp.stage_orders', orderLines(records));
+    await copyInto(this.client, 'pg_temp.stage_orders', orderLines(records, seqOf));
     await copyInto(this.client, 'pg_temp.stage_items', itemLines(records));
     const unknown = await this.client.query<{ idx: number; product_id: string }>(UNKNOWN_PRODUCTS, [
       this.tenantId,
@@ -131,7 +143,12 @@ export class PgOrderWriter {
   }
 }
 
-function* orderLines(records: readonly OrderRecord[]): Generator<string> {
+const constantly =
+  <T>(value: T) =>
+  (): T =>
+    value;
+
+function* orderLines(records: readonly OrderRecord[], seqOf: (index: number) => number): Generator<string> {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     yield copyLine([
@@ -145,6 +162,7 @@ function* orderLines(records: readonly OrderRecord[]): Generator<string> {
       r[R.createdAt],
       r[R.totalCents],
       r[R.items].length / ITEM_WIDTH,
+      seqOf(i),
     ]);
   }
 }
