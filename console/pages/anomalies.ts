@@ -150,14 +150,18 @@ export function anomaliesPage(ctx: ConsoleContext): Page {
     await page();
   }
 
-  /** Live from the newest anomaly there is now (any status), so the stream does not replay history. */
-  async function follow() {
+  /**
+   * The newest anomaly's sequence is read first, then the list, then the stream follows from that sequence:
+   * one committed in between is in the list, the stream or both (shown once), never in neither.
+   */
+  async function start() {
     const newest = await notice.run(() =>
       ctx.api.json<{ data: Anomaly[] }>(withQuery(ctx.path('/price-anomalies'), { limit: 1 }), {
         signal: stop.signal,
       }),
     );
     if (!newest) return;
+    await reload();
     await followEvents({
       signal: stop.signal,
       lastEventId: String(newest.data[0]?.seq ?? 0),
@@ -183,6 +187,6 @@ export function anomaliesPage(ctx: ConsoleContext): Page {
     });
   }
 
-  void reload().then(follow);
+  void start();
   return { el, dispose: () => stop.abort() };
 }
