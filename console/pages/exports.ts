@@ -1,9 +1,10 @@
-import { CheckboxGroup, Notice } from '../components.js';
+import { Notice } from '../components.js';
 import type { ConsoleContext, Page } from '../context.js';
-import { button, emptyRow, field, form, h, input, select } from '../dom.js';
+import { button, emptyRow, field, h, select } from '../dom.js';
 import { withQuery } from '../lib/api.js';
 import { bytes, count, utc } from '../lib/format.js';
-import { DEFAULT_FIELDS, exportFilters, ORDER_STATUSES, SEARCH_FIELDS } from '../lib/search.js';
+import { exportFilters } from '../lib/search.js';
+import { OrderQueryForm } from '../order-query-form.js';
 
 interface ExportStatus {
   export_id: string;
@@ -41,33 +42,16 @@ export function exportsPage(ctx: ConsoleContext): Page {
     ['none', 'none'],
     ['gzip', 'gzip'],
   ]);
-  const from = input('from', { type: 'date' });
-  const to = input('to', { type: 'date' });
-  const q = input('q', { type: 'search', placeholder: 'name or email' });
-  const statuses = new CheckboxGroup('status', 'Status', ORDER_STATUSES);
-  const columns = new CheckboxGroup('fields', 'Columns', SEARCH_FIELDS, DEFAULT_FIELDS);
-  const controls = form(
-    'filters',
-    () => void create(),
-    h(
-      'div',
-      { class: 'toolbar' },
-      field('Format', format),
-      field('Compression', compression),
-      field('From', from),
-      field('To (included)', to),
-      field('Text', q),
-    ),
-    statuses.el,
-    columns.el,
-    h('button', { type: 'submit' }, 'Create export'),
-  );
+  const query = new OrderQueryForm('Create export', () => void create(), [
+    field('Format', format),
+    field('Compression', compression),
+  ]);
   const body = h('tbody');
   const el = h(
     'div',
     { class: 'page exports' },
     h('h1', {}, 'Exports'),
-    controls,
+    query.el,
     notice.el,
     h(
       'div',
@@ -98,13 +82,8 @@ export function exportsPage(ctx: ConsoleContext): Page {
         body: {
           format: format.value,
           compression: compression.value,
-          filters: exportFilters({
-            from: from.value,
-            to: to.value,
-            q: q.value,
-            statuses: statuses.selected(),
-          }),
-          fields: columns.selected(),
+          filters: exportFilters(query.filters()),
+          fields: query.fields(),
         },
       }),
     );

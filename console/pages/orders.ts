@@ -1,17 +1,16 @@
-import { CheckboxGroup, Notice } from '../components.js';
+import { Notice } from '../components.js';
 import type { ConsoleContext, Page } from '../context.js';
-import { emptyRow, field, form, h, input } from '../dom.js';
+import { emptyRow, h } from '../dom.js';
 import { withQuery } from '../lib/api.js';
 import {
   DEFAULT_FIELDS,
-  ORDER_STATUSES,
   type OrderField,
   type OrderRow,
   orderCell,
-  SEARCH_FIELDS,
   type SearchFilters,
   searchParams,
 } from '../lib/search.js';
+import { OrderQueryForm } from '../order-query-form.js';
 
 interface SearchPage {
   data: OrderRow[];
@@ -23,33 +22,7 @@ const PAGE_SIZE = 100;
 /** Search with every filter; the table pages with the signed cursor as the user scrolls. */
 export function ordersPage(ctx: ConsoleContext): Page {
   const notice = new Notice();
-  const from = input('from', { type: 'date' });
-  const to = input('to', { type: 'date' });
-  const q = input('q', { type: 'search', placeholder: 'name or email, prefix words' });
-  const email = input('customer_email', { type: 'email', placeholder: 'exact email' });
-  const productIds = input('product_id', { placeholder: '17, 42' });
-  const minTotal = input('min_total', { inputMode: 'decimal', placeholder: '0.00' });
-  const maxTotal = input('max_total', { inputMode: 'decimal', placeholder: '0.00' });
-  const statuses = new CheckboxGroup('status', 'Status', ORDER_STATUSES);
-  const columns = new CheckboxGroup('fields', 'Columns', SEARCH_FIELDS, DEFAULT_FIELDS);
-  const controls = form(
-    'filters',
-    () => void search(),
-    h(
-      'div',
-      { class: 'toolbar' },
-      field('Text', q),
-      field('From', from),
-      field('To (included)', to),
-      field('Customer email', email),
-      field('Products', productIds),
-      field('Min total', minTotal),
-      field('Max total', maxTotal),
-    ),
-    statuses.el,
-    columns.el,
-    h('button', { type: 'submit' }, 'Search'),
-  );
+  const query = new OrderQueryForm('Search', () => void search());
   const head = h('thead');
   const body = h('tbody');
   const status = h('p', { class: 'meta', dataset: { testid: 'orders-status' } });
@@ -63,7 +36,7 @@ export function ordersPage(ctx: ConsoleContext): Page {
     'div',
     { class: 'page orders' },
     h('h1', {}, 'Orders'),
-    controls,
+    query.el,
     notice.el,
     status,
     h(
@@ -90,18 +63,8 @@ export function ordersPage(ctx: ConsoleContext): Page {
   function search() {
     controller.abort();
     controller = new AbortController();
-    filters = {
-      from: from.value,
-      to: to.value,
-      statuses: statuses.selected(),
-      productIds: productIds.value,
-      minTotal: minTotal.value,
-      maxTotal: maxTotal.value,
-      q: q.value,
-      customerEmail: email.value,
-    };
-    fields = columns.selected();
-    if (fields.length === 0) fields = [...DEFAULT_FIELDS];
+    filters = query.filters();
+    fields = query.fields();
     head.replaceChildren(
       h(
         'tr',

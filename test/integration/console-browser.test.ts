@@ -72,6 +72,12 @@ describe.skipIf(skipReason !== null)(
       expect(res.ok, `${path}: ${res.status}`).toBe(true);
       return (await res.json()) as T;
     };
+    /** A price jump from 10.00 to 50.00: an anomaly for review. */
+    const postAnomaly = (productId: number, eventId: string) =>
+      api(`/api/v1/tenants/${tenant.tenant_id}/products/${productId}/price-event`, {
+        method: 'POST',
+        body: JSON.stringify({ event_id: eventId, price_cents: 5000, observed_at: new Date().toISOString() }),
+      });
     const shot = async (name: string) => {
       await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: join(SHOTS, `${name}.png`) });
@@ -180,14 +186,7 @@ describe.skipIf(skipReason !== null)(
       await go('anomalies');
       await page.waitForSelector('[data-testid=stream-state][data-state=open]');
       const posted = Date.now();
-      await api(`/api/v1/tenants/${tenant.tenant_id}/products/7/price-event`, {
-        method: 'POST',
-        body: JSON.stringify({
-          event_id: 'console-live-1',
-          price_cents: 5000,
-          observed_at: new Date().toISOString(),
-        }),
-      });
+      await postAnomaly(7, 'console-live-1');
       const row = page.locator('tr[data-event-id="console-live-1"]');
       await row.waitFor({ timeout: 2000 });
       expect(Date.now() - posted).toBeLessThan(2000);
@@ -218,14 +217,7 @@ describe.skipIf(skipReason !== null)(
       await page.waitForSelector('[data-testid=stream-state][data-state=reconnecting]');
       server = await startServer({ dataDir, args: ['--port', String(port)] });
       // committed while the page is (most likely) still waiting to reconnect: the stream's backlog brings it
-      await api(`/api/v1/tenants/${tenant.tenant_id}/products/8/price-event`, {
-        method: 'POST',
-        body: JSON.stringify({
-          event_id: 'console-gap-1',
-          price_cents: 5000,
-          observed_at: new Date().toISOString(),
-        }),
-      });
+      await postAnomaly(8, 'console-gap-1');
       await page.locator('tr[data-event-id="console-gap-1"]').waitFor({ timeout: 15_000 });
       await page.waitForSelector('[data-testid=stream-state][data-state=open]');
       page.off('request', onRequest);
