@@ -3,13 +3,29 @@
  */
 
 import type { TaskBase } from '../src/pool/protocol.js';
-import { checkShardFile } from '../src/storage/shard-check.js';
+import { checkTenantPartitions } from '../src/storage/postgres/tenant-check.js';
+import { checkShardFile, type ShardCheck } from '../src/storage/shard-check.js';
 import { shardPath } from '../src/storage/shards.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
-/** PRAGMA quick_check or integrity_check of a tenant's shard (src/storage/shard-check.ts). */
-export const checkShard = defineTask('checkShard', (ctx, input: TaskBase & { mode: 'quick' | 'full' }) =>
-  checkShardFile(shardPath(ctx.data.dataDir, input.tenantId), input.mode),
+/**
+ * PRAGMA quick_check or integrity_check of a tenant's shard (src/storage/shard-check.ts); on PostgreSQL a
+ * scan or amcheck of its partitions (src/storage/postgres/tenant-check.ts).
+ */
+export const checkShard = defineTask(
+  'checkShard',
+  async (ctx, input: TaskBase & { mode: 'quick' | 'full' }): Promise<ShardCheck> =>
+    onPostgres(ctx)
+      ? withPostgres(
+          ctx,
+          'tenant_check',
+          (client) => checkTenantPartitions(client, input.tenantId, input.mode),
+          {
+            rerunnable: true,
+          },
+        )
+      : checkShardFile(shardPath(ctx.data.dataDir, input.tenantId), input.mode),
 );
 
 /** Round trip through a worker and its shard connection: used by readiness checks and tests. */

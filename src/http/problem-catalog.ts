@@ -86,6 +86,7 @@ export const PROBLEM_TYPES = {
   storage_busy: { status: 503, title: 'The storage is busy' },
   shutting_down: { status: 503, title: 'The server is shutting down' },
   console_not_built: { status: 503, title: 'The console is not built' },
+  check_unavailable: { status: 501, title: 'The check cannot run on this database' },
   insufficient_storage: { status: 507, title: 'The disk is full' },
 } as const satisfies Record<string, ProblemType>;
 

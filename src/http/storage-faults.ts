@@ -32,6 +32,8 @@ export class StorageFaults {
       tenantId,
       mode,
     });
+    // a check that could not run says nothing about the tenant's data
+    if (result.unavailable) return result;
     if (result.ok) this.health.tenantUp(tenantId);
     else this.health.tenantDown(tenantId, `${mode}_check: ${result.messages.slice(0, 3).join('; ')}`);
     this.log.info(

@@ -2,7 +2,7 @@
  * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication), ingest
  * of orders and products (with or without an Idempotency-Key), order search, direct exports, sales metrics (read
  * from the orders), stock bulk updates, product reads, GDPR erasure, price events with their anomalies and change
- * stream, and tenant settings. Every other request that reaches tenant data answers 501
+ * stream, tenant settings, and the admin check of a tenant's data. Every other request that reaches tenant data answers 501
  * `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not exist. On
  * SQLite this is a no-op.
  */
@@ -23,6 +23,7 @@ const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
   ['GET', /^\/api\/v1\/tenants\/\d+\/(products\/\d+\/)?price-anomalies$/],
   ['PATCH', /^\/api\/v1\/tenants\/\d+\/price-events\/[^/]+$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/price-anomalies\/stream$/],
+  ['POST', /^\/api\/v1\/admin\/tenants\/\d+\/check$/],
 ];
 
 /** Whether a request is served on PostgreSQL yet. */
@@ -36,7 +37,7 @@ export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<A
     if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path))
       throw new Problem(
         'storage_not_supported',
-        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, direct exports, sales metrics, stock, product reads, erasure, prices, tenants and keys do (docs/postgres.md).`,
+        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, direct exports, sales metrics, stock, product reads, erasure, prices, tenants and keys and the admin check do (docs/postgres.md).`,
       );
     await next();
   };

@@ -68,18 +68,19 @@ export function adminRoutes(deps: AppDeps): RouteGroup {
       method: 'post',
       path: '/api/v1/admin/tenants/:tenant_id/check',
       summary:
-        "Check a tenant's shard (mode=quick: PRAGMA quick_check, mode=full: integrity_check); marks the tenant available or unavailable by the result",
+        "Check a tenant's data (SQLite: mode=quick PRAGMA quick_check, mode=full integrity_check; PostgreSQL: quick a scan of its partitions, full amcheck); marks the tenant available or unavailable by the result",
       tag: 'admin',
       auth: 'admin',
       query: CheckQuery,
       responses: { 200: { description: '{"ok":…,"messages":[…],"mode":…,"ms":…,"available":…}' } },
-      errors: ['not_found', 'validation_failed', 'invalid_admin_token'],
+      errors: ['not_found', 'validation_failed', 'invalid_admin_token', 'check_unavailable'],
     },
     admin,
     async (c) => {
       const tenantId = await tenantOf(c.req.param('tenant_id'));
       const { mode } = validateQuery(c, CheckQuery);
       const result = await deps.faults.check(tenantId, mode);
+      if (result.unavailable) throw new Problem('check_unavailable', result.unavailable);
       return c.json({ ...result, available: !deps.health.outage(tenantId) });
     },
   );

@@ -7,6 +7,8 @@ export interface ShardCheck {
   messages: string[];
   mode: 'quick' | 'full';
   ms: number;
+  /** set when the check could not run at all (PostgreSQL without amcheck): it says nothing about the data */
+  unavailable?: string;
 }
 
 /**

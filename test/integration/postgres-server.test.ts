@@ -617,6 +617,62 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     }
   });
 
+  it("checks a tenant's data on the admin route: quick reads every partition, full runs amcheck on them and their B-tree indexes", async () => {
+    const t = await a.createTenant('checked');
+    const loaded = await fetch(`${a.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([product(1), product(2)]),
+    });
+    expect(loaded.status).toBe(200);
+    for (const mode of ['quick', 'full'] as const) {
+      const res = await fetch(`${b.url}/api/v1/admin/tenants/${t.tenant_id}/check?mode=${mode}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const body = (await res.json()) as {
+        ok: boolean;
+        messages: string[];
+        mode: string;
+        available: boolean;
+      };
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body).toMatchObject({ ok: true, messages: ['ok'], mode, available: true });
+    }
+    // the full check really ran amcheck (installed on first use) over the tenant's partitions
+    const client = await schema.connect();
+    try {
+      const { rows } = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'");
+      expect(rows).toHaveLength(1);
+    } finally {
+      await client.end();
+    }
+    expect(
+      b.logs().some((l) => l.msg === 'shard checked' && l.tenant_id === t.tenant_id && l.mode === 'full'),
+    ).toBe(true);
+    // a partition gone (dropped by hand): the check says which, and the tenant answers 503 until it is back
+    const broken = await a.createTenant('check-broken');
+    const admin = await schema.connect();
+    try {
+      await admin.query(`DROP TABLE stock_events_t${broken.tenant_id}`);
+    } finally {
+      await admin.end();
+    }
+    const res = await fetch(`${a.url}/api/v1/admin/tenants/${broken.tenant_id}/check?mode=quick`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const found = (await res.json()) as { ok: boolean; messages: string[]; available: boolean };
+    expect(found.ok).toBe(false);
+    expect(found.available).toBe(false);
+    expect(found.messages.join('\n')).toContain(`stock_events_t${broken.tenant_id}`);
+    const refused = await fetch(`${a.url}/api/v1/tenants/${broken.tenant_id}/products/1`, {
+      headers: auth(broken.api_key),
+    });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { code: string }).code).toBe('tenant_unavailable');
+  });
+
   it('answers 501 storage_not_supported for what is not on PostgreSQL yet, with the request id', async () => {
     const t = await a.createTenant('rest');
     for (const [method, path, headers] of [
