@@ -28,6 +28,22 @@ export function lostConnection(error: unknown): boolean {
   return POSTGRES_CONNECTION_LOST.test(code) || NETWORK_LOST.has(code);
 }
 
+/**
+ * Runs `work`, and again while it fails on a connection PostgreSQL had dropped, at most `reruns` more
+ * times. Each failed connection is discarded by its pool, and a restart drops all of a pool's idle ones at
+ * once, so with as many reruns as the pool holds connections the last try gets a new one. Only for work that
+ * may run twice (reads, idempotent writes).
+ */
+export async function rerunOnLostConnection<T>(reruns: number, work: () => Promise<T>): Promise<T> {
+  for (let rerun = 0; ; rerun++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!lostConnection(error) || rerun >= reruns) throw error;
+    }
+  }
+}
+
 export function storageFault(error: unknown): StorageFault | null {
   if (lostConnection(error)) return 'busy';
   const code = codeOf(error);

@@ -6,7 +6,7 @@ import { workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { createLogger } from '../obs/logger.js';
 import type { WorkerData } from '../pool/pool.js';
-import { lostConnection } from '../storage/storage-fault.js';
+import { lostConnection, rerunOnLostConnection } from '../storage/storage-fault.js';
 import type { TaskContext } from './worker-context.js';
 
 /** Connections one thread keeps: a pool worker's concurrent tasks may take two; a lane one per write it runs at once. */
@@ -64,15 +64,7 @@ export async function withPostgres<T>(
     }
   };
   try {
-    // each idle connection of the pool may have been dropped with the first (a restart drops them all):
-    // as many reruns as it holds, and the next connection is a new one
-    for (let rerun = 0; ; rerun++) {
-      try {
-        return await once();
-      } catch (error) {
-        if (!options.rerunnable || !lostConnection(error) || rerun >= connectionsOfThisThread()) throw error;
-      }
-    }
+    return await (options.rerunnable ? rerunOnLostConnection(connectionsOfThisThread(), once) : once());
   } finally {
     ctx.obs.record('db_query_duration_seconds', { query }, (performance.now() - started) / 1000);
   }

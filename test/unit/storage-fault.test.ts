@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { storageProblem } from '../../src/http/storage-problem.js';
-import { lostConnection, storageFault } from '../../src/storage/storage-fault.js';
+import { lostConnection, rerunOnLostConnection, storageFault } from '../../src/storage/storage-fault.js';
 
 const withCode = (code: string) => Object.assign(new Error(code), { code });
 
@@ -40,5 +40,26 @@ describe('storage faults, from either backend', () => {
     for (const code of ['40P01', '40001', '53300', 'SQLITE_BUSY'])
       expect(lostConnection(withCode(code))).toBe(false);
     expect(lostConnection(undefined)).toBe(false);
+  });
+
+  it('reruns work while it fails on a dropped connection, as many times as allowed, and never on another error', async () => {
+    const failing = (failures: number, error: unknown) => {
+      let calls = 0;
+      const work = async () => {
+        calls++;
+        if (calls <= failures) throw error;
+        return calls;
+      };
+      return { work, calls: () => calls };
+    };
+    // a pool of two whose both idle connections were dropped: the third try has a new one
+    const twoDropped = failing(2, withCode('57P01'));
+    expect(await rerunOnLostConnection(2, twoDropped.work)).toBe(3);
+    const tooMany = failing(3, withCode('57P01'));
+    await expect(rerunOnLostConnection(2, tooMany.work)).rejects.toMatchObject({ code: '57P01' });
+    expect(tooMany.calls()).toBe(3);
+    const other = failing(1, withCode('23505'));
+    await expect(rerunOnLostConnection(5, other.work)).rejects.toMatchObject({ code: '23505' });
+    expect(other.calls()).toBe(1);
   });
 });

@@ -13,7 +13,7 @@ import {
   type SearchFilters,
   type SearchRow,
 } from '../../domain/search.js';
-import { lostConnection } from '../storage-fault.js';
+import { rerunOnLostConnection } from '../storage-fault.js';
 import { buildPgSearchSql } from './search-sql.js';
 
 /** Rows per round trip of a search. */
@@ -24,7 +24,7 @@ const PAGE_ROWS = 2000;
  * at most (negative: no limit), down to `floor` (inclusive) when given.
  */
 export async function* pgKeysetPages(
-  db: Pick<pg.Pool, 'query'>,
+  db: Pick<pg.Pool, 'query' | 'options'>,
   tenantId: number,
   filters: SearchFilters,
   fields: readonly SearchField[],
@@ -39,11 +39,8 @@ export async function* pgKeysetPages(
     const n = Math.min(pageRows, left);
     const { sql, params } = buildPgSearchSql(tenantId, filters, fields, position, n, floor);
     const page = () => db.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
-    // a read is safe to run again: once, when the pool handed out a connection PostgreSQL had dropped
-    const { rows } = await page().catch((error: unknown) => {
-      if (!lostConnection(error)) throw error;
-      return page();
-    });
+    // a read is safe to run again, when the pool handed out connections PostgreSQL had dropped
+    const { rows } = await rerunOnLostConnection(db.options.max ?? 1, page);
     if (rows.length) yield rows;
     if (rows.length < n) return;
     left -= n;
@@ -54,7 +51,7 @@ export async function* pgKeysetPages(
 
 /** A search's rows one at a time, read a page of PAGE_ROWS at a time. */
 export async function* pgSearchRows(
-  db: Pick<pg.Pool, 'query'>,
+  db: Pick<pg.Pool, 'query' | 'options'>,
   tenantId: number,
   filters: SearchFilters,
   fields: readonly SearchField[],
