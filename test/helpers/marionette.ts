@@ -70,12 +70,18 @@ export class Firefox {
     });
   }
 
-  /** Starts headless Firefox on a fresh profile and opens a WebDriver session. */
-  static async launch(executable: string): Promise<Firefox> {
+  /** Starts headless Firefox on a fresh profile and opens a WebDriver session; downloads land in `downloadDir`. */
+  static async launch(executable: string, downloadDir: string): Promise<Firefox> {
     const profile = mkdtempSync(join(tmpdir(), 'orderflow-firefox-'));
+    const downloads = {
+      'browser.download.folderList': 2,
+      'browser.download.dir': downloadDir,
+      'browser.download.useDownloadDir': true,
+      'browser.download.always_ask_before_handling_new_types': false,
+    };
     writeFileSync(
       join(profile, 'user.js'),
-      Object.entries(PREFS)
+      Object.entries({ ...PREFS, ...downloads })
         .map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`)
         .join('\n'),
     );

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ordersInRange, seedConsoleTenant } from '../helpers/console-data.js';
+import { ordersInRange, seedConsoleTenant, seedOrder } from '../helpers/console-data.js';
 import { Firefox } from '../helpers/marionette.js';
-import { auth, ROOT, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, ROOT, removeDir, startServer, type TestServer, tempDataDir } from '../helpers/server.js';
 
 /**
  * The console in Firefox (Debian's Firefox ESR, headless, driven through Marionette): sign in, sales drawn
@@ -22,11 +22,12 @@ describe.skipIf(skipReason !== null)(
     let server: TestServer;
     let tenant: { tenant_id: number; api_key: string };
     let firefox: Firefox;
+    const files = tempDataDir('orderflow-firefox-files-');
 
     beforeAll(async () => {
       server = await startServer();
       tenant = await seedConsoleTenant(server, 'console-firefox', 600);
-      firefox = await Firefox.launch(FIREFOX!);
+      firefox = await Firefox.launch(FIREFOX!, files);
       await firefox.command('WebDriver:SetWindowRect', { width: 1280, height: 900 });
     }, 120_000);
 
@@ -103,6 +104,57 @@ describe.skipIf(skipReason !== null)(
         2000,
       );
       expect(Date.now() - posted).toBeLessThan(2000);
+    });
+
+    it('uploads a file through tus and shows its summary', async () => {
+      const file = join(files, 'firefox-orders.ndjson');
+      const lines = Array.from({ length: 5000 }, (_, n) => JSON.stringify(seedOrder(n, 'F')));
+      lines.splice(10, 0, '{"order_id":"bad-ff","status":"lost"}');
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      await firefox.navigate(`${server.url}/console#/ingest`);
+      await firefox.until("return document.querySelector('input[type=file]') !== null;");
+      await firefox.type('input[type=file]', file);
+      await firefox.until(
+        "return document.querySelector('[data-testid=upload-summary] h2')?.textContent === 'Upload complete';",
+        30_000,
+        'the upload summary',
+      );
+      const stat = (id: string) =>
+        firefox.script<string>(
+          `return document.querySelector('[data-testid=${id}] .stat-value').textContent;`,
+        );
+      expect(await stat('rows-inserted')).toBe('5,000');
+      expect(await stat('rows-failed')).toBe('1');
+    });
+
+    it('creates a CSV export and downloads it', async () => {
+      await firefox.navigate(`${server.url}/console#/exports`);
+      await firefox.until("return document.querySelector('input[name=status][value=refunded]') !== null;");
+      await firefox.click('input[name=status][value=refunded]');
+      await firefox.click('form.filters button[type=submit]');
+      await firefox.until(
+        "return document.querySelector('[data-testid=exports-table] tr[data-state=complete] button') !== null;",
+        30_000,
+        'the finished export',
+      );
+      await firefox.click('[data-testid=exports-table] tr[data-state=complete] button');
+      // the same rows as the API lists for the same filter
+      const listed = (
+        (await (
+          await fetch(
+            `${server.url}/api/v1/tenants/${tenant.tenant_id}/orders/search?format=json&status=refunded&fields=order_id&limit=100000`,
+            { headers: auth(tenant.api_key) },
+          )
+        ).json()) as { data: unknown[] }
+      ).data.length;
+      expect(listed).toBeGreaterThan(0);
+      const rowsSaved = () => {
+        const name = readdirSync(files).find((f) => f.endsWith('.csv'));
+        return name ? readFileSync(join(files, name), 'utf8').trim().split(/\r?\n/).length - 1 : -1;
+      };
+      for (const until = Date.now() + 10_000; rowsSaved() !== listed && Date.now() < until; )
+        await new Promise((r) => setTimeout(r, 100));
+      expect(rowsSaved()).toBe(listed);
     });
   },
 );
