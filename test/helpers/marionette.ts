@@ -43,6 +43,12 @@ export class Firefox {
     this.greeted = new Promise((r) => {
       greet = r;
     });
+    // Firefox gone (a crash, a kill): every command waiting fails now instead of at the test's timeout
+    socket.on('close', () => {
+      for (const waiter of this.pending.values())
+        waiter.reject(new Error('Firefox closed the Marionette connection'));
+      this.pending.clear();
+    });
     socket.on('data', (data) => {
       this.buffer = Buffer.concat([this.buffer, data]);
       for (;;) {
