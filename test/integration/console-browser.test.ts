@@ -175,11 +175,11 @@ describe.skipIf(skipReason !== null)(
       const column = (await page.locator('[data-testid=orders-table] thead th').allTextContents()).indexOf(
         'customer_name',
       );
-      const names = await page
-        .locator(`[data-testid=orders-table] tbody td:nth-child(${column + 1})`)
-        .allTextContents();
-      expect(names.length).toBeGreaterThan(0);
-      for (const name of names) expect(name).toMatch(/^Grace Hopper/);
+      // the new page arrives after the new header: wait for its rows, then read them all
+      const names = () =>
+        page.locator(`[data-testid=orders-table] tbody td:nth-child(${column + 1})`).allTextContents();
+      await expect.poll(async () => (await names()).length).toBeGreaterThan(0);
+      for (const name of await names()) expect(name).toMatch(/^Grace Hopper/);
     });
 
     it('shows an anomaly posted meanwhile within 2 s, live, and dismisses it', async () => {
