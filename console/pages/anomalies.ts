@@ -79,6 +79,8 @@ export function anomaliesPage(ctx: ConsoleContext): Page {
   );
   const shown = new Set<string>();
   let cursor: string | null = null;
+  /** which list the table shows: a page asked for an earlier one is dropped */
+  let listing = 0;
   const stop = new AbortController();
 
   function row(a: Anomaly, fresh = false): HTMLTableRowElement {
@@ -125,13 +127,15 @@ export function anomaliesPage(ctx: ConsoleContext): Page {
   }
 
   async function page() {
+    const asked = listing;
     const list = await notice.run(() =>
       ctx.api.json<{ data: Anomaly[]; next_cursor: string | null }>(
         withQuery(ctx.path('/price-anomalies'), { status: statusFilter.value, limit: 50, cursor }),
         { signal: stop.signal },
       ),
     );
-    if (!list) return;
+    // the filter changed meanwhile: this page belongs to the old list
+    if (!list || asked !== listing) return;
     for (const a of list.data) {
       if (shown.has(a.event_id)) continue;
       shown.add(a.event_id);
@@ -144,6 +148,7 @@ export function anomaliesPage(ctx: ConsoleContext): Page {
   }
 
   async function reload() {
+    listing++;
     body.replaceChildren();
     shown.clear();
     cursor = null;

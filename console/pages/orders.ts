@@ -90,6 +90,9 @@ export function ordersPage(ctx: ConsoleContext): Page {
       const params = searchParams(filters, fields, { limit: PAGE_SIZE, cursor });
       return ctx.api.json<SearchPage>(withQuery(ctx.path('/orders/search'), params), { signal });
     });
+    // a newer search started meanwhile: this page belongs to the old one (it may have arrived just before
+    // the abort), and its rows must not join the new table
+    if (signal.aborted) return;
     loading = false;
     if (!page) {
       status.textContent = '';
