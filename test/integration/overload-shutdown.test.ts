@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { SERVER_BACKENDS } from '../helpers/backends.js';
 import { ndjson, order, product } from '../helpers/data.js';
 import { auth, eventually, metricValue, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { createTenantOffline } from '../helpers/tenant.js';
@@ -332,33 +333,36 @@ describe('graceful shutdown', () => {
   });
 });
 
-describe('shutdown with a change stream open', () => {
-  it('SIGTERM ends open SSE streams cleanly at once, so clients reconnect elsewhere and the exit does not wait', async () => {
-    const server = await startServer({ args: ['--shutdown-timeout-ms', '20000'] });
-    const tenant = await server.createTenant('sse-drain');
-    const res = await fetch(`${server.url}/api/v1/tenants/${tenant.tenant_id}/price-anomalies/stream`, {
-      headers: { authorization: `Bearer ${tenant.api_key}` },
+for (const backend of SERVER_BACKENDS)
+  describe.skipIf(backend.skip !== null)(`shutdown with a change stream open, on ${backend.name}`, () => {
+    it('SIGTERM ends open SSE streams cleanly at once, so clients reconnect elsewhere and the exit does not wait', async () => {
+      const prepared = await backend.prepare();
+      const server = await startServer({ args: ['--shutdown-timeout-ms', '20000', ...prepared.args] });
+      const tenant = await server.createTenant('sse-drain');
+      const res = await fetch(`${server.url}/api/v1/tenants/${tenant.tenant_id}/price-anomalies/stream`, {
+        headers: { authorization: `Bearer ${tenant.api_key}` },
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the stream is open: its first comment arrived
+      const signalled = Date.now();
+      const exited = server.stop('SIGTERM');
+      let text = '';
+      for (;;) {
+        // a cut connection would reject here; a clean end of the stream resolves done
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(Date.now() - signalled).toBeLessThan(3000);
+      // the last thing said tells the client when to come back
+      expect(text).toMatch(/retry: \d+\n/);
+      expect(await exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(5000);
+      removeDir(server.dataDir);
+      await prepared.cleanup();
     });
-    expect(res.status).toBe(200);
-    const reader = res.body!.getReader();
-    await reader.read(); // the stream is open: its first comment arrived
-    const signalled = Date.now();
-    const exited = server.stop('SIGTERM');
-    let text = '';
-    for (;;) {
-      // a cut connection would reject here; a clean end of the stream resolves done
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    expect(Date.now() - signalled).toBeLessThan(3000);
-    // the last thing said tells the client when to come back
-    expect(text).toMatch(/retry: \d+\n/);
-    expect(await exited).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(5000);
-    removeDir(server.dataDir);
   });
-});
 
 describe('shutdown timeout', () => {
   it('an ingest still receiving its body when the drain times out gets a 503 with its counts and Retry-After', async () => {
