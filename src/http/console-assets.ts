@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -29,15 +29,19 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+$/;
  */
 export class ConsoleAssets {
   private readonly cache = new Map<string, ConsoleFile | null>();
+  /** the modification time of the index.html cached: a rebuild writes a new one */
+  private indexMtimeMs = -1;
 
   constructor(private readonly dir: string) {}
 
   /** The page itself, or null when the console was not built. */
   index(): ConsoleFile | null {
     const path = join(this.dir, 'index.html');
-    const cached = this.cache.get('index.html');
-    if (cached && existsSync(path) && readFileSync(path).equals(cached.body)) return cached;
-    this.cache.delete('index.html');
+    const mtimeMs = existsSync(path) ? statSync(path).mtimeMs : -1;
+    if (mtimeMs !== this.indexMtimeMs) {
+      this.cache.delete('index.html');
+      this.indexMtimeMs = mtimeMs;
+    }
     return this.load('index.html', path);
   }
 
