@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
+import { monthOfDay } from '../src/domain/months.js';
 import { DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY } from '../src/domain/sales.js';
 import type { SearchFilters } from '../src/domain/search.js';
 import { ftsMatch, SEARCH_FIELDS } from '../src/domain/search.js';
@@ -221,9 +222,21 @@ for (const precision of ['approx', 'exact'] as const) {
 }
 for (const precision of ['approx', 'exact'] as const) {
   explain(
-    `metrics ${precision}, by category over a year`,
-    `group_by=category&precision=${precision} over whole days: the per-day, per-category rollup (${precision === 'approx' ? 'sketches' : 'exact sets'}), the default sale statuses' pre-merged row`,
-    categoryRollupSql(1, precision),
+    `metrics ${precision}, by category over a year: whole months`,
+    `group_by=category&precision=${precision} over whole days: the clean whole months from the per-month, per-category rollup (${precision === 'approx' ? 'sketches' : 'exact sets'}), the default sale statuses' pre-merged row`,
+    categoryRollupSql('monthly', 1, precision),
+    [
+      monthOfDay(Math.floor(yearStart / 86_400_000)),
+      monthOfDay(Math.floor(newest.t / 86_400_000)) + 1,
+      DEFAULT_SALES_KEY,
+    ],
+    'rollup_monthly_category primary key (tenant_id, month, status, category)',
+    '',
+  );
+  explain(
+    `metrics ${precision}, by category over a year: other days`,
+    `group_by=category&precision=${precision} over whole days: the days around the whole months (and of dirty months) from the per-day, per-category rollup`,
+    categoryRollupSql('daily', 1, precision),
     [Math.floor(yearStart / 86_400_000), Math.ceil(newest.t / 86_400_000), DEFAULT_SALES_KEY],
     'rollup_daily_category primary key (tenant_id, day, status, category)',
     '',

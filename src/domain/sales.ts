@@ -217,7 +217,13 @@ export function combineSalesResults(results: SalesResult[], elapsedMs: number): 
   const sum = (pick: (m: (typeof metas)[number]) => unknown) =>
     metas.reduce((total, m) => total + (Number(pick(m)) || 0), 0);
   const freshness = { ...metas[metas.length - 1]!.freshness };
-  for (const field of ['rebuilt_hours', 'rebuild_rows', 'rebuild_ms', 'stale_hours_in_range'])
+  for (const field of [
+    'rebuilt_hours',
+    'rebuild_rows',
+    'merged_months',
+    'rebuild_ms',
+    'stale_hours_in_range',
+  ])
     if (field in freshness) freshness[field] = sum((m) => m.freshness?.[field]);
   if ('complete' in freshness) freshness.complete = metas.every((m) => m.freshness?.complete !== false);
   return {

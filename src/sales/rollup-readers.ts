@@ -2,6 +2,8 @@
  * Sales from the pre-aggregates (src/storage/rollups.ts): which path answers a request (`rollupReader`, the
  * planner), and the readers of time buckets, categories and products, exact or approx.
  */
+
+import { monthOfDay, splitIntoMonths } from '../domain/months.js';
 import {
   type Bucket,
   DAY,
@@ -15,6 +17,7 @@ import {
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import {
   categoryRollupSql,
+  dirtyMonthsSql,
   productLinesSql,
   productRankSql,
   productSketchesOfDaySql,
@@ -175,21 +178,45 @@ function approxProducts(
   return { buckets, rows };
 }
 
-/** Approx by category over whole days: the per-day, per-category sketches merged per category. */
+/**
+ * By category over whole days: the clean whole months' per-month rows and the per-day rows of the rest
+ * (the days around the whole months, and the months still dirty), merged per category; read in one
+ * transaction, so the dirty months and the rows are of one snapshot.
+ */
 function categoryFromRollups(db: Db, r: SalesRequest): SalesAnswer {
   const premerged = isDefaultSale(r.statuses);
   const statuses = premerged ? [DEFAULT_SALES_KEY] : r.statuses;
   const groups = new Map<string, SalesAggregate>();
   let rows = 0;
-  for (const row of db
-    .prepare(categoryRollupSql(statuses.length, r.precision))
-    .iterate(r.start / DAY, r.end / DAY, ...statuses) as IterableIterator<AggregateRow & { k: string }>) {
-    rows++;
-    aggregateFor(groups, row.k).mergeRow(row);
-  }
+  let monthRows = 0;
+  db.transaction(() => {
+    const startDay = r.start / DAY;
+    const endDay = r.end / DAY;
+    const dirty = new Set(
+      (
+        db.prepare(dirtyMonthsSql).all(monthOfDay(startDay), monthOfDay(endDay - 1) + 1) as {
+          month: number;
+        }[]
+      ).map((m) => m.month),
+    );
+    for (const part of splitIntoMonths(startDay, endDay, dirty)) {
+      const level = part.level === 'month' ? 'monthly' : 'daily';
+      for (const row of db
+        .prepare(categoryRollupSql(level, statuses.length, r.precision))
+        .iterate(part.start, part.end, ...statuses) as IterableIterator<AggregateRow & { k: string }>) {
+        rows++;
+        if (part.level === 'month') monthRows++;
+        aggregateFor(groups, row.k).mergeRow(row);
+      }
+    }
+  })();
   const keys = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // byte order, as SQLite sorts
   const bucketOf = r.precision === 'approx' ? approxBucket : exactBucket;
-  const level = premerged ? 'rollup_daily_category, default statuses pre-merged' : 'rollup_daily_category';
+  const levels = [
+    ...(monthRows > 0 ? ['rollup_monthly_category (whole months)'] : []),
+    ...(rows > monthRows || monthRows === 0 ? ['rollup_daily_category'] : []),
+  ].join(' + ');
+  const level = premerged ? `${levels}, default statuses pre-merged` : levels;
   return {
     data: keys.map((k) => bucketOf(k, groups.get(k)!)),
     rows,

@@ -3,7 +3,7 @@ import type { Db } from './sqlite.js';
 /**
  * The statements the rollup builder runs (src/storage/rollups.ts), prepared once per connection: the dirty
  * hours and the watermark, the orders and lines a rebuild or a delta reads, and the rows it writes at each
- * level (hour, day, day x category, day x product).
+ * level (hour, day, day x category, day x product, month x category).
  */
 export function rollupStatements(db: Db) {
   return {
@@ -92,6 +92,30 @@ export function rollupStatements(db: Db) {
        FROM rollup_hourly WHERE hour >= ? AND hour < ?`,
     ),
     deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
+    // the month level by category (sql/shard/016): its dirty months, its rows, the day rows it merges
+    dirtyDays: db.prepare('SELECT DISTINCT hour / 24 AS day FROM rollup_dirty_hours'),
+    markMonth: db.prepare('INSERT OR IGNORE INTO rollup_dirty_months (month) VALUES (?)'),
+    isMonthDirty: db.prepare('SELECT 1 FROM rollup_dirty_months WHERE month = ?'),
+    dirtyMonthsIn: db.prepare(
+      'SELECT month FROM rollup_dirty_months WHERE month >= ? AND month < ? ORDER BY month DESC',
+    ),
+    cleanMonth: db.prepare('DELETE FROM rollup_dirty_months WHERE month = ?'),
+    monthDayCategories: db.prepare(
+      `SELECT status, category, orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest,
+         customers_exact, values_exact
+       FROM rollup_daily_category WHERE day >= ? AND day < ?`,
+    ),
+    monthCategoryRow: db.prepare(
+      `SELECT orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact,
+         values_exact
+       FROM rollup_monthly_category WHERE month = ? AND status = ? AND category = ?`,
+    ),
+    deleteMonthCategory: db.prepare('DELETE FROM rollup_monthly_category WHERE month = ?'),
+    insertMonthCategory: db.prepare(
+      `INSERT OR REPLACE INTO rollup_monthly_category (month, status, category, orders, units, revenue_cents,
+         order_value_cents, customers_hll, values_tdigest, customers_exact, values_exact)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
     insertDaily: db.prepare(
       `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
          customers_exact, values_exact, updated_at)

@@ -4,6 +4,7 @@
  * whose deltas and rebuilds share its statements (src/storage/rollup-sql.ts) and its row keys.
  */
 import type { Statement } from 'better-sqlite3';
+import { firstDayOfMonth, monthOfDay } from '../domain/months.js';
 import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
@@ -31,10 +32,14 @@ export interface PendingResult {
   mode: 'delta' | 'marked' | 'none';
 }
 
-/** What a rebuild did: hours rebuilt, order rows read, and hours of its range still dirty after it. */
+/**
+ * What a rebuild did: hours rebuilt, order rows read, months merged from their days alone (the ones whose
+ * last dirty day an earlier rebuild cleaned), and hours of its range still dirty after it.
+ */
 export interface RebuildResult {
   hours: number;
   rows: number;
+  months: number;
   remaining: number;
 }
 
@@ -107,7 +112,7 @@ export class RollupBuilder {
     this.s.deleteDayProductSketches.run(day);
     this.s.deleteDayProducts.run(day);
     for (const [status, category, sales] of categories.entries())
-      this.writeCategory(day, status, category, sales);
+      this.writeCategory(this.s.insertDayCategory, day, status, category, sales);
     const sums: unknown[][] = [];
     const sketches: unknown[][] = [];
     for (const [status, product, sales] of products.entries()) {
@@ -118,10 +123,17 @@ export class RollupBuilder {
     this.insertDayProductSketches.run(sketches);
   }
 
-  private writeCategory(day: number, status: string, category: string, sales: SalesAggregate): void {
+  /** One category row of a level: the day's (insertDayCategory) or the month's (insertMonthCategory). */
+  private writeCategory(
+    insert: Statement,
+    key: number,
+    status: string,
+    category: string,
+    sales: SalesAggregate,
+  ): void {
     const row = sales.toRow();
-    this.s.insertDayCategory.run(
-      day,
+    insert.run(
+      key,
       status,
       category,
       row.orders,
@@ -149,8 +161,10 @@ export class RollupBuilder {
         if (to <= from) return { orders: 0, mode: 'none' };
         const orders = (this.s.pendingCount.get(from, to) as { n: number }).n;
         const mode = orders > maxDelta ? 'marked' : 'delta';
-        if (mode === 'marked') this.s.markPending.run(from, to);
-        else this.mergePending(from, to);
+        if (mode === 'marked') {
+          this.s.markPending.run(from, to);
+          this.markMonthsOfDirtyHours();
+        } else this.mergePending(from, to);
         this.s.setWatermark.run(to);
         return { orders, mode };
       })
@@ -208,9 +222,15 @@ export class RollupBuilder {
     day: number,
     { categories, products }: { categories: LineGroups<string>; products: LineGroups<number> },
   ): void {
+    // the month's rows take the same deltas while the month is clean (a dirty one is merged from its days)
+    const month = monthOfDay(day);
+    const monthClean = this.s.isMonthDirty.get(month) === undefined;
     for (const [status, category, delta] of categories.entries()) {
       const stored = this.s.categoryRow.get(day, status, category) as AggregateRow | undefined;
-      this.writeCategory(day, status, category, mergedWith(stored, delta));
+      this.writeCategory(this.s.insertDayCategory, day, status, category, mergedWith(stored, delta));
+      if (!monthClean) continue;
+      const monthly = this.s.monthCategoryRow.get(month, status, category) as AggregateRow | undefined;
+      this.writeCategory(this.s.insertMonthCategory, month, status, category, mergedWith(monthly, delta));
     }
     for (const [status, product, delta] of products.entries()) {
       const stored = this.s.productRow.get(day, status, product) as AggregateRow | undefined;
@@ -253,6 +273,65 @@ export class RollupBuilder {
     }
   }
 
+  /** Every month holding a dirty hour marked dirty: its month row is not valid until its days are rebuilt. */
+  private markMonthsOfDirtyHours(): void {
+    const months = new Set<number>();
+    for (const { day } of this.s.dirtyDays.iterate() as IterableIterator<{ day: number }>)
+      months.add(monthOfDay(day));
+    for (const month of months) this.s.markMonth.run(month);
+  }
+
+  /**
+   * A dirty month whose hours are all clean merged again from its day rows per status and category, and
+   * marked clean; a month with dirty hours left stays dirty (call inside a write transaction).
+   */
+  private rebuildMonthIfReady(month: number): boolean {
+    const startDay = firstDayOfMonth(month);
+    const endDay = firstDayOfMonth(month + 1);
+    if (this.s.anyDirtyIn.get(startDay * 24, endDay * 24) !== undefined) return false;
+    const groups = new Map<string, Map<string, SalesAggregate>>();
+    for (const r of this.s.monthDayCategories.iterate(startDay, endDay) as IterableIterator<
+      AggregateRow & { status: string; category: string }
+    >) {
+      let byCategory = groups.get(r.status);
+      if (!byCategory) groups.set(r.status, (byCategory = new Map()));
+      aggregateFor(byCategory, r.category).mergeRow(r);
+    }
+    this.s.deleteMonthCategory.run(month);
+    for (const [status, byCategory] of groups)
+      for (const [category, sales] of byCategory)
+        this.writeCategory(this.s.insertMonthCategory, month, status, category, sales);
+    this.s.cleanMonth.run(month);
+    return true;
+  }
+
+  /**
+   * Dirty months of [startMs, endMs) whose days are all clean (their last dirty day was rebuilt by an
+   * earlier call, or a migration listed them), merged from their days, newest first, one transaction each,
+   * until the budget is spent; returns how many.
+   */
+  private rebuildReadyMonths(
+    startMs: number,
+    endMs: number,
+    locked: (rebuild: () => number) => number,
+    more: () => boolean,
+  ): number {
+    const months = (
+      this.s.dirtyMonthsIn.all(
+        monthOfDay(Math.floor(startMs / DAY)),
+        monthOfDay(Math.ceil(endMs / DAY) - 1) + 1,
+      ) as { month: number }[]
+    ).map((r) => r.month);
+    let rebuilt = 0;
+    for (const month of months) {
+      if (!more()) break;
+      rebuilt += locked(() =>
+        this.db.transaction(() => (this.rebuildMonthIfReady(month) ? 1 : 0)).immediate(),
+      );
+    }
+    return rebuilt;
+  }
+
   /**
    * Marks every hour holding orders or rollup rows dirty (a full rebuild on the next reads) and moves the
    * watermark past every order, which the rebuild then reads; returns how many hours.
@@ -260,6 +339,7 @@ export class RollupBuilder {
   markAllDirty(): number {
     return this.db.transaction(() => {
       const marked = this.s.markAll.run().changes;
+      this.markMonthsOfDirtyHours();
       this.s.setWatermark.run((this.s.newestOrder.get() as { pk: number }).pk);
       return marked;
     })();
@@ -298,7 +378,13 @@ export class RollupBuilder {
       rows += locked(() => this.rebuild(part));
       hours += part.length;
     }
-    return { hours, rows, remaining: this.countDirty(from, to) };
+    const months = this.rebuildReadyMonths(
+      from,
+      to,
+      locked,
+      () => performance.now() - started < budgetMs && !stop(),
+    );
+    return { hours, rows, months, remaining: this.countDirty(from, to) };
   }
 
   dirtyHours(startMs: number, endMs: number): number[] {
@@ -342,9 +428,16 @@ export class RollupBuilder {
           this.s.clean.run(hour);
           days.add(Math.floor((hour * HOUR) / DAY));
         }
+        const months = new Set<number>();
         for (const day of days) {
           this.rebuildDaily(day, now);
           this.rebuildDayLines(day, watermark);
+          months.add(monthOfDay(day));
+        }
+        // a rebuilt day changed its month: merged again now if it was the month's last dirty day
+        for (const month of months) {
+          this.s.markMonth.run(month);
+          this.rebuildMonthIfReady(month);
         }
       })
       .immediate();

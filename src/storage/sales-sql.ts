@@ -76,15 +76,24 @@ export function rollupSql(
 }
 
 /**
- * By category over whole days: the per-day, per-category rollup, (start day, end day, ...statuses); approx
- * reads the sketches, exact the exact sets.
+ * By category from the per-day or the per-month category rollup: (first key, end key, ...statuses), keys
+ * being epoch days or epoch months; approx reads the sketches, exact the exact sets.
  */
-export function categoryRollupSql(statuses: number, precision: 'approx' | 'exact'): string {
+export function categoryRollupSql(
+  level: 'daily' | 'monthly',
+  statuses: number,
+  precision: 'approx' | 'exact',
+): string {
   const structures =
     precision === 'approx' ? 'customers_hll, values_tdigest' : 'customers_exact, values_exact';
+  const [table, key] =
+    level === 'daily' ? ['rollup_daily_category', 'day'] : ['rollup_monthly_category', 'month'];
   return `SELECT category AS k, orders, units, revenue_cents, order_value_cents, ${structures}
-       FROM rollup_daily_category WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})`;
+       FROM ${table} WHERE ${key} >= ? AND ${key} < ? AND status IN (${placeholders(statuses)})`;
 }
+
+/** The dirty months of a range of epoch months (start, end): their month-level rows are not valid. */
+export const dirtyMonthsSql = 'SELECT month FROM rollup_dirty_months WHERE month >= ? AND month < ?';
 
 /**
  * Top products by revenue over whole days from the per-day product sums, with those sums: (start day,

@@ -48,7 +48,7 @@ export function catchUpRollups(
         budgetMs: options.budgetMs,
         stop: () => options.yieldToWriters && writerWaits,
       })
-    : { hours: 0, rows: 0, remaining: builder.countDirty(range.start, range.end) };
+    : { hours: 0, rows: 0, months: 0, remaining: builder.countDirty(range.start, range.end) };
   return {
     ...rebuilt,
     pending_orders: pending.orders,

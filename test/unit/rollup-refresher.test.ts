@@ -20,6 +20,7 @@ function fakePool(remaining: () => number) {
       return Promise.resolve<CatchUpResult>({
         hours: 48,
         rows: 100,
+        months: 0,
         remaining: remaining(),
         pending_orders: 10,
         pending_mode: 'delta',
@@ -89,7 +90,7 @@ describe('RollupRefresher', () => {
         return new Promise((resolve) =>
           setTimeout(() => {
             runs.push({ start, end: Date.now() });
-            resolve({ hours: 48, rows: 1, remaining: 100, pending_orders: 0, pending_mode: 'none', ms: 400 });
+            resolve({ hours: 48, rows: 1, months: 0, remaining: 100, pending_orders: 0, pending_mode: 'none', ms: 400 });
           }, 400),
         );
       },
