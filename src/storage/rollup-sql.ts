@@ -1,6 +1,13 @@
 import type { Db } from './sqlite.js';
 
 /**
+ * An hourly or daily row's stored answer (sql/shard/017), in this order: distinct customers and p50/p95/p99
+ * exactly, then the same from the sketches.
+ */
+export const STORED_ANSWER_COLUMNS =
+  'exact_customers, exact_p50_cents, exact_p95_cents, exact_p99_cents, approx_customers, approx_p50_cents, approx_p95_cents, approx_p99_cents';
+
+/**
  * The statements the rollup builder runs (src/storage/rollups.ts), prepared once per connection: the dirty
  * hours and the watermark, the orders and lines a rebuild or a delta reads, and the rows it writes at each
  * level (hour, day, day x category, day x product, month x category).
@@ -65,8 +72,8 @@ export function rollupStatements(db: Db) {
     deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
     insertHour: db.prepare(
       `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
-         customers_exact, values_exact, dirty, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+         customers_exact, values_exact, updated_at, ${STORED_ANSWER_COLUMNS}, dirty)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
     ),
     deleteDayProductSketches: db.prepare('DELETE FROM rollup_daily_product_sketch WHERE day = ?'),
     deleteDayProducts: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
@@ -118,8 +125,8 @@ export function rollupStatements(db: Db) {
     ),
     insertDaily: db.prepare(
       `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
-         customers_exact, values_exact, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         customers_exact, values_exact, updated_at, ${STORED_ANSWER_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
   };
 }

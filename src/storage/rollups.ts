@@ -6,6 +6,7 @@
 import type { Statement } from 'better-sqlite3';
 import { firstDayOfMonth, monthOfDay } from '../domain/months.js';
 import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
+import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { MultiRowInsert } from './multi-row.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
@@ -254,10 +255,15 @@ export class RollupBuilder {
     }
   }
 
-  /** Writes one row per status: key, status, the aggregate's columns, time. */
+  /**
+   * Writes one hourly or daily row per status: key, status, the aggregate's columns, time, and the answer
+   * of a bucket made of this row alone, exact and approx (sql/shard/017).
+   */
   private store(insert: Statement, key: number, groups: Map<string, SalesAggregate>, now: number): void {
     for (const [status, g] of groups) {
       const row = g.toRow();
+      const exact = exactBucket(key, g);
+      const approx = approxBucket(key, g);
       insert.run(
         key,
         status,
@@ -269,6 +275,14 @@ export class RollupBuilder {
         row.customers_exact,
         row.values_exact,
         now,
+        exact.unique_customers,
+        exact.p50_order_value_cents,
+        exact.p95_order_value_cents,
+        exact.p99_order_value_cents,
+        approx.unique_customers,
+        approx.p50_order_value_cents,
+        approx.p95_order_value_cents,
+        approx.p99_order_value_cents,
       );
     }
   }

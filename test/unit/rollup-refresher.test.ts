@@ -90,7 +90,15 @@ describe('RollupRefresher', () => {
         return new Promise((resolve) =>
           setTimeout(() => {
             runs.push({ start, end: Date.now() });
-            resolve({ hours: 48, rows: 1, months: 0, remaining: 100, pending_orders: 0, pending_mode: 'none', ms: 400 });
+            resolve({
+              hours: 48,
+              rows: 1,
+              months: 0,
+              remaining: 100,
+              pending_orders: 0,
+              pending_mode: 'none',
+              ms: 400,
+            });
           }, 400),
         );
       },
