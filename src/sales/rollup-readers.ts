@@ -145,7 +145,7 @@ function storedAnswers(
       p99_order_value_cents: row.p99,
     });
   }
-  const table = `rollup_${level}, default statuses pre-merged`;
+  const table = `rollup_${level}_answer, default statuses pre-merged`;
   return {
     data,
     rows: data.length,

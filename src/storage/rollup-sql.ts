@@ -1,10 +1,7 @@
 import type { Db } from './sqlite.js';
 
-/**
- * An hourly or daily row's stored answer (sql/shard/017), in this order: distinct customers and p50/p95/p99
- * exactly, then the same from the sketches.
- */
-export const STORED_ANSWER_COLUMNS =
+/** A stored answer's columns (sql/shard/017): distinct customers and p50/p95/p99 exactly, then approx. */
+const ANSWER_COLUMNS =
   'exact_customers, exact_p50_cents, exact_p95_cents, exact_p99_cents, approx_customers, approx_p50_cents, approx_p95_cents, approx_p99_cents';
 
 /**
@@ -72,8 +69,8 @@ export function rollupStatements(db: Db) {
     deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
     insertHour: db.prepare(
       `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
-         customers_exact, values_exact, updated_at, ${STORED_ANSWER_COLUMNS}, dirty)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+         customers_exact, values_exact, dirty, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
     ),
     deleteDayProductSketches: db.prepare('DELETE FROM rollup_daily_product_sketch WHERE day = ?'),
     deleteDayProducts: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
@@ -99,6 +96,17 @@ export function rollupStatements(db: Db) {
        FROM rollup_hourly WHERE hour >= ? AND hour < ?`,
     ),
     deleteDaily: db.prepare('DELETE FROM rollup_daily WHERE day = ?'),
+    // each hourly and daily row's own answer (sql/shard/017), written and deleted with it
+    insertHourAnswer: db.prepare(
+      `INSERT OR REPLACE INTO rollup_hourly_answer (hour, status, orders, units, revenue_cents, ${ANSWER_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertDayAnswer: db.prepare(
+      `INSERT OR REPLACE INTO rollup_daily_answer (day, status, orders, units, revenue_cents, ${ANSWER_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    deleteHourAnswers: db.prepare('DELETE FROM rollup_hourly_answer WHERE hour = ?'),
+    deleteDayAnswers: db.prepare('DELETE FROM rollup_daily_answer WHERE day = ?'),
     // the month level by category (sql/shard/016): its dirty months, its rows, the day rows it merges
     dirtyDays: db.prepare('SELECT DISTINCT hour / 24 AS day FROM rollup_dirty_hours'),
     markMonth: db.prepare('INSERT OR IGNORE INTO rollup_dirty_months (month) VALUES (?)'),
@@ -125,8 +133,8 @@ export function rollupStatements(db: Db) {
     ),
     insertDaily: db.prepare(
       `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
-         customers_exact, values_exact, updated_at, ${STORED_ANSWER_COLUMNS})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         customers_exact, values_exact, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
   };
 }

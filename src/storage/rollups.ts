@@ -98,7 +98,8 @@ export class RollupBuilder {
     >)
       aggregateFor(groups, r.status).mergeRow(r);
     this.s.deleteDaily.run(day);
-    this.store(this.s.insertDaily, day, groups, now);
+    this.s.deleteDayAnswers.run(day);
+    this.store('day', day, groups, now);
   }
 
   /**
@@ -198,12 +199,12 @@ export class RollupBuilder {
     for (const [key, delta] of hours) {
       const [hour, status] = splitKey(key);
       const merged = mergedWith(this.s.hourRow.get(hour, status) as AggregateRow | undefined, delta);
-      this.store(this.s.insertHour, hour, new Map([[status, merged]]), now);
+      this.store('hour', hour, new Map([[status, merged]]), now);
     }
     for (const [key, delta] of days) {
       const [day, status] = splitKey(key);
       const merged = mergedWith(this.s.dailyRow.get(day, status) as AggregateRow | undefined, delta);
-      this.store(this.s.insertDaily, day, new Map([[status, merged]]), now);
+      this.store('day', day, new Map([[status, merged]]), now);
     }
     // the lines, day by day: per category and per product
     const linesByDay = new Map<number, LineRow[]>();
@@ -256,14 +257,16 @@ export class RollupBuilder {
   }
 
   /**
-   * Writes one hourly or daily row per status: key, status, the aggregate's columns, time, and the answer
-   * of a bucket made of this row alone, exact and approx (sql/shard/017).
+   * Writes one hourly or daily row per status (key, status, the aggregate's columns, time), and beside it
+   * the answer of a bucket made of this row alone, exact and approx (sql/shard/017).
    */
-  private store(insert: Statement, key: number, groups: Map<string, SalesAggregate>, now: number): void {
+  private store(level: 'hour' | 'day', key: number, groups: Map<string, SalesAggregate>, now: number): void {
+    const [insert, insertAnswer] =
+      level === 'hour'
+        ? [this.s.insertHour, this.s.insertHourAnswer]
+        : [this.s.insertDaily, this.s.insertDayAnswer];
     for (const [status, g] of groups) {
       const row = g.toRow();
-      const exact = exactBucket(key, g);
-      const approx = approxBucket(key, g);
       insert.run(
         key,
         status,
@@ -275,6 +278,15 @@ export class RollupBuilder {
         row.customers_exact,
         row.values_exact,
         now,
+      );
+      const exact = exactBucket(key, g);
+      const approx = approxBucket(key, g);
+      insertAnswer.run(
+        key,
+        status,
+        row.orders,
+        row.units,
+        row.revenue_cents,
         exact.unique_customers,
         exact.p50_order_value_cents,
         exact.p95_order_value_cents,
@@ -438,7 +450,8 @@ export class RollupBuilder {
               aggregateFor(groups, key).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
           }
           this.s.deleteHour.run(hour);
-          this.store(this.s.insertHour, hour, groups, now);
+          this.s.deleteHourAnswers.run(hour);
+          this.store('hour', hour, groups, now);
           this.s.clean.run(hour);
           days.add(Math.floor((hour * HOUR) / DAY));
         }

@@ -76,17 +76,17 @@ export function rollupSql(
 }
 
 /**
- * By hour (day) from the hourly (daily) level, one row per bucket: the rows' stored answers
- * (sql/shard/017) and sums, no blob, (start hour, end hour, status key); `customers` or a percentile is
+ * By hour (day) from the hourly (daily) level, one row per bucket: the rows' stored answers and sums
+ * (sql/shard/017), no blob, (start hour, end hour, status key); `customers` or a percentile is
  * NULL in a row written before the answers were stored.
  */
 export function rollupAnswersSql(level: 'daily' | 'hourly', precision: 'approx' | 'exact'): string {
   const answer = `${precision}_customers AS customers, ${precision}_p50_cents AS p50, ${precision}_p95_cents AS p95,
          ${precision}_p99_cents AS p99`;
   return level === 'daily'
-    ? `SELECT day * 24 AS hour, orders, units, revenue_cents, ${answer} FROM rollup_daily
+    ? `SELECT day * 24 AS hour, orders, units, revenue_cents, ${answer} FROM rollup_daily_answer
          WHERE day >= ? / 24 AND day < ? / 24 AND status = ? ORDER BY day`
-    : `SELECT hour, orders, units, revenue_cents, ${answer} FROM rollup_hourly
+    : `SELECT hour, orders, units, revenue_cents, ${answer} FROM rollup_hourly_answer
          WHERE hour >= ? AND hour < ? AND status = ? ORDER BY hour`;
 }
 

@@ -288,8 +288,8 @@ describe('approx mode: pre-aggregates and sketches', () => {
 
   it('day, hour, week, month and category: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
     const level = {
-      day: 'rollup_daily, default statuses pre-merged',
-      hour: 'rollup_hourly',
+      day: 'rollup_daily_answer, default statuses pre-merged, one row per bucket',
+      hour: 'rollup_hourly_answer, default statuses pre-merged, one row per bucket',
       week: 'rollup_daily, default statuses pre-merged',
       month: 'rollup_daily, default statuses pre-merged',
       category: 'rollup_daily_category',
@@ -624,8 +624,8 @@ describe('full rebuild', () => {
     await metrics({ group_by: 'day', precision: 'exact', ...range }); // fresh rollups
     // make the rollups wrong behind the server's back (nothing marks the hours dirty)
     const db = new Database(shardPath(server.dataDir, tenant.tenant_id));
-    db.prepare('UPDATE rollup_daily SET orders = orders + 1000').run();
-    db.prepare('UPDATE rollup_hourly SET orders = orders + 1000').run();
+    for (const table of ['rollup_daily', 'rollup_hourly', 'rollup_daily_answer', 'rollup_hourly_answer'])
+      db.prepare(`UPDATE ${table} SET orders = orders + 1000`).run();
     db.close();
     const drifted = await metrics({ group_by: 'day', precision: 'exact', ...range });
     // the default statuses' pre-merged day row drifted once

@@ -41,7 +41,7 @@ const request = (
 const read = (r: SalesRequest) => rollupReader(db, r)!.read();
 /** The rows' stored answers taken away, as in rows written before they were stored. */
 const forgetAnswers = () => {
-  for (const table of ['rollup_hourly', 'rollup_daily'])
+  for (const table of ['rollup_hourly_answer', 'rollup_daily_answer'])
     db.prepare(`UPDATE ${table} SET exact_customers = NULL, approx_customers = NULL`).run();
 };
 
@@ -60,7 +60,7 @@ describe("time buckets of one row answer from the row's stored answer", () => {
   it("approx: what merging the row's sketches answers (the same estimate; percentiles within the digest's rank error)", () => {
     const stored = { hour: read(request('hour', 'approx')), day: read(request('day', 'approx')) };
     expect(stored.day.method).toContain('one row per bucket');
-    expect(stored.day.method).toMatch(/^approx: rollup_daily/);
+    expect(stored.day.method).toMatch(/^approx: rollup_daily_answer/);
     forgetAnswers();
     for (const groupBy of ['hour', 'day'] as const) {
       const merged = read(request(groupBy, 'approx'));
