@@ -4,7 +4,8 @@
  * (order_items is clustered by order_pk), accumulated into typed arrays, not objects. Exact by
  * construction, so both precisions use it when an answer ranks many products.
  */
-import { avg, type Bucket, nearestRank, type SalesRequest } from '../domain/sales.js';
+import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
+import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import { ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
@@ -59,7 +60,7 @@ export interface ProductPart {
   customers: Int32Array;
   values: Float64Array;
   rows: number;
-  walk: Walk;
+  sources: PartSources;
 }
 
 type Walk = 'storage-order' | 'date-index';
@@ -71,93 +72,196 @@ export function productPartBuffers(part: ProductPart): ArrayBuffer[] {
   );
 }
 
+/** Where a part's lines came from: day blocks, and orders read through SQL (how). */
+export interface PartSources {
+  blockDays: number;
+  scans: Walk[];
+}
+
 /**
- * Part `index` of `count` of the range's order lines (orders with order_pk in the part's share of the
- * shard's ids), accumulated per product. Revenue and units are summed per line; an order counts once per
- * product it holds, with its customer and its total.
+ * Accumulates order lines per product into typed arrays: sums per product, and per (product, order) the
+ * order's customer and total. An order's lines arrive together, so a product repeats within an order only
+ * consecutively, and the order is counted once per product.
+ */
+class ProductAccumulator {
+  private readonly byId: Int32Array | null;
+  private readonly slot = new Map<number, number>();
+  private readonly id = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  private readonly revenue = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  private readonly units = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  private readonly orders = new Column(new Int32Array(1024), (n) => new Int32Array(n));
+  private readonly lastOrder = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  private readonly pairProduct = new Column(new Int32Array(1 << 16), (n) => new Int32Array(n));
+  private readonly pairCustomer = new Column(new Int32Array(1 << 16), (n) => new Int32Array(n));
+  private readonly pairValue = new Column(new Float64Array(1 << 16), (n) => new Float64Array(n));
+  rows = 0;
+
+  /** product id -> dense index: an array indexed by id where ids are small, a Map otherwise */
+  constructor(private readonly maxId: number) {
+    this.byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
+  }
+
+  line(
+    orderPk: number,
+    customerPk: number,
+    orderTotal: number,
+    productId: number,
+    quantity: number,
+    unitPrice: number,
+  ): void {
+    this.rows++;
+    const direct = this.byId && productId >= 0 && productId <= this.maxId;
+    let p = direct ? this.byId![productId]! : (this.slot.get(productId) ?? -1);
+    if (p === -1) {
+      p = this.id.length;
+      if (direct) this.byId![productId] = p;
+      else this.slot.set(productId, p);
+      this.id.push(productId);
+      this.revenue.push(0);
+      this.units.push(0);
+      this.orders.push(0);
+      this.lastOrder.push(-1);
+    }
+    this.revenue.data[p]! += quantity * unitPrice;
+    this.units.data[p]! += quantity;
+    if (this.lastOrder.data[p] !== orderPk) {
+      this.lastOrder.data[p] = orderPk;
+      this.orders.data[p]!++;
+      this.pairProduct.push(p);
+      this.pairCustomer.push(customerPk);
+      this.pairValue.push(orderTotal);
+    }
+  }
+
+  /** A decoded block's lines of orders whose status code is marked in `wanted`. */
+  block(b: LineBlock, wanted: Uint8Array): void {
+    for (let o = 0, from = 0; o < b.orders; o++) {
+      const to = b.lineEnd[o]!;
+      if (wanted[b.status[o]!] === 1) {
+        const pk = b.orderPk[o]!;
+        const customer = b.customerPk[o]!;
+        const total = b.total[o]!;
+        for (let i = from; i < to; i++)
+          this.line(pk, customer, total, b.productId[i]!, b.quantity[i]!, b.unitPrice[i]!);
+      }
+      from = to;
+    }
+  }
+
+  /** The pairs grouped by product (a counting sort), with the sums: the part. */
+  finish(sources: PartSources): ProductPart {
+    const products = this.id.length;
+    const offsets = new Int32Array(products + 1);
+    for (let p = 0; p < products; p++) offsets[p + 1] = offsets[p]! + this.orders.data[p]!;
+    const fill = offsets.slice(0, products);
+    const customers = new Int32Array(this.pairProduct.length);
+    const values = new Float64Array(this.pairProduct.length);
+    for (let i = 0; i < this.pairProduct.length; i++) {
+      const at = fill[this.pairProduct.data[i]!]!++;
+      customers[at] = this.pairCustomer.data[i]!;
+      values[at] = this.pairValue.data[i]!;
+    }
+    return {
+      ids: this.id.data.slice(0, products),
+      revenue: this.revenue.data.slice(0, products),
+      units: this.units.data.slice(0, products),
+      orders: this.orders.data.slice(0, products),
+      offsets,
+      customers,
+      values,
+      rows: this.rows,
+      sources,
+    };
+  }
+}
+
+/**
+ * Part `index` of `count` of the range's order lines, accumulated per product, read in one snapshot: the
+ * range's clean whole days from their line blocks (every `count`-th day, from the `index`-th), and the
+ * orders the blocks do not hold from the tables (those with order_pk in the part's share of the shard's
+ * ids): the days around whole days, days with a dirty hour, and orders past the rollup watermark (not
+ * folded in yet). Each order is read once, by one part.
  */
 export function scanProductPart(db: Db, r: SalesRequest, index = 0, count = 1): ProductPart {
-  const total = db.prepare('SELECT count(*) AS n, max(order_pk) AS last FROM orders').get() as {
-    n: number;
-    last: number | null;
-  };
-  const inRange = (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
-  const walk: Walk = inRange >= total.n * FULL_WALK_SHARE ? 'storage-order' : 'date-index';
-  const ids = (total.last ?? 0) + 1;
-  const from = Math.floor((ids * index) / count);
-  const to = Math.floor((ids * (index + 1)) / count);
-  const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
+  return db.transaction(() => {
+    const maxId =
+      (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ?? 0;
+    const acc = new ProductAccumulator(maxId);
+    const plan = blockPlan(db, r);
+    const wanted = statusCodes(r.statuses);
+    const blocks = db.prepare('SELECT block FROM order_line_blocks WHERE day = ? ORDER BY part').pluck();
+    let blockDays = 0;
+    for (let i = index; i < plan.blockDays.length; i += count) {
+      let found = 0;
+      for (const block of blocks.iterate(plan.blockDays[i]!) as IterableIterator<Uint8Array>) {
+        found = 1;
+        acc.block(decodeLineBlock(block), wanted);
+      }
+      blockDays += found; // a clean day without a block has no order up to the watermark
+    }
+    // the orders outside the blocks, this part's share of them by order_pk
+    const total = db.prepare('SELECT count(*) AS n, max(order_pk) AS last FROM orders').get() as {
+      n: number;
+      last: number | null;
+    };
+    const ids = (total.last ?? 0) + 1;
+    const from = Math.floor((ids * index) / count);
+    const to = Math.floor((ids * (index + 1)) / count);
+    const scans: Walk[] = [];
+    const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
+      if (pkTo <= pkFrom || end <= start) return;
+      scans.push(walk);
+      const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
+      for (const row of stmt.iterate(pkFrom, pkTo, start, end, ...r.statuses) as IterableIterator<number[]>)
+        acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
+    };
+    const folded = Math.min(to, plan.watermark + 1);
+    for (const [start, end] of plan.outside) {
+      const inRange = (db.prepare(ordersInRangeSql).get(start, end) as { n: number }).n;
+      scan(inRange >= total.n * FULL_WALK_SHARE ? 'storage-order' : 'date-index', from, folded, start, end);
+    }
+    scan('storage-order', Math.max(from, plan.watermark + 1), to, r.start, r.end); // past the watermark
+    return acc.finish({ blockDays, scans });
+  })();
+}
 
-  // product id -> dense index: an array indexed by id where ids are small, a Map otherwise
-  const maxId =
-    (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ?? 0;
-  const byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
-  const slot = new Map<number, number>();
-  const id = new Column(new Float64Array(1024), (n) => new Float64Array(n));
-  const revenue = new Column(new Float64Array(1024), (n) => new Float64Array(n));
-  const units = new Column(new Float64Array(1024), (n) => new Float64Array(n));
-  const orders = new Column(new Int32Array(1024), (n) => new Int32Array(n));
-  const lastOrder = new Column(new Float64Array(1024), (n) => new Float64Array(n));
-  // one entry per (product, order): which product, the order's customer and total
-  const pairProduct = new Column(new Int32Array(1 << 16), (n) => new Int32Array(n));
-  const pairCustomer = new Column(new Int32Array(1 << 16), (n) => new Int32Array(n));
-  const pairValue = new Column(new Float64Array(1 << 16), (n) => new Float64Array(n));
-  let rows = 0;
-  for (const row of stmt.iterate(from, to, r.start, r.end, ...r.statuses) as IterableIterator<number[]>) {
-    rows++;
-    const [orderPk, customerPk, orderTotal, productId, quantity, unitPrice] = row as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    let p = byId && productId >= 0 && productId <= maxId ? byId[productId]! : (slot.get(productId) ?? -1);
-    if (p === -1) {
-      p = id.length;
-      if (byId && productId >= 0 && productId <= maxId) byId[productId] = p;
-      else slot.set(productId, p);
-      id.push(productId);
-      revenue.push(0);
-      units.push(0);
-      orders.push(0);
-      lastOrder.push(-1);
-    }
-    revenue.data[p]! += quantity * unitPrice;
-    units.data[p]! += quantity;
-    if (lastOrder.data[p] !== orderPk) {
-      // an order's lines arrive together, so a product repeats within an order only consecutively
-      lastOrder.data[p] = orderPk;
-      orders.data[p]!++;
-      pairProduct.push(p);
-      pairCustomer.push(customerPk);
-      pairValue.push(orderTotal);
-    }
-  }
-  // group the pairs by product (a counting sort)
-  const products = id.length;
-  const offsets = new Int32Array(products + 1);
-  for (let p = 0; p < products; p++) offsets[p + 1] = offsets[p]! + orders.data[p]!;
-  const fill = offsets.slice(0, products);
-  const customers = new Int32Array(pairProduct.length);
-  const values = new Float64Array(pairProduct.length);
-  for (let i = 0; i < pairProduct.length; i++) {
-    const at = fill[pairProduct.data[i]!]!++;
-    customers[at] = pairCustomer.data[i]!;
-    values[at] = pairValue.data[i]!;
-  }
-  return {
-    ids: id.data.slice(0, products),
-    revenue: revenue.data.slice(0, products),
-    units: units.data.slice(0, products),
-    orders: orders.data.slice(0, products),
-    offsets,
-    customers,
-    values,
-    rows,
-    walk,
+/**
+ * Which of the range's days the line blocks answer (whole days none of whose hours is dirty), the time
+ * ranges whose orders are read from the tables instead (up to the watermark), and the watermark.
+ */
+function blockPlan(
+  db: Db,
+  r: SalesRequest,
+): { blockDays: number[]; outside: [number, number][]; watermark: number } {
+  const watermark = (
+    db.prepare('SELECT order_pk AS pk FROM rollup_watermark WHERE id = 1').get() as { pk: number }
+  ).pk;
+  const firstDay = Math.ceil(r.start / DAY);
+  const endDay = Math.floor(r.end / DAY);
+  const dirty = new Set(
+    (
+      db
+        .prepare('SELECT DISTINCT hour / 24 AS day FROM rollup_dirty_hours WHERE hour >= ? AND hour < ?')
+        .all(firstDay * 24, endDay * 24) as { day: number }[]
+    ).map((d) => d.day),
+  );
+  const blockDays: number[] = [];
+  const outside: [number, number][] = [];
+  const readOrders = (start: number, end: number) => {
+    if (end <= start) return;
+    const last = outside[outside.length - 1];
+    if (last && last[1] === start) last[1] = end;
+    else outside.push([start, end]);
   };
+  if (endDay <= firstDay) readOrders(r.start, r.end);
+  else {
+    readOrders(r.start, firstDay * DAY);
+    for (let day = firstDay; day < endDay; day++)
+      if (dirty.has(day)) readOrders(day * DAY, (day + 1) * DAY);
+      else blockDays.push(day);
+    readOrders(endDay * DAY, r.end);
+  }
+  return { blockDays, outside, watermark };
 }
 
 /**
@@ -225,11 +329,18 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
       p99_order_value_cents: nearestRank(values, 99),
     };
   });
-  const walk = parts[0]?.walk ?? 'storage-order';
+  const blockDays = parts.reduce((n, part) => n + part.sources.blockDays, 0);
+  const scans = [...new Set(parts.flatMap((part) => part.sources.scans))].map((walk) =>
+    walk === 'storage-order' ? 'in storage order' : 'through the date index',
+  );
+  const read = [
+    ...(blockDays > 0 ? [`order_line_blocks of ${blockDays} days`] : []),
+    ...(scans.length > 0 ? [`orders and their lines (${scans.join(' and ')})`] : []),
+  ];
   return {
     data,
     rows: parts.reduce((n, part) => n + part.rows, 0),
-    method: `exact: one pass over the range's order lines (${walk === 'storage-order' ? 'orders in storage order' : 'orders through the date index'}, each with its lines${parts.length > 1 ? `, in ${parts.length} parts by order id read in parallel` : ''}), every product accumulated in typed arrays, then ranked`,
+    method: `exact: one pass over the range's order lines (${read.join(' + ') || 'none in the range'}${parts.length > 1 ? `; in ${parts.length} parts read in parallel` : ''}), every product accumulated in typed arrays, then ranked`,
   };
 }
 

@@ -107,6 +107,15 @@ export function rollupStatements(db: Db) {
     ),
     deleteHourAnswers: db.prepare('DELETE FROM rollup_hourly_answer WHERE hour = ?'),
     deleteDayAnswers: db.prepare('DELETE FROM rollup_daily_answer WHERE day = ?'),
+    // the day's order lines as columnar blocks (sql/shard/018)
+    deleteDayBlocks: db.prepare('DELETE FROM order_line_blocks WHERE day = ?'),
+    insertDayBlock: db.prepare(
+      'INSERT INTO order_line_blocks (day, part, orders, lines, block) VALUES (?, ?, ?, ?, ?)',
+    ),
+    dayBlockParts: db.prepare(
+      'SELECT count(*) AS n, coalesce(max(part), -1) AS last FROM order_line_blocks WHERE day = ?',
+    ),
+    dayBlocks: db.prepare('SELECT block FROM order_line_blocks WHERE day = ? ORDER BY part'),
     // the month level by category (sql/shard/016): its dirty months, its rows, the day rows it merges
     dirtyDays: db.prepare('SELECT DISTINCT hour / 24 AS day FROM rollup_dirty_hours'),
     markMonth: db.prepare('INSERT OR IGNORE INTO rollup_dirty_months (month) VALUES (?)'),

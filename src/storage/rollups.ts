@@ -8,6 +8,7 @@ import { firstDayOfMonth, monthOfDay } from '../domain/months.js';
 import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
+import { decodeLineBlock, LineBlockWriter } from './line-blocks.js';
 import { MultiRowInsert } from './multi-row.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
 import { type RollupStatements, rollupStatements } from './rollup-sql.js';
@@ -26,6 +27,9 @@ export const REBUILD_BATCH_DAYS = 2;
  * tens of thousands of sketches (a soak of 20 tenants peaked 34 MB higher).
  */
 export const DELTA_MAX_ORDERS = 1000;
+
+/** Blocks of order lines a day may be in (one from its rebuild, then one per delta) before they are compacted. */
+export const BLOCK_PARTS_MAX = 8;
 
 /** What folding in the pending orders did: how many, and how (deltas, hours marked dirty, or nothing). */
 export interface PendingResult {
@@ -107,9 +111,15 @@ export class RollupBuilder {
    * the watermark): each order's lines of a category (product) summed, the order counted once.
    */
   private rebuildDayLines(day: number, watermark: number): void {
+    const block = new LineBlockWriter();
     const { categories, products } = groupLines(
-      this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
+      tapped(
+        this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
+        (line) => block.add(line),
+      ),
     );
+    this.s.deleteDayBlocks.run(day);
+    if (block.orders > 0) this.s.insertDayBlock.run(day, 0, block.orders, block.lines, block.encode());
     this.s.deleteDayCategory.run(day);
     this.s.deleteDayProductSketches.run(day);
     this.s.deleteDayProducts.run(day);
@@ -217,7 +227,30 @@ export class RollupBuilder {
       if (list) list.push(line);
       else linesByDay.set(day, [line]);
     }
-    for (const [day, lines] of linesByDay) this.mergeDayLines(day, groupLines(lines));
+    for (const [day, lines] of linesByDay) {
+      this.mergeDayLines(day, groupLines(lines));
+      this.appendDayBlock(day, lines);
+    }
+  }
+
+  /**
+   * A clean day's new lines appended as one more block; past BLOCK_PARTS_MAX blocks the day's are
+   * compacted into one, so a steady trickle does not leave a day in hundreds of pieces.
+   */
+  private appendDayBlock(day: number, lines: readonly LineRow[]): void {
+    const delta = new LineBlockWriter();
+    for (const line of lines) delta.add(line);
+    const { n, last } = this.s.dayBlockParts.get(day) as { n: number; last: number };
+    if (n + 1 <= BLOCK_PARTS_MAX) {
+      this.s.insertDayBlock.run(day, last + 1, delta.orders, delta.lines, delta.encode());
+      return;
+    }
+    const whole = new LineBlockWriter();
+    for (const { block } of this.s.dayBlocks.iterate(day) as IterableIterator<{ block: Uint8Array }>)
+      whole.addBlock(decodeLineBlock(block));
+    whole.addBlock(decodeLineBlock(delta.encode()));
+    this.s.deleteDayBlocks.run(day);
+    this.s.insertDayBlock.run(day, 0, whole.orders, whole.lines, whole.encode());
   }
 
   private mergeDayLines(
@@ -487,6 +520,14 @@ function mergedWith(
 function splitKey(key: string): [number, string] {
   const tab = key.indexOf('\t');
   return [Number(key.slice(0, tab)), key.slice(tab + 1)];
+}
+
+/** The items of an iterable, each shown to `see` on its way through. */
+function* tapped<T>(items: Iterable<T>, see: (item: T) => void): Generator<T> {
+  for (const item of items) {
+    see(item);
+    yield item;
+  }
 }
 
 function memo<K, V>(f: (k: K) => V): (k: K) => V {

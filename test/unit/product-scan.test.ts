@@ -8,9 +8,10 @@ import type { SalesRequest } from '../../src/domain/sales.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { mergeProductParts, productsByScan, scanProductPart } from '../../src/sales/product-scan.js';
 import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
+import { ALL_TIME, BLOCK_PARTS_MAX, RollupBuilder } from '../../src/storage/rollups.js';
 import { prepareShard, shardPath } from '../../src/storage/shards.js';
 import { openDatabase } from '../../src/storage/sqlite.js';
-import { makeOrders, product } from '../helpers/data.js';
+import { makeOrders, type Order, product } from '../helpers/data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orderflow-product-scan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,7 +32,9 @@ orders.push({
   ],
   total_cents: 2600,
 });
-new OrderWriter(db).writeBatch(orders.map((o) => v.parse(OrderSchema, o)));
+const write = (batch: Order[]) => new OrderWriter(db).writeBatch(batch.map((o) => v.parse(OrderSchema, o)));
+write(orders);
+const builder = new RollupBuilder(db);
 
 const request = (start: string, end: string, top = 100): SalesRequest => ({
   groupBy: 'product',
@@ -43,28 +46,72 @@ const request = (start: string, end: string, top = 100): SalesRequest => ({
   top,
 });
 
+/** Every way of reading the range in parts answers what the per-product scan of the orders answers. */
+function expectPartsAsDefined(r: SalesRequest): void {
+  const reference = exactFromOrders(db, r).data;
+  expect(productsByScan(db, r).data).toEqual(reference);
+  for (const count of [2, 3, 7]) {
+    const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
+    expect(parts.reduce((n, p) => n + p.rows, 0)).toBe(scanProductPart(db, r).rows);
+    const merged = mergeProductParts(parts, r.top);
+    expect(merged.data).toEqual(reference);
+    expect(merged.method).toContain(`in ${count} parts`);
+  }
+}
+
+const ranges = [
+  request('2026-01-01', '2026-02-01'), // every order, whole days
+  request('2026-01-02T03:00:00Z', '2026-01-02T09:30:00Z'), // a few hours
+  request('2026-01-01T10:00:00Z', '2026-01-03T05:00:00Z'), // partial days around a whole one
+];
+
 describe('every product in one pass over the lines', () => {
-  it('answers what the per-product scan answers, read in one part or split by order id', () => {
-    for (const r of [
-      request('2026-01-01', '2026-02-01'), // every order: storage order
-      request('2026-01-02T03:00:00Z', '2026-01-02T09:30:00Z'), // a few hours: the date index
-    ]) {
-      const reference = exactFromOrders(db, r).data;
-      expect(reference.length).toBeGreaterThan(3);
-      expect(productsByScan(db, r).data).toEqual(reference);
-      for (const count of [2, 3, 7]) {
-        const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
-        expect(parts.reduce((n, p) => n + p.rows, 0)).toBe(scanProductPart(db, r).rows);
-        const merged = mergeProductParts(parts, r.top);
-        expect(merged.data).toEqual(reference);
-        expect(merged.method).toContain(`in ${count} parts`);
-      }
-    }
+  it('before any rollup: every order is past the watermark, read from the tables', () => {
+    for (const r of ranges) expectPartsAsDefined(r);
+    expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
   });
 
-  it('walks the tables in storage order for most of the orders and through the date index for a few', () => {
-    expect(scanProductPart(db, request('2026-01-01', '2026-02-01')).walk).toBe('storage-order');
-    expect(scanProductPart(db, request('2026-01-02', '2026-01-02T06:00:00Z')).walk).toBe('date-index');
+  it('rolled up: whole clean days from their line blocks, the partial days around them from the tables', () => {
+    builder.applyPending(0);
+    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
+    for (const r of ranges) expectPartsAsDefined(r);
+    expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
+    expect(productsByScan(db, ranges[0]!).method).toContain('order_line_blocks of 5 days');
+    expect(scanProductPart(db, ranges[2]!).sources).toEqual({
+      blockDays: 1,
+      scans: ['date-index', 'date-index'],
+    });
+  });
+
+  it('new orders folded in as deltas join the blocks; orders not folded in yet and dirty days are read from the tables', () => {
+    write(makeOrders(30, 'delta', 5)); // into the first days, as deltas
+    expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
+    for (const r of ranges) expectPartsAsDefined(r);
+    expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
+    write(makeOrders(20, 'pending', 6)); // past the watermark
+    expectPartsAsDefined(ranges[0]!);
+    expect(scanProductPart(db, ranges[0]!).sources.scans).toEqual(['storage-order']);
+    write(makeOrders(2000, 'bulk', 8)); // a bulk load: its hours marked dirty
+    builder.applyPending(0);
+    for (const r of ranges) expectPartsAsDefined(r);
+    const sources = scanProductPart(db, ranges[0]!).sources;
+    expect(sources.blockDays).toBeLessThan(5);
+    expect(sources.scans.length).toBeGreaterThan(0);
+    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
+    for (const r of ranges) expectPartsAsDefined(r);
+  });
+
+  it('a day folded into many times is compacted into one block and reads the same', () => {
+    for (let i = 0; i < BLOCK_PARTS_MAX + 3; i++) {
+      write(makeOrders(3, `trickle${i}`, 20 + i));
+      builder.applyPending();
+      const parts = db
+        .prepare('SELECT count(*) AS n FROM order_line_blocks WHERE day = ?')
+        .pluck()
+        .get(Date.parse('2026-01-01') / 86_400_000) as number;
+      expect(parts).toBeLessThanOrEqual(BLOCK_PARTS_MAX);
+    }
+    for (const r of ranges) expectPartsAsDefined(r);
   });
 
   it('counts an order once per product however many lines it has', () => {
