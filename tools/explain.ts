@@ -14,9 +14,7 @@ import {
   categoryRollupSql,
   exactGroupScanSql,
   exactTimeScanSql,
-  productLinesSql,
-  productRankSql,
-  productSketchesOfDaySql,
+  lineBlocksOfDaySql,
   rollupSql,
 } from '../src/storage/sales-sql.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
@@ -243,35 +241,11 @@ for (const precision of ['approx', 'exact'] as const) {
   );
 }
 explain(
-  'metrics by product over a year: the ranking',
-  'group_by=product over whole days (either precision): the top products by revenue from the per-day product sums',
-  productRankSql(DEFAULT_SALE_STATUSES.length),
-  [Math.floor(yearStart / 86_400_000), Math.ceil(newest.t / 86_400_000), ...DEFAULT_SALE_STATUSES, 100],
-  'rollup_daily_product primary key (tenant_id, day, status, product_id); a monthly level would cut the rows ~30x',
-  '',
-);
-for (const select of ['listed', 'id-range'] as const) {
-  explain(
-    `metrics approx by product: one day's sketches of the ranked products (${select})`,
-    select === 'listed'
-      ? 'after the ranking, per slice of up to 1,000 ranked products and per day: each product looked up by key'
-      : 'the same where the slice ids are dense (a wide ranking): one id range per day and status',
-    productSketchesOfDaySql(DEFAULT_SALE_STATUSES.length, select),
-    [
-      Math.floor(yearStart / 86_400_000),
-      ...DEFAULT_SALE_STATUSES,
-      ...(select === 'listed' ? ['[1,2,3,5,8,13,21,34,55,89]'] : [1, 1000]),
-    ],
-    'rollup_daily_product_sketch primary key (tenant_id, day, status, product_id)',
-    '',
-  );
-}
-explain(
-  "metrics by product: one ranked product's lines",
-  'after the ranking, once per ranked product: its lines in the range with their orders',
-  productLinesSql(DEFAULT_SALE_STATUSES.length),
-  [1, yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
-  'order_items (tenant_id, product_id, order_pk), orders by primary key',
+  "metrics by product over a year: one day's line blocks",
+  'group_by=product (any range, either precision): each clean whole day of the range, its columnar line blocks',
+  lineBlocksOfDaySql,
+  [Math.floor(newest.t / 86_400_000)],
+  'order_line_blocks (tenant_id, day, part)',
   '',
 );
 writeFileSync(values.out!, `${lines.join('\n')}\n`);

@@ -3,7 +3,6 @@ import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
 import {
   mergeProductParts,
-  PRODUCT_SCAN_MIN_TOP,
   type ProductPart,
   productPartBuffers,
   productsByScan,
@@ -28,8 +27,10 @@ export type SalesInput = TaskBase &
   SalesRequest & {
     /** longest an approx answer spends catching up dirty hours before it answers without the rest */
     refreshBudgetMs: number;
-    /** by product, ranking many: the range's lines already read in parts by salesProductPart, to merge */
+    /** by product: the range's lines already read in parts by salesProductPart, to merge */
     productParts?: ProductPart[];
+    /** how long reading those parts took (counted in the answer's elapsed_ms) */
+    productPartsMs?: number;
   };
 
 /** Buckets, how many rows were read for them, and which path read them. */
@@ -136,7 +137,8 @@ function salesResult(
       precision: input.precision,
       group_by: input.groupBy,
       statuses: input.statuses,
-      elapsed_ms: Math.round((performance.now() - started) * 10) / 10,
+      elapsed_ms: Math.round((performance.now() - started + (input.productPartsMs ?? 0)) * 10) / 10,
+      ...(input.productParts ? { parallel_parts: input.productParts.length } : {}),
       rows_scanned: result.rows,
       freshness,
       ...(input.precision === 'approx' && result.method.startsWith('approx')
@@ -150,6 +152,12 @@ function salesResult(
 }
 
 const fromOrders = () => ({ policy: 'read from the orders themselves', as_of: new Date().toISOString() });
+const fromLineBlocks = () => ({
+  policy:
+    'read from the line blocks of clean whole days and, for the rest, from the orders themselves: every order committed before the read',
+  as_of: new Date().toISOString(),
+  complete: true,
+});
 
 /** One answer (JSON task) or the same answer as Arrow record batches (stream task). */
 function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise<SalesResult> {
@@ -166,13 +174,13 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise
   let result: SalesAnswer;
   let freshness: Record<string, unknown>;
   const reader = rollupReader(db, input);
-  if (input.groupBy === 'product' && input.top > PRODUCT_SCAN_MIN_TOP) {
-    // many products: every line read once beats the rollups' per-product reads, and it is exact
+  if (input.groupBy === 'product' && input.source !== 'orders') {
+    // a ranking reads every line of the range once: the day blocks and the orders not in them
     const parts = input.productParts;
     result = parts
       ? ctx.obs.timeQuery('metrics_product_merge', () => mergeProductParts(parts, input.top))
       : ctx.obs.timeQuery('metrics_product_scan', () => productsByScan(db, input));
-    freshness = fromOrders();
+    freshness = fromLineBlocks();
   } else if (reader) {
     ({ result, freshness } = fromCaughtUpRollups(ctx, db, input, reader));
   } else {
@@ -187,8 +195,8 @@ export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput) 
 export type SalesProductPartInput = TaskBase & SalesRequest & { part: number; parts: number };
 
 /**
- * One part of an every-product answer: the range's orders with order_pk in the part's share, their lines
- * accumulated per product (src/sales/product-scan.ts). The parts run on several workers at once; the
+ * One part of a product ranking: its share of the range's day blocks and of the orders not in them, their
+ * lines accumulated per product (src/sales/product-scan.ts). The parts run on several workers at once; the
  * answering task merges them. Its typed arrays go back transferred, not copied.
  */
 export const salesProductPart = defineTask('salesProductPart', (ctx, input: SalesProductPartInput) => {

@@ -17,44 +17,48 @@ import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import { STREAM_PROBLEMS, workerStream } from '../http/worker-stream.js';
-import { PRODUCT_SCAN_MIN_TOP, productPartBuffers } from '../sales/product-scan.js';
+import { type ProductPart, productPartBuffers } from '../sales/product-scan.js';
 import type { AppDeps } from './deps.js';
 
 /** Buckets per Arrow record batch. */
 const ARROW_BATCH_ROWS = 8192;
 
+/** What the route hands the sales tasks. */
+type SalesTaskInput = SalesRequest & { requestId: string; tenantId: number; refreshBudgetMs: number };
+
 export function salesRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/metrics');
   /**
-   * The answer as an Arrow IPC stream from one worker, a record batch at a time. A ranking of many products
-   * reads every line of the range: first in parts by order id on the idle workers at once, then merged by
-   * the streaming task (their typed arrays transferred both ways, never copied).
+   * A product ranking reads every line of the range: first in parts on the idle workers at once (their
+   * typed arrays transferred back), then merged by the answering task. None on PostgreSQL, where the
+   * answering task reads the orders itself, and none with source=orders.
    */
-  async function streamArrow(
-    c: Context<AppEnv>,
-    request: SalesRequest & { requestId: string; tenantId: number; refreshBudgetMs: number },
-  ): Promise<Response> {
-    // (on PostgreSQL the orders are read by the answering task itself: no parts)
+  async function productParts(
+    request: SalesTaskInput,
+  ): Promise<{ productParts?: ProductPart[]; productPartsMs?: number }> {
     const parts =
-      request.groupBy === 'product' &&
-      request.top > PRODUCT_SCAN_MIN_TOP &&
-      deps.config.storage.kind === 'sqlite'
+      request.groupBy === 'product' && request.source !== 'orders' && deps.config.storage.kind === 'sqlite'
         ? deps.pool.idleWorkers()
         : 0;
-    const productParts =
-      parts > 1
-        ? await Promise.all(
-            Array.from({ length: parts }, (_, part) =>
-              deps.pool.run('salesProductPart', { ...request, part, parts }),
-            ),
-          )
-        : undefined;
+    if (parts < 2) return {};
+    return {
+      productParts: await Promise.all(
+        Array.from({ length: parts }, (_, part) =>
+          deps.pool.run('salesProductPart', { ...request, part, parts }),
+        ),
+      ),
+    };
+  }
+
+  /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
+  async function streamArrow(c: Context<AppEnv>, request: SalesTaskInput): Promise<Response> {
+    const parts = await productParts(request);
     const { body } = workerStream(
       c,
       deps,
       'salesMetricsArrow',
-      { ...request, batchRows: ARROW_BATCH_ROWS, ...(productParts ? { productParts } : {}) },
-      { logName: 'metrics', transfer: productParts?.flatMap(productPartBuffers) },
+      { ...request, batchRows: ARROW_BATCH_ROWS, ...parts },
+      { logName: 'metrics', transfer: parts.productParts?.flatMap(productPartBuffers) },
     );
     return c.body(body, 200, {
       'content-type': ARROW_STREAM_MEDIA_TYPE,
@@ -69,7 +73,7 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
       path: '/api/v1/tenants/:tenant_id/metrics/sales',
       summary:
         'Sales metrics by hour, day, ISO week, month, product or category; approx (pre-aggregates + sketches) or exact',
-      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour or (over whole days) category or product merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds. exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product over whole days, both precisions rank products from the per-day product sums; approx then merges the ranked products' per-day sketches, exact reads only their lines. A ranking of more than ${PRODUCT_SCAN_MIN_TOP} products reads every line of the range once instead (in parts by order id on the idle workers) and is exact in both precisions. Otherwise, or with source=orders (exact only), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
+      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour or (over whole days) category or product merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds. exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product, any range, both precisions: every line of the range is read once (the per-day columnar line blocks of clean whole days, the orders for the rest; in parts on the idle workers) and the answer is exact. Otherwise, or with source=orders (exact only), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
       tag: 'metrics',
       auth: 'api_key',
       query: SalesQuery,
@@ -113,6 +117,15 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
         refreshBudgetMs: deps.config.sales.readRefreshBudgetMs,
       };
       if (arrow) return streamArrow(c, request);
+      if (q.group_by === 'product') {
+        const parts = await productParts(request);
+        const result = await deps.pool.run(
+          'salesMetrics',
+          { ...request, ...parts },
+          parts.productParts?.flatMap(productPartBuffers),
+        );
+        return c.json(result);
+      }
       // a long range by time is cut at bucket boundaries across the idle workers, answered in parallel
       const ranges: [number, number][] =
         q.group_by === 'day' || q.group_by === 'hour'

@@ -6,7 +6,7 @@
  */
 import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
-import { ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
+import { lineBlocksOfDaySql, ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
 
@@ -189,7 +189,7 @@ export function scanProductPart(db: Db, r: SalesRequest, index = 0, count = 1): 
     const acc = new ProductAccumulator(maxId);
     const plan = blockPlan(db, r);
     const wanted = statusCodes(r.statuses);
-    const blocks = db.prepare('SELECT block FROM order_line_blocks WHERE day = ? ORDER BY part').pluck();
+    const blocks = db.prepare(lineBlocksOfDaySql).pluck();
     let blockDays = 0;
     for (let i = index; i < plan.blockDays.length; i += count) {
       let found = 0;

@@ -16,23 +16,16 @@ import {
   timeKey,
 } from '../domain/sales.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
-import {
-  categoryRollupSql,
-  dirtyMonthsSql,
-  productLinesSql,
-  productRankSql,
-  productSketchesOfDaySql,
-  rollupAnswersSql,
-  rollupSql,
-} from '../storage/sales-sql.js';
+import { categoryRollupSql, dirtyMonthsSql, rollupAnswersSql, rollupSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { approxBucket, exactBucket, type SalesAnswer } from './buckets.js';
 import { GroupAccumulator, type ItemLine } from './exact-scan.js';
 
 /**
  * The pre-aggregate path that answers a request, with its query name for the timings, or null when
- * only the orders can: time buckets (exact only over whole hours), approx by category over whole days,
- * and products over whole days; `source=orders` always reads the orders.
+ * only the orders can: time buckets (exact only over whole hours) and categories over whole days;
+ * products never (a ranking reads every line of the range: src/sales/product-scan.ts); `source=orders`
+ * always reads the orders.
  */
 export function rollupReader(db: Db, r: SalesRequest): { query: string; read: () => SalesAnswer } | null {
   const wholeHours = r.start % HOUR === 0 && r.end % HOUR === 0;
@@ -50,7 +43,7 @@ export function rollupReader(db: Db, r: SalesRequest): { query: string; read: ()
     case 'category':
       return wholeDays ? { query, read: () => categoryFromRollups(db, r) } : null;
     case 'product':
-      return wholeDays ? { query, read: () => productFromRollups(db, r) } : null;
+      return null; // every line of the range read once (src/sales/product-scan.ts)
   }
 }
 
@@ -154,87 +147,6 @@ function storedAnswers(
         ? `approx: ${table}, one row per bucket (exact sums; its HyperLogLog estimate of customers and t-digest percentiles, computed when the row was written)`
         : `exact: ${table}, one row per bucket (exact sums; its distinct customers and nearest-rank percentiles, computed from its exact sets when the row was written)`,
   };
-}
-
-/**
- * By product over whole days: the ranking, with each product's sums, from the per-day product sums;
- * then per ranked product either its per-day sketches merged (approx) or its lines through the product
- * index (exact), so only the top products are read either way.
- */
-function productFromRollups(db: Db, r: SalesRequest): SalesAnswer {
-  const ranked = db
-    .prepare(productRankSql(r.statuses.length))
-    .all(r.start / DAY, r.end / DAY, ...r.statuses, r.top) as (AggregateRow & { k: number })[];
-  if (r.precision === 'approx') {
-    const { buckets, rows } = approxProducts(db, r, ranked);
-    return {
-      data: ranked.map((p) => buckets.get(p.k)!),
-      rows,
-      method:
-        "approx: rollup_daily_product sums rank the products; each ranked product's per-day HyperLogLog of customers and t-digest of order values merged from rollup_daily_product_sketch",
-    };
-  }
-  const lines = db.prepare(productLinesSql(r.statuses.length));
-  const acc = new GroupAccumulator();
-  let rows = 0;
-  for (const { k } of ranked) {
-    for (const row of lines.iterate(k, r.start, r.end, ...r.statuses) as IterableIterator<ItemLine>) {
-      rows++;
-      acc.addLine(k, row);
-    }
-  }
-  acc.close();
-  return {
-    data: acc.out,
-    rows,
-    method:
-      "exact: rollup_daily_product sums rank the products, then the ranked products' lines through the product index",
-  };
-}
-
-/** Ranked products whose per-day sketches are merged together: bounds the aggregates alive at once. */
-const PRODUCT_SLICE = 1000;
-
-/**
- * Each ranked product's sums (from the ranking) and its per-day sketches merged, a slice of products
- * (by id) at a time, day by day through the sketch table's key: the slice's ids looked up one by one,
- * or, where they are dense (a wide ranking), its whole id range read. Memory holds one slice's
- * aggregates and the finished buckets.
- */
-function approxProducts(
-  db: Db,
-  r: SalesRequest,
-  ranked: (AggregateRow & { k: number })[],
-): { buckets: Map<number, Bucket>; rows: number } {
-  const startDay = r.start / DAY;
-  const endDay = r.end / DAY;
-  const listed = db.prepare(productSketchesOfDaySql(r.statuses.length, 'listed'));
-  const idRange = db.prepare(productSketchesOfDaySql(r.statuses.length, 'id-range'));
-  const byId = [...ranked].sort((a, b) => a.k - b.k);
-  const buckets = new Map<number, Bucket>();
-  let rows = 0;
-  for (let at = 0; at < byId.length; at += PRODUCT_SLICE) {
-    const slice = byId.slice(at, at + PRODUCT_SLICE);
-    const sales = new Map<number, SalesAggregate>();
-    for (const product of slice) aggregateFor(sales, product.k, false).mergeRow(product);
-    const first = slice[0]!.k;
-    const last = slice[slice.length - 1]!.k;
-    // a range read costs its ids' rows, lookups one seek per product and status: range when dense
-    const dense = last - first + 1 <= 2 * slice.length;
-    const ids = dense ? [first, last] : [JSON.stringify(slice.map((p) => p.k))];
-    for (let day = startDay; day < endDay; day++) {
-      for (const row of (dense ? idRange : listed).iterate(day, ...r.statuses, ...ids) as IterableIterator<
-        Pick<AggregateRow, 'customers_hll' | 'values_tdigest'> & { k: number }
-      >) {
-        const product = sales.get(row.k);
-        if (!product) continue; // an unranked product inside the range
-        rows++;
-        product.mergeStructures(row);
-      }
-    }
-    for (const [k, product] of sales) buckets.set(k, approxBucket(k, product));
-  }
-  return { buckets, rows };
 }
 
 /**

@@ -14,34 +14,26 @@ export interface LineRow {
 }
 
 /**
- * Per-status, per-category and per-status, per-product aggregates of order lines (each order's lines
- * arriving together): each order's lines of a key summed, the order counted once per key. Categories are
- * few: they keep exact sets and a pre-merged row of the default sale statuses, as the day level does;
- * products are many (thousands a day): sums and sketches only.
+ * Per-status, per-category aggregates of order lines (each order's lines arriving together): each order's
+ * lines of a category summed, the order counted once per category. Categories are few: they keep exact
+ * sets and a pre-merged row of the default sale statuses, as the day level does. (Products are answered
+ * from the day's line blocks instead: src/storage/line-blocks.ts.)
  */
-export function groupLines(lines: Iterable<LineRow>): {
-  categories: LineGroups<string>;
-  products: LineGroups<number>;
-} {
+export function groupLines(lines: Iterable<LineRow>): LineGroups<string> {
   const categories = new LineGroups<string>({ exactSets: true, defaultStatusesMerged: true });
-  const products = new LineGroups<number>({ exactSets: false, defaultStatusesMerged: false });
   let order = null as LineRow | null; // the current order's first line
   const closeOrder = () => {
-    if (!order) return;
-    categories.closeOrder(order.status, order.customer_pk, order.total_cents);
-    products.closeOrder(order.status, order.customer_pk, order.total_cents);
+    if (order) categories.closeOrder(order.status, order.customer_pk, order.total_cents);
   };
   for (const r of lines) {
     if (r.order_pk !== order?.order_pk) {
       closeOrder();
       order = r;
     }
-    const revenue = r.quantity * r.unit_price_cents;
-    categories.addLine(r.category, r.quantity, revenue);
-    products.addLine(r.product_id, r.quantity, revenue);
+    categories.addLine(r.category, r.quantity, r.quantity * r.unit_price_cents);
   }
   closeOrder();
-  return { categories, products };
+  return categories;
 }
 
 /**

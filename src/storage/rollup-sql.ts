@@ -7,7 +7,7 @@ const ANSWER_COLUMNS =
 /**
  * The statements the rollup builder runs (src/storage/rollups.ts), prepared once per connection: the dirty
  * hours and the watermark, the orders and lines a rebuild or a delta reads, and the rows it writes at each
- * level (hour, day, day x category, day x product, month x category).
+ * level (hour, day, day x category, month x category, the day's line blocks).
  */
 export function rollupStatements(db: Db) {
   return {
@@ -52,28 +52,12 @@ export function rollupStatements(db: Db) {
          values_exact
        FROM rollup_daily_category WHERE day = ? AND status = ? AND category = ?`,
     ),
-    productRow: db.prepare(
-      `SELECT s.orders, s.units, s.revenue_cents, s.order_value_cents, k.customers_hll, k.values_tdigest
-       FROM rollup_daily_product s LEFT JOIN rollup_daily_product_sketch k
-         ON k.day = s.day AND k.status = s.status AND k.product_id = s.product_id
-       WHERE s.day = ? AND s.status = ? AND s.product_id = ?`,
-    ),
-    replaceProduct: db.prepare(
-      `INSERT OR REPLACE INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents,
-         order_value_cents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    replaceProductSketch: db.prepare(
-      `INSERT OR REPLACE INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)
-       VALUES (?, ?, ?, ?, ?)`,
-    ),
     deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
     insertHour: db.prepare(
       `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
          customers_exact, values_exact, dirty, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
     ),
-    deleteDayProductSketches: db.prepare('DELETE FROM rollup_daily_product_sketch WHERE day = ?'),
-    deleteDayProducts: db.prepare('DELETE FROM rollup_daily_product WHERE day = ?'),
     // an order's lines come out together (orders by date, each order's items, each item's product)
     dayLines: db.prepare(
       `SELECT o.order_pk, o.status, o.customer_pk, o.total_cents, p.category, i.product_id, i.quantity,

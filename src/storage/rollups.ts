@@ -9,7 +9,6 @@ import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { decodeLineBlock, LineBlockWriter } from './line-blocks.js';
-import { MultiRowInsert } from './multi-row.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
 import { type RollupStatements, rollupStatements } from './rollup-sql.js';
 import type { Db } from './sqlite.js';
@@ -73,21 +72,8 @@ function hoursByDayNewestFirst(hours: readonly number[]): number[][] {
  */
 export class RollupBuilder {
   private readonly s: RollupStatements;
-  /** a day holds thousands of product rows: written in multi-row statements */
-  private readonly insertDayProducts: MultiRowInsert;
-  private readonly insertDayProductSketches: MultiRowInsert;
 
   constructor(private readonly db: Db) {
-    this.insertDayProducts = new MultiRowInsert(
-      db,
-      'INSERT INTO rollup_daily_product (day, status, product_id, orders, units, revenue_cents, order_value_cents)',
-      7,
-    );
-    this.insertDayProductSketches = new MultiRowInsert(
-      db,
-      'INSERT INTO rollup_daily_product_sketch (day, status, product_id, customers_hll, values_tdigest)',
-      5,
-    );
     this.s = rollupStatements(db);
   }
 
@@ -107,12 +93,12 @@ export class RollupBuilder {
   }
 
   /**
-   * The day per status and category and per status and product, from one pass over the day's lines (up to
-   * the watermark): each order's lines of a category (product) summed, the order counted once.
+   * The day per status and category, and the day's line block, from one pass over the day's lines (up to
+   * the watermark): each order's lines of a category summed, the order counted once.
    */
   private rebuildDayLines(day: number, watermark: number): void {
     const block = new LineBlockWriter();
-    const { categories, products } = groupLines(
+    const categories = groupLines(
       tapped(
         this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
         (line) => block.add(line),
@@ -121,18 +107,8 @@ export class RollupBuilder {
     this.s.deleteDayBlocks.run(day);
     if (block.orders > 0) this.s.insertDayBlock.run(day, 0, block.orders, block.lines, block.encode());
     this.s.deleteDayCategory.run(day);
-    this.s.deleteDayProductSketches.run(day);
-    this.s.deleteDayProducts.run(day);
     for (const [status, category, sales] of categories.entries())
       this.writeCategory(this.s.insertDayCategory, day, status, category, sales);
-    const sums: unknown[][] = [];
-    const sketches: unknown[][] = [];
-    for (const [status, product, sales] of products.entries()) {
-      sums.push([day, status, product, sales.orders, sales.units, sales.revenue, sales.orderValue]);
-      sketches.push([day, status, product, sales.customers.serialize(), sales.values.serialize()]);
-    }
-    this.insertDayProducts.run(sums);
-    this.insertDayProductSketches.run(sketches);
   }
 
   /** One category row of a level: the day's (insertDayCategory) or the month's (insertMonthCategory). */
@@ -253,10 +229,7 @@ export class RollupBuilder {
     this.s.insertDayBlock.run(day, 0, whole.orders, whole.lines, whole.encode());
   }
 
-  private mergeDayLines(
-    day: number,
-    { categories, products }: { categories: LineGroups<string>; products: LineGroups<number> },
-  ): void {
+  private mergeDayLines(day: number, categories: LineGroups<string>): void {
     // the month's rows take the same deltas while the month is clean (a dirty one is merged from its days)
     const month = monthOfDay(day);
     const monthClean = this.s.isMonthDirty.get(month) === undefined;
@@ -266,26 +239,6 @@ export class RollupBuilder {
       if (!monthClean) continue;
       const monthly = this.s.monthCategoryRow.get(month, status, category) as AggregateRow | undefined;
       this.writeCategory(this.s.insertMonthCategory, month, status, category, mergedWith(monthly, delta));
-    }
-    for (const [status, product, delta] of products.entries()) {
-      const stored = this.s.productRow.get(day, status, product) as AggregateRow | undefined;
-      const merged = mergedWith(stored, delta, false);
-      this.s.replaceProduct.run(
-        day,
-        status,
-        product,
-        merged.orders,
-        merged.units,
-        merged.revenue,
-        merged.orderValue,
-      );
-      this.s.replaceProductSketch.run(
-        day,
-        status,
-        product,
-        merged.customers.serialize(),
-        merged.values.serialize(),
-      );
     }
   }
 
@@ -506,12 +459,8 @@ export class RollupBuilder {
 }
 
 /** A stored row (if any) with a delta merged in: the row's sums and structures plus the delta's. */
-function mergedWith(
-  stored: AggregateRow | undefined,
-  delta: SalesAggregate,
-  exactSets = true,
-): SalesAggregate {
-  const merged = new SalesAggregate(exactSets);
+function mergedWith(stored: AggregateRow | undefined, delta: SalesAggregate): SalesAggregate {
+  const merged = new SalesAggregate();
   if (stored) merged.mergeRow(stored);
   merged.mergeRow({ ...delta.toRow(), order_value_cents: delta.orderValue });
   return merged;

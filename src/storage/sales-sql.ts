@@ -107,35 +107,8 @@ export function categoryRollupSql(
        FROM ${table} WHERE ${key} >= ? AND ${key} < ? AND status IN (${placeholders(statuses)})`;
 }
 
+/** One day's line blocks (sql/shard/018), in the order they were written: (epoch day). */
+export const lineBlocksOfDaySql = 'SELECT block FROM order_line_blocks WHERE day = ? ORDER BY part';
+
 /** The dirty months of a range of epoch months (start, end): their month-level rows are not valid. */
 export const dirtyMonthsSql = 'SELECT month FROM rollup_dirty_months WHERE month >= ? AND month < ?';
-
-/**
- * Top products by revenue over whole days from the per-day product sums, with those sums: (start day,
- * end day, ...statuses, top). Ties go to the lower product id, as in the scan.
- */
-export function productRankSql(statuses: number): string {
-  return `SELECT product_id AS k, sum(orders) AS orders, sum(units) AS units, sum(revenue_cents) AS revenue_cents,
-         sum(order_value_cents) AS order_value_cents
-       FROM rollup_daily_product WHERE day >= ? AND day < ? AND status IN (${placeholders(statuses)})
-       GROUP BY product_id ORDER BY sum(revenue_cents) DESC, product_id LIMIT ?`;
-}
-
-/**
- * One day's per-product sketches through the key (day, status, product): either the listed products, a
- * lookup each, (day, ...statuses, JSON array of product ids); or every product in an id range, one
- * range read per status, (day, ...statuses, first id, last id).
- */
-export function productSketchesOfDaySql(statuses: number, select: 'listed' | 'id-range'): string {
-  const products =
-    select === 'listed' ? 'product_id IN (SELECT value FROM json_each(?))' : 'product_id BETWEEN ? AND ?';
-  return `SELECT product_id AS k, customers_hll, values_tdigest FROM rollup_daily_product_sketch
-       WHERE day = ? AND status IN (${placeholders(statuses)}) AND ${products}`;
-}
-
-/** One product's lines in a range with their orders, through the product index: (product, start, end, ...statuses). */
-export function productLinesSql(statuses: number): string {
-  return `SELECT i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
-       FROM order_items i INDEXED BY order_items_product JOIN orders o ON o.order_pk = i.order_pk
-       WHERE i.product_id = ? AND o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)}`;
-}

@@ -200,12 +200,13 @@ describe('exact mode matches the definitions', () => {
         hour: 'exact: rollup_hourly',
         week: 'exact: rollup_daily',
         month: 'exact: rollup_daily',
-        product: 'exact: rollup_daily_product sums rank the products',
+        product: "exact: one pass over the range's order lines (order_line_blocks of 10 days",
         category: 'exact: rollup_daily_category, default statuses pre-merged',
       }[groupBy]!;
       expect(body.meta.method).toContain(method);
       // 240 hours are cut across the two idle workers at an hour boundary; 10 days stay whole
-      expect(body.meta.parallel_parts).toBe(groupBy === 'hour' ? 2 : undefined);
+      // (and a product ranking's lines are read in parts on both idle workers)
+      expect(body.meta.parallel_parts).toBe(groupBy === 'hour' || groupBy === 'product' ? 2 : undefined);
       {
         // the same answer read from the orders themselves
         const raw = await metrics({
@@ -329,43 +330,29 @@ describe('approx mode: pre-aggregates and sketches', () => {
     }
   }
 
-  it('product: ranked by the exact per-day sums, per-product sketches merged, within the same bounds', async () => {
-    const { body } = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 5 });
-    expect(body.meta.method).toContain('rollup_daily_product sums rank the products');
-    expect(body.meta.method).toContain('merged from rollup_daily_product_sketch');
-    expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
-    const want = expectedProducts(orders, 5);
-    withinBounds(body.data, want);
-    // sketches per day and status: ten days of three statuses merged per product
-    expect(body.meta.rows_scanned).toBe(5 * 10 * 3);
-    for (const b of body.data) {
-      const values = orders
-        .filter(
-          (o) =>
-            o.created_at < '2026-02-11' &&
-            ['paid', 'shipped', 'delivered'].includes(o.status) &&
-            o.items.some((it) => it.product_id === b.key),
-        )
-        .map((o) => o.total_cents);
-      expectRanksWithin(b, values);
-    }
-    // every ranking size: the ranked ids read by id range where dense, looked up one by one where
-    // sparse (the worker's rule: span <= 2 x count); both kinds occur among these sizes
-    const kinds = new Set<string>();
-    for (const top of [1, 2, 3, 4, 6, 8, 12]) {
-      const want = expectedProducts(orders, top);
-      const ids = want.map((b) => b.key as number);
-      kinds.add(Math.max(...ids) - Math.min(...ids) + 1 <= 2 * ids.length ? 'id-range' : 'listed');
-      withinBounds(
-        (await metrics({ group_by: 'product', precision: 'approx', ...range, top })).body.data,
-        want,
+  it('product, approx too: every line of the range read once from the day line blocks, so the answer is exact', async () => {
+    for (const top of [1, 5, 12, 1000]) {
+      const { body } = await metrics({ group_by: 'product', precision: 'approx', ...range, top });
+      expect(body.meta.method).toContain(
+        "exact: one pass over the range's order lines (order_line_blocks of 10 days",
       );
+      expect(body.meta.error_bounds).toBeUndefined(); // nothing estimated
+      expect(body.data).toEqual(expectedProducts(orders, top));
     }
-    expect([...kinds].sort()).toEqual(['id-range', 'listed']);
-    // the whole ranking (every product) agrees with the exact one on keys and sums
-    const all = await metrics({ group_by: 'product', precision: 'approx', ...range, top: 1000 });
-    const exactAll = expectedProducts(orders, 1000);
-    withinBounds(all.body.data, exactAll);
+    // a range not in whole days: the whole days from their blocks, the hours around them from the orders
+    const partial = { start_date: '2026-02-01T06:00:00Z', end_date: '2026-02-03T18:00:00Z' };
+    const { body } = await metrics({ group_by: 'product', precision: 'approx', ...partial, top: 1000 });
+    expect(body.meta.method).toContain('order_line_blocks of 1 days + orders and their lines');
+    expect(body.data).toEqual(
+      expected(
+        orders,
+        'product',
+        Date.parse(partial.start_date),
+        Date.parse(partial.end_date),
+        undefined,
+        1000,
+      ),
+    );
   });
 
   it('stays correct after further ingests, including late orders into hours already aggregated', async () => {
@@ -395,11 +382,13 @@ describe('approx mode: pre-aggregates and sketches', () => {
       expected(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
     const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
-    expect(byProduct.body.meta.method).toContain('rollup_daily_product_sketch');
-    withinBounds(byProduct.body.data, expectedProducts(all));
+    expect(byProduct.body.meta.method).toContain('order_line_blocks of 10 days');
+    expect(byProduct.body.data).toEqual(expectedProducts(all));
     for (const groupBy of ['hour', 'day', 'week', 'month', 'product', 'category']) {
       const exact = await metrics({ group_by: groupBy, precision: 'exact', ...range });
-      expect(exact.body.meta.method).toContain('exact: rollup_');
+      expect(exact.body.meta.method).toMatch(
+        /^exact: (rollup_|one pass over the range's order lines \(order_line_blocks)/,
+      );
       expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
         expected(all, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11')),
       );
