@@ -19,7 +19,6 @@ import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sal
 import { categoryRollupSql, dirtyMonthsSql, rollupAnswersSql, rollupSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { approxBucket, exactBucket, type SalesAnswer } from './buckets.js';
-import { GroupAccumulator, type ItemLine } from './exact-scan.js';
 
 /**
  * The pre-aggregate path that answers a request, with its query name for the timings, or null when

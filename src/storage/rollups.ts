@@ -306,7 +306,10 @@ export class RollupBuilder {
       AggregateRow & { status: string; category: string }
     >) {
       let byCategory = groups.get(r.status);
-      if (!byCategory) groups.set(r.status, (byCategory = new Map()));
+      if (!byCategory) {
+        byCategory = new Map();
+        groups.set(r.status, byCategory);
+      }
       aggregateFor(byCategory, r.category).mergeRow(r);
     }
     this.s.deleteMonthCategory.run(month);
