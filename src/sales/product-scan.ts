@@ -5,6 +5,7 @@
  * construction, so both precisions use it when an answer ranks many products.
  */
 import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
+import { mergePairwise } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import { lineBlocksOfDaySql, ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
@@ -161,6 +162,11 @@ class ProductAccumulator {
       customers[at] = this.pairCustomer.data[i]!;
       values[at] = this.pairValue.data[i]!;
     }
+    // each product's runs sorted here, in the part's own worker, so the merge only merges sorted runs
+    for (let p = 0; p < products; p++) {
+      customers.subarray(offsets[p]!, offsets[p + 1]!).sort();
+      values.subarray(offsets[p]!, offsets[p + 1]!).sort();
+    }
     return {
       ids: this.id.data.slice(0, products),
       revenue: this.revenue.data.slice(0, products),
@@ -269,52 +275,55 @@ function blockPlan(
  * `top` their customers counted once across parts and the percentiles taken over every part's orders.
  */
 export function mergeProductParts(parts: readonly ProductPart[], top: number): SalesAnswer {
+  // product id -> union index: an array where ids are small, a Map otherwise; and per part, the union
+  // index -> the part's own index (-1 where the part has no line of the product)
+  let maxId = 0;
+  for (const part of parts) for (const id of part.ids) if (id > maxId) maxId = id;
+  const byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
   const slot = new Map<number, number>();
-  const ids: number[] = [];
-  const revenue: number[] = [];
-  const units: number[] = [];
-  const orders: number[] = [];
-  for (const part of parts)
+  const capacity = parts.reduce((n, part) => n + part.ids.length, 0);
+  const ids = new Float64Array(capacity);
+  const revenue = new Float64Array(capacity);
+  const units = new Float64Array(capacity);
+  const orders = new Float64Array(capacity);
+  const inPart = parts.map(() => new Int32Array(capacity).fill(-1));
+  let products = 0;
+  parts.forEach((part, k) => {
     for (let p = 0; p < part.ids.length; p++) {
       const key = part.ids[p]!;
-      let m = slot.get(key);
-      if (m === undefined) {
-        m = ids.length;
-        slot.set(key, m);
-        ids.push(key);
-        revenue.push(0);
-        units.push(0);
-        orders.push(0);
+      let m = byId ? byId[key]! : (slot.get(key) ?? -1);
+      if (m === -1) {
+        m = products++;
+        if (byId) byId[key] = m;
+        else slot.set(key, m);
+        ids[m] = key;
       }
       revenue[m]! += part.revenue[p]!;
       units[m]! += part.units[p]!;
       orders[m]! += part.orders[p]!;
+      inPart[k]![m] = p;
     }
-  const ranked = ids
-    .map((_, m) => m)
-    .sort((a, b) => revenue[b]! - revenue[a]! || ids[a]! - ids[b]!)
-    .slice(0, top);
-  // each part's dense index of a product, to find its pairs
-  const partSlots = parts.map((part) => {
-    const local = new Map<number, number>();
-    for (let p = 0; p < part.ids.length; p++) local.set(part.ids[p]!, p);
-    return local;
   });
+  const ranked = topByRevenue(ids.subarray(0, products), revenue.subarray(0, products), top);
+  // one product's customers and order values at a time: its parts' sorted runs merged into views of
+  // scratch arrays sized for the largest (a product in one part only is read in place)
+  let largest = 0;
+  for (const m of ranked) largest = Math.max(largest, orders[m]!);
+  const customerScratch = new Int32Array(largest);
+  const valueScratch = new Float64Array(largest);
   const data: Bucket[] = ranked.map((m) => {
     const n = orders[m]!;
-    const customers = new Int32Array(n);
-    const values = new Float64Array(n);
-    let at = 0;
-    parts.forEach((part, k) => {
-      const p = partSlots[k]!.get(ids[m]!);
-      if (p === undefined) return;
-      const from = part.offsets[p]!;
-      const to = part.offsets[p + 1]!;
-      customers.set(part.customers.subarray(from, to), at);
-      values.set(part.values.subarray(from, to), at);
-      at += to - from;
-    });
-    values.sort();
+    const customerRuns: Int32Array[] = [];
+    const valueRuns: Float64Array[] = [];
+    for (let k = 0; k < parts.length; k++) {
+      const p = inPart[k]![m]!;
+      if (p === -1) continue;
+      const part = parts[k]!;
+      customerRuns.push(part.customers.subarray(part.offsets[p]!, part.offsets[p + 1]!));
+      valueRuns.push(part.values.subarray(part.offsets[p]!, part.offsets[p + 1]!));
+    }
+    const customers = sortedUnion(customerRuns, customerScratch);
+    const values = sortedUnion(valueRuns, valueScratch);
     let sum = 0;
     for (let i = 0; i < n; i++) sum += values[i]!;
     return {
@@ -322,7 +331,7 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
       orders: n,
       units: units[m]!,
       revenue_cents: revenue[m]!,
-      unique_customers: distinctSorted(customers.sort()),
+      unique_customers: distinctSorted(customers),
       avg_order_value_cents: avg(sum, n),
       p50_order_value_cents: nearestRank(values, 50),
       p95_order_value_cents: nearestRank(values, 95),
@@ -342,6 +351,47 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
     rows: parts.reduce((n, part) => n + part.rows, 0),
     method: `exact: one pass over the range's order lines (${read.join(' + ') || 'none in the range'}${parts.length > 1 ? `; in ${parts.length} parts read in parallel` : ''}), every product accumulated in typed arrays, then ranked`,
   };
+}
+
+/**
+ * Sorted runs as one sorted array: the run itself when there is one, merged into `scratch` when two, merged
+ * pairwise (allocating) when more.
+ */
+function sortedUnion<T extends Int32Array | Float64Array>(runs: T[], scratch: T): T {
+  if (runs.length === 1) return runs[0]!;
+  if (runs.length === 2) return mergeTwoInto(runs[0]!, runs[1]!, scratch);
+  return (
+    mergePairwise(runs, (a, b) =>
+      mergeTwoInto(a, b, new (a.constructor as new (n: number) => T)(a.length + b.length)),
+    ) ?? (scratch.subarray(0, 0) as T)
+  );
+}
+
+/** Two sorted runs merged into the start of `out`; returns that view. */
+function mergeTwoInto<T extends Int32Array | Float64Array>(a: T, b: T, out: T): T {
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[o++] = a[i++]!;
+  while (j < b.length) out[o++] = b[j++]!;
+  return out.subarray(0, o) as T;
+}
+
+/**
+ * The indices of the `top` highest revenues, highest first, ties to the lower id. A few of many are picked
+ * by the revenue the `top`-th reaches (one numeric sort of the revenues), then only those are ordered.
+ */
+function topByRevenue(ids: Float64Array, revenue: Float64Array, top: number): number[] {
+  const n = ids.length;
+  let candidates: number[];
+  if (top >= n) candidates = Array.from({ length: n }, (_, m) => m);
+  else {
+    const threshold = Float64Array.from(revenue).sort()[n - top]!;
+    candidates = [];
+    for (let m = 0; m < n; m++) if (revenue[m]! >= threshold) candidates.push(m);
+  }
+  return candidates.sort((a, b) => revenue[b]! - revenue[a]! || ids[a]! - ids[b]!).slice(0, top);
 }
 
 /** Every product's exact sales in the range, ranked, the first `top`, read in one part. */
