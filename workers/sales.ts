@@ -1,4 +1,11 @@
-import { type Bucket, errorBounds, HOUR, type SalesRequest, type SalesResult } from '../src/domain/sales.js';
+import {
+  type Bucket,
+  errorBounds,
+  exactErrorBounds,
+  HOUR,
+  type SalesRequest,
+  type SalesResult,
+} from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
 import {
@@ -141,11 +148,14 @@ function salesResult(
       ...(input.productParts ? { parallel_parts: input.productParts.length } : {}),
       rows_scanned: result.rows,
       freshness,
-      ...(input.precision === 'approx' && result.method.startsWith('approx')
-        ? {
-            error_bounds: errorBounds(HyperLogLog.RSE),
-            ...(aligned ? {} : { range_rounded_to_whole_hours: true }),
-          }
+      // approx answers carry their bounds; one computed exactly (every line read) says its error is zero
+      ...(input.precision === 'approx'
+        ? result.method.startsWith('approx')
+          ? {
+              error_bounds: errorBounds(HyperLogLog.RSE),
+              ...(aligned ? {} : { range_rounded_to_whole_hours: true }),
+            }
+          : { error_bounds: exactErrorBounds() }
         : {}),
     },
   };

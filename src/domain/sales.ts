@@ -174,6 +174,19 @@ export function errorBounds(rse: number) {
   };
 }
 
+/** The bounds of an approx request answered exactly (every line read): no error on any measure. */
+export function exactErrorBounds(): ReturnType<typeof errorBounds> {
+  const exact = errorBounds(0);
+  return {
+    ...exact,
+    unique_customers: {
+      ...exact.unique_customers,
+      note: 'counted exactly: every line of the range was read',
+    },
+    percentiles: { rank_error: 0, note: 'nearest-rank over every order value: exact' },
+  };
+}
+
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

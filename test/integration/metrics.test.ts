@@ -336,7 +336,11 @@ describe('approx mode: pre-aggregates and sketches', () => {
       expect(body.meta.method).toContain(
         "exact: one pass over the range's order lines (order_line_blocks of 10 days",
       );
-      expect(body.meta.error_bounds).toBeUndefined(); // nothing estimated
+      // nothing estimated: the bounds say the error is zero
+      expect(body.meta.error_bounds).toMatchObject({
+        unique_customers: { relative_standard_error: 0, relative_error_95: 0 },
+        percentiles: { rank_error: 0 },
+      });
       expect(body.data).toEqual(expectedProducts(orders, top));
     }
     // a range not in whole days: the whole days from their blocks, the hours around them from the orders
@@ -555,8 +559,8 @@ describe('Arrow record batches', () => {
   it('every product (top above 1000): one pass over the lines in parts on the idle workers, exact in both precisions, for any range', async () => {
     const ranges = [
       range, // most of the orders: read in storage order
-      { start_date: '2026-02-03', end_date: '2026-02-04' }, // a narrow one: through the date index
-      { start_date: '2026-02-02T05:30:00Z', end_date: '2026-02-06T17:10:00Z' }, // not whole days
+      { start_date: '2026-02-03', end_date: '2026-02-04' }, // one day
+      { start_date: '2026-02-02T05:30:00Z', end_date: '2026-02-06T17:10:00Z' }, // the ends from the orders
     ];
     for (const r of ranges)
       for (const precision of ['exact', 'approx']) {
@@ -572,7 +576,10 @@ describe('Arrow record batches', () => {
         expect(want.length).toBeGreaterThan(0);
         expect(got.rows).toEqual(want);
         expect(got.meta.method).toMatch(/^exact: one pass over the range's order lines/);
-        expect(got.meta).not.toHaveProperty('error_bounds');
+        // approx read exactly: its bounds say zero error; exact carries none
+        if (precision === 'approx')
+          expect(got.meta).toMatchObject({ error_bounds: { percentiles: { rank_error: 0 } } });
+        else expect(got.meta).not.toHaveProperty('error_bounds');
       }
   });
 });
