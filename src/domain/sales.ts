@@ -131,6 +131,35 @@ export function timeKey(groupBy: TimeGroup, ms: number): string {
   }
 }
 
+/** The bucket of `groupBy` holding `ms`: its key (timeKey) and its span [start, end) in milliseconds. */
+export function timeBucket(groupBy: TimeGroup, ms: number): { key: string; start: number; end: number } {
+  let start: number;
+  let end: number;
+  switch (groupBy) {
+    case 'hour':
+      start = Math.floor(ms / HOUR) * HOUR;
+      end = start + HOUR;
+      break;
+    case 'day':
+      start = Math.floor(ms / DAY) * DAY;
+      end = start + DAY;
+      break;
+    case 'week': {
+      const day = Math.floor(ms / DAY);
+      start = (day - ((((day + 3) % 7) + 7) % 7)) * DAY; // 1970-01-01 was a Thursday; weeks start on Monday
+      end = start + 7 * DAY;
+      break;
+    }
+    case 'month': {
+      const d = new Date(ms);
+      start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+      end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+      break;
+    }
+  }
+  return { key: timeKey(groupBy, start), start, end };
+}
+
 /**
  * ISO 8601 week key: weeks start on Monday, and week 1 is the one holding the year's first Thursday, so
  * the days around New Year may belong to the other year's week (2026-01-01 is in 2026-W01, 2027-01-01 in
