@@ -20,6 +20,7 @@ import {
 import type { Db } from '../storage/sqlite.js';
 
 import type { SalesAnswer } from './buckets.js';
+import { exactTimeByWalk, walksOrders } from './time-walk.js';
 
 /** An order item line with what its order brings: what the product and category paths read. */
 export interface ItemLine {
@@ -165,21 +166,31 @@ export function finishGroups(acc: GroupAccumulator, r: SalesRequest): Bucket[] {
     .slice(0, r.top);
 }
 
-/** Any grouping read from the orders themselves: exact distinct sets and sorted values per group. */
+/** By time through the date index: orders in time order, one bucket's sets at a time. */
+export function exactTimeByScan(db: Db, r: SalesRequest & { groupBy: TimeGroup }): SalesAnswer {
+  const acc = new GroupAccumulator();
+  const stmt = db.prepare(exactTimeScanSql(r.statuses.length));
+  const rows = addTimeRows(
+    acc,
+    r.groupBy,
+    stmt.raw().iterate(r.start, r.end, ...r.statuses) as IterableIterator<TimeRow>,
+  );
+  return {
+    data: finishGroups(acc, r),
+    rows,
+    method: 'exact: ordered scan of orders (keyset index), per-bucket exact sets and sorted values',
+  };
+}
+
+/**
+ * Any grouping read from the orders themselves: exact distinct sets and sorted values per group. By time,
+ * a range holding a large share of the shard walks the orders in storage order (src/sales/time-walk.ts).
+ */
 export function exactFromOrders(db: Db, r: SalesRequest): SalesAnswer {
   const acc = new GroupAccumulator();
   if (isTimeGroup(r.groupBy)) {
-    const stmt = db.prepare(exactTimeScanSql(r.statuses.length));
-    const rows = addTimeRows(
-      acc,
-      r.groupBy,
-      stmt.raw().iterate(r.start, r.end, ...r.statuses) as IterableIterator<TimeRow>,
-    );
-    return {
-      data: finishGroups(acc, r),
-      rows,
-      method: 'exact: ordered scan of orders (keyset index), per-bucket exact sets and sorted values',
-    };
+    const timed = r as SalesRequest & { groupBy: TimeGroup };
+    return walksOrders(db, timed) ? exactTimeByWalk(db, timed) : exactTimeByScan(db, timed);
   }
   const byCategory = r.groupBy === 'category';
   const inRange = byCategory ? 0 : (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;

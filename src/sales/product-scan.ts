@@ -10,6 +10,7 @@ import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-bl
 import { lineBlocksOfDaySql, ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
+import { Column, distinctSorted } from './columns.js';
 
 /** Answers ranking more products than this read every line of the range once instead of product by product. */
 export const PRODUCT_SCAN_MIN_TOP = 1000;
@@ -22,30 +23,6 @@ const FULL_WALK_SHARE = 0.25;
 
 /** Product ids up to this are looked up in an array (4 MiB at most) instead of a Map: ~13% of a part's time. */
 const DIRECT_SLOT_MAX_ID = 1 << 20;
-
-/** A growable column of 32-bit integers or doubles. */
-class Column<T extends Int32Array | Float64Array> {
-  length = 0;
-  constructor(
-    public data: T,
-    private readonly make: (n: number) => T,
-  ) {}
-  push(x: number): void {
-    if (this.length === this.data.length) {
-      const bigger = this.make(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = x;
-  }
-}
-
-/** Counts the distinct values of a sorted run. */
-function distinctSorted(sorted: Int32Array): number {
-  let n = sorted.length > 0 ? 1 : 0;
-  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1]) n++;
-  return n;
-}
 
 /**
  * One part's every product, exact and mergeable with the other parts' (parts split the orders by order_pk,

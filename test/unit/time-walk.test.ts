@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as v from 'valibot';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
+import {
+  DEFAULT_SALE_STATUSES,
+  type SalesRequest,
+  TIME_GROUPS,
+  type TimeGroup,
+} from '../../src/domain/sales.js';
+import { exactFromOrders, exactTimeByScan } from '../../src/sales/exact-scan.js';
+import { exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
+import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
+import { prepareShard, shardPath } from '../../src/storage/shards.js';
+import { openDatabase } from '../../src/storage/sqlite.js';
+import { makeOrders, product } from '../helpers/data.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'orderflow-time-walk-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+prepareShard(dir, 1);
+const db = openDatabase(shardPath(dir, 1));
+new ProductWriter(db).writeBatch(Array.from({ length: 8 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
+// 3,000 orders spread over ~70 days, written in a shuffled order (as a backfill arrives)
+const start = Date.parse('2025-12-20T00:00:00Z');
+const orders = makeOrders(3000, 'W').map((o, i) => ({
+  ...o,
+  created_at: new Date(start + ((i * 7919) % 3000) * 2_000_000 + (i % 13) * 1000).toISOString(),
+}));
+new OrderWriter(db).writeBatch(orders.map((o) => v.parse(OrderSchema, o)));
+
+const request = (
+  groupBy: TimeGroup,
+  from: string,
+  to: string,
+  statuses = DEFAULT_SALE_STATUSES,
+): SalesRequest & { groupBy: TimeGroup } => ({
+  groupBy,
+  start: Date.parse(from),
+  end: Date.parse(to),
+  precision: 'exact',
+  source: 'orders',
+  statuses,
+  top: 10,
+});
+
+describe('exact by time from one walk of the orders in storage order', () => {
+  it('answers what the ordered scan through the date index answers, for every grouping and cut', () => {
+    const cuts = [
+      ['2025-12-01', '2026-04-01'], // everything
+      ['2025-12-31T13:00:00Z', '2026-02-11T07:00:00Z'], // mid-day, mid-week, mid-month, across a year
+      ['2026-01-07', '2026-01-09'], // two days
+    ] as const;
+    for (const g of TIME_GROUPS)
+      for (const [from, to] of cuts)
+        for (const statuses of [DEFAULT_SALE_STATUSES, ['cancelled', 'pending']]) {
+          const r = request(g, from, to, statuses);
+          if (g === 'hour' && r.end - r.start > 92 * 86_400_000) continue;
+          const walked = exactTimeByWalk(db, r);
+          expect(walked.method).toContain('one walk of the orders in storage order');
+          const scanned = exactTimeByScan(db, r);
+          expect(scanned.method).toContain('ordered scan');
+          expect(walked.data).toEqual(scanned.data);
+          expect(walked.rows).toBe(scanned.rows);
+        }
+  });
+
+  it('is chosen for a range holding a large share of the shard, not for a small one', () => {
+    expect(walksOrders(db, request('day', '2025-12-01', '2026-04-01'))).toBe(true);
+    expect(walksOrders(db, request('day', '2026-01-07', '2026-01-08'))).toBe(false);
+    expect(exactFromOrders(db, request('day', '2025-12-01', '2026-04-01')).method).toContain('walk');
+  });
+});
