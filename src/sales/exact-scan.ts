@@ -12,7 +12,7 @@ import {
   timeBucket,
 } from '../domain/sales.js';
 import {
-  exactGroupScanSql,
+  exactProductScanSql,
   exactTimeScanSql,
   ordersInRangeSql,
   PRODUCT_SORT_MAX_ORDERS,
@@ -20,6 +20,7 @@ import {
 import type { Db } from '../storage/sqlite.js';
 
 import type { SalesAnswer } from './buckets.js';
+import { categoriesByLines } from './category-scan.js';
 import { exactTimeByWalk, walksOrders } from './time-walk.js';
 
 /** An order item line with what its order brings: what the product and category paths read. */
@@ -187,20 +188,15 @@ export function exactTimeByScan(db: Db, r: SalesRequest & { groupBy: TimeGroup }
  * a range holding a large share of the shard walks the orders in storage order (src/sales/time-walk.ts).
  */
 export function exactFromOrders(db: Db, r: SalesRequest): SalesAnswer {
-  const acc = new GroupAccumulator();
   if (isTimeGroup(r.groupBy)) {
     const timed = r as SalesRequest & { groupBy: TimeGroup };
     return walksOrders(db, timed) ? exactTimeByWalk(db, timed) : exactTimeByScan(db, timed);
   }
-  const byCategory = r.groupBy === 'category';
-  const inRange = byCategory ? 0 : (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
-  const stmt = db.prepare(
-    exactGroupScanSql(
-      byCategory ? 'category' : 'product',
-      r.statuses.length,
-      inRange <= PRODUCT_SORT_MAX_ORDERS,
-    ),
-  );
+  if (r.groupBy === 'category') return categoriesByLines(db, r);
+  // by product (source=orders): the items through the product index, or a short range's sorted
+  const inRange = (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
+  const stmt = db.prepare(exactProductScanSql(r.statuses.length, inRange <= PRODUCT_SORT_MAX_ORDERS));
+  const acc = new GroupAccumulator();
   const rows = addGroupRows(
     acc,
     stmt.iterate(r.start, r.end, ...r.statuses) as IterableIterator<ItemLine & { k: string | number }>,

@@ -50,6 +50,9 @@ export function productPartBuffers(part: ProductPart): ArrayBuffer[] {
   );
 }
 
+/** What lines are accumulated under instead of their product id (a category's number, say). */
+export type ProductKeys = (productId: number) => number;
+
 /** Where a part's lines came from: day blocks, and orders read through SQL (how). */
 export interface PartSources {
   blockDays: number;
@@ -74,8 +77,14 @@ class ProductAccumulator {
   private readonly pairValue = new Column(new Float64Array(1 << 16), (n) => new Float64Array(n));
   rows = 0;
 
-  /** product id -> dense index: an array indexed by id where ids are small, a Map otherwise */
-  constructor(private readonly maxId: number) {
+  /**
+   * key -> dense index: an array indexed by key where keys are small, a Map otherwise. The key is the
+   * product id, or what `keyOf` maps it to (a category's number) with `maxId` the largest key.
+   */
+  constructor(
+    private readonly maxId: number,
+    private readonly keyOf: ProductKeys | null = null,
+  ) {
     this.byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
   }
 
@@ -83,11 +92,12 @@ class ProductAccumulator {
     orderPk: number,
     customerPk: number,
     orderTotal: number,
-    productId: number,
+    product: number,
     quantity: number,
     unitPrice: number,
   ): void {
     this.rows++;
+    const productId = this.keyOf ? this.keyOf(product) : product;
     const direct = this.byId && productId >= 0 && productId <= this.maxId;
     let p = direct ? this.byId![productId]! : (this.slot.get(productId) ?? -1);
     if (p === -1) {
@@ -165,12 +175,28 @@ class ProductAccumulator {
  * ids): the days around whole days, days with a dirty hour, and orders past the rollup watermark (not
  * folded in yet). Each order is read once, by one part.
  */
-export function scanProductPart(db: Db, r: SalesRequest, index = 0, count = 1): ProductPart {
+export function scanProductPart(
+  db: Db,
+  r: SalesRequest,
+  index = 0,
+  count = 1,
+  keys: { of: ProductKeys; max: number } | null = null,
+): ProductPart {
   return db.transaction(() => {
     const maxId =
-      (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ?? 0;
-    const acc = new ProductAccumulator(maxId);
-    const plan = blockPlan(db, r);
+      keys?.max ??
+      (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ??
+      0;
+    const acc = new ProductAccumulator(maxId, keys?.of ?? null);
+    // source=orders: every line from the tables (the independent check of what the blocks hold)
+    const plan =
+      r.source === 'orders'
+        ? {
+            blockDays: [],
+            outside: [[r.start, r.end]] as [number, number][],
+            watermark: Number.MAX_SAFE_INTEGER - 1,
+          }
+        : blockPlan(db, r);
     const wanted = statusCodes(r.statuses);
     const blocks = db.prepare(lineBlocksOfDaySql).pluck();
     let blockDays = 0;
@@ -315,6 +341,15 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
       p99_order_value_cents: nearestRank(values, 99),
     };
   });
+  return {
+    data,
+    rows: parts.reduce((n, part) => n + part.rows, 0),
+    method: `exact: one pass over the range's order lines (${linesRead(parts)}), every product accumulated in typed arrays, then ranked`,
+  };
+}
+
+/** Where parts read their lines, for `meta.method`: block days, tables (how), parts in parallel. */
+export function linesRead(parts: readonly ProductPart[]): string {
   const blockDays = parts.reduce((n, part) => n + part.sources.blockDays, 0);
   const scans = [...new Set(parts.flatMap((part) => part.sources.scans))].map((walk) =>
     walk === 'storage-order' ? 'in storage order' : 'through the date index',
@@ -323,11 +358,7 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
     ...(blockDays > 0 ? [`order_line_blocks of ${blockDays} days`] : []),
     ...(scans.length > 0 ? [`orders and their lines (${scans.join(' and ')})`] : []),
   ];
-  return {
-    data,
-    rows: parts.reduce((n, part) => n + part.rows, 0),
-    method: `exact: one pass over the range's order lines (${read.join(' + ') || 'none in the range'}${parts.length > 1 ? `; in ${parts.length} parts read in parallel` : ''}), every product accumulated in typed arrays, then ranked`,
-  };
+  return `${read.join(' + ') || 'none in the range'}${parts.length > 1 ? `; in ${parts.length} parts read in parallel` : ''}`;
 }
 
 /**

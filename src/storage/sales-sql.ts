@@ -34,22 +34,14 @@ export const PRODUCT_SORT_MAX_ORDERS = 150_000;
 export const ordersInRangeSql = 'SELECT count(*) AS n FROM orders WHERE created_at >= ? AND created_at < ?';
 
 /**
- * Exact by category or product: items joined to their orders, ordered by the group key. By product, a
+ * Exact by product from the orders (source=orders): items joined to their orders, ordered by product. A
  * short range is read through the date index and sorted; a long one walks the product index (no sort).
  */
-export function exactGroupScanSql(
-  groupBy: 'category' | 'product',
-  statuses: number,
-  sortRange = false,
-): string {
-  if (groupBy === 'product' && sortRange)
-    return `SELECT i.product_id AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
+export function exactProductScanSql(statuses: number, sortRange = false): string {
+  return sortRange
+    ? `SELECT i.product_id AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
          FROM orders o JOIN order_items i ON i.order_pk = o.order_pk
-         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY i.product_id`;
-  return groupBy === 'category'
-    ? `SELECT p.category AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
-         FROM products p JOIN order_items i ON i.product_id = p.product_id JOIN orders o ON o.order_pk = i.order_pk
-         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY p.category`
+         WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY i.product_id`
     : `SELECT i.product_id AS k, i.order_pk, i.quantity, i.unit_price_cents, o.customer_pk, o.total_cents
          FROM order_items i INDEXED BY order_items_product JOIN orders o ON o.order_pk = i.order_pk
          WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY i.product_id`;

@@ -217,7 +217,7 @@ describe('exact mode matches the definitions', () => {
           top: 5,
         });
         expect(raw.body.meta.method).toMatch(
-          /ordered scan of orders|walk of the orders in storage order|scan of order items/,
+          /ordered scan of orders|walk of the orders in storage order|scan of order items|lines \(orders and their lines/,
         );
         expect(groupBy === 'product' ? raw.body.data : sortByKey(raw.body.data)).toEqual(want);
       }
@@ -240,7 +240,7 @@ describe('exact mode matches the definitions', () => {
     );
     const hours = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
     const scanned = await metrics({ group_by: 'category', precision: 'exact', ...hours });
-    expect(scanned.body.meta.method).toContain('exact: scan of order items');
+    expect(scanned.body.meta.method).toContain('every category accumulated');
     expect(sortByKey(scanned.body.data)).toEqual(
       expected(orders, 'category', Date.parse(hours.start_date), Date.parse(hours.end_date)),
     );

@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
 import type { SalesRequest } from '../../src/domain/sales.js';
+import { categoriesByLines } from '../../src/sales/category-scan.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { mergeProductParts, productsByScan, scanProductPart } from '../../src/sales/product-scan.js';
 import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
@@ -41,7 +42,7 @@ const request = (start: string, end: string, top = 100): SalesRequest => ({
   start: Date.parse(start),
   end: Date.parse(end),
   precision: 'exact',
-  source: 'orders',
+  source: 'auto', // (source=orders reads every line from the tables: compared below)
   statuses: ['paid', 'shipped', 'delivered'],
   top,
 });
@@ -76,6 +77,16 @@ describe('every product in one pass over the lines', () => {
     builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
     for (const r of ranges) expectPartsAsDefined(r);
     expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
+    // source=orders reads every line from the tables, and answers the same; so do categories
+    const fromTables = { ...ranges[0]!, source: 'orders' as const };
+    expect(scanProductPart(db, fromTables).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
+    expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
+    for (const r of ranges) {
+      const byCategory = { ...r, groupBy: 'category' as const };
+      const fromBlocks = categoriesByLines(db, byCategory);
+      expect(fromBlocks.data.length).toBeGreaterThan(0);
+      expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
+    }
     expect(productsByScan(db, ranges[0]!).method).toContain('order_line_blocks of 5 days');
     expect(scanProductPart(db, ranges[2]!).sources).toEqual({
       blockDays: 1,
@@ -88,6 +99,16 @@ describe('every product in one pass over the lines', () => {
     expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
     for (const r of ranges) expectPartsAsDefined(r);
     expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
+    // source=orders reads every line from the tables, and answers the same; so do categories
+    const fromTables = { ...ranges[0]!, source: 'orders' as const };
+    expect(scanProductPart(db, fromTables).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
+    expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
+    for (const r of ranges) {
+      const byCategory = { ...r, groupBy: 'category' as const };
+      const fromBlocks = categoriesByLines(db, byCategory);
+      expect(fromBlocks.data.length).toBeGreaterThan(0);
+      expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
+    }
     write(makeOrders(20, 'pending', 6)); // past the watermark
     expectPartsAsDefined(ranges[0]!);
     expect(scanProductPart(db, ranges[0]!).sources.scans).toEqual(['storage-order']);

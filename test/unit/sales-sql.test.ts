@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
 import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
-import { exactGroupScanSql } from '../../src/storage/sales-sql.js';
+import { exactProductScanSql } from '../../src/storage/sales-sql.js';
 import { prepareShard, shardPath } from '../../src/storage/shards.js';
 import { openDatabase } from '../../src/storage/sqlite.js';
 import { makeOrders, product } from '../helpers/data.js';
@@ -24,8 +24,8 @@ describe('exact by product: the two plans', () => {
     const statuses = ['paid', 'shipped', 'delivered'];
     const params = [Date.UTC(2026, 0, 2), Date.UTC(2026, 0, 3, 12), ...statuses];
     type Row = { k: number; order_pk: number; quantity: number };
-    const sorted = db.prepare(exactGroupScanSql('product', 3, true)).all(...params) as Row[];
-    const walked = db.prepare(exactGroupScanSql('product', 3, false)).all(...params) as Row[];
+    const sorted = db.prepare(exactProductScanSql(3, true)).all(...params) as Row[];
+    const walked = db.prepare(exactProductScanSql(3, false)).all(...params) as Row[];
     expect(sorted.length).toBeGreaterThan(50);
     const canonical = (rows: Row[]) => rows.map((r) => `${r.k}:${r.order_pk}:${r.quantity}`).sort();
     expect(canonical(sorted)).toEqual(canonical(walked));
@@ -37,8 +37,8 @@ describe('exact by product: the two plans', () => {
       (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
         .map((p) => p.detail)
         .join(' | ');
-    expect(plan(exactGroupScanSql('product', 3, true))).toMatch(/orders_created.*TEMP B-TREE/);
-    expect(plan(exactGroupScanSql('product', 3, false))).toMatch(/order_items_product/);
+    expect(plan(exactProductScanSql(3, true))).toMatch(/orders_created.*TEMP B-TREE/);
+    expect(plan(exactProductScanSql(3, false))).toMatch(/order_items_product/);
     db.close();
   });
 });
