@@ -1,0 +1,115 @@
+/**
+ * The first sales read right after a bulk load, every grouping, both precisions (issue 19). For each case
+ * a copy of the tenant's shard gets every hour marked dirty (`RollupBuilder.markAllDirty`: what a bulk load
+ * leaves once its orders are folded in, the pre-aggregates still to rebuild), a server starts on it with
+ * the default refresh policy (on read), and one request is timed, then the same request again.
+ *   node dist/perf/first-read.js --data ./data-small [--out first-read]
+ * Prints a table and one JSON line; writes perf/results/<out>.json.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { RollupBuilder } from '../src/storage/rollups.js';
+import { shardDir, shardPath } from '../src/storage/shards.js';
+import { openDatabase } from '../src/storage/sqlite.js';
+import { spawnServer } from '../tools/lib/spawn-server.js';
+import { round } from './lib/numbers.js';
+import { machine, writeResult } from './lib/results.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: './data-small' },
+    workers: { type: 'string', default: '2' },
+    out: { type: 'string', default: 'first-read' },
+  },
+});
+const { tenant_id: tenantId, api_key: apiKey } = (
+  JSON.parse(readFileSync(join(values.data!, 'keys.json'), 'utf8')) as {
+    tenant_id: number;
+    api_key: string;
+  }[]
+)[0]!;
+
+const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
+const SHAPES: [string, string][] = [
+  ['day, one year', `group_by=day&${YEAR}`],
+  ['hour, one month', 'group_by=hour&start_date=2025-06-01&end_date=2025-07-01'],
+  ['week, one year', `group_by=week&${YEAR}`],
+  ['month, one year', `group_by=month&${YEAR}`],
+  ['category, one year', `group_by=category&${YEAR}`],
+  ['top 100 products, one year', `group_by=product&top=100&${YEAR}`],
+];
+
+/** A copy of the data directory whose tenant has every hour of its pre-aggregates still to rebuild. */
+function freshlyLoadedCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'orderflow-first-read-'));
+  mkdirSync(shardDir(dir), { recursive: true });
+  for (const file of ['catalog.db', 'keys.json']) copyFileSync(join(values.data!, file), join(dir, file));
+  copyFileSync(shardPath(values.data!, tenantId), shardPath(dir, tenantId));
+  const db = openDatabase(shardPath(dir, tenantId));
+  new RollupBuilder(db).markAllDirty();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return dir;
+}
+
+async function timedCall(url: string, params: string) {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/api/v1/tenants/${tenantId}/metrics/sales?${params}`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+  });
+  const body = (await res.json()) as { meta: Record<string, unknown> };
+  if (res.status !== 200) throw new Error(JSON.stringify(body));
+  return { ms: round(performance.now() - t0), meta: body.meta };
+}
+
+// the source checkpointed once, so copying its main file copies every committed page
+{
+  const db = openDatabase(shardPath(values.data!, tenantId));
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+const results: Record<string, unknown>[] = [];
+for (const [shape, params] of SHAPES)
+  for (const precision of ['approx', 'exact'] as const) {
+    const dir = freshlyLoadedCopy();
+    const server = await spawnServer(['--data', dir, '--workers', values.workers!, '--log-level', 'warn']);
+    try {
+      const first = await timedCall(server.url, `${params}&precision=${precision}`);
+      const second = await timedCall(server.url, `${params}&precision=${precision}`);
+      const freshness = first.meta.freshness as Record<string, unknown> | undefined;
+      results.push({
+        shape,
+        precision,
+        first_ms: first.ms,
+        second_ms: second.ms,
+        complete: freshness?.complete ?? null,
+        stale_hours_in_range: freshness?.stale_hours_in_range ?? null,
+        method: first.meta.method,
+        policy: freshness?.policy ?? null,
+      });
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+process.stdout.write(
+  '| shape | precision | first read ms | complete | hours left out | second read ms | first read from |\n',
+);
+process.stdout.write('|---|---|---|---|---|---|---|\n');
+for (const r of results)
+  process.stdout.write(
+    `| ${r.shape} | ${r.precision} | ${r.first_ms} | ${r.complete} | ${r.stale_hours_in_range ?? ''} | ${r.second_ms} | ${String(r.method).split(' (')[0]} |\n`,
+  );
+const out = {
+  benchmark: 'first-read',
+  at: new Date().toISOString(),
+  env: machine(),
+  data: values.data,
+  results,
+};
+writeResult(values.out!, out);
+process.stdout.write(`${JSON.stringify(out)}\n`);
