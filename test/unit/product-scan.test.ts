@@ -1,25 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as v from 'valibot';
-import { afterAll, describe, expect, it } from 'vitest';
-import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
+import { describe, expect, it } from 'vitest';
 import type { SalesRequest } from '../../src/domain/sales.js';
 import { categoriesByLines } from '../../src/sales/category-scan.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { mergeProductParts, productsByScan, scanProductPart } from '../../src/sales/product-scan.js';
-import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
 import { ALL_TIME, BLOCK_PARTS_MAX, RollupBuilder } from '../../src/storage/rollups.js';
-import { prepareShard, shardPath } from '../../src/storage/shards.js';
-import { openDatabase } from '../../src/storage/sqlite.js';
-import { makeOrders, type Order, product } from '../helpers/data.js';
+import { makeOrders } from '../helpers/data.js';
+import { testShard } from '../helpers/shard.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'orderflow-product-scan-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { db, write } = testShard('product-scan');
 
-prepareShard(dir, 1);
-const db = openDatabase(shardPath(dir, 1));
-new ProductWriter(db).writeBatch(Array.from({ length: 8 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
 const orders = makeOrders(900, 'S');
 // an order holding one product on two lines: its units and revenue add up, the order counts once
 orders.push({
@@ -33,7 +22,6 @@ orders.push({
   ],
   total_cents: 2600,
 });
-const write = (batch: Order[]) => new OrderWriter(db).writeBatch(batch.map((o) => v.parse(OrderSchema, o)));
 write(orders);
 const builder = new RollupBuilder(db);
 
@@ -60,6 +48,19 @@ function expectPartsAsDefined(r: SalesRequest): void {
   }
 }
 
+/** source=orders reads every line from the tables, and answers what the blocks do; so do categories. */
+function expectTablesAgree(): void {
+  const fromTables = { ...ranges[0]!, source: 'orders' as const };
+  expect(scanProductPart(db, fromTables).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
+  expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
+  for (const r of ranges) {
+    const byCategory = { ...r, groupBy: 'category' as const };
+    const fromBlocks = categoriesByLines(db, byCategory);
+    expect(fromBlocks.data.length).toBeGreaterThan(0);
+    expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
+  }
+}
+
 const ranges = [
   request('2026-01-01', '2026-02-01'), // every order, whole days
   request('2026-01-02T03:00:00Z', '2026-01-02T09:30:00Z'), // a few hours
@@ -77,16 +78,7 @@ describe('every product in one pass over the lines', () => {
     builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
     for (const r of ranges) expectPartsAsDefined(r);
     expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
-    // source=orders reads every line from the tables, and answers the same; so do categories
-    const fromTables = { ...ranges[0]!, source: 'orders' as const };
-    expect(scanProductPart(db, fromTables).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
-    expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
-    for (const r of ranges) {
-      const byCategory = { ...r, groupBy: 'category' as const };
-      const fromBlocks = categoriesByLines(db, byCategory);
-      expect(fromBlocks.data.length).toBeGreaterThan(0);
-      expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
-    }
+    expectTablesAgree();
     expect(productsByScan(db, ranges[0]!).method).toContain('order_line_blocks of 5 days');
     expect(scanProductPart(db, ranges[2]!).sources).toEqual({
       blockDays: 1,
@@ -99,16 +91,7 @@ describe('every product in one pass over the lines', () => {
     expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
     for (const r of ranges) expectPartsAsDefined(r);
     expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
-    // source=orders reads every line from the tables, and answers the same; so do categories
-    const fromTables = { ...ranges[0]!, source: 'orders' as const };
-    expect(scanProductPart(db, fromTables).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
-    expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
-    for (const r of ranges) {
-      const byCategory = { ...r, groupBy: 'category' as const };
-      const fromBlocks = categoriesByLines(db, byCategory);
-      expect(fromBlocks.data.length).toBeGreaterThan(0);
-      expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
-    }
+    expectTablesAgree();
     write(makeOrders(20, 'pending', 6)); // past the watermark
     expectPartsAsDefined(ranges[0]!);
     expect(scanProductPart(db, ranges[0]!).sources.scans).toEqual(['storage-order']);

@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as v from 'valibot';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstDayOfMonth, monthOfDay, splitIntoMonths } from '../../src/domain/months.js';
-import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
 import { DAY, type SalesRequest } from '../../src/domain/sales.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { rollupReader } from '../../src/sales/rollup-readers.js';
-import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
 import { ALL_TIME, RollupBuilder } from '../../src/storage/rollups.js';
-import { prepareShard, shardPath } from '../../src/storage/shards.js';
-import { openDatabase } from '../../src/storage/sqlite.js';
-import { makeOrders, type Order, product } from '../helpers/data.js';
+import { makeOrders, type Order } from '../helpers/data.js';
+import { testShard } from '../helpers/shard.js';
 
 const day = (iso: string) => Date.parse(iso) / DAY;
 
@@ -52,12 +45,7 @@ describe('epoch months', () => {
   });
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'orderflow-rollup-months-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-prepareShard(dir, 1);
-const db = openDatabase(shardPath(dir, 1));
-new ProductWriter(db).writeBatch(Array.from({ length: 8 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
-const writer = new OrderWriter(db);
+const { db, write } = testShard('rollup-months');
 const builder = new RollupBuilder(db);
 
 /** `count` orders spread evenly over [from, to). */
@@ -69,7 +57,6 @@ function ordersOver(count: number, prefix: string, from: string, to: string, see
     created_at: new Date(start + Math.floor(i * step)).toISOString(),
   }));
 }
-const write = (orders: Order[]) => writer.writeBatch(orders.map((o) => v.parse(OrderSchema, o)));
 
 const request = (
   precision: 'exact' | 'approx',

@@ -1,27 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as v from 'valibot';
-import { afterAll, describe, expect, it } from 'vitest';
-import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_SALE_STATUSES, type SalesRequest, type TimeGroup } from '../../src/domain/sales.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { rollupReader } from '../../src/sales/rollup-readers.js';
-import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
 import { ALL_TIME, RollupBuilder } from '../../src/storage/rollups.js';
-import { prepareShard, shardPath } from '../../src/storage/shards.js';
-import { openDatabase } from '../../src/storage/sqlite.js';
-import { makeOrders, product } from '../helpers/data.js';
+import { makeOrders } from '../helpers/data.js';
+import { testShard } from '../helpers/shard.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'orderflow-stored-answers-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-prepareShard(dir, 1);
-const db = openDatabase(shardPath(dir, 1));
-new ProductWriter(db).writeBatch(Array.from({ length: 8 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
-const writer = new OrderWriter(db);
+const { db, write } = testShard('stored-answers');
 const builder = new RollupBuilder(db);
 // ~3 days of orders, then a bulk load's rebuild
-writer.writeBatch(makeOrders(900, 'S').map((o) => v.parse(OrderSchema, o)));
+write(makeOrders(900, 'S'));
 builder.applyPending(0);
 builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
 

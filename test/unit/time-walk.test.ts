@@ -1,9 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as v from 'valibot';
-import { afterAll, describe, expect, it } from 'vitest';
-import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
+import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SALE_STATUSES,
   type SalesRequest,
@@ -12,23 +7,17 @@ import {
 } from '../../src/domain/sales.js';
 import { exactFromOrders, exactTimeByScan } from '../../src/sales/exact-scan.js';
 import { exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
-import { OrderWriter, ProductWriter } from '../../src/storage/order-writer.js';
-import { prepareShard, shardPath } from '../../src/storage/shards.js';
-import { openDatabase } from '../../src/storage/sqlite.js';
-import { makeOrders, product } from '../helpers/data.js';
+import { makeOrders } from '../helpers/data.js';
+import { testShard } from '../helpers/shard.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'orderflow-time-walk-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-prepareShard(dir, 1);
-const db = openDatabase(shardPath(dir, 1));
-new ProductWriter(db).writeBatch(Array.from({ length: 8 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
+const { db, write } = testShard('time-walk');
 // 3,000 orders spread over ~70 days, written in a shuffled order (as a backfill arrives)
 const start = Date.parse('2025-12-20T00:00:00Z');
 const orders = makeOrders(3000, 'W').map((o, i) => ({
   ...o,
   created_at: new Date(start + ((i * 7919) % 3000) * 2_000_000 + (i % 13) * 1000).toISOString(),
 }));
-new OrderWriter(db).writeBatch(orders.map((o) => v.parse(OrderSchema, o)));
+write(orders);
 
 const request = (
   groupBy: TimeGroup,
