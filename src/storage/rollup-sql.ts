@@ -4,6 +4,22 @@ import type { Db } from './sqlite.js';
 const ANSWER_COLUMNS =
   'exact_customers, exact_p50_cents, exact_p95_cents, exact_p99_cents, approx_customers, approx_p50_cents, approx_p95_cents, approx_p99_cents';
 
+/** The category level of a day or of a month: its table and key column (sql/shard/009, 016). */
+const CATEGORY_LEVEL = { day: 'rollup_daily_category', month: 'rollup_monthly_category' } as const;
+const CATEGORY_COLUMNS =
+  'orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact, values_exact';
+
+/** One category row of a level with every structure: (key, status, category). */
+function categoryRowSql(key: keyof typeof CATEGORY_LEVEL): string {
+  return `SELECT ${CATEGORY_COLUMNS} FROM ${CATEGORY_LEVEL[key]} WHERE ${key} = ? AND status = ? AND category = ?`;
+}
+
+/** Writes a category row of a level: (key, status, category, then the columns in CATEGORY_COLUMNS' order). */
+function insertCategorySql(key: keyof typeof CATEGORY_LEVEL): string {
+  return `INSERT OR REPLACE INTO ${CATEGORY_LEVEL[key]} (${key}, status, category, ${CATEGORY_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+}
+
 /**
  * The statements the rollup builder runs (src/storage/rollups.ts), prepared once per connection: the dirty
  * hours and the watermark, the orders and lines a rebuild or a delta reads, and the rows it writes at each
@@ -47,11 +63,7 @@ export function rollupStatements(db: Db) {
       `SELECT orders, units, revenue_cents, customers_hll, values_tdigest, customers_exact, values_exact
        FROM rollup_daily WHERE day = ? AND status = ?`,
     ),
-    categoryRow: db.prepare(
-      `SELECT orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact,
-         values_exact
-       FROM rollup_daily_category WHERE day = ? AND status = ? AND category = ?`,
-    ),
+    categoryRow: db.prepare(categoryRowSql('day')),
     deleteHour: db.prepare('DELETE FROM rollup_hourly WHERE hour = ?'),
     insertHour: db.prepare(
       `INSERT OR REPLACE INTO rollup_hourly (hour, status, orders, units, revenue_cents, customers_hll, values_tdigest,
@@ -66,10 +78,7 @@ export function rollupStatements(db: Db) {
        WHERE o.created_at >= ? AND o.created_at < ? AND +o.order_pk <= ?`,
     ),
     deleteDayCategory: db.prepare('DELETE FROM rollup_daily_category WHERE day = ?'),
-    insertDayCategory: db.prepare(
-      `INSERT OR REPLACE INTO rollup_daily_category (day, status, category, orders, units, revenue_cents, order_value_cents,
-         customers_hll, values_tdigest, customers_exact, values_exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
+    insertDayCategory: db.prepare(insertCategorySql('day')),
     clean: db.prepare('DELETE FROM rollup_dirty_hours WHERE hour = ?'),
     markAll: db.prepare(
       `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
@@ -113,17 +122,9 @@ export function rollupStatements(db: Db) {
          customers_exact, values_exact
        FROM rollup_daily_category WHERE day >= ? AND day < ?`,
     ),
-    monthCategoryRow: db.prepare(
-      `SELECT orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest, customers_exact,
-         values_exact
-       FROM rollup_monthly_category WHERE month = ? AND status = ? AND category = ?`,
-    ),
+    monthCategoryRow: db.prepare(categoryRowSql('month')),
     deleteMonthCategory: db.prepare('DELETE FROM rollup_monthly_category WHERE month = ?'),
-    insertMonthCategory: db.prepare(
-      `INSERT OR REPLACE INTO rollup_monthly_category (month, status, category, orders, units, revenue_cents,
-         order_value_cents, customers_hll, values_tdigest, customers_exact, values_exact)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
+    insertMonthCategory: db.prepare(insertCategorySql('month')),
     insertDaily: db.prepare(
       `INSERT OR REPLACE INTO rollup_daily (day, status, orders, units, revenue_cents, customers_hll, values_tdigest,
          customers_exact, values_exact, updated_at)
