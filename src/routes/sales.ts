@@ -17,7 +17,7 @@ import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import { STREAM_PROBLEMS, workerStream } from '../http/worker-stream.js';
-import { type ProductPart, productPartBuffers } from '../sales/product-scan.js';
+import { PRODUCT_SCAN_MIN_TOP, type ProductPart, productPartBuffers } from '../sales/product-scan.js';
 import type { AppDeps } from './deps.js';
 
 /** Buckets per Arrow record batch. */
@@ -29,15 +29,19 @@ type SalesTaskInput = SalesRequest & { requestId: string; tenantId: number; refr
 export function salesRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/metrics');
   /**
-   * A product ranking reads every line of the range: first in parts on the idle workers at once (their
-   * typed arrays transferred back), then merged by the answering task. None on PostgreSQL, where the
-   * answering task reads the orders itself, and none with source=orders.
+   * A ranking of many products reads every line of the range in parts on the idle workers at once (their
+   * typed arrays transferred back), merged by the answering task. A ranking of a few is read by the
+   * answering task alone, which keeps only the top products' orders (a part cannot know the overall top).
+   * None on PostgreSQL, where the answering task reads the orders itself, and none with source=orders.
    */
   async function productParts(
     request: SalesTaskInput,
   ): Promise<{ productParts?: ProductPart[]; productPartsMs?: number }> {
     const parts =
-      request.groupBy === 'product' && request.source !== 'orders' && deps.config.storage.kind === 'sqlite'
+      request.groupBy === 'product' &&
+      request.top > PRODUCT_SCAN_MIN_TOP &&
+      request.source !== 'orders' &&
+      deps.config.storage.kind === 'sqlite'
         ? deps.pool.idleWorkers()
         : 0;
     if (parts < 2) return {};

@@ -12,7 +12,10 @@ import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
 
-/** Answers ranking more products than this read every line of the range once instead of product by product. */
+/**
+ * Rankings of more products than this are read in parts on the idle workers; smaller ones by one worker,
+ * whose second pass keeps only the top products' orders.
+ */
 export const PRODUCT_SCAN_MIN_TOP = 1000;
 
 /**
@@ -60,9 +63,11 @@ export interface PartSources {
 }
 
 /**
- * Accumulates order lines per product into typed arrays: sums per product, and per (product, order) the
- * order's customer and total. An order's lines arrive together, so a product repeats within an order only
- * consecutively, and the order is counted once per product.
+ * Accumulates order lines per product into typed arrays, in two passes over the same lines (an order's
+ * lines together): the first sums per product (revenue, units, orders: an order counts once per product)
+ * and so sizes each product's share; the second writes each counted order's customer and total straight
+ * into its product's share, for every product or only the ones selected (a ranking's top). No per-line
+ * column is kept between the passes: 12 bytes per (product, order) in the end, allocated once.
  */
 class ProductAccumulator {
   private readonly byId: Int32Array | null;
@@ -72,9 +77,13 @@ class ProductAccumulator {
   private readonly units = new Column(new Float64Array(1024), (n) => new Float64Array(n));
   private readonly orders = new Column(new Int32Array(1024), (n) => new Int32Array(n));
   private readonly lastOrder = new Column(new Float64Array(1024), (n) => new Float64Array(n));
-  private readonly pairProduct = new Column(new Int32Array(1 << 16), (n) => new Int32Array(n));
-  private readonly pairCustomer = new Column(new Int32Array(1 << 16), (n) => new Int32Array(n));
-  private readonly pairValue = new Column(new Float64Array(1 << 16), (n) => new Float64Array(n));
+  /** second pass: where each product's share starts, where it is filled to, and the shares */
+  private offsets = new Int32Array(1);
+  private fill = new Int32Array(0);
+  private customers = new Int32Array(0);
+  private values = new Float64Array(0);
+  private pass: 1 | 2 = 1;
+  private kept: KeptPairs | null = null;
   rows = 0;
 
   /**
@@ -96,10 +105,19 @@ class ProductAccumulator {
     quantity: number,
     unitPrice: number,
   ): void {
-    this.rows++;
     const productId = this.keyOf ? this.keyOf(product) : product;
     const direct = this.byId && productId >= 0 && productId <= this.maxId;
     let p = direct ? this.byId![productId]! : (this.slot.get(productId) ?? -1);
+    if (this.pass === 2) {
+      // the same lines again: write the order into its product's share, once per product
+      if (this.lastOrder.data[p] === orderPk || this.fill[p] === this.offsets[p + 1]) return;
+      this.lastOrder.data[p] = orderPk;
+      const at = this.fill[p]!++;
+      this.customers[at] = customerPk;
+      this.values[at] = orderTotal;
+      return;
+    }
+    this.rows++;
     if (p === -1) {
       p = this.id.length;
       if (direct) this.byId![productId] = p;
@@ -115,13 +133,22 @@ class ProductAccumulator {
     if (this.lastOrder.data[p] !== orderPk) {
       this.lastOrder.data[p] = orderPk;
       this.orders.data[p]!++;
-      this.pairProduct.push(p);
-      this.pairCustomer.push(customerPk);
-      this.pairValue.push(orderTotal);
+      this.kept?.push(p, customerPk, orderTotal);
     }
   }
 
-  /** A decoded block's lines of orders whose status code is marked in `wanted`. */
+  /**
+   * From now on in the first pass, each counted (product, order) is also kept (the lines read from the
+   * tables, which the second pass does not read again): 16 bytes a pair instead of a second query.
+   */
+  keepPairs(): void {
+    this.kept = new KeptPairs();
+  }
+
+  /**
+   * A decoded block's lines of the orders whose status code is marked in `wanted`, in either pass (a block
+   * holds no order twice).
+   */
   block(b: LineBlock, wanted: Uint8Array): void {
     for (let o = 0, from = 0; o < b.orders; o++) {
       const to = b.lineEnd[o]!;
@@ -136,32 +163,56 @@ class ProductAccumulator {
     }
   }
 
-  /** The pairs grouped by product (a counting sort), with the sums: the part. */
+  /**
+   * Ends the first pass: every product's share sized by its orders, or only the `top` highest revenues'
+   * (the rest get none). The same lines are to be read again.
+   */
+  startSecondPass(top = Number.POSITIVE_INFINITY): void {
+    const products = this.id.length;
+    const selected =
+      top >= products
+        ? null
+        : new Set(
+            topByRevenue(this.id.data.subarray(0, products), this.revenue.data.subarray(0, products), top),
+          );
+    this.offsets = new Int32Array(products + 1);
+    for (let p = 0; p < products; p++)
+      this.offsets[p + 1] =
+        this.offsets[p]! + (selected === null || selected.has(p) ? this.orders.data[p]! : 0);
+    this.fill = this.offsets.slice(0, products);
+    this.customers = new Int32Array(this.offsets[products]!);
+    this.values = new Float64Array(this.offsets[products]!);
+    this.lastOrder.data.fill(-1);
+    this.pass = 2;
+    // the kept pairs go straight into their products' shares
+    const kept = this.kept;
+    if (kept)
+      for (let i = 0; i < kept.length; i++) {
+        const p = kept.product.data[i]!;
+        if (this.fill[p] === this.offsets[p + 1]) continue;
+        const at = this.fill[p]!++;
+        this.customers[at] = kept.customer.data[i]!;
+        this.values[at] = kept.value.data[i]!;
+      }
+    this.kept = null;
+  }
+
+  /** The sums of every product and the shares written, each share's runs sorted: the part. */
   finish(sources: PartSources): ProductPart {
     const products = this.id.length;
-    const offsets = new Int32Array(products + 1);
-    for (let p = 0; p < products; p++) offsets[p + 1] = offsets[p]! + this.orders.data[p]!;
-    const fill = offsets.slice(0, products);
-    const customers = new Int32Array(this.pairProduct.length);
-    const values = new Float64Array(this.pairProduct.length);
-    for (let i = 0; i < this.pairProduct.length; i++) {
-      const at = fill[this.pairProduct.data[i]!]!++;
-      customers[at] = this.pairCustomer.data[i]!;
-      values[at] = this.pairValue.data[i]!;
-    }
     // each product's runs sorted here, in the part's own worker, so the merge only merges sorted runs
     for (let p = 0; p < products; p++) {
-      customers.subarray(offsets[p]!, offsets[p + 1]!).sort();
-      values.subarray(offsets[p]!, offsets[p + 1]!).sort();
+      this.customers.subarray(this.offsets[p]!, this.offsets[p + 1]!).sort();
+      this.values.subarray(this.offsets[p]!, this.offsets[p + 1]!).sort();
     }
     return {
       ids: this.id.data.slice(0, products),
       revenue: this.revenue.data.slice(0, products),
       units: this.units.data.slice(0, products),
       orders: this.orders.data.slice(0, products),
-      offsets,
-      customers,
-      values,
+      offsets: this.offsets,
+      customers: this.customers,
+      values: this.values,
       rows: this.rows,
       sources,
     };
@@ -180,9 +231,10 @@ export function scanProductPart(
   r: SalesRequest,
   index = 0,
   count = 1,
-  keys: { of: ProductKeys; max: number } | null = null,
+  options: { keys?: { of: ProductKeys; max: number }; top?: number } = {},
 ): ProductPart {
   return db.transaction(() => {
+    const { keys } = options;
     const maxId =
       keys?.max ??
       (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ??
@@ -199,16 +251,20 @@ export function scanProductPart(
         : blockPlan(db, r);
     const wanted = statusCodes(r.statuses);
     const blocks = db.prepare(lineBlocksOfDaySql).pluck();
-    let blockDays = 0;
-    for (let i = index; i < plan.blockDays.length; i += count) {
-      let found = 0;
-      for (const block of blocks.iterate(plan.blockDays[i]!) as IterableIterator<Uint8Array>) {
-        found = 1;
-        acc.block(decodeLineBlock(block), wanted);
+    const readBlocks = (): number => {
+      let days = 0;
+      for (let i = index; i < plan.blockDays.length; i += count) {
+        let found = 0;
+        for (const block of blocks.iterate(plan.blockDays[i]!) as IterableIterator<Uint8Array>) {
+          found = 1;
+          acc.block(decodeLineBlock(block), wanted);
+        }
+        days += found; // a clean day without a block has no order up to the watermark
       }
-      blockDays += found; // a clean day without a block has no order up to the watermark
-    }
-    // the orders outside the blocks, this part's share of them by order_pk
+      return days;
+    };
+    const blockDays = readBlocks();
+    // the orders outside the blocks, this part's share of them by order_pk, kept for the second pass
     const total = db.prepare('SELECT count(*) AS n, max(order_pk) AS last FROM orders').get() as {
       n: number;
       last: number | null;
@@ -217,6 +273,7 @@ export function scanProductPart(
     const from = Math.floor((ids * index) / count);
     const to = Math.floor((ids * (index + 1)) / count);
     const scans: Walk[] = [];
+    acc.keepPairs();
     const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
       if (pkTo <= pkFrom || end <= start) return;
       scans.push(walk);
@@ -230,8 +287,27 @@ export function scanProductPart(
       scan(inRange >= total.n * FULL_WALK_SHARE ? 'storage-order' : 'date-index', from, folded, start, end);
     }
     scan('storage-order', Math.max(from, plan.watermark + 1), to, r.start, r.end); // past the watermark
+    acc.startSecondPass(count === 1 ? options.top : undefined);
+    readBlocks();
     return acc.finish({ blockDays, scans });
   })();
+}
+
+/** (product, order) pairs counted from the tables' lines: the product's index, the customer, the total. */
+class KeptPairs {
+  readonly product = new Column(new Int32Array(1024), (n) => new Int32Array(n));
+  readonly customer = new Column(new Int32Array(1024), (n) => new Int32Array(n));
+  readonly value = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+
+  get length(): number {
+    return this.product.length;
+  }
+
+  push(product: number, customer: number, value: number): void {
+    this.product.push(product);
+    this.customer.push(customer);
+    this.value.push(value);
+  }
 }
 
 /**
@@ -402,7 +478,10 @@ function topByRevenue(ids: Float64Array, revenue: Float64Array, top: number): nu
   return candidates.sort((a, b) => revenue[b]! - revenue[a]! || ids[a]! - ids[b]!).slice(0, top);
 }
 
-/** Every product's exact sales in the range, ranked, the first `top`, read in one part. */
+/**
+ * Every product's exact sales in the range, ranked, the first `top`, read in one part (whose second pass
+ * keeps the orders of the top products only).
+ */
 export function productsByScan(db: Db, r: SalesRequest): SalesAnswer {
-  return mergeProductParts([scanProductPart(db, r)], r.top);
+  return mergeProductParts([scanProductPart(db, r, 0, 1, { top: r.top })], r.top);
 }
