@@ -1,0 +1,86 @@
+/**
+ * Server memory of the heaviest sales answers (issue 19): for each kind, a fresh server on the data
+ * directory, its idle RSS, then two requests timed while RSS is sampled every 25 ms: a year's top 100
+ * products, every product as an Arrow stream, by category and by day with source=orders (every line or
+ * order read from the tables).
+ *   node dist/perf/metrics-memory.js --data ./data-small [--out metrics-memory]
+ * Prints a table and one JSON line; writes perf/results/<out>.json.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ARROW_STREAM_MEDIA_TYPE } from '../src/domain/sales.js';
+import { rssOf, sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { round } from './lib/numbers.js';
+import { machine, writeResult } from './lib/results.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: './data-small' },
+    workers: { type: 'string', default: '2' },
+    out: { type: 'string', default: 'metrics-memory' },
+  },
+});
+const { tenant_id: tenantId, api_key: apiKey } = (
+  JSON.parse(readFileSync(join(values.data!, 'keys.json'), 'utf8')) as {
+    tenant_id: number;
+    api_key: string;
+  }[]
+)[0]!;
+const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
+const CASES: { name: string; params: string; arrow?: boolean }[] = [
+  { name: 'top 100 products', params: `group_by=product&top=100&${YEAR}` },
+  { name: 'every product (Arrow)', params: `group_by=product&top=1000000&${YEAR}`, arrow: true },
+  { name: 'category, source=orders', params: `group_by=category&precision=exact&source=orders&${YEAR}` },
+  { name: 'day, source=orders', params: `group_by=day&precision=exact&source=orders&${YEAR}` },
+];
+const MB = 2 ** 20;
+
+const results: Record<string, unknown>[] = [];
+for (const c of CASES) {
+  const server = await spawnServer([
+    '--data',
+    values.data!,
+    '--workers',
+    values.workers!,
+    '--log-level',
+    'warn',
+  ]);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idle = rssOf(server.child.pid!) ?? 0;
+    const rss = sampleRss(server.child.pid!, 25);
+    const ms: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/metrics/sales?${c.params}`, {
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          ...(c.arrow ? { accept: ARROW_STREAM_MEDIA_TYPE } : {}),
+        },
+      });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`${c.name}: ${res.status}`);
+      ms.push(round(performance.now() - t0));
+    }
+    const { peak } = rss.stop();
+    results.push({ case: c.name, ms, idle_rss_mb: round(idle / MB), peak_rss_mb: round(peak / MB) });
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+}
+process.stdout.write('| answer | ms (two requests) | idle RSS MB | peak RSS MB |\n|---|---|---|---|\n');
+for (const r of results)
+  process.stdout.write(
+    `| ${r.case} | ${(r.ms as number[]).join(' / ')} | ${r.idle_rss_mb} | ${r.peak_rss_mb} |\n`,
+  );
+const out = {
+  benchmark: 'metrics-memory',
+  at: new Date().toISOString(),
+  env: machine(),
+  data: values.data,
+  results,
+};
+writeResult(values.out!, out);
+process.stdout.write(`${JSON.stringify(out)}\n`);
