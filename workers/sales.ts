@@ -9,10 +9,9 @@ import {
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
 import {
-  mergeProductParts,
+  mergedProducts,
   type ProductPart,
   productPartBuffers,
-  productsByScan,
   scanProductPart,
 } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
@@ -169,6 +168,24 @@ const fromLineBlocks = () => ({
   complete: true,
 });
 
+/** Whether the answer is a product ranking read from every line of the range (SQLite, not source=orders). */
+function readsLines(ctx: TaskContext, input: SalesInput): boolean {
+  return input.groupBy === 'product' && input.source !== 'orders' && !onPostgres(ctx);
+}
+
+/**
+ * A product ranking: the range's lines read in parts already (merged here) or by this task, ranked; the
+ * buckets are made as they are taken (src/sales/product-scan.ts).
+ */
+function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput) {
+  const parts = input.productParts;
+  return parts
+    ? ctx.obs.timeQuery('metrics_product_merge', () => mergedProducts(parts, input.top))
+    : ctx.obs.timeQuery('metrics_product_scan', () =>
+        mergedProducts([scanProductPart(db, input, 0, 1, { top: input.top })], input.top),
+      );
+}
+
 /** One answer (JSON task) or the same answer as Arrow record batches (stream task). */
 function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise<SalesResult> {
   const started = performance.now();
@@ -184,12 +201,9 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise
   let result: SalesAnswer;
   let freshness: Record<string, unknown>;
   const reader = rollupReader(db, input);
-  if (input.groupBy === 'product' && input.source !== 'orders') {
-    // a ranking reads every line of the range once: the day blocks and the orders not in them
-    const parts = input.productParts;
-    result = parts
-      ? ctx.obs.timeQuery('metrics_product_merge', () => mergeProductParts(parts, input.top))
-      : ctx.obs.timeQuery('metrics_product_scan', () => productsByScan(db, input));
+  if (readsLines(ctx, input)) {
+    const ranked = rankedProducts(ctx, db, input);
+    result = { data: [...ranked.buckets()], rows: ranked.rows, method: ranked.method };
     freshness = fromLineBlocks();
   } else if (reader) {
     ({ result, freshness } = fromCaughtUpRollups(ctx, db, input, reader));
@@ -227,12 +241,32 @@ export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number 
 export const salesMetricsArrow = defineStreamTask(
   'salesMetricsArrow',
   async (ctx, input: SalesArrowInput, sink) => {
-    const result = await answerSales(ctx, input);
     const { bucketsAsArrowStream } = await import('../src/formats/bucket-arrow.js');
+    let buckets: Iterable<Bucket>;
+    let meta: Record<string, unknown>;
+    if (readsLines(ctx, input)) {
+      // a ranking's buckets made a record batch at a time, not held whole (meta's elapsed_ms: up to the ranking)
+      const started = performance.now();
+      const ranked = rankedProducts(ctx, ctx.shards.db(input.tenantId), input);
+      buckets = ranked.buckets();
+      meta = salesResult(
+        input,
+        { data: [], rows: ranked.rows, method: ranked.method },
+        fromLineBlocks(),
+        started,
+      ).meta;
+    } else ({ data: buckets, meta } = await answerSales(ctx, input));
     const keyKind = input.groupBy === 'product' ? 'integer' : 'text';
-    for (const bytes of bucketsAsArrowStream(result.data, keyKind, result.meta, input.batchRows))
+    let rows = 0;
+    const counted = function* () {
+      for (const b of buckets) {
+        rows++;
+        yield b;
+      }
+    };
+    for (const bytes of bucketsAsArrowStream(counted(), keyKind, meta, input.batchRows))
       await sink.writeBytes(bytes);
-    ctx.obs.record('stream_rows_total', { route: 'metrics_sales' }, result.data.length);
+    ctx.obs.record('stream_rows_total', { route: 'metrics_sales' }, rows);
     return null;
   },
   // nothing can follow a broken Arrow stream in-band: it ends without its end marker, which readers reject

@@ -38,7 +38,7 @@ const MEASURES = [
  * has no orders.
  */
 export function* bucketsAsArrowStream(
-  buckets: readonly Bucket[],
+  buckets: Iterable<Bucket>,
   keyKind: 'text' | 'integer',
   meta: Record<string, unknown>,
   batchRows = 8192,
@@ -53,41 +53,62 @@ export function* bucketsAsArrowStream(
     new Map([['orderflow.meta', JSON.stringify(meta)]]),
   );
   const empty = tableToIPC(new Table(schema), 'stream'); // the schema message and the end marker
-  if (buckets.length === 0) {
-    yield empty;
-    return;
-  }
   const schemaBytes = empty.length - END_OF_STREAM;
-  for (let start = 0; start < buckets.length; start += batchRows) {
-    const part = buckets.slice(start, start + batchRows);
-    const columns: Vector[] = [
-      keyKind === 'text'
-        ? vectorFromArray(
-            part.map((b) => String(b.key)),
-            new Utf8(),
-          )
-        : vectorFromArray(BigInt64Array.from(part, (b) => BigInt(b.key))),
-      ...MEASURES.map((m) =>
-        m.startsWith('p')
-          ? vectorFromArray(
-              part.map((b) => b[m]),
-              new Float64(),
-            )
-          : vectorFromArray(BigInt64Array.from(part, (b) => BigInt(b[m] ?? 0))),
-      ),
-    ];
-    const batch = new RecordBatch(
-      schema,
-      makeData({
-        type: new Struct(schema.fields),
-        length: part.length,
-        nullCount: 0,
-        children: columns.map((c) => c.data[0]!),
-      }),
-    );
-    const bytes = tableToIPC(new Table(schema, [batch]), 'stream');
-    const first = start === 0;
-    const last = start + batchRows >= buckets.length;
-    yield bytes.subarray(first ? 0 : schemaBytes, last ? bytes.length : bytes.length - END_OF_STREAM);
+  // a batch is written once the next one has started, so the last one is known to be last
+  let pending: Uint8Array | null = null;
+  let first = true;
+  for (const part of batchesOf(buckets, batchRows)) {
+    if (pending) yield pending;
+    const bytes = encodeBatch(schema, part, keyKind);
+    pending = bytes.subarray(first ? 0 : schemaBytes, bytes.length - END_OF_STREAM);
+    first = false;
   }
+  if (pending === null) yield empty;
+  else {
+    yield pending;
+    yield empty.subarray(schemaBytes);
+  }
+}
+
+/** The items in arrays of `size` (the last one shorter), taken from the iterable as they are needed. */
+function* batchesOf<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let batch: T[] = [];
+  for (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** One record batch of buckets as a whole IPC stream (schema message, batch, end marker). */
+function encodeBatch(schema: Schema, part: readonly Bucket[], keyKind: 'text' | 'integer'): Uint8Array {
+  const columns: Vector[] = [
+    keyKind === 'text'
+      ? vectorFromArray(
+          part.map((b) => String(b.key)),
+          new Utf8(),
+        )
+      : vectorFromArray(BigInt64Array.from(part, (b) => BigInt(b.key))),
+    ...MEASURES.map((m) =>
+      m.startsWith('p')
+        ? vectorFromArray(
+            part.map((b) => b[m]),
+            new Float64(),
+          )
+        : vectorFromArray(BigInt64Array.from(part, (b) => BigInt(b[m] ?? 0))),
+    ),
+  ];
+  const batch = new RecordBatch(
+    schema,
+    makeData({
+      type: new Struct(schema.fields),
+      length: part.length,
+      nullCount: 0,
+      children: columns.map((c) => c.data[0]!),
+    }),
+  );
+  return tableToIPC(new Table(schema, [batch]), 'stream');
 }

@@ -354,6 +354,18 @@ function blockPlan(
  * `top` their customers counted once across parts and the percentiles taken over every part's orders.
  */
 export function mergeProductParts(parts: readonly ProductPart[], top: number): SalesAnswer {
+  const merged = mergedProducts(parts, top);
+  return { data: [...merged.buckets()], rows: merged.rows, method: merged.method };
+}
+
+/**
+ * The parts merged and ranked, the buckets made one at a time as they are taken: an Arrow stream of every
+ * product holds one record batch's buckets at once instead of the whole answer as objects.
+ */
+export function mergedProducts(
+  parts: readonly ProductPart[],
+  top: number,
+): { rows: number; method: string; buckets: () => Generator<Bucket> } {
   // product id -> union index: an array where ids are small, a Map otherwise; and per part, the union
   // index -> the part's own index (-1 where the part has no line of the product)
   let maxId = 0;
@@ -390,7 +402,10 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
   for (const m of ranked) largest = Math.max(largest, orders[m]!);
   const customerScratch = new Int32Array(largest);
   const valueScratch = new Float64Array(largest);
-  const data: Bucket[] = ranked.map((m) => {
+  function* buckets(): Generator<Bucket> {
+    for (const m of ranked) yield bucketOf(m);
+  }
+  const bucketOf = (m: number): Bucket => {
     const n = orders[m]!;
     const customerRuns: Int32Array[] = [];
     const valueRuns: Float64Array[] = [];
@@ -416,11 +431,11 @@ export function mergeProductParts(parts: readonly ProductPart[], top: number): S
       p95_order_value_cents: nearestRank(values, 95),
       p99_order_value_cents: nearestRank(values, 99),
     };
-  });
+  };
   return {
-    data,
     rows: parts.reduce((n, part) => n + part.rows, 0),
     method: `exact: one pass over the range's order lines (${linesRead(parts)}), every product accumulated in typed arrays, then ranked`,
+    buckets,
   };
 }
 

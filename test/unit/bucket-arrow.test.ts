@@ -38,11 +38,27 @@ describe('bucketsAsArrowStream', () => {
       bucket('y', 2),
     ];
     const chunks = [...bucketsAsArrowStream(buckets, 'text', { precision: 'exact' }, 2)];
-    expect(chunks.length).toBe(3);
+    expect(chunks.length).toBe(4); // three batches (the schema before the first), then the end marker
     const { table, rows } = decode(chunks);
     expect(table.batches.length).toBe(3);
     expect(rows).toEqual(buckets);
     expect(JSON.parse(table.schema.metadata.get('orderflow.meta')!)).toEqual({ precision: 'exact' });
+  });
+
+  it('takes the buckets from an iterable as it goes: at most two batches of them are made at a time', () => {
+    let made = 0;
+    function* lazily() {
+      for (let i = 0; i < 6; i++) {
+        made++;
+        yield bucket(i + 1, i);
+      }
+    }
+    const stream = bucketsAsArrowStream(lazily(), 'integer', {}, 2);
+    stream.next(); // the first batch is written once the second is gathered (so the last is known)
+    expect(made).toBe(4);
+    const rest = [...stream];
+    expect(made).toBe(6);
+    expect(rest.length).toBe(3);
   });
 
   it('integer keys for products, and an empty answer is an empty table', () => {
