@@ -1,8 +1,9 @@
 /**
- * Sales of many products at once (issue 19: every product, 15–20× DuckDB through per-product reads), from
- * one sequential pass over the order lines: orders in storage order, each order's lines next to it
- * (order_items is clustered by order_pk), accumulated into typed arrays, not objects. Exact by
- * construction, so both precisions use it when an answer ranks many products.
+ * Sales by product (or by any key a product maps to: categories, src/sales/category-scan.ts) from every
+ * line of the range: the columnar line blocks of its clean whole days (src/storage/line-blocks.ts) and the
+ * rest from the tables, each order's lines together, accumulated into typed arrays, not objects, in two
+ * passes (sums, then each counted order's customer and total). Exact by construction, so both precisions
+ * use it for any ranking.
  */
 import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
 import { mergePairwise } from '../sketches/sorted-runs.js';
@@ -28,9 +29,10 @@ const FULL_WALK_SHARE = 0.25;
 const DIRECT_SLOT_MAX_ID = 1 << 20;
 
 /**
- * One part's every product, exact and mergeable with the other parts' (parts split the orders by order_pk,
- * so an order and its lines belong to one part): per product its sums, and per (product, order) the
- * order's customer and total, grouped by product (`offsets[p]` to `offsets[p + 1]`).
+ * One part's every product, exact and mergeable with the other parts' (parts split the block days and the
+ * table reads by order_pk, so an order and its lines belong to one part): per product its sums, and per
+ * (product, order) the order's customer and total, grouped by product (`offsets[p]` to `offsets[p + 1]`,
+ * each run sorted; empty for a product outside a selected top).
  */
 export interface ProductPart {
   ids: Float64Array;
