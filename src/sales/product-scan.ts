@@ -29,8 +29,8 @@ const FULL_WALK_SHARE = 0.25;
 const DIRECT_SLOT_MAX_ID = 1 << 20;
 
 /**
- * One part's every product, exact and mergeable with the other parts' (parts split the block days and the
- * table reads by order_pk, so an order and its lines belong to one part): per product its sums, and per
+ * One part's every product, exact and mergeable with the other parts' (parts split the range by day, so an
+ * order and its lines belong to one part): per product its sums, and per
  * (product, order) the order's customer and total, grouped by product (`offsets[p]` to `offsets[p + 1]`,
  * each run sorted; empty for a product outside a selected top).
  */
@@ -222,11 +222,12 @@ class ProductAccumulator {
 }
 
 /**
- * Part `index` of `count` of the range's order lines, accumulated per product, read in one snapshot: the
- * range's clean whole days from their line blocks (every `count`-th day, from the `index`-th), and the
- * orders the blocks do not hold from the tables (those with order_pk in the part's share of the shard's
- * ids): the days around whole days, days with a dirty hour, and orders past the rollup watermark (not
- * folded in yet). Each order is read once, by one part.
+ * Part `index` of `count` of the range's order lines, accumulated per product, read in one snapshot. Parts
+ * split the range by UTC day (the days whose number is `index` modulo `count`), so an order belongs to
+ * exactly one part whatever each part's snapshot holds (parts read at slightly different moments: a
+ * catch-up may fold orders into the blocks between them). Within its days a part reads the clean whole
+ * days' line blocks and, from the tables, what they do not hold: the days around whole days, days with a
+ * dirty hour, and orders past the rollup watermark (not folded in yet).
  */
 export function scanProductPart(
   db: Db,
@@ -253,11 +254,14 @@ export function scanProductPart(
         : blockPlan(db, r);
     const wanted = statusCodes(r.statuses);
     const blocks = db.prepare(lineBlocksOfDaySql).pluck();
+    // this part's days: those whose UTC day number is `index` modulo `count`, from the blocks and the tables
+    const ours = (day: number) => day % count === index;
     const readBlocks = (): number => {
       let days = 0;
-      for (let i = index; i < plan.blockDays.length; i += count) {
+      for (const day of plan.blockDays) {
+        if (!ours(day)) continue;
         let found = 0;
-        for (const block of blocks.iterate(plan.blockDays[i]!) as IterableIterator<Uint8Array>) {
+        for (const block of blocks.iterate(day) as IterableIterator<Uint8Array>) {
           found = 1;
           acc.block(decodeLineBlock(block), wanted);
         }
@@ -266,29 +270,36 @@ export function scanProductPart(
       return days;
     };
     const blockDays = readBlocks();
-    // the orders outside the blocks, this part's share of them by order_pk, kept for the second pass
-    const total = db.prepare('SELECT count(*) AS n, max(order_pk) AS last FROM orders').get() as {
+    // the orders outside the blocks, kept as pairs for the second pass
+    const shard = db
+      .prepare('SELECT count(*) AS n, coalesce(max(order_pk), 0) AS last FROM orders')
+      .get() as {
       n: number;
-      last: number | null;
+      last: number;
     };
-    const ids = (total.last ?? 0) + 1;
-    const from = Math.floor((ids * index) / count);
-    const to = Math.floor((ids * (index + 1)) / count);
     const scans: Walk[] = [];
     acc.keepPairs();
     const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
       if (pkTo <= pkFrom || end <= start) return;
       scans.push(walk);
       const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
-      for (const row of stmt.iterate(pkFrom, pkTo, start, end, ...r.statuses) as IterableIterator<number[]>)
+      for (const row of stmt.iterate(
+        pkFrom,
+        pkTo,
+        start,
+        end,
+        count,
+        index,
+        ...r.statuses,
+      ) as IterableIterator<number[]>)
         acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
     };
-    const folded = Math.min(to, plan.watermark + 1);
+    const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
     for (const [start, end] of plan.outside) {
       const inRange = (db.prepare(ordersInRangeSql).get(start, end) as { n: number }).n;
-      scan(inRange >= total.n * FULL_WALK_SHARE ? 'storage-order' : 'date-index', from, folded, start, end);
+      scan(inRange >= shard.n * FULL_WALK_SHARE ? 'storage-order' : 'date-index', 0, folded, start, end);
     }
-    scan('storage-order', Math.max(from, plan.watermark + 1), to, r.start, r.end); // past the watermark
+    scan('storage-order', folded, shard.last + 1, r.start, r.end); // past the watermark
     acc.startSecondPass(count === 1 ? options.top : undefined);
     readBlocks();
     return acc.finish({ blockDays, scans });

@@ -105,6 +105,16 @@ describe('every product in one pass over the lines', () => {
     for (const r of ranges) expectPartsAsDefined(r);
   });
 
+  it('parts that read before and after a catch-up folds orders into the blocks count each order once', () => {
+    for (const [i, r] of ranges.entries()) {
+      write(makeOrders(40, `between${i}`, 30 + i)); // past the watermark, into days the blocks hold
+      const before = scanProductPart(db, r, 0, 2); // reads them from the tables
+      expect(builder.applyPending()).toMatchObject({ mode: 'delta' }); // now in the blocks
+      const after = scanProductPart(db, r, 1, 2);
+      expect(mergeProductParts([before, after], r.top).data).toEqual(exactFromOrders(db, r).data);
+    }
+  });
+
   it('a day folded into many times is compacted into one block and reads the same', () => {
     for (let i = 0; i < BLOCK_PARTS_MAX + 3; i++) {
       write(makeOrders(3, `trickle${i}`, 20 + i));
