@@ -1,9 +1,10 @@
+import { mergePairwise } from './sorted-runs.js';
 import { decodeSortedList, encodeSortedList } from './varint.js';
 
 /**
  * The exact counterpart of the sketches in a pre-aggregate: a bucket's distinct customer ids (sorted,
  * unique) and every order value (sorted, with repeats), stored as sorted varint lists of one or two
- * bytes per value. Merging keeps the decoded parts and sorts them together once, when asked; a
+ * bytes per value. Merging keeps the decoded parts and merges them (sorted runs) once, when asked; a
  * stored part alone is already in order. Distinct counts and nearest-rank percentiles from these are
  * exact, at a few bytes per order instead of a sketch's fixed size.
  */
@@ -47,21 +48,30 @@ export class ExactOrderSets {
   }
 }
 
-/** One sorted array of the parts and the added values; unique drops repeats (parts are unique alone). */
+/**
+ * One sorted array of the parts and the added values; unique drops repeats (parts are unique alone). The
+ * parts are sorted already, so they are merged (the added values sorted first, as one more run) rather than
+ * sorted together: folding a few new orders into a month's lists of tens of thousands is linear, not a
+ * sort of the whole (a 50-order delta spent 2.2 of its 3 s re-sorting stored lists).
+ */
 function collapse(parts: Float64Array[], added: number[], unique: boolean): Float64Array {
   if (parts.length === 1 && added.length === 0) return parts[0]!;
-  let length = added.length;
-  for (const p of parts) length += p.length;
-  const all = new Float64Array(length);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  all.set(added, at);
-  all.sort();
+  const runs = added.length > 0 ? [...parts, Float64Array.from(added).sort()] : parts;
+  const all = mergePairwise(runs, mergeTwoSorted) ?? new Float64Array(0);
   if (!unique || all.length < 2) return all;
   let n = 1;
   for (let i = 1; i < all.length; i++) if (all[i] !== all[n - 1]) all[n++] = all[i]!;
   return n === all.length ? all : all.slice(0, n);
+}
+
+/** Two ascending runs as one new ascending array. */
+function mergeTwoSorted(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[o++] = a[i++]!;
+  while (j < b.length) out[o++] = b[j++]!;
+  return out;
 }
