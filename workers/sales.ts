@@ -5,6 +5,7 @@ import {
   HOUR,
   type SalesRequest,
   type SalesResult,
+  UNFOLDED_MAX_AGE_MS,
 } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
@@ -51,6 +52,8 @@ function refresh(ctx: TaskContext, input: SalesInput, budgetMs: number): CatchUp
   const done = catchUpRollups(ctx, input.tenantId, input, {
     budgetMs,
     yieldToWriters: false,
+    // approx may leave orders a moment old unfolded rather than queue behind the writer; exact never
+    ...(input.precision === 'approx' ? { unfoldedMaxAgeMs: UNFOLDED_MAX_AGE_MS } : {}),
     query: 'rollup_rebuild',
   });
   ctx.obs.record('rollup_rebuilt_hours_total', { by: 'read' }, done.hours);
@@ -124,7 +127,10 @@ function freshnessAfter(f: CatchUpResult): Record<string, unknown> {
     rebuild_ms: f.ms,
     as_of: new Date().toISOString(),
     stale_hours_in_range: f.remaining,
-    complete: f.remaining === 0,
+    ...(f.unfolded_orders > 0
+      ? { unfolded_orders: f.unfolded_orders, oldest_unfolded_ms: f.oldest_unfolded_ms }
+      : {}),
+    complete: f.remaining === 0 && f.unfolded_orders === 0,
   };
 }
 

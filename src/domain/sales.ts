@@ -40,6 +40,14 @@ export function isDefaultSale(statuses: readonly string[]): boolean {
   const set = new Set(statuses);
   return set.size === DEFAULT_SALE_STATUSES.length && DEFAULT_SALE_STATUSES.every((s) => set.has(s));
 }
+/**
+ * An approx read does not wait for the shard's write lock (held by the writer or the upkeep thread) to fold
+ * in orders acknowledged less than this long ago: it answers without them and says so (meta.freshness
+ * `unfolded_orders`, `oldest_unfolded_ms`). Older ones it waits for, so an order acknowledged 2 s before a
+ * read is always counted.
+ */
+export const UNFOLDED_MAX_AGE_MS = 1500;
+
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 /** Longest range per request: about ten years by day, 92 days by hour (2,208 buckets). */

@@ -39,6 +39,10 @@ export function rollupStatements(db: Db) {
     setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
     newestOrder: db.prepare('SELECT coalesce(max(order_pk), 0) AS pk FROM orders'),
     pendingCount: db.prepare('SELECT count(*) AS n FROM orders WHERE order_pk > ? AND order_pk <= ?'),
+    pendingAge: db.prepare(
+      `SELECT count(*) AS n, min(ingested_at) AS oldest FROM orders
+       WHERE order_pk > (SELECT order_pk FROM rollup_watermark WHERE id = 1)`,
+    ),
     markPending: db.prepare(
       `INSERT OR IGNORE INTO rollup_dirty_hours (hour)
        SELECT DISTINCT created_at / 3600000 FROM orders WHERE order_pk > ? AND order_pk <= ?`,

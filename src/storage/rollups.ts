@@ -159,6 +159,12 @@ export class RollupBuilder {
       .immediate();
   }
 
+  /** Orders past the watermark (not folded in yet), and when the oldest of them was acknowledged. */
+  pendingAge(): { orders: number; oldestIngestedAt: number | null } {
+    const { n, oldest } = this.s.pendingAge.get() as { n: number; oldest: number | null };
+    return { orders: n, oldestIngestedAt: oldest };
+  }
+
   /** The orders in (from, to] merged into the rows of the hours and days they fall in that are not dirty. */
   private mergePending(from: number, to: number): void {
     const now = Date.now();

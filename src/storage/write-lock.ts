@@ -60,6 +60,22 @@ export class ShardWriteLock {
     return Atomics.load(this.cells, this.slot(tenantId)) === CONTENDED;
   }
 
+  /**
+   * Runs `work` holding the tenant's write lock if it is free now, without waiting: `{ ran: false }` when
+   * another thread holds it.
+   */
+  tryWithLock<T>(tenantId: number, work: () => T): { ran: true; value: T } | { ran: false } {
+    const i = this.slot(tenantId);
+    if (Atomics.compareExchange(this.cells, i, UNLOCKED, LOCKED) !== UNLOCKED) return { ran: false };
+    Atomics.store(this.holders, i, threadId + 1);
+    try {
+      return { ran: true, value: work() };
+    } finally {
+      Atomics.store(this.holders, i, 0);
+      if (Atomics.exchange(this.cells, i, UNLOCKED) === CONTENDED) Atomics.notify(this.cells, i, 1);
+    }
+  }
+
   /** Runs `work` while holding the tenant's write lock (a futex-style mutex: lock, then sleep when contended). */
   withLock<T>(tenantId: number, work: () => T): T {
     const i = this.slot(tenantId);

@@ -3,6 +3,9 @@ import type { TaskContext } from './worker-context.js';
 
 /** What a catch-up did: the pending orders folded in (and how), then the dirty hours rebuilt. */
 export interface CatchUpResult extends RebuildResult {
+  /** orders left past the watermark by a read that would not wait for the lock, and the oldest's age */
+  unfolded_orders: number;
+  oldest_unfolded_ms: number | null;
   pending_orders: number;
   pending_mode: PendingResult['mode'];
   ms: number;
@@ -26,6 +29,11 @@ export function catchUpRollups(
      * a rebuild during a load cost it 10% of its writer time and ~40 MB of the upkeep thread's heap)
      */
     whileWriting?: boolean;
+    /**
+     * don't wait for the shard's write lock to fold new orders in while none of them was acknowledged
+     * longer ago than this (an approx read under a steady ingest): fold them only if the lock is free now
+     */
+    unfoldedMaxAgeMs?: number;
     query: string;
   },
 ): CatchUpResult {
@@ -38,7 +46,9 @@ export function catchUpRollups(
       writerWaits = ctx.lock.contended(tenantId);
       return out;
     });
-  const pending = locked(() => builder.applyPending());
+  const tryLocked = <T>(work: () => T) =>
+    ctx.lock.tryWithLock(tenantId, () => ctx.obs.timeQuery(options.query, work));
+  const pending = foldPending(builder, { locked, tryLocked }, options.unfoldedMaxAgeMs);
   if (pending.orders > 0)
     ctx.obs.record('rollup_folded_orders_total', { mode: pending.mode }, pending.orders);
   const rebuild = !options.whileWriting && !(options.yieldToWriters && writerWaits);
@@ -51,8 +61,35 @@ export function catchUpRollups(
     : { hours: 0, rows: 0, months: 0, remaining: builder.countDirty(range.start, range.end) };
   return {
     ...rebuilt,
+    unfolded_orders: pending.unfolded,
+    oldest_unfolded_ms: pending.oldestUnfoldedMs,
     pending_orders: pending.orders,
     pending_mode: pending.mode,
     ms: Math.round(performance.now() - t0),
   };
+}
+
+/**
+ * The pending orders folded in under the write lock; with `unfoldedMaxAgeMs`, only if the lock is free now
+ * or a pending order was acknowledged longer ago than that (then it waits): a read under a steady ingest
+ * does not queue behind the writer and the upkeep thread for orders a moment old, and says what it left.
+ */
+export function foldPending(
+  builder: Pick<RollupBuilder, 'applyPending' | 'pendingAge'>,
+  lock: {
+    locked: <T>(work: () => T) => T;
+    tryLocked: <T>(work: () => T) => { ran: true; value: T } | { ran: false };
+  },
+  unfoldedMaxAgeMs: number | undefined,
+  now = Date.now(),
+): PendingResult & { unfolded: number; oldestUnfoldedMs: number | null } {
+  const folded = (result: PendingResult) => ({ ...result, unfolded: 0, oldestUnfoldedMs: null });
+  if (unfoldedMaxAgeMs === undefined) return folded(lock.locked(() => builder.applyPending()));
+  const free = lock.tryLocked(() => builder.applyPending());
+  if (free.ran) return folded(free.value);
+  const { orders, oldestIngestedAt } = builder.pendingAge();
+  const age = oldestIngestedAt === null ? null : now - oldestIngestedAt;
+  if (orders > 0 && age !== null && age >= unfoldedMaxAgeMs)
+    return folded(lock.locked(() => builder.applyPending()));
+  return { orders: 0, mode: 'none', unfolded: orders, oldestUnfoldedMs: age };
 }

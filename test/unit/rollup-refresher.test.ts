@@ -21,6 +21,8 @@ function fakePool(remaining: () => number) {
         hours: 48,
         rows: 100,
         months: 0,
+        unfolded_orders: 0,
+        oldest_unfolded_ms: null,
         remaining: remaining(),
         pending_orders: 10,
         pending_mode: 'delta',
