@@ -34,6 +34,8 @@ export type SalesInput = TaskBase &
   SalesRequest & {
     /** longest an approx answer spends catching up dirty hours before it answers without the rest */
     refreshBudgetMs: number;
+    /** the upkeep thread folds new orders in (--rollup-refresh background): approx reads leave young ones */
+    upkeepFolds: boolean;
     /** by product: the range's lines already read in parts by salesProductPart, to merge */
     productParts?: ProductPart[];
     /** how long reading those parts took (counted in the answer's elapsed_ms) */
@@ -53,7 +55,9 @@ function refresh(ctx: TaskContext, input: SalesInput, budgetMs: number): CatchUp
     budgetMs,
     yieldToWriters: false,
     // approx may leave orders a moment old unfolded rather than queue behind the writer; exact never
-    ...(input.precision === 'approx' ? { unfoldedMaxAgeMs: UNFOLDED_MAX_AGE_MS } : {}),
+    ...(input.precision === 'approx'
+      ? { unfoldedMaxAgeMs: UNFOLDED_MAX_AGE_MS, youngLeftToUpkeep: input.upkeepFolds }
+      : {}),
     query: 'rollup_rebuild',
   });
   ctx.obs.record('rollup_rebuilt_hours_total', { by: 'read' }, done.hours);

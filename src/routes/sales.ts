@@ -24,7 +24,12 @@ import type { AppDeps } from './deps.js';
 const ARROW_BATCH_ROWS = 8192;
 
 /** What the route hands the sales tasks. */
-type SalesTaskInput = SalesRequest & { requestId: string; tenantId: number; refreshBudgetMs: number };
+type SalesTaskInput = SalesRequest & {
+  requestId: string;
+  tenantId: number;
+  refreshBudgetMs: number;
+  upkeepFolds: boolean;
+};
 
 export function salesRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/metrics');
@@ -119,6 +124,7 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
         statuses: q.status ?? DEFAULT_SALE_STATUSES,
         top: q.top,
         refreshBudgetMs: deps.config.sales.readRefreshBudgetMs,
+        upkeepFolds: deps.config.sales.rollupRefresh === 'background',
       };
       if (arrow) return streamArrow(c, request);
       if (q.group_by === 'product') {

@@ -30,10 +30,12 @@ export function catchUpRollups(
      */
     whileWriting?: boolean;
     /**
-     * don't wait for the shard's write lock to fold new orders in while none of them was acknowledged
-     * longer ago than this (an approx read under a steady ingest): fold them only if the lock is free now
+     * leave new orders unfolded while none of them was acknowledged longer ago than this (an approx read
+     * under a steady ingest): fold them only if the lock is free now, or (`youngLeftToUpkeep`: the upkeep
+     * thread folds them within its max lag) not at all
      */
     unfoldedMaxAgeMs?: number;
+    youngLeftToUpkeep?: boolean;
     query: string;
   },
 ): CatchUpResult {
@@ -48,7 +50,9 @@ export function catchUpRollups(
     });
   const tryLocked = <T>(work: () => T) =>
     ctx.lock.tryWithLock(tenantId, () => ctx.obs.timeQuery(options.query, work));
-  const pending = foldPending(builder, { locked, tryLocked }, options.unfoldedMaxAgeMs);
+  const pending = foldPending(builder, { locked, tryLocked }, options.unfoldedMaxAgeMs, {
+    youngLeftToUpkeep: options.youngLeftToUpkeep ?? false,
+  });
   if (pending.orders > 0)
     ctx.obs.record('rollup_folded_orders_total', { mode: pending.mode }, pending.orders);
   const rebuild = !options.whileWriting && !(options.yieldToWriters && writerWaits);
@@ -70,9 +74,11 @@ export function catchUpRollups(
 }
 
 /**
- * The pending orders folded in under the write lock; with `unfoldedMaxAgeMs`, only if the lock is free now
- * or a pending order was acknowledged longer ago than that (then it waits): a read under a steady ingest
- * does not queue behind the writer and the upkeep thread for orders a moment old, and says what it left.
+ * The pending orders folded in under the write lock. With `unfoldedMaxAgeMs`, orders acknowledged less
+ * than that ago may be left: folded only if the lock is free now (on read: nobody else folds them), or not
+ * at all (`youngLeftToUpkeep`: the upkeep thread folds them within its max lag); once one is older, the read
+ * waits for the lock and folds. A read under a steady ingest then neither queues behind the writer nor
+ * does the upkeep's work for orders a moment old, and says what it left.
  */
 export function foldPending(
   builder: Pick<RollupBuilder, 'applyPending' | 'pendingAge'>,
@@ -81,14 +87,16 @@ export function foldPending(
     tryLocked: <T>(work: () => T) => { ran: true; value: T } | { ran: false };
   },
   unfoldedMaxAgeMs: number | undefined,
-  now = Date.now(),
+  options: { youngLeftToUpkeep?: boolean; now?: number } = {},
 ): PendingResult & { unfolded: number; oldestUnfoldedMs: number | null } {
   const folded = (result: PendingResult) => ({ ...result, unfolded: 0, oldestUnfoldedMs: null });
   if (unfoldedMaxAgeMs === undefined) return folded(lock.locked(() => builder.applyPending()));
-  const free = lock.tryLocked(() => builder.applyPending());
-  if (free.ran) return folded(free.value);
+  if (!options.youngLeftToUpkeep) {
+    const free = lock.tryLocked(() => builder.applyPending());
+    if (free.ran) return folded(free.value);
+  }
   const { orders, oldestIngestedAt } = builder.pendingAge();
-  const age = oldestIngestedAt === null ? null : now - oldestIngestedAt;
+  const age = oldestIngestedAt === null ? null : (options.now ?? Date.now()) - oldestIngestedAt;
   if (orders > 0 && age !== null && age >= unfoldedMaxAgeMs)
     return folded(lock.locked(() => builder.applyPending()));
   return { orders: 0, mode: 'none', unfolded: orders, oldestUnfoldedMs: age };

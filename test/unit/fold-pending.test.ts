@@ -29,7 +29,7 @@ describe('folding new orders in on an approx read', () => {
   it('leaves orders a moment old unfolded rather than wait for a held lock, and says how many and how old', () => {
     write(makeOrders(7, 'young'));
     const now = Date.now();
-    const left = foldPending(builder, held, 1500, now);
+    const left = foldPending(builder, held, 1500, { now });
     expect(left).toMatchObject({ orders: 0, mode: 'none', unfolded: 7 });
     expect(left.oldestUnfoldedMs).toBeGreaterThanOrEqual(0);
     expect(left.oldestUnfoldedMs).toBeLessThan(1500);
@@ -37,10 +37,27 @@ describe('folding new orders in on an approx read', () => {
   });
 
   it('waits for the lock once a pending order is older than the bound, and an exact read always waits', () => {
-    expect(foldPending(builder, held, 1500, Date.now() + 1600)).toMatchObject({ orders: 7, unfolded: 0 });
+    expect(foldPending(builder, held, 1500, { now: Date.now() + 1600 })).toMatchObject({
+      orders: 7,
+      unfolded: 0,
+    });
     write(makeOrders(3, 'exact'));
     expect(foldPending(builder, held, undefined)).toMatchObject({ orders: 3, unfolded: 0 });
     expect(builder.pendingAge()).toEqual({ orders: 0, oldestIngestedAt: null });
+  });
+
+  it('with the upkeep thread folding, leaves orders a moment old even when the lock is free', () => {
+    write(makeOrders(5, 'upkeep'));
+    expect(foldPending(builder, real, 1500, { youngLeftToUpkeep: true })).toMatchObject({
+      orders: 0,
+      unfolded: 5,
+    });
+    expect(
+      foldPending(builder, real, 1500, { youngLeftToUpkeep: true, now: Date.now() + 1600 }),
+    ).toMatchObject({
+      orders: 5,
+      unfolded: 0,
+    });
   });
 
   it('tryWithLock runs only when the lock is free', () => {
