@@ -376,7 +376,10 @@ describe('approx mode: pre-aggregates and sketches', () => {
     // write leaves them to it and says so; within 2 s they are in (folded by the upkeep or by a read)
     const first = await metrics({ group_by: 'day', precision: 'approx', ...range });
     if (!first.body.meta.freshness.complete)
-      expect(first.body.meta.freshness).toMatchObject({ unfolded_orders: late.length, stale_hours_in_range: 0 });
+      expect(first.body.meta.freshness).toMatchObject({
+        unfolded_orders: late.length,
+        stale_hours_in_range: 0,
+      });
     let body = first.body;
     await eventually(
       async () => {
