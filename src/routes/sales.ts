@@ -50,13 +50,13 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
         ? deps.pool.idleWorkers()
         : 0;
     if (parts < 2) return {};
-    return {
-      productParts: await Promise.all(
-        Array.from({ length: parts }, (_, part) =>
-          deps.pool.run('salesProductPart', { ...request, part, parts }),
-        ),
+    const started = performance.now();
+    const productParts = await Promise.all(
+      Array.from({ length: parts }, (_, part) =>
+        deps.pool.run('salesProductPart', { ...request, part, parts }),
       ),
-    };
+    );
+    return { productParts, productPartsMs: performance.now() - started };
   }
 
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
@@ -82,7 +82,7 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
       path: '/api/v1/tenants/:tenant_id/metrics/sales',
       summary:
         'Sales metrics by hour, day, ISO week, month, product or category; approx (pre-aggregates + sketches) or exact',
-      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour or (over whole days) category or product merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds. exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product, any range, both precisions: every line of the range is read once (the per-day columnar line blocks of clean whole days, the orders for the rest; in parts on the idle workers) and the answer is exact. Otherwise, or with source=orders (exact only), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
+      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour, week, month or (over whole days) category merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds (a bucket that is one hourly or daily row answers from the answer stored with it). exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product, any range, both precisions: every line of the range is read once (the per-day columnar line blocks of clean whole days, the orders for the rest; a ranking of more than ${PRODUCT_SCAN_MIN_TOP} in parts on the idle workers) and the answer is exact (approx reports error_bounds of zero). Otherwise, or with source=orders (exact only), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
       tag: 'metrics',
       auth: 'api_key',
       query: SalesQuery,
@@ -127,15 +127,6 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
         upkeepFolds: deps.config.sales.rollupRefresh === 'background',
       };
       if (arrow) return streamArrow(c, request);
-      if (q.group_by === 'product') {
-        const parts = await productParts(request);
-        const result = await deps.pool.run(
-          'salesMetrics',
-          { ...request, ...parts },
-          parts.productParts?.flatMap(productPartBuffers),
-        );
-        return c.json(result);
-      }
       // a long range by time is cut at bucket boundaries across the idle workers, answered in parallel
       const ranges: [number, number][] =
         q.group_by === 'day' || q.group_by === 'hour'
