@@ -6,16 +6,16 @@
  *   node dist/perf/first-read.js --data ./data-small [--out first-read]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RollupBuilder } from '../src/storage/rollups.js';
 import { shardDir, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
-import { spawnServer } from '../tools/lib/spawn-server.js';
 import { round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
+import { firstTenant, metricsServer } from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,12 +24,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'first-read' },
   },
 });
-const { tenant_id: tenantId, api_key: apiKey } = (
-  JSON.parse(readFileSync(join(values.data!, 'keys.json'), 'utf8')) as {
-    tenant_id: number;
-    api_key: string;
-  }[]
-)[0]!;
+const { tenantId, apiKey } = firstTenant(values.data!);
 
 const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
 const SHAPES: [string, string][] = [
@@ -74,7 +69,7 @@ const results: Record<string, unknown>[] = [];
 for (const [shape, params] of SHAPES)
   for (const precision of ['approx', 'exact'] as const) {
     const dir = freshlyLoadedCopy();
-    const server = await spawnServer(['--data', dir, '--workers', values.workers!, '--log-level', 'warn']);
+    const server = await metricsServer(dir, values.workers!);
     try {
       const first = await timedCall(server.url, `${params}&precision=${precision}`);
       const second = await timedCall(server.url, `${params}&precision=${precision}`);

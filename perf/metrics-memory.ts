@@ -1,18 +1,9 @@
-/**
- * Server memory of the heaviest sales answers (issue 19): for each kind, a fresh server on the data
- * directory, its idle RSS, then two requests timed while RSS is sampled every 25 ms: a year's top 100
- * products, every product as an Arrow stream, by category and by day with source=orders (every line or
- * order read from the tables).
- *   node dist/perf/metrics-memory.js --data ./data-small [--out metrics-memory]
- * Prints a table and one JSON line; writes perf/results/<out>.json.
- */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ARROW_STREAM_MEDIA_TYPE } from '../src/domain/sales.js';
-import { rssOf, sampleRss, spawnServer } from '../tools/lib/spawn-server.js';
+import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
+import { firstTenant, metricsServer } from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,12 +12,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'metrics-memory' },
   },
 });
-const { tenant_id: tenantId, api_key: apiKey } = (
-  JSON.parse(readFileSync(join(values.data!, 'keys.json'), 'utf8')) as {
-    tenant_id: number;
-    api_key: string;
-  }[]
-)[0]!;
+const { tenantId, apiKey } = firstTenant(values.data!);
 const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
 const CASES: { name: string; params: string; arrow?: boolean }[] = [
   { name: 'top 100 products', params: `group_by=product&top=100&${YEAR}` },
@@ -38,14 +24,7 @@ const MB = 2 ** 20;
 
 const results: Record<string, unknown>[] = [];
 for (const c of CASES) {
-  const server = await spawnServer([
-    '--data',
-    values.data!,
-    '--workers',
-    values.workers!,
-    '--log-level',
-    'warn',
-  ]);
+  const server = await metricsServer(values.data!, values.workers!);
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idle = rssOf(server.child.pid!) ?? 0;

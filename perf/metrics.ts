@@ -8,7 +8,7 @@
  * Prints tables and one JSON line; writes perf/results/metrics.json.
  */
 
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +23,9 @@ import { TDigest } from '../src/sketches/tdigest.js';
 import { exportBatches } from '../src/storage/export-batches.js';
 import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
-import { spawnServer } from '../tools/lib/spawn-server.js';
 import { ratio, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
+import { firstTenant, metricsServer } from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,12 +37,7 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-const { tenant_id: tenantId, api_key: apiKey } = (
-  JSON.parse(readFileSync(join(values.data!, 'keys.json'), 'utf8')) as {
-    tenant_id: number;
-    api_key: string;
-  }[]
-)[0]!;
+const { tenantId, apiKey } = firstTenant(values.data!);
 /** The npm `tdigest` package (CommonJS, untyped): the peer of our t-digest. */
 type NpmDigest = {
   push(x: number): void;
@@ -198,14 +193,7 @@ function maxRelativeError(got: Bucket[], want: Bucket[], field: 'unique_customer
   const errors = got.map((b) => Math.abs(b[field] / byKey.get(b.key)![field] - 1));
   return Math.round(Math.max(...errors) * 10000) / 10000;
 }
-const server = await spawnServer([
-  '--data',
-  values.data!,
-  '--workers',
-  values.workers!,
-  '--log-level',
-  'warn',
-]);
+const server = await metricsServer(values.data!, values.workers!);
 async function call(params: string): Promise<{ ms: number; data: Bucket[]; meta: Record<string, unknown> }> {
   const t0 = performance.now();
   const res = await fetch(`${server.url}/api/v1/tenants/${tenantId}/metrics/sales?${params}`, {

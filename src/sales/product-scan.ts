@@ -6,7 +6,7 @@
  * use it for any ranking.
  */
 import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
-import { mergePairwise } from '../sketches/sorted-runs.js';
+import { mergePairwise, mergeSortedInto } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import { lineBlocksOfDaySql, ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
@@ -471,23 +471,12 @@ export function linesRead(parts: readonly ProductPart[]): string {
  */
 function sortedUnion<T extends Int32Array | Float64Array>(runs: T[], scratch: T): T {
   if (runs.length === 1) return runs[0]!;
-  if (runs.length === 2) return mergeTwoInto(runs[0]!, runs[1]!, scratch);
+  if (runs.length === 2) return mergeSortedInto(runs[0]!, runs[1]!, scratch);
   return (
     mergePairwise(runs, (a, b) =>
-      mergeTwoInto(a, b, new (a.constructor as new (n: number) => T)(a.length + b.length)),
+      mergeSortedInto(a, b, new (a.constructor as new (n: number) => T)(a.length + b.length)),
     ) ?? (scratch.subarray(0, 0) as T)
   );
-}
-
-/** Two sorted runs merged into the start of `out`; returns that view. */
-function mergeTwoInto<T extends Int32Array | Float64Array>(a: T, b: T, out: T): T {
-  let i = 0;
-  let j = 0;
-  let o = 0;
-  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
-  while (i < a.length) out[o++] = a[i++]!;
-  while (j < b.length) out[o++] = b[j++]!;
-  return out.subarray(0, o) as T;
 }
 
 /**

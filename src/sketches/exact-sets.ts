@@ -1,4 +1,4 @@
-import { mergePairwise } from './sorted-runs.js';
+import { mergePairwise, mergeSortedInto } from './sorted-runs.js';
 import { decodeSortedList, encodeSortedList } from './varint.js';
 
 /**
@@ -57,21 +57,11 @@ export class ExactOrderSets {
 function collapse(parts: Float64Array[], added: number[], unique: boolean): Float64Array {
   if (parts.length === 1 && added.length === 0) return parts[0]!;
   const runs = added.length > 0 ? [...parts, Float64Array.from(added).sort()] : parts;
-  const all = mergePairwise(runs, mergeTwoSorted) ?? new Float64Array(0);
+  const all =
+    mergePairwise(runs, (a, b) => mergeSortedInto(a, b, new Float64Array(a.length + b.length))) ??
+    new Float64Array(0);
   if (!unique || all.length < 2) return all;
   let n = 1;
   for (let i = 1; i < all.length; i++) if (all[i] !== all[n - 1]) all[n++] = all[i]!;
   return n === all.length ? all : all.slice(0, n);
-}
-
-/** Two ascending runs as one new ascending array. */
-function mergeTwoSorted(a: Float64Array, b: Float64Array): Float64Array {
-  const out = new Float64Array(a.length + b.length);
-  let i = 0;
-  let j = 0;
-  let o = 0;
-  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
-  while (i < a.length) out[o++] = a[i++]!;
-  while (j < b.length) out[o++] = b[j++]!;
-  return out;
 }

@@ -12,3 +12,14 @@ export function mergePairwise<T>(runs: readonly T[], mergeTwo: (a: T, b: T) => T
   }
   return level[0];
 }
+
+/** Two ascending runs merged into the start of `out` (at least as long as both); returns that view. */
+export function mergeSortedInto<T extends Int32Array | Float64Array>(a: T, b: T, out: T): T {
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[o++] = a[i++]!;
+  while (j < b.length) out[o++] = b[j++]!;
+  return out.subarray(0, o) as T;
+}
