@@ -6,9 +6,11 @@
 import type { Statement } from 'better-sqlite3';
 import { firstDayOfMonth, monthOfDay } from '../domain/months.js';
 import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
+import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { decodeLineBlock, LineBlockWriter } from './line-blocks.js';
+import { productCategories } from './product-categories.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
 import { type RollupStatements, rollupStatements } from './rollup-sql.js';
 import type { Db } from './sqlite.js';
@@ -72,6 +74,8 @@ function hoursByDayNewestFirst(hours: readonly number[]): number[][] {
  */
 export class RollupBuilder {
   private readonly s: RollupStatements;
+  /** each product's category, loaded on the first rebuild of a day's lines */
+  private categories: ReturnType<typeof productCategories> | null = null;
 
   constructor(private readonly db: Db) {
     this.s = rollupStatements(db);
@@ -98,17 +102,43 @@ export class RollupBuilder {
    */
   private rebuildDayLines(day: number, watermark: number): void {
     const block = new LineBlockWriter();
-    const categories = groupLines(
-      tapped(
-        this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<LineRow>,
-        (line) => block.add(line),
-      ),
-    );
+    const categories = groupLines(tapped(this.dayLineRows(day, watermark), (line) => block.add(line)));
     this.s.deleteDayBlocks.run(day);
     if (block.orders > 0) this.s.insertDayBlock.run(day, 0, block.orders, block.lines, block.encode());
     this.s.deleteDayCategory.run(day);
     for (const [status, category, sales] of categories.entries())
       this.writeCategory(this.s.insertDayCategory, day, status, category, sales);
+  }
+
+  /**
+   * The day's lines up to the watermark, read as raw rows and given their status and category names from
+   * shared strings (the product map reloaded once if a product is newer than it; a line whose product is
+   * unknown is left out, as the join on products did).
+   */
+  private *dayLineRows(day: number, watermark: number): Generator<LineRow> {
+    this.categories ??= productCategories(this.db);
+    for (const [orderPk, status, customerPk, total, productId, quantity, price] of this.s.dayLines.iterate(
+      day * DAY,
+      (day + 1) * DAY,
+      watermark,
+    ) as IterableIterator<number[]>) {
+      let category = this.categories.of(productId!);
+      if (category === -1) {
+        this.categories = productCategories(this.db);
+        category = this.categories.of(productId!);
+        if (category === -1) continue;
+      }
+      yield {
+        order_pk: orderPk!,
+        status: ORDER_STATUSES[status!]!,
+        customer_pk: customerPk!,
+        total_cents: total!,
+        category: this.categories.names[category]!,
+        product_id: productId!,
+        quantity: quantity!,
+        unit_price_cents: price!,
+      };
+    }
   }
 
   /** One category row of a level: the day's (insertDayCategory) or the month's (insertMonthCategory). */

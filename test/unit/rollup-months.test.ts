@@ -1,10 +1,13 @@
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { firstDayOfMonth, monthOfDay, splitIntoMonths } from '../../src/domain/months.js';
+import { ProductSchema } from '../../src/domain/order-schema.js';
 import { DAY, type SalesRequest } from '../../src/domain/sales.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { rollupReader } from '../../src/sales/rollup-readers.js';
+import { ProductWriter } from '../../src/storage/order-writer.js';
 import { ALL_TIME, RollupBuilder } from '../../src/storage/rollups.js';
-import { makeOrders, type Order } from '../helpers/data.js';
+import { makeOrders, type Order, product } from '../helpers/data.js';
 import { testShard } from '../helpers/shard.js';
 
 const day = (iso: string) => Date.parse(iso) / DAY;
@@ -159,6 +162,23 @@ describe('the month level by category', () => {
     expect(builder.rebuildDirty(Date.parse('2026-04-10'), Date.parse('2026-04-12')).months).toBe(1);
     expect(dirtyMonths()).toEqual([]);
     expect(monthRows('2026-04-01')).toBeGreaterThan(0);
+    expectExactAsDefined();
+  });
+
+  it('counts the lines of a product added after the builder read the product categories', () => {
+    new ProductWriter(db).writeBatch([v.parse(ProductSchema, product(9, { category: 'hats' }))]);
+    write(
+      ordersOver(30, 'hats', '2026-04-02', '2026-04-04', 11).map((o) => ({
+        ...o,
+        status: 'paid',
+        items: [{ product_id: 9, quantity: 2, unit_price_cents: 700 }],
+        total_cents: 1400,
+      })),
+    );
+    builder.applyPending(0); // hours marked: the rebuild reads the day's lines
+    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
+    const hats = fromRollups(request('exact')).data.find((b) => b.key === 'hats');
+    expect(hats).toMatchObject({ orders: 30, units: 60, revenue_cents: 42_000 });
     expectExactAsDefined();
   });
 
