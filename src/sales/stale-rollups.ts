@@ -3,8 +3,8 @@
  * (a bulk load marks its hours for a rebuild): finish the rebuild, or answer from the orders themselves.
  *
  * Both costs go with the orders they read, so they are compared in orders, whatever the machine: a
- * rebuild reads each order of a stale hour once and costs ~34 µs per order (perf: 1M orders rebuilt in
- * 34 s on one thread since the per-day product rollups gave way to line blocks; 60–70 s before), but is
+ * rebuild reads each order of a stale hour once and costs ~28 µs per order (perf: 1M orders rebuilt in
+ * 27–29 s on one thread since the per-day product rollups gave way to line blocks; 60–70 s before), but is
  * kept for every later read; a scan reads every order of the range and costs about a twentieth of that per
  * order by time (~1.5 µs: a walk of the orders in storage order, src/sales/time-walk.ts) and an eighth by
  * category (~4 µs: its lines, src/sales/category-scan.ts), and is not kept (the same tenant, in process:
