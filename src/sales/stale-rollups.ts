@@ -6,7 +6,7 @@
  * rebuild reads each order of a stale hour once and costs ~28 µs per order (perf: 1M orders rebuilt in
  * 27–29 s on one thread since the per-day product rollups gave way to line blocks; 60–70 s before), but is
  * kept for every later read; a scan reads every order of the range and costs about a twentieth of that per
- * order by time (~1.5 µs: a walk of the orders in storage order, src/sales/time-walk.ts) and an eighth by
+ * order by time (~1.5 µs: a walk of the orders in storage order, src/sales/time-walk.ts) and a seventh by
  * category (~4 µs: its lines, src/sales/category-scan.ts), and is not kept (the same tenant, in process:
  * 1.55 s for a year by day, 3.9 s by category). So a few stale hours are rebuilt, and the first exact read
  * after a large load scans, while later reads go on rebuilding a slice each (and the upkeep thread, with
