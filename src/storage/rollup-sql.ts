@@ -78,9 +78,9 @@ export function rollupStatements(db: Db) {
          customers_exact, values_exact, dirty, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
     ),
-    // an order's lines come out together (orders by date, each order's items, each item's product)
-    // raw rows (order_pk, status code, customer_pk, total_cents, product_id, quantity, unit_price_cents),
-    // an order's lines together: no text column, so no string made per line (the rebuild's largest cost)
+    // raw rows (order_pk, status code, customer_pk, total_cents, product_id, quantity, unit_price_cents), an
+    // order's lines together (orders by date, each order's items): no text column, so no string made per
+    // line (iterating them as objects was the rebuild's largest cost); categories come from a product map
     dayLines: db
       .prepare(
         `SELECT o.order_pk, ${STATUS_CODE_SQL}, o.customer_pk, o.total_cents, i.product_id, i.quantity,
