@@ -8,7 +8,12 @@
 import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
 import { mergePairwise, mergeSortedInto } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
-import { lineBlocksOfDaySql, ordersInRangeSql, productScanSql } from '../storage/sales-sql.js';
+import {
+  lineBlocksOfDaySql,
+  newestOrderSql,
+  ordersInRangeSql,
+  productScanSql,
+} from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
@@ -271,12 +276,7 @@ export function scanProductPart(
     };
     const blockDays = readBlocks();
     // the orders outside the blocks, kept as pairs for the second pass
-    const shard = db
-      .prepare('SELECT count(*) AS n, coalesce(max(order_pk), 0) AS last FROM orders')
-      .get() as {
-      n: number;
-      last: number;
-    };
+    const newest = (db.prepare(newestOrderSql).get() as { n: number }).n;
     const scans: Walk[] = [];
     acc.keepPairs();
     const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
@@ -297,9 +297,9 @@ export function scanProductPart(
     const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
     for (const [start, end] of plan.outside) {
       const inRange = (db.prepare(ordersInRangeSql).get(start, end) as { n: number }).n;
-      scan(inRange >= shard.n * FULL_WALK_SHARE ? 'storage-order' : 'date-index', 0, folded, start, end);
+      scan(inRange >= newest * FULL_WALK_SHARE ? 'storage-order' : 'date-index', 0, folded, start, end);
     }
-    scan('storage-order', folded, shard.last + 1, r.start, r.end); // past the watermark
+    scan('storage-order', folded, newest + 1, r.start, r.end); // past the watermark
     acc.startSecondPass(count === 1 ? options.top : undefined);
     readBlocks();
     return acc.finish({ blockDays, scans });

@@ -18,7 +18,7 @@ import {
   type TimeGroup,
   timeBucket,
 } from '../domain/sales.js';
-import { exactTimeWalkSql, ordersInRangeSql } from '../storage/sales-sql.js';
+import { exactTimeWalkSql, newestOrderSql, ordersInRangeSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
@@ -32,7 +32,7 @@ export const TIME_WALK_MAX_ORDERS = 4_000_000;
 /** Whether a range by time is read by the walk: a large share of the shard, within the memory bound. */
 export function walksOrders(db: Db, r: SalesRequest): boolean {
   const inRange = (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
-  const newest = (db.prepare('SELECT coalesce(max(order_pk), 0) AS n FROM orders').get() as { n: number }).n;
+  const newest = (db.prepare(newestOrderSql).get() as { n: number }).n;
   return inRange <= TIME_WALK_MAX_ORDERS && inRange >= newest * TIME_WALK_MIN_SHARE && inRange > 0;
 }
 

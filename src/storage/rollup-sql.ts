@@ -1,4 +1,5 @@
 import { ORDER_STATUSES } from '../domain/vocabulary.js';
+import { newestOrderSql } from './sales-sql.js';
 import type { Db } from './sqlite.js';
 
 /** A stored answer's columns (sql/shard/017): distinct customers and p50/p95/p99 exactly, then approx. */
@@ -41,7 +42,7 @@ export function rollupStatements(db: Db) {
     ),
     watermark: db.prepare('SELECT order_pk AS pk FROM rollup_watermark WHERE id = 1'),
     setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
-    newestOrder: db.prepare('SELECT coalesce(max(order_pk), 0) AS pk FROM orders'),
+    newestOrder: db.prepare(newestOrderSql),
     pendingCount: db.prepare('SELECT count(*) AS n FROM orders WHERE order_pk > ? AND order_pk <= ?'),
     pendingAge: db.prepare(
       `SELECT count(*) AS n, min(ingested_at) AS oldest FROM orders

@@ -175,7 +175,7 @@ export class RollupBuilder {
     return this.db
       .transaction((): PendingResult => {
         const from = (this.s.watermark.get() as { pk: number }).pk;
-        const to = (this.s.newestOrder.get() as { pk: number }).pk;
+        const to = (this.s.newestOrder.get() as { n: number }).n;
         if (to <= from) return { orders: 0, mode: 'none' };
         const orders = (this.s.pendingCount.get(from, to) as { n: number }).n;
         const mode = orders > maxDelta ? 'marked' : 'delta';
@@ -391,7 +391,7 @@ export class RollupBuilder {
     return this.db.transaction(() => {
       const marked = this.s.markAll.run().changes;
       this.markMonthsOfDirtyHours();
-      this.s.setWatermark.run((this.s.newestOrder.get() as { pk: number }).pk);
+      this.s.setWatermark.run((this.s.newestOrder.get() as { n: number }).n);
       return marked;
     })();
   }

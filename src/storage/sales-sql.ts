@@ -34,6 +34,12 @@ export const PRODUCT_SORT_MAX_ORDERS = 150_000;
 export const ordersInRangeSql = 'SELECT count(*) AS n FROM orders WHERE created_at >= ? AND created_at < ?';
 
 /**
+ * The shard's newest order_pk: how many orders it holds, near enough to weigh a range's share of them
+ * (orders are never deleted), read from the end of the key instead of counted (a count is ~40 ms per 1M).
+ */
+export const newestOrderSql = 'SELECT coalesce(max(order_pk), 0) AS n FROM orders';
+
+/**
  * Exact by product from the orders (source=orders): items joined to their orders, ordered by product. A
  * short range is read through the date index and sorted; a long one walks the product index (no sort).
  */
