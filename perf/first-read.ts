@@ -15,7 +15,7 @@ import { shardDir, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 import { round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
-import { firstTenant, metricsServer } from './lib/sales-server.js';
+import { EVERY_SHAPE, firstTenant, metricsServer } from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,15 +26,8 @@ const { values } = parseArgs({
 });
 const { tenantId, apiKey } = firstTenant(values.data!);
 
-const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
-const SHAPES: [string, string][] = [
-  ['day, one year', `group_by=day&${YEAR}`],
-  ['hour, one month', 'group_by=hour&start_date=2025-06-01&end_date=2025-07-01'],
-  ['week, one year', `group_by=week&${YEAR}`],
-  ['month, one year', `group_by=month&${YEAR}`],
-  ['category, one year', `group_by=category&${YEAR}`],
-  ['top 100 products, one year', `group_by=product&top=100&${YEAR}`],
-];
+/** Every grouping answered in JSON (every product is an Arrow stream: not timed here). */
+const SHAPES = EVERY_SHAPE.flatMap(({ name, params }) => (params ? [[name, params] as const] : []));
 
 /** A copy of the data directory whose tenant has every hour of its pre-aggregates still to rebuild. */
 function freshlyLoadedCopy(): string {

@@ -3,7 +3,7 @@ import { ARROW_STREAM_MEDIA_TYPE } from '../src/domain/sales.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
-import { firstTenant, metricsServer } from './lib/sales-server.js';
+import { firstTenant, metricsServer, YEAR } from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -13,7 +13,6 @@ const { values } = parseArgs({
   },
 });
 const { tenantId, apiKey } = firstTenant(values.data!);
-const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
 const CASES: { name: string; params: string; arrow?: boolean }[] = [
   { name: 'top 100 products', params: `group_by=product&top=100&${YEAR}` },
   { name: 'every product (Arrow)', params: `group_by=product&top=1000000&${YEAR}`, arrow: true },

@@ -25,7 +25,7 @@ import { shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 import { ratio, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
-import { firstTenant, metricsServer } from './lib/sales-server.js';
+import { EVERY_SHAPE, firstTenant, metricsServer, type Shape } from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -113,35 +113,6 @@ async function duckdbPeer(parquet: string, productsCsv: string) {
   conn.closeSync();
   return { threads, approx, exact, shapes };
 }
-
-/** A grouping as both sides ask it: our query string, and what DuckDB groups by over which range. */
-interface Shape {
-  name: string;
-  /** our query string (JSON answers); every product is asked as an Arrow stream instead */
-  params: string | null;
-  time?: 'day' | 'hour' | 'week' | 'month';
-  key?: 'category' | 'product_id';
-  top?: number;
-}
-const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
-const EVERY_SHAPE: Shape[] = [
-  { name: 'day, one year', params: `group_by=day&${YEAR}`, time: 'day' },
-  {
-    name: 'hour, one month',
-    params: 'group_by=hour&start_date=2025-06-01&end_date=2025-07-01',
-    time: 'hour',
-  },
-  { name: 'week, one year', params: `group_by=week&${YEAR}`, time: 'week' },
-  { name: 'month, one year', params: `group_by=month&${YEAR}`, time: 'month' },
-  { name: 'category, one year', params: `group_by=category&${YEAR}`, key: 'category' },
-  {
-    name: 'top 100 products, one year',
-    params: `group_by=product&top=100&${YEAR}`,
-    key: 'product_id',
-    top: 100,
-  },
-  { name: 'every product, one year', params: null, key: 'product_id' },
-];
 
 /** DuckDB's query for a shape: exact (count DISTINCT, quantile_disc) or approx (approx_*). */
 function duckdbQuery(shape: Shape, approx: boolean, statuses: string): string {

@@ -15,3 +15,33 @@ export function firstTenant(dataDir: string): { tenantId: number; apiKey: string
 export function metricsServer(dataDir: string, workers: string): Promise<SpawnedServer> {
   return spawnServer(['--data', dataDir, '--workers', workers, '--log-level', 'warn']);
 }
+
+/** A grouping as both sides ask it: our query string, and what DuckDB groups by over which range. */
+export interface Shape {
+  name: string;
+  /** our query string (JSON answers); every product is asked as an Arrow stream instead */
+  params: string | null;
+  time?: 'day' | 'hour' | 'week' | 'month';
+  key?: 'category' | 'product_id';
+  top?: number;
+}
+export const YEAR = 'start_date=2025-01-01&end_date=2026-01-01';
+/** Every grouping a user can ask, as the metrics harnesses ask it. */
+export const EVERY_SHAPE: Shape[] = [
+  { name: 'day, one year', params: `group_by=day&${YEAR}`, time: 'day' },
+  {
+    name: 'hour, one month',
+    params: 'group_by=hour&start_date=2025-06-01&end_date=2025-07-01',
+    time: 'hour',
+  },
+  { name: 'week, one year', params: `group_by=week&${YEAR}`, time: 'week' },
+  { name: 'month, one year', params: `group_by=month&${YEAR}`, time: 'month' },
+  { name: 'category, one year', params: `group_by=category&${YEAR}`, key: 'category' },
+  {
+    name: 'top 100 products, one year',
+    params: `group_by=product&top=100&${YEAR}`,
+    key: 'product_id',
+    top: 100,
+  },
+  { name: 'every product, one year', params: null, key: 'product_id' },
+];
