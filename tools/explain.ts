@@ -193,11 +193,19 @@ lines.push(
 }
 const yearStart = newest.t - 365 * day;
 explain(
-  'metrics exact from the orders, by day over a year',
-  'group_by=day&precision=exact&source=orders (or a range not in whole hours), sales statuses',
+  'metrics exact from the orders, by day over a week',
+  'group_by=day&precision=exact&source=orders (or a range not in whole hours), sales statuses, a range under an eighth of the shard: the ordered scan through the date index',
   exactTimeScanSql(DEFAULT_SALE_STATUSES.length),
-  [yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
+  [newest.t - 7 * day, newest.t, ...DEFAULT_SALE_STATUSES],
   `${KEYSET_PG}; at scale a columnar copy (report.md)`,
+  '',
+);
+explain(
+  'metrics exact from the orders, by day over a year',
+  'the same over an eighth of the shard or more: one walk of the orders in storage order, each with its items (src/sales/time-walk.ts)',
+  exactTimeScanSql(DEFAULT_SALE_STATUSES.length, 'storage-order'),
+  [yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
+  'orders by primary key, order_items by (tenant_id, order_pk); at scale a columnar copy (report.md)',
   '',
 );
 explain(

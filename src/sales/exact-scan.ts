@@ -121,14 +121,8 @@ export class GroupAccumulator {
   }
 }
 
-/** A row of the time scan, raw: order_pk, created_at, customer_pk, total_cents, units (null: no items). */
-export type TimeRow = [
-  orderPk: number,
-  createdAt: number,
-  customerPk: number,
-  totalCents: number,
-  units: number | null,
-];
+/** A row of the time scan, raw: created_at, customer_pk, total_cents, units (null: no items). */
+export type TimeRow = [createdAt: number, customerPk: number, totalCents: number, units: number | null];
 
 /**
  * Orders in time order into their buckets of `g`; how many were read. A bucket's key is computed when an
@@ -137,7 +131,7 @@ export type TimeRow = [
 export function addTimeRows(acc: GroupAccumulator, g: TimeGroup, rows: Iterable<TimeRow>): number {
   let n = 0;
   let bucket = { key: '', start: 0, end: 0 };
-  for (const [, createdAt, customerPk, totalCents, units] of rows) {
+  for (const [createdAt, customerPk, totalCents, units] of rows) {
     n++;
     if (createdAt < bucket.start || createdAt >= bucket.end) bucket = timeBucket(g, createdAt);
     acc.addOrder(bucket.key, customerPk, totalCents, units ?? 0);

@@ -18,7 +18,7 @@ import {
   type TimeGroup,
   timeBucket,
 } from '../domain/sales.js';
-import { exactTimeWalkSql, newestOrderSql, ordersInRangeSql } from '../storage/sales-sql.js';
+import { exactTimeScanSql, newestOrderSql, ordersInRangeSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
@@ -75,7 +75,7 @@ export function exactTimeByWalk(db: Db, r: SalesRequest & { groupBy: TimeGroup }
   const pairCustomer = new Column(new Int32Array(1 << 16), (size) => new Int32Array(size));
   const pairValue = new Column(new Float64Array(1 << 16), (size) => new Float64Array(size));
   let rows = 0;
-  const walk = db.prepare(exactTimeWalkSql(r.statuses.length)).raw();
+  const walk = db.prepare(exactTimeScanSql(r.statuses.length, 'storage-order')).raw();
   for (const [createdAt, customerPk, total, lineUnits] of walk.iterate(
     r.start,
     r.end,

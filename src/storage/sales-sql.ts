@@ -7,21 +7,19 @@ import { placeholders } from './where.js';
  */
 const statusIn = (n: number) => `+o.status IN (${placeholders(n)})`;
 
-/** Exact by day or hour: one ordered pass over the range through the keyset index. */
-export function exactTimeScanSql(statuses: number): string {
-  return `SELECT o.order_pk, o.created_at, o.customer_pk, o.total_cents,
-         (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-       FROM orders o WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)} ORDER BY o.created_at`;
-}
-
 /**
- * Exact by time walking the orders in storage order (src/sales/time-walk.ts): (start, end, ...statuses);
- * rows in no particular time order.
+ * Exact by time from the orders, each with its units: (start, end, ...statuses). `date-index`: one pass over
+ * the range through the keyset index, in time order; `storage-order`: a walk of every order by rowid with
+ * its items beside it, rows in no particular time order (src/sales/time-walk.ts).
  */
-export function exactTimeWalkSql(statuses: number): string {
+export function exactTimeScanSql(
+  statuses: number,
+  walk: 'date-index' | 'storage-order' = 'date-index',
+): string {
   return `SELECT o.created_at, o.customer_pk, o.total_cents,
          (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
-       FROM orders o NOT INDEXED WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)}`;
+       FROM orders o${walk === 'storage-order' ? ' NOT INDEXED' : ''}
+       WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)}${walk === 'date-index' ? ' ORDER BY o.created_at' : ''}`;
 }
 
 /**
