@@ -20,7 +20,7 @@ export interface LineRow {
  * from the day's line blocks instead: src/storage/line-blocks.ts.)
  */
 export function groupLines(lines: Iterable<LineRow>): LineGroups<string> {
-  const categories = new LineGroups<string>({ exactSets: true, defaultStatusesMerged: true });
+  const categories = new LineGroups<string>();
   let order = null as LineRow | null; // the current order's first line
   const closeOrder = () => {
     if (order) categories.closeOrder(order.status, order.customer_pk, order.total_cents);
@@ -37,16 +37,14 @@ export function groupLines(lines: Iterable<LineRow>): LineGroups<string> {
 }
 
 /**
- * Order lines grouped per status and key (a category, a product): each order's lines of a key summed,
- * then the order added once to that key's aggregate, under its status and, where asked, under the
+ * Order lines grouped per status and key (a category): each order's lines of a key summed, then the order
+ * added once to that key's aggregate (exact sets kept), under its status and, for a sale status, under the
  * default sale statuses' merged key too.
  */
 export class LineGroups<K> {
   private readonly byStatus = new Map<string, Map<K, SalesAggregate>>();
   /** the current order's lines, summed per key */
   private readonly lines = new Map<K, { units: number; revenue: number }>();
-
-  constructor(private readonly options: { exactSets: boolean; defaultStatusesMerged: boolean }) {}
 
   addLine(key: K, units: number, revenue: number): void {
     const line = this.lines.get(key);
@@ -57,8 +55,7 @@ export class LineGroups<K> {
   }
 
   closeOrder(status: string, customerPk: number, totalCents: number): void {
-    const keys = this.options.defaultStatusesMerged ? rollupStatusKeys(status) : [status];
-    for (const key of keys) this.addTo(key, customerPk, totalCents);
+    for (const key of rollupStatusKeys(status)) this.addTo(key, customerPk, totalCents);
     this.lines.clear();
   }
 
@@ -69,12 +66,7 @@ export class LineGroups<K> {
       this.byStatus.set(status, byKey);
     }
     for (const [key, line] of this.lines)
-      aggregateFor(byKey, key, this.options.exactSets).addOrder(
-        customerPk,
-        totalCents,
-        line.units,
-        line.revenue,
-      );
+      aggregateFor(byKey, key).addOrder(customerPk, totalCents, line.units, line.revenue);
   }
 
   *entries(): Generator<[status: string, key: K, sales: SalesAggregate]> {
