@@ -38,9 +38,6 @@ export class SalesAggregate {
   readonly values = new TDigest();
   readonly exact = new ExactOrderSets();
 
-  /** `keepsExactSets` false: the exact sets stay empty (a level that stores only the sketches). */
-  constructor(private readonly keepsExactSets = true) {}
-
   /** One order; `revenue` is what its counted lines bring (the whole order's total by default). */
   addOrder(customerPk: number, totalCents: number, units: number, revenue = totalCents): void {
     this.orders++;
@@ -49,7 +46,7 @@ export class SalesAggregate {
     this.orderValue += totalCents;
     this.customers.addInt(customerPk);
     this.values.add(totalCents);
-    if (this.keepsExactSets) this.exact.add(customerPk, totalCents);
+    this.exact.add(customerPk, totalCents);
   }
 
   mergeRow(row: AggregateRow): void {
@@ -80,15 +77,11 @@ export class SalesAggregate {
   }
 }
 
-/** Gets or creates the aggregate for a key (`keepsExactSets` as in the constructor). */
-export function aggregateFor<K>(
-  groups: Map<K, SalesAggregate>,
-  key: K,
-  keepsExactSets = true,
-): SalesAggregate {
+/** Gets or creates the aggregate for a key. */
+export function aggregateFor<K>(groups: Map<K, SalesAggregate>, key: K): SalesAggregate {
   let g = groups.get(key);
   if (!g) {
-    g = new SalesAggregate(keepsExactSets);
+    g = new SalesAggregate();
     groups.set(key, g);
   }
   return g;
