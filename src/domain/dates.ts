@@ -10,14 +10,18 @@ const DATE_TIME =
 
 /** Date.UTC without its mapping of years 0 to 99 to 1900 to 1999. */
 function utc(year: number, month: number, day: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  if (year >= 100) return Date.UTC(year, month - 1, day, h, mi, s, ms);
   const d = new Date(0);
   d.setUTCFullYear(year, month - 1, day);
   d.setUTCHours(h, mi, s, ms);
   return d.getTime();
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
 function daysIn(year: number, month: number): number {
-  return new Date(utc(year, month + 1, 0)).getUTCDate();
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
 /**
@@ -44,12 +48,17 @@ export function parseIsoDate(text: string, dateOnly = false): number {
 const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(2200, 0, 1);
 
+/** Whether parseIsoDate's answer is a date-time the service stores (1970 up to 2200). */
+export function isStorableDateTime(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= EARLIEST && ms < LATEST;
+}
+
 /** An ISO-8601 date-time with an explicit zone (Z or ±hh:mm) that exists, as epoch milliseconds. */
 export const IsoDateTime = v.pipe(
   v.string(),
   v.transform((s) => parseIsoDate(s)),
   v.check(
-    (ms) => Number.isFinite(ms) && ms >= EARLIEST && ms < LATEST,
+    isStorableDateTime,
     'an ISO-8601 date-time with zone, on a real calendar day (e.g. 2026-03-01T10:15:00Z)',
   ),
 );

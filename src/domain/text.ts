@@ -8,8 +8,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * encoder can write; SQLite would store U+FFFD instead, silently changing the value. Such a field is
  * refused.
  */
+export function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
 export const wellFormed = v.check<string, string>(
-  (s) => !LONE_SURROGATE.test(s),
+  isWellFormed,
   'well-formed Unicode text (it holds a lone UTF-16 surrogate)',
 );
 

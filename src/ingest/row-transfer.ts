@@ -43,6 +43,39 @@ export function encodeBatch(batch: RowBatch): Uint8Array {
   return encoder.encode(JSON.stringify(batch.kind === 'orders' ? [batch.lines, batch.records] : batch.rows));
 }
 
+/**
+ * encodeBatch, one row at a time as the parse stage accepts it: an order is turned into its record's JSON
+ * at once, so the parsed object dies young instead of surviving the chunk's young-generation collections
+ * (a chunk's parsed orders are ~2.5 MB of objects: each scavenge copied them, ~0.8 s per 100k orders in
+ * each parse worker, and the parallel collector's threads competed with the writer lane for the cores).
+ * finish() gives the bytes encodeBatch makes of the same rows.
+ */
+export class RowBatchEncoder {
+  private readonly lines: number[] = [];
+  private readonly records: string[] = [];
+  private readonly rows: Parsed<unknown>[] = [];
+
+  constructor(private readonly kind: IngestKind) {}
+
+  get size(): number {
+    return this.kind === 'orders' ? this.lines.length : this.rows.length;
+  }
+
+  add(valid: Parsed<unknown>): void {
+    if (this.kind !== 'orders') {
+      this.rows.push(valid);
+      return;
+    }
+    this.lines.push(valid.line);
+    this.records.push(JSON.stringify(toOrderRecord(valid.row as OrderRow)));
+  }
+
+  finish(): Uint8Array {
+    if (this.kind !== 'orders') return encodeBatch({ kind: this.kind, rows: this.rows });
+    return encoder.encode(`[[${this.lines.join(',')}],[${this.records.join(',')}]]`);
+  }
+}
+
 /** The batch encodeBatch encoded. */
 export function decodeBatch(kind: IngestKind, bytes: Uint8Array): RowBatch {
   const value = JSON.parse(decoder.decode(bytes)) as unknown;

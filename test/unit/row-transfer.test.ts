@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseChunk } from '../../src/ingest/ingest-chunk.js';
-import { batchOf, decodeBatch, encodeBatch } from '../../src/ingest/row-transfer.js';
+import { batchOf, decodeBatch, encodeBatch, RowBatchEncoder } from '../../src/ingest/row-transfer.js';
 import { toOrderRecord } from '../../src/storage/order-record.js';
 import { ndjson, order, product } from '../helpers/data.js';
 
@@ -50,6 +50,22 @@ describe('row transfer between the parse stage and the writer lane', () => {
       3998,
       [1, 1, 0, 2, 2, 0, 3, 3, 0, 4, 4, 0],
     ]);
+  });
+
+  it('rows encoded one at a time as they are accepted make the same bytes as the whole batch', () => {
+    for (const [kind, rows] of [
+      ['orders', [order(1), { ...order(2), customer_name: ' Zoë “Ω” 北京 ' }, order(3)]],
+      ['products', [product(1), product(2)]],
+      ['orders', []],
+    ] as const) {
+      const valid = parse(kind, [...rows]);
+      const encoder = new RowBatchEncoder(kind);
+      for (const row of valid) encoder.add(row);
+      expect(encoder.size).toBe(rows.length);
+      expect(new TextDecoder().decode(encoder.finish())).toBe(
+        new TextDecoder().decode(encodeBatch(batchOf(kind, valid))),
+      );
+    }
   });
 
   it('other kinds travel as the validated objects', () => {
