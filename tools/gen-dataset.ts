@@ -16,6 +16,8 @@ const HELP = `usage: npm run gen-dataset -- [--preset tiny|small|medium|full] [-
   --price-samples N (per product)  --stock-events N (per tenant)  --seed N
   --format ndjson|csv|both  --gzip  --days N (span of order dates, from 2025-01-01)
   --insert --data DIR   also create the tenants and bulk-insert every table (keys in DIR/keys.json)
+  --storage postgres --database-url URL   with --insert: load into PostgreSQL (env DATABASE_URL) instead
+                        of SQLite shards under --data (which then only receives keys.json)
   --load-only           with --insert: load the files already in --out instead of writing them
   --workers N  --chunk-bytes N  --batch-rows N   loader tuning
 Presets: ${Object.entries(PRESETS)
@@ -45,6 +47,8 @@ const { values } = parseArgs({
     insert: { type: 'boolean', default: false },
     'load-only': { type: 'boolean', default: false },
     data: { type: 'string' },
+    storage: { type: 'string', default: 'sqlite' },
+    'database-url': { type: 'string', default: process.env.DATABASE_URL },
     workers: { type: 'string', default: String(availableParallelism()) },
     'chunk-bytes': { type: 'string', default: String(1 << 20) },
     'batch-rows': { type: 'string', default: '2000' },
@@ -68,6 +72,9 @@ const format = values.format as Format;
 if (!['ndjson', 'csv', 'both'].includes(format)) fail('--format must be ndjson, csv or both');
 if (values.insert && !values.data) fail('--insert needs --data DIR');
 if (values.insert && format === 'csv') fail('--insert loads NDJSON: use --format ndjson or both');
+if (!['sqlite', 'postgres'].includes(values.storage!)) fail('--storage must be sqlite or postgres');
+if (values.storage === 'postgres' && !values['database-url'])
+  fail('--storage postgres needs --database-url (or DATABASE_URL)');
 
 const options: GenOptions = {
   tenants: count('tenants', preset.tenants, 1),
@@ -114,18 +121,25 @@ const summary: Record<string, unknown> = {
 };
 
 if (values.insert) {
-  const defaults = loadOptions({ out, dataDir: resolve(values.data!), tenants: options.tenants });
+  const defaults = loadOptions({
+    out,
+    dataDir: resolve(values.data!),
+    tenants: options.tenants,
+    databaseUrl: values.storage === 'postgres' ? values['database-url']! : null,
+  });
   const load = {
     ...defaults,
     workers: count('workers', defaults.workers, 1),
     chunkBytes: count('chunk-bytes', defaults.chunkBytes, 1024),
     batchRows: count('batch-rows', defaults.batchRows, 1),
   };
-  const keys = ensureTenants(load);
+  const keys = await ensureTenants(load);
   const start = performance.now();
   const report = await loadDataset(load, keys);
   const seconds = (performance.now() - start) / 1000;
-  process.stdout.write(`\nInserted into ${load.dataDir} with ${load.workers} workers:\n`);
+  process.stdout.write(
+    `\nInserted into ${load.databaseUrl ? 'PostgreSQL' : load.dataDir} with ${load.workers} workers:\n`,
+  );
   process.stdout.write(
     `  ${'table'.padEnd(14)} ${'rows'.padStart(12)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(11)} ${'first 10%'.padStart(11)} ${'last 10%'.padStart(11)}\n`,
   );

@@ -5,7 +5,8 @@ import { type IngestChunkInput, parseForWrite } from '../src/ingest/ingest-chunk
 import { type WritePart, type WritePartsInput, writeParts } from '../src/ingest/write-parts.js';
 import { writePartsOnPostgres } from '../src/ingest/write-parts-postgres.js';
 import type { TaskBase, UnzipReply, UnzipRequest } from '../src/pool/protocol.js';
-import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
+import { PgHistoryWriter } from '../src/storage/postgres/history-writer.js';
+import { onPostgres, withPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 /** Pool ingest, stage 1 (any pool worker): parse and validate a chunk, encode its valid rows. */
@@ -57,19 +58,21 @@ function logWritten(ctx: TaskContext, part: WritePart, summary: ChunkSummary): v
 
 /** After loading stock history: each product's stock and version become those after its last event. */
 export const settleStock = defineTask('settleStock', (ctx, input: TaskBase) =>
-  ctx.lock.withLock(input.tenantId, () =>
-    ctx.obs.timeQuery('settle_stock', () => {
-      const db = ctx.shards.db(input.tenantId);
-      return db
-        .prepare(
-          `UPDATE products SET stock = s.stock_after, stock_version = s.version_after
-           FROM (SELECT product_id, stock_after, max(version_after) AS version_after
-                 FROM stock_events GROUP BY product_id) AS s
-           WHERE products.product_id = s.product_id`,
-        )
-        .run().changes;
-    }),
-  ),
+  onPostgres(ctx)
+    ? withPostgres(ctx, 'settle_stock', (client) => new PgHistoryWriter(client, input.tenantId).settleStock())
+    : ctx.lock.withLock(input.tenantId, () =>
+        ctx.obs.timeQuery('settle_stock', () => {
+          const db = ctx.shards.db(input.tenantId);
+          return db
+            .prepare(
+              `UPDATE products SET stock = s.stock_after, stock_version = s.version_after
+               FROM (SELECT product_id, stock_after, max(version_after) AS version_after
+                     FROM stock_events GROUP BY product_id) AS s
+               WHERE products.product_id = s.product_id`,
+            )
+            .run().changes;
+        }),
+      ),
 );
 
 /**

@@ -2,14 +2,15 @@
  * The writer lane's job on PostgreSQL (issue 17): the parts the write queue gathered, in transactions of up
  * to `commitRows` rows as on SQLite (src/ingest/write-parts.ts), each part's outcome known after its
  * commit; a failed transaction's parts are written again one per transaction, so one bad part fails only
- * its own request. Orders and products; price history, stock history and uploads are not on PostgreSQL
- * yet, and their parts fail with that said.
+ * its own request. Orders, products, and the dataset loader's price and stock history; uploads are not on
+ * PostgreSQL yet, and their parts fail with that said.
  */
 import type pg from 'pg';
 import { type ChunkSummary, emptySummary } from '../domain/ingest-kinds.js';
 import { NamedError } from '../domain/named-error.js';
 import type { ObservationBuffer } from '../obs/observations.js';
 import { serializeError } from '../pool/task-error.js';
+import { PgHistoryWriter } from '../storage/postgres/history-writer.js';
 import { PgOrderWriter } from '../storage/postgres/order-writer.js';
 import { inTransaction } from '../storage/postgres/transaction.js';
 import { lostConnection } from '../storage/storage-fault.js';
@@ -19,22 +20,34 @@ import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from '
 
 export class NotOnPostgres extends NamedError {}
 
-async function applyPart(
-  writer: PgOrderWriter,
-  obs: ObservationBuffer,
-  part: WritePart,
-): Promise<ChunkSummary> {
+/** A tenant's writers on one connection. */
+interface PgWriters {
+  orders: PgOrderWriter;
+  history: PgHistoryWriter;
+}
+
+function pgWriters(client: pg.PoolClient, tenantId: number): PgWriters {
+  return { orders: new PgOrderWriter(client, tenantId), history: new PgHistoryWriter(client, tenantId) };
+}
+
+async function applyPart(writers: PgWriters, obs: ObservationBuffer, part: WritePart): Promise<ChunkSummary> {
   if (part.upload) throw new NotOnPostgres('uploads are not stored on PostgreSQL yet');
   const summary = emptySummary();
   const fail = failureRecorder({ obs }, summary, part.maxErrors);
   const batch = decodeBatch(part.kind, part.rows);
-  if (batch.kind === 'orders') countOrders(batch, await writer.write(batch.records), summary, fail);
-  else if (batch.kind === 'products') {
-    const rows = batch.rows.map((p) => p.row) as Parameters<PgOrderWriter['writeProducts']>[0];
-    const out = await writer.writeProducts(rows);
-    summary.inserted += out.inserted;
-    summary.duplicate += out.duplicates.length;
-  } else throw new NotOnPostgres(`${batch.kind} is not stored on PostgreSQL yet`);
+  if (batch.kind === 'orders') {
+    countOrders(batch, await writers.orders.write(batch.records), summary, fail);
+    return summary;
+  }
+  const rows = batch.rows.map((p) => p.row);
+  const out =
+    batch.kind === 'products'
+      ? await writers.orders.writeProducts(rows as never)
+      : batch.kind === 'price_history'
+        ? await writers.history.writePrices(rows as never)
+        : await writers.history.writeStock(rows as never);
+  summary.inserted += out.inserted;
+  summary.duplicate += rows.length - out.inserted;
   return summary;
 }
 
@@ -82,14 +95,15 @@ async function writeOrderParts(
 /** Runs `parts` in one transaction on `client`; their summaries, or the error that rolled it back. */
 async function inOneTransaction(
   client: pg.PoolClient,
-  writer: PgOrderWriter,
+  writers: PgWriters,
   obs: ObservationBuffer,
   parts: readonly WritePart[],
 ): Promise<ChunkSummary[]> {
   return inTransaction(client, async () => {
-    if (parts.every((p) => p.kind === 'orders' && !p.upload)) return writeOrderParts(writer, obs, parts);
+    if (parts.every((p) => p.kind === 'orders' && !p.upload))
+      return writeOrderParts(writers.orders, obs, parts);
     const summaries: ChunkSummary[] = [];
-    for (const part of parts) summaries.push(await applyPart(writer, obs, part));
+    for (const part of parts) summaries.push(await applyPart(writers, obs, part));
     return summaries;
   });
 }
@@ -107,7 +121,7 @@ export async function writePartsOnPostgres(
   let transactions = 0;
   let largest = 0;
   try {
-    let writer = new PgOrderWriter(client, tenantId);
+    let writers = pgWriters(client, tenantId);
     /**
      * A connection lost under a transaction is replaced and the transaction run again (a rerun inserts no
      * duplicate): as many times as the pool holds connections, since each idle one may have been dropped
@@ -125,7 +139,7 @@ export async function writePartsOnPostgres(
           }
           client.release(error as Error);
           client = await pool.connect();
-          writer = new PgOrderWriter(client, tenantId);
+          writers = pgWriters(client, tenantId);
         }
       }
     };
@@ -140,7 +154,7 @@ export async function writePartsOnPostgres(
       } while (next + group.length < parts.length && rows < input.commitRows);
       const started = performance.now();
       try {
-        const summaries = await onFreshConnection(() => inOneTransaction(client, writer, obs, group));
+        const summaries = await onFreshConnection(() => inOneTransaction(client, writers, obs, group));
         summaries.forEach((summary, i) => {
           outcomes[next + i] = { ok: true, summary };
         });
@@ -151,7 +165,7 @@ export async function writePartsOnPostgres(
         for (let i = 0; i < group.length; i++) {
           try {
             const [summary] = await onFreshConnection(() =>
-              inOneTransaction(client, writer, obs, [group[i]!]),
+              inOneTransaction(client, writers, obs, [group[i]!]),
             );
             outcomes[next + i] = { ok: true, summary: summary! };
           } catch (error) {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardQuery } from '../helpers/data.js';
-import { ROOT, removeDir, tempDataDir } from '../helpers/server.js';
+import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { auth, ROOT, removeDir, startServer, tempDataDir } from '../helpers/server.js';
 
 const dirs: string[] = [];
 function gen(args: string[]): { out: string; summary: Record<string, any> } {
@@ -39,6 +40,56 @@ const readLines = (path: string) =>
     .trimEnd()
     .split('\n')
     .map((l) => JSON.parse(l));
+
+const pgSkip = await postgresUnavailable();
+
+function readKeys(data: string): { tenant_id: number; api_key: string }[] {
+  const keys = JSON.parse(readFileSync(join(data, 'keys.json'), 'utf8')) as {
+    tenant_id: number;
+    api_key: string;
+  }[];
+  expect(keys).toHaveLength(2);
+  expect(keys[0]!.api_key).toMatch(/^of_/);
+  return keys;
+}
+
+/**
+ * A tenant's tables hold exactly what its files do, and its stock settled to the state after each
+ * product's last event; `value` runs `SELECT … AS n FROM <table> [WHERE …]` on the tenant's data.
+ */
+async function expectLoaded(dir: string, value: (sql: string) => Promise<number>): Promise<void> {
+  const orders = readLines(join(dir, 'orders.ndjson'));
+  expect(await value('SELECT count(*) AS n FROM orders')).toBe(orders.length);
+  expect(await value('SELECT count(*) AS n FROM order_items')).toBe(
+    orders.reduce((s, o) => s + o.items.length, 0),
+  );
+  expect(await value('SELECT count(*) AS n FROM products')).toBe(200);
+  expect(await value('SELECT count(*) AS n FROM price_history')).toBe(2000);
+  expect(await value('SELECT count(*) AS n FROM stock_events')).toBe(2000);
+  expect(await value('SELECT count(DISTINCT customer_id) AS n FROM customers')).toBe(
+    new Set(orders.map((o) => o.customer_id)).size,
+  );
+  expect(await value('SELECT sum(total_cents) AS n FROM orders')).toBe(
+    orders.reduce((s, o) => s + o.total_cents, 0),
+  );
+  const events = readLines(join(dir, 'stock_events.ndjson'));
+  const last = new Map<number, any>();
+  for (const e of events) last.set(e.product_id, e);
+  for (const [pid, e] of [...last.entries()].slice(0, 5)) {
+    expect(await value(`SELECT stock AS n FROM products WHERE product_id = ${pid}`)).toBe(e.stock_after);
+    expect(await value(`SELECT stock_version AS n FROM products WHERE product_id = ${pid}`)).toBe(
+      e.version_after,
+    );
+  }
+}
+
+/** No row failed in the first load; loading the same files again inserts nothing new. */
+function expectLoadReport(first: Record<string, any>, again: Record<string, any>): void {
+  for (const table of first.insert.tables) expect(table.rows_failed).toBe(0);
+  const ordersLoad = again.insert.tables.find((t: any) => t.table === 'orders');
+  expect(ordersLoad).toMatchObject({ rows_inserted: 0, rows_duplicate: 2 * 2000 });
+  for (const table of again.insert.tables) expect(table.rows_inserted).toBe(0);
+}
 
 let first: { out: string; summary: Record<string, any> };
 beforeAll(() => {
@@ -116,57 +167,63 @@ describe('gen-dataset', () => {
     expect([...perCustomer.values()].filter((n) => n === 1).length).toBeGreaterThan(0);
   });
 
-  it('--insert creates the tenants, writes their keys and loads exactly what the files hold', () => {
+  it('--insert creates the tenants, writes their keys and loads exactly what the files hold', async () => {
     const data = tempDataDir('orderflow-gen-data-');
     dirs.push(data);
-    const { out, summary } = gen([
-      '--preset',
-      'tiny',
-      '--seed',
-      '7',
-      '--insert',
-      '--data',
-      data,
-      '--workers',
-      '2',
-    ]);
-    const keys = JSON.parse(readFileSync(join(data, 'keys.json'), 'utf8')) as {
-      tenant_id: number;
-      api_key: string;
-    }[];
-    expect(keys).toHaveLength(2);
-    expect(keys[0]!.api_key).toMatch(/^of_/);
-    for (const table of summary.insert.tables) expect(table.rows_failed).toBe(0);
+    const load = ['--preset', 'tiny', '--seed', '7', '--insert', '--data', data];
+    const { out, summary } = gen([...load, '--workers', '2']);
+    const keys = readKeys(data);
     for (const k of keys) {
-      const dir = join(out, `tenant-0${k.tenant_id}`);
-      const orders = readLines(join(dir, 'orders.ndjson'));
-      const q = (sql: string) => shardQuery<{ n: number }>(data, k.tenant_id, sql)[0]!.n;
-      expect(q('SELECT count(*) AS n FROM orders')).toBe(orders.length);
-      expect(q('SELECT count(*) AS n FROM order_items')).toBe(orders.reduce((s, o) => s + o.items.length, 0));
-      expect(q('SELECT count(*) AS n FROM products')).toBe(200);
-      expect(q('SELECT count(*) AS n FROM price_history')).toBe(2000);
-      expect(q('SELECT count(*) AS n FROM stock_events')).toBe(2000);
-      expect(q('SELECT count(DISTINCT customer_id) AS n FROM customers')).toBe(
-        new Set(orders.map((o) => o.customer_id)).size,
+      await expectLoaded(join(out, `tenant-0${k.tenant_id}`), async (sql) =>
+        Number(shardQuery<{ n: number }>(data, k.tenant_id, sql)[0]!.n),
       );
-      expect(q('SELECT sum(total_cents) AS n FROM orders')).toBe(
-        orders.reduce((s, o) => s + o.total_cents, 0),
-      );
-      // stock settles to the state after each product's last event
-      const events = readLines(join(dir, 'stock_events.ndjson'));
-      const last = new Map<number, any>();
-      for (const e of events) last.set(e.product_id, e);
-      const [pid, e] = [...last.entries()][0]!;
-      const row = shardQuery<{ stock: number; stock_version: number }>(
-        data,
-        k.tenant_id,
-        `SELECT stock, stock_version FROM products WHERE product_id = ${pid}`,
-      )[0]!;
-      expect(row).toEqual({ stock: e.stock_after, stock_version: e.version_after });
     }
-    // loading the same files again inserts nothing new
-    const again = gen(['--preset', 'tiny', '--seed', '7', '--insert', '--data', data]).summary;
-    const ordersLoad = again.insert.tables.find((t: any) => t.table === 'orders');
-    expect(ordersLoad).toMatchObject({ rows_inserted: 0, rows_duplicate: 2 * 2000 });
+    expectLoadReport(summary, gen(load).summary);
   });
+
+  describe.skipIf(pgSkip !== null)(
+    `--insert --storage postgres${pgSkip ? ` (skipped: ${pgSkip})` : ''}`,
+    () => {
+      it('loads every table of every tenant into PostgreSQL, and a server on that database serves them', async () => {
+        const schema = await scratchSchema();
+        const client = await schema.connect();
+        try {
+          const data = tempDataDir('orderflow-gen-keys-');
+          dirs.push(data);
+          const load = ['--preset', 'tiny', '--seed', '7', '--insert', '--data', data];
+          const postgres = ['--storage', 'postgres', '--database-url', schema.url];
+          const { out, summary } = gen([...load, ...postgres, '--workers', '2']);
+          const keys = readKeys(data);
+          for (const k of keys) {
+            // the same statements as on a shard, restricted to the tenant
+            await expectLoaded(join(out, `tenant-0${k.tenant_id}`), async (sql) => {
+              const scoped = sql.replace(/FROM (\w+)( WHERE)?/, (_m, table: string, where?: string) =>
+                where ? `FROM ${table} WHERE tenant_id = $1 AND` : `FROM ${table} WHERE tenant_id = $1`,
+              );
+              return Number((await client.query(scoped, [k.tenant_id])).rows[0]!.n);
+            });
+          }
+          expectLoadReport(summary, gen([...load, ...postgres]).summary);
+          // the loaded tenants are the server's: its catalog knows their keys, its search finds their orders
+          const server = await startServer({ args: postgres });
+          try {
+            const [k] = keys;
+            const orders = readLines(join(out, `tenant-0${k!.tenant_id}`, 'orders.ndjson'));
+            const res = await fetch(
+              `${server.url}/api/v1/tenants/${k!.tenant_id}/orders/search?format=json&limit=10000&fields=order_id`,
+              { headers: auth(k!.api_key) },
+            );
+            expect(res.status).toBe(200);
+            const doc = (await res.json()) as { data: { order_id: string }[] };
+            expect(doc.data.map((r) => r.order_id).sort()).toEqual(orders.map((o) => o.order_id).sort());
+          } finally {
+            await server.stop();
+          }
+        } finally {
+          await client.end();
+          await schema.drop();
+        }
+      });
+    },
+  );
 });

@@ -1,7 +1,7 @@
-import { createReadStream, existsSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { loadConfig } from '../../src/config/load.js';
+import { type Config, loadConfig } from '../../src/config/load.js';
 import { defaultWriterLanes } from '../../src/config/options.js';
 import type { ChunkSummary, IngestKind } from '../../src/domain/ingest-kinds.js';
 import { poolRunner } from '../../src/ingest/chunk-runners.js';
@@ -11,12 +11,17 @@ import { WalCheckpointer } from '../../src/jobs/checkpointer.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
-import { Catalog } from '../../src/storage/catalog.js';
+import { openCatalog } from '../../src/storage/open-catalog.js';
 import { tenantDir } from './write-files.js';
 
 export interface LoadOptions {
   out: string;
+  /** SQLite: the data directory written; PostgreSQL: where keys.json goes */
   dataDir: string;
+  /** PostgreSQL to load into (the tenants and their rows), or null for SQLite shards under dataDir */
+  databaseUrl: string | null;
+  /** PostgreSQL: transactions writing one tenant at once (the server's --postgres-writers-per-tenant) */
+  writersPerTenant: number;
   tenants: number;
   workers: number;
   chunkBytes: number;
@@ -33,6 +38,8 @@ export function loadOptions(
 ): LoadOptions {
   const server = loadConfig([], {});
   return {
+    databaseUrl: null,
+    writersPerTenant: server.storage.postgresWritersPerTenant,
     workers: 2,
     chunkBytes: server.ingest.chunkBytes,
     batchRows: server.ingest.batchRows,
@@ -102,18 +109,25 @@ function open(file: { path: string; gzip: boolean }): AsyncIterable<Uint8Array> 
   return file.gzip ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
 }
 
+/** The catalog the load writes its tenants into: SQLite's beside the shards, or PostgreSQL's. */
+function loaderConfig(o: LoadOptions): Config {
+  const storage = o.databaseUrl ? ['--storage', 'postgres', '--database-url', o.databaseUrl] : [];
+  return loadConfig(['--data', o.dataDir, ...storage], {});
+}
+
 /** Creates (or reuses) the tenants and writes their keys to <data>/keys.json and <out>/keys.json. */
-export function ensureTenants(o: LoadOptions): TenantKey[] {
-  const catalog = new Catalog(o.dataDir);
+export async function ensureTenants(o: LoadOptions): Promise<TenantKey[]> {
+  mkdirSync(o.dataDir, { recursive: true });
+  const { catalog, close } = await openCatalog(loaderConfig(o));
   try {
     const keys: TenantKey[] = [];
     for (let t = 1; t <= o.tenants; t++) {
       const name = `gen-${String(t).padStart(2, '0')}`;
-      const existing = catalog.findTenant(name);
+      const existing = await catalog.findTenant(name);
       const tenant =
         existing === null
-          ? catalog.createTenant(name)
-          : { tenant_id: existing, ...catalog.createKey(existing) };
+          ? await catalog.createTenant(name)
+          : { tenant_id: existing, ...(await catalog.createKey(existing)) };
       keys.push({ tenant_id: tenant.tenant_id, name, api_key: tenant.api_key, dir: tenantDir(o.out, t) });
     }
     const text = `${JSON.stringify(keys, null, 2)}\n`;
@@ -121,7 +135,7 @@ export function ensureTenants(o: LoadOptions): TenantKey[] {
     writeFileSync(join(o.out, 'keys.json'), text, { mode: 0o600 });
     return keys;
   } finally {
-    catalog.close();
+    await close();
   }
 }
 
@@ -135,17 +149,25 @@ export async function loadDataset(o: LoadOptions, keys: TenantKey[]): Promise<Ta
     {
       workers: o.workers,
       writerLanes: Math.min(keys.length, Math.max(defaultWriterLanes(o.workers), o.workers)),
+      laneTasks: o.databaseUrl ? o.writersPerTenant : 1,
       sqlite: { writerCacheMiB: o.writerCacheMiB },
       tasksPerWorker: 1,
       dataDir: o.dataDir,
       logLevel: 'warn',
+      workerData: {
+        storage: { kind: o.databaseUrl ? 'postgres' : 'sqlite', databaseUrl: o.databaseUrl },
+      },
     },
     new Metrics(),
   );
-  const checkpoints = new WalCheckpointer(pool, createLogger('warn', { thread: 'main' }));
+  // a shard's WAL is checkpointed as it grows; PostgreSQL has none of ours to tend
+  const checkpoints = o.databaseUrl
+    ? null
+    : new WalCheckpointer(pool, createLogger('warn', { thread: 'main' }));
   const writes = new ShardWriteQueue(pool, {
     commitRows: o.commitRows,
-    onWritten: (tenantId) => checkpoints.request(tenantId),
+    writersPerShard: o.databaseUrl ? o.writersPerTenant : 1,
+    onWritten: (tenantId) => checkpoints?.request(tenantId),
   });
   const report: TableLoad[] = [];
   try {

@@ -26,7 +26,7 @@ export async function prepareDemoData(dataDir: string, out: string): Promise<Dem
     false,
   );
   const load = loadOptions({ out, dataDir, tenants: 1 });
-  const [key] = ensureTenants(load);
+  const [key] = await ensureTenants(load);
   const loaded = await loadDataset(load, [key!]);
   return {
     tenantId: key!.tenant_id,
