@@ -69,9 +69,13 @@ class LoadProgress {
 
   constructor(private readonly start: number) {}
 
+  /** Parts committed in one transaction report within a millisecond: they count as one point, at its end. */
   add(rows: number): void {
     this.rows += rows;
-    this.points.push([performance.now() - this.start, this.rows]);
+    const now = performance.now() - this.start;
+    const last = this.points.at(-1);
+    if (last && now - last[0] < 1) this.points[this.points.length - 1] = [last[0], this.rows];
+    else this.points.push([now, this.rows]);
   }
 
   /** Rates over (about) the first and the last 10% of the rows, from the chunk commits around those marks. */
