@@ -17,9 +17,9 @@ import {
 } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
+import { countOrdersInRange } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
-import { ordersInRangeSql } from '../src/storage/sales-sql.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
@@ -95,14 +95,16 @@ function fromCaughtUpRollups(
       remainingHours: caughtUp.remaining,
       rebuiltHours: caughtUp.hours,
       rebuiltOrders: caughtUp.rows,
-      ordersInRange: (db.prepare(ordersInRangeSql).get(input.start, input.end) as { n: number }).n,
+      ordersInRange: countOrdersInRange(db, input),
       rangeHours: (input.end - input.start) / HOUR,
       groupBy: input.groupBy,
     };
     if (scanInsteadOfRebuild(stale)) {
       ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
       return {
-        result: ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () => exactFromOrders(db, input)),
+        result: ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () =>
+          exactFromOrders(db, input, stale.ordersInRange),
+        ),
         freshness: {
           ...freshnessAfter(caughtUp),
           policy: `read from the orders themselves: ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (later reads go on rebuilding them, a slice each)`,

@@ -11,17 +11,12 @@ import {
   type TimeGroup,
   timeBucket,
 } from '../domain/sales.js';
-import {
-  exactProductScanSql,
-  exactTimeScanSql,
-  ordersInRangeSql,
-  PRODUCT_SORT_MAX_ORDERS,
-} from '../storage/sales-sql.js';
+import { exactProductScanSql, exactTimeScanSql, PRODUCT_SORT_MAX_ORDERS } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 
 import type { SalesAnswer } from './buckets.js';
 import { categoriesByLines } from './category-scan.js';
-import { exactTimeByWalk, walksOrders } from './time-walk.js';
+import { countOrdersInRange, exactTimeByWalk, walksOrders } from './time-walk.js';
 
 /** An order item line with what its order brings: what the product and category paths read. */
 export interface ItemLine {
@@ -181,14 +176,14 @@ export function exactTimeByScan(db: Db, r: SalesRequest & { groupBy: TimeGroup }
  * Any grouping read from the orders themselves: exact distinct sets and sorted values per group. By time,
  * a range holding a large share of the shard walks the orders in storage order (src/sales/time-walk.ts).
  */
-export function exactFromOrders(db: Db, r: SalesRequest): SalesAnswer {
+export function exactFromOrders(db: Db, r: SalesRequest, ordersInRange?: number): SalesAnswer {
   if (isTimeGroup(r.groupBy)) {
     const timed = r as SalesRequest & { groupBy: TimeGroup };
-    return walksOrders(db, timed) ? exactTimeByWalk(db, timed) : exactTimeByScan(db, timed);
+    return walksOrders(db, timed, ordersInRange) ? exactTimeByWalk(db, timed) : exactTimeByScan(db, timed);
   }
   if (r.groupBy === 'category') return categoriesByLines(db, r);
   // by product (source=orders): the items through the product index, or a short range's sorted
-  const inRange = (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
+  const inRange = ordersInRange ?? countOrdersInRange(db, r);
   const stmt = db.prepare(exactProductScanSql(r.statuses.length, inRange <= PRODUCT_SORT_MAX_ORDERS));
   const acc = new GroupAccumulator();
   const rows = addGroupRows(

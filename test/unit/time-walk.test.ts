@@ -6,7 +6,8 @@ import {
   type TimeGroup,
 } from '../../src/domain/sales.js';
 import { exactFromOrders, exactTimeByScan } from '../../src/sales/exact-scan.js';
-import { exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
+import { countOrdersInRange, exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
+import { ordersInRangeSql } from '../../src/storage/sales-sql.js';
 import { makeOrders } from '../helpers/data.js';
 import { testShard } from '../helpers/shard.js';
 
@@ -59,5 +60,28 @@ describe('exact by time from one walk of the orders in storage order', () => {
     expect(walksOrders(db, request('day', '2025-12-01', '2026-04-01'))).toBe(true);
     expect(walksOrders(db, request('day', '2026-01-07', '2026-01-08'))).toBe(false);
     expect(exactFromOrders(db, request('day', '2025-12-01', '2026-04-01')).method).toContain('walk');
+  });
+
+  it('takes the range’s order count from a caller that has it (the stale-rollup path) instead of counting again', () => {
+    const counted: string[] = [];
+    const spy = new Proxy(db, {
+      get: (target, name) =>
+        name === 'prepare'
+          ? (sql: string) => {
+              if (sql === ordersInRangeSql) counted.push(sql);
+              return target.prepare(sql);
+            }
+          : Reflect.get(target, name, target),
+    });
+    const year = request('day', '2025-12-01', '2026-04-01');
+    const known = countOrdersInRange(db, year);
+    expect(known).toBe(3000);
+    expect(exactFromOrders(spy, year, known).method).toContain('walk');
+    expect(exactFromOrders(spy, { ...year, groupBy: 'product' } as never, known).data.length).toBeGreaterThan(
+      0,
+    );
+    expect(counted).toEqual([]);
+    exactFromOrders(spy, year);
+    expect(counted).toHaveLength(1);
   });
 });
