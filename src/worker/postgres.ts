@@ -9,12 +9,17 @@ import type { WorkerData } from '../pool/pool.js';
 import { lostConnection, rerunOnLostConnection } from '../storage/storage-fault.js';
 import type { TaskContext } from './worker-context.js';
 
-/** Connections one thread keeps: a pool worker's concurrent tasks may take two; a lane one per write it runs at once. */
+/** Connections one thread keeps at least. */
 const PER_THREAD = 2;
 
+/**
+ * One per task the thread runs at once: a search or export stream holds its connection for its whole read
+ * (one snapshot, src/storage/postgres/search-rows.ts), and a lane's writes one each. Opened on demand and
+ * closed when idle (node-postgres' 10 s), so a quiet worker keeps none.
+ */
 function connectionsOfThisThread(): number {
   const data = workerData as WorkerData;
-  return data.role === 'lane' ? Math.max(PER_THREAD, data.tasksPerThread ?? 1) : PER_THREAD;
+  return Math.max(PER_THREAD, data.tasksPerThread ?? 1);
 }
 
 let pool: pg.Pool | null = null;
