@@ -15,6 +15,7 @@ import { tenantDir } from '../tools/gen/write-files.js';
 import { metricValue } from '../tools/lib/prometheus-text.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
+import { residentByKind } from './lib/memory-breakdown.js';
 import { mib, percentile, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
@@ -156,15 +157,36 @@ try {
   };
   /** The highest V8 heap (reserved) seen per thread: where the memory is at the peak. */
   const heapPeaks = new Map<string, number>();
+  /** Of the probes' samples, the one with the highest RSS: its mappings by kind and malloc's own figures. */
+  let peakSample: { rss: number; parts: Record<string, number> } = { rss: 0, parts: {} };
+  const sampleMemory = async () => {
+    const rss = rssOf(server.child.pid!) ?? 0;
+    const kinds = residentByKind(server.child.pid!);
+    const heaps = await heapTotals();
+    for (const [thread, bytes] of heaps) heapPeaks.set(thread, Math.max(heapPeaks.get(thread) ?? 0, bytes));
+    if (rss <= peakSample.rss || !kinds) return;
+    const malloc = async (kind: string) => metricValue(server.url, 'process_malloc_bytes', { kind });
+    peakSample = {
+      rss,
+      parts: {
+        file_mapped: kinds.file,
+        malloc_main_arena: kinds.brk,
+        other_anonymous: kinds.anon,
+        v8_heaps_reserved: [...heaps.values()].reduce((a, b) => a + b, 0),
+        malloc_in_use: await malloc('in_use'),
+        malloc_free_in_arenas: await malloc('free'),
+        malloc_mapped_blocks: await malloc('mapped'),
+        ingest_pending: await metricValue(server.url, 'ingest_pending_bytes'),
+      },
+    };
+  };
   const probe = async () => {
     let n = 0;
     while (Date.now() < until) {
       const h0 = performance.now();
       await send(`${server.url}/healthz`);
       health.push(performance.now() - h0);
-      if (n++ % 10 === 0)
-        for (const [thread, bytes] of await heapTotals())
-          heapPeaks.set(thread, Math.max(heapPeaks.get(thread) ?? 0, bytes));
+      if (n++ % 5 === 0) await sampleMemory();
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -210,6 +232,11 @@ try {
       after: heapMib(afterHeaps),
     },
     memory_trimmed_mb: mib(trimmed),
+    /** the probe sample (one a second) with the highest RSS, by kind: the sampler's peak may fall between */
+    peak_sample_mb: {
+      rss: mib(peakSample.rss),
+      ...Object.fromEntries(Object.entries(peakSample.parts).map(([k, v]) => [k, mib(v)])),
+    },
   };
   writeResult(values.out!, { ...result, rss_samples: rss.samples });
   process.stdout.write(
@@ -222,6 +249,9 @@ try {
       `| /healthz p50 / p99 / max ms | ${result.healthz_ms.p50} / ${result.healthz_ms.p99} / ${result.healthz_ms.max} |`,
       `| server RSS idle / peak / 30 s after | ${result.idle_rss_mb} / ${result.peak_rss_mb} / ${result.rss_30s_after_mb} MB |`,
       `| returned by malloc_trim after the load | ${result.memory_trimmed_mb} MB |`,
+      `| the highest sampled RSS, by kind (MB) | ${Object.entries(result.peak_sample_mb)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} |`,
       '',
     ].join('\n'),
   );
