@@ -15,6 +15,7 @@ import {
   productScanSql,
 } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
+import { youngGarbageCollector } from '../worker/young-garbage.js';
 import type { SalesAnswer } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
 
@@ -259,6 +260,8 @@ export function scanProductPart(
         : blockPlan(db, r);
     const wanted = statusCodes(r.statuses);
     const blocks = db.prepare(lineBlocksOfDaySql).pluck();
+    // each block arrives as a fresh Buffer, dead once decoded and accumulated: collected as it goes
+    const dropped = youngGarbageCollector();
     // this part's days: those whose UTC day number is `index` modulo `count`, from the blocks and the tables
     const ours = (day: number) => day % count === index;
     const readBlocks = (): number => {
@@ -269,6 +272,7 @@ export function scanProductPart(
         for (const block of blocks.iterate(day) as IterableIterator<Uint8Array>) {
           found = 1;
           acc.block(decodeLineBlock(block), wanted);
+          dropped(block.byteLength);
         }
         days += found; // a clean day without a block has no order up to the watermark
       }
