@@ -10,14 +10,26 @@ export function approxBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
 }
 
 export function exactBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
-  const values = b.exact.values();
-  return bucket(key, b, b.exact.customers().length, (p) => nearestRank(values, p));
+  return sortedBucket(key, b, b.exact.customers().length, b.exact.values());
+}
+
+/** A group's sums: its orders (each once), their units, the lines' revenue, and the orders' totals. */
+export type GroupSums = Pick<SalesAggregate, 'orders' | 'units' | 'revenue' | 'orderValue'>;
+
+/** An exact bucket from its sums, its distinct customers and its order values sorted ascending. */
+export function sortedBucket(
+  key: Bucket['key'],
+  sums: GroupSums,
+  uniqueCustomers: number,
+  sortedValues: ArrayLike<number>,
+): Bucket {
+  return bucket(key, sums, uniqueCustomers, (p) => nearestRank(sortedValues, p));
 }
 
 /** A bucket's fields in the contract's order, from its sums, its distinct customers and a percentile. */
 function bucket(
   key: Bucket['key'],
-  b: SalesAggregate,
+  b: GroupSums,
   uniqueCustomers: number,
   percentile: (p: number) => number | null,
 ): Bucket {

@@ -2,19 +2,11 @@
  * Exact sales from the orders themselves, for what the pre-aggregates cannot answer exactly (ranges not in
  * whole hours, `source=orders`): one ordered scan, groups accumulated one at a time.
  */
-import {
-  avg,
-  type Bucket,
-  isTimeGroup,
-  nearestRank,
-  type SalesRequest,
-  type TimeGroup,
-  timeBucket,
-} from '../domain/sales.js';
+import { type Bucket, isTimeGroup, type SalesRequest, type TimeGroup, timeBucket } from '../domain/sales.js';
 import { exactProductScanSql, exactTimeScanSql, PRODUCT_SORT_MAX_ORDERS } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 
-import type { SalesAnswer } from './buckets.js';
+import { type SalesAnswer, sortedBucket } from './buckets.js';
 import { categoriesByLines } from './category-scan.js';
 import { countOrdersInRange, exactTimeByWalk, walksOrders } from './time-walk.js';
 
@@ -93,18 +85,13 @@ export class GroupAccumulator {
 
   close(): void {
     if (this.key === null) return;
-    const sorted = Float64Array.from(this.values).sort();
-    this.out.push({
-      key: this.key,
+    const sums = {
       orders: this.orderCount,
       units: this.units,
-      revenue_cents: this.revenue,
-      unique_customers: this.customers.size,
-      avg_order_value_cents: avg(this.orderValue, this.orderCount),
-      p50_order_value_cents: nearestRank(sorted, 50),
-      p95_order_value_cents: nearestRank(sorted, 95),
-      p99_order_value_cents: nearestRank(sorted, 99),
-    });
+      revenue: this.revenue,
+      orderValue: this.orderValue,
+    };
+    this.out.push(sortedBucket(this.key, sums, this.customers.size, Float64Array.from(this.values).sort()));
     this.key = null;
     this.orders = new Set();
     this.orderCount = 0;

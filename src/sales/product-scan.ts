@@ -5,7 +5,7 @@
  * passes (sums, then each counted order's customer and total). Exact by construction, so both precisions
  * use it for any ranking.
  */
-import { avg, type Bucket, DAY, nearestRank, type SalesRequest } from '../domain/sales.js';
+import { type Bucket, DAY, type SalesRequest } from '../domain/sales.js';
 import { mergePairwise, mergeSortedInto } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import {
@@ -16,7 +16,7 @@ import {
 } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
-import type { SalesAnswer } from './buckets.js';
+import { type SalesAnswer, sortedBucket } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
 
 /**
@@ -435,19 +435,10 @@ export function mergedProducts(
     }
     const customers = sortedUnion(customerRuns, customerScratch);
     const values = sortedUnion(valueRuns, valueScratch);
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += values[i]!;
-    return {
-      key: ids[m]!,
-      orders: n,
-      units: units[m]!,
-      revenue_cents: revenue[m]!,
-      unique_customers: distinctSorted(customers),
-      avg_order_value_cents: avg(sum, n),
-      p50_order_value_cents: nearestRank(values, 50),
-      p95_order_value_cents: nearestRank(values, 95),
-      p99_order_value_cents: nearestRank(values, 99),
-    };
+    let orderValue = 0;
+    for (let i = 0; i < n; i++) orderValue += values[i]!;
+    const sums = { orders: n, units: units[m]!, revenue: revenue[m]!, orderValue };
+    return sortedBucket(ids[m]!, sums, distinctSorted(customers), values);
   };
   return {
     rows: parts.reduce((n, part) => n + part.rows, 0),

@@ -8,19 +8,10 @@
  * per order, grouped by bucket with a counting sort at the end), not sets: the walk is used up to
  * TIME_WALK_MAX_ORDERS.
  */
-import {
-  avg,
-  type Bucket,
-  DAY,
-  HOUR,
-  nearestRank,
-  type SalesRequest,
-  type TimeGroup,
-  timeBucket,
-} from '../domain/sales.js';
+import { type Bucket, DAY, HOUR, type SalesRequest, type TimeGroup, timeBucket } from '../domain/sales.js';
 import { exactTimeScanSql, newestOrderSql, ordersInRangeSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
-import type { SalesAnswer } from './buckets.js';
+import { type SalesAnswer, sortedBucket } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
 
 /** The walk reads every order of the shard: worth it once the range holds this share of them. */
@@ -111,18 +102,16 @@ export function exactTimeByWalk(db: Db, r: SalesRequest & { groupBy: TimeGroup }
   const data: Bucket[] = [];
   for (let b = 0; b < n; b++) {
     if (orders[b] === 0) continue;
-    const bucketValues = values.subarray(offsets[b]!, offsets[b + 1]!).sort();
-    data.push({
-      key: spans[b]!.key,
-      orders: orders[b]!,
-      units: units[b]!,
-      revenue_cents: revenue[b]!,
-      unique_customers: distinctSorted(customers.subarray(offsets[b]!, offsets[b + 1]!).sort()),
-      avg_order_value_cents: avg(revenue[b]!, orders[b]!),
-      p50_order_value_cents: nearestRank(bucketValues, 50),
-      p95_order_value_cents: nearestRank(bucketValues, 95),
-      p99_order_value_cents: nearestRank(bucketValues, 99),
-    });
+    // by time a bucket's lines are whole orders: its revenue is its orders' totals
+    const sums = { orders: orders[b]!, units: units[b]!, revenue: revenue[b]!, orderValue: revenue[b]! };
+    data.push(
+      sortedBucket(
+        spans[b]!.key,
+        sums,
+        distinctSorted(customers.subarray(offsets[b]!, offsets[b + 1]!).sort()),
+        values.subarray(offsets[b]!, offsets[b + 1]!).sort(),
+      ),
+    );
   }
   return {
     data,
