@@ -17,8 +17,8 @@ import {
 } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
-import { countOrdersInRange } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
+import { countOrdersInRange } from '../src/storage/order-counts.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';

@@ -3,12 +3,13 @@
  * whole hours, `source=orders`): one ordered scan, groups accumulated one at a time.
  */
 import { type Bucket, isTimeGroup, type SalesRequest, type TimeGroup, timeBucket } from '../domain/sales.js';
+import { countOrdersInRange } from '../storage/order-counts.js';
 import { exactProductScanSql, exactTimeScanSql, PRODUCT_SORT_MAX_ORDERS } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 
 import { type SalesAnswer, sortedBucket } from './buckets.js';
 import { categoriesByLines } from './category-scan.js';
-import { countOrdersInRange, exactTimeByWalk, walksOrders } from './time-walk.js';
+import { exactTimeByWalk, walksOrders } from './time-walk.js';
 
 /** An order item line with what its order brings: what the product and category paths read. */
 export interface ItemLine {

@@ -8,12 +8,8 @@
 import { type Bucket, DAY, type SalesRequest } from '../domain/sales.js';
 import { mergePairwise, mergeSortedInto } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
-import {
-  lineBlocksOfDaySql,
-  newestOrderSql,
-  ordersInRangeSql,
-  productScanSql,
-} from '../storage/sales-sql.js';
+import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
+import { lineBlocksOfDaySql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import { type SalesAnswer, sortedBucket } from './buckets.js';
@@ -280,7 +276,7 @@ export function scanProductPart(
     };
     const blockDays = readBlocks();
     // the orders outside the blocks, kept as pairs for the second pass
-    const newest = (db.prepare(newestOrderSql).get() as { n: number }).n;
+    const newest = newestOrderPk(db);
     const scans: Walk[] = [];
     acc.keepPairs();
     const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
@@ -300,7 +296,7 @@ export function scanProductPart(
     };
     const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
     for (const [start, end] of plan.outside) {
-      const inRange = (db.prepare(ordersInRangeSql).get(start, end) as { n: number }).n;
+      const inRange = countOrdersInRange(db, { start, end });
       scan(inRange >= newest * FULL_WALK_SHARE ? 'storage-order' : 'date-index', 0, folded, start, end);
     }
     scan('storage-order', folded, newest + 1, r.start, r.end); // past the watermark

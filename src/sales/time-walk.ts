@@ -9,7 +9,8 @@
  * TIME_WALK_MAX_ORDERS.
  */
 import { type Bucket, DAY, HOUR, type SalesRequest, type TimeGroup, timeBucket } from '../domain/sales.js';
-import { exactTimeScanSql, newestOrderSql, ordersInRangeSql } from '../storage/sales-sql.js';
+import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
+import { exactTimeScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { type SalesAnswer, sortedBucket } from './buckets.js';
 import { Column, distinctSorted } from './columns.js';
@@ -20,17 +21,12 @@ export const TIME_WALK_MIN_SHARE = 1 / 8;
 /** Orders in the range the walk takes at most (~64 MB of typed arrays); past it, the ordered scan. */
 export const TIME_WALK_MAX_ORDERS = 4_000_000;
 
-/** The orders created in the request's range (every status). */
-export function countOrdersInRange(db: Db, r: Pick<SalesRequest, 'start' | 'end'>): number {
-  return (db.prepare(ordersInRangeSql).get(r.start, r.end) as { n: number }).n;
-}
-
 /**
  * Whether a range by time is read by the walk: a large share of the shard, within the memory bound.
  * `inRange` is the range's order count when the caller has it already.
  */
 export function walksOrders(db: Db, r: SalesRequest, inRange = countOrdersInRange(db, r)): boolean {
-  const newest = (db.prepare(newestOrderSql).get() as { n: number }).n;
+  const newest = newestOrderPk(db);
   return inRange <= TIME_WALK_MAX_ORDERS && inRange >= newest * TIME_WALK_MIN_SHARE && inRange > 0;
 }
 

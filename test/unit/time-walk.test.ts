@@ -6,7 +6,8 @@ import {
   type TimeGroup,
 } from '../../src/domain/sales.js';
 import { exactFromOrders, exactTimeByScan } from '../../src/sales/exact-scan.js';
-import { countOrdersInRange, exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
+import { exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
+import { countOrdersInRange } from '../../src/storage/order-counts.js';
 import { ordersInRangeSql } from '../../src/storage/sales-sql.js';
 import { makeOrders } from '../helpers/data.js';
 import { testShard } from '../helpers/shard.js';
