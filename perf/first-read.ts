@@ -14,7 +14,7 @@ import { RollupBuilder } from '../src/storage/rollups.js';
 import { shardDir, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
 import { round } from './lib/numbers.js';
-import { machine, writeResult } from './lib/results.js';
+import { recordResult } from './lib/results.js';
 import { EVERY_SHAPE, firstTenant, metricsServer } from './lib/sales-server.js';
 
 const { values } = parseArgs({
@@ -92,12 +92,4 @@ for (const r of results)
   process.stdout.write(
     `| ${r.shape} | ${r.precision} | ${r.first_ms} | ${r.complete} | ${r.stale_hours_in_range ?? ''} | ${r.second_ms} | ${String(r.method).split(' (')[0]} |\n`,
   );
-const out = {
-  benchmark: 'first-read',
-  at: new Date().toISOString(),
-  env: machine(),
-  data: values.data,
-  results,
-};
-writeResult(values.out!, out);
-process.stdout.write(`${JSON.stringify(out)}\n`);
+recordResult(values.out!, 'first-read', { data: values.data, results });

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ARROW_STREAM_MEDIA_TYPE } from '../src/domain/sales.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { round } from './lib/numbers.js';
-import { machine, writeResult } from './lib/results.js';
+import { recordResult } from './lib/results.js';
 import { firstTenant, metricsServer, YEAR } from './lib/sales-server.js';
 
 const { values } = parseArgs({
@@ -53,12 +53,4 @@ for (const r of results)
   process.stdout.write(
     `| ${r.case} | ${(r.ms as number[]).join(' / ')} | ${r.idle_rss_mb} | ${r.peak_rss_mb} |\n`,
   );
-const out = {
-  benchmark: 'metrics-memory',
-  at: new Date().toISOString(),
-  env: machine(),
-  data: values.data,
-  results,
-};
-writeResult(values.out!, out);
-process.stdout.write(`${JSON.stringify(out)}\n`);
+recordResult(values.out!, 'metrics-memory', { data: values.data, results });

@@ -19,3 +19,13 @@ export function writeResult(name: string, result: unknown): void {
   mkdirSync(join(PROJECT_ROOT, 'perf/results'), { recursive: true });
   writeFileSync(join(PROJECT_ROOT, `perf/results/${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }
+
+/**
+ * Records a benchmark's run: `fields` with its name, the time and the machine, written to
+ * perf/results/<name>.json and printed as one JSON line.
+ */
+export function recordResult(name: string, benchmark: string, fields: Record<string, unknown>): void {
+  const out = { benchmark, at: new Date().toISOString(), env: machine(), ...fields };
+  writeResult(name, out);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
