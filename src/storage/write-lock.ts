@@ -67,13 +67,7 @@ export class ShardWriteLock {
   tryWithLock<T>(tenantId: number, work: () => T): { ran: true; value: T } | { ran: false } {
     const i = this.slot(tenantId);
     if (Atomics.compareExchange(this.cells, i, UNLOCKED, LOCKED) !== UNLOCKED) return { ran: false };
-    Atomics.store(this.holders, i, threadId + 1);
-    try {
-      return { ran: true, value: work() };
-    } finally {
-      Atomics.store(this.holders, i, 0);
-      if (Atomics.exchange(this.cells, i, UNLOCKED) === CONTENDED) Atomics.notify(this.cells, i, 1);
-    }
+    return { ran: true, value: this.holding(i, work) };
   }
 
   /** Runs `work` while holding the tenant's write lock (a futex-style mutex: lock, then sleep when contended). */
@@ -87,6 +81,11 @@ export class ShardWriteLock {
         state = Atomics.exchange(this.cells, i, CONTENDED);
       }
     }
+    return this.holding(i, work);
+  }
+
+  /** Runs `work` in lock slot `i`, just acquired: names this thread its holder, then releases it. */
+  private holding<T>(i: number, work: () => T): T {
     Atomics.store(this.holders, i, threadId + 1);
     try {
       return work();
