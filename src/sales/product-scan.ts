@@ -6,7 +6,7 @@
  * use it for any ranking.
  */
 import { type Bucket, DAY, type SalesRequest } from '../domain/sales.js';
-import { mergePairwise, mergeSortedInto } from '../sketches/sorted-runs.js';
+import { mergeSortedInto, mergeSortedRuns } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
 import { lineBlocksOfDaySql, productScanSql } from '../storage/sales-sql.js';
@@ -463,11 +463,7 @@ export function linesRead(parts: readonly ProductPart[]): string {
 function sortedUnion<T extends Int32Array | Float64Array>(runs: T[], scratch: T): T {
   if (runs.length === 1) return runs[0]!;
   if (runs.length === 2) return mergeSortedInto(runs[0]!, runs[1]!, scratch);
-  return (
-    mergePairwise(runs, (a, b) =>
-      mergeSortedInto(a, b, new (a.constructor as new (n: number) => T)(a.length + b.length)),
-    ) ?? (scratch.subarray(0, 0) as T)
-  );
+  return mergeSortedRuns(runs) ?? (scratch.subarray(0, 0) as T);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mergePairwise, mergeSortedInto } from './sorted-runs.js';
+import { mergeSortedRuns } from './sorted-runs.js';
 import { decodeSortedList, encodeSortedList } from './varint.js';
 
 /**
@@ -57,9 +57,7 @@ export class ExactOrderSets {
 function collapse(parts: Float64Array[], added: number[], unique: boolean): Float64Array {
   if (parts.length === 1 && added.length === 0) return parts[0]!;
   const runs = added.length > 0 ? [...parts, Float64Array.from(added).sort()] : parts;
-  const all =
-    mergePairwise(runs, (a, b) => mergeSortedInto(a, b, new Float64Array(a.length + b.length))) ??
-    new Float64Array(0);
+  const all = mergeSortedRuns(runs) ?? new Float64Array(0);
   if (!unique || all.length < 2) return all;
   let n = 1;
   for (let i = 1; i < all.length; i++) if (all[i] !== all[n - 1]) all[n++] = all[i]!;

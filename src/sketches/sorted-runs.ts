@@ -23,3 +23,10 @@ export function mergeSortedInto<T extends Int32Array | Float64Array>(a: T, b: T,
   while (j < b.length) out[o++] = b[j++]!;
   return out.subarray(0, o) as T;
 }
+
+/** Ascending typed-array runs merged into one new array (pairwise); no runs gives undefined. */
+export function mergeSortedRuns<T extends Int32Array | Float64Array>(runs: readonly T[]): T | undefined {
+  return mergePairwise(runs, (a, b) =>
+    mergeSortedInto(a, b, new (a.constructor as new (n: number) => T)(a.length + b.length)),
+  );
+}
