@@ -2,7 +2,8 @@
  * Many tenants at once (issue 21): 20 tenants each ingesting its own orders in requests of --batch orders,
  * while 10 search streams read whole pages and metrics loops ask for sales by day, for --seconds. Reports
  * ingest throughput, how many requests got 429 (and retried after Retry-After), /healthz latency, the
- * server's peak RSS, and its RSS before the load and 30 s after it ended (does it give memory back).
+ * server's peak RSS and what it is made of as the run goes, and its RSS before the load and every 10 s for a
+ * minute after it ended (does it give memory back).
  *   node dist/perf/soak.js --dataset ./datasets/small [--tenants 20] [--seconds 180] [--out soak] [-- server flags]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
-import { metricValue } from '../tools/lib/prometheus-text.js';
+import { metricSum, metricValue } from '../tools/lib/prometheus-text.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
 import { residentByKind } from './lib/memory-breakdown.js';
@@ -62,7 +63,9 @@ const files: string[][] = Array.from({ length: tenants }, () => []);
 const server = await startPerfServer(join(work, 'data'), positionals);
 /** V8 heap (reserved) per thread from /metrics: the main thread's now, each worker's after its latest task. */
 async function heapTotals(): Promise<Map<string, number>> {
-  const { text } = await send(`${server.url}/metrics`);
+  return heapTotalsIn((await send(`${server.url}/metrics`)).text);
+}
+function heapTotalsIn(text: string): Map<string, number> {
   const heaps = new Map<string, number>();
   for (const m of text.matchAll(
     /^(worker_heap_bytes\{thread="(\d+)",kind="total"\}|nodejs_heap_size_total_bytes) (\d+)/gm,
@@ -70,6 +73,22 @@ async function heapTotals(): Promise<Map<string, number>> {
     heaps.set(m[2] ?? 'main', Number(m[3]));
   return heaps;
 }
+interface MemorySample {
+  s: number;
+  rss: number;
+  parts: Record<string, number>;
+}
+/** A memory sample in MiB (its time in whole seconds). */
+const inMib = (sample: MemorySample) => ({
+  s: Math.round(sample.s),
+  rss: mib(sample.rss),
+  ...Object.fromEntries(Object.entries(sample.parts).map(([k, v]) => [k, mib(v)])),
+});
+const parts = (sample: Record<string, number>) =>
+  Object.entries(sample)
+    .filter(([k]) => k !== 's')
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 const heapMib = (heaps: Map<string, number>) =>
   Object.fromEntries([...heaps].map(([thread, bytes]) => [thread, mib(bytes)]));
 try {
@@ -82,6 +101,7 @@ try {
     ts.push(t);
   }
   const sampler = sampleRss(server.child.pid!, 200);
+  const t0 = performance.now();
   const until = Date.now() + seconds * 1000;
   const counts = {
     orders: 0,
@@ -157,28 +177,32 @@ try {
   };
   /** The highest V8 heap (reserved) seen per thread: where the memory is at the peak. */
   const heapPeaks = new Map<string, number>();
-  /** Of the probes' samples, the one with the highest RSS: its mappings by kind and malloc's own figures. */
-  let peakSample: { rss: number; parts: Record<string, number> } = { rss: 0, parts: {} };
+  /** Every memory sample (one a second): RSS, its mappings by kind, malloc's own figures, in bytes. */
+  const memorySamples: MemorySample[] = [];
+  const peakOf = () =>
+    memorySamples.reduce((a, b) => (b.rss > a.rss ? b : a), { s: 0, rss: 0, parts: {} } as MemorySample);
   const sampleMemory = async () => {
     const rss = rssOf(server.child.pid!) ?? 0;
     const kinds = residentByKind(server.child.pid!);
-    const heaps = await heapTotals();
+    const { text } = await send(`${server.url}/metrics`);
+    const heaps = heapTotalsIn(text);
     for (const [thread, bytes] of heaps) heapPeaks.set(thread, Math.max(heapPeaks.get(thread) ?? 0, bytes));
-    if (rss <= peakSample.rss || !kinds) return;
-    const malloc = async (kind: string) => metricValue(server.url, 'process_malloc_bytes', { kind });
-    peakSample = {
+    if (!kinds) return;
+    const malloc = (kind: string) => metricSum(text, 'process_malloc_bytes', { kind });
+    memorySamples.push({
+      s: (performance.now() - t0) / 1000,
       rss,
       parts: {
         file_mapped: kinds.file,
         malloc_main_arena: kinds.brk,
         other_anonymous: kinds.anon,
         v8_heaps_reserved: [...heaps.values()].reduce((a, b) => a + b, 0),
-        malloc_in_use: await malloc('in_use'),
-        malloc_free_in_arenas: await malloc('free'),
-        malloc_mapped_blocks: await malloc('mapped'),
-        ingest_pending: await metricValue(server.url, 'ingest_pending_bytes'),
+        malloc_in_use: malloc('in_use'),
+        malloc_free_in_arenas: malloc('free'),
+        malloc_mapped_blocks: malloc('mapped'),
+        ingest_pending: metricSum(text, 'ingest_pending_bytes'),
       },
-    };
+    });
   };
   const probe = async () => {
     let n = 0;
@@ -190,7 +214,6 @@ try {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const t0 = performance.now();
   await Promise.all([
     ...ts.map((_, i) => ingestLoop(i)),
     ...Array.from({ length: Number(values.streams) }, (_, k) => streamLoop(k)),
@@ -199,8 +222,13 @@ try {
   ]);
   const elapsed = (performance.now() - t0) / 1000;
   const rss = sampler.stop();
-  await new Promise((r) => setTimeout(r, 30_000));
-  const afterRss = rssOf(server.child.pid!) ?? 0;
+  /** RSS every 10 s for a minute after the load: how fast memory comes back */
+  const after: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 10_000));
+    after.push(mib(rssOf(server.child.pid!) ?? 0));
+  }
+  const afterRss = after[2]! * 2 ** 20;
   const afterHeaps = await heapTotals();
   const trimmed = await metricValue(server.url, 'process_memory_trimmed_bytes_total');
   if (process.env.SOAK_PMAP)
@@ -225,6 +253,7 @@ try {
     idle_rss_mb: mib(idleRss),
     peak_rss_mb: mib(rss.peak),
     rss_30s_after_mb: mib(afterRss),
+    rss_after_mb_every_10s: after,
     server_flags: positionals,
     heap_total_mb_by_thread: {
       idle: heapMib(idleHeaps),
@@ -233,12 +262,13 @@ try {
     },
     memory_trimmed_mb: mib(trimmed),
     /** the probe sample (one a second) with the highest RSS, by kind: the sampler's peak may fall between */
-    peak_sample_mb: {
-      rss: mib(peakSample.rss),
-      ...Object.fromEntries(Object.entries(peakSample.parts).map(([k, v]) => [k, mib(v)])),
-    },
+    peak_sample_mb: inMib(peakOf()),
+    /** the samples at each fifth of the run: what grows as the shards grow */
+    samples_mb_by_fifth: [0.2, 0.4, 0.6, 0.8, 1].map((f) =>
+      inMib(memorySamples[Math.min(memorySamples.length - 1, Math.floor(f * memorySamples.length))]!),
+    ),
   };
-  writeResult(values.out!, { ...result, rss_samples: rss.samples });
+  writeResult(values.out!, { ...result, rss_samples: rss.samples, memory_samples: memorySamples });
   process.stdout.write(
     [
       `| ${tenants} tenants ingesting, ${values.streams} streams, 4 metrics loops, ${result.seconds} s | |`,
@@ -248,10 +278,10 @@ try {
       `| search streams completed (rows) / metrics answers | ${counts.streams} (${counts.stream_rows}) / ${counts.metrics} |`,
       `| /healthz p50 / p99 / max ms | ${result.healthz_ms.p50} / ${result.healthz_ms.p99} / ${result.healthz_ms.max} |`,
       `| server RSS idle / peak / 30 s after | ${result.idle_rss_mb} / ${result.peak_rss_mb} / ${result.rss_30s_after_mb} MB |`,
+      `| RSS every 10 s after the load | ${after.join(', ')} MB |`,
       `| returned by malloc_trim after the load | ${result.memory_trimmed_mb} MB |`,
-      `| the highest sampled RSS, by kind (MB) | ${Object.entries(result.peak_sample_mb)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')} |`,
+      `| the highest sampled RSS, by kind (MB) | ${parts(result.peak_sample_mb)} |`,
+      ...result.samples_mb_by_fifth.map((sample) => `| at ${sample.s} s (MB) | ${parts(sample)} |`),
       '',
     ].join('\n'),
   );

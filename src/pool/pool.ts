@@ -46,6 +46,8 @@ export interface PoolOptions {
   sqlite?: SqliteSettings;
   /** A writer lane or the upkeep thread idle this long exits (default IDLE_THREAD_MS). */
   idleThreadMs?: number;
+  /** A thread that ran no task this long closes its shard connections and collects its heap (default 10 s). */
+  quietCollectMs?: number;
   /** Told of shard locks released because the thread holding them died (their slots: tenant id modulo 4096). */
   onAbandonedLocks?: (slots: number[]) => void;
 }
@@ -61,6 +63,8 @@ export interface WorkerData {
   storage?: { kind: 'sqlite' | 'postgres'; databaseUrl: string | null };
   /** tasks the thread runs at once (the pool's tasks per worker, a lane's laneTasks): its PostgreSQL connections follow */
   tasksPerThread?: number;
+  /** see PoolOptions.quietCollectMs */
+  quietCollectMs?: number;
   [key: string]: unknown;
 }
 
@@ -102,6 +106,7 @@ export class WorkerPool {
       writeLock: this.writeLock,
       role,
       sqlite: options.sqlite ?? {},
+      ...(options.quietCollectMs === undefined ? {} : { quietCollectMs: options.quietCollectMs }),
       ...options.workerData,
     });
     const threads = (
@@ -119,6 +124,9 @@ export class WorkerPool {
           minThreads: role === 'pool' ? count : 0,
           maxThreads: count,
           concurrentTasksPerWorker: tasksPerWorker,
+          // a thread's event loop keeps running between tasks (Piscina's default blocks an idle thread in
+          // Atomics.wait): its quiet-time collection is a timer (src/worker/idle-collect.ts)
+          atomics: 'disabled',
           idleTimeout: role === 'pool' ? Number.POSITIVE_INFINITY : (options.idleThreadMs ?? IDLE_THREAD_MS),
           ...(heap
             ? {

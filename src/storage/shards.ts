@@ -71,8 +71,18 @@ const SWITCH_IDLE_MS = 100;
  */
 export class ShardConnections implements Shards {
   private readonly open = new Map<number, OpenShard>();
-  /** the thread's page cache budget, shared by its open connections (the open options' cacheMiB) */
+  /**
+   * When each tenant was last touched on this thread, kept for `idleMs`: the budget is shared by these, not
+   * only by the connections open at this instant. A lane moving between 20 tenants closes each connection
+   * as it opens the next (SWITCH_IDLE_MS), so it rarely has two open, and each would get the whole budget:
+   * 56 MiB filled per transaction and freed per switch, ~20 MB of the soak's peak (perf.md).
+   */
+  private readonly recent = new Map<number, number>();
+  /** the thread's page cache budget, shared by the tenants it serves (the open options' cacheMiB) */
   private readonly budgetMiB: number;
+  /** the share the open connections were last given, and how many were open then */
+  private share = 0;
+  private sharing = 0;
 
   constructor(
     private readonly dataDir: string,
@@ -124,21 +134,22 @@ export class ShardConnections implements Shards {
   private entry(tenantId: number): OpenShard {
     let entry = this.open.get(tenantId);
     const now = Date.now();
+    this.recent.set(tenantId, now);
     if (!entry) {
       // a worker moving to another tenant (one load after another) drops the caches it no longer uses
       this.closeIdle(now, SWITCH_IDLE_MS);
       entry = {
         db: openDatabase(shardPath(this.dataDir, tenantId), {
           ...this.openOptions,
-          cacheMiB: this.shareMiB(this.open.size + 1),
+          cacheMiB: this.shareMiB(this.open.size + 1, now),
         }),
         statements: new Map(),
         lastUsed: 0,
         holders: 0,
       };
       this.open.set(tenantId, entry);
-      this.rebalance();
     }
+    this.rebalance(now);
     entry.lastUsed = now;
     return entry;
   }
@@ -152,19 +163,30 @@ export class ShardConnections implements Shards {
       this.open.delete(tenantId);
       closed++;
     }
-    if (closed) this.rebalance();
+    if (closed) this.rebalance(now);
     return closed;
   }
 
-  /** Each open connection's share of the thread's cache budget (at least 1 MiB). */
-  private shareMiB(connections: number): number {
-    return Math.max(1, Math.floor(this.budgetMiB / Math.max(1, connections)));
+  /**
+   * Each connection's share of the thread's cache budget (at least 1 MiB): the budget over the connections
+   * open, or over the tenants touched in the last `idleMs` when those are more.
+   */
+  private shareMiB(connections: number, now: number): number {
+    for (const [tenantId, at] of this.recent) if (now - at >= this.idleMs) this.recent.delete(tenantId);
+    const sharers = Math.max(1, connections, this.recent.size);
+    return Math.max(1, Math.floor(this.budgetMiB / sharers));
   }
 
-  /** Gives every open connection its share; a shrunk cache frees its pages beyond the new size at once. */
-  private rebalance(): void {
-    const share = this.shareMiB(this.open.size);
+  /**
+   * Gives every open connection its share when the share changed; a shrunk cache frees its pages beyond
+   * the new size at once, a grown one fills as pages are read.
+   */
+  private rebalance(now: number): void {
+    const share = this.shareMiB(this.open.size, now);
+    if (share === this.share && this.open.size === this.sharing) return;
     for (const { db } of this.open.values()) setCacheMiB(db, share);
+    this.share = share;
+    this.sharing = this.open.size;
   }
 
   get size(): number {

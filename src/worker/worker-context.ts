@@ -9,7 +9,9 @@ import { serializeError } from '../pool/task-error.js';
 import { ShardConnections, type ShardLease, type Shards } from '../storage/shards.js';
 import { workerShardOpenOptions } from '../storage/sqlite.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
+import { IdleCollector } from './idle-collect.js';
 import { StreamCancelled, StreamSink } from './stream-sink.js';
+import { v8Collector } from './young-garbage.js';
 
 /** What a task sees inside a worker: its own connections, the shared write lock, a logger and metrics. */
 export interface TaskContext {
@@ -26,10 +28,27 @@ const baseLog = createLogger(data.logLevel, { thread: 'worker' });
 const shards = new ShardConnections(data.dataDir, undefined, workerShardOpenOptions(data.role, data.sqlite));
 const lock = new ShardWriteLock(data.writeLock);
 
+/** A thread quiet this long closes every shard connection and collects its heap (see IdleCollector). */
+const QUIET_COLLECT_MS = 10_000;
+const idle = new IdleCollector({
+  quietMs: data.quietCollectMs ?? QUIET_COLLECT_MS,
+  collect: () => {
+    const closed = shards.closeIdle(Date.now(), 0);
+    const before = getHeapStatistics().total_heap_size;
+    v8Collector()({ type: 'major' });
+    baseLog.debug(
+      { closed, heap_mb_before: mib(before), heap_mb_after: mib(getHeapStatistics().total_heap_size) },
+      'quiet: connections closed, heap collected',
+    );
+  },
+});
+const mib = (bytes: number) => Math.round(bytes / 2 ** 17) / 8;
+
 /** After each task: its lease ends, and the worker keeps connections only to shards still in use. */
 function afterTask(ctx: LeasedContext): void {
   ctx.shards.release();
   shards.closeIdle();
+  idle.taskEnded();
 }
 
 /** This worker's V8 heap after a task, for the worker_heap_bytes gauge (memory is a budget here). */
@@ -45,6 +64,7 @@ function recordHeap(obs: ObservationBuffer): void {
 type LeasedContext = TaskContext & { shards: ShardLease };
 
 function contextFor(task: string, input: TaskBase): LeasedContext {
+  idle.taskStarted();
   return {
     log: baseLog.child({ req_id: input.requestId, tenant_id: input.tenantId, task }),
     obs: new ObservationBuffer(),

@@ -1,15 +1,15 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type Collect = (options: { type: 'minor' }) => void;
+type Collect = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
 let collector: Collect | null = null;
 
 /**
- * V8's collector, asked for a young-generation collection (a scavenge). Taken the way jest's leak detector
- * takes it: the flag set at run time, the function read from a fresh context.
+ * V8's collector (`gc`), taken the way jest's leak detector takes it: the flag set at run time, the function
+ * read from a fresh context. `{ type: 'minor' }` asks for a scavenge, `{ type: 'major' }` for a full collection.
  */
-function youngCollection(): Collect {
+export function v8Collector(): Collect {
   if (!collector) {
     setFlagsFromString('--expose-gc');
     collector = runInNewContext('gc') as Collect;
@@ -27,7 +27,7 @@ function youngCollection(): Collect {
  */
 export function youngGarbageCollector(
   everyBytes = 8 << 20,
-  collect: () => void = () => youngCollection()({ type: 'minor' }),
+  collect: () => void = () => v8Collector()({ type: 'minor' }),
 ): (droppedBytes: number) => void {
   let dropped = 0;
   return (droppedBytes) => {
