@@ -19,11 +19,15 @@ export function shardPath(dataDir: string, tenantId: number): string {
  * A read-only connection of its own for one long read (a stream, an export part): an open iterator
  * blocks other statements on a connection, so it does not use the thread's shared one. A small private
  * cache: a scan reads each page about once and the OS page cache serves re-reads; concurrent streams
- * each hold one, so this bounds their memory (measured in perf/search).
+ * each hold one, and open one per stream, so this bounds their memory and what they leave scattered in
+ * malloc's arenas when they close (perf/search; the soak's 10 streams, perf.md).
  */
 export function openShardReader(dataDir: string, tenantId: number): Db {
-  return openDatabase(shardPath(dataDir, tenantId), { readonly: true, cacheMiB: 2 });
+  return openDatabase(shardPath(dataDir, tenantId), { readonly: true, cacheMiB: SHARD_READER_CACHE_MIB });
 }
+
+/** A stream's or export part's private page cache: 512 KiB (128 pages of 4 KiB). */
+const SHARD_READER_CACHE_MIB = 0.5;
 
 /** Creates (if needed) and migrates a tenant's shard, then closes it. */
 export function prepareShard(dataDir: string, tenantId: number): void {
@@ -63,6 +67,13 @@ interface OpenShard {
  * soon to catch it). Tasks of different tenants interleaving faster than this keep their connections.
  */
 const SWITCH_IDLE_MS = 100;
+
+/**
+ * Tenants served lately count towards a thread's cache share up to this many. A lane going round 20 tenants
+ * one transaction at a time has one connection open: its cache is what that transaction's index pages
+ * live in, and a 2 MiB share (56 / 20) cost ~20% of the soak's ingest rate against ~6% for 16 MiB.
+ */
+const RECENT_SHARERS = 8;
 
 /**
  * A worker's open shard connections, one per tenant it has touched. Statements are prepared once per
@@ -169,11 +180,12 @@ export class ShardConnections implements Shards {
 
   /**
    * Each connection's share of the thread's cache budget (at least 1 MiB): the budget over the connections
-   * open, or over the tenants touched in the last `idleMs` when those are more.
+   * open, or over the tenants touched in the last `idleMs` when those are more, counting at most
+   * RECENT_SHARERS of them (connections open together always split it among all of them).
    */
   private shareMiB(connections: number, now: number): number {
     for (const [tenantId, at] of this.recent) if (now - at >= this.idleMs) this.recent.delete(tenantId);
-    const sharers = Math.max(1, connections, this.recent.size);
+    const sharers = Math.max(1, connections, Math.min(RECENT_SHARERS, this.recent.size));
     return Math.max(1, Math.floor(this.budgetMiB / sharers));
   }
 
