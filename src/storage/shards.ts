@@ -71,7 +71,8 @@ const SWITCH_IDLE_MS = 100;
 /**
  * Tenants served lately count towards a thread's cache share up to this many. A lane going round 20 tenants
  * one transaction at a time has one connection open: its cache is what that transaction's index pages
- * live in, and a 2 MiB share (56 / 20) cost ~20% of the soak's ingest rate against ~6% for 16 MiB.
+ * live in. Counting all 20 (a 2 MiB share of 56) cut the soak's peak to 251 MB but its ingest rate by
+ * ~20%; counting 4 (14 MiB) kept the rate and the peak (280 MB); 8 (7 MiB) kept the rate (perf.md).
  */
 const RECENT_SHARERS = 8;
 

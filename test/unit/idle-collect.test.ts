@@ -76,7 +76,7 @@ describe('a worker collecting once it has gone quiet', () => {
     }).length;
 
   it.skipIf(process.platform !== 'linux')(
-    "a pool worker left quiet closes its shard connections (their page caches) though no task comes to close them",
+    'a pool worker left quiet closes its shard connections (their page caches) though no task comes to close them',
     async () => {
       const dir = tempDataDir();
       dirs.push(dir);

@@ -112,24 +112,25 @@ describe('ShardConnections', () => {
   it('shares the budget among the tenants served lately, though it moves between them one connection at a time', () => {
     const dir = tempDataDir();
     try {
-      for (const t of [1, 2, 3, 4, 5]) prepareShard(dir, t);
+      const tenants = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+      for (const t of tenants) prepareShard(dir, t);
       vi.useFakeTimers();
       vi.setSystemTime(2_000_000);
-      const shards = new ShardConnections(dir, 10_000, { cacheMiB: 8 });
+      const shards = new ShardConnections(dir, 10_000, { cacheMiB: 16 });
       const cacheKiB = (t: number) => -(shards.db(t).pragma('cache_size', { simple: true }) as number);
       const seen: number[] = [];
-      for (const t of [1, 2, 3, 4, 5]) {
+      for (const t of tenants) {
         vi.advanceTimersByTime(200); // each switch closes the connection before: one open at a time
-        seen.push(cacheKiB(t));
+        seen.push(cacheKiB(t) / 1024);
         expect(shards.size).toBe(1);
       }
-      // a lane going round 20 tenants this way used to give each connection the whole budget; five
-      // tenants share it as four (RECENT_SHARERS), in whole MiB (8 / 3 is 2)
-      expect(seen).toEqual([8192, 4096, 2048, 2048, 2048]);
+      // a lane going round 20 tenants this way used to give each connection the whole budget; nine
+      // tenants share it as eight (RECENT_SHARERS), in whole MiB
+      expect(seen).toEqual([16, 8, 5, 4, 3, 2, 2, 2, 2]);
       vi.advanceTimersByTime(200);
-      expect(cacheKiB(1)).toBe(2048); // four still served within the idle window
+      expect(cacheKiB(1)).toBe(2048); // all still served within the idle window
       vi.advanceTimersByTime(10_000);
-      expect(cacheKiB(1)).toBe(8192); // the others quiet for 10 s: the one left gets the whole budget back
+      expect(cacheKiB(1)).toBe(16384); // the others quiet for 10 s: the one left gets the whole budget back
       expect(shards.size).toBe(1);
       shards.closeAll();
     } finally {
