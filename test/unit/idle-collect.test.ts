@@ -15,7 +15,7 @@ function manualTimers() {
     setTimer: (run: () => void, ms: number) => {
       const id = next++;
       timers.set(id, { at: now + ms, run });
-      return { id };
+      return { id, unref: () => undefined };
     },
     clearTimer: (timer: unknown) => timers.delete((timer as { id: number }).id),
     advance(ms: number) {
