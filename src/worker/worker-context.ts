@@ -11,7 +11,7 @@ import { workerShardOpenOptions } from '../storage/sqlite.js';
 import { ShardWriteLock } from '../storage/write-lock.js';
 import { IdleCollector } from './idle-collect.js';
 import { StreamCancelled, StreamSink } from './stream-sink.js';
-import { v8Collector } from './young-garbage.js';
+import { v8Collector } from './v8-collector.js';
 
 /** What a task sees inside a worker: its own connections, the shared write lock, a logger and metrics. */
 export interface TaskContext {
@@ -130,24 +130,28 @@ export function defineStreamTask<I extends StreamTaskBase, M>(
 ): (input: I) => Promise<TaskEnvelope<{ status: string }>> {
   return async (input) => {
     const ctx = contextFor(name, input);
-    const sink = new StreamSink(input.port, input.credits, input.chunkBytes);
     let status = 'complete';
+    // the lease and the thread's task count end however the stream ends (see afterTask)
     try {
-      const meta = await run(ctx, input, sink);
-      await sink.end(meta);
-    } catch (error) {
-      if (error instanceof StreamCancelled) {
-        status = 'cancelled';
-        ctx.log.info({ chunks: sink.chunksSent, bytes: sink.bytesSent }, 'stream cancelled by client');
-        sink.fail('cancelled', 'client went away');
-      } else {
-        status = 'error';
-        const failure = toFailure(error);
-        ctx.log.error({ err: error }, 'stream failed');
-        sink.fail(failure.code, failure.detail, trailer(failure, input));
+      const sink = new StreamSink(input.port, input.credits, input.chunkBytes);
+      try {
+        const meta = await run(ctx, input, sink);
+        await sink.end(meta);
+      } catch (error) {
+        if (error instanceof StreamCancelled) {
+          status = 'cancelled';
+          ctx.log.info({ chunks: sink.chunksSent, bytes: sink.bytesSent }, 'stream cancelled by client');
+          sink.fail('cancelled', 'client went away');
+        } else {
+          status = 'error';
+          const failure = toFailure(error);
+          ctx.log.error({ err: error }, 'stream failed');
+          sink.fail(failure.code, failure.detail, trailer(failure, input));
+        }
       }
+    } finally {
+      afterTask(ctx);
     }
-    afterTask(ctx);
     recordHeap(ctx.obs);
     return { value: { status }, obs: ctx.obs.drain() };
   };
