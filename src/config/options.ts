@@ -205,7 +205,7 @@ export const OPTIONS = {
       0,
       "memory-mapped I/O window of every worker's shard connections, in MiB (0: off; mapped pages count as resident memory)",
     ),
-    writerCacheMiB: int('writer-cache-mib', 56, 1, "page cache of a writer lane's shard connection, in MiB"),
+    writerCacheMiB: int('writer-cache-mib', 40, 1, "page cache of a writer lane's shard connection, in MiB"),
     writerSynchronous: choice(
       'writer-synchronous',
       'full',
