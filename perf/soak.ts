@@ -228,7 +228,6 @@ try {
     await new Promise((r) => setTimeout(r, 10_000));
     after.push(mib(rssOf(server.child.pid!) ?? 0));
   }
-  const afterRss = after[2]! * 2 ** 20;
   const afterHeaps = await heapTotals();
   const trimmed = await metricValue(server.url, 'process_memory_trimmed_bytes_total');
   if (process.env.SOAK_PMAP)
@@ -252,7 +251,7 @@ try {
     },
     idle_rss_mb: mib(idleRss),
     peak_rss_mb: mib(rss.peak),
-    rss_30s_after_mb: mib(afterRss),
+    rss_30s_after_mb: after[2]!,
     rss_after_mb_every_10s: after,
     server_flags: positionals,
     heap_total_mb_by_thread: {
@@ -264,9 +263,11 @@ try {
     /** the probe sample (one a second) with the highest RSS, by kind: the sampler's peak may fall between */
     peak_sample_mb: inMib(peakOf()),
     /** the samples at each fifth of the run: what grows as the shards grow */
-    samples_mb_by_fifth: [0.2, 0.4, 0.6, 0.8, 1].map((f) =>
-      inMib(memorySamples[Math.min(memorySamples.length - 1, Math.floor(f * memorySamples.length))]!),
-    ),
+    samples_mb_by_fifth: memorySamples.length
+      ? [0.2, 0.4, 0.6, 0.8, 1].map((f) =>
+          inMib(memorySamples[Math.min(memorySamples.length - 1, Math.floor(f * memorySamples.length))]!),
+        )
+      : [],
   };
   writeResult(values.out!, { ...result, rss_samples: rss.samples, memory_samples: memorySamples });
   process.stdout.write(
