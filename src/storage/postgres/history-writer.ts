@@ -50,37 +50,37 @@ export class PgHistoryWriter {
     private readonly tenantId: number,
   ) {}
 
-  private async stage(): Promise<void> {
-    if (this.staged) return;
-    await this.client.query(STAGING);
-    this.staged = true;
-  }
-
   /** Inserts price samples inside the caller's transaction. */
-  async writePrices(rows: readonly PriceSample[]): Promise<{ inserted: number }> {
-    await this.stage();
-    await copyInto(
-      this.client,
-      'pg_temp.stage_prices',
-      rows.map((r) => copyLine([r.product_id, r.observed_at, r.price_cents, r.event_id ?? null])),
-    );
-    const out = await this.client.query(INSERT_PRICES, [this.tenantId]);
-    await this.client.query('TRUNCATE pg_temp.stage_prices');
-    return { inserted: out.rowCount ?? 0 };
+  writePrices(rows: readonly PriceSample[]): Promise<{ inserted: number }> {
+    const lines = rows.map((r) => copyLine([r.product_id, r.observed_at, r.price_cents, r.event_id ?? null]));
+    return this.insertStaged('pg_temp.stage_prices', lines, INSERT_PRICES, [this.tenantId]);
   }
 
   /** Inserts applied stock history inside the caller's transaction. */
-  async writeStock(rows: readonly StockHistory[], now = Date.now()): Promise<{ inserted: number }> {
-    await this.stage();
-    await copyInto(
-      this.client,
-      'pg_temp.stage_stock',
-      rows.map((r) =>
-        copyLine([r.event_id, r.product_id, r.delta, r.occurred_at, r.stock_after, r.version_after]),
-      ),
+  writeStock(rows: readonly StockHistory[], now = Date.now()): Promise<{ inserted: number }> {
+    const lines = rows.map((r) =>
+      copyLine([r.event_id, r.product_id, r.delta, r.occurred_at, r.stock_after, r.version_after]),
     );
-    const out = await this.client.query(INSERT_STOCK, [this.tenantId, now]);
-    await this.client.query('TRUNCATE pg_temp.stage_stock');
+    return this.insertStaged('pg_temp.stage_stock', lines, INSERT_STOCK, [this.tenantId, now]);
+  }
+
+  /**
+   * `lines` copied into the staging table `stage`, inserted from it by `insert`, and the stage emptied for
+   * the next part of the same transaction; answers the rows inserted.
+   */
+  private async insertStaged(
+    stage: string,
+    lines: string[],
+    insert: string,
+    params: unknown[],
+  ): Promise<{ inserted: number }> {
+    if (!this.staged) {
+      await this.client.query(STAGING);
+      this.staged = true;
+    }
+    await copyInto(this.client, stage, lines);
+    const out = await this.client.query(insert, params);
+    await this.client.query(`TRUNCATE ${stage}`);
     return { inserted: out.rowCount ?? 0 };
   }
 
