@@ -49,13 +49,13 @@ const db = openShardReader(dataDir, tenantId);
 const pages = () => exportBatches(db, {}, fields, null, batchRows);
 let batches: SearchRow[][] = [];
 time(`keyset pages of ${batchRows} (what exports read)`, () => {
-  batches = [...pages()];
+  batches = Array.from(pages(), (page) => [...page]);
 });
 db.close();
 const csv = new CsvEncoder(fields, false);
 let texts: Uint8Array[] = [];
 time('CSV text, cells neutralised and quoted', () => {
-  texts = batches.map((b) => new Uint8Array(csv.plain(b)));
+  texts = batches.map((b) => new Uint8Array(csv.plain(b).bytes));
 });
 time(`gzip level ${GZIP_LEVEL} of that text`, () => {
   for (const t of texts) gzipSync(t, { level: GZIP_LEVEL });

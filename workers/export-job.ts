@@ -19,7 +19,7 @@ import { filterShape } from '../src/domain/search.js';
 import { createExportEncoder } from '../src/formats/export-encoder.js';
 import { shiftRowGroup } from '../src/formats/parquet-assembly.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { exportBatches, positionAfter } from '../src/storage/export-batches.js';
+import { exportBatches } from '../src/storage/export-batches.js';
 import { type ExportRow, type ExportStore, exportPartPath } from '../src/storage/export-store.js';
 import { joinFiles } from '../src/storage/file-join.js';
 import { buildCountSql, buildPositionAtSql, needsSort } from '../src/storage/search-sql.js';
@@ -132,9 +132,11 @@ export const runExportPart = defineTask(
     let at = part.at;
     let encodedRows = 0;
     let encodeMs = 0;
+    let releaseEncoder = () => {};
     const started = performance.now();
     try {
       const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
+      releaseEncoder = () => encoder.release();
       const setupMs = performance.now() - started;
       mkdirSync(dirname(path), { recursive: true });
       if (at.bytes === 0) {
@@ -152,17 +154,15 @@ export const runExportPart = defineTask(
       const checkpointed = { rows: part.at.rows, bytes: part.at.bytes };
       const paceStart = performance.now();
       const batches = exportBatches(db, spec.filters, spec.fields, at.position, input.batchRows, part.floor);
-      for (const rows of batches) {
+      for (const page of batches) {
         const encodeStart = performance.now();
-        const batch = ctx.obs.timeQuery(`export_encode:${spec.format}`, () => encoder.encode(rows, at.bytes));
+        const batch = ctx.obs.timeQuery(`export_encode:${spec.format}`, () => encoder.encode(page, at.bytes));
         encodeMs += performance.now() - encodeStart;
+        const position = page.positionAfter();
+        if (position === null) break; // the part ended on a full page: this last one is empty
         writeAll(fd, batch.bytes, at.bytes);
         fdatasyncSync(fd);
-        at = {
-          rows: at.rows + rows.length,
-          bytes: at.bytes + batch.bytes.length,
-          position: positionAfter(rows),
-        };
+        at = { rows: at.rows + batch.rows, bytes: at.bytes + batch.bytes.length, position };
         const checkpoint = at;
         const added = { rows: at.rows - checkpointed.rows, bytes: at.bytes - checkpointed.bytes };
         ctx.lock.withLock(input.tenantId, () =>
@@ -170,8 +170,8 @@ export const runExportPart = defineTask(
         );
         checkpointed.rows = at.rows;
         checkpointed.bytes = at.bytes;
-        encodedRows += rows.length;
-        ctx.obs.record('export_rows_total', { format: spec.format }, rows.length);
+        encodedRows += batch.rows;
+        ctx.obs.record('export_rows_total', { format: spec.format }, batch.rows);
         ctx.obs.record('export_bytes_total', { format: spec.format }, batch.bytes.length);
         if (Atomics.load(stop, 0) !== 0) {
           ctx.log.info(
@@ -214,6 +214,7 @@ export const runExportPart = defineTask(
       ctx.log.error({ err: error, export_id: row.export_id, part: input.part }, 'export part failed');
       return { state: 'failed', error: message };
     } finally {
+      releaseEncoder();
       if (fd !== null) closeSync(fd);
       db.close();
     }
@@ -254,7 +255,9 @@ export const finishExport = defineTask(
     }
     const started = performance.now();
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
-    const { size, sha256 } = await joinFiles(pieces, encoder.trailer(rowGroups));
+    const trailer = encoder.trailer(rowGroups);
+    encoder.release();
+    const { size, sha256 } = await joinFiles(pieces, trailer);
     const rows = parts.reduce((sum, p) => sum + p.at.rows, 0);
     ctx.lock.withLock(input.tenantId, () =>
       jobs.complete(row.export_id, size, sha256, Date.now(), input.retentionMs),

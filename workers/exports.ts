@@ -157,11 +157,13 @@ export const streamExport = defineStreamTask(
           );
       for await (const batch of batches) {
         const encoded = encoder.encode(batch, bytes);
+        if (encoded.rows === 0) break; // the stripe ended on a full page: this last one is empty
         await write(encoded.bytes);
-        rows += batch.length;
+        rows += encoded.rows;
         rowGroups.push(...encoded.rowGroups.map((g) => g.meta));
       }
     } finally {
+      encoder.release();
       db?.close();
       ctx.obs.record('stream_rows_total', { route: 'export_stream' }, rows);
     }
@@ -184,6 +186,10 @@ export const exportTrailer = defineTask(
   async (_ctx, input: ExportTrailerInput): Promise<Uint8Array> => {
     const { spec } = input;
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
-    return encoder.trailer(input.rowGroups);
+    try {
+      return encoder.trailer(input.rowGroups);
+    } finally {
+      encoder.release();
+    }
   },
 );

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { type CsvCell, csvRow, jsonCell, numberCell, safeTextCell } from '../domain/csv.js';
 import { rowLayout, type SearchField, type SearchRow } from '../domain/search.js';
-import { ByteWriter } from './byte-writer.js';
+import { type ByteWriter, threadWriters } from './byte-writer.js';
 import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './encoder.js';
 
 /** How each exportable field becomes a cell. */
@@ -29,7 +29,7 @@ export const GZIP_LEVEL = 6;
 export class CsvEncoder implements ExportEncoder {
   private readonly columns: number[];
   private readonly cells: CsvCell[];
-  private readonly out = new ByteWriter();
+  private readonly out: ByteWriter = threadWriters.take();
 
   constructor(
     private readonly fields: readonly SearchField[],
@@ -47,25 +47,35 @@ export class CsvEncoder implements ExportEncoder {
     return this.pack(Buffer.from(csvRow(this.fields)));
   }
 
-  /** The batch as uncompressed CSV bytes (a view into a reused buffer: valid until the next call). */
-  plain(rows: readonly SearchRow[]): Uint8Array {
+  /**
+   * The batch as uncompressed CSV bytes (a view into a reused buffer: valid until the next call) and its
+   * row count.
+   */
+  plain(rows: Iterable<SearchRow>): { bytes: Uint8Array; rows: number } {
     const { columns, cells, out } = this;
     const last = columns.length - 1;
     out.length = 0;
+    let count = 0;
     for (const row of rows) {
       let line = '';
       for (let i = 0; i < last; i++) line += `${cells[i]!(row[columns[i]!])},`;
       out.write(`${line}${cells[last]!(row[columns[last]!])}\r\n`);
+      count++;
     }
-    return out.bytes();
+    return { bytes: out.bytes(), rows: count };
   }
 
   /** Plain CSV bytes are a view into the encoder's buffer: written out (or copied) before the next call. */
-  encode(rows: readonly SearchRow[]): EncodedBatch {
-    return { bytes: rows.length ? this.pack(this.plain(rows)) : EMPTY_BYTES, rowGroups: [] };
+  encode(rows: Iterable<SearchRow>): EncodedBatch {
+    const plain = this.plain(rows);
+    return { bytes: plain.rows ? this.pack(plain.bytes) : EMPTY_BYTES, rowGroups: [], rows: plain.rows };
   }
 
   trailer(): Uint8Array {
     return EMPTY_BYTES;
+  }
+
+  release(): void {
+    threadWriters.put(this.out);
   }
 }

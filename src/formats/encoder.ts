@@ -14,6 +14,8 @@ export interface EncodedRowGroup {
 export interface EncodedBatch {
   bytes: Uint8Array;
   rowGroups: EncodedRowGroup[];
+  /** The rows it encoded. */
+  rows: number;
 }
 
 /**
@@ -25,12 +27,18 @@ export interface ExportEncoder {
   /** Bytes that open the file. */
   header(): Uint8Array;
   /**
-   * Encodes one batch that will be written at file offset `offset`. Its bytes may be a view into the
+   * Encodes one batch that will be written at file offset `offset`, taking its rows one at a time (a page
+   * read from SQLite as it is iterated: no row outlives its turn). Its bytes may be a view into the
    * encoder's own buffer, valid until the next call: every caller writes or copies them before that.
    */
-  encode(rows: readonly SearchRow[], offset: number): EncodedBatch;
+  encode(rows: Iterable<SearchRow>, offset: number): EncodedBatch;
   /** Bytes that close the file, given every row group written (in order). */
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array;
+  /**
+   * Gives back the buffers it borrowed from its thread (src/formats/byte-writer.ts) once the caller is done
+   * with it and with every piece it returned. An encoder never released only lets its buffers be collected.
+   */
+  release(): void;
 }
 
 export const EMPTY_BYTES = new Uint8Array(0);

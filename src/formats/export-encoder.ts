@@ -28,7 +28,7 @@ export async function createExportEncoder(
  */
 export function* encodedFile(
   encoder: ExportEncoder,
-  batches: Iterable<readonly SearchRow[]>,
+  batches: Iterable<Iterable<SearchRow>>,
   progress = { rows: 0, bytes: 0 },
 ): Generator<Uint8Array> {
   const groups: Uint8Array[] = [];
@@ -37,7 +37,7 @@ export function* encodedFile(
   yield header;
   for (const rows of batches) {
     const out = encoder.encode(rows, progress.bytes);
-    progress.rows += rows.length;
+    progress.rows += out.rows;
     progress.bytes += out.bytes.length;
     groups.push(...out.rowGroups.map((g) => g.meta));
     yield out.bytes;

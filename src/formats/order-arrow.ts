@@ -1,4 +1,5 @@
 import {
+  type Data,
   Field,
   Int32,
   Int64,
@@ -23,51 +24,109 @@ const ITEM_TYPE = new Struct([
 ]);
 const ITEMS_TYPE = new List(new Field('item', ITEM_TYPE, false));
 
-function int64Column(rows: readonly SearchRow[], column: number): Vector {
-  const out = new BigInt64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = BigInt(rows[i]![column] as number);
-  return makeVector(out);
+/** Numbers appended one at a time into a typed array that doubles when full (kept across batches). */
+class GrowingArray<T extends Float64Array | Int32Array> {
+  length = 0;
+  constructor(private values: T) {}
+
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const next = new (this.values.constructor as new (n: number) => T)(this.values.length * 2);
+      next.set(this.values);
+      this.values = next;
+    }
+    this.values[this.length++] = value;
+  }
+
+  /** The numbers so far, as a view (valid until the next push after a reset). */
+  view(): T {
+    return this.values.subarray(0, this.length) as T;
+  }
 }
 
-function int32Column(rows: readonly SearchRow[], column: number): Vector {
-  const out = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = rows[i]![column] as number;
-  return makeVector(out);
+function bigInts(values: Float64Array): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]!);
+  return out;
 }
-
-const utf8 = new TextEncoder();
 
 /**
- * A Utf8 column from offsets and one encoded buffer. When the whole column is ASCII (the common case), it is
- * encoded in one call and each value's byte length is its string length; otherwise value by value.
+ * One column of a batch, filled a row at a time so a row's values can die young instead of waiting, as a
+ * page of rows, for the whole batch to be encoded (issue 21, item 8: a 4,096-row page outlived the young
+ * generation and grew each worker's old one by ~8 MB between collections).
  */
-function utf8Column(values: readonly string[]): Vector {
-  const offsets = new Int32Array(values.length + 1);
-  const joined = values.join('');
-  let data: Uint8Array;
-  if (Buffer.byteLength(joined, 'utf8') === joined.length) {
-    data = utf8.encode(joined);
-    for (let i = 0; i < values.length; i++) offsets[i + 1] = offsets[i]! + values[i]!.length;
-  } else {
-    data = new Uint8Array(joined.length * 3);
-    let at = 0;
-    for (let i = 0; i < values.length; i++) {
-      at += utf8.encodeInto(values[i]!, data.subarray(at)).written;
-      offsets[i + 1] = at;
-    }
-    data = data.subarray(0, at);
-  }
-  return makeVector(
-    makeData({ type: new Utf8(), length: values.length, nullCount: 0, valueOffsets: offsets, data }),
-  );
+interface ColumnBuilder {
+  add(value: unknown): void;
+  /** The column of everything added since the last finish, which starts the next column. */
+  finish(rows: number): Vector;
 }
+
+/** Text as UTF-8 bytes and offsets, written as it comes (no string is kept). */
+class Utf8Builder implements ColumnBuilder {
+  private bytes = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  private readonly offsets = new GrowingArray(new Int32Array(1024));
+
+  constructor() {
+    this.offsets.push(0);
+  }
+
+  add(value: unknown): void {
+    const text = value === null || value === undefined ? '' : String(value);
+    if (this.used + text.length * 3 > this.bytes.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + text.length * 3));
+      this.bytes.copy(next, 0, 0, this.used);
+      this.bytes = next;
+    }
+    this.used += this.bytes.write(text, this.used, 'utf8');
+    this.offsets.push(this.used);
+  }
+
+  finish(rows: number): Vector {
+    const vector = makeVector(
+      makeData({
+        type: new Utf8(),
+        length: rows,
+        nullCount: 0,
+        valueOffsets: this.offsets.view(),
+        data: this.bytes.subarray(0, this.used),
+      }),
+    );
+    this.used = 0;
+    this.offsets.length = 1;
+    return vector;
+  }
+}
+
+/** Integers (all below 2^53), kept as doubles while they come and made the column's own type at the end. */
+class IntegerBuilder implements ColumnBuilder {
+  private readonly values = new GrowingArray(new Float64Array(1024));
+  constructor(private readonly column: (values: Float64Array, rows: number) => Data) {}
+
+  add(value: unknown): void {
+    this.values.push(value as number);
+  }
+
+  finish(rows: number): Vector {
+    const data = this.column(this.values.view(), rows);
+    this.values.length = 0;
+    return makeVector(data);
+  }
+}
+
+const int64Column = (values: Float64Array, rows: number) =>
+  makeData({ type: new Int64(), length: rows, nullCount: 0, data: bigInts(values) });
+const int32Column = (values: Float64Array, rows: number) =>
+  makeData({ type: new Int32(), length: rows, nullCount: 0, data: Int32Array.from(values) });
+const timestampColumn = (values: Float64Array, rows: number) =>
+  makeData({ type: new TimestampMillisecond('UTC'), length: rows, nullCount: 0, data: bigInts(values) });
 
 /**
  * The integers of an items JSON text, in order. SQLite builds that text with a fixed shape
  * ([{"product_id":n,"quantity":n,"unit_price_cents":n},…]) and no key holds a digit, so the numbers come in
  * triples: reading them directly avoids allocating an object per item.
  */
-function itemNumbers(json: string, out: number[]): void {
+function itemNumbers(json: string, out: GrowingArray<Float64Array>): void {
   let value = 0;
   let inNumber = false;
   let negative = false;
@@ -87,72 +146,106 @@ function itemNumbers(json: string, out: number[]): void {
 }
 
 /** List<Struct> built from flat child arrays and offsets (the builder API is several times slower). */
-function itemsColumn(rows: readonly SearchRow[], column: number): Vector {
-  const numbers: number[] = [];
-  const offsets = new Int32Array(rows.length + 1);
-  for (let i = 0; i < rows.length; i++) {
-    itemNumbers((rows[i]![column] as string | null) ?? '[]', numbers);
-    if (numbers.length % 3 !== 0)
+class ItemsBuilder implements ColumnBuilder {
+  private readonly numbers = new GrowingArray(new Float64Array(4096));
+  private readonly offsets = new GrowingArray(new Int32Array(1024));
+
+  constructor() {
+    this.offsets.push(0);
+  }
+
+  add(value: unknown): void {
+    itemNumbers((value as string | null) ?? '[]', this.numbers);
+    if (this.numbers.length % 3 !== 0)
       throw new Error('items JSON is not a list of (product_id, quantity, price)');
-    offsets[i + 1] = numbers.length / 3;
+    this.offsets.push(this.numbers.length / 3);
   }
-  const total = numbers.length / 3;
-  const productIds = new BigInt64Array(total);
-  const quantities = new Int32Array(total);
-  const prices = new BigInt64Array(total);
-  for (let k = 0; k < total; k++) {
-    productIds[k] = BigInt(numbers[3 * k]!);
-    quantities[k] = numbers[3 * k + 1]!;
-    prices[k] = BigInt(numbers[3 * k + 2]!);
+
+  finish(rows: number): Vector {
+    const numbers = this.numbers.view();
+    const total = numbers.length / 3;
+    const productIds = new BigInt64Array(total);
+    const quantities = new Int32Array(total);
+    const prices = new BigInt64Array(total);
+    for (let k = 0; k < total; k++) {
+      productIds[k] = BigInt(numbers[3 * k]!);
+      quantities[k] = numbers[3 * k + 1]!;
+      prices[k] = BigInt(numbers[3 * k + 2]!);
+    }
+    const [productType, quantityType, priceType] = ITEM_TYPE.children.map((f) => f.type);
+    const struct = makeData({
+      type: ITEM_TYPE,
+      length: total,
+      nullCount: 0,
+      children: [
+        makeData({ type: productType as Int64, data: productIds }),
+        makeData({ type: quantityType as Int32, data: quantities }),
+        makeData({ type: priceType as Int64, data: prices }),
+      ],
+    });
+    const valueOffsets = this.offsets.view();
+    this.numbers.length = 0;
+    this.offsets.length = 1;
+    return makeVector(
+      makeData({ type: ITEMS_TYPE, length: rows, nullCount: 0, valueOffsets, child: struct }),
+    );
   }
-  const [productType, quantityType, priceType] = ITEM_TYPE.children.map((f) => f.type);
-  const struct = makeData({
-    type: ITEM_TYPE,
-    length: total,
-    nullCount: 0,
-    children: [
-      makeData({ type: productType as Int64, data: productIds }),
-      makeData({ type: quantityType as Int32, data: quantities }),
-      makeData({ type: priceType as Int64, data: prices }),
-    ],
-  });
-  return makeVector(
-    makeData({ type: ITEMS_TYPE, length: rows.length, nullCount: 0, valueOffsets: offsets, child: struct }),
-  );
 }
 
-function column(rows: readonly SearchRow[], f: SearchField, at: number): Vector {
+function columnBuilder(f: SearchField): ColumnBuilder {
   switch (f) {
-    case 'created_at': {
-      const ms = new BigInt64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) ms[i] = BigInt(rows[i]![at] as number);
-      return makeVector(
-        makeData({ type: new TimestampMillisecond('UTC'), length: rows.length, nullCount: 0, data: ms }),
-      );
-    }
+    case 'created_at':
+      return new IntegerBuilder(timestampColumn);
     case 'total_cents':
-      return int64Column(rows, at);
+      return new IntegerBuilder(int64Column);
     case 'item_count':
-      return int32Column(rows, at);
+      return new IntegerBuilder(int32Column);
     case 'items':
-      return itemsColumn(rows, at);
+      return new ItemsBuilder();
     default:
-      return utf8Column(rows.map((r) => String(r[at] ?? '')));
+      return new Utf8Builder();
   }
 }
 
 /**
- * One record batch of export rows, columns in the requested field order. Every column is declared
- * non-null, so the schema does not depend on the data (parts written separately must share it).
+ * Record batches of export rows, columns in the requested field order, filled a row at a time. Every column
+ * is declared non-null, so the schema does not depend on the data (parts written separately must share it).
+ * A table from `finish` views the builder's buffers: it is valid until the next row is added.
  */
-export function orderTable(rows: readonly SearchRow[], fields: readonly SearchField[]): Table {
-  const layout = rowLayout(fields);
-  const vectors = fields.map((f, i) => column(rows, f, layout[i]!));
-  const schema = new Schema(fields.map((f, i) => new Field(f, vectors[i]!.type, false)));
-  const children = vectors.map((vector) => {
-    if (vector.data.length !== 1) throw new Error('expected one chunk per column');
-    return vector.data[0]!;
-  });
-  const struct = makeData({ type: new Struct(schema.fields), length: rows.length, nullCount: 0, children });
-  return new Table(schema, [new RecordBatch(schema, struct)]);
+export class OrderTableBuilder {
+  private readonly layout: number[];
+  private readonly columns: ColumnBuilder[];
+  rows = 0;
+
+  constructor(private readonly fields: readonly SearchField[]) {
+    this.layout = rowLayout(fields);
+    this.columns = fields.map(columnBuilder);
+  }
+
+  add(row: SearchRow): void {
+    const { layout, columns } = this;
+    for (let i = 0; i < columns.length; i++) columns[i]!.add(row[layout[i]!]);
+    this.rows++;
+  }
+
+  /** The rows added since the last finish, as one record batch. */
+  finish(): Table {
+    const rows = this.rows;
+    const vectors = this.columns.map((c) => c.finish(rows));
+    this.rows = 0;
+    const schema = new Schema(this.fields.map((f, i) => new Field(f, vectors[i]!.type, false)));
+    const children = vectors.map((vector) => {
+      if (vector.data.length !== 1) throw new Error('expected one chunk per column');
+      return vector.data[0]!;
+    });
+    const struct = makeData({ type: new Struct(schema.fields), length: rows, nullCount: 0, children });
+    return new Table(schema, [new RecordBatch(schema, struct)]);
+  }
+}
+
+/** One record batch of export rows (see OrderTableBuilder). */
+export function orderTable(rows: Iterable<SearchRow>, fields: readonly SearchField[]): Table {
+  const builder = new OrderTableBuilder(fields);
+  for (const row of rows) builder.add(row);
+  return builder.finish();
 }

@@ -9,7 +9,7 @@ import {
 import type { ExportCompression } from '../domain/export.js';
 import type { SearchField, SearchRow } from '../domain/search.js';
 import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './encoder.js';
-import { orderTable } from './order-arrow.js';
+import { OrderTableBuilder } from './order-arrow.js';
 import {
   assembleFooter,
   PARQUET_MAGIC,
@@ -26,15 +26,16 @@ const CODECS: Record<ExportCompression, Compression> = {
   snappy: Compression.SNAPPY,
 };
 
-function parquetBytes(rows: readonly SearchRow[], fields: readonly SearchField[], codec: Compression) {
+/** The builder's rows as one Parquet file of one row group (the builder starts its next batch). */
+function parquetBytes(table: OrderTableBuilder, codec: Compression) {
   // Chunk-level statistics only: page indexes would be written after the row groups, outside the part body.
   const properties = new WriterPropertiesBuilder()
     .setCompression(codec)
     .setStatisticsEnabled(EnabledStatistics.Chunk)
-    .setMaxRowGroupSize(Math.max(1, rows.length))
+    .setMaxRowGroupSize(Math.max(1, table.rows))
     .setCreatedBy('orderflow export (parquet-wasm)')
     .build();
-  return writeParquet(WasmTable.fromIPCStream(tableToIPC(orderTable(rows, fields), 'stream')), properties);
+  return writeParquet(WasmTable.fromIPCStream(tableToIPC(table.finish(), 'stream')), properties);
 }
 
 /** Parquet: each batch is encoded as its own one-row-group file whose body is appended (see parquet-assembly). */
@@ -43,13 +44,12 @@ export class ParquetEncoder implements ExportEncoder {
   private readonly template: ThriftStruct;
   private readonly templateBytes: Uint8Array;
   private readonly codec: Compression;
+  private readonly table: OrderTableBuilder;
 
-  constructor(
-    private readonly fields: readonly SearchField[],
-    compression: ExportCompression,
-  ) {
+  constructor(fields: readonly SearchField[], compression: ExportCompression) {
     this.codec = CODECS[compression];
-    this.template = splitPart(parquetBytes([], fields, this.codec)).template;
+    this.table = new OrderTableBuilder(fields);
+    this.template = splitPart(parquetBytes(this.table, this.codec)).template;
     this.templateBytes = writeStruct(this.template);
   }
 
@@ -57,9 +57,12 @@ export class ParquetEncoder implements ExportEncoder {
     return PARQUET_MAGIC.slice();
   }
 
-  encode(rows: readonly SearchRow[], offset: number): EncodedBatch {
-    if (rows.length === 0) return { bytes: EMPTY_BYTES, rowGroups: [] };
-    const part = splitPart(parquetBytes(rows, this.fields, this.codec));
+  encode(rows: Iterable<SearchRow>, offset: number): EncodedBatch {
+    const { table } = this;
+    for (const row of rows) table.add(row);
+    const count = table.rows;
+    if (count === 0) return { bytes: EMPTY_BYTES, rowGroups: [], rows: 0 };
+    const part = splitPart(parquetBytes(table, this.codec));
     // One footer will describe every part: a part whose schema differs would corrupt the file.
     if (Buffer.compare(writeStruct(part.template), this.templateBytes) !== 0)
       throw new Error('a Parquet part does not match the export schema');
@@ -67,10 +70,13 @@ export class ParquetEncoder implements ExportEncoder {
       const moved = relocateRowGroup(g, offset);
       return { rows: rowGroupRows(moved), meta: writeStruct(moved) };
     });
-    return { bytes: part.body, rowGroups };
+    return { bytes: part.body, rowGroups, rows: count };
   }
 
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array {
     return assembleFooter(this.template, rowGroups);
   }
+
+  /** Nothing borrowed: each part's bytes are its own. */
+  release(): void {}
 }
