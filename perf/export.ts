@@ -5,8 +5,8 @@
  *  - direct streams: CSV, CSV gzip-encoded, Parquet (POST with Accept, body read to the end);
  * each against the plain read of the same rows in process (perf/lib/plain-read.ts), server RSS sampled
  * throughout; then DuckDB's COPY … TO of the same rows (loaded into DuckDB from our Parquet file first).
- *   node dist/perf/export.js --data DIR [--workers 2] [--parts N] [--batch-rows N] [--cases job,stream]
- * Prints a table and one JSON line; writes perf/results/export.json.
+ *   node dist/perf/export.js --data DIR [--workers 2] [--parts N] [--batch-rows N] [--cases job,stream] [--out NAME]
+ * Prints a table and one JSON line; writes perf/results/NAME.json (export.json by default).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     'batch-rows': { type: 'string', default: String(defaults.export.batchRows) },
     /** only the cases whose name starts with one of these (comma list), e.g. "stream" */
     cases: { type: 'string', default: '' },
+    out: { type: 'string', default: 'export' },
   },
 });
 const dataDir = values.data!;
@@ -190,7 +191,7 @@ try {
     results,
     rss_samples: rssSeries,
   };
-  writeResult('export', result);
+  writeResult(values.out!, result);
   const lines = [
     `plain read in process: ${limit.rows} rows, ${limit.objects_rows_per_sec} rows/s as objects, ${limit.raw_rows_per_sec} raw`,
     '',

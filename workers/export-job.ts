@@ -16,7 +16,7 @@ import type {
   PlanExportResult,
 } from '../src/domain/export.js';
 import { filterShape } from '../src/domain/search.js';
-import { createExportEncoder } from '../src/formats/export-encoder.js';
+import { createExportEncoder, releaseExportEncoder } from '../src/formats/export-encoder.js';
 import { shiftRowGroup } from '../src/formats/parquet-assembly.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { exportBatches } from '../src/storage/export-batches.js';
@@ -136,7 +136,7 @@ export const runExportPart = defineTask(
     const started = performance.now();
     try {
       const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
-      releaseEncoder = () => encoder.release();
+      releaseEncoder = () => releaseExportEncoder(encoder);
       const setupMs = performance.now() - started;
       mkdirSync(dirname(path), { recursive: true });
       if (at.bytes === 0) {
@@ -256,7 +256,7 @@ export const finishExport = defineTask(
     const started = performance.now();
     const encoder = await createExportEncoder(spec.format, spec.compression, spec.fields);
     const trailer = encoder.trailer(rowGroups);
-    encoder.release();
+    releaseExportEncoder(encoder);
     const { size, sha256 } = await joinFiles(pieces, trailer);
     const rows = parts.reduce((sum, p) => sum + p.at.rows, 0);
     ctx.lock.withLock(input.tenantId, () =>

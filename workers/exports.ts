@@ -3,7 +3,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type ExportSpec, exportStreamTrailer } from '../src/domain/export.js';
 import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
-import { createExportEncoder } from '../src/formats/export-encoder.js';
+import { createExportEncoder, releaseExportEncoder } from '../src/formats/export-encoder.js';
 import { appendSum, deflatePart, EMPTY_SUM, GZIP_HEADER, type GzipSum } from '../src/formats/gzip-parts.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { StripeRange } from '../src/pool/striped-stream.js';
@@ -163,7 +163,7 @@ export const streamExport = defineStreamTask(
         rowGroups.push(...encoded.rowGroups.map((g) => g.meta));
       }
     } finally {
-      encoder.release();
+      releaseExportEncoder(encoder);
       db?.close();
       ctx.obs.record('stream_rows_total', { route: 'export_stream' }, rows);
     }
@@ -189,7 +189,7 @@ export const exportTrailer = defineTask(
     try {
       return encoder.trailer(input.rowGroups);
     } finally {
-      encoder.release();
+      releaseExportEncoder(encoder);
     }
   },
 );

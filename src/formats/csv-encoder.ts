@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { type CsvCell, csvRow, jsonCell, numberCell, safeTextCell } from '../domain/csv.js';
 import { rowLayout, type SearchField, type SearchRow } from '../domain/search.js';
-import { type ByteWriter, threadWriters } from './byte-writer.js';
+import { ByteWriter } from './byte-writer.js';
 import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './encoder.js';
 
 /** How each exportable field becomes a cell. */
@@ -29,7 +29,7 @@ export const GZIP_LEVEL = 6;
 export class CsvEncoder implements ExportEncoder {
   private readonly columns: number[];
   private readonly cells: CsvCell[];
-  private readonly out: ByteWriter = threadWriters.take();
+  private readonly out = new ByteWriter();
 
   constructor(
     private readonly fields: readonly SearchField[],
@@ -73,9 +73,5 @@ export class CsvEncoder implements ExportEncoder {
 
   trailer(): Uint8Array {
     return EMPTY_BYTES;
-  }
-
-  release(): void {
-    threadWriters.put(this.out);
   }
 }

@@ -34,11 +34,6 @@ export interface ExportEncoder {
   encode(rows: Iterable<SearchRow>, offset: number): EncodedBatch;
   /** Bytes that close the file, given every row group written (in order). */
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array;
-  /**
-   * Gives back the buffers it borrowed from its thread (src/formats/byte-writer.ts) once the caller is done
-   * with it and with every piece it returned. An encoder never released only lets its buffers be collected.
-   */
-  release(): void;
 }
 
 export const EMPTY_BYTES = new Uint8Array(0);

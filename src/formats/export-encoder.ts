@@ -3,11 +3,53 @@ import type { SearchField, SearchRow } from '../domain/search.js';
 import type { ExportEncoder } from './encoder.js';
 
 /**
- * The encoder for a format. Each lives in its own module, loaded on first use: the Parquet one pulls in
- * apache-arrow and the parquet-wasm module (about 36 MB of RSS once loaded), which a worker that never
- * writes Parquet should not carry.
+ * Encoders given back by finished tasks, for the next task of the same shape on this thread (each worker
+ * thread has its own module instance). A direct export is one task per 4,096-row stripe: an encoder made per
+ * task grew its buffers from nothing each time (a CSV writer doubled from 64 KiB to the batch's size, about
+ * 4 MB of dead Buffers per stripe), and dead Buffers are freed only when V8 gets round to their objects.
+ */
+const kept: { shape: string; encoder: ExportEncoder }[] = [];
+const shapes = new WeakMap<ExportEncoder, string>();
+/** Two per thread: a worker runs two stripes of one export at once when stripes run ahead of the socket. */
+const KEPT_ENCODERS = 2;
+
+/**
+ * The encoder for a format: a kept one of the same shape, or a new one. Each format lives in its own
+ * module, loaded on first use: the Parquet one pulls in apache-arrow and the parquet-wasm module (about
+ * 36 MB of RSS once loaded), which a worker that never writes Parquet should not carry.
  */
 export async function createExportEncoder(
+  format: ExportFormat,
+  compression: ExportCompression,
+  fields: readonly SearchField[],
+): Promise<ExportEncoder> {
+  const shape = `${format}:${compression}:${fields.join(',')}`;
+  const at = kept.findIndex((k) => k.shape === shape);
+  if (at !== -1) return kept.splice(at, 1)[0]!.encoder;
+  const encoder = await newExportEncoder(format, compression, fields);
+  shapes.set(encoder, shape);
+  return encoder;
+}
+
+/** Gives an encoder back once the caller is done with it and with every piece it returned. */
+export function releaseExportEncoder(encoder: ExportEncoder): void {
+  const shape = shapes.get(encoder);
+  if (shape === undefined || kept.some((k) => k.encoder === encoder)) return;
+  kept.unshift({ shape, encoder });
+  kept.length = Math.min(kept.length, KEPT_ENCODERS);
+}
+
+/** Drops the kept encoders (a thread gone quiet gives its memory back). */
+export function dropKeptEncoders(): void {
+  kept.length = 0;
+}
+
+/** How many encoders this thread keeps now. */
+export function keptEncoders(): number {
+  return kept.length;
+}
+
+async function newExportEncoder(
   format: ExportFormat,
   compression: ExportCompression,
   fields: readonly SearchField[],

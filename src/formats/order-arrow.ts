@@ -57,6 +57,8 @@ function bigInts(values: Float64Array): BigInt64Array {
  */
 interface ColumnBuilder {
   add(value: unknown): void;
+  /** Forgets what was added since the last finish. */
+  clear(): void;
   /** The column of everything added since the last finish, which starts the next column. */
   finish(rows: number): Vector;
 }
@@ -82,6 +84,11 @@ class Utf8Builder implements ColumnBuilder {
     this.offsets.push(this.used);
   }
 
+  clear(): void {
+    this.used = 0;
+    this.offsets.length = 1;
+  }
+
   finish(rows: number): Vector {
     const vector = makeVector(
       makeData({
@@ -92,8 +99,7 @@ class Utf8Builder implements ColumnBuilder {
         data: this.bytes.subarray(0, this.used),
       }),
     );
-    this.used = 0;
-    this.offsets.length = 1;
+    this.clear();
     return vector;
   }
 }
@@ -107,9 +113,13 @@ class IntegerBuilder implements ColumnBuilder {
     this.values.push(value as number);
   }
 
+  clear(): void {
+    this.values.length = 0;
+  }
+
   finish(rows: number): Vector {
     const data = this.column(this.values.view(), rows);
-    this.values.length = 0;
+    this.clear();
     return makeVector(data);
   }
 }
@@ -161,6 +171,11 @@ class ItemsBuilder implements ColumnBuilder {
     this.offsets.push(this.numbers.length / 3);
   }
 
+  clear(): void {
+    this.numbers.length = 0;
+    this.offsets.length = 1;
+  }
+
   finish(rows: number): Vector {
     const numbers = this.numbers.view();
     const total = numbers.length / 3;
@@ -184,8 +199,7 @@ class ItemsBuilder implements ColumnBuilder {
       ],
     });
     const valueOffsets = this.offsets.view();
-    this.numbers.length = 0;
-    this.offsets.length = 1;
+    this.clear();
     return makeVector(
       makeData({ type: ITEMS_TYPE, length: rows, nullCount: 0, valueOffsets, child: struct }),
     );
@@ -226,6 +240,12 @@ export class OrderTableBuilder {
     const { layout, columns } = this;
     for (let i = 0; i < columns.length; i++) columns[i]!.add(row[layout[i]!]);
     this.rows++;
+  }
+
+  /** Forgets the rows added since the last finish (a batch cut short by a failure). */
+  clear(): void {
+    for (const c of this.columns) c.clear();
+    this.rows = 0;
   }
 
   /** The rows added since the last finish, as one record batch. */

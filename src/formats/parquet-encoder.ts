@@ -1,11 +1,4 @@
 import { tableToIPC } from 'apache-arrow';
-import {
-  Compression,
-  EnabledStatistics,
-  Table as WasmTable,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from 'parquet-wasm';
 import type { ExportCompression } from '../domain/export.js';
 import type { SearchField, SearchRow } from '../domain/search.js';
 import { EMPTY_BYTES, type EncodedBatch, type ExportEncoder } from './encoder.js';
@@ -17,6 +10,13 @@ import {
   rowGroupRows,
   splitPart,
 } from './parquet-assembly.js';
+import {
+  Compression,
+  EnabledStatistics,
+  Table as WasmTable,
+  WriterPropertiesBuilder,
+  writeParquet,
+} from './parquet-wasm.js';
 import { type ThriftStruct, writeStruct } from './thrift-compact.js';
 
 const CODECS: Record<ExportCompression, Compression> = {
@@ -59,6 +59,7 @@ export class ParquetEncoder implements ExportEncoder {
 
   encode(rows: Iterable<SearchRow>, offset: number): EncodedBatch {
     const { table } = this;
+    table.clear(); // rows a failed call left behind
     for (const row of rows) table.add(row);
     const count = table.rows;
     if (count === 0) return { bytes: EMPTY_BYTES, rowGroups: [], rows: 0 };
@@ -76,7 +77,4 @@ export class ParquetEncoder implements ExportEncoder {
   trailer(rowGroups: readonly Uint8Array[]): Uint8Array {
     return assembleFooter(this.template, rowGroups);
   }
-
-  /** Nothing borrowed: each part's bytes are its own. */
-  release(): void {}
 }

@@ -1,7 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { threadId, workerData } from 'node:worker_threads';
 import { move, Piscina } from 'piscina';
-import { threadWriters } from '../formats/byte-writer.js';
+import { dropKeptEncoders } from '../formats/export-encoder.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { ObservationBuffer } from '../obs/observations.js';
 import type { WorkerData } from '../pool/pool.js';
@@ -35,7 +35,7 @@ const idle = new IdleCollector({
   quietMs: data.quietCollectMs ?? QUIET_COLLECT_MS,
   collect: () => {
     const closed = shards.closeIdle(Date.now(), 0);
-    threadWriters.clear();
+    dropKeptEncoders();
     const before = getHeapStatistics().total_heap_size;
     v8Collector()({ type: 'major' });
     baseLog.debug(
