@@ -3,6 +3,7 @@ import type { SearchFilters } from '../src/domain/search.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { buildPgPositionAtSql } from '../src/storage/postgres/search-sql.js';
 import { buildPositionAtSql } from '../src/storage/search-sql.js';
+import { openShardReader } from '../src/storage/shards.js';
 import { statementCache } from '../src/storage/sqlite.js';
 import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
@@ -39,39 +40,62 @@ export interface StripeCuts {
 export const stripeCuts = defineTask(
   'stripeCuts',
   async (ctx, input: StripeCutsInput): Promise<StripeCuts> => {
-    const positionAt = positionReader(ctx, input);
-    const cuts: OrderPosition[] = [];
-    let position = input.after;
-    let taken = 0;
-    const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
-    while (cuts.length < input.count) {
-      if (left() === 0)
-        return { cuts, taken, end: true, rest: false, more: (await positionAt(position, 0)) !== undefined };
-      const step = Math.min(input.every, left());
-      const next = await positionAt(position, step - 1);
-      if (!next) return { cuts, taken, end: true, rest: true, more: false };
-      cuts.push(next);
-      position = next;
-      taken += step;
+    const { positionAt, close } = positionReader(ctx, input);
+    try {
+      return await cutStripes(input, positionAt);
+    } finally {
+      close();
     }
-    return { cuts, taken, end: false, rest: false, more: false };
   },
 );
+
+async function cutStripes(
+  input: StripeCutsInput,
+  positionAt: (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined>,
+): Promise<StripeCuts> {
+  const cuts: OrderPosition[] = [];
+  let position = input.after;
+  let taken = 0;
+  const left = () => (input.maxRows ?? Number.POSITIVE_INFINITY) - taken;
+  while (cuts.length < input.count) {
+    if (left() === 0)
+      return { cuts, taken, end: true, rest: false, more: (await positionAt(position, 0)) !== undefined };
+    const step = Math.min(input.every, left());
+    const next = await positionAt(position, step - 1);
+    if (!next) return { cuts, taken, end: true, rest: true, more: false };
+    cuts.push(next);
+    position = next;
+    taken += step;
+  }
+  return { cuts, taken, end: false, rest: false, more: false };
+}
 
 /** The position of the match at `offset` after `after`, on the tenant's storage. */
 function positionReader(
   ctx: TaskContext,
   input: StripeCutsInput,
-): (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined> {
+): {
+  positionAt: (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined>;
+  close: () => void;
+} {
   if (onPostgres(ctx))
-    return async (after, offset) => {
-      const at = buildPgPositionAtSql(input.tenantId, input.filters, after, offset);
-      return (await workerPostgres().query<OrderPosition>(at.sql, at.params)).rows[0];
+    return {
+      positionAt: async (after, offset) => {
+        const at = buildPgPositionAtSql(input.tenantId, input.filters, after, offset);
+        return (await workerPostgres().query<OrderPosition>(at.sql, at.params)).rows[0];
+      },
+      close: () => {},
     };
-  // point reads, no iterator left open: the thread's own connection serves them
-  const statement = statementCache(ctx.shards.db(input.tenantId));
-  return async (after, offset) => {
-    const at = buildPositionAtSql(input.filters, after);
-    return statement(at.sql).get(...at.params, offset) as OrderPosition | undefined;
+  // Each cut skips a stripe of index entries: a scan that would fill the thread's shared page cache (8 MiB
+  // per worker) with pages read once, evicting what point reads want; a private small cache reads them
+  // from the OS page cache instead.
+  const db = openShardReader(ctx.data.dataDir, input.tenantId);
+  const statement = statementCache(db);
+  return {
+    positionAt: async (after, offset) => {
+      const at = buildPositionAtSql(input.filters, after);
+      return statement(at.sql).get(...at.params, offset) as OrderPosition | undefined;
+    },
+    close: () => db.close(),
   };
 }

@@ -23,6 +23,8 @@ export function testShard(name: string) {
   );
   const writer = new OrderWriter(db);
   return {
+    /** The data directory: the shard is tenant 1's. */
+    dir,
     db,
     write: (orders: readonly Order[]) => writer.writeBatch(orders.map((o) => v.parse(OrderSchema, o))),
   };
