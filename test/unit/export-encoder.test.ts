@@ -10,32 +10,9 @@ import { SEARCH_FIELDS, type SearchRow } from '../../src/domain/search.js';
 import { createExportEncoder, encodedFile } from '../../src/formats/export-encoder.js';
 import { readStruct, writeStruct } from '../../src/formats/thrift-compact.js';
 import { parquetPageOffsetProblems, parquetRowGroups, parquetRowsLiterally } from '../helpers/parquet.js';
+import { searchRows } from '../helpers/search-rows.js';
 
-function rows(from: number, n: number): SearchRow[] {
-  return Array.from({ length: n }, (_, k) => {
-    const i = from + k;
-    // the query's positional row: created_at, order_pk, then every field but created_at, in order
-    return [
-      1_700_000_000_000 - i * 1000,
-      1_000_000 - i,
-      `ord-${i}`,
-      i % 3 ? 'paid' : 'shipped',
-      i * 101,
-      'EUR',
-      `c${i % 7}`,
-      i === 3 ? 'Ann "the, quoted" Lee\nSr' : `Name ${i}`,
-      `c${i % 7}@example.com`,
-      (i % 3) + 1,
-      JSON.stringify(
-        Array.from({ length: (i % 3) + 1 }, (_, j) => ({
-          product_id: 10 + j,
-          quantity: j + 1,
-          unit_price_cents: 250 * (j + 1),
-        })),
-      ),
-    ] as SearchRow;
-  });
-}
+const rows = (from: number, n: number) => searchRows(from, n);
 
 /** A whole file from batches, as direct streaming writes it: header, batches at their offsets, trailer. */
 async function assemble(

@@ -10,30 +10,12 @@ import {
 import { orderTable } from '../../src/formats/order-arrow.js';
 import { exportBatches } from '../../src/storage/export-batches.js';
 import { order } from '../helpers/data.js';
+import { searchRows } from '../helpers/search-rows.js';
 import { testShard } from '../helpers/shard.js';
 
 const fields = [...SEARCH_FIELDS];
 
-/** Export rows as the search query hands them over (see export-encoder.test.ts for the layout). */
-function rows(from: number, n: number, name = (i: number) => `Name ${i}`): SearchRow[] {
-  return Array.from({ length: n }, (_, k) => {
-    const i = from + k;
-    const items = [{ product_id: 10 + i, quantity: 1 + (i % 4), unit_price_cents: 125 * i }];
-    return [
-      1_700_000_000_000 - i * 1000,
-      1_000_000 - i,
-      `ord-${i}`,
-      i % 2 ? 'paid' : 'refunded',
-      i * 7,
-      'EUR',
-      `c${i}`,
-      name(i),
-      `c${i}@example.com`,
-      items.length,
-      JSON.stringify(items),
-    ] as SearchRow;
-  });
-}
+const rows = searchRows;
 
 /** The same rows, handed over one at a time by a generator (as a page read from SQLite is). */
 function* oneByOne(batch: readonly SearchRow[]): Generator<SearchRow> {
@@ -107,12 +89,16 @@ describe('encoders take rows from any iterable', () => {
     expect(back.getChild('customer_name')!.toArray()).toEqual(['', 'Zoë', '東京タワー', '🎉 party']);
     expect(back.getChild('order_id')!.toArray()).toEqual(['ord-0', 'ord-1', 'ord-2', 'ord-3']);
     expect(Array.from(back.getChild('total_cents')!.toArray() as BigInt64Array, Number)).toEqual([
-      0, 7, 14, 21,
+      0, 101, 202, 303,
     ]);
-    const items = back.getChild('items')!.get(3) as { toArray(): { toJSON(): Record<string, unknown> }[] };
+    const items = back.getChild('items')!.get(2) as { toArray(): { toJSON(): Record<string, unknown> }[] };
     expect(
       items.toArray().map((s) => Object.values(s.toJSON()).map((v) => Number(v as number | bigint))),
-    ).toEqual([[13, 4, 375]]);
+    ).toEqual([
+      [10, 1, 250],
+      [11, 2, 500],
+      [12, 3, 750],
+    ]);
   });
 });
 

@@ -1,9 +1,9 @@
-import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
 import { prepareShard, shardPath } from '../../src/storage/shards.js';
 import { IdleCollector } from '../../src/worker/idle-collect.js';
+import { filesOpenOn } from '../helpers/open-files.js';
 import { eventually, ROOT, removeDir, tempDataDir } from '../helpers/server.js';
 
 /** A clock the test moves by hand: timers fire when it passes them. */
@@ -65,15 +65,6 @@ describe('a worker collecting once it has gone quiet', () => {
     await Promise.all(pools.map((p) => p.close()));
     for (const d of dirs) removeDir(d);
   });
-  /** Files of this process (every thread's) open on `path` or its WAL. */
-  const openOn = (path: string) =>
-    readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
-      } catch {
-        return false;
-      }
-    }).length;
 
   it.skipIf(process.platform !== 'linux')(
     'a pool worker left quiet closes its shard connections (their page caches) though no task comes to close them',
@@ -94,12 +85,16 @@ describe('a worker collecting once it has gone quiet', () => {
       );
       pools.push(pool);
       const path = shardPath(dir, 1);
-      const before = openOn(path);
+      const before = filesOpenOn(path);
       await pool.run('ping', { requestId: 'quiet', tenantId: 1 });
       // the task's connection stays open after it (a worker closes connections only after a task) ...
-      expect(openOn(path)).toBeGreaterThan(before);
+      expect(filesOpenOn(path)).toBeGreaterThan(before);
       // ... until the worker has been quiet for quietCollectMs
-      await eventually(() => openOn(path) === before, 5000, 'the quiet worker closed its shard connection');
+      await eventually(
+        () => filesOpenOn(path) === before,
+        5000,
+        'the quiet worker closed its shard connection',
+      );
     },
   );
 });

@@ -1,22 +1,12 @@
-import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OrderPosition } from '../../src/domain/cursor.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { WorkerPool } from '../../src/pool/pool.js';
 import { shardPath } from '../../src/storage/shards.js';
 import { order } from '../helpers/data.js';
+import { filesOpenOn } from '../helpers/open-files.js';
 import { ROOT } from '../helpers/server.js';
 import { testShard } from '../helpers/shard.js';
-
-/** Files of this process (every thread's) open on `path` or its WAL. */
-const openOn = (path: string) =>
-  readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
-    } catch {
-      return false;
-    }
-  }).length;
 
 describe('cutting a result into stripes', () => {
   const shard = testShard('stripe-cuts');
@@ -46,7 +36,7 @@ describe('cutting a result into stripes', () => {
     "scans the index on a connection of its own, closed after it: the worker's shared page cache is not filled with pages read once",
     async () => {
       const path = shardPath(shard.dir, 1);
-      const before = openOn(path);
+      const before = filesOpenOn(path);
       const cut = await pool.run('stripeCuts', {
         requestId: 'cuts',
         tenantId: 1,
@@ -58,7 +48,7 @@ describe('cutting a result into stripes', () => {
       expect(cut.cuts).toEqual([newestFirst[9], newestFirst[19], newestFirst[29]]);
       expect(cut.taken).toBe(30);
       // a task on the thread's shared connection leaves it open (it closes after 10 s idle)
-      expect(openOn(path)).toBe(before);
+      expect(filesOpenOn(path)).toBe(before);
     },
   );
 });
