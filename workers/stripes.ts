@@ -49,10 +49,10 @@ export const stripeCuts = defineTask(
   },
 );
 
-async function cutStripes(
-  input: StripeCutsInput,
-  positionAt: (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined>,
-): Promise<StripeCuts> {
+/** The position of the match at `offset` after `after` (undefined: there is none). */
+type PositionAt = (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined>;
+
+async function cutStripes(input: StripeCutsInput, positionAt: PositionAt): Promise<StripeCuts> {
   const cuts: OrderPosition[] = [];
   let position = input.after;
   let taken = 0;
@@ -70,14 +70,11 @@ async function cutStripes(
   return { cuts, taken, end: false, rest: false, more: false };
 }
 
-/** The position of the match at `offset` after `after`, on the tenant's storage. */
+/** Positions on the tenant's storage, and what to close once the cuts are made. */
 function positionReader(
   ctx: TaskContext,
   input: StripeCutsInput,
-): {
-  positionAt: (after: OrderPosition | null, offset: number) => Promise<OrderPosition | undefined>;
-  close: () => void;
-} {
+): { positionAt: PositionAt; close: () => void } {
   if (onPostgres(ctx))
     return {
       positionAt: async (after, offset) => {
