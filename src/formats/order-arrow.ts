@@ -15,6 +15,8 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { rowLayout, type SearchField, type SearchRow } from '../domain/search.js';
+import { Column } from '../sales/columns.js';
+import { ByteWriter } from './byte-writer.js';
 
 /** The Arrow type of each exportable field. Items are a real nested column, not JSON text. */
 const ITEM_TYPE = new Struct([
@@ -24,24 +26,12 @@ const ITEM_TYPE = new Struct([
 ]);
 const ITEMS_TYPE = new List(new Field('item', ITEM_TYPE, false));
 
-/** Numbers appended one at a time into a typed array that doubles when full (kept across batches). */
-class GrowingArray<T extends Float64Array | Int32Array> {
-  length = 0;
-  constructor(private values: T) {}
+const doubles = (n: number) => new Float64Array(n);
+const int32s = (n: number) => new Int32Array(n);
 
-  push(value: number): void {
-    if (this.length === this.values.length) {
-      const next = new (this.values.constructor as new (n: number) => T)(this.values.length * 2);
-      next.set(this.values);
-      this.values = next;
-    }
-    this.values[this.length++] = value;
-  }
-
-  /** The numbers so far, as a view (valid until the next push after a reset). */
-  view(): T {
-    return this.values.subarray(0, this.length) as T;
-  }
+/** A column's numbers so far, as a view (valid until the next push after a reset). */
+function viewOf<T extends Int32Array | Float64Array>(column: Column<T>): T {
+  return column.data.subarray(0, column.length) as T;
 }
 
 function bigInts(values: Float64Array): BigInt64Array {
@@ -65,27 +55,20 @@ interface ColumnBuilder {
 
 /** Text as UTF-8 bytes and offsets, written as it comes (no string is kept). */
 class Utf8Builder implements ColumnBuilder {
-  private bytes = Buffer.allocUnsafe(1 << 16);
-  private used = 0;
-  private readonly offsets = new GrowingArray(new Int32Array(1024));
+  private readonly bytes = new ByteWriter();
+  private readonly offsets = new Column(new Int32Array(1024), int32s);
 
   constructor() {
     this.offsets.push(0);
   }
 
   add(value: unknown): void {
-    const text = value === null || value === undefined ? '' : String(value);
-    if (this.used + text.length * 3 > this.bytes.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + text.length * 3));
-      this.bytes.copy(next, 0, 0, this.used);
-      this.bytes = next;
-    }
-    this.used += this.bytes.write(text, this.used, 'utf8');
-    this.offsets.push(this.used);
+    this.bytes.write(value === null || value === undefined ? '' : String(value));
+    this.offsets.push(this.bytes.length);
   }
 
   clear(): void {
-    this.used = 0;
+    this.bytes.length = 0;
     this.offsets.length = 1;
   }
 
@@ -95,8 +78,8 @@ class Utf8Builder implements ColumnBuilder {
         type: new Utf8(),
         length: rows,
         nullCount: 0,
-        valueOffsets: this.offsets.view(),
-        data: this.bytes.subarray(0, this.used),
+        valueOffsets: viewOf(this.offsets),
+        data: this.bytes.bytes(),
       }),
     );
     this.clear();
@@ -106,7 +89,7 @@ class Utf8Builder implements ColumnBuilder {
 
 /** Integers (all below 2^53), kept as doubles while they come and made the column's own type at the end. */
 class IntegerBuilder implements ColumnBuilder {
-  private readonly values = new GrowingArray(new Float64Array(1024));
+  private readonly values = new Column(new Float64Array(1024), doubles);
   constructor(private readonly column: (values: Float64Array, rows: number) => Data) {}
 
   add(value: unknown): void {
@@ -118,7 +101,7 @@ class IntegerBuilder implements ColumnBuilder {
   }
 
   finish(rows: number): Vector {
-    const data = this.column(this.values.view(), rows);
+    const data = this.column(viewOf(this.values), rows);
     this.clear();
     return makeVector(data);
   }
@@ -136,7 +119,7 @@ const timestampColumn = (values: Float64Array, rows: number) =>
  * ([{"product_id":n,"quantity":n,"unit_price_cents":n},…]) and no key holds a digit, so the numbers come in
  * triples: reading them directly avoids allocating an object per item.
  */
-function itemNumbers(json: string, out: GrowingArray<Float64Array>): void {
+function itemNumbers(json: string, out: Column<Float64Array>): void {
   let value = 0;
   let inNumber = false;
   let negative = false;
@@ -157,8 +140,8 @@ function itemNumbers(json: string, out: GrowingArray<Float64Array>): void {
 
 /** List<Struct> built from flat child arrays and offsets (the builder API is several times slower). */
 class ItemsBuilder implements ColumnBuilder {
-  private readonly numbers = new GrowingArray(new Float64Array(4096));
-  private readonly offsets = new GrowingArray(new Int32Array(1024));
+  private readonly numbers = new Column(new Float64Array(4096), doubles);
+  private readonly offsets = new Column(new Int32Array(1024), int32s);
 
   constructor() {
     this.offsets.push(0);
@@ -177,7 +160,7 @@ class ItemsBuilder implements ColumnBuilder {
   }
 
   finish(rows: number): Vector {
-    const numbers = this.numbers.view();
+    const numbers = viewOf(this.numbers);
     const total = numbers.length / 3;
     const productIds = new BigInt64Array(total);
     const quantities = new Int32Array(total);
@@ -198,7 +181,7 @@ class ItemsBuilder implements ColumnBuilder {
         makeData({ type: priceType as Int64, data: prices }),
       ],
     });
-    const valueOffsets = this.offsets.view();
+    const valueOffsets = viewOf(this.offsets);
     this.clear();
     return makeVector(
       makeData({ type: ITEMS_TYPE, length: rows, nullCount: 0, valueOffsets, child: struct }),
