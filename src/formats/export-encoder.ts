@@ -8,7 +8,8 @@ import type { ExportEncoder } from './encoder.js';
  * task grew its buffers from nothing each time (a CSV writer doubled from 64 KiB to the batch's size, about
  * 4 MB of dead Buffers per stripe), and dead Buffers are freed only when V8 gets round to their objects.
  */
-const kept: { shape: string; encoder: ExportEncoder }[] = [];
+const kept: ExportEncoder[] = [];
+/** What each encoder this module made was made for: `format:compression:fields`. */
 const shapes = new WeakMap<ExportEncoder, string>();
 /** Two per thread: a worker runs two stripes of one export at once when stripes run ahead of the socket. */
 const KEPT_ENCODERS = 2;
@@ -24,8 +25,8 @@ export async function createExportEncoder(
   fields: readonly SearchField[],
 ): Promise<ExportEncoder> {
   const shape = `${format}:${compression}:${fields.join(',')}`;
-  const at = kept.findIndex((k) => k.shape === shape);
-  if (at !== -1) return kept.splice(at, 1)[0]!.encoder;
+  const at = kept.findIndex((k) => shapes.get(k) === shape);
+  if (at !== -1) return kept.splice(at, 1)[0]!;
   const encoder = await newExportEncoder(format, compression, fields);
   shapes.set(encoder, shape);
   return encoder;
@@ -33,9 +34,8 @@ export async function createExportEncoder(
 
 /** Gives an encoder back once the caller is done with it and with every piece it returned. */
 export function releaseExportEncoder(encoder: ExportEncoder): void {
-  const shape = shapes.get(encoder);
-  if (shape === undefined || kept.some((k) => k.encoder === encoder)) return;
-  kept.unshift({ shape, encoder });
+  if (!shapes.has(encoder) || kept.includes(encoder)) return;
+  kept.unshift(encoder);
   kept.length = Math.min(kept.length, KEPT_ENCODERS);
 }
 
