@@ -24,10 +24,12 @@ import { AnomalyBus } from './prices/anomaly-bus.js';
 import { listenForAnomalies } from './prices/anomaly-notifications.js';
 import type { AppDeps } from './routes/deps.js';
 import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
-import { registerBoot } from './storage/postgres/boots.js';
+import { ALIVE_MS, registerBoot } from './storage/postgres/boots.js';
 import { startBucketSweep } from './storage/postgres/rate-buckets.js';
 import { prepareShard } from './storage/shards.js';
 import { TenantDirectory } from './storage/tenant-directory.js';
+import { FileStaging } from './uploads/file-staging.js';
+import { PostgresStaging } from './uploads/postgres-staging.js';
 
 /** Tenants created by another server (or the offline CLI) reach this one's background jobs within this. */
 const TENANT_LIST_REFRESH_MS = 30_000;
@@ -105,8 +107,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
-  // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates, exports or uploads
-  // yet, so none of their background work
+  // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates or export jobs yet,
+  // so none of their background work
   const onSqlite = config.storage.kind === 'sqlite';
   const rollups =
     onSqlite && config.sales.rollupRefresh === 'background'
@@ -139,6 +141,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   );
   // tenants whose shard is unavailable are left out of background work (upload and export resumption, sweeps)
   const tenantIds = () => (onSqlite ? directory.ids().filter((id) => !health.outage(id)) : []);
+  // uploads run on both backends (export jobs and the rollups on SQLite only, so far)
+  const uploadTenantIds = () => directory.ids().filter((id) => !health.outage(id));
   const exports = new ExportJobs({
     pool,
     metrics,
@@ -153,7 +157,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
       sweepIntervalMs: Math.min(60_000, config.export.retentionS * 1000),
     },
   });
-  const uploads = new UploadJobs({ pool, writes, config, log, tenantIds, budget: admission.ingestBudget });
+  const uploads = new UploadJobs({
+    pool,
+    writes,
+    config,
+    log,
+    tenantIds: uploadTenantIds,
+    budget: admission.ingestBudget,
+    // on PostgreSQL an upload's bytes are rows any server behind a load balancer reads and writes
+    staging: opened.postgres ? new PostgresStaging(opened.postgres) : new FileStaging(config.server.dataDir),
+    bootId,
+    adoptEveryMs: opened.postgres ? ALIVE_MS : null,
+  });
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();
   const drain = new AbortController();

@@ -54,6 +54,7 @@ export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';
 export { stripeCuts } from './stripes.js';
 export {
+  claimUpload,
   createUpload,
   expireUploads,
   finishUpload,

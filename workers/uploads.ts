@@ -2,11 +2,33 @@ import { rmSync } from 'node:fs';
 import type { RowError } from '../src/domain/order-schema.js';
 import { firstExceeded, type Quoted, type UploadQuota } from '../src/domain/quota.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import { PgUploadStore } from '../src/storage/postgres/uploads.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
+import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 function store(ctx: TaskContext, tenantId: number): UploadStore {
   return new UploadStore(ctx.shards.db(tenantId));
+}
+
+/**
+ * Runs an upload task on the tenant's store: PostgreSQL's (src/storage/postgres/uploads.ts) when the server
+ * keeps its data there, else the shard's, under the shard's write lock when `locked`.
+ */
+function onStore<T>(
+  ctx: TaskContext,
+  tenantId: number,
+  options: { locked: boolean; rerunnable: boolean },
+  sqlite: (uploads: UploadStore) => T,
+  postgres: (uploads: PgUploadStore) => Promise<T>,
+): T | Promise<T> {
+  if (onPostgres(ctx))
+    return withPostgres(ctx, 'uploads', (client) => postgres(new PgUploadStore(client, tenantId)), {
+      rerunnable: options.rerunnable,
+    });
+  return options.locked
+    ? ctx.lock.withLock(tenantId, () => sqlite(store(ctx, tenantId)))
+    : sqlite(store(ctx, tenantId));
 }
 
 export interface UploadInput extends TaskBase {
@@ -24,67 +46,131 @@ export const createUpload = defineTask(
       ttlMs: number;
       limits: { uploads: number; bytes: number };
     },
-  ): Quoted<UploadRow, UploadQuota> =>
-    ctx.lock.withLock(input.tenantId, () => {
-      const uploads = store(ctx, input.tenantId);
-      const use = uploads.usage();
-      const over = firstExceeded<UploadQuota>({
-        uploads: { used: use.open, limit: input.limits.uploads, adding: 1 },
-        bytes: { used: use.declaredBytes, limit: input.limits.bytes, adding: input.length ?? 0 },
-      });
-      if (over) return { ok: false, ...over };
-      uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs);
-      return { ok: true, value: uploads.get(input.uploadId)! };
-    }),
+  ): Quoted<UploadRow, UploadQuota> | Promise<Quoted<UploadRow, UploadQuota>> =>
+    onStore(
+      ctx,
+      input.tenantId,
+      { locked: true, rerunnable: false },
+      (uploads) => {
+        const use = uploads.usage();
+        const over = firstExceeded<UploadQuota>({
+          uploads: { used: use.open, limit: input.limits.uploads, adding: 1 },
+          bytes: { used: use.declaredBytes, limit: input.limits.bytes, adding: input.length ?? 0 },
+        });
+        if (over) return { ok: false, ...over };
+        uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs);
+        return { ok: true, value: uploads.get(input.uploadId)! };
+      },
+      (uploads) =>
+        uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs, input.limits),
+    ),
 );
 
 export const getUpload = defineTask(
   'getUpload',
-  (ctx, input: UploadInput): UploadRow | null => store(ctx, input.tenantId).get(input.uploadId) ?? null,
+  (ctx, input: UploadInput): UploadRow | null | Promise<UploadRow | null> =>
+    onStore(
+      ctx,
+      input.tenantId,
+      { locked: false, rerunnable: true },
+      (uploads) => uploads.get(input.uploadId) ?? null,
+      async (uploads) => (await uploads.get(input.uploadId)) ?? null,
+    ),
 );
 
 export const uploadErrors = defineTask(
   'uploadErrors',
-  (ctx, input: UploadInput & { limit: number }): RowError[] =>
-    store(ctx, input.tenantId).errors(input.uploadId, input.limit),
+  (ctx, input: UploadInput & { limit: number }): RowError[] | Promise<RowError[]> =>
+    onStore(
+      ctx,
+      input.tenantId,
+      { locked: false, rerunnable: true },
+      (uploads) => uploads.errors(input.uploadId, input.limit),
+      (uploads) => uploads.errors(input.uploadId, input.limit),
+    ),
 );
 
 export const recordReceived = defineTask(
   'recordReceived',
-  (ctx, input: UploadInput & { offset: number; length: number | null; ttlMs: number }): UploadRow =>
-    ctx.lock.withLock(input.tenantId, () =>
-      store(ctx, input.tenantId).received(
-        input.uploadId,
-        input.offset,
-        input.length,
-        Date.now(),
-        input.ttlMs,
-      ),
+  (
+    ctx,
+    input: UploadInput & { offset: number; length: number | null; ttlMs: number },
+  ): UploadRow | Promise<UploadRow> =>
+    onStore(
+      ctx,
+      input.tenantId,
+      { locked: true, rerunnable: true },
+      (uploads) => uploads.received(input.uploadId, input.offset, input.length, Date.now(), input.ttlMs),
+      (uploads) => uploads.received(input.uploadId, input.offset, input.length, Date.now(), input.ttlMs),
+    ),
+);
+
+/**
+ * Makes this server the upload's processor. On SQLite, one process per data directory: always. On
+ * PostgreSQL, unless another live server processes it.
+ */
+export const claimUpload = defineTask(
+  'claimUpload',
+  (ctx, input: UploadInput & { bootId: string }): boolean | Promise<boolean> =>
+    onStore(
+      ctx,
+      input.tenantId,
+      { locked: false, rerunnable: true },
+      () => true,
+      (uploads) => uploads.claim(input.uploadId, input.bootId),
     ),
 );
 
 export const finishUpload = defineTask(
   'finishUpload',
-  (ctx, input: UploadInput & { state: 'complete' | 'failed' | 'terminated'; error: string | null }) => {
-    ctx.lock.withLock(input.tenantId, () =>
-      store(ctx, input.tenantId).finish(input.uploadId, input.state, input.error, Date.now()),
+  async (
+    ctx,
+    input: UploadInput & { state: 'complete' | 'failed' | 'terminated'; error: string | null },
+  ): Promise<boolean> => {
+    await onStore(
+      ctx,
+      input.tenantId,
+      { locked: true, rerunnable: true },
+      (uploads) => {
+        uploads.finish(input.uploadId, input.state, input.error, Date.now());
+        // the staging file has served its purpose (complete) or will never be used again
+        rmSync(stagingPath(ctx.data.dataDir, input.tenantId, input.uploadId), { force: true });
+      },
+      // the bytes are deleted in the same transaction
+      (uploads) => uploads.finish(input.uploadId, input.state, input.error, Date.now()),
     );
-    // the staging file has served its purpose (complete) or will never be used again
-    rmSync(stagingPath(ctx.data.dataDir, input.tenantId, input.uploadId), { force: true });
     return true;
   },
 );
 
-export const unfinishedUploads = defineTask('unfinishedUploads', (ctx, input: TaskBase): UploadRow[] =>
-  store(ctx, input.tenantId).unfinished(),
+/** Unfinished uploads to resume here: every one on SQLite, those no live server processes on PostgreSQL. */
+export const unfinishedUploads = defineTask(
+  'unfinishedUploads',
+  (ctx, input: TaskBase): UploadRow[] | Promise<UploadRow[]> =>
+    onStore(
+      ctx,
+      input.tenantId,
+      { locked: false, rerunnable: true },
+      (uploads) => uploads.unfinished(),
+      (uploads) => uploads.orphaned(),
+    ),
 );
 
 export const expireUploads = defineTask(
   'expireUploads',
-  (ctx, input: TaskBase & { now: number }): string[] => {
-    const due = ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
-    for (const row of due)
-      rmSync(stagingPath(ctx.data.dataDir, input.tenantId, row.upload_id), { force: true });
+  async (ctx, input: TaskBase & { now: number }): Promise<string[]> => {
+    const due = await onStore(
+      ctx,
+      input.tenantId,
+      { locked: true, rerunnable: true },
+      (uploads) => {
+        const rows = uploads.expireDue(input.now);
+        for (const row of rows)
+          rmSync(stagingPath(ctx.data.dataDir, input.tenantId, row.upload_id), { force: true });
+        return rows;
+      },
+      (uploads) => uploads.expireDue(input.now),
+    );
     if (due.length) ctx.log.info({ upload_ids: due.map((r) => r.upload_id) }, 'abandoned uploads expired');
     return due.map((r) => r.upload_id);
   },

@@ -1,6 +1,6 @@
 /**
  * What `--storage postgres` serves so far (issue 17): the catalog (tenants, keys, authentication), ingest
- * of orders and products (with or without an Idempotency-Key), order search, direct exports, sales metrics (read
+ * of orders and products (with or without an Idempotency-Key, in one request or as a tus upload), order search, direct exports, sales metrics (read
  * from the orders), stock bulk updates, product reads, GDPR erasure, price events with their anomalies and change
  * stream, tenant settings, and the admin check of a tenant's data. Every other request that reaches tenant data answers 501
  * `storage_not_supported` there, at once, instead of reaching for a SQLite shard that does not exist. On
@@ -12,6 +12,12 @@ import type { AppEnv } from './types.js';
 
 const BUILT_ON_POSTGRES: readonly [method: string, path: RegExp][] = [
   ['POST', /^\/api\/v1\/ingest\/(orders|products)\/?$/],
+  // tus uploads: discovery, creation, offset and summary, append, termination
+  ['OPTIONS', /^\/api\/v1\/ingest\/orders\/uploads$/],
+  ['POST', /^\/api\/v1\/ingest\/orders\/uploads$/],
+  ['GET', /^\/api\/v1\/ingest\/orders\/uploads\/[^/]+$/],
+  ['PATCH', /^\/api\/v1\/ingest\/orders\/uploads\/[^/]+$/],
+  ['DELETE', /^\/api\/v1\/ingest\/orders\/uploads\/[^/]+$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/orders\/search$/],
   ['GET', /^\/api\/v1\/tenants\/\d+\/metrics\/sales$/],
   // a direct export (streamed as the response); the route answers 501 itself for an export job
@@ -37,7 +43,7 @@ export function storageSupport(kind: 'sqlite' | 'postgres'): MiddlewareHandler<A
     if (kind === 'postgres' && !servedOnPostgres(c.req.method, c.req.path))
       throw new Problem(
         'storage_not_supported',
-        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not), order search, direct exports, sales metrics, stock, product reads, erasure, prices, tenants and keys and the admin check do (docs/postgres.md).`,
+        `${c.req.method} ${c.req.path} does not run on --storage postgres yet; orders and products ingest (idempotent or not, tus uploads too), order search, direct exports, sales metrics, stock, product reads, erasure, prices, tenants and keys and the admin check do (docs/postgres.md).`,
       );
     await next();
   };

@@ -2,41 +2,65 @@
  * The writer lane's job on PostgreSQL (issue 17): the parts the write queue gathered, in transactions of up
  * to `commitRows` rows as on SQLite (src/ingest/write-parts.ts), each part's outcome known after its
  * commit; a failed transaction's parts are written again one per transaction, so one bad part fails only
- * its own request. Orders, products, and the dataset loader's price and stock history; uploads are not on
- * PostgreSQL yet, and their parts fail with that said.
+ * its own request. Orders, products, the dataset loader's price and stock history, and uploads' chunks with
+ * their cursors (committed with the rows they cover, as on SQLite).
  */
 import type pg from 'pg';
 import { type ChunkSummary, emptySummary } from '../domain/ingest-kinds.js';
-import { NamedError } from '../domain/named-error.js';
 import type { ObservationBuffer } from '../obs/observations.js';
 import { serializeError } from '../pool/task-error.js';
 import { PgHistoryWriter } from '../storage/postgres/history-writer.js';
 import { PgOrderWriter } from '../storage/postgres/order-writer.js';
 import { inTransaction } from '../storage/postgres/transaction.js';
+import { PgUploadStore } from '../storage/postgres/uploads.js';
 import { lostConnection } from '../storage/storage-fault.js';
 import { countOrders, failureRecorder } from './ingest-chunk.js';
 import { decodeBatch, type RowBatch } from './row-transfer.js';
-import type { PartOutcome, WritePart, WritePartsInput, WritePartsResult } from './write-parts.js';
-
-export class NotOnPostgres extends NamedError {}
+import {
+  type PartOutcome,
+  UploadCursorGap,
+  type WritePart,
+  type WritePartsInput,
+  type WritePartsResult,
+} from './write-parts.js';
 
 /** A tenant's writers on one connection. */
 interface PgWriters {
   orders: PgOrderWriter;
   history: PgHistoryWriter;
+  uploads: PgUploadStore;
 }
 
 function pgWriters(client: pg.PoolClient, tenantId: number): PgWriters {
-  return { orders: new PgOrderWriter(client, tenantId), history: new PgHistoryWriter(client, tenantId) };
+  return {
+    orders: new PgOrderWriter(client, tenantId),
+    history: new PgHistoryWriter(client, tenantId),
+    uploads: new PgUploadStore(client, tenantId),
+  };
 }
 
 async function applyPart(writers: PgWriters, obs: ObservationBuffer, part: WritePart): Promise<ChunkSummary> {
-  if (part.upload) throw new NotOnPostgres('uploads are not stored on PostgreSQL yet');
-  const summary = emptySummary();
+  const { upload } = part;
+  const summary = upload ? { ...upload.parsed, errors: [...upload.parsed.errors] } : emptySummary();
   const fail = failureRecorder({ obs }, summary, part.maxErrors);
   const batch = decodeBatch(part.kind, part.rows);
+  if (upload) {
+    // the upload's row locked for the transaction: its cursor moves only from where the last chunk left it
+    const row = await writers.uploads.get(upload.uploadId, { lock: true });
+    if (!row || row.state === 'terminated') return summary; // terminated meanwhile: nothing more is written
+    if (row.processed_offset !== upload.startOffset)
+      throw new UploadCursorGap(upload.uploadId, row.processed_offset, upload.startOffset);
+  }
   if (batch.kind === 'orders') {
-    countOrders(batch, await writers.orders.write(batch.records), summary, fail);
+    const seq = () => part.seq;
+    countOrders(batch, await writers.orders.write(batch.records, Date.now(), seq), summary, fail);
+    if (upload)
+      await writers.uploads.advance(
+        upload.uploadId,
+        { processedOffset: upload.endOffset, linesSeen: upload.firstLine - 1 + upload.lines },
+        summary,
+        Date.now(),
+      );
     return summary;
   }
   const rows = batch.rows.map((p) => p.row);

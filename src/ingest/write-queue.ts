@@ -14,6 +14,11 @@ interface ShardQueue {
   waiting: Waiting[];
   /** write tasks of this shard running now */
   writing: number;
+  /**
+   * Uploads with a chunk in a running write task: their next chunks wait for it, since an upload's cursor
+   * moves chunk by chunk (with several writers a shard, the next chunk could otherwise commit first).
+   */
+  uploadsWriting: Set<string>;
 }
 
 export interface WriteQueueOptions {
@@ -49,7 +54,7 @@ export class ShardWriteQueue {
     const part: WritePart = { ...chunk, seq: nextWriteSeq() };
     let shard = this.shards.get(tenantId);
     if (!shard) {
-      shard = { waiting: [], writing: 0 };
+      shard = { waiting: [], writing: 0, uploadsWriting: new Set() };
       this.shards.set(tenantId, shard);
     }
     const queued = new Promise<ChunkSummary>((resolve, reject) => {
@@ -69,8 +74,11 @@ export class ShardWriteQueue {
   private pump(tenantId: number, shard: ShardQueue): void {
     if (shard.writing >= this.writers || shard.waiting.length === 0) return;
     const batch = this.take(shard);
+    if (batch.length === 0) return; // every waiting part follows an upload chunk being written
     shard.writing++;
     const parts = batch.map((w) => w.part);
+    const uploads = parts.flatMap((p) => (p.upload ? [p.upload.uploadId] : []));
+    for (const id of uploads) shard.uploadsWriting.add(id);
     this.pool
       .write(
         tenantId,
@@ -93,6 +101,7 @@ export class ShardWriteQueue {
       )
       .finally(() => {
         shard.writing--;
+        for (const id of uploads) shard.uploadsWriting.delete(id);
         if (shard.waiting.length > 0) this.pump(tenantId, shard);
         else if (shard.writing === 0) this.shards.delete(tenantId);
       });
@@ -104,18 +113,26 @@ export class ShardWriteQueue {
     return this.options.writersPerShard ?? 1;
   }
 
-  /** The oldest waiting parts of one kind, up to about a writer's share of `commitRows` rows (at least one part). */
+  /**
+   * The oldest waiting parts of one kind, up to about a writer's share of `commitRows` rows (at least one
+   * part), passing over the chunks of uploads that have a chunk in a running task (they keep their places).
+   */
   private take(shard: ShardQueue): Waiting[] {
-    const kind = shard.waiting[0]!.part.kind;
     const limit = this.options.commitRows / this.writers;
+    const taken: Waiting[] = [];
     let rows = 0;
-    let n = 0;
-    while (n < shard.waiting.length) {
-      const part = shard.waiting[n]!.part;
-      if (part.kind !== kind || (n > 0 && rows + part.rowCount > limit)) break;
+    for (const waiting of shard.waiting) {
+      const { part } = waiting;
+      if (part.upload && shard.uploadsWriting.has(part.upload.uploadId)) continue;
+      if (taken.length > 0 && (part.kind !== taken[0]!.part.kind || rows + part.rowCount > limit)) break;
+      taken.push(waiting);
       rows += part.rowCount;
-      n++;
     }
-    return shard.waiting.splice(0, n);
+    if (taken.length === shard.waiting.length) shard.waiting = [];
+    else if (taken.length > 0) {
+      const gone = new Set(taken);
+      shard.waiting = shard.waiting.filter((w) => !gone.has(w));
+    }
+    return taken;
   }
 }

@@ -1,15 +1,14 @@
-import { mkdir, open, rm, truncate } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { ByteBudget } from '../domain/byte-budget.js';
 import { BodyError } from '../ingest/body-error.js';
 import type { ShardWriteQueue } from '../ingest/write-queue.js';
 import type { Logger } from '../obs/logger.js';
 import type { WorkerPool } from '../pool/pool.js';
 import { storageFault } from '../storage/storage-fault.js';
-import { stagingPath, type UploadRow } from '../storage/upload-store.js';
-import { type Appended, appendBody } from '../uploads/append-body.js';
+import type { UploadRow } from '../storage/upload-store.js';
+import type { Appended } from '../uploads/append-body.js';
+import type { ActiveUpload, UploadStaging } from '../uploads/staging.js';
 import { startTenantSweep } from './tenant-sweep.js';
-import { type ActiveUpload, processStagedUpload, type UploadConfig } from './upload-processor.js';
+import { processStagedUpload, type UploadConfig } from './upload-processor.js';
 
 /** Received bytes are made durable (fdatasync + offset committed, in the background) this often within one PATCH. */
 const DURABLE_EVERY = 32 * 1024 * 1024;
@@ -32,6 +31,9 @@ export class UploadJobs {
   private readonly log: Logger;
   private readonly tenantIds: () => readonly number[];
   private readonly budget: Pick<ByteBudget, 'reserve' | 'release'>;
+  private readonly staging: UploadStaging;
+  private readonly bootId: string;
+  private readonly adoptEveryMs: number | null;
 
   constructor(init: {
     pool: WorkerPool;
@@ -42,6 +44,15 @@ export class UploadJobs {
     tenantIds: () => readonly number[];
     /** Chunk bytes between cut and commit: uploads share ingest's bound and count toward its admission. */
     budget: Pick<ByteBudget, 'reserve' | 'release'>;
+    /** where uploads' bytes wait: files (SQLite) or PostgreSQL */
+    staging: UploadStaging;
+    /** this server process: the processor of the uploads it claims */
+    bootId: string;
+    /**
+     * Where other servers share the uploads (PostgreSQL): how often to look for uploads left by a server
+     * that stopped, and process them here. Null with one server per data directory.
+     */
+    adoptEveryMs: number | null;
   }) {
     ({
       pool: this.pool,
@@ -50,6 +61,9 @@ export class UploadJobs {
       log: this.log,
       tenantIds: this.tenantIds,
       budget: this.budget,
+      staging: this.staging,
+      bootId: this.bootId,
+      adoptEveryMs: this.adoptEveryMs,
     } = init);
   }
 
@@ -57,24 +71,20 @@ export class UploadJobs {
     return this.config.upload.expiryS * 1000;
   }
 
-  stagingPath(tenantId: number, uploadId: string): string {
-    return stagingPath(this.config.server.dataDir, tenantId, uploadId);
+  /** Makes room for a new upload's bytes (a staging file; nothing on PostgreSQL). */
+  createStaging(tenantId: number, uploadId: string): Promise<void> {
+    return this.staging.create(tenantId, uploadId);
   }
 
-  async createStaging(tenantId: number, uploadId: string): Promise<void> {
-    const path = this.stagingPath(tenantId, uploadId);
-    await mkdir(dirname(path), { recursive: true });
-    const file = await open(path, 'w');
-    await file.sync();
-    await file.close();
+  /** Removes what createStaging made, for an upload that was then refused. */
+  dropStaging(tenantId: number, uploadId: string): Promise<void> {
+    return this.staging.drop(tenantId, uploadId);
   }
 
-  /** Removes a staging file made for an upload that was then refused. */
-  async dropStaging(tenantId: number, uploadId: string): Promise<void> {
-    await rm(this.stagingPath(tenantId, uploadId), { force: true });
-  }
-
-  /** The in-memory record of an unfinished upload (loaded on first use). */
+  /**
+   * The in-memory record of an unfinished upload (loaded on first use, brought up to what `row` says other
+   * servers received), and its processing started here unless another live server processes it.
+   */
   track(row: UploadRow, tenantId: number): ActiveUpload {
     let upload = this.active.get(row.upload_id);
     if (!upload) {
@@ -91,12 +101,33 @@ export class UploadJobs {
       };
       this.active.set(row.upload_id, upload);
     }
+    upload.received = Math.max(upload.received, row.received_offset);
+    upload.length ??= row.upload_length;
     const unfinished = row.state === 'receiving' || row.state === 'processing';
     if (unfinished && !upload.processing && !this.stopped) {
       const started = upload;
-      upload.processing = this.process(started, row).finally(() => this.active.delete(started.uploadId));
+      upload.processing = this.claimThenProcess(started, row).finally(() => {
+        started.processing = null;
+        if (this.active.get(started.uploadId) === started) this.active.delete(started.uploadId);
+      });
     }
     return upload;
+  }
+
+  /** Processes the upload here if this server may (always on SQLite; on PostgreSQL, unless another does). */
+  private async claimThenProcess(upload: ActiveUpload, row: UploadRow): Promise<void> {
+    const claimed = await this.pool
+      .run('claimUpload', {
+        requestId: `upload:${upload.uploadId}`,
+        tenantId: upload.tenantId,
+        uploadId: upload.uploadId,
+        bootId: this.bootId,
+      })
+      .catch((error: unknown) => {
+        this.log.warn({ err: error, upload_id: upload.uploadId }, 'claiming an upload failed');
+        return false;
+      });
+    if (claimed) await this.process(upload, row);
   }
 
   get(uploadId: string): ActiveUpload | undefined {
@@ -104,9 +135,9 @@ export class UploadJobs {
   }
 
   /**
-   * Appends a PATCH body to the upload's staging file at `offset` (src/uploads/append-body.ts): made durable
-   * and its offset committed every DURABLE_EVERY bytes in the background, and at the end. The caller
-   * commits the final offset with `commitOffset`.
+   * Appends a PATCH body to the upload's staged bytes at `offset`: made durable and its offset committed at
+   * least every DURABLE_EVERY bytes, and at the end. The caller commits the final offset with
+   * `commitOffset`.
    */
   append(
     upload: ActiveUpload,
@@ -114,8 +145,7 @@ export class UploadJobs {
     offset: number,
     length: number | null,
   ): Promise<Appended> {
-    return appendBody(body, {
-      path: this.stagingPath(upload.tenantId, upload.uploadId),
+    return this.staging.append(upload, body, {
       offset,
       length,
       durableEvery: DURABLE_EVERY,
@@ -173,7 +203,7 @@ export class UploadJobs {
           writes: this.writes,
           config: this.config,
           budget: this.budget,
-          stagingPath: this.stagingPath(tenantId, uploadId),
+          staging: this.staging,
           log,
         },
         upload,
@@ -212,35 +242,15 @@ export class UploadJobs {
   }
 
   private stopSweep: () => void = () => {};
+  private adoptTimer: NodeJS.Timeout | null = null;
 
   /**
    * At start: cut staging files back to their durable offsets, resume every unfinished upload, and start
-   * the sweep that terminates uploads whose client went quiet past the expiry.
+   * the sweep that terminates uploads whose client went quiet past the expiry; where servers share the
+   * uploads, look for those a stopped server left every `adoptEveryMs`.
    */
   async resume(): Promise<void> {
-    for (const tenantId of this.tenantIds()) {
-      let rows: UploadRow[];
-      try {
-        rows = await this.pool.run('unfinishedUploads', { requestId: 'boot', tenantId });
-      } catch (error) {
-        this.log.error({ err: error, tenant_id: tenantId }, 'cannot read unfinished uploads; skipped');
-        continue;
-      }
-      for (const row of rows) {
-        if (this.active.has(row.upload_id)) continue; // already in use: its staging file is live
-        await truncate(this.stagingPath(tenantId, row.upload_id), row.received_offset).catch(() => {});
-        this.log.info(
-          {
-            tenant_id: tenantId,
-            upload_id: row.upload_id,
-            received: row.received_offset,
-            processed: row.processed_offset,
-          },
-          'upload resumed',
-        );
-        this.track(row, tenantId);
-      }
-    }
+    await this.adopt();
     this.stopSweep = startTenantSweep({
       pool: this.pool,
       log: this.log,
@@ -257,12 +267,52 @@ export class UploadJobs {
         }
       },
     });
+    if (this.adoptEveryMs !== null) {
+      let running = false;
+      this.adoptTimer = setInterval(() => {
+        if (running || this.stopped) return;
+        running = true;
+        void this.adopt().finally(() => {
+          running = false;
+        });
+      }, this.adoptEveryMs);
+      this.adoptTimer.unref();
+    }
+  }
+
+  /** Processes here the unfinished uploads nobody processes (SQLite: all of them, at start). */
+  private async adopt(): Promise<void> {
+    for (const tenantId of this.tenantIds()) {
+      let rows: UploadRow[];
+      try {
+        rows = await this.pool.run('unfinishedUploads', { requestId: 'boot', tenantId });
+      } catch (error) {
+        this.log.error({ err: error, tenant_id: tenantId }, 'cannot read unfinished uploads; skipped');
+        continue;
+      }
+      for (const row of rows) {
+        if (this.stopped) return;
+        if (this.active.get(row.upload_id)?.processing) continue; // already processed here
+        await this.staging.restore(tenantId, row);
+        this.log.info(
+          {
+            tenant_id: tenantId,
+            upload_id: row.upload_id,
+            received: row.received_offset,
+            processed: row.processed_offset,
+          },
+          'upload resumed',
+        );
+        this.track(row, tenantId);
+      }
+    }
   }
 
   /** Stops every processor; their cursors are committed, so the next start resumes them. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopSweep();
+    if (this.adoptTimer) clearInterval(this.adoptTimer);
     for (const upload of this.active.values()) {
       upload.stopped = true;
       upload.wake();

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import type { Config } from '../config/load.js';
 import type { ByteBudget } from '../domain/byte-budget.js';
 import { type LineChunk, LineChunker } from '../domain/line-chunker.js';
@@ -11,25 +10,10 @@ import type { ShardWriteQueue } from '../ingest/write-queue.js';
 import type { Logger } from '../obs/logger.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { UploadRow } from '../storage/upload-store.js';
+import type { ActiveUpload, UploadStaging } from '../uploads/staging.js';
 
 /** Staging-file reads feeding the processor. */
 const READ_BYTES = 1 << 20;
-
-/** What the main thread keeps about an upload that is receiving or processing. */
-export interface ActiveUpload {
-  tenantId: number;
-  uploadId: string;
-  /** Durable bytes in the staging file (what HEAD reports). */
-  received: number;
-  length: number | null;
-  metadata: Record<string, string>;
-  /** A PATCH is writing: a second one at the same time is refused. */
-  writing: boolean;
-  stopped: boolean;
-  /** Wakes the processor when bytes arrive or the upload ends. */
-  wake: () => void;
-  processing: Promise<void> | null;
-}
 
 /** The option groups an upload's processing follows: ingest's chunking, the body limits, upload expiry. */
 export type UploadConfig = Pick<Config, 'server' | 'ingest' | 'body' | 'upload'>;
@@ -40,8 +24,8 @@ export interface UploadProcessorDeps {
   config: UploadConfig;
   /** chunk bytes between cut and commit: uploads share ingest's bound */
   budget: Pick<ByteBudget, 'reserve' | 'release'>;
-  /** the upload's staging file */
-  stagingPath: string;
+  /** where the upload's bytes wait (a file, or PostgreSQL's rows) */
+  staging: UploadStaging;
   log: Logger;
 }
 
@@ -63,7 +47,7 @@ export async function processStagedUpload(
   const limits = decodeLimits(deps.config.body);
   // Compressed if declared (Upload-Metadata encoding gzip) or if the first bytes are gzip or zip magic.
   const declared = upload.metadata.encoding === 'gzip' || /gzip/i.test(upload.metadata.filetype ?? '');
-  const head = upload.received >= 4 ? await firstBytes(deps.stagingPath) : null;
+  const head = upload.received >= 4 ? await firstBytes(deps.staging, upload) : null;
   const compressed = declared || (head !== null && sniffEncoding(head) !== 'plain');
   const chunker = new LineChunker(
     deps.config.ingest.chunkBytes,
@@ -125,7 +109,7 @@ export async function processStagedUpload(
     // the format itself); a plain one is read from the cursor.
     const fromStart = compressed || head === null;
     skip = fromStart ? row.processed_offset : 0;
-    const raw = staged(deps.stagingPath, upload, fromStart ? 0 : row.processed_offset, flushWholeLines);
+    const raw = staged(deps.staging, upload, fromStart ? 0 : row.processed_offset, flushWholeLines);
     const encoding = fromStart ? (declared ? 'gzip' : undefined) : 'plain';
     const decoded = decodeByMagic(metered(raw, limits, counter), counter, limits, unzip, encoding);
     for await (let data of decoded) {
@@ -153,14 +137,14 @@ export async function processStagedUpload(
   }
 }
 
-/** Tails the staging file from `from` up to the durable offset, waiting (after `idle`) for more. */
+/** Tails the staged bytes from `from` up to the durable offset, waiting (after `idle`) for more. */
 async function* staged(
-  path: string,
+  staging: UploadStaging,
   upload: ActiveUpload,
   from: number,
   idle: () => void,
 ): AsyncGenerator<Uint8Array> {
-  const file = await open(path, 'r');
+  const reader = await staging.open(upload);
   let position = from;
   try {
     for (;;) {
@@ -169,30 +153,26 @@ async function* staged(
       // the first read waits for 4 bytes, enough to recognise gzip or zip by their magic
       const enough = position > 0 || end >= 4 || (upload.length !== null && end === upload.length);
       if (position < end && enough) {
-        const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - position)); // fresh: the chunker keeps views
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
-        position += bytesRead;
-        yield buffer.subarray(0, bytesRead);
-        continue;
-      }
-      if (upload.length !== null && position >= upload.length) return;
+        const bytes = await reader.read(position, READ_BYTES);
+        if (bytes.length > 0) {
+          position += bytes.length;
+          yield bytes;
+          continue;
+        }
+      } else if (upload.length !== null && position >= upload.length) return;
       idle();
-      await new Promise<void>((resolve) => {
-        upload.wake = resolve;
-      });
+      await staging.waitForMore(upload);
     }
   } finally {
-    await file.close();
+    await reader.close();
   }
 }
 
-async function firstBytes(path: string): Promise<Uint8Array> {
-  const file = await open(path, 'r');
+async function firstBytes(staging: UploadStaging, upload: ActiveUpload): Promise<Uint8Array> {
+  const reader = await staging.open(upload);
   try {
-    const head = Buffer.alloc(4);
-    await file.read(head, 0, 4, 0);
-    return head;
+    return await reader.read(0, 4);
   } finally {
-    await file.close();
+    await reader.close();
   }
 }

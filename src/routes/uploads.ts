@@ -9,8 +9,9 @@ import { BodyTimeout, bodyDeadlines, ServerShuttingDown, withDeadlines } from '.
 import { requireFreeDisk } from '../http/free-disk.js';
 import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
-import type { ActiveUpload } from '../jobs/upload-processor.js';
 import type { UploadRow } from '../storage/upload-store.js';
+import { UploadOffsetMoved } from '../uploads/postgres-staging.js';
+import type { ActiveUpload } from '../uploads/staging.js';
 import {
   byteCountHeader,
   parseUploadMetadata,
@@ -135,7 +136,8 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
           'Upload-Metadata is "key base64value" pairs, comma-separated.',
         );
       const tenantId = c.get('tenantId');
-      await requireFreeDisk(deps.health, length ?? 0);
+      // a staging file needs the room on this server's disk (on PostgreSQL the bytes go to the database)
+      if (config.storage.kind === 'sqlite') await requireFreeDisk(deps.health, length ?? 0);
       const uploadId = `upl_${randomBytes(12).toString('base64url')}`;
       await uploads.createStaging(tenantId, uploadId);
       const created = await pool.run('createUpload', {
@@ -196,11 +198,9 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       if (c.req.method === 'HEAD') {
         requireTus(c);
         const row = await load(c, c.req.param('upload_id'));
-        return c.body(
-          null,
-          200,
-          tusHeaders(row, uploads.get(row.upload_id)?.received ?? row.received_offset),
-        );
+        // this server's PATCH may be ahead of the row (its offset committed in the background)
+        const received = Math.max(uploads.get(row.upload_id)?.received ?? 0, row.received_offset);
+        return c.body(null, 200, tusHeaders(row, received));
       }
       const row = await load(c, c.req.param('upload_id'));
       const errors = await pool.run('uploadErrors', {
@@ -261,7 +261,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       admission.check('ingest');
       const row = await load(c, c.req.param('upload_id'));
       const tenantId = c.get('tenantId');
-      const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
+      const upload = uploads.track(row, tenantId);
       if (upload.writing) throw tusProblem('upload_locked', 'Another PATCH is writing to this upload.');
       if (offset !== upload.received)
         throw tusProblem('offset_mismatch', `The upload is at offset ${upload.received}.`, {
@@ -279,6 +279,11 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         const received = await append(c, upload, offset, length);
         const saved = await uploads.commitOffset(upload, received.offset, length);
         deps.metrics.uploadBytes.inc(received.offset - offset);
+        if (received.moved)
+          // on PostgreSQL, another request (here or on another server) wrote to the upload or ended it
+          throw tusProblem('upload_locked', received.moved.message, {
+            'Upload-Offset': String(saved.received_offset),
+          });
         if (received.stoppedBy)
           // a stalled body (408) or shutdown (503): what arrived is durable; the offset says how far
           throw received.stoppedBy.with({
@@ -312,7 +317,8 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         'upload PATCH interrupted',
       );
     const stoppedBy = error instanceof BodyTimeout || error instanceof ServerShuttingDown ? error : null;
-    return { offset: appended.offset, overflow: appended.overflow, stoppedBy };
+    const moved = error instanceof UploadOffsetMoved ? error : null;
+    return { offset: appended.offset, overflow: appended.overflow, stoppedBy, moved };
   }
 
   routes.add(
@@ -328,7 +334,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       requireTus(c);
       const row = await load(c, c.req.param('upload_id'));
       const tenantId = c.get('tenantId');
-      const upload = uploads.get(row.upload_id) ?? uploads.track(row, tenantId);
+      const upload = uploads.track(row, tenantId);
       await uploads.terminate(upload);
       c.get('log').info({ upload_id: row.upload_id }, 'upload terminated');
       return c.body(null, 204, { 'Tus-Resumable': TUS_VERSION });

@@ -1,4 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import type { StagedAppend } from './staging.js';
 
 /**
  * Commits a growing file's durable length in the background: fdatasync, then `commit(offset)`, one at a
@@ -48,16 +49,9 @@ class OffsetCommitter {
   }
 }
 
-export interface AppendOptions {
+export interface AppendOptions extends StagedAppend {
+  /** The staging file. */
   path: string;
-  /** Where the bytes go: the upload's durable offset. */
-  offset: number;
-  /** Bytes past this total are dropped (overflow); null: no declared length yet. */
-  length: number | null;
-  /** Commit at least this often (bytes), in the background. */
-  durableEvery: number;
-  /** Records the durable offset (the upload row). */
-  commit: (offset: number) => Promise<void>;
 }
 
 export interface Appended {

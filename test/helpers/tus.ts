@@ -14,6 +14,7 @@ export type UploadSummary = {
   rows_failed: number;
   errors: { line: number; code: string; order_id?: string; field?: string }[];
   errors_truncated: boolean;
+  error: string | null;
 };
 
 export async function withProducts(s: TestServer, key: string) {
@@ -79,6 +80,6 @@ export async function completed(url: string, key: string, timeoutMs = 20_000): P
     timeoutMs,
     'upload to complete',
   );
-  expect(last!.state).toBe('complete');
+  expect(last!.state, `the upload ended ${last!.state}: ${last!.error}`).toBe('complete');
   return last!;
 }

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PreparedBackend, SERVER_BACKENDS } from '../helpers/backends.js';
-import { countRows, ndjson, order } from '../helpers/data.js';
+import { ndjson, order } from '../helpers/data.js';
 import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { completed, create, patch, summary, withProducts } from '../helpers/tus.js';
 
@@ -264,7 +264,7 @@ for (const backend of SERVER_BACKENDS)
       });
     });
 
-    describe.skipIf(backend.name === 'postgres')('tus uploads (not on PostgreSQL yet)', () => {
+    describe('tus uploads', () => {
       it('a gzip bomb fails fast: the ratio is taken against what the decoder consumed', async () => {
         // 2 GiB of blank lines in ~2 MB of gzip: past the 100x ratio at once
         const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024, 10), { level: 9 });
@@ -287,7 +287,7 @@ for (const backend of SERVER_BACKENDS)
         const url = await create(s, key, zip.byteLength);
         expect((await patch(url, key, 0, zip)).status).toBe(204);
         expect(await completed(url, key)).toMatchObject({ rows_inserted: 25 });
-        expect(countRows(s.dataDir, tenantId, 'orders')).toBeGreaterThan(25);
+        expect(await prepared.rowCount(s.dataDir, tenantId, 'orders')).toBeGreaterThan(25);
       });
     });
   });

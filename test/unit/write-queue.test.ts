@@ -126,6 +126,41 @@ describe('ShardWriteQueue (group commit)', () => {
     expect(inOrder).toEqual(seqs);
   });
 
+  it("with several writers, an upload's next chunk waits for the task writing its previous one; others pass it", async () => {
+    const { pool, tasks } = fakePool(allInserted);
+    const queue = new ShardWriteQueue(pool, { commitRows: 40, writersPerShard: 2 });
+    const chunk = (uploadId: string, n: number) => ({
+      ...part(`upload:${uploadId}`, 10),
+      upload: {
+        uploadId,
+        parsed: emptySummary(),
+        firstLine: n * 10 + 1,
+        lines: 10,
+        startOffset: n * 100,
+        endOffset: (n + 1) * 100,
+      },
+    });
+    const writes = [
+      queue.write(1, chunk('u1', 0)),
+      queue.write(1, chunk('u1', 1)),
+      queue.write(1, chunk('u1', 2)),
+      queue.write(1, part('plain', 10)),
+    ];
+    // one writer took u1's first chunk; the second passed over u1's next chunks to the plain part
+    expect(tasks.map((t) => t.input.parts.map((p) => p.requestId))).toEqual([['upload:u1'], ['plain']]);
+    tasks[1]!.release();
+    await flush();
+    // a free writer, but u1's next chunks still wait for their predecessor
+    expect(tasks).toHaveLength(2);
+    expect(queue.waiting).toBe(2);
+    tasks[0]!.release();
+    await flush();
+    expect(tasks[2]!.input.parts.map((p) => p.upload?.startOffset)).toEqual([100, 200]);
+    tasks[2]!.release();
+    await Promise.all(writes);
+    expect(queue.waiting).toBe(0);
+  });
+
   it("a part's failure rejects only that part's promise, keeping the error's name and code", async () => {
     const { pool, tasks } = fakePool((input) => ({
       outcomes: input.parts.map((p) =>

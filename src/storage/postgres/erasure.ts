@@ -1,9 +1,9 @@
 /**
  * GDPR erasure on PostgreSQL (issue 17), the same answer as SQLite's (workers/privacy.ts): the customer
  * row keeps its id, so orders and aggregates do not change, but its customer_id, name and email become
- * tokens; stored idempotent responses quoting them are purged; an audit row is written; all in one
- * transaction. Then, once the transactions older than it have ended (they may still see the old
- * versions), the tenant's customers and idempotency partitions are rewritten (`VACUUM FULL`, one tenant's
+ * tokens; stored idempotent responses and upload error logs quoting them are purged; an audit row is
+ * written; all in one transaction. Then, once the transactions older than it have ended (they may still see
+ * the old versions), the tenant's customers, idempotency and upload error partitions are rewritten (`VACUUM FULL`, one tenant's
  * partitions only, so no other tenant waits), which leaves the old row versions and index entries out of
  * the table files, as SQLite's secure_delete does. What PostgreSQL keeps beyond that: the WAL
  * segments and base backups that still hold old page images, until they are recycled or expire
@@ -41,15 +41,23 @@ export async function pgEraseCustomer(
       return null;
     }
     let idem = 0;
+    let uploads = 0;
     let orders = 0;
     for (const c of rows) {
       let purged = 0;
+      let purgedErrors = 0;
       for (const pii of [c.email, c.name, c.customer_id]) {
         const deleted = await client.query(
           'DELETE FROM idempotency_keys WHERE tenant_id = $1 AND strpos(response_body, $2) > 0',
           [tenantId, pii],
         );
         purged += deleted.rowCount ?? 0;
+        // an upload's error log quotes the rows it refused
+        const errors = await client.query(
+          'DELETE FROM upload_errors WHERE tenant_id = $1 AND (strpos(message, $2) > 0 OR order_id = $2)',
+          [tenantId, pii],
+        );
+        purgedErrors += errors.rowCount ?? 0;
       }
       await client.query(
         `UPDATE customers SET customer_id = 'erased:' || customer_pk, name = '[erased]',
@@ -60,10 +68,11 @@ export async function pgEraseCustomer(
       await client.query(
         `INSERT INTO customer_erasures (tenant_id, customer_pk, erased_at, request_id, matched_by,
                                         purged_idempotency_responses, purged_upload_errors)
-         VALUES ($1, $2, to_timestamp($3::float8 / 1000), $4, $5, $6, 0)`,
-        [tenantId, c.pk, now, requestId, by, purged],
+         VALUES ($1, $2, to_timestamp($3::float8 / 1000), $4, $5, $6, $7)`,
+        [tenantId, c.pk, now, requestId, by, purged, purgedErrors],
       );
       idem += purged;
+      uploads += purgedErrors;
       const counted = await client.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM orders WHERE tenant_id = $1 AND customer_pk = $2',
         [tenantId, c.pk],
@@ -75,8 +84,8 @@ export async function pgEraseCustomer(
       customer_pks: rows.map((r) => r.pk),
       orders_kept: orders,
       purged_idempotency_responses: idem,
-      // uploads and exports are not on PostgreSQL yet: no upload error log or export file can hold the PII
-      purged_upload_errors: 0,
+      purged_upload_errors: uploads,
+      // export jobs are not on PostgreSQL yet: no export file can hold the PII
       exports_containing: [],
     };
   } catch (error) {
@@ -84,7 +93,7 @@ export async function pgEraseCustomer(
     throw error;
   }
   await olderSnapshotsGone(client);
-  for (const table of ['customers', 'idempotency_keys'])
+  for (const table of ['customers', 'idempotency_keys', 'upload_errors'])
     await client.query(`VACUUM (FULL) ${client.escapeIdentifier(partitionName(table, tenantId))}`);
   return result;
 }
