@@ -24,8 +24,9 @@ import { AnomalyBus } from './prices/anomaly-bus.js';
 import { listenForAnomalies } from './prices/anomaly-notifications.js';
 import type { AppDeps } from './routes/deps.js';
 import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
-import { ALIVE_MS, registerBoot } from './storage/postgres/boots.js';
+import { HEARTBEAT_MS, registerBoot } from './storage/postgres/boots.js';
 import { startBucketSweep } from './storage/postgres/rate-buckets.js';
+import { orphanedUploads } from './storage/postgres/uploads.js';
 import { prepareShard } from './storage/shards.js';
 import { TenantDirectory } from './storage/tenant-directory.js';
 import { FileStaging } from './uploads/file-staging.js';
@@ -157,6 +158,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       sweepIntervalMs: Math.min(60_000, config.export.retentionS * 1000),
     },
   });
+  const shared = opened.postgres;
   const uploads = new UploadJobs({
     pool,
     writes,
@@ -165,9 +167,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     tenantIds: uploadTenantIds,
     budget: admission.ingestBudget,
     // on PostgreSQL an upload's bytes are rows any server behind a load balancer reads and writes
-    staging: opened.postgres ? new PostgresStaging(opened.postgres) : new FileStaging(config.server.dataDir),
+    staging: shared ? new PostgresStaging(shared) : new FileStaging(config.server.dataDir),
     bootId,
-    adoptEveryMs: opened.postgres ? ALIVE_MS : null,
+    // an upload a stopped server left is picked up ALIVE_MS after its last heartbeat, give or take this
+    adoptEveryMs: shared ? HEARTBEAT_MS : null,
+    ...(shared ? { findUnfinished: () => orphanedUploads(shared) } : {}),
   });
   /** Aborted when shutdown stops waiting: bodies still arriving end, and their requests answer 503 with counts. */
   const shutdown = new AbortController();

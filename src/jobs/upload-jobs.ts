@@ -34,6 +34,7 @@ export class UploadJobs {
   private readonly staging: UploadStaging;
   private readonly bootId: string;
   private readonly adoptEveryMs: number | null;
+  private readonly findUnfinished: () => Promise<{ tenantId: number; row: UploadRow }[]>;
 
   constructor(init: {
     pool: WorkerPool;
@@ -53,6 +54,11 @@ export class UploadJobs {
      * that stopped, and process them here. Null with one server per data directory.
      */
     adoptEveryMs: number | null;
+    /**
+     * The unfinished uploads to process here, over every tenant at once (PostgreSQL: those no live server
+     * processes). Without it, each tenant's are asked for in turn (SQLite: all of them, at start).
+     */
+    findUnfinished?: () => Promise<{ tenantId: number; row: UploadRow }[]>;
   }) {
     ({
       pool: this.pool,
@@ -65,6 +71,7 @@ export class UploadJobs {
       bootId: this.bootId,
       adoptEveryMs: this.adoptEveryMs,
     } = init);
+    this.findUnfinished = init.findUnfinished ?? (() => this.unfinishedPerTenant());
   }
 
   get ttlMs(): number {
@@ -85,7 +92,7 @@ export class UploadJobs {
    * The in-memory record of an unfinished upload (loaded on first use, brought up to what `row` says other
    * servers received), and its processing started here unless another live server processes it.
    */
-  track(row: UploadRow, tenantId: number): ActiveUpload {
+  track(row: UploadRow, tenantId: number, onClaimed: () => void = () => {}): ActiveUpload {
     let upload = this.active.get(row.upload_id);
     if (!upload) {
       upload = {
@@ -106,7 +113,7 @@ export class UploadJobs {
     const unfinished = row.state === 'receiving' || row.state === 'processing';
     if (unfinished && !upload.processing && !this.stopped) {
       const started = upload;
-      upload.processing = this.claimThenProcess(started, row).finally(() => {
+      upload.processing = this.claimThenProcess(started, row, onClaimed).finally(() => {
         started.processing = null;
         if (this.active.get(started.uploadId) === started) this.active.delete(started.uploadId);
       });
@@ -115,7 +122,7 @@ export class UploadJobs {
   }
 
   /** Processes the upload here if this server may (always on SQLite; on PostgreSQL, unless another does). */
-  private async claimThenProcess(upload: ActiveUpload, row: UploadRow): Promise<void> {
+  private async claimThenProcess(upload: ActiveUpload, row: UploadRow, onClaimed: () => void): Promise<void> {
     const claimed = await this.pool
       .run('claimUpload', {
         requestId: `upload:${upload.uploadId}`,
@@ -127,7 +134,9 @@ export class UploadJobs {
         this.log.warn({ err: error, upload_id: upload.uploadId }, 'claiming an upload failed');
         return false;
       });
-    if (claimed) await this.process(upload, row);
+    if (!claimed) return;
+    onClaimed();
+    await this.process(upload, row);
   }
 
   get(uploadId: string): ActiveUpload | undefined {
@@ -280,20 +289,34 @@ export class UploadJobs {
     }
   }
 
-  /** Processes here the unfinished uploads nobody processes (SQLite: all of them, at start). */
-  private async adopt(): Promise<void> {
+  /** Each tenant's unfinished uploads, asked of its store in turn (a tenant that cannot answer is skipped). */
+  private async unfinishedPerTenant(): Promise<{ tenantId: number; row: UploadRow }[]> {
+    const found: { tenantId: number; row: UploadRow }[] = [];
     for (const tenantId of this.tenantIds()) {
-      let rows: UploadRow[];
       try {
-        rows = await this.pool.run('unfinishedUploads', { requestId: 'boot', tenantId });
+        const rows = await this.pool.run('unfinishedUploads', { requestId: 'boot', tenantId });
+        for (const row of rows) found.push({ tenantId, row });
       } catch (error) {
         this.log.error({ err: error, tenant_id: tenantId }, 'cannot read unfinished uploads; skipped');
-        continue;
       }
-      for (const row of rows) {
-        if (this.stopped) return;
-        if (this.active.get(row.upload_id)?.processing) continue; // already processed here
-        await this.staging.restore(tenantId, row);
+    }
+    return found;
+  }
+
+  /** Processes here the unfinished uploads nobody processes (SQLite: all of them, at start). */
+  private async adopt(): Promise<void> {
+    let unfinished: { tenantId: number; row: UploadRow }[];
+    try {
+      unfinished = await this.findUnfinished();
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot look for unfinished uploads');
+      return;
+    }
+    for (const { tenantId, row } of unfinished) {
+      if (this.stopped) return;
+      if (this.active.get(row.upload_id)?.processing) continue; // already processed here
+      await this.staging.restore(tenantId, row);
+      this.track(row, tenantId, () =>
         this.log.info(
           {
             tenant_id: tenantId,
@@ -302,9 +325,8 @@ export class UploadJobs {
             processed: row.processed_offset,
           },
           'upload resumed',
-        );
-        this.track(row, tenantId);
-      }
+        ),
+      );
     }
   }
 

@@ -169,16 +169,9 @@ export class PgUploadStore {
     }));
   }
 
-  /** Unfinished uploads no live server is processing (a server killed mid-upload left them). */
+  /** The tenant's unfinished uploads no live server is processing (a server killed mid-upload left them). */
   async orphaned(): Promise<UploadRow[]> {
-    const { rows } = await this.client.query<UploadRow>(
-      `SELECT ${ROW} FROM uploads
-        WHERE tenant_id = $1 AND state IN ('receiving', 'processing')
-          AND (processor_boot IS NULL OR NOT ${processorAlive(2)})
-        ORDER BY created_at`,
-      [this.tenantId, ALIVE_MS],
-    );
-    return rows;
+    return (await orphanedUploads(this.client, this.tenantId)).map((o) => o.row);
   }
 
   /**
@@ -215,4 +208,22 @@ export class PgUploadStore {
       uploadIds,
     ]);
   }
+}
+
+/**
+ * Unfinished uploads no live server is processing, of one tenant or of every tenant in one query (what a
+ * server looks for every few seconds: one statement, however many tenants there are).
+ */
+export async function orphanedUploads(
+  db: pg.ClientBase | pg.Pool,
+  tenantId?: number,
+): Promise<{ tenantId: number; row: UploadRow }[]> {
+  const { rows } = await db.query<UploadRow & { tenant_id: number }>(
+    `SELECT tenant_id, ${ROW} FROM uploads
+      WHERE state IN ('receiving', 'processing') AND (processor_boot IS NULL OR NOT ${processorAlive(1)})
+        AND ($2::integer IS NULL OR tenant_id = $2)
+      ORDER BY created_at`,
+    [ALIVE_MS, tenantId ?? null],
+  );
+  return rows.map(({ tenant_id, ...row }) => ({ tenantId: tenant_id, row }));
 }
