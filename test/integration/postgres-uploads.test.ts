@@ -112,6 +112,48 @@ describe.skipIf(unavailable !== null)('uploads on two servers sharing PostgreSQL
     expect(await ordersOf('RACE')).toBe(total);
   });
 
+  it("erasing a customer purges the upload error log's lines quoting them, and the audit row counts them", async () => {
+    const zelda = {
+      customer_id: 'C-zelda-up',
+      customer_name: 'Zelda Up',
+      customer_email: 'zelda.up@hyrule.example',
+    };
+    const [good] = makeOrders(1, 'GDPRUP');
+    const body = Buffer.from(ndjson([{ ...good, ...zelda }]));
+    const url = await create(a, tenant.api_key, body.length);
+    expect((await patch(url, tenant.api_key, 0, body)).status).toBe(204);
+    await completed(url, tenant.api_key);
+    const id = url.split('/').pop()!;
+    // a refused line whose message quotes the customer's email (as a schema message quotes what it received)
+    const client = await schema.connect();
+    try {
+      await client.query(
+        `INSERT INTO upload_errors (tenant_id, upload_id, line, order_id, code, field, message) VALUES
+           ($1, $2, 7, 'GDPRUP-x', 'invalid_field', 'customer_email', 'Invalid email: Received "zelda.up@hyrule.example"'),
+           ($1, $2, 8, 'GDPRUP-y', 'invalid_field', 'created_at', 'Invalid date')`,
+        [tenant.tenant_id, id],
+      );
+      const erased = await fetch(`${b.url}/api/v1/tenants/${tenant.tenant_id}/customers/C-zelda-up`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${tenant.api_key}` },
+      });
+      expect(erased.status).toBe(200);
+      expect(await erased.json()).toMatchObject({ erased: true, purged_upload_errors: 1 });
+      const left = await client.query(
+        'SELECT line FROM upload_errors WHERE tenant_id = $1 AND upload_id = $2',
+        [tenant.tenant_id, id],
+      );
+      expect(left.rows.map((r) => Number(r.line))).toEqual([8]);
+      const audit = await client.query(
+        `SELECT purged_upload_errors FROM customer_erasures WHERE tenant_id = $1 ORDER BY erasure_id DESC LIMIT 1`,
+        [tenant.tenant_id],
+      );
+      expect(audit.rows[0].purged_upload_errors).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('a server killed while processing an upload leaves it to the other, which finishes it unasked', async () => {
     const c = await startServer({ args });
     const total = 40_000;
