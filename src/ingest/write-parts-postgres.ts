@@ -186,6 +186,9 @@ export async function writePartsOnPostgres(
         largest = Math.max(largest, rows);
         obs.record('ingest_transaction_rows', {}, rows);
       } catch {
+        // a rollback takes the session's staging tables with it when its transaction created them: the
+        // writers create them again (IF NOT EXISTS) rather than trust that they exist
+        writers = pgWriters(client, tenantId);
         for (let i = 0; i < group.length; i++) {
           try {
             const [summary] = await onFreshConnection(() =>
@@ -194,6 +197,7 @@ export async function writePartsOnPostgres(
             outcomes[next + i] = { ok: true, summary: summary! };
           } catch (error) {
             outcomes[next + i] = { ok: false, error: serializeError(error) };
+            writers = pgWriters(client, tenantId);
           }
           transactions++;
         }

@@ -35,6 +35,19 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     await schema?.drop();
   });
 
+  /** deadlocks PostgreSQL found in this database so far */
+  const deadlocks = async () => {
+    const c = await schema.connect();
+    try {
+      const { rows } = await c.query<{ deadlocks: string }>(
+        'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
+      );
+      return Number(rows[0]!.deadlocks);
+    } finally {
+      await c.end();
+    }
+  };
+
   const admin = (s: TestServer, path: string, init: RequestInit = {}) =>
     fetch(`${s.url}/api/v1/admin${path}`, {
       ...init,
@@ -77,17 +90,6 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         body: ndjson(rows),
       });
     const [ORDERS, CUSTOMERS] = [40_000, 10_000];
-    const deadlocks = async () => {
-      const c = await schema.connect();
-      try {
-        const { rows } = await c.query<{ deadlocks: string }>(
-          'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
-        );
-        return Number(rows[0]!.deadlocks);
-      } finally {
-        await c.end();
-      }
-    };
     const deadlocksBefore = await deadlocks();
     const products = await post(a, 'products', [product(1), product(2), product(3)]);
     expect(await products.json()).toMatchObject({ rows_inserted: 3, rows_failed: 0 });
@@ -347,6 +349,39 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('creates tenants while another tenant loads orders: no deadlock, nothing refused', async () => {
+    const t = await a.createTenant('loading');
+    const post = (s: TestServer, kind: string, rows: unknown[]) =>
+      fetch(`${s.url}/api/v1/ingest/${kind}/`, {
+        method: 'POST',
+        headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+        body: ndjson(rows),
+      });
+    // makeOrders names products 1 to 8
+    const products = Array.from({ length: 8 }, (_, i) => product(i + 1));
+    expect((await post(a, 'products', products)).status).toBe(200);
+    const before = await deadlocks();
+    // a tenant's partitions are created while the other tenant's writer transactions read products and
+    // write customers, orders and items (both servers, two writers each)
+    const loads = Array.from({ length: 8 }, (_, i) =>
+      post(i % 2 ? a : b, 'orders', makeOrders(4000, `LOAD${i}`, i + 1)),
+    );
+    const created: Promise<Response>[] = [];
+    for (let i = 0; i < 12; i++) {
+      created.push(
+        admin(i % 2 ? a : b, '/tenants', { method: 'POST', body: JSON.stringify({ name: `busy-${i}` }) }),
+      );
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    const answers = await Promise.all(loads);
+    for (const res of answers) expect(res.status, await res.clone().text()).toBe(200);
+    for (const res of answers)
+      expect(await res.json()).toMatchObject({ rows_inserted: 4000, rows_failed: 0 });
+    for (const res of await Promise.all(created)) expect(res.status, await res.text()).toBe(201);
+    await new Promise((r) => setTimeout(r, 600)); // the statistics of ended backends reach the view
+    expect((await deadlocks()) - before).toBe(0);
   });
 
   it('erases a customer: tokens in the row, orders kept, not found by search, and the old values gone from the table and index files', async () => {

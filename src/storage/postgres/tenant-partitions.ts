@@ -21,11 +21,25 @@ export async function partitionedTables(client: ClientBase): Promise<string[]> {
   return rows.map((r) => r.table);
 }
 
-function createPartition(client: ClientBase, table: string, tenant: number): Promise<unknown> {
-  const partition = client.escapeIdentifier(partitionName(table, tenant));
-  return client.query(
-    `CREATE TABLE IF NOT EXISTS ${partition} PARTITION OF ${client.escapeIdentifier(table)} FOR VALUES IN (${tenant})`,
+/**
+ * Creates the tenant's partition of `table` as a table of its own, then attaches it. `CREATE TABLE … PARTITION
+ * OF` locks the parent ACCESS EXCLUSIVE until the tenant's transaction commits, and a tenant's partitions are
+ * created table after table: every other tenant's reads and writes of those tables wait behind it, and a
+ * writer holding one parent while it waits for another closes a cycle (a tenant created during another's
+ * load deadlocked; test/integration/postgres-server.test.ts). ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE
+ * on the parent, which no read or write conflicts with; the new table is empty, so checking it is free.
+ */
+async function createPartition(client: ClientBase, table: string, tenant: number): Promise<void> {
+  const name = partitionName(table, tenant);
+  const partition = client.escapeIdentifier(name);
+  const parent = client.escapeIdentifier(table);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${partition}
+       (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE)`,
   );
+  const attached = await client.query('SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1)', [name]);
+  if (attached.rowCount === 0)
+    await client.query(`ALTER TABLE ${parent} ATTACH PARTITION ${partition} FOR VALUES IN (${tenant})`);
 }
 
 /** Creates the tenant's partition of every partitioned table (those it has already are kept), with the tenant. */
