@@ -92,7 +92,7 @@ export class UploadJobs {
    * The in-memory record of an unfinished upload (loaded on first use, brought up to what `row` says other
    * servers received), and its processing started here unless another live server processes it.
    */
-  track(row: UploadRow, tenantId: number, onClaimed: () => void = () => {}): ActiveUpload {
+  track(row: UploadRow, tenantId: number): ActiveUpload {
     let upload = this.active.get(row.upload_id);
     if (!upload) {
       upload = {
@@ -113,7 +113,7 @@ export class UploadJobs {
     const unfinished = row.state === 'receiving' || row.state === 'processing';
     if (unfinished && !upload.processing && !this.stopped) {
       const started = upload;
-      upload.processing = this.claimThenProcess(started, row, onClaimed).finally(() => {
+      upload.processing = this.claimThenProcess(started, row).finally(() => {
         started.processing = null;
         if (this.active.get(started.uploadId) === started) this.active.delete(started.uploadId);
       });
@@ -121,8 +121,12 @@ export class UploadJobs {
     return upload;
   }
 
-  /** Processes the upload here if this server may (always on SQLite; on PostgreSQL, unless another does). */
-  private async claimThenProcess(upload: ActiveUpload, row: UploadRow, onClaimed: () => void): Promise<void> {
+  /**
+   * Processes the upload here if this server may (always on SQLite; on PostgreSQL, unless another does).
+   * One that already holds bytes is being resumed: after a restart, a storage failure, or from a server that
+   * stopped.
+   */
+  private async claimThenProcess(upload: ActiveUpload, row: UploadRow): Promise<void> {
     const claimed = await this.pool
       .run('claimUpload', {
         requestId: `upload:${upload.uploadId}`,
@@ -135,7 +139,16 @@ export class UploadJobs {
         return false;
       });
     if (!claimed) return;
-    onClaimed();
+    if (row.received_offset > 0)
+      this.log.info(
+        {
+          tenant_id: upload.tenantId,
+          upload_id: upload.uploadId,
+          received: row.received_offset,
+          processed: row.processed_offset,
+        },
+        'upload resumed',
+      );
     await this.process(upload, row);
   }
 
@@ -316,17 +329,7 @@ export class UploadJobs {
       if (this.stopped) return;
       if (this.active.get(row.upload_id)?.processing) continue; // already processed here
       await this.staging.restore(tenantId, row);
-      this.track(row, tenantId, () =>
-        this.log.info(
-          {
-            tenant_id: tenantId,
-            upload_id: row.upload_id,
-            received: row.received_offset,
-            processed: row.processed_offset,
-          },
-          'upload resumed',
-        ),
-      );
+      this.track(row, tenantId);
     }
   }
 

@@ -711,8 +711,8 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
   it('answers 501 storage_not_supported for what is not on PostgreSQL yet, with the request id', async () => {
     const t = await a.createTenant('rest');
     for (const [method, path, headers] of [
-      ['POST', '/api/v1/ingest/orders/uploads', {}],
       ['GET', `/api/v1/tenants/${t.tenant_id}/reports/export/missing`, {}],
+      ['GET', `/api/v1/tenants/${t.tenant_id}/reports/exports`, {}],
     ] as const) {
       const res = await fetch(`${a.url}${path}`, { method, headers: auth(t.api_key, headers) });
       expect(res.status, path).toBe(501);
