@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { RowError } from '../src/domain/order-schema.js';
-import { firstExceeded, type Quoted, type UploadQuota } from '../src/domain/quota.js';
+import { type Quoted, type UploadQuota, uploadOverQuota } from '../src/domain/quota.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { PgUploadStore } from '../src/storage/postgres/uploads.js';
 import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
@@ -52,11 +52,7 @@ export const createUpload = defineTask(
       input.tenantId,
       { locked: true, rerunnable: false },
       (uploads) => {
-        const use = uploads.usage();
-        const over = firstExceeded<UploadQuota>({
-          uploads: { used: use.open, limit: input.limits.uploads, adding: 1 },
-          bytes: { used: use.declaredBytes, limit: input.limits.bytes, adding: input.length ?? 0 },
-        });
+        const over = uploadOverQuota(uploads.usage(), input.limits, input.length);
         if (over) return { ok: false, ...over };
         uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs);
         return { ok: true, value: uploads.get(input.uploadId)! };

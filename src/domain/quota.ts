@@ -23,3 +23,15 @@ export type ExportQuota = 'jobs' | 'bytes';
 
 /** An upload is refused past the tenant's open uploads, or the bytes they declare. */
 export type UploadQuota = 'uploads' | 'bytes';
+
+/** The upload quota a new upload of `length` declared bytes (null: deferred) would exceed, or null. */
+export function uploadOverQuota(
+  use: { open: number; declaredBytes: number },
+  limits: { uploads: number; bytes: number },
+  length: number | null,
+): { quota: UploadQuota; use: QuotaUse } | null {
+  return firstExceeded<UploadQuota>({
+    uploads: { used: use.open, limit: limits.uploads, adding: 1 },
+    bytes: { used: use.declaredBytes, limit: limits.bytes, adding: length ?? 0 },
+  });
+}

@@ -35,6 +35,37 @@ export interface UploadCursor {
   linesSeen: number;
 }
 
+/** What a chunk moves on the upload's row, in the order both stores' UPDATE statements name the columns. */
+export function advanceValues(cursor: UploadCursor, part: ChunkSummary): number[] {
+  return [
+    cursor.processedOffset,
+    cursor.linesSeen,
+    part.received,
+    part.inserted,
+    part.duplicate,
+    part.failed,
+  ];
+}
+
+/** An upload_errors row as the summary's error (absent fields left out, as the ingest summary has them). */
+export interface StoredRowError {
+  line: number;
+  order_id: string | null;
+  code: string;
+  field: string | null;
+  message: string;
+}
+
+export function rowErrorOf(e: StoredRowError): RowError {
+  return {
+    line: e.line,
+    ...(e.order_id !== null ? { order_id: e.order_id } : {}),
+    code: e.code,
+    ...(e.field !== null ? { field: e.field } : {}),
+    message: e.message,
+  };
+}
+
 /** The uploads and upload_errors tables of one shard. */
 export class UploadStore {
   constructor(private readonly db: Database) {}
@@ -92,16 +123,7 @@ export class UploadStore {
            updated_at = ?
          WHERE upload_id = ?`,
       )
-      .run(
-        cursor.processedOffset,
-        cursor.linesSeen,
-        part.received,
-        part.inserted,
-        part.duplicate,
-        part.failed,
-        now,
-        uploadId,
-      );
+      .run(...advanceValues(cursor, part), now, uploadId);
     const insert = this.db.prepare(
       `INSERT OR IGNORE INTO upload_errors (upload_id, line, order_id, code, field, message)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -127,20 +149,8 @@ export class UploadStore {
         .prepare(
           'SELECT line, order_id, code, field, message FROM upload_errors WHERE upload_id = ? ORDER BY line, code LIMIT ?',
         )
-        .all(uploadId, limit) as {
-        line: number;
-        order_id: string | null;
-        code: string;
-        field: string | null;
-        message: string;
-      }[]
-    ).map((e) => ({
-      line: e.line,
-      ...(e.order_id !== null ? { order_id: e.order_id } : {}),
-      code: e.code,
-      ...(e.field !== null ? { field: e.field } : {}),
-      message: e.message,
-    }));
+        .all(uploadId, limit) as StoredRowError[]
+    ).map(rowErrorOf);
   }
 
   unfinished(): UploadRow[] {

@@ -8,8 +8,14 @@
 import type pg from 'pg';
 import type { ChunkSummary } from '../../domain/ingest-kinds.js';
 import type { RowError } from '../../domain/order-schema.js';
-import { firstExceeded, type Quoted, type UploadQuota } from '../../domain/quota.js';
-import type { UploadCursor, UploadRow } from '../upload-store.js';
+import { type Quoted, type UploadQuota, uploadOverQuota } from '../../domain/quota.js';
+import {
+  advanceValues,
+  rowErrorOf,
+  type StoredRowError,
+  type UploadCursor,
+  type UploadRow,
+} from '../upload-store.js';
 import { ALIVE_MS } from './boots.js';
 import { inTransaction } from './transaction.js';
 
@@ -50,17 +56,14 @@ export class PgUploadStore {
       const t = this.tenantId;
       await this.client.query('SELECT pg_advisory_xact_lock($1, $2)', [UPLOAD_QUOTA_LOCK, t]);
       const use = (
-        await this.client.query<{ open: number; declared: number }>(
+        await this.client.query<{ open: number; declaredBytes: number }>(
           `SELECT count(*)::float8 AS open,
-                  coalesce(sum(coalesce(upload_length, received_offset)), 0)::float8 AS declared
+                  coalesce(sum(coalesce(upload_length, received_offset)), 0)::float8 AS "declaredBytes"
              FROM uploads WHERE tenant_id = $1 AND state IN ('receiving', 'processing')`,
           [t],
         )
       ).rows[0]!;
-      const over = firstExceeded<UploadQuota>({
-        uploads: { used: use.open, limit: limits.uploads, adding: 1 },
-        bytes: { used: use.declared, limit: limits.bytes, adding: length ?? 0 },
-      });
+      const over = uploadOverQuota(use, limits, length);
       if (over) return { ok: false, ...over };
       const { rows } = await this.client.query<UploadRow>(
         `INSERT INTO uploads (tenant_id, upload_id, upload_length, metadata, state, created_at, updated_at, expires_at)
@@ -109,17 +112,7 @@ export class PgUploadStore {
          rows_inserted = rows_inserted + $6, rows_duplicate = rows_duplicate + $7, rows_failed = rows_failed + $8,
          updated_at = ${at(9)}
        WHERE tenant_id = $1 AND upload_id = $2`,
-      [
-        t,
-        uploadId,
-        cursor.processedOffset,
-        cursor.linesSeen,
-        part.received,
-        part.inserted,
-        part.duplicate,
-        part.failed,
-        now,
-      ],
+      [t, uploadId, ...advanceValues(cursor, part), now],
     );
     if (part.errors.length === 0) return;
     await this.client.query(
@@ -149,24 +142,12 @@ export class PgUploadStore {
   }
 
   async errors(uploadId: string, limit: number): Promise<RowError[]> {
-    const { rows } = await this.client.query<{
-      line: number;
-      order_id: string | null;
-      code: string;
-      field: string | null;
-      message: string;
-    }>(
+    const { rows } = await this.client.query<StoredRowError>(
       `SELECT line::float8 AS line, order_id, code, field, message FROM upload_errors
         WHERE tenant_id = $1 AND upload_id = $2 ORDER BY line, code LIMIT $3`,
       [this.tenantId, uploadId, limit],
     );
-    return rows.map((e) => ({
-      line: e.line,
-      ...(e.order_id !== null ? { order_id: e.order_id } : {}),
-      code: e.code,
-      ...(e.field !== null ? { field: e.field } : {}),
-      message: e.message,
-    }));
+    return rows.map(rowErrorOf);
   }
 
   /** The tenant's unfinished uploads no live server is processing (a server killed mid-upload left them). */
