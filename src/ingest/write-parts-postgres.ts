@@ -39,29 +39,55 @@ function pgWriters(client: pg.PoolClient, tenantId: number): PgWriters {
   };
 }
 
-async function applyPart(writers: PgWriters, obs: ObservationBuffer, part: WritePart): Promise<ChunkSummary> {
+/** A part written in the open transaction: its summary, and for an upload chunk the cursor move still to make. */
+interface Applied {
+  summary: ChunkSummary;
+  moveCursor?: () => Promise<void>;
+}
+
+/**
+ * Writes one part inside the open transaction. An upload chunk's cursor is checked before its rows are
+ * written, and moved (its row locked, checked again) only after every part of the transaction is written:
+ * the upload's row is then locked from there to the commit, not for the whole transaction, since a PATCH
+ * moves `received_offset` on the same row with every piece it stores (src/uploads/postgres-staging.ts).
+ */
+async function applyPart(
+  writers: PgWriters,
+  obs: ObservationBuffer,
+  part: WritePart,
+  /** where an upload's cursor will stand once this transaction's earlier chunks of it move it */
+  cursors: Map<string, number>,
+): Promise<Applied> {
   const { upload } = part;
   const summary = upload ? { ...upload.parsed, errors: [...upload.parsed.errors] } : emptySummary();
   const fail = failureRecorder({ obs }, summary, part.maxErrors);
   const batch = decodeBatch(part.kind, part.rows);
-  if (upload) {
-    // the upload's row locked for the transaction: its cursor moves only from where the last chunk left it
-    const row = await writers.uploads.get(upload.uploadId, { lock: true });
-    if (!row || row.state === 'terminated') return summary; // terminated meanwhile: nothing more is written
-    if (row.processed_offset !== upload.startOffset)
-      throw new UploadCursorGap(upload.uploadId, row.processed_offset, upload.startOffset);
-  }
+  const cursorAt = async (lock: boolean) => {
+    const row = await writers.uploads.get(upload!.uploadId, { lock });
+    if (!row || row.state === 'terminated') return null; // terminated meanwhile: nothing more is written
+    // its cursor moves only from where the chunk before it left it (or will, earlier in this transaction)
+    const at = lock ? row.processed_offset : (cursors.get(upload!.uploadId) ?? row.processed_offset);
+    if (at !== upload!.startOffset) throw new UploadCursorGap(upload!.uploadId, at, upload!.startOffset);
+    return row;
+  };
+  if (upload && !(await cursorAt(false))) return { summary };
+  if (upload) cursors.set(upload.uploadId, upload.endOffset);
   if (batch.kind === 'orders') {
     const seq = () => part.seq;
     countOrders(batch, await writers.orders.write(batch.records, Date.now(), seq), summary, fail);
-    if (upload)
-      await writers.uploads.advance(
-        upload.uploadId,
-        { processedOffset: upload.endOffset, linesSeen: upload.firstLine - 1 + upload.lines },
-        summary,
-        Date.now(),
-      );
-    return summary;
+    if (!upload) return { summary };
+    return {
+      summary,
+      moveCursor: async () => {
+        if (!(await cursorAt(true))) return;
+        await writers.uploads.advance(
+          upload.uploadId,
+          { processedOffset: upload.endOffset, linesSeen: upload.firstLine - 1 + upload.lines },
+          summary,
+          Date.now(),
+        );
+      },
+    };
   }
   const rows = batch.rows.map((p) => p.row);
   const out =
@@ -72,7 +98,7 @@ async function applyPart(writers: PgWriters, obs: ObservationBuffer, part: Write
         : await writers.history.writeStock(rows as never);
   summary.inserted += out.inserted;
   summary.duplicate += rows.length - out.inserted;
-  return summary;
+  return { summary };
 }
 
 /**
@@ -126,9 +152,12 @@ async function inOneTransaction(
   return inTransaction(client, async () => {
     if (parts.every((p) => p.kind === 'orders' && !p.upload))
       return writeOrderParts(writers.orders, obs, parts);
-    const summaries: ChunkSummary[] = [];
-    for (const part of parts) summaries.push(await applyPart(writers, obs, part));
-    return summaries;
+    const applied: Applied[] = [];
+    const cursors = new Map<string, number>();
+    for (const part of parts) applied.push(await applyPart(writers, obs, part, cursors));
+    // upload cursors last, in the parts' order (see applyPart)
+    for (const { moveCursor } of applied) await moveCursor?.();
+    return applied.map((a) => a.summary);
   });
 }
 
