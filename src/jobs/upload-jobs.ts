@@ -4,7 +4,7 @@ import type { ShardWriteQueue } from '../ingest/write-queue.js';
 import type { Logger } from '../obs/logger.js';
 import type { WorkerPool } from '../pool/pool.js';
 import { storageFault } from '../storage/storage-fault.js';
-import type { UploadRow } from '../storage/upload-store.js';
+import type { UnfinishedUpload, UploadRow } from '../storage/upload-store.js';
 import type { Appended } from '../uploads/append-body.js';
 import type { ActiveUpload, UploadStaging } from '../uploads/staging.js';
 import { startTenantSweep } from './tenant-sweep.js';
@@ -34,7 +34,7 @@ export class UploadJobs {
   private readonly staging: UploadStaging;
   private readonly bootId: string;
   private readonly adoptEveryMs: number | null;
-  private readonly findUnfinished: () => Promise<{ tenantId: number; row: UploadRow }[]>;
+  private readonly findUnfinished: () => Promise<UnfinishedUpload[]>;
 
   constructor(init: {
     pool: WorkerPool;
@@ -58,7 +58,7 @@ export class UploadJobs {
      * The unfinished uploads to process here, over every tenant at once (PostgreSQL: those no live server
      * processes). Without it, each tenant's are asked for in turn (SQLite: all of them, at start).
      */
-    findUnfinished?: () => Promise<{ tenantId: number; row: UploadRow }[]>;
+    findUnfinished?: () => Promise<UnfinishedUpload[]>;
   }) {
     ({
       pool: this.pool,
@@ -135,7 +135,8 @@ export class UploadJobs {
         bootId: this.bootId,
       })
       .catch((error: unknown) => {
-        this.log.warn({ err: error, upload_id: upload.uploadId }, 'claiming an upload failed');
+        this.log.warn({ err: error, upload_id: upload.uploadId }, 'claiming an upload failed; retrying');
+        this.retryLater(upload.tenantId, upload.uploadId);
         return false;
       });
     if (!claimed) return;
@@ -303,8 +304,8 @@ export class UploadJobs {
   }
 
   /** Each tenant's unfinished uploads, asked of its store in turn (a tenant that cannot answer is skipped). */
-  private async unfinishedPerTenant(): Promise<{ tenantId: number; row: UploadRow }[]> {
-    const found: { tenantId: number; row: UploadRow }[] = [];
+  private async unfinishedPerTenant(): Promise<UnfinishedUpload[]> {
+    const found: UnfinishedUpload[] = [];
     for (const tenantId of this.tenantIds()) {
       try {
         const rows = await this.pool.run('unfinishedUploads', { requestId: 'boot', tenantId });
@@ -318,7 +319,7 @@ export class UploadJobs {
 
   /** Processes here the unfinished uploads nobody processes (SQLite: all of them, at start). */
   private async adopt(): Promise<void> {
-    let unfinished: { tenantId: number; row: UploadRow }[];
+    let unfinished: UnfinishedUpload[];
     try {
       unfinished = await this.findUnfinished();
     } catch (error) {

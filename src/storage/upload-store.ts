@@ -28,6 +28,12 @@ export function stagingPath(dataDir: string, tenantId: number, uploadId: string)
   return join(dataDir, 'uploads', String(tenantId), `${uploadId}.bin`);
 }
 
+/** An unfinished upload found for resumption, with its tenant. */
+export interface UnfinishedUpload {
+  tenantId: number;
+  row: UploadRow;
+}
+
 /** Processing progress committed with the rows it covers. */
 export interface UploadCursor {
   /** Offset (in the decompressed stream) just after the last line processed. */

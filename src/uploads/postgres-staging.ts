@@ -9,7 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { NamedError } from '../domain/named-error.js';
 import type { Appended } from './append-body.js';
-import { type ActiveUpload, type StagedReader, type UploadStaging, woken } from './staging.js';
+import {
+  type ActiveUpload,
+  type StagedAppend,
+  type StagedReader,
+  type UploadStaging,
+  woken,
+} from './staging.js';
 
 /** The largest piece one row holds (and one statement sends). */
 export const PIECE_BYTES = 1 << 20;
@@ -34,11 +40,7 @@ export class PostgresStaging implements UploadStaging {
 
   async drop(): Promise<void> {}
 
-  async append(
-    upload: ActiveUpload,
-    body: AsyncIterable<Buffer>,
-    options: Parameters<UploadStaging['append']>[2],
-  ): Promise<Appended> {
+  async append(upload: ActiveUpload, body: AsyncIterable<Buffer>, options: StagedAppend): Promise<Appended> {
     let position = options.offset;
     let pending: Buffer[] = [];
     let pendingBytes = 0;

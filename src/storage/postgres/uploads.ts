@@ -13,6 +13,7 @@ import {
   advanceValues,
   rowErrorOf,
   type StoredRowError,
+  type UnfinishedUpload,
   type UploadCursor,
   type UploadRow,
 } from '../upload-store.js';
@@ -198,7 +199,7 @@ export class PgUploadStore {
 export async function orphanedUploads(
   db: pg.ClientBase | pg.Pool,
   tenantId?: number,
-): Promise<{ tenantId: number; row: UploadRow }[]> {
+): Promise<UnfinishedUpload[]> {
   const { rows } = await db.query<UploadRow & { tenant_id: number }>(
     `SELECT tenant_id, ${ROW} FROM uploads
       WHERE state IN ('receiving', 'processing') AND (processor_boot IS NULL OR NOT ${processorAlive(1)})
