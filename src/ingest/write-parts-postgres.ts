@@ -18,6 +18,7 @@ import { countOrders, failureRecorder } from './ingest-chunk.js';
 import { decodeBatch, type RowBatch } from './row-transfer.js';
 import {
   type PartOutcome,
+  type UploadAdvance,
   UploadCursorGap,
   type WritePart,
   type WritePartsInput,
@@ -39,56 +40,54 @@ function pgWriters(client: pg.PoolClient, tenantId: number): PgWriters {
   };
 }
 
-/** A part written in the open transaction: its summary, and for an upload chunk the cursor move still to make. */
-interface Applied {
-  summary: ChunkSummary;
-  moveCursor?: () => Promise<void>;
+/** The summary a part's outcome starts from: an upload chunk's carries what parsing it found. */
+function startingSummary(part: WritePart): ChunkSummary {
+  return part.upload ? { ...part.upload.parsed, errors: [...part.upload.parsed.errors] } : emptySummary();
 }
 
 /**
- * Writes one part inside the open transaction. An upload chunk's cursor is checked before its rows are
- * written, and moved (its row locked, checked again) only after every part of the transaction is written:
- * the upload's row is then locked from there to the commit, not for the whole transaction, since a PATCH
- * moves `received_offset` on the same row with every piece it stores (src/uploads/postgres-staging.ts).
+ * The upload chunks' cursors of one transaction. A chunk's cursor is checked before its rows are written
+ * and moved (the upload's row locked, checked again) only after every part of the transaction is written:
+ * the row is then locked from there to the commit, not for the whole transaction, since a PATCH moves
+ * `received_offset` on the same row with every piece it stores (src/uploads/postgres-staging.ts).
  */
-async function applyPart(
-  writers: PgWriters,
-  obs: ObservationBuffer,
-  part: WritePart,
+class UploadCursors {
   /** where an upload's cursor will stand once this transaction's earlier chunks of it move it */
-  cursors: Map<string, number>,
-): Promise<Applied> {
-  const { upload } = part;
-  const summary = upload ? { ...upload.parsed, errors: [...upload.parsed.errors] } : emptySummary();
-  const fail = failureRecorder({ obs }, summary, part.maxErrors);
-  const batch = decodeBatch(part.kind, part.rows);
-  const cursorAt = async (lock: boolean) => {
-    const row = await writers.uploads.get(upload!.uploadId, { lock });
-    if (!row || row.state === 'terminated') return null; // terminated meanwhile: nothing more is written
-    // its cursor moves only from where the chunk before it left it (or will, earlier in this transaction)
-    const at = lock ? row.processed_offset : (cursors.get(upload!.uploadId) ?? row.processed_offset);
-    if (at !== upload!.startOffset) throw new UploadCursorGap(upload!.uploadId, at, upload!.startOffset);
-    return row;
-  };
-  if (upload && !(await cursorAt(false))) return { summary };
-  if (upload) cursors.set(upload.uploadId, upload.endOffset);
-  if (batch.kind === 'orders') {
-    const seq = () => part.seq;
-    countOrders(batch, await writers.orders.write(batch.records, Date.now(), seq), summary, fail);
-    if (!upload) return { summary };
-    return {
-      summary,
-      moveCursor: async () => {
-        if (!(await cursorAt(true))) return;
-        await writers.uploads.advance(
-          upload.uploadId,
-          { processedOffset: upload.endOffset, linesSeen: upload.firstLine - 1 + upload.lines },
-          summary,
-          Date.now(),
-        );
-      },
-    };
+  private readonly pending = new Map<string, number>();
+
+  constructor(private readonly uploads: PgUploadStore) {}
+
+  private async check(chunk: UploadAdvance, lock: boolean): Promise<boolean> {
+    const row = await this.uploads.get(chunk.uploadId, { lock });
+    if (!row || row.state === 'terminated') return false; // terminated meanwhile: nothing more is written
+    // the cursor moves only from where the chunk before it left it
+    const at = lock ? row.processed_offset : (this.pending.get(chunk.uploadId) ?? row.processed_offset);
+    if (at !== chunk.startOffset) throw new UploadCursorGap(chunk.uploadId, at, chunk.startOffset);
+    return true;
   }
+
+  /** Whether the chunk's rows are to be written (not when its upload was terminated). */
+  async admit(chunk: UploadAdvance): Promise<boolean> {
+    if (!(await this.check(chunk, false))) return false;
+    this.pending.set(chunk.uploadId, chunk.endOffset);
+    return true;
+  }
+
+  async move(chunk: UploadAdvance, summary: ChunkSummary): Promise<void> {
+    if (!(await this.check(chunk, true))) return;
+    await this.uploads.advance(
+      chunk.uploadId,
+      { processedOffset: chunk.endOffset, linesSeen: chunk.firstLine - 1 + chunk.lines },
+      summary,
+      Date.now(),
+    );
+  }
+}
+
+/** Writes one part (products, or the dataset loader's price and stock history) in the open transaction. */
+async function applyPart(writers: PgWriters, part: WritePart, summary: ChunkSummary): Promise<void> {
+  const batch = decodeBatch(part.kind, part.rows);
+  if (batch.kind === 'orders') throw new Error('orders are written together (writeOrderParts)');
   const rows = batch.rows.map((p) => p.row);
   const out =
     batch.kind === 'products'
@@ -98,7 +97,6 @@ async function applyPart(
         : await writers.history.writeStock(rows as never);
   summary.inserted += out.inserted;
   summary.duplicate += rows.length - out.inserted;
-  return { summary };
 }
 
 /**
@@ -106,13 +104,14 @@ async function applyPart(
  * together, one customers upsert and one orders insert. Besides saving statements, this is what lets several
  * writers share a tenant: each transaction locks the customers it touches in one ascending sweep, so two
  * transactions cannot wait on each other in a cycle (one upsert per part did, at two writers: deadlocks).
- * The outcome is split back per part.
+ * The outcome is counted into each part's summary.
  */
 async function writeOrderParts(
   writer: PgOrderWriter,
   obs: ObservationBuffer,
   parts: readonly WritePart[],
-): Promise<ChunkSummary[]> {
+  summaries: readonly ChunkSummary[],
+): Promise<void> {
   const batches = parts.map(
     (part) => decodeBatch('orders', part.rows) as Extract<RowBatch, { kind: 'orders' }>,
   );
@@ -123,7 +122,6 @@ async function writeOrderParts(
     Date.now(),
     (index) => seqs[index]!,
   );
-  const summaries: ChunkSummary[] = [];
   let start = 0;
   for (const [i, batch] of batches.entries()) {
     const end = start + batch.records.length;
@@ -132,14 +130,12 @@ async function writeOrderParts(
     const unknownProduct = out.unknownProduct
       .filter((u) => inPart(u.index))
       .map((u) => ({ ...u, index: u.index - start }));
-    const summary = emptySummary();
+    const summary = summaries[i]!;
     const fail = failureRecorder({ obs }, summary, parts[i]!.maxErrors);
     const inserted = batch.records.length - duplicates.length - unknownProduct.length;
     countOrders(batch, { inserted, duplicates, unknownProduct }, summary, fail);
-    summaries.push(summary);
     start = end;
   }
-  return summaries;
 }
 
 /** Runs `parts` in one transaction on `client`; their summaries, or the error that rolled it back. */
@@ -150,14 +146,27 @@ async function inOneTransaction(
   parts: readonly WritePart[],
 ): Promise<ChunkSummary[]> {
   return inTransaction(client, async () => {
-    if (parts.every((p) => p.kind === 'orders' && !p.upload))
-      return writeOrderParts(writers.orders, obs, parts);
-    const applied: Applied[] = [];
-    const cursors = new Map<string, number>();
-    for (const part of parts) applied.push(await applyPart(writers, obs, part, cursors));
-    // upload cursors last, in the parts' order (see applyPart)
-    for (const { moveCursor } of applied) await moveCursor?.();
-    return applied.map((a) => a.summary);
+    const cursors = new UploadCursors(writers.uploads);
+    const summaries = parts.map(startingSummary);
+    const written: number[] = [];
+    for (const [i, part] of parts.entries())
+      if (!part.upload || (await cursors.admit(part.upload))) written.push(i);
+    // a write queue task carries one kind of rows; orders, request bodies' and uploads' alike, go together
+    if (written.length === 0) return summaries;
+    if (parts.every((p) => p.kind === 'orders'))
+      await writeOrderParts(
+        writers.orders,
+        obs,
+        written.map((i) => parts[i]!),
+        written.map((i) => summaries[i]!),
+      );
+    else for (const i of written) await applyPart(writers, parts[i]!, summaries[i]!);
+    // upload cursors last, in the parts' order (see UploadCursors)
+    for (const i of written) {
+      const { upload } = parts[i]!;
+      if (upload) await cursors.move(upload, summaries[i]!);
+    }
+    return summaries;
   });
 }
 
