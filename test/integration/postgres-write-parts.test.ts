@@ -69,6 +69,38 @@ describe.skipIf(unavailable !== null)('writing parts on PostgreSQL', () => {
     };
   };
 
+  it("an upload's consecutive chunks and a request's part go in one transaction; the cursor ends past the last chunk", async () => {
+    const uploadId = 'upl_twochunksinone00';
+    await pool.query(
+      `INSERT INTO uploads (tenant_id, upload_id, state, created_at, updated_at, expires_at)
+       VALUES ($1, $2, 'receiving', now(), now(), now() + interval '1 day')`,
+      [tenant, uploadId],
+    );
+    const chunk = (n: number) => ({
+      uploadId,
+      parsed: { ...emptySummary(), received: 10 },
+      firstLine: n * 10 + 1,
+      lines: 10,
+      startOffset: n * 1000,
+      endOffset: (n + 1) * 1000,
+    });
+    const result = await writePartsOnPostgres(new ObservationBuffer(), pool, {
+      requestId: 'r',
+      tenantId: tenant,
+      commitRows: 10_000,
+      parts: [ordersPart(3000, 10, chunk(0)), ordersPart(3100, 7), ordersPart(3010, 10, chunk(1))],
+    });
+    // one transaction: the second chunk was checked against where the first one leaves the cursor
+    expect(result.transactions).toBe(1);
+    expect(result.outcomes.map((o) => o.ok && o.summary.inserted)).toEqual([10, 7, 10]);
+    const { rows } = await pool.query(
+      `SELECT processed_offset::int AS at, lines_seen::int AS lines, rows_received::int AS received,
+              rows_inserted::int AS inserted FROM uploads WHERE tenant_id = $1 AND upload_id = $2`,
+      [tenant, uploadId],
+    );
+    expect(rows[0]).toEqual({ at: 2000, lines: 20, received: 20, inserted: 20 });
+  });
+
   it("a transaction rolled back after it made the session's staging tables does not fail the parts retried after it", async () => {
     // one connection, as a lane thread's first task has: its first transaction creates the staging tables
     const single = schema.pool();
