@@ -115,6 +115,41 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
     ).rejects.toThrow(/duplicate key/);
   });
 
+  it("builds a tenant's partitions (made apart, then attached) column for column like their parents, with every index", async () => {
+    await client.query("INSERT INTO tenants (tenant_id, name) VALUES (5, 'initech')");
+    await createTenantPartitions(client, 5);
+    const columns = (relation: string) =>
+      client.query(
+        `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attgenerated,
+                a.attcompression, a.attstorage, pg_get_expr(d.adbin, d.adrelid) AS default_value
+           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        [relation],
+      );
+    const indexesOf = async (relation: string) =>
+      (
+        await client.query(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = $1::regclass`, [
+          relation,
+        ])
+      ).rows[0].n;
+    for (const table of await partitionedTables(client)) {
+      const partition = `${table}_t5`;
+      expect((await columns(partition)).rows, partition).toEqual((await columns(table)).rows);
+      expect(await indexesOf(partition), partition).toBe(await indexesOf(table));
+      const { rows } = await client.query(
+        'SELECT inhparent::regclass::text AS parent FROM pg_inherits WHERE inhrelid = $1::regclass',
+        [partition],
+      );
+      expect(rows).toEqual([{ parent: table }]);
+    }
+    // upload pieces are compressed with lz4 where the server has it (migration 009)
+    const { rows: lz4 } = await client.query(
+      "SELECT attcompression FROM pg_attribute WHERE attrelid = 'upload_bytes_t5'::regclass AND attname = 'bytes'",
+    );
+    expect(['l', '']).toContain(lz4[0].attcompression);
+    await dropTenantPartitions(client, 5);
+  });
+
   it('gives a table added by a later migration to the tenants that already exist', async () => {
     await client.query(
       'CREATE TABLE later_table (tenant_id integer NOT NULL, x int, PRIMARY KEY (tenant_id)) PARTITION BY LIST (tenant_id)',

@@ -35,7 +35,8 @@ async function createPartition(client: ClientBase, table: string, tenant: number
   const parent = client.escapeIdentifier(table);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${partition}
-       (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE)`,
+       (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE
+         INCLUDING COMPRESSION)`,
   );
   const attached = await client.query('SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1)', [name]);
   if (attached.rowCount === 0)
