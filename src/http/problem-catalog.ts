@@ -69,6 +69,7 @@ export const PROBLEM_TYPES = {
   offset_mismatch: { status: 409, title: 'Upload-Offset is not where the upload stands' },
   upload_locked: { status: 409, title: 'Another request is writing to the upload' },
   upload_gone: { status: 410, title: 'The upload was terminated or expired' },
+  upload_ended: { status: 409, title: 'The upload is complete or failed; it takes no more bytes' },
   upload_too_large: { status: 413, title: 'The upload is too large' },
   exceeds_upload_length: { status: 413, title: 'The bytes go past Upload-Length' },
   upload_quota_exceeded: { status: 413, title: "The tenant's upload storage is full" },

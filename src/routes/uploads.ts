@@ -245,6 +245,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         'invalid_upload_offset',
         'offset_mismatch',
         'upload_locked',
+        'upload_ended',
         'exceeds_upload_length',
         'upload_gone',
         'body_timeout',
@@ -260,6 +261,11 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         throw tusProblem('invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
       admission.check('ingest');
       const row = await load(c, c.req.param('upload_id'));
+      // its processing is over and its staged bytes are gone: its summary (GET) says how it ended
+      if (row.state === 'complete' || row.state === 'failed')
+        throw tusProblem('upload_ended', `Upload ${row.upload_id} is ${row.state}; GET it for its summary.`, {
+          'Upload-Offset': String(row.received_offset),
+        });
       const tenantId = c.get('tenantId');
       const upload = uploads.track(row, tenantId);
       if (upload.writing) throw tusProblem('upload_locked', 'Another PATCH is writing to this upload.');

@@ -129,6 +129,34 @@ for (const backend of SERVER_BACKENDS)
         expect(done.errors[1]!.order_id).toBe('U1-2499');
       });
 
+      it('an upload that ended (failed or complete) refuses more bytes with 409 upload_ended, not a 500', async () => {
+        const gzipMeta = `encoding ${Buffer.from('gzip').toString('base64')}`;
+        // declared gzip, but not gzip: its processing fails
+        const notGzip = Buffer.from('not gzip at all\n'.repeat(100));
+        const failed = await create(server, tenant.api_key, notGzip.length * 2, gzipMeta);
+        expect((await patch(failed, tenant.api_key, 0, notGzip)).status).toBe(204);
+        await eventually(
+          async () => (await summary(failed, tenant.api_key)).state === 'failed',
+          10_000,
+          'the upload to fail',
+        );
+        const done = Buffer.from(ndjson(makeOrders(10, 'UEND')));
+        const complete = await create(server, tenant.api_key, done.length);
+        expect((await patch(complete, tenant.api_key, 0, done)).status).toBe(204);
+        await completed(complete, tenant.api_key);
+        for (const [url, offset] of [
+          [failed, notGzip.length],
+          [complete, done.length],
+        ] as const) {
+          const res = await patch(url, tenant.api_key, offset, 'more');
+          expect(res.status, await res.clone().text()).toBe(409);
+          expect(res.headers.get('tus-resumable')).toBe('1.0.0');
+          expect(((await res.json()) as { code: string }).code).toBe('upload_ended');
+        }
+        // what it answered stays readable
+        expect((await summary(complete, tenant.api_key)).rows_inserted).toBe(10);
+      });
+
       it('gzip uploads (Upload-Metadata encoding gzip) are decompressed while they arrive', async () => {
         const body = gzipSync(ndjson(makeOrders(2000, 'UGZ')));
         const url = await create(
