@@ -131,8 +131,10 @@ async function send(
   } as RequestInit);
   close();
   if (res.status === 409) {
+    const problem = (await res.json().catch(() => ({}))) as { code?: string };
+    // the upload is over (its processing failed, or it is complete): its summary says how
+    if (problem.code === 'upload_ended') return size;
     // the server still finishes an earlier, interrupted PATCH, or holds another offset: ask it again
-    await res.arrayBuffer();
     conflicts++;
     if (conflicts > 50) fail(`PATCH at ${offset}: still 409 after ${conflicts} tries`);
     await sleep(200);

@@ -283,6 +283,35 @@ for (const backend of SERVER_BACKENDS)
         expect(existsSync(`${file}.tus.json`)).toBe(false);
       });
 
+      it('stops sending once the upload has failed, and prints the failed summary', async () => {
+        // named .gz, so sent as gzip, but not gzip: processing fails after the first bytes
+        const file = join(server.dataDir, 'not-really.ndjson.gz');
+        writeFileSync(file, Buffer.from(ndjson(makeOrders(2000, 'NOTGZ'))));
+        const tool = join(ROOT, 'dist/tools/upload.js');
+        const started = Date.now();
+        const result = spawnSync(
+          process.execPath,
+          [
+            tool,
+            file,
+            '--url',
+            server.url,
+            '--key',
+            tenant.api_key,
+            '--patch-bytes',
+            '65536',
+            '--limit-rate',
+            '200000',
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(result.status, result.stderr).toBe(1);
+        expect(JSON.parse(result.stdout)).toMatchObject({ state: 'failed' });
+        // no round of 409 retries: upload_ended ends the sending at once
+        expect(result.stderr).not.toMatch(/still 409/);
+        expect(Date.now() - started).toBeLessThan(8000);
+      });
+
       it('a damaged state file (cut short) is set aside: the upload starts over and completes', async () => {
         const file = join(server.dataDir, 'damaged.ndjson');
         writeFileSync(file, ndjson(makeOrders(500, 'DMG')));
