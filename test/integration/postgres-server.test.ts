@@ -35,6 +35,14 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     await schema?.drop();
   });
 
+  /** NDJSON rows of `kind` (orders, products) posted to a server's ingest endpoint with a tenant's key */
+  const ingest = (s: TestServer, key: string, kind: string, rows: unknown[]) =>
+    fetch(`${s.url}/api/v1/ingest/${kind}/`, {
+      method: 'POST',
+      headers: auth(key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson(rows),
+    });
+
   /** deadlocks PostgreSQL found in this database so far */
   const deadlocks = async () => {
     const c = await schema.connect();
@@ -83,12 +91,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
 
   it("ingests orders and products into the tenant's partitions, from both servers at once, each row once", async () => {
     const t = await a.createTenant('loads');
-    const post = (s: TestServer, kind: string, rows: unknown[]) =>
-      fetch(`${s.url}/api/v1/ingest/${kind}/`, {
-        method: 'POST',
-        headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
-        body: ndjson(rows),
-      });
+    const post = (s: TestServer, kind: string, rows: unknown[]) => ingest(s, t.api_key, kind, rows);
     const [ORDERS, CUSTOMERS] = [40_000, 10_000];
     const deadlocksBefore = await deadlocks();
     const products = await post(a, 'products', [product(1), product(2), product(3)]);
@@ -353,12 +356,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
 
   it('creates tenants while another tenant loads orders: no deadlock, nothing refused', async () => {
     const t = await a.createTenant('loading');
-    const post = (s: TestServer, kind: string, rows: unknown[]) =>
-      fetch(`${s.url}/api/v1/ingest/${kind}/`, {
-        method: 'POST',
-        headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
-        body: ndjson(rows),
-      });
+    const post = (s: TestServer, kind: string, rows: unknown[]) => ingest(s, t.api_key, kind, rows);
     // makeOrders names products 1 to 8
     const products = Array.from({ length: 8 }, (_, i) => product(i + 1));
     expect((await post(a, 'products', products)).status).toBe(200);
