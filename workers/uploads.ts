@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
 import type { RowError } from '../src/domain/order-schema.js';
-import { type Quoted, type UploadQuota, uploadOverQuota } from '../src/domain/quota.js';
+import type { Quoted, UploadQuota } from '../src/domain/quota.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { PgUploadStore } from '../src/storage/postgres/uploads.js';
-import { stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
+import { type NewUpload, stagingPath, type UploadRow, UploadStore } from '../src/storage/upload-store.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
@@ -40,26 +40,17 @@ export const createUpload = defineTask(
   'createUpload',
   (
     ctx,
-    input: UploadInput & {
-      length: number | null;
-      metadata: Record<string, string>;
-      ttlMs: number;
-      limits: { uploads: number; bytes: number };
-    },
-  ): Quoted<UploadRow, UploadQuota> | Promise<Quoted<UploadRow, UploadQuota>> =>
-    onStore(
+    input: UploadInput & Omit<NewUpload, 'uploadId' | 'now'>,
+  ): Quoted<UploadRow, UploadQuota> | Promise<Quoted<UploadRow, UploadQuota>> => {
+    const upload: NewUpload = { ...input, now: Date.now() };
+    return onStore(
       ctx,
       input.tenantId,
       { locked: true, rerunnable: false },
-      (uploads) => {
-        const over = uploadOverQuota(uploads.usage(), input.limits, input.length);
-        if (over) return { ok: false, ...over };
-        uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs);
-        return { ok: true, value: uploads.get(input.uploadId)! };
-      },
-      (uploads) =>
-        uploads.create(input.uploadId, input.length, input.metadata, Date.now(), input.ttlMs, input.limits),
-    ),
+      (uploads) => uploads.create(upload),
+      (uploads) => uploads.create(upload),
+    );
+  },
 );
 
 export const getUpload = defineTask(

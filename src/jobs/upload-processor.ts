@@ -153,7 +153,7 @@ async function* staged(
       // the first read waits for 4 bytes, enough to recognise gzip or zip by their magic
       const enough = position > 0 || end >= 4 || (upload.length !== null && end === upload.length);
       if (position < end && enough) {
-        const bytes = await reader.read(position, READ_BYTES);
+        const bytes = await reader.read(position, Math.min(READ_BYTES, end - position));
         if (bytes.length > 0) {
           position += bytes.length;
           yield bytes;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { ChunkSummary } from '../domain/ingest-kinds.js';
 import type { RowError } from '../domain/order-schema.js';
+import { type Quoted, type UploadQuota, uploadOverQuota } from '../domain/quota.js';
 
 export type UploadState = 'receiving' | 'processing' | 'complete' | 'failed' | 'terminated';
 
@@ -26,6 +27,17 @@ export interface UploadRow {
 /** The staging file of an upload: the bytes exactly as received (compressed, if they were). */
 export function stagingPath(dataDir: string, tenantId: number, uploadId: string): string {
   return join(dataDir, 'uploads', String(tenantId), `${uploadId}.bin`);
+}
+
+/** An upload to create: what its creation declared, when, its life without bytes, the tenant's quotas. */
+export interface NewUpload {
+  uploadId: string;
+  /** null: deferred (Upload-Defer-Length) */
+  length: number | null;
+  metadata: Record<string, string>;
+  now: number;
+  ttlMs: number;
+  limits: { uploads: number; bytes: number };
 }
 
 /** An unfinished upload found for resumption, with its tenant. */
@@ -76,23 +88,22 @@ export function rowErrorOf(e: StoredRowError): RowError {
 export class UploadStore {
   constructor(private readonly db: Database) {}
 
-  create(
-    uploadId: string,
-    length: number | null,
-    metadata: Record<string, string>,
-    now: number,
-    ttlMs: number,
-  ) {
+  /** Creates the upload unless the tenant is at a quota (the caller holds the shard's write lock). */
+  create(upload: NewUpload): Quoted<UploadRow, UploadQuota> {
+    const over = uploadOverQuota(this.usage(), upload.limits, upload.length);
+    if (over) return { ok: false, ...over };
+    const { uploadId, length, metadata, now, ttlMs } = upload;
     this.db
       .prepare(
         `INSERT INTO uploads (upload_id, upload_length, metadata, state, created_at, updated_at, expires_at)
          VALUES (?, ?, ?, 'receiving', ?, ?, ?)`,
       )
       .run(uploadId, length, JSON.stringify(metadata), now, now, now + ttlMs);
+    return { ok: true, value: this.get(uploadId)! };
   }
 
   /** Uploads still open (receiving or processing) and the bytes they declared (or hold, when deferred). */
-  usage(): { open: number; declaredBytes: number } {
+  private usage(): { open: number; declaredBytes: number } {
     return this.db
       .prepare(
         `SELECT count(*) AS open, coalesce(sum(coalesce(upload_length, received_offset)), 0) AS declaredBytes

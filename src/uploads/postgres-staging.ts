@@ -106,8 +106,8 @@ export class PostgresStaging implements UploadStaging {
     const { pool } = this;
     return {
       async read(position, max) {
-        const end = Math.min(upload.received, position + max);
-        if (end <= position) return new Uint8Array(0);
+        const end = position + max;
+        if (max <= 0) return new Uint8Array(0);
         // the piece holding `position` and those after it, up to `end`
         const { rows } = await pool.query<{ start: number; bytes: Buffer }>(
           `SELECT start_offset::float8 AS start, bytes FROM upload_bytes

@@ -36,7 +36,7 @@ export interface StagedAppend {
 
 /** Reads an upload's staged bytes. */
 export interface StagedReader {
-  /** Up to `max` durable bytes from `position` (fewer at the end of what is staged). */
+  /** `max` bytes from `position`, all durable (the caller asks within `received`); fewer if gone. */
   read(position: number, max: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }

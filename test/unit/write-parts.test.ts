@@ -126,7 +126,14 @@ describe('writeParts (the writer lane)', () => {
 
   it("an upload's chunk commits with its cursor, and one whose predecessor did not commit is refused", () => {
     const uploads = new UploadStore(shards.db(TENANT));
-    uploads.create('u1', null, {}, Date.now(), 60_000);
+    uploads.create({
+      uploadId: 'u1',
+      length: null,
+      metadata: {},
+      now: Date.now(),
+      ttlMs: 60_000,
+      limits: { uploads: 16, bytes: 2 ** 40 },
+    });
     const chunk = (from: number, to: number, startOffset: number, endOffset: number): WritePart => ({
       ...part(from, to),
       upload: {

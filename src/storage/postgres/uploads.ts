@@ -11,6 +11,7 @@ import type { RowError } from '../../domain/order-schema.js';
 import { type Quoted, type UploadQuota, uploadOverQuota } from '../../domain/quota.js';
 import {
   advanceValues,
+  type NewUpload,
   rowErrorOf,
   type StoredRowError,
   type UnfinishedUpload,
@@ -45,14 +46,8 @@ export class PgUploadStore {
   ) {}
 
   /** Creates an upload unless the tenant is at a quota; two servers checking at once take turns. */
-  create(
-    uploadId: string,
-    length: number | null,
-    metadata: Record<string, string>,
-    now: number,
-    ttlMs: number,
-    limits: { uploads: number; bytes: number },
-  ): Promise<Quoted<UploadRow, UploadQuota>> {
+  create(upload: NewUpload): Promise<Quoted<UploadRow, UploadQuota>> {
+    const { uploadId, length, metadata, now, ttlMs, limits } = upload;
     return inTransaction(this.client, async () => {
       const t = this.tenantId;
       await this.client.query('SELECT pg_advisory_xact_lock($1, $2)', [UPLOAD_QUOTA_LOCK, t]);
