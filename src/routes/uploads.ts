@@ -11,7 +11,7 @@ import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import type { UploadRow } from '../storage/upload-store.js';
 import { UploadOffsetMoved } from '../uploads/postgres-staging.js';
-import type { ActiveUpload } from '../uploads/staging.js';
+import { type ActiveUpload, UploadEnded } from '../uploads/staging.js';
 import {
   byteCountHeader,
   parseUploadMetadata,
@@ -309,12 +309,13 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
 
   /** Appends the request body at `offset`; an early stop is logged and reported. */
   async function append(c: Context<AppEnv>, upload: ActiveUpload, offset: number, length: number | null) {
-    const appended = await uploads.append(
-      upload,
-      withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines),
-      offset,
-      length,
-    );
+    const appended = await uploads
+      .append(upload, withDeadlines(c.env.incoming as AsyncIterable<Buffer>, patchDeadlines), offset, length)
+      .catch((error: unknown) => {
+        // its processing ended between the state check above and the append
+        if (error instanceof UploadEnded) throw tusProblem('upload_ended', error.message);
+        throw error;
+      });
     const { error } = appended;
     if (error !== null)
       // the client went away (or stalled) mid-body: what arrived is kept and reported by HEAD

@@ -6,7 +6,7 @@ import { mkdir, open, rm, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { stagingPath, type UploadRow } from '../storage/upload-store.js';
 import { appendBody } from './append-body.js';
-import { type ActiveUpload, type StagedReader, type UploadStaging, woken } from './staging.js';
+import { type ActiveUpload, type StagedReader, UploadEnded, type UploadStaging, woken } from './staging.js';
 
 export class FileStaging implements UploadStaging {
   constructor(private readonly dataDir: string) {}
@@ -27,8 +27,16 @@ export class FileStaging implements UploadStaging {
     await rm(this.path(tenantId, uploadId), { force: true });
   }
 
-  append: UploadStaging['append'] = (upload, body, options) =>
-    appendBody(body, { path: this.path(upload.tenantId, upload.uploadId), ...options });
+  append: UploadStaging['append'] = async (upload, body, options) => {
+    try {
+      return await appendBody(body, { path: this.path(upload.tenantId, upload.uploadId), ...options });
+    } catch (error) {
+      // the staging file was deleted between the PATCH's check of the upload's state and its append: the
+      // processing ended (complete or failed) in between
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UploadEnded(upload.uploadId);
+      throw error;
+    }
+  };
 
   async open(upload: ActiveUpload): Promise<StagedReader> {
     const file = await open(this.path(upload.tenantId, upload.uploadId), 'r');

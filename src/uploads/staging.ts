@@ -4,6 +4,7 @@
  * load balancer may take the next PATCH (src/uploads/postgres-staging.ts). The protocol (src/routes/uploads.ts)
  * and the processing (src/jobs/upload-processor.ts) are the same on both.
  */
+import { NamedError } from '../domain/named-error.js';
 import type { UploadRow } from '../storage/upload-store.js';
 import type { Appended } from './append-body.js';
 
@@ -56,6 +57,15 @@ export interface UploadStaging {
    * PATCHes) after a short poll, `upload` brought up to date with what they committed.
    */
   waitForMore(upload: ActiveUpload): Promise<void>;
+}
+
+/** The upload ended (its processing completed or failed) while a PATCH was about to append: its bytes are gone. */
+export class UploadEnded extends NamedError {
+  readonly code = 'upload_ended';
+
+  constructor(uploadId: string) {
+    super(`Upload ${uploadId} ended while this PATCH began; GET it for its summary.`);
+  }
 }
 
 /** Waits for this server's own wake-up call (a PATCH's commit, a termination, the expiry sweep). */

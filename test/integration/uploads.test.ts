@@ -306,6 +306,7 @@ for (const backend of SERVER_BACKENDS)
           { encoding: 'utf8' },
         );
         expect(result.status, result.stderr).toBe(1);
+        expect(result.stdout, result.stderr.slice(-600)).not.toBe('');
         expect(JSON.parse(result.stdout)).toMatchObject({ state: 'failed' });
         // no round of 409 retries: upload_ended ends the sending at once
         expect(result.stderr).not.toMatch(/still 409/);

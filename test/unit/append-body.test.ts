@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendBody } from '../../src/uploads/append-body.js';
+import { FileStaging } from '../../src/uploads/file-staging.js';
+import { UploadEnded } from '../../src/uploads/staging.js';
 
 const dirs: string[] = [];
 function stagingFile(): string {
@@ -118,5 +120,34 @@ describe('appendBody', () => {
     });
     expect(result).toMatchObject({ offset: 250, overflow: true, error: null });
     expect(readFileSync(path).length).toBe(250);
+  });
+});
+
+describe('FileStaging', () => {
+  it('an append to an upload whose staging file is gone (its processing ended) is UploadEnded, not an I/O error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'of-staging-'));
+    dirs.push(dir);
+    const staging = new FileStaging(dir);
+    await staging.create(1, 'upl_ended000000000000');
+    await staging.drop(1, 'upl_ended000000000000'); // as finishing the upload deletes it
+    const upload = {
+      tenantId: 1,
+      uploadId: 'upl_ended000000000000',
+      received: 0,
+      length: null,
+      metadata: {},
+      writing: true,
+      stopped: false,
+      wake: () => {},
+      processing: null,
+    };
+    await expect(
+      staging.append(upload, body(1, 10, { pulled: 0 }), {
+        offset: 0,
+        length: null,
+        durableEvery: 1 << 20,
+        commit: async () => {},
+      }),
+    ).rejects.toBeInstanceOf(UploadEnded);
   });
 });
