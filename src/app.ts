@@ -8,7 +8,6 @@ import { Problem, problemResponse } from './http/problem.js';
 import { methodNotAllowed } from './http/register.js';
 import { requestId } from './http/request-id.js';
 import { storageProblem } from './http/storage-problem.js';
-import { storageSupport } from './http/storage-support.js';
 import type { AppEnv } from './http/types.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
@@ -35,15 +34,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return next();
   });
   app.use('*', accessLog(deps.log, deps.metrics));
-  const onStorage = storageSupport(deps.config.storage.kind);
-  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog, deps.health), tenantGuard(), onStorage);
+  app.use('/api/v1/tenants/:tenant_id/*', requireApiKey(deps.catalog, deps.health), tenantGuard());
   app.use('/api/v1/me', requireApiKey(deps.catalog, deps.health));
   const ingestAuth = requireApiKey(deps.catalog, deps.health);
   // tus clients discover capabilities with OPTIONS before they hold a key
   app.use('/api/v1/ingest/*', (c, next) => (c.req.method === 'OPTIONS' ? next() : ingestAuth(c, next)));
-  app.use('/api/v1/ingest/*', onStorage);
-  // a tenant's shard check reads its SQLite shard
-  app.use('/api/v1/admin/tenants/:tenant_id/check', onStorage);
 
   opsRoutes(deps).mountOn(app);
   adminRoutes(deps).mountOn(app);

@@ -25,6 +25,7 @@ import { listenForAnomalies } from './prices/anomaly-notifications.js';
 import type { AppDeps } from './routes/deps.js';
 import { openCatalog, StorageConfigError } from './storage/open-catalog.js';
 import { HEARTBEAT_MS, registerBoot } from './storage/postgres/boots.js';
+import { orphanedExports } from './storage/postgres/exports.js';
 import { startBucketSweep } from './storage/postgres/rate-buckets.js';
 import { orphanedUploads } from './storage/postgres/uploads.js';
 import { prepareShard } from './storage/shards.js';
@@ -108,8 +109,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
-  // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates or export jobs yet,
-  // so none of their background work
+  // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates yet, so none of their
+  // background work
   const onSqlite = config.storage.kind === 'sqlite';
   const rollups =
     onSqlite && config.sales.rollupRefresh === 'background'
@@ -141,14 +142,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   // tenants whose shard is unavailable are left out of background work (upload and export resumption, sweeps)
-  const tenantIds = () => (onSqlite ? directory.ids().filter((id) => !health.outage(id)) : []);
-  // uploads run on both backends (export jobs and the rollups on SQLite only, so far)
-  const uploadTenantIds = () => directory.ids().filter((id) => !health.outage(id));
+  const tenantIds = () => directory.ids().filter((id) => !health.outage(id));
+  const shared = opened.postgres;
   const exports = new ExportJobs({
     pool,
     metrics,
     log,
     tenantIds,
+    bootId,
+    // on PostgreSQL a job a stopped server left is taken over ALIVE_MS after its last heartbeat, give or take this
+    adoptEveryMs: shared ? HEARTBEAT_MS : null,
+    ...(shared ? { findUnfinished: () => orphanedExports(shared) } : {}),
     options: {
       concurrency: config.export.concurrency,
       parts: config.export.parts,
@@ -158,13 +162,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       sweepIntervalMs: Math.min(60_000, config.export.retentionS * 1000),
     },
   });
-  const shared = opened.postgres;
   const uploads = new UploadJobs({
     pool,
     writes,
     config,
     log,
-    tenantIds: uploadTenantIds,
+    tenantIds,
     budget: admission.ingestBudget,
     // on PostgreSQL an upload's bytes are rows any server behind a load balancer reads and writes
     staging: shared ? new PostgresStaging(shared) : new FileStaging(config.server.dataDir),

@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type ExportSpec, exportStreamTrailer } from '../src/domain/export.js';
-import { type ExportQuota, firstExceeded, type Quoted } from '../src/domain/quota.js';
+import { type ExportQuota, exportOverQuota, type Quoted } from '../src/domain/quota.js';
 import { createExportEncoder, releaseExportEncoder } from '../src/formats/export-encoder.js';
 import { appendSum, deflatePart, EMPTY_SUM, GZIP_HEADER, type GzipSum } from '../src/formats/gzip-parts.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { StripeRange } from '../src/pool/striped-stream.js';
 import { exportBatches } from '../src/storage/export-batches.js';
 import { type ExportRow, ExportStore, exportFilePath } from '../src/storage/export-store.js';
+import { orphanedExports, PgExportStore } from '../src/storage/postgres/exports.js';
 import { pgKeysetPages } from '../src/storage/postgres/search-rows.js';
 import { openShardReader } from '../src/storage/shards.js';
-import { onPostgres, workerPostgres } from '../src/worker/postgres.js';
+import { onPostgres, withPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { defineStreamTask, defineTask, type TaskContext } from '../src/worker/worker-context.js';
 
 export function store(ctx: TaskContext, tenantId: number): ExportStore {
@@ -21,24 +22,40 @@ export function store(ctx: TaskContext, tenantId: number): ExportStore {
 export interface CreateExportInput extends TaskBase {
   spec: ExportSpec;
   limits: { jobs: number; bytes: number };
+  /** the server that creates the job runs it (PostgreSQL: until its heartbeat stops) */
+  bootId: string;
 }
 
 /** Creates a queued job, unless the tenant is at its quota of jobs or kept bytes (checked under the lock). */
 export const createExport = defineTask(
   'createExport',
-  (ctx, input: CreateExportInput): Quoted<ExportRow, ExportQuota> =>
-    ctx.lock.withLock(input.tenantId, () => {
+  (
+    ctx,
+    input: CreateExportInput,
+  ): Quoted<ExportRow, ExportQuota> | Promise<Quoted<ExportRow, ExportQuota>> => {
+    const exportId = `exp_${randomBytes(12).toString('base64url')}`;
+    if (onPostgres(ctx))
+      return onPg(ctx, input, 'export_create', (jobs) =>
+        jobs.create(exportId, input.spec, Date.now(), input.limits, input.bootId),
+      );
+    return ctx.lock.withLock(input.tenantId, () => {
       const exports = store(ctx, input.tenantId);
-      const use = exports.usage();
-      const over = firstExceeded<ExportQuota>({
-        jobs: { used: use.active, limit: input.limits.jobs, adding: 1 },
-        bytes: { used: use.bytesKept, limit: input.limits.bytes, adding: 0 },
-      });
+      const over = exportOverQuota(exports.usage(), input.limits);
       if (over) return { ok: false, ...over };
-      const exportId = `exp_${randomBytes(12).toString('base64url')}`;
       return { ok: true, value: exports.insert(exportId, input.spec, Date.now()) };
-    }),
+    });
+  },
 );
+
+/** Runs `work` on the tenant's exports in PostgreSQL. */
+function onPg<T>(
+  ctx: TaskContext,
+  input: TaskBase,
+  query: string,
+  work: (jobs: PgExportStore) => Promise<T>,
+) {
+  return withPostgres(ctx, query, (client) => work(new PgExportStore(client, input.tenantId)));
+}
 
 export interface ExportLookupInput extends TaskBase {
   exportId: string;
@@ -46,7 +63,10 @@ export interface ExportLookupInput extends TaskBase {
 
 export const getExport = defineTask(
   'getExport',
-  (ctx, input: ExportLookupInput): ExportRow | null => store(ctx, input.tenantId).get(input.exportId) ?? null,
+  async (ctx, input: ExportLookupInput): Promise<ExportRow | null> =>
+    (onPostgres(ctx)
+      ? await onPg(ctx, input, 'export_get', (jobs) => jobs.get(input.exportId))
+      : store(ctx, input.tenantId).get(input.exportId)) ?? null,
 );
 
 export interface ListExportsInput extends TaskBase {
@@ -54,26 +74,38 @@ export interface ListExportsInput extends TaskBase {
   limit: number;
 }
 
-export const listExports = defineTask('listExports', (ctx, input: ListExportsInput): ExportRow[] =>
-  store(ctx, input.tenantId).list(input.before, input.limit),
+export const listExports = defineTask('listExports', (ctx, input: ListExportsInput) =>
+  onPostgres(ctx)
+    ? onPg(ctx, input, 'export_list', (jobs) => jobs.list(input.before, input.limit))
+    : store(ctx, input.tenantId).list(input.before, input.limit),
 );
 
-/** Unfinished jobs of one tenant, oldest first: what a starting server resumes. */
-export const unfinishedExports = defineTask('unfinishedExports', (ctx, input: TaskBase): string[] =>
-  store(ctx, input.tenantId)
-    .unfinished()
-    .map((r) => r.export_id),
+/**
+ * Unfinished jobs of one tenant, oldest first: what a starting server resumes (PostgreSQL: those no live
+ * server runs).
+ */
+export const unfinishedExports = defineTask(
+  'unfinishedExports',
+  async (ctx, input: TaskBase): Promise<string[]> =>
+    onPostgres(ctx)
+      ? (await orphanedExports(workerPostgres(), input.tenantId)).map((j) => j.exportId)
+      : store(ctx, input.tenantId)
+          .unfinished()
+          .map((r) => r.export_id),
 );
 
-/** Marks due exports expired and deletes their files. */
+/** Marks due exports expired and deletes their files (their rows of bytes on PostgreSQL). */
 export const expireExports = defineTask(
   'expireExports',
-  (ctx, input: TaskBase & { now: number }): string[] => {
-    const due = ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
-    for (const row of due)
-      removeExportFiles(
-        exportFilePath(ctx.data.dataDir, input.tenantId, row.export_id, row.format, row.compression),
-      );
+  async (ctx, input: TaskBase & { now: number }): Promise<string[]> => {
+    const due = onPostgres(ctx)
+      ? await onPg(ctx, input, 'export_expire', (jobs) => jobs.expireDue(input.now))
+      : ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
+    if (!onPostgres(ctx))
+      for (const row of due)
+        removeExportFiles(
+          exportFilePath(ctx.data.dataDir, input.tenantId, row.export_id, row.format, row.compression),
+        );
     if (due.length) ctx.log.info({ export_ids: due.map((r) => r.export_id) }, 'exports expired');
     return due.map((r) => r.export_id);
   },

@@ -176,7 +176,7 @@ export const OPTIONS = {
       'storage',
       'sqlite',
       ['sqlite', 'postgres'],
-      'sqlite: the catalog and one SQLite file per tenant under --data; postgres: the catalog and tenant data in the PostgreSQL of --database-url, shared by several servers (ingest and tus uploads, search, direct exports, metrics from the orders, stock, prices, erasure; export jobs answer 501 for now: docs/postgres.md)',
+      'sqlite: the catalog and one SQLite file per tenant under --data; postgres: the catalog and tenant data in the PostgreSQL of --database-url, shared by several servers (ingest and tus uploads, search, exports direct and as jobs, metrics from the orders, stock, prices, erasure: docs/postgres.md)',
     ),
     databaseUrl: secret('database-url', 'PostgreSQL connection string, for --storage postgres'),
     postgresPoolMax: int(

@@ -21,6 +21,17 @@ export function firstExceeded<Q extends string>(
 /** An export job is refused past the tenant's jobs queued or running, or its finished bytes kept. */
 export type ExportQuota = 'jobs' | 'bytes';
 
+/** The export quota a new job would exceed (one more job; no bytes until it finishes), or null. */
+export function exportOverQuota(
+  use: { active: number; bytesKept: number },
+  limits: { jobs: number; bytes: number },
+): { quota: ExportQuota; use: QuotaUse } | null {
+  return firstExceeded<ExportQuota>({
+    jobs: { used: use.active, limit: limits.jobs, adding: 1 },
+    bytes: { used: use.bytesKept, limit: limits.bytes, adding: 0 },
+  });
+}
+
 /** An upload is refused past the tenant's open uploads, or the bytes they declare. */
 export type UploadQuota = 'uploads' | 'bytes';
 

@@ -4,9 +4,10 @@ import type { Context } from 'hono';
 import { Problem } from './problem.js';
 import { decideRange, etagMatches } from './range.js';
 
-/** A finished file to serve: where it is, how long, its validators and how to name it. */
+/** A finished file to serve: how to read it, how long, its validators and how to name it. */
 export interface ServedFile {
-  path: string;
+  /** Bytes `start` to `end` (inclusive), streamed */
+  read(start: number, end: number): ReadableStream<Uint8Array>;
   size: number;
   /** the quoted strong ETag (ours: the file's sha256) */
   etag: string;
@@ -19,7 +20,7 @@ export interface ServedFile {
 /**
  * Serves a file as HTTP caches and download managers expect: If-None-Match answers 304; one byte range
  * (bytes=a-b, a-, -n) answers 206, unless If-Range names another version (then the whole file); a range
- * past the end answers 416 with the size. The body streams from disk, so memory does not grow with it.
+ * past the end answers 416 with the size. The body streams, so memory does not grow with it.
  */
 export function serveFileRange(c: Context, file: ServedFile): Response {
   const lastModified = file.lastModified.toUTCString();
@@ -51,8 +52,11 @@ export function serveFileRange(c: Context, file: ServedFile): Response {
   c.get('log')?.info({ file: file.fileName, range: range.kind, start, end }, 'file download');
   const status = range.kind === 'partial' ? 206 : 200;
   if (file.size === 0) return c.body(null, status, headers);
-  const body = Readable.toWeb(
-    createReadStream(file.path, { start, end }),
-  ) as unknown as ReadableStream<Uint8Array>;
-  return c.body(body, status, headers);
+  return c.body(file.read(start, end), status, headers);
+}
+
+/** A file on disk, read as a stream (memory does not grow with it). */
+export function diskFileReader(path: string): ServedFile['read'] {
+  return (start, end) =>
+    Readable.toWeb(createReadStream(path, { start, end })) as unknown as ReadableStream<Uint8Array>;
 }

@@ -83,7 +83,6 @@ export const PROBLEM_TYPES = {
   ingest_failed: { status: 500, title: 'The ingest failed' },
   unzip_failed: { status: 500, title: 'The zip body could not be read' },
   tenant_unavailable: { status: 503, title: "The tenant's storage is unavailable" },
-  storage_not_supported: { status: 501, title: 'Not available on this storage backend yet' },
   storage_busy: { status: 503, title: 'The storage is busy' },
   shutting_down: { status: 503, title: 'The server is shutting down' },
   console_not_built: { status: 503, title: 'The console is not built' },
@@ -113,7 +112,6 @@ export const COMMON_PROBLEMS: Record<'none' | 'api_key' | 'admin', readonly Prob
     'tenant_unavailable',
     'storage_busy',
     'insufficient_storage',
-    'storage_not_supported',
   ],
   admin: [
     'internal_error',
@@ -124,6 +122,5 @@ export const COMMON_PROBLEMS: Record<'none' | 'api_key' | 'admin', readonly Prob
     'tenant_unavailable',
     'storage_busy',
     'insufficient_storage',
-    'storage_not_supported',
   ],
 };

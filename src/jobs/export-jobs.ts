@@ -1,6 +1,7 @@
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { WorkerPool } from '../pool/pool.js';
+import { startPeriodic } from './periodic.js';
 import { startTenantSweep } from './tenant-sweep.js';
 
 export interface ExportJobOptions {
@@ -14,10 +15,12 @@ export interface ExportJobOptions {
   sweepIntervalMs: number;
 }
 
-interface Job {
+export interface ExportJobRef {
   tenantId: number;
   exportId: string;
 }
+
+type Job = ExportJobRef;
 
 /** The stop flag's values: 0 run on, else stop at the next checkpoint. */
 const STOP_FOR_SHUTDOWN = 1;
@@ -36,12 +39,16 @@ export class ExportJobs {
   private readonly running = new Map<string, { done: Promise<void>; stop: Int32Array }>();
   private stopped = false;
   private stopSweep: () => void = () => {};
+  private stopAdopting: () => void = () => {};
 
   private readonly pool: WorkerPool;
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly options: ExportJobOptions;
   private readonly tenantIds: () => readonly number[];
+  private readonly bootId: string;
+  private readonly adoptEveryMs: number | null;
+  private readonly findUnfinished: () => Promise<ExportJobRef[]>;
 
   constructor(init: {
     pool: WorkerPool;
@@ -50,6 +57,18 @@ export class ExportJobs {
     options: ExportJobOptions;
     /** The tenants now (tenants are created while the server runs). */
     tenantIds: () => readonly number[];
+    /** this server process: the runner of the jobs it creates or takes over */
+    bootId: string;
+    /**
+     * Where other servers share the jobs (PostgreSQL): how often to look for jobs a stopped server left,
+     * and run them here. Null with one server per data directory.
+     */
+    adoptEveryMs: number | null;
+    /**
+     * The unfinished jobs to run here, over every tenant at once (PostgreSQL: those no live server runs).
+     * Without it, each tenant's are asked for in turn (SQLite: all of them, at start).
+     */
+    findUnfinished?: () => Promise<ExportJobRef[]>;
   }) {
     ({
       pool: this.pool,
@@ -57,7 +76,10 @@ export class ExportJobs {
       log: this.log,
       options: this.options,
       tenantIds: this.tenantIds,
+      bootId: this.bootId,
+      adoptEveryMs: this.adoptEveryMs,
     } = init);
+    this.findUnfinished = init.findUnfinished ?? (() => this.unfinishedPerTenant());
     this.metrics.watchExports(() => ({ running: this.running.size, queued: this.queue.length }));
   }
 
@@ -67,15 +89,12 @@ export class ExportJobs {
     this.pump();
   }
 
-  /** Queues every tenant's unfinished exports again (oldest first) and starts the expiry sweep. */
+  /**
+   * Queues the unfinished exports again (oldest first) and starts the expiry sweep; where servers share
+   * the jobs, looks for those a stopped server left every `adoptEveryMs`.
+   */
   async resume(): Promise<void> {
-    for (const tenantId of this.tenantIds()) {
-      const ids = await this.pool.run('unfinishedExports', { requestId: 'boot', tenantId });
-      for (const exportId of ids) {
-        this.log.info({ tenant_id: tenantId, export_id: exportId }, 'export queued for resume');
-        this.enqueue(tenantId, exportId);
-      }
-    }
+    await this.adopt();
     this.stopSweep = startTenantSweep({
       pool: this.pool,
       log: this.log,
@@ -83,6 +102,39 @@ export class ExportJobs {
       intervalMs: this.options.sweepIntervalMs,
       tenantIds: this.tenantIds,
     });
+    if (this.adoptEveryMs !== null)
+      this.stopAdopting = startPeriodic(this.adoptEveryMs, async () => {
+        if (!this.stopped) await this.adopt();
+      });
+  }
+
+  private async adopt(): Promise<void> {
+    let unfinished: ExportJobRef[];
+    try {
+      unfinished = await this.findUnfinished();
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot look for unfinished exports');
+      return;
+    }
+    for (const job of unfinished) {
+      if (
+        this.stopped ||
+        this.running.has(job.exportId) ||
+        this.queue.some((j) => j.exportId === job.exportId)
+      )
+        continue;
+      this.log.info({ tenant_id: job.tenantId, export_id: job.exportId }, 'export queued for resume');
+      this.enqueue(job.tenantId, job.exportId);
+    }
+  }
+
+  private async unfinishedPerTenant(): Promise<ExportJobRef[]> {
+    const found: ExportJobRef[] = [];
+    for (const tenantId of this.tenantIds()) {
+      const ids = await this.pool.run('unfinishedExports', { requestId: 'boot', tenantId });
+      for (const exportId of ids) found.push({ tenantId, exportId });
+    }
+    return found;
   }
 
   private pump(): void {
@@ -99,7 +151,12 @@ export class ExportJobs {
 
   private async run(job: Job, stop: Int32Array): Promise<void> {
     const startedAt = Date.now();
-    const base = { requestId: `export:${job.exportId}`, tenantId: job.tenantId, exportId: job.exportId };
+    const base = {
+      requestId: `export:${job.exportId}`,
+      tenantId: job.tenantId,
+      exportId: job.exportId,
+      bootId: this.bootId,
+    };
     try {
       const plan = await this.pool.run('planExport', {
         ...base,
@@ -153,6 +210,7 @@ export class ExportJobs {
     this.stopped = true;
     this.queue.length = 0;
     this.stopSweep();
+    this.stopAdopting();
     for (const job of this.running.values()) Atomics.store(job.stop, 0, STOP_FOR_SHUTDOWN);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -7,6 +7,7 @@ import { storageFault } from '../storage/storage-fault.js';
 import type { UnfinishedUpload, UploadRow } from '../storage/upload-store.js';
 import type { Appended } from '../uploads/append-body.js';
 import type { ActiveUpload, UploadStaging } from '../uploads/staging.js';
+import { startPeriodic } from './periodic.js';
 import { startTenantSweep } from './tenant-sweep.js';
 import { processStagedUpload, type UploadConfig } from './upload-processor.js';
 
@@ -265,7 +266,7 @@ export class UploadJobs {
   }
 
   private stopSweep: () => void = () => {};
-  private adoptTimer: NodeJS.Timeout | null = null;
+  private stopAdopting: () => void = () => {};
 
   /**
    * At start: cut staging files back to their durable offsets, resume every unfinished upload, and start
@@ -290,17 +291,10 @@ export class UploadJobs {
         }
       },
     });
-    if (this.adoptEveryMs !== null) {
-      let running = false;
-      this.adoptTimer = setInterval(() => {
-        if (running || this.stopped) return;
-        running = true;
-        void this.adopt().finally(() => {
-          running = false;
-        });
-      }, this.adoptEveryMs);
-      this.adoptTimer.unref();
-    }
+    if (this.adoptEveryMs !== null)
+      this.stopAdopting = startPeriodic(this.adoptEveryMs, async () => {
+        if (!this.stopped) await this.adopt();
+      });
   }
 
   /** Each tenant's unfinished uploads, asked of its store in turn (a tenant that cannot answer is skipped). */
@@ -338,7 +332,7 @@ export class UploadJobs {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopSweep();
-    if (this.adoptTimer) clearInterval(this.adoptTimer);
+    this.stopAdopting();
     for (const upload of this.active.values()) {
       upload.stopped = true;
       upload.wake();

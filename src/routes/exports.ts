@@ -14,7 +14,7 @@ import {
 import { cursorPosition } from '../http/cursor-param.js';
 import { acceptsGzip, directFormat, ExportStatusDoc, exportStatus } from '../http/export-status.js';
 import { directExportStream } from '../http/export-stream.js';
-import { serveFileRange } from '../http/file-range.js';
+import { diskFileReader, type ServedFile, serveFileRange } from '../http/file-range.js';
 import { requireFreeDisk } from '../http/free-disk.js';
 import { Problem } from '../http/problem.js';
 import { RouteGroup } from '../http/register.js';
@@ -22,6 +22,7 @@ import type { AppEnv } from '../http/types.js';
 import { readJsonBody, validate, validateQuery } from '../http/validation.js';
 import { STREAM_PROBLEMS } from '../http/worker-stream.js';
 import { type ExportRow, exportFilePath } from '../storage/export-store.js';
+import { exportFileRange } from '../storage/postgres/export-file.js';
 import type { AppDeps } from './deps.js';
 
 const ListQuery = v.object({
@@ -100,11 +101,6 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       }
       const tenantId = c.get('tenantId');
       if (direct) return streamDirect(c, spec);
-      if (config.storage.kind === 'postgres')
-        throw new Problem(
-          'storage_not_supported',
-          'Export jobs do not run on --storage postgres yet; a direct export does (Accept: text/csv or application/vnd.apache.parquet).',
-        );
       admission.check('work');
       await requireFreeDisk(deps.health);
       const created = await pool.run('createExport', {
@@ -112,6 +108,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
         tenantId,
         spec,
         limits: { jobs: config.export.maxJobsPerTenant, bytes: config.export.maxBytesPerTenant },
+        bootId: deps.state.bootId,
       });
       if (!created.ok)
         throw created.quota === 'jobs'
@@ -242,20 +239,27 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
           extra: { state: row.state, rows_written: row.rows_written },
         });
       }
-      const path = exportFilePath(
-        config.server.dataDir,
-        tenantId,
-        row.export_id,
-        row.format,
-        row.compression,
-      );
-      try {
-        statSync(path);
-      } catch {
-        throw new Problem('export_expired', `The file of export ${row.export_id} is gone.`);
+      const { postgres } = deps;
+      let read: ServedFile['read'];
+      if (postgres) {
+        read = (start, end) => exportFileRange(postgres, tenantId, row.export_id, start, end);
+      } else {
+        const path = exportFilePath(
+          config.server.dataDir,
+          tenantId,
+          row.export_id,
+          row.format,
+          row.compression,
+        );
+        try {
+          statSync(path);
+        } catch {
+          throw new Problem('export_expired', `The file of export ${row.export_id} is gone.`);
+        }
+        read = diskFileReader(path);
       }
       return serveFileRange(c, {
-        path,
+        read,
         size: row.size,
         etag: `"${row.sha256}"`,
         lastModified: new Date(row.finished_at ?? row.created_at),

@@ -62,24 +62,39 @@ export interface ExportPart {
   done: boolean;
 }
 
-interface PartRow {
+/** An export_parts row as either backend reads it (`done`: 0/1 on SQLite, a boolean on PostgreSQL). */
+export interface PartRow {
   part: number;
   floor_key: string | null;
   checkpoint_key: string | null;
   rows_written: number;
   bytes_written: number;
-  done: number;
+  done: number | boolean;
 }
 
-const positionOf = (key: string | null) => (key ? (JSON.parse(key) as OrderPosition) : null);
+/** A stored keyset position (JSON), or null. */
+export const positionOf = (key: string | null) => (key ? (JSON.parse(key) as OrderPosition) : null);
 
-function partOf(row: PartRow): ExportPart {
+/** A keyset position as stored (JSON), or null. */
+export const positionKey = (p: OrderPosition | null | undefined) => (p ? JSON.stringify(p) : null);
+
+export function partOf(row: PartRow): ExportPart {
   return {
     part: row.part,
     at: { rows: row.rows_written, bytes: row.bytes_written, position: positionOf(row.checkpoint_key) },
     floor: positionOf(row.floor_key),
-    done: row.done === 1,
+    done: row.done === 1 || row.done === true,
   };
+}
+
+/** What a job was asked for. */
+export function specOf(row: ExportRow): ExportSpec {
+  return JSON.parse(row.request) as ExportSpec;
+}
+
+/** The exports among `rows` whose files hold customer columns (the ones an erasure must report). */
+export function withCustomerColumns(rows: readonly ExportRow[]): ExportRow[] {
+  return rows.filter((row) => specOf(row).fields.some((f) => f.startsWith('customer_')));
 }
 
 /** The exports table of one shard: job state, checkpoints and the row group metadata of Parquet jobs. */
@@ -161,9 +176,9 @@ export class ExportStore {
     const insert = this.db.prepare(
       'INSERT INTO export_parts (export_id, part, checkpoint_key, floor_key) VALUES (?, ?, ?, ?)',
     );
-    const key = (p: OrderPosition | undefined) => (p ? JSON.stringify(p) : null);
     this.db.transaction(() => {
-      for (let k = 0; k <= cuts.length; k++) insert.run(exportId, k, key(cuts[k - 1]), key(cuts[k]));
+      for (let k = 0; k <= cuts.length; k++)
+        insert.run(exportId, k, positionKey(cuts[k - 1]), positionKey(cuts[k]));
     })();
   }
 
@@ -190,7 +205,7 @@ export class ExportStore {
        VALUES (?, ?, (SELECT count(*) FROM export_row_groups WHERE export_id = ? AND part = ?), ?, ?)`,
     );
     this.db.transaction(() => {
-      updatePart.run(at.rows, at.bytes, at.position ? JSON.stringify(at.position) : null, exportId, part);
+      updatePart.run(at.rows, at.bytes, positionKey(at.position), exportId, part);
       updateJob.run(added.rows, added.bytes, exportId);
       for (const g of rowGroups) insertGroup.run(exportId, part, exportId, part, g.rows, g.meta);
     })();
@@ -248,13 +263,13 @@ export class ExportStore {
   }
 
   specOf(row: ExportRow): ExportSpec {
-    return JSON.parse(row.request) as ExportSpec;
+    return specOf(row);
   }
 
   /** Complete exports whose files hold customer columns (the ones an erasure must report). */
   completeWithCustomerColumns(): ExportRow[] {
-    return (this.db.prepare("SELECT * FROM exports WHERE state = 'complete'").all() as ExportRow[]).filter(
-      (row) => this.specOf(row).fields.some((f) => f.startsWith('customer_')),
+    return withCustomerColumns(
+      this.db.prepare("SELECT * FROM exports WHERE state = 'complete'").all() as ExportRow[],
     );
   }
 }

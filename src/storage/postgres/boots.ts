@@ -9,6 +9,14 @@ export const HEARTBEAT_MS = 5_000;
 /** Three missed heartbeats: the process is gone (or cut off from the database, which is the same to us). */
 export const ALIVE_MS = 3 * HEARTBEAT_MS;
 
+/**
+ * SQL: whether the row's `processor_boot` names a server whose heartbeat is recent (`$n`: ALIVE_MS). An
+ * upload or an export job is processed by one server at a time; another takes it over once this is false.
+ */
+export const processorAlive = (n: number) =>
+  `EXISTS (SELECT 1 FROM server_boots b WHERE b.boot_id = processor_boot
+             AND b.heartbeat_at > now() - make_interval(secs => $${n}::float8 / 1000))`;
+
 export async function registerBoot(
   pool: pg.Pool,
   bootId: string,

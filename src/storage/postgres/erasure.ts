@@ -10,7 +10,29 @@
  * (docs/postgres.md).
  */
 import type { ClientBase } from 'pg';
+import { specOf, withCustomerColumns } from '../export-store.js';
+import { PgExportStore } from './exports.js';
+import { buildPgSearchSql } from './search-sql.js';
 import { partitionName } from './tenant-partitions.js';
+
+/**
+ * Complete export files that hold these customers' PII: exports with a customer column whose filters match
+ * at least one of their orders (as SQLite's erasure reports them, workers/privacy.ts).
+ */
+async function exportsHolding(client: ClientBase, tenantId: number, customerPks: readonly number[]) {
+  const holding: string[] = [];
+  for (const row of withCustomerColumns(await new PgExportStore(client, tenantId).completed())) {
+    const { filters } = specOf(row);
+    for (const customerPk of customerPks) {
+      const { sql, params } = buildPgSearchSql(tenantId, { ...filters, customerPk }, ['order_id'], null, 1, null);
+      if ((await client.query(sql, params)).rowCount) {
+        holding.push(row.export_id);
+        break;
+      }
+    }
+  }
+  return holding;
+}
 
 export interface PgErasure {
   customer_pks: number[];
@@ -85,8 +107,7 @@ export async function pgEraseCustomer(
       orders_kept: orders,
       purged_idempotency_responses: idem,
       purged_upload_errors: uploads,
-      // export jobs are not on PostgreSQL yet: no export file can hold the PII
-      exports_containing: [],
+      exports_containing: await exportsHolding(client, tenantId, rows.map((r) => r.pk)),
     };
   } catch (error) {
     await client.query('ROLLBACK');

@@ -7,9 +7,8 @@
 import type pg from 'pg';
 import type { BeginResult } from '../idempotency.js';
 import { ALIVE_MS } from './boots.js';
+import { timestampOf } from './epoch-ms.js';
 import { inTransaction } from './transaction.js';
-
-const at = (n: number) => `to_timestamp($${n}::float8 / 1000)`;
 
 export class PgIdempotencyStore {
   constructor(
@@ -29,13 +28,13 @@ export class PgIdempotencyStore {
       const t = this.tenantId;
       await this.client.query(
         `DELETE FROM idempotency_keys WHERE tenant_id = $1 AND (scope, idem_key) IN
-           (SELECT scope, idem_key FROM idempotency_keys WHERE tenant_id = $1 AND expires_at < ${at(2)} LIMIT 500)`,
+           (SELECT scope, idem_key FROM idempotency_keys WHERE tenant_id = $1 AND expires_at < ${timestampOf(2)} LIMIT 500)`,
         [t, now],
       );
       const claim = async () =>
         this.client.query(
           `INSERT INTO idempotency_keys (tenant_id, scope, idem_key, fingerprint, state, owner, created_at, expires_at)
-           VALUES ($1, $2, $3, '', 'in_flight', $4, ${at(5)}, ${at(6)})
+           VALUES ($1, $2, $3, '', 'in_flight', $4, ${timestampOf(5)}, ${timestampOf(6)})
            ON CONFLICT (tenant_id, scope, idem_key) DO UPDATE SET state = 'in_flight', owner = EXCLUDED.owner,
              created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, fingerprint = '',
              response_status = NULL, response_body = NULL`,
@@ -43,7 +42,7 @@ export class PgIdempotencyStore {
         );
       const inserted = await this.client.query(
         `INSERT INTO idempotency_keys (tenant_id, scope, idem_key, fingerprint, state, owner, created_at, expires_at)
-         VALUES ($1, $2, $3, '', 'in_flight', $4, ${at(5)}, ${at(6)}) ON CONFLICT DO NOTHING`,
+         VALUES ($1, $2, $3, '', 'in_flight', $4, ${timestampOf(5)}, ${timestampOf(6)}) ON CONFLICT DO NOTHING`,
         [t, scope, key, owner, now, now + ttlMs],
       );
       if (inserted.rowCount === 1) return { state: 'started' };
@@ -57,7 +56,7 @@ export class PgIdempotencyStore {
         owner_alive: boolean;
       }>(
         `SELECT k.state, k.fingerprint, k.response_status, k.response_body, k.owner,
-                k.expires_at < ${at(4)} AS expired,
+                k.expires_at < ${timestampOf(4)} AS expired,
                 EXISTS (SELECT 1 FROM server_boots b WHERE b.boot_id = split_part(k.owner, '/', 1)
                           AND b.heartbeat_at > now() - make_interval(secs => $5::float8 / 1000)) AS owner_alive
            FROM idempotency_keys k WHERE k.tenant_id = $1 AND k.scope = $2 AND k.idem_key = $3 FOR UPDATE`,
@@ -93,7 +92,7 @@ export class PgIdempotencyStore {
   ): Promise<boolean> {
     const { rowCount } = await this.client.query(
       `UPDATE idempotency_keys SET state = 'completed', fingerprint = $5, response_status = $6, response_body = $7,
-              expires_at = ${at(8)}
+              expires_at = ${timestampOf(8)}
         WHERE tenant_id = $1 AND scope = $2 AND idem_key = $3 AND owner = $4`,
       [this.tenantId, scope, key, owner, fingerprint, status, body, now + ttlMs],
     );

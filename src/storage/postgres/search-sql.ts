@@ -123,3 +123,9 @@ export function buildPgPositionAtSql(
     params: [...where.params, offset],
   };
 }
+
+/** How many orders match (an export job's size, to cut it into parts of about equal rows). */
+export function buildPgCountSql(tenantId: number, filters: SearchFilters): BuiltQuery {
+  const where = searchWhere(tenantId, filters, null, null);
+  return { sql: numbered(`SELECT count(*)::float8 AS n FROM orders o${where.sql()}`), params: where.params };
+}

@@ -18,26 +18,19 @@ import {
   type UploadCursor,
   type UploadRow,
 } from '../upload-store.js';
-import { ALIVE_MS } from './boots.js';
+import { ALIVE_MS, processorAlive } from './boots.js';
+import { epochMsOf, timestampOf } from './epoch-ms.js';
 import { inTransaction } from './transaction.js';
 
 /** The advisory lock class of a tenant's upload quota (its second key is the tenant id). */
 const UPLOAD_QUOTA_LOCK = 7_140_017;
-
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
-const at = (n: number) => `to_timestamp($${n}::float8 / 1000)`;
 
 /** An uploads row as `UploadRow` (times in ms since the epoch, counts as numbers, metadata as JSON text). */
 const ROW = `upload_id, upload_length::float8 AS upload_length, received_offset::float8 AS received_offset,
   processed_offset::float8 AS processed_offset, metadata::text AS metadata, state,
   rows_received::float8 AS rows_received, rows_inserted::float8 AS rows_inserted,
   rows_duplicate::float8 AS rows_duplicate, rows_failed::float8 AS rows_failed,
-  lines_seen::float8 AS lines_seen, error, ${ms('created_at')}, ${ms('updated_at')}, ${ms('expires_at')}`;
-
-/** Whether `processor_boot` names a server whose heartbeat is recent (`$n`: ALIVE_MS). */
-const processorAlive = (n: number) =>
-  `EXISTS (SELECT 1 FROM server_boots b WHERE b.boot_id = processor_boot
-             AND b.heartbeat_at > now() - make_interval(secs => $${n}::float8 / 1000))`;
+  lines_seen::float8 AS lines_seen, error, ${epochMsOf('created_at')}, ${epochMsOf('updated_at')}, ${epochMsOf('expires_at')}`;
 
 export class PgUploadStore {
   constructor(
@@ -63,7 +56,7 @@ export class PgUploadStore {
       if (over) return { ok: false, ...over };
       const { rows } = await this.client.query<UploadRow>(
         `INSERT INTO uploads (tenant_id, upload_id, upload_length, metadata, state, created_at, updated_at, expires_at)
-         VALUES ($1, $2, $3, $4::jsonb, 'receiving', ${at(5)}, ${at(5)}, ${at(6)}) RETURNING ${ROW}`,
+         VALUES ($1, $2, $3, $4::jsonb, 'receiving', ${timestampOf(5)}, ${timestampOf(5)}, ${timestampOf(6)}) RETURNING ${ROW}`,
         [t, uploadId, length, JSON.stringify(metadata), now, now + ttlMs],
       );
       return { ok: true, value: rows[0]! };
@@ -91,7 +84,7 @@ export class PgUploadStore {
   ): Promise<UploadRow> {
     const { rows } = await this.client.query<UploadRow>(
       `UPDATE uploads SET received_offset = greatest(received_offset, $3), upload_length = coalesce(upload_length, $4),
-         updated_at = ${at(5)}, expires_at = ${at(6)},
+         updated_at = ${timestampOf(5)}, expires_at = ${timestampOf(6)},
          state = CASE WHEN state = 'receiving' AND coalesce(upload_length, $4) = greatest(received_offset, $3)
                       THEN 'processing' ELSE state END
        WHERE tenant_id = $1 AND upload_id = $2 RETURNING ${ROW}`,
@@ -106,7 +99,7 @@ export class PgUploadStore {
     await this.client.query(
       `UPDATE uploads SET processed_offset = $3, lines_seen = $4, rows_received = rows_received + $5,
          rows_inserted = rows_inserted + $6, rows_duplicate = rows_duplicate + $7, rows_failed = rows_failed + $8,
-         updated_at = ${at(9)}
+         updated_at = ${timestampOf(9)}
        WHERE tenant_id = $1 AND upload_id = $2`,
       [t, uploadId, ...advanceValues(cursor, part), now],
     );
@@ -129,7 +122,7 @@ export class PgUploadStore {
   ): Promise<void> {
     return inTransaction(this.client, async () => {
       await this.client.query(
-        `UPDATE uploads SET state = $3, error = $4, updated_at = ${at(5)}, processor_boot = NULL
+        `UPDATE uploads SET state = $3, error = $4, updated_at = ${timestampOf(5)}, processor_boot = NULL
           WHERE tenant_id = $1 AND upload_id = $2`,
         [this.tenantId, uploadId, state, error, now],
       );
@@ -169,8 +162,8 @@ export class PgUploadStore {
   expireDue(now: number): Promise<UploadRow[]> {
     return inTransaction(this.client, async () => {
       const { rows } = await this.client.query<UploadRow>(
-        `UPDATE uploads SET state = 'terminated', error = 'expired', updated_at = ${at(3)}, processor_boot = NULL
-          WHERE tenant_id = $1 AND state = 'receiving' AND expires_at <= ${at(2)} RETURNING ${ROW}`,
+        `UPDATE uploads SET state = 'terminated', error = 'expired', updated_at = ${timestampOf(3)}, processor_boot = NULL
+          WHERE tenant_id = $1 AND state = 'receiving' AND expires_at <= ${timestampOf(2)} RETURNING ${ROW}`,
         [this.tenantId, now, now],
       );
       await this.dropBytes(rows.map((r) => r.upload_id));
