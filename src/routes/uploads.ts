@@ -180,7 +180,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
     responses: {
       200: { description: 'Upload-Offset, Upload-Length', headers: { 'Upload-Offset': 'bytes' } },
     },
-    errors: ['not_found', 'upload_gone'],
+    errors: ['tus_version_unsupported', 'not_found', 'upload_gone'],
   });
 
   routes.add(
@@ -192,7 +192,8 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
         'state: receiving | processing | complete | failed | terminated. errors: the first 1000, all kept.',
       ...tusDoc,
       responses: { 200: { description: 'Summary', schema: UploadSummaryDoc } },
-      errors: ['not_found', 'upload_gone'],
+      // HEAD, served here, requires Tus-Resumable
+      errors: ['tus_version_unsupported', 'not_found', 'upload_gone'],
     },
     async (c) => {
       if (c.req.method === 'HEAD') {
@@ -335,7 +336,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       summary: 'tus termination: stop the upload and delete its staging file (rows already ingested stay)',
       ...tusDoc,
       responses: { 204: { description: 'Terminated' } },
-      errors: ['not_found', 'upload_gone'],
+      errors: ['tus_version_unsupported', 'not_found', 'upload_gone'],
     },
     async (c) => {
       requireTus(c);
