@@ -4,10 +4,12 @@
  * same rows (perf/lib/postgres.ts); then one search page of up to 100,000 rows, every field, NDJSON,
  * against a plain read of the same rows in this process (one query with the same columns, newest first,
  * rows as arrays, nothing done with them); and sales by day over a year, exact, against one GROUP BY query
- * (count DISTINCT, percentile_disc) on the same rows. Peak server RSS over ingest and search.
+ * (count DISTINCT, percentile_disc) on the same rows; a direct CSV export and export jobs (CSV, Parquet) of
+ * every order, each downloaded whole and checked against its sha256. Peak server RSS over each step.
  *   node dist/perf/postgres-server.js --dataset ./datasets/small [--orders 200000] [--database-url …]
  * Prints a table and one JSON line; writes perf/results/postgres-server.json.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +19,7 @@ import { buildPgSearchSql } from '../src/storage/postgres/search-sql.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
-import { mib, ratio } from './lib/numbers.js';
+import { mib, ratio, round } from './lib/numbers.js';
 import { readOrders, tableLines } from './lib/orders-file.js';
 import { inSchema, plainCopy } from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
@@ -98,6 +100,56 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
     const exportedRows = exported.text.split('\r\n').length - 2; // the header and the final line break
     if (exported.status !== 200 || exportedRows !== total)
       throw new Error(`export: ${exported.status}, ${exportedRows} rows`);
+    // export jobs of every order, every field: POST, poll until complete (encoded into the database), then
+    // the file downloaded whole; the same plain read as the limit of the job, peak RSS over both
+    const jobs: Record<
+      string,
+      { rows_per_sec: number; download_mb_per_sec: number; size_mb: number; peak_rss_mb: number }
+    > = {};
+    for (const format of ['csv', 'parquet'] as const) {
+      sampler = sampleRss(server.child.pid!, 100);
+      started = performance.now();
+      const created = await send(`${server.url}/api/v1/tenants/${t.tenantId}/reports/export`, {
+        method: 'POST',
+        headers: { ...t.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ format }),
+      });
+      if (created.status !== 202) throw new Error(`export job: ${created.status} ${created.text}`);
+      const { status_url, download_url } = JSON.parse(created.text) as {
+        status_url: string;
+        download_url: string;
+      };
+      let state: { state: string; rows_written: number; size: number; sha256: string; error: string | null };
+      for (;;) {
+        state = JSON.parse(
+          (await send(`${server.url}${status_url}`, { headers: t.auth })).text,
+        ) as typeof state;
+        if (state.state !== 'queued' && state.state !== 'running') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const jobSeconds = (performance.now() - started) / 1000;
+      if (state.state !== 'complete' || state.rows_written !== total)
+        throw new Error(
+          `export job ${format}: ${state.state} ${state.rows_written} rows ${state.error ?? ''}`,
+        );
+      started = performance.now();
+      const file = await fetch(`${server.url}${download_url}`, { headers: t.auth });
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of file.body!) {
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      const downloadSeconds = (performance.now() - started) / 1000;
+      if (size !== state.size || hash.digest('hex') !== state.sha256)
+        throw new Error(`download ${format}: wrong bytes`);
+      jobs[format] = {
+        rows_per_sec: Math.round(total / jobSeconds),
+        download_mb_per_sec: round(size / 1024 / 1024 / downloadSeconds, 1),
+        size_mb: round(size / 1024 / 1024, 1),
+        peak_rss_mb: mib(sampler.stop().peak),
+      };
+    }
     // sales by day over the loaded orders, through the server, and the same numbers from one SQL query
     // (GROUP BY day with count(DISTINCT) and percentile_disc) in this process
     const sales = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01&precision=exact`;
@@ -123,6 +175,7 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
       sqlBest = Math.min(sqlBest, performance.now() - t0);
     }
     return {
+      export_jobs: jobs,
       export_rows_per_sec: Math.round(total / exportSeconds),
       export_peak_rss_mb: mib(exportRss),
       metrics_day_ms: Math.round(metricsBest),
@@ -153,6 +206,12 @@ const result = {
   search_ratio: ratio(ours.search_rows_per_sec, ours.plain_read_rows_per_sec),
   metrics_ratio: ratio(ours.metrics_day_ms, ours.sql_day_ms),
   export_ratio: ratio(ours.export_rows_per_sec, ours.plain_read_rows_per_sec),
+  export_job_ratios: Object.fromEntries(
+    Object.entries(ours.export_jobs).map(([format, j]) => [
+      format,
+      ratio(j.rows_per_sec, ours.plain_read_rows_per_sec),
+    ]),
+  ),
 };
 writeResult('postgres-server', result);
 process.stdout.write(
@@ -162,6 +221,10 @@ process.stdout.write(
     `| ingest, one request (orders/s) | ${ours.ingest_orders_per_sec} | ${plain.orders_per_sec} (plain COPY) | ${result.ingest_ratio} | ${ours.ingest_peak_rss_mb} |`,
     `| search, ${SEARCH_ROWS} rows, every field, NDJSON (rows/s) | ${ours.search_rows_per_sec} | ${ours.plain_read_rows_per_sec} (one query in process) | ${result.search_ratio} | ${ours.search_peak_rss_mb} |`,
     `| direct CSV export, every order, stripes (rows/s) | ${ours.export_rows_per_sec} | ${ours.plain_read_rows_per_sec} (the plain read above) | ${result.export_ratio} | ${ours.export_peak_rss_mb} |`,
+    ...Object.entries(ours.export_jobs).map(
+      ([format, j]) =>
+        `| ${format} export job, every order, to complete (rows/s); then its download (${j.size_mb} MB at ${j.download_mb_per_sec} MB/s) | ${j.rows_per_sec} | ${ours.plain_read_rows_per_sec} (the plain read above) | ${result.export_job_ratios[format]} | ${j.peak_rss_mb} |`,
+    ),
     `| sales by day, a year, exact (ms; lower is better) | ${ours.metrics_day_ms} (${ours.metrics_day_buckets} days) | ${ours.sql_day_ms} (one GROUP BY query in process) | ${result.metrics_ratio} (ours / SQL) | |`,
     '',
     JSON.stringify(result),

@@ -49,9 +49,10 @@ for (const backend of SERVER_BACKENDS)
       tenantId: number,
       source: Order[],
       keep: (o: Order) => boolean = () => true,
+      on: PreparedBackend = prepared,
     ): Promise<Order[]> {
-      const rows = prepared.query
-        ? await prepared.query<{ order_id: string; order_pk: number }>(
+      const rows = on.query
+        ? await on.query<{ order_id: string; order_pk: number }>(
             'SELECT order_id, order_pk::float8 AS order_pk FROM orders WHERE tenant_id = $1',
             [tenantId],
           )
@@ -70,8 +71,8 @@ for (const backend of SERVER_BACKENDS)
     }
 
     /** A server on this backend (PostgreSQL: the suite's schema), with `args`. */
-    const start = (options: { args?: string[]; dataDir?: string } = {}) =>
-      startServer({ ...options, args: [...(options.args ?? []), ...prepared.args] });
+    const start = (options: { args?: string[]; dataDir?: string } = {}, on: PreparedBackend = prepared) =>
+      startServer({ ...options, args: [...(options.args ?? []), ...on.args] });
 
     /** A problem+json body, read loosely: tests check its fields one by one. */
     const problemOf = async (res: Response): Promise<any> => res.json();
@@ -655,20 +656,21 @@ for (const backend of SERVER_BACKENDS)
 
     /** What each part of a job had made durable: its checkpointed bytes (in its own file, or its rows of bytes). */
     async function durableParts(
+      on: PreparedBackend,
       dataDir: string,
       tenantId: number,
       exportId: string,
       extension: string,
     ): Promise<Buffer[]> {
-      if (prepared.query) {
-        const parts = await prepared.query<{ part: number; bytes_written: number }>(
+      if (on.query) {
+        const parts = await on.query<{ part: number; bytes_written: number }>(
           'SELECT part, bytes_written::int AS bytes_written FROM export_parts WHERE tenant_id = $1 AND export_id = $2 ORDER BY part',
           [tenantId, exportId],
         );
         expect(parts.length).toBe(2);
         const bytesOfParts: Buffer[] = [];
         for (const p of parts) {
-          const pieces = await prepared.query<{ bytes: Buffer }>(
+          const pieces = await on.query<{ bytes: Buffer }>(
             'SELECT bytes FROM export_bytes WHERE tenant_id = $1 AND export_id = $2 AND part = $3 ORDER BY start_offset',
             [tenantId, exportId, p.part],
           );
@@ -694,7 +696,9 @@ for (const backend of SERVER_BACKENDS)
     describe('crash and resume', () => {
       it('a server killed mid-export resumes from its checkpoint: finished work not redone, files correct', async () => {
         const args = ['--export-batch-rows', '200', '--export-concurrency', '2', '--export-parts', '2'];
-        const first = await start({ args: [...args, '--export-max-rows-per-s', '1500'] });
+        // a database of its own on PostgreSQL: no other live server there to take the jobs over
+        const own = await backend.prepare();
+        const first = await start({ args: [...args, '--export-max-rows-per-s', '1500'] }, own);
         const t = await first.createTenant('crash');
         await seed(first, t, orders);
         const pq = await createExport(first, t, { format: 'parquet' });
@@ -712,17 +716,19 @@ for (const backend of SERVER_BACKENDS)
         const prefixes: Buffer[][] = [];
         for (const e of [pq, gz])
           prefixes.push(
-            await durableParts(first.dataDir, t.tenant_id, e.export_id, e === pq ? 'parquet' : 'csv.gz'),
+            await durableParts(own, first.dataDir, t.tenant_id, e.export_id, e === pq ? 'parquet' : 'csv.gz'),
           );
 
-        const second = await start({ dataDir: first.dataDir, args });
+        const second = await start({ dataDir: first.dataDir, args }, own);
         try {
           // on PostgreSQL the jobs are taken over once the killed server's heartbeat is ALIVE_MS (15 s) old
           const [pqDone, gzDone] = [
             await finished(second, t.api_key, pq, 60_000),
             await finished(second, t.api_key, gz, 60_000),
           ];
-          const want = (await expected(second.dataDir, t.tenant_id, orders)).map((o) => o.order_id);
+          const want = (await expected(second.dataDir, t.tenant_id, orders, undefined, own)).map(
+            (o) => o.order_id,
+          );
           for (const [i, done] of [pqDone, gzDone].entries()) {
             expect(done.attempts).toBe(2);
             expect(done.resumed_from_rows).toBeGreaterThanOrEqual(before[i]!.rows_written);
@@ -754,6 +760,7 @@ for (const backend of SERVER_BACKENDS)
         } finally {
           await second.stop();
           removeDir(second.dataDir);
+          await own.cleanup();
         }
       });
     });
