@@ -114,7 +114,10 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
         headers: { ...t.auth, 'content-type': 'application/json' },
         body: JSON.stringify({ format }),
       });
-      if (created.status !== 202) throw new Error(`export job: ${created.status} ${created.text}`);
+      if (created.status !== 202)
+        throw new Error(
+          `export job: ${created.status} ${created.text}; server errors: ${JSON.stringify(server.logs.filter((l) => l.level === 'error'))}`,
+        );
       const { status_url, download_url } = JSON.parse(created.text) as {
         status_url: string;
         download_url: string;
