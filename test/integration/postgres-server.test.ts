@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepIdleBuckets } from '../../src/storage/postgres/rate-buckets.js';
 import { makeOrders, ndjson, order, product } from '../helpers/data.js';
+import { createExport, finished } from '../helpers/exports.js';
 import { parquetRowsLiterally } from '../helpers/parquet.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
 import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
@@ -419,6 +420,19 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         await c.end();
       }
     };
+    // export files holding her email (a customer column and a filter matching her orders) are reported;
+    // one without customer columns, or whose filter keeps none of her orders, is not
+    const jobs = await Promise.all(
+      [
+        { format: 'csv', fields: ['order_id', 'customer_email'] },
+        { format: 'csv', fields: ['order_id', 'total_cents'] },
+        {
+          format: 'csv',
+          fields: ['order_id', 'customer_name'],
+          filters: { customer_email: 'link@hyrule.example' },
+        },
+      ].map(async (body) => finished(a, t.api_key, await createExport(a, t, body))),
+    );
     const quietBefore = (await snapshotHolders()) === 0;
     const erased = await fetch(`${b.url}/api/v1/tenants/${t.tenant_id}/customers/C-zelda`, {
       method: 'DELETE',
@@ -429,6 +443,7 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
       erased: true,
       orders_kept: 2,
       customer_pks: [expect.any(Number)],
+      exports_containing: [jobs[0]!.export_id],
     });
     expect(await search('q=quartzfield')).toHaveLength(0);
     expect(await search('customer_email=zelda.q@hyrule.example')).toHaveLength(0);

@@ -24,7 +24,14 @@ async function exportsHolding(client: ClientBase, tenantId: number, customerPks:
   for (const row of withCustomerColumns(await new PgExportStore(client, tenantId).completed())) {
     const { filters } = specOf(row);
     for (const customerPk of customerPks) {
-      const { sql, params } = buildPgSearchSql(tenantId, { ...filters, customerPk }, ['order_id'], null, 1, null);
+      const { sql, params } = buildPgSearchSql(
+        tenantId,
+        { ...filters, customerPk },
+        ['order_id'],
+        null,
+        1,
+        null,
+      );
       if ((await client.query(sql, params)).rowCount) {
         holding.push(row.export_id);
         break;
@@ -107,7 +114,11 @@ export async function pgEraseCustomer(
       orders_kept: orders,
       purged_idempotency_responses: idem,
       purged_upload_errors: uploads,
-      exports_containing: await exportsHolding(client, tenantId, rows.map((r) => r.pk)),
+      exports_containing: await exportsHolding(
+        client,
+        tenantId,
+        rows.map((r) => r.pk),
+      ),
     };
   } catch (error) {
     await client.query('ROLLBACK');
