@@ -54,7 +54,12 @@ export const eraseCustomer = defineTask(
 
 function eraseOnPostgres(ctx: TaskContext, input: EraseInput): Promise<ErasureResult | null> {
   return withPostgres(ctx, 'erase_customer', (client) =>
-    pgEraseCustomer(client, input.tenantId, input.by, input.value, input.requestId),
+    pgEraseCustomer(client, input.tenantId, input.by, input.value, input.requestId, () =>
+      ctx.log.warn(
+        { tenant_id: input.tenantId },
+        'erasure: a session held an older snapshot past the wait; the old row versions stay in the files until a later vacuum',
+      ),
+    ),
   );
 }
 

@@ -48,3 +48,11 @@ export function toOrderRecord(r: Omit<ValidOrder, 'tenant_id'>): OrderRecord {
     items,
   ];
 }
+
+/** An order's units: the sum of its lines' quantities. */
+export function unitsOf(record: OrderRecord): number {
+  const items = record[R.items];
+  let units = 0;
+  for (let j = 1; j < items.length; j += ITEM_WIDTH) units += items[j]!;
+  return units;
+}

@@ -3,132 +3,20 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardPath } from '../../src/storage/shards.js';
 import { ndjson, type Order, product } from '../helpers/data.js';
+import {
+  type Bucket,
+  CATEGORY,
+  expectedBuckets,
+  makeSalesOrders,
+  SALES_RANGE,
+  sortByKey,
+} from '../helpers/sales.js';
 import { auth, eventually, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { tenantTool } from '../helpers/tenant.js';
 
-type Bucket = Record<string, number | string | null>;
-
-const STATUSES = ['paid', 'shipped', 'delivered', 'cancelled', 'refunded', 'pending'];
-const CATEGORY = (pid: number) => (pid % 3 === 0 ? 'shoes' : pid % 3 === 1 ? 'bags' : 'hats');
-const START = Date.UTC(2026, 1, 1);
-
-function makeOrders(count: number, prefix: string, seed: number, spanHours = 24 * 10): Order[] {
-  let s = seed;
-  const r = () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-  return Array.from({ length: count }, (_, i) => {
-    const n = 1 + Math.floor(r() * 3);
-    const pids = new Set<number>();
-    while (pids.size < n) pids.add(1 + Math.floor(r() * 12));
-    const items = [...pids].map((product_id) => ({
-      product_id,
-      quantity: 1 + Math.floor(r() * 4),
-      unit_price_cents: 100 + Math.floor(r() * 20_000),
-    }));
-    const c = Math.floor(r() * 400);
-    return {
-      order_id: `${prefix}-${i}`,
-      customer_id: `C-${c}`,
-      customer_name: `Customer ${c}`,
-      customer_email: `c${c}@example.com`,
-      status: STATUSES[Math.floor(r() * 6)]!,
-      currency: 'USD',
-      created_at: new Date(START + Math.floor(r() * spanHours * 3_600_000)).toISOString(),
-      total_cents: items.reduce((t, it) => t + it.quantity * it.unit_price_cents, 0),
-      items,
-    };
-  });
-}
-
-/** The definitions of CONTRACT.md section 3, computed directly from the orders. */
-/** The test's own bucket keys, written out rather than derived, over its range (2026-02-01..11). */
-const TIME_KEY: Record<string, (createdAt: string) => string> = {
-  day: (t) => t.slice(0, 10),
-  hour: (t) => `${t.slice(0, 13)}:00:00Z`,
-  month: (t) => t.slice(0, 7),
-  // 2026-02-01 is a Sunday (ISO week 5); Mondays 02-02 and 02-09 start weeks 6 and 7
-  week: (t) => (t < '2026-02-02' ? '2026-W05' : t < '2026-02-09' ? '2026-W06' : '2026-W07'),
-};
-
-function expected(
-  orders: Order[],
-  groupBy: string,
-  start: number,
-  end: number,
-  statuses = ['paid', 'shipped', 'delivered'],
-  top = 100,
-): Bucket[] {
-  const groups = new Map<
-    string | number,
-    {
-      orders: Set<string>;
-      customers: Set<string>;
-      units: number;
-      revenue: number;
-      values: number[];
-      valueSum: number;
-    }
-  >();
-  for (const o of orders) {
-    const t = Date.parse(o.created_at);
-    if (t < start || t >= end || !statuses.includes(o.status)) continue;
-    const byTime = ['day', 'hour', 'week', 'month'].includes(groupBy);
-    const lines = byTime ? [null] : o.items;
-    for (const it of lines) {
-      const key = byTime
-        ? TIME_KEY[groupBy]!(o.created_at)
-        : groupBy === 'product'
-          ? it!.product_id
-          : CATEGORY(it!.product_id);
-      let g = groups.get(key);
-      if (!g) {
-        g = { orders: new Set(), customers: new Set(), units: 0, revenue: 0, values: [], valueSum: 0 };
-        groups.set(key, g);
-      }
-      if (it) {
-        g.units += it.quantity;
-        g.revenue += it.quantity * it.unit_price_cents;
-      } else {
-        g.units += o.items.reduce((u, x) => u + x.quantity, 0);
-        g.revenue += o.total_cents;
-      }
-      if (!g.orders.has(o.order_id)) {
-        g.orders.add(o.order_id);
-        g.values.push(o.total_cents);
-        g.valueSum += o.total_cents;
-      }
-      g.customers.add(o.customer_id);
-    }
-  }
-  const rank = (sorted: number[], p: number) =>
-    sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
-  let out = [...groups.entries()].map(([key, g]) => {
-    const sorted = [...g.values].sort((a, b) => a - b);
-    return {
-      key,
-      orders: g.orders.size,
-      units: g.units,
-      revenue_cents: g.revenue,
-      unique_customers: g.customers.size,
-      avg_order_value_cents: Math.round(g.valueSum / g.orders.size),
-      p50_order_value_cents: rank(sorted, 50),
-      p95_order_value_cents: rank(sorted, 95),
-      p99_order_value_cents: rank(sorted, 99),
-    };
-  });
-  if (groupBy === 'product')
-    out = out
-      .sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key))
-      .slice(0, top);
-  else out = out.sort((a, b) => String(a.key).localeCompare(String(b.key)));
-  return out;
-}
-
 let server: TestServer;
 let tenant: { tenant_id: number; api_key: string };
-const orders = makeOrders(4000, 'M', 5);
+const orders = makeSalesOrders(4000, 'M', 5);
 
 async function ingest(rows: unknown[], path = '/api/v1/ingest/orders/') {
   const res = await fetch(`${server.url}${path}`, {
@@ -148,11 +36,10 @@ async function metrics(params: Record<string, string | number>) {
     body: (await res.json()) as { data: Bucket[]; meta: Record<string, any>; code?: string },
   };
 }
-const range = { start_date: '2026-02-01', end_date: '2026-02-11' };
+const range = SALES_RANGE;
 /** The expected top products over `range`, sales statuses. */
 const expectedProducts = (all: Order[], top = 100) =>
-  expected(all, 'product', Date.parse(range.start_date), Date.parse(range.end_date), undefined, top);
-const sortByKey = (rows: Bucket[]) => [...rows].sort((a, b) => String(a.key).localeCompare(String(b.key)));
+  expectedBuckets(all, 'product', Date.parse(range.start_date), Date.parse(range.end_date), undefined, top);
 
 beforeAll(async () => {
   server = await startServer({ args: ['--rollup-refresh', 'background'] }); // the on-read default is tested below
@@ -182,7 +69,7 @@ describe('exact mode matches the definitions', () => {
     it(`group_by=${groupBy}`, async () => {
       const { status, body } = await metrics({ group_by: groupBy, precision: 'exact', ...range, top: 5 });
       expect(status).toBe(200);
-      const want = expected(
+      const want = expectedBuckets(
         orders,
         groupBy,
         Date.parse('2026-02-01'),
@@ -239,13 +126,13 @@ describe('exact mode matches the definitions', () => {
       'exact: rollup_daily_category (exact sums, merged sorted lists of distinct customers and of order values)',
     );
     expect(sortByKey(body.data)).toEqual(
-      expected(orders, 'category', Date.parse(range.start_date), Date.parse(range.end_date), statuses),
+      expectedBuckets(orders, 'category', Date.parse(range.start_date), Date.parse(range.end_date), statuses),
     );
     const hours = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
     const scanned = await metrics({ group_by: 'category', precision: 'exact', ...hours });
     expect(scanned.body.meta.method).toContain('every category accumulated');
     expect(sortByKey(scanned.body.data)).toEqual(
-      expected(orders, 'category', Date.parse(hours.start_date), Date.parse(hours.end_date)),
+      expectedBuckets(orders, 'category', Date.parse(hours.start_date), Date.parse(hours.end_date)),
     );
   });
 
@@ -254,7 +141,7 @@ describe('exact mode matches the definitions', () => {
     const { body } = await metrics({ group_by: 'day', precision: 'exact', ...params });
     expect(body.meta.method).toContain('exact: rollup_hourly');
     expect(sortByKey(body.data)).toEqual(
-      expected(orders, 'day', Date.parse(params.start_date), Date.parse(params.end_date)),
+      expectedBuckets(orders, 'day', Date.parse(params.start_date), Date.parse(params.end_date)),
     );
   });
 
@@ -268,7 +155,7 @@ describe('exact mode matches the definitions', () => {
     });
     expect(body.meta.method).toMatch(/ordered scan of orders|walk of the orders in storage order/); // not whole hours: the orders
     expect(sortByKey(body.data)).toEqual(
-      expected(orders, 'day', Date.parse('2026-02-03T06:00:00Z'), Date.parse('2026-02-05T18:30:00Z'), [
+      expectedBuckets(orders, 'day', Date.parse('2026-02-03T06:00:00Z'), Date.parse('2026-02-05T18:30:00Z'), [
         'refunded',
         'cancelled',
       ]),
@@ -302,7 +189,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     };
     for (const groupBy of ['day', 'hour', 'week', 'month', 'category'] as const) {
       const { body } = await metrics({ group_by: groupBy, precision: 'approx', ...range });
-      const want = expected(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+      const want = expectedBuckets(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
       withinBounds(sortByKey(body.data), want);
       expect(body.meta.method).toContain(level[groupBy]);
       expect(body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(0.0081, 4);
@@ -353,7 +240,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     const { body } = await metrics({ group_by: 'product', precision: 'approx', ...partial, top: 1000 });
     expect(body.meta.method).toContain('order_line_blocks of 1 days + orders and their lines');
     expect(body.data).toEqual(
-      expected(
+      expectedBuckets(
         orders,
         'product',
         Date.parse(partial.start_date),
@@ -366,7 +253,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
 
   it('stays correct after further ingests, including late orders into hours already aggregated', async () => {
     await metrics({ group_by: 'day', precision: 'approx', ...range }); // rollups are fresh now
-    const late = makeOrders(600, 'LATE', 99);
+    const late = makeSalesOrders(600, 'LATE', 99);
     // one product on two lines of an order: its order counts once for that product (orders, avg, sketches)
     for (const o of late.slice(0, 40)) {
       const first = o.items[0]!;
@@ -395,7 +282,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     expect(body.meta.freshness).toMatchObject({ stale_hours_in_range: 0, complete: true });
     withinBounds(
       sortByKey(body.data),
-      expected(all, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+      expectedBuckets(all, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
     const again = await metrics({ group_by: 'day', precision: 'approx', ...range });
     expect(again.body.meta.freshness.rebuilt_hours).toBe(0);
@@ -403,7 +290,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
     expect(byCategory.body.meta.method).toContain('rollup_daily_category');
     withinBounds(
       sortByKey(byCategory.body.data),
-      expected(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+      expectedBuckets(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
     const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
     expect(byProduct.body.meta.method).toContain('order_line_blocks of 10 days');
@@ -414,7 +301,7 @@ describe('approx mode: pre-aggregates and sketches', () => {
         /^exact: (rollup_|one pass over the range's order lines \(order_line_blocks)/,
       );
       expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
-        expected(all, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+        expectedBuckets(all, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11')),
       );
     }
     orders.push(...late);
@@ -435,7 +322,7 @@ const foldedAsDeltas = async (s: TestServer) =>
 describe('freshness', () => {
   it('new orders are folded in the background soon after a write: the next read has nothing left to do', async () => {
     const before = await foldedAsDeltas(server);
-    const fresh = makeOrders(300, 'BG', 77);
+    const fresh = makeSalesOrders(300, 'BG', 77);
     await ingest(fresh);
     orders.push(...fresh);
     await eventually(
@@ -453,7 +340,7 @@ describe('freshness', () => {
       complete: true,
     });
     expect(sortByKey(body.data)).toEqual(
-      expected(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+      expectedBuckets(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
     );
   });
 
@@ -476,7 +363,7 @@ describe('freshness', () => {
         '/api/v1/ingest/products/',
       );
       // more than DELTA_MAX_ORDERS at once: a bulk load, its hours marked for a rebuild
-      const spread = makeOrders(6000, 'OR', 11);
+      const spread = makeSalesOrders(6000, 'OR', 11);
       await post(spread, '/api/v1/ingest/orders/');
       const read = async (precision: string) => {
         const res = await fetch(
@@ -502,7 +389,7 @@ describe('freshness', () => {
       expect(exact.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 48 });
       expect(exact.meta.freshness.stale_hours_in_range).toBe(240 - 96);
       expect(exact.meta.freshness.policy).toMatch(/^read from the orders themselves/);
-      const tenDays = expected(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+      const tenDays = expectedBuckets(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
       expect(sortByKey(exact.data)).toEqual(tenDays);
       expect(await sample(other, 'metrics_stale_scans_total{group_by="day"}')).toBe(1);
       // each later read rebuilds a slice: three more and the pre-aggregates are whole again
@@ -513,7 +400,7 @@ describe('freshness', () => {
       expect(fromRollups.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
       expect(sortByKey(fromRollups.data)).toEqual(tenDays);
       // a few orders over every day: merged into the rows they touch, nothing rebuilt
-      const more = makeOrders(200, 'OR2', 12);
+      const more = makeSalesOrders(200, 'OR2', 12);
       await post(more, '/api/v1/ingest/orders/');
       const folded = await read('exact');
       expect(folded.meta.freshness).toMatchObject({
@@ -522,7 +409,7 @@ describe('freshness', () => {
         complete: true,
       });
       expect(sortByKey(folded.data)).toEqual(
-        expected([...spread, ...more], 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+        expectedBuckets([...spread, ...more], 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
       );
     } finally {
       await other.stop();
@@ -585,7 +472,7 @@ describe('Arrow record batches', () => {
     for (const r of ranges)
       for (const precision of ['exact', 'approx']) {
         const got = await arrow({ group_by: 'product', precision, ...r, top: 5000 });
-        const want = expected(
+        const want = expectedBuckets(
           orders,
           'product',
           Date.parse(r.start_date),
@@ -608,7 +495,7 @@ describe('the default sale statuses pre-merged per day', () => {
   it('serve the default set in any order; any other set merges its own statuses', async () => {
     const days = { start_date: '2026-02-02', end_date: '2026-02-09' };
     const want = (statuses?: string[]) =>
-      expected(orders, 'day', Date.parse(days.start_date), Date.parse(days.end_date), statuses);
+      expectedBuckets(orders, 'day', Date.parse(days.start_date), Date.parse(days.end_date), statuses);
     for (const precision of ['exact', 'approx']) {
       const reordered = await metrics({
         group_by: 'day',
@@ -636,7 +523,7 @@ describe('the default sale statuses pre-merged per day', () => {
 
 describe('full rebuild', () => {
   it('tenant rebuild-rollups recomputes every hour from the orders, repairing rollups that drifted', async () => {
-    const want = expected(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+    const want = expectedBuckets(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
     await metrics({ group_by: 'day', precision: 'exact', ...range }); // fresh rollups
     // make the rollups wrong behind the server's back (nothing marks the hours dirty)
     const db = new Database(shardPath(server.dataDir, tenant.tenant_id));

@@ -84,8 +84,8 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
     const ada = (await insertCustomer(1, 'Ada Lovelace')).rows[0].customer_pk;
     await insertCustomer(2, 'Grace Hopper');
     await client.query(
-      `INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, ingested_at)
-       VALUES (1, 'A-1', $1, 'paid', 'USD', now(), 3998, 1, now())`,
+      `INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, units, ingested_at)
+       VALUES (1, 'A-1', $1, 'paid', 'USD', now(), 3998, 1, 2, now())`,
       [ada],
     );
     const { rows: located } = await client.query(
@@ -158,5 +158,48 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
     expect((await client.query("SELECT to_regclass('later_table_t2') AS t")).rows[0].t).toBe(
       'later_table_t2',
     );
+  });
+
+  it('migration 011 gives the orders already stored their units (the sum of their lines), as the writer does', async () => {
+    const own = await scratchSchema();
+    const c = await own.connect();
+    try {
+      await c.query(
+        'CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      for (const m of migrationsFor('postgres').filter((m) => m.version < '011')) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+      }
+      await c.query("INSERT INTO tenants (name) VALUES ('before-units')");
+      const { rows } = await c.query<{ tenant_id: number }>('SELECT tenant_id FROM tenants');
+      const t = rows[0]!.tenant_id;
+      await createTenantPartitions(c, t);
+      await c.query(
+        "INSERT INTO customers (tenant_id, customer_id, name, email) VALUES ($1, 'C-1', 'n', 'e')",
+        [t],
+      );
+      await c.query(
+        `INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, ingested_at)
+         SELECT $1, 'O-' || n, (SELECT customer_pk FROM customers LIMIT 1), 'paid', 'USD', now(), 100, 2, now()
+           FROM generate_series(1, 3) n`,
+        [t],
+      );
+      await c.query(
+        `INSERT INTO order_items (tenant_id, order_pk, line_no, product_id, quantity, unit_price_cents)
+         SELECT $1, o.order_pk, l, l, l * 2 + o.order_pk, 10 FROM orders o, generate_series(1, 2) l`,
+        [t],
+      );
+      expect(await migratePostgres(c)).toContain('011_order_units');
+      const units = await c.query<{ units: number; want: number }>(
+        `SELECT o.units, (SELECT sum(quantity)::int FROM order_items i WHERE i.order_pk = o.order_pk) AS want
+           FROM orders o ORDER BY o.order_pk`,
+      );
+      expect(units.rows.length).toBe(3);
+      for (const r of units.rows) expect(r.units).toBe(r.want);
+    } finally {
+      await c.end();
+      await own.drop();
+    }
   });
 });

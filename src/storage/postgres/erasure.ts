@@ -55,6 +55,11 @@ export async function pgEraseCustomer(
   by: 'customer_id' | 'email',
   value: string,
   requestId: string,
+  /**
+   * Called when a session still held a snapshot older than the erasure after the wait: the rewrite must
+   * keep the row versions it may see, so the old values stay in the files until a later vacuum.
+   */
+  onOldVersionsKept: () => void,
   now = Date.now(),
 ): Promise<PgErasure | null> {
   await client.query('BEGIN');
@@ -124,7 +129,7 @@ export async function pgEraseCustomer(
     await client.query('ROLLBACK');
     throw error;
   }
-  await olderSnapshotsGone(client);
+  if (!(await olderSnapshotsGone(client))) onOldVersionsKept();
   for (const table of ['customers', 'idempotency_keys', 'upload_errors'])
     await client.query(`VACUUM (FULL) ${client.escapeIdentifier(partitionName(table, tenantId))}`);
   return result;
@@ -138,7 +143,7 @@ const SNAPSHOT_WAIT_MS = 5000;
  * erasure committed: while one does, VACUUM must keep the old row versions it may still see. A session
  * that outlasts the wait leaves them until the next VACUUM (autovacuum, or the next erasure).
  */
-async function olderSnapshotsGone(client: ClientBase): Promise<void> {
+async function olderSnapshotsGone(client: ClientBase): Promise<boolean> {
   const { rows } = await client.query<{ at: Date }>('SELECT clock_timestamp() AS at');
   const committed = rows[0]!.at;
   const until = Date.now() + SNAPSHOT_WAIT_MS;
@@ -149,7 +154,8 @@ async function olderSnapshotsGone(client: ClientBase): Promise<void> {
           AND backend_xmin IS NOT NULL AND xact_start < $1`,
       [committed],
     );
-    if (older[0]!.n === 0) return;
+    if (older[0]!.n === 0) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  return false;
 }

@@ -7,7 +7,7 @@
  * items riding on the returned keys in the same statement.
  */
 import type { ClientBase } from 'pg';
-import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from '../order-record.js';
+import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord, unitsOf } from '../order-record.js';
 import type { OrderBatchOutcome, OrderRow, ProductBatchOutcome, ProductRow } from '../order-writer.js';
 import { nextWriteSeq } from '../write-seq.js';
 import { copyInto, copyLine } from './copy-text.js';
@@ -17,7 +17,7 @@ import { inTransaction } from './transaction.js';
 const STAGING = `
   CREATE TEMP TABLE IF NOT EXISTS stage_orders (
     idx integer, order_id text, customer_id text, name text, email text, status text, currency text,
-    created_ms bigint, total_cents bigint, item_count integer, seq bigint
+    created_ms bigint, total_cents bigint, item_count integer, units integer, seq bigint
   ) ON COMMIT DELETE ROWS;
   CREATE TEMP TABLE IF NOT EXISTS stage_items (
     idx integer, line_no integer, product_id bigint, quantity integer, unit_price_cents bigint
@@ -50,9 +50,10 @@ const INSERT_ORDERS = `
   WITH first AS (
     SELECT DISTINCT ON (order_id) idx, order_id FROM pg_temp.stage_orders ORDER BY order_id, idx
   ), ins AS (
-    INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, ingested_at)
+    INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, units,
+                        ingested_at)
     SELECT $1, s.order_id, c.customer_pk, s.status, s.currency, to_timestamp(s.created_ms / 1000.0),
-           s.total_cents, s.item_count, to_timestamp($2 / 1000.0)
+           s.total_cents, s.item_count, s.units, to_timestamp($2 / 1000.0)
       FROM first f JOIN pg_temp.stage_orders s ON s.idx = f.idx
       JOIN customers c ON c.tenant_id = $1 AND c.customer_id = s.customer_id
      ORDER BY s.idx
@@ -162,6 +163,7 @@ function* orderLines(records: readonly OrderRecord[], seqOf: (index: number) => 
       r[R.createdAt],
       r[R.totalCents],
       r[R.items].length / ITEM_WIDTH,
+      unitsOf(r),
       seqOf(i),
     ]);
   }

@@ -1,7 +1,8 @@
 /**
  * Sales metrics on PostgreSQL (issue 17), from the orders themselves, for every grouping: the database
  * aggregates (GROUP BY the bucket or key, `count(DISTINCT)` for customers, `percentile_disc` for the
- * nearest-rank percentiles of order value), so one row per bucket comes back instead of every order. The
+ * nearest-rank percentiles of order value), so one row per bucket comes back instead of every order. By
+ * time, the orders alone (each keeps its units); by category and product, the orders and their lines. The
  * answers equal SQLite's exact scan of the orders (src/sales/exact-scan.ts; tested). The pre-aggregates and
  * sketches are not built on PostgreSQL yet, so both precisions are answered this way (an approx request gets
  * exact numbers and no error bounds).
@@ -21,22 +22,21 @@ const RANGE = `o.tenant_id = $1 AND o.created_at >= to_timestamp($2::float8 / 10
   AND o.created_at < to_timestamp($3::float8 / 1000) AND o.status = ANY($4::text[])`;
 
 /** Nearest rank, as ours: the first value whose position reaches the fraction of the group. */
-const PERCENTILES = 'percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY total)';
+const PERCENTILES = (total: string) =>
+  `percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY ${total})`;
 
 /** date_trunc's unit for each time grouping (its week starts on Monday, as ISO weeks do). */
 const TRUNC: Record<TimeGroup, string> = { hour: 'hour', day: 'day', week: 'week', month: 'month' };
 
+/** By time: the orders alone (each carries its units, migration 011), one row per bucket. */
 const timeSql = (g: TimeGroup) => `
-  WITH sold AS (
-    SELECT date_trunc('${TRUNC[g]}', o.created_at AT TIME ZONE 'UTC') AS bucket, o.customer_pk,
-           o.total_cents::float8 AS total, sum(i.quantity) AS units
-      FROM orders o JOIN order_items i ON i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
-     WHERE ${RANGE}
-     GROUP BY o.order_pk, 1, o.customer_pk, o.total_cents)
-  SELECT (extract(epoch FROM bucket) * 1000)::float8 AS k, count(*)::float8 AS orders, sum(units)::float8 AS units,
-         sum(total) AS revenue, sum(total) AS value_sum, count(DISTINCT customer_pk)::float8 AS customers,
-         ${PERCENTILES} AS pcts
-    FROM sold GROUP BY bucket ORDER BY bucket`;
+  SELECT (extract(epoch FROM date_trunc('${TRUNC[g]}', o.created_at AT TIME ZONE 'UTC')) * 1000)::float8 AS k,
+         count(*)::float8 AS orders, sum(o.units)::float8 AS units, sum(o.total_cents)::float8 AS revenue,
+         sum(o.total_cents)::float8 AS value_sum, count(DISTINCT o.customer_pk)::float8 AS customers,
+         ${PERCENTILES('o.total_cents::float8')} AS pcts
+    FROM orders o
+   WHERE ${RANGE}
+   GROUP BY 1 ORDER BY 1`;
 
 const groupSql = (key: 'category' | 'product') => `
   WITH lines AS (
@@ -47,7 +47,7 @@ const groupSql = (key: 'category' | 'product') => `
      WHERE ${RANGE}
      GROUP BY 1, o.order_pk, o.customer_pk, o.total_cents)
   SELECT k, count(*)::float8 AS orders, sum(units)::float8 AS units, sum(revenue)::float8 AS revenue,
-         sum(total) AS value_sum, count(DISTINCT customer_pk)::float8 AS customers, ${PERCENTILES} AS pcts
+         sum(total) AS value_sum, count(DISTINCT customer_pk)::float8 AS customers, ${PERCENTILES('total')} AS pcts
     FROM lines GROUP BY k`;
 
 interface Row {
@@ -84,7 +84,7 @@ export async function pgSalesFromOrders(
     return {
       data: rows.map((row) => bucketOf(timeKey(g, row.k as number), row)),
       rows: rows.reduce((n, row) => n + row.orders, 0),
-      method: `exact: aggregated by PostgreSQL from the orders (GROUP BY ${g}, count DISTINCT, percentile_disc); the pre-aggregates are not built there yet`,
+      method: `exact: aggregated by PostgreSQL from the orders alone (GROUP BY ${g}, count DISTINCT, percentile_disc); the pre-aggregates are not built there yet`,
     };
   }
   const { rows } = await db.query<Row>(groupSql(g === 'category' ? 'category' : 'product'), params);
