@@ -5,7 +5,9 @@
  * against a plain read of the same rows in this process (one query with the same columns, newest first,
  * rows as arrays, nothing done with them); and sales by day over a year, exact, against one GROUP BY query
  * (count DISTINCT, percentile_disc) on the same rows; a direct CSV export and export jobs (CSV, Parquet) of
- * every order, each downloaded whole and checked against its sha256. Peak server RSS over each step.
+ * every order, each downloaded whole and checked against its sha256; every other grouping of the metrics.
+ * Peak server RSS over each step. The same HTTP steps run first on a SQLite server, for a side-by-side
+ * table of the two backends in one run.
  *   node dist/perf/postgres-server.js --dataset ./datasets/small [--orders 200000] [--database-url …]
  * Prints a table and one JSON line; writes perf/results/postgres-server.json.
  */
@@ -51,6 +53,156 @@ const orders = await readOrders(dir, total);
 
 const plain = await plainCopy(url, orders, 10_000);
 
+/** What a user sees over HTTP: every step of this benchmark on a running server of either backend. */
+async function overHttp(
+  server: Awaited<ReturnType<typeof startPerfServer>>,
+  afterIngest: () => Promise<void>,
+) {
+  const t = await createTenant(server.url, PERF_ADMIN, 'perf');
+  await loadProducts(server.url, t.auth, dir);
+  let sampler = sampleRss(server.child.pid!, 100);
+  let started = performance.now();
+  const summary = await postNdjson(server.url, t.auth, '/api/v1/ingest/orders/', body);
+  const ingestSeconds = (performance.now() - started) / 1000;
+  const ingestRss = sampler.stop().peak;
+  if (summary.rows_inserted !== total) throw new Error(`inserted ${summary.rows_inserted} of ${total}`);
+  await afterIngest();
+
+  // the search page, then the same rows read plainly in this process
+  sampler = sampleRss(server.child.pid!, 100);
+  started = performance.now();
+  const page = await send(`${server.url}/api/v1/tenants/${t.tenantId}/orders/search?limit=${SEARCH_ROWS}`, {
+    headers: t.auth,
+  });
+  const searchSeconds = (performance.now() - started) / 1000;
+  const searchRss = sampler.stop().peak;
+  const rows = page.text.split('\n').length - 2; // the meta line and the final newline
+  if (page.status !== 200 || rows !== SEARCH_ROWS) throw new Error(`search: ${page.status}, ${rows} rows`);
+  // a direct CSV export of every order (stripes on the workers), against the plain read's rate
+  sampler = sampleRss(server.child.pid!, 100);
+  started = performance.now();
+  const exported = await send(`${server.url}/api/v1/tenants/${t.tenantId}/reports/export`, {
+    method: 'POST',
+    headers: { ...t.auth, accept: 'text/csv', 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const exportSeconds = (performance.now() - started) / 1000;
+  const exportRss = sampler.stop().peak;
+  const exportedRows = exported.text.split('\r\n').length - 2; // the header and the final line break
+  if (exported.status !== 200 || exportedRows !== total)
+    throw new Error(`export: ${exported.status}, ${exportedRows} rows`);
+  // export jobs of every order, every field: POST, poll until complete (encoded into the database), then
+  // the file downloaded whole; the same plain read as the limit of the job, peak RSS over both
+  const jobs: Record<
+    string,
+    { rows_per_sec: number; download_mb_per_sec: number; size_mb: number; peak_rss_mb: number }
+  > = {};
+  for (const format of ['csv', 'parquet'] as const) {
+    sampler = sampleRss(server.child.pid!, 100);
+    started = performance.now();
+    const created = await send(`${server.url}/api/v1/tenants/${t.tenantId}/reports/export`, {
+      method: 'POST',
+      headers: { ...t.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ format }),
+    });
+    if (created.status !== 202)
+      throw new Error(
+        `export job: ${created.status} ${created.text}; server errors: ${JSON.stringify(server.logs.filter((l) => l.level === 'error'))}`,
+      );
+    const { status_url, download_url } = JSON.parse(created.text) as {
+      status_url: string;
+      download_url: string;
+    };
+    let state: { state: string; rows_written: number; size: number; sha256: string; error: string | null };
+    for (;;) {
+      state = JSON.parse(
+        (await send(`${server.url}${status_url}`, { headers: t.auth })).text,
+      ) as typeof state;
+      if (state.state !== 'queued' && state.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const jobSeconds = (performance.now() - started) / 1000;
+    if (state.state !== 'complete' || state.rows_written !== total)
+      throw new Error(`export job ${format}: ${state.state} ${state.rows_written} rows ${state.error ?? ''}`);
+    started = performance.now();
+    const file = await fetch(`${server.url}${download_url}`, { headers: t.auth });
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of file.body!) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    const downloadSeconds = (performance.now() - started) / 1000;
+    if (size !== state.size || hash.digest('hex') !== state.sha256)
+      throw new Error(`download ${format}: wrong bytes`);
+    jobs[format] = {
+      rows_per_sec: Math.round(total / jobSeconds),
+      download_mb_per_sec: round(size / 1024 / 1024 / downloadSeconds, 1),
+      size_mb: round(size / 1024 / 1024, 1),
+      peak_rss_mb: mib(sampler.stop().peak),
+    };
+  }
+  // sales by day over the loaded orders, through the server, and the same numbers from one SQL query
+  // (PostgreSQL only: GROUP BY day with count(DISTINCT) and percentile_disc) in this process
+  const sales = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01&precision=exact`;
+  let metricsBest = Number.POSITIVE_INFINITY;
+  let buckets = 0;
+  for (let run = 0; run < 3; run++) {
+    const t0 = performance.now();
+    const answer = await send(sales, { headers: t.auth });
+    metricsBest = Math.min(metricsBest, performance.now() - t0);
+    buckets = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
+  }
+  // every other grouping through the server, best of three (PostgreSQL aggregates the orders, and their
+  // lines for category and product; hours over one month, the rest over the year)
+  const groupings: Record<string, { ms: number; buckets: number }> = {};
+  for (const [groupBy, range] of [
+    ['hour', 'start_date=2025-06-01&end_date=2025-07-01'],
+    ['week', 'start_date=2025-01-01&end_date=2026-01-01'],
+    ['month', 'start_date=2025-01-01&end_date=2026-01-01'],
+    ['category', 'start_date=2025-01-01&end_date=2026-01-01'],
+    ['product', 'start_date=2025-01-01&end_date=2026-01-01&top=100'],
+  ] as const) {
+    let best = Number.POSITIVE_INFINITY;
+    let count = 0;
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      const answer = await send(
+        `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=${groupBy}&${range}&precision=exact`,
+        { headers: t.auth },
+      );
+      best = Math.min(best, performance.now() - t0);
+      if (answer.status !== 200) throw new Error(`sales by ${groupBy}: ${answer.status} ${answer.text}`);
+      count = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
+    }
+    groupings[groupBy] = { ms: Math.round(best), buckets: count };
+  }
+  return {
+    metrics_by_grouping_ms: groupings,
+    export_jobs: jobs,
+    export_rows_per_sec: Math.round(total / exportSeconds),
+    export_peak_rss_mb: mib(exportRss),
+    metrics_day_ms: Math.round(metricsBest),
+    metrics_day_buckets: buckets,
+    ingest_orders_per_sec: Math.round(total / ingestSeconds),
+    ingest_peak_rss_mb: mib(ingestRss),
+    search_rows_per_sec: Math.round(SEARCH_ROWS / searchSeconds),
+    search_peak_rss_mb: mib(searchRss),
+    tenantId: t.tenantId,
+  };
+}
+
+/** The same steps on a SQLite server first (side by side), then on PostgreSQL with the outside limits. */
+const sqlite = await (async () => {
+  const server = await startPerfServer(join(work, 'sqlite-data'));
+  try {
+    return await overHttp(server, async () => {});
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+})();
+
 const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
   const server = await startPerfServer(join(work, 'data'), [
     '--storage',
@@ -59,26 +211,10 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
     schemaUrl,
   ]);
   try {
-    const t = await createTenant(server.url, PERF_ADMIN, 'perf');
-    await loadProducts(server.url, t.auth, dir);
-    let sampler = sampleRss(server.child.pid!, 100);
-    let started = performance.now();
-    const summary = await postNdjson(server.url, t.auth, '/api/v1/ingest/orders/', body);
-    const ingestSeconds = (performance.now() - started) / 1000;
-    const ingestRss = sampler.stop().peak;
-    if (summary.rows_inserted !== total) throw new Error(`inserted ${summary.rows_inserted} of ${total}`);
-    await client.query('ANALYZE');
-
-    // the search page, then the same rows read plainly in this process
-    sampler = sampleRss(server.child.pid!, 100);
-    started = performance.now();
-    const page = await send(`${server.url}/api/v1/tenants/${t.tenantId}/orders/search?limit=${SEARCH_ROWS}`, {
-      headers: t.auth,
+    const http = await overHttp(server, async () => {
+      await client.query('ANALYZE');
     });
-    const searchSeconds = (performance.now() - started) / 1000;
-    const searchRss = sampler.stop().peak;
-    const rows = page.text.split('\n').length - 2; // the meta line and the final newline
-    if (page.status !== 200 || rows !== SEARCH_ROWS) throw new Error(`search: ${page.status}, ${rows} rows`);
+    const t = { tenantId: http.tenantId };
     const { sql, params } = buildPgSearchSql(t.tenantId, {}, SEARCH_FIELDS, null, SEARCH_ROWS);
     let best = Number.POSITIVE_INFINITY;
     for (let run = 0; run < 3; run++) {
@@ -86,83 +222,6 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
       const result = await client.query({ text: sql, values: params, rowMode: 'array' });
       if (result.rows.length !== SEARCH_ROWS) throw new Error('plain read: wrong row count');
       best = Math.min(best, (performance.now() - t0) / 1000);
-    }
-    // a direct CSV export of every order (stripes on the workers), against the plain read's rate
-    sampler = sampleRss(server.child.pid!, 100);
-    started = performance.now();
-    const exported = await send(`${server.url}/api/v1/tenants/${t.tenantId}/reports/export`, {
-      method: 'POST',
-      headers: { ...t.auth, accept: 'text/csv', 'content-type': 'application/json' },
-      body: '{}',
-    });
-    const exportSeconds = (performance.now() - started) / 1000;
-    const exportRss = sampler.stop().peak;
-    const exportedRows = exported.text.split('\r\n').length - 2; // the header and the final line break
-    if (exported.status !== 200 || exportedRows !== total)
-      throw new Error(`export: ${exported.status}, ${exportedRows} rows`);
-    // export jobs of every order, every field: POST, poll until complete (encoded into the database), then
-    // the file downloaded whole; the same plain read as the limit of the job, peak RSS over both
-    const jobs: Record<
-      string,
-      { rows_per_sec: number; download_mb_per_sec: number; size_mb: number; peak_rss_mb: number }
-    > = {};
-    for (const format of ['csv', 'parquet'] as const) {
-      sampler = sampleRss(server.child.pid!, 100);
-      started = performance.now();
-      const created = await send(`${server.url}/api/v1/tenants/${t.tenantId}/reports/export`, {
-        method: 'POST',
-        headers: { ...t.auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ format }),
-      });
-      if (created.status !== 202)
-        throw new Error(
-          `export job: ${created.status} ${created.text}; server errors: ${JSON.stringify(server.logs.filter((l) => l.level === 'error'))}`,
-        );
-      const { status_url, download_url } = JSON.parse(created.text) as {
-        status_url: string;
-        download_url: string;
-      };
-      let state: { state: string; rows_written: number; size: number; sha256: string; error: string | null };
-      for (;;) {
-        state = JSON.parse(
-          (await send(`${server.url}${status_url}`, { headers: t.auth })).text,
-        ) as typeof state;
-        if (state.state !== 'queued' && state.state !== 'running') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const jobSeconds = (performance.now() - started) / 1000;
-      if (state.state !== 'complete' || state.rows_written !== total)
-        throw new Error(
-          `export job ${format}: ${state.state} ${state.rows_written} rows ${state.error ?? ''}`,
-        );
-      started = performance.now();
-      const file = await fetch(`${server.url}${download_url}`, { headers: t.auth });
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const chunk of file.body!) {
-        hash.update(chunk);
-        size += chunk.length;
-      }
-      const downloadSeconds = (performance.now() - started) / 1000;
-      if (size !== state.size || hash.digest('hex') !== state.sha256)
-        throw new Error(`download ${format}: wrong bytes`);
-      jobs[format] = {
-        rows_per_sec: Math.round(total / jobSeconds),
-        download_mb_per_sec: round(size / 1024 / 1024 / downloadSeconds, 1),
-        size_mb: round(size / 1024 / 1024, 1),
-        peak_rss_mb: mib(sampler.stop().peak),
-      };
-    }
-    // sales by day over the loaded orders, through the server, and the same numbers from one SQL query
-    // (GROUP BY day with count(DISTINCT) and percentile_disc) in this process
-    const sales = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01&precision=exact`;
-    let metricsBest = Number.POSITIVE_INFINITY;
-    let buckets = 0;
-    for (let run = 0; run < 3; run++) {
-      const t0 = performance.now();
-      const answer = await send(sales, { headers: t.auth });
-      metricsBest = Math.min(metricsBest, performance.now() - t0);
-      buckets = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
     }
     let sqlBest = Number.POSITIVE_INFINITY;
     for (let run = 0; run < 3; run++) {
@@ -177,42 +236,9 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
       );
       sqlBest = Math.min(sqlBest, performance.now() - t0);
     }
-    // every other grouping through the server, best of three (PostgreSQL aggregates the orders, and their
-    // lines for category and product; hours over one month, the rest over the year)
-    const groupings: Record<string, { ms: number; buckets: number }> = {};
-    for (const [groupBy, range] of [
-      ['hour', 'start_date=2025-06-01&end_date=2025-07-01'],
-      ['week', 'start_date=2025-01-01&end_date=2026-01-01'],
-      ['month', 'start_date=2025-01-01&end_date=2026-01-01'],
-      ['category', 'start_date=2025-01-01&end_date=2026-01-01'],
-      ['product', 'start_date=2025-01-01&end_date=2026-01-01&top=100'],
-    ] as const) {
-      let best = Number.POSITIVE_INFINITY;
-      let count = 0;
-      for (let run = 0; run < 3; run++) {
-        const t0 = performance.now();
-        const answer = await send(
-          `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=${groupBy}&${range}&precision=exact`,
-          { headers: t.auth },
-        );
-        best = Math.min(best, performance.now() - t0);
-        if (answer.status !== 200) throw new Error(`sales by ${groupBy}: ${answer.status} ${answer.text}`);
-        count = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
-      }
-      groupings[groupBy] = { ms: Math.round(best), buckets: count };
-    }
     return {
-      metrics_by_grouping_ms: groupings,
-      export_jobs: jobs,
-      export_rows_per_sec: Math.round(total / exportSeconds),
-      export_peak_rss_mb: mib(exportRss),
-      metrics_day_ms: Math.round(metricsBest),
-      metrics_day_buckets: buckets,
+      ...http,
       sql_day_ms: Math.round(sqlBest),
-      ingest_orders_per_sec: Math.round(total / ingestSeconds),
-      ingest_peak_rss_mb: mib(ingestRss),
-      search_rows_per_sec: Math.round(SEARCH_ROWS / searchSeconds),
-      search_peak_rss_mb: mib(searchRss),
       plain_read_rows_per_sec: Math.round(SEARCH_ROWS / best),
     };
   } finally {
@@ -230,6 +256,7 @@ const result = {
   search_rows: SEARCH_ROWS,
   plain_copy_orders_per_sec: plain.orders_per_sec,
   ...ours,
+  sqlite,
   ingest_ratio: ratio(ours.ingest_orders_per_sec, plain.orders_per_sec),
   search_ratio: ratio(ours.search_rows_per_sec, ours.plain_read_rows_per_sec),
   metrics_ratio: ratio(ours.metrics_day_ms, ours.sql_day_ms),
@@ -259,7 +286,39 @@ process.stdout.write(
         `| sales by ${groupBy}, exact (ms; ${groupBy === 'hour' ? 'a month' : 'a year'}, ${g.buckets} buckets) | ${g.ms} | (no outside query run for this shape yet) | | |`,
     ),
     '',
+    `| the same steps, same run, ${total} orders | SQLite | PostgreSQL | PostgreSQL / SQLite |`,
+    '|---|---|---|---|',
+    ...sideBySide(sqlite, ours),
+    '',
     JSON.stringify(result),
     '',
   ].join('\n'),
 );
+
+/** One line per measure of both servers; times are lower-is-better, rates higher-is-better. */
+function sideBySide(a: typeof sqlite, b: typeof sqlite): string[] {
+  const line = (name: string, x: number, y: number) => `| ${name} | ${x} | ${y} | ${ratio(y, x)} |`;
+  return [
+    line('ingest, one request (orders/s)', a.ingest_orders_per_sec, b.ingest_orders_per_sec),
+    line('ingest peak RSS (MB)', a.ingest_peak_rss_mb, b.ingest_peak_rss_mb),
+    line(`search page of ${SEARCH_ROWS} rows (rows/s)`, a.search_rows_per_sec, b.search_rows_per_sec),
+    line('search peak RSS (MB)', a.search_peak_rss_mb, b.search_peak_rss_mb),
+    line('direct CSV export (rows/s)', a.export_rows_per_sec, b.export_rows_per_sec),
+    ...Object.keys(a.export_jobs).flatMap((f) => [
+      line(
+        `${f} export job to complete (rows/s)`,
+        a.export_jobs[f]!.rows_per_sec,
+        b.export_jobs[f]!.rows_per_sec,
+      ),
+      line(
+        `${f} download (MB/s)`,
+        a.export_jobs[f]!.download_mb_per_sec,
+        b.export_jobs[f]!.download_mb_per_sec,
+      ),
+    ]),
+    line('sales by day, a year, exact (ms)', a.metrics_day_ms, b.metrics_day_ms),
+    ...Object.keys(a.metrics_by_grouping_ms).map((g) =>
+      line(`sales by ${g}, exact (ms)`, a.metrics_by_grouping_ms[g]!.ms, b.metrics_by_grouping_ms[g]!.ms),
+    ),
+  ];
+}

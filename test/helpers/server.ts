@@ -23,6 +23,25 @@ export interface TestServer {
   createTenant(name: string): Promise<{ tenant_id: number; api_key: string; key_id: number }>;
 }
 
+/** Servers started by this test file and not yet exited: a failed test leaves its servers behind. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills what a test file left running (test/setup.ts calls it after every file): a test that fails before
+ * its `stop()` would otherwise leave a server beating its heartbeat in a dropped schema, taking CPU from
+ * the files that follow.
+ */
+export function killLeftoverServers(): number {
+  let killed = 0;
+  for (const child of running)
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      killed++;
+    }
+  running.clear();
+  return killed;
+}
+
 export function tempDataDir(prefix = 'orderflow-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -41,6 +60,8 @@ export async function startServer(
     options.env,
   );
   const { url, port, child } = spawned;
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return {
     url,
     port,
