@@ -2,6 +2,7 @@
  * The sales metrics suites' data and definitions (CONTRACT.md section 3), computed directly from the
  * orders: shared by the SQLite suite (metrics.test.ts) and the PostgreSQL one (postgres-metrics.test.ts).
  */
+import { tableFromIPC } from 'apache-arrow';
 import type { Order } from './data.js';
 
 export type Bucket = Record<string, number | string | null>;
@@ -130,3 +131,21 @@ export const SALES_RANGE = { start_date: '2026-02-01', end_date: '2026-02-11' };
 /** Buckets by key (time buckets and categories come back in key order; a test compares sets of them). */
 export const sortByKey = (rows: Bucket[]) =>
   [...rows].sort((a, b) => String(a.key).localeCompare(String(b.key)));
+
+/** A metrics answer read as an Arrow IPC stream: its rows (bigints as numbers) and its meta. */
+export async function arrowAnswer(res: Response) {
+  const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
+  return {
+    rows: table
+      .toArray()
+      .map((r) =>
+        Object.fromEntries(
+          Object.entries(r.toJSON() as Record<string, unknown>).map(([k, v]) => [
+            k,
+            typeof v === 'bigint' ? Number(v) : v,
+          ]),
+        ),
+      ),
+    meta: JSON.parse(table.schema.metadata.get('orderflow.meta')!) as Record<string, unknown>,
+  };
+}

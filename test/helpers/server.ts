@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnServer } from '../../tools/lib/spawn-server.js';
+import { ndjson } from './data.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -92,6 +93,21 @@ export async function startServer(
 }
 
 export { metricValue } from '../../tools/lib/prometheus-text.js';
+
+/** POSTs rows as NDJSON to an ingest path (`/api/v1/ingest/orders/` by default) and requires a 200. */
+export async function ingestRows(
+  s: Pick<TestServer, 'url'>,
+  apiKey: string,
+  rows: readonly unknown[],
+  path = '/api/v1/ingest/orders/',
+): Promise<void> {
+  const res = await fetch(`${s.url}${path}`, {
+    method: 'POST',
+    headers: auth(apiKey, { 'content-type': 'application/x-ndjson' }),
+    body: ndjson(rows),
+  });
+  if (res.status !== 200) throw new Error(`ingest ${path}: ${res.status} ${await res.text()}`);
+}
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });

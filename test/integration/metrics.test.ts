@@ -1,9 +1,9 @@
-import { tableFromIPC } from 'apache-arrow';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardPath } from '../../src/storage/shards.js';
 import { ndjson, type Order, product } from '../helpers/data.js';
 import {
+  arrowAnswer,
   type Bucket,
   CATEGORY,
   expectedBuckets,
@@ -426,21 +426,7 @@ describe('Arrow record batches', () => {
     );
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
-    const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
-    const rows = table
-      .toArray()
-      .map((r) =>
-        Object.fromEntries(
-          Object.entries(r.toJSON() as Record<string, unknown>).map(([k, v]) => [
-            k,
-            typeof v === 'bigint' ? Number(v) : v,
-          ]),
-        ),
-      );
-    return {
-      rows,
-      meta: JSON.parse(table.schema.metadata.get('orderflow.meta')!) as Record<string, unknown>,
-    };
+    return arrowAnswer(res);
   }
 
   it('with Accept: application/vnd.apache.arrow.stream answers the same buckets as an Arrow IPC stream', async () => {

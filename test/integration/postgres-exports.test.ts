@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvObjects } from '../helpers/csv.js';
-import { makeOrders, ndjson, product } from '../helpers/data.js';
+import { makeOrders, product } from '../helpers/data.js';
 import { createExport, download, finished, status } from '../helpers/exports.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
-import { auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, eventually, ingestRows, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 /**
  * Export jobs on two servers sharing one PostgreSQL database (issue 17): behind a load balancer a client
@@ -31,17 +31,13 @@ describe.skipIf(unavailable !== null)('export jobs on two servers sharing Postgr
     // nothing of a server on PostgreSQL lives in its data directory: b runs without one
     removeDir(b.dataDir);
     tenant = await a.createTenant('exports-two-servers');
-    for (const [path, rows] of [
-      ['/api/v1/ingest/products/', Array.from({ length: 8 }, (_, i) => product(i + 1))],
-      ['/api/v1/ingest/orders/', orders],
-    ] as const) {
-      const res = await fetch(`${a.url}${path}`, {
-        method: 'POST',
-        headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson' }),
-        body: ndjson(rows as unknown[]),
-      });
-      expect(res.status).toBe(200);
-    }
+    await ingestRows(
+      a,
+      tenant.api_key,
+      Array.from({ length: 8 }, (_, i) => product(i + 1)),
+      '/api/v1/ingest/products/',
+    );
+    await ingestRows(a, tenant.api_key, orders);
   });
   afterAll(async () => {
     for (const s of [a, b]) {

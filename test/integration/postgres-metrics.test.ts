@@ -1,8 +1,8 @@
-import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ndjson, product } from '../helpers/data.js';
+import { product } from '../helpers/data.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
 import {
+  arrowAnswer,
   type Bucket,
   CATEGORY,
   expectedBuckets,
@@ -10,7 +10,7 @@ import {
   SALES_RANGE as range,
   sortByKey,
 } from '../helpers/sales.js';
-import { auth, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, ingestRows, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 /**
  * Sales metrics on `--storage postgres` (issue 17) against the contract's definitions computed from the
@@ -27,14 +27,6 @@ describe.skipIf(unavailable !== null)('sales metrics on PostgreSQL', () => {
   let tenant: { tenant_id: number; api_key: string };
   const orders = makeSalesOrders(4000, 'PM', 5);
 
-  const ingest = async (rows: unknown[], path: string) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: auth(tenant.api_key, { 'content-type': 'application/x-ndjson' }),
-      body: ndjson(rows),
-    });
-    expect(res.status).toBe(200);
-  };
   const url = (params: Record<string, string | number>) =>
     `${server.url}/api/v1/tenants/${tenant.tenant_id}/metrics/sales?${queryString(params)}`;
   const metrics = async (params: Record<string, string | number>) => {
@@ -50,20 +42,7 @@ describe.skipIf(unavailable !== null)('sales metrics on PostgreSQL', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
-    const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
-    return {
-      rows: table
-        .toArray()
-        .map((r) =>
-          Object.fromEntries(
-            Object.entries(r.toJSON() as Record<string, unknown>).map(([k, v]) => [
-              k,
-              typeof v === 'bigint' ? Number(v) : v,
-            ]),
-          ),
-        ),
-      meta: JSON.parse(table.schema.metadata.get('orderflow.meta')!) as Record<string, unknown>,
-    };
+    return arrowAnswer(res);
   };
   const want = (groupBy: string, r = range, statuses?: string[], top = 100) =>
     expectedBuckets(orders, groupBy, Date.parse(r.start_date), Date.parse(r.end_date), statuses, top);
@@ -73,11 +52,13 @@ describe.skipIf(unavailable !== null)('sales metrics on PostgreSQL', () => {
     schema = await scratchSchema();
     server = await startServer({ args: ['--storage', 'postgres', '--database-url', schema.url] });
     tenant = await server.createTenant('pg-metrics');
-    await ingest(
+    await ingestRows(
+      server,
+      tenant.api_key,
       Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
       '/api/v1/ingest/products/',
     );
-    await ingest(orders, '/api/v1/ingest/orders/');
+    await ingestRows(server, tenant.api_key, orders);
   });
   afterAll(async () => {
     await server?.stop();
