@@ -13,6 +13,7 @@ import { StreamGate } from './http/stream-gate.js';
 import { ShardWriteQueue } from './ingest/write-queue.js';
 import { WalCheckpointer } from './jobs/checkpointer.js';
 import { ExportJobs } from './jobs/export-jobs.js';
+import { startPgRollupRefresher } from './jobs/pg-rollup-refresher.js';
 import { RollupRefresher } from './jobs/rollup-refresher.js';
 import { UploadJobs } from './jobs/upload-jobs.js';
 import { missingServerSettings } from './node-flags.js';
@@ -109,8 +110,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
   );
   const checkpoints = new WalCheckpointer(pool, log);
-  // on PostgreSQL (issue 17) there is no shard to checkpoint, and no pre-aggregates yet, so none of their
-  // background work
+  // on PostgreSQL (issue 17) there is no shard to checkpoint, and its pre-aggregates have their own
+  // refresher (below)
   const onSqlite = config.storage.kind === 'sqlite';
   const rollups =
     onSqlite && config.sales.rollupRefresh === 'background'
@@ -185,6 +186,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
         log.warn({ err: error }, 'sweeping idle rate buckets failed'),
       )
     : null;
+  // the sales pre-aggregates on PostgreSQL: pending days rebuilt in the background after writes
+  const stopPgRollups = opened.postgres ? startPgRollupRefresher(pool, opened.postgres, log) : null;
   const anomalies = new AnomalyBus();
   // on PostgreSQL, anomalies recorded by any server reach this one's change streams
   const notifications =
@@ -278,6 +281,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     clearTimeout(timer);
     clearTimeout(grace);
     rollups?.stop();
+    stopPgRollups?.();
     stopTrimming?.();
     await exports.stop(config.server.shutdownTimeoutMs);
     await uploads.stop();

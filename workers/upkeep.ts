@@ -4,7 +4,9 @@
  */
 import type { CheckpointResult } from '../src/jobs/checkpointer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
+import { type RollupRefresh, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
 import { ALL_TIME } from '../src/storage/rollups.js';
+import { withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
@@ -49,4 +51,26 @@ export const refreshRollups = defineTask(
     if (result.hours > 0 || result.pending_orders > 0) ctx.log.debug(result, 'rollups refreshed');
     return result;
   },
+);
+
+/**
+ * PostgreSQL's background side of freshness (src/jobs/pg-rollup-refresher.ts schedules it): the tenant's
+ * pending days rebuilt into its daily pre-aggregates (the first build: every day), in one transaction;
+ * skipped (null) while another server's refresher holds the tenant.
+ */
+export const refreshPgRollups = defineTask(
+  'refreshPgRollups',
+  (ctx, input: TaskBase): Promise<RollupRefresh | null> =>
+    withPostgres(ctx, 'rollup_refresh', async (client) => {
+      const started = performance.now();
+      const done = await refreshTenantRollups(client, input.tenantId);
+      if (done && done.days > 0) {
+        ctx.obs.record('rollup_rebuilt_hours_total', { by: 'background' }, done.days * 24);
+        ctx.log.info(
+          { tenant_id: input.tenantId, ...done, ms: Math.round(performance.now() - started) },
+          done.firstBuild ? 'pre-aggregates built' : 'pre-aggregates refreshed',
+        );
+      }
+      return done;
+    }),
 );

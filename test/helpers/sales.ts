@@ -3,6 +3,7 @@
  * orders: shared by the SQLite suite (metrics.test.ts) and the PostgreSQL one (postgres-metrics.test.ts).
  */
 import { tableFromIPC } from 'apache-arrow';
+import { expect } from 'vitest';
 import type { Order } from './data.js';
 
 export type Bucket = Record<string, number | string | null>;
@@ -148,4 +149,25 @@ export async function arrowAnswer(res: Response) {
       ),
     meta: JSON.parse(table.schema.metadata.get('orderflow.meta')!) as Record<string, unknown>,
   };
+}
+
+/**
+ * An approx answer against the exact one: the same buckets, sums exact, unique customers within three
+ * relative standard errors of the HyperLogLog (0.81%), percentiles present.
+ */
+export function approxWithinBounds(gotBuckets: readonly object[], wantBuckets: readonly object[]) {
+  const got = gotBuckets as Bucket[];
+  const want = wantBuckets as Bucket[];
+  expect(got.map((b) => b.key)).toEqual(want.map((b) => b.key));
+  got.forEach((g, i) => {
+    const w = want[i]!;
+    for (const f of ['orders', 'units', 'revenue_cents', 'avg_order_value_cents'])
+      expect(g[f], `${g.key} ${f}`).toBe(w[f]);
+    const u = w.unique_customers as number;
+    expect(Math.abs((g.unique_customers as number) - u), `${g.key} unique`).toBeLessThanOrEqual(
+      Math.max(1, Math.ceil(u * 0.0081 * 3)),
+    );
+    for (const p of ['p50', 'p95', 'p99'])
+      expect(g[`${p}_order_value_cents`], `${g.key} ${p}`).toEqual(expect.any(Number));
+  });
 }

@@ -10,6 +10,7 @@ import {
   makeSalesOrders,
   SALES_RANGE,
   sortByKey,
+  approxWithinBounds as withinBounds,
 } from '../helpers/sales.js';
 import { auth, eventually, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
 import { tenantTool } from '../helpers/tenant.js';
@@ -164,21 +165,6 @@ describe('exact mode matches the definitions', () => {
 });
 
 describe('approx mode: pre-aggregates and sketches', () => {
-  function withinBounds(got: Bucket[], want: Bucket[]) {
-    expect(got.map((b) => b.key)).toEqual(want.map((b) => b.key));
-    got.forEach((g, i) => {
-      const w = want[i]!;
-      for (const f of ['orders', 'units', 'revenue_cents', 'avg_order_value_cents'])
-        expect(g[f], `${g.key} ${f}`).toBe(w[f]);
-      const u = w.unique_customers as number;
-      expect(Math.abs((g.unique_customers as number) - u), `${g.key} unique`).toBeLessThanOrEqual(
-        Math.max(1, Math.ceil(u * 0.0081 * 3)),
-      );
-      for (const p of ['p50', 'p95', 'p99'])
-        expect(g[`${p}_order_value_cents`], `${g.key} ${p}`).toEqual(expect.any(Number));
-    });
-  }
-
   it('day, hour, week, month and category: exact sums, unique customers within 3 RSE, percentiles within the rank bound, error_bounds reported', async () => {
     const level = {
       day: 'rollup_daily_answer, default statuses pre-merged, one row per bucket',

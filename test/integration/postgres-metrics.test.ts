@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { product } from '../helpers/data.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
 import {
+  approxWithinBounds,
   arrowAnswer,
   type Bucket,
   CATEGORY,
@@ -10,7 +11,15 @@ import {
   SALES_RANGE as range,
   sortByKey,
 } from '../helpers/sales.js';
-import { auth, ingestRows, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import {
+  auth,
+  eventually,
+  ingestRows,
+  queryString,
+  removeDir,
+  startServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 /**
  * Sales metrics on `--storage postgres` (issue 17) against the contract's definitions computed from the
@@ -66,18 +75,54 @@ describe.skipIf(unavailable !== null)('sales metrics on PostgreSQL', () => {
     await schema?.drop();
   });
 
+  /** By day, week and month over whole days, approx comes from the daily pre-aggregates once built. */
+  const FROM_ROLLUPS = ['day', 'week', 'month'];
+  const ROLLUP_METHOD = 'approx: rollup_daily on PostgreSQL';
+  /** The answer once it comes from the pre-aggregates (the refresher folds writes in within seconds). */
+  const fromRollups = async (params: Record<string, string | number>, what: string) => {
+    let answer = await metrics(params);
+    await eventually(
+      async () => {
+        answer = await metrics(params);
+        return answer.body.meta.method.startsWith(ROLLUP_METHOD);
+      },
+      15_000,
+      what,
+    );
+    return answer;
+  };
+
   for (const groupBy of ['day', 'hour', 'week', 'month', 'category', 'product'])
-    it(`group_by=${groupBy} matches the definitions, exact and approx (answered exact), JSON and Arrow`, async () => {
+    it(`group_by=${groupBy} matches the definitions, exact and approx, JSON and Arrow`, async () => {
       const expected = want(groupBy, range, undefined, 5);
       expect(expected.length).toBeGreaterThan(0);
       for (const precision of ['exact', 'approx']) {
         const params = { group_by: groupBy, precision, ...range, top: 5 };
-        const { status, body } = await metrics(params);
-        expect(status).toBe(200);
-        expect(inOrder(groupBy, body.data), precision).toEqual(expected);
-        expect(body.meta).toMatchObject({ precision, group_by: groupBy, elapsed_ms: expect.any(Number) });
+        const fromPreAggregates = precision === 'approx' && FROM_ROLLUPS.includes(groupBy);
+        const answer = fromPreAggregates
+          ? await fromRollups(params, 'the pre-aggregates built')
+          : await metrics(params);
+        if (fromPreAggregates) {
+          approxWithinBounds(sortByKey(answer.body.data), expected);
+          expect(answer.body.meta.error_bounds.unique_customers.relative_standard_error).toBeCloseTo(
+            0.0081,
+            4,
+          );
+          expect(answer.body.meta.freshness).toMatchObject({ complete: true });
+        } else {
+          expect(inOrder(groupBy, answer.body.data), precision).toEqual(expected);
+          // an approx answer computed exactly says its error is zero
+          if (precision === 'approx')
+            expect(answer.body.meta.error_bounds.percentiles).toMatchObject({ rank_error: 0 });
+        }
+        expect(answer.status).toBe(200);
+        expect(answer.body.meta).toMatchObject({
+          precision,
+          group_by: groupBy,
+          elapsed_ms: expect.any(Number),
+        });
         const streamed = await arrow(params);
-        expect(streamed.rows).toEqual(body.data);
+        expect(streamed.rows).toEqual(answer.body.data);
       }
       const raw = await metrics({
         group_by: groupBy,
@@ -88,6 +133,25 @@ describe.skipIf(unavailable !== null)('sales metrics on PostgreSQL', () => {
       });
       expect(inOrder(groupBy, raw.body.data)).toEqual(expected);
     });
+
+  it('orders written after the pre-aggregates were built are counted at once: the range is read from the orders until they are folded in', async () => {
+    const params = { group_by: 'day', precision: 'approx', ...range };
+    await fromRollups(params, 'the pre-aggregates built');
+    const more = makeSalesOrders(300, 'PM-LATE', 9);
+    await ingestRows(server, tenant.api_key, more);
+    orders.push(...more); // they stay: later tests compare with every order
+    const right = await metrics(params);
+    const expected = want('day');
+    // read right after the write: from the orders, saying why, and exact; or already folded in
+    if (right.body.meta.method.startsWith(ROLLUP_METHOD))
+      approxWithinBounds(sortByKey(right.body.data), expected);
+    else {
+      expect(right.body.meta.freshness.pre_aggregates).toMatch(/not folded into the pre-aggregates yet/);
+      expect(sortByKey(right.body.data)).toEqual(expected);
+    }
+    const folded = await fromRollups(params, 'the new orders folded in');
+    approxWithinBounds(sortByKey(folded.body.data), expected);
+  });
 
   it('honours status lists, and ranges that are not whole days or hours', async () => {
     const cases: [string, typeof range, string[]][] = [

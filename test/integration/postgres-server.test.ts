@@ -5,6 +5,7 @@ import { makeOrders, ndjson, order, product } from '../helpers/data.js';
 import { createExport, finished } from '../helpers/exports.js';
 import { parquetRowsLiterally } from '../helpers/parquet.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { approxWithinBounds } from '../helpers/sales.js';
 import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -246,11 +247,12 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
         const range = `group_by=${groupBy}&start_date=2026-01-01&end_date=2026-01-04&status=paid,shipped,delivered`;
         const want = await sales(ingested[0]!, `${range}&precision=exact&source=orders`);
         expect(want.length, groupBy).toBeGreaterThan(0);
-        for (const precision of ['exact', 'approx'])
-          expect(
-            await sales(ingested[1]!, `${range}&precision=${precision}`),
-            `${groupBy} ${precision}`,
-          ).toEqual(want);
+        expect(await sales(ingested[1]!, `${range}&precision=exact`), `${groupBy} exact`).toEqual(want);
+        // approx by day, week or month may come from the pre-aggregates (sketches) once they are built
+        const approx = await sales(ingested[1]!, `${range}&precision=approx`);
+        if (['day', 'week', 'month'].includes(groupBy))
+          approxWithinBounds(approx as object[], want as object[]);
+        else expect(approx, `${groupBy} approx`).toEqual(want);
       }
     } finally {
       await sqlite.stop();

@@ -4,7 +4,8 @@
  * unknown product refused with that product, customers normalised with the latest line winning (an erased
  * customer is never written back). A batch goes in with `COPY` into temporary staging tables, then one
  * statement per table, set-wise: `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` for orders, their
- * items riding on the returned keys in the same statement.
+ * items riding on the returned keys in the same statement, with the days written noted for the sales
+ * pre-aggregates (`rollup_pending`).
  */
 import type { ClientBase } from 'pg';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord, unitsOf } from '../order-record.js';
@@ -58,7 +59,11 @@ const INSERT_ORDERS = `
       JOIN customers c ON c.tenant_id = $1 AND c.customer_id = s.customer_id
      ORDER BY s.idx
     ON CONFLICT (tenant_id, order_id) DO NOTHING
-    RETURNING order_pk, order_id
+    RETURNING order_pk, order_id, created_at
+  ), pending AS (
+    -- the days this transaction wrote, for the pre-aggregates' refresher (migration 012)
+    INSERT INTO rollup_pending (tenant_id, days)
+    SELECT $1, array_agg(DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer) FROM ins HAVING count(*) > 0
   ), items AS (
     INSERT INTO order_items (tenant_id, order_pk, line_no, product_id, quantity, unit_price_cents)
     SELECT $1, ins.order_pk, si.line_no, si.product_id, si.quantity, si.unit_price_cents

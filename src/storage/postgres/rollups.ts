@@ -1,0 +1,233 @@
+/**
+ * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, with
+ * exact sums and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by
+ * the same code as SQLite's (src/sketches). They are kept by a background refresher, never by a reader:
+ * every write transaction names the days it touched in `rollup_pending` (sql/postgres/012), and the
+ * refresher takes those rows and rebuilds their days from the orders in one transaction. A read by day,
+ * week or month over whole days merges the rows when none of its days is pending, and answers from the
+ * orders otherwise (saying why), so an approx answer never leaves out an acknowledged order.
+ */
+import type { ClientBase } from 'pg';
+import { DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
+import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
+import { SalesAggregate } from '../../sketches/sales-aggregate.js';
+import { inTransaction } from './transaction.js';
+
+/** The advisory lock class of a tenant's refresh (its second key is the tenant id): one refresher at a time. */
+const ROLLUP_REFRESH_LOCK = 7_140_023;
+
+/** Pending rows taken per refresh (each names the days of one write transaction). */
+const PENDING_PER_REFRESH = 1000;
+
+/** Days read from the orders per query while rebuilding: a week of orders in memory at a time. */
+const DAYS_PER_READ = 7;
+
+/**
+ * Tenants whose pre-aggregates have work to do: never built, or days pending and either no write for
+ * `quietMs` (a load has ended) or a write pending for `maxLagMs` (a steady stream). During a bulk load the
+ * refresher waits: every batch touches most days of the year, and rebuilding them after each would read
+ * the whole range again and again; reads meanwhile answer from the orders.
+ */
+export async function tenantsWithRollupWork(
+  db: Pick<ClientBase, 'query'>,
+  quietMs: number,
+  maxLagMs: number,
+): Promise<number[]> {
+  const { rows } = await db.query<{ tenant_id: number }>(
+    `SELECT tenant_id FROM rollup_pending GROUP BY tenant_id
+      HAVING max(written_at) < now() - make_interval(secs => $1::float8 / 1000)
+          OR min(written_at) < now() - make_interval(secs => $2::float8 / 1000)
+     UNION
+     SELECT t.tenant_id FROM tenants t
+      WHERE NOT EXISTS (SELECT 1 FROM rollup_watermark w WHERE w.tenant_id = t.tenant_id)
+     ORDER BY 1`,
+    [quietMs, maxLagMs],
+  );
+  return rows.map((r) => r.tenant_id);
+}
+
+export interface RollupRefresh {
+  /** the first build of the tenant's pre-aggregates (every day with orders) */
+  firstBuild: boolean;
+  /** pending rows taken */
+  writes: number;
+  days: number;
+  orders: number;
+}
+
+/**
+ * Takes the tenant's pending days (all its days on the first build) and rebuilds them from the orders, in
+ * one transaction: the rows taken and the days rebuilt commit together. A write that commits meanwhile
+ * leaves a pending row this refresh did not take, and its days are rebuilt by the next. Null when another
+ * refresher (another server) holds the tenant.
+ */
+export function refreshTenantRollups(client: ClientBase, tenantId: number): Promise<RollupRefresh | null> {
+  const t = tenantId;
+  return inTransaction(client, async () => {
+    const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [
+      ROLLUP_REFRESH_LOCK,
+      t,
+    ]);
+    if (!locked.rows[0]!.ok) return null;
+    const taken = await client.query<{ days: number[] }>(
+      `DELETE FROM rollup_pending WHERE tenant_id = $1 AND seq IN
+         (SELECT seq FROM rollup_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2)
+       RETURNING days`,
+      [t, PENDING_PER_REFRESH],
+    );
+    const firstBuild =
+      (await client.query('SELECT 1 FROM rollup_watermark WHERE tenant_id = $1', [t])).rowCount === 0;
+    let days: number[];
+    if (firstBuild) {
+      const all = await client.query<{ day: number }>(
+        'SELECT DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer AS day FROM orders WHERE tenant_id = $1',
+        [t],
+      );
+      days = all.rows.map((r) => r.day);
+      await client.query(
+        'INSERT INTO rollup_watermark (tenant_id, order_pk) SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1',
+        [t],
+      );
+    } else {
+      days = [...new Set(taken.rows.flatMap((r) => r.days))];
+    }
+    days.sort((a, b) => a - b);
+    let orders = 0;
+    for (let i = 0; i < days.length; ) {
+      // the next days within a week of the first: one read of the orders between them
+      const first = days[i]!;
+      let j = i;
+      while (j < days.length && days[j]! < first + DAYS_PER_READ) j++;
+      orders += await rebuildDays(client, t, days.slice(i, j));
+      i = j;
+    }
+    return { firstBuild, writes: taken.rowCount ?? 0, days: days.length, orders };
+  });
+}
+
+/** Rebuilds the daily rows of `days` (ascending, within a week) from the orders; answers the orders read. */
+async function rebuildDays(client: ClientBase, tenantId: number, days: readonly number[]): Promise<number> {
+  const wanted = new Set(days);
+  const { rows } = await client.query<{
+    day: number;
+    status: string;
+    customer: number;
+    total: number;
+    units: number;
+  }>(
+    `SELECT floor(extract(epoch FROM created_at) / 86400)::integer AS day, status, customer_pk::float8 AS customer,
+            total_cents::float8 AS total, units
+       FROM orders
+      WHERE tenant_id = $1 AND created_at >= to_timestamp($2::float8 * 86400)
+        AND created_at < to_timestamp(($3::float8 + 1) * 86400)`,
+    [tenantId, days[0], days.at(-1)],
+  );
+  const groups = new Map<string, { day: number; status: string; sums: SalesAggregate }>();
+  for (const r of rows) {
+    if (!wanted.has(r.day)) continue;
+    const key = `${r.day}|${r.status}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = { day: r.day, status: r.status, sums: new SalesAggregate() };
+      groups.set(key, g);
+    }
+    g.sums.addOrder(r.customer, r.total, r.units);
+  }
+  await client.query('DELETE FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])', [
+    tenantId,
+    days,
+  ]);
+  const built = [...groups.values()].map((g) => ({ ...g, row: g.sums.toRow() }));
+  if (built.length)
+    await client.query(
+      `INSERT INTO rollup_daily (tenant_id, day, status, orders, units, revenue_cents, customers_hll, values_tdigest, updated_at)
+       SELECT $1, r.*, now()
+         FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[])
+           AS r(day, status, orders, units, revenue_cents, customers_hll, values_tdigest)`,
+      [
+        tenantId,
+        built.map((b) => b.day),
+        built.map((b) => b.status),
+        built.map((b) => b.row.orders),
+        built.map((b) => b.row.units),
+        built.map((b) => b.row.revenue_cents),
+        built.map((b) => Buffer.from(b.row.customers_hll)),
+        built.map((b) => Buffer.from(b.row.values_tdigest)),
+      ],
+    );
+  return rows.length;
+}
+
+/** Whether the request is one the daily rows answer: by day, week or month over whole days. */
+export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupBy: TimeGroup } {
+  return (
+    (r.groupBy === 'day' || r.groupBy === 'week' || r.groupBy === 'month') &&
+    r.start % DAY === 0 &&
+    r.end % DAY === 0
+  );
+}
+
+/** An approx answer from the daily rows, or why it must come from the orders instead. */
+export type RollupRead = { answer: SalesAnswer; rowsRead: number } | { notReady: string };
+
+/**
+ * Merges the daily rows of the range by bucket, in one snapshot with the check that none of its days is
+ * pending (and that the tenant's rows were ever built).
+ */
+export async function pgApproxFromRollups(
+  client: ClientBase,
+  tenantId: number,
+  r: SalesRequest & { groupBy: TimeGroup },
+): Promise<RollupRead> {
+  const firstDay = r.start / DAY;
+  const endDay = r.end / DAY;
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const state = await client.query<{ built: boolean; pending: number }>(
+      `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
+              (SELECT count(*)::integer FROM rollup_pending
+                WHERE tenant_id = $1 AND days && ARRAY(SELECT generate_series($2::integer, $3::integer - 1))) AS pending`,
+      [tenantId, firstDay, endDay],
+    );
+    const { built, pending } = state.rows[0]!;
+    if (!built) return { notReady: "the tenant's pre-aggregates are being built for the first time" };
+    if (pending > 0)
+      return {
+        notReady: `${pending} write transaction(s) in the range not folded into the pre-aggregates yet`,
+      };
+    const { rows } = await client.query<{
+      day: number;
+      orders: number;
+      units: number;
+      revenue_cents: number;
+      customers_hll: Buffer;
+      values_tdigest: Buffer;
+    }>(
+      `SELECT day::float8 AS day, orders::float8 AS orders, units::float8 AS units,
+              revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+         FROM rollup_daily WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND status = ANY($4::text[])
+        ORDER BY day`,
+      [tenantId, firstDay, endDay, r.statuses],
+    );
+    const buckets = new Map<string, SalesAggregate>();
+    for (const row of rows) {
+      const key = timeKey(r.groupBy, row.day * DAY);
+      let b = buckets.get(key);
+      if (!b) {
+        b = new SalesAggregate();
+        buckets.set(key, b);
+      }
+      b.mergeRow(row);
+    }
+    return {
+      answer: {
+        data: [...buckets.entries()].map(([key, b]) => approxBucket(key, b)),
+        rows: rows.reduce((n, row) => n + row.orders, 0),
+        method: `approx: rollup_daily on PostgreSQL (${rows.length} daily rows merged by ${r.groupBy}: exact sums, HyperLogLog, t-digest)`,
+      },
+      rowsRead: rows.length,
+    };
+  } finally {
+    await client.query('COMMIT');
+  }
+}
