@@ -1,0 +1,138 @@
+/**
+ * The sales pre-aggregates on PostgreSQL (issue 17, src/storage/postgres/rollups.ts), measured in process
+ * on the first N orders of a dataset: the first build of every day (as for a tenant whose orders predate
+ * them), a refresh after one more batch of 10,000 orders in random time order (a backfill touches most days
+ * of the year), the size of the daily rows against the orders, and a year by day, week and month read from
+ * them (approx) against the same question aggregated from the orders (exact), best of five each.
+ *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …]
+ * Prints a table and one JSON line; writes perf/results/pg-rollups.json.
+ */
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import type { SalesRequest, TimeGroup } from '../src/domain/sales.js';
+import { PgCatalog } from '../src/storage/postgres/catalog.js';
+import { migratePostgres } from '../src/storage/postgres/migrations.js';
+import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
+import { pgApproxFromRollups, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
+import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
+import { tenantDir } from '../tools/gen/write-files.js';
+import { round } from './lib/numbers.js';
+import { readOrders, readProducts } from './lib/orders-file.js';
+import { inSchema } from './lib/postgres.js';
+import { machine, writeResult } from './lib/results.js';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: './datasets/small' },
+    orders: { type: 'string', default: '200000' },
+    'database-url': {
+      type: 'string',
+      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
+  },
+});
+const total = Number(values.orders);
+const dir = tenantDir(values.dataset!, 1);
+const all = await readOrders(dir, total + 10_000);
+const orders = all.slice(0, total);
+const backfill = all.slice(total);
+const products = await readProducts(dir);
+
+const best = async (runs: number, work: () => Promise<unknown>) => {
+  let ms = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await work();
+    ms = Math.min(ms, performance.now() - t0);
+  }
+  return Math.round(ms * 10) / 10;
+};
+
+const result = await inSchema(values['database-url']!, async (client, pool) => {
+  await migratePostgres(client);
+  const { tenant_id: tenant } = await new PgCatalog(pool).createTenant('perf');
+  const writer = new PgOrderWriter(client as unknown as pg.ClientBase, tenant);
+  for (let i = 0; i < products.length; i += 10_000) await writer.writeProducts(products.slice(i, i + 10_000));
+  for (let i = 0; i < orders.length; i += 10_000) await writer.writeBatch(orders.slice(i, i + 10_000));
+  await client.query('ANALYZE');
+  // as if the orders predated the pre-aggregates: the first build takes every day
+  await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [tenant]);
+  let t0 = performance.now();
+  const first = await refreshTenantRollups(client as unknown as pg.ClientBase, tenant);
+  const firstMs = performance.now() - t0;
+  await writer.writeBatch(backfill);
+  t0 = performance.now();
+  const after = await refreshTenantRollups(client as unknown as pg.ClientBase, tenant);
+  const afterMs = performance.now() - t0;
+  const size = async (table: string) =>
+    Number(
+      (
+        await client.query<{ n: string }>(`SELECT pg_total_relation_size($1::regclass) AS n`, [
+          `${table}_t${tenant}`,
+        ])
+      ).rows[0]!.n,
+    );
+  const rows = Number(
+    (
+      await client.query<{ n: string }>('SELECT count(*) AS n FROM rollup_daily WHERE tenant_id = $1', [
+        tenant,
+      ])
+    ).rows[0]!.n,
+  );
+  const year = (
+    groupBy: TimeGroup,
+    precision: 'approx' | 'exact',
+  ): SalesRequest & { groupBy: TimeGroup } => ({
+    groupBy,
+    start: Date.parse('2025-01-01'),
+    end: Date.parse('2026-01-01'),
+    precision,
+    source: 'auto',
+    statuses: ['paid', 'shipped', 'delivered'],
+    top: 100,
+  });
+  const reads: Record<string, { approx_ms: number; exact_ms: number }> = {};
+  for (const g of ['day', 'week', 'month'] as const) {
+    const check = await pgApproxFromRollups(client as unknown as pg.ClientBase, tenant, year(g, 'approx'));
+    if (!('answer' in check)) throw new Error(check.notReady);
+    reads[g] = {
+      approx_ms: await best(5, () =>
+        pgApproxFromRollups(client as unknown as pg.ClientBase, tenant, year(g, 'approx')),
+      ),
+      exact_ms: await best(5, () => pgSalesFromOrders(client, tenant, year(g, 'exact'))),
+    };
+  }
+  return {
+    first_build: { ...first, ms: Math.round(firstMs), us_per_order: round((firstMs * 1000) / total, 1) },
+    refresh_after_backfill_batch: { ...after, ms: Math.round(afterMs) },
+    rollup_daily_rows: rows,
+    rollup_daily_bytes: await size('rollup_daily'),
+    orders_bytes: await size('orders'),
+    reads,
+  };
+});
+
+const out = {
+  benchmark: 'pg-rollups',
+  at: new Date().toISOString(),
+  env: machine(),
+  orders: total,
+  ...result,
+};
+writeResult('pg-rollups', out);
+process.stdout.write(
+  [
+    `| PostgreSQL pre-aggregates, ${total} orders | measured |`,
+    '|---|---|',
+    `| first build, every day (ms; µs per order) | ${result.first_build.ms} (${result.first_build.us_per_order}); ${result.first_build.days} days |`,
+    `| refresh after a batch of 10,000 orders in random time order (ms) | ${result.refresh_after_backfill_batch.ms}; ${result.refresh_after_backfill_batch.days} days, ${result.refresh_after_backfill_batch.orders} orders read |`,
+    `| rollup_daily rows / bytes (orders' partition: bytes) | ${result.rollup_daily_rows} / ${result.rollup_daily_bytes} (${result.orders_bytes}) |`,
+    ...Object.entries(result.reads).map(
+      ([g, r]) =>
+        `| a year by ${g}: approx from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} |`,
+    ),
+    '',
+    JSON.stringify(out),
+    '',
+  ].join('\n'),
+);
