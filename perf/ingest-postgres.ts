@@ -20,7 +20,7 @@ import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { ratio } from './lib/numbers.js';
 import { readOrders, readProducts } from './lib/orders-file.js';
-import { inSchema, plainCopy, type Run, timeBatches } from './lib/postgres.js';
+import { DATABASE_URL_OPTION, inSchema, plainCopy, type Run, timeBatches } from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -28,10 +28,7 @@ const { values } = parseArgs({
     dataset: { type: 'string', default: './datasets/small' },
     orders: { type: 'string', default: '200000' },
     batch: { type: 'string', default: '10000' },
-    'database-url': {
-      type: 'string',
-      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    },
+    'database-url': DATABASE_URL_OPTION,
   },
 });
 const url = values['database-url']!;

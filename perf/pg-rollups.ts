@@ -18,17 +18,14 @@ import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { round } from './lib/numbers.js';
 import { readOrders, readProducts } from './lib/orders-file.js';
-import { inSchema } from './lib/postgres.js';
+import { DATABASE_URL_OPTION, inSchema } from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: './datasets/small' },
     orders: { type: 'string', default: '200000' },
-    'database-url': {
-      type: 'string',
-      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    },
+    'database-url': DATABASE_URL_OPTION,
   },
 });
 const total = Number(values.orders);

@@ -23,7 +23,7 @@ import { sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
 import { mib, ratio, round } from './lib/numbers.js';
 import { readOrders, tableLines } from './lib/orders-file.js';
-import { inSchema, plainCopy } from './lib/postgres.js';
+import { DATABASE_URL_OPTION, inSchema, plainCopy } from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
@@ -32,10 +32,7 @@ const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: './datasets/small' },
     orders: { type: 'string', default: '200000' },
-    'database-url': {
-      type: 'string',
-      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    },
+    'database-url': DATABASE_URL_OPTION,
   },
 });
 const url = values['database-url']!;

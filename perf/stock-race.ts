@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnServer } from '../tools/lib/spawn-server.js';
 import { percentile, round } from './lib/numbers.js';
-import { scratchSchema } from './lib/postgres.js';
+import { DATABASE_URL_OPTION, scratchSchema } from './lib/postgres.js';
 import { writeResult } from './lib/results.js';
 import { createTenant } from './lib/tenant.js';
 
@@ -24,10 +24,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '50' },
     /** run the server on PostgreSQL (a scratch schema of the database, dropped after) */
     postgres: { type: 'boolean', default: false },
-    'database-url': {
-      type: 'string',
-      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    },
+    'database-url': DATABASE_URL_OPTION,
   },
 });
 const seconds = Number(values.seconds);

@@ -21,7 +21,7 @@ import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss } from '../tools/lib/spawn-server.js';
 import { mib, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
-import { inSchema } from './lib/postgres.js';
+import { DATABASE_URL_OPTION, inSchema } from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
@@ -32,10 +32,7 @@ const { values } = parseArgs({
     orders: { type: 'string', default: '1000000' },
     out: { type: 'string', default: 'upload' },
     storage: { type: 'string', default: 'sqlite' },
-    'database-url': {
-      type: 'string',
-      default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    },
+    'database-url': DATABASE_URL_OPTION,
   },
 });
 if (values.storage !== 'sqlite' && values.storage !== 'postgres')

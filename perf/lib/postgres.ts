@@ -8,6 +8,12 @@ import { copyInto, copyLine } from '../../src/storage/postgres/copy-text.js';
 import { createScratchSchema, type ScratchSchema } from '../../tools/lib/scratch-schema.js';
 import { round } from './numbers.js';
 
+/** The benchmarks' `--database-url` option: DATABASE_URL, else the local server's `test` database. */
+export const DATABASE_URL_OPTION = {
+  type: 'string',
+  default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+} as const;
+
 /** A schema of its own for a run (dropped by `drop`), and a URL whose connections use it. */
 export function scratchSchema(url: string): Promise<ScratchSchema> {
   return createScratchSchema(url, 'orderflow_perf');
