@@ -499,6 +499,46 @@ describe.skipIf(unavailable !== null)('the server on PostgreSQL', () => {
     }
   });
 
+  it('an erasure waits for a write transaction begun before it, idle between statements, and says when it outlasts the wait', async () => {
+    const t = await a.createTenant('gdpr-wait');
+    await fetch(`${a.url}/api/v1/ingest/products/`, {
+      method: 'POST',
+      headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([product(1), product(2), product(3)]),
+    });
+    await fetch(`${a.url}/api/v1/ingest/orders/`, {
+      method: 'POST',
+      headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+      body: ndjson([
+        order(1, { customer_id: 'C-wait', customer_name: 'Wanda Wait', customer_email: 'w@wait.example' }),
+      ]),
+    });
+    // another session: a transaction with an id (it wrote) and, between statements, no snapshot
+    const other = await schema.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('CREATE TEMP TABLE holder (x int)');
+      await other.query('INSERT INTO holder VALUES (1)');
+      const erased = await fetch(`${a.url}/api/v1/tenants/${t.tenant_id}/customers/C-wait`, {
+        method: 'DELETE',
+        headers: auth(t.api_key),
+      });
+      expect(erased.status).toBe(200);
+      // it waited (5 s) for that transaction, then said the old row versions stay until a later vacuum
+      await eventually(
+        () =>
+          a
+            .logs()
+            .some((l) => String(l.msg).startsWith('erasure: a session held') && l.tenant_id === t.tenant_id),
+        2000,
+        'the erasure to say it could not wait out the older transaction',
+      );
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+  });
+
   it('survives PostgreSQL dropping its connections: requests answer 503 storage_busy with Retry-After or succeed, and the next ones succeed', async () => {
     const t = await a.createTenant('dropped');
     const search = () =>
