@@ -55,8 +55,8 @@ export const refreshRollups = defineTask(
 
 /**
  * PostgreSQL's background side of freshness (src/jobs/pg-rollup-refresher.ts schedules it): the tenant's
- * pending days rebuilt into its daily pre-aggregates (the first build: every day), in one transaction;
- * skipped (null) while another server's refresher holds the tenant.
+ * pending writes folded into its daily pre-aggregates (the first build: every day from the orders), in one
+ * transaction; skipped (null) while another server's refresher holds the tenant.
  */
 export const refreshPgRollups = defineTask(
   'refreshPgRollups',
@@ -64,8 +64,12 @@ export const refreshPgRollups = defineTask(
     withPostgres(ctx, 'rollup_refresh', async (client) => {
       const started = performance.now();
       const done = await refreshTenantRollups(client, input.tenantId);
-      if (done && done.days > 0) {
-        ctx.obs.record('rollup_rebuilt_hours_total', { by: 'background' }, done.days * 24);
+      if (done && done.orders > 0) {
+        ctx.obs.record(
+          'rollup_folded_orders_total',
+          { mode: done.firstBuild ? 'rebuild' : 'delta' },
+          done.orders,
+        );
         ctx.log.info(
           { tenant_id: input.tenantId, ...done, ms: Math.round(performance.now() - started) },
           done.firstBuild ? 'pre-aggregates built' : 'pre-aggregates refreshed',

@@ -61,9 +61,10 @@ const INSERT_ORDERS = `
     ON CONFLICT (tenant_id, order_id) DO NOTHING
     RETURNING order_pk, order_id, created_at
   ), pending AS (
-    -- the days this transaction wrote, for the pre-aggregates' refresher (migration 012)
-    INSERT INTO rollup_pending (tenant_id, days)
-    SELECT $1, array_agg(DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer) FROM ins HAVING count(*) > 0
+    -- the days and orders this transaction wrote, for the pre-aggregates' refresher (migration 012)
+    INSERT INTO rollup_pending (tenant_id, days, order_pks)
+    SELECT $1, array_agg(DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer), array_agg(order_pk)
+      FROM ins HAVING count(*) > 0
   ), items AS (
     INSERT INTO order_items (tenant_id, order_pk, line_no, product_id, quantity, unit_price_cents)
     SELECT $1, ins.order_pk, si.line_no, si.product_id, si.quantity, si.unit_price_cents

@@ -2,22 +2,22 @@
  * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, with
  * exact sums and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by
  * the same code as SQLite's (src/sketches). They are kept by a background refresher, never by a reader:
- * every write transaction names the days it touched in `rollup_pending` (sql/postgres/012), and the
- * refresher takes those rows and rebuilds their days from the orders in one transaction. A read by day,
+ * every write transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the
+ * refresher takes those rows and adds their orders to the daily rows in one transaction. A read by day,
  * week or month over whole days merges the rows when none of its days is pending, and answers from the
  * orders otherwise (saying why), so an approx answer never leaves out an acknowledged order.
  */
 import type { ClientBase } from 'pg';
 import { DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
 import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
-import { SalesAggregate } from '../../sketches/sales-aggregate.js';
+import { type AggregateRow, SalesAggregate } from '../../sketches/sales-aggregate.js';
 import { inTransaction } from './transaction.js';
 
 /** The advisory lock class of a tenant's refresh (its second key is the tenant id): one refresher at a time. */
 const ROLLUP_REFRESH_LOCK = 7_140_023;
 
-/** Pending rows taken per refresh (each names the days of one write transaction). */
-const PENDING_PER_REFRESH = 1000;
+/** Pending rows taken per refresh (each names the orders of one write transaction, up to a commit's rows). */
+const PENDING_PER_REFRESH = 50;
 
 /** Days read from the orders per query while rebuilding: a week of orders in memory at a time. */
 const DAYS_PER_READ = 7;
@@ -49,113 +49,161 @@ export async function tenantsWithRollupWork(
 export interface RollupRefresh {
   /** the first build of the tenant's pre-aggregates (every day with orders) */
   firstBuild: boolean;
-  /** pending rows taken */
+  /** pending rows taken (write transactions folded in) */
   writes: number;
-  days: number;
+  /** daily rows written */
+  rows: number;
+  /** orders read */
   orders: number;
 }
 
+/** One day and status's orders, to add to its stored row (or to a fresh one). */
+interface DayGroup {
+  day: number;
+  status: string;
+  sums: SalesAggregate;
+}
+
+/** An order as the pre-aggregates take it. */
+interface OrderFacts {
+  day: number;
+  status: string;
+  customer: number;
+  total: number;
+  units: number;
+}
+
+const ORDER_FACTS = `floor(extract(epoch FROM created_at) / 86400)::integer AS day, status,
+  customer_pk::float8 AS customer, total_cents::float8 AS total, units`;
+
 /**
- * Takes the tenant's pending days (all its days on the first build) and rebuilds them from the orders, in
- * one transaction: the rows taken and the days rebuilt commit together. A write that commits meanwhile
- * leaves a pending row this refresh did not take, and its days are rebuilt by the next. Null when another
- * refresher (another server) holds the tenant.
+ * Folds the tenant's pending writes into its daily rows, in one REPEATABLE READ transaction: the pending
+ * rows taken and the orders read are of one snapshot, so every order is added exactly once (a write that
+ * commits meanwhile keeps its pending row for the next refresh, and its orders are not seen by this one).
+ * A write's orders are added to the rows of their days (sums, HyperLogLog and t-digest all take new
+ * orders without a rebuild; orders never change afterwards), so a refresh reads only the new orders, not
+ * every order of the days they touched. The first refresh of a tenant builds every day from its orders
+ * and takes every pending row. Null when another refresher (another server) holds the tenant.
  */
 export function refreshTenantRollups(client: ClientBase, tenantId: number): Promise<RollupRefresh | null> {
   const t = tenantId;
-  return inTransaction(client, async () => {
-    const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [
-      ROLLUP_REFRESH_LOCK,
-      t,
-    ]);
-    if (!locked.rows[0]!.ok) return null;
-    const taken = await client.query<{ days: number[] }>(
-      `DELETE FROM rollup_pending WHERE tenant_id = $1 AND seq IN
-         (SELECT seq FROM rollup_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2)
-       RETURNING days`,
-      [t, PENDING_PER_REFRESH],
-    );
-    const firstBuild =
-      (await client.query('SELECT 1 FROM rollup_watermark WHERE tenant_id = $1', [t])).rowCount === 0;
-    let days: number[];
-    if (firstBuild) {
-      const all = await client.query<{ day: number }>(
-        'SELECT DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer AS day FROM orders WHERE tenant_id = $1',
-        [t],
+  return inTransaction(
+    client,
+    async () => {
+      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [
+        ROLLUP_REFRESH_LOCK,
+        t,
+      ]);
+      if (!locked.rows[0]!.ok) return null;
+      const firstBuild =
+        (await client.query('SELECT 1 FROM rollup_watermark WHERE tenant_id = $1', [t])).rowCount === 0;
+      if (firstBuild) {
+        const taken = await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
+        const all = await client.query<{ day: number }>(
+          'SELECT DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer AS day FROM orders WHERE tenant_id = $1 ORDER BY 1',
+          [t],
+        );
+        const days = all.rows.map((r) => r.day);
+        let rows = 0;
+        let orders = 0;
+        for (let i = 0; i < days.length; i += DAYS_PER_READ) {
+          const built = await buildDays(client, t, days.slice(i, i + DAYS_PER_READ));
+          rows += built.rows;
+          orders += built.orders;
+        }
+        await client.query(
+          'INSERT INTO rollup_watermark (tenant_id, order_pk) SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1',
+          [t],
+        );
+        return { firstBuild, writes: taken.rowCount ?? 0, rows, orders };
+      }
+      const taken = await client.query<{ order_pks: string[] }>(
+        `DELETE FROM rollup_pending WHERE tenant_id = $1 AND seq IN
+           (SELECT seq FROM rollup_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2)
+         RETURNING order_pks`,
+        [t, PENDING_PER_REFRESH],
       );
-      days = all.rows.map((r) => r.day);
-      await client.query(
-        'INSERT INTO rollup_watermark (tenant_id, order_pk) SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1',
-        [t],
+      const pks = taken.rows.flatMap((r) => r.order_pks);
+      if (pks.length === 0) return { firstBuild, writes: 0, rows: 0, orders: 0 };
+      const added = await client.query<OrderFacts>(
+        `SELECT ${ORDER_FACTS} FROM orders WHERE tenant_id = $1 AND order_pk = ANY($2::bigint[])`,
+        [t, pks],
       );
-    } else {
-      days = [...new Set(taken.rows.flatMap((r) => r.days))];
-    }
-    days.sort((a, b) => a - b);
-    let orders = 0;
-    for (let i = 0; i < days.length; ) {
-      // the next days within a week of the first: one read of the orders between them
-      const first = days[i]!;
-      let j = i;
-      while (j < days.length && days[j]! < first + DAYS_PER_READ) j++;
-      orders += await rebuildDays(client, t, days.slice(i, j));
-      i = j;
-    }
-    return { firstBuild, writes: taken.rowCount ?? 0, days: days.length, orders };
-  });
+      const groups = groupByDay(added.rows);
+      // the stored rows of those days and statuses, to add the new orders to
+      const stored = await client.query<AggregateRow & { day: number; status: string }>(
+        `SELECT day::float8 AS day, status, orders::float8 AS orders, units::float8 AS units,
+                revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+           FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
+        [t, [...new Set([...groups.values()].map((g) => g.day))]],
+      );
+      for (const row of stored.rows) groups.get(`${row.day}|${row.status}`)?.sums.mergeRow(row);
+      await writeDailyRows(client, t, [...groups.values()]);
+      return { firstBuild, writes: taken.rowCount ?? 0, rows: groups.size, orders: added.rows.length };
+    },
+    'repeatable read',
+  );
 }
 
-/** Rebuilds the daily rows of `days` (ascending, within a week) from the orders; answers the orders read. */
-async function rebuildDays(client: ClientBase, tenantId: number, days: readonly number[]): Promise<number> {
-  const wanted = new Set(days);
-  const { rows } = await client.query<{
-    day: number;
-    status: string;
-    customer: number;
-    total: number;
-    units: number;
-  }>(
-    `SELECT floor(extract(epoch FROM created_at) / 86400)::integer AS day, status, customer_pk::float8 AS customer,
-            total_cents::float8 AS total, units
-       FROM orders
+/** Orders grouped by day and status, each group's sums filled from them. */
+function groupByDay(orders: readonly OrderFacts[]): Map<string, DayGroup> {
+  const groups = new Map<string, DayGroup>();
+  for (const o of orders) {
+    const key = `${o.day}|${o.status}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = { day: o.day, status: o.status, sums: new SalesAggregate() };
+      groups.set(key, g);
+    }
+    g.sums.addOrder(o.customer, o.total, o.units);
+  }
+  return groups;
+}
+
+/** Builds the daily rows of `days` (ascending, at most a week apart) from their orders. */
+async function buildDays(
+  client: ClientBase,
+  tenantId: number,
+  days: readonly number[],
+): Promise<{ rows: number; orders: number }> {
+  const { rows } = await client.query<OrderFacts>(
+    `SELECT ${ORDER_FACTS} FROM orders
       WHERE tenant_id = $1 AND created_at >= to_timestamp($2::float8 * 86400)
         AND created_at < to_timestamp(($3::float8 + 1) * 86400)`,
     [tenantId, days[0], days.at(-1)],
   );
-  const groups = new Map<string, { day: number; status: string; sums: SalesAggregate }>();
-  for (const r of rows) {
-    if (!wanted.has(r.day)) continue;
-    const key = `${r.day}|${r.status}`;
-    let g = groups.get(key);
-    if (!g) {
-      g = { day: r.day, status: r.status, sums: new SalesAggregate() };
-      groups.set(key, g);
-    }
-    g.sums.addOrder(r.customer, r.total, r.units);
-  }
-  await client.query('DELETE FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])', [
-    tenantId,
-    days,
-  ]);
-  const built = [...groups.values()].map((g) => ({ ...g, row: g.sums.toRow() }));
-  if (built.length)
-    await client.query(
-      `INSERT INTO rollup_daily (tenant_id, day, status, orders, units, revenue_cents, customers_hll, values_tdigest, updated_at)
-       SELECT $1, r.*, now()
-         FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[])
-           AS r(day, status, orders, units, revenue_cents, customers_hll, values_tdigest)`,
-      [
-        tenantId,
-        built.map((b) => b.day),
-        built.map((b) => b.status),
-        built.map((b) => b.row.orders),
-        built.map((b) => b.row.units),
-        built.map((b) => b.row.revenue_cents),
-        built.map((b) => Buffer.from(b.row.customers_hll)),
-        built.map((b) => Buffer.from(b.row.values_tdigest)),
-      ],
-    );
-  return rows.length;
+  const groups = groupByDay(rows);
+  await writeDailyRows(client, tenantId, [...groups.values()]);
+  return { rows: groups.size, orders: rows.length };
+}
+
+/** Writes (or replaces) the daily rows of the groups. */
+async function writeDailyRows(
+  client: ClientBase,
+  tenantId: number,
+  groups: readonly DayGroup[],
+): Promise<void> {
+  if (groups.length === 0) return;
+  const rows = groups.map((g) => ({ ...g, row: g.sums.toRow() }));
+  await client.query(
+    `INSERT INTO rollup_daily (tenant_id, day, status, orders, units, revenue_cents, customers_hll, values_tdigest, updated_at)
+     SELECT $1, r.*, now()
+       FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[])
+         AS r(day, status, orders, units, revenue_cents, customers_hll, values_tdigest)
+     ON CONFLICT (tenant_id, day, status) DO UPDATE
+       SET orders = EXCLUDED.orders, units = EXCLUDED.units, revenue_cents = EXCLUDED.revenue_cents,
+           customers_hll = EXCLUDED.customers_hll, values_tdigest = EXCLUDED.values_tdigest, updated_at = now()`,
+    [
+      tenantId,
+      rows.map((r) => r.day),
+      rows.map((r) => r.status),
+      rows.map((r) => r.row.orders),
+      rows.map((r) => r.row.units),
+      rows.map((r) => r.row.revenue_cents),
+      rows.map((r) => Buffer.from(r.row.customers_hll)),
+      rows.map((r) => Buffer.from(r.row.values_tdigest)),
+    ],
+  );
 }
 
 /** Whether the request is one the daily rows answer: by day, week or month over whole days. */

@@ -1,8 +1,15 @@
 import type { ClientBase } from 'pg';
 
-/** Runs `work` in a transaction of its own on the client: committed if it returns, rolled back if it throws. */
-export async function inTransaction<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
+/**
+ * Runs `work` in a transaction of its own on the client: committed if it returns, rolled back if it throws.
+ * READ COMMITTED unless asked (REPEATABLE READ: every statement sees the snapshot of the first).
+ */
+export async function inTransaction<T>(
+  client: ClientBase,
+  work: () => Promise<T>,
+  isolation: 'read committed' | 'repeatable read' = 'read committed',
+): Promise<T> {
+  await client.query(isolation === 'read committed' ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
     const result = await work();
     await client.query('COMMIT');
