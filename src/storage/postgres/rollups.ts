@@ -16,8 +16,14 @@ import { inTransaction } from './transaction.js';
 /** The advisory lock class of a tenant's refresh (its second key is the tenant id): one refresher at a time. */
 const ROLLUP_REFRESH_LOCK = 7_140_023;
 
-/** Pending rows taken per refresh (each names the orders of one write transaction, up to a commit's rows). */
-const PENDING_PER_REFRESH = 50;
+/**
+ * Pending rows taken per refresh (each names the orders of one write transaction, up to a commit's rows):
+ * the orders they name are read at once.
+ */
+const PENDING_PER_REFRESH = 10;
+
+/** Days whose rows are updated together when writes are folded in. */
+const DAYS_PER_DELTA = 31;
 
 /** Days read from the orders per query while rebuilding: a week of orders in memory at a time. */
 const DAYS_PER_READ = 7;
@@ -126,23 +132,40 @@ export function refreshTenantRollups(client: ClientBase, tenantId: number): Prom
       const pks = taken.rows.flatMap((r) => r.order_pks);
       if (pks.length === 0) return { firstBuild, writes: 0, rows: 0, orders: 0 };
       const added = await client.query<OrderFacts>(
-        `SELECT ${ORDER_FACTS} FROM orders WHERE tenant_id = $1 AND order_pk = ANY($2::bigint[])`,
+        `SELECT ${ORDER_FACTS} FROM orders WHERE tenant_id = $1 AND order_pk = ANY($2::bigint[]) ORDER BY 1`,
         [t, pks],
       );
-      const groups = groupByDay(added.rows);
-      // the stored rows of those days and statuses, to add the new orders to
-      const stored = await client.query<AggregateRow & { day: number; status: string }>(
-        `SELECT day::float8 AS day, status, orders::float8 AS orders, units::float8 AS units,
-                revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
-           FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
-        [t, [...new Set([...groups.values()].map((g) => g.day))]],
-      );
-      for (const row of stored.rows) groups.get(`${row.day}|${row.status}`)?.sums.mergeRow(row);
-      await writeDailyRows(client, t, [...groups.values()]);
-      return { firstBuild, writes: taken.rowCount ?? 0, rows: groups.size, orders: added.rows.length };
+      // a month of days at a time: their groups' sketches are all that is held (a backfill's write
+      // touches every day of the year; ~20 KB of sketches a day and status)
+      let rows = 0;
+      for (let i = 0; i < added.rows.length; ) {
+        let j = i;
+        while (j < added.rows.length && added.rows[j]!.day < added.rows[i]!.day + DAYS_PER_DELTA) j++;
+        rows += await addToDays(client, t, added.rows.slice(i, j));
+        i = j;
+      }
+      return { firstBuild, writes: taken.rowCount ?? 0, rows, orders: added.rows.length };
     },
     'repeatable read',
   );
+}
+
+/** Adds orders (of at most DAYS_PER_DELTA days) to the stored rows of their days; answers the rows written. */
+async function addToDays(
+  client: ClientBase,
+  tenantId: number,
+  orders: readonly OrderFacts[],
+): Promise<number> {
+  const groups = groupByDay(orders);
+  const stored = await client.query<AggregateRow & { day: number; status: string }>(
+    `SELECT day::float8 AS day, status, orders::float8 AS orders, units::float8 AS units,
+            revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+       FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
+    [tenantId, [...new Set([...groups.values()].map((g) => g.day))]],
+  );
+  for (const row of stored.rows) groups.get(`${row.day}|${row.status}`)?.sums.mergeRow(row);
+  await writeDailyRows(client, tenantId, [...groups.values()]);
+  return groups.size;
 }
 
 /** Orders grouped by day and status, each group's sums filled from them. */
