@@ -3,9 +3,9 @@
  * aggregates (GROUP BY the bucket or key, `count(DISTINCT)` for customers, `percentile_disc` for the
  * nearest-rank percentiles of order value), so one row per bucket comes back instead of every order. By
  * time, the orders alone (each keeps its units); by category and product, the orders and their lines. The
- * answers equal SQLite's exact scan of the orders (src/sales/exact-scan.ts; tested). The pre-aggregates and
- * sketches are not built on PostgreSQL yet, so both precisions are answered this way (an approx request gets
- * exact numbers and no error bounds).
+ * answers equal SQLite's exact scan of the orders (src/sales/exact-scan.ts; tested). Every exact answer
+ * comes from here, and every approx one the daily pre-aggregates cannot give (src/storage/postgres/rollups.ts:
+ * hours, categories, products, partial days, or days still pending), with error bounds of zero.
  */
 import type { ClientBase } from 'pg';
 import {
@@ -84,7 +84,7 @@ export async function pgSalesFromOrders(
     return {
       data: rows.map((row) => bucketOf(timeKey(g, row.k as number), row)),
       rows: rows.reduce((n, row) => n + row.orders, 0),
-      method: `exact: aggregated by PostgreSQL from the orders alone (GROUP BY ${g}, count DISTINCT, percentile_disc); the pre-aggregates are not built there yet`,
+      method: `exact: aggregated by PostgreSQL from the orders alone (GROUP BY ${g}, count DISTINCT, percentile_disc)`,
     };
   }
   const { rows } = await db.query<Row>(groupSql(g === 'category' ? 'category' : 'product'), params);
@@ -95,6 +95,6 @@ export async function pgSalesFromOrders(
   return {
     data,
     rows: rows.reduce((n, row) => n + row.orders, 0),
-    method: `exact: aggregated by PostgreSQL from the orders and their lines (GROUP BY ${g}, count DISTINCT, percentile_disc); the pre-aggregates are not built there yet`,
+    method: `exact: aggregated by PostgreSQL from the orders and their lines (GROUP BY ${g}, count DISTINCT, percentile_disc)`,
   };
 }
