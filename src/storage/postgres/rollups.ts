@@ -31,8 +31,8 @@ const DAYS_PER_READ = 7;
 /**
  * Tenants whose pre-aggregates have work to do: never built, or days pending and either no write for
  * `quietMs` (a load has ended) or a write pending for `maxLagMs` (a steady stream). During a bulk load the
- * refresher waits: every batch touches most days of the year, and rebuilding them after each would read
- * the whole range again and again; reads meanwhile answer from the orders.
+ * refresher waits: a backfill's every batch touches most days of the year, and updating their rows after
+ * each would compete with the load for the same cores; reads meanwhile answer from the orders.
  */
 export async function tenantsWithRollupWork(
   db: Pick<ClientBase, 'query'>,
@@ -239,7 +239,7 @@ export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupB
 }
 
 /** An approx answer from the daily rows, or why it must come from the orders instead. */
-export type RollupRead = { answer: SalesAnswer; rowsRead: number } | { notReady: string };
+export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
 /**
  * Merges the daily rows of the range by bucket, in one snapshot with the check that none of its days is
@@ -296,7 +296,6 @@ export async function pgApproxFromRollups(
         rows: rows.reduce((n, row) => n + row.orders, 0),
         method: `approx: rollup_daily on PostgreSQL (${rows.length} daily rows merged by ${r.groupBy}: exact sums, HyperLogLog, t-digest)`,
       },
-      rowsRead: rows.length,
     };
   } finally {
     await client.query('COMMIT');
