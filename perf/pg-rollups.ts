@@ -3,22 +3,17 @@
  * on the first N orders of a dataset: the first build of every day (as for a tenant whose orders predate
  * them), a refresh after one more batch of 10,000 orders in random time order (a backfill touches most days
  * of the year), the size of the daily rows against the orders, and a year by day, week and month read from
- * them (approx) against the same question aggregated from the orders (exact), best of five each; by
- * category the same from the daily category rows.
+ * them (approx) against the same question aggregated from the orders (exact), best of five each.
  *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …]
  * Prints a table and one JSON line; writes perf/results/pg-rollups.json.
  */
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import type { SalesRequest } from '../src/domain/sales.js';
+import type { SalesRequest, TimeGroup } from '../src/domain/sales.js';
 import { PgCatalog } from '../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
-import {
-  type DailyGroup,
-  pgApproxFromRollups,
-  refreshTenantRollups,
-} from '../src/storage/postgres/rollups.js';
+import { pgApproxFromRollups, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { round } from './lib/numbers.js';
@@ -82,9 +77,9 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
     ).rows[0]!.n,
   );
   const year = (
-    groupBy: DailyGroup,
+    groupBy: TimeGroup,
     precision: 'approx' | 'exact',
-  ): SalesRequest & { groupBy: DailyGroup } => ({
+  ): SalesRequest & { groupBy: TimeGroup } => ({
     groupBy,
     start: Date.parse('2025-01-01'),
     end: Date.parse('2026-01-01'),
@@ -94,7 +89,7 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
     top: 100,
   });
   const reads: Record<string, { approx_ms: number; exact_ms: number }> = {};
-  for (const g of ['day', 'week', 'month', 'category'] as const) {
+  for (const g of ['day', 'week', 'month'] as const) {
     const check = await pgApproxFromRollups(client as unknown as pg.ClientBase, tenant, year(g, 'approx'));
     if (!('answer' in check)) throw new Error(check.notReady);
     reads[g] = {

@@ -3,13 +3,12 @@
  * exact sums and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by
  * the same code as SQLite's (src/sketches). They are kept by a background refresher, never by a reader:
  * every write transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the
- * refresher takes those rows and adds their orders to the daily rows in one transaction (and their lines
- * to `rollup_daily_category`). A read by day, week, month or category over whole days merges the rows when
- * none of its days is pending, and answers from the orders otherwise (saying why), so an approx answer
- * never leaves out an acknowledged order.
+ * refresher takes those rows and adds their orders to the daily rows in one transaction. A read by day,
+ * week or month over whole days merges the rows when none of its days is pending, and answers from the
+ * orders otherwise (saying why), so an approx answer never leaves out an acknowledged order.
  */
 import type { ClientBase } from 'pg';
-import { DAY, type SalesRequest, timeKey } from '../../domain/sales.js';
+import { DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
 import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, SalesAggregate } from '../../sketches/sales-aggregate.js';
 import { inTransaction } from './transaction.js';
@@ -71,9 +70,8 @@ interface DayGroup {
   sums: SalesAggregate;
 }
 
-/** An order as the daily rows take it. */
+/** An order as the pre-aggregates take it. */
 interface OrderFacts {
-  pk: number;
   day: number;
   status: string;
   customer: number;
@@ -81,35 +79,8 @@ interface OrderFacts {
   units: number;
 }
 
-const ORDER_FACTS = `order_pk::float8 AS pk, floor(extract(epoch FROM created_at) / 86400)::integer AS day, status,
+const ORDER_FACTS = `floor(extract(epoch FROM created_at) / 86400)::integer AS day, status,
   customer_pk::float8 AS customer, total_cents::float8 AS total, units`;
-
-/** An order's lines of one category, as the category rows take them (its units and revenue there). */
-interface CategoryFacts {
-  day: number;
-  status: string;
-  customer: number;
-  total: number;
-  category: string;
-  units: number;
-  revenue: number;
-}
-
-/** The orders' lines by order and category, for the orders `where` keeps (its `$1` is the tenant). */
-const categoryFactsSql = (where: string) => `
-  SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status, o.customer_pk::float8 AS customer,
-         o.total_cents::float8 AS total, p.category, sum(i.quantity)::float8 AS units,
-         sum(i.quantity * i.unit_price_cents)::float8 AS revenue
-    FROM orders o
-    JOIN order_items i ON i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
-    JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id
-   WHERE o.tenant_id = $1 AND ${where}
-   GROUP BY o.order_pk, 1, 2, 3, 4, 5`;
-
-/** One day, status and category's orders, to add to its stored row (or to a fresh one). */
-interface CategoryGroup extends DayGroup {
-  category: string;
-}
 
 /**
  * Folds the tenant's pending writes into its daily rows, in one REPEATABLE READ transaction: the pending
@@ -179,58 +150,22 @@ export function refreshTenantRollups(client: ClientBase, tenantId: number): Prom
   );
 }
 
-/**
- * Adds orders (of at most DAYS_PER_DELTA days) to the stored rows of their days, daily and by category;
- * answers the rows written.
- */
+/** Adds orders (of at most DAYS_PER_DELTA days) to the stored rows of their days; answers the rows written. */
 async function addToDays(
   client: ClientBase,
   tenantId: number,
   orders: readonly OrderFacts[],
 ): Promise<number> {
   const groups = groupByDay(orders);
-  const days = [...new Set([...groups.values()].map((g) => g.day))];
   const stored = await client.query<AggregateRow & { day: number; status: string }>(
     `SELECT day::float8 AS day, status, orders::float8 AS orders, units::float8 AS units,
             revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
        FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
-    [tenantId, days],
+    [tenantId, [...new Set([...groups.values()].map((g) => g.day))]],
   );
   for (const row of stored.rows) groups.get(`${row.day}|${row.status}`)?.sums.mergeRow(row);
   await writeDailyRows(client, tenantId, [...groups.values()]);
-  const lines = await client.query<CategoryFacts>(categoryFactsSql('o.order_pk = ANY($2::bigint[])'), [
-    tenantId,
-    orders.map((o) => o.pk),
-  ]);
-  const categories = groupByCategory(lines.rows);
-  const storedCategories = await client.query<
-    AggregateRow & { day: number; status: string; category: string }
-  >(
-    `SELECT day::float8 AS day, status, category, orders::float8 AS orders, units::float8 AS units,
-            revenue_cents::float8 AS revenue_cents, order_value_cents::float8 AS order_value_cents,
-            customers_hll, values_tdigest
-       FROM rollup_daily_category WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
-    [tenantId, days],
-  );
-  for (const row of storedCategories.rows)
-    categories.get(`${row.day}|${row.status}|${row.category}`)?.sums.mergeRow(row);
-  await writeCategoryRows(client, tenantId, [...categories.values()]);
-  return groups.size + categories.size;
-}
-
-/** An order's lines of each category grouped by day, status and category, each group's sums filled. */
-function groupByCategory(lines: readonly CategoryFacts[]): Map<string, CategoryGroup> {
-  const groups = new Map<string, CategoryGroup>();
-  for (const l of lines) {
-    const key = `${l.day}|${l.status}|${l.category}`;
-    let g = groups.get(key);
-    if (!g) {
-      g = { day: l.day, status: l.status, category: l.category, sums: new SalesAggregate() };
-      groups.set(key, g);
-    }
-    g.sums.addOrder(l.customer, l.total, l.units, l.revenue);
-  }
-  return groups;
+  return groups.size;
 }
 
 /** Orders grouped by day and status, each group's sums filled from them. */
@@ -248,58 +183,21 @@ function groupByDay(orders: readonly OrderFacts[]): Map<string, DayGroup> {
   return groups;
 }
 
-/** Builds the daily and category rows of `days` (ascending, at most a week apart) from their orders. */
+/** Builds the daily rows of `days` (ascending, at most a week apart) from their orders. */
 async function buildDays(
   client: ClientBase,
   tenantId: number,
   days: readonly number[],
 ): Promise<{ rows: number; orders: number }> {
-  const range = [tenantId, days[0], days.at(-1)];
-  const inDays = `created_at >= to_timestamp($2::float8 * 86400) AND created_at < to_timestamp(($3::float8 + 1) * 86400)`;
   const { rows } = await client.query<OrderFacts>(
-    `SELECT ${ORDER_FACTS} FROM orders WHERE tenant_id = $1 AND ${inDays}`,
-    range,
+    `SELECT ${ORDER_FACTS} FROM orders
+      WHERE tenant_id = $1 AND created_at >= to_timestamp($2::float8 * 86400)
+        AND created_at < to_timestamp(($3::float8 + 1) * 86400)`,
+    [tenantId, days[0], days.at(-1)],
   );
   const groups = groupByDay(rows);
   await writeDailyRows(client, tenantId, [...groups.values()]);
-  const lines = await client.query<CategoryFacts>(categoryFactsSql(`o.${inDays}`), range);
-  const categories = groupByCategory(lines.rows);
-  await writeCategoryRows(client, tenantId, [...categories.values()]);
-  return { rows: groups.size + categories.size, orders: rows.length };
-}
-
-/** Writes (or replaces) the category rows of the groups. */
-async function writeCategoryRows(
-  client: ClientBase,
-  tenantId: number,
-  groups: readonly CategoryGroup[],
-): Promise<void> {
-  if (groups.length === 0) return;
-  const rows = groups.map((g) => ({ ...g, row: g.sums.toRow(), orderValue: g.sums.orderValue }));
-  await client.query(
-    `INSERT INTO rollup_daily_category (tenant_id, day, status, category, orders, units, revenue_cents,
-                                        order_value_cents, customers_hll, values_tdigest)
-     SELECT $1, r.*
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
-                   $9::bytea[], $10::bytea[])
-         AS r(day, status, category, orders, units, revenue_cents, order_value_cents, customers_hll, values_tdigest)
-     ON CONFLICT (tenant_id, day, status, category) DO UPDATE
-       SET orders = EXCLUDED.orders, units = EXCLUDED.units, revenue_cents = EXCLUDED.revenue_cents,
-           order_value_cents = EXCLUDED.order_value_cents, customers_hll = EXCLUDED.customers_hll,
-           values_tdigest = EXCLUDED.values_tdigest`,
-    [
-      tenantId,
-      rows.map((r) => r.day),
-      rows.map((r) => r.status),
-      rows.map((r) => r.category),
-      rows.map((r) => r.row.orders),
-      rows.map((r) => r.row.units),
-      rows.map((r) => r.row.revenue_cents),
-      rows.map((r) => r.orderValue),
-      rows.map((r) => Buffer.from(r.row.customers_hll)),
-      rows.map((r) => Buffer.from(r.row.values_tdigest)),
-    ],
-  );
+  return { rows: groups.size, orders: rows.length };
 }
 
 /** Writes (or replaces) the daily rows of the groups. */
@@ -331,13 +229,10 @@ async function writeDailyRows(
   );
 }
 
-/** The groupings the daily rows answer (over whole days). */
-export type DailyGroup = 'day' | 'week' | 'month' | 'category';
-
-/** Whether the request is one the daily rows answer: by day, week, month or category over whole days. */
-export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupBy: DailyGroup } {
+/** Whether the request is one the daily rows answer: by day, week or month over whole days. */
+export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupBy: TimeGroup } {
   return (
-    (r.groupBy === 'day' || r.groupBy === 'week' || r.groupBy === 'month' || r.groupBy === 'category') &&
+    (r.groupBy === 'day' || r.groupBy === 'week' || r.groupBy === 'month') &&
     r.start % DAY === 0 &&
     r.end % DAY === 0
   );
@@ -347,13 +242,13 @@ export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupB
 export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
 /**
- * Merges the daily rows of the range by bucket (the category rows by category), in one snapshot with the
- * check that none of its days is pending (and that the tenant's rows were ever built).
+ * Merges the daily rows of the range by bucket, in one snapshot with the check that none of its days is
+ * pending (and that the tenant's rows were ever built).
  */
 export async function pgApproxFromRollups(
   client: ClientBase,
   tenantId: number,
-  r: SalesRequest & { groupBy: DailyGroup },
+  r: SalesRequest & { groupBy: TimeGroup },
 ): Promise<RollupRead> {
   const firstDay = r.start / DAY;
   const endDay = r.end / DAY;
@@ -371,22 +266,23 @@ export async function pgApproxFromRollups(
       return {
         notReady: `${pending} write transaction(s) in the range not folded into the pre-aggregates yet`,
       };
-    const byCategory = r.groupBy === 'category';
-    const { rows } = await client.query<AggregateRow & { day: number; category?: string }>(
-      `SELECT day::float8 AS day, ${byCategory ? 'category, order_value_cents::float8 AS order_value_cents,' : ''}
-              orders::float8 AS orders, units::float8 AS units, revenue_cents::float8 AS revenue_cents,
-              customers_hll, values_tdigest
-         FROM ${byCategory ? 'rollup_daily_category' : 'rollup_daily'}
-        WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND status = ANY($4::text[])
+    const { rows } = await client.query<{
+      day: number;
+      orders: number;
+      units: number;
+      revenue_cents: number;
+      customers_hll: Buffer;
+      values_tdigest: Buffer;
+    }>(
+      `SELECT day::float8 AS day, orders::float8 AS orders, units::float8 AS units,
+              revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+         FROM rollup_daily WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND status = ANY($4::text[])
         ORDER BY day`,
       [tenantId, firstDay, endDay, r.statuses],
     );
-    const groupBy = r.groupBy;
-    const keyOf = (row: { day: number; category?: string }) =>
-      groupBy === 'category' ? row.category! : timeKey(groupBy, row.day * DAY);
     const buckets = new Map<string, SalesAggregate>();
     for (const row of rows) {
-      const key = keyOf(row);
+      const key = timeKey(r.groupBy, row.day * DAY);
       let b = buckets.get(key);
       if (!b) {
         b = new SalesAggregate();
@@ -394,13 +290,11 @@ export async function pgApproxFromRollups(
       }
       b.mergeRow(row);
     }
-    const data = [...buckets.entries()].map(([key, b]) => approxBucket(key, b));
-    if (byCategory) data.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return {
       answer: {
-        data,
+        data: [...buckets.entries()].map(([key, b]) => approxBucket(key, b)),
         rows: rows.reduce((n, row) => n + row.orders, 0),
-        method: `approx: ${byCategory ? 'rollup_daily_category' : 'rollup_daily'} on PostgreSQL (${rows.length} daily rows merged by ${r.groupBy}: exact sums, HyperLogLog, t-digest)`,
+        method: `approx: rollup_daily on PostgreSQL (${rows.length} daily rows merged by ${r.groupBy}: exact sums, HyperLogLog, t-digest)`,
       },
     };
   } finally {
