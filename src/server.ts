@@ -186,7 +186,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         log.warn({ err: error }, 'sweeping idle rate buckets failed'),
       )
     : null;
-  // the sales pre-aggregates on PostgreSQL: pending days rebuilt in the background after writes
+  // the sales pre-aggregates on PostgreSQL: pending writes folded in by the background refresher
   const stopPgRollups = opened.postgres ? startPgRollupRefresher(pool, opened.postgres, log) : null;
   const anomalies = new AnomalyBus();
   // on PostgreSQL, anomalies recorded by any server reach this one's change streams
