@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { NamedError } from '../domain/named-error.js';
+import { PIECE_BYTES, type StoredPiece, slicePieces } from '../storage/postgres/byte-pieces.js';
 import type { Appended } from './append-body.js';
 import {
   type ActiveUpload,
@@ -16,9 +17,6 @@ import {
   type UploadStaging,
   woken,
 } from './staging.js';
-
-/** The largest piece one row holds (and one statement sends). */
-export const PIECE_BYTES = 1 << 20;
 
 /** How often an idle processor asks for bytes other servers may have received. */
 const POLL_MS = 250;
@@ -109,7 +107,7 @@ export class PostgresStaging implements UploadStaging {
         const end = position + max;
         if (max <= 0) return new Uint8Array(0);
         // the piece holding `position` and those after it, up to `end`
-        const { rows } = await pool.query<{ start: number; bytes: Buffer }>(
+        const { rows } = await pool.query<StoredPiece>(
           `SELECT start_offset::float8 AS start, bytes FROM upload_bytes
             WHERE tenant_id = $1 AND upload_id = $2 AND start_offset < $4
               AND start_offset >= (SELECT coalesce(max(start_offset), 0) FROM upload_bytes
@@ -117,17 +115,8 @@ export class PostgresStaging implements UploadStaging {
             ORDER BY start_offset`,
           [upload.tenantId, upload.uploadId, position, end],
         );
-        const parts: Buffer[] = [];
-        let at = position;
-        for (const row of rows) {
-          if (row.start > at) break; // a gap: the pieces were deleted (the upload ended elsewhere)
-          const from = at - row.start;
-          const to = Math.min(row.bytes.length, end - row.start);
-          if (to <= from) continue;
-          parts.push(row.bytes.subarray(from, to));
-          at += to - from;
-        }
-        return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        const { slices } = slicePieces(rows, position, end);
+        return slices.length === 1 ? slices[0]! : Buffer.concat(slices);
       },
       async close() {},
     };

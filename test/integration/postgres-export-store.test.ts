@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportSpec } from '../../src/domain/export.js';
+import { PIECE_BYTES } from '../../src/storage/postgres/byte-pieces.js';
 import { PgCatalog } from '../../src/storage/postgres/catalog.js';
 import { exportFileRange } from '../../src/storage/postgres/export-file.js';
-import { EXPORT_PIECE_BYTES, ExportClaimLost, PgExportStore } from '../../src/storage/postgres/exports.js';
+import { ExportClaimLost, PgExportStore } from '../../src/storage/postgres/exports.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
 
@@ -81,7 +82,7 @@ describe.skipIf(unavailable !== null)('export jobs stored in PostgreSQL', () => 
 
   it('completion moves every part to its offset in the file, a batch over 1 MiB in several pieces, and ranges read across them', async () => {
     await newJob('exp_join');
-    const big = new Uint8Array(EXPORT_PIECE_BYTES + 1000).map((_, i) => 65 + (i % 26));
+    const big = new Uint8Array(PIECE_BYTES + 1000).map((_, i) => 65 + (i % 26));
     // part 1 first: parts are written side by side, in any order
     await jobs.checkpoint(
       'exp_join',
@@ -126,7 +127,7 @@ describe.skipIf(unavailable !== null)('export jobs stored in PostgreSQL', () => 
     for (const [start, end] of [
       [0, 4],
       [3, 10],
-      [EXPORT_PIECE_BYTES, EXPORT_PIECE_BYTES + 20], // across the big batch's two pieces
+      [PIECE_BYTES, PIECE_BYTES + 20], // across the big batch's two pieces
       [want.length - 20, want.length - 1], // across the last part and the trailer
     ] as const)
       expect((await read(start, end)).equals(want.subarray(start, end + 1)), `${start}-${end}`).toBe(true);

@@ -4,6 +4,7 @@
  * next round trip starts only when the client has taken what came before (the stream's pull).
  */
 import type pg from 'pg';
+import { type StoredPiece, slicePieces } from './byte-pieces.js';
 
 /** Pieces (up to 1 MiB each) per round trip. */
 const PIECES_PER_READ = 4;
@@ -21,7 +22,7 @@ export function exportFileRange(
     async pull(controller) {
       if (at > end) return controller.close();
       // the piece holding `at`, and those after it
-      const { rows } = await pool.query<{ start: number; bytes: Buffer }>(
+      const { rows } = await pool.query<StoredPiece>(
         `SELECT start_offset::float8 AS start, bytes FROM export_bytes
           WHERE tenant_id = $1 AND export_id = $2 AND part = 0 AND start_offset <= $4
             AND start_offset >= (SELECT coalesce(max(start_offset), 0) FROM export_bytes
@@ -29,18 +30,11 @@ export function exportFileRange(
           ORDER BY start_offset LIMIT $5`,
         [tenantId, exportId, at, end, PIECES_PER_READ],
       );
-      let progressed = false;
-      for (const row of rows) {
-        if (row.start > at) break; // a gap: the export expired or was deleted meanwhile
-        const from = at - row.start;
-        const to = Math.min(row.bytes.length, end + 1 - row.start);
-        if (to <= from) continue;
-        controller.enqueue(new Uint8Array(row.bytes.buffer, row.bytes.byteOffset + from, to - from));
-        at += to - from;
-        progressed = true;
-      }
-      if (!progressed) controller.error(new Error(`export ${exportId}: bytes from ${at} are gone`));
-      else if (at > end) controller.close();
+      const { slices, next } = slicePieces(rows, at, end + 1);
+      if (next === at) return controller.error(new Error(`export ${exportId}: bytes from ${at} are gone`));
+      for (const slice of slices) controller.enqueue(slice);
+      at = next;
+      if (at > end) controller.close();
     },
   });
 }

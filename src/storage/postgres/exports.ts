@@ -19,14 +19,12 @@ import {
   positionKey,
 } from '../export-store.js';
 import { ALIVE_MS, processorAlive } from './boots.js';
+import { PIECE_BYTES } from './byte-pieces.js';
 import { epochMsOf, timestampOf } from './epoch-ms.js';
 import { inTransaction } from './transaction.js';
 
 /** The advisory lock class of a tenant's export quota (its second key is the tenant id). */
 const EXPORT_QUOTA_LOCK = 7_140_019;
-
-/** The most bytes one `export_bytes` row holds: a batch larger than this is stored as several pieces. */
-export const EXPORT_PIECE_BYTES = 1 << 20;
 
 /** An exports row as `ExportRow` (times in ms since the epoch, counts as numbers, the request as JSON text). */
 const ROW = `export_id, state, format, compression, request::text AS request,
@@ -205,9 +203,9 @@ export class PgExportStore {
       if (moved.rowCount !== 1) throw new ExportClaimLost(exportId, part);
       const starts: number[] = [];
       const pieces: Buffer[] = [];
-      for (let offset = 0; offset < bytes.length; offset += EXPORT_PIECE_BYTES) {
+      for (let offset = 0; offset < bytes.length; offset += PIECE_BYTES) {
         starts.push(from + offset);
-        const piece = bytes.subarray(offset, offset + EXPORT_PIECE_BYTES);
+        const piece = bytes.subarray(offset, offset + PIECE_BYTES);
         pieces.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
       }
       if (pieces.length)
