@@ -349,11 +349,10 @@ class PostgresJobStorage implements ExportJobStorage {
     hash.update(trailer);
     const sha256 = hash.digest('hex');
     const partBytes = parts.map((p) => p.at.bytes);
-    const completed = await this.on('export_complete', (jobs) =>
+    const size = await this.on('export_complete', (jobs) =>
       jobs.complete(row.export_id, partBytes, trailer, sha256, Date.now(), retentionMs, this.bootId),
     );
-    if (!completed) return null;
-    return { size: partBytes.reduce((sum, n) => sum + n, 0) + trailer.length, sha256 };
+    return size === null ? null : { size, sha256 };
   }
 
   fail(row: ExportRow, _parts: readonly ExportPart[], error: string) {

@@ -98,14 +98,17 @@ export const unfinishedExports = defineTask(
 export const expireExports = defineTask(
   'expireExports',
   async (ctx, input: TaskBase & { now: number }): Promise<string[]> => {
-    const due = onPostgres(ctx)
-      ? await onPg(ctx, input, 'export_expire', (jobs) => jobs.expireDue(input.now))
-      : ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
-    if (!onPostgres(ctx))
+    let due: ExportRow[];
+    if (onPostgres(ctx)) {
+      // the bytes go with the rows, in the same transaction
+      due = await onPg(ctx, input, 'export_expire', (jobs) => jobs.expireDue(input.now));
+    } else {
+      due = ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
       for (const row of due)
         removeExportFiles(
           exportFilePath(ctx.data.dataDir, input.tenantId, row.export_id, row.format, row.compression),
         );
+    }
     if (due.length) ctx.log.info({ export_ids: due.map((r) => r.export_id) }, 'exports expired');
     return due.map((r) => r.export_id);
   },

@@ -83,10 +83,13 @@ export class ExportJobs {
     this.metrics.watchExports(() => ({ running: this.running.size, queued: this.queue.length }));
   }
 
-  enqueue(tenantId: number, exportId: string): void {
-    if (this.stopped || this.running.has(exportId) || this.queue.some((j) => j.exportId === exportId)) return;
+  /** Queues a job unless it is queued or running already (or the jobs are stopping); says whether it did. */
+  enqueue(tenantId: number, exportId: string): boolean {
+    if (this.stopped || this.running.has(exportId) || this.queue.some((j) => j.exportId === exportId))
+      return false;
     this.queue.push({ tenantId, exportId });
     this.pump();
+    return true;
   }
 
   /**
@@ -116,16 +119,9 @@ export class ExportJobs {
       this.log.error({ err: error }, 'cannot look for unfinished exports');
       return;
     }
-    for (const job of unfinished) {
-      if (
-        this.stopped ||
-        this.running.has(job.exportId) ||
-        this.queue.some((j) => j.exportId === job.exportId)
-      )
-        continue;
-      this.log.info({ tenant_id: job.tenantId, export_id: job.exportId }, 'export queued for resume');
-      this.enqueue(job.tenantId, job.exportId);
-    }
+    for (const job of unfinished)
+      if (this.enqueue(job.tenantId, job.exportId))
+        this.log.info({ tenant_id: job.tenantId, export_id: job.exportId }, 'export queued for resume');
   }
 
   private async unfinishedPerTenant(): Promise<ExportJobRef[]> {

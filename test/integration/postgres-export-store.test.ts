@@ -108,13 +108,13 @@ describe.skipIf(unavailable !== null)('export jobs stored in PostgreSQL', () => 
     const pieces = await pool.query("SELECT 1 FROM export_bytes WHERE export_id = 'exp_join' AND part = 0");
     expect(pieces.rowCount).toBe(3); // head; and the big batch in two
     const parts = [5 + big.length, 12];
-    expect(await jobs.complete('exp_join', parts, bytesOf('|end'), 'sha', Date.now(), 60_000, 'boot-b')).toBe(
-      false,
-    ); // not the runner
-    expect(await jobs.complete('exp_join', parts, bytesOf('|end'), 'sha', Date.now(), 60_000, 'boot-a')).toBe(
-      true,
-    );
     const want = Buffer.concat([Buffer.from('head;'), Buffer.from(big), Buffer.from('second-part;|end')]);
+    expect(await jobs.complete('exp_join', parts, bytesOf('|end'), 'sha', Date.now(), 60_000, 'boot-b')).toBe(
+      null,
+    ); // not the runner: nothing written
+    expect(await jobs.complete('exp_join', parts, bytesOf('|end'), 'sha', Date.now(), 60_000, 'boot-a')).toBe(
+      want.length,
+    );
     const row = (await jobs.get('exp_join'))!;
     expect(row).toMatchObject({ state: 'complete', size: want.length, sha256: 'sha' });
     expect(await jobs.parts('exp_join')).toEqual([]);

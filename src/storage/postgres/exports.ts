@@ -259,7 +259,8 @@ export class PgExportStore {
   /**
    * Completes the job (run by `bootId`): the closing bytes stored after the last part, every piece moved to
    * its offset in the whole file (part k's pieces by the sizes of the parts before it), the parts forgotten.
-   * `partBytes`: each part's bytes in order; the file is their sum plus the trailer.
+   * `partBytes`: each part's bytes in order; the file is their sum plus the trailer. Answers the file's
+   * size, or null when `bootId` no longer runs the job (nothing is written then).
    */
   complete(
     exportId: string,
@@ -269,7 +270,7 @@ export class PgExportStore {
     now: number,
     retentionMs: number,
     bootId: string,
-  ): Promise<boolean> {
+  ): Promise<number | null> {
     const t = this.tenantId;
     const bases: number[] = [];
     let size = 0;
@@ -285,7 +286,7 @@ export class PgExportStore {
          WHERE tenant_id = $1 AND export_id = $2 AND state = 'running' AND processor_boot = $7`,
         [t, exportId, size + trailer.length, sha256, now, now + retentionMs, bootId],
       );
-      if (done.rowCount !== 1) return false;
+      if (done.rowCount !== 1) return null;
       if (trailer.length)
         await this.client.query(
           'INSERT INTO export_bytes (tenant_id, export_id, part, start_offset, bytes) VALUES ($1, $2, $3, 0, $4)',
@@ -300,7 +301,7 @@ export class PgExportStore {
         [t, exportId, [...bases.keys(), trailerPart], [...bases, size]],
       );
       await this.forgetParts(exportId);
-      return true;
+      return size + trailer.length;
     });
   }
 
