@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type pg from 'pg';
 import type { OrderPosition } from '../src/domain/cursor.js';
 import type { ExportSpec } from '../src/domain/export.js';
 import { rowPosition, type SearchRow } from '../src/domain/search.js';
@@ -21,14 +20,14 @@ import {
   exportPartPath,
 } from '../src/storage/export-store.js';
 import { joinFiles } from '../src/storage/file-join.js';
-import { ExportClaimLost, PgExportStore } from '../src/storage/postgres/exports.js';
+import { ExportClaimLost, type PgExportStore } from '../src/storage/postgres/exports.js';
 import { pgKeysetPages } from '../src/storage/postgres/search-rows.js';
 import { buildPgCountSql, buildPgPositionAtSql } from '../src/storage/postgres/search-sql.js';
 import { buildCountSql, buildPositionAtSql, needsSort } from '../src/storage/search-sql.js';
 import { openShardReader } from '../src/storage/shards.js';
 import { onPostgres, withPostgres, workerPostgres } from '../src/worker/postgres.js';
 import type { TaskContext } from '../src/worker/worker-context.js';
-import { store } from './exports.js';
+import { pgExports, store } from './exports.js';
 
 export { ExportClaimLost };
 
@@ -248,8 +247,8 @@ class PostgresJobStorage implements ExportJobStorage {
     private readonly bootId: string,
   ) {}
 
-  private on<T>(query: string, work: (jobs: PgExportStore, client: pg.PoolClient) => Promise<T>): Promise<T> {
-    return withPostgres(this.ctx, query, (client) => work(new PgExportStore(client, this.tenantId), client));
+  private on<T>(query: string, work: (jobs: PgExportStore) => Promise<T>): Promise<T> {
+    return pgExports(this.ctx, this.tenantId, query, work);
   }
 
   async active(exportId: string) {

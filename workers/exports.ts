@@ -35,7 +35,7 @@ export const createExport = defineTask(
   ): Quoted<ExportRow, ExportQuota> | Promise<Quoted<ExportRow, ExportQuota>> => {
     const exportId = `exp_${randomBytes(12).toString('base64url')}`;
     if (onPostgres(ctx))
-      return onPg(ctx, input, 'export_create', (jobs) =>
+      return pgExports(ctx, input.tenantId, 'export_create', (jobs) =>
         jobs.create(exportId, input.spec, Date.now(), input.limits, input.bootId),
       );
     return ctx.lock.withLock(input.tenantId, () => {
@@ -47,14 +47,14 @@ export const createExport = defineTask(
   },
 );
 
-/** Runs `work` on the tenant's exports in PostgreSQL. */
-function onPg<T>(
+/** Runs `work` on the tenant's exports in PostgreSQL, timed as `query` (the SQLite side: `store`). */
+export function pgExports<T>(
   ctx: TaskContext,
-  input: TaskBase,
+  tenantId: number,
   query: string,
   work: (jobs: PgExportStore) => Promise<T>,
-) {
-  return withPostgres(ctx, query, (client) => work(new PgExportStore(client, input.tenantId)));
+): Promise<T> {
+  return withPostgres(ctx, query, (client) => work(new PgExportStore(client, tenantId)));
 }
 
 export interface ExportLookupInput extends TaskBase {
@@ -65,7 +65,7 @@ export const getExport = defineTask(
   'getExport',
   async (ctx, input: ExportLookupInput): Promise<ExportRow | null> =>
     (onPostgres(ctx)
-      ? await onPg(ctx, input, 'export_get', (jobs) => jobs.get(input.exportId))
+      ? await pgExports(ctx, input.tenantId, 'export_get', (jobs) => jobs.get(input.exportId))
       : store(ctx, input.tenantId).get(input.exportId)) ?? null,
 );
 
@@ -76,7 +76,7 @@ export interface ListExportsInput extends TaskBase {
 
 export const listExports = defineTask('listExports', (ctx, input: ListExportsInput) =>
   onPostgres(ctx)
-    ? onPg(ctx, input, 'export_list', (jobs) => jobs.list(input.before, input.limit))
+    ? pgExports(ctx, input.tenantId, 'export_list', (jobs) => jobs.list(input.before, input.limit))
     : store(ctx, input.tenantId).list(input.before, input.limit),
 );
 
@@ -101,7 +101,7 @@ export const expireExports = defineTask(
     let due: ExportRow[];
     if (onPostgres(ctx)) {
       // the bytes go with the rows, in the same transaction
-      due = await onPg(ctx, input, 'export_expire', (jobs) => jobs.expireDue(input.now));
+      due = await pgExports(ctx, input.tenantId, 'export_expire', (jobs) => jobs.expireDue(input.now));
     } else {
       due = ctx.lock.withLock(input.tenantId, () => store(ctx, input.tenantId).expireDue(input.now));
       for (const row of due)
