@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { ExportStore } from '../src/storage/export-store.js';
+import { ExportStore, specOf } from '../src/storage/export-store.js';
 import { pgEraseCustomer } from '../src/storage/postgres/erasure.js';
 import { buildSearchSql } from '../src/storage/search-sql.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
@@ -25,11 +25,10 @@ export interface ErasureResult {
  * too, so the list errs on the side of naming a file).
  */
 function exportsHolding(db: Database, customerPks: readonly number[]): string[] {
-  const store = new ExportStore(db);
-  return store
+  return new ExportStore(db)
     .completeWithCustomerColumns()
     .filter((row) => {
-      const spec = store.specOf(row);
+      const spec = specOf(row);
       return customerPks.some((customerPk) => {
         const { sql, params } = buildSearchSql({ ...spec.filters, customerPk }, ['order_id'], null, 1);
         return db.prepare(sql).get(...params) !== undefined;

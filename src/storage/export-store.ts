@@ -161,13 +161,6 @@ export class ExportStore {
     ).map(partOf);
   }
 
-  part(exportId: string, part: number): ExportPart | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM export_parts WHERE export_id = ? AND part = ?')
-      .get(exportId, part) as PartRow | undefined;
-    return row && partOf(row);
-  }
-
   /**
    * Cuts a job into parts at the given positions (each the last row of a part; the last part runs to the
    * oldest row): part k starts after cut k-1 and ends at cut k.
@@ -260,10 +253,6 @@ export class ExportStore {
       for (const row of due) mark.run(row.export_id);
       return due;
     })();
-  }
-
-  specOf(row: ExportRow): ExportSpec {
-    return specOf(row);
   }
 
   /** Complete exports whose files hold customer columns (the ones an erasure must report). */
