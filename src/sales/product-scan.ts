@@ -9,6 +9,7 @@ import { type Bucket, DAY, type SalesRequest } from '../domain/sales.js';
 import { mergeSortedInto, mergeSortedRuns } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
+import { journalBlocks, journalFrom } from '../storage/order-journal.js';
 import { lineBlocksOfDaySql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
@@ -60,10 +61,37 @@ export function productPartBuffers(part: ProductPart): ArrayBuffer[] {
 /** What lines are accumulated under instead of their product id (a category's number, say). */
 export type ProductKeys = (productId: number) => number;
 
-/** Where a part's lines came from: day blocks, and orders read through SQL (how). */
+/** Where a part's lines came from: day blocks, journal blocks, and orders read through SQL (how). */
 export interface PartSources {
   blockDays: number;
+  journalBlocks: number;
   scans: Walk[];
+}
+
+/**
+ * Which journalled orders a part reads (by order_pk and created_at): those past the watermark in the range,
+ * and those up to it in the ranges the day blocks do not answer (`outside`, sorted, disjoint); of this
+ * part's days only.
+ */
+function journalSelection(
+  r: SalesRequest,
+  outside: readonly [number, number][],
+  folded: number,
+  ours: (day: number) => boolean,
+): (pk: number, createdAt: number) => boolean {
+  const isOutside = (t: number): boolean => {
+    let lo = 0;
+    let hi = outside.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const [start, end] = outside[mid]!;
+      if (t < start) hi = mid - 1;
+      else if (t >= end) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  return (pk, t) => ours(Math.floor(t / DAY)) && (pk >= folded ? t >= r.start && t < r.end : isOutside(t));
 }
 
 /**
@@ -274,13 +302,38 @@ export function scanProductPart(
       }
       return days;
     };
-    const blockDays = readBlocks();
-    // the orders outside the blocks, kept as pairs for the second pass
+    const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
+    // the orders outside the blocks from the journal where it holds them (source=orders: from the tables)
+    const journalStart = r.source === 'orders' ? Number.MAX_SAFE_INTEGER : journalFrom(db);
+    const journalled = journalSelection(r, plan.outside, folded, ours);
+    let journalBlocksRead = 0;
     const newest = newestOrderPk(db);
+    const readJournal = () => {
+      const from = Math.max(journalStart, plan.outside.length > 0 ? 0 : folded);
+      if (from > newest) return; // nothing it holds is wanted
+      for (const b of journalBlocks(db, from)) {
+        journalBlocksRead++;
+        for (let o = 0, first = 0; o < b.orders; o++) {
+          const end = b.lineEnd[o]!;
+          const pk = b.orderPk[o]!;
+          if (pk >= journalStart && wanted[b.status[o]!] === 1 && journalled(pk, b.createdAt[o]!)) {
+            const customer = b.customerPk[o]!;
+            const total = b.total[o]!;
+            for (let i = first; i < end; i++)
+              acc.line(pk, customer, total, b.productId[i]!, b.quantity[i]!, b.unitPrice[i]!);
+          }
+          first = end;
+        }
+      }
+    };
+    const blockDays = readBlocks();
+    readJournal();
+    // the orders in neither, from the tables, kept as pairs for the second pass
     const scans: Walk[] = [];
     acc.keepPairs();
     const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
-      if (pkTo <= pkFrom || end <= start) return;
+      pkTo = Math.min(pkTo, journalStart); // order_pks start at 1
+      if (pkTo <= Math.max(pkFrom, 1) || end <= start) return;
       scans.push(walk);
       const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
       for (const row of stmt.iterate(
@@ -294,7 +347,6 @@ export function scanProductPart(
       ) as IterableIterator<number[]>)
         acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
     };
-    const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
     for (const [start, end] of plan.outside) {
       const inRange = countOrdersInRange(db, { start, end });
       scan(inRange >= newest * FULL_WALK_SHARE ? 'storage-order' : 'date-index', 0, folded, start, end);
@@ -302,7 +354,9 @@ export function scanProductPart(
     scan('storage-order', folded, newest + 1, r.start, r.end); // past the watermark
     acc.startSecondPass(count === 1 ? options.top : undefined);
     readBlocks();
-    return acc.finish({ blockDays, scans });
+    const firstPassJournalBlocks = journalBlocksRead;
+    readJournal();
+    return acc.finish({ blockDays, journalBlocks: firstPassJournalBlocks, scans });
   })();
 }
 
@@ -449,8 +503,10 @@ export function linesRead(parts: readonly ProductPart[]): string {
   const scans = [...new Set(parts.flatMap((part) => part.sources.scans))].map((walk) =>
     walk === 'storage-order' ? 'in storage order' : 'through the date index',
   );
+  const journalRead = parts.reduce((n, part) => n + part.sources.journalBlocks, 0);
   const read = [
     ...(blockDays > 0 ? [`order_line_blocks of ${blockDays} days`] : []),
+    ...(journalRead > 0 ? [`${journalRead} order_journal blocks`] : []),
     ...(scans.length > 0 ? [`orders and their lines (${scans.join(' and ')})`] : []),
   ];
   return `${read.join(' + ') || 'none in the range'}${parts.length > 1 ? `; in ${parts.length} parts read in parallel` : ''}`;

@@ -47,6 +47,13 @@ export interface LineBlock {
 
 const STATUS_CODE = new Map<string, number>(ORDER_STATUSES.map((s, i) => [s, i]));
 
+/** A status's code in a block (its index in ORDER_STATUSES). */
+export function statusCode(status: string): number {
+  const code = STATUS_CODE.get(status);
+  if (code === undefined) throw new Error(`unknown order status ${status}`);
+  return code;
+}
+
 /** The status codes of a block as a lookup table: `table[code]` is 1 for the statuses listed. */
 export function statusCodes(statuses: readonly string[]): Uint8Array {
   const table = new Uint8Array(256);
@@ -75,11 +82,8 @@ export class LineBlockWriter {
 
   add(line: BlockLine): void {
     const o = this.orderCols;
-    if (o.pk.length === 0 || o.pk[o.pk.length - 1] !== line.order_pk) {
-      const code = STATUS_CODE.get(line.status as OrderStatus);
-      if (code === undefined) throw new Error(`unknown order status ${line.status}`);
-      this.startOrder(line.order_pk, line.customer_pk, line.total_cents, code);
-    }
+    if (o.pk.length === 0 || o.pk[o.pk.length - 1] !== line.order_pk)
+      this.startOrder(line.order_pk, line.customer_pk, line.total_cents, statusCode(line.status));
     this.addLine(line.product_id, line.quantity, line.unit_price_cents);
   }
 
@@ -92,7 +96,8 @@ export class LineBlockWriter {
     }
   }
 
-  private startOrder(pk: number, customer: number, total: number, status: number): void {
+  /** An order (its status code: `statusCode`); its lines follow with `addLine`. */
+  startOrder(pk: number, customer: number, total: number, status: number): void {
     this.orderCols.pk.push(pk);
     this.orderCols.customer.push(customer);
     this.orderCols.total.push(total);
@@ -101,7 +106,8 @@ export class LineBlockWriter {
     if (pk > INT32_MAX || customer > INT32_MAX) this.wide = true;
   }
 
-  private addLine(product: number, quantity: number, price: number): void {
+  /** A line of the order started last. */
+  addLine(product: number, quantity: number, price: number): void {
     this.lineCols.product.push(product);
     this.lineCols.quantity.push(quantity);
     this.lineCols.price.push(price);

@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { ValidOrder, ValidProduct } from '../domain/order-schema.js';
 import { CustomerResolver } from './customer-resolver.js';
 import { MultiRowInsert } from './multi-row.js';
+import { JournalBlockWriter, OrderJournal } from './order-journal.js';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from './order-record.js';
 import type { Db } from './sqlite.js';
 
@@ -36,6 +37,7 @@ export class OrderWriter {
   private readonly insertItems: MultiRowInsert;
   private readonly missingProducts: Statement;
   private readonly customers: CustomerResolver;
+  private readonly journal: OrderJournal;
   /** product ids known to exist (products are insert-only) */
   private readonly knownProducts = new Set<number>();
 
@@ -55,6 +57,7 @@ export class OrderWriter {
       'SELECT j.value AS id FROM json_each(?) j LEFT JOIN products p ON p.product_id = j.value WHERE p.product_id IS NULL',
     );
     this.customers = new CustomerResolver(db);
+    this.journal = new OrderJournal(db);
   }
 
   /** Rows as objects (the loader's tests, the inline path), in a transaction of their own. */
@@ -126,6 +129,7 @@ export class OrderWriter {
     const pkById = new Map(inserted.map((r) => [r.order_id, r.order_pk]));
     const items: number[] = []; // order_pk, line_no, product_id, quantity, unit_price_cents
     const duplicates: number[] = [];
+    const journalled = new JournalBlockWriter();
     for (let i = 0; i < accepted.length; i++) {
       const r = accepted[i]!;
       const pk = pkById.get(r[R.orderId]);
@@ -134,9 +138,12 @@ export class OrderWriter {
         continue;
       }
       pkById.delete(r[R.orderId]); // a second row with the same order_id in this batch is a duplicate
+      journalled.order(pk, customerPks.get(r[R.customerId])!, r[R.totalCents], r[R.status], r[R.createdAt]);
       const its = r[R.items];
-      for (let j = 0, line = 1; j < its.length; j += ITEM_WIDTH, line++)
+      for (let j = 0, line = 1; j < its.length; j += ITEM_WIDTH, line++) {
         items.push(pk, line, its[j]!, its[j + 1]!, its[j + 2]!);
+        journalled.line(its[j]!, its[j + 1]!, its[j + 2]!);
+      }
     }
     // In product order: the (product_id, order_pk) index, the most expensive one to keep (perf/raw-insert's
     // breakdown), then takes its entries in key order, page after page, instead of at random. The items'
@@ -146,6 +153,8 @@ export class OrderWriter {
       const from = order[i]! * 5;
       for (let k = 0; k < 5; k++) p[at + k] = items[from + k];
     });
+    // the same orders in the journal, in this transaction: the exact scans read them from there
+    this.journal.append(journalled);
     // nothing to mark for the metrics: orders past the rollups' watermark are pending by definition
     return { inserted: inserted.length, duplicates, unknownProduct };
   }

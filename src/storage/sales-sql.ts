@@ -9,17 +9,19 @@ const statusIn = (n: number) => `+o.status IN (${placeholders(n)})`;
 
 /**
  * Exact by time from the orders, each with its units: (start, end, ...statuses). `date-index`: one pass over
- * the range through the keyset index, in time order; `storage-order`: a walk of every order by rowid with
- * its items beside it, rows in no particular time order (src/sales/time-walk.ts).
+ * the range through the keyset index, in time order; `storage-order`: (below order_pk, start, end,
+ * ...statuses) a walk of the orders by rowid with their items beside them, rows in no particular time order
+ * (src/sales/time-walk.ts).
  */
 export function exactTimeScanSql(
   statuses: number,
   walk: 'date-index' | 'storage-order' = 'date-index',
 ): string {
+  // the walk reads the orders below the journal's start (the journal holds the rest: src/sales/time-walk.ts)
   return `SELECT o.created_at, o.customer_pk, o.total_cents,
          (SELECT sum(i.quantity) FROM order_items i WHERE i.order_pk = o.order_pk) AS units
        FROM orders o${walk === 'storage-order' ? ' NOT INDEXED' : ''}
-       WHERE o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)}${walk === 'date-index' ? ' ORDER BY o.created_at' : ''}`;
+       WHERE ${walk === 'storage-order' ? 'o.order_pk < ? AND ' : ''}o.created_at >= ? AND o.created_at < ? AND ${statusIn(statuses)}${walk === 'date-index' ? ' ORDER BY o.created_at' : ''}`;
 }
 
 /**

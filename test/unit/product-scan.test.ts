@@ -7,151 +7,180 @@ import { ALL_TIME, BLOCK_PARTS_MAX, RollupBuilder } from '../../src/storage/roll
 import { makeOrders } from '../helpers/data.js';
 import { testShard } from '../helpers/shard.js';
 
-const { db, write } = testShard('product-scan');
+/**
+ * Two shards: one whose order journal holds every order (a shard created since migration 020), one from
+ * before it (the journal starts past its first orders, as the migration leaves an existing shard: those
+ * are read from the tables). Both answer alike; where their lines come from differs.
+ */
+describe.each([{ journal: 'every order' as const }, { journal: 'none of the first orders' as const }])(
+  'every product in one pass over the lines (the journal holds $journal)',
+  ({ journal }) => {
+    const { db, write } = testShard(`product-scan-${journal.length}`);
+    const journalled = journal === 'every order';
 
-const orders = makeOrders(900, 'S');
-// an order holding one product on two lines: its units and revenue add up, the order counts once
-orders.push({
-  ...orders[0]!,
-  order_id: 'S-twice',
-  status: 'paid',
-  created_at: '2026-01-25T12:00:00.000Z', // alone in its hour
-  items: [
-    { product_id: 2, quantity: 1, unit_price_cents: 500 },
-    { product_id: 2, quantity: 3, unit_price_cents: 700 },
-  ],
-  total_cents: 2600,
-});
-write(orders);
-const builder = new RollupBuilder(db);
-
-const request = (start: string, end: string, top = 100): SalesRequest => ({
-  groupBy: 'product',
-  start: Date.parse(start),
-  end: Date.parse(end),
-  precision: 'exact',
-  source: 'auto', // (source=orders reads every line from the tables: compared below)
-  statuses: ['paid', 'shipped', 'delivered'],
-  top,
-});
-
-/** Every way of reading the range in parts answers what the per-product scan of the orders answers. */
-function expectPartsAsDefined(r: SalesRequest): void {
-  const reference = exactFromOrders(db, r).data;
-  expect(productsByScan(db, r).data).toEqual(reference);
-  for (const count of [2, 3, 7]) {
-    const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
-    expect(parts.reduce((n, p) => n + p.rows, 0)).toBe(scanProductPart(db, r).rows);
-    const merged = mergeProductParts(parts, r.top);
-    expect(merged.data).toEqual(reference);
-    expect(merged.method).toContain(`in ${count} parts`);
-  }
-}
-
-/** source=orders reads every line from the tables, and answers what the blocks do; so do categories. */
-function expectTablesAgree(): void {
-  const fromTables = { ...ranges[0]!, source: 'orders' as const };
-  expect(scanProductPart(db, fromTables).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
-  expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
-  for (const r of ranges) {
-    const byCategory = { ...r, groupBy: 'category' as const };
-    const fromBlocks = categoriesByLines(db, byCategory);
-    expect(fromBlocks.data.length).toBeGreaterThan(0);
-    expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
-  }
-}
-
-const ranges = [
-  request('2026-01-01', '2026-02-01'), // every order, whole days
-  request('2026-01-02T03:00:00Z', '2026-01-02T09:30:00Z'), // a few hours
-  request('2026-01-01T10:00:00Z', '2026-01-03T05:00:00Z'), // partial days around a whole one
-];
-
-describe('every product in one pass over the lines', () => {
-  it('before any rollup: every order is past the watermark, read from the tables', () => {
-    for (const r of ranges) expectPartsAsDefined(r);
-    expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 0, scans: ['storage-order'] });
-  });
-
-  it('rolled up: whole clean days from their line blocks, the partial days around them from the tables', () => {
-    builder.applyPending(0);
-    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
-    for (const r of ranges) expectPartsAsDefined(r);
-    expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
-    expectTablesAgree();
-    expect(productsByScan(db, ranges[0]!).method).toContain('order_line_blocks of 5 days');
-    expect(scanProductPart(db, ranges[2]!).sources).toEqual({
-      blockDays: 1,
-      scans: ['date-index', 'date-index'],
+    const orders = makeOrders(900, 'S');
+    // an order holding one product on two lines: its units and revenue add up, the order counts once
+    orders.push({
+      ...orders[0]!,
+      order_id: 'S-twice',
+      status: 'paid',
+      created_at: '2026-01-25T12:00:00.000Z', // alone in its hour
+      items: [
+        { product_id: 2, quantity: 1, unit_price_cents: 500 },
+        { product_id: 2, quantity: 3, unit_price_cents: 700 },
+      ],
+      total_cents: 2600,
     });
-  });
-
-  it('new orders folded in as deltas join the blocks; orders not folded in yet and dirty days are read from the tables', () => {
-    write(makeOrders(30, 'delta', 5)); // into the first days, as deltas
-    expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
-    for (const r of ranges) expectPartsAsDefined(r);
-    expect(scanProductPart(db, ranges[0]!).sources).toEqual({ blockDays: 5, scans: [] }); // the days with orders
-    expectTablesAgree();
-    write(makeOrders(20, 'pending', 6)); // past the watermark
-    expectPartsAsDefined(ranges[0]!);
-    expect(scanProductPart(db, ranges[0]!).sources.scans).toEqual(['storage-order']);
-    write(makeOrders(2000, 'bulk', 8)); // a bulk load: its hours marked dirty
-    builder.applyPending(0);
-    for (const r of ranges) expectPartsAsDefined(r);
-    const sources = scanProductPart(db, ranges[0]!).sources;
-    expect(sources.blockDays).toBeLessThan(5);
-    expect(sources.scans.length).toBeGreaterThan(0);
-    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
-    for (const r of ranges) expectPartsAsDefined(r);
-  });
-
-  it('parts that read before and after a catch-up folds orders into the blocks count each order once', () => {
-    for (const [i, r] of ranges.entries()) {
-      write(makeOrders(40, `between${i}`, 30 + i)); // past the watermark, into days the blocks hold
-      const before = scanProductPart(db, r, 0, 2); // reads them from the tables
-      expect(builder.applyPending()).toMatchObject({ mode: 'delta' }); // now in the blocks
-      const after = scanProductPart(db, r, 1, 2);
-      expect(mergeProductParts([before, after], r.top).data).toEqual(exactFromOrders(db, r).data);
+    write(orders);
+    if (!journalled) {
+      db.exec('DELETE FROM order_journal');
+      db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
     }
-  });
+    const builder = new RollupBuilder(db);
 
-  it('a day folded into many times is compacted into one block and reads the same', () => {
-    for (let i = 0; i < BLOCK_PARTS_MAX + 3; i++) {
-      write(makeOrders(3, `trickle${i}`, 20 + i));
-      builder.applyPending();
-      const parts = db
-        .prepare('SELECT count(*) AS n FROM order_line_blocks WHERE day = ?')
-        .pluck()
-        .get(Date.parse('2026-01-01') / 86_400_000) as number;
-      expect(parts).toBeLessThanOrEqual(BLOCK_PARTS_MAX);
+    /**
+     * Where a part read its lines: day blocks, the journal (whether), the tables (how). Orders the day blocks
+     * do not hold come from the journal where it holds them, else from the tables.
+     */
+    function expectSources(r: SalesRequest, blockDays: number, outside: ('storage-order' | 'date-index')[]) {
+      const { sources } = scanProductPart(db, r);
+      expect(sources.blockDays).toBe(blockDays);
+      expect({ journal: sources.journalBlocks > 0, scans: sources.scans }).toEqual(
+        journalled ? { journal: outside.length > 0, scans: [] } : { journal: false, scans: outside },
+      );
     }
-    for (const r of ranges) expectPartsAsDefined(r);
-  });
 
-  it('counts an order once per product however many lines it has', () => {
-    for (const count of [1, 2]) {
-      const r = request('2026-01-25T12:00:00Z', '2026-01-25T13:00:00Z');
-      const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
-      expect(mergeProductParts(parts, r.top).data).toEqual([
-        {
-          key: 2,
-          orders: 1,
-          units: 4,
-          revenue_cents: 2600,
-          unique_customers: 1,
-          avg_order_value_cents: 2600,
-          p50_order_value_cents: 2600,
-          p95_order_value_cents: 2600,
-          p99_order_value_cents: 2600,
-        },
-      ]);
+    const request = (start: string, end: string, top = 100): SalesRequest => ({
+      groupBy: 'product',
+      start: Date.parse(start),
+      end: Date.parse(end),
+      precision: 'exact',
+      source: 'auto', // (source=orders reads every line from the tables: compared below)
+      statuses: ['paid', 'shipped', 'delivered'],
+      top,
+    });
+
+    /** Every way of reading the range in parts answers what the per-product scan of the orders answers. */
+    function expectPartsAsDefined(r: SalesRequest): void {
+      const reference = exactFromOrders(db, r).data;
+      expect(productsByScan(db, r).data).toEqual(reference);
+      for (const count of [2, 3, 7]) {
+        const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
+        expect(parts.reduce((n, p) => n + p.rows, 0)).toBe(scanProductPart(db, r).rows);
+        const merged = mergeProductParts(parts, r.top);
+        expect(merged.data).toEqual(reference);
+        expect(merged.method).toContain(`in ${count} parts`);
+      }
     }
-  });
 
-  it('ranks by revenue, ties to the lower id, and keeps the first `top`', () => {
-    const r = request('2026-01-01', '2026-02-01', 3);
-    const got = productsByScan(db, r).data;
-    expect(got).toHaveLength(3);
-    expect(got).toEqual(exactFromOrders(db, request('2026-01-01', '2026-02-01', 100)).data.slice(0, 3));
-  });
-});
+    /** source=orders reads every line from the tables, and answers what the blocks do; so do categories. */
+    function expectTablesAgree(): void {
+      const fromTables = { ...ranges[0]!, source: 'orders' as const };
+      expect(scanProductPart(db, fromTables).sources).toEqual({
+        blockDays: 0,
+        journalBlocks: 0,
+        scans: ['storage-order'],
+      });
+      expect(productsByScan(db, fromTables).data).toEqual(productsByScan(db, ranges[0]!).data);
+      for (const r of ranges) {
+        const byCategory = { ...r, groupBy: 'category' as const };
+        const fromBlocks = categoriesByLines(db, byCategory);
+        expect(fromBlocks.data.length).toBeGreaterThan(0);
+        expect(fromBlocks.data).toEqual(categoriesByLines(db, { ...byCategory, source: 'orders' }).data);
+      }
+    }
+
+    const ranges = [
+      request('2026-01-01', '2026-02-01'), // every order, whole days
+      request('2026-01-02T03:00:00Z', '2026-01-02T09:30:00Z'), // a few hours
+      request('2026-01-01T10:00:00Z', '2026-01-03T05:00:00Z'), // partial days around a whole one
+    ];
+
+    it('before any rollup: every order is past the watermark, read from the journal or the tables', () => {
+      for (const r of ranges) expectPartsAsDefined(r);
+      expectSources(ranges[0]!, 0, ['storage-order']);
+    });
+
+    it('rolled up: whole clean days from their line blocks, the partial days around them from the tables', () => {
+      builder.applyPending(0);
+      builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
+      for (const r of ranges) expectPartsAsDefined(r);
+      expectSources(ranges[0]!, 5, []); // the days with orders
+      expectTablesAgree();
+      expect(productsByScan(db, ranges[0]!).method).toContain('order_line_blocks of 5 days');
+      expectSources(ranges[2]!, 1, ['date-index', 'date-index']);
+    });
+
+    it('new orders folded in as deltas join the blocks; orders not folded in yet and dirty days are read from the journal', () => {
+      write(makeOrders(30, 'delta', 5)); // into the first days, as deltas
+      expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
+      for (const r of ranges) expectPartsAsDefined(r);
+      expectSources(ranges[0]!, 5, []); // the days with orders
+      expectTablesAgree();
+      write(makeOrders(20, 'pending', 6)); // past the watermark: in the journal of either shard
+      expectPartsAsDefined(ranges[0]!);
+      expect(scanProductPart(db, ranges[0]!).sources).toMatchObject({ blockDays: 5, scans: [] });
+      expect(scanProductPart(db, ranges[0]!).sources.journalBlocks).toBeGreaterThan(0);
+      write(makeOrders(2000, 'bulk', 8)); // a bulk load: its hours marked dirty
+      builder.applyPending(0);
+      for (const r of ranges) expectPartsAsDefined(r);
+      const sources = scanProductPart(db, ranges[0]!).sources;
+      expect(sources.blockDays).toBeLessThan(5);
+      // the dirty days' older orders: from the journal of the first shard, the tables of the second
+      expect(sources.scans.length > 0).toBe(!journalled);
+      expect(sources.journalBlocks).toBeGreaterThan(0);
+      builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
+      for (const r of ranges) expectPartsAsDefined(r);
+    });
+
+    it('parts that read before and after a catch-up folds orders into the blocks count each order once', () => {
+      for (const [i, r] of ranges.entries()) {
+        write(makeOrders(40, `between${i}`, 30 + i)); // past the watermark, into days the blocks hold
+        const before = scanProductPart(db, r, 0, 2); // reads them from the journal
+        expect(builder.applyPending()).toMatchObject({ mode: 'delta' }); // now in the blocks
+        const after = scanProductPart(db, r, 1, 2);
+        expect(mergeProductParts([before, after], r.top).data).toEqual(exactFromOrders(db, r).data);
+      }
+    });
+
+    it('a day folded into many times is compacted into one block and reads the same', () => {
+      for (let i = 0; i < BLOCK_PARTS_MAX + 3; i++) {
+        write(makeOrders(3, `trickle${i}`, 20 + i));
+        builder.applyPending();
+        const parts = db
+          .prepare('SELECT count(*) AS n FROM order_line_blocks WHERE day = ?')
+          .pluck()
+          .get(Date.parse('2026-01-01') / 86_400_000) as number;
+        expect(parts).toBeLessThanOrEqual(BLOCK_PARTS_MAX);
+      }
+      for (const r of ranges) expectPartsAsDefined(r);
+    });
+
+    it('counts an order once per product however many lines it has', () => {
+      for (const count of [1, 2]) {
+        const r = request('2026-01-25T12:00:00Z', '2026-01-25T13:00:00Z');
+        const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
+        expect(mergeProductParts(parts, r.top).data).toEqual([
+          {
+            key: 2,
+            orders: 1,
+            units: 4,
+            revenue_cents: 2600,
+            unique_customers: 1,
+            avg_order_value_cents: 2600,
+            p50_order_value_cents: 2600,
+            p95_order_value_cents: 2600,
+            p99_order_value_cents: 2600,
+          },
+        ]);
+      }
+    });
+
+    it('ranks by revenue, ties to the lower id, and keeps the first `top`', () => {
+      const r = request('2026-01-01', '2026-02-01', 3);
+      const got = productsByScan(db, r).data;
+      expect(got).toHaveLength(3);
+      expect(got).toEqual(exactFromOrders(db, request('2026-01-01', '2026-02-01', 100)).data.slice(0, 3));
+    });
+  },
+);

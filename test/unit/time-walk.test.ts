@@ -57,6 +57,24 @@ describe('exact by time from one walk of the orders in storage order', () => {
         }
   });
 
+  it('reads the orders from the order journal, those below its start from the tables, and answers the same', () => {
+    const setStart = db.prepare('UPDATE order_journal_start SET from_pk = ? WHERE id = 1');
+    try {
+      for (const from of [1, 1501, 3001]) {
+        setStart.run(from); // every order journalled; the older half in the tables only; none
+        for (const g of TIME_GROUPS) {
+          const r = { ...request(g, '2025-12-01', '2026-04-01'), source: 'auto' as const };
+          if (g === 'hour') continue; // (over 92 days)
+          const walked = exactTimeByWalk(db, r);
+          expect(walked.method.includes('from the order journal')).toBe(from <= 3000);
+          expect(walked.data).toEqual(exactTimeByScan(db, r).data);
+        }
+      }
+    } finally {
+      setStart.run(1);
+    }
+  });
+
   it('is chosen for a range holding a large share of the shard, not for a small one', () => {
     expect(walksOrders(db, request('day', '2025-12-01', '2026-04-01'))).toBe(true);
     expect(walksOrders(db, request('day', '2026-01-07', '2026-01-08'))).toBe(false);

@@ -1,0 +1,207 @@
+/**
+ * The order journal (sql/shard/020): every order as it was written, in columnar blocks appended by the
+ * transaction that inserts the orders, from the rows it has in memory. Each block is a line block
+ * (src/storage/line-blocks.ts: order_pk, customer, total, status and the lines) plus the orders' created_at
+ * as f64, so a scan decodes it by taking views of its bytes: a pass over every order and line of a shard
+ * without handing a row per order to JavaScript, and current the moment the orders commit, whatever the
+ * rollups still have to fold in or rebuild.
+ *
+ * Blocks never overlap and are keyed by their first order_pk. A write appends one block, or grows the
+ * newest one while both together stay small (a trickle of one-order requests would otherwise leave a row
+ * per order): at most GROW_MAX_ORDERS are rewritten per write. The journal holds every order from
+ * `order_journal_start.from_pk` on; older orders (from before the migration) are read from the tables,
+ * until `journalOlderOrders` takes them in, a chunk at a time, downwards.
+ */
+import type { Statement } from 'better-sqlite3';
+import { youngGarbageCollector } from '../worker/young-garbage.js';
+import { decodeLineBlock, type LineBlock, LineBlockWriter, statusCode } from './line-blocks.js';
+import type { Db } from './sqlite.js';
+
+/** The newest block is grown by a write while it and the write's orders hold at most this many orders. */
+export const GROW_MAX_ORDERS = 1024;
+
+/** Orders per block `journalOlderOrders` writes. */
+const OLDER_BLOCK_ORDERS = 8192;
+
+/** A decoded journal block: the line block's columns and each order's created_at (epoch ms). */
+export interface JournalBlock extends LineBlock {
+  createdAt: Float64Array;
+}
+
+/** Collects orders and their lines, then encodes them as one journal block. */
+export class JournalBlockWriter {
+  private readonly lines = new LineBlockWriter();
+  private readonly created: number[] = [];
+  private firstPk = Number.POSITIVE_INFINITY;
+  private lastPk = Number.NEGATIVE_INFINITY;
+
+  get orders(): number {
+    return this.created.length;
+  }
+
+  /** An order; its lines follow with `line`. */
+  order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
+    this.lines.startOrder(pk, customerPk, totalCents, statusCode(status));
+    this.created.push(createdAt);
+    if (pk < this.firstPk) this.firstPk = pk;
+    if (pk > this.lastPk) this.lastPk = pk;
+  }
+
+  line(productId: number, quantity: number, unitPriceCents: number): void {
+    this.lines.addLine(productId, quantity, unitPriceCents);
+  }
+
+  /** Every order of a decoded block (growing the newest block). */
+  addBlock(b: JournalBlock): void {
+    this.lines.addBlock(b);
+    for (let o = 0; o < b.orders; o++) {
+      this.created.push(b.createdAt[o]!);
+      const pk = b.orderPk[o]!;
+      if (pk < this.firstPk) this.firstPk = pk;
+      if (pk > this.lastPk) this.lastPk = pk;
+    }
+  }
+
+  /** The row to store: its key range, counts, and both columns' bytes. */
+  encode(): {
+    firstPk: number;
+    lastPk: number;
+    orders: number;
+    lines: number;
+    created: Uint8Array;
+    block: Uint8Array;
+  } {
+    const created = Float64Array.from(this.created);
+    return {
+      firstPk: this.firstPk,
+      lastPk: this.lastPk,
+      orders: this.orders,
+      lines: this.lines.lines,
+      created: new Uint8Array(created.buffer),
+      block: this.lines.encode(),
+    };
+  }
+}
+
+/** A stored block's columns, as views of its bytes (copied first where not 8-byte aligned). */
+export function decodeJournalBlock(created: Uint8Array, block: Uint8Array): JournalBlock {
+  const aligned = created.byteOffset % 8 === 0 ? created : new Uint8Array(created);
+  return {
+    ...decodeLineBlock(block),
+    createdAt: new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8),
+  };
+}
+
+/** The first order_pk the journal holds every order from (older ones are only in the tables). */
+export function journalFrom(db: Db): number {
+  const from = db.prepare('SELECT from_pk FROM order_journal_start WHERE id = 1').pluck().get();
+  return typeof from === 'number' ? from : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * The blocks holding orders from `fromPk` on, in order_pk order (the first may start below it: callers
+ * filter by each order's pk; none when no order from `fromPk` on is journalled). Each block's Buffers are dead once the caller moves on: collected as it goes.
+ */
+export function* journalBlocks(db: Db, fromPk: number): Generator<JournalBlock> {
+  const dropped = youngGarbageCollector();
+  const stmt = db
+    .prepare(
+      `SELECT created, block FROM order_journal
+        WHERE first_pk >= coalesce((SELECT max(first_pk) FROM order_journal WHERE first_pk <= ?), 0)
+          AND last_pk >= ?
+        ORDER BY first_pk`,
+    )
+    .raw();
+  for (const [created, block] of stmt.iterate(fromPk, fromPk) as IterableIterator<[Uint8Array, Uint8Array]>) {
+    yield decodeJournalBlock(created, block);
+    dropped(created.byteLength + block.byteLength);
+  }
+}
+
+/** Appends blocks inside the writer's transaction (OrderWriter.write). */
+export class OrderJournal {
+  private readonly newest: Statement;
+  private readonly put: Statement;
+
+  constructor(db: Db) {
+    this.newest = db.prepare(
+      'SELECT orders, created, block FROM order_journal ORDER BY first_pk DESC LIMIT 1',
+    );
+    this.put = db.prepare(
+      `INSERT OR REPLACE INTO order_journal (first_pk, last_pk, orders, lines, created, block)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  /** The orders of `adding` as a new block, or with the newest block's when both are small. */
+  append(adding: JournalBlockWriter): void {
+    if (adding.orders === 0) return;
+    let out = adding;
+    if (adding.orders < GROW_MAX_ORDERS) {
+      const newest = this.newest.get() as
+        | { orders: number; created: Uint8Array; block: Uint8Array }
+        | undefined;
+      if (newest && newest.orders + adding.orders <= GROW_MAX_ORDERS) {
+        out = new JournalBlockWriter();
+        out.addBlock(decodeJournalBlock(newest.created, newest.block));
+        out.addBlock(decodeJournalBlock(...encodedColumns(adding)));
+      }
+    }
+    store(this.put, out);
+  }
+}
+
+function encodedColumns(w: JournalBlockWriter): [Uint8Array, Uint8Array] {
+  const e = w.encode();
+  return [e.created, e.block];
+}
+
+function store(put: Statement, w: JournalBlockWriter): void {
+  const e = w.encode();
+  put.run(e.firstPk, e.lastPk, e.orders, e.lines, e.created, e.block);
+}
+
+/**
+ * Takes up to `maxOrders` orders below the journal's start into it (read from the tables, in order_pk
+ * order), in one transaction, and moves the start down past them. Returns how far the start moved, in
+ * order_pks (0: the journal holds every order). The caller holds the shard's write lock.
+ */
+export function journalOlderOrders(db: Db, maxOrders = OLDER_BLOCK_ORDERS * 8): number {
+  return db
+    .transaction(() => {
+      const from = journalFrom(db);
+      if (from <= 1) return 0;
+      const low = Math.max(1, from - maxOrders);
+      const rows = db
+        .prepare(
+          `SELECT o.order_pk, o.customer_pk, o.total_cents, o.status, o.created_at,
+                  i.product_id, i.quantity, i.unit_price_cents
+             FROM orders o LEFT JOIN order_items i ON i.order_pk = o.order_pk
+            WHERE o.order_pk >= ? AND o.order_pk < ? ORDER BY o.order_pk, i.line_no`,
+        )
+        .raw()
+        .iterate(low, from) as IterableIterator<
+        [number, number, number, string, number, number | null, number, number]
+      >;
+      const put = db.prepare(
+        'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      let w = new JournalBlockWriter();
+      let lastPk = -1;
+      for (const [pk, customer, total, status, created, product, quantity, price] of rows) {
+        if (pk !== lastPk) {
+          if (w.orders === OLDER_BLOCK_ORDERS) {
+            store(put, w);
+            w = new JournalBlockWriter();
+          }
+          w.order(pk, customer, total, status, created);
+          lastPk = pk;
+        }
+        if (product !== null) w.line(product, quantity, price);
+      }
+      if (w.orders > 0) store(put, w);
+      db.prepare('UPDATE order_journal_start SET from_pk = ? WHERE id = 1').run(low);
+      return from - low;
+    })
+    .immediate();
+}
