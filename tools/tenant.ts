@@ -6,11 +6,13 @@
  *   npm run tenant -- key --tenant 1 --data ./data
  *   npm run tenant -- revoke --tenant 1 --key 2 --data ./data
  *   npm run tenant -- rebuild-rollups --tenant 1 --data ./data   (full rollup rebuild: every hour)
+ *   npm run tenant -- journal-orders --tenant 1 --data ./data   (orders from before the order journal into it)
  *   npm run tenant -- check --tenant 1 [--quick] --data ./data   (PRAGMA integrity_check; exit 1 if damaged)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
+import { journalFrom, journalOlderOrders } from '../src/storage/order-journal.js';
 import { ALL_TIME, RollupBuilder } from '../src/storage/rollups.js';
 import { checkShardFile } from '../src/storage/shard-check.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
@@ -39,8 +41,30 @@ function rebuildRollups(dataDir: string, tenantId: number) {
   }
 }
 
+/**
+ * The orders a shard held before its order journal existed (sql/shard/020), taken into it 65,536 at a time,
+ * newest first, each chunk one transaction (a running server's writers wait at most one chunk, within
+ * their busy timeout); its exact scans read them from the journal from then on.
+ */
+function journalOrders(dataDir: string, tenantId: number) {
+  prepareShard(dataDir, tenantId);
+  const db = openDatabase(shardPath(dataDir, tenantId));
+  try {
+    const started = performance.now();
+    const from = journalFrom(db);
+    while (journalOlderOrders(db) > 0);
+    return {
+      journal_was_from_order_pk: from,
+      journal_from_order_pk: journalFrom(db),
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+  } finally {
+    db.close();
+  }
+}
+
 const USAGE =
-  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID | rebuild-rollups --tenant ID | check --tenant ID [--quick]  [--data DIR]';
+  'usage: tenant create --name NAME | list | key --tenant ID | revoke --tenant ID --key KEY_ID | rebuild-rollups --tenant ID | journal-orders --tenant ID | check --tenant ID [--quick]  [--data DIR]';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`tenant: ${message}\n${USAGE}\n`);
@@ -95,6 +119,12 @@ try {
       const tenantId = intFlag('tenant');
       if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
       out({ tenant_id: tenantId, ...rebuildRollups(resolve(values.data!), tenantId) });
+      break;
+    }
+    case 'journal-orders': {
+      const tenantId = intFlag('tenant');
+      if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
+      out({ tenant_id: tenantId, ...journalOrders(resolve(values.data!), tenantId) });
       break;
     }
     case 'check': {

@@ -221,10 +221,10 @@ describe('approx mode: pre-aggregates and sketches', () => {
       });
       expect(body.data).toEqual(expectedProducts(orders, top));
     }
-    // a range not in whole days: the whole days from their blocks, the hours around them from the orders
+    // a range not in whole days: the whole days from their blocks, the hours around them from the journal
     const partial = { start_date: '2026-02-01T06:00:00Z', end_date: '2026-02-03T18:00:00Z' };
     const { body } = await metrics({ group_by: 'product', precision: 'approx', ...partial, top: 1000 });
-    expect(body.meta.method).toContain('order_line_blocks of 1 days + orders and their lines');
+    expect(body.meta.method).toMatch(/order_line_blocks of 1 days \+ \d+ order_journal blocks\)/);
     expect(body.data).toEqual(
       expectedBuckets(
         orders,
@@ -515,6 +515,38 @@ describe('full rebuild', () => {
       const { body } = await metrics({ group_by: 'day', precision, ...range });
       expect(body.data.map((b) => b.orders)).toEqual(want.map((b) => b.orders));
     }
+  });
+});
+
+describe('the order journal', () => {
+  it('tenant journal-orders takes the orders from before the journal into it; the answers stay the same', async () => {
+    // partial days around whole ones: their orders come from the journal, or the tables where it lacks them
+    const partial = {
+      group_by: 'product',
+      precision: 'exact',
+      start_date: '2026-02-01T06:00:00Z',
+      end_date: '2026-02-11T00:00:00Z',
+    };
+    const journalled = await metrics(partial);
+    expect(journalled.body.meta.method).toContain('order_journal blocks');
+    // the shard as migration 020 leaves one that had orders: an empty journal starting past them
+    const db = new Database(shardPath(server.dataDir, tenant.tenant_id));
+    db.exec('DELETE FROM order_journal');
+    db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+    db.close();
+    const fromTables = await metrics(partial);
+    expect(fromTables.body.meta.method).not.toContain('order_journal');
+    expect(fromTables.body.meta.method).toContain('orders and their lines');
+    expect(fromTables.body.data).toEqual(journalled.body.data);
+    const report = tenantTool<{ journal_was_from_order_pk: number; journal_from_order_pk: number }>(
+      server.dataDir,
+      ['journal-orders', '--tenant', String(tenant.tenant_id)],
+    );
+    expect(report.journal_was_from_order_pk).toBeGreaterThan(orders.length);
+    expect(report.journal_from_order_pk).toBe(1);
+    const again = await metrics(partial);
+    expect(again.body.meta.method).toContain('order_journal blocks');
+    expect(again.body.data).toEqual(journalled.body.data);
   });
 });
 
