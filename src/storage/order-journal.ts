@@ -98,6 +98,12 @@ export function journalFrom(db: Db): number {
   return typeof from === 'number' ? from : Number.MAX_SAFE_INTEGER;
 }
 
+/** Whether the journal holds every order of the shard (a shard created since migration 020, or taken in). */
+export function journalHoldsEveryOrder(db: Db): boolean {
+  const oldest = db.prepare('SELECT min(order_pk) FROM orders').pluck().get() as number | null;
+  return journalFrom(db) <= (oldest ?? Number.MAX_SAFE_INTEGER);
+}
+
 /**
  * The blocks holding orders from `fromPk` on, in order_pk order (the first may start below it: callers
  * filter by each order's pk; none when no order from `fromPk` on is journalled). Each block's Buffers are dead once the caller moves on: collected as it goes.

@@ -29,6 +29,8 @@ export function catchUpRollups(
      * a rebuild during a load cost it 10% of its writer time and ~40 MB of the upkeep thread's heap)
      */
     whileWriting?: boolean;
+    /** fold the new orders in and rebuild nothing (an exact read that may answer from the journal) */
+    foldOnly?: boolean;
     /**
      * leave new orders unfolded while none of them was acknowledged longer ago than this (an approx read
      * under a steady ingest): fold them only if the lock is free now, or (`youngLeftToUpkeep`: the upkeep
@@ -55,7 +57,7 @@ export function catchUpRollups(
   });
   if (pending.orders > 0)
     ctx.obs.record('rollup_folded_orders_total', { mode: pending.mode }, pending.orders);
-  const rebuild = !options.whileWriting && !(options.yieldToWriters && writerWaits);
+  const rebuild = !options.whileWriting && !options.foldOnly && !(options.yieldToWriters && writerWaits);
   const rebuilt = rebuild
     ? builder.rebuildDirty(range.start, range.end, {
         locked,

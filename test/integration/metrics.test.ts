@@ -330,7 +330,7 @@ describe('freshness', () => {
     );
   });
 
-  it('on read only: a bulk load is rebuilt a slice per read, an approx read says how many hours it left out, exact reads the orders meanwhile, a small write is folded in as deltas', async () => {
+  it('on read only: a bulk load is rebuilt a slice per approx read, which says how many hours it left out, exact reads the order journal meanwhile, a small write is folded in as deltas', async () => {
     const other = await startServer({
       args: ['--rollup-refresh', 'on-read', '--metrics-refresh-budget-ms', '0'],
     });
@@ -368,18 +368,20 @@ describe('freshness', () => {
       expect(partial.meta.freshness.stale_hours_in_range).toBe(240 - 48);
       expect(partial.data.map((b) => b.key)).toEqual(['2026-02-09', '2026-02-10']);
       expect(await dirtyHoursGauge(other, t.tenant_id)).toBeUndefined(); // no background refresh
-      // exact answers count every order: after its slice, rebuilding the other 144 hours would take far
-      // longer than reading the range's 6,000 orders, so it reads them and leaves the rest for later reads
+      // exact answers count every order: rebuilding the other 192 hours would take far longer than
+      // reading the range's 6,000 orders from the order journal, so it reads them, rebuilding nothing
       const exact = await read('exact');
-      expect(exact.meta.method).toMatch(/^exact: (ordered scan|one walk) of (the )?orders/);
-      expect(exact.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 48 });
-      expect(exact.meta.freshness.stale_hours_in_range).toBe(240 - 96);
-      expect(exact.meta.freshness.policy).toMatch(/^read from the orders themselves/);
+      expect(exact.meta.method).toMatch(
+        /^exact: one walk of the orders .* blocks of them from the order journal/,
+      );
+      expect(exact.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
+      expect(exact.meta.freshness.stale_hours_in_range).toBe(240 - 48);
+      expect(exact.meta.freshness.policy).toMatch(/^read from the order journal/);
       const tenDays = expectedBuckets(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
       expect(sortByKey(exact.data)).toEqual(tenDays);
       expect(await sample(other, 'metrics_stale_scans_total{group_by="day"}')).toBe(1);
-      // each later read rebuilds a slice: three more and the pre-aggregates are whole again
-      for (const left of [96, 48, 0])
+      // each approx read rebuilds a slice: four more and the pre-aggregates are whole again
+      for (const left of [144, 96, 48, 0])
         expect((await read('approx')).meta.freshness.stale_hours_in_range).toBe(left);
       const fromRollups = await read('exact');
       expect(fromRollups.meta.method).toMatch(/^exact: rollup_daily/);

@@ -22,6 +22,14 @@ describe('an exact read over stale pre-aggregates', () => {
     expect(scanInsteadOfRebuild({ ...s, groupBy: 'category' })).toBe(false);
   });
 
+  it('from the order journal a scan costs a hundredth of a rebuild per order: fewer stale hours are worth scanning', () => {
+    // 300 hours × 114 = 34k orders to rebuild; 1M orders scanned: 60k-equivalent from the tables, 10k from the journal
+    const s = { ...afterLoad, remainingHours: 300, ordersInRange: 1_000_000 };
+    expect(scanInsteadOfRebuild(s)).toBe(false);
+    expect(scanInsteadOfRebuild({ ...s, fromJournal: true })).toBe(true);
+    expect(scanInsteadOfRebuild({ ...s, remainingHours: 50, fromJournal: true })).toBe(false);
+  });
+
   it('without a slice to measure, takes the range’s own density of orders per hour', () => {
     const none = { rebuiltHours: 0, rebuiltOrders: 0, rangeHours: 8760, groupBy: 'day' as const };
     expect(scanInsteadOfRebuild({ ...none, remainingHours: 8760, ordersInRange: 1_000_000 })).toBe(true);

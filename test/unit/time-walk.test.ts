@@ -81,6 +81,19 @@ describe('exact by time from one walk of the orders in storage order', () => {
     expect(exactFromOrders(db, request('day', '2025-12-01', '2026-04-01')).method).toContain('walk');
   });
 
+  it('is chosen for a smaller share where the journal holds every order (its walk decodes blocks)', () => {
+    const days = { ...request('day', '2026-01-07', '2026-01-11'), source: 'auto' as const }; // ~1/17 of the orders
+    expect(walksOrders(db, days)).toBe(true);
+    expect(walksOrders(db, { ...days, source: 'orders' })).toBe(false); // the tables alone: 1/8 at least
+    const setStart = db.prepare('UPDATE order_journal_start SET from_pk = ? WHERE id = 1');
+    try {
+      setStart.run(2);
+      expect(walksOrders(db, days)).toBe(false);
+    } finally {
+      setStart.run(1);
+    }
+  });
+
   it('takes the range’s order count from a caller that has it (the stale-rollup path) instead of counting again', () => {
     const counted: string[] = [];
     const spy = new Proxy(db, {
