@@ -3,7 +3,8 @@
  * a copy of the tenant's shard gets every hour marked dirty (`RollupBuilder.markAllDirty`: what a bulk load
  * leaves once its orders are folded in, the pre-aggregates still to rebuild), a server starts on it with
  * the default refresh policy (on read), and one request is timed, then the same request again.
- *   node dist/perf/first-read.js --data ./data-small [--out first-read]
+ * DuckDB answers the same shapes on the same rows afterwards (perf/lib/duckdb-peer.ts), for the ratios.
+ *   node dist/perf/first-read.js --data ./data-small [--out first-read] [--runs 3]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { RollupBuilder } from '../src/storage/rollups.js';
 import { shardDir, shardPath } from '../src/storage/shards.js';
 import { openDatabase } from '../src/storage/sqlite.js';
+import { duckdbOnTenant } from './lib/duckdb-peer.js';
 import { round } from './lib/numbers.js';
 import { recordResult } from './lib/results.js';
 import { EVERY_SHAPE, firstTenant, metricsServer } from './lib/sales-server.js';
@@ -22,6 +24,8 @@ const { values } = parseArgs({
     data: { type: 'string', default: './data-small' },
     workers: { type: 'string', default: '2' },
     out: { type: 'string', default: 'first-read' },
+    /** DuckDB runs per shape (the median is reported) */
+    runs: { type: 'string', default: '3' },
   },
 });
 const { tenantId, apiKey } = firstTenant(values.data!);
@@ -84,12 +88,20 @@ for (const [shape, params] of SHAPES)
     }
   }
 
+// DuckDB on the same rows, in the same run (after the servers: not beside them), the goal's yardstick:
+// a first exact read within 3x DuckDB's exact time, a first approx read within its approx time
+const duck = await duckdbOnTenant(values.data!, tenantId, Number(values.runs));
+for (const r of results) {
+  const peer = duck.shapes[r.shape as string]!;
+  const duckMs = r.precision === 'exact' ? peer.exact_ms : peer.approx_ms;
+  Object.assign(r, { duckdb_ms: duckMs, over_duckdb: round((r.first_ms as number) / duckMs) });
+}
 process.stdout.write(
-  '| shape | precision | first read ms | complete | hours left out | second read ms | first read from |\n',
+  `| shape | precision | first read ms | DuckDB ms (${duck.threads} threads) | first / DuckDB (goal: exact <= 3, approx <= 1) | complete | hours left out | second read ms | first read from |\n`,
 );
-process.stdout.write('|---|---|---|---|---|---|---|\n');
+process.stdout.write('|---|---|---|---|---|---|---|---|---|\n');
 for (const r of results)
   process.stdout.write(
-    `| ${r.shape} | ${r.precision} | ${r.first_ms} | ${r.complete} | ${r.stale_hours_in_range ?? ''} | ${r.second_ms} | ${String(r.method).split(' (')[0]} |\n`,
+    `| ${r.shape} | ${r.precision} | ${r.first_ms} | ${r.duckdb_ms} | ${r.over_duckdb} | ${r.complete} | ${r.stale_hours_in_range ?? ''} | ${r.second_ms} | ${String(r.method).split(' (')[0]} |\n`,
   );
-recordResult(values.out!, 'first-read', { data: values.data, results });
+recordResult(values.out!, 'first-read', { data: values.data, duckdb_threads: duck.threads, results });

@@ -115,12 +115,18 @@ export class LineBlockWriter {
     if (product > INT32_MAX) this.wide = true;
   }
 
-  encode(): Uint8Array {
+  /**
+   * The block's bytes: a new array, or the start of `into` (whose bytes must start 8-byte aligned) when it
+   * is large enough (a writer that stores the block at once and reuses its scratch).
+   */
+  encode(into?: Uint8Array): Uint8Array {
     const n = this.orders;
     const m = this.lines;
     const idBytes = this.wide ? 8 : 4;
-    const bytes = new Uint8Array(HEADER + 8 * (n + m) + idBytes * (2 * n + m) + 4 * (n + m) + n);
-    const header = new DataView(bytes.buffer);
+    const size = HEADER + 8 * (n + m) + idBytes * (2 * n + m) + 4 * (n + m) + n;
+    const bytes =
+      into && into.byteLength >= size ? into.subarray(0, size).fill(0, 0, HEADER) : new Uint8Array(size);
+    const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
     header.setUint8(0, VERSION);
     header.setUint8(1, idBytes);
     header.setUint32(4, n, true);

@@ -62,8 +62,15 @@ export class JournalBlockWriter {
     }
   }
 
-  /** The row to store: its key range, counts, and both columns' bytes. */
-  encode(): {
+  get lineCount(): number {
+    return this.lines.lines;
+  }
+
+  /**
+   * The row to store: its key range, counts, and both columns' bytes, written into `scratch` where it is
+   * large enough (bound and stored at once: SQLite copies the bytes, so the scratch can be reused).
+   */
+  encode(scratch?: EncodeScratch): {
     firstPk: number;
     lastPk: number;
     orders: number;
@@ -71,15 +78,35 @@ export class JournalBlockWriter {
     created: Uint8Array;
     block: Uint8Array;
   } {
-    const created = Float64Array.from(this.created);
+    const n = this.orders;
+    const created =
+      scratch && scratch.created.length >= n ? scratch.created.subarray(0, n) : new Float64Array(n);
+    created.set(this.created);
     return {
       firstPk: this.firstPk,
       lastPk: this.lastPk,
-      orders: this.orders,
+      orders: n,
       lines: this.lines.lines,
-      created: new Uint8Array(created.buffer),
-      block: this.lines.encode(),
+      created: new Uint8Array(created.buffer, created.byteOffset, created.byteLength),
+      block: this.lines.encode(scratch?.block),
     };
+  }
+}
+
+/**
+ * Reused arrays a writer encodes its blocks into: each write's block would otherwise be ~150 KB of
+ * garbage outside V8's heap, which it collects only after ~64 MB of such memory per thread.
+ */
+export class EncodeScratch {
+  created = new Float64Array(4096);
+  block = new Uint8Array(1 << 20);
+
+  /** Large enough for `orders` and `lines` (grown to twice what is asked when not). */
+  fit(orders: number, lines: number): this {
+    if (this.created.length < orders) this.created = new Float64Array(2 * orders);
+    const bytes = 16 + 8 * (orders + lines) + 8 * (2 * orders + lines) + 4 * (orders + lines) + orders;
+    if (this.block.byteLength < bytes) this.block = new Uint8Array(2 * bytes);
+    return this;
   }
 }
 
@@ -128,6 +155,7 @@ export function* journalBlocks(db: Db, fromPk: number): Generator<JournalBlock> 
 export class OrderJournal {
   private readonly newest: Statement;
   private readonly put: Statement;
+  private readonly scratch = new EncodeScratch();
 
   constructor(db: Db) {
     this.newest = db.prepare(
@@ -150,20 +178,16 @@ export class OrderJournal {
       if (newest && newest.orders + adding.orders <= GROW_MAX_ORDERS) {
         out = new JournalBlockWriter();
         out.addBlock(decodeJournalBlock(newest.created, newest.block));
-        out.addBlock(decodeJournalBlock(...encodedColumns(adding)));
+        const e = adding.encode();
+        out.addBlock(decodeJournalBlock(e.created, e.block));
       }
     }
-    store(this.put, out);
+    store(this.put, out, this.scratch.fit(out.orders, out.lineCount));
   }
 }
 
-function encodedColumns(w: JournalBlockWriter): [Uint8Array, Uint8Array] {
-  const e = w.encode();
-  return [e.created, e.block];
-}
-
-function store(put: Statement, w: JournalBlockWriter): void {
-  const e = w.encode();
+function store(put: Statement, w: JournalBlockWriter, scratch?: EncodeScratch): void {
+  const e = w.encode(scratch);
   put.run(e.firstPk, e.lastPk, e.orders, e.lines, e.created, e.block);
 }
 
