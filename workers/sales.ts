@@ -81,10 +81,15 @@ function bothCatchUps(first: CatchUpResult, second: CatchUpResult): CatchUpResul
 }
 
 /**
- * An answer from the pre-aggregates after catching them up: approx answers after one budgeted slice
- * (saying what it left out); exact ones need every hour, so past the slice they either finish the rebuild
- * or, when that would cost much more than reading the orders (a bulk load just landed), read the orders
- * themselves (src/sales/stale-rollups.ts); later reads go on rebuilding a slice each.
+ * An answer from the pre-aggregates after catching them up. Where the order journal holds every order
+ * (src/storage/order-journal.ts), new orders are folded in first and nothing rebuilt yet: if many hours of
+ * the range are still to be rebuilt (a bulk load just landed), reading the range from the journal costs
+ * far less than rebuilding them (src/sales/stale-rollups.ts), so either precision answers from it, exactly
+ * and completely, and says a slice of the rebuild is to follow (`rebuild_queued`: the route sets it going
+ * on the upkeep thread once the answer is out, so the read does not wait for it). Otherwise, as without a
+ * journal: approx answers after one budgeted slice (saying what it left out); exact ones need every hour,
+ * so past the slice they either finish the rebuild or read the orders themselves when that costs much
+ * less; later reads go on rebuilding a slice each.
  */
 function fromCaughtUpRollups(
   ctx: TaskContext,
@@ -92,11 +97,9 @@ function fromCaughtUpRollups(
   input: SalesInput,
   reader: NonNullable<ReturnType<typeof rollupReader>>,
 ): { result: SalesAnswer; freshness: Record<string, unknown> } {
-  // exact with every order in the journal: scanning it may beat even a slice of rebuild, so the choice
-  // comes first (the slice would cost a first read after a bulk load ~0.3 s of its ~0.6)
-  const fromJournal = input.precision === 'exact' && journalHoldsEveryOrder(db);
+  const fromJournal = journalHoldsEveryOrder(db);
   let caughtUp = refresh(ctx, input, input.refreshBudgetMs, fromJournal);
-  if (input.precision === 'exact' && caughtUp.remaining > 0) {
+  const staleScan = (): SalesAnswer | null => {
     const stale = {
       remainingHours: caughtUp.remaining,
       rebuiltHours: caughtUp.hours,
@@ -106,22 +109,32 @@ function fromCaughtUpRollups(
       groupBy: input.groupBy,
       fromJournal,
     };
-    if (scanInsteadOfRebuild(stale)) {
-      ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
+    if (!scanInsteadOfRebuild(stale)) return null;
+    ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
+    return ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () =>
+      exactFromOrders(db, input, stale.ordersInRange),
+    );
+  };
+  if (caughtUp.remaining > 0 && (fromJournal || input.precision === 'exact')) {
+    const scanned = staleScan();
+    if (scanned)
       return {
-        result: ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () =>
-          exactFromOrders(db, input, stale.ordersInRange),
-        ),
+        result: scanned,
         freshness: {
           ...freshnessAfter(caughtUp),
           policy: fromJournal
-            ? `read from the order journal (every order, in columnar blocks): ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (approx reads go on rebuilding them a slice each, and the upkeep thread with --rollup-refresh background)`
+            ? `read from the order journal (every order, in columnar blocks): ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (a slice of their rebuild follows each such read on the upkeep thread)`
             : `read from the orders themselves: ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (later reads go on rebuilding them, a slice each)`,
           complete: true,
+          ...(fromJournal ? { rebuild_queued: true } : {}),
         },
       };
-    }
-    caughtUp = bothCatchUps(caughtUp, refresh(ctx, input, Number.POSITIVE_INFINITY));
+    // not worth a scan: exact rebuilds every hour left; approx (whose slice waited for this choice)
+    // rebuilds a slice, and says what it left out
+    caughtUp = bothCatchUps(
+      caughtUp,
+      refresh(ctx, input, input.precision === 'exact' ? Number.POSITIVE_INFINITY : input.refreshBudgetMs),
+    );
   }
   return { result: ctx.obs.timeQuery(reader.query, reader.read), freshness: freshnessAfter(caughtUp) };
 }

@@ -258,6 +258,15 @@ export function splitTimeRange(
   return cuts.slice(1).map((to, i) => [cuts[i]!, to]);
 }
 
+/**
+ * Whether an answer was read from the order journal past stale pre-aggregates, a slice of their rebuild
+ * to follow (`meta.freshness.rebuild_queued`, workers/sales.ts).
+ */
+export function rebuildQueued(result: SalesResult): boolean {
+  const freshness = result.meta.freshness as Record<string, unknown> | undefined;
+  return freshness?.rebuild_queued === true;
+}
+
 /** One answer from the answers of consecutive parts of its range (in order). */
 export function combineSalesResults(results: SalesResult[], elapsedMs: number): SalesResult {
   if (results.length === 1) return results[0]!;
@@ -276,6 +285,7 @@ export function combineSalesResults(results: SalesResult[], elapsedMs: number): 
   ])
     if (field in freshness) freshness[field] = sum((m) => m.freshness?.[field]);
   if ('complete' in freshness) freshness.complete = metas.every((m) => m.freshness?.complete !== false);
+  if (results.some(rebuildQueued)) freshness.rebuild_queued = true;
   return {
     data: results.flatMap((r) => r.data),
     meta: {

@@ -7,6 +7,7 @@ import {
   MAX_RANGE_MS,
   MAX_TOP_ARROW,
   MAX_TOP_JSON,
+  rebuildQueued,
   SalesQuery,
   type SalesRequest,
   splitTimeRange,
@@ -33,6 +34,31 @@ type SalesTaskInput = SalesRequest & {
 
 export function salesRoutes(deps: AppDeps): RouteGroup {
   const routes = new RouteGroup(deps.openapi, '/api/v1/tenants/:tenant_id/metrics');
+  /**
+   * A read that answered from the order journal past stale pre-aggregates (a bulk load just landed) sets
+   * one slice of their rebuild going on the upkeep thread, after its answer, one at a time per tenant: the
+   * read does not wait for it, and reads keep the rebuild moving as on-read reads did by rebuilding a slice
+   * themselves. With `--rollup-refresh background` the refresher rebuilds them anyway.
+   */
+  const rebuilding = new Set<number>();
+  const rebuildAfterRead = (tenantId: number) => {
+    if (deps.config.sales.rollupRefresh === 'background' || rebuilding.has(tenantId)) return;
+    rebuilding.add(tenantId);
+    deps.pool
+      .background('refreshRollups', {
+        requestId: 'rollup-rebuild-after-read',
+        tenantId,
+        budgetMs: deps.config.sales.readRefreshBudgetMs,
+        writing: false,
+      })
+      .catch((error: unknown) =>
+        deps.log.warn(
+          { err: error, tenantId },
+          'rebuilding a slice of the pre-aggregates after a read failed',
+        ),
+      )
+      .finally(() => rebuilding.delete(tenantId));
+  };
   /**
    * A ranking of many products reads every line of the range in parts on the idle workers at once (their
    * typed arrays transferred back), merged by the answering task. A ranking of a few is read by the
@@ -135,6 +161,7 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
       const results = await Promise.all(
         ranges.map(([start, end]) => deps.pool.run('salesMetrics', { ...request, start, end })),
       );
+      if (results.some(rebuildQueued)) rebuildAfterRead(request.tenantId);
       return c.json(combineSalesResults(results, Math.round((performance.now() - started) * 10) / 10));
     },
   );

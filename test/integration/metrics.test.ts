@@ -330,62 +330,78 @@ describe('freshness', () => {
     );
   });
 
-  it('on read only: a bulk load is rebuilt a slice per approx read, which says how many hours it left out, exact reads the order journal meanwhile, a small write is folded in as deltas', async () => {
+  /**
+   * A server rebuilding on read only (one slice a read), a tenant with 12 products and a bulk load of
+   * 12,000 orders over the range's ten days (more than DELTA_MAX_ORDERS at once: its hours marked for a
+   * rebuild); `beforeLoad` runs between the products and the orders.
+   */
+  async function onReadAfterBulkLoad(beforeLoad: (s: TestServer, tenantId: number) => void = () => {}) {
     const other = await startServer({
       args: ['--rollup-refresh', 'on-read', '--metrics-refresh-budget-ms', '0'],
     });
-    try {
-      const t = await other.createTenant('on-read');
-      const post = async (rows: unknown[], path: string) => {
-        const res = await fetch(`${other.url}${path}`, {
-          method: 'POST',
-          headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
-          body: ndjson(rows),
-        });
-        expect(res.status).toBe(200);
-      };
-      await post(
-        Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
-        '/api/v1/ingest/products/',
-      );
-      // more than DELTA_MAX_ORDERS at once: a bulk load, its hours marked for a rebuild
-      const spread = makeSalesOrders(6000, 'OR', 11);
-      await post(spread, '/api/v1/ingest/orders/');
-      const read = async (precision: string) => {
-        const res = await fetch(
-          `${other.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: 'day', precision, ...range })}`,
-          { headers: auth(t.api_key) },
-        );
-        return (await res.json()) as { data: Bucket[]; meta: Record<string, any> };
-      };
-      // a budget of 0 rebuilds one slice (two days, newest first), then answers
-      const partial = await read('approx');
-      expect(partial.meta.freshness).toMatchObject({
-        folded_in_orders: 6000,
-        complete: false,
-        rebuilt_hours: 48,
+    const t = await other.createTenant('on-read');
+    const post = async (rows: unknown[], path: string) => {
+      const res = await fetch(`${other.url}${path}`, {
+        method: 'POST',
+        headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
+        body: ndjson(rows),
       });
-      expect(partial.meta.freshness.stale_hours_in_range).toBe(240 - 48);
-      expect(partial.data.map((b) => b.key)).toEqual(['2026-02-09', '2026-02-10']);
-      expect(await dirtyHoursGauge(other, t.tenant_id)).toBeUndefined(); // no background refresh
-      // exact answers count every order: rebuilding the other 192 hours would take far longer than
-      // reading the range's 6,000 orders from the order journal, so it reads them, rebuilding nothing
-      const exact = await read('exact');
-      expect(exact.meta.method).toMatch(
-        /^exact: one walk of the orders .* blocks of them from the order journal/,
+      expect(res.status).toBe(200);
+    };
+    await post(
+      Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
+      '/api/v1/ingest/products/',
+    );
+    beforeLoad(other, t.tenant_id);
+    const spread = makeSalesOrders(12000, 'OR', 11);
+    await post(spread, '/api/v1/ingest/orders/');
+    const read = async (precision: string) => {
+      const res = await fetch(
+        `${other.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: 'day', precision, ...range })}`,
+        { headers: auth(t.api_key) },
       );
-      expect(exact.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
-      expect(exact.meta.freshness.stale_hours_in_range).toBe(240 - 48);
-      expect(exact.meta.freshness.policy).toMatch(/^read from the order journal/);
-      const tenDays = expectedBuckets(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
-      expect(sortByKey(exact.data)).toEqual(tenDays);
-      expect(await sample(other, 'metrics_stale_scans_total{group_by="day"}')).toBe(1);
-      // each approx read rebuilds a slice: four more and the pre-aggregates are whole again
-      for (const left of [144, 96, 48, 0])
-        expect((await read('approx')).meta.freshness.stale_hours_in_range).toBe(left);
+      return (await res.json()) as { data: Bucket[]; meta: Record<string, any> };
+    };
+    const tenDays = expectedBuckets(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+    return { other, t, post, read, spread, tenDays };
+  }
+
+  it('on read only: right after a bulk load both precisions read the order journal, each read sets a slice of the rebuild going after it, a small write is folded in as deltas', async () => {
+    const { other, t, post, read, spread, tenDays } = await onReadAfterBulkLoad();
+    try {
+      // rebuilding 240 hours would take far longer than reading the range's 12,000 orders from the order
+      // journal: either precision reads them, exactly and completely, rebuilding nothing before it answers
+      for (const precision of ['approx', 'exact']) {
+        const answer = await read(precision);
+        expect(answer.meta.method).toMatch(
+          /^exact: one walk of the orders .* blocks of them from the order journal/,
+        );
+        expect(answer.meta.freshness).toMatchObject({
+          complete: true,
+          rebuilt_hours: 0,
+          rebuild_queued: true,
+        });
+        expect(answer.meta.freshness.policy).toMatch(/^read from the order journal/);
+        expect(answer.meta.freshness.stale_hours_in_range).toBeGreaterThan(0);
+        expect(sortByKey(answer.data)).toEqual(tenDays);
+        if (precision === 'approx') expect(answer.meta.error_bounds.percentiles.rank_error).toBe(0);
+      }
+      expect(await sample(other, 'metrics_stale_scans_total{group_by="day"}')).toBe(2);
+      // each such read sets one slice of the rebuild (two days) going on the upkeep thread after it answers:
+      // reads keep it moving until the pre-aggregates are whole again
+      const left: number[] = [];
+      for (let i = 0; i < 40 && left.at(-1) !== 0; i++) {
+        left.push((await read('approx')).meta.freshness.stale_hours_in_range);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(left.at(-1), JSON.stringify(left)).toBe(0);
+      expect([...left].sort((x, y) => y - x)).toEqual(left); // never more than before
+      // the upkeep's slices ran (their gauge; the last few hours, under 5,000 orders, reads rebuild themselves)
+      expect(await dirtyHoursGauge(other, t.tenant_id)).toBeDefined();
       const fromRollups = await read('exact');
       expect(fromRollups.meta.method).toMatch(/^exact: rollup_daily/);
       expect(fromRollups.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 0 });
+      expect(fromRollups.meta.freshness.rebuild_queued).toBeUndefined();
       expect(sortByKey(fromRollups.data)).toEqual(tenDays);
       // a few orders over every day: merged into the rows they touch, nothing rebuilt
       const more = makeSalesOrders(200, 'OR2', 12);
@@ -399,6 +415,42 @@ describe('freshness', () => {
       expect(sortByKey(folded.data)).toEqual(
         expectedBuckets([...spread, ...more], 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
       );
+    } finally {
+      await other.stop();
+      removeDir(other.dataDir);
+    }
+  });
+  it('on read only, a shard from before the order journal: approx rebuilds a slice and says what it left out, exact reads the orders from the tables', async () => {
+    // the journal as migration 020 leaves a shard that had orders: starting past them (here: every order)
+    const { other, t, read, tenDays } = await onReadAfterBulkLoad((s, tenantId) => {
+      const db = new Database(shardPath(s.dataDir, tenantId));
+      db.prepare('UPDATE order_journal_start SET from_pk = 1000000').run();
+      db.close();
+    });
+    try {
+      // a budget of 0 rebuilds one slice (two days, newest first), then answers
+      const partial = await read('approx');
+      expect(partial.meta.freshness).toMatchObject({
+        folded_in_orders: 12000,
+        complete: false,
+        rebuilt_hours: 48,
+      });
+      expect(partial.meta.freshness.stale_hours_in_range).toBe(240 - 48);
+      expect(partial.data.map((b) => b.key)).toEqual(['2026-02-09', '2026-02-10']);
+      // exact counts every order: past its slice, rebuilding the other 144 hours would take far longer
+      // than reading the range's 12,000 orders, so it reads them from the tables
+      const exact = await read('exact');
+      expect(exact.meta.method).toMatch(/^exact: (ordered scan|one walk) of (the )?orders/);
+      expect(exact.meta.method).not.toContain('journal');
+      expect(exact.meta.freshness).toMatchObject({ complete: true, rebuilt_hours: 48 });
+      expect(exact.meta.freshness.stale_hours_in_range).toBe(240 - 96);
+      expect(exact.meta.freshness.policy).toMatch(/^read from the orders themselves/);
+      expect(exact.meta.freshness.rebuild_queued).toBeUndefined();
+      expect(sortByKey(exact.data)).toEqual(tenDays);
+      expect(await dirtyHoursGauge(other, t.tenant_id)).toBeUndefined(); // nothing on the upkeep thread
+      // each later read rebuilds a slice: three more and the pre-aggregates are whole again
+      for (const left of [96, 48, 0])
+        expect((await read('approx')).meta.freshness.stale_hours_in_range).toBe(left);
     } finally {
       await other.stop();
       removeDir(other.dataDir);

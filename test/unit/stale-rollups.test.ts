@@ -30,6 +30,17 @@ describe('an exact read over stale pre-aggregates', () => {
     expect(scanInsteadOfRebuild({ ...s, remainingHours: 50, fromJournal: true })).toBe(false);
   });
 
+  it('finishes a small rebuild whatever a scan costs: it is kept for every later read', () => {
+    const small = { rebuiltHours: 0, rebuiltOrders: 0, rangeHours: 240, groupBy: 'day' as const };
+    // a small tenant's whole load: 240 hours, 4,800 orders (a scan of them from the journal: ~100)
+    expect(
+      scanInsteadOfRebuild({ ...small, remainingHours: 240, ordersInRange: 4800, fromJournal: true }),
+    ).toBe(false);
+    expect(
+      scanInsteadOfRebuild({ ...small, remainingHours: 240, ordersInRange: 6000, fromJournal: true }),
+    ).toBe(true);
+  });
+
   it('without a slice to measure, takes the range’s own density of orders per hour', () => {
     const none = { rebuiltHours: 0, rebuiltOrders: 0, rangeHours: 8760, groupBy: 'day' as const };
     expect(scanInsteadOfRebuild({ ...none, remainingHours: 8760, ordersInRange: 1_000_000 })).toBe(true);
