@@ -185,8 +185,12 @@ export function isoWeek(ms: number): string {
 /** Nearest-rank percentile of ascending values: the smallest value with at least p% at or below it. */
 export function nearestRank(sorted: ArrayLike<number>, p: number): number | null {
   if (sorted.length === 0) return null;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
+  return sorted[nearestRankIndex(sorted.length, p)]!;
+}
+
+/** Where the nearest-rank `p`th percentile of `n` sorted values lies (0-based; n > 0). */
+export function nearestRankIndex(n: number, p: number): number {
+  return Math.max(1, Math.ceil((p / 100) * n)) - 1;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** A sales answer's buckets: the contract's fields from a group's sums, distinct customers and order values. */
 import { avg, type Bucket, nearestRank } from '../domain/sales.js';
 import type { SalesAggregate } from '../sketches/sales-aggregate.js';
+import { placeNearestRanks } from './order-statistics.js';
 
 /** Buckets, how many rows were read for them, and which path read them. */
 export type SalesAnswer = { data: Bucket[]; rows: number; method: string };
@@ -26,6 +27,23 @@ export function sortedBucket(
   return bucket(key, sums, uniqueCustomers, (p) => nearestRank(sortedValues, p));
 }
 
+/** The order-value percentiles a bucket reports. */
+export const BUCKET_PERCENTILES = [50, 95, 99] as const;
+
+/**
+ * An exact bucket from its sums, its distinct customers and its order values in any order: only the
+ * percentiles' ranks are put in place (a selection, `values` reordered), not the whole run sorted.
+ */
+export function rankedBucket(
+  key: Bucket['key'],
+  sums: GroupSums,
+  uniqueCustomers: number,
+  values: Float64Array,
+): Bucket {
+  placeNearestRanks(values, BUCKET_PERCENTILES);
+  return sortedBucket(key, sums, uniqueCustomers, values); // nearestRank reads only those ranks
+}
+
 /** A bucket's fields in the contract's order, from its sums, its distinct customers and a percentile. */
 function bucket(
   key: Bucket['key'],
@@ -40,8 +58,8 @@ function bucket(
     revenue_cents: b.revenue,
     unique_customers: uniqueCustomers,
     avg_order_value_cents: avg(b.orderValue, b.orders),
-    p50_order_value_cents: percentile(50),
-    p95_order_value_cents: percentile(95),
-    p99_order_value_cents: percentile(99),
+    p50_order_value_cents: percentile(BUCKET_PERCENTILES[0]),
+    p95_order_value_cents: percentile(BUCKET_PERCENTILES[1]),
+    p99_order_value_cents: percentile(BUCKET_PERCENTILES[2]),
   };
 }
