@@ -17,8 +17,8 @@ import { type GroupBy, isTimeGroup } from '../domain/sales.js';
 /**
  * A scan's cost per order of the range, as a share of a rebuild's per order (rounded up from measurements).
  * From the order journal (every order in columnar blocks, src/storage/order-journal.ts) a year of 1M
- * orders by day takes 0.17–0.24 s and by category ~0.6 s in process (the `small` preset's tenant,
- * 2026-12-01), about 0.2 and 0.6 µs per order: a hundredth and a fortieth of a rebuild's.
+ * orders by day takes 0.09–0.24 s and by category 0.5–0.6 s in process (the `small` preset's tenant,
+ * 2026-12-01), at most about 0.2 and 0.6 µs per order: a hundredth and a fortieth of a rebuild's.
  */
 export function scanCostPerRebuiltOrder(groupBy: GroupBy, fromJournal = false): number {
   if (fromJournal) return isTimeGroup(groupBy) ? 0.01 : 0.025;
