@@ -121,7 +121,8 @@ function fromCaughtUpRollups(
       return {
         result: scanned,
         freshness: {
-          ...freshnessAfter(caughtUp),
+          // the scan read every order committed before it: none left unfolded for this answer
+          ...freshnessAfter({ ...caughtUp, unfolded_orders: 0, oldest_unfolded_ms: null }),
           policy: fromJournal
             ? `read from the order journal (every order, in columnar blocks): ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (a slice of their rebuild follows each such read on the upkeep thread)`
             : `read from the orders themselves: ${caughtUp.remaining} hours of the range were still to be rebuilt after a bulk load (later reads go on rebuilding them, a slice each)`,
