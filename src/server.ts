@@ -13,6 +13,7 @@ import { StreamGate } from './http/stream-gate.js';
 import { ShardWriteQueue } from './ingest/write-queue.js';
 import { WalCheckpointer } from './jobs/checkpointer.js';
 import { ExportJobs } from './jobs/export-jobs.js';
+import { startJournalBackfill } from './jobs/journal-backfill.js';
 import { startPgRollupRefresher } from './jobs/pg-rollup-refresher.js';
 import { RollupRefresher } from './jobs/rollup-refresher.js';
 import { UploadJobs } from './jobs/upload-jobs.js';
@@ -250,6 +251,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   // pre-aggregates left stale by writes before this start (an offline load, a crash) are caught up too
   if (rollups) for (const id of tenantIds()) rollups.written(id);
+  // shards from before the order journal get their older orders taken into it, in the background
+  const stopJournalBackfill = onSqlite ? startJournalBackfill({ pool, log, tenantIds }) : null;
   const malloc = loadMallocTrim();
   if ('stats' in malloc) metrics.watchMalloc(malloc.stats);
   // memory freed by a finished load goes back to the system once the threads are quiet
@@ -281,6 +284,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     clearTimeout(timer);
     clearTimeout(grace);
     rollups?.stop();
+    stopJournalBackfill?.();
     stopPgRollups?.();
     stopTrimming?.();
     await exports.stop(config.server.shutdownTimeoutMs);

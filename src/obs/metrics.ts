@@ -194,8 +194,13 @@ export class Metrics {
   });
   readonly metricsStaleScans = new client.Counter({
     name: 'metrics_stale_scans_total',
-    help: 'Exact sales answers read from the orders because their pre-aggregates were still being rebuilt after a bulk load, by grouping',
+    help: 'Sales answers read from the order journal (or, on shards it does not cover, the orders) because their pre-aggregates were still to be rebuilt after a bulk load, by grouping',
     labelNames: ['group_by'] as const,
+    registers: [this.registry],
+  });
+  readonly journalBackfilledOrders = new client.Counter({
+    name: 'order_journal_backfill_orders_total',
+    help: "Order ids below the order journal's start taken into it (shards that had orders before migration 020)",
     registers: [this.registry],
   });
   readonly rollupFoldedOrders = new client.Counter({
@@ -341,6 +346,9 @@ export class Metrics {
           break;
         case 'metrics_stale_scans_total':
           this.metricsStaleScans.inc({ group_by: o.labels.group_by ?? '?' }, o.value);
+          break;
+        case 'order_journal_backfill_orders_total':
+          this.journalBackfilledOrders.inc(o.value);
           break;
         case 'rollup_folded_orders_total':
           this.rollupFoldedOrders.inc({ mode: o.labels.mode ?? '?' }, o.value);

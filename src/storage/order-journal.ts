@@ -216,20 +216,19 @@ export function journalOlderOrders(db: Db, maxOrders = OLDER_BLOCK_ORDERS * 8): 
       const put = db.prepare(
         'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
       );
-      let w = new JournalBlockWriter();
+      // the blocks are stored once the read is done: a connection cannot write while it iterates
+      const blocks = [new JournalBlockWriter()];
       let lastPk = -1;
       for (const [pk, customer, total, status, created, product, quantity, price] of rows) {
+        let w = blocks[blocks.length - 1]!;
         if (pk !== lastPk) {
-          if (w.orders === OLDER_BLOCK_ORDERS) {
-            store(put, w);
-            w = new JournalBlockWriter();
-          }
+          if (w.orders === OLDER_BLOCK_ORDERS) blocks.push((w = new JournalBlockWriter()));
           w.order(pk, customer, total, status, created);
           lastPk = pk;
         }
         if (product !== null) w.line(product, quantity, price);
       }
-      if (w.orders > 0) store(put, w);
+      for (const w of blocks) if (w.orders > 0) store(put, w);
       db.prepare('UPDATE order_journal_start SET from_pk = ? WHERE id = 1').run(low);
       return from - low;
     })

@@ -12,7 +12,15 @@ import {
   sortByKey,
   approxWithinBounds as withinBounds,
 } from '../helpers/sales.js';
-import { auth, eventually, queryString, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import {
+  auth,
+  eventually,
+  ingestRows,
+  queryString,
+  removeDir,
+  startServer,
+  type TestServer,
+} from '../helpers/server.js';
 import { tenantTool } from '../helpers/tenant.js';
 
 let server: TestServer;
@@ -340,14 +348,7 @@ describe('freshness', () => {
       args: ['--rollup-refresh', 'on-read', '--metrics-refresh-budget-ms', '0'],
     });
     const t = await other.createTenant('on-read');
-    const post = async (rows: unknown[], path: string) => {
-      const res = await fetch(`${other.url}${path}`, {
-        method: 'POST',
-        headers: auth(t.api_key, { 'content-type': 'application/x-ndjson' }),
-        body: ndjson(rows),
-      });
-      expect(res.status).toBe(200);
-    };
+    const post = (rows: unknown[], path: string) => ingestRows(other, t.api_key, rows, path);
     await post(
       Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
       '/api/v1/ingest/products/',
@@ -601,6 +602,48 @@ describe('the order journal', () => {
     const again = await metrics(partial);
     expect(again.body.meta.method).toContain('order_journal blocks');
     expect(again.body.data).toEqual(journalled.body.data);
+  });
+});
+
+describe('a shard from before the order journal', () => {
+  it('a server starting on it takes its orders into the journal in the background', async () => {
+    const first = await startServer();
+    let second: TestServer | null = null;
+    try {
+      const t = await first.createTenant('older');
+      await ingestRows(
+        first,
+        t.api_key,
+        Array.from({ length: 12 }, (_, i) => product(i + 1, { category: CATEGORY(i + 1) })),
+        '/api/v1/ingest/products/',
+      );
+      await ingestRows(first, t.api_key, makeSalesOrders(3000, 'OLD', 21));
+      await first.stop();
+      // the shard as migration 020 leaves one that had orders: an empty journal starting past them
+      const path = shardPath(first.dataDir, t.tenant_id);
+      const db = new Database(path);
+      db.exec('DELETE FROM order_journal');
+      db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+      db.close();
+      second = await startServer({ dataDir: first.dataDir });
+      const s = second;
+      await eventually(
+        () => s.logs().some((l) => l.msg === 'order journal: the orders from before it taken in'),
+        10_000,
+        'the backfill',
+      );
+      expect(await sample(s, 'order_journal_backfill_orders_total')).toBe(3000);
+      const check = new Database(path, { readonly: true });
+      try {
+        expect(check.prepare('SELECT from_pk FROM order_journal_start').pluck().get()).toBe(1);
+        expect(check.prepare('SELECT sum(orders) FROM order_journal').pluck().get()).toBe(3000);
+      } finally {
+        check.close();
+      }
+    } finally {
+      await second?.stop();
+      removeDir(first.dataDir);
+    }
   });
 });
 

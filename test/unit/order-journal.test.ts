@@ -103,6 +103,20 @@ describe('the order journal', () => {
   });
 });
 
+describe('a large shard from before the journal', () => {
+  const { db, write } = testShard('order-journal-large');
+  write(makeOrders(9000, 'L'));
+  db.exec('DELETE FROM order_journal');
+  db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+
+  it('takes a chunk larger than one block in (blocks are stored once the read of the chunk is done)', () => {
+    expect(journalOlderOrders(db, 9000)).toBe(9000);
+    expect(journalFrom(db)).toBe(1);
+    expect(db.prepare('SELECT count(*) FROM order_journal').pluck().get()).toBe(2); // 8,192 + 808
+    expect(journalOrders(db)).toEqual(tableOrders(db));
+  });
+});
+
 describe('a shard from before the journal', () => {
   const { db, write } = testShard('order-journal-older');
   write(makeOrders(2000, 'O'));

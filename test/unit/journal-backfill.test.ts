@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { startJournalBackfill } from '../../src/jobs/journal-backfill.js';
+import { createLogger } from '../../src/obs/logger.js';
+import type { WorkerPool } from '../../src/pool/pool.js';
+import { journalFrom, journalOlderOrders } from '../../src/storage/order-journal.js';
+import { makeOrders } from '../helpers/data.js';
+import { eventually } from '../helpers/server.js';
+import { testShard } from '../helpers/shard.js';
+
+/** Two tenants' shards: tenant 1 from before the journal (5,000 orders), tenant 2 journalled from the start. */
+const older = testShard('journal-backfill-older');
+older.write(makeOrders(5000, 'B'));
+older.db.exec('DELETE FROM order_journal');
+older.db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+const newer = testShard('journal-backfill-newer');
+newer.write(makeOrders(100, 'N'));
+const shards = new Map([
+  [1, older.db],
+  [2, newer.db],
+]);
+
+/** A pool whose upkeep thread runs the task on the test shards at once, recording each call. */
+function fakePool() {
+  const calls: { tenantId: number; maxOrders: number }[] = [];
+  const pool = {
+    background: (_name: string, input: { tenantId: number; maxOrders: number }) => {
+      calls.push({ tenantId: input.tenantId, maxOrders: input.maxOrders });
+      const db = shards.get(input.tenantId)!;
+      const moved = journalOlderOrders(db, input.maxOrders);
+      return Promise.resolve({ moved, done: journalFrom(db) <= 1 });
+    },
+  } as unknown as Pick<WorkerPool, 'background'>;
+  return { pool, calls };
+}
+
+describe('taking the orders from before the journal in, at start', () => {
+  it('takes a shard in a chunk at a time until its journal holds every order; a whole journal costs one call', async () => {
+    const { pool, calls } = fakePool();
+    const stop = startJournalBackfill({
+      pool,
+      log: createLogger('silent'),
+      tenantIds: () => [1, 2],
+      chunkOrders: 1000,
+    });
+    await eventually(() => calls.some((c) => c.tenantId === 2), 10_000, 'the second tenant');
+    stop();
+    expect(calls.filter((c) => c.tenantId === 1)).toHaveLength(5);
+    expect(calls.filter((c) => c.tenantId === 2)).toHaveLength(1);
+    expect(journalFrom(older.db)).toBe(1);
+    const journalled = older.db.prepare('SELECT sum(orders) FROM order_journal').pluck().get();
+    expect(journalled).toBe(5000);
+  });
+
+  it('stops between chunks when told', async () => {
+    older.db.exec('DELETE FROM order_journal');
+    older.db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+    const { pool, calls } = fakePool();
+    const stop = startJournalBackfill({
+      pool,
+      log: createLogger('silent'),
+      tenantIds: () => [1],
+      chunkOrders: 1000,
+    });
+    await eventually(() => calls.length >= 1, 10_000, 'a first chunk');
+    stop();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the rest between chunks
+    expect(calls.length).toBeLessThan(5);
+    expect(journalFrom(older.db)).toBeGreaterThan(1);
+  });
+});
