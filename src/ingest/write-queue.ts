@@ -64,6 +64,11 @@ export class ShardWriteQueue {
     return queued;
   }
 
+  /** Whether the shard has rows being written or waiting for its writer (a load under way). */
+  writing(tenantId: number): boolean {
+    return this.shards.has(tenantId);
+  }
+
   /** Parts waiting for a writer, over every shard (the pool_write_queue_length gauge). */
   get waiting(): number {
     let n = 0;

@@ -38,11 +38,14 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
    * A read that answered from the order journal past stale pre-aggregates (a bulk load just landed) sets
    * one slice of their rebuild going on the upkeep thread, after its answer, one at a time per tenant: the
    * read does not wait for it, and reads keep the rebuild moving as on-read reads did by rebuilding a slice
-   * themselves. With `--rollup-refresh background` the refresher rebuilds them anyway.
+   * themselves. Not while the shard's rows are being written (the load is still coming: its next
+   * transaction would make the rebuilt hours stale again, and the slice would take its CPU). With
+   * `--rollup-refresh background` the refresher rebuilds them anyway.
    */
   const rebuilding = new Set<number>();
   const rebuildAfterRead = (tenantId: number) => {
     if (deps.config.sales.rollupRefresh === 'background' || rebuilding.has(tenantId)) return;
+    if (deps.writes.writing(tenantId)) return;
     rebuilding.add(tenantId);
     deps.pool
       .background('refreshRollups', {

@@ -222,7 +222,10 @@ export function journalOlderOrders(db: Db, maxOrders = OLDER_BLOCK_ORDERS * 8): 
       for (const [pk, customer, total, status, created, product, quantity, price] of rows) {
         let w = blocks[blocks.length - 1]!;
         if (pk !== lastPk) {
-          if (w.orders === OLDER_BLOCK_ORDERS) blocks.push((w = new JournalBlockWriter()));
+          if (w.orders === OLDER_BLOCK_ORDERS) {
+            w = new JournalBlockWriter();
+            blocks.push(w);
+          }
           w.order(pk, customer, total, status, created);
           lastPk = pk;
         }

@@ -21,6 +21,7 @@ import {
   startServer,
   type TestServer,
 } from '../helpers/server.js';
+import { forgetJournal } from '../helpers/shard.js';
 import { tenantTool } from '../helpers/tenant.js';
 
 let server: TestServer;
@@ -584,10 +585,8 @@ describe('the order journal', () => {
     };
     const journalled = await metrics(partial);
     expect(journalled.body.meta.method).toContain('order_journal blocks');
-    // the shard as migration 020 leaves one that had orders: an empty journal starting past them
     const db = new Database(shardPath(server.dataDir, tenant.tenant_id));
-    db.exec('DELETE FROM order_journal');
-    db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+    forgetJournal(db);
     db.close();
     const fromTables = await metrics(partial);
     expect(fromTables.body.meta.method).not.toContain('order_journal');
@@ -619,11 +618,9 @@ describe('a shard from before the order journal', () => {
       );
       await ingestRows(first, t.api_key, makeSalesOrders(3000, 'OLD', 21));
       await first.stop();
-      // the shard as migration 020 leaves one that had orders: an empty journal starting past them
       const path = shardPath(first.dataDir, t.tenant_id);
       const db = new Database(path);
-      db.exec('DELETE FROM order_journal');
-      db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+      forgetJournal(db);
       db.close();
       second = await startServer({ dataDir: first.dataDir });
       const s = second;

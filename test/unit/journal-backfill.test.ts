@@ -5,13 +5,12 @@ import type { WorkerPool } from '../../src/pool/pool.js';
 import { journalFrom, journalOlderOrders } from '../../src/storage/order-journal.js';
 import { makeOrders } from '../helpers/data.js';
 import { eventually } from '../helpers/server.js';
-import { testShard } from '../helpers/shard.js';
+import { forgetJournal, testShard } from '../helpers/shard.js';
 
 /** Two tenants' shards: tenant 1 from before the journal (5,000 orders), tenant 2 journalled from the start. */
 const older = testShard('journal-backfill-older');
 older.write(makeOrders(5000, 'B'));
-older.db.exec('DELETE FROM order_journal');
-older.db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+forgetJournal(older.db);
 const newer = testShard('journal-backfill-newer');
 newer.write(makeOrders(100, 'N'));
 const shards = new Map([
@@ -52,8 +51,7 @@ describe('taking the orders from before the journal in, at start', () => {
   });
 
   it('stops between chunks when told', async () => {
-    older.db.exec('DELETE FROM order_journal');
-    older.db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+    forgetJournal(older.db);
     const { pool, calls } = fakePool();
     const stop = startJournalBackfill({
       pool,

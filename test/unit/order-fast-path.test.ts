@@ -4,17 +4,7 @@ import { fastValidOrder } from '../../src/domain/order-fast-path.js';
 import { OrderSchema, type ValidOrder } from '../../src/domain/order-schema.js';
 import { toOrderRecord } from '../../src/storage/order-record.js';
 import { order } from '../helpers/data.js';
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../helpers/random.js';
 
 type Order = Record<string, unknown> & { items: Record<string, unknown>[] };
 

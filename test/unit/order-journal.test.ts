@@ -7,7 +7,7 @@ import {
   journalOlderOrders,
 } from '../../src/storage/order-journal.js';
 import { makeOrders } from '../helpers/data.js';
-import { testShard } from '../helpers/shard.js';
+import { forgetJournal, testShard } from '../helpers/shard.js';
 
 type Row = [number, number, number, string, number, number[]]; // pk, customer, total, status, created, lines
 
@@ -106,8 +106,7 @@ describe('the order journal', () => {
 describe('a large shard from before the journal', () => {
   const { db, write } = testShard('order-journal-large');
   write(makeOrders(9000, 'L'));
-  db.exec('DELETE FROM order_journal');
-  db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+  forgetJournal(db);
 
   it('takes a chunk larger than one block in (blocks are stored once the read of the chunk is done)', () => {
     expect(journalOlderOrders(db, 9000)).toBe(9000);
@@ -121,8 +120,7 @@ describe('a shard from before the journal', () => {
   const { db, write } = testShard('order-journal-older');
   write(makeOrders(2000, 'O'));
   // what migration 020 leaves on a shard that had orders: an empty journal starting past them
-  db.exec('DELETE FROM order_journal');
-  db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
+  forgetJournal(db);
 
   it('journals new orders only, then takes the older ones in, downwards, a chunk at a time', () => {
     write(makeOrders(300, 'N'));

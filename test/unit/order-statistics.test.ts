@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nearestRank } from '../../src/domain/sales.js';
 import { DistinctIds, MARKED_IDS_MAX, placeNearestRanks } from '../../src/sales/order-statistics.js';
-
-/** A seeded generator (mulberry32): the same runs every time. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../helpers/random.js';
 
 describe('percentiles by selection', () => {
   it('puts each nearest rank where a full sort would, for any size, ties, sorted and reversed runs', () => {

@@ -5,7 +5,7 @@ import { exactFromOrders } from '../../src/sales/exact-scan.js';
 import { mergeProductParts, productsByScan, scanProductPart } from '../../src/sales/product-scan.js';
 import { ALL_TIME, BLOCK_PARTS_MAX, RollupBuilder } from '../../src/storage/rollups.js';
 import { makeOrders } from '../helpers/data.js';
-import { testShard } from '../helpers/shard.js';
+import { forgetJournal, testShard } from '../helpers/shard.js';
 
 /**
  * Two shards: one whose order journal holds every order (a shard created since migration 020), one from
@@ -32,10 +32,7 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
       total_cents: 2600,
     });
     write(orders);
-    if (!journalled) {
-      db.exec('DELETE FROM order_journal');
-      db.prepare('UPDATE order_journal_start SET from_pk = (SELECT max(order_pk) + 1 FROM orders)').run();
-    }
+    if (!journalled) forgetJournal(db);
     const builder = new RollupBuilder(db);
 
     /**
