@@ -80,6 +80,23 @@ describe('ShardWriteQueue (group commit)', () => {
     expect(queue.waiting).toBe(0);
   });
 
+  it('says whether a shard has rows being written or waiting (a load under way), until its last write ends', async () => {
+    const { pool, tasks } = fakePool(allInserted);
+    const queue = new ShardWriteQueue(pool, { commitRows: 1000 });
+    expect(queue.writing(1)).toBe(false);
+    const first = queue.write(1, part('a', 10));
+    const second = queue.write(1, part('b', 10)); // waits for the writer
+    expect([queue.writing(1), queue.writing(2)]).toEqual([true, false]);
+    tasks[0]!.release();
+    await first;
+    await flush();
+    expect(queue.writing(1)).toBe(true); // the second part is being written
+    tasks[1]!.release();
+    await second;
+    await flush();
+    expect(queue.writing(1)).toBe(false);
+  });
+
   it('stops gathering at commitRows, but always sends at least one part', async () => {
     const { pool, tasks } = fakePool(allInserted);
     const queue = new ShardWriteQueue(pool, { commitRows: 25 });
