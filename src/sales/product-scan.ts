@@ -9,7 +9,7 @@ import { type Bucket, DAY, type SalesRequest } from '../domain/sales.js';
 import { mergeSortedInto, mergeSortedRuns } from '../sketches/sorted-runs.js';
 import { decodeLineBlock, type LineBlock, statusCodes } from '../storage/line-blocks.js';
 import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
-import { journalBlocks, journalFrom } from '../storage/order-journal.js';
+import { journalBlocks, journalStartFor } from '../storage/order-journal.js';
 import { lineBlocksOfDaySql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
@@ -304,7 +304,7 @@ export function scanProductPart(
     };
     const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
     // the orders outside the blocks from the journal where it holds them (source=orders: from the tables)
-    const journalStart = r.source === 'orders' ? Number.MAX_SAFE_INTEGER : journalFrom(db);
+    const journalStart = journalStartFor(db, r.source);
     const journalled = journalSelection(r, plan.outside, folded, ours);
     let journalBlocksRead = 0;
     const newest = newestOrderPk(db);

@@ -7,12 +7,14 @@
  * 4.1 s through the index. Every bucket is open at once, so what they hold is kept in typed arrays (16 bytes
  * per order, grouped by bucket with a counting sort at the end; each bucket's distinct customers counted
  * with marks and its percentiles selected, src/sales/order-statistics.ts), not sets: the walk is used up to
- * TIME_WALK_MAX_ORDERS.
+ * TIME_WALK_MAX_ORDERS. The orders the order journal holds (src/storage/order-journal.ts: every order of a
+ * shard created since migration 020) are read from its columnar blocks instead, in the same snapshot: no
+ * row handed to JavaScript, a year of 1M orders in ~0.1 s instead of 1.55 s.
  */
 import { type Bucket, DAY, HOUR, type SalesRequest, type TimeGroup, timeBucket } from '../domain/sales.js';
 import { statusCodes } from '../storage/line-blocks.js';
 import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
-import { journalBlocks, journalFrom, journalHoldsEveryOrder } from '../storage/order-journal.js';
+import { journalBlocks, journalHoldsEveryOrder, journalStartFor } from '../storage/order-journal.js';
 import { exactTimeScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { rankedBucket, type SalesAnswer } from './buckets.js';
@@ -96,8 +98,7 @@ export function exactTimeByWalk(db: Db, r: SalesRequest & { groupBy: TimeGroup }
   // one snapshot: the orders below the journal's start from the tables, the rest from the journal
   let journalBlocksRead = 0;
   db.transaction(() => {
-    // source=orders reads the tables alone: the independent check of what the journal holds
-    const from = r.source === 'orders' ? Number.MAX_SAFE_INTEGER : journalFrom(db);
+    const from = journalStartFor(db, r.source);
     const walk = db.prepare(exactTimeScanSql(r.statuses.length, 'storage-order')).raw();
     for (const [createdAt, customerPk, total, lineUnits] of walk.iterate(
       from,

@@ -13,6 +13,7 @@
  * until `journalOlderOrders` takes them in, a chunk at a time, downwards.
  */
 import type { Statement } from 'better-sqlite3';
+import type { SalesRequest } from '../domain/sales.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import { decodeLineBlock, type LineBlock, LineBlockWriter, statusCode } from './line-blocks.js';
 import type { Db } from './sqlite.js';
@@ -30,7 +31,7 @@ export interface JournalBlock extends LineBlock {
 
 /** Collects orders and their lines, then encodes them as one journal block. */
 export class JournalBlockWriter {
-  private readonly lines = new LineBlockWriter();
+  private readonly lineWriter = new LineBlockWriter();
   private readonly created: number[] = [];
   private firstPk = Number.POSITIVE_INFINITY;
   private lastPk = Number.NEGATIVE_INFINITY;
@@ -41,19 +42,19 @@ export class JournalBlockWriter {
 
   /** An order; its lines follow with `line`. */
   order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
-    this.lines.startOrder(pk, customerPk, totalCents, statusCode(status));
+    this.lineWriter.startOrder(pk, customerPk, totalCents, statusCode(status));
     this.created.push(createdAt);
     if (pk < this.firstPk) this.firstPk = pk;
     if (pk > this.lastPk) this.lastPk = pk;
   }
 
   line(productId: number, quantity: number, unitPriceCents: number): void {
-    this.lines.addLine(productId, quantity, unitPriceCents);
+    this.lineWriter.addLine(productId, quantity, unitPriceCents);
   }
 
   /** Every order of a decoded block (growing the newest block). */
   addBlock(b: JournalBlock): void {
-    this.lines.addBlock(b);
+    this.lineWriter.addBlock(b);
     for (let o = 0; o < b.orders; o++) {
       this.created.push(b.createdAt[o]!);
       const pk = b.orderPk[o]!;
@@ -62,8 +63,8 @@ export class JournalBlockWriter {
     }
   }
 
-  get lineCount(): number {
-    return this.lines.lines;
+  get lines(): number {
+    return this.lineWriter.lines;
   }
 
   /**
@@ -86,9 +87,9 @@ export class JournalBlockWriter {
       firstPk: this.firstPk,
       lastPk: this.lastPk,
       orders: n,
-      lines: this.lines.lines,
+      lines: this.lineWriter.lines,
       created: new Uint8Array(created.buffer, created.byteOffset, created.byteLength),
-      block: this.lines.encode(scratch?.block),
+      block: this.lineWriter.encode(scratch?.block),
     };
   }
 }
@@ -123,6 +124,14 @@ export function decodeJournalBlock(created: Uint8Array, block: Uint8Array): Jour
 export function journalFrom(db: Db): number {
   const from = db.prepare('SELECT from_pk FROM order_journal_start WHERE id = 1').pluck().get();
   return typeof from === 'number' ? from : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * Where a read's orders start coming from the journal: its start, or nowhere for `source=orders` (the
+ * tables alone: the independent check of what the journal holds).
+ */
+export function journalStartFor(db: Db, source: SalesRequest['source']): number {
+  return source === 'orders' ? Number.MAX_SAFE_INTEGER : journalFrom(db);
 }
 
 /** Whether the journal holds every order of the shard (a shard created since migration 020, or taken in). */
@@ -182,7 +191,7 @@ export class OrderJournal {
         out.addBlock(decodeJournalBlock(e.created, e.block));
       }
     }
-    store(this.put, out, this.scratch.fit(out.orders, out.lineCount));
+    store(this.put, out, this.scratch.fit(out.orders, out.lines));
   }
 }
 
