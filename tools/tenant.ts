@@ -7,12 +7,13 @@
  *   npm run tenant -- revoke --tenant 1 --key 2 --data ./data
  *   npm run tenant -- rebuild-rollups --tenant 1 --data ./data   (full rollup rebuild: every hour)
  *   npm run tenant -- journal-orders --tenant 1 --data ./data   (orders from before the order journal into it)
- *   npm run tenant -- check --tenant 1 [--quick] --data ./data   (PRAGMA integrity_check; exit 1 if damaged)
+ *   npm run tenant -- check --tenant 1 [--quick] --data ./data   (PRAGMA integrity_check and the order journal
+ *     against the tables; exit 1 if damaged)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
-import { journalFrom, journalOlderOrders } from '../src/storage/order-journal.js';
+import { checkJournal, journalFrom, journalOlderOrders } from '../src/storage/order-journal.js';
 import { ALL_TIME, RollupBuilder } from '../src/storage/rollups.js';
 import { checkShardFile } from '../src/storage/shard-check.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
@@ -58,6 +59,15 @@ function journalOrders(dataDir: string, tenantId: number) {
       journal_from_order_pk: journalFrom(db),
       seconds: Math.round(performance.now() - started) / 1000,
     };
+  } finally {
+    db.close();
+  }
+}
+
+function journalCheckOf(path: string) {
+  const db = openDatabase(path, { readonly: true });
+  try {
+    return checkJournal(db);
   } finally {
     db.close();
   }
@@ -130,12 +140,12 @@ try {
     case 'check': {
       const tenantId = intFlag('tenant');
       if (!catalog.tenant(tenantId)) fail(`no tenant ${tenantId}`, 1);
-      const result = checkShardFile(
-        shardPath(resolve(values.data!), tenantId),
-        values.quick ? 'quick' : 'full',
-      );
-      out({ tenant_id: tenantId, ...result });
-      if (!result.ok) process.exitCode = 1;
+      const path = shardPath(resolve(values.data!), tenantId);
+      const result = checkShardFile(path, values.quick ? 'quick' : 'full');
+      // the order journal against the tables (a file too damaged to open has no journal to count)
+      const journal = result.ok ? journalCheckOf(path) : null;
+      out({ tenant_id: tenantId, ...result, ...(journal ? { journal } : {}) });
+      if (!result.ok || (journal && !journal.ok)) process.exitCode = 1;
       break;
     }
     default:

@@ -598,6 +598,13 @@ describe('the order journal', () => {
     );
     expect(report.journal_was_from_order_pk).toBeGreaterThan(orders.length);
     expect(report.journal_from_order_pk).toBe(1);
+    const checked = tenantTool<{ ok: boolean; journal: { ok: boolean; orders: number } }>(server.dataDir, [
+      'check',
+      '--tenant',
+      String(tenant.tenant_id),
+      '--quick',
+    ]);
+    expect(checked).toMatchObject({ ok: true, journal: { ok: true, orders: orders.length } });
     const again = await metrics(partial);
     expect(again.body.meta.method).toContain('order_journal blocks');
     expect(again.body.data).toEqual(journalled.body.data);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ORDER_STATUSES } from '../../src/domain/vocabulary.js';
 import {
+  checkJournal,
   GROW_MAX_ORDERS,
   journalBlocks,
   journalFrom,
@@ -94,6 +95,24 @@ describe('the order journal', () => {
     ).toThrow('rolled back');
     expect(journalOrders(db)).toHaveLength(before);
     expect(count()).toBe(blocks);
+  });
+
+  it('is checked against the tables: a lost block shows', () => {
+    const check = checkJournal(db);
+    expect(check).toMatchObject({ ok: true, from_pk: 1 });
+    expect(check.journalled).toBe(check.orders);
+    const lost = db.prepare('SELECT first_pk, orders FROM order_journal ORDER BY first_pk LIMIT 1').get() as {
+      first_pk: number;
+      orders: number;
+    };
+    expect(() =>
+      db.transaction(() => {
+        db.prepare('DELETE FROM order_journal WHERE first_pk = ?').run(lost.first_pk);
+        expect(checkJournal(db)).toMatchObject({ ok: false, journalled: check.orders - lost.orders });
+        throw new Error('undone');
+      })(),
+    ).toThrow('undone');
+    expect(checkJournal(db).ok).toBe(true);
   });
 
   it('reads from a start: the block holding it and every later one', () => {
