@@ -147,6 +147,11 @@ async function runPolicy(policy: 'background' | 'on-read') {
         // order journal instead)
         most_hours_left_out: Math.max(0, ...reads.map((r) => (r.complete ? 0 : r.stale_hours_in_range))),
         complete_answers: reads.filter((r) => r.complete).length,
+        // hours of the year still to rebuild at the first and the last steady read: does the rebuild catch up
+        hours_to_rebuild_first_last: [
+          reads[0]?.stale_hours_in_range ?? null,
+          reads.at(-1)?.stale_hours_in_range ?? null,
+        ],
         most_hours_rebuilt_by_a_read: Math.max(0, ...reads.map((r) => r.rebuilt_hours)),
       },
     };
@@ -187,6 +192,9 @@ try {
   );
   row('steady ingest: most hours an answer left out', (p) => p.steady.most_hours_left_out);
   row('steady ingest: complete answers / reads', (p) => `${p.steady.complete_answers} / ${p.steady.reads}`);
+  row('steady ingest: hours still to rebuild, first / last read', (p) =>
+    p.steady.hours_to_rebuild_first_last.join(' / '),
+  );
   row('steady ingest: most hours one read rebuilt', (p) => p.steady.most_hours_rebuilt_by_a_read);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   writeResult(values.out!, result);
