@@ -22,31 +22,43 @@ export function startJournalBackfill(options: {
 }): () => void {
   let stopped = false;
   const chunkOrders = options.chunkOrders ?? JOURNAL_BACKFILL_CHUNK_ORDERS;
+  /** One tenant's older orders, chunk after chunk; false once stopped. */
+  const takeIn = async (tenantId: number): Promise<boolean> => {
+    const started = performance.now();
+    let moved = 0;
+    for (;;) {
+      if (stopped) return false;
+      const chunk = await options.pool.background('journalOlderOrders', {
+        requestId: 'journal-backfill',
+        tenantId,
+        maxOrders: chunkOrders,
+      });
+      moved += chunk.moved;
+      if (chunk.done || chunk.moved === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS).unref());
+    }
+    if (moved > 0)
+      options.log.info(
+        { tenant_id: tenantId, order_pks: moved, ms: Math.round(performance.now() - started) },
+        'order journal: the orders from before it taken in',
+      );
+    return true;
+  };
   const run = async () => {
     for (const tenantId of options.tenantIds()) {
-      const started = performance.now();
-      let moved = 0;
-      for (;;) {
+      try {
+        if (!(await takeIn(tenantId))) return;
+      } catch (error) {
         if (stopped) return;
-        const chunk = await options.pool.background('journalOlderOrders', {
-          requestId: 'journal-backfill',
-          tenantId,
-          maxOrders: chunkOrders,
-        });
-        moved += chunk.moved;
-        if (chunk.done || chunk.moved === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, PAUSE_MS).unref());
-      }
-      if (moved > 0)
-        options.log.info(
-          { tenant_id: tenantId, order_pks: moved, ms: Math.round(performance.now() - started) },
-          'order journal: the orders from before it taken in',
+        // one shard that fails (damaged, its disk full) does not keep the others' journals incomplete
+        options.log.error(
+          { err: error, tenant_id: tenantId },
+          'taking older orders into the order journal failed',
         );
+      }
     }
   };
-  run().catch((error: unknown) => {
-    if (!stopped) options.log.error({ err: error }, 'taking older orders into the order journal failed');
-  });
+  void run();
   return () => {
     stopped = true;
   };

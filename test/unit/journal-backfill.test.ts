@@ -50,6 +50,23 @@ describe('taking the orders from before the journal in, at start', () => {
     expect(journalled).toBe(5000);
   });
 
+  it('goes on with the next tenant when one fails, and logs which', async () => {
+    const { pool, calls } = fakePool();
+    const failing = {
+      background: (name: string, input: { tenantId: number; maxOrders: number }) =>
+        input.tenantId === 3
+          ? Promise.reject(new Error('SQLITE_CORRUPT: database disk image is malformed'))
+          : (pool.background as (n: string, i: typeof input) => Promise<unknown>)(name, input),
+    } as unknown as Pick<WorkerPool, 'background'>;
+    const logged: Record<string, unknown>[] = [];
+    const log = createLogger('silent');
+    log.error = ((obj: Record<string, unknown>) => logged.push(obj)) as typeof log.error;
+    const stop = startJournalBackfill({ pool: failing, log, tenantIds: () => [3, 2], chunkOrders: 1000 });
+    await eventually(() => calls.some((c) => c.tenantId === 2), 10_000, 'the tenant after the failing one');
+    stop();
+    expect(logged).toMatchObject([{ tenant_id: 3 }]);
+  });
+
   it('stops between chunks when told', async () => {
     forgetJournal(older.db);
     const { pool, calls } = fakePool();
