@@ -178,13 +178,13 @@ class ProductAccumulator {
   }
 
   /**
-   * A decoded block's lines of the orders whose status code is marked in `wanted`, in either pass (a block
-   * holds no order twice).
+   * A decoded block's lines of the orders whose status code is marked in `wanted` (and, given `keep`, that
+   * it keeps: by the order's index in the block), in either pass (a block holds no order twice).
    */
-  block(b: LineBlock, wanted: Uint8Array): void {
+  block(b: LineBlock, wanted: Uint8Array, keep?: (order: number) => boolean): void {
     for (let o = 0, from = 0; o < b.orders; o++) {
       const to = b.lineEnd[o]!;
-      if (wanted[b.status[o]!] === 1) {
+      if (wanted[b.status[o]!] === 1 && (keep === undefined || keep(o))) {
         const pk = b.orderPk[o]!;
         const customer = b.customerPk[o]!;
         const total = b.total[o]!;
@@ -313,17 +313,11 @@ export function scanProductPart(
       if (from > newest) return; // nothing it holds is wanted
       for (const b of journalBlocks(db, from)) {
         journalBlocksRead++;
-        for (let o = 0, first = 0; o < b.orders; o++) {
-          const end = b.lineEnd[o]!;
-          const pk = b.orderPk[o]!;
-          if (pk >= journalStart && wanted[b.status[o]!] === 1 && journalled(pk, b.createdAt[o]!)) {
-            const customer = b.customerPk[o]!;
-            const total = b.total[o]!;
-            for (let i = first; i < end; i++)
-              acc.line(pk, customer, total, b.productId[i]!, b.quantity[i]!, b.unitPrice[i]!);
-          }
-          first = end;
-        }
+        acc.block(
+          b,
+          wanted,
+          (o) => b.orderPk[o]! >= journalStart && journalled(b.orderPk[o]!, b.createdAt[o]!),
+        );
       }
     };
     const blockDays = readBlocks();
