@@ -6,6 +6,7 @@
  * per id (linear) where the ids are small enough for the marks.
  */
 import { nearestRankIndex } from '../domain/sales.js';
+import { distinctSorted } from './columns.js';
 
 /** Largest customer id counted with marks (a 16 MiB array); above it, a run is sorted. */
 export const MARKED_IDS_MAX = 1 << 22;
@@ -67,12 +68,7 @@ export class DistinctIds {
   /** Distinct ids in `ids` (reordered when sorted). */
   count(ids: Int32Array): number {
     const marks = this.marks;
-    if (marks === null) {
-      ids.sort();
-      let n = ids.length > 0 ? 1 : 0;
-      for (let i = 1; i < ids.length; i++) if (ids[i] !== ids[i - 1]) n++;
-      return n;
-    }
+    if (marks === null) return distinctSorted(ids.sort());
     const run = ++this.run;
     let n = 0;
     for (let i = 0; i < ids.length; i++) {

@@ -123,7 +123,7 @@ export class LineBlockWriter {
     const n = this.orders;
     const m = this.lines;
     const idBytes = this.wide ? 8 : 4;
-    const size = HEADER + 8 * (n + m) + idBytes * (2 * n + m) + 4 * (n + m) + n;
+    const size = lineBlockBytes(n, m, idBytes);
     const bytes =
       into && into.byteLength >= size ? into.subarray(0, size).fill(0, 0, HEADER) : new Uint8Array(size);
     const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
@@ -142,6 +142,11 @@ export class LineBlockWriter {
     b.status.set(this.status);
     return bytes;
   }
+}
+
+/** The bytes of a block of `orders` and `lines` whose ids take `idBytes` (4, or 8 when one is wide). */
+export function lineBlockBytes(orders: number, lines: number, idBytes: 4 | 8 = 8): number {
+  return HEADER + 8 * (orders + lines) + idBytes * (2 * orders + lines) + 4 * (orders + lines) + orders;
 }
 
 /** A block's columns, as views of its bytes (copied first if they are not 8-byte aligned). */

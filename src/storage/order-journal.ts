@@ -15,7 +15,13 @@
 import type { Statement } from 'better-sqlite3';
 import type { SalesRequest } from '../domain/sales.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
-import { decodeLineBlock, type LineBlock, LineBlockWriter, statusCode } from './line-blocks.js';
+import {
+  decodeLineBlock,
+  type LineBlock,
+  LineBlockWriter,
+  lineBlockBytes,
+  statusCode,
+} from './line-blocks.js';
 import type { Db } from './sqlite.js';
 
 /** The newest block is grown by a write while it and the write's orders hold at most this many orders. */
@@ -105,7 +111,7 @@ export class EncodeScratch {
   /** Large enough for `orders` and `lines` (grown to twice what is asked when not). */
   fit(orders: number, lines: number): this {
     if (this.created.length < orders) this.created = new Float64Array(2 * orders);
-    const bytes = 16 + 8 * (orders + lines) + 8 * (2 * orders + lines) + 4 * (orders + lines) + orders;
+    const bytes = lineBlockBytes(orders, lines); // with wide ids: enough either way
     if (this.block.byteLength < bytes) this.block = new Uint8Array(2 * bytes);
     return this;
   }
