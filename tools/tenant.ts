@@ -13,7 +13,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog, TenantNameTaken } from '../src/storage/catalog.js';
-import { checkJournal, journalFrom, journalOlderOrders } from '../src/storage/order-journal.js';
+import { checkJournal, journalBackfillStep, journalFrom } from '../src/storage/order-journal.js';
 import { ALL_TIME, RollupBuilder } from '../src/storage/rollups.js';
 import { checkShardFile } from '../src/storage/shard-check.js';
 import { prepareShard, shardPath } from '../src/storage/shards.js';
@@ -42,10 +42,14 @@ function rebuildRollups(dataDir: string, tenantId: number) {
   }
 }
 
+/** Older orders taken into the journal per transaction by `journal-orders`. */
+const OLDER_ORDERS_PER_STEP = 65_536;
+
 /**
  * The orders a shard held before its order journal existed (sql/shard/020), taken into it 65,536 at a time,
  * newest first, each chunk one transaction (a running server's writers wait at most one chunk, within
- * their busy timeout); its exact scans read them from the journal from then on.
+ * their busy timeout); its exact scans read them from the journal from then on. Then its blocks from before
+ * blocks were bounded are split (64 at a time).
  */
 function journalOrders(dataDir: string, tenantId: number) {
   prepareShard(dataDir, tenantId);
@@ -53,10 +57,15 @@ function journalOrders(dataDir: string, tenantId: number) {
   try {
     const started = performance.now();
     const from = journalFrom(db);
-    while (journalOlderOrders(db) > 0);
+    let split = 0;
+    for (let step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP); !step.done; ) {
+      split += step.split;
+      step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP);
+    }
     return {
       journal_was_from_order_pk: from,
       journal_from_order_pk: journalFrom(db),
+      large_blocks_split: split,
       seconds: Math.round(performance.now() - started) / 1000,
     };
   } finally {

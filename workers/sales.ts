@@ -3,6 +3,7 @@ import {
   errorBounds,
   exactErrorBounds,
   HOUR,
+  isTimeGroup,
   type SalesRequest,
   type SalesResult,
   UNFOLDED_MAX_AGE_MS,
@@ -16,7 +17,8 @@ import {
   scanProductPart,
 } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
-import { scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
+import { ordersEnoughToDecide, scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
+import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { countOrdersInRange } from '../src/storage/order-counts.js';
 import { journalHoldsEveryOrder } from '../src/storage/order-journal.js';
@@ -100,15 +102,20 @@ function fromCaughtUpRollups(
   const fromJournal = journalHoldsEveryOrder(db);
   let caughtUp = refresh(ctx, input, input.refreshBudgetMs, fromJournal);
   const staleScan = (): SalesAnswer | null => {
-    const stale = {
+    const known = {
       remainingHours: caughtUp.remaining,
       rebuiltHours: caughtUp.hours,
       rebuiltOrders: caughtUp.rows,
-      ordersInRange: countOrdersInRange(db, input),
       rangeHours: (input.end - input.start) / HOUR,
       groupBy: input.groupBy,
       fromJournal,
     };
+    // counted only as far as both choices need: this one, and by time the walk's (exactFromOrders)
+    const enough = Math.max(
+      ordersEnoughToDecide(known),
+      isTimeGroup(input.groupBy) ? ordersEnoughToWalk(db, input) : 0,
+    );
+    const stale = { ...known, ordersInRange: countOrdersInRange(db, input, enough) };
     if (!scanInsteadOfRebuild(stale)) return null;
     ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
     return ctx.obs.timeQuery(`metrics_exact_${input.groupBy}`, () =>

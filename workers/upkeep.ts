@@ -4,7 +4,7 @@
  */
 import type { CheckpointResult } from '../src/jobs/checkpointer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
-import { journalFrom, journalOlderOrders as takeOlderOrders } from '../src/storage/order-journal.js';
+import { type JournalBackfill, journalBackfillStep } from '../src/storage/order-journal.js';
 import { type RollupRefresh, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
 import { ALL_TIME } from '../src/storage/rollups.js';
 import { withPostgres } from '../src/worker/postgres.js';
@@ -54,26 +54,21 @@ export const refreshRollups = defineTask(
   },
 );
 
-/** How far the journal's start moved (order_pks), and whether it now holds every order of the shard. */
-export interface JournalBackfill {
-  moved: number;
-  done: boolean;
-}
-
 /**
- * Takes a chunk of a shard's orders from before its order journal (migration 020) into it, under the
- * shard's write lock (src/jobs/journal-backfill.ts schedules it at start, chunk after chunk, so the
- * journal of an upgraded shard ends up holding every order without an operator's command).
+ * A step of completing a shard's order journal under its write lock: a chunk of its orders from before the
+ * journal (migration 020) taken in, or once none is left, a batch of blocks from before blocks were bounded
+ * split (src/jobs/journal-backfill.ts schedules it at start, step after step, so an upgraded shard's
+ * journal ends up whole without an operator's command).
  */
 export const journalOlderOrders = defineTask(
   'journalOlderOrders',
   (ctx, input: TaskBase & { maxOrders: number }): JournalBackfill => {
     const db = ctx.shards.db(input.tenantId);
-    const moved = ctx.lock.withLock(input.tenantId, () =>
-      ctx.obs.timeQuery('order_journal_backfill', () => takeOlderOrders(db, input.maxOrders)),
+    const step = ctx.lock.withLock(input.tenantId, () =>
+      ctx.obs.timeQuery('order_journal_backfill', () => journalBackfillStep(db, input.maxOrders)),
     );
-    ctx.obs.record('order_journal_backfill_orders_total', {}, moved);
-    return { moved, done: journalFrom(db) <= 1 };
+    ctx.obs.record('order_journal_backfill_orders_total', {}, step.moved);
+    return step;
   },
 );
 

@@ -342,8 +342,9 @@ export function scanProductPart(
         acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
     };
     for (const [start, end] of plan.outside) {
-      const inRange = countOrdersInRange(db, { start, end });
-      scan(inRange >= newest * FULL_WALK_SHARE ? 'storage-order' : 'date-index', 0, folded, start, end);
+      const walkFrom = Math.ceil(newest * FULL_WALK_SHARE);
+      const inRange = countOrdersInRange(db, { start, end }, walkFrom); // counted as far as the choice needs
+      scan(inRange >= walkFrom ? 'storage-order' : 'date-index', 0, folded, start, end);
     }
     scan('storage-order', folded, newest + 1, r.start, r.end); // past the watermark
     acc.startSecondPass(count === 1 ? options.top : undefined);

@@ -48,6 +48,22 @@ export interface StaleRange {
   fromJournal?: boolean;
 }
 
+/**
+ * How many of the range's orders `scanInsteadOfRebuild` needs counted at most: with nothing rebuilt yet
+ * the orders an hour are the range's own, so both costs grow with the count alike and only the
+ * small-rebuild rule (REBUILD_ALWAYS_MAX_ORDERS) asks for it, up to where that rule is settled; once a
+ * slice rebuilt hours, the scan's cost grows with every order counted (all of them).
+ */
+export function ordersEnoughToDecide(s: Omit<StaleRange, 'ordersInRange'>): number {
+  if (s.remainingHours === 0) return 0;
+  if (s.rebuiltHours > 0) return Number.POSITIVE_INFINITY;
+  return Math.floor((REBUILD_ALWAYS_MAX_ORDERS * Math.max(1, s.rangeHours)) / s.remainingHours) + 1;
+}
+
+/**
+ * Whether to answer from the orders instead of finishing the rebuild. `ordersInRange` may be a count
+ * stopped at `ordersEnoughToDecide` or later: the answer is the same as with the whole count.
+ */
 export function scanInsteadOfRebuild(s: StaleRange): boolean {
   if (s.remainingHours === 0) return false;
   const ordersPerHour =

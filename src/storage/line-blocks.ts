@@ -15,7 +15,9 @@
 import { ORDER_STATUSES, type OrderStatus } from '../domain/vocabulary.js';
 
 const VERSION = 1;
-const HEADER = 16;
+/** The bytes of a block's header. */
+export const LINE_BLOCK_HEADER = 16;
+const HEADER = LINE_BLOCK_HEADER;
 const INT32_MAX = 2 ** 31 - 1;
 
 /** One order line with what its order brings, its order's lines arriving together. */
@@ -78,6 +80,11 @@ export class LineBlockWriter {
 
   get lines(): number {
     return this.lineCols.product.length;
+  }
+
+  /** The size of the block `encode` would make now. */
+  get bytes(): number {
+    return lineBlockBytes(this.orders, this.lines, this.wide ? 8 : 4);
   }
 
   add(line: BlockLine): void {

@@ -6,17 +6,20 @@
  * without handing a row per order to JavaScript, and current the moment the orders commit, whatever the
  * rollups still have to fold in or rebuild.
  *
- * Blocks never overlap and are keyed by their first order_pk. A write appends one block, or grows the
- * newest one while both together stay small (a trickle of one-order requests would otherwise leave a row
- * per order): at most GROW_MAX_ORDERS are rewritten per write. The journal holds every order from
+ * Blocks never overlap and are keyed by their first order_pk, each below 64 KiB (JOURNAL_BLOCK_BYTES). A
+ * write appends its orders as one or more blocks, its first grown into the newest one while both together
+ * stay within that size (a trickle of one-order requests would otherwise leave a row per order): at most
+ * one block's worth is rewritten per write. The journal holds every order from
  * `order_journal_start.from_pk` on; older orders (from before the migration) are read from the tables,
  * until `journalOlderOrders` takes them in, a chunk at a time, downwards.
  */
 import type { Statement } from 'better-sqlite3';
 import type { SalesRequest } from '../domain/sales.js';
+import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import {
   decodeLineBlock,
+  LINE_BLOCK_HEADER,
   type LineBlock,
   LineBlockWriter,
   lineBlockBytes,
@@ -24,11 +27,18 @@ import {
 } from './line-blocks.js';
 import type { Db } from './sqlite.js';
 
-/** The newest block is grown by a write while it and the write's orders hold at most this many orders. */
-export const GROW_MAX_ORDERS = 1024;
+/**
+ * A block is closed once its bytes reach this (its last order, at most 1,000 lines, adds up to ~20 KB):
+ * so every stored block stays below 64 KiB, the size from which glibc maps fresh pages for an allocation
+ * instead of reusing its heap under `npm start`'s MALLOC_MMAP_THRESHOLD_. SQLite and better-sqlite3 each
+ * allocate a read BLOB's size; mapped, every block read costs page faults and an unmap that stops every
+ * thread of the process: two workers walking a year of 1M orders in 150-byte blocks took 290-350 ms, the
+ * same with the threshold at 4 MiB 175-215 ms (`perf/first-read`'s shape, 2026-12-01).
+ */
+export const JOURNAL_BLOCK_BYTES = 40 * 1024;
 
-/** Orders per block `journalOlderOrders` writes. */
-const OLDER_BLOCK_ORDERS = 8192;
+/** Orders `journalOlderOrders` takes in per transaction by default. */
+const OLDER_CHUNK_ORDERS = 65_536;
 
 /** A decoded journal block: the line block's columns and each order's created_at (epoch ms). */
 export interface JournalBlock extends LineBlock {
@@ -73,6 +83,11 @@ export class JournalBlockWriter {
     return this.lineWriter.lines;
   }
 
+  /** The size of the block's line-block BLOB (`created` adds 8 bytes an order). */
+  get bytes(): number {
+    return this.lineWriter.bytes;
+  }
+
   /**
    * The row to store: its key range, counts, and both columns' bytes, written into `scratch` where it is
    * large enough (bound and stored at once: SQLite copies the bytes, so the scratch can be reused).
@@ -97,6 +112,45 @@ export class JournalBlockWriter {
       created: new Uint8Array(created.buffer, created.byteOffset, created.byteLength),
       block: this.lineWriter.encode(scratch?.block),
     };
+  }
+}
+
+/** Orders written together, as consecutive blocks of at most about JOURNAL_BLOCK_BYTES each. */
+export class JournalBlockSeries {
+  readonly blocks: JournalBlockWriter[] = [new JournalBlockWriter()];
+
+  private get current(): JournalBlockWriter {
+    return this.blocks[this.blocks.length - 1]!;
+  }
+
+  /** An order (a new block when the current one is full); its lines follow with `line`. */
+  order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
+    if (this.current.bytes >= JOURNAL_BLOCK_BYTES) this.blocks.push(new JournalBlockWriter());
+    this.current.order(pk, customerPk, totalCents, status, createdAt);
+  }
+
+  line(productId: number, quantity: number, unitPriceCents: number): void {
+    this.current.line(productId, quantity, unitPriceCents);
+  }
+
+  /** Every order of a decoded block, in its order. */
+  addBlock(b: JournalBlock): void {
+    for (let o = 0, line = 0; o < b.orders; o++) {
+      this.order(
+        b.orderPk[o]!,
+        b.customerPk[o]!,
+        b.total[o]!,
+        ORDER_STATUSES[b.status[o]!]!,
+        b.createdAt[o]!,
+      );
+      for (; line < b.lineEnd[o]!; line++)
+        this.line(b.productId[line]!, b.quantity[line]!, b.unitPrice[line]!);
+    }
+  }
+
+  /** The blocks holding orders (none for a series without any). */
+  filled(): JournalBlockWriter[] {
+    return this.blocks.filter((b) => b.orders > 0);
   }
 }
 
@@ -199,7 +253,7 @@ export class OrderJournal {
 
   constructor(db: Db) {
     this.newest = db.prepare(
-      'SELECT orders, created, block FROM order_journal ORDER BY first_pk DESC LIMIT 1',
+      'SELECT length(block) AS bytes, created, block FROM order_journal ORDER BY first_pk DESC LIMIT 1',
     );
     this.put = db.prepare(
       `INSERT OR REPLACE INTO order_journal (first_pk, last_pk, orders, lines, created, block)
@@ -207,22 +261,28 @@ export class OrderJournal {
     );
   }
 
-  /** The orders of `adding` as a new block, or with the newest block's when both are small. */
-  append(adding: JournalBlockWriter): void {
-    if (adding.orders === 0) return;
-    let out = adding;
-    if (adding.orders < GROW_MAX_ORDERS) {
+  /**
+   * The series' blocks, the first one stored with the newest block's orders when both together stay
+   * within JOURNAL_BLOCK_BYTES (a trickle of one-order writes then leaves a block per ~600 orders).
+   */
+  append(adding: JournalBlockSeries): void {
+    const blocks = adding.filled();
+    if (blocks.length === 0) return;
+    const first = blocks[0]!;
+    if (first.bytes < JOURNAL_BLOCK_BYTES) {
       const newest = this.newest.get() as
-        | { orders: number; created: Uint8Array; block: Uint8Array }
+        | { bytes: number; created: Uint8Array; block: Uint8Array }
         | undefined;
-      if (newest && newest.orders + adding.orders <= GROW_MAX_ORDERS) {
-        out = new JournalBlockWriter();
-        out.addBlock(decodeJournalBlock(newest.created, newest.block));
-        const e = adding.encode();
-        out.addBlock(decodeJournalBlock(e.created, e.block));
+      // (one header less; ids widened where one block's are wide and the other's not: still far below 64 KiB)
+      if (newest && newest.bytes + first.bytes - LINE_BLOCK_HEADER <= JOURNAL_BLOCK_BYTES) {
+        const grown = new JournalBlockWriter();
+        grown.addBlock(decodeJournalBlock(newest.created, newest.block));
+        const e = first.encode();
+        grown.addBlock(decodeJournalBlock(e.created, e.block));
+        blocks[0] = grown;
       }
     }
-    store(this.put, out, this.scratch.fit(out.orders, out.lines));
+    for (const b of blocks) store(this.put, b, this.scratch.fit(b.orders, b.lines));
   }
 }
 
@@ -236,7 +296,7 @@ function store(put: Statement, w: JournalBlockWriter, scratch?: EncodeScratch): 
  * order), in one transaction, and moves the start down past them. Returns how far the start moved, in
  * order_pks (0: the journal holds every order). The caller holds the shard's write lock.
  */
-export function journalOlderOrders(db: Db, maxOrders = OLDER_BLOCK_ORDERS * 8): number {
+export function journalOlderOrders(db: Db, maxOrders = OLDER_CHUNK_ORDERS): number {
   return db
     .transaction(() => {
       const from = journalFrom(db);
@@ -257,23 +317,71 @@ export function journalOlderOrders(db: Db, maxOrders = OLDER_BLOCK_ORDERS * 8): 
         'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
       );
       // the blocks are stored once the read is done: a connection cannot write while it iterates
-      const blocks = [new JournalBlockWriter()];
+      const series = new JournalBlockSeries();
       let lastPk = -1;
       for (const [pk, customer, total, status, created, product, quantity, price] of rows) {
-        let w = blocks[blocks.length - 1]!;
         if (pk !== lastPk) {
-          if (w.orders === OLDER_BLOCK_ORDERS) {
-            w = new JournalBlockWriter();
-            blocks.push(w);
-          }
-          w.order(pk, customer, total, status, created);
+          series.order(pk, customer, total, status, created);
           lastPk = pk;
         }
-        if (product !== null) w.line(product, quantity, price);
+        if (product !== null) series.line(product, quantity, price);
       }
-      for (const w of blocks) if (w.orders > 0) store(put, w);
+      for (const w of series.filled()) store(put, w);
       db.prepare('UPDATE order_journal_start SET from_pk = ? WHERE id = 1').run(low);
       return from - low;
     })
     .immediate();
+}
+
+/** Stored blocks of this size or more were written before JOURNAL_BLOCK_BYTES: `splitLargeJournalBlocks`. */
+const LARGE_BLOCK_BYTES = 64 * 1024;
+
+/**
+ * Splits up to `maxBlocks` blocks of 64 KiB or more (written before blocks were bounded) into blocks of
+ * JOURNAL_BLOCK_BYTES, in one transaction: the same orders, the same keys' order. Returns how many were
+ * split (0: none is left). The caller holds the shard's write lock.
+ */
+export function splitLargeJournalBlocks(db: Db, maxBlocks = 64): number {
+  return db
+    .transaction(() => {
+      const large = db
+        .prepare(
+          'SELECT first_pk, created, block FROM order_journal WHERE length(block) >= ? ORDER BY first_pk LIMIT ?',
+        )
+        .all(LARGE_BLOCK_BYTES, maxBlocks) as { first_pk: number; created: Uint8Array; block: Uint8Array }[];
+      const remove = db.prepare('DELETE FROM order_journal WHERE first_pk = ?');
+      const put = db.prepare(
+        'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      for (const row of large) {
+        const series = new JournalBlockSeries();
+        series.addBlock(decodeJournalBlock(row.created, row.block));
+        remove.run(row.first_pk);
+        for (const w of series.filled()) store(put, w);
+      }
+      return large.length;
+    })
+    .immediate();
+}
+
+/** One step of completing a shard's journal: how far its start moved, blocks split, and whether it is whole. */
+export interface JournalBackfill {
+  moved: number;
+  split: number;
+  done: boolean;
+}
+
+/** Large blocks split per step. */
+const SPLIT_BLOCKS_PER_STEP = 64;
+
+/**
+ * Takes up to `maxOrders` older orders in (`journalOlderOrders`); once none is left, splits a batch of
+ * large blocks (`splitLargeJournalBlocks`). Done when the journal holds every order in bounded blocks.
+ * The caller holds the shard's write lock.
+ */
+export function journalBackfillStep(db: Db, maxOrders: number): JournalBackfill {
+  const moved = journalOlderOrders(db, maxOrders);
+  const whole = journalFrom(db) <= 1;
+  const split = whole ? splitLargeJournalBlocks(db, SPLIT_BLOCKS_PER_STEP) : 0;
+  return { moved, split, done: whole && split < SPLIT_BLOCKS_PER_STEP };
 }

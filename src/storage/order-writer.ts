@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { ValidOrder, ValidProduct } from '../domain/order-schema.js';
 import { CustomerResolver } from './customer-resolver.js';
 import { MultiRowInsert } from './multi-row.js';
-import { JournalBlockWriter, OrderJournal } from './order-journal.js';
+import { JournalBlockSeries, OrderJournal } from './order-journal.js';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from './order-record.js';
 import type { Db } from './sqlite.js';
 
@@ -129,7 +129,7 @@ export class OrderWriter {
     const pkById = new Map(inserted.map((r) => [r.order_id, r.order_pk]));
     const items: number[] = []; // order_pk, line_no, product_id, quantity, unit_price_cents
     const duplicates: number[] = [];
-    const journalled = new JournalBlockWriter();
+    const journalled = new JournalBlockSeries();
     for (let i = 0; i < accepted.length; i++) {
       const r = accepted[i]!;
       const pk = pkById.get(r[R.orderId]);

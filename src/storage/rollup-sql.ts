@@ -44,6 +44,10 @@ export function rollupStatements(db: Db) {
     setWatermark: db.prepare('UPDATE rollup_watermark SET order_pk = ? WHERE id = 1'),
     newestOrder: db.prepare(newestOrderSql),
     pendingCount: db.prepare('SELECT count(*) AS n FROM orders WHERE order_pk > ? AND order_pk <= ?'),
+    hasPending: db.prepare(
+      `SELECT EXISTS (SELECT 1 FROM orders
+        WHERE order_pk > (SELECT order_pk FROM rollup_watermark WHERE id = 1)) AS pending`,
+    ),
     pendingAge: db.prepare(
       `SELECT count(*) AS n, min(ingested_at) AS oldest FROM orders
        WHERE order_pk > (SELECT order_pk FROM rollup_watermark WHERE id = 1)`,

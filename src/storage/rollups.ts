@@ -189,6 +189,11 @@ export class RollupBuilder {
       .immediate();
   }
 
+  /** Whether any order lies past the watermark (not folded in yet): a read needs no lock when none does. */
+  hasPending(): boolean {
+    return (this.s.hasPending.get() as { pending: number }).pending === 1;
+  }
+
   /** Orders past the watermark (not folded in yet), and when the oldest of them was acknowledged. */
   pendingAge(): { orders: number; oldestIngestedAt: number | null } {
     const { n, oldest } = this.s.pendingAge.get() as { n: number; oldest: number | null };

@@ -33,6 +33,10 @@ export const PRODUCT_SORT_MAX_ORDERS = 150_000;
 
 export const ordersInRangeSql = 'SELECT count(*) AS n FROM orders WHERE created_at >= ? AND created_at < ?';
 
+/** The same count stopped at a limit (the third parameter): whether a range reaches a threshold. */
+export const ordersInRangeUpToSql =
+  'SELECT count(*) AS n FROM (SELECT 1 FROM orders WHERE created_at >= ? AND created_at < ? LIMIT ?)';
+
 /**
  * The shard's newest order_pk: how many orders it holds, near enough to weigh a range's share of them
  * (orders are never deleted), read from the end of the key instead of counted (a count is ~40 ms per 1M).

@@ -80,10 +80,11 @@ export function catchUpRollups(
  * than that ago may be left: folded only if the lock is free now (on read: nobody else folds them), or not
  * at all (`youngLeftToUpkeep`: the upkeep thread folds them within its max lag); once one is older, the read
  * waits for the lock and folds. A read under a steady ingest then neither queues behind the writer nor
- * does the upkeep's work for orders a moment old, and says what it left.
+ * does the upkeep's work for orders a moment old, and says what it left. With nothing pending it takes no
+ * lock at all.
  */
 export function foldPending(
-  builder: Pick<RollupBuilder, 'applyPending' | 'pendingAge'>,
+  builder: Pick<RollupBuilder, 'applyPending' | 'pendingAge' | 'hasPending'>,
   lock: {
     locked: <T>(work: () => T) => T;
     tryLocked: <T>(work: () => T) => { ran: true; value: T } | { ran: false };
@@ -92,6 +93,9 @@ export function foldPending(
   options: { youngLeftToUpkeep?: boolean; now?: number } = {},
 ): PendingResult & { unfolded: number; oldestUnfoldedMs: number | null } {
   const folded = (result: PendingResult) => ({ ...result, unfolded: 0, oldestUnfoldedMs: null });
+  // nothing to fold: no lock (a rebuild slice may hold it; every order committed before this check is
+  // already folded in, so the read waits for nothing)
+  if (!builder.hasPending()) return folded({ orders: 0, mode: 'none' });
   if (unfoldedMaxAgeMs === undefined) return folded(lock.locked(() => builder.applyPending()));
   if (!options.youngLeftToUpkeep) {
     const free = lock.tryLocked(() => builder.applyPending());

@@ -632,7 +632,7 @@ describe('a shard from before the order journal', () => {
       second = await startServer({ dataDir: first.dataDir });
       const s = second;
       await eventually(
-        () => s.logs().some((l) => l.msg === 'order journal: the orders from before it taken in'),
+        () => s.logs().some((l) => l.msg === 'order journal: the orders from before it taken in, its blocks bounded'),
         10_000,
         'the backfill',
       );

@@ -60,6 +60,28 @@ describe('folding new orders in on an approx read', () => {
     });
   });
 
+  it('takes no lock when nothing is pending: a read does not queue behind a rebuild slice for nothing', () => {
+    expect(builder.hasPending()).toBe(false);
+    const refused = {
+      locked: (): never => {
+        throw new Error('the lock was taken');
+      },
+      tryLocked: (): never => {
+        throw new Error('the lock was tried');
+      },
+    };
+    for (const bound of [undefined, 1500])
+      expect(foldPending(builder, refused, bound)).toEqual({
+        orders: 0,
+        mode: 'none',
+        unfolded: 0,
+        oldestUnfoldedMs: null,
+      });
+    write(makeOrders(2, 'after'));
+    expect(builder.hasPending()).toBe(true);
+    expect(foldPending(builder, real, undefined)).toMatchObject({ orders: 2, unfolded: 0 });
+  });
+
   it('tryWithLock runs only when the lock is free', () => {
     expect(lock.withLock(1, () => lock.tryWithLock(1, () => 'inside'))).toEqual({ ran: false });
     expect(lock.tryWithLock(1, () => 'free')).toEqual({ ran: true, value: 'free' });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startJournalBackfill } from '../../src/jobs/journal-backfill.js';
 import { createLogger } from '../../src/obs/logger.js';
 import type { WorkerPool } from '../../src/pool/pool.js';
-import { journalFrom, journalOlderOrders } from '../../src/storage/order-journal.js';
+import { journalBackfillStep, journalFrom } from '../../src/storage/order-journal.js';
 import { makeOrders } from '../helpers/data.js';
 import { eventually } from '../helpers/server.js';
 import { forgetJournal, testShard } from '../helpers/shard.js';
@@ -24,9 +24,7 @@ function fakePool() {
   const pool = {
     background: (_name: string, input: { tenantId: number; maxOrders: number }) => {
       calls.push({ tenantId: input.tenantId, maxOrders: input.maxOrders });
-      const db = shards.get(input.tenantId)!;
-      const moved = journalOlderOrders(db, input.maxOrders);
-      return Promise.resolve({ moved, done: journalFrom(db) <= 1 });
+      return Promise.resolve(journalBackfillStep(shards.get(input.tenantId)!, input.maxOrders));
     },
   } as unknown as Pick<WorkerPool, 'background'>;
   return { pool, calls };

@@ -2,15 +2,30 @@ import { describe, expect, it } from 'vitest';
 import { ORDER_STATUSES } from '../../src/domain/vocabulary.js';
 import {
   checkJournal,
-  GROW_MAX_ORDERS,
+  JOURNAL_BLOCK_BYTES,
+  JournalBlockWriter,
+  journalBackfillStep,
   journalBlocks,
   journalFrom,
   journalOlderOrders,
+  splitLargeJournalBlocks,
 } from '../../src/storage/order-journal.js';
 import { makeOrders } from '../helpers/data.js';
 import { forgetJournal, testShard } from '../helpers/shard.js';
 
 type Row = [number, number, number, string, number, number[]]; // pk, customer, total, status, created, lines
+
+/** Every stored block's order_pk range and sizes, in order. */
+function storedBlocks(db: ReturnType<typeof testShard>['db']) {
+  return db
+    .prepare(
+      'SELECT first_pk, last_pk, orders, lines, length(block) AS bytes FROM order_journal ORDER BY first_pk',
+    )
+    .all() as { first_pk: number; last_pk: number; orders: number; lines: number; bytes: number }[];
+}
+
+/** Below glibc's mmap threshold as npm start sets it: a read's BLOB comes from the heap, not fresh pages. */
+const MMAP_THRESHOLD = 64 * 1024;
 
 /** Every order the tables hold from `fromPk` on, with its lines (product, quantity, price, ...). */
 function tableOrders(db: ReturnType<typeof testShard>['db'], fromPk = 1): Row[] {
@@ -67,16 +82,37 @@ describe('the order journal', () => {
     expect(journalFrom(db)).toBe(1);
     expect(journalOrders(db)).toEqual(tableOrders(db));
     expect(journalOrders(db)).toHaveLength(3000);
+    // one write, several blocks: each below the mmap threshold, each but the last full
+    const blocks = storedBlocks(db);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    for (const b of blocks) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
+    for (const b of blocks.slice(0, -1)) expect(b.bytes).toBeGreaterThanOrEqual(JOURNAL_BLOCK_BYTES);
+  });
+
+  it('keeps a block of orders with a thousand lines each below the mmap threshold', () => {
+    const wide = makeOrders(12, 'W').map((o) => ({
+      ...o,
+      items: Array.from({ length: 1000 }, (_, i) => ({ ...o.items[0]!, quantity: 1 + i })),
+    }));
+    const before = storedBlocks(db).length;
+    expect(write(wide).inserted).toBe(12);
+    const added = storedBlocks(db).slice(before);
+    expect(added.length).toBeGreaterThan(1);
+    for (const b of added) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
+    expect(journalOrders(db)).toEqual(tableOrders(db));
   });
 
   it('grows its newest block for small writes, so a trickle of one-order requests leaves few blocks', () => {
-    const before = db.prepare('SELECT count(*) FROM order_journal').pluck().get() as number;
+    const before = storedBlocks(db).length;
     for (const [i, o] of makeOrders(2500, 'T').entries()) write([{ ...o, order_id: `T-${i}` }]);
-    const blocks = db
-      .prepare('SELECT orders, first_pk, last_pk FROM order_journal ORDER BY first_pk')
-      .all() as { orders: number; first_pk: number; last_pk: number }[];
-    expect(blocks.length - before).toBeLessThanOrEqual(Math.ceil(2500 / GROW_MAX_ORDERS) + 1);
-    for (const b of blocks.slice(before)) expect(b.orders).toBeLessThanOrEqual(GROW_MAX_ORDERS);
+    const blocks = storedBlocks(db);
+    const added = blocks.slice(before - 1); // the newest block before them grew too
+    const bytes = added.reduce((sum, b) => sum + b.bytes, 0);
+    expect(added.length).toBeLessThanOrEqual(Math.ceil(bytes / JOURNAL_BLOCK_BYTES) + 1); // not a row an order
+    for (const b of added) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
+    // a block was closed only when the next order did not fit in it
+    for (let i = 1; i < added.length; i++)
+      expect(added[i - 1]!.bytes + 16 + 21 + 16 * 3).toBeGreaterThan(JOURNAL_BLOCK_BYTES);
     // blocks never overlap
     for (let i = 1; i < blocks.length; i++)
       expect(blocks[i]!.first_pk).toBeGreaterThan(blocks[i - 1]!.last_pk);
@@ -130,7 +166,9 @@ describe('a large shard from before the journal', () => {
   it('takes a chunk larger than one block in (blocks are stored once the read of the chunk is done)', () => {
     expect(journalOlderOrders(db, 9000)).toBe(9000);
     expect(journalFrom(db)).toBe(1);
-    expect(db.prepare('SELECT count(*) FROM order_journal').pluck().get()).toBe(2); // 8,192 + 808
+    const blocks = storedBlocks(db);
+    expect(blocks.length).toBeGreaterThan(10); // ~600 orders a block
+    for (const b of blocks) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
     expect(journalOrders(db)).toEqual(tableOrders(db));
   });
 });
@@ -151,5 +189,34 @@ describe('a shard from before the journal', () => {
     expect(journalFrom(db)).toBe(1);
     expect(journalOrders(db)).toEqual(tableOrders(db));
     expect(journalOlderOrders(db)).toBe(0);
+  });
+});
+
+describe('a journal written before its blocks were bounded', () => {
+  const { db, write } = testShard('order-journal-unbounded');
+  write(makeOrders(4000, 'U'));
+  const bounded = journalOrders(db);
+  // what the first journal wrote: one block per write (here all 4,000 orders: ~280 KB)
+  const whole = new JournalBlockWriter();
+  for (const b of journalBlocks(db, 1)) whole.addBlock(b);
+  const e = whole.encode();
+  db.prepare('DELETE FROM order_journal').run();
+  db.prepare(
+    'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
+  ).run(e.firstPk, e.lastPk, e.orders, e.lines, e.created, e.block);
+
+  it('has its large blocks split into bounded ones, the same orders in the same order', () => {
+    expect(storedBlocks(db)).toHaveLength(1);
+    expect(storedBlocks(db)[0]!.bytes).toBeGreaterThan(2 * MMAP_THRESHOLD);
+    expect(journalBackfillStep(db, 1000)).toEqual({ moved: 0, split: 1, done: true });
+    const blocks = storedBlocks(db);
+    expect(blocks.length).toBeGreaterThan(5);
+    for (const b of blocks) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
+    for (let i = 1; i < blocks.length; i++)
+      expect(blocks[i]!.first_pk).toBeGreaterThan(blocks[i - 1]!.last_pk);
+    expect(journalOrders(db)).toEqual(bounded);
+    expect(checkJournal(db).ok).toBe(true);
+    expect(journalBackfillStep(db, 1000)).toEqual({ moved: 0, split: 0, done: true });
+    expect(splitLargeJournalBlocks(db)).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { scanInsteadOfRebuild } from '../../src/sales/stale-rollups.js';
+import { ordersEnoughToDecide, scanInsteadOfRebuild } from '../../src/sales/stale-rollups.js';
+import { random } from '../helpers/random.js';
 
 describe('an exact read over stale pre-aggregates', () => {
   // a slice rebuilt two days of a year loaded at ~114 orders an hour
@@ -45,5 +46,29 @@ describe('an exact read over stale pre-aggregates', () => {
     const none = { rebuiltHours: 0, rebuiltOrders: 0, rangeHours: 8760, groupBy: 'day' as const };
     expect(scanInsteadOfRebuild({ ...none, remainingHours: 8760, ordersInRange: 1_000_000 })).toBe(true);
     expect(scanInsteadOfRebuild({ ...none, remainingHours: 10, ordersInRange: 1_000_000 })).toBe(false);
+  });
+
+  it('decides the same from a count stopped where ordersEnoughToDecide says as from the whole count', () => {
+    const next = random(19);
+    const groupings = ['day', 'hour', 'category'] as const;
+    let scans = 0;
+    for (let k = 0; k < 5000; k++) {
+      const rangeHours = 1 + Math.floor(next() * 8760);
+      const rebuiltHours = next() < 0.5 ? 0 : Math.floor(next() * 48);
+      const known = {
+        remainingHours: Math.floor(next() * (rangeHours + 1)),
+        rebuiltHours,
+        rebuiltOrders: rebuiltHours * Math.floor(next() * 300),
+        rangeHours,
+        groupBy: groupings[k % 3]!,
+        fromJournal: next() < 0.5,
+      };
+      const whole = Math.floor(next() * rangeHours * 300);
+      const enough = ordersEnoughToDecide(known);
+      const decided = scanInsteadOfRebuild({ ...known, ordersInRange: whole });
+      if (decided) scans++;
+      expect(scanInsteadOfRebuild({ ...known, ordersInRange: Math.min(whole, enough) })).toBe(decided);
+    }
+    expect(scans).toBeGreaterThan(500); // both answers were exercised
   });
 });

@@ -6,9 +6,9 @@ import {
   type TimeGroup,
 } from '../../src/domain/sales.js';
 import { exactFromOrders, exactTimeByScan } from '../../src/sales/exact-scan.js';
-import { exactTimeByWalk, walksOrders } from '../../src/sales/time-walk.js';
+import { exactTimeByWalk, ordersEnoughToWalk, walksOrders } from '../../src/sales/time-walk.js';
 import { countOrdersInRange } from '../../src/storage/order-counts.js';
-import { ordersInRangeSql } from '../../src/storage/sales-sql.js';
+import { ordersInRangeSql, ordersInRangeUpToSql } from '../../src/storage/sales-sql.js';
 import { makeOrders } from '../helpers/data.js';
 import { testShard } from '../helpers/shard.js';
 
@@ -85,6 +85,12 @@ describe('exact by time from one walk of the orders in storage order', () => {
     const days = { ...request('day', '2026-01-07', '2026-01-11'), source: 'auto' as const }; // ~1/17 of the orders
     expect(walksOrders(db, days)).toBe(true);
     expect(walksOrders(db, { ...days, source: 'orders' })).toBe(false); // the tables alone: 1/8 at least
+    // a day holds ~1/70 of the orders: past where a walk of the journal costs less than the ordered
+    // scan (1/80); a third of a day (~1/200) is still scanned
+    const day = { ...request('day', '2026-01-07', '2026-01-08'), source: 'auto' as const };
+    expect(countOrdersInRange(db, day) * 80).toBeGreaterThan(3000);
+    expect(walksOrders(db, day)).toBe(true);
+    expect(walksOrders(db, { ...day, end: day.start + 8 * 3_600_000 })).toBe(false);
     const setStart = db.prepare('UPDATE order_journal_start SET from_pk = ? WHERE id = 1');
     try {
       setStart.run(2);
@@ -94,13 +100,29 @@ describe('exact by time from one walk of the orders in storage order', () => {
     }
   });
 
+  it('counts a range’s orders only as far as the choice needs, and chooses as with the whole count', () => {
+    const year = { ...request('day', '2025-12-01', '2026-04-01'), source: 'auto' as const };
+    expect(countOrdersInRange(db, year, 10)).toBe(10);
+    expect(countOrdersInRange(db, year, 5000)).toBe(3000);
+    for (const source of ['auto', 'orders'] as const) {
+      const enough = ordersEnoughToWalk(db, { ...year, source });
+      expect(enough).toBe(Math.ceil(3000 * (source === 'auto' ? 1 / 80 : 1 / 8)));
+      for (let hours = 1; hours <= 24 * 80; hours = Math.ceil(hours * 1.3)) {
+        const r = { ...year, source, end: year.start + hours * 3_600_000 };
+        const whole = countOrdersInRange(db, r);
+        expect(walksOrders(db, r, Math.min(whole, enough))).toBe(walksOrders(db, r, whole));
+        expect(walksOrders(db, r)).toBe(walksOrders(db, r, whole));
+      }
+    }
+  });
+
   it('takes the range’s order count from a caller that has it (the stale-rollup path) instead of counting again', () => {
     const counted: string[] = [];
     const spy = new Proxy(db, {
       get: (target, name) =>
         name === 'prepare'
           ? (sql: string) => {
-              if (sql === ordersInRangeSql) counted.push(sql);
+              if (sql === ordersInRangeSql || sql === ordersInRangeUpToSql) counted.push(sql);
               return target.prepare(sql);
             }
           : Reflect.get(target, name, target),
