@@ -237,31 +237,6 @@ export function avg(revenue: number, orders: number): number {
   return orders ? Math.round(revenue / orders) : 0;
 }
 
-/** Buckets a part must hold at least before a time range is worth splitting across workers. */
-export const MIN_BUCKETS_PER_PART = 48;
-
-/**
- * Cuts [start, end) into at most `parts` contiguous ranges at bucket boundaries (day or hour), so
- * no bucket is shared and each part can be answered alone; fewer parts when the range is short.
- */
-export function splitTimeRange(
-  start: number,
-  end: number,
-  groupBy: 'day' | 'hour',
-  parts: number,
-): [number, number][] {
-  const size = groupBy === 'day' ? DAY : HOUR;
-  const buckets = Math.ceil(end / size) - Math.floor(start / size);
-  const n = Math.max(1, Math.min(parts, Math.floor(buckets / MIN_BUCKETS_PER_PART)));
-  const cuts = [start];
-  for (let i = 1; i < n; i++) {
-    const cut = Math.floor((start + ((end - start) * i) / n) / size) * size;
-    if (cut > cuts[cuts.length - 1]! && cut < end) cuts.push(cut);
-  }
-  cuts.push(end);
-  return cuts.slice(1).map((to, i) => [cuts[i]!, to]);
-}
-
 /**
  * Whether an answer was read from the order journal past stale pre-aggregates, a slice of their rebuild
  * to follow (`meta.freshness.rebuild_queued`, workers/sales.ts).
@@ -269,36 +244,4 @@ export function splitTimeRange(
 export function rebuildQueued(result: SalesResult): boolean {
   const freshness = result.meta.freshness as Record<string, unknown> | undefined;
   return freshness?.rebuild_queued === true;
-}
-
-/** One answer from the answers of consecutive parts of its range (in order). */
-export function combineSalesResults(results: SalesResult[], elapsedMs: number): SalesResult {
-  if (results.length === 1) return results[0]!;
-  const metas = results.map(
-    (r) => r.meta as Record<string, unknown> & { freshness?: Record<string, unknown> },
-  );
-  const sum = (pick: (m: (typeof metas)[number]) => unknown) =>
-    metas.reduce((total, m) => total + (Number(pick(m)) || 0), 0);
-  const freshness = { ...metas[metas.length - 1]!.freshness };
-  for (const field of [
-    'rebuilt_hours',
-    'rebuild_rows',
-    'merged_months',
-    'rebuild_ms',
-    'stale_hours_in_range',
-  ])
-    if (field in freshness) freshness[field] = sum((m) => m.freshness?.[field]);
-  if ('complete' in freshness) freshness.complete = metas.every((m) => m.freshness?.complete !== false);
-  if (results.some(rebuildQueued)) freshness.rebuild_queued = true;
-  return {
-    data: results.flatMap((r) => r.data),
-    meta: {
-      ...metas[0],
-      method: [...new Set(metas.map((m) => m.method))].join('; '),
-      elapsed_ms: elapsedMs,
-      rows_scanned: sum((m) => m.rows_scanned),
-      freshness,
-      parallel_parts: results.length,
-    },
-  };
 }
