@@ -48,8 +48,8 @@ const OLDER_ORDERS_PER_STEP = 65_536;
 /**
  * The orders a shard held before its order journal existed (sql/shard/020), taken into it 65,536 at a time,
  * newest first, each chunk one transaction (a running server's writers wait at most one chunk, within
- * their busy timeout); its exact scans read them from the journal from then on. Then its blocks from before
- * blocks were bounded are split (64 at a time).
+ * their busy timeout); its exact scans read them from the journal from then on. Then its blocks from the journal's
+ * first weeks are rewritten (split below 64 KiB, every order column), 64 at a time.
  */
 function journalOrders(dataDir: string, tenantId: number) {
   prepareShard(dataDir, tenantId);
@@ -57,15 +57,15 @@ function journalOrders(dataDir: string, tenantId: number) {
   try {
     const started = performance.now();
     const from = journalFrom(db);
-    let split = 0;
+    let rewritten = 0;
     for (let step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP); !step.done; ) {
-      split += step.split;
+      rewritten += step.rewritten;
       step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP);
     }
     return {
       journal_was_from_order_pk: from,
       journal_from_order_pk: journalFrom(db),
-      large_blocks_split: split,
+      old_blocks_rewritten: rewritten,
       seconds: Math.round(performance.now() - started) / 1000,
     };
   } finally {

@@ -11,7 +11,8 @@ const PAUSE_MS = 50;
  * Completes the order journal of shards that had orders before it (migration 020 starts it past them):
  * once at start, tenant after tenant, their older orders are taken in a chunk at a time on the upkeep
  * thread (`journalOlderOrders`), newest first, until the journal holds every order; then its blocks from
- * before blocks were bounded (64 KiB or more) are split, a batch at a time. A shard whose journal is whole
+ * the journal's first weeks (64 KiB or more, or without every order column) are rewritten, a batch at a
+ * time. A shard whose journal is whole
  * costs two queries. Until then its reads take the older orders from the tables (as
  * `npm run tenant -- journal-orders` would do offline). Returns the function that stops it.
  */
@@ -27,7 +28,7 @@ export function startJournalBackfill(options: {
   const takeIn = async (tenantId: number): Promise<boolean> => {
     const started = performance.now();
     let moved = 0;
-    let split = 0;
+    let rewritten = 0;
     for (;;) {
       if (stopped) return false;
       const step = await options.pool.background('journalOlderOrders', {
@@ -36,19 +37,19 @@ export function startJournalBackfill(options: {
         maxOrders: chunkOrders,
       });
       moved += step.moved;
-      split += step.split;
+      rewritten += step.rewritten;
       if (step.done) break;
       await new Promise((resolve) => setTimeout(resolve, PAUSE_MS).unref());
     }
-    if (moved > 0 || split > 0)
+    if (moved > 0 || rewritten > 0)
       options.log.info(
         {
           tenant_id: tenantId,
           order_pks: moved,
-          large_blocks_split: split,
+          old_blocks_rewritten: rewritten,
           ms: Math.round(performance.now() - started),
         },
-        'order journal: the orders from before it taken in, its blocks bounded',
+        'order journal: the orders from before it taken in, its old blocks rewritten',
       );
     return true;
   };

@@ -15,9 +15,9 @@ import { type Bucket, DAY, HOUR, type SalesRequest, type TimeGroup, timeBucket }
 import { statusCodes } from '../storage/line-blocks.js';
 import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
 import {
-  type JournalBlock,
-  journalBlocks,
+  type JournalOrders,
   journalHoldsEveryOrder,
+  journalOrderColumns,
   journalStartFor,
 } from '../storage/order-journal.js';
 import { exactTimeScanSql } from '../storage/sales-sql.js';
@@ -159,19 +159,15 @@ class WalkAccumulator {
     this.pairValue[at] = total;
   }
 
-  /** The block's orders in [start, end) with a wanted status and an order_pk from `fromPk` on. */
-  block(b: JournalBlock, start: number, end: number, wanted: Uint8Array, fromPk: number): void {
-    this.reserve(b.orders);
-    const { createdAt, status, orderPk, lineEnd, quantity, customerPk, total } = b;
-    for (let o = 0, first = 0; o < b.orders; o++) {
-      const last = lineEnd[o]!;
+  /** A block's orders in [start, end) with a wanted status and an order_pk from `fromPk` on. */
+  block(j: JournalOrders, start: number, end: number, wanted: Uint8Array, fromPk: number): void {
+    const { orders, createdAt, status, units, customerPk, total } = j.columns;
+    this.reserve(orders);
+    const orderPk = j.orderPk;
+    for (let o = 0; o < orders; o++) {
       const t = createdAt[o]!;
-      if (t >= start && t < end && wanted[status[o]!] === 1 && orderPk[o]! >= fromPk) {
-        let q = 0;
-        for (let i = first; i < last; i++) q += quantity[i]!;
-        this.put(this.locate(t), customerPk[o]!, total[o]!, q);
-      }
-      first = last;
+      if (t >= start && t < end && wanted[status[o]!] === 1 && (orderPk === null || orderPk[o]! >= fromPk))
+        this.put(this.locate(t), customerPk[o]!, total[o]!, units[o]!);
     }
   }
 }
@@ -194,7 +190,7 @@ export function exactTimeByWalk(db: Db, r: SalesRequest & { groupBy: TimeGroup }
     ) as IterableIterator<[number, number, number, number | null]>)
       acc.add(createdAt, customerPk, total, lineUnits ?? 0);
     const wanted = statusCodes(r.statuses);
-    for (const b of from === Number.MAX_SAFE_INTEGER ? [] : journalBlocks(db, from)) {
+    for (const b of from === Number.MAX_SAFE_INTEGER ? [] : journalOrderColumns(db, from)) {
       journalBlocksRead++;
       acc.block(b, r.start, r.end, wanted, from);
     }

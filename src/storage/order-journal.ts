@@ -19,12 +19,22 @@ import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import {
   decodeLineBlock,
+  type Ids,
   LINE_BLOCK_HEADER,
   type LineBlock,
   LineBlockWriter,
   lineBlockBytes,
   statusCode,
 } from './line-blocks.js';
+import {
+  CREATED_ONLY_SQL,
+  decodeOrderColumns,
+  isCreatedOnly,
+  type OrderColumns,
+  OrderColumnsWriter,
+  orderColumnsBytes,
+  orderColumnsOfLineBlock,
+} from './order-columns.js';
 import type { Db } from './sqlite.js';
 
 /**
@@ -48,34 +58,37 @@ export interface JournalBlock extends LineBlock {
 /** Collects orders and their lines, then encodes them as one journal block. */
 export class JournalBlockWriter {
   private readonly lineWriter = new LineBlockWriter();
-  private readonly created: number[] = [];
+  private readonly columns = new OrderColumnsWriter();
   private firstPk = Number.POSITIVE_INFINITY;
   private lastPk = Number.NEGATIVE_INFINITY;
 
   get orders(): number {
-    return this.created.length;
+    return this.columns.orders;
   }
 
   /** An order; its lines follow with `line`. */
   order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
-    this.lineWriter.startOrder(pk, customerPk, totalCents, statusCode(status));
-    this.created.push(createdAt);
+    this.coded(pk, customerPk, totalCents, statusCode(status), createdAt);
+  }
+
+  private coded(pk: number, customerPk: number, totalCents: number, status: number, createdAt: number): void {
+    this.lineWriter.startOrder(pk, customerPk, totalCents, status);
+    this.columns.order(customerPk, totalCents, status, createdAt);
     if (pk < this.firstPk) this.firstPk = pk;
     if (pk > this.lastPk) this.lastPk = pk;
   }
 
   line(productId: number, quantity: number, unitPriceCents: number): void {
     this.lineWriter.addLine(productId, quantity, unitPriceCents);
+    this.columns.line(quantity);
   }
 
-  /** Every order of a decoded block (growing the newest block). */
+  /** Every order of a decoded block, in its order (growing the newest block, splitting an old one). */
   addBlock(b: JournalBlock): void {
-    this.lineWriter.addBlock(b);
-    for (let o = 0; o < b.orders; o++) {
-      this.created.push(b.createdAt[o]!);
-      const pk = b.orderPk[o]!;
-      if (pk < this.firstPk) this.firstPk = pk;
-      if (pk > this.lastPk) this.lastPk = pk;
+    for (let o = 0, line = 0; o < b.orders; o++) {
+      this.coded(b.orderPk[o]!, b.customerPk[o]!, b.total[o]!, b.status[o]!, b.createdAt[o]!);
+      for (; line < b.lineEnd[o]!; line++)
+        this.line(b.productId[line]!, b.quantity[line]!, b.unitPrice[line]!);
     }
   }
 
@@ -83,7 +96,7 @@ export class JournalBlockWriter {
     return this.lineWriter.lines;
   }
 
-  /** The size of the block's line-block BLOB (`created` adds 8 bytes an order). */
+  /** The size of the block's line-block BLOB (its order columns add ~25 bytes an order). */
   get bytes(): number {
     return this.lineWriter.bytes;
   }
@@ -100,16 +113,12 @@ export class JournalBlockWriter {
     created: Uint8Array;
     block: Uint8Array;
   } {
-    const n = this.orders;
-    const created =
-      scratch && scratch.created.length >= n ? scratch.created.subarray(0, n) : new Float64Array(n);
-    created.set(this.created);
     return {
       firstPk: this.firstPk,
       lastPk: this.lastPk,
-      orders: n,
+      orders: this.orders,
       lines: this.lineWriter.lines,
-      created: new Uint8Array(created.buffer, created.byteOffset, created.byteLength),
+      created: this.columns.encode(scratch?.created),
       block: this.lineWriter.encode(scratch?.block),
     };
   }
@@ -159,13 +168,14 @@ export class JournalBlockSeries {
  * garbage outside V8's heap, which it collects only after ~64 MB of such memory per thread.
  */
 export class EncodeScratch {
-  created = new Float64Array(4096);
+  created = new Uint8Array(1 << 17);
   block = new Uint8Array(1 << 20);
 
   /** Large enough for `orders` and `lines` (grown to twice what is asked when not). */
   fit(orders: number, lines: number): this {
-    if (this.created.length < orders) this.created = new Float64Array(2 * orders);
-    const bytes = lineBlockBytes(orders, lines); // with wide ids: enough either way
+    const columns = orderColumnsBytes(orders); // with wide ids: enough either way
+    if (this.created.byteLength < columns) this.created = new Uint8Array(2 * columns);
+    const bytes = lineBlockBytes(orders, lines);
     if (this.block.byteLength < bytes) this.block = new Uint8Array(2 * bytes);
     return this;
   }
@@ -173,11 +183,15 @@ export class EncodeScratch {
 
 /** A stored block's columns, as views of its bytes (copied first where not 8-byte aligned). */
 export function decodeJournalBlock(created: Uint8Array, block: Uint8Array): JournalBlock {
+  const b = decodeLineBlock(block);
+  return { ...b, createdAt: createdAtOf(created, b.orders) };
+}
+
+/** Each order's created_at from a stored `created` BLOB of either version. */
+function createdAtOf(created: Uint8Array, orders: number): Float64Array {
+  if (!isCreatedOnly(created, orders)) return decodeOrderColumns(created).createdAt;
   const aligned = created.byteOffset % 8 === 0 ? created : new Uint8Array(created);
-  return {
-    ...decodeLineBlock(block),
-    createdAt: new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8),
-  };
+  return new Float64Array(aligned.buffer, aligned.byteOffset, orders);
 }
 
 /** The first order_pk the journal holds every order from (older ones are only in the tables). */
@@ -242,6 +256,46 @@ export function* journalBlocks(db: Db, fromPk: number): Generator<JournalBlock> 
   for (const [created, block] of stmt.iterate(fromPk, fromPk) as IterableIterator<[Uint8Array, Uint8Array]>) {
     yield decodeJournalBlock(created, block);
     dropped(created.byteLength + block.byteLength);
+  }
+}
+
+/** A block's order columns, and each order's order_pk where the block starts below the read's start. */
+export interface JournalOrders {
+  columns: OrderColumns;
+  /** null: every order of the block is from the start on */
+  orderPk: Ids | null;
+}
+
+/**
+ * The order columns of the blocks holding orders from `fromPk` on, in order_pk order: what a read by time
+ * needs, without the lines (their BLOB is read only for a block of the first version, or one that starts
+ * below `fromPk`), about a third of the journal's bytes. Collected as it goes, as `journalBlocks`.
+ */
+export function* journalOrderColumns(db: Db, fromPk: number): Generator<JournalOrders> {
+  const dropped = youngGarbageCollector();
+  const stmt = db
+    .prepare(
+      `SELECT first_pk, orders, created, CASE WHEN ${CREATED_ONLY_SQL} OR first_pk < ? THEN block END AS block
+         FROM order_journal
+        WHERE first_pk >= coalesce((SELECT max(first_pk) FROM order_journal WHERE first_pk <= ?), 0)
+          AND last_pk >= ?
+        ORDER BY first_pk`,
+    )
+    .raw();
+  for (const [, orders, created, block] of stmt.iterate(fromPk, fromPk, fromPk) as IterableIterator<
+    [number, number, Uint8Array, Uint8Array | null]
+  >) {
+    if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
+    else {
+      const b = decodeLineBlock(block);
+      yield {
+        columns: isCreatedOnly(created, orders)
+          ? orderColumnsOfLineBlock(createdAtOf(created, orders), b)
+          : decodeOrderColumns(created),
+        orderPk: b.orderPk,
+      };
+    }
+    dropped(created.byteLength + (block?.byteLength ?? 0));
   }
 }
 
@@ -333,20 +387,23 @@ export function journalOlderOrders(db: Db, maxOrders = OLDER_CHUNK_ORDERS): numb
     .immediate();
 }
 
-/** Stored blocks of this size or more were written before JOURNAL_BLOCK_BYTES: `splitLargeJournalBlocks`. */
+/** Stored blocks of this size or more were written before JOURNAL_BLOCK_BYTES: `rewriteOldJournalBlocks`. */
 const LARGE_BLOCK_BYTES = 64 * 1024;
 
 /**
- * Splits up to `maxBlocks` blocks of 64 KiB or more (written before blocks were bounded) into blocks of
- * JOURNAL_BLOCK_BYTES, in one transaction: the same orders, the same keys' order. Returns how many were
- * split (0: none is left). The caller holds the shard's write lock.
+ * Rewrites up to `maxBlocks` blocks from the journal's first weeks, in one transaction: blocks of 64 KiB
+ * or more (before blocks were bounded) are split into blocks of JOURNAL_BLOCK_BYTES, and blocks whose
+ * `created` holds created_at alone (order columns version 1) get every order column. The same orders,
+ * the same keys' order. Returns how many were rewritten (0: none is left). The caller holds the shard's
+ * write lock.
  */
-export function splitLargeJournalBlocks(db: Db, maxBlocks = 64): number {
+export function rewriteOldJournalBlocks(db: Db, maxBlocks = 64): number {
   return db
     .transaction(() => {
       const large = db
         .prepare(
-          'SELECT first_pk, created, block FROM order_journal WHERE length(block) >= ? ORDER BY first_pk LIMIT ?',
+          `SELECT first_pk, created, block FROM order_journal
+            WHERE length(block) >= ? OR ${CREATED_ONLY_SQL} ORDER BY first_pk LIMIT ?`,
         )
         .all(LARGE_BLOCK_BYTES, maxBlocks) as { first_pk: number; created: Uint8Array; block: Uint8Array }[];
       const remove = db.prepare('DELETE FROM order_journal WHERE first_pk = ?');
@@ -364,24 +421,24 @@ export function splitLargeJournalBlocks(db: Db, maxBlocks = 64): number {
     .immediate();
 }
 
-/** One step of completing a shard's journal: how far its start moved, blocks split, and whether it is whole. */
+/** One step of completing a shard's journal: how far its start moved, old blocks rewritten, whether it is whole. */
 export interface JournalBackfill {
   moved: number;
-  split: number;
+  rewritten: number;
   done: boolean;
 }
 
-/** Large blocks split per step. */
-const SPLIT_BLOCKS_PER_STEP = 64;
+/** Old blocks rewritten per step. */
+const REWRITE_BLOCKS_PER_STEP = 64;
 
 /**
- * Takes up to `maxOrders` older orders in (`journalOlderOrders`); once none is left, splits a batch of
- * large blocks (`splitLargeJournalBlocks`). Done when the journal holds every order in bounded blocks.
+ * Takes up to `maxOrders` older orders in (`journalOlderOrders`); once none is left, rewrites a batch of
+ * old blocks (`rewriteOldJournalBlocks`). Done when the journal holds every order in current blocks.
  * The caller holds the shard's write lock.
  */
 export function journalBackfillStep(db: Db, maxOrders: number): JournalBackfill {
   const moved = journalOlderOrders(db, maxOrders);
   const whole = journalFrom(db) <= 1;
-  const split = whole ? splitLargeJournalBlocks(db, SPLIT_BLOCKS_PER_STEP) : 0;
-  return { moved, split, done: whole && split < SPLIT_BLOCKS_PER_STEP };
+  const rewritten = whole ? rewriteOldJournalBlocks(db, REWRITE_BLOCKS_PER_STEP) : 0;
+  return { moved, rewritten, done: whole && rewritten < REWRITE_BLOCKS_PER_STEP };
 }

@@ -634,7 +634,9 @@ describe('a shard from before the order journal', () => {
         () =>
           s
             .logs()
-            .some((l) => l.msg === 'order journal: the orders from before it taken in, its blocks bounded'),
+            .some(
+              (l) => l.msg === 'order journal: the orders from before it taken in, its old blocks rewritten',
+            ),
         10_000,
         'the backfill',
       );

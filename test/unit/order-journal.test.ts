@@ -8,7 +8,8 @@ import {
   journalBlocks,
   journalFrom,
   journalOlderOrders,
-  splitLargeJournalBlocks,
+  journalOrderColumns,
+  rewriteOldJournalBlocks,
 } from '../../src/storage/order-journal.js';
 import { makeOrders } from '../helpers/data.js';
 import { forgetJournal, testShard } from '../helpers/shard.js';
@@ -82,6 +83,8 @@ describe('the order journal', () => {
     expect(journalFrom(db)).toBe(1);
     expect(journalOrders(db)).toEqual(tableOrders(db));
     expect(journalOrders(db)).toHaveLength(3000);
+    // what a read by time needs of each order, without the lines: their quantities summed as units
+    expect(columnOrders(db)).toEqual(tableColumns(db));
     // one write, several blocks: each below the mmap threshold, each but the last full
     const blocks = storedBlocks(db);
     expect(blocks.length).toBeGreaterThanOrEqual(3);
@@ -192,31 +195,65 @@ describe('a shard from before the journal', () => {
   });
 });
 
-describe('a journal written before its blocks were bounded', () => {
-  const { db, write } = testShard('order-journal-unbounded');
+/** Every order's columns as a read by time sees them, from the journal's order columns. */
+function columnOrders(db: ReturnType<typeof testShard>['db'], fromPk = 1): number[][] {
+  const out: number[][] = [];
+  for (const { columns: c, orderPk } of journalOrderColumns(db, fromPk))
+    for (let o = 0; o < c.orders; o++)
+      if (orderPk === null || orderPk[o]! >= fromPk)
+        out.push([c.createdAt[o]!, c.customerPk[o]!, c.total[o]!, c.units[o]!, c.status[o]!]);
+  return out.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+}
+
+/** The same from the tables. */
+function tableColumns(db: ReturnType<typeof testShard>['db'], fromPk = 1): number[][] {
+  const rows = tableOrders(db, fromPk).map(([, customer, total, status, created, lines]) => {
+    let units = 0;
+    for (let i = 1; i < lines.length; i += 3) units += lines[i]!;
+    return [created, customer, total, units, ORDER_STATUSES.indexOf(status as never)];
+  });
+  return rows.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+}
+
+describe('a journal from its first weeks', () => {
+  const { db, write } = testShard('order-journal-first-weeks');
   write(makeOrders(4000, 'U'));
-  const bounded = journalOrders(db);
-  // what the first journal wrote: one block per write (here all 4,000 orders: ~280 KB)
+  const current = journalOrders(db);
+  // what the journal wrote then: one block per write (here all 4,000 orders: ~280 KB), its `created`
+  // BLOB created_at alone (8 bytes an order)
   const whole = new JournalBlockWriter();
   for (const b of journalBlocks(db, 1)) whole.addBlock(b);
   const e = whole.encode();
+  const createdOnly = new Float64Array(current.map((r) => r[4]));
   db.prepare('DELETE FROM order_journal').run();
   db.prepare(
     'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
-  ).run(e.firstPk, e.lastPk, e.orders, e.lines, e.created, e.block);
+  ).run(e.firstPk, e.lastPk, e.orders, e.lines, new Uint8Array(createdOnly.buffer), e.block);
 
-  it('has its large blocks split into bounded ones, the same orders in the same order', () => {
+  it('is read as it is until rewritten: every order, its order columns taken from the lines', () => {
     expect(storedBlocks(db)).toHaveLength(1);
+    expect(journalOrders(db)).toEqual(current);
+    expect(columnOrders(db)).toEqual(tableColumns(db));
+    expect(columnOrders(db, 1500)).toEqual(tableColumns(db, 1500));
+  });
+
+  it('has its blocks rewritten: below the mmap threshold, every order column, the same orders', () => {
     expect(storedBlocks(db)[0]!.bytes).toBeGreaterThan(2 * MMAP_THRESHOLD);
-    expect(journalBackfillStep(db, 1000)).toEqual({ moved: 0, split: 1, done: true });
+    expect(journalBackfillStep(db, 1000)).toEqual({ moved: 0, rewritten: 1, done: true });
     const blocks = storedBlocks(db);
     expect(blocks.length).toBeGreaterThan(5);
     for (const b of blocks) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
     for (let i = 1; i < blocks.length; i++)
       expect(blocks[i]!.first_pk).toBeGreaterThan(blocks[i - 1]!.last_pk);
-    expect(journalOrders(db)).toEqual(bounded);
+    const createdOnlyRows = db
+      .prepare('SELECT count(*) FROM order_journal WHERE length(created) = 8 * orders')
+      .pluck()
+      .get();
+    expect(createdOnlyRows).toBe(0);
+    expect(journalOrders(db)).toEqual(current);
+    expect(columnOrders(db)).toEqual(tableColumns(db));
     expect(checkJournal(db).ok).toBe(true);
-    expect(journalBackfillStep(db, 1000)).toEqual({ moved: 0, split: 0, done: true });
-    expect(splitLargeJournalBlocks(db)).toBe(0);
+    expect(journalBackfillStep(db, 1000)).toEqual({ moved: 0, rewritten: 0, done: true });
+    expect(rewriteOldJournalBlocks(db)).toBe(0);
   });
 });
