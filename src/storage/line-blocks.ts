@@ -13,12 +13,12 @@
  * About 21 bytes per order and 16 per line with 32-bit ids.
  */
 import { ORDER_STATUSES, type OrderStatus } from '../domain/vocabulary.js';
+import { ColumnViews, decodingBytes, encodingBytes, INT32_MAX } from './column-bytes.js';
 
 const VERSION = 1;
 /** The bytes of a block's header. */
 export const LINE_BLOCK_HEADER = 16;
 const HEADER = LINE_BLOCK_HEADER;
-const INT32_MAX = 2 ** 31 - 1;
 
 /** One order line with what its order brings, its order's lines arriving together. */
 export interface BlockLine {
@@ -130,13 +130,11 @@ export class LineBlockWriter {
     const n = this.orders;
     const m = this.lines;
     const idBytes = this.wide ? 8 : 4;
-    const size = lineBlockBytes(n, m, idBytes);
-    const bytes =
-      into && into.byteLength >= size ? into.subarray(0, size).fill(0, 0, HEADER) : new Uint8Array(size);
-    const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
-    header.setUint8(0, VERSION);
-    header.setUint8(1, idBytes);
-    header.setUint32(4, n, true);
+    const { bytes, header } = encodingBytes(
+      lineBlockBytes(n, m, idBytes),
+      { bytes: HEADER, version: VERSION, idBytes, orders: n },
+      into,
+    );
     header.setUint32(8, m, true);
     const b = viewBlock(bytes, n, m, idBytes);
     b.total.set(this.orderCols.total);
@@ -158,36 +156,23 @@ export function lineBlockBytes(orders: number, lines: number, idBytes: 4 | 8 = 8
 
 /** A block's columns, as views of its bytes (copied first if they are not 8-byte aligned). */
 export function decodeLineBlock(stored: Uint8Array): LineBlock {
-  const bytes = stored.byteOffset % 8 === 0 ? stored : new Uint8Array(stored);
-  const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
-  const version = header.getUint8(0);
-  const idBytes = header.getUint8(1);
-  if (version !== VERSION || (idBytes !== 4 && idBytes !== 8))
-    throw new Error(`unsupported order line block (version ${version}, id width ${idBytes})`);
+  const { bytes, header, idBytes } = decodingBytes(stored, {
+    bytes: HEADER,
+    version: VERSION,
+    what: 'order line block',
+  });
   return viewBlock(bytes, header.getUint32(4, true), header.getUint32(8, true), idBytes);
 }
 
 function viewBlock(bytes: Uint8Array, n: number, m: number, idBytes: number): LineBlock {
-  const buffer = bytes.buffer;
-  let at = bytes.byteOffset + HEADER;
-  const f64 = (count: number) => {
-    const a = new Float64Array(buffer, at, count);
-    at += 8 * count;
-    return a;
-  };
-  const i32 = (count: number) => {
-    const a = new Int32Array(buffer, at, count);
-    at += 4 * count;
-    return a;
-  };
-  const ids = idBytes === 8 ? f64 : i32;
-  const total = f64(n);
-  const unitPrice = f64(m);
-  const orderPk = ids(n);
-  const customerPk = ids(n);
-  const productId = ids(m);
-  const lineEnd = i32(n);
-  const quantity = i32(m);
-  const status = new Uint8Array(buffer, at, n);
+  const c = new ColumnViews(bytes, HEADER);
+  const total = c.f64(n);
+  const unitPrice = c.f64(m);
+  const orderPk = c.ids(n, idBytes);
+  const customerPk = c.ids(n, idBytes);
+  const productId = c.ids(m, idBytes);
+  const lineEnd = c.i32(n);
+  const quantity = c.i32(m);
+  const status = c.u8(n);
   return { orders: n, lines: m, total, unitPrice, orderPk, customerPk, productId, lineEnd, quantity, status };
 }

@@ -10,11 +10,11 @@
  * About 25 bytes an order. Version 1 (the journal's first weeks) held created_at alone: 8 bytes an order,
  * told apart by its length (`isCreatedOnly`); its other columns come from the line block.
  */
+import { ColumnViews, decodingBytes, encodingBytes, INT32_MAX } from './column-bytes.js';
 import type { Ids, LineBlock } from './line-blocks.js';
 
 const VERSION = 2;
 const HEADER = 8;
-const INT32_MAX = 2 ** 31 - 1;
 
 /** Each order of a block: when, how much, who, how many units, which status (its index in ORDER_STATUSES). */
 export interface OrderColumns {
@@ -70,13 +70,11 @@ export class OrderColumnsWriter {
   encode(into?: Uint8Array): Uint8Array {
     const n = this.orders;
     const idBytes = this.wide ? 8 : 4;
-    const size = orderColumnsBytes(n, idBytes);
-    const bytes =
-      into && into.byteLength >= size ? into.subarray(0, size).fill(0, 0, HEADER) : new Uint8Array(size);
-    const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
-    header.setUint8(0, VERSION);
-    header.setUint8(1, idBytes);
-    header.setUint32(4, n, true);
+    const { bytes } = encodingBytes(
+      orderColumnsBytes(n, idBytes),
+      { bytes: HEADER, version: VERSION, idBytes, orders: n },
+      into,
+    );
     const c = viewColumns(bytes, n, idBytes);
     c.createdAt.set(this.created);
     c.total.set(this.total);
@@ -89,12 +87,11 @@ export class OrderColumnsWriter {
 
 /** Stored version 2 columns as views of their bytes (copied first if not 8-byte aligned). */
 export function decodeOrderColumns(stored: Uint8Array): OrderColumns {
-  const bytes = stored.byteOffset % 8 === 0 ? stored : new Uint8Array(stored);
-  const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
-  const version = header.getUint8(0);
-  const idBytes = header.getUint8(1);
-  if (version !== VERSION || (idBytes !== 4 && idBytes !== 8))
-    throw new Error(`unsupported order columns (version ${version}, id width ${idBytes})`);
+  const { bytes, header, idBytes } = decodingBytes(stored, {
+    bytes: HEADER,
+    version: VERSION,
+    what: 'order columns',
+  });
   return viewColumns(bytes, header.getUint32(4, true), idBytes);
 }
 
@@ -107,22 +104,11 @@ export function orderColumnsOfLineBlock(createdAt: Float64Array, b: LineBlock): 
 }
 
 function viewColumns(bytes: Uint8Array, n: number, idBytes: number): OrderColumns {
-  const buffer = bytes.buffer;
-  let at = bytes.byteOffset + HEADER;
-  const f64 = () => {
-    const a = new Float64Array(buffer, at, n);
-    at += 8 * n;
-    return a;
-  };
-  const i32 = () => {
-    const a = new Int32Array(buffer, at, n);
-    at += 4 * n;
-    return a;
-  };
-  const createdAt = f64();
-  const total = f64();
-  const customerPk = idBytes === 8 ? f64() : i32();
-  const units = i32();
-  const status = new Uint8Array(buffer, at, n);
+  const c = new ColumnViews(bytes, HEADER);
+  const createdAt = c.f64(n);
+  const total = c.f64(n);
+  const customerPk = c.ids(n, idBytes);
+  const units = c.i32(n);
+  const status = c.u8(n);
   return { orders: n, createdAt, total, customerPk, units, status };
 }
