@@ -8,14 +8,14 @@
  * the range's lines in random order: 16.8 s for a year of 1M orders.
  */
 import type { SalesRequest } from '../domain/sales.js';
-import { productCategories } from '../storage/product-categories.js';
+import { cachedProductCategories } from '../storage/product-categories.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
 import { linesRead, mergeProductParts, scanProductPart } from './product-scan.js';
 
 /** Every category's exact sales in the range, in byte order of the name. */
 export function categoriesByLines(db: Db, r: SalesRequest): SalesAnswer {
-  const keys = productCategories(db);
+  const keys = cachedProductCategories(db);
   const part = scanProductPart(db, r, 0, 1, { keys: { of: keys.of, max: keys.names.length - 1 } });
   const merged = mergeProductParts([part], Number.MAX_SAFE_INTEGER);
   const data = merged.data
