@@ -4,6 +4,7 @@ import {
   exactErrorBounds,
   HOUR,
   isTimeGroup,
+  rebuildQueued,
   type SalesRequest,
   type SalesResult,
   UNFOLDED_MAX_AGE_MS,
@@ -305,6 +306,11 @@ export const salesProductPart = defineTask('salesProductPart', (ctx, input: Sale
 
 export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number };
 
+/** What an Arrow answer's stream ends with (its `done` outcome's meta): whether a rebuild slice is due. */
+export interface SalesArrowOutcome {
+  rebuildQueued: boolean;
+}
+
 /**
  * The same answer as an Arrow IPC stream, written a record batch at a time as the client takes them
  * (credits): for results too large for one JSON document, such as every product's ranking. apache-arrow
@@ -339,7 +345,9 @@ export const salesMetricsArrow = defineStreamTask(
     for (const bytes of bucketsAsArrowStream(counted(), keyKind, meta, input.batchRows))
       await sink.writeBytes(bytes);
     ctx.obs.record('stream_rows_total', { route: 'metrics_sales' }, rows);
-    return null;
+    // read from the order journal past stale pre-aggregates: the route sets a slice of the rebuild going
+    const outcome: SalesArrowOutcome = { rebuildQueued: rebuildQueued({ data: [], meta }) };
+    return outcome;
   },
   // nothing can follow a broken Arrow stream in-band: it ends without its end marker, which readers reject
   () => '',

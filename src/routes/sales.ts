@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { SalesArrowOutcome } from '../../workers/sales.js';
 import {
   ARROW_STREAM_MEDIA_TYPE,
   DEFAULT_SALE_STATUSES,
@@ -89,13 +90,18 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
   async function streamArrow(c: Context<AppEnv>, request: SalesTaskInput): Promise<Response> {
     const parts = await productParts(request);
-    const { body } = workerStream(
+    const { body, done } = workerStream(
       c,
       deps,
       'salesMetricsArrow',
       { ...request, batchRows: ARROW_BATCH_ROWS, ...parts },
       { logName: 'metrics', transfer: parts.productParts?.flatMap(productPartBuffers) },
     );
+    // an answer read from the order journal sets a slice of the rebuild going once it is out, as in JSON
+    void done.then((outcome) => {
+      const ended = outcome.meta as SalesArrowOutcome | null | undefined;
+      if (outcome.status === 'complete' && ended?.rebuildQueued) rebuildAfterRead(request.tenantId);
+    });
     return c.body(body, 200, {
       'content-type': ARROW_STREAM_MEDIA_TYPE,
       'cache-control': 'no-store',

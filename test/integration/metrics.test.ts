@@ -421,6 +421,29 @@ describe('freshness', () => {
       removeDir(other.dataDir);
     }
   });
+  it('on read only: an Arrow answer read from the order journal sets a slice of the rebuild going too', async () => {
+    const { other, t, tenDays } = await onReadAfterBulkLoad();
+    try {
+      const rebuiltInBackground = async () =>
+        (await sample(other, 'rollup_rebuilt_hours_total{by="background"}')) ?? 0;
+      expect(await rebuiltInBackground()).toBe(0);
+      const res = await fetch(
+        `${other.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: 'day', precision: 'approx', ...range })}`,
+        { headers: auth(t.api_key, { accept: 'application/vnd.apache.arrow.stream' }) },
+      );
+      const answer = await arrowAnswer(res);
+      expect(answer.meta.freshness).toMatchObject({ complete: true, rebuild_queued: true });
+      expect(sortByKey(answer.rows as Bucket[])).toEqual(tenDays);
+      // the slice runs on the upkeep thread once the stream is out
+      await eventually(async () => (await rebuiltInBackground()) > 0, 10_000, 'a rebuild slice');
+      const freshness = answer.meta.freshness as { stale_hours_in_range: number };
+      expect(await dirtyHoursGauge(other, t.tenant_id)).toBeLessThan(freshness.stale_hours_in_range);
+    } finally {
+      await other.stop();
+      removeDir(other.dataDir);
+    }
+  });
+
   it('on read only, a shard from before the order journal: approx rebuilds a slice and says what it left out, exact reads the orders from the tables', async () => {
     // the journal as migration 020 leaves a shard that had orders: starting past them (here: every order)
     const { other, t, read, tenDays } = await onReadAfterBulkLoad((s, tenantId) => {
