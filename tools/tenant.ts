@@ -58,9 +58,10 @@ function journalOrders(dataDir: string, tenantId: number) {
     const started = performance.now();
     const from = journalFrom(db);
     let rewritten = 0;
-    for (let step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP); !step.done; ) {
+    for (let done = false; !done; ) {
+      const step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP);
       rewritten += step.rewritten;
-      step = journalBackfillStep(db, OLDER_ORDERS_PER_STEP);
+      done = step.done;
     }
     return {
       journal_was_from_order_pk: from,

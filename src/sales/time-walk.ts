@@ -190,7 +190,7 @@ export function exactTimeByWalk(db: Db, r: SalesRequest & { groupBy: TimeGroup }
     ) as IterableIterator<[number, number, number, number | null]>)
       acc.add(createdAt, customerPk, total, lineUnits ?? 0);
     const wanted = statusCodes(r.statuses);
-    for (const b of from === Number.MAX_SAFE_INTEGER ? [] : journalOrderColumns(db, from)) {
+    for (const b of from === Number.MAX_SAFE_INTEGER ? [] : journalOrderColumns(db, from, r)) {
       journalBlocksRead++;
       acc.block(b, r.start, r.end, wanted, from);
     }

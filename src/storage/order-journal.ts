@@ -14,7 +14,8 @@
  * until `journalOlderOrders` takes them in, a chunk at a time, downwards.
  */
 import type { Statement } from 'better-sqlite3';
-import type { SalesRequest } from '../domain/sales.js';
+import { monthOfDay } from '../domain/months.js';
+import { DAY, type SalesRequest } from '../domain/sales.js';
 import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import {
@@ -61,6 +62,9 @@ export class JournalBlockWriter {
   private readonly columns = new OrderColumnsWriter();
   private firstPk = Number.POSITIVE_INFINITY;
   private lastPk = Number.NEGATIVE_INFINITY;
+
+  /** `month`: the epoch month every order of the block was created in (null: any, the first layout) */
+  constructor(readonly month: number | null = null) {}
 
   get orders(): number {
     return this.columns.orders;
@@ -110,10 +114,12 @@ export class JournalBlockWriter {
     lastPk: number;
     orders: number;
     lines: number;
+    month: number | null;
     created: Uint8Array;
     block: Uint8Array;
   } {
     return {
+      month: this.month,
       firstPk: this.firstPk,
       lastPk: this.lastPk,
       orders: this.orders,
@@ -124,22 +130,34 @@ export class JournalBlockWriter {
   }
 }
 
-/** Orders written together, as consecutive blocks of at most about JOURNAL_BLOCK_BYTES each. */
+/**
+ * Orders written together, as blocks of one month of created_at each, of at most about JOURNAL_BLOCK_BYTES:
+ * a month's blocks in order_pk order.
+ */
 export class JournalBlockSeries {
-  readonly blocks: JournalBlockWriter[] = [new JournalBlockWriter()];
+  private readonly byMonth = new Map<number, JournalBlockWriter[]>();
+  private current: JournalBlockWriter | null = null;
+  private readonly monthOf = monthOfTime();
 
-  private get current(): JournalBlockWriter {
-    return this.blocks[this.blocks.length - 1]!;
-  }
-
-  /** An order (a new block when the current one is full); its lines follow with `line`. */
+  /** An order (into its month's block, a new one when that is full); its lines follow with `line`. */
   order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
-    if (this.current.bytes >= JOURNAL_BLOCK_BYTES) this.blocks.push(new JournalBlockWriter());
-    this.current.order(pk, customerPk, totalCents, status, createdAt);
+    const month = this.monthOf(createdAt);
+    let blocks = this.byMonth.get(month);
+    if (!blocks) {
+      blocks = [new JournalBlockWriter(month)];
+      this.byMonth.set(month, blocks);
+    }
+    let w = blocks[blocks.length - 1]!;
+    if (w.bytes >= JOURNAL_BLOCK_BYTES) {
+      w = new JournalBlockWriter(month);
+      blocks.push(w);
+    }
+    w.order(pk, customerPk, totalCents, status, createdAt);
+    this.current = w;
   }
 
   line(productId: number, quantity: number, unitPriceCents: number): void {
-    this.current.line(productId, quantity, unitPriceCents);
+    this.current!.line(productId, quantity, unitPriceCents);
   }
 
   /** Every order of a decoded block, in its order. */
@@ -157,10 +175,29 @@ export class JournalBlockSeries {
     }
   }
 
-  /** The blocks holding orders (none for a series without any). */
-  filled(): JournalBlockWriter[] {
-    return this.blocks.filter((b) => b.orders > 0);
+  /** Each month's blocks, in order_pk order. */
+  months(): ReadonlyMap<number, readonly JournalBlockWriter[]> {
+    return this.byMonth;
   }
+
+  /** Every block (none for a series without any order). */
+  filled(): JournalBlockWriter[] {
+    return [...this.byMonth.values()].flat();
+  }
+}
+
+/** created_at (epoch ms) -> its epoch month (UTC), the last day's answer kept: orders come in runs of days. */
+function monthOfTime(): (createdAt: number) => number {
+  let day = Number.NaN;
+  let month = 0;
+  return (createdAt) => {
+    const d = Math.floor(createdAt / DAY);
+    if (d !== day) {
+      day = d;
+      month = monthOfDay(d);
+    }
+    return month;
+  };
 }
 
 /**
@@ -240,20 +277,16 @@ export function checkJournal(db: Db): JournalCheck {
 }
 
 /**
- * The blocks holding orders from `fromPk` on, in order_pk order (the first may start below it: callers
- * filter by each order's pk; none when no order from `fromPk` on is journalled). Each block's Buffers are dead once the caller moves on: collected as it goes.
+ * The blocks holding orders from `fromPk` on, in order of their first order_pk (one may start below it:
+ * callers filter by each order's pk; none when no order from `fromPk` on is journalled). Each block's
+ * Buffers are dead once the caller moves on: collected as it goes.
  */
 export function* journalBlocks(db: Db, fromPk: number): Generator<JournalBlock> {
   const dropped = youngGarbageCollector();
   const stmt = db
-    .prepare(
-      `SELECT created, block FROM order_journal
-        WHERE first_pk >= coalesce((SELECT max(first_pk) FROM order_journal WHERE first_pk <= ?), 0)
-          AND last_pk >= ?
-        ORDER BY first_pk`,
-    )
+    .prepare('SELECT created, block FROM order_journal WHERE last_pk >= ? ORDER BY first_pk')
     .raw();
-  for (const [created, block] of stmt.iterate(fromPk, fromPk) as IterableIterator<[Uint8Array, Uint8Array]>) {
+  for (const [created, block] of stmt.iterate(fromPk) as IterableIterator<[Uint8Array, Uint8Array]>) {
     yield decodeJournalBlock(created, block);
     dropped(created.byteLength + block.byteLength);
   }
@@ -267,36 +300,46 @@ export interface JournalOrders {
 }
 
 /**
- * The order columns of the blocks holding orders from `fromPk` on, in order_pk order: what a read by time
- * needs, without the lines (their BLOB is read only for a block of the first version, or one that starts
- * below `fromPk`), about a third of the journal's bytes. Collected as it goes, as `journalBlocks`.
+ * The order columns of the blocks holding orders from `fromPk` on and created in the months of `range`:
+ * what a read by time needs, without the lines (their BLOB is read only for a block of the first layout,
+ * or one that starts below `fromPk`), about a third of the journal's bytes, of the range's months only
+ * (blocks from before they were a month each are read for any range). Collected as it goes, as
+ * `journalBlocks`. Both queries go through the month index: `month`, added after the BLOBs, is never
+ * read from a row.
  */
-export function* journalOrderColumns(db: Db, fromPk: number): Generator<JournalOrders> {
+export function* journalOrderColumns(
+  db: Db,
+  fromPk: number,
+  range: { start: number; end: number },
+): Generator<JournalOrders> {
   const dropped = youngGarbageCollector();
-  const stmt = db
-    .prepare(
-      `SELECT first_pk, orders, created, CASE WHEN ${CREATED_ONLY_SQL} OR first_pk < ? THEN block END AS block
-         FROM order_journal
-        WHERE first_pk >= coalesce((SELECT max(first_pk) FROM order_journal WHERE first_pk <= ?), 0)
-          AND last_pk >= ?
-        ORDER BY first_pk`,
-    )
+  const columns = `first_pk, orders, created, CASE WHEN ${CREATED_ONLY_SQL} OR first_pk < ? THEN block END AS block`;
+  const anyMonth = db
+    .prepare(`SELECT ${columns} FROM order_journal WHERE month IS NULL AND last_pk >= ?`)
     .raw();
-  for (const [, orders, created, block] of stmt.iterate(fromPk, fromPk, fromPk) as IterableIterator<
-    [number, number, Uint8Array, Uint8Array | null]
-  >) {
-    if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
-    else {
-      const b = decodeLineBlock(block);
-      yield {
-        columns: isCreatedOnly(created, orders)
-          ? orderColumnsOfLineBlock(createdAtOf(created, orders), b)
-          : decodeOrderColumns(created),
-        orderPk: b.orderPk,
-      };
+  const inMonths = db
+    .prepare(`SELECT ${columns} FROM order_journal WHERE month BETWEEN ? AND ? AND last_pk >= ?`)
+    .raw();
+  const months = [
+    monthOfDay(Math.floor(range.start / DAY)),
+    monthOfDay(Math.floor((range.end - 1) / DAY)),
+  ] as const;
+  for (const rows of [anyMonth.iterate(fromPk, fromPk), inMonths.iterate(fromPk, ...months, fromPk)])
+    for (const [, orders, created, block] of rows as IterableIterator<
+      [number, number, Uint8Array, Uint8Array | null]
+    >) {
+      if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
+      else {
+        const b = decodeLineBlock(block);
+        yield {
+          columns: isCreatedOnly(created, orders)
+            ? orderColumnsOfLineBlock(createdAtOf(created, orders), b)
+            : decodeOrderColumns(created),
+          orderPk: b.orderPk,
+        };
+      }
+      dropped(created.byteLength + (block?.byteLength ?? 0));
     }
-    dropped(created.byteLength + (block?.byteLength ?? 0));
-  }
 }
 
 /** Appends blocks inside the writer's transaction (OrderWriter.write). */
@@ -307,42 +350,48 @@ export class OrderJournal {
 
   constructor(db: Db) {
     this.newest = db.prepare(
-      'SELECT length(block) AS bytes, created, block FROM order_journal ORDER BY first_pk DESC LIMIT 1',
+      `SELECT length(block) AS bytes, created, block FROM order_journal
+        WHERE month = ? ORDER BY first_pk DESC LIMIT 1`,
     );
-    this.put = db.prepare(
-      `INSERT OR REPLACE INTO order_journal (first_pk, last_pk, orders, lines, created, block)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    );
+    this.put = db.prepare(putBlockSql('INSERT OR REPLACE'));
   }
 
   /**
-   * The series' blocks, the first one stored with the newest block's orders when both together stay
-   * within JOURNAL_BLOCK_BYTES (a trickle of one-order writes then leaves a block per ~600 orders).
+   * The series' blocks, each month's first one stored with the newest block of that month when both
+   * together stay within JOURNAL_BLOCK_BYTES (a trickle of one-order writes then leaves a block per ~500
+   * orders of a month).
    */
   append(adding: JournalBlockSeries): void {
-    const blocks = adding.filled();
-    if (blocks.length === 0) return;
-    const first = blocks[0]!;
-    if (first.bytes < JOURNAL_BLOCK_BYTES) {
-      const newest = this.newest.get() as
-        | { bytes: number; created: Uint8Array; block: Uint8Array }
-        | undefined;
-      // (one header less; ids widened where one block's are wide and the other's not: still far below 64 KiB)
-      if (newest && newest.bytes + first.bytes - LINE_BLOCK_HEADER <= JOURNAL_BLOCK_BYTES) {
-        const grown = new JournalBlockWriter();
-        grown.addBlock(decodeJournalBlock(newest.created, newest.block));
-        const e = first.encode();
-        grown.addBlock(decodeJournalBlock(e.created, e.block));
-        blocks[0] = grown;
+    for (const [month, written] of adding.months()) {
+      const blocks = [...written];
+      const first = blocks[0]!;
+      if (first.bytes < JOURNAL_BLOCK_BYTES) {
+        const newest = this.newest.get(month) as
+          | { bytes: number; created: Uint8Array; block: Uint8Array }
+          | undefined;
+        // (one header less; ids widened where one block's are wide and the other's not: still far below 64 KiB)
+        if (newest && newest.bytes + first.bytes - LINE_BLOCK_HEADER <= JOURNAL_BLOCK_BYTES) {
+          const grown = new JournalBlockWriter(month);
+          grown.addBlock(decodeJournalBlock(newest.created, newest.block));
+          const e = first.encode();
+          grown.addBlock(decodeJournalBlock(e.created, e.block));
+          blocks[0] = grown;
+        }
       }
+      for (const b of blocks) store(this.put, b, this.scratch.fit(b.orders, b.lines));
     }
-    for (const b of blocks) store(this.put, b, this.scratch.fit(b.orders, b.lines));
   }
+}
+
+/** The statement that stores a block (`INSERT`, or `INSERT OR REPLACE` for a grown one). */
+function putBlockSql(verb: 'INSERT' | 'INSERT OR REPLACE'): string {
+  return `${verb} INTO order_journal (first_pk, last_pk, orders, lines, month, created, block)
+          VALUES (?, ?, ?, ?, ?, ?, ?)`;
 }
 
 function store(put: Statement, w: JournalBlockWriter, scratch?: EncodeScratch): void {
   const e = w.encode(scratch);
-  put.run(e.firstPk, e.lastPk, e.orders, e.lines, e.created, e.block);
+  put.run(e.firstPk, e.lastPk, e.orders, e.lines, e.month, e.created, e.block);
 }
 
 /**
@@ -367,9 +416,7 @@ export function journalOlderOrders(db: Db, maxOrders = OLDER_CHUNK_ORDERS): numb
         .iterate(low, from) as IterableIterator<
         [number, number, number, string, number, number | null, number, number]
       >;
-      const put = db.prepare(
-        'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
-      );
+      const put = db.prepare(putBlockSql('INSERT'));
       // the blocks are stored once the read is done: a connection cannot write while it iterates
       const series = new JournalBlockSeries();
       let lastPk = -1;
@@ -387,36 +434,29 @@ export function journalOlderOrders(db: Db, maxOrders = OLDER_CHUNK_ORDERS): numb
     .immediate();
 }
 
-/** Stored blocks of this size or more were written before JOURNAL_BLOCK_BYTES: `rewriteOldJournalBlocks`. */
-const LARGE_BLOCK_BYTES = 64 * 1024;
-
 /**
- * Rewrites up to `maxBlocks` blocks from the journal's first weeks, in one transaction: blocks of 64 KiB
- * or more (before blocks were bounded) are split into blocks of JOURNAL_BLOCK_BYTES, and blocks whose
- * `created` holds created_at alone (order columns version 1) get every order column. The same orders,
- * the same keys' order. Returns how many were rewritten (0: none is left). The caller holds the shard's
- * write lock.
+ * Rewrites up to `maxBlocks` blocks from before migration 021 (`month` NULL), in one transaction: their
+ * orders gathered into blocks of one month each, JOURNAL_BLOCK_BYTES at most, every order column (blocks
+ * from the journal's first weeks were larger than 64 KiB, and their `created` held created_at alone). The
+ * same orders. Returns how many were rewritten (0: none is left). The caller holds the shard's write lock.
  */
 export function rewriteOldJournalBlocks(db: Db, maxBlocks = 64): number {
   return db
     .transaction(() => {
-      const large = db
+      const old = db
         .prepare(
-          `SELECT first_pk, created, block FROM order_journal
-            WHERE length(block) >= ? OR ${CREATED_ONLY_SQL} ORDER BY first_pk LIMIT ?`,
+          'SELECT first_pk, created, block FROM order_journal WHERE month IS NULL ORDER BY first_pk LIMIT ?',
         )
-        .all(LARGE_BLOCK_BYTES, maxBlocks) as { first_pk: number; created: Uint8Array; block: Uint8Array }[];
+        .all(maxBlocks) as { first_pk: number; created: Uint8Array; block: Uint8Array }[];
       const remove = db.prepare('DELETE FROM order_journal WHERE first_pk = ?');
-      const put = db.prepare(
-        'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
-      );
-      for (const row of large) {
-        const series = new JournalBlockSeries();
+      const series = new JournalBlockSeries();
+      for (const row of old) {
         series.addBlock(decodeJournalBlock(row.created, row.block));
         remove.run(row.first_pk);
-        for (const w of series.filled()) store(put, w);
       }
-      return large.length;
+      const put = db.prepare(putBlockSql('INSERT'));
+      for (const w of series.filled()) store(put, w);
+      return old.length;
     })
     .immediate();
 }

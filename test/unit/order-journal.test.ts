@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ORDER_STATUSES } from '../../src/domain/vocabulary.js';
 import {
   checkJournal,
+  decodeJournalBlock,
   JOURNAL_BLOCK_BYTES,
   JournalBlockWriter,
   journalBackfillStep,
@@ -16,13 +17,30 @@ import { forgetJournal, testShard } from '../helpers/shard.js';
 
 type Row = [number, number, number, string, number, number[]]; // pk, customer, total, status, created, lines
 
-/** Every stored block's order_pk range and sizes, in order. */
-function storedBlocks(db: ReturnType<typeof testShard>['db']) {
+interface StoredBlock {
+  first_pk: number;
+  last_pk: number;
+  orders: number;
+  lines: number;
+  bytes: number;
+  month: number | null;
+}
+
+/** Every stored block's order_pk range, sizes and month, in order of month, then first order_pk. */
+function storedBlocks(db: ReturnType<typeof testShard>['db']): StoredBlock[] {
   return db
     .prepare(
-      'SELECT first_pk, last_pk, orders, lines, length(block) AS bytes FROM order_journal ORDER BY first_pk',
+      `SELECT first_pk, last_pk, orders, lines, length(block) AS bytes, month FROM order_journal
+        ORDER BY month, first_pk`,
     )
-    .all() as { first_pk: number; last_pk: number; orders: number; lines: number; bytes: number }[];
+    .all() as StoredBlock[];
+}
+
+/** Within a month, blocks never overlap: each starts past the one before it ends. */
+function expectMonthsApart(blocks: readonly StoredBlock[]): void {
+  for (let i = 1; i < blocks.length; i++)
+    if (blocks[i]!.month === blocks[i - 1]!.month)
+      expect(blocks[i]!.first_pk).toBeGreaterThan(blocks[i - 1]!.last_pk);
 }
 
 /** Below glibc's mmap threshold as npm start sets it: a read's BLOB comes from the heap, not fresh pages. */
@@ -85,11 +103,14 @@ describe('the order journal', () => {
     expect(journalOrders(db)).toHaveLength(3000);
     // what a read by time needs of each order, without the lines: their quantities summed as units
     expect(columnOrders(db)).toEqual(tableColumns(db));
-    // one write, several blocks: each below the mmap threshold, each but the last full
+    // one write, several blocks: each below the mmap threshold, each month's but its last full
     const blocks = storedBlocks(db);
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     for (const b of blocks) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
-    for (const b of blocks.slice(0, -1)) expect(b.bytes).toBeGreaterThanOrEqual(JOURNAL_BLOCK_BYTES);
+    for (let i = 1; i < blocks.length; i++)
+      if (blocks[i]!.month === blocks[i - 1]!.month)
+        expect(blocks[i - 1]!.bytes).toBeGreaterThanOrEqual(JOURNAL_BLOCK_BYTES);
+    expectMonthsApart(blocks);
   });
 
   it('keeps a block of orders with a thousand lines each below the mmap threshold', () => {
@@ -105,21 +126,56 @@ describe('the order journal', () => {
     expect(journalOrders(db)).toEqual(tableOrders(db));
   });
 
-  it('grows its newest block for small writes, so a trickle of one-order requests leaves few blocks', () => {
-    const before = storedBlocks(db).length;
-    for (const [i, o] of makeOrders(2500, 'T').entries()) write([{ ...o, order_id: `T-${i}` }]);
-    const blocks = storedBlocks(db);
-    const added = blocks.slice(before - 1); // the newest block before them grew too
+  it('grows its newest block of the month for small writes, so a trickle of one-order requests leaves few blocks', () => {
+    const before = new Set(storedBlocks(db).map((b) => b.first_pk));
+    const trickle = makeOrders(2500, 'T').map((o, i) => ({
+      ...o,
+      order_id: `T-${i}`,
+      created_at: '2027-03-10T10:00:00.000Z', // a month no block had
+    }));
+    for (const o of trickle) write([o]);
+    const added = storedBlocks(db).filter((b) => !before.has(b.first_pk));
+    expect(new Set(added.map((b) => b.month))).toEqual(new Set([(2027 - 1970) * 12 + 2]));
     const bytes = added.reduce((sum, b) => sum + b.bytes, 0);
     expect(added.length).toBeLessThanOrEqual(Math.ceil(bytes / JOURNAL_BLOCK_BYTES) + 1); // not a row an order
     for (const b of added) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
     // a block was closed only when the next order did not fit in it
     for (let i = 1; i < added.length; i++)
       expect(added[i - 1]!.bytes + 16 + 21 + 16 * 3).toBeGreaterThan(JOURNAL_BLOCK_BYTES);
-    // blocks never overlap
-    for (let i = 1; i < blocks.length; i++)
-      expect(blocks[i]!.first_pk).toBeGreaterThan(blocks[i - 1]!.last_pk);
+    expectMonthsApart(storedBlocks(db));
     expect(journalOrders(db)).toEqual(tableOrders(db));
+  });
+
+  it('keeps each block to one month, and a read by time reads the blocks of its months only', () => {
+    // orders spread over four months, in no order of time
+    const spread = makeOrders(2000, 'M').map((o, i) => ({
+      ...o,
+      created_at: new Date(Date.UTC(2028, 0, 1) + ((i * 7919) % 2000) * 5_000_000).toISOString(),
+    }));
+    write(spread);
+    const blocks = storedBlocks(db);
+    for (const b of blocks) {
+      const months = db
+        .prepare(
+          `SELECT DISTINCT (CAST(strftime('%Y', created_at / 1000, 'unixepoch') AS INTEGER) - 1970) * 12
+                  + CAST(strftime('%m', created_at / 1000, 'unixepoch') AS INTEGER) - 1
+             FROM orders WHERE order_pk IN (SELECT value FROM json_each(?))`,
+        )
+        .pluck()
+        .all(JSON.stringify(journalOrdersOf(db, b.first_pk)));
+      expect(months).toEqual([b.month]);
+    }
+    const february = { start: Date.UTC(2028, 1, 10), end: Date.UTC(2028, 1, 11) };
+    const read = [...journalOrderColumns(db, 1, february)];
+    const februaryBlocks = blocks.filter((b) => b.month === (2028 - 1970) * 12 + 1);
+    expect(read).toHaveLength(februaryBlocks.length);
+    expect(read.reduce((n, j) => n + j.columns.orders, 0)).toBe(
+      db
+        .prepare(`SELECT count(*) FROM orders WHERE created_at >= ? AND created_at < ?`)
+        .pluck()
+        .get(Date.UTC(2028, 1, 1), Date.UTC(2028, 2, 1)),
+    );
+    expect(columnOrders(db)).toEqual(tableColumns(db));
   });
 
   it('keeps nothing of a write whose transaction rolled back', () => {
@@ -195,10 +251,20 @@ describe('a shard from before the journal', () => {
   });
 });
 
-/** Every order's columns as a read by time sees them, from the journal's order columns. */
+/** The order_pks of the block whose first order_pk is given. */
+function journalOrdersOf(db: ReturnType<typeof testShard>['db'], firstPk: number): number[] {
+  const row = db.prepare('SELECT created, block FROM order_journal WHERE first_pk = ?').get(firstPk) as {
+    created: Uint8Array;
+    block: Uint8Array;
+  };
+  return [...decodeJournalBlock(row.created, row.block).orderPk];
+}
+
+/** Every order's columns as a read by time over all time sees them, from the journal's order columns. */
 function columnOrders(db: ReturnType<typeof testShard>['db'], fromPk = 1): number[][] {
   const out: number[][] = [];
-  for (const { columns: c, orderPk } of journalOrderColumns(db, fromPk))
+  const always = { start: Date.UTC(1970, 0, 1), end: Date.UTC(9999, 0, 1) };
+  for (const { columns: c, orderPk } of journalOrderColumns(db, fromPk, always))
     for (let o = 0; o < c.orders; o++)
       if (orderPk === null || orderPk[o]! >= fromPk)
         out.push([c.createdAt[o]!, c.customerPk[o]!, c.total[o]!, c.units[o]!, c.status[o]!]);
@@ -228,7 +294,7 @@ describe('a journal from its first weeks', () => {
   db.prepare('DELETE FROM order_journal').run();
   db.prepare(
     'INSERT INTO order_journal (first_pk, last_pk, orders, lines, created, block) VALUES (?, ?, ?, ?, ?, ?)',
-  ).run(e.firstPk, e.lastPk, e.orders, e.lines, new Uint8Array(createdOnly.buffer), e.block);
+  ).run(e.firstPk, e.lastPk, e.orders, e.lines, new Uint8Array(createdOnly.buffer), e.block); // month NULL
 
   it('is read as it is until rewritten: every order, its order columns taken from the lines', () => {
     expect(storedBlocks(db)).toHaveLength(1);
@@ -243,8 +309,8 @@ describe('a journal from its first weeks', () => {
     const blocks = storedBlocks(db);
     expect(blocks.length).toBeGreaterThan(5);
     for (const b of blocks) expect(b.bytes).toBeLessThan(MMAP_THRESHOLD);
-    for (let i = 1; i < blocks.length; i++)
-      expect(blocks[i]!.first_pk).toBeGreaterThan(blocks[i - 1]!.last_pk);
+    for (const b of blocks) expect(b.month).not.toBeNull();
+    expectMonthsApart(blocks);
     const createdOnlyRows = db
       .prepare('SELECT count(*) FROM order_journal WHERE length(created) = 8 * orders')
       .pluck()
