@@ -9,7 +9,8 @@
  * with marks and its percentiles selected, src/sales/order-statistics.ts), not sets: the walk is used up to
  * TIME_WALK_MAX_ORDERS. The orders the order journal holds (src/storage/order-journal.ts: every order of a
  * shard created since migration 020) are read from its columnar blocks instead, in the same snapshot: no
- * row handed to JavaScript, a year of 1M orders in ~0.1 s instead of 1.55 s.
+ * row handed to JavaScript, only the blocks of the range's months and only their order columns; a year
+ * of 1M orders in ~0.08 s instead of 1.55 s, a month by hour in 6-10 ms.
  */
 import { type Bucket, DAY, HOUR, type SalesRequest, type TimeGroup, timeBucket } from '../domain/sales.js';
 import { statusCodes } from '../storage/line-blocks.js';

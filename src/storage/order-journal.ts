@@ -6,10 +6,12 @@
  * without handing a row per order to JavaScript, and current the moment the orders commit, whatever the
  * rollups still have to fold in or rebuild.
  *
- * Blocks never overlap and are keyed by their first order_pk, each below 64 KiB (JOURNAL_BLOCK_BYTES). A
- * write appends its orders as one or more blocks, its first grown into the newest one while both together
- * stay within that size (a trickle of one-order requests would otherwise leave a row per order): at most
- * one block's worth is rewritten per write. The journal holds every order from
+ * Each block holds orders of one month of created_at (`month`, migration 021), so a read by time reads its
+ * range's months only; blocks are keyed by their first order_pk, never overlap within a month, and stay
+ * below 64 KiB (JOURNAL_BLOCK_BYTES). A write appends its orders as blocks by month, each month's first
+ * grown into that month's newest block while both together stay within that size (a trickle of one-order
+ * requests would otherwise leave a row per order): at most one block's worth a month is rewritten per
+ * write. The journal holds every order from
  * `order_journal_start.from_pk` on; older orders (from before the migration) are read from the tables,
  * until `journalOlderOrders` takes them in, a chunk at a time, downwards.
  */
@@ -324,8 +326,9 @@ export function* journalOrderColumns(
     monthOfDay(Math.floor(range.start / DAY)),
     monthOfDay(Math.floor((range.end - 1) / DAY)),
   ] as const;
-  for (const rows of [anyMonth.iterate(fromPk, fromPk), inMonths.iterate(fromPk, ...months, fromPk)])
-    for (const [, orders, created, block] of rows as IterableIterator<
+  const reads = [() => anyMonth.iterate(fromPk, fromPk), () => inMonths.iterate(fromPk, ...months, fromPk)];
+  for (const read of reads)
+    for (const [, orders, created, block] of read() as IterableIterator<
       [number, number, Uint8Array, Uint8Array | null]
     >) {
       if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
