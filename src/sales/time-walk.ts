@@ -30,10 +30,11 @@ import { DistinctIds } from './order-statistics.js';
 export const TIME_WALK_MIN_SHARE = 1 / 8;
 
 /**
- * The same where the order journal holds every order: the walk then reads and decodes every block at
- * ~0.05-0.08 µs per order of the shard, the ordered scan ~5.3 µs per order of its range (a random lookup
- * of each and its items): measured on 1M orders, a walk 50-79 ms whatever the range, the scan 24 ms for
- * 4k orders, 95 for 18k, 174 for 35k, 399 for 74k. They cross near 1% of the shard.
+ * The same where the order journal holds every order: the walk then reads and decodes blocks at
+ * ~0.05-0.08 µs per order, the ordered scan ~5.3 µs per order of its range (a random lookup of each and its
+ * items): measured on 1M orders when every block held every month, a walk 50-79 ms whatever the range, the
+ * scan 24 ms for 4k orders, 95 for 18k, 174 for 35k, 399 for 74k: they cross near 1% of the shard. Blocks
+ * now hold one month each and a walk reads its range's months only, so the bound errs towards the scan.
  */
 export const JOURNAL_WALK_MIN_SHARE = 1 / 80;
 
