@@ -316,33 +316,63 @@ export function* journalOrderColumns(
 ): Generator<JournalOrders> {
   const dropped = youngGarbageCollector();
   const columns = `first_pk, orders, created, CASE WHEN ${CREATED_ONLY_SQL} OR first_pk < ? THEN block END AS block`;
+  for (const [, orders, created, block] of rowsOfMonths(db, columns, 'last_pk >= ?', [fromPk], range, [
+    fromPk,
+  ]) as Iterable<[number, number, Uint8Array, Uint8Array | null]>) {
+    if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
+    else {
+      const b = decodeLineBlock(block);
+      yield {
+        columns: isCreatedOnly(created, orders)
+          ? orderColumnsOfLineBlock(createdAtOf(created, orders), b)
+          : decodeOrderColumns(created),
+        orderPk: b.orderPk,
+      };
+    }
+    dropped(created.byteLength + (block?.byteLength ?? 0));
+  }
+}
+
+/**
+ * Every block (lines and order columns) of the months of `range`, and every block of no single month:
+ * what a rollup rebuild of days in that range reads instead of the tables. Collected as it goes.
+ */
+export function* journalBlocksOfMonths(
+  db: Db,
+  range: { start: number; end: number },
+): Generator<JournalBlock> {
+  const dropped = youngGarbageCollector();
+  for (const [created, block] of rowsOfMonths(db, 'created, block', '1', [], range) as Iterable<
+    [Uint8Array, Uint8Array]
+  >) {
+    yield decodeJournalBlock(created, block);
+    dropped(created.byteLength + block.byteLength);
+  }
+}
+
+/**
+ * Raw rows of `columns` of the blocks of no single month, then of the months of `range`, both through the
+ * month index (`month`, added after the BLOBs, is never read from a row). `before` binds the columns'
+ * parameters, `params` the condition's.
+ */
+function* rowsOfMonths(
+  db: Db,
+  columns: string,
+  condition: string,
+  params: readonly unknown[],
+  range: { start: number; end: number },
+  before: readonly unknown[] = [],
+): Generator<unknown[]> {
   const anyMonth = db
-    .prepare(`SELECT ${columns} FROM order_journal WHERE month IS NULL AND last_pk >= ?`)
+    .prepare(`SELECT ${columns} FROM order_journal WHERE month IS NULL AND ${condition}`)
     .raw();
   const inMonths = db
-    .prepare(`SELECT ${columns} FROM order_journal WHERE month BETWEEN ? AND ? AND last_pk >= ?`)
+    .prepare(`SELECT ${columns} FROM order_journal WHERE month BETWEEN ? AND ? AND ${condition}`)
     .raw();
-  const months = [
-    monthOfDay(Math.floor(range.start / DAY)),
-    monthOfDay(Math.floor((range.end - 1) / DAY)),
-  ] as const;
-  const reads = [() => anyMonth.iterate(fromPk, fromPk), () => inMonths.iterate(fromPk, ...months, fromPk)];
-  for (const read of reads)
-    for (const [, orders, created, block] of read() as IterableIterator<
-      [number, number, Uint8Array, Uint8Array | null]
-    >) {
-      if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
-      else {
-        const b = decodeLineBlock(block);
-        yield {
-          columns: isCreatedOnly(created, orders)
-            ? orderColumnsOfLineBlock(createdAtOf(created, orders), b)
-            : decodeOrderColumns(created),
-          orderPk: b.orderPk,
-        };
-      }
-      dropped(created.byteLength + (block?.byteLength ?? 0));
-    }
+  const first = monthOfDay(Math.floor(range.start / DAY));
+  const last = monthOfDay(Math.floor((range.end - 1) / DAY));
+  yield* anyMonth.iterate(...before, ...params) as Iterable<unknown[]>;
+  yield* inMonths.iterate(...before, first, last, ...params) as Iterable<unknown[]>;
 }
 
 /** Appends blocks inside the writer's transaction (OrderWriter.write). */

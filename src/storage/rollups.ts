@@ -9,7 +9,9 @@ import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
+import { type JournalDays, journalDays } from './journal-days.js';
 import { decodeLineBlock, LineBlockWriter } from './line-blocks.js';
+import { journalHoldsEveryOrder } from './order-journal.js';
 import { productCategories } from './product-categories.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
 import { type RollupStatements, rollupStatements } from './rollup-sql.js';
@@ -100,9 +102,12 @@ export class RollupBuilder {
    * The day per status and category, and the day's line block, from one pass over the day's lines (up to
    * the watermark): each order's lines of a category summed, the order counted once.
    */
-  private rebuildDayLines(day: number, watermark: number): void {
+  private rebuildDayLines(day: number, watermark: number, journal: JournalDays | null): void {
     const block = new LineBlockWriter();
-    const categories = groupLines(tapped(this.dayLineRows(day, watermark), (line) => block.add(line)));
+    const rows = journal
+      ? journal.dayLines(day)
+      : (this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<number[]>);
+    const categories = groupLines(tapped(this.dayLineRows(rows), (line) => block.add(line)));
     this.s.deleteDayBlocks.run(day);
     if (block.orders > 0) this.s.insertDayBlock.run(day, 0, block.orders, block.lines, block.encode());
     this.s.deleteDayCategory.run(day);
@@ -111,17 +116,13 @@ export class RollupBuilder {
   }
 
   /**
-   * The day's lines up to the watermark, read as raw rows and given their status and category names from
-   * shared strings (the product map reloaded once if a product is newer than it; a line whose product is
-   * unknown is left out, as the join on products did).
+   * A day's lines up to the watermark, read as raw rows (from the tables or the journal) and given their
+   * status and category names from shared strings (the product map reloaded once if a product is newer
+   * than it; a line whose product is unknown is left out, as the join on products did).
    */
-  private *dayLineRows(day: number, watermark: number): Generator<LineRow> {
+  private *dayLineRows(rows: Iterable<readonly number[]>): Generator<LineRow> {
     this.categories ??= productCategories(this.db);
-    for (const [orderPk, status, customerPk, total, productId, quantity, price] of this.s.dayLines.iterate(
-      day * DAY,
-      (day + 1) * DAY,
-      watermark,
-    ) as IterableIterator<number[]>) {
+    for (const [orderPk, status, customerPk, total, productId, quantity, price] of rows) {
       let category = this.categories.of(productId!);
       if (category === -1) {
         this.categories = productCategories(this.db);
@@ -461,20 +462,28 @@ export class RollupBuilder {
       .transaction(() => {
         const days = new Set<number>();
         const watermark = (this.s.watermark.get() as { pk: number }).pk;
+        // where the journal holds every order, the days' orders come from its blocks (src/storage/journal-days.ts)
+        const journal = journalHoldsEveryOrder(this.db)
+          ? journalDays(
+              this.db,
+              new Set(hours.map((hour) => Math.floor((hour * HOUR) / DAY))),
+              new Set(hours),
+              watermark,
+            )
+          : null;
         // another thread may have rebuilt some of them since they were listed: skip those
         for (const hour of hours) {
           if (!this.s.isDirty.get(hour)) continue;
           const groups = new Map<string, SalesAggregate>();
-          for (const r of this.s.hourOrders.iterate(
-            hour * HOUR,
-            (hour + 1) * HOUR,
-            watermark,
-          ) as IterableIterator<{
-            status: string;
-            customer_pk: number;
-            total_cents: number;
-            units: number | null;
-          }>) {
+          const orders = journal
+            ? journal.hourOrders(hour)
+            : (this.s.hourOrders.iterate(hour * HOUR, (hour + 1) * HOUR, watermark) as IterableIterator<{
+                status: string;
+                customer_pk: number;
+                total_cents: number;
+                units: number | null;
+              }>);
+          for (const r of orders) {
             rows++;
             for (const key of rollupStatusKeys(r.status))
               aggregateFor(groups, key).addOrder(r.customer_pk, r.total_cents, r.units ?? 0);
@@ -488,7 +497,7 @@ export class RollupBuilder {
         const months = new Set<number>();
         for (const day of days) {
           this.rebuildDaily(day, now);
-          this.rebuildDayLines(day, watermark);
+          this.rebuildDayLines(day, watermark, journal);
           months.add(monthOfDay(day));
         }
         // a rebuilt day changed its month: merged again now if it was the month's last dirty day
