@@ -202,7 +202,7 @@ explain(
 );
 explain(
   'metrics exact from the orders, by day over a year',
-  "the same over an eighth of the shard or more (a 25th where the order journal holds every order): one walk of the orders below the journal's start in storage order, each with its items, then the journal's blocks (src/sales/time-walk.ts); shown with every order below it, as on a shard from before migration 020 (a newer shard reads none here)",
+  "the same over an eighth of the shard or more (an 80th where the order journal holds every order): one walk of the orders below the journal's start in storage order, each with its items, then the journal's blocks of the range's months (src/sales/time-walk.ts); shown with every order below it, as on a shard from before migration 020 (a newer shard reads none here)",
   exactTimeScanSql(DEFAULT_SALE_STATUSES.length, 'storage-order'),
   [Number.MAX_SAFE_INTEGER, yearStart, newest.t, ...DEFAULT_SALE_STATUSES],
   'orders by primary key, order_items by (tenant_id, order_pk); at scale a columnar copy (report.md)',
