@@ -11,9 +11,9 @@ const PAUSE_MS = 50;
  * Completes the order journal of shards that had orders before it (migration 020 starts it past them):
  * once at start, tenant after tenant, their older orders are taken in a chunk at a time on the upkeep
  * thread (`journalOlderOrders`), newest first, until the journal holds every order; then its blocks from
- * the journal's first weeks (64 KiB or more, or without every order column) are rewritten, a batch at a
- * time. A shard whose journal is whole
- * costs two queries. Until then its reads take the older orders from the tables (as
+ * before migration 021 (several months a block; the first weeks' also 64 KiB or more, or without every
+ * order column) are rewritten a month a block, a batch at a time. A shard whose journal is whole costs
+ * two queries. Until then its reads take the older orders from the tables (as
  * `npm run tenant -- journal-orders` would do offline). Returns the function that stops it.
  */
 export function startJournalBackfill(options: {

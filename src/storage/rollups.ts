@@ -72,7 +72,9 @@ function hoursByDayNewestFirst(hours: readonly number[]): number[][] {
  * are pending until `applyPending` folds them in: a small batch as deltas merged into the rows it touches
  * (a dashboard sees a trickle of orders within moments, whatever their dates), a large one by marking its
  * hours dirty. `rebuild` recomputes a dirty hour, and the day-level rows of its day, from the orders up to
- * the watermark: the repair path, and the cheaper one for a day that is mostly new.
+ * the watermark (read from the order journal where it holds every order, else from the tables: the same
+ * rows either way, src/storage/journal-days.ts): the repair path, and the cheaper one for a day that is
+ * mostly new.
  */
 export class RollupBuilder {
   private readonly s: RollupStatements;
