@@ -18,7 +18,6 @@
 import type { Statement } from 'better-sqlite3';
 import { monthOfDay } from '../domain/months.js';
 import { DAY, type SalesRequest } from '../domain/sales.js';
-import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import {
   decodeLineBlock,
@@ -74,10 +73,11 @@ export class JournalBlockWriter {
 
   /** An order; its lines follow with `line`. */
   order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
-    this.coded(pk, customerPk, totalCents, statusCode(status), createdAt);
+    this.orderCoded(pk, customerPk, totalCents, statusCode(status), createdAt);
   }
 
-  private coded(pk: number, customerPk: number, totalCents: number, status: number, createdAt: number): void {
+  /** The same with its status as a code (`statusCode`). */
+  orderCoded(pk: number, customerPk: number, totalCents: number, status: number, createdAt: number): void {
     this.lineWriter.startOrder(pk, customerPk, totalCents, status);
     this.columns.order(customerPk, totalCents, status, createdAt);
     if (pk < this.firstPk) this.firstPk = pk;
@@ -89,13 +89,9 @@ export class JournalBlockWriter {
     this.columns.line(quantity);
   }
 
-  /** Every order of a decoded block, in its order (growing the newest block, splitting an old one). */
+  /** Every order of a decoded block, in its order (growing the newest block). */
   addBlock(b: JournalBlock): void {
-    for (let o = 0, line = 0; o < b.orders; o++) {
-      this.coded(b.orderPk[o]!, b.customerPk[o]!, b.total[o]!, b.status[o]!, b.createdAt[o]!);
-      for (; line < b.lineEnd[o]!; line++)
-        this.line(b.productId[line]!, b.quantity[line]!, b.unitPrice[line]!);
-    }
+    copyOrders(b, this);
   }
 
   get lines(): number {
@@ -143,6 +139,11 @@ export class JournalBlockSeries {
 
   /** An order (into its month's block, a new one when that is full); its lines follow with `line`. */
   order(pk: number, customerPk: number, totalCents: number, status: string, createdAt: number): void {
+    this.orderCoded(pk, customerPk, totalCents, statusCode(status), createdAt);
+  }
+
+  /** The same with its status as a code (`statusCode`). */
+  orderCoded(pk: number, customerPk: number, totalCents: number, status: number, createdAt: number): void {
     const month = this.monthOf(createdAt);
     let blocks = this.byMonth.get(month);
     if (!blocks) {
@@ -154,7 +155,7 @@ export class JournalBlockSeries {
       w = new JournalBlockWriter(month);
       blocks.push(w);
     }
-    w.order(pk, customerPk, totalCents, status, createdAt);
+    w.orderCoded(pk, customerPk, totalCents, status, createdAt);
     this.current = w;
   }
 
@@ -162,19 +163,9 @@ export class JournalBlockSeries {
     this.current!.line(productId, quantity, unitPriceCents);
   }
 
-  /** Every order of a decoded block, in its order. */
+  /** Every order of a decoded block, in its order (rewriting an old block a month a block). */
   addBlock(b: JournalBlock): void {
-    for (let o = 0, line = 0; o < b.orders; o++) {
-      this.order(
-        b.orderPk[o]!,
-        b.customerPk[o]!,
-        b.total[o]!,
-        ORDER_STATUSES[b.status[o]!]!,
-        b.createdAt[o]!,
-      );
-      for (; line < b.lineEnd[o]!; line++)
-        this.line(b.productId[line]!, b.quantity[line]!, b.unitPrice[line]!);
-    }
+    copyOrders(b, this);
   }
 
   /** Each month's blocks, in order_pk order. */
@@ -185,6 +176,20 @@ export class JournalBlockSeries {
   /** Every block (none for a series without any order). */
   filled(): JournalBlockWriter[] {
     return [...this.byMonth.values()].flat();
+  }
+}
+
+/** What a decoded block's orders are copied into: an order with its status code, then its lines. */
+interface CodedOrders {
+  orderCoded(pk: number, customerPk: number, totalCents: number, status: number, createdAt: number): void;
+  line(productId: number, quantity: number, unitPriceCents: number): void;
+}
+
+/** Every order of a decoded block, in its order, with its lines, into `into`. */
+function copyOrders(b: JournalBlock, into: CodedOrders): void {
+  for (let o = 0, line = 0; o < b.orders; o++) {
+    into.orderCoded(b.orderPk[o]!, b.customerPk[o]!, b.total[o]!, b.status[o]!, b.createdAt[o]!);
+    for (; line < b.lineEnd[o]!; line++) into.line(b.productId[line]!, b.quantity[line]!, b.unitPrice[line]!);
   }
 }
 
