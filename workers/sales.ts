@@ -5,6 +5,7 @@ import {
   HOUR,
   isTimeGroup,
   rebuildQueued,
+  type SalesJson,
   type SalesRequest,
   type SalesResult,
   UNFOLDED_MAX_AGE_MS,
@@ -287,7 +288,14 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise
   return salesResult(input, result, freshness, started);
 }
 
-export const salesMetrics = defineTask('salesMetrics', (ctx, input: SalesInput) => answerSales(ctx, input));
+const utf8 = new TextEncoder();
+
+/** One answer as JSON bytes, moved to the main thread (SalesJson). */
+export const salesMetrics = defineTask('salesMetrics', async (ctx, input: SalesInput): Promise<SalesJson> => {
+  const result = await answerSales(ctx, input);
+  const body = utf8.encode(JSON.stringify(result));
+  return withTransfer({ body, rebuildQueued: rebuildQueued(result.meta) }, [body.buffer as ArrayBuffer]);
+});
 
 export type SalesProductPartInput = TaskBase & SalesRequest & { part: number; parts: number };
 
@@ -346,7 +354,7 @@ export const salesMetricsArrow = defineStreamTask(
       await sink.writeBytes(bytes);
     ctx.obs.record('stream_rows_total', { route: 'metrics_sales' }, rows);
     // read from the order journal past stale pre-aggregates: the route sets a slice of the rebuild going
-    const outcome: SalesArrowOutcome = { rebuildQueued: rebuildQueued({ data: [], meta }) };
+    const outcome: SalesArrowOutcome = { rebuildQueued: rebuildQueued(meta) };
     return outcome;
   },
   // nothing can follow a broken Arrow stream in-band: it ends without its end marker, which readers reject

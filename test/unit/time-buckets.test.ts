@@ -33,4 +33,23 @@ describe('time buckets', () => {
     });
     expect(timeBucket('week', Date.parse('2027-01-01T12:00:00Z')).key).toBe('2026-W53');
   });
+
+  it('key hours, days and months as the ISO string of the instant writes them, in any order of calls', () => {
+    // timeKey formats a day once and reuses it while calls stay in that day: jumping between days,
+    // backwards and before 1970 must still give what toISOString gives
+    let seed = 11;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const instants = Array.from({ length: 5000 }, (_, i) =>
+      i % 3 === 0 ? Math.floor((rand() - 0.3) * 200 * 365 * DAY) : Math.floor(rand() * 3 * DAY),
+    );
+    for (const ms of instants) {
+      const iso = new Date(ms).toISOString();
+      expect(timeKey('hour', ms)).toBe(`${iso.slice(0, 13)}:00:00Z`);
+      expect(timeKey('day', ms)).toBe(iso.slice(0, 10));
+      expect(timeKey('month', ms)).toBe(iso.slice(0, 7));
+    }
+  });
 });
