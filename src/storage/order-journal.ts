@@ -304,6 +304,11 @@ export interface JournalOrders {
   columns: OrderColumns;
   /** null: every order of the block is from the start on */
   orderPk: Ids | null;
+  /**
+   * The epoch month every order of the block was created in, or null for a block from before blocks held
+   * one month. Blocks of no month come first, then the months' in month order.
+   */
+  month: number | null;
 }
 
 /**
@@ -319,12 +324,13 @@ export function* journalOrderColumns(
   fromPk: number,
   range: { start: number; end: number },
 ): Generator<JournalOrders> {
-  const dropped = youngGarbageCollector();
-  const columns = `first_pk, orders, created, CASE WHEN ${CREATED_ONLY_SQL} OR first_pk < ? THEN block END AS block`;
-  for (const [, orders, created, block] of rowsOfMonths(db, columns, 'last_pk >= ?', [fromPk], range, [
+  const dropped = youngGarbageCollector(2 << 20);
+  // month is read from the index the query goes through, not from the row (it follows the BLOBs)
+  const columns = `month, orders, created, CASE WHEN ${CREATED_ONLY_SQL} OR first_pk < ? THEN block END AS block`;
+  for (const [month, orders, created, block] of rowsOfMonths(db, columns, 'last_pk >= ?', [fromPk], range, [
     fromPk,
-  ]) as Iterable<[number, number, Uint8Array, Uint8Array | null]>) {
-    if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null };
+  ]) as Iterable<[number | null, number, Uint8Array, Uint8Array | null]>) {
+    if (block === null) yield { columns: decodeOrderColumns(created), orderPk: null, month };
     else {
       const b = decodeLineBlock(block);
       yield {
@@ -332,6 +338,7 @@ export function* journalOrderColumns(
           ? orderColumnsOfLineBlock(createdAtOf(created, orders), b)
           : decodeOrderColumns(created),
         orderPk: b.orderPk,
+        month,
       };
     }
     dropped(created.byteLength + (block?.byteLength ?? 0));
@@ -356,8 +363,8 @@ export function* journalBlocksOfMonths(
 }
 
 /**
- * Raw rows of `columns` of the blocks of no single month, then of the months of `range`, both through the
- * month index (`month`, added after the BLOBs, is never read from a row). `before` binds the columns'
+ * Raw rows of `columns` of the blocks of no single month, then of the months of `range` in month order, both
+ * through the month index (`month`, added after the BLOBs, is never read from a row). `before` binds the columns'
  * parameters, `params` the condition's.
  */
 function* rowsOfMonths(
@@ -372,7 +379,9 @@ function* rowsOfMonths(
     .prepare(`SELECT ${columns} FROM order_journal WHERE month IS NULL AND ${condition}`)
     .raw();
   const inMonths = db
-    .prepare(`SELECT ${columns} FROM order_journal WHERE month BETWEEN ? AND ? AND ${condition}`)
+    .prepare(
+      `SELECT ${columns} FROM order_journal WHERE month BETWEEN ? AND ? AND ${condition} ORDER BY month, first_pk`,
+    )
     .raw();
   const first = monthOfDay(Math.floor(range.start / DAY));
   const last = monthOfDay(Math.floor((range.end - 1) / DAY));

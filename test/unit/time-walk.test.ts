@@ -75,6 +75,44 @@ describe('exact by time from one walk of the orders in storage order', () => {
     }
   });
 
+  it('answers each bucket once its months are read: every cut from the journal, with blocks of no month among them', () => {
+    // buckets are answered as the walk reaches the month after them (weeks straddle months); blocks from
+    // before blocks held one month (month NULL) come first and may hold any bucket's orders
+    const cuts = [
+      ['2025-12-01', '2026-04-01'],
+      ['2025-12-31T13:00:00Z', '2026-02-11T07:00:00Z'],
+      ['2026-01-26', '2026-02-09'], // two ISO weeks across the end of January
+      ['2026-01-07', '2026-01-09'],
+    ] as const;
+    const blocks = db
+      .prepare('SELECT first_pk FROM order_journal ORDER BY first_pk')
+      .pluck()
+      .all() as number[];
+    expect(new Set(db.prepare('SELECT month FROM order_journal').pluck().all()).size).toBeGreaterThan(2);
+    const setMonth = db.prepare('UPDATE order_journal SET month = NULL WHERE first_pk = ?');
+    const months = db.prepare('SELECT first_pk, month FROM order_journal').all() as {
+      first_pk: number;
+      month: number;
+    }[];
+    try {
+      for (const legacy of [[], blocks.filter((_, i) => i % 3 === 1)]) {
+        for (const pk of legacy) setMonth.run(pk);
+        for (const g of TIME_GROUPS)
+          for (const [from, to] of cuts) {
+            const r = { ...request(g, from, to), source: 'auto' as const };
+            if (g === 'hour' && r.end - r.start > 92 * 86_400_000) continue;
+            const walked = exactTimeByWalk(db, r);
+            expect(walked.method).toContain('from the order journal');
+            expect(walked.data, `${g} ${from} ${to}`).toEqual(exactTimeByScan(db, r).data);
+            expect(walked.rows).toBe(exactTimeByScan(db, r).rows);
+          }
+      }
+    } finally {
+      const restore = db.prepare('UPDATE order_journal SET month = ? WHERE first_pk = ?');
+      for (const m of months) restore.run(m.month, m.first_pk);
+    }
+  });
+
   it('is chosen for a range holding a large share of the shard, not for a small one', () => {
     expect(walksOrders(db, request('day', '2025-12-01', '2026-04-01'))).toBe(true);
     expect(walksOrders(db, request('day', '2026-01-07', '2026-01-08'))).toBe(false);
