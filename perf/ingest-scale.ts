@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import type { OrderRow } from '../src/storage/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { metricValue } from '../tools/lib/prometheus-text.js';
-import { sampleRss } from '../tools/lib/spawn-server.js';
+import { countersOf, sampleRss } from '../tools/lib/spawn-server.js';
 import { mib, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { PlainInsert } from './lib/plain-insert.js';
@@ -67,6 +67,11 @@ interface Step {
   peak_rss_mb: number;
   plain_seconds: number;
   http_seconds: number;
+  /** the server's CPU seconds (every thread) during the request, and its minor page faults */
+  server_cpu_seconds: number | null;
+  server_minor_faults: number | null;
+  /** the plain insert's minor page faults (this process, around its insert) */
+  plain_minor_faults: number;
 }
 
 /** Seconds the server has spent inside order insert transactions so far (db_query_duration_seconds). */
@@ -90,15 +95,19 @@ try {
         return { ...o, created_at: Date.parse(o.created_at) };
       });
     execFileSync('sync'); // dirty pages of the previous step are written back now, not during the next
+    const plainFaults0 = process.resourceUsage().minorPageFault;
     const p0 = performance.now();
     plain.insert(rows, 10_000);
     const plainSeconds = (performance.now() - p0) / 1000;
+    const plainFaults = process.resourceUsage().minorPageFault - plainFaults0;
     execFileSync('sync');
     const sampler = sampleRss(server.child.pid!, 100);
     const busy0 = await insertSeconds(server.url);
+    const c0 = countersOf(server.child.pid!);
     const h0 = performance.now();
     const summary = await postNdjson(server.url, auth, '/api/v1/ingest/orders/', file);
     const httpSeconds = (performance.now() - h0) / 1000;
+    const c1 = countersOf(server.child.pid!);
     const busy = (await insertSeconds(server.url)) - busy0;
     const rss = sampler.stop();
     if (summary.rows_failed || summary.rows_inserted !== rows.length)
@@ -113,10 +122,13 @@ try {
       peak_rss_mb: mib(rss.peak),
       plain_seconds: round(plainSeconds, 3),
       http_seconds: round(httpSeconds, 3),
+      server_cpu_seconds: c0 && c1 ? round(c1.cpuSeconds - c0.cpuSeconds, 2) : null,
+      server_minor_faults: c0 && c1 ? c1.minorFaults - c0.minorFaults : null,
+      plain_minor_faults: plainFaults,
     };
     steps.push(step);
     process.stdout.write(
-      `step ${step.step}: plain ${step.plain_orders_per_sec}/s, HTTP ${step.http_orders_per_sec}/s (${step.ratio}), writer busy ${step.writer_busy}, peak RSS ${step.peak_rss_mb} MB\n`,
+      `step ${step.step}: plain ${step.plain_orders_per_sec}/s, HTTP ${step.http_orders_per_sec}/s (${step.ratio}), writer busy ${step.writer_busy}, peak RSS ${step.peak_rss_mb} MB, server CPU ${step.server_cpu_seconds} s, minor faults server ${step.server_minor_faults} / plain ${step.plain_minor_faults}\n`,
     );
   }
   const sum = (f: (s: Step) => number) => steps.reduce((n, s) => n + f(s), 0);
