@@ -319,7 +319,9 @@ export function scanProductPart(
     const readJournal = () => {
       const from = Math.max(journalStart, plan.outside.length > 0 ? 0 : folded);
       if (from > newest) return; // nothing it holds is wanted
-      for (const b of journalBlocks(db, from)) {
+      // every order it takes was created in the range (past the watermark, or in a range outside the
+      // day blocks, which lie within it): the blocks of the range's months hold them all
+      for (const b of journalBlocks(db, from, r)) {
         journalBlocksRead++;
         acc.block(
           b,

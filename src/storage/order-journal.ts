@@ -284,16 +284,25 @@ export function checkJournal(db: Db): JournalCheck {
 }
 
 /**
- * The blocks holding orders from `fromPk` on, in order of their first order_pk (one may start below it:
- * callers filter by each order's pk; none when no order from `fromPk` on is journalled). Each block's
- * Buffers are dead once the caller moves on: collected as it goes.
+ * The blocks holding orders from `fromPk` on (one may start below it: callers filter by each order's pk;
+ * none when no order from `fromPk` on is journalled): every such block in order of its first order_pk, or,
+ * given the range the caller wants orders created in, only the blocks of its months (and those of no single
+ * month), as `journalOrderColumns` reads them: a month by category reads a twelfth of a year's journal.
+ * Each block's Buffers are dead once the caller moves on: collected as it goes.
  */
-export function* journalBlocks(db: Db, fromPk: number): Generator<JournalBlock> {
+export function* journalBlocks(
+  db: Db,
+  fromPk: number,
+  range?: { start: number; end: number },
+): Generator<JournalBlock> {
   const dropped = youngGarbageCollector();
-  const stmt = db
-    .prepare('SELECT created, block FROM order_journal WHERE last_pk >= ? ORDER BY first_pk')
-    .raw();
-  for (const [created, block] of stmt.iterate(fromPk) as IterableIterator<[Uint8Array, Uint8Array]>) {
+  const rows = range
+    ? rowsOfMonths(db, 'created, block', 'last_pk >= ?', [fromPk], range)
+    : db
+        .prepare('SELECT created, block FROM order_journal WHERE last_pk >= ? ORDER BY first_pk')
+        .raw()
+        .iterate(fromPk);
+  for (const [created, block] of rows as Iterable<[Uint8Array, Uint8Array]>) {
     yield decodeJournalBlock(created, block);
     dropped(created.byteLength + block.byteLength);
   }

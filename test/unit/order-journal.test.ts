@@ -175,6 +175,19 @@ describe('the order journal', () => {
         .pluck()
         .get(Date.UTC(2028, 1, 1), Date.UTC(2028, 2, 1)),
     );
+    expect(read.every((j) => j.month === (2028 - 1970) * 12 + 1)).toBe(true);
+    // the lines' reader too (categories and rankings), from a start
+    const lines = [...journalBlocks(db, 1, february)];
+    expect(lines).toHaveLength(februaryBlocks.length);
+    expect(lines.reduce((n, b) => n + b.orders, 0)).toBe(read.reduce((n, j) => n + j.columns.orders, 0));
+    for (const b of lines) for (const t of b.createdAt) expect(new Date(t).getUTCMonth()).toBe(1);
+    // a range of three months: their blocks in month order
+    const months = [
+      ...journalOrderColumns(db, 1, { start: Date.UTC(2028, 0, 20), end: Date.UTC(2028, 2, 2) }),
+    ];
+    const labels = months.map((j) => j.month!);
+    expect(new Set(labels)).toEqual(new Set([0, 1, 2].map((m) => (2028 - 1970) * 12 + m)));
+    expect(labels).toEqual([...labels].sort((a, b) => a - b));
     expect(columnOrders(db)).toEqual(tableColumns(db));
   });
 
