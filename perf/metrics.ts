@@ -10,15 +10,19 @@
 
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { tableFromIPC } from 'apache-arrow';
 import { Bench } from 'tinybench';
-import { ARROW_STREAM_MEDIA_TYPE, MAX_TOP_ARROW } from '../src/domain/sales.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { TDigest } from '../src/sketches/tdigest.js';
 import { duckdbOnTenant, median } from './lib/duckdb-peer.js';
 import { ratio, round } from './lib/numbers.js';
 import { machine, writeResult } from './lib/results.js';
-import { EVERY_SHAPE, firstTenant, metricsServer } from './lib/sales-server.js';
+import {
+  EVERY_PRODUCT_PARAMS,
+  EVERY_SHAPE,
+  fetchArrowAnswer,
+  firstTenant,
+  metricsServer,
+} from './lib/sales-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -165,21 +169,13 @@ try {
 
   // every product's ranking for the year, as an Arrow stream (too large for one JSON answer)
   async function everyProductAsArrow(precision: string) {
-    const started = performance.now();
-    const response = await fetch(
-      `${server.url}/api/v1/tenants/${tenantId}/metrics/sales?group_by=product&precision=${precision}&top=${MAX_TOP_ARROW}&${year}`,
-      { headers: { authorization: `Bearer ${apiKey}`, accept: ARROW_STREAM_MEDIA_TYPE } },
+    const { meta: _meta, ...answer } = await fetchArrowAnswer(
+      server.url,
+      tenantId,
+      apiKey,
+      `${EVERY_PRODUCT_PARAMS}&precision=${precision}`,
     );
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const table = tableFromIPC(bytes);
-    return {
-      shape: `product, one year, every product (Arrow stream, ${precision})`,
-      status: response.status,
-      buckets: table.numRows,
-      record_batches: table.batches.length,
-      mb: round(bytes.length / 2 ** 20),
-      ms: round(performance.now() - started),
-    };
+    return { shape: `product, one year, every product (Arrow stream, ${precision})`, ...answer };
   }
   const productsArrow = await everyProductAsArrow('exact');
   const productsArrowApprox = await everyProductAsArrow('approx');

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { ARROW_STREAM_MEDIA_TYPE, MAX_TOP_ARROW } from '../../src/domain/sales.js';
 import { type SpawnedServer, spawnServer } from '../../tools/lib/spawn-server.js';
+import { round } from './numbers.js';
 
 /** The first tenant of a data directory loaded by `gen-dataset --insert`, and its API key. */
 export function firstTenant(dataDir: string): { tenantId: number; apiKey: string } {
@@ -45,3 +48,31 @@ export const EVERY_SHAPE: Shape[] = [
   },
   { name: 'every product, one year', params: null, key: 'product_id' },
 ];
+
+/** The query string of every product's ranking for the year, asked as an Arrow stream. */
+export const EVERY_PRODUCT_PARAMS = `group_by=product&top=${MAX_TOP_ARROW}&${YEAR}`;
+
+/**
+ * One sales answer as an Arrow IPC stream, timed until its last byte is read: its buckets, record batches,
+ * size and the meta the stream carries (schema metadata `orderflow.meta`).
+ */
+export async function fetchArrowAnswer(url: string, tenantId: number, apiKey: string, params: string) {
+  const started = performance.now();
+  const response = await fetch(`${url}/api/v1/tenants/${tenantId}/metrics/sales?${params}`, {
+    headers: { authorization: `Bearer ${apiKey}`, accept: ARROW_STREAM_MEDIA_TYPE },
+  });
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const ms = round(performance.now() - started);
+  if (response.status !== 200)
+    throw new Error(`${params}: ${response.status} ${new TextDecoder().decode(bytes)}`);
+  const table = tableFromIPC(bytes);
+  const meta = JSON.parse(table.schema.metadata.get('orderflow.meta') ?? '{}') as Record<string, unknown>;
+  return {
+    status: response.status,
+    buckets: table.numRows,
+    record_batches: table.batches.length,
+    mb: round(bytes.length / 2 ** 20),
+    ms,
+    meta,
+  };
+}
