@@ -1,6 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { shardPath } from '../../src/storage/shards.js';
 import { countRows } from './data.js';
-import { postgresUnavailable, scratchSchema } from './postgres.js';
+import { postgresUnavailable, relationFilesHold, scratchSchema } from './postgres.js';
+
+/** The tables whose rows may quote a customer's PII (an erasure rewrites them), by backend below. */
+const PII_TABLES = ['customers', 'idempotency_keys', 'upload_errors'] as const;
 
 /**
  * The storage backends an integration suite runs on (issue 17: the suite per backend): SQLite always,
@@ -21,6 +26,12 @@ export interface PreparedBackend {
   query?: <T extends Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>;
   /** The rows of one of a tenant's tables: its shard's (in `dataDir`) or its PostgreSQL partition's. */
   rowCount(dataDir: string, tenantId: number, table: string): Promise<number>;
+  /**
+   * Which of `texts` the bytes the backend stored for the tenant hold: its shard's file and WAL (SQLite),
+   * or the files of its partitions of the tables that may quote PII, with their TOAST and indexes
+   * (PostgreSQL, after a CHECKPOINT); null where those files cannot be read here.
+   */
+  storedBytesHold(dataDir: string, tenantId: number, texts: readonly string[]): Promise<string[] | null>;
   cleanup(): Promise<void>;
 }
 
@@ -33,6 +44,11 @@ export const SERVER_BACKENDS: ServerBackend[] = [
     prepare: async () => ({
       args: [],
       rowCount: async (dataDir, tenantId, table) => countRows(dataDir, tenantId, table),
+      async storedBytesHold(dataDir, tenantId, texts) {
+        const base = shardPath(dataDir, tenantId);
+        const files = [base, `${base}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f));
+        return texts.filter((t) => files.some((bytes) => bytes.includes(t)));
+      },
       cleanup: async () => {},
     }),
   },
@@ -55,6 +71,10 @@ export const SERVER_BACKENDS: ServerBackend[] = [
             [tenantId],
           );
           return rows[0]!.n;
+        },
+        async storedBytesHold(_dataDir, tenantId, texts) {
+          client ??= await schema.connect();
+          return (await relationFilesHold(client, PII_TABLES, tenantId, texts))?.held ?? null;
         },
         async cleanup() {
           await client?.end();

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { partitionName } from '../../src/storage/postgres/tenant-partitions.js';
 import { createScratchSchema, type ScratchSchema } from '../../tools/lib/scratch-schema.js';
 
 /** The PostgreSQL the tests use: DATABASE_URL, else the local server's `test` database. */
@@ -39,4 +41,41 @@ export async function scratchSchema(): Promise<
     },
     pool: () => new pg.Pool({ connectionString: schema.url, max: 4 }),
   };
+}
+
+/**
+ * Whether the files PostgreSQL keeps for the tenant's partitions of `tables` (their heaps, TOAST and
+ * indexes) hold any of `texts`, after a CHECKPOINT writes the buffered pages out: the bytes on disk, as
+ * SQLite's tests read a shard's file. Null when none of the files can be read by this process (another
+ * machine, other permissions). Values PostgreSQL compressed into TOAST are not seen this way: callers
+ * check rows by SQL too.
+ */
+export async function relationFilesHold(
+  client: pg.ClientBase,
+  tables: readonly string[],
+  tenantId: number,
+  texts: readonly string[],
+): Promise<{ held: string[]; files: number } | null> {
+  await client.query('CHECKPOINT');
+  const { rows } = await client.query<{ path: string }>(
+    `SELECT current_setting('data_directory') || '/' || pg_relation_filepath(c.oid) AS path
+       FROM pg_class c
+      WHERE c.oid = ANY($1::regclass[])
+         OR c.oid IN (SELECT reltoastrelid FROM pg_class WHERE oid = ANY($1::regclass[]))
+         OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY($1::regclass[]))`,
+    [tables.map((t) => partitionName(t, tenantId))],
+  );
+  const held = new Set<string>();
+  let files = 0;
+  for (const { path } of rows) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      continue; // not readable here (or an empty relation never written: no file yet)
+    }
+    files++;
+    for (const text of texts) if (bytes.includes(text)) held.add(text);
+  }
+  return files === 0 ? null : { held: [...held], files };
 }
