@@ -36,7 +36,7 @@ export const OPTIONS = {
       'min-free-disk-mb',
       256,
       0,
-      'free space under which /readyz is not ready and new exports and uploads are refused (507)',
+      'free space under which /readyz is not ready and new exports and uploads are refused (507; with --storage postgres their bytes go to the database, so /readyz only)',
     ),
   },
   pool: {
