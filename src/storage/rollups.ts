@@ -9,7 +9,7 @@ import { DAY, HOUR, rollupStatusKeys } from '../domain/sales.js';
 import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
-import { type JournalDays, journalDays } from './journal-days.js';
+import { type JournalDays, JournalMonths } from './journal-days.js';
 import { decodeLineBlock, LineBlockWriter } from './line-blocks.js';
 import { journalHoldsEveryOrder } from './order-journal.js';
 import { productCategories } from './product-categories.js';
@@ -80,6 +80,8 @@ export class RollupBuilder {
   private readonly s: RollupStatements;
   /** each product's category, loaded on the first rebuild of a day's lines */
   private categories: ReturnType<typeof productCategories> | null = null;
+  /** the journal's months a rebuild works through, read once for its batches (cleared when it ends) */
+  private readonly journalMonths = new JournalMonths();
 
   constructor(private readonly db: Db) {
     this.s = rollupStatements(db);
@@ -431,11 +433,15 @@ export class RollupBuilder {
     const started = performance.now();
     let rows = 0;
     let hours = 0;
-    for (let i = 0; i < days.length; i += REBUILD_BATCH_DAYS) {
-      if (i > 0 && (performance.now() - started >= budgetMs || stop())) break;
-      const part = days.slice(i, i + REBUILD_BATCH_DAYS).flat();
-      rows += locked(() => this.rebuild(part));
-      hours += part.length;
+    try {
+      for (let i = 0; i < days.length; i += REBUILD_BATCH_DAYS) {
+        if (i > 0 && (performance.now() - started >= budgetMs || stop())) break;
+        const part = days.slice(i, i + REBUILD_BATCH_DAYS).flat();
+        rows += locked(() => this.rebuild(part));
+        hours += part.length;
+      }
+    } finally {
+      this.journalMonths.clear();
     }
     const months = this.rebuildReadyMonths(
       from,
@@ -457,8 +463,11 @@ export class RollupBuilder {
     return (this.s.countDirty.get(Math.floor(startMs / HOUR), Math.ceil(endMs / HOUR)) as { n: number }).n;
   }
 
-  /** Rebuilds the given hours (and the days they touch) in one transaction; returns rows read. */
-  rebuild(hours: readonly number[], now = Date.now()): number {
+  /**
+   * Rebuilds the given hours (and the days they touch) in one transaction; returns rows read. Only inside
+   * rebuildDirty, which lets the journal's months it read go once it ends.
+   */
+  private rebuild(hours: readonly number[], now = Date.now()): number {
     let rows = 0;
     this.db
       .transaction(() => {
@@ -466,7 +475,7 @@ export class RollupBuilder {
         const watermark = (this.s.watermark.get() as { pk: number }).pk;
         // where the journal holds every order, the days' orders come from its blocks (src/storage/journal-days.ts)
         const journal = journalHoldsEveryOrder(this.db)
-          ? journalDays(
+          ? this.journalMonths.days(
               this.db,
               new Set(hours.map((hour) => Math.floor((hour * HOUR) / DAY))),
               new Set(hours),

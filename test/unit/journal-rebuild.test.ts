@@ -69,4 +69,33 @@ describe('a rollup rebuild from the order journal', () => {
       })(),
     ).toThrow('undone');
   });
+
+  it('reads a month once for its batches, and again once new orders were folded in between two batches', () => {
+    // rebuilt newest day first, two days a transaction: between the second and third batch new orders land
+    // in a day of the same month not rebuilt yet, and are folded in (the watermark moves). The batches after
+    // must read the month again: the result is what a rebuild of everything from scratch gives
+    builder.markAllDirty();
+    const newest = Math.max(...orders.map((o) => Date.parse(o.created_at)));
+    const late = makeOrders(40, 'RB-late', 7).map((o, i) => ({
+      ...o,
+      created_at: new Date(newest - 6 * 86_400_000 + i * 60_000).toISOString(),
+    }));
+    let batches = 0;
+    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end, {
+      locked: (rebuild) => {
+        if (++batches === 3) {
+          write(late);
+          builder.applyPending();
+        }
+        return rebuild();
+      },
+    });
+    expect(batches).toBeGreaterThan(3);
+    builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end); // what folding them in left dirty, if anything
+    const once = snapshot();
+    expect(rebuildAll()).toEqual(once);
+    expect(once.rollup_hourly!.join()).toContain(
+      String(Math.floor(Date.parse(late[0]!.created_at) / 3_600_000)),
+    );
+  });
 });
