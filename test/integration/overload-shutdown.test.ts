@@ -250,7 +250,7 @@ describe('one tenant against the others', () => {
         '--max-streams-per-tenant',
         '3',
         '--stream-send-timeout-s',
-        '2',
+        '5',
         ...['--stream-credits', '1', '--stream-chunk-bytes', '1024'],
       ],
     });
@@ -280,13 +280,16 @@ describe('one tenant against the others', () => {
       const fourth = await search(hog.t);
       expect(fourth.status).toBe(429);
       expect(await fourth.json()).toMatchObject({ code: 'too_many_streams', scope: 'tenant' });
-      // the other tenant is served at once, point reads and streams alike
+      // the other tenant is served while the hog's streams stay stalled, point reads and streams alike. Not
+      // instantly: opening three streams of 20,000 rows reads their first pages, and on two cores a point
+      // read right after waited 140–860 ms for that work (alone, on this code and before it; 1.1 s once
+      // under the whole suite). Stalled behind the streams it would wait for their send timeout (5 s)
       const t0 = performance.now();
       const product = await fetch(`${server.url}/api/v1/tenants/${victim.t.tenant_id}/products/1`, {
         headers: auth(victim.t.api_key),
       });
       expect(product.status).toBe(200);
-      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(performance.now() - t0).toBeLessThan(2500);
       expect((await search(victim.t)).status).toBe(200);
       // a client that reads nothing is dropped after the send timeout, and its slots come back
       const dropped = () =>
