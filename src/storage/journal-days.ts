@@ -10,7 +10,7 @@
 import { firstDayOfMonth, monthOfDay } from '../domain/months.js';
 import { DAY, HOUR } from '../domain/sales.js';
 import { ORDER_STATUSES } from '../domain/vocabulary.js';
-import { type JournalBlock, journalBlocksOfMonths } from './order-journal.js';
+import { type JournalBlock, journalBlocks } from './order-journal.js';
 import type { Db } from './sqlite.js';
 
 /** An order as the hour level reads it (the tables' `hourOrders` row). */
@@ -116,7 +116,7 @@ export class JournalMonths {
     const blocks: JournalBlock[] = [];
     const byDay = new Map<number, number[]>();
     const range = { start: firstDayOfMonth(first) * DAY, end: firstDayOfMonth(last + 1) * DAY };
-    for (const b of journalBlocksOfMonths(db, range)) {
+    for (const b of journalBlocks(db, 0, range)) {
       const bi = blocks.length;
       let kept = false;
       for (let o = 0; o < b.orders; o++) {

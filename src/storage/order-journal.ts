@@ -285,9 +285,10 @@ export function checkJournal(db: Db): JournalCheck {
 
 /**
  * The blocks holding orders from `fromPk` on (one may start below it: callers filter by each order's pk;
- * none when no order from `fromPk` on is journalled): every such block in order of its first order_pk, or,
- * given the range the caller wants orders created in, only the blocks of its months (and those of no single
- * month), as `journalOrderColumns` reads them: a month by category reads a twelfth of a year's journal.
+ * none when no order from `fromPk` on is journalled; 0 for every block): every such block in order of its
+ * first order_pk, or, given the range the caller wants orders created in, only the blocks of its months
+ * (and those of no single month), as `journalOrderColumns` reads them: a month by category reads a twelfth
+ * of a year's journal, a rollup rebuild of some days the blocks of their months.
  * Each block's Buffers are dead once the caller moves on: collected as it goes.
  */
 export function* journalBlocks(
@@ -351,23 +352,6 @@ export function* journalOrderColumns(
       };
     }
     dropped(created.byteLength + (block?.byteLength ?? 0));
-  }
-}
-
-/**
- * Every block (lines and order columns) of the months of `range`, and every block of no single month:
- * what a rollup rebuild of days in that range reads instead of the tables. Collected as it goes.
- */
-export function* journalBlocksOfMonths(
-  db: Db,
-  range: { start: number; end: number },
-): Generator<JournalBlock> {
-  const dropped = youngGarbageCollector();
-  for (const [created, block] of rowsOfMonths(db, 'created, block', '1', [], range) as Iterable<
-    [Uint8Array, Uint8Array]
-  >) {
-    yield decodeJournalBlock(created, block);
-    dropped(created.byteLength + block.byteLength);
   }
 }
 
