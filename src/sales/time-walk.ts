@@ -110,8 +110,6 @@ class WalkAccumulator {
   pairValue = new Float64Array(1 << 16);
   /** pairs in the arrays (of buckets not answered yet) */
   held = 0;
-  /** pairs taken in */
-  rows = 0;
   maxCustomer = 0;
   /** the answered buckets with orders, in order */
   readonly data: Bucket[] = [];
@@ -181,18 +179,18 @@ class WalkAccumulator {
     const { orders, createdAt, status, units, customerPk, total } = j.columns;
     this.reserve(orders);
     const orderPk = j.orderPk;
-    const before = this.held;
     for (let o = 0; o < orders; o++) {
       const t = createdAt[o]!;
       if (t >= start && t < end && wanted[status[o]!] === 1 && (orderPk === null || orderPk[o]! >= fromPk))
         this.put(this.locate(t), customerPk[o]!, total[o]!, units[o]!);
     }
-    this.rows += this.held - before;
   }
 
-  /** Orders taken in one by one (`add`) are counted here. */
-  counted(): void {
-    this.rows = this.held;
+  /** Orders taken in: every bucket's count. */
+  get rows(): number {
+    let n = 0;
+    for (let b = 0; b < this.orders.length; b++) n += this.orders[b]!;
+    return n;
   }
 
   /**
@@ -278,7 +276,6 @@ export function exactTimeByWalk(db: Db, r: SalesRequest & { groupBy: TimeGroup }
       ...r.statuses,
     ) as IterableIterator<[number, number, number, number | null]>)
       acc.add(createdAt, customerPk, total, lineUnits ?? 0);
-    acc.counted();
     const wanted = statusCodes(r.statuses);
     let month: number | null = null;
     for (const b of from === Number.MAX_SAFE_INTEGER ? [] : journalOrderColumns(db, from, r)) {
