@@ -53,14 +53,12 @@ const orders = await readOrders(dir, total);
 const plain = await plainCopy(url, orders, 10_000);
 
 /** Every grouping the harness asks, as PostgreSQL's outside query reads it (EVERY_SHAPE's JSON ones). */
-const PG_SHAPES: Record<string, Shape> = {
-  day: EVERY_SHAPE[0]!,
-  hour: EVERY_SHAPE[1]!,
-  week: EVERY_SHAPE[2]!,
-  month: EVERY_SHAPE[3]!,
-  category: EVERY_SHAPE[4]!,
-  product: EVERY_SHAPE[5]!,
-};
+const PG_SHAPES: Record<string, Shape> = Object.fromEntries(
+  EVERY_SHAPE.filter((s) => s.params !== null).map((s) => [
+    s.time ?? (s.key === 'category' ? 'category' : 'product'),
+    s,
+  ]),
+);
 
 /**
  * A shape as one plain PostgreSQL query over the tenant's rows ($1): by time over the orders, by category
