@@ -297,7 +297,7 @@ class PostgresJobStorage implements ExportJobStorage {
     batchRows: number,
   ) {
     const pages = pgKeysetPages(
-      workerPostgres(),
+      await workerPostgres(),
       this.tenantId,
       spec.filters,
       spec.fields,

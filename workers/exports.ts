@@ -88,7 +88,7 @@ export const unfinishedExports = defineTask(
   'unfinishedExports',
   async (ctx, input: TaskBase): Promise<string[]> =>
     onPostgres(ctx)
-      ? (await orphanedExports(workerPostgres(), input.tenantId)).map((j) => j.exportId)
+      ? (await orphanedExports(await workerPostgres(), input.tenantId)).map((j) => j.exportId)
       : store(ctx, input.tenantId)
           .unfinished()
           .map((r) => r.export_id),
@@ -181,7 +181,7 @@ export const streamExport = defineStreamTask(
       const batches = db
         ? exportBatches(db, spec.filters, spec.fields, range.after, input.batchRows, range.floor)
         : pgKeysetPages(
-            workerPostgres(),
+            await workerPostgres(),
             input.tenantId,
             spec.filters,
             spec.fields,

@@ -21,7 +21,7 @@ export const ingestParse = defineTask('ingestParse', (ctx, input: IngestChunkInp
 export const ingestWriteParts = defineTask('ingestWriteParts', async (ctx, input: WritePartsInput) => {
   const started = performance.now();
   const result = onPostgres(ctx)
-    ? await writePartsOnPostgres(ctx.obs, workerPostgres(), input)
+    ? await writePartsOnPostgres(ctx.obs, await workerPostgres(), input)
     : writeParts(ctx, input);
   input.parts.forEach((part, i) => {
     const outcome = result.outcomes[i]!;

@@ -71,7 +71,7 @@ export const search = defineStreamTask(
     try {
       if (onPostgres(ctx)) {
         const rows = pgSearchRows(
-          workerPostgres(),
+          await workerPostgres(),
           input.tenantId,
           input.filters,
           input.fields,

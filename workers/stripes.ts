@@ -79,7 +79,7 @@ function positionReader(
     return {
       positionAt: async (after, offset) => {
         const at = buildPgPositionAtSql(input.tenantId, input.filters, after, offset);
-        return (await workerPostgres().query<OrderPosition>(at.sql, at.params)).rows[0];
+        return (await (await workerPostgres()).query<OrderPosition>(at.sql, at.params)).rows[0];
       },
       close: () => {},
     };

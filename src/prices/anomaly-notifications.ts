@@ -5,9 +5,10 @@
  * the open streams (their clients resume from the table) and the listener reconnects; once it listens
  * again it interrupts them once more, for the streams opened while it was down.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { PriceEventResult } from '../domain/price.js';
 import type { Logger } from '../obs/logger.js';
+import { loadPgDriver } from '../storage/postgres/driver.js';
 import { ANOMALY_CHANNEL } from '../storage/postgres/prices.js';
 import type { AnomalyBus } from './anomaly-bus.js';
 
@@ -22,7 +23,8 @@ export async function listenForAnomalies(
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url });
+    const { Client } = await loadPgDriver();
+    const c = new Client({ connectionString: url });
     c.on('notification', (message) => {
       try {
         const { tenantId, result } = JSON.parse(message.payload ?? '') as {

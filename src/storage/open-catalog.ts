@@ -2,11 +2,12 @@
  * The catalog of the chosen backend (`--storage`): SQLite's file under the data directory, or PostgreSQL's
  * tables in the database of `--database-url`, migrated before the server uses it.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/load.js';
 import { Catalog } from './catalog.js';
 import { type CatalogStore, sqliteCatalogStore } from './catalog-store.js';
 import { PgCatalog } from './postgres/catalog.js';
+import { loadPgDriver } from './postgres/driver.js';
 import { migratePostgres } from './postgres/migrations.js';
 
 export interface OpenedCatalog {
@@ -35,7 +36,8 @@ export async function openCatalog(
     throw new StorageConfigError(
       '--ingest-mode inline writes SQLite shards; use pool with --storage postgres',
     );
-  const pool = new pg.Pool({ connectionString: url, max: config.storage.postgresPoolMax });
+  const { Pool } = await loadPgDriver();
+  const pool = new Pool({ connectionString: url, max: config.storage.postgresPoolMax });
   // an idle connection the server dropped is discarded and replaced on demand; unheard, the event would
   // end the process
   pool.on('error', (error) => onIdleError(error));

@@ -3,9 +3,10 @@
  * pool opened on first use from the server's `--database-url`, closed with the thread.
  */
 import { workerData } from 'node:worker_threads';
-import pg from 'pg';
+import type pg from 'pg';
 import { createLogger } from '../obs/logger.js';
 import type { WorkerData } from '../pool/pool.js';
+import { loadPgDriver } from '../storage/postgres/driver.js';
 import { lostConnection, rerunOnLostConnection } from '../storage/storage-fault.js';
 import type { TaskContext } from './worker-context.js';
 
@@ -22,18 +23,19 @@ function connectionsOfThisThread(): number {
   return Math.max(PER_THREAD, data.tasksPerThread ?? 1);
 }
 
-let pool: pg.Pool | null = null;
+let pool: Promise<pg.Pool> | null = null;
 const log = createLogger((workerData as WorkerData).logLevel ?? 'info', { thread: 'worker' });
 
-export function workerPostgres(): pg.Pool {
+export function workerPostgres(): Promise<pg.Pool> {
   const url = (workerData as WorkerData).storage?.databaseUrl;
   if (!url) throw new Error('this server runs on SQLite: no PostgreSQL connection in the workers');
-  if (!pool) {
-    pool = new pg.Pool({ connectionString: url, max: connectionsOfThisThread() });
+  pool ??= loadPgDriver().then(({ Pool }) => {
+    const opened = new Pool({ connectionString: url, max: connectionsOfThisThread() });
     // an idle connection the server dropped (a restart, an administrator): the pool discards it and opens
     // another when asked; without a listener the 'error' event would end the thread
-    pool.on('error', (error) => log.warn({ err: error }, 'an idle PostgreSQL connection failed'));
-  }
+    opened.on('error', (error) => log.warn({ err: error }, 'an idle PostgreSQL connection failed'));
+    return opened;
+  });
   return pool;
 }
 
@@ -56,7 +58,7 @@ export async function withPostgres<T>(
 ): Promise<T> {
   const started = performance.now();
   const once = async (): Promise<T> => {
-    const client = await workerPostgres().connect();
+    const client = await (await workerPostgres()).connect();
     let failure: Error | undefined;
     try {
       return await work(client);
