@@ -61,6 +61,12 @@ export const OPTIONS = {
     ),
     oldMb: int('worker-old-mb', 128, 16, "each worker's V8 old generation limit"),
     maxQueue: int('max-queue', 64, 0, 'queued pool tasks before new work gets 429'),
+    maxQueuePerTenant: int(
+      'max-queue-per-tenant',
+      32,
+      1,
+      "queued pool tasks of one tenant before its new work gets 429 (the rest of the queue stays the others')",
+    ),
     memoryTrimMs: int(
       'memory-trim-ms',
       5000,

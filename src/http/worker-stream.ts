@@ -67,7 +67,7 @@ export function gatedStream(
   const leave = deps.streams.enter(tenantId, c.get('keyId'));
   let handle: StreamHandle;
   try {
-    deps.admission.check('work');
+    deps.admission.check('work', tenantId);
     handle = open();
   } catch (error) {
     leave();

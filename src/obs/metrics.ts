@@ -14,6 +14,8 @@ export interface PoolStats {
   workers: number;
   running: number;
   queued: number;
+  /** tenants with at least one task waiting (the queue serves them in turns) */
+  tenantsWaiting: number;
   /** write tasks waiting for their writer lane */
   writesQueued: number;
   utilization: number;
@@ -27,6 +29,7 @@ export class Metrics {
     workers: 0,
     running: 0,
     queued: 0,
+    tenantsWaiting: 0,
     writesQueued: 0,
     utilization: 0,
   });
@@ -226,6 +229,14 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(stats().queued);
+      },
+    });
+    new client.Gauge({
+      name: 'pool_queue_tenants',
+      help: 'Tenants with tasks waiting for a worker (served in turns, one task each)',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().tenantsWaiting);
       },
     });
     new client.Gauge({

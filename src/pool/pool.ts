@@ -5,7 +5,8 @@ import type { Metrics } from '../obs/metrics.js';
 import { RateMeter } from '../obs/rate-meter.js';
 import type { SqliteSettings } from '../storage/sqlite.js';
 import { createWriteLockBuffer, ShardWriteLock } from '../storage/write-lock.js';
-import type { TaskEnvelope } from './protocol.js';
+import { FairTaskQueue, forTenantQueue } from './fair-queue.js';
+import type { TaskBase, TaskEnvelope } from './protocol.js';
 import { receiveStream, type StreamHandle, type StreamOptions } from './stream-receiver.js';
 import { WorkerTaskError } from './task-error.js';
 
@@ -74,6 +75,8 @@ const IDLE_THREAD_MS = 15_000;
 /** The Piscina pool, its writer lanes, its metrics bridge, and the main-thread end of the streaming primitive. */
 export class WorkerPool {
   readonly piscina: Piscina;
+  /** The pool's waiting tasks, by tenant in turns. */
+  private readonly queue = new FairTaskQueue();
   /**
    * One-thread pools running the same worker module, for bulk inserts: a shard's writes always land on
    * the same lane (tenant id modulo lanes), so one connection writes it and keeps its page cache. When two
@@ -127,6 +130,11 @@ export class WorkerPool {
           // a thread's event loop keeps running between tasks (Piscina's default blocks an idle thread in
           // Atomics.wait): its quiet-time collection is a timer (src/worker/idle-collect.ts)
           atomics: 'disabled',
+          // the pool's waiting tasks are served by tenant in turns (src/pool/fair-queue.ts); a lane serves
+          // its shards' write queue, the upkeep thread the server itself
+          // (stricterFIFO: a task Piscina took out and could not place goes back to the head of the queue,
+          // where the turn still is, not to the tail, which would skip its tenant's turn every time)
+          ...(role === 'pool' ? { taskQueue: this.queue, stricterFIFO: true } : {}),
           idleTimeout: role === 'pool' ? Number.POSITIVE_INFINITY : (options.idleThreadMs ?? IDLE_THREAD_MS),
           ...(heap
             ? {
@@ -178,6 +186,7 @@ export class WorkerPool {
       workers,
       running: this.running,
       queued,
+      tenantsWaiting: this.queue.tenantsWaiting,
       writesQueued: writes,
       utilization: this.piscina.utilization,
     };
@@ -199,6 +208,11 @@ export class WorkerPool {
 
   get queueSize(): number {
     return this.piscina.queueSize;
+  }
+
+  /** Tasks of one tenant waiting for a worker. */
+  queuedFor(tenantId: number): number {
+    return this.queue.queuedFor(tenantId);
   }
 
   get activeTasks(): number {
@@ -260,7 +274,7 @@ export class WorkerPool {
     this.inFlight++;
     this.taskEvents++;
     try {
-      const envelope = (await piscina.run(input, {
+      const envelope = (await piscina.run(forTenantQueue(input, (input as Partial<TaskBase>).tenantId), {
         name,
         transferList: transferList as never,
         signal: signal ?? null,

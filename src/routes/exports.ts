@@ -101,7 +101,7 @@ export function exportRoutes(deps: AppDeps): RouteGroup {
       }
       const tenantId = c.get('tenantId');
       if (direct) return streamDirect(c, spec);
-      admission.check('work');
+      admission.check('work', tenantId);
       // the file goes to the data directory's disk on SQLite; into the database on PostgreSQL
       if (config.storage.kind === 'sqlite') await requireFreeDisk(deps.health);
       const created = await pool.run('createExport', {

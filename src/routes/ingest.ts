@@ -83,7 +83,7 @@ export function ingestRoutes(deps: AppDeps): RouteGroup {
       : poolRunner(pool, deps.writes);
 
   const handle = (kind: IngestKind) => async (c: Context<AppEnv>) => {
-    admission.check('ingest');
+    admission.check('ingest', c.get('tenantId'));
     const tenantId = c.get('tenantId');
     const requestId = c.get('requestId');
     const key = checkIdempotencyKey(c.req.header('idempotency-key'));

@@ -84,7 +84,7 @@ export function priceRoutes(deps: AppDeps): RouteGroup {
       }
       const { allowed, headers } = await intake.admit(tenantId, productId);
       if (!allowed) throw new Problem('rate_limited', 'Too many price events; slow down.', { headers });
-      deps.admission.check('work');
+      deps.admission.check('work', tenantId);
       const outcome = await intake.record(tenantId, {
         eventId,
         productId,

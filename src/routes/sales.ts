@@ -143,7 +143,7 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
           'validation_failed',
           `top above ${MAX_TOP_JSON} needs Accept: ${ARROW_STREAM_MEDIA_TYPE} (the answer is streamed in record batches).`,
         );
-      deps.admission.check('work');
+      deps.admission.check('work', c.get('tenantId'));
       const request = {
         requestId: c.get('requestId'),
         tenantId: c.get('tenantId'),

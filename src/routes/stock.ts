@@ -56,7 +56,7 @@ export function stockRoutes(deps: AppDeps): RouteGroup {
         throw new Problem('validation_failed', 'The batch has invalid events.', {
           errors: errors.slice(0, 100),
         });
-      admission.check('work');
+      admission.check('work', c.get('tenantId'));
       // typed as the documented result: the worker's answer must match what /openapi.json promises
       const results: Result[] = await pool.run('stockBulk', {
         requestId: c.get('requestId'),

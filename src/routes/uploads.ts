@@ -116,7 +116,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
     },
     async (c) => {
       requireTus(c);
-      admission.check('ingest');
+      admission.check('ingest', c.get('tenantId'));
       const lengthHeader = c.req.header('upload-length');
       const deferred = c.req.header('upload-defer-length');
       const length = byteCountHeader(lengthHeader);
@@ -260,7 +260,7 @@ export function uploadRoutes(deps: AppDeps): RouteGroup {
       const offset = byteCountHeader(c.req.header('upload-offset'));
       if (offset === null)
         throw tusProblem('invalid_upload_offset', 'Upload-Offset must be a non-negative integer.');
-      admission.check('ingest');
+      admission.check('ingest', c.get('tenantId'));
       const row = await load(c, c.req.param('upload_id'));
       // its processing is over and its staged bytes are gone: its summary (GET) says how it ended
       if (row.state === 'complete' || row.state === 'failed')

@@ -29,7 +29,7 @@ export interface InProcessApp {
   /** a tenant created in the real catalog, with its key */
   tenant: { tenant_id: number; api_key: string };
   /** the pool's state as admission sees it */
-  pool: { queueSize: number; activeTasks: number; capacity: number };
+  pool: { queueSize: number; activeTasks: number; capacity: number; queuedForTenant: number };
   close(): void;
 }
 
@@ -42,7 +42,7 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
   const catalog = new Catalog(dir);
   const logs: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
-  const state = { queueSize: 0, activeTasks: 0, capacity: 4 };
+  const state = { queueSize: 0, activeTasks: 0, capacity: 4, queuedForTenant: 0 };
   const pool = {
     get queueSize() {
       return state.queueSize;
@@ -53,6 +53,7 @@ export function inProcessApp(answer: TaskAnswer = () => null, args: string[] = [
     get capacity() {
       return state.capacity;
     },
+    queuedFor: () => state.queuedForTenant,
     expectedDelaySeconds: () => 3,
     writeLock: new SharedArrayBuffer(16),
     run: async (task: string, input: Record<string, unknown>) => answer(task, input),

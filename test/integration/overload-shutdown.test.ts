@@ -309,6 +309,83 @@ describe('one tenant against the others', () => {
   });
 });
 
+describe('one tenant flooding the pool', () => {
+  it("gets 429s of its own past its share of the queue; another tenant's reads wait for a turn, not behind its queue", async () => {
+    const server = await startServer({
+      args: ['--workers', '1', '--tasks-per-worker', '1', '--max-queue', '12', '--max-queue-per-tenant', '6'],
+    });
+    try {
+      const hog = await tenantWithProducts(server, 'hog');
+      const load = await fetch(`${server.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: hog.headers,
+        body: manyOrders(20_000),
+      });
+      expect(load.status).toBe(200);
+      const victim = await tenantWithProducts(server, 'victim');
+      // slow reads, one task each: exact by category from the order tables
+      const slow = `${server.url}/api/v1/tenants/${hog.t.tenant_id}/metrics/sales?group_by=category&precision=exact&source=orders&start_date=2026-03-01&end_date=2026-04-01`;
+      let flooding = true;
+      const hogAnswered: number[] = [];
+      const refusals: Record<string, unknown>[] = [];
+      const client = async () => {
+        while (flooding) {
+          const res = await fetch(slow, { headers: auth(hog.t.api_key) });
+          if (res.status === 200) {
+            await res.arrayBuffer();
+            hogAnswered.push(performance.now());
+          } else {
+            refusals.push({ status: res.status, ...((await res.json()) as object) });
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      };
+      const clients = Array.from({ length: 10 }, client);
+      await eventually(
+        async () => refusals.length > 0 && (await metricValue(server.url, 'pool_queue_length')) >= 5,
+        20_000,
+        "the hog's share of the queue to fill",
+      );
+      // how many of the hog's reads were answered while each of the victim's was waiting: first come, first
+      // served, it would wait for the one running and the six queued ahead of it
+      const waitedFor: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const sent = performance.now();
+        const res = await fetch(`${server.url}/api/v1/tenants/${victim.t.tenant_id}/products/1`, {
+          headers: auth(victim.t.api_key),
+        });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+        const answered = performance.now();
+        waitedFor.push(hogAnswered.filter((t) => t > sent && t <= answered).length);
+      }
+      // work that passes admission: the victim has nothing queued, the queue has room beside the hog's share
+      const search = await fetch(
+        `${server.url}/api/v1/tenants/${victim.t.tenant_id}/orders/search?limit=10`,
+        { headers: auth(victim.t.api_key) },
+      );
+      expect(search.status).toBe(200);
+      await search.arrayBuffer();
+      flooding = false;
+      await Promise.all(clients);
+      expect(Math.max(...waitedFor)).toBeLessThanOrEqual(3);
+      expect(refusals.length).toBeGreaterThan(0);
+      for (const refusal of refusals)
+        expect(refusal).toMatchObject({
+          status: 429,
+          code: 'overloaded',
+          reason: 'tenant_queue_full',
+          scope: 'tenant',
+        });
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/admission_rejected_total\{reason="tenant_queue_full"\} [1-9]/);
+    } finally {
+      await server.stop();
+      removeDir(server.dataDir);
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('SIGTERM lets an in-flight request finish, refuses new connections, and exits 0', async () => {
     const server = await startServer({ args: ['--ingest-batch-rows', '100'] });

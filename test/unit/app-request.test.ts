@@ -94,7 +94,41 @@ describe('middleware, in process (app.request)', () => {
     });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBeTruthy();
-    expect(await problem(res)).toMatchObject({ code: 'overloaded', queue_length: 2, expected_delay_s: 3 });
+    expect(await problem(res)).toMatchObject({
+      code: 'overloaded',
+      queue_length: 2,
+      expected_delay_s: 3,
+      reason: 'queue_full',
+      scope: 'server',
+    });
+  });
+
+  it("refuses a tenant's work with 429 once its own tasks fill its share of the queue, though the queue has room", async () => {
+    app = inProcessApp(() => [], ['--max-queue', '64', '--max-queue-per-tenant', '3']);
+    const bulk = () =>
+      app.request(`/api/v1/tenants/${app.tenant.tenant_id}/stock/bulk_update`, {
+        method: 'PUT',
+        headers: { ...bearer(app.tenant.api_key), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          mode: 'merge',
+          events: [{ event_id: 'e1', product_id: 7, delta: 1, occurred_at: '2026-01-01T00:00:00Z' }],
+        }),
+      });
+    Object.assign(app.pool, { activeTasks: 4, queueSize: 5, queuedForTenant: 2 });
+    expect((await bulk()).status).toBe(200);
+    Object.assign(app.pool, { queuedForTenant: 3 });
+    const res = await bulk();
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('3');
+    expect(await problem(res)).toMatchObject({
+      code: 'overloaded',
+      queue_length: 5,
+      reason: 'tenant_queue_full',
+      scope: 'tenant',
+    });
+    // a free worker slot: nothing waits, nothing is refused
+    Object.assign(app.pool, { activeTasks: 3 });
+    expect((await bulk()).status).toBe(200);
   });
 
   it('reads JSON bodies strictly: not JSON is 400 malformed_json, another type 415', async () => {
