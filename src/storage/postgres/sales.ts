@@ -11,7 +11,6 @@ import type { ClientBase } from 'pg';
 import {
   avg,
   type Bucket,
-  byBucketKey,
   isTimeGroup,
   type SalesRequest,
   type TimeGroup,
@@ -92,7 +91,7 @@ export async function pgSalesFromOrders(
   const data = rows.map((row) => bucketOf(row.k, row));
   if (g === 'product')
     data.sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key)).splice(r.top);
-  else data.sort(byBucketKey);
+  else data.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
     data,
     rows: rows.reduce((n, row) => n + row.orders, 0),
