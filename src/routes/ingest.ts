@@ -83,8 +83,8 @@ export function ingestRoutes(deps: AppDeps): RouteGroup {
       : poolRunner(pool, deps.writes);
 
   const handle = (kind: IngestKind) => async (c: Context<AppEnv>) => {
-    admission.check('ingest', c.get('tenantId'));
     const tenantId = c.get('tenantId');
+    admission.check('ingest', tenantId);
     const requestId = c.get('requestId');
     const key = checkIdempotencyKey(c.req.header('idempotency-key'));
     const req = c.env.incoming;
