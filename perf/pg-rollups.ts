@@ -2,18 +2,23 @@
  * The sales pre-aggregates on PostgreSQL (issue 17, src/storage/postgres/rollups.ts), measured in process
  * on the first N orders of a dataset: the first build of every day (as for a tenant whose orders predate
  * them), a refresh after one more batch of 10,000 orders in random time order (a backfill touches most days
- * of the year), the size of the daily rows against the orders, and a year by day, week and month read from
- * them (approx) against the same question aggregated from the orders (exact), best of five each.
+ * of the year), the size of the daily and daily-by-category rows against the orders, and a year by day,
+ * week, month and category read from them (approx) against the same question aggregated from the orders
+ * (exact), best of five each.
  *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …]
  * Prints a table and one JSON line; writes perf/results/pg-rollups.json.
  */
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import type { SalesRequest, TimeGroup } from '../src/domain/sales.js';
+import type { SalesRequest } from '../src/domain/sales.js';
 import { PgCatalog } from '../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
-import { pgApproxFromRollups, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
+import {
+  pgApproxFromRollups,
+  type RollupGroup,
+  refreshTenantRollups,
+} from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { round } from './lib/numbers.js';
@@ -69,17 +74,15 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
         ])
       ).rows[0]!.n,
     );
-  const rows = Number(
-    (
-      await client.query<{ n: string }>('SELECT count(*) AS n FROM rollup_daily WHERE tenant_id = $1', [
-        tenant,
-      ])
-    ).rows[0]!.n,
-  );
+  const rowsOf = async (table: string) =>
+    Number(
+      (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [tenant]))
+        .rows[0]!.n,
+    );
   const year = (
-    groupBy: TimeGroup,
+    groupBy: RollupGroup,
     precision: 'approx' | 'exact',
-  ): SalesRequest & { groupBy: TimeGroup } => ({
+  ): SalesRequest & { groupBy: RollupGroup } => ({
     groupBy,
     start: Date.parse('2025-01-01'),
     end: Date.parse('2026-01-01'),
@@ -89,7 +92,7 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
     top: 100,
   });
   const reads: Record<string, { approx_ms: number; exact_ms: number }> = {};
-  for (const g of ['day', 'week', 'month'] as const) {
+  for (const g of ['day', 'week', 'month', 'category'] as const) {
     const check = await pgApproxFromRollups(client as unknown as pg.ClientBase, tenant, year(g, 'approx'));
     if (!('answer' in check)) throw new Error(check.notReady);
     reads[g] = {
@@ -102,8 +105,10 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
   return {
     first_build: { ...first, ms: Math.round(firstMs), us_per_order: round((firstMs * 1000) / total, 1) },
     refresh_after_backfill_batch: { ...after, ms: Math.round(afterMs) },
-    rollup_daily_rows: rows,
+    rollup_daily_rows: await rowsOf('rollup_daily'),
     rollup_daily_bytes: await size('rollup_daily'),
+    rollup_daily_category_rows: await rowsOf('rollup_daily_category'),
+    rollup_daily_category_bytes: await size('rollup_daily_category'),
     orders_bytes: await size('orders'),
     reads,
   };
@@ -121,9 +126,10 @@ process.stdout.write(
   [
     `| PostgreSQL pre-aggregates, ${total} orders | measured |`,
     '|---|---|',
-    `| first build, every day (ms; µs per order) | ${result.first_build.ms} (${result.first_build.us_per_order}); ${result.first_build.rows} daily rows |`,
-    `| refresh after a batch of 10,000 orders in random time order (ms) | ${result.refresh_after_backfill_batch.ms}; ${result.refresh_after_backfill_batch.rows} daily rows, ${result.refresh_after_backfill_batch.orders} orders read |`,
+    `| first build, every day (ms; µs per order) | ${result.first_build.ms} (${result.first_build.us_per_order}); ${result.first_build.rows} rows of both levels |`,
+    `| refresh after a batch of 10,000 orders in random time order (ms) | ${result.refresh_after_backfill_batch.ms}; ${result.refresh_after_backfill_batch.rows} rows of both levels, ${result.refresh_after_backfill_batch.orders} orders read |`,
     `| rollup_daily rows / bytes (orders' partition: bytes) | ${result.rollup_daily_rows} / ${result.rollup_daily_bytes} (${result.orders_bytes}) |`,
+    `| rollup_daily_category rows / bytes | ${result.rollup_daily_category_rows} / ${result.rollup_daily_category_bytes} |`,
     ...Object.entries(result.reads).map(
       ([g, r]) =>
         `| a year by ${g}: approx from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} |`,

@@ -119,6 +119,11 @@ export interface Bucket {
   p99_order_value_cents: number | null;
 }
 
+/** Buckets keyed by name (categories) in code-unit order of the key: the order every answer lists them in. */
+export function byBucketKey(a: Pick<Bucket, 'key'>, b: Pick<Bucket, 'key'>): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
 export interface SalesResult {
   data: Bucket[];
   meta: Record<string, unknown>;

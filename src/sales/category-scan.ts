@@ -7,7 +7,7 @@
  * being rebuilt. Joining the items to their products and sorting by category (the scan it replaces) read
  * the range's lines in random order: 16.8 s for a year of 1M orders.
  */
-import type { SalesRequest } from '../domain/sales.js';
+import { byBucketKey, type SalesRequest } from '../domain/sales.js';
 import { cachedProductCategories } from '../storage/product-categories.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
@@ -18,9 +18,7 @@ export function categoriesByLines(db: Db, r: SalesRequest): SalesAnswer {
   const keys = cachedProductCategories(db);
   const part = scanProductPart(db, r, 0, 1, { keys: { of: keys.of, max: keys.names.length - 1 } });
   const merged = mergeProductParts([part], Number.MAX_SAFE_INTEGER);
-  const data = merged.data
-    .map((b) => ({ ...b, key: keys.names[b.key as number]! }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const data = merged.data.map((b) => ({ ...b, key: keys.names[b.key as number]! })).sort(byBucketKey);
   return {
     data,
     rows: merged.rows,

@@ -2,12 +2,13 @@ import type pg from 'pg';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
-import { DAY, type SalesRequest, type TimeGroup } from '../../src/domain/sales.js';
+import { DAY, type SalesRequest } from '../../src/domain/sales.js';
 import { PgCatalog } from '../../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../../src/storage/postgres/order-writer.js';
 import {
   pgApproxFromRollups,
+  type RollupGroup,
   refreshTenantRollups,
   tenantsWithRollupWork,
 } from '../../src/storage/postgres/rollups.js';
@@ -30,7 +31,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
   let client: pg.PoolClient;
   let tenant: number;
   const orders = makeSalesOrders(1500, 'R', 11);
-  const request = (groupBy: TimeGroup): SalesRequest & { groupBy: TimeGroup } => ({
+  const request = (groupBy: RollupGroup): SalesRequest & { groupBy: RollupGroup } => ({
     groupBy,
     start: Date.parse(SALES_RANGE.start_date),
     end: Date.parse(SALES_RANGE.end_date),
@@ -73,8 +74,13 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     const built = await refreshTenantRollups(client, tenant);
     expect(built).toMatchObject({ firstBuild: true, orders: orders.length });
     expect(built!.rows).toBeGreaterThanOrEqual(10 * 3); // ten days, sale statuses and the others
+    const categoryRows = await client.query<{ n: number }>(
+      'SELECT count(DISTINCT category)::int AS n FROM rollup_daily_category WHERE tenant_id = $1',
+      [tenant],
+    );
+    expect(categoryRows.rows[0]!.n).toBeGreaterThan(1);
     expect(await tenantsWithRollupWork(client, 0, 0)).not.toContain(tenant);
-    for (const groupBy of ['day', 'week', 'month'] as const) {
+    for (const groupBy of ['day', 'week', 'month', 'category'] as const) {
       const read = await pgApproxFromRollups(client, tenant, request(groupBy));
       if (!('answer' in read)) throw new Error(read.notReady);
       const exact = await pgSalesFromOrders(client, tenant, { ...request(groupBy), precision: 'exact' });
@@ -108,10 +114,13 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       writes: 1,
       orders: 40,
     });
-    const read = await pgApproxFromRollups(client, tenant, request('day'));
-    if (!('answer' in read)) throw new Error(read.notReady);
-    const exact = await pgSalesFromOrders(client, tenant, { ...request('day'), precision: 'exact' });
-    approxWithinBounds(read.answer.data, exact.data);
+    for (const groupBy of ['day', 'category'] as const) {
+      const read = await pgApproxFromRollups(client, tenant, request(groupBy));
+      if (!('answer' in read)) throw new Error(read.notReady);
+      expect(read.answer.method).toMatch(groupBy === 'day' ? /rollup_daily / : /rollup_daily_category /);
+      const exact = await pgSalesFromOrders(client, tenant, { ...request(groupBy), precision: 'exact' });
+      approxWithinBounds(read.answer.data, exact.data);
+    }
   });
 
   it('a write that commits while a refresh runs stays pending for the next one; two refreshers do not run at once', async () => {

@@ -1,16 +1,17 @@
 /**
- * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, with
- * exact sums and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by
- * the same code as SQLite's (src/sketches). They are kept by a background refresher, never by a reader:
- * every write transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the
- * refresher takes those rows and adds their orders to the daily rows in one transaction. A read by day,
- * week or month over whole days merges the rows when none of its days is pending, and answers from the
- * orders otherwise (saying why), so an approx answer never leaves out an acknowledged order.
+ * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, and one
+ * `rollup_daily_category` row per tenant, day, category and status (sql/postgres/013), with exact sums and
+ * the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by the same code as
+ * SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
+ * transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the refresher takes
+ * those rows and adds their orders to both levels in one transaction. A read by day, week, month or
+ * category over whole days merges the rows when none of its days is pending, and answers from the orders
+ * otherwise (saying why), so an approx answer never leaves out an acknowledged order.
  */
 import type { ClientBase } from 'pg';
-import { DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
+import { byBucketKey, DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
 import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
-import { type AggregateRow, SalesAggregate } from '../../sketches/sales-aggregate.js';
+import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
 import { inTransaction } from './transaction.js';
 
 /** The advisory lock class of a tenant's refresh (its second key is the tenant id): one refresher at a time. */
@@ -63,24 +64,72 @@ export interface RollupRefresh {
   orders: number;
 }
 
-/** One day and status's orders, to add to its stored row (or to a fresh one). */
+/** One day, status (and category)'s orders, to add to its stored row (or to a fresh one). */
 interface DayGroup {
   day: number;
   status: string;
+  /** the category level's rows only */
+  category?: string;
   sums: SalesAggregate;
 }
 
-/** An order as the pre-aggregates take it. */
+/**
+ * An order as a level takes it: the daily level the whole order, the category level the order's lines of
+ * one category (their units, and their revenue as `revenue`; the order's total still its value).
+ */
 interface OrderFacts {
   day: number;
   status: string;
+  category?: string;
   customer: number;
   total: number;
   units: number;
+  revenue?: number;
 }
 
-const ORDER_FACTS = `floor(extract(epoch FROM created_at) / 86400)::integer AS day, status,
-  customer_pk::float8 AS customer, total_cents::float8 AS total, units`;
+/** A table of pre-aggregated rows and how to read its facts from the orders (`o`) of a WHERE clause. */
+interface Level {
+  table: 'rollup_daily' | 'rollup_daily_category';
+  /** the rows are per category as well (and keep their orders' totals apart from the lines' revenue) */
+  byCategory: boolean;
+  /** the table has an updated_at column */
+  stamped: boolean;
+  facts(where: string): string;
+}
+
+const DAILY: Level = {
+  table: 'rollup_daily',
+  byCategory: false,
+  stamped: true,
+  facts: (where) => `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status,
+      o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, o.units
+    FROM orders o WHERE ${where} ORDER BY 1`,
+};
+
+/**
+ * Each order's lines by category (as the exact answer groups them, src/storage/postgres/sales.ts). The
+ * lines are looked up per order (LATERAL, through order_items' primary key): joined as sets, the planner
+ * hashed the orders of a week against a scan of every line of the tenant (209 ms a week at 200k orders,
+ * growing with the tenant), where a week's lookups take what its orders take.
+ */
+const DAILY_CATEGORY: Level = {
+  table: 'rollup_daily_category',
+  byCategory: true,
+  stamped: false,
+  facts: (where) => `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status,
+      l.category, o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, l.units, l.revenue
+    FROM orders o CROSS JOIN LATERAL (
+      SELECT p.category, sum(i.quantity)::float8 AS units, sum(i.quantity * i.unit_price_cents)::float8 AS revenue
+        FROM order_items i JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id
+       WHERE i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
+       GROUP BY p.category) l
+   WHERE ${where} ORDER BY 1`,
+};
+
+const LEVELS = [DAILY, DAILY_CATEGORY] as const;
+
+/** What a category row has beyond a daily one, as read. */
+const CATEGORY_COLUMNS = 'category, order_value_cents::float8 AS order_value_cents, ';
 
 /**
  * Folds the tenant's pending writes into its daily rows, in one REPEATABLE READ transaction: the pending
@@ -113,9 +162,11 @@ export function refreshTenantRollups(client: ClientBase, tenantId: number): Prom
         let rows = 0;
         let orders = 0;
         for (let i = 0; i < days.length; i += DAYS_PER_READ) {
-          const built = await buildDays(client, t, days.slice(i, i + DAYS_PER_READ));
-          rows += built.rows;
-          orders += built.orders;
+          for (const level of LEVELS) {
+            const built = await buildDays(client, t, level, days.slice(i, i + DAYS_PER_READ));
+            rows += built.rows;
+            if (level === DAILY) orders += built.orders;
+          }
         }
         await client.query(
           'INSERT INTO rollup_watermark (tenant_id, order_pk) SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1',
@@ -131,108 +182,135 @@ export function refreshTenantRollups(client: ClientBase, tenantId: number): Prom
       );
       const pks = taken.rows.flatMap((r) => r.order_pks);
       if (pks.length === 0) return { firstBuild, writes: 0, rows: 0, orders: 0 };
-      const added = await client.query<OrderFacts>(
-        `SELECT ${ORDER_FACTS} FROM orders WHERE tenant_id = $1 AND order_pk = ANY($2::bigint[]) ORDER BY 1`,
-        [t, pks],
-      );
-      // a month of days at a time: their groups' sketches are all that is held (a backfill's write
-      // touches every day of the year; ~20 KB of sketches a day and status)
       let rows = 0;
-      for (let i = 0; i < added.rows.length; ) {
-        let j = i;
-        while (j < added.rows.length && added.rows[j]!.day < added.rows[i]!.day + DAYS_PER_DELTA) j++;
-        rows += await addToDays(client, t, added.rows.slice(i, j));
-        i = j;
+      let orders = 0;
+      for (const level of LEVELS) {
+        const added = await client.query<OrderFacts>(
+          level.facts('o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[])'),
+          [t, pks],
+        );
+        if (level === DAILY) orders = added.rows.length;
+        // a month of days at a time: their groups' sketches are all that is held (a backfill's write
+        // touches every day of the year; ~20 KB of sketches a day and status, and as much per category)
+        for (let i = 0; i < added.rows.length; ) {
+          let j = i;
+          while (j < added.rows.length && added.rows[j]!.day < added.rows[i]!.day + DAYS_PER_DELTA) j++;
+          rows += await addToDays(client, t, level, added.rows.slice(i, j));
+          i = j;
+        }
       }
-      return { firstBuild, writes: taken.rowCount ?? 0, rows, orders: added.rows.length };
+      return { firstBuild, writes: taken.rowCount ?? 0, rows, orders };
     },
     'repeatable read',
   );
 }
 
-/** Adds orders (of at most DAYS_PER_DELTA days) to the stored rows of their days; answers the rows written. */
+/** A group's key in its level: day, status and (category level) category. */
+const groupKey = (g: { day: number; status: string; category?: string | undefined }) =>
+  `${g.day}|${g.status}|${g.category ?? ''}`;
+
+/**
+ * Adds orders (of at most DAYS_PER_DELTA days) to the level's stored rows of their days; answers the rows
+ * written.
+ */
 async function addToDays(
   client: ClientBase,
   tenantId: number,
+  level: Level,
   orders: readonly OrderFacts[],
 ): Promise<number> {
   const groups = groupByDay(orders);
-  const stored = await client.query<AggregateRow & { day: number; status: string }>(
-    `SELECT day::float8 AS day, status, orders::float8 AS orders, units::float8 AS units,
-            revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
-       FROM rollup_daily WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
+  const stored = await client.query<AggregateRow & { day: number; status: string; category?: string }>(
+    `SELECT day::float8 AS day, status, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
+            units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+       FROM ${level.table} WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
     [tenantId, [...new Set([...groups.values()].map((g) => g.day))]],
   );
-  for (const row of stored.rows) groups.get(`${row.day}|${row.status}`)?.sums.mergeRow(row);
-  await writeDailyRows(client, tenantId, [...groups.values()]);
+  for (const row of stored.rows) groups.get(groupKey(row))?.sums.mergeRow(row);
+  await writeRows(client, tenantId, level, [...groups.values()]);
   return groups.size;
 }
 
-/** Orders grouped by day and status, each group's sums filled from them. */
+/** Facts grouped by day, status (and category), each group's sums filled from them. */
 function groupByDay(orders: readonly OrderFacts[]): Map<string, DayGroup> {
   const groups = new Map<string, DayGroup>();
   for (const o of orders) {
-    const key = `${o.day}|${o.status}`;
+    const key = groupKey(o);
     let g = groups.get(key);
     if (!g) {
       g = { day: o.day, status: o.status, sums: new SalesAggregate() };
+      if (o.category !== undefined) g.category = o.category;
       groups.set(key, g);
     }
-    g.sums.addOrder(o.customer, o.total, o.units);
+    g.sums.addOrder(o.customer, o.total, o.units, o.revenue ?? o.total);
   }
   return groups;
 }
 
-/** Builds the daily rows of `days` (ascending, at most a week apart) from their orders. */
+/** Builds the level's rows of `days` (ascending, at most a week apart) from their orders. */
 async function buildDays(
   client: ClientBase,
   tenantId: number,
+  level: Level,
   days: readonly number[],
 ): Promise<{ rows: number; orders: number }> {
   const { rows } = await client.query<OrderFacts>(
-    `SELECT ${ORDER_FACTS} FROM orders
-      WHERE tenant_id = $1 AND created_at >= to_timestamp($2::float8 * 86400)
-        AND created_at < to_timestamp(($3::float8 + 1) * 86400)`,
+    level.facts(`o.tenant_id = $1 AND o.created_at >= to_timestamp($2::float8 * 86400)
+        AND o.created_at < to_timestamp(($3::float8 + 1) * 86400)`),
     [tenantId, days[0], days.at(-1)],
   );
   const groups = groupByDay(rows);
-  await writeDailyRows(client, tenantId, [...groups.values()]);
+  await writeRows(client, tenantId, level, [...groups.values()]);
   return { rows: groups.size, orders: rows.length };
 }
 
-/** Writes (or replaces) the daily rows of the groups. */
-async function writeDailyRows(
+/** Writes (or replaces) the level's rows of the groups. */
+async function writeRows(
   client: ClientBase,
   tenantId: number,
+  level: Level,
   groups: readonly DayGroup[],
 ): Promise<void> {
   if (groups.length === 0) return;
-  const rows = groups.map((g) => ({ ...g, row: g.sums.toRow() }));
+  const sums = groups.map((g) => ({ ...g, row: g.sums.toRow() }));
+  const keys: Column[] = [
+    ['day', 'bigint', sums.map((g) => g.day)],
+    ['status', 'text', sums.map((g) => g.status)],
+    ...(level.byCategory ? [['category', 'text', sums.map((g) => g.category!)] as Column] : []),
+  ];
+  const measures: Column[] = [
+    ['orders', 'bigint', sums.map((g) => g.row.orders)],
+    ['units', 'bigint', sums.map((g) => g.row.units)],
+    ['revenue_cents', 'bigint', sums.map((g) => g.row.revenue_cents)],
+    ...(level.byCategory
+      ? [['order_value_cents', 'bigint', sums.map((g) => g.sums.orderValue)] as Column]
+      : []),
+    ['customers_hll', 'bytea', sums.map((g) => Buffer.from(g.row.customers_hll))],
+    ['values_tdigest', 'bytea', sums.map((g) => Buffer.from(g.row.values_tdigest))],
+  ];
+  const columns = [...keys, ...measures];
+  const names = columns.map(([name]) => name).join(', ');
+  const stamp = level.stamped ? ', updated_at' : '';
   await client.query(
-    `INSERT INTO rollup_daily (tenant_id, day, status, orders, units, revenue_cents, customers_hll, values_tdigest, updated_at)
-     SELECT $1, r.*, now()
-       FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[])
-         AS r(day, status, orders, units, revenue_cents, customers_hll, values_tdigest)
-     ON CONFLICT (tenant_id, day, status) DO UPDATE
-       SET orders = EXCLUDED.orders, units = EXCLUDED.units, revenue_cents = EXCLUDED.revenue_cents,
-           customers_hll = EXCLUDED.customers_hll, values_tdigest = EXCLUDED.values_tdigest, updated_at = now()`,
-    [
-      tenantId,
-      rows.map((r) => r.day),
-      rows.map((r) => r.status),
-      rows.map((r) => r.row.orders),
-      rows.map((r) => r.row.units),
-      rows.map((r) => r.row.revenue_cents),
-      rows.map((r) => Buffer.from(r.row.customers_hll)),
-      rows.map((r) => Buffer.from(r.row.values_tdigest)),
-    ],
+    `INSERT INTO ${level.table} (tenant_id, ${names}${stamp})
+     SELECT $1, r.*${level.stamped ? ', now()' : ''}
+       FROM unnest(${columns.map(([, type], i) => `$${i + 2}::${type}[]`).join(', ')}) AS r(${names})
+     ON CONFLICT (tenant_id, ${keys.map(([name]) => name).join(', ')}) DO UPDATE
+       SET ${measures.map(([name]) => `${name} = EXCLUDED.${name}`).join(', ')}${level.stamped ? ', updated_at = now()' : ''}`,
+    [tenantId, ...columns.map(([, , values]) => values)],
   );
 }
 
-/** Whether the request is one the daily rows answer: by day, week or month over whole days. */
-export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupBy: TimeGroup } {
+/** A column of the rows written: its name, its SQL type, and its values in row order. */
+type Column = [name: string, type: 'bigint' | 'text' | 'bytea', values: unknown[]];
+
+/** The groupings the pre-aggregated rows answer (over whole days). */
+export type RollupGroup = Exclude<TimeGroup, 'hour'> | 'category';
+
+/** Whether the request is one the pre-aggregated rows answer: by day, week, month or category over whole days. */
+export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupBy: RollupGroup } {
   return (
-    (r.groupBy === 'day' || r.groupBy === 'week' || r.groupBy === 'month') &&
+    (r.groupBy === 'day' || r.groupBy === 'week' || r.groupBy === 'month' || r.groupBy === 'category') &&
     r.start % DAY === 0 &&
     r.end % DAY === 0
   );
@@ -242,14 +320,15 @@ export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupB
 export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
 /**
- * Merges the daily rows of the range by bucket, in one snapshot with the check that none of its days is
- * pending (and that the tenant's rows were ever built).
+ * Merges the range's daily rows by bucket (its category rows by category), in one snapshot with the check
+ * that none of its days is pending (and that the tenant's rows were ever built).
  */
 export async function pgApproxFromRollups(
   client: ClientBase,
   tenantId: number,
-  r: SalesRequest & { groupBy: TimeGroup },
+  r: SalesRequest & { groupBy: RollupGroup },
 ): Promise<RollupRead> {
+  const level = r.groupBy === 'category' ? DAILY_CATEGORY : DAILY;
   const firstDay = r.start / DAY;
   const endDay = r.end / DAY;
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -266,35 +345,23 @@ export async function pgApproxFromRollups(
       return {
         notReady: `${pending} write transaction(s) in the range not folded into the pre-aggregates yet`,
       };
-    const { rows } = await client.query<{
-      day: number;
-      orders: number;
-      units: number;
-      revenue_cents: number;
-      customers_hll: Buffer;
-      values_tdigest: Buffer;
-    }>(
-      `SELECT day::float8 AS day, orders::float8 AS orders, units::float8 AS units,
-              revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
-         FROM rollup_daily WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND status = ANY($4::text[])
-        ORDER BY day`,
+    const { rows } = await client.query<AggregateRow & { day: number; category?: string }>(
+      `SELECT day::float8 AS day, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
+              units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+         FROM ${level.table} WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND status = ANY($4::text[])
+        ORDER BY ${level.byCategory ? 'category' : 'day'}`,
       [tenantId, firstDay, endDay, r.statuses],
     );
+    const g = r.groupBy;
     const buckets = new Map<string, SalesAggregate>();
-    for (const row of rows) {
-      const key = timeKey(r.groupBy, row.day * DAY);
-      let b = buckets.get(key);
-      if (!b) {
-        b = new SalesAggregate();
-        buckets.set(key, b);
-      }
-      b.mergeRow(row);
-    }
+    for (const row of rows)
+      aggregateFor(buckets, g === 'category' ? row.category! : timeKey(g, row.day * DAY)).mergeRow(row);
     return {
       answer: {
-        data: [...buckets.entries()].map(([key, b]) => approxBucket(key, b)),
+        data: [...buckets.entries()].map(([key, b]) => approxBucket(key, b)).sort(byBucketKey),
+        // the orders merged (an order of two categories counts in each, as in the exact answer's rows)
         rows: rows.reduce((n, row) => n + row.orders, 0),
-        method: `approx: rollup_daily on PostgreSQL (${rows.length} daily rows merged by ${r.groupBy}: exact sums, HyperLogLog, t-digest)`,
+        method: `approx: ${level.table} on PostgreSQL (${rows.length} rows merged by ${g}: exact sums, HyperLogLog, t-digest)`,
       },
     };
   } finally {

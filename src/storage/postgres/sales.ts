@@ -11,6 +11,7 @@ import type { ClientBase } from 'pg';
 import {
   avg,
   type Bucket,
+  byBucketKey,
   isTimeGroup,
   type SalesRequest,
   type TimeGroup,
@@ -91,7 +92,7 @@ export async function pgSalesFromOrders(
   const data = rows.map((row) => bucketOf(row.k, row));
   if (g === 'product')
     data.sort((a, b) => b.revenue_cents - a.revenue_cents || Number(a.key) - Number(b.key)).splice(r.top);
-  else data.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  else data.sort(byBucketKey);
   return {
     data,
     rows: rows.reduce((n, row) => n + row.orders, 0),
