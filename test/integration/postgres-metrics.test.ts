@@ -144,8 +144,7 @@ describe.skipIf(unavailable !== null)('sales metrics on PostgreSQL', () => {
     const right = await metrics(params);
     const expected = want('day');
     // read right after the write: from the orders, saying why, and exact; or already folded in
-    if (ROLLUP_METHOD.test(right.body.meta.method))
-      approxWithinBounds(sortByKey(right.body.data), expected);
+    if (ROLLUP_METHOD.test(right.body.meta.method)) approxWithinBounds(sortByKey(right.body.data), expected);
     else {
       expect(right.body.meta.freshness.pre_aggregates).toMatch(/not folded into the pre-aggregates yet/);
       expect(sortByKey(right.body.data)).toEqual(expected);
