@@ -1,6 +1,6 @@
 /**
  * The sales metrics suites' data and definitions (CONTRACT.md section 3), computed directly from the
- * orders: shared by the SQLite suite (metrics.test.ts) and the PostgreSQL one (postgres-metrics.test.ts).
+ * orders: used by the metrics suite on both backends (metrics.test.ts).
  */
 import { tableFromIPC } from 'apache-arrow';
 import { expect } from 'vitest';
