@@ -1,12 +1,13 @@
 import type { Logger } from '../obs/logger.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { ShardCheck } from '../storage/shard-check.js';
-import { storageFault } from '../storage/storage-fault.js';
+import { databaseDiskFull, storageFault } from '../storage/storage-fault.js';
 import type { StorageHealth } from './health.js';
 
 /**
  * Turns storage failures seen by requests into the server's health: a write that failed for lack of space
- * marks the disk full (until space is back); a damaged or unreadable shard is checked (quick_check, in a
+ * on this server's disk marks it full (until space is back; PostgreSQL's full disk answers 507 but marks
+ * nothing here); a damaged or unreadable shard is checked (quick_check, in a
  * worker) and, when the check fails too, its tenant is marked unavailable, so its requests fail fast with
  * 503 while everyone else is served. One check per tenant at a time.
  */
@@ -21,7 +22,9 @@ export class StorageFaults {
 
   observe(error: unknown, tenantId: number | undefined): void {
     const fault = storageFault(error);
-    if (fault === 'disk_full') this.health.diskFull();
+    // PostgreSQL's disk full is not this server's: its own files (uploads, exports) may still be written,
+    // and the database is every app server's, so this one's /readyz stays as its own disk says
+    if (fault === 'disk_full' && !databaseDiskFull(error)) this.health.diskFull();
     if (fault === 'damaged' && tenantId !== undefined) void this.confirm(tenantId);
   }
 

@@ -44,6 +44,11 @@ export async function rerunOnLostConnection<T>(reruns: number, work: () => Promi
   }
 }
 
+/** The disk that filled up is PostgreSQL's, not this server's (SQLSTATE 53100 disk_full). */
+export function databaseDiskFull(error: unknown): boolean {
+  return codeOf(error) === '53100';
+}
+
 export function storageFault(error: unknown): StorageFault | null {
   if (lostConnection(error)) return 'busy';
   const code = codeOf(error);

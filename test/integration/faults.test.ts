@@ -3,15 +3,19 @@ import { closeSync, copyFileSync, mkdtempSync, openSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionName } from '../../src/storage/postgres/tenant-partitions.js';
 import { shardPath } from '../../src/storage/shards.js';
 import { makeOrders, ndjson, order, product } from '../helpers/data.js';
+import { postgresUnavailable, scratchSchema, TEST_DATABASE_URL } from '../helpers/postgres.js';
 import { ADMIN_TOKEN, auth, eventually, removeDir, startServer, type TestServer } from '../helpers/server.js';
 
 /**
  * Faults (issue 21): a damaged shard takes down its own tenant only; a full disk answers 507 on every kind
  * of write and /readyz says so until space is back; every 5xx is a problem with a request id and a log
- * line with its cause.
+ * line with its cause. On PostgreSQL (issue 17): its full disk answers 507 the same way; its dropped
+ * connections and amcheck are tested in postgres-server.test.ts.
  */
 
 type Problem = { status: number; code: string; request_id: string; rows_inserted?: number };
@@ -250,6 +254,156 @@ describe.skipIf(disk === null)(
         body: ndjson([order(990_001)]),
       });
       expect(res.status).toBe(200);
+    });
+  },
+);
+
+/**
+ * PostgreSQL out of disk: the tenant's partitions moved to a tablespace on a small tmpfs that is then
+ * filled. Needs the database on this machine and the right to mount (root); skipped, saying why, elsewhere.
+ */
+const pgUnavailable = await postgresUnavailable();
+const pgDisk = pgUnavailable === null ? smallDisk(16) : null;
+const pgDiskSkip =
+  pgUnavailable ??
+  (pgDisk === null ? 'cannot mount a tmpfs here; needs root or CAP_SYS_ADMIN' : tablespaceOwner(pgDisk));
+
+/** Gives the directory to the database's user, or says why that cannot be done. */
+function tablespaceOwner(dir: string): string | null {
+  try {
+    execFileSync('chown', ['postgres:postgres', dir], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'no local postgres user to own a tablespace directory';
+  }
+}
+
+describe.skipIf(pgDiskSkip !== null)(
+  `a full disk under PostgreSQL${pgDiskSkip === null ? '' : ` (skipped: ${pgDiskSkip})`}`,
+  () => {
+    const tablespace = `orderflow_full_${process.pid}`;
+    const filler = join(pgDisk ?? '', 'filler');
+    let schema: Awaited<ReturnType<typeof scratchSchema>>;
+    let admin: pg.Client;
+    let s: TestServer;
+    let t: { id: number; key: string; headers: Record<string, string> };
+    const orderRows = async () =>
+      (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${partitionName('orders', t.id)}`))
+        .rows[0]!.n;
+
+    beforeAll(async () => {
+      schema = await scratchSchema();
+      admin = await schema.connect();
+      s = await startServer({ args: ['--storage', 'postgres', '--database-url', schema.url] });
+      t = await tenantWithData(s, 'pg-full', 200);
+      await admin.query(`CREATE TABLESPACE ${tablespace} LOCATION '${pgDisk}'`);
+      // every relation of the tenant's partitions: tables, their TOAST and indexes
+      const { rows } = await admin.query<{ name: string; kind: string }>(
+        `SELECT c.oid::regclass::text AS name, c.relkind AS kind FROM pg_class c
+          WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'i')
+            AND (c.relname LIKE $1 OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class r
+                   ON r.oid = i.indrelid WHERE r.relname LIKE $1))`,
+        [`%\\_t${t.id}`],
+      );
+      expect(rows.length).toBeGreaterThan(5);
+      for (const { name, kind } of rows)
+        await admin.query(`ALTER ${kind === 'r' ? 'TABLE' : 'INDEX'} ${name} SET TABLESPACE ${tablespace}`);
+    });
+    afterAll(async () => {
+      await s?.stop();
+      if (s) removeDir(s.dataDir);
+      await admin?.end();
+      await schema?.drop(); // the tablespace's relations go with the schema
+      const cleanup = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await cleanup.connect();
+      try {
+        await cleanup.query(`DROP TABLESPACE IF EXISTS ${tablespace}`);
+        // before the directory goes: a checkpoint syncs whatever was pending for its files, and takes crash
+        // recovery's starting point past the CREATE TABLESPACE (whose replay would need the directory)
+        await cleanup.query('CHECKPOINT');
+      } finally {
+        await cleanup.end();
+      }
+      execFileSync('umount', [pgDisk!]);
+      rmSync(pgDisk!, { recursive: true, force: true });
+    });
+
+    /** Fills the tablespace's file system to its last few KiB. */
+    function fill() {
+      const fd = openSync(filler, 'a');
+      try {
+        for (const size of [1 << 20, 4096])
+          try {
+            for (;;) writeSync(fd, Buffer.alloc(size));
+          } catch {
+            // ENOSPC: on to smaller blocks, then full
+          }
+      } finally {
+        closeSync(fd);
+      }
+    }
+
+    it('ingest and stock answer 507 problems with request ids and a log line each; nothing half-written; this server stays ready', async () => {
+      const before = await orderRows();
+      fill();
+      const ingest = await fetch(`${s.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: t.headers,
+        body: ndjson(makeOrders(5000, 'pg-full-more')),
+      });
+      const ingestProblem = (await ingest.json()) as Problem;
+      expect(ingest.status, JSON.stringify(ingestProblem)).toBe(507);
+      expect(ingest.headers.get('content-type')).toMatch(/problem\+json/);
+      expect(ingestProblem).toMatchObject({
+        code: 'insufficient_storage',
+        rows_received: expect.any(Number),
+      });
+      // what the answer says was inserted is there, and nothing else
+      expect(await orderRows()).toBe(before + (ingestProblem.rows_inserted ?? 0));
+      const stock = await fetch(`${s.url}/api/v1/tenants/${t.id}/stock/bulk_update`, {
+        method: 'PUT',
+        headers: auth(t.key, { 'content-type': 'application/json' }),
+        body: JSON.stringify({
+          mode: 'merge',
+          events: Array.from({ length: 2000 }, (_, i) => ({
+            event_id: `pg-full-${i}`,
+            product_id: 1 + (i % 8),
+            delta: 1,
+            occurred_at: '2026-01-01T00:00:00Z',
+          })),
+        }),
+      });
+      const stockProblem = (await stock.json()) as Problem;
+      expect(stock.status, JSON.stringify(stockProblem)).toBe(507);
+      expect(stockProblem.code).toBe('insufficient_storage');
+      for (const p of [ingestProblem, stockProblem]) {
+        expect(p.request_id).toBeTruthy();
+        expect(
+          s
+            .logs()
+            .some(
+              (l) =>
+                l.req_id === p.request_id && l.level === 'error' && /53100|space/.test(JSON.stringify(l.err)),
+            ),
+        ).toBe(true);
+      }
+      // the disk that is full is the database's: this server's own is fine, and reads are served
+      const ready = await fetch(`${s.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { disk: { writable: boolean } }).disk.writable).toBe(true);
+      expect((await search(s, t)).status).toBe(200);
+    });
+
+    it('writes succeed again once the database has space', async () => {
+      rmSync(filler);
+      const before = await orderRows();
+      const res = await fetch(`${s.url}/api/v1/ingest/orders/`, {
+        method: 'POST',
+        headers: t.headers,
+        body: ndjson(makeOrders(500, 'pg-full-back')),
+      });
+      expect(res.status).toBe(200);
+      expect(await orderRows()).toBe(before + 500);
     });
   },
 );

@@ -20,6 +20,7 @@ import {
   unknownProductResult,
   writeFailedResult,
 } from '../../domain/stock.js';
+import { storageFault } from '../storage-fault.js';
 import { inTransaction } from './transaction.js';
 
 const LOCK_PRODUCTS = `
@@ -102,6 +103,7 @@ async function writeOne(
     await client.query('RELEASE SAVEPOINT product');
     return null;
   } catch (error) {
+    if (storageFault(error) !== null) throw error; // the database's fault, not this product's: the request fails
     await client.query('ROLLBACK TO SAVEPOINT product');
     return error as Error;
   }
@@ -146,7 +148,8 @@ async function writeAll(
       events.map(({ w }) => w.outcome.version),
     ]);
     await client.query('RELEASE SAVEPOINT bulk');
-  } catch {
+  } catch (error) {
+    if (storageFault(error) !== null) throw error; // a full disk, a lost connection: no product would succeed
     await client.query('ROLLBACK TO SAVEPOINT bulk');
     for (const w of writes) {
       const error = await writeOne(client, tenantId, mode, w, now);
