@@ -13,6 +13,7 @@ import {
   tenantsWithRollupWork,
 } from '../../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../../src/storage/postgres/sales.js';
+import { lockTenant } from '../../src/storage/postgres/tenant-locks.js';
 import { product } from '../helpers/data.js';
 import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
 import { approxWithinBounds, CATEGORY, makeSalesOrders, SALES_RANGE } from '../helpers/sales.js';
@@ -130,7 +131,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       // the refresh holds its transaction open (its advisory lock taken, its pending rows deleted) ...
       await write(makeSalesOrders(20, 'R-A', 13));
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(7140023, $1)', [tenant]);
+      await lockTenant(client, 'rollup_refresh', tenant);
       // ... another refresher skips the tenant
       expect(await refreshTenantRollups(other, tenant)).toBeNull();
       await client.query('ROLLBACK');

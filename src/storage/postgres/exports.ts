@@ -21,10 +21,8 @@ import {
 import { ALIVE_MS, processorAlive } from './boots.js';
 import { PIECE_BYTES } from './byte-pieces.js';
 import { epochMsOf, timestampOf } from './epoch-ms.js';
+import { lockTenant } from './tenant-locks.js';
 import { inTransaction } from './transaction.js';
-
-/** The advisory lock class of a tenant's export quota (its second key is the tenant id). */
-const EXPORT_QUOTA_LOCK = 7_140_019;
 
 /** An exports row as `ExportRow` (times in ms since the epoch, counts as numbers, the request as JSON text). */
 const ROW = `export_id, state, format, compression, request::text AS request,
@@ -69,7 +67,7 @@ export class PgExportStore {
   ): Promise<Quoted<ExportRow, ExportQuota>> {
     return inTransaction(this.client, async () => {
       const t = this.tenantId;
-      await this.client.query('SELECT pg_advisory_xact_lock($1, $2)', [EXPORT_QUOTA_LOCK, t]);
+      await lockTenant(this.client, 'export_quota', t);
       const over = exportOverQuota(await this.usage(), limits);
       if (over) return { ok: false, ...over };
       const { rows } = await this.client.query<ExportRow>(

@@ -12,10 +12,8 @@ import type { ClientBase } from 'pg';
 import { byBucketKey, DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
 import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
+import { tryLockTenant } from './tenant-locks.js';
 import { inTransaction } from './transaction.js';
-
-/** The advisory lock class of a tenant's refresh (its second key is the tenant id): one refresher at a time. */
-const ROLLUP_REFRESH_LOCK = 7_140_023;
 
 /**
  * Pending rows taken per refresh (each names the orders of one write transaction, up to a commit's rows):
@@ -172,11 +170,8 @@ export function refreshTenantRollups(
   return inTransaction(
     client,
     async () => {
-      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [
-        ROLLUP_REFRESH_LOCK,
-        t,
-      ]);
-      if (!locked.rows[0]!.ok) return null;
+      // one refresher of a tenant at a time
+      if (!(await tryLockTenant(client, 'rollup_refresh', t))) return null;
       const firstBuild =
         (await client.query('SELECT 1 FROM rollup_watermark WHERE tenant_id = $1', [t])).rowCount === 0;
       if (firstBuild) {

@@ -20,10 +20,8 @@ import {
 } from '../upload-store.js';
 import { ALIVE_MS, processorAlive } from './boots.js';
 import { epochMsOf, timestampOf } from './epoch-ms.js';
+import { lockTenant } from './tenant-locks.js';
 import { inTransaction } from './transaction.js';
-
-/** The advisory lock class of a tenant's upload quota (its second key is the tenant id). */
-const UPLOAD_QUOTA_LOCK = 7_140_017;
 
 /** An uploads row as `UploadRow` (times in ms since the epoch, counts as numbers, metadata as JSON text). */
 const ROW = `upload_id, upload_length::float8 AS upload_length, received_offset::float8 AS received_offset,
@@ -43,7 +41,7 @@ export class PgUploadStore {
     const { uploadId, length, metadata, now, ttlMs, limits } = upload;
     return inTransaction(this.client, async () => {
       const t = this.tenantId;
-      await this.client.query('SELECT pg_advisory_xact_lock($1, $2)', [UPLOAD_QUOTA_LOCK, t]);
+      await lockTenant(this.client, 'upload_quota', t);
       const use = (
         await this.client.query<{ open: number; declaredBytes: number }>(
           `SELECT count(*)::float8 AS open,

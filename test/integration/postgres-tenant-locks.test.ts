@@ -1,0 +1,57 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockTenant, tryLockTenant } from '../../src/storage/postgres/tenant-locks.js';
+import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+
+/**
+ * A tenant's advisory locks are its installation's: another schema in the same database (another
+ * installation, or another test suite) takes the same tenant id's lock at once, while a second client of
+ * the same schema waits or is refused. Before, a refresher in one suite skipped the tenant of another.
+ */
+const unavailable = await postgresUnavailable();
+if (unavailable) console.warn(`tenant locks on PostgreSQL not tested: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)("a tenant's advisory locks on PostgreSQL", () => {
+  const schemas: Awaited<ReturnType<typeof scratchSchema>>[] = [];
+  const clients: pg.Client[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) schemas.push(await scratchSchema());
+    // two clients in the first schema, one in the second
+    for (const s of [schemas[0]!, schemas[0]!, schemas[1]!]) clients.push(await s.connect());
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.end();
+    for (const s of schemas) await s.drop();
+  });
+
+  it('are held per schema and per lock: the same schema is refused, another schema and another lock are not', async () => {
+    const [first, sameSchema, otherSchema] = clients as [pg.Client, pg.Client, pg.Client];
+    for (const c of clients) await c.query('BEGIN');
+    try {
+      expect(await tryLockTenant(first, 'rollup_refresh', 7)).toBe(true);
+      expect(await tryLockTenant(sameSchema, 'rollup_refresh', 7)).toBe(false);
+      expect(await tryLockTenant(sameSchema, 'rollup_refresh', 8)).toBe(true); // another tenant
+      expect(await tryLockTenant(sameSchema, 'export_quota', 7)).toBe(true); // another lock
+      expect(await tryLockTenant(otherSchema, 'rollup_refresh', 7)).toBe(true); // another installation
+      // lockTenant waits while the lock is held in its own schema, until the holder's transaction ends
+      await lockTenant(first, 'upload_quota', 7);
+      let taken = false;
+      const waiting = lockTenant(sameSchema, 'upload_quota', 7).then(() => {
+        taken = true;
+      });
+      await lockTenant(otherSchema, 'upload_quota', 7); // another installation does not wait
+      await new Promise((r) => setTimeout(r, 200));
+      expect(taken).toBe(false);
+      await first.query('ROLLBACK');
+      await waiting;
+      expect(taken).toBe(true);
+      await first.query('BEGIN'); // for the ROLLBACK below
+    } finally {
+      for (const c of clients) await c.query('ROLLBACK');
+    }
+    // released with the transaction
+    await first.query('BEGIN');
+    expect(await tryLockTenant(first, 'rollup_refresh', 7)).toBe(true);
+    await first.query('ROLLBACK');
+  });
+});
