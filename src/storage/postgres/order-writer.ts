@@ -56,7 +56,12 @@ const INSERT_ORDERS = `
     SELECT $1, s.order_id, c.customer_pk, s.status, s.currency, to_timestamp(s.created_ms / 1000.0),
            s.total_cents, s.item_count, s.units, to_timestamp($2 / 1000.0)
       FROM first f JOIN pg_temp.stage_orders s ON s.idx = f.idx
-      JOIN customers c ON c.tenant_id = $1 AND c.customer_id = s.customer_id
+      -- one index probe per order (LIMIT keeps the subquery from being flattened into a join): without it the
+      -- planner, with no statistics on the staging table, read and sorted every customer of the tenant for
+      -- each batch, a cost that grew with the tenant
+      CROSS JOIN LATERAL (
+        SELECT customer_pk FROM customers WHERE tenant_id = $1 AND customer_id = s.customer_id LIMIT 1
+      ) c
      ORDER BY s.idx
     ON CONFLICT (tenant_id, order_id) DO NOTHING
     RETURNING order_pk, order_id, created_at
