@@ -89,16 +89,16 @@ for (const backend of SERVER_BACKENDS)
       };
     }
     const range = SALES_RANGE;
+    /** The contract's buckets of `all` over `r` (the suite's range by default), computed from the orders. */
+    const inRange = (
+      all: Order[],
+      groupBy: string,
+      r: { start_date: string; end_date: string } = range,
+      statuses?: string[],
+      top?: number,
+    ) => expectedBuckets(all, groupBy, Date.parse(r.start_date), Date.parse(r.end_date), statuses, top);
     /** The expected top products over `range`, sales statuses. */
-    const expectedProducts = (all: Order[], top = 100) =>
-      expectedBuckets(
-        all,
-        'product',
-        Date.parse(range.start_date),
-        Date.parse(range.end_date),
-        undefined,
-        top,
-      );
+    const expectedProducts = (all: Order[], top = 100) => inRange(all, 'product', range, undefined, top);
 
     beforeAll(async () => {
       prepared = await backend.prepare();
@@ -130,14 +130,7 @@ for (const backend of SERVER_BACKENDS)
         it(`group_by=${groupBy}`, async () => {
           const { status, body } = await metrics({ group_by: groupBy, precision: 'exact', ...range, top: 5 });
           expect(status).toBe(200);
-          const want = expectedBuckets(
-            orders,
-            groupBy,
-            Date.parse('2026-02-01'),
-            Date.parse('2026-02-11'),
-            undefined,
-            5,
-          );
+          const want = inRange(orders, groupBy, range, undefined, 5);
           expect(groupBy === 'product' ? body.data : sortByKey(body.data)).toEqual(want);
           expect(body.meta).toMatchObject({
             precision: 'exact',
@@ -190,30 +183,18 @@ for (const backend of SERVER_BACKENDS)
           expect(body.meta.method).toBe(
             'exact: rollup_daily_category (exact sums, merged sorted lists of distinct customers and of order values)',
           );
-        expect(sortByKey(body.data)).toEqual(
-          expectedBuckets(
-            orders,
-            'category',
-            Date.parse(range.start_date),
-            Date.parse(range.end_date),
-            statuses,
-          ),
-        );
+        expect(sortByKey(body.data)).toEqual(inRange(orders, 'category', range, statuses));
         const hours = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
         const scanned = await metrics({ group_by: 'category', precision: 'exact', ...hours });
         expect(scanned.body.meta.method).toContain(sqlite ? 'every category accumulated' : PG_EXACT.category);
-        expect(sortByKey(scanned.body.data)).toEqual(
-          expectedBuckets(orders, 'category', Date.parse(hours.start_date), Date.parse(hours.end_date)),
-        );
+        expect(sortByKey(scanned.body.data)).toEqual(inRange(orders, 'category', hours));
       });
 
       it('by day over whole hours that are not whole days merges the hourly exact sets', async () => {
         const params = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
         const { body } = await metrics({ group_by: 'day', precision: 'exact', ...params });
         expect(body.meta.method).toContain(sqlite ? 'exact: rollup_hourly' : PG_EXACT.day);
-        expect(sortByKey(body.data)).toEqual(
-          expectedBuckets(orders, 'day', Date.parse(params.start_date), Date.parse(params.end_date)),
-        );
+        expect(sortByKey(body.data)).toEqual(inRange(orders, 'day', params));
       });
 
       it('honours a status list and a sub-range with times, in every grouping', async () => {
@@ -248,13 +229,7 @@ for (const backend of SERVER_BACKENDS)
             status: statuses.join(','),
           });
           expect(status).toBe(200);
-          const want = expectedBuckets(
-            orders,
-            groupBy,
-            Date.parse(r.start_date),
-            Date.parse(r.end_date),
-            statuses,
-          );
+          const want = inRange(orders, groupBy, r, statuses);
           expect(want.length, groupBy).toBeGreaterThan(0);
           expect(groupBy === 'product' ? body.data : sortByKey(body.data), `${groupBy} ${statuses}`).toEqual(
             want,
@@ -289,7 +264,7 @@ for (const backend of SERVER_BACKENDS)
             };
         for (const groupBy of ['day', 'hour', 'week', 'month', 'category'] as const) {
           const { body } = await metrics({ group_by: groupBy, precision: 'approx', ...range });
-          const want = expectedBuckets(orders, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+          const want = inRange(orders, groupBy);
           expect(body.meta.method).toContain(level[groupBy]);
           if (sqlite || groupBy !== 'hour') {
             withinBounds(sortByKey(body.data), want);
@@ -346,16 +321,7 @@ for (const backend of SERVER_BACKENDS)
         const { body } = await metrics({ group_by: 'product', precision: 'approx', ...partial, top: 1000 });
         if (sqlite)
           expect(body.meta.method).toMatch(/order_line_blocks of 1 days \+ \d+ order_journal blocks\)/);
-        expect(body.data).toEqual(
-          expectedBuckets(
-            orders,
-            'product',
-            Date.parse(partial.start_date),
-            Date.parse(partial.end_date),
-            undefined,
-            1000,
-          ),
-        );
+        expect(body.data).toEqual(inRange(orders, 'product', partial, undefined, 1000));
       });
 
       it('stays correct after further ingests, including late orders into hours already aggregated', async () => {
@@ -369,7 +335,7 @@ for (const backend of SERVER_BACKENDS)
         }
         await ingest(late);
         const all = [...orders, ...late];
-        const allByDay = expectedBuckets(all, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+        const allByDay = inRange(all, 'day');
         // with the upkeep folding new orders in (--rollup-refresh background), an approx read right after the
         // write leaves them to it and says so; within 2 s they are in (folded by the upkeep or by a read).
         // PostgreSQL's refresher folds them in within seconds; until then the range is read from the orders,
@@ -406,10 +372,7 @@ for (const backend of SERVER_BACKENDS)
         }
         const byCategory = await metrics({ group_by: 'category', precision: 'approx', ...range });
         expect(byCategory.body.meta.method).toContain('rollup_daily_category');
-        withinBounds(
-          sortByKey(byCategory.body.data),
-          expectedBuckets(all, 'category', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
-        );
+        withinBounds(sortByKey(byCategory.body.data), inRange(all, 'category'));
         const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
         expect(byProduct.body.meta.method).toContain(
           sqlite ? 'order_line_blocks of 10 days' : PG_EXACT.product,
@@ -423,7 +386,7 @@ for (const backend of SERVER_BACKENDS)
               : /^exact: aggregated by PostgreSQL/,
           );
           expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
-            expectedBuckets(all, groupBy, Date.parse('2026-02-01'), Date.parse('2026-02-11')),
+            inRange(all, groupBy),
           );
         }
         orders.push(...late);
@@ -450,9 +413,7 @@ for (const backend of SERVER_BACKENDS)
           stale_hours_in_range: 0,
           complete: true,
         });
-        expect(sortByKey(body.data)).toEqual(
-          expectedBuckets(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
-        );
+        expect(sortByKey(body.data)).toEqual(inRange(orders, 'day'));
       });
 
       /**
@@ -480,7 +441,7 @@ for (const backend of SERVER_BACKENDS)
           );
           return (await res.json()) as { data: Bucket[]; meta: Record<string, any> };
         };
-        const tenDays = expectedBuckets(spread, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+        const tenDays = inRange(spread, 'day');
         return { other, t, post, read, spread, tenDays };
       }
 
@@ -530,9 +491,7 @@ for (const backend of SERVER_BACKENDS)
             rebuilt_hours: 0,
             complete: true,
           });
-          expect(sortByKey(folded.data)).toEqual(
-            expectedBuckets([...spread, ...more], 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11')),
-          );
+          expect(sortByKey(folded.data)).toEqual(inRange([...spread, ...more], 'day'));
         } finally {
           await other.stop();
           removeDir(other.dataDir);
@@ -639,14 +598,7 @@ for (const backend of SERVER_BACKENDS)
         for (const r of ranges)
           for (const precision of ['exact', 'approx']) {
             const got = await arrow({ group_by: 'product', precision, ...r, top: 5000 });
-            const want = expectedBuckets(
-              orders,
-              'product',
-              Date.parse(r.start_date),
-              Date.parse(r.end_date),
-              undefined,
-              5000,
-            );
+            const want = inRange(orders, 'product', r, undefined, 5000);
             expect(want.length).toBeGreaterThan(0);
             expect(got.rows).toEqual(want);
             expect(got.meta.method).toMatch(
@@ -663,8 +615,7 @@ for (const backend of SERVER_BACKENDS)
     describe('the default sale statuses, in any order, and other sets', () => {
       it('the default set in any order is served pre-merged (SQLite); any other set merges its own statuses', async () => {
         const days = { start_date: '2026-02-02', end_date: '2026-02-09' };
-        const want = (statuses?: string[]) =>
-          expectedBuckets(orders, 'day', Date.parse(days.start_date), Date.parse(days.end_date), statuses);
+        const want = (statuses?: string[]) => inRange(orders, 'day', days, statuses);
         for (const precision of ['exact', 'approx']) {
           const reordered = await metrics({
             group_by: 'day',
@@ -696,7 +647,7 @@ for (const backend of SERVER_BACKENDS)
 
     describe.runIf(sqlite)('full rebuild', () => {
       it('tenant rebuild-rollups recomputes every hour from the orders, repairing rollups that drifted', async () => {
-        const want = expectedBuckets(orders, 'day', Date.parse('2026-02-01'), Date.parse('2026-02-11'));
+        const want = inRange(orders, 'day');
         await metrics({ group_by: 'day', precision: 'exact', ...range }); // fresh rollups
         // make the rollups wrong behind the server's back (nothing marks the hours dirty)
         const db = new Database(shardPath(server.dataDir, tenant.tenant_id));
