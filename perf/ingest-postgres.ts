@@ -8,7 +8,8 @@
  * into PostgreSQL. Both write `--batch` orders per transaction; each in a schema of its own, dropped after.
  *   node dist/perf/ingest-postgres.js --dataset ./datasets/small [--orders 200000] [--batch 10000]
  *     [--database-url postgres://…]
- * Rows are parsed and validated before the clock runs. Prints a table and one JSON line; writes
+ * Rows are parsed and validated before the clock runs. Prints a table, our writer's time per statement
+ * (where a batch goes), and one JSON line; writes
  * perf/results/ingest-postgres.json.
  */
 import { parseArgs } from 'node:util';
@@ -20,7 +21,15 @@ import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { ratio } from './lib/numbers.js';
 import { readOrders, readProducts } from './lib/orders-file.js';
-import { DATABASE_URL_OPTION, inSchema, plainCopy, type Run, timeBatches } from './lib/postgres.js';
+import {
+  DATABASE_URL_OPTION,
+  inSchema,
+  plainCopy,
+  type Run,
+  type StatementTime,
+  timeBatches,
+  timeStatements,
+} from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -37,8 +46,8 @@ const dir = tenantDir(values.dataset!, 1);
 const orders = await readOrders(dir, Number(values.orders));
 const products = await readProducts(dir);
 
-/** Ours: the PostgreSQL writer on the full schema, a tenant of its own. */
-async function ours(): Promise<Run> {
+/** Ours: the PostgreSQL writer on the full schema, a tenant of its own, with each statement's time. */
+async function ours(): Promise<Run & { statements: StatementTime[] }> {
   return inSchema(url, async (client, pool) => {
     await migratePostgres(client);
     const { tenant_id } = await new PgCatalog(pool).createTenant('perf');
@@ -48,12 +57,14 @@ async function ours(): Promise<Run> {
     await client.query('ANALYZE');
     const records = orders.map(toOrderRecord);
     let at = 0;
-    return timeBatches(orders, batch, async (rows) => {
+    const statements = timeStatements(client);
+    const run = await timeBatches(orders, batch, async (rows) => {
       await client.query('BEGIN');
       await writer.write(records.slice(at, at + rows.length));
       await client.query('COMMIT');
       at += rows.length;
     });
+    return { ...run, statements: statements() };
   });
 }
 
@@ -85,6 +96,10 @@ process.stdout.write(
     `| plain COPY, minimal indexes, ids assigned in JS | ${plain.orders_per_sec} | ${plain.first_segment} / ${plain.last_segment} | ${plain.holds} |`,
     `| ours: COPY into staging, INSERT … ON CONFLICT … RETURNING, full schema | ${mine.orders_per_sec} | ${mine.first_segment} / ${mine.last_segment} | ${mine.holds} |`,
     `| ours / plain COPY: ${result.ratio} | | | |`,
+    '',
+    '| our writer: statement (first words) | seconds | calls |',
+    '|---|---|---|',
+    ...mine.statements.slice(0, 8).map((t) => `| ${t.statement} | ${t.seconds} | ${t.calls} |`),
     '',
     JSON.stringify(result),
     '',

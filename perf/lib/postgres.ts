@@ -125,3 +125,42 @@ export function plainCopy(url: string, orders: readonly OrderRow[], batch: numbe
     });
   });
 }
+
+export interface StatementTime {
+  /** the statement's first words */
+  statement: string;
+  seconds: number;
+  calls: number;
+}
+
+/**
+ * Times every statement `client` runs from now on, by its first words: where a writer's batches go (a
+ * query until its promise settles, a `COPY … FROM STDIN` stream until it finishes). Wraps `client.query`;
+ * the returned function gives the totals so far, largest first. Query-submission time only: the server's
+ * work, the round trip and the client's parsing of the answer.
+ */
+export function timeStatements(client: pg.Client): () => StatementTime[] {
+  const totals = new Map<string, StatementTime>();
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const timed = (...args: unknown[]): unknown => {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : (first?.text ?? 'COPY … FROM STDIN');
+    const statement = text.replace(/\s+/g, ' ').trim().split(' ').slice(0, 6).join(' ');
+    const started = performance.now();
+    const done = () => {
+      const t = totals.get(statement) ?? { statement, seconds: 0, calls: 0 };
+      t.seconds += (performance.now() - started) / 1000;
+      t.calls++;
+      totals.set(statement, t);
+    };
+    const result = query(...args) as Partial<PromiseLike<unknown> & NodeJS.WritableStream>;
+    if (typeof result.then === 'function') result.then(done, done);
+    else result.on?.('finish', done);
+    return result;
+  };
+  (client as unknown as { query: typeof timed }).query = timed;
+  return () =>
+    [...totals.values()]
+      .map((t) => ({ ...t, seconds: round(t.seconds, 2) }))
+      .sort((a, b) => b.seconds - a.seconds);
+}
