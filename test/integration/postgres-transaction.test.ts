@@ -1,0 +1,71 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inTransaction } from '../../src/storage/postgres/transaction.js';
+import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+
+/** inTransaction (src/storage/postgres/transaction.ts): commit, rollback, and the snapshot it asks for. */
+const unavailable = await postgresUnavailable();
+if (unavailable) console.warn(`inTransaction on PostgreSQL not tested: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('a transaction on PostgreSQL', () => {
+  let schema: Awaited<ReturnType<typeof scratchSchema>>;
+  let client: pg.Client;
+  let other: pg.Client;
+  const count = async (c: pg.Client) =>
+    (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n;
+  beforeAll(async () => {
+    schema = await scratchSchema();
+    client = await schema.connect();
+    other = await schema.connect();
+    await client.query('CREATE TABLE t (x integer)');
+  });
+  afterAll(async () => {
+    await client?.end();
+    await other?.end();
+    await schema?.drop();
+  });
+
+  it('commits what the work wrote and answers its result', async () => {
+    const result = await inTransaction(client, async () => {
+      await client.query('INSERT INTO t VALUES (1), (2)');
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(await count(other)).toBe(2);
+  });
+
+  it('rolls back everything when the work throws, rethrows its error, and leaves the client usable', async () => {
+    const failure = new Error('the work failed');
+    await expect(
+      inTransaction(client, async () => {
+        await client.query('INSERT INTO t VALUES (3)');
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    // a statement error aborts the transaction; it is rolled back all the same
+    await expect(
+      inTransaction(client, async () => {
+        await client.query('INSERT INTO t VALUES (4)');
+        await client.query('INSERT INTO t VALUES (1 / 0)');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await count(other)).toBe(2);
+    expect(await count(client)).toBe(2); // not left inside an aborted transaction
+  });
+
+  it('read committed sees a commit made during it; repeatable read keeps the snapshot of its first statement', async () => {
+    const seen = async (isolation: 'read committed' | 'repeatable read') =>
+      inTransaction(
+        client,
+        async () => {
+          const before = await count(client);
+          await other.query('INSERT INTO t VALUES (9)');
+          return [before, await count(client)];
+        },
+        isolation,
+      );
+    expect(await seen('read committed')).toEqual([2, 3]);
+    expect(await seen('repeatable read')).toEqual([3, 3]);
+    expect(await count(client)).toBe(4);
+  });
+});
