@@ -698,7 +698,9 @@ for (const backend of SERVER_BACKENDS)
         const args = ['--export-batch-rows', '200', '--export-concurrency', '2', '--export-parts', '2'];
         // a database of its own on PostgreSQL: no other live server there to take the jobs over
         const own = await backend.prepare();
-        const first = await start({ args: [...args, '--export-max-rows-per-s', '1500'] }, own);
+        // paced so the kill lands mid-job: 600 rows in ~1.2 s, the other 1,900 take ~3.8 s more (at 1,500/s a
+        // loaded CI machine once polled so late that a job had written every row before the kill)
+        const first = await start({ args: [...args, '--export-max-rows-per-s', '500'] }, own);
         const t = await first.createTenant('crash');
         await seed(first, t, orders);
         const pq = await createExport(first, t, { format: 'parquet' });
