@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { partitionName } from '../../src/storage/postgres/tenant-partitions.js';
 import { createScratchSchema, type ScratchSchema } from '../../tools/lib/scratch-schema.js';
 
@@ -78,4 +79,23 @@ export async function relationFilesHold(
     for (const text of texts) if (bytes.includes(text)) held.add(text);
   }
   return files === 0 ? null : { held: [...held], files };
+}
+
+/**
+ * For a describe block: a scratch schema made before its tests, with `clients` connected to it (the first is
+ * `client`), ended and dropped after them. Call inside the block; read the fields in tests and hooks.
+ */
+export function suiteSchema(clients = 1): { client: pg.Client; clients: pg.Client[] } {
+  let schema: Awaited<ReturnType<typeof scratchSchema>> | undefined;
+  const suite = { clients: [] as pg.Client[] } as { client: pg.Client; clients: pg.Client[] };
+  beforeAll(async () => {
+    schema = await scratchSchema();
+    for (let i = 0; i < clients; i++) suite.clients.push(await schema.connect());
+    suite.client = suite.clients[0]!;
+  });
+  afterAll(async () => {
+    for (const c of suite.clients) await c.end();
+    await schema?.drop();
+  });
+  return suite;
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { copyInto, copyLine, copyValue } from '../../src/storage/postgres/copy-text.js';
-import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
 /** COPY's text format as our writers produce it (src/storage/postgres/copy-text.ts). */
 describe('COPY text lines', () => {
@@ -18,16 +18,11 @@ const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`COPY into PostgreSQL not tested: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('COPY text into PostgreSQL', () => {
-  let schema: Awaited<ReturnType<typeof scratchSchema>>;
+  const suite = suiteSchema();
   let client: pg.Client;
   beforeAll(async () => {
-    schema = await scratchSchema();
-    client = await schema.connect();
+    client = suite.client;
     await client.query('CREATE TABLE copied (i integer, t text, n bigint)');
-  });
-  afterAll(async () => {
-    await client?.end();
-    await schema?.drop();
   });
 
   it('reads back every value as written, over several chunks of the stream', async () => {

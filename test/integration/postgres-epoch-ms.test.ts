@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { epochMsOf, timestampOf } from '../../src/storage/postgres/epoch-ms.js';
 import { numbered } from '../../src/storage/postgres/placeholders.js';
-import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
 describe('placeholders for node-postgres', () => {
   it('numbers `?` in order', () => {
@@ -16,16 +16,11 @@ if (unavailable) console.warn(`epoch ms on PostgreSQL not tested: ${unavailable}
 
 /** Times cross the storage seam as epoch ms (src/storage/postgres/epoch-ms.ts): none may move by a ms. */
 describe.skipIf(unavailable !== null)('epoch milliseconds through timestamptz', () => {
-  let schema: Awaited<ReturnType<typeof scratchSchema>>;
+  const suite = suiteSchema();
   let client: pg.Client;
   beforeAll(async () => {
-    schema = await scratchSchema();
-    client = await schema.connect();
+    client = suite.client;
     await client.query('CREATE TABLE times (i integer, at timestamptz)');
-  });
-  afterAll(async () => {
-    await client?.end();
-    await schema?.drop();
   });
 
   it('every millisecond comes back exactly: before 1970, odd milliseconds, far ahead', async () => {

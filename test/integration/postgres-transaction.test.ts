@@ -1,28 +1,21 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/storage/postgres/transaction.js';
-import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
 /** inTransaction (src/storage/postgres/transaction.ts): commit, rollback, and the snapshot it asks for. */
 const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`inTransaction on PostgreSQL not tested: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('a transaction on PostgreSQL', () => {
-  let schema: Awaited<ReturnType<typeof scratchSchema>>;
+  const suite = suiteSchema(2);
   let client: pg.Client;
   let other: pg.Client;
   const count = async (c: pg.Client) =>
     (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n;
   beforeAll(async () => {
-    schema = await scratchSchema();
-    client = await schema.connect();
-    other = await schema.connect();
+    [client, other] = suite.clients as [pg.Client, pg.Client];
     await client.query('CREATE TABLE t (x integer)');
-  });
-  afterAll(async () => {
-    await client?.end();
-    await other?.end();
-    await schema?.drop();
   });
 
   it('commits what the work wrote and answers its result', async () => {
