@@ -12,7 +12,7 @@ import {
 import type { TaskBase } from '../src/pool/protocol.js';
 import { pgGetProduct, pgStockBulk } from '../src/storage/postgres/stock.js';
 import type { Db } from '../src/storage/sqlite.js';
-import { storageFault } from '../src/storage/storage-fault.js';
+import { rethrowStorageFault } from '../src/storage/storage-fault.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
@@ -93,8 +93,7 @@ export const stockBulk = defineTask('stockBulk', async (ctx, input: StockBulkInp
                   }
                 })(); // nested: a savepoint, rolled back alone if this product fails
               } catch (error) {
-                // a full disk is the request's fault (507), not this product's
-                if (storageFault(error) !== null) throw error;
+                rethrowStorageFault(error);
                 result = writeFailedResult(result, current, error as Error);
               }
             }

@@ -63,3 +63,11 @@ export function storageFault(error: unknown): StorageFault | null {
   if (POSTGRES_CONTENDED.test(code)) return 'busy';
   return null;
 }
+
+/**
+ * Throws `error` again when it is a storage fault (a full disk, a lost connection, contention): such a
+ * failure is the whole request's (507 or 503), never one item's, where a batch answers per item.
+ */
+export function rethrowStorageFault(error: unknown): void {
+  if (storageFault(error) !== null) throw error;
+}

@@ -20,7 +20,7 @@ import {
   unknownProductResult,
   writeFailedResult,
 } from '../../domain/stock.js';
-import { storageFault } from '../storage-fault.js';
+import { rethrowStorageFault } from '../storage-fault.js';
 import { inTransaction } from './transaction.js';
 
 const LOCK_PRODUCTS = `
@@ -103,7 +103,7 @@ async function writeOne(
     await client.query('RELEASE SAVEPOINT product');
     return null;
   } catch (error) {
-    if (storageFault(error) !== null) throw error; // the database's fault, not this product's: the request fails
+    rethrowStorageFault(error);
     await client.query('ROLLBACK TO SAVEPOINT product');
     return error as Error;
   }
@@ -149,7 +149,7 @@ async function writeAll(
     ]);
     await client.query('RELEASE SAVEPOINT bulk');
   } catch (error) {
-    if (storageFault(error) !== null) throw error; // a full disk, a lost connection: no product would succeed
+    rethrowStorageFault(error); // no product would succeed either
     await client.query('ROLLBACK TO SAVEPOINT bulk');
     for (const w of writes) {
       const error = await writeOne(client, tenantId, mode, w, now);
