@@ -36,15 +36,11 @@ const dirtyHoursGauge = (s: TestServer, tenantId: number) =>
 const foldedAsDeltas = async (s: TestServer) =>
   (await sample(s, 'rollup_folded_orders_total{mode="delta"}')) ?? 0;
 
-/** PostgreSQL's answers read from the orders (no hourly or per-product pre-aggregates there yet). */
-const PG_EXACT: Record<string, string> = {
-  day: 'exact: aggregated by PostgreSQL from the orders alone (GROUP BY day',
-  hour: 'exact: aggregated by PostgreSQL from the orders alone (GROUP BY hour',
-  week: 'exact: aggregated by PostgreSQL from the orders alone (GROUP BY week',
-  month: 'exact: aggregated by PostgreSQL from the orders alone (GROUP BY month',
-  category: 'exact: aggregated by PostgreSQL from the orders and their lines (GROUP BY category',
-  product: 'exact: aggregated by PostgreSQL from the orders and their lines (GROUP BY product',
-};
+/** Any answer PostgreSQL aggregated from the orders (no hourly or per-product pre-aggregates there yet). */
+const PG_FROM_ORDERS = /^exact: aggregated by PostgreSQL/;
+/** That method by grouping: by category and product the lines are read as well. */
+const pgExact = (groupBy: string) =>
+  `exact: aggregated by PostgreSQL from the orders ${groupBy === 'category' || groupBy === 'product' ? 'and their lines' : 'alone'} (GROUP BY ${groupBy}`;
 /** PostgreSQL's approx from its daily pre-aggregates, or (by category) its daily rows per category */
 const PG_ROLLUP_METHOD = /^approx: rollup_daily(_category)? on PostgreSQL/;
 /** The bounds of an approx answer read exactly: no error on any measure. */
@@ -139,18 +135,16 @@ for (const backend of SERVER_BACKENDS)
           });
           // by time over whole hours: the rollups' exact sets; by product over whole days: the product sums
           // rank, the ranked products' lines follow; by category: the orders
-          const method = (
-            sqlite
-              ? {
-                  day: 'exact: rollup_daily',
-                  hour: 'exact: rollup_hourly',
-                  week: 'exact: rollup_daily',
-                  month: 'exact: rollup_daily',
-                  product: "exact: one pass over the range's order lines (order_line_blocks of 10 days",
-                  category: 'exact: rollup_daily_category, default statuses pre-merged',
-                }
-              : PG_EXACT
-          )[groupBy]!;
+          const method = sqlite
+            ? {
+                day: 'exact: rollup_daily',
+                hour: 'exact: rollup_hourly',
+                week: 'exact: rollup_daily',
+                month: 'exact: rollup_daily',
+                product: "exact: one pass over the range's order lines (order_line_blocks of 10 days",
+                category: 'exact: rollup_daily_category, default statuses pre-merged',
+              }[groupBy]!
+            : pgExact(groupBy);
           expect(body.meta.method).toContain(method);
           // one task answers (a ranking of five products is read by one worker, keeping only their orders)
           expect(body.meta.parallel_parts).toBeUndefined();
@@ -186,14 +180,16 @@ for (const backend of SERVER_BACKENDS)
         expect(sortByKey(body.data)).toEqual(inRange(orders, 'category', range, statuses));
         const hours = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
         const scanned = await metrics({ group_by: 'category', precision: 'exact', ...hours });
-        expect(scanned.body.meta.method).toContain(sqlite ? 'every category accumulated' : PG_EXACT.category);
+        expect(scanned.body.meta.method).toContain(
+          sqlite ? 'every category accumulated' : pgExact('category'),
+        );
         expect(sortByKey(scanned.body.data)).toEqual(inRange(orders, 'category', hours));
       });
 
       it('by day over whole hours that are not whole days merges the hourly exact sets', async () => {
         const params = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
         const { body } = await metrics({ group_by: 'day', precision: 'exact', ...params });
-        expect(body.meta.method).toContain(sqlite ? 'exact: rollup_hourly' : PG_EXACT.day);
+        expect(body.meta.method).toContain(sqlite ? 'exact: rollup_hourly' : pgExact('day'));
         expect(sortByKey(body.data)).toEqual(inRange(orders, 'day', params));
       });
 
@@ -237,9 +233,7 @@ for (const backend of SERVER_BACKENDS)
           // not whole hours: the orders (by product: the journal's blocks of the orders on SQLite)
           if (groupBy === 'day')
             expect(body.meta.method).toMatch(
-              sqlite
-                ? /ordered scan of orders|walk of the orders in storage order/
-                : /^exact: aggregated by PostgreSQL/,
+              sqlite ? /ordered scan of orders|walk of the orders in storage order/ : PG_FROM_ORDERS,
             );
         }
       });
@@ -257,7 +251,7 @@ for (const backend of SERVER_BACKENDS)
             }
           : {
               day: 'approx: rollup_daily on PostgreSQL',
-              hour: PG_EXACT.hour, // no hourly pre-aggregates there yet: read exactly from the orders
+              hour: pgExact('hour'), // no hourly pre-aggregates there yet: read exactly from the orders
               week: 'approx: rollup_daily on PostgreSQL',
               month: 'approx: rollup_daily on PostgreSQL',
               category: 'approx: rollup_daily_category on PostgreSQL',
@@ -310,7 +304,7 @@ for (const backend of SERVER_BACKENDS)
           expect(body.meta.method).toContain(
             sqlite
               ? "exact: one pass over the range's order lines (order_line_blocks of 10 days"
-              : PG_EXACT.product,
+              : pgExact('product'),
           );
           // nothing estimated: the bounds say the error is zero
           expect(body.meta.error_bounds).toMatchObject(EXACT_BOUNDS);
@@ -375,7 +369,7 @@ for (const backend of SERVER_BACKENDS)
         withinBounds(sortByKey(byCategory.body.data), inRange(all, 'category'));
         const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
         expect(byProduct.body.meta.method).toContain(
-          sqlite ? 'order_line_blocks of 10 days' : PG_EXACT.product,
+          sqlite ? 'order_line_blocks of 10 days' : pgExact('product'),
         );
         expect(byProduct.body.data).toEqual(expectedProducts(all));
         for (const groupBy of ['hour', 'day', 'week', 'month', 'product', 'category']) {
@@ -383,7 +377,7 @@ for (const backend of SERVER_BACKENDS)
           expect(exact.body.meta.method).toMatch(
             sqlite
               ? /^exact: (rollup_|one pass over the range's order lines \(order_line_blocks)/
-              : /^exact: aggregated by PostgreSQL/,
+              : PG_FROM_ORDERS,
           );
           expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
             inRange(all, groupBy),
@@ -602,7 +596,7 @@ for (const backend of SERVER_BACKENDS)
             expect(want.length).toBeGreaterThan(0);
             expect(got.rows).toEqual(want);
             expect(got.meta.method).toMatch(
-              sqlite ? /^exact: one pass over the range's order lines/ : /^exact: aggregated by PostgreSQL/,
+              sqlite ? /^exact: one pass over the range's order lines/ : PG_FROM_ORDERS,
             );
             // approx read exactly: its bounds say zero error; exact carries none
             if (precision === 'approx')
