@@ -83,15 +83,17 @@ export async function relationFilesHold(
 
 /**
  * For a describe block: a scratch schema made before its tests, with `clients` connected to it (the first is
- * `client`), ended and dropped after them. Call inside the block; read the fields in tests and hooks.
+ * `client`; `setup` runs on it first), ended and dropped after them. Call inside the block; read the
+ * fields in tests.
  */
-export function suiteSchema(clients = 1): { client: pg.Client; clients: pg.Client[] } {
+export function suiteSchema({ clients = 1, setup = '' } = {}): { client: pg.Client; clients: pg.Client[] } {
   let schema: Awaited<ReturnType<typeof scratchSchema>> | undefined;
   const suite = { clients: [] as pg.Client[] } as { client: pg.Client; clients: pg.Client[] };
   beforeAll(async () => {
     schema = await scratchSchema();
     for (let i = 0; i < clients; i++) suite.clients.push(await schema.connect());
     suite.client = suite.clients[0]!;
+    if (setup) await suite.client.query(setup);
   });
   afterAll(async () => {
     for (const c of suite.clients) await c.end();

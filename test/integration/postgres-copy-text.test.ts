@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { copyInto, copyLine, copyValue } from '../../src/storage/postgres/copy-text.js';
 import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
@@ -18,12 +17,7 @@ const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`COPY into PostgreSQL not tested: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('COPY text into PostgreSQL', () => {
-  const suite = suiteSchema();
-  let client: pg.Client;
-  beforeAll(async () => {
-    client = suite.client;
-    await client.query('CREATE TABLE copied (i integer, t text, n bigint)');
-  });
+  const suite = suiteSchema({ setup: 'CREATE TABLE copied (i integer, t text, n bigint)' });
 
   it('reads back every value as written, over several chunks of the stream', async () => {
     const awkward = [
@@ -42,6 +36,7 @@ describe.skipIf(unavailable !== null)('COPY text into PostgreSQL', () => {
       `${awkward[i % awkward.length]}${'x'.repeat(i % 200)}`,
       i % 7 === 0 ? null : i * 1_000_003,
     ]);
+    const { client } = suite;
     await client.query('BEGIN');
     await copyInto(client, 'copied (i, t, n)', rows.map(copyLine));
     await client.query('COMMIT');
@@ -52,6 +47,7 @@ describe.skipIf(unavailable !== null)('COPY text into PostgreSQL', () => {
   });
 
   it('a COPY that fails (a value of the wrong type) fails the caller, and the transaction rolls back', async () => {
+    const { client } = suite;
     await client.query('BEGIN');
     await expect(copyInto(client, 'copied (i, t, n)', [copyLine(['not a number', 't', 1])])).rejects.toThrow(
       /invalid input syntax for type integer/,

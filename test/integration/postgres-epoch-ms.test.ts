@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { epochMsOf, timestampOf } from '../../src/storage/postgres/epoch-ms.js';
 import { numbered } from '../../src/storage/postgres/placeholders.js';
 import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
@@ -16,14 +15,10 @@ if (unavailable) console.warn(`epoch ms on PostgreSQL not tested: ${unavailable}
 
 /** Times cross the storage seam as epoch ms (src/storage/postgres/epoch-ms.ts): none may move by a ms. */
 describe.skipIf(unavailable !== null)('epoch milliseconds through timestamptz', () => {
-  const suite = suiteSchema();
-  let client: pg.Client;
-  beforeAll(async () => {
-    client = suite.client;
-    await client.query('CREATE TABLE times (i integer, at timestamptz)');
-  });
+  const suite = suiteSchema({ setup: 'CREATE TABLE times (i integer, at timestamptz)' });
 
   it('every millisecond comes back exactly: before 1970, odd milliseconds, far ahead', async () => {
+    const { client } = suite;
     const ms = [
       0,
       -1,

@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrationsFor } from '../../src/storage/migrations.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
 import {
@@ -7,24 +6,16 @@ import {
   dropTenantPartitions,
   partitionedTables,
 } from '../../src/storage/postgres/tenant-partitions.js';
-import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { postgresUnavailable, scratchSchema, suiteSchema } from '../helpers/postgres.js';
 
 const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`PostgreSQL schema tests skipped: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', () => {
-  let schema: Awaited<ReturnType<typeof scratchSchema>>;
-  let client: pg.Client;
-  beforeAll(async () => {
-    schema = await scratchSchema();
-    client = await schema.connect();
-  });
-  afterAll(async () => {
-    await client?.end();
-    await schema?.drop();
-  });
+  const suite = suiteSchema();
 
   it('applies every migration once, in order, and records it; a second run applies nothing', async () => {
+    const { client } = suite;
     const all = migrationsFor('postgres').map((m) => m.version);
     expect(all.length).toBeGreaterThan(0);
     expect(await migratePostgres(client)).toEqual(all);
@@ -47,6 +38,7 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
   });
 
   it('partitions every tenant table by tenant_id, which leads every primary key, unique key and B-tree index', async () => {
+    const { client } = suite;
     const tables = await partitionedTables(client);
     expect(tables).toEqual(
       expect.arrayContaining(['orders', 'order_items', 'customers', 'products', 'price_events', 'exports']),
@@ -72,6 +64,7 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
   });
 
   it("gives each tenant its own partitions; a tenant's rows go to them, and dropping them deletes the tenant", async () => {
+    const { client } = suite;
     await client.query("INSERT INTO tenants (tenant_id, name) VALUES (1, 'acme'), (2, 'globex')");
     await createTenantPartitions(client, 1);
     await createTenantPartitions(client, 2);
@@ -116,6 +109,7 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
   });
 
   it("builds a tenant's partitions (made apart, then attached) column for column like their parents, with every index", async () => {
+    const { client } = suite;
     await client.query("INSERT INTO tenants (tenant_id, name) VALUES (5, 'initech')");
     await createTenantPartitions(client, 5);
     const columns = (relation: string) =>
@@ -151,6 +145,7 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
   });
 
   it('gives a table added by a later migration to the tenants that already exist', async () => {
+    const { client } = suite;
     await client.query(
       'CREATE TABLE later_table (tenant_id integer NOT NULL, x int, PRIMARY KEY (tenant_id)) PARTITION BY LIST (tenant_id)',
     );

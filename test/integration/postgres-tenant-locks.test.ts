@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lockTenant, tryLockTenant } from '../../src/storage/postgres/tenant-locks.js';
-import { postgresUnavailable, scratchSchema } from '../helpers/postgres.js';
+import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
 /**
  * A tenant's advisory locks are its installation's: another schema in the same database (another
@@ -12,20 +12,14 @@ const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`tenant locks on PostgreSQL not tested: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)("a tenant's advisory locks on PostgreSQL", () => {
-  const schemas: Awaited<ReturnType<typeof scratchSchema>>[] = [];
-  const clients: pg.Client[] = [];
-  beforeAll(async () => {
-    for (let i = 0; i < 2; i++) schemas.push(await scratchSchema());
-    // two clients in the first schema, one in the second
-    for (const s of [schemas[0]!, schemas[0]!, schemas[1]!]) clients.push(await s.connect());
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.end();
-    for (const s of schemas) await s.drop();
-  });
+  // two clients in one schema, one in another
+  const one = suiteSchema({ clients: 2 });
+  const another = suiteSchema();
 
   it('are held per schema and per lock: the same schema is refused, another schema and another lock are not', async () => {
-    const [first, sameSchema, otherSchema] = clients as [pg.Client, pg.Client, pg.Client];
+    const [first, sameSchema] = one.clients as [pg.Client, pg.Client];
+    const otherSchema = another.client;
+    const clients = [first, sameSchema, otherSchema];
     for (const c of clients) await c.query('BEGIN');
     try {
       expect(await tryLockTenant(first, 'rollup_refresh', 7)).toBe(true);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/storage/postgres/transaction.js';
 import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
@@ -8,17 +8,14 @@ const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`inTransaction on PostgreSQL not tested: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('a transaction on PostgreSQL', () => {
-  const suite = suiteSchema(2);
-  let client: pg.Client;
-  let other: pg.Client;
+  const suite = suiteSchema({ clients: 2, setup: 'CREATE TABLE t (x integer)' });
+  /** the client the transactions run on, and another that sees only what they committed */
+  const clients = () => suite.clients as [pg.Client, pg.Client];
   const count = async (c: pg.Client) =>
     (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n;
-  beforeAll(async () => {
-    [client, other] = suite.clients as [pg.Client, pg.Client];
-    await client.query('CREATE TABLE t (x integer)');
-  });
 
   it('commits what the work wrote and answers its result', async () => {
+    const [client, other] = clients();
     const result = await inTransaction(client, async () => {
       await client.query('INSERT INTO t VALUES (1), (2)');
       return 'done';
@@ -28,6 +25,7 @@ describe.skipIf(unavailable !== null)('a transaction on PostgreSQL', () => {
   });
 
   it('rolls back everything when the work throws, rethrows its error, and leaves the client usable', async () => {
+    const [client, other] = clients();
     const failure = new Error('the work failed');
     await expect(
       inTransaction(client, async () => {
@@ -47,6 +45,7 @@ describe.skipIf(unavailable !== null)('a transaction on PostgreSQL', () => {
   });
 
   it('read committed sees a commit made during it; repeatable read keeps the snapshot of its first statement', async () => {
+    const [client, other] = clients();
     const seen = async (isolation: 'read committed' | 'repeatable read') =>
       inTransaction(
         client,
