@@ -86,9 +86,17 @@ export async function relationFilesHold(
  * `client`; `setup` runs on it first), ended and dropped after them. Call inside the block; read the
  * fields in tests.
  */
-export function suiteSchema({ clients = 1, setup = '' } = {}): { client: pg.Client; clients: pg.Client[] } {
+export function suiteSchema({ clients = 1, setup = '' } = {}): {
+  client: pg.Client;
+  clients: pg.Client[];
+  /** one more client on the schema, for a test that ends it itself */
+  connect: () => Promise<pg.Client>;
+} {
   let schema: Awaited<ReturnType<typeof scratchSchema>> | undefined;
-  const suite = { clients: [] as pg.Client[] } as { client: pg.Client; clients: pg.Client[] };
+  const suite = {
+    clients: [] as pg.Client[],
+    connect: () => schema!.connect(),
+  } as ReturnType<typeof suiteSchema>;
   beforeAll(async () => {
     schema = await scratchSchema();
     for (let i = 0; i < clients; i++) suite.clients.push(await schema.connect());

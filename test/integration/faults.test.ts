@@ -343,7 +343,7 @@ describe.skipIf(pgDiskSkip !== null)(
       }
     }
 
-    it('ingest and stock answer 507 problems with request ids and a log line each; nothing half-written; this server stays ready', async () => {
+    it('ingest, stock and price events answer 507 problems with request ids and a log line each; nothing half-written; this server stays ready', async () => {
       const before = await orderRows();
       fill();
       const ingest = await fetch(`${s.url}/api/v1/ingest/orders/`, {
@@ -376,7 +376,19 @@ describe.skipIf(pgDiskSkip !== null)(
       const stockProblem = (await stock.json()) as Problem;
       expect(stock.status, JSON.stringify(stockProblem)).toBe(507);
       expect(stockProblem.code).toBe('insufficient_storage');
-      for (const p of [ingestProblem, stockProblem]) {
+      const price = await fetch(`${s.url}/api/v1/tenants/${t.id}/products/2/price-event`, {
+        method: 'POST',
+        headers: auth(t.key, { 'content-type': 'application/json' }),
+        body: JSON.stringify({
+          event_id: 'pg-full-price',
+          price_cents: 12345,
+          observed_at: '2026-01-02T00:00:00Z',
+        }),
+      });
+      const priceProblem = (await price.json()) as Problem;
+      expect(price.status, JSON.stringify(priceProblem)).toBe(507);
+      expect(priceProblem.code).toBe('insufficient_storage');
+      for (const p of [ingestProblem, stockProblem, priceProblem]) {
         expect(p.request_id).toBeTruthy();
         expect(
           s
@@ -404,6 +416,18 @@ describe.skipIf(pgDiskSkip !== null)(
       });
       expect(res.status).toBe(200);
       expect(await orderRows()).toBe(before + 500);
+      // the price event refused under the full disk left nothing behind: sent again, it is new, not a replay
+      const price = await fetch(`${s.url}/api/v1/tenants/${t.id}/products/2/price-event`, {
+        method: 'POST',
+        headers: auth(t.key, { 'content-type': 'application/json' }),
+        body: JSON.stringify({
+          event_id: 'pg-full-price',
+          price_cents: 12345,
+          observed_at: '2026-01-02T00:00:00Z',
+        }),
+      });
+      expect(price.status).toBe(201);
+      expect(price.headers.get('idempotent-replayed')).toBeNull();
     });
   },
 );

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { lockTenant, tryLockTenant } from '../../src/storage/postgres/tenant-locks.js';
+import { migratePostgres } from '../../src/storage/postgres/migrations.js';
+import { lockInstallation, lockTenant, tryLockTenant } from '../../src/storage/postgres/tenant-locks.js';
 import { postgresUnavailable, suiteSchema } from '../helpers/postgres.js';
 
 /**
@@ -47,5 +48,26 @@ describe.skipIf(unavailable !== null)("a tenant's advisory locks on PostgreSQL",
     await first.query('BEGIN');
     expect(await tryLockTenant(first, 'rollup_refresh', 7)).toBe(true);
     await first.query('ROLLBACK');
+  });
+
+  it("migrations take their installation's lock: a second server of the schema waits, another schema's does not", async () => {
+    const [holder, sameSchema] = one.clients as [pg.Client, pg.Client];
+    await holder.query('BEGIN');
+    try {
+      await lockInstallation(holder, 'migrations'); // as a server migrating this schema holds it
+      let migrated = false;
+      const waiting = migratePostgres(sameSchema).then((applied) => {
+        migrated = true;
+        return applied;
+      });
+      // another installation in the same database migrates at once
+      expect((await migratePostgres(another.client)).length).toBeGreaterThan(10);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(migrated).toBe(false);
+      await holder.query('ROLLBACK');
+      expect((await waiting).length).toBeGreaterThan(10);
+    } finally {
+      await holder.query('ROLLBACK');
+    }
   });
 });

@@ -44,6 +44,24 @@ describe.skipIf(unavailable !== null)('a transaction on PostgreSQL', () => {
     expect(await count(client)).toBe(2); // not left inside an aborted transaction
   });
 
+  it("rethrows the work's error, not the rollback's, when the connection is lost under it", async () => {
+    const [, other] = clients();
+    // a connection of its own: it is terminated midway, and the suite's clients must stay usable
+    const doomed = await suite.connect();
+    doomed.on('error', () => {}); // the termination notice arrives as an error event too
+    const failure = new Error('the work failed');
+    await expect(
+      inTransaction(doomed, async () => {
+        await doomed.query('INSERT INTO t VALUES (5)');
+        const { rows } = await doomed.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await other.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    await doomed.end().catch(() => {});
+    expect(await count(other)).toBe(2); // the insert died with its connection
+  });
+
   it('read committed sees a commit made during it; repeatable read keeps the snapshot of its first statement', async () => {
     const [client, other] = clients();
     const seen = async (isolation: 'read committed' | 'repeatable read') =>

@@ -1,21 +1,20 @@
 import type { ClientBase } from 'pg';
 import { migrationsFor } from '../migrations.js';
+import { lockInstallation } from './tenant-locks.js';
 import { ensureAllTenantPartitions } from './tenant-partitions.js';
-
-/** The advisory lock key every server takes while it migrates: two servers starting at once take turns. */
-const MIGRATION_LOCK = 7_140_001;
+import { inTransaction } from './transaction.js';
 
 /**
  * Applies the plain-SQL migrations of `sql/postgres/` not yet recorded in `schema_migrations`, in order,
- * in one transaction under an advisory lock, then makes sure every tenant has its partition of every
+ * in one transaction under the installation's advisory lock (of this schema: installations in other
+ * schemas of the database migrate at once), then makes sure every tenant has its partition of every
  * partitioned table (a migration that adds one gets the existing tenants' partitions this way). Several
  * servers on one database may start at once: the second waits for the first and finds nothing to do.
  * Answers the versions it applied.
  */
-export async function migratePostgres(client: ClientBase): Promise<string[]> {
-  await client.query('BEGIN');
-  try {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+export function migratePostgres(client: ClientBase): Promise<string[]> {
+  return inTransaction(client, async () => {
+    await lockInstallation(client, 'migrations');
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          version    text        PRIMARY KEY,
@@ -35,10 +34,6 @@ export async function migratePostgres(client: ClientBase): Promise<string[]> {
       applied.push(migration.version);
     }
     await ensureAllTenantPartitions(client);
-    await client.query('COMMIT');
     return applied;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  }
+  });
 }

@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 
 /**
- * A tenant's transaction-scoped advisory locks. PostgreSQL's advisory locks belong to the database, not to
+ * Transaction-scoped advisory locks: a tenant's, and the installation's. PostgreSQL's advisory locks belong to the database, not to
  * a schema: two installations in one database (a schema each, as the test suites run side by side) would
  * take each other's locks, and a refresher of one skipped a tenant of the same id in the other (seen in CI).
  * So a lock's class is the hash of the current schema and the lock's name; its second key is the tenant id.
@@ -9,6 +9,14 @@ import type { ClientBase } from 'pg';
 export type TenantLock = 'rollup_refresh' | 'export_quota' | 'upload_quota';
 
 const CLASS = "hashtext(current_schema() || '/' || $1)";
+
+/** A lock of the whole installation (this schema), not of one tenant: applying migrations. */
+export type InstallationLock = 'migrations';
+
+/** Waits for the installation's lock until the transaction ends (its second key, 0, is no tenant's id). */
+export async function lockInstallation(client: ClientBase, lock: InstallationLock): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(${CLASS}, 0)`, [lock]);
+}
 
 /** Waits for the tenant's lock until the transaction ends. */
 export async function lockTenant(client: ClientBase, lock: TenantLock, tenantId: number): Promise<void> {
