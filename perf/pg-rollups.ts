@@ -2,11 +2,11 @@
  * The sales pre-aggregates on PostgreSQL (issue 17, src/storage/postgres/rollups.ts), measured in process
  * on the first N orders of a dataset: the first build of every day (as for a tenant whose orders predate
  * them), a refresh after one more batch of 10,000 orders in random time order (a backfill touches most days
- * of the year), the size of the daily and daily-by-category rows against the orders, and a year by day,
- * week, month and category read from them (approx) against the same question aggregated from the orders
+ * of the year), the size of the daily, daily-by-category and monthly-by-category rows against the orders,
+ * and a year by day, week, month and category read from them (approx) against the same question aggregated from the orders
  * (exact), best of five each.
- *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …]
- * Prints a table and one JSON line; writes perf/results/pg-rollups.json.
+ *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …] [--out NAME]
+ * Prints a table and one JSON line; writes perf/results/NAME.json (pg-rollups.json by default).
  */
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     dataset: { type: 'string', default: './datasets/small' },
     orders: { type: 'string', default: '200000' },
     'database-url': DATABASE_URL_OPTION,
+    /** results file name under perf/results (without .json) */
+    out: { type: 'string', default: 'pg-rollups' },
   },
 });
 const total = Number(values.orders);
@@ -109,6 +111,8 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
     rollup_daily_bytes: await size('rollup_daily'),
     rollup_daily_category_rows: await rowsOf('rollup_daily_category'),
     rollup_daily_category_bytes: await size('rollup_daily_category'),
+    rollup_monthly_category_rows: await rowsOf('rollup_monthly_category'),
+    rollup_monthly_category_bytes: await size('rollup_monthly_category'),
     orders_bytes: await size('orders'),
     reads,
   };
@@ -121,15 +125,16 @@ const out = {
   orders: total,
   ...result,
 };
-writeResult('pg-rollups', out);
+writeResult(values.out!, out);
 process.stdout.write(
   [
     `| PostgreSQL pre-aggregates, ${total} orders | measured |`,
     '|---|---|',
-    `| first build, every day (ms; µs per order) | ${result.first_build.ms} (${result.first_build.us_per_order}); ${result.first_build.rows} rows of both levels |`,
-    `| refresh after a batch of 10,000 orders in random time order (ms) | ${result.refresh_after_backfill_batch.ms}; ${result.refresh_after_backfill_batch.rows} rows of both levels, ${result.refresh_after_backfill_batch.orders} orders read |`,
+    `| first build, every day (ms; µs per order) | ${result.first_build.ms} (${result.first_build.us_per_order}); ${result.first_build.rows} rows of every level |`,
+    `| refresh after a batch of 10,000 orders in random time order (ms) | ${result.refresh_after_backfill_batch.ms}; ${result.refresh_after_backfill_batch.rows} rows of every level, ${result.refresh_after_backfill_batch.orders} orders read |`,
     `| rollup_daily rows / bytes (orders' partition: bytes) | ${result.rollup_daily_rows} / ${result.rollup_daily_bytes} (${result.orders_bytes}) |`,
     `| rollup_daily_category rows / bytes | ${result.rollup_daily_category_rows} / ${result.rollup_daily_category_bytes} |`,
+    `| rollup_monthly_category rows / bytes | ${result.rollup_monthly_category_rows} / ${result.rollup_monthly_category_bytes} |`,
     ...Object.entries(result.reads).map(
       ([g, r]) =>
         `| a year by ${g}: approx from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} |`,

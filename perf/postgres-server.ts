@@ -3,14 +3,15 @@
  * orders of a dataset posted over HTTP in one request into a fresh tenant, against a plain `COPY` of the
  * same rows (perf/lib/postgres.ts); then one search page of up to 100,000 rows, every field, NDJSON,
  * against a plain read of the same rows in this process (one query with the same columns, newest first,
- * rows as arrays, nothing done with them); sales exact in every grouping (a year by day, week, month,
- * category, top 100 products; a month by hour), each against one plain query (count DISTINCT,
- * percentile_disc) on the same rows; a direct CSV export and export jobs (CSV, Parquet) of every order,
- * each downloaded whole and checked against its sha256; approx by day, week and month.
+ * rows as arrays, nothing done with them); a direct CSV export and export jobs (CSV, Parquet) of every
+ * order, each downloaded whole and checked against its sha256; how long after the load approx by day is
+ * served from the pre-aggregates; then every grouping of the metrics harnesses (EVERY_SHAPE) exact and
+ * approx through the server, best of three, against one plain PostgreSQL query each (count DISTINCT,
+ * percentile_disc) and DuckDB on the same rows (read from the SQLite run's shard, perf/lib/duckdb-peer.ts).
  * Peak server RSS over each step. The same HTTP steps run first on a SQLite server, for a side-by-side
  * table of the two backends in one run.
- *   node dist/perf/postgres-server.js --dataset ./datasets/small [--orders 200000] [--database-url …]
- * Prints a table and one JSON line; writes perf/results/postgres-server.json.
+ *   node dist/perf/postgres-server.js --dataset ./datasets/small [--orders 200000] [--database-url …] [--out NAME]
+ * Prints tables and one JSON line; writes perf/results/NAME.json (postgres-server.json by default).
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,12 +22,20 @@ import { SEARCH_FIELDS } from '../src/domain/search.js';
 import { buildPgSearchSql } from '../src/storage/postgres/search-sql.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { sampleRss } from '../tools/lib/spawn-server.js';
+import { duckdbOnTenant } from './lib/duckdb-peer.js';
 import { send } from './lib/http.js';
 import { mib, ratio, round } from './lib/numbers.js';
 import { readOrders, tableLines } from './lib/orders-file.js';
 import { DATABASE_URL_OPTION, inSchema, plainCopy } from './lib/postgres.js';
 import { machine, writeResult } from './lib/results.js';
-import { EVERY_SHAPE, type Shape } from './lib/sales-server.js';
+import {
+  EVERY_PRODUCT_PARAMS,
+  EVERY_SHAPE,
+  fetchArrowAnswer,
+  fetchJsonAnswer,
+  type Shape,
+  YEAR,
+} from './lib/sales-server.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
 
@@ -35,6 +44,8 @@ const { values } = parseArgs({
     dataset: { type: 'string', default: './datasets/small' },
     orders: { type: 'string', default: '200000' },
     'database-url': DATABASE_URL_OPTION,
+    /** results file name under perf/results (without .json), e.g. for another size */
+    out: { type: 'string', default: 'postgres-server' },
   },
 });
 const url = values['database-url']!;
@@ -51,14 +62,6 @@ const body = join(work, 'orders.ndjson');
 const orders = await readOrders(dir, total);
 
 const plain = await plainCopy(url, orders, 10_000);
-
-/** Every grouping the harness asks, as PostgreSQL's outside query reads it (EVERY_SHAPE's JSON ones). */
-const PG_SHAPES: Record<string, Shape> = Object.fromEntries(
-  EVERY_SHAPE.filter((s) => s.params !== null).map((s) => [
-    s.time ?? (s.key === 'category' ? 'category' : 'product'),
-    s,
-  ]),
-);
 
 /**
  * A shape as one plain PostgreSQL query over the tenant's rows ($1): by time over the orders, by category
@@ -176,75 +179,54 @@ async function overHttp(
       peak_rss_mb: mib(sampler.stop().peak),
     };
   }
-  // sales by day over the loaded orders, through the server, and the same numbers from one SQL query
-  // (PostgreSQL only: GROUP BY day with count(DISTINCT) and percentile_disc) in this process
-  const sales = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=day&start_date=2025-01-01&end_date=2026-01-01&precision=exact`;
-  let metricsBest = Number.POSITIVE_INFINITY;
-  let buckets = 0;
-  for (let run = 0; run < 3; run++) {
-    const t0 = performance.now();
-    const answer = await send(sales, { headers: t.auth });
-    metricsBest = Math.min(metricsBest, performance.now() - t0);
-    buckets = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
-  }
-  // every other grouping through the server, best of three (PostgreSQL aggregates the orders, and their
-  // lines for category and product; hours over one month, the rest over the year)
-  const groupings: Record<string, { ms: number; buckets: number }> = {};
-  for (const [groupBy, range] of [
-    ['hour', 'start_date=2025-06-01&end_date=2025-07-01'],
-    ['week', 'start_date=2025-01-01&end_date=2026-01-01'],
-    ['month', 'start_date=2025-01-01&end_date=2026-01-01'],
-    ['category', 'start_date=2025-01-01&end_date=2026-01-01'],
-    ['product', 'start_date=2025-01-01&end_date=2026-01-01&top=100'],
-  ] as const) {
-    let best = Number.POSITIVE_INFINITY;
-    let count = 0;
-    for (let run = 0; run < 3; run++) {
-      const t0 = performance.now();
-      const answer = await send(
-        `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=${groupBy}&${range}&precision=exact`,
-        { headers: t.auth },
-      );
-      best = Math.min(best, performance.now() - t0);
-      if (answer.status !== 200) throw new Error(`sales by ${groupBy}: ${answer.status} ${answer.text}`);
-      count = (JSON.parse(answer.text) as { data: unknown[] }).data.length;
-    }
-    groupings[groupBy] = { ms: Math.round(best), buckets: count };
-  }
-  // approx by day, week and month: from the pre-aggregates once the server has them (PostgreSQL: its
+  // approx by day over the year: from the pre-aggregates once the server has them (PostgreSQL: its
   // refresher after the load; SQLite: the reads' own catch-up), and how long after the load that was
-  const approx: Record<string, { ms: number; method: string }> = {};
   const loadedAt = performance.now();
   let readyAfterMs: number | null = null;
-  for (const groupBy of ['day', 'week', 'month'] as const) {
-    const url = `${server.url}/api/v1/tenants/${t.tenantId}/metrics/sales?group_by=${groupBy}&start_date=2025-01-01&end_date=2026-01-01&precision=approx`;
-    let best = Number.POSITIVE_INFINITY;
-    let method = '';
-    for (
-      let run = 0;
-      run < 3 || (!method.startsWith('approx') && performance.now() - loadedAt < 120_000);
-      run++
-    ) {
-      const t0 = performance.now();
-      const answer = await send(url, { headers: t.auth });
-      const took = performance.now() - t0;
-      method = (JSON.parse(answer.text) as { meta: { method: string } }).meta.method;
-      if (method.startsWith('approx')) {
-        readyAfterMs ??= performance.now() - loadedAt;
-        best = Math.min(best, took);
-      } else await new Promise((r) => setTimeout(r, 200));
-    }
-    approx[groupBy] = { ms: Math.round(best), method: method.slice(0, 60) };
+  while (readyAfterMs === null && performance.now() - loadedAt < 120_000) {
+    const answer = await fetchJsonAnswer(
+      server.url,
+      t.tenantId,
+      t.apiKey,
+      `group_by=day&${YEAR}&precision=approx`,
+    );
+    if (String(answer.meta.method).startsWith('approx')) readyAfterMs = performance.now() - loadedAt;
+    else await new Promise((r) => setTimeout(r, 200));
+  }
+  // every grouping in both precisions, best of three, once approx by day is served from the pre-aggregates
+  // (every other approx answer a backend cannot give from them comes from the orders; `method` says which);
+  // every product as an Arrow stream read to its last byte
+  const shapes: Record<
+    string,
+    { exact_ms: number; approx_ms: number; buckets: number; approx_method: string }
+  > = {};
+  for (const shape of EVERY_SHAPE) {
+    const times = {
+      exact_ms: Number.POSITIVE_INFINITY,
+      approx_ms: Number.POSITIVE_INFINITY,
+      buckets: 0,
+      approx_method: '',
+    };
+    for (const precision of ['exact', 'approx'] as const)
+      for (let run = 0; run < 3; run++) {
+        const answer = await (shape.params === null ? fetchArrowAnswer : fetchJsonAnswer)(
+          server.url,
+          t.tenantId,
+          t.apiKey,
+          `${shape.params ?? EVERY_PRODUCT_PARAMS}&precision=${precision}`,
+        );
+        times[`${precision}_ms`] = Math.min(times[`${precision}_ms`], answer.ms);
+        times.buckets = answer.buckets;
+        if (precision === 'approx') times.approx_method = String(answer.meta.method).slice(0, 60);
+      }
+    shapes[shape.name] = times;
   }
   return {
-    metrics_approx_ms: approx,
     metrics_approx_ready_after_ms: readyAfterMs === null ? null : Math.round(readyAfterMs),
-    metrics_by_grouping_ms: groupings,
+    metrics_by_shape: shapes,
     export_jobs: jobs,
     export_rows_per_sec: Math.round(total / exportSeconds),
     export_peak_rss_mb: mib(exportRss),
-    metrics_day_ms: Math.round(metricsBest),
-    metrics_day_buckets: buckets,
     ingest_orders_per_sec: Math.round(total / ingestSeconds),
     ingest_peak_rss_mb: mib(ingestRss),
     search_rows_per_sec: Math.round(SEARCH_ROWS / searchSeconds),
@@ -286,20 +268,19 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
     }
     // every grouping's outside query (the shapes DuckDB answers in perf/lib/duckdb-peer.ts, written for
     // PostgreSQL: count DISTINCT, percentile_disc), best of three
-    const sqlByGrouping: Record<string, number> = {};
-    for (const [groupBy, shape] of Object.entries(PG_SHAPES)) {
+    const sqlByShape: Record<string, number> = {};
+    for (const shape of EVERY_SHAPE) {
       let best = Number.POSITIVE_INFINITY;
       for (let run = 0; run < 3; run++) {
         const t0 = performance.now();
         await client.query(pgShapeSql(shape), [t.tenantId]);
         best = Math.min(best, performance.now() - t0);
       }
-      sqlByGrouping[groupBy] = Math.round(best);
+      sqlByShape[shape.name] = Math.round(best);
     }
     return {
       ...http,
-      sql_day_ms: sqlByGrouping.day!,
-      sql_by_grouping_ms: sqlByGrouping,
+      sql_by_shape_ms: sqlByShape,
       plain_read_rows_per_sec: Math.round(SEARCH_ROWS / best),
     };
   } finally {
@@ -307,6 +288,8 @@ const ours = await inSchema(url, async (client, _pool, schemaUrl) => {
     await server.exited;
   }
 });
+// DuckDB on the same rows, read from the SQLite server's shard (every shape, exact and approx, medians of 3)
+const duckdb = await duckdbOnTenant(join(work, 'sqlite-data'), sqlite.tenantId, 3);
 rmSync(work, { recursive: true, force: true });
 
 const result = {
@@ -320,7 +303,7 @@ const result = {
   sqlite,
   ingest_ratio: ratio(ours.ingest_orders_per_sec, plain.orders_per_sec),
   search_ratio: ratio(ours.search_rows_per_sec, ours.plain_read_rows_per_sec),
-  metrics_ratio: ratio(ours.metrics_day_ms, ours.sql_day_ms),
+  duckdb: duckdb.shapes,
   export_ratio: ratio(ours.export_rows_per_sec, ours.plain_read_rows_per_sec),
   export_job_ratios: Object.fromEntries(
     Object.entries(ours.export_jobs).map(([format, j]) => [
@@ -329,7 +312,7 @@ const result = {
     ]),
   ),
 };
-writeResult('postgres-server', result);
+writeResult(values.out!, result);
 process.stdout.write(
   [
     `| --storage postgres, ${total} orders | ours over HTTP | outside limit, same run | ratio | peak server RSS MB |`,
@@ -341,11 +324,14 @@ process.stdout.write(
       ([format, j]) =>
         `| ${format} export job, every order, to complete (rows/s); then its download (${j.size_mb} MB at ${j.download_mb_per_sec} MB/s) | ${j.rows_per_sec} | ${ours.plain_read_rows_per_sec} (the plain read above) | ${result.export_job_ratios[format]} | ${j.peak_rss_mb} |`,
     ),
-    `| sales by day, a year, exact (ms; lower is better) | ${ours.metrics_day_ms} (${ours.metrics_day_buckets} days) | ${ours.sql_day_ms} (one GROUP BY query in process) | ${result.metrics_ratio} (ours / SQL) | |`,
-    ...Object.entries(ours.metrics_by_grouping_ms).map(
-      ([groupBy, g]) =>
-        `| sales by ${groupBy}, exact (ms; ${groupBy === 'hour' ? 'a month' : 'a year'}, ${g.buckets} buckets) | ${g.ms} | ${ours.sql_by_grouping_ms[groupBy]} (one query in process) | ${ratio(g.ms, ours.sql_by_grouping_ms[groupBy]!)} (ours / SQL) | |`,
-    ),
+    '',
+    `| sales, ${total} orders (ms; a year, hour: a month) | PostgreSQL exact | one query in process | DuckDB exact | PostgreSQL / DuckDB | PostgreSQL approx | DuckDB approx | PostgreSQL / DuckDB |`,
+    '|---|---|---|---|---|---|---|---|',
+    ...EVERY_SHAPE.map((shape) => {
+      const pg = ours.metrics_by_shape[shape.name]!;
+      const peer = duckdb.shapes[shape.name]!;
+      return `| ${shape.name} (${pg.buckets} buckets) | ${pg.exact_ms} | ${ours.sql_by_shape_ms[shape.name]} | ${peer.exact_ms} | ${ratio(pg.exact_ms, peer.exact_ms)} | ${pg.approx_ms} | ${peer.approx_ms} | ${ratio(pg.approx_ms, peer.approx_ms)} |`;
+    }),
     '',
     `| the same steps, same run, ${total} orders | SQLite | PostgreSQL | PostgreSQL / SQLite |`,
     '|---|---|---|---|',
@@ -377,17 +363,22 @@ function sideBySide(a: typeof sqlite, b: typeof sqlite): string[] {
         b.export_jobs[f]!.download_mb_per_sec,
       ),
     ]),
-    line('sales by day, a year, exact (ms)', a.metrics_day_ms, b.metrics_day_ms),
-    ...Object.keys(a.metrics_approx_ms).map((g) =>
-      line(`sales by ${g}, a year, approx (ms)`, a.metrics_approx_ms[g]!.ms, b.metrics_approx_ms[g]!.ms),
-    ),
     line(
       'approx from the pre-aggregates, after the load (ms)',
       a.metrics_approx_ready_after_ms ?? Number.NaN,
       b.metrics_approx_ready_after_ms ?? Number.NaN,
     ),
-    ...Object.keys(a.metrics_by_grouping_ms).map((g) =>
-      line(`sales by ${g}, exact (ms)`, a.metrics_by_grouping_ms[g]!.ms, b.metrics_by_grouping_ms[g]!.ms),
-    ),
+    ...EVERY_SHAPE.flatMap(({ name }) => [
+      line(
+        `sales by ${name}, exact (ms)`,
+        a.metrics_by_shape[name]!.exact_ms,
+        b.metrics_by_shape[name]!.exact_ms,
+      ),
+      line(
+        `sales by ${name}, approx (ms)`,
+        a.metrics_by_shape[name]!.approx_ms,
+        b.metrics_by_shape[name]!.approx_ms,
+      ),
+    ]),
   ];
 }

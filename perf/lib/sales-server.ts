@@ -52,6 +52,19 @@ export const EVERY_SHAPE: Shape[] = [
 /** The query string of every product's ranking for the year, asked as an Arrow stream. */
 export const EVERY_PRODUCT_PARAMS = `group_by=product&top=${MAX_TOP_ARROW}&${YEAR}`;
 
+/** One sales answer as JSON, timed until it is parsed: its bucket count and meta (throws on a non-200). */
+export async function fetchJsonAnswer(url: string, tenantId: number, apiKey: string, params: string) {
+  const started = performance.now();
+  const response = await fetch(`${url}/api/v1/tenants/${tenantId}/metrics/sales?${params}`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+  });
+  const text = await response.text();
+  const ms = round(performance.now() - started);
+  if (response.status !== 200) throw new Error(`${params}: ${response.status} ${text}`);
+  const body = JSON.parse(text) as { data: unknown[]; meta: Record<string, unknown> };
+  return { status: response.status, buckets: body.data.length, ms, meta: body.meta };
+}
+
 /**
  * One sales answer as an Arrow IPC stream, timed until its last byte is read: its buckets, record batches,
  * size and the meta the stream carries (schema metadata `orderflow.meta`).

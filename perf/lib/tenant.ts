@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { send } from './http.js';
 
-/** Creates a tenant through the admin API and returns its key's Authorization header. */
+/** Creates a tenant through the admin API and returns its key, and the key's Authorization header. */
 export async function createTenant(
   url: string,
   adminToken: string,
   name: string,
-): Promise<{ tenantId: number; auth: { authorization: string } }> {
+): Promise<{ tenantId: number; apiKey: string; auth: { authorization: string } }> {
   const res = await send(`${url}/api/v1/admin/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -14,7 +14,7 @@ export async function createTenant(
   });
   if (res.status !== 201) throw new Error(`creating tenant ${name}: HTTP ${res.status} ${res.text}`);
   const t = JSON.parse(res.text) as { tenant_id: number; api_key: string };
-  return { tenantId: t.tenant_id, auth: { authorization: `Bearer ${t.api_key}` } };
+  return { tenantId: t.tenant_id, apiKey: t.api_key, auth: { authorization: `Bearer ${t.api_key}` } };
 }
 
 /** POSTs a file to an ingest endpoint, streamed; returns the summary (throws on a non-200). */

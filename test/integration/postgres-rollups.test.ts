@@ -156,4 +156,71 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       other.release();
     }
   });
+
+  it('by category, the whole months of a range are read from the month rows and the days around them from the day rows, both built and kept the same way', async () => {
+    const t = (await new PgCatalog(pool).createTenant('rollups-months')).tenant_id;
+    const writer = new PgOrderWriter(client, t);
+    await writer.writeProducts(
+      Array.from({ length: 12 }, (_, i) =>
+        v.parse(ProductSchema, product(i + 1, { category: CATEGORY(i + 1) })),
+      ),
+    );
+    const writeOrders = (rows: unknown[]) =>
+      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    // from February 1st over about ten weeks: January empty, February and March whole, April in part
+    await writeOrders(makeSalesOrders(1200, 'M', 21, 24 * 70));
+    await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
+    // a few facts per fetch: the build's months straddle its fetches
+    await refreshTenantRollups(client, t, { factsPerFetch: 89 });
+    const months = await client.query<{ month: string }>(
+      'SELECT DISTINCT month FROM rollup_monthly_category WHERE tenant_id = $1 ORDER BY 1',
+      [t],
+    );
+    // epoch months of February, March and April 2026
+    expect(months.rows.map((r) => Number(r.month))).toEqual([673, 674, 675]);
+    const byCategory = (start: string, end: string): SalesRequest & { groupBy: RollupGroup } => ({
+      ...request('category'),
+      start: Date.parse(start),
+      end: Date.parse(end),
+    });
+    const expectAsExact = async (r: SalesRequest & { groupBy: RollupGroup }, method: RegExp) => {
+      const read = await pgApproxFromRollups(client, t, r);
+      if (!('answer' in read)) throw new Error(read.notReady);
+      expect(read.answer.method).toMatch(method);
+      const exact = await pgSalesFromOrders(client, t, { ...r, precision: 'exact' });
+      approxWithinBounds(read.answer.data, exact.data);
+    };
+    const aroundMonths =
+      /^approx: rollup_daily_category \+ rollup_monthly_category on PostgreSQL \(\d+ rollup_daily_category rows \+ \d+ rollup_monthly_category rows/;
+    await expectAsExact(byCategory('2026-01-20', '2026-04-05'), aroundMonths);
+    await expectAsExact(
+      byCategory('2026-02-01', '2026-04-01'),
+      /^approx: rollup_monthly_category on PostgreSQL/,
+    );
+    await expectAsExact(
+      byCategory('2026-02-03', '2026-02-20'),
+      /^approx: rollup_daily_category on PostgreSQL/,
+    );
+    // a backfill over every month in three writes, folded in as deltas: the month rows take it as the day
+    // rows do. A refresh takes pending rows up to its order budget (at least one): two writes of 100 here,
+    // their lines joined as sets (over the looked-up maximum), then the last, looked up order by order
+    const late = makeSalesOrders(300, 'M-LATE', 22, 24 * 70);
+    for (let i = 0; i < late.length; i += 100) await writeOrders(late.slice(i, i + 100));
+    expect(
+      await refreshTenantRollups(client, t, { ordersPerRefresh: 150, lookedUpOrdersMax: 50 }),
+    ).toMatchObject({
+      firstBuild: false,
+      writes: 2,
+      orders: 200,
+    });
+    expect(await refreshTenantRollups(client, t, { ordersPerRefresh: 150 })).toMatchObject({
+      writes: 1,
+      orders: 100,
+    });
+    await expectAsExact(byCategory('2026-01-20', '2026-04-05'), aroundMonths);
+    await expectAsExact(
+      byCategory('2026-02-01', '2026-04-01'),
+      /^approx: rollup_monthly_category on PostgreSQL/,
+    );
+  });
 });

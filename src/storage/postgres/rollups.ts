@@ -1,14 +1,17 @@
 /**
- * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, and one
- * `rollup_daily_category` row per tenant, day, category and status (sql/postgres/013), with exact sums and
- * the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by the same code as
- * SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
+ * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, one
+ * `rollup_daily_category` row per tenant, day, category and status (sql/postgres/013), and one
+ * `rollup_monthly_category` row per tenant, month, category and status (sql/postgres/014), with exact sums
+ * and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by the same code
+ * as SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
  * transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the refresher takes
- * those rows and adds their orders to both levels in one transaction. A read by day, week, month or
- * category over whole days merges the rows when none of its days is pending, and answers from the orders
- * otherwise (saying why), so an approx answer never leaves out an acknowledged order.
+ * those rows and adds their orders to every level in one transaction. A read by day, week, month or
+ * category over whole days merges the rows (by category: the whole months' rows and the days' around them)
+ * when none of its days is pending, and answers from the orders otherwise (saying why), so an approx answer
+ * never leaves out an acknowledged order.
  */
 import type { ClientBase } from 'pg';
+import { monthOfDay, splitIntoMonths } from '../../domain/months.js';
 import { byBucketKey, DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
 import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
@@ -17,15 +20,26 @@ import { inTransaction } from './transaction.js';
 
 /**
  * Pending rows taken per refresh (each names the orders of one write transaction, up to a commit's rows):
- * the orders they name are read at once.
+ * the orders they name are read at once. Rows are taken until they name ORDERS_PER_REFRESH orders (at least
+ * one row): a bulk load's commits hold tens of thousands of orders each, and ten of them (240,000 orders
+ * of a 1M-order load) made one refresh transaction of minutes.
  */
 const PENDING_PER_REFRESH = 10;
+const ORDERS_PER_REFRESH = 50_000;
 
-/** Days whose rows are updated together when writes are folded in. */
-const DAYS_PER_DELTA = 31;
+/**
+ * A refresh's orders up to this many have their lines looked up order by order (LATERAL, through the
+ * lines' primary key); more are joined as sets (the tenant's lines hashed once). On 1M orders: 2.3 s for
+ * 20,000 orders either way; 240,000 orders 23.5 s one by one against 9.2 s hashed (docs/postgres.md).
+ */
+const LOOKED_UP_ORDERS_MAX = 20_000;
 
-/** Days whose groups are held while building: a week of groups' sketches in memory at a time. */
-const DAYS_PER_WRITE = 7;
+/**
+ * Periods whose groups are held at a time, per level's period: when writes are folded in (`delta`: a
+ * backfill's write touches every day of the year; ~20 KB of sketches a day and status, and as much per
+ * category) and while a level is built (`build`: a week of days, or one month, written at a time).
+ */
+const PERIODS_HELD = { day: { delta: 31, build: 7 }, month: { delta: 1, build: 1 } } as const;
 
 /** Facts fetched from the build's cursor at a time (orders, or an order's lines of one category). */
 const FACTS_PER_FETCH = 20_000;
@@ -33,6 +47,10 @@ const FACTS_PER_FETCH = 20_000;
 export interface RefreshOptions {
   /** facts fetched from the first build's cursor at a time (default FACTS_PER_FETCH; tests take a few) */
   factsPerFetch?: number;
+  /** the orders a refresh takes pending rows up to (default ORDERS_PER_REFRESH) */
+  ordersPerRefresh?: number;
+  /** a refresh's orders above which their lines are joined as sets (default LOOKED_UP_ORDERS_MAX) */
+  lookedUpOrdersMax?: number;
 }
 
 /**
@@ -64,15 +82,15 @@ export interface RollupRefresh {
   firstBuild: boolean;
   /** pending rows taken (write transactions folded in) */
   writes: number;
-  /** daily rows written */
+  /** rows written, of every level */
   rows: number;
   /** orders read */
   orders: number;
 }
 
-/** One day, status (and category)'s orders, to add to its stored row (or to a fresh one). */
-interface DayGroup {
-  day: number;
+/** One period (a level's day or month), status (and category)'s orders, to add to its stored row (or a fresh one). */
+interface PeriodGroup {
+  period: number;
   status: string;
   /** the category level's rows only */
   category?: string;
@@ -93,61 +111,85 @@ interface OrderFacts {
   revenue?: number;
 }
 
-/** A table of pre-aggregated rows and how to read its facts from the orders (`o`) of a WHERE clause. */
+/** A table of pre-aggregated rows, and the queries of the facts it is made of. */
 interface Level {
-  table: 'rollup_daily' | 'rollup_daily_category';
+  table: 'rollup_daily' | 'rollup_daily_category' | 'rollup_monthly_category';
+  /** a row's period: its key column, an epoch day or an epoch month (src/domain/months.ts) */
+  period: 'day' | 'month';
   /** the rows are per category as well (and keep their orders' totals apart from the lines' revenue) */
   byCategory: boolean;
   /** the table has an updated_at column */
   stamped: boolean;
-  /** the facts of the orders of a WHERE clause on `o`, in day order (a refresh's few orders) */
-  facts(where: string): string;
+  /** the facts of the orders `$2` (bigint[]) of tenant `$1`, in day order; `many`: too many to look up one by one */
+  facts(many: boolean): string;
   /** the facts of every order of tenant $1, in day order (the first build: planned to read every row) */
   tenantFacts: string;
 }
 
+/** Each order whole, of a WHERE clause on `o`. */
+const dailyFacts = (where: string) => `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day,
+      o.status, o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, o.units
+    FROM orders o WHERE ${where} ORDER BY 1`;
+
 const DAILY: Level = {
   table: 'rollup_daily',
+  period: 'day',
   byCategory: false,
   stamped: true,
-  facts: (where) => `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status,
-      o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, o.units
-    FROM orders o WHERE ${where} ORDER BY 1`,
-  get tenantFacts() {
-    return this.facts('o.tenant_id = $1');
-  },
+  facts: () => dailyFacts('o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[])'),
+  tenantFacts: dailyFacts('o.tenant_id = $1'),
 };
 
+/** Each order's lines by category (as the exact answer groups them, src/storage/postgres/sales.ts). */
+const CATEGORY_FACT = `floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status, l.category,
+      o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, l.units, l.revenue`;
+const CATEGORY_LINES = `sum(i.quantity)::float8 AS units, sum(i.quantity * i.unit_price_cents)::float8 AS revenue
+        FROM order_items i JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id`;
+
+/** The lines looked up order by order (LATERAL, through order_items' primary key): a few orders. */
+const categoryFactsLookedUp = `SELECT ${CATEGORY_FACT}
+    FROM orders o CROSS JOIN LATERAL (
+      SELECT p.category, ${CATEGORY_LINES}
+       WHERE i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
+       GROUP BY p.category) l
+   WHERE o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[]) ORDER BY 1`;
+
+/** The lines of a WHERE clause on `i`, joined to the orders of one on `o` as sets (hashed): many orders. */
+const categoryFactsHashed = (lines: string, orders: string) => `SELECT ${CATEGORY_FACT}
+    FROM orders o JOIN (
+      SELECT i.order_pk, p.category, ${CATEGORY_LINES}
+       WHERE ${lines}
+       GROUP BY i.order_pk, p.category) l ON l.order_pk = o.order_pk
+   WHERE ${orders} ORDER BY 1`;
+
 /**
- * Each order's lines by category (as the exact answer groups them, src/storage/postgres/sales.ts). For a
- * refresh's orders the lines are looked up per order (LATERAL, through order_items' primary key): joined
- * as sets, the planner hashes the few orders against a scan of every line of the tenant. The first build
- * wants every line, so there the sets are joined (hashed), grouped and sorted once.
+ * A refresh's few orders have their lines looked up one by one: joined as sets, the planner hashes them
+ * against a scan of every line of the tenant. Many orders, and the first build (every line), are joined
+ * as sets, grouped and sorted once.
  */
 const DAILY_CATEGORY: Level = {
   table: 'rollup_daily_category',
+  period: 'day',
   byCategory: true,
   stamped: false,
-  facts: (where) => `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status,
-      l.category, o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, l.units, l.revenue
-    FROM orders o CROSS JOIN LATERAL (
-      SELECT p.category, sum(i.quantity)::float8 AS units, sum(i.quantity * i.unit_price_cents)::float8 AS revenue
-        FROM order_items i JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id
-       WHERE i.tenant_id = o.tenant_id AND i.order_pk = o.order_pk
-       GROUP BY p.category) l
-   WHERE ${where} ORDER BY 1`,
-  tenantFacts: `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status,
-      l.category, o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, l.units, l.revenue
-    FROM orders o JOIN (
-      SELECT i.order_pk, p.category, sum(i.quantity)::float8 AS units,
-             sum(i.quantity * i.unit_price_cents)::float8 AS revenue
-        FROM order_items i JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id
-       WHERE i.tenant_id = $1
-       GROUP BY i.order_pk, p.category) l ON l.order_pk = o.order_pk
-   WHERE o.tenant_id = $1 ORDER BY 1`,
+  facts: (many) =>
+    !many
+      ? categoryFactsLookedUp
+      : categoryFactsHashed(
+          'i.tenant_id = $1 AND i.order_pk = ANY($2::bigint[])',
+          'o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[])',
+        ),
+  tenantFacts: categoryFactsHashed('i.tenant_id = $1', 'o.tenant_id = $1'),
 };
 
-const LEVELS = [DAILY, DAILY_CATEGORY] as const;
+/** The category rows by month: the same facts as the daily ones, summed by month. */
+const MONTHLY_CATEGORY: Level = { ...DAILY_CATEGORY, table: 'rollup_monthly_category', period: 'month' };
+
+/** The levels by the facts they read: each group's levels are built from one pass over those facts. */
+const LEVELS_BY_FACTS: readonly (readonly Level[])[] = [[DAILY], [DAILY_CATEGORY, MONTHLY_CATEGORY]];
+
+/** A level's period of an epoch day. */
+const periodOf = (level: Level, day: number) => (level.period === 'month' ? monthOfDay(day) : day);
 
 /** What a category row has beyond a daily one, as read. */
 const CATEGORY_COLUMNS = 'category, order_value_cents::float8 AS order_value_cents, ';
@@ -178,10 +220,10 @@ export function refreshTenantRollups(
         const taken = await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
         let rows = 0;
         let orders = 0;
-        for (const level of LEVELS) {
-          const built = await buildLevel(client, t, level, options.factsPerFetch ?? FACTS_PER_FETCH);
+        for (const levels of LEVELS_BY_FACTS) {
+          const built = await buildLevels(client, t, levels, options.factsPerFetch ?? FACTS_PER_FETCH);
           rows += built.rows;
-          if (level === DAILY) orders = built.facts;
+          if (levels.includes(DAILY)) orders = built.facts;
         }
         await client.query(
           'INSERT INTO rollup_watermark (tenant_id, order_pk) SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1',
@@ -189,29 +231,36 @@ export function refreshTenantRollups(
         );
         return { firstBuild, writes: taken.rowCount ?? 0, rows, orders };
       }
+      // the oldest rows, up to PENDING_PER_REFRESH of them naming up to ORDERS_PER_REFRESH orders (at least one)
       const taken = await client.query<{ order_pks: string[] }>(
         `DELETE FROM rollup_pending WHERE tenant_id = $1 AND seq IN
-           (SELECT seq FROM rollup_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2)
+           (SELECT seq FROM (
+              SELECT seq, sum(cardinality(order_pks)) OVER (ORDER BY seq) - cardinality(order_pks) AS before
+                FROM rollup_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2) oldest
+             WHERE before < $3)
          RETURNING order_pks`,
-        [t, PENDING_PER_REFRESH],
+        [t, PENDING_PER_REFRESH, options.ordersPerRefresh ?? ORDERS_PER_REFRESH],
       );
       const pks = taken.rows.flatMap((r) => r.order_pks);
       if (pks.length === 0) return { firstBuild, writes: 0, rows: 0, orders: 0 };
       let rows = 0;
       let orders = 0;
-      for (const level of LEVELS) {
-        const added = await client.query<OrderFacts>(
-          level.facts('o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[])'),
+      for (const levels of LEVELS_BY_FACTS) {
+        const { rows: added } = await client.query<OrderFacts>(
+          levels[0]!.facts(pks.length > (options.lookedUpOrdersMax ?? LOOKED_UP_ORDERS_MAX)),
           [t, pks],
         );
-        if (level === DAILY) orders = added.rows.length;
-        // a month of days at a time: their groups' sketches are all that is held (a backfill's write
-        // touches every day of the year; ~20 KB of sketches a day and status, and as much per category)
-        for (let i = 0; i < added.rows.length; ) {
-          let j = i;
-          while (j < added.rows.length && added.rows[j]!.day < added.rows[i]!.day + DAYS_PER_DELTA) j++;
-          rows += await addToDays(client, t, level, added.rows.slice(i, j));
-          i = j;
+        if (levels.includes(DAILY)) orders = added.length;
+        for (const level of levels) {
+          // a few periods at a time (the facts come in day order): their groups' sketches are all that is held
+          const held = PERIODS_HELD[level.period].delta;
+          for (let i = 0; i < added.length; ) {
+            const end = periodOf(level, added[i]!.day) + held;
+            let j = i;
+            while (j < added.length && periodOf(level, added[j]!.day) < end) j++;
+            rows += await addToPeriods(client, t, level, added.slice(i, j));
+            i = j;
+          }
         }
       }
       return { firstBuild, writes: taken.rowCount ?? 0, rows, orders };
@@ -220,46 +269,41 @@ export function refreshTenantRollups(
   );
 }
 
-/** A group's key in its level: day, status and (category level) category. */
-const groupKey = (g: { day: number; status: string; category?: string | undefined }) =>
-  `${g.day}|${g.status}|${g.category ?? ''}`;
+/** A group's key in its level: period, status and (category levels) category. */
+const groupKey = (period: number, g: { status: string; category?: string | undefined }) =>
+  `${period}|${g.status}|${g.category ?? ''}`;
 
 /**
- * Adds orders (of at most DAYS_PER_DELTA days) to the level's stored rows of their days; answers the rows
- * written.
+ * Adds orders (of a few periods: PERIODS_HELD) to the level's stored rows of their periods; answers the
+ * rows written.
  */
-async function addToDays(
+async function addToPeriods(
   client: ClientBase,
   tenantId: number,
   level: Level,
   orders: readonly OrderFacts[],
 ): Promise<number> {
-  const groups = groupByDay(orders);
-  const stored = await client.query<AggregateRow & { day: number; status: string; category?: string }>(
-    `SELECT day::float8 AS day, status, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
+  const groups = new Map<string, PeriodGroup>();
+  addFacts(groups, level, orders);
+  const stored = await client.query<AggregateRow & { period: number; status: string; category?: string }>(
+    `SELECT ${level.period}::float8 AS period, status, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
             units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
-       FROM ${level.table} WHERE tenant_id = $1 AND day = ANY($2::bigint[])`,
-    [tenantId, [...new Set([...groups.values()].map((g) => g.day))]],
+       FROM ${level.table} WHERE tenant_id = $1 AND ${level.period} = ANY($2::bigint[])`,
+    [tenantId, [...new Set([...groups.values()].map((g) => g.period))]],
   );
-  for (const row of stored.rows) groups.get(groupKey(row))?.sums.mergeRow(row);
+  for (const row of stored.rows) groups.get(groupKey(row.period, row))?.sums.mergeRow(row);
   await writeRows(client, tenantId, level, [...groups.values()]);
   return groups.size;
 }
 
-/** Facts grouped by day, status (and category), each group's sums filled from them. */
-function groupByDay(orders: readonly OrderFacts[]): Map<string, DayGroup> {
-  const groups = new Map<string, DayGroup>();
-  addFacts(groups, orders);
-  return groups;
-}
-
-/** Adds facts to their groups (by day, status and category), making the groups they are the first of. */
-function addFacts(groups: Map<string, DayGroup>, orders: readonly OrderFacts[]): void {
+/** Adds facts to their groups (by the level's period, status and category), making the groups they are the first of. */
+function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readonly OrderFacts[]): void {
   for (const o of orders) {
-    const key = groupKey(o);
+    const period = periodOf(level, o.day);
+    const key = groupKey(period, o);
     let g = groups.get(key);
     if (!g) {
-      g = { day: o.day, status: o.status, sums: new SalesAggregate() };
+      g = { period, status: o.status, sums: new SalesAggregate() };
       if (o.category !== undefined) g.category = o.category;
       groups.set(key, g);
     }
@@ -268,45 +312,53 @@ function addFacts(groups: Map<string, DayGroup>, orders: readonly OrderFacts[]):
 }
 
 /**
- * Builds every row of the level from the tenant's facts, read in day order through one cursor (one scan
- * and one sort, planned for reading every row: `cursor_tuple_fraction` 1), a week of days' groups held
- * and written at a time. Per-week queries cost a scan of the tenant's lines each: the first build of 200k
- * orders took 12.5–15 s that way, 4.7–5.8 s this way (docs/perf.md, PostgreSQL).
+ * Builds every row of the levels (which read the same facts) from the tenant's facts, read in day order
+ * through one cursor (one scan and one sort, planned for reading every row: `cursor_tuple_fraction` 1),
+ * each level holding and writing a few periods' groups at a time (PERIODS_HELD). Per-week queries cost a
+ * scan of the tenant's lines each: the first build of 200k orders took 12.5–15 s that way, 4.7–5.8 s this
+ * way (docs/perf.md, PostgreSQL).
  */
-async function buildLevel(
+async function buildLevels(
   client: ClientBase,
   tenantId: number,
-  level: Level,
+  levels: readonly Level[],
   factsPerFetch: number,
 ): Promise<{ rows: number; facts: number }> {
   await client.query('SET LOCAL cursor_tuple_fraction = 1');
-  await client.query(`DECLARE rollup_build NO SCROLL CURSOR FOR ${level.tenantFacts}`, [tenantId]);
-  let groups = new Map<string, DayGroup>();
-  let firstDay = Number.NEGATIVE_INFINITY;
+  await client.query(`DECLARE rollup_build NO SCROLL CURSOR FOR ${levels[0]!.tenantFacts}`, [tenantId]);
+  const builds = levels.map((level) => ({
+    level,
+    held: PERIODS_HELD[level.period].build,
+    groups: new Map<string, PeriodGroup>(),
+    firstPeriod: Number.NEGATIVE_INFINITY,
+  }));
   let rows = 0;
   let facts = 0;
-  const flush = async () => {
-    await writeRows(client, tenantId, level, [...groups.values()]);
-    rows += groups.size;
-    groups = new Map();
+  const flush = async (build: (typeof builds)[number]) => {
+    await writeRows(client, tenantId, build.level, [...build.groups.values()]);
+    rows += build.groups.size;
+    build.groups = new Map();
   };
   for (;;) {
     const batch = await client.query<OrderFacts>(`FETCH ${factsPerFetch} FROM rollup_build`);
     if (batch.rows.length === 0) break;
     facts += batch.rows.length;
-    let i = 0;
-    while (i < batch.rows.length) {
-      if (batch.rows[i]!.day >= firstDay + DAYS_PER_WRITE) {
-        await flush();
-        firstDay = batch.rows[i]!.day;
+    for (const build of builds) {
+      const period = (i: number) => periodOf(build.level, batch.rows[i]!.day);
+      let i = 0;
+      while (i < batch.rows.length) {
+        if (period(i) >= build.firstPeriod + build.held) {
+          await flush(build);
+          build.firstPeriod = period(i);
+        }
+        let j = i;
+        while (j < batch.rows.length && period(j) < build.firstPeriod + build.held) j++;
+        addFacts(build.groups, build.level, batch.rows.slice(i, j));
+        i = j;
       }
-      let j = i;
-      while (j < batch.rows.length && batch.rows[j]!.day < firstDay + DAYS_PER_WRITE) j++;
-      addFacts(groups, batch.rows.slice(i, j));
-      i = j;
     }
   }
-  await flush();
+  for (const build of builds) await flush(build);
   await client.query('CLOSE rollup_build');
   return { rows, facts };
 }
@@ -316,12 +368,12 @@ async function writeRows(
   client: ClientBase,
   tenantId: number,
   level: Level,
-  groups: readonly DayGroup[],
+  groups: readonly PeriodGroup[],
 ): Promise<void> {
   if (groups.length === 0) return;
   const sums = groups.map((g) => ({ ...g, row: g.sums.toRow() }));
   const keys: Column[] = [
-    ['day', 'bigint', sums.map((g) => g.day)],
+    [level.period, 'bigint', sums.map((g) => g.period)],
     ['status', 'text', sums.map((g) => g.status)],
     ...(level.byCategory ? [['category', 'text', sums.map((g) => g.category!)] as Column] : []),
   ];
@@ -366,25 +418,36 @@ export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupB
 /** An approx answer from the daily rows, or why it must come from the orders instead. */
 export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
+/** The parts of a range of whole days and the level each is read from: by category, its whole months by month. */
+function readParts(
+  r: SalesRequest & { groupBy: RollupGroup },
+): { level: Level; start: number; end: number }[] {
+  const firstDay = r.start / DAY;
+  const endDay = r.end / DAY;
+  if (r.groupBy !== 'category') return [{ level: DAILY, start: firstDay, end: endDay }];
+  return splitIntoMonths(firstDay, endDay, new Set()).map((part) => ({
+    ...part,
+    level: part.level === 'month' ? MONTHLY_CATEGORY : DAILY_CATEGORY,
+  }));
+}
+
 /**
- * Merges the range's daily rows by bucket (its category rows by category), in one snapshot with the check
- * that none of its days is pending (and that the tenant's rows were ever built).
+ * Merges the range's rows by bucket: by time the daily rows, by category the whole months' rows and the
+ * days' around them; in one snapshot with the check that none of its days is pending (and that the
+ * tenant's rows were ever built).
  */
 export async function pgApproxFromRollups(
   client: ClientBase,
   tenantId: number,
   r: SalesRequest & { groupBy: RollupGroup },
 ): Promise<RollupRead> {
-  const level = r.groupBy === 'category' ? DAILY_CATEGORY : DAILY;
-  const firstDay = r.start / DAY;
-  const endDay = r.end / DAY;
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     const state = await client.query<{ built: boolean; pending: number }>(
       `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
               (SELECT count(*)::integer FROM rollup_pending
                 WHERE tenant_id = $1 AND days && ARRAY(SELECT generate_series($2::integer, $3::integer - 1))) AS pending`,
-      [tenantId, firstDay, endDay],
+      [tenantId, r.start / DAY, r.end / DAY],
     );
     const { built, pending } = state.rows[0]!;
     if (!built) return { notReady: "the tenant's pre-aggregates are being built for the first time" };
@@ -392,23 +455,30 @@ export async function pgApproxFromRollups(
       return {
         notReady: `${pending} write transaction(s) in the range not folded into the pre-aggregates yet`,
       };
-    const { rows } = await client.query<AggregateRow & { day: number; category?: string }>(
-      `SELECT day::float8 AS day, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
-              units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
-         FROM ${level.table} WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND status = ANY($4::text[])
-        ORDER BY ${level.byCategory ? 'category' : 'day'}`,
-      [tenantId, firstDay, endDay, r.statuses],
-    );
     const g = r.groupBy;
     const buckets = new Map<string, SalesAggregate>();
-    for (const row of rows)
-      aggregateFor(buckets, g === 'category' ? row.category! : timeKey(g, row.day * DAY)).mergeRow(row);
+    const rowsOf = new Map<Level, number>();
+    let orders = 0;
+    for (const { level, start, end } of readParts(r)) {
+      const { rows } = await client.query<AggregateRow & { period: number; category?: string }>(
+        `SELECT ${level.period}::float8 AS period, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
+                units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+           FROM ${level.table}
+          WHERE tenant_id = $1 AND ${level.period} >= $2 AND ${level.period} < $3 AND status = ANY($4::text[])`,
+        [tenantId, start, end, r.statuses],
+      );
+      for (const row of rows)
+        aggregateFor(buckets, g === 'category' ? row.category! : timeKey(g, row.period * DAY)).mergeRow(row);
+      rowsOf.set(level, (rowsOf.get(level) ?? 0) + rows.length);
+      // the orders merged (an order of two categories counts in each, as in the exact answer's rows)
+      orders += rows.reduce((n, row) => n + row.orders, 0);
+    }
+    const read = [...rowsOf].map(([level, n]) => `${n} ${level.table} rows`).join(' + ');
     return {
       answer: {
         data: [...buckets.entries()].map(([key, b]) => approxBucket(key, b)).sort(byBucketKey),
-        // the orders merged (an order of two categories counts in each, as in the exact answer's rows)
-        rows: rows.reduce((n, row) => n + row.orders, 0),
-        method: `approx: ${level.table} on PostgreSQL (${rows.length} rows merged by ${g}: exact sums, HyperLogLog, t-digest)`,
+        rows: orders,
+        method: `approx: ${[...rowsOf.keys()].map((level) => level.table).join(' + ')} on PostgreSQL (${read} merged by ${g}: exact sums, HyperLogLog, t-digest)`,
       },
     };
   } finally {
