@@ -303,7 +303,7 @@ function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readon
     const key = groupKey(period, o);
     let g = groups.get(key);
     if (!g) {
-      g = { period, status: o.status, sums: new SalesAggregate() };
+      g = { period, status: o.status, sums: new SalesAggregate(false) };
       if (o.category !== undefined) g.category = o.category;
       groups.set(key, g);
     }
@@ -371,7 +371,7 @@ async function writeRows(
   groups: readonly PeriodGroup[],
 ): Promise<void> {
   if (groups.length === 0) return;
-  const sums = groups.map((g) => ({ ...g, row: g.sums.toRow() }));
+  const sums = groups.map((g) => ({ ...g, row: g.sums.toSketchRow() }));
   const keys: Column[] = [
     [level.period, 'bigint', sums.map((g) => g.period)],
     ['status', 'text', sums.map((g) => g.status)],
