@@ -124,7 +124,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         })
       : null;
   const writes = new ShardWriteQueue(pool, {
-    commitRows: config.ingest.commitRows,
+    commitRows: onSqlite ? config.ingest.commitRows : config.storage.postgresCommitRows,
     writersPerShard: writersPerTenant,
     onWritten: (tenantId, kind) => {
       if (onSqlite) checkpoints.request(tenantId);

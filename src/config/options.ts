@@ -197,6 +197,12 @@ export const OPTIONS = {
       1,
       "ingest transactions writing one tenant at once on PostgreSQL, each on its own connection of the writer lane (SQLite: one, the shard's lane)",
     ),
+    postgresCommitRows: int(
+      'postgres-commit-rows',
+      10_000,
+      1,
+      'rows one ingest transaction gathers on PostgreSQL (--ingest-commit-rows on SQLite): larger ones write no faster there and hold their rows in memory while they run',
+    ),
   },
   sqlite: {
     cacheMiB: int(

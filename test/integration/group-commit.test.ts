@@ -209,3 +209,41 @@ for (const backend of SERVER_BACKENDS)
       }
     }, 120_000);
   });
+
+for (const backend of SERVER_BACKENDS)
+  describe.skipIf(backend.skip !== null)(`the rows of one ingest transaction, on ${backend.name}`, () => {
+    const sqlite = backend.name === 'sqlite';
+    let prepared: PreparedBackend;
+    beforeAll(async () => {
+      prepared = await backend.prepare();
+    });
+    afterAll(async () => prepared?.cleanup());
+
+    it('are at most --ingest-commit-rows on SQLite and --postgres-commit-rows on PostgreSQL', async () => {
+      const [own, other] = sqlite
+        ? ['--ingest-commit-rows', '--postgres-commit-rows']
+        : ['--postgres-commit-rows', '--ingest-commit-rows'];
+      const s = await startServer({
+        args: [
+          ...['--ingest-batch-rows', '100', own, '300', other, '100000', '--log-level', 'debug'],
+          ...['--max-queue', '256', '--max-queue-per-tenant', '256'],
+          ...prepared.args,
+        ],
+      });
+      try {
+        const { tenantId, headers } = await withProducts(s, 'commit-rows');
+        const bodies = Array.from({ length: 4 }, (_, r) =>
+          ndjson(orders(300_000 + r * 1500, 1500, `cr${r}`)),
+        );
+        const answers = await Promise.all(bodies.map((b) => post(s, headers, b)));
+        for (const a of answers) expect(((await a.json()) as Summary).rows_inserted).toBe(1500);
+        const written = s.logs().filter((l) => l.msg === 'parts written' && l.tenant_id === tenantId);
+        // 6,000 rows in transactions of at most 300 (chunks of 100 gathered while they wait)
+        expect(Math.max(...written.map((l) => l.largest as number))).toBeLessThanOrEqual(300);
+        expect(written.reduce((n, l) => n + (l.transactions as number), 0)).toBeGreaterThanOrEqual(20);
+      } finally {
+        await s.stop();
+        removeDir(s.dataDir);
+      }
+    });
+  });
