@@ -328,6 +328,18 @@ describe.skipIf(pgDiskSkip !== null)(
       rmSync(pgDisk!, { recursive: true, force: true });
     });
 
+    /** One price event, the same each time: refused under the full disk, then new once there is space. */
+    const postPriceEvent = () =>
+      fetch(`${s.url}/api/v1/tenants/${t.id}/products/2/price-event`, {
+        method: 'POST',
+        headers: auth(t.key, { 'content-type': 'application/json' }),
+        body: JSON.stringify({
+          event_id: 'pg-full-price',
+          price_cents: 12345,
+          observed_at: '2026-01-02T00:00:00Z',
+        }),
+      });
+
     /** Fills the tablespace's file system to its last few KiB. */
     function fill() {
       const fd = openSync(filler, 'a');
@@ -376,15 +388,7 @@ describe.skipIf(pgDiskSkip !== null)(
       const stockProblem = (await stock.json()) as Problem;
       expect(stock.status, JSON.stringify(stockProblem)).toBe(507);
       expect(stockProblem.code).toBe('insufficient_storage');
-      const price = await fetch(`${s.url}/api/v1/tenants/${t.id}/products/2/price-event`, {
-        method: 'POST',
-        headers: auth(t.key, { 'content-type': 'application/json' }),
-        body: JSON.stringify({
-          event_id: 'pg-full-price',
-          price_cents: 12345,
-          observed_at: '2026-01-02T00:00:00Z',
-        }),
-      });
+      const price = await postPriceEvent();
       const priceProblem = (await price.json()) as Problem;
       expect(price.status, JSON.stringify(priceProblem)).toBe(507);
       expect(priceProblem.code).toBe('insufficient_storage');
@@ -417,15 +421,7 @@ describe.skipIf(pgDiskSkip !== null)(
       expect(res.status).toBe(200);
       expect(await orderRows()).toBe(before + 500);
       // the price event refused under the full disk left nothing behind: sent again, it is new, not a replay
-      const price = await fetch(`${s.url}/api/v1/tenants/${t.id}/products/2/price-event`, {
-        method: 'POST',
-        headers: auth(t.key, { 'content-type': 'application/json' }),
-        body: JSON.stringify({
-          event_id: 'pg-full-price',
-          price_cents: 12345,
-          observed_at: '2026-01-02T00:00:00Z',
-        }),
-      });
+      const price = await postPriceEvent();
       expect(price.status).toBe(201);
       expect(price.headers.get('idempotent-replayed')).toBeNull();
     });

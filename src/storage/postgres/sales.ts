@@ -71,9 +71,9 @@ const rankSql = `
 /**
  * A ranking of at most this many products is answered in two queries: the ranking, then every measure of
  * its products only (their lines through the product index); a larger one in one pass over every line.
- * Measured on 1M orders, a year's top 100: 4.0 s in one pass against 1.7 + 1.4 s in two (docs/postgres.md).
+ * Measured on 1M orders, a year's top 100: 4.0 s in one pass against 1.7 + 1.4 s in two (psql; docs/postgres.md).
  */
-export const PG_RANK_FIRST_MAX_TOP = MAX_TOP_JSON;
+const PG_RANK_FIRST_MAX_TOP = MAX_TOP_JSON;
 
 interface Row {
   k: string | number;
