@@ -22,6 +22,7 @@ import {
   EVERY_PRODUCT_PARAMS,
   EVERY_SHAPE,
   fetchArrowAnswer,
+  fetchJsonAnswer,
   firstTenant,
   metricsServer,
 } from './lib/sales-server.js';
@@ -59,17 +60,8 @@ function freshlyLoadedCopy(): string {
 }
 
 async function timedCall(url: string, params: string, arrow: boolean) {
-  if (arrow) {
-    const answer = await fetchArrowAnswer(url, tenantId, apiKey, params);
-    return { ms: answer.ms, meta: answer.meta };
-  }
-  const t0 = performance.now();
-  const res = await fetch(`${url}/api/v1/tenants/${tenantId}/metrics/sales?${params}`, {
-    headers: { authorization: `Bearer ${apiKey}` },
-  });
-  const body = (await res.json()) as { meta: Record<string, unknown> };
-  if (res.status !== 200) throw new Error(JSON.stringify(body));
-  return { ms: round(performance.now() - t0), meta: body.meta };
+  const answer = await (arrow ? fetchArrowAnswer : fetchJsonAnswer)(url, tenantId, apiKey, params);
+  return { ms: answer.ms, meta: answer.meta };
 }
 
 // the source checkpointed once, so copying its main file copies every committed page

@@ -415,7 +415,7 @@ export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupB
   );
 }
 
-/** An approx answer from the daily rows, or why it must come from the orders instead. */
+/** An approx answer from the pre-aggregated rows, or why it must come from the orders instead. */
 export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
 /** The parts of a range of whole days and the level each is read from: by category, its whole months by month. */
