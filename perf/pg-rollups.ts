@@ -2,9 +2,9 @@
  * The sales pre-aggregates on PostgreSQL (issue 17, src/storage/postgres/rollups.ts), measured in process
  * on the first N orders of a dataset: the first build of every day (as for a tenant whose orders predate
  * them), a refresh after one more batch of 10,000 orders in random time order (a backfill touches most days
- * of the year), the size of the daily, daily-by-category and monthly-by-category rows against the orders,
- * and a year by day, week, month and category read from them (approx) against the same question aggregated from the orders
- * (exact), best of five each.
+ * of the year), the size of every level's rows (hourly, daily, daily and monthly by category) against the
+ * orders, and a year by day, week, month and category and a month by hour read from them (approx) against
+ * the same question aggregated from the orders (exact), best of five each.
  *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …] [--out NAME]
  * Prints a table and one JSON line; writes perf/results/NAME.json (pg-rollups.json by default).
  */
@@ -36,6 +36,13 @@ const { values } = parseArgs({
   },
 });
 const total = Number(values.orders);
+/** Every level's table (src/storage/postgres/rollups.ts). */
+const LEVEL_TABLES = [
+  'rollup_hourly',
+  'rollup_daily',
+  'rollup_daily_category',
+  'rollup_monthly_category',
+] as const;
 const dir = tenantDir(values.dataset!, 1);
 const all = await readOrders(dir, total + 10_000);
 const orders = all.slice(0, total);
@@ -87,14 +94,14 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
   ): SalesRequest & { groupBy: RollupGroup } => ({
     groupBy,
     start: Date.parse('2025-01-01'),
-    end: Date.parse('2026-01-01'),
+    end: Date.parse(groupBy === 'hour' ? '2025-02-01' : '2026-01-01'),
     precision,
     source: 'auto',
     statuses: ['paid', 'shipped', 'delivered'],
     top: 100,
   });
   const reads: Record<string, { approx_ms: number; exact_ms: number }> = {};
-  for (const g of ['day', 'week', 'month', 'category'] as const) {
+  for (const g of ['hour', 'day', 'week', 'month', 'category'] as const) {
     const check = await pgApproxFromRollups(client as unknown as pg.ClientBase, tenant, year(g, 'approx'));
     if (!('answer' in check)) throw new Error(check.notReady);
     reads[g] = {
@@ -107,12 +114,11 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
   return {
     first_build: { ...first, ms: Math.round(firstMs), us_per_order: round((firstMs * 1000) / total, 1) },
     refresh_after_backfill_batch: { ...after, ms: Math.round(afterMs) },
-    rollup_daily_rows: await rowsOf('rollup_daily'),
-    rollup_daily_bytes: await size('rollup_daily'),
-    rollup_daily_category_rows: await rowsOf('rollup_daily_category'),
-    rollup_daily_category_bytes: await size('rollup_daily_category'),
-    rollup_monthly_category_rows: await rowsOf('rollup_monthly_category'),
-    rollup_monthly_category_bytes: await size('rollup_monthly_category'),
+    levels: Object.fromEntries(
+      await Promise.all(
+        LEVEL_TABLES.map(async (table) => [table, { rows: await rowsOf(table), bytes: await size(table) }]),
+      ),
+    ) as Record<(typeof LEVEL_TABLES)[number], { rows: number; bytes: number }>,
     orders_bytes: await size('orders'),
     reads,
   };
@@ -132,12 +138,13 @@ process.stdout.write(
     '|---|---|',
     `| first build, every day (ms; µs per order) | ${result.first_build.ms} (${result.first_build.us_per_order}); ${result.first_build.rows} rows of every level |`,
     `| refresh after a batch of 10,000 orders in random time order (ms) | ${result.refresh_after_backfill_batch.ms}; ${result.refresh_after_backfill_batch.rows} rows of every level, ${result.refresh_after_backfill_batch.orders} orders read |`,
-    `| rollup_daily rows / bytes (orders' partition: bytes) | ${result.rollup_daily_rows} / ${result.rollup_daily_bytes} (${result.orders_bytes}) |`,
-    `| rollup_daily_category rows / bytes | ${result.rollup_daily_category_rows} / ${result.rollup_daily_category_bytes} |`,
-    `| rollup_monthly_category rows / bytes | ${result.rollup_monthly_category_rows} / ${result.rollup_monthly_category_bytes} |`,
+    `| the orders' partition: bytes | ${result.orders_bytes} |`,
+    ...Object.entries(result.levels).map(
+      ([table, l]) => `| ${table} rows / bytes | ${l.rows} / ${l.bytes} |`,
+    ),
     ...Object.entries(result.reads).map(
       ([g, r]) =>
-        `| a year by ${g}: approx from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} |`,
+        `| ${g === 'hour' ? 'a month' : 'a year'} by ${g}: approx from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} |`,
     ),
     '',
     JSON.stringify(out),

@@ -9,6 +9,7 @@ import { PgOrderWriter } from '../../src/storage/postgres/order-writer.js';
 import {
   pgApproxFromRollups,
   type RollupGroup,
+  readsRollups,
   refreshTenantRollups,
   tenantsWithRollupWork,
 } from '../../src/storage/postgres/rollups.js';
@@ -82,7 +83,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     );
     expect(categoryRows.rows[0]!.n).toBeGreaterThan(1);
     expect(await tenantsWithRollupWork(client, 0, 0)).not.toContain(tenant);
-    for (const groupBy of ['day', 'week', 'month', 'category'] as const) {
+    for (const groupBy of ['hour', 'day', 'week', 'month', 'category'] as const) {
       const read = await pgApproxFromRollups(client, tenant, request(groupBy));
       if (!('answer' in read)) throw new Error(read.notReady);
       const exact = await pgSalesFromOrders(client, tenant, { ...request(groupBy), precision: 'exact' });
@@ -222,5 +223,60 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       byCategory('2026-02-01', '2026-04-01'),
       /^approx: rollup_monthly_category on PostgreSQL/,
     );
+  });
+
+  it('by time over whole hours: the hour rows, or the whole days by day and the hours around them by hour, kept by the same deltas and refused while a day of the range is pending', async () => {
+    const t = (await new PgCatalog(pool).createTenant('rollups-hours')).tenant_id;
+    const writer = new PgOrderWriter(client, t);
+    await writer.writeProducts(Array.from({ length: 12 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
+    const writeOrders = (rows: unknown[]) =>
+      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    await writeOrders(makeSalesOrders(900, 'H', 31));
+    await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
+    // a few facts per fetch: the build's weeks of hours straddle its fetches
+    await refreshTenantRollups(client, t, { factsPerFetch: 83 });
+    const hourRows = await client.query<{ hours: number; orders: number }>(
+      'SELECT count(DISTINCT hour)::int AS hours, sum(orders)::int AS orders FROM rollup_hourly WHERE tenant_id = $1',
+      [t],
+    );
+    // every order in one hour row; ten days of hours, most of them with orders
+    expect(hourRows.rows[0]).toMatchObject({ orders: 900 });
+    expect(hourRows.rows[0]!.hours).toBeGreaterThan(100);
+    const timed = (groupBy: RollupGroup, start: string, end: string) => ({
+      ...request(groupBy),
+      start: Date.parse(start),
+      end: Date.parse(end),
+    });
+    const expectAsExact = async (r: SalesRequest & { groupBy: RollupGroup }, method: RegExp) => {
+      const read = await pgApproxFromRollups(client, t, r);
+      if (!('answer' in read)) throw new Error(read.notReady);
+      expect(read.answer.method).toMatch(method);
+      const exact = await pgSalesFromOrders(client, t, { ...r, precision: 'exact' });
+      expect(exact.data.length).toBeGreaterThan(0);
+      approxWithinBounds(read.answer.data, exact.data);
+    };
+    const byHours = /^approx: rollup_hourly on PostgreSQL \(\d+ rollup_hourly rows merged by (hour|day)/;
+    const hoursAndDays =
+      /^approx: rollup_hourly \+ rollup_daily on PostgreSQL \(\d+ rollup_hourly rows \+ \d+ rollup_daily rows merged by (day|week)/;
+    await expectAsExact(timed('hour', '2026-02-01', '2026-02-11'), byHours);
+    await expectAsExact(timed('hour', '2026-02-03T05:00:00Z', '2026-02-03T17:00:00Z'), byHours);
+    await expectAsExact(timed('day', '2026-02-03T05:00:00Z', '2026-02-03T17:00:00Z'), byHours);
+    await expectAsExact(timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
+    await expectAsExact(timed('week', '2026-02-01T07:00:00Z', '2026-02-10T01:00:00Z'), hoursAndDays);
+    // not whole hours: not for the pre-aggregates
+    expect(readsRollups(timed('hour', '2026-02-03T05:30:00Z', '2026-02-03T17:00:00Z'))).toBe(false);
+    expect(readsRollups(timed('category', '2026-02-03T05:00:00Z', '2026-02-04T00:00:00Z'))).toBe(false);
+    // late orders into hours already built: refused while pending (by the day they fall on), then folded in
+    const late = makeSalesOrders(60, 'H-LATE', 32).map((o) => ({
+      ...o,
+      created_at: new Date(Date.parse('2026-02-04T10:00:00Z') + Math.random() * 7_200_000).toISOString(),
+    }));
+    await writeOrders(late);
+    expect(
+      await pgApproxFromRollups(client, t, timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z')),
+    ).toMatchObject({ notReady: expect.stringMatching(/not folded/) });
+    expect(await refreshTenantRollups(client, t)).toMatchObject({ writes: 1, orders: 60 });
+    await expectAsExact(timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z'), byHours);
+    await expectAsExact(timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
   });
 });

@@ -1,18 +1,20 @@
 /**
  * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, one
- * `rollup_daily_category` row per tenant, day, category and status (sql/postgres/013), and one
- * `rollup_monthly_category` row per tenant, month, category and status (sql/postgres/014), with exact sums
+ * `rollup_hourly` row per tenant, hour and status (sql/postgres/015), one `rollup_daily_category` row per
+ * tenant, day, category and status (sql/postgres/013), and one `rollup_monthly_category` row per tenant,
+ * month, category and status (sql/postgres/014), with exact sums
  * and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by the same code
  * as SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
  * transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the refresher takes
- * those rows and adds their orders to every level in one transaction. A read by day, week, month or
- * category over whole days merges the rows (by category: the whole months' rows and the days' around them)
- * when none of its days is pending, and answers from the orders otherwise (saying why), so an approx answer
- * never leaves out an acknowledged order.
+ * those rows and adds their orders to every level in one transaction. A read by time over whole hours
+ * (by hour: the hours' rows; by day, week or month: the whole days' rows and the hours' around them), or by
+ * category over whole days (the whole months' rows and the days' around them), merges the rows when none of
+ * its days is pending, and answers from the orders otherwise (saying why), so an approx answer never leaves
+ * out an acknowledged order.
  */
 import type { ClientBase } from 'pg';
-import { monthOfDay, splitIntoMonths } from '../../domain/months.js';
-import { byBucketKey, DAY, type SalesRequest, type TimeGroup, timeKey } from '../../domain/sales.js';
+import { firstDayOfMonth, monthOfDay, splitIntoMonths } from '../../domain/months.js';
+import { byBucketKey, DAY, type GroupBy, HOUR, type SalesRequest, timeKey } from '../../domain/sales.js';
 import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
 import { tryLockTenant } from './tenant-locks.js';
@@ -39,7 +41,11 @@ const LOOKED_UP_ORDERS_MAX = 20_000;
  * backfill's write touches every day of the year; ~20 KB of sketches a day and status, and as much per
  * category) and while a level is built (`build`: a week of days, or one month, written at a time).
  */
-const PERIODS_HELD = { day: { delta: 31, build: 7 }, month: { delta: 1, build: 1 } } as const;
+const PERIODS_HELD = {
+  hour: { delta: 31 * 24, build: 7 * 24 },
+  day: { delta: 31, build: 7 },
+  month: { delta: 1, build: 1 },
+} as const;
 
 /** Facts fetched from the build's cursor at a time (orders, or an order's lines of one category). */
 const FACTS_PER_FETCH = 20_000;
@@ -88,7 +94,7 @@ export interface RollupRefresh {
   orders: number;
 }
 
-/** One period (a level's day or month), status (and category)'s orders, to add to its stored row (or a fresh one). */
+/** One period (a level's hour, day or month), status (and category)'s orders, to add to its stored row (or a fresh one). */
 interface PeriodGroup {
   period: number;
   status: string;
@@ -102,7 +108,8 @@ interface PeriodGroup {
  * one category (their units, and their revenue as `revenue`; the order's total still its value).
  */
 interface OrderFacts {
-  day: number;
+  /** the order's epoch hour (its day and month follow) */
+  hour: number;
   status: string;
   category?: string;
   customer: number;
@@ -113,21 +120,24 @@ interface OrderFacts {
 
 /** A table of pre-aggregated rows, and the queries of the facts it is made of. */
 interface Level {
-  table: 'rollup_daily' | 'rollup_daily_category' | 'rollup_monthly_category';
-  /** a row's period: its key column, an epoch day or an epoch month (src/domain/months.ts) */
-  period: 'day' | 'month';
+  table: 'rollup_daily' | 'rollup_hourly' | 'rollup_daily_category' | 'rollup_monthly_category';
+  /** a row's period: its key column, an epoch hour, day or month (src/domain/months.ts) */
+  period: 'hour' | 'day' | 'month';
   /** the rows are per category as well (and keep their orders' totals apart from the lines' revenue) */
   byCategory: boolean;
   /** the table has an updated_at column */
   stamped: boolean;
-  /** the facts of the orders `$2` (bigint[]) of tenant `$1`, in day order; `many`: too many to look up one by one */
+  /** the facts of the orders `$2` (bigint[]) of tenant `$1`, in time order; `many`: too many to look up one by one */
   facts(many: boolean): string;
-  /** the facts of every order of tenant $1, in day order (the first build: planned to read every row) */
+  /** the facts of every order of tenant $1, in time order (the first build: planned to read every row) */
   tenantFacts: string;
 }
 
+/** A fact's epoch hour, its first column (the facts are sorted by it). */
+const FACT_HOUR = 'floor(extract(epoch FROM o.created_at) / 3600)::integer AS hour';
+
 /** Each order whole, of a WHERE clause on `o`. */
-const dailyFacts = (where: string) => `SELECT floor(extract(epoch FROM o.created_at) / 86400)::integer AS day,
+const orderFacts = (where: string) => `SELECT ${FACT_HOUR},
       o.status, o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, o.units
     FROM orders o WHERE ${where} ORDER BY 1`;
 
@@ -136,12 +146,15 @@ const DAILY: Level = {
   period: 'day',
   byCategory: false,
   stamped: true,
-  facts: () => dailyFacts('o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[])'),
-  tenantFacts: dailyFacts('o.tenant_id = $1'),
+  facts: () => orderFacts('o.tenant_id = $1 AND o.order_pk = ANY($2::bigint[])'),
+  tenantFacts: orderFacts('o.tenant_id = $1'),
 };
 
+/** The daily rows by hour: the same facts, summed by hour. */
+const HOURLY: Level = { ...DAILY, table: 'rollup_hourly', period: 'hour' };
+
 /** Each order's lines by category (as the exact answer groups them, src/storage/postgres/sales.ts). */
-const CATEGORY_FACT = `floor(extract(epoch FROM o.created_at) / 86400)::integer AS day, o.status, l.category,
+const CATEGORY_FACT = `${FACT_HOUR}, o.status, l.category,
       o.customer_pk::float8 AS customer, o.total_cents::float8 AS total, l.units, l.revenue`;
 const CATEGORY_LINES = `sum(i.quantity)::float8 AS units, sum(i.quantity * i.unit_price_cents)::float8 AS revenue
         FROM order_items i JOIN products p ON p.tenant_id = i.tenant_id AND p.product_id = i.product_id`;
@@ -186,10 +199,23 @@ const DAILY_CATEGORY: Level = {
 const MONTHLY_CATEGORY: Level = { ...DAILY_CATEGORY, table: 'rollup_monthly_category', period: 'month' };
 
 /** The levels by the facts they read: each group's levels are built from one pass over those facts. */
-const LEVELS_BY_FACTS: readonly (readonly Level[])[] = [[DAILY], [DAILY_CATEGORY, MONTHLY_CATEGORY]];
+const LEVELS_BY_FACTS: readonly (readonly Level[])[] = [
+  [DAILY, HOURLY],
+  [DAILY_CATEGORY, MONTHLY_CATEGORY],
+];
 
-/** A level's period of an epoch day. */
-const periodOf = (level: Level, day: number) => (level.period === 'month' ? monthOfDay(day) : day);
+/** The first millisecond of a level's period. */
+function periodStart(level: Level, period: number): number {
+  if (level.period === 'hour') return period * HOUR;
+  return (level.period === 'day' ? period : firstDayOfMonth(period)) * DAY;
+}
+
+/** A level's period of an epoch hour. */
+function periodOf(level: Level, hour: number): number {
+  if (level.period === 'hour') return hour;
+  const day = Math.floor(hour / 24);
+  return level.period === 'day' ? day : monthOfDay(day);
+}
 
 /** What a category row has beyond a daily one, as read. */
 const CATEGORY_COLUMNS = 'category, order_value_cents::float8 AS order_value_cents, ';
@@ -252,12 +278,12 @@ export function refreshTenantRollups(
         );
         if (levels.includes(DAILY)) orders = added.length;
         for (const level of levels) {
-          // a few periods at a time (the facts come in day order): their groups' sketches are all that is held
+          // a few periods at a time (the facts come in time order): their groups' sketches are all that is held
           const held = PERIODS_HELD[level.period].delta;
           for (let i = 0; i < added.length; ) {
-            const end = periodOf(level, added[i]!.day) + held;
+            const end = periodOf(level, added[i]!.hour) + held;
             let j = i;
-            while (j < added.length && periodOf(level, added[j]!.day) < end) j++;
+            while (j < added.length && periodOf(level, added[j]!.hour) < end) j++;
             rows += await addToPeriods(client, t, level, added.slice(i, j));
             i = j;
           }
@@ -299,7 +325,7 @@ async function addToPeriods(
 /** Adds facts to their groups (by the level's period, status and category), making the groups they are the first of. */
 function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readonly OrderFacts[]): void {
   for (const o of orders) {
-    const period = periodOf(level, o.day);
+    const period = periodOf(level, o.hour);
     const key = groupKey(period, o);
     let g = groups.get(key);
     if (!g) {
@@ -312,7 +338,7 @@ function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readon
 }
 
 /**
- * Builds every row of the levels (which read the same facts) from the tenant's facts, read in day order
+ * Builds every row of the levels (which read the same facts) from the tenant's facts, read in time order
  * through one cursor (one scan and one sort, planned for reading every row: `cursor_tuple_fraction` 1),
  * each level holding and writing a few periods' groups at a time (PERIODS_HELD). Per-week queries cost a
  * scan of the tenant's lines each: the first build of 200k orders took 12.5–15 s that way, 4.7–5.8 s this
@@ -344,7 +370,7 @@ async function buildLevels(
     if (batch.rows.length === 0) break;
     facts += batch.rows.length;
     for (const build of builds) {
-      const period = (i: number) => periodOf(build.level, batch.rows[i]!.day);
+      const period = (i: number) => periodOf(build.level, batch.rows[i]!.hour);
       let i = 0;
       while (i < batch.rows.length) {
         if (period(i) >= build.firstPeriod + build.held) {
@@ -403,38 +429,57 @@ async function writeRows(
 /** A column of the rows written: its name, its SQL type, and its values in row order. */
 type Column = [name: string, type: 'bigint' | 'text' | 'bytea', values: unknown[]];
 
-/** The groupings the pre-aggregated rows answer (over whole days). */
-export type RollupGroup = Exclude<TimeGroup, 'hour'> | 'category';
+/** The groupings the pre-aggregated rows answer: by time over whole hours, by category over whole days. */
+export type RollupGroup = Exclude<GroupBy, 'product'>;
 
-/** Whether the request is one the pre-aggregated rows answer: by day, week, month or category over whole days. */
-export function readsDailyRollups(r: SalesRequest): r is SalesRequest & { groupBy: RollupGroup } {
-  return (
-    (r.groupBy === 'day' || r.groupBy === 'week' || r.groupBy === 'month' || r.groupBy === 'category') &&
-    r.start % DAY === 0 &&
-    r.end % DAY === 0
-  );
+/** Whether the pre-aggregated rows answer the request: by time over whole hours, by category over whole days. */
+export function readsRollups(r: SalesRequest): r is SalesRequest & { groupBy: RollupGroup } {
+  const unit = r.groupBy === 'category' ? DAY : HOUR;
+  return r.groupBy !== 'product' && r.start % unit === 0 && r.end % unit === 0;
 }
 
 /** An approx answer from the pre-aggregated rows, or why it must come from the orders instead. */
 export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
-/** The parts of a range of whole days and the level each is read from: by category, its whole months by month. */
-function readParts(
-  r: SalesRequest & { groupBy: RollupGroup },
-): { level: Level; start: number; end: number }[] {
-  const firstDay = r.start / DAY;
-  const endDay = r.end / DAY;
-  if (r.groupBy !== 'category') return [{ level: DAILY, start: firstDay, end: endDay }];
-  return splitIntoMonths(firstDay, endDay, new Set()).map((part) => ({
+/** A run of periods [start, end) of one level. */
+interface ReadPart {
+  level: Level;
+  start: number;
+  end: number;
+}
+
+/**
+ * Hours [startHour, endHour) as the day level's whole days and the hour level's hours around them (the
+ * whole range by hour when it holds no whole day).
+ */
+function wholeDaysAndHours(startHour: number, endHour: number): ReadPart[] {
+  const firstDay = Math.ceil(startHour / 24);
+  const endDay = Math.floor(endHour / 24);
+  if (firstDay >= endDay) return [{ level: HOURLY, start: startHour, end: endHour }];
+  return [
+    { level: HOURLY, start: startHour, end: firstDay * 24 },
+    { level: DAILY, start: firstDay, end: endDay },
+    { level: HOURLY, start: endDay * 24, end: endHour },
+  ].filter((part) => part.end > part.start);
+}
+
+/**
+ * The parts of the range and the level each is read from: by hour the hours; by day, week or month the
+ * whole days and the hours around them; by category (whole days) its whole months by month and the days
+ * around them by day.
+ */
+function readParts(r: SalesRequest & { groupBy: RollupGroup }): ReadPart[] {
+  if (r.groupBy === 'hour') return [{ level: HOURLY, start: r.start / HOUR, end: r.end / HOUR }];
+  if (r.groupBy !== 'category') return wholeDaysAndHours(r.start / HOUR, r.end / HOUR);
+  return splitIntoMonths(r.start / DAY, r.end / DAY, new Set()).map((part) => ({
     ...part,
     level: part.level === 'month' ? MONTHLY_CATEGORY : DAILY_CATEGORY,
   }));
 }
 
 /**
- * Merges the range's rows by bucket: by time the daily rows, by category the whole months' rows and the
- * days' around them; in one snapshot with the check that none of its days is pending (and that the
- * tenant's rows were ever built).
+ * Merges the range's rows by bucket (readParts: which level each part of the range is read from), in one
+ * snapshot with the check that none of its days is pending (and that the tenant's rows were ever built).
  */
 export async function pgApproxFromRollups(
   client: ClientBase,
@@ -447,7 +492,7 @@ export async function pgApproxFromRollups(
       `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
               (SELECT count(*)::integer FROM rollup_pending
                 WHERE tenant_id = $1 AND days && ARRAY(SELECT generate_series($2::integer, $3::integer - 1))) AS pending`,
-      [tenantId, r.start / DAY, r.end / DAY],
+      [tenantId, Math.floor(r.start / DAY), Math.ceil(r.end / DAY)],
     );
     const { built, pending } = state.rows[0]!;
     if (!built) return { notReady: "the tenant's pre-aggregates are being built for the first time" };
@@ -468,7 +513,10 @@ export async function pgApproxFromRollups(
         [tenantId, start, end, r.statuses],
       );
       for (const row of rows)
-        aggregateFor(buckets, g === 'category' ? row.category! : timeKey(g, row.period * DAY)).mergeRow(row);
+        aggregateFor(
+          buckets,
+          g === 'category' ? row.category! : timeKey(g, periodStart(level, row.period)),
+        ).mergeRow(row);
       rowsOf.set(level, (rowsOf.get(level) ?? 0) + rows.length);
       // the orders merged (an order of two categories counts in each, as in the exact answer's rows)
       orders += rows.reduce((n, row) => n + row.orders, 0);
