@@ -24,7 +24,7 @@ import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { countOrdersInRange } from '../src/storage/order-counts.js';
 import { journalHoldsEveryOrder } from '../src/storage/order-journal.js';
-import { pgApproxFromRollups, readsRollups } from '../src/storage/postgres/rollups.js';
+import { pgFromRollups, readsRollups } from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
@@ -236,17 +236,17 @@ function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput) {
 }
 
 /**
- * On PostgreSQL: approx by time over whole hours and by category over whole days from the pre-aggregates
- * when none of the range's days is pending (src/storage/postgres/rollups.ts); everything else, and those
- * while days are pending, aggregated from the orders (meta.freshness says which, and why).
+ * On PostgreSQL: by time over whole hours and by category over whole days, in either precision, from the
+ * pre-aggregates when none of the range's days is pending (src/storage/postgres/rollups.ts); everything
+ * else, and those while days are pending, aggregated from the orders (meta.freshness says which, and why).
  */
 async function answerOnPostgres(ctx: TaskContext, input: SalesInput, started: number): Promise<SalesResult> {
   let freshness: Record<string, unknown> = fromOrders();
-  if (input.precision === 'approx' && input.source !== 'orders' && readsRollups(input)) {
+  if (input.source !== 'orders' && readsRollups(input)) {
     const read = await withPostgres(
       ctx,
       `metrics_rollup_${input.groupBy}`,
-      (client) => pgApproxFromRollups(client, input.tenantId, input),
+      (client) => pgFromRollups(client, input.tenantId, input),
       { rerunnable: true },
     );
     if ('answer' in read)

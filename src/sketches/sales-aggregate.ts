@@ -38,12 +38,6 @@ export class SalesAggregate {
   readonly values = new TDigest();
   readonly exact = new ExactOrderSets();
 
-  /**
-   * `keepExact`: keep the exact sets of the orders added (SQLite's rollups store them); PostgreSQL's store
-   * the sketches only, and sorting and encoding sets nobody reads was work for nothing.
-   */
-  constructor(private readonly keepExact = true) {}
-
   /** One order; `revenue` is what its counted lines bring (the whole order's total by default). */
   addOrder(customerPk: number, totalCents: number, units: number, revenue = totalCents): void {
     this.orders++;
@@ -52,7 +46,7 @@ export class SalesAggregate {
     this.orderValue += totalCents;
     this.customers.addInt(customerPk);
     this.values.add(totalCents);
-    if (this.keepExact) this.exact.add(customerPk, totalCents);
+    this.exact.add(customerPk, totalCents);
   }
 
   mergeRow(row: AggregateRow): void {
@@ -72,17 +66,13 @@ export class SalesAggregate {
   }
 
   toRow(): StoredAggregate {
-    return { ...this.toSketchRow(), ...this.exact.serialize() };
-  }
-
-  /** The sums and the sketches, without the exact sets. */
-  toSketchRow(): Omit<StoredAggregate, 'customers_exact' | 'values_exact'> {
     return {
       orders: this.orders,
       units: this.units,
       revenue_cents: this.revenue,
       customers_hll: this.customers.serialize(),
       values_tdigest: this.values.serialize(),
+      ...this.exact.serialize(),
     };
   }
 }

@@ -36,13 +36,13 @@ const dirtyHoursGauge = (s: TestServer, tenantId: number) =>
 const foldedAsDeltas = async (s: TestServer) =>
   (await sample(s, 'rollup_folded_orders_total{mode="delta"}')) ?? 0;
 
-/** Any answer PostgreSQL aggregated from the orders (every exact one; no per-product pre-aggregates there yet). */
+/** Any answer PostgreSQL aggregated from the orders (by product, or with days pending, or asked to). */
 const PG_FROM_ORDERS = /^exact: aggregated by PostgreSQL/;
 /** That method by grouping: by category and product the lines are read as well. */
 const pgExact = (groupBy: string) =>
   `exact: aggregated by PostgreSQL from the orders ${groupBy === 'category' || groupBy === 'product' ? 'and their lines' : 'alone'} (GROUP BY ${groupBy}`;
-/** PostgreSQL's approx from its pre-aggregates: hour or day rows (or both), or by category day and month rows */
-const PG_ROLLUP_METHOD = /^approx: rollup_\w+( \+ rollup_\w+)? on PostgreSQL/;
+/** PostgreSQL's answer from its pre-aggregates: hour or day rows (or both), or by category day and month rows */
+const PG_ROLLUP_METHOD = /^(approx|exact): rollup_\w+( \+ rollup_\w+)? on PostgreSQL/;
 /** The bounds of an approx answer read exactly: no error on any measure. */
 const EXACT_BOUNDS = {
   unique_customers: { relative_standard_error: 0, relative_error_95: 0 },
@@ -144,7 +144,14 @@ for (const backend of SERVER_BACKENDS)
                 product: "exact: one pass over the range's order lines (order_line_blocks of 10 days",
                 category: 'exact: rollup_daily_category, default statuses pre-merged',
               }[groupBy]!
-            : pgExact(groupBy);
+            : {
+                day: 'exact: rollup_daily on PostgreSQL',
+                hour: 'exact: rollup_hourly on PostgreSQL',
+                week: 'exact: rollup_daily on PostgreSQL',
+                month: 'exact: rollup_daily on PostgreSQL',
+                product: pgExact('product'),
+                category: 'exact: rollup_daily_category on PostgreSQL',
+              }[groupBy]!;
           expect(body.meta.method).toContain(method);
           // one task answers (a ranking of five products is read by one worker, keeping only their orders)
           expect(body.meta.parallel_parts).toBeUndefined();
@@ -189,7 +196,9 @@ for (const backend of SERVER_BACKENDS)
       it('by day over whole hours that are not whole days merges the hourly exact sets', async () => {
         const params = { start_date: '2026-02-02T05:00:00Z', end_date: '2026-02-06T21:00:00Z' };
         const { body } = await metrics({ group_by: 'day', precision: 'exact', ...params });
-        expect(body.meta.method).toContain(sqlite ? 'exact: rollup_hourly' : pgExact('day'));
+        expect(body.meta.method).toContain(
+          sqlite ? 'exact: rollup_hourly' : 'exact: rollup_hourly + rollup_daily on PostgreSQL',
+        );
         expect(sortByKey(body.data)).toEqual(inRange(orders, 'day', params));
       });
 
@@ -417,6 +426,16 @@ for (const backend of SERVER_BACKENDS)
         });
         if (!sqlite) expect(byCategoryMonths.body.meta.method).toContain('rollup_monthly_category');
         withinBounds(sortByKey(byCategoryMonths.body.data), inRange(all, 'category', aroundFebruary));
+        const byCategoryMonthsExact = await metrics({
+          group_by: 'category',
+          precision: 'exact',
+          ...aroundFebruary,
+        });
+        if (!sqlite)
+          expect(byCategoryMonthsExact.body.meta.method).toContain(
+            'exact: rollup_daily_category + rollup_monthly_category on PostgreSQL',
+          );
+        expect(sortByKey(byCategoryMonthsExact.body.data)).toEqual(inRange(all, 'category', aroundFebruary));
         const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
         expect(byProduct.body.meta.method).toContain(
           sqlite ? 'order_line_blocks of 10 days' : pgExact('product'),
@@ -427,7 +446,9 @@ for (const backend of SERVER_BACKENDS)
           expect(exact.body.meta.method).toMatch(
             sqlite
               ? /^exact: (rollup_|one pass over the range's order lines \(order_line_blocks)/
-              : PG_FROM_ORDERS,
+              : groupBy === 'product'
+                ? PG_FROM_ORDERS
+                : PG_ROLLUP_METHOD,
           );
           expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
             inRange(all, groupBy),

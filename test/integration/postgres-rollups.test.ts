@@ -7,7 +7,7 @@ import { PgCatalog } from '../../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../../src/storage/postgres/order-writer.js';
 import {
-  pgApproxFromRollups,
+  pgFromRollups,
   type RollupGroup,
   readsRollups,
   refreshTenantRollups,
@@ -59,6 +59,23 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       ),
     );
   });
+  /**
+   * Tenant t's answer from the pre-aggregates in both precisions, read as `method` says: approx within the
+   * bounds of the answer aggregated from the orders, exact equal to it.
+   */
+  async function expectFromRollups(t: number, r: SalesRequest & { groupBy: RollupGroup }, method: RegExp) {
+    const fromOrders = await pgSalesFromOrders(client, t, { ...r, precision: 'exact' });
+    expect(fromOrders.data.length).toBeGreaterThan(0);
+    for (const precision of ['approx', 'exact'] as const) {
+      const read = await pgFromRollups(client, t, { ...r, precision });
+      if (!('answer' in read)) throw new Error(read.notReady);
+      expect(read.answer.method).toMatch(method);
+      expect(read.answer.method.startsWith(`${precision}: `)).toBe(true);
+      if (precision === 'exact') expect(read.answer.data).toEqual(fromOrders.data);
+      else approxWithinBounds(read.answer.data, fromOrders.data);
+    }
+  }
+
   afterAll(async () => {
     client?.release();
     await pool?.end();
@@ -70,7 +87,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     // as if the orders predated migration 012: no pending rows, never built
     await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [tenant]);
     expect(await tenantsWithRollupWork(client, 0, 0)).toContain(tenant);
-    expect(await pgApproxFromRollups(client, tenant, request('day'))).toMatchObject({
+    expect(await pgFromRollups(client, tenant, request('day'))).toMatchObject({
       notReady: expect.stringMatching(/built for the first time/),
     });
     // a few facts per fetch: the build's week windows straddle its fetches
@@ -83,12 +100,8 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     );
     expect(categoryRows.rows[0]!.n).toBeGreaterThan(1);
     expect(await tenantsWithRollupWork(client, 0, 0)).not.toContain(tenant);
-    for (const groupBy of ['hour', 'day', 'week', 'month', 'category'] as const) {
-      const read = await pgApproxFromRollups(client, tenant, request(groupBy));
-      if (!('answer' in read)) throw new Error(read.notReady);
-      const exact = await pgSalesFromOrders(client, tenant, { ...request(groupBy), precision: 'exact' });
-      approxWithinBounds(read.answer.data, exact.data);
-    }
+    for (const groupBy of ['hour', 'day', 'week', 'month', 'category'] as const)
+      await expectFromRollups(tenant, request(groupBy), / on PostgreSQL /);
   });
 
   it('a write names its days; a read over them is refused until a refresh folds them in; one elsewhere is not', async () => {
@@ -102,11 +115,11 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       [tenant],
     );
     expect(pending.rows.map((r) => r.days)).toEqual([[Date.parse('2026-02-03') / DAY]]);
-    expect(await pgApproxFromRollups(client, tenant, request('day'))).toMatchObject({
+    expect(await pgFromRollups(client, tenant, request('day'))).toMatchObject({
       notReady: expect.stringMatching(/1 write transaction\(s\) in the range not folded/),
     });
     // a range without that day is answered from the pre-aggregates meanwhile
-    const before = await pgApproxFromRollups(client, tenant, {
+    const before = await pgFromRollups(client, tenant, {
       ...request('day'),
       start: Date.parse('2026-02-05'),
     });
@@ -118,7 +131,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       orders: 40,
     });
     for (const groupBy of ['day', 'category'] as const) {
-      const read = await pgApproxFromRollups(client, tenant, request(groupBy));
+      const read = await pgFromRollups(client, tenant, request(groupBy));
       if (!('answer' in read)) throw new Error(read.notReady);
       expect(read.answer.method).toMatch(groupBy === 'day' ? /rollup_daily / : /rollup_daily_category /);
       const exact = await pgSalesFromOrders(client, tenant, { ...request(groupBy), precision: 'exact' });
@@ -142,14 +155,14 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
         makeSalesOrders(20, 'R-B', 14).map((o) => v.parse(OrderSchema, { ...o, tenant_id: tenant })),
       );
       await refreshing;
-      const read = await pgApproxFromRollups(client, tenant, request('day'));
+      const read = await pgFromRollups(client, tenant, request('day'));
       if ('answer' in read) {
         // the write committed before the refresh took the pending rows: it was folded in
         const exact = await pgSalesFromOrders(client, tenant, { ...request('day'), precision: 'exact' });
         approxWithinBounds(read.answer.data, exact.data);
       } else expect(read.notReady).toMatch(/not folded/);
       await refreshTenantRollups(client, tenant);
-      const after = await pgApproxFromRollups(client, tenant, request('day'));
+      const after = await pgFromRollups(client, tenant, request('day'));
       if (!('answer' in after)) throw new Error(after.notReady);
       const exact = await pgSalesFromOrders(client, tenant, { ...request('day'), precision: 'exact' });
       approxWithinBounds(after.answer.data, exact.data);
@@ -184,23 +197,18 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       start: Date.parse(start),
       end: Date.parse(end),
     });
-    const expectAsExact = async (r: SalesRequest & { groupBy: RollupGroup }, method: RegExp) => {
-      const read = await pgApproxFromRollups(client, t, r);
-      if (!('answer' in read)) throw new Error(read.notReady);
-      expect(read.answer.method).toMatch(method);
-      const exact = await pgSalesFromOrders(client, t, { ...r, precision: 'exact' });
-      approxWithinBounds(read.answer.data, exact.data);
-    };
     const aroundMonths =
-      /^approx: rollup_daily_category \+ rollup_monthly_category on PostgreSQL \(\d+ rollup_daily_category rows \+ \d+ rollup_monthly_category rows/;
-    await expectAsExact(byCategory('2026-01-20', '2026-04-05'), aroundMonths);
-    await expectAsExact(
+      /^(approx|exact): rollup_daily_category \+ rollup_monthly_category on PostgreSQL \(\d+ rollup_daily_category rows \+ \d+ rollup_monthly_category rows/;
+    await expectFromRollups(t, byCategory('2026-01-20', '2026-04-05'), aroundMonths);
+    await expectFromRollups(
+      t,
       byCategory('2026-02-01', '2026-04-01'),
-      /^approx: rollup_monthly_category on PostgreSQL/,
+      /^(approx|exact): rollup_monthly_category on PostgreSQL/,
     );
-    await expectAsExact(
+    await expectFromRollups(
+      t,
       byCategory('2026-02-03', '2026-02-20'),
-      /^approx: rollup_daily_category on PostgreSQL/,
+      /^(approx|exact): rollup_daily_category on PostgreSQL/,
     );
     // a backfill over every month in three writes, folded in as deltas: the month rows take it as the day
     // rows do. A refresh takes pending rows up to its order budget (at least one): two writes of 100 here,
@@ -218,10 +226,11 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       writes: 1,
       orders: 100,
     });
-    await expectAsExact(byCategory('2026-01-20', '2026-04-05'), aroundMonths);
-    await expectAsExact(
+    await expectFromRollups(t, byCategory('2026-01-20', '2026-04-05'), aroundMonths);
+    await expectFromRollups(
+      t,
       byCategory('2026-02-01', '2026-04-01'),
-      /^approx: rollup_monthly_category on PostgreSQL/,
+      /^(approx|exact): rollup_monthly_category on PostgreSQL/,
     );
   });
 
@@ -247,22 +256,15 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       start: Date.parse(start),
       end: Date.parse(end),
     });
-    const expectAsExact = async (r: SalesRequest & { groupBy: RollupGroup }, method: RegExp) => {
-      const read = await pgApproxFromRollups(client, t, r);
-      if (!('answer' in read)) throw new Error(read.notReady);
-      expect(read.answer.method).toMatch(method);
-      const exact = await pgSalesFromOrders(client, t, { ...r, precision: 'exact' });
-      expect(exact.data.length).toBeGreaterThan(0);
-      approxWithinBounds(read.answer.data, exact.data);
-    };
-    const byHours = /^approx: rollup_hourly on PostgreSQL \(\d+ rollup_hourly rows merged by (hour|day)/;
+    const byHours =
+      /^(approx|exact): rollup_hourly on PostgreSQL \(\d+ rollup_hourly rows merged by (hour|day)/;
     const hoursAndDays =
-      /^approx: rollup_hourly \+ rollup_daily on PostgreSQL \(\d+ rollup_hourly rows \+ \d+ rollup_daily rows merged by (day|week)/;
-    await expectAsExact(timed('hour', '2026-02-01', '2026-02-11'), byHours);
-    await expectAsExact(timed('hour', '2026-02-03T05:00:00Z', '2026-02-03T17:00:00Z'), byHours);
-    await expectAsExact(timed('day', '2026-02-03T05:00:00Z', '2026-02-03T17:00:00Z'), byHours);
-    await expectAsExact(timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
-    await expectAsExact(timed('week', '2026-02-01T07:00:00Z', '2026-02-10T01:00:00Z'), hoursAndDays);
+      /^(approx|exact): rollup_hourly \+ rollup_daily on PostgreSQL \(\d+ rollup_hourly rows \+ \d+ rollup_daily rows merged by (day|week)/;
+    await expectFromRollups(t, timed('hour', '2026-02-01', '2026-02-11'), byHours);
+    await expectFromRollups(t, timed('hour', '2026-02-03T05:00:00Z', '2026-02-03T17:00:00Z'), byHours);
+    await expectFromRollups(t, timed('day', '2026-02-03T05:00:00Z', '2026-02-03T17:00:00Z'), byHours);
+    await expectFromRollups(t, timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
+    await expectFromRollups(t, timed('week', '2026-02-01T07:00:00Z', '2026-02-10T01:00:00Z'), hoursAndDays);
     // not whole hours: not for the pre-aggregates
     expect(readsRollups(timed('hour', '2026-02-03T05:30:00Z', '2026-02-03T17:00:00Z'))).toBe(false);
     expect(readsRollups(timed('category', '2026-02-03T05:00:00Z', '2026-02-04T00:00:00Z'))).toBe(false);
@@ -273,10 +275,10 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     }));
     await writeOrders(late);
     expect(
-      await pgApproxFromRollups(client, t, timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z')),
+      await pgFromRollups(client, t, timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z')),
     ).toMatchObject({ notReady: expect.stringMatching(/not folded/) });
     expect(await refreshTenantRollups(client, t)).toMatchObject({ writes: 1, orders: 60 });
-    await expectAsExact(timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z'), byHours);
-    await expectAsExact(timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
+    await expectFromRollups(t, timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z'), byHours);
+    await expectFromRollups(t, timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
   });
 });

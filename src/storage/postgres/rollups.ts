@@ -2,9 +2,9 @@
  * Sales pre-aggregates on PostgreSQL (issue 17): one `rollup_daily` row per tenant, day and status, one
  * `rollup_hourly` row per tenant, hour and status (sql/postgres/015), one `rollup_daily_category` row per
  * tenant, day, category and status (sql/postgres/013), and one `rollup_monthly_category` row per tenant,
- * month, category and status (sql/postgres/014), with exact sums
- * and the customers' HyperLogLog and the order values' t-digest as bytea, built and merged by the same code
- * as SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
+ * month, category and status (sql/postgres/014), with exact sums, the customers' HyperLogLog and the order
+ * values' t-digest, and their exact sorted lists (sql/postgres/015) as bytea, built and merged by the same
+ * code as SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
  * transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the refresher takes
  * those rows and adds their orders to every level in one transaction. A read by time over whole hours
  * (by hour: the hours' rows; by day, week or month: the whole days' rows and the hours' around them), or by
@@ -15,7 +15,7 @@
 import type { ClientBase } from 'pg';
 import { firstDayOfMonth, monthOfDay, splitIntoMonths } from '../../domain/months.js';
 import { byBucketKey, DAY, type GroupBy, HOUR, type SalesRequest, timeKey } from '../../domain/sales.js';
-import { approxBucket, type SalesAnswer } from '../../sales/buckets.js';
+import { approxBucket, exactBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
 import { tryLockTenant } from './tenant-locks.js';
 import { inTransaction } from './transaction.js';
@@ -217,6 +217,12 @@ function periodOf(level: Level, hour: number): number {
   return level.period === 'day' ? day : monthOfDay(day);
 }
 
+/** The stored structures a read of each precision merges: the sketches, or the exact sorted lists. */
+const STRUCTURES = {
+  approx: 'customers_hll, values_tdigest',
+  exact: 'customers_exact, values_exact',
+} as const satisfies Record<SalesRequest['precision'], string>;
+
 /** What a category row has beyond a daily one, as read. */
 const CATEGORY_COLUMNS = 'category, order_value_cents::float8 AS order_value_cents, ';
 
@@ -244,6 +250,10 @@ export function refreshTenantRollups(
         (await client.query('SELECT 1 FROM rollup_watermark WHERE tenant_id = $1', [t])).rowCount === 0;
       if (firstBuild) {
         const taken = await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
+        // rows of an earlier build (before a migration rebuilt every tenant's) go: each level is made whole
+        for (const levels of LEVELS_BY_FACTS)
+          for (const level of levels)
+            await client.query(`DELETE FROM ${level.table} WHERE tenant_id = $1`, [t]);
         let rows = 0;
         let orders = 0;
         for (const levels of LEVELS_BY_FACTS) {
@@ -313,7 +323,7 @@ async function addToPeriods(
   addFacts(groups, level, orders);
   const stored = await client.query<AggregateRow & { period: number; status: string; category?: string }>(
     `SELECT ${level.period}::float8 AS period, status, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
-            units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+            units::float8 AS units, revenue_cents::float8 AS revenue_cents, ${STRUCTURES.approx}, ${STRUCTURES.exact}
        FROM ${level.table} WHERE tenant_id = $1 AND ${level.period} = ANY($2::bigint[])`,
     [tenantId, [...new Set([...groups.values()].map((g) => g.period))]],
   );
@@ -329,7 +339,7 @@ function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readon
     const key = groupKey(period, o);
     let g = groups.get(key);
     if (!g) {
-      g = { period, status: o.status, sums: new SalesAggregate(false) };
+      g = { period, status: o.status, sums: new SalesAggregate() };
       if (o.category !== undefined) g.category = o.category;
       groups.set(key, g);
     }
@@ -397,7 +407,7 @@ async function writeRows(
   groups: readonly PeriodGroup[],
 ): Promise<void> {
   if (groups.length === 0) return;
-  const sums = groups.map((g) => ({ ...g, row: g.sums.toSketchRow() }));
+  const sums = groups.map((g) => ({ ...g, row: g.sums.toRow() }));
   const keys: Column[] = [
     [level.period, 'bigint', sums.map((g) => g.period)],
     ['status', 'text', sums.map((g) => g.status)],
@@ -412,6 +422,8 @@ async function writeRows(
       : []),
     ['customers_hll', 'bytea', sums.map((g) => Buffer.from(g.row.customers_hll))],
     ['values_tdigest', 'bytea', sums.map((g) => Buffer.from(g.row.values_tdigest))],
+    ['customers_exact', 'bytea', sums.map((g) => Buffer.from(g.row.customers_exact))],
+    ['values_exact', 'bytea', sums.map((g) => Buffer.from(g.row.values_exact))],
   ];
   const columns = [...keys, ...measures];
   const names = columns.map(([name]) => name).join(', ');
@@ -438,7 +450,7 @@ export function readsRollups(r: SalesRequest): r is SalesRequest & { groupBy: Ro
   return r.groupBy !== 'product' && r.start % unit === 0 && r.end % unit === 0;
 }
 
-/** An approx answer from the pre-aggregated rows, or why it must come from the orders instead. */
+/** An answer from the pre-aggregated rows, or why it must come from the orders instead. */
 export type RollupRead = { answer: SalesAnswer } | { notReady: string };
 
 /** A run of periods [start, end) of one level. */
@@ -479,9 +491,10 @@ function readParts(r: SalesRequest & { groupBy: RollupGroup }): ReadPart[] {
 
 /**
  * Merges the range's rows by bucket (readParts: which level each part of the range is read from), in one
- * snapshot with the check that none of its days is pending (and that the tenant's rows were ever built).
+ * snapshot with the check that none of its days is pending (and that the tenant's rows were ever built):
+ * their sums, and their sketches (approx) or their exact sorted lists (exact).
  */
-export async function pgApproxFromRollups(
+export async function pgFromRollups(
   client: ClientBase,
   tenantId: number,
   r: SalesRequest & { groupBy: RollupGroup },
@@ -507,7 +520,7 @@ export async function pgApproxFromRollups(
     for (const { level, start, end } of readParts(r)) {
       const { rows } = await client.query<AggregateRow & { period: number; category?: string }>(
         `SELECT ${level.period}::float8 AS period, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
-                units::float8 AS units, revenue_cents::float8 AS revenue_cents, customers_hll, values_tdigest
+                units::float8 AS units, revenue_cents::float8 AS revenue_cents, ${STRUCTURES[r.precision]}
            FROM ${level.table}
           WHERE tenant_id = $1 AND ${level.period} >= $2 AND ${level.period} < $3 AND status = ANY($4::text[])`,
         [tenantId, start, end, r.statuses],
@@ -522,11 +535,16 @@ export async function pgApproxFromRollups(
       orders += rows.reduce((n, row) => n + row.orders, 0);
     }
     const read = [...rowsOf].map(([level, n]) => `${n} ${level.table} rows`).join(' + ');
+    const exact = r.precision === 'exact';
+    const bucketOf = exact ? exactBucket : approxBucket;
+    const merged = exact
+      ? 'exact sums, merged sorted lists of distinct customers and of order values'
+      : 'exact sums, HyperLogLog, t-digest';
     return {
       answer: {
-        data: [...buckets.entries()].map(([key, b]) => approxBucket(key, b)).sort(byBucketKey),
+        data: [...buckets.entries()].map(([key, b]) => bucketOf(key, b)).sort(byBucketKey),
         rows: orders,
-        method: `approx: ${[...rowsOf.keys()].map((level) => level.table).join(' + ')} on PostgreSQL (${read} merged by ${g}: exact sums, HyperLogLog, t-digest)`,
+        method: `${r.precision}: ${[...rowsOf.keys()].map((level) => level.table).join(' + ')} on PostgreSQL (${read} merged by ${g}: ${merged})`,
       },
     };
   } finally {

@@ -3,9 +3,10 @@
  * aggregates (GROUP BY the bucket or key, `count(DISTINCT)` for customers, `percentile_disc` for the
  * nearest-rank percentiles of order value), so one row per bucket comes back instead of every order. By
  * time, the orders alone (each keeps its units); by category and product, the orders and their lines. The
- * answers equal SQLite's exact scan of the orders (src/sales/exact-scan.ts; tested). Every exact answer
- * comes from here, and every approx one the daily pre-aggregates cannot give (src/storage/postgres/rollups.ts:
- * hours, categories, products, partial days, or days still pending), with error bounds of zero.
+ * answers equal SQLite's exact scan of the orders (src/sales/exact-scan.ts; tested). Every answer the
+ * pre-aggregates cannot give comes from here (src/storage/postgres/rollups.ts: products, ranges not in whole
+ * hours, or by category not in whole days, days still pending, `source=orders`), approx ones with error
+ * bounds of zero.
  */
 import type { ClientBase } from 'pg';
 import {
