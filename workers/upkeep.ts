@@ -74,8 +74,9 @@ export const journalOlderOrders = defineTask(
 
 /**
  * PostgreSQL's background side of freshness (src/jobs/pg-rollup-refresher.ts schedules it): the tenant's
- * pending writes folded into its daily pre-aggregates (the first build: every day from the orders), in one
- * transaction; skipped (null) while another server's refresher holds the tenant.
+ * pending writes folded into its pre-aggregates (a first build, or a backlog's rebuild: every level whole
+ * from the orders), a transaction at a time while the budget lasts; skipped (null) while another server's
+ * refresher holds the tenant.
  */
 export const refreshPgRollups = defineTask(
   'refreshPgRollups',
@@ -83,27 +84,28 @@ export const refreshPgRollups = defineTask(
     withPostgres(ctx, 'rollup_refresh', async (client) => {
       const started = performance.now();
       // a transaction at a time, each a few writes' orders, while there are some and the budget lasts
-      const total: RollupRefresh = { firstBuild: false, writes: 0, rows: 0, orders: 0 };
+      const total: RollupRefresh = { mode: 'deltas', writes: 0, rows: 0, orders: 0 };
       let ran = false;
       for (;;) {
         const done = await refreshTenantRollups(client, input.tenantId);
         if (!done) break;
         ran = true;
-        total.firstBuild ||= done.firstBuild;
+        if (done.mode !== 'deltas') total.mode = done.mode;
         total.writes += done.writes;
         total.rows += done.rows;
         total.orders += done.orders;
-        if (done.writes === 0 || done.firstBuild || performance.now() - started > PG_REFRESH_BUDGET_MS) break;
+        if (done.writes === 0 || done.mode !== 'deltas' || performance.now() - started > PG_REFRESH_BUDGET_MS)
+          break;
       }
       if (total.orders > 0) {
         ctx.obs.record(
           'rollup_folded_orders_total',
-          { mode: total.firstBuild ? 'rebuild' : 'delta' },
+          { mode: total.mode === 'deltas' ? 'delta' : 'rebuild' },
           total.orders,
         );
         ctx.log.info(
           { tenant_id: input.tenantId, ...total, ms: Math.round(performance.now() - started) },
-          total.firstBuild ? 'pre-aggregates built' : 'pre-aggregates refreshed',
+          total.mode === 'deltas' ? 'pre-aggregates refreshed' : 'pre-aggregates built',
         );
       }
       return ran ? total : null;

@@ -92,7 +92,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     });
     // a few facts per fetch: the build's week windows straddle its fetches
     const built = await refreshTenantRollups(client, tenant, { factsPerFetch: 97 });
-    expect(built).toMatchObject({ firstBuild: true, orders: orders.length });
+    expect(built).toMatchObject({ mode: 'first build', orders: orders.length });
     expect(built!.rows).toBeGreaterThanOrEqual(10 * 3); // ten days, sale statuses and the others
     const categoryRows = await client.query<{ n: number }>(
       'SELECT count(DISTINCT category)::int AS n FROM rollup_daily_category WHERE tenant_id = $1',
@@ -126,7 +126,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     expect('answer' in before).toBe(true);
     // only the write's 40 orders are read, and added to that day's rows
     expect(await refreshTenantRollups(client, tenant)).toMatchObject({
-      firstBuild: false,
+      mode: 'deltas',
       writes: 1,
       orders: 40,
     });
@@ -218,7 +218,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     expect(
       await refreshTenantRollups(client, t, { ordersPerRefresh: 150, lookedUpOrdersMax: 50 }),
     ).toMatchObject({
-      firstBuild: false,
+      mode: 'deltas',
       writes: 2,
       orders: 200,
     });
@@ -280,5 +280,45 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     expect(await refreshTenantRollups(client, t)).toMatchObject({ writes: 1, orders: 60 });
     await expectFromRollups(t, timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z'), byHours);
     await expectFromRollups(t, timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
+  });
+
+  it('a backlog of pending orders dearer to fold in as deltas is built whole in one refresh; a small share of a large tenant stays deltas', async () => {
+    const t = (await new PgCatalog(pool).createTenant('rollups-backlog')).tenant_id;
+    const writer = new PgOrderWriter(client, t);
+    await writer.writeProducts(
+      Array.from({ length: 12 }, (_, i) =>
+        v.parse(ProductSchema, product(i + 1, { category: CATEGORY(i + 1) })),
+      ),
+    );
+    const writeOrders = (rows: unknown[]) =>
+      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    await writeOrders(makeSalesOrders(400, 'B', 41));
+    expect(await refreshTenantRollups(client, t)).toMatchObject({ mode: 'first build', orders: 400 });
+    // 300 pending in three writes: at least the 200 asked for, and at least a quarter of the 400 folded in
+    const backlog = makeSalesOrders(300, 'B-MORE', 42);
+    for (let i = 0; i < backlog.length; i += 100) await writeOrders(backlog.slice(i, i + 100));
+    expect(await refreshTenantRollups(client, t, { backlogRebuildOrders: 200 })).toMatchObject({
+      mode: 'backlog rebuild',
+      writes: 3,
+      orders: 700,
+    });
+    const pending = await client.query('SELECT 1 FROM rollup_pending WHERE tenant_id = $1', [t]);
+    expect(pending.rowCount).toBe(0);
+    const whole = (groupBy: RollupGroup) => ({
+      ...request(groupBy),
+      start: Date.parse('2026-02-01'),
+      end: Date.parse('2026-02-11'),
+    });
+    for (const groupBy of ['hour', 'day', 'category'] as const)
+      await expectFromRollups(t, whole(groupBy), / on PostgreSQL /);
+    // 60 pending: over the 50 asked for, but under a quarter of the 700 folded in: added as deltas
+    await writeOrders(makeSalesOrders(60, 'B-LATE', 43));
+    expect(await refreshTenantRollups(client, t, { backlogRebuildOrders: 50 })).toMatchObject({
+      mode: 'deltas',
+      writes: 1,
+      orders: 60,
+    });
+    for (const groupBy of ['hour', 'day', 'category'] as const)
+      await expectFromRollups(t, whole(groupBy), / on PostgreSQL /);
   });
 });

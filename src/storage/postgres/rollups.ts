@@ -47,6 +47,16 @@ const PERIODS_HELD = {
   month: { delta: 1, build: 1 },
 } as const;
 
+/**
+ * When a tenant's pending orders are folded in by building every level whole instead of as deltas: at
+ * least `minOrders` pending, and at least `foldedShare` of the orders already folded in. A refresh of
+ * deltas rewrites every row its orders touch, and a backfill's orders touch every period of the year: on
+ * 1M orders one refresh of 10,000 of them took 6.1 s and a whole build 25 s (docs/postgres.md), so a
+ * backlog of 600,000 orders after a fast load was 12 refreshes of ~8 s, where one build does it all. The
+ * share keeps a large tenant's steady stream of recent orders (few rows touched) on deltas.
+ */
+const BACKLOG_REBUILD = { minOrders: 200_000, foldedShare: 0.25 } as const;
+
 /** Facts fetched from the build's cursor at a time (orders, or an order's lines of one category). */
 const FACTS_PER_FETCH = 20_000;
 
@@ -57,6 +67,8 @@ export interface RefreshOptions {
   ordersPerRefresh?: number;
   /** a refresh's orders above which their lines are joined as sets (default LOOKED_UP_ORDERS_MAX) */
   lookedUpOrdersMax?: number;
+  /** the pending orders from which the tenant is built whole (default BACKLOG_REBUILD.minOrders) */
+  backlogRebuildOrders?: number;
 }
 
 /**
@@ -84,8 +96,12 @@ export async function tenantsWithRollupWork(
 }
 
 export interface RollupRefresh {
-  /** the first build of the tenant's pre-aggregates (every day with orders) */
-  firstBuild: boolean;
+  /**
+   * How: every level built whole from the tenant's orders, because it never was (`first build`) or because
+   * its pending orders are more than deltas fold in cheaper (`backlog rebuild`: BACKLOG_REBUILD); or the
+   * oldest pending writes' orders added to the rows they touch (`deltas`).
+   */
+  mode: 'first build' | 'backlog rebuild' | 'deltas';
   /** pending rows taken (write transactions folded in) */
   writes: number;
   /** rows written, of every level */
@@ -232,8 +248,9 @@ const CATEGORY_COLUMNS = 'category, order_value_cents::float8 AS order_value_cen
  * commits meanwhile keeps its pending row for the next refresh, and its orders are not seen by this one).
  * A write's orders are added to the rows of their days (sums, HyperLogLog and t-digest all take new
  * orders without a rebuild; orders never change afterwards), so a refresh reads only the new orders, not
- * every order of the days they touched. The first refresh of a tenant builds every day from its orders
- * and takes every pending row. Null when another refresher (another server) holds the tenant.
+ * every order of the days they touched. The first refresh of a tenant, and one facing a backlog that
+ * deltas fold in dearer than a build (BACKLOG_REBUILD), builds every level whole from the orders and takes
+ * every pending row. Null when another refresher (another server) holds the tenant.
  */
 export function refreshTenantRollups(
   client: ClientBase,
@@ -246,27 +263,8 @@ export function refreshTenantRollups(
     async () => {
       // one refresher of a tenant at a time
       if (!(await tryLockTenant(client, 'rollup_refresh', t))) return null;
-      const firstBuild =
-        (await client.query('SELECT 1 FROM rollup_watermark WHERE tenant_id = $1', [t])).rowCount === 0;
-      if (firstBuild) {
-        const taken = await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
-        // rows of an earlier build (before a migration rebuilt every tenant's) go: each level is made whole
-        for (const levels of LEVELS_BY_FACTS)
-          for (const level of levels)
-            await client.query(`DELETE FROM ${level.table} WHERE tenant_id = $1`, [t]);
-        let rows = 0;
-        let orders = 0;
-        for (const levels of LEVELS_BY_FACTS) {
-          const built = await buildLevels(client, t, levels, options.factsPerFetch ?? FACTS_PER_FETCH);
-          rows += built.rows;
-          if (levels.includes(DAILY)) orders = built.facts;
-        }
-        await client.query(
-          'INSERT INTO rollup_watermark (tenant_id, order_pk) SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1',
-          [t],
-        );
-        return { firstBuild, writes: taken.rowCount ?? 0, rows, orders };
-      }
+      const mode = await refreshMode(client, t, options.backlogRebuildOrders ?? BACKLOG_REBUILD.minOrders);
+      if (mode !== 'deltas') return { mode, ...(await buildWhole(client, t, options)) };
       // the oldest rows, up to PENDING_PER_REFRESH of them naming up to ORDERS_PER_REFRESH orders (at least one)
       const taken = await client.query<{ order_pks: string[] }>(
         `DELETE FROM rollup_pending WHERE tenant_id = $1 AND seq IN
@@ -278,7 +276,7 @@ export function refreshTenantRollups(
         [t, PENDING_PER_REFRESH, options.ordersPerRefresh ?? ORDERS_PER_REFRESH],
       );
       const pks = taken.rows.flatMap((r) => r.order_pks);
-      if (pks.length === 0) return { firstBuild, writes: 0, rows: 0, orders: 0 };
+      if (pks.length === 0) return { mode, writes: 0, rows: 0, orders: 0 };
       let rows = 0;
       let orders = 0;
       for (const levels of LEVELS_BY_FACTS) {
@@ -299,10 +297,57 @@ export function refreshTenantRollups(
           }
         }
       }
-      return { firstBuild, writes: taken.rowCount ?? 0, rows, orders };
+      return { mode, writes: taken.rowCount ?? 0, rows, orders };
     },
     'repeatable read',
   );
+}
+
+/** Whether the tenant is built whole (never built, or a backlog: BACKLOG_REBUILD) or takes deltas. */
+async function refreshMode(
+  client: ClientBase,
+  tenantId: number,
+  backlogRebuildOrders: number,
+): Promise<RollupRefresh['mode']> {
+  const { rows } = await client.query<{ built: boolean; pending: number; folded: number }>(
+    `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
+            (SELECT coalesce(sum(cardinality(order_pks)), 0) FROM rollup_pending WHERE tenant_id = $1)::float8 AS pending,
+            (SELECT coalesce(sum(orders), 0) FROM rollup_daily WHERE tenant_id = $1)::float8 AS folded`,
+    [tenantId],
+  );
+  const { built, pending, folded } = rows[0]!;
+  if (!built) return 'first build';
+  return pending >= backlogRebuildOrders && pending >= folded * BACKLOG_REBUILD.foldedShare
+    ? 'backlog rebuild'
+    : 'deltas';
+}
+
+/**
+ * Builds every level of the tenant whole from its orders, taking every pending row (of this snapshot: a
+ * write committing meanwhile keeps its row, and its orders are not read), its earlier rows deleted first.
+ */
+async function buildWhole(
+  client: ClientBase,
+  tenantId: number,
+  options: RefreshOptions,
+): Promise<Omit<RollupRefresh, 'mode'>> {
+  const taken = await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [tenantId]);
+  let rows = 0;
+  let orders = 0;
+  for (const levels of LEVELS_BY_FACTS) {
+    for (const level of levels)
+      await client.query(`DELETE FROM ${level.table} WHERE tenant_id = $1`, [tenantId]);
+    const built = await buildLevels(client, tenantId, levels, options.factsPerFetch ?? FACTS_PER_FETCH);
+    rows += built.rows;
+    if (levels.includes(DAILY)) orders = built.facts;
+  }
+  await client.query(
+    `INSERT INTO rollup_watermark (tenant_id, order_pk)
+     SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1
+     ON CONFLICT (tenant_id) DO UPDATE SET order_pk = EXCLUDED.order_pk`,
+    [tenantId],
+  );
+  return { writes: taken.rowCount ?? 0, rows, orders };
 }
 
 /** A group's key in its level: period, status and (category levels) category. */
