@@ -59,6 +59,20 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       ),
     );
   });
+  /** A tenant of its own with the twelve products in their categories, and a writer of its orders. */
+  async function salesTenant(name: string) {
+    const t = (await new PgCatalog(pool).createTenant(name)).tenant_id;
+    const writer = new PgOrderWriter(client, t);
+    await writer.writeProducts(
+      Array.from({ length: 12 }, (_, i) =>
+        v.parse(ProductSchema, product(i + 1, { category: CATEGORY(i + 1) })),
+      ),
+    );
+    const writeOrders = (rows: unknown[]) =>
+      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    return { t, writeOrders };
+  }
+
   /**
    * Tenant t's answer from the pre-aggregates in both precisions, read as `method` says: approx within the
    * bounds of the answer aggregated from the orders, exact equal to it.
@@ -172,15 +186,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
   });
 
   it('by category, the whole months of a range are read from the month rows and the days around them from the day rows, both built and kept the same way', async () => {
-    const t = (await new PgCatalog(pool).createTenant('rollups-months')).tenant_id;
-    const writer = new PgOrderWriter(client, t);
-    await writer.writeProducts(
-      Array.from({ length: 12 }, (_, i) =>
-        v.parse(ProductSchema, product(i + 1, { category: CATEGORY(i + 1) })),
-      ),
-    );
-    const writeOrders = (rows: unknown[]) =>
-      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    const { t, writeOrders } = await salesTenant('rollups-months');
     // from February 1st over about ten weeks: January empty, February and March whole, April in part
     await writeOrders(makeSalesOrders(1200, 'M', 21, 24 * 70));
     await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
@@ -235,11 +241,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
   });
 
   it('by time over whole hours: the hour rows, or the whole days by day and the hours around them by hour, kept by the same deltas and refused while a day of the range is pending', async () => {
-    const t = (await new PgCatalog(pool).createTenant('rollups-hours')).tenant_id;
-    const writer = new PgOrderWriter(client, t);
-    await writer.writeProducts(Array.from({ length: 12 }, (_, i) => v.parse(ProductSchema, product(i + 1))));
-    const writeOrders = (rows: unknown[]) =>
-      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    const { t, writeOrders } = await salesTenant('rollups-hours');
     await writeOrders(makeSalesOrders(900, 'H', 31));
     await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
     // a few facts per fetch: the build's weeks of hours straddle its fetches
@@ -283,15 +285,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
   });
 
   it('a backlog of pending orders dearer to fold in as deltas is built whole in one refresh; a small share of a large tenant stays deltas', async () => {
-    const t = (await new PgCatalog(pool).createTenant('rollups-backlog')).tenant_id;
-    const writer = new PgOrderWriter(client, t);
-    await writer.writeProducts(
-      Array.from({ length: 12 }, (_, i) =>
-        v.parse(ProductSchema, product(i + 1, { category: CATEGORY(i + 1) })),
-      ),
-    );
-    const writeOrders = (rows: unknown[]) =>
-      writer.writeBatch(rows.map((r) => v.parse(OrderSchema, { ...(r as object), tenant_id: t })));
+    const { t, writeOrders } = await salesTenant('rollups-backlog');
     await writeOrders(makeSalesOrders(400, 'B', 41));
     expect(await refreshTenantRollups(client, t)).toMatchObject({ mode: 'first build', orders: 400 });
     // 300 pending in three writes: at least the 200 asked for, and at least a quarter of the 400 folded in

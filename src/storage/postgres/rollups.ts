@@ -51,9 +51,9 @@ const PERIODS_HELD = {
  * When a tenant's pending orders are folded in by building every level whole instead of as deltas: at
  * least `minOrders` pending, and at least `foldedShare` of the orders already folded in. A refresh of
  * deltas rewrites every row its orders touch, and a backfill's orders touch every period of the year: on
- * 1M orders one refresh of 10,000 of them took 6.1 s and a whole build 25 s (docs/postgres.md), so a
- * backlog of 600,000 orders after a fast load was 12 refreshes of ~8 s, where one build does it all. The
- * share keeps a large tenant's steady stream of recent orders (few rows touched) on deltas.
+ * ~1M orders one refresh of 10,000 of them took 6.1 s and a whole build 25 s (docs/postgres.md), and N
+ * pending orders are about N / ORDERS_PER_REFRESH such refreshes, where one build does them all. The share
+ * keeps a large tenant's steady stream of recent orders (few rows touched) on deltas.
  */
 const BACKLOG_REBUILD = { minOrders: 200_000, foldedShare: 0.25 } as const;
 
