@@ -2,7 +2,7 @@ import type pg from 'pg';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
-import { DAY, type SalesRequest } from '../../src/domain/sales.js';
+import { DAY, DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY, type SalesRequest } from '../../src/domain/sales.js';
 import { PgCatalog } from '../../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../../src/storage/postgres/order-writer.js';
@@ -75,18 +75,24 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
 
   /**
    * Tenant t's answer from the pre-aggregates in both precisions, read as `method` says: approx within the
-   * bounds of the answer aggregated from the orders, exact equal to it.
+   * bounds of the answer aggregated from the orders, exact equal to it; for the default sale statuses (their
+   * pre-merged rows) and for two others (their rows per status).
    */
   async function expectFromRollups(t: number, r: SalesRequest & { groupBy: RollupGroup }, method: RegExp) {
-    const fromOrders = await pgSalesFromOrders(client, t, { ...r, precision: 'exact' });
-    expect(fromOrders.data.length).toBeGreaterThan(0);
-    for (const precision of ['approx', 'exact'] as const) {
-      const read = await pgFromRollups(client, t, { ...r, precision });
-      if (!('answer' in read)) throw new Error(read.notReady);
-      expect(read.answer.method).toMatch(method);
-      expect(read.answer.method.startsWith(`${precision}: `)).toBe(true);
-      if (precision === 'exact') expect(read.answer.data).toEqual(fromOrders.data);
-      else approxWithinBounds(read.answer.data, fromOrders.data);
+    for (const statuses of [DEFAULT_SALE_STATUSES, ['paid', 'cancelled']]) {
+      const fromOrders = await pgSalesFromOrders(client, t, { ...r, statuses, precision: 'exact' });
+      expect(fromOrders.data.length).toBeGreaterThan(0);
+      for (const precision of ['approx', 'exact'] as const) {
+        const read = await pgFromRollups(client, t, { ...r, statuses, precision });
+        if (!('answer' in read)) throw new Error(read.notReady);
+        expect(read.answer.method).toMatch(method);
+        expect(read.answer.method.startsWith(`${precision}: `)).toBe(true);
+        expect(read.answer.method.endsWith('; default statuses pre-merged)')).toBe(
+          statuses === DEFAULT_SALE_STATUSES,
+        );
+        if (precision === 'exact') expect(read.answer.data).toEqual(fromOrders.data);
+        else approxWithinBounds(read.answer.data, fromOrders.data);
+      }
     }
   }
 
@@ -242,16 +248,24 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
 
   it('by time over whole hours: the hour rows, or the whole days by day and the hours around them by hour, kept by the same deltas and refused while a day of the range is pending', async () => {
     const { t, writeOrders } = await salesTenant('rollups-hours');
-    await writeOrders(makeSalesOrders(900, 'H', 31));
+    const orders = makeSalesOrders(900, 'H', 31);
+    await writeOrders(orders);
     await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [t]);
     // a few facts per fetch: the build's weeks of hours straddle its fetches
     await refreshTenantRollups(client, t, { factsPerFetch: 83 });
-    const hourRows = await client.query<{ hours: number; orders: number }>(
-      'SELECT count(DISTINCT hour)::int AS hours, sum(orders)::int AS orders FROM rollup_hourly WHERE tenant_id = $1',
-      [t],
+    const hourRows = await client.query<{ hours: number; orders: number; sales: number }>(
+      `SELECT count(DISTINCT hour)::int AS hours, (sum(orders) FILTER (WHERE status <> $2))::int AS orders,
+              (sum(orders) FILTER (WHERE status = $2))::int AS sales
+         FROM rollup_hourly WHERE tenant_id = $1`,
+      [t, DEFAULT_SALES_KEY],
     );
-    // every order in one hour row; ten days of hours, most of them with orders
-    expect(hourRows.rows[0]).toMatchObject({ orders: 900 });
+    // every order in its status's hour row, and every sale in its hour's pre-merged row too; ten days of
+    // hours, most of them with orders
+    expect(hourRows.rows[0]).toMatchObject({
+      orders: 900,
+      sales: orders.filter((o) => DEFAULT_SALE_STATUSES.includes(o.status)).length,
+    });
+    expect(hourRows.rows[0]!.sales).toBeGreaterThan(0);
     expect(hourRows.rows[0]!.hours).toBeGreaterThan(100);
     const timed = (groupBy: RollupGroup, start: string, end: string) => ({
       ...request(groupBy),

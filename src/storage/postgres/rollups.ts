@@ -4,7 +4,9 @@
  * tenant, day, category and status (sql/postgres/013), and one `rollup_monthly_category` row per tenant,
  * month, category and status (sql/postgres/014), with exact sums, the customers' HyperLogLog and the order
  * values' t-digest, and their exact sorted lists (sql/postgres/015) as bytea, built and merged by the same
- * code as SQLite's (src/sketches). They are kept by a background refresher, never by a reader: every write
+ * code as SQLite's (src/sketches). Every level also keeps, per period (and category), a row of the default
+ * sale statuses pre-merged (status DEFAULT_SALES_KEY, sql/postgres/016), which a request of those statuses
+ * reads alone, as SQLite's levels do. They are kept by a background refresher, never by a reader: every write
  * transaction names its days and orders in `rollup_pending` (sql/postgres/012), and the refresher takes
  * those rows and adds their orders to every level in one transaction. A read by time over whole hours
  * (by hour: the hours' rows; by day, week or month: the whole days' rows and the hours' around them), or by
@@ -14,7 +16,17 @@
  */
 import type { ClientBase } from 'pg';
 import { firstDayOfMonth, monthOfDay, splitIntoMonths } from '../../domain/months.js';
-import { byBucketKey, DAY, type GroupBy, HOUR, type SalesRequest, timeKey } from '../../domain/sales.js';
+import {
+  byBucketKey,
+  DAY,
+  DEFAULT_SALES_KEY,
+  type GroupBy,
+  HOUR,
+  isDefaultSale,
+  rollupStatusKeys,
+  type SalesRequest,
+  timeKey,
+} from '../../domain/sales.js';
 import { approxBucket, exactBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
 import { tryLockTenant } from './tenant-locks.js';
@@ -312,8 +324,8 @@ async function refreshMode(
   const { rows } = await client.query<{ built: boolean; pending: number; folded: number }>(
     `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
             (SELECT coalesce(sum(cardinality(order_pks)), 0) FROM rollup_pending WHERE tenant_id = $1)::float8 AS pending,
-            (SELECT coalesce(sum(orders), 0) FROM rollup_daily WHERE tenant_id = $1)::float8 AS folded`,
-    [tenantId],
+            (SELECT coalesce(sum(orders), 0) FROM rollup_daily WHERE tenant_id = $1 AND status <> $2)::float8 AS folded`,
+    [tenantId, DEFAULT_SALES_KEY],
   );
   const { built, pending, folded } = rows[0]!;
   if (!built) return 'first build';
@@ -377,18 +389,23 @@ async function addToPeriods(
   return groups.size;
 }
 
-/** Adds facts to their groups (by the level's period, status and category), making the groups they are the first of. */
+/**
+ * Adds facts to their groups (by the level's period, status key and category), making the groups they are
+ * the first of: a sale's order counts under its status and under the default sale statuses' pre-merged key.
+ */
 function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readonly OrderFacts[]): void {
   for (const o of orders) {
     const period = periodOf(level, o.hour);
-    const key = groupKey(period, o);
-    let g = groups.get(key);
-    if (!g) {
-      g = { period, status: o.status, sums: new SalesAggregate() };
-      if (o.category !== undefined) g.category = o.category;
-      groups.set(key, g);
+    for (const status of rollupStatusKeys(o.status)) {
+      const key = groupKey(period, { status, category: o.category });
+      let g = groups.get(key);
+      if (!g) {
+        g = { period, status, sums: new SalesAggregate() };
+        if (o.category !== undefined) g.category = o.category;
+        groups.set(key, g);
+      }
+      g.sums.addOrder(o.customer, o.total, o.units, o.revenue ?? o.total);
     }
-    g.sums.addOrder(o.customer, o.total, o.units, o.revenue ?? o.total);
   }
 }
 
@@ -561,6 +578,9 @@ export async function pgFromRollups(
     const g = r.groupBy;
     const buckets = new Map<string, SalesAggregate>();
     const rowsOf = new Map<Level, number>();
+    // the default sale statuses read their pre-merged row: one per period (and category) instead of three
+    const premerged = isDefaultSale(r.statuses);
+    const statusKeys = premerged ? [DEFAULT_SALES_KEY] : r.statuses;
     let orders = 0;
     for (const { level, start, end } of readParts(r)) {
       const { rows } = await client.query<AggregateRow & { period: number; category?: string }>(
@@ -568,7 +588,7 @@ export async function pgFromRollups(
                 units::float8 AS units, revenue_cents::float8 AS revenue_cents, ${STRUCTURES[r.precision]}
            FROM ${level.table}
           WHERE tenant_id = $1 AND ${level.period} >= $2 AND ${level.period} < $3 AND status = ANY($4::text[])`,
-        [tenantId, start, end, r.statuses],
+        [tenantId, start, end, statusKeys],
       );
       for (const row of rows)
         aggregateFor(
@@ -589,7 +609,7 @@ export async function pgFromRollups(
       answer: {
         data: [...buckets.entries()].map(([key, b]) => bucketOf(key, b)).sort(byBucketKey),
         rows: orders,
-        method: `${r.precision}: ${[...rowsOf.keys()].map((level) => level.table).join(' + ')} on PostgreSQL (${read} merged by ${g}: ${merged})`,
+        method: `${r.precision}: ${[...rowsOf.keys()].map((level) => level.table).join(' + ')} on PostgreSQL (${read} merged by ${g}: ${merged}${premerged ? '; default statuses pre-merged' : ''})`,
       },
     };
   } finally {
