@@ -158,8 +158,9 @@ interface Level {
   /**
    * a row per period holds the default sale statuses merged (status DEFAULT_SALES_KEY) beside the rows per
    * status: the time levels, where it cuts a default read's rows by three (a month by hour in process on
-   * 990k orders: approx 18.9 → 13.0 ms, exact 19.4 → 7.1). The category levels have none: there it cost more
-   * than it gave (docs/postgres.md).
+   * 990k orders: approx 18.9 → 11.2 ms, exact 19.4 → 9.7). The category levels have none: there it cost
+   * more than it gave (a backfill's refresh 9.3 → 13.4 s for category reads already under DuckDB's;
+   * docs/postgres.md).
    */
   premerged: boolean;
   /** the facts of the orders `$2` (bigint[]) of tenant `$1`, in time order; `many`: too many to look up one by one */
