@@ -590,10 +590,11 @@ export async function pgFromRollups(
     const buckets = new Map<string, SalesAggregate>();
     const rowsOf = new Map<Level, number>();
     // the default sale statuses read a time level's pre-merged row: one per period instead of three
-    const premerged = isDefaultSale(r.statuses) && readParts(r).every((part) => part.level.premerged);
+    const parts = readParts(r);
+    const premerged = isDefaultSale(r.statuses) && parts.every((part) => part.level.premerged);
     const statusKeys = premerged ? [DEFAULT_SALES_KEY] : r.statuses;
     let orders = 0;
-    for (const { level, start, end } of readParts(r)) {
+    for (const { level, start, end } of parts) {
       const { rows } = await client.query<AggregateRow & { period: number; category?: string }>(
         `SELECT ${level.period}::float8 AS period, ${level.byCategory ? CATEGORY_COLUMNS : ''}orders::float8 AS orders,
                 units::float8 AS units, revenue_cents::float8 AS revenue_cents, ${STRUCTURES[r.precision]}
