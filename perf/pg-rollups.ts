@@ -14,7 +14,12 @@ import type { SalesRequest } from '../src/domain/sales.js';
 import { PgCatalog } from '../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
-import { pgFromRollups, type RollupGroup, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
+import {
+  pgFromRollups,
+  ROLLUP_TABLES,
+  type RollupGroup,
+  refreshTenantRollups,
+} from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import { tenantDir } from '../tools/gen/write-files.js';
 import { round } from './lib/numbers.js';
@@ -32,13 +37,6 @@ const { values } = parseArgs({
   },
 });
 const total = Number(values.orders);
-/** Every level's table (src/storage/postgres/rollups.ts). */
-const LEVEL_TABLES = [
-  'rollup_hourly',
-  'rollup_daily',
-  'rollup_daily_category',
-  'rollup_monthly_category',
-] as const;
 const dir = tenantDir(values.dataset!, 1);
 const all = await readOrders(dir, total + 10_000);
 const orders = all.slice(0, total);
@@ -114,9 +112,9 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
     refresh_after_backfill_batch: { ...after, ms: Math.round(afterMs) },
     levels: Object.fromEntries(
       await Promise.all(
-        LEVEL_TABLES.map(async (table) => [table, { rows: await rowsOf(table), bytes: await size(table) }]),
+        ROLLUP_TABLES.map(async (table) => [table, { rows: await rowsOf(table), bytes: await size(table) }]),
       ),
-    ) as Record<(typeof LEVEL_TABLES)[number], { rows: number; bytes: number }>,
+    ) as Record<(typeof ROLLUP_TABLES)[number], { rows: number; bytes: number }>,
     orders_bytes: await size('orders'),
     reads,
   };

@@ -242,6 +242,9 @@ const LEVELS_BY_FACTS: readonly (readonly Level[])[] = [
   [DAILY_CATEGORY, MONTHLY_CATEGORY],
 ];
 
+/** Every level's table (what a build deletes and refills; what a harness sizes). */
+export const ROLLUP_TABLES: readonly Level['table'][] = LEVELS_BY_FACTS.flat().map((level) => level.table);
+
 /** The first millisecond of a level's period. */
 function periodStart(level: Level, period: number): number {
   if (level.period === 'hour') return period * HOUR;
@@ -356,9 +359,9 @@ async function buildWhole(
   const taken = await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [tenantId]);
   let rows = 0;
   let orders = 0;
+  for (const table of ROLLUP_TABLES)
+    await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
   for (const levels of LEVELS_BY_FACTS) {
-    for (const level of levels)
-      await client.query(`DELETE FROM ${level.table} WHERE tenant_id = $1`, [tenantId]);
     const built = await buildLevels(client, tenantId, levels, options.factsPerFetch ?? FACTS_PER_FETCH);
     rows += built.rows;
     if (levels.includes(DAILY)) orders = built.facts;
@@ -373,8 +376,8 @@ async function buildWhole(
 }
 
 /** A group's key in its level: period, status and (category levels) category. */
-const groupKey = (period: number, g: { status: string; category?: string | undefined }) =>
-  `${period}|${g.status}|${g.category ?? ''}`;
+const groupKey = (period: number, status: string, category: string | undefined) =>
+  `${period}|${status}|${category ?? ''}`;
 
 /**
  * Adds orders (of a few periods: PERIODS_HELD) to the level's stored rows of their periods; answers the
@@ -394,7 +397,8 @@ async function addToPeriods(
        FROM ${level.table} WHERE tenant_id = $1 AND ${level.period} = ANY($2::bigint[])`,
     [tenantId, [...new Set([...groups.values()].map((g) => g.period))]],
   );
-  for (const row of stored.rows) groups.get(groupKey(row.period, row))?.sums.mergeRow(row);
+  for (const row of stored.rows)
+    groups.get(groupKey(row.period, row.status, row.category))?.sums.mergeRow(row);
   await writeRows(client, tenantId, level, [...groups.values()]);
   return groups.size;
 }
@@ -408,7 +412,7 @@ function addFacts(groups: Map<string, PeriodGroup>, level: Level, orders: readon
   for (const o of orders) {
     const period = periodOf(level, o.hour);
     for (const status of level.premerged ? rollupStatusKeys(o.status) : [o.status]) {
-      const key = groupKey(period, { status, category: o.category });
+      const key = groupKey(period, status, o.category);
       let g = groups.get(key);
       if (!g) {
         g = { period, status, sums: new SalesAggregate() };
