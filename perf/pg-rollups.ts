@@ -41,6 +41,11 @@ const dir = tenantDir(values.dataset!, 1);
 const all = await readOrders(dir, total + 10_000);
 const orders = all.slice(0, total);
 const backfill = all.slice(total);
+// a dataset of exactly --orders orders has none left for the refresh: it would time a refresh of nothing
+if (backfill.length < 10_000)
+  throw new Error(
+    `the dataset holds ${all.length} orders: --orders at most ${all.length - 10_000}, to keep 10,000 for the refresh`,
+  );
 const products = await readProducts(dir);
 
 const best = async (runs: number, work: () => Promise<unknown>) => {
