@@ -24,7 +24,8 @@ import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { countOrdersInRange } from '../src/storage/order-counts.js';
 import { journalHoldsEveryOrder } from '../src/storage/order-journal.js';
-import { pgFromRollups, readsRollups } from '../src/storage/postgres/rollups.js';
+import { pgProductsFromBlocks } from '../src/storage/postgres/product-blocks.js';
+import { pgFromRollups, type RollupRead, readsRollups } from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
@@ -242,24 +243,19 @@ function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput) {
  */
 async function answerOnPostgres(ctx: TaskContext, input: SalesInput, started: number): Promise<SalesResult> {
   let freshness: Record<string, unknown> = fromOrders();
-  if (input.source !== 'orders' && readsRollups(input)) {
-    const read = await withPostgres(
-      ctx,
-      `metrics_rollup_${input.groupBy}`,
-      (client) => pgFromRollups(client, input.tenantId, input),
-      { rerunnable: true },
+  const read = input.source === 'orders' ? null : await pgPreAggregated(ctx, input);
+  if (read && 'answer' in read)
+    return salesResult(
+      input,
+      read.answer,
+      {
+        policy: `read from the pre-aggregates${input.groupBy === 'product' ? " (line blocks of the range's whole days; the part-days at its ends from the orders)" : ''}: every day of the range folded in, nothing pending`,
+        as_of: new Date().toISOString(),
+        complete: true,
+      },
+      started,
     );
-    if ('answer' in read)
-      return salesResult(
-        input,
-        read.answer,
-        {
-          policy: 'read from the pre-aggregates: every day of the range folded in, nothing pending',
-          as_of: new Date().toISOString(),
-          complete: true,
-        },
-        started,
-      );
+  if (read) {
     ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
     freshness = { ...freshness, pre_aggregates: read.notReady };
   }
@@ -268,6 +264,31 @@ async function answerOnPostgres(ctx: TaskContext, input: SalesInput, started: nu
     `metrics_exact_${input.groupBy}`,
     async (client) =>
       salesResult(input, await pgSalesFromOrders(client, input.tenantId, input), freshness, started),
+    { rerunnable: true },
+  );
+}
+
+/**
+ * The answer from PostgreSQL's pre-aggregates where they hold the request's shape (by time over whole
+ * hours, by category over whole days, by product any range), or why not; null for a shape they never hold.
+ */
+async function pgPreAggregated(ctx: TaskContext, input: SalesInput): Promise<RollupRead | null> {
+  if (input.groupBy === 'product') {
+    const read = await withPostgres(
+      ctx,
+      'metrics_product_blocks',
+      (client) => pgProductsFromBlocks(client, input.tenantId, input),
+      { rerunnable: true },
+    );
+    if (!('ranking' in read)) return read;
+    const { ranking } = read;
+    return { answer: { data: [...ranking.buckets()], rows: ranking.rows, method: ranking.method } };
+  }
+  if (!readsRollups(input)) return null;
+  return withPostgres(
+    ctx,
+    `metrics_rollup_${input.groupBy}`,
+    (client) => pgFromRollups(client, input.tenantId, input),
     { rerunnable: true },
   );
 }

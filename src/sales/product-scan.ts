@@ -66,6 +66,8 @@ export type ProductKeys = (productId: number) => number;
 
 /** Where a part's lines came from: day blocks, journal blocks, and orders read through SQL (how). */
 export interface PartSources {
+  /** the table of the day blocks read (default order_line_blocks, SQLite's) */
+  blockTable?: string;
   blockDays: number;
   journalBlocks: number;
   scans: Walk[];
@@ -104,7 +106,7 @@ function journalSelection(
  * into its product's share, for every product or only the ones selected (a ranking's top). No per-line
  * column is kept between the passes: 12 bytes per (product, order) in the end, allocated once.
  */
-class ProductAccumulator {
+export class ProductAccumulator {
   private readonly byId: Int32Array | null;
   private readonly slot = new Map<number, number>();
   private readonly id = new Column(new Float64Array(1024), (n) => new Float64Array(n));
@@ -523,7 +525,7 @@ export function linesRead(parts: readonly ProductPart[]): string {
   );
   const journalRead = parts.reduce((n, part) => n + part.sources.journalBlocks, 0);
   const read = [
-    ...(blockDays > 0 ? [`order_line_blocks of ${blockDays} days`] : []),
+    ...(blockDays > 0 ? [`${parts[0]!.sources.blockTable ?? 'order_line_blocks'} of ${blockDays} days`] : []),
     ...(journalRead > 0 ? [`${journalRead} order_journal blocks`] : []),
     ...(scans.length > 0 ? [`orders and their lines (${scans.join(' and ')})`] : []),
   ];

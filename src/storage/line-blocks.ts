@@ -127,26 +127,43 @@ export class LineBlockWriter {
    * is large enough (a writer that stores the block at once and reuses its scratch).
    */
   encode(into?: Uint8Array): Uint8Array {
-    const n = this.orders;
-    const m = this.lines;
-    const idBytes = this.wide ? 8 : 4;
-    const { bytes, header } = encodingBytes(
-      lineBlockBytes(n, m, idBytes),
-      { bytes: HEADER, version: VERSION, idBytes, orders: n },
+    return encodeLineBlock(
+      {
+        total: this.orderCols.total,
+        unitPrice: this.lineCols.price,
+        orderPk: this.orderCols.pk,
+        customerPk: this.orderCols.customer,
+        productId: this.lineCols.product,
+        lineEnd: this.lineEnd,
+        quantity: this.lineCols.quantity,
+        status: this.status,
+      },
+      this.wide,
       into,
     );
-    header.setUint32(8, m, true);
-    const b = viewBlock(bytes, n, m, idBytes);
-    b.total.set(this.orderCols.total);
-    b.unitPrice.set(this.lineCols.price);
-    b.orderPk.set(this.orderCols.pk);
-    b.customerPk.set(this.orderCols.customer);
-    b.productId.set(this.lineCols.product);
-    b.lineEnd.set(this.lineEnd);
-    b.quantity.set(this.lineCols.quantity);
-    b.status.set(this.status);
-    return bytes;
   }
+}
+
+/** A block's columns before encoding: any array of numbers each (its orders' and its lines' lengths). */
+export type LineBlockColumns = { [K in keyof Omit<LineBlock, 'orders' | 'lines'>]: ArrayLike<number> };
+
+/**
+ * The block of these columns: a new array, or the start of `into` (8-byte aligned) when it is large
+ * enough. `wide`: an id exceeds 2^31 - 1 (the ids are then stored as f64).
+ */
+export function encodeLineBlock(columns: LineBlockColumns, wide: boolean, into?: Uint8Array): Uint8Array {
+  const n = columns.orderPk.length;
+  const m = columns.productId.length;
+  const idBytes = wide ? 8 : 4;
+  const { bytes, header } = encodingBytes(
+    lineBlockBytes(n, m, idBytes),
+    { bytes: HEADER, version: VERSION, idBytes, orders: n },
+    into,
+  );
+  header.setUint32(8, m, true);
+  const b = viewBlock(bytes, n, m, idBytes);
+  for (const key of Object.keys(columns) as (keyof LineBlockColumns)[]) b[key].set(columns[key]);
+  return bytes;
 }
 
 /** The bytes of a block of `orders` and `lines` whose ids take `idBytes` (4, or 8 when one is wide). */

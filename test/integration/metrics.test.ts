@@ -41,6 +41,8 @@ const PG_FROM_ORDERS = /^exact: aggregated by PostgreSQL/;
 /** That method by grouping: by category and product the lines are read as well. */
 const pgExact = (groupBy: string) =>
   `exact: aggregated by PostgreSQL from the orders ${groupBy === 'category' || groupBy === 'product' ? 'and their lines' : 'alone'} (GROUP BY ${groupBy}`;
+/** PostgreSQL's ranking of products from its line blocks of whole days (the part-days around them from the tables). */
+const PG_PRODUCT_BLOCKS = "exact: one pass over the range's order lines (rollup_line_blocks of ";
 /** PostgreSQL's answer from its pre-aggregates: hour or day rows (or both), or by category day and month rows */
 const PG_ROLLUP_METHOD = /^(approx|exact): rollup_\w+( \+ rollup_\w+)? on PostgreSQL/;
 /** The bounds of an approx answer read exactly: no error on any measure. */
@@ -149,7 +151,7 @@ for (const backend of SERVER_BACKENDS)
                 hour: 'exact: rollup_hourly on PostgreSQL',
                 week: 'exact: rollup_daily on PostgreSQL',
                 month: 'exact: rollup_daily on PostgreSQL',
-                product: pgExact('product'),
+                product: `${PG_PRODUCT_BLOCKS}10 days)`,
                 category: 'exact: rollup_daily_category on PostgreSQL',
               }[groupBy]!;
           expect(body.meta.method).toContain(method);
@@ -266,24 +268,37 @@ for (const backend of SERVER_BACKENDS)
             });
           }),
         );
-        for (const precision of ['exact', 'approx'])
+        const ranking = async (precision: string, top: number, source?: string) => {
+          const res = await fetch(
+            `${server.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: 'product', precision, top, start_date: '2026-03-01', end_date: '2026-03-02', ...(source ? { source } : {}) })}`,
+            { headers: auth(t.api_key) },
+          );
+          return (await res.json()) as { data: Bucket[]; meta: { method: string } };
+        };
+        // PostgreSQL: from the line blocks once the refresher has built them; from the orders (source=orders)
+        if (!sqlite)
+          await eventually(
+            async () => (await ranking('exact', 1)).meta.method.includes('rollup_line_blocks'),
+            15_000,
+            'the line blocks built',
+          );
+        const reads = sqlite ? [['exact'], ['approx']] : [['exact'], ['approx'], ['exact', 'orders']];
+        for (const [precision, source] of reads)
           for (const [top, want] of [
             [1, [1]],
             [2, [1, 2]],
             [3, [1, 2, 3]],
             [5, [1, 2, 3, 4, 5]],
           ] as const) {
-            const res = await fetch(
-              `${server.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: 'product', precision, top, start_date: '2026-03-01', end_date: '2026-03-02' })}`,
-              { headers: auth(t.api_key) },
-            );
-            const body = (await res.json()) as { data: Bucket[]; meta: { method: string } };
+            const body = await ranking(precision!, top, source);
             expect(
               body.data.map((b) => [Number(b.key), b.revenue_cents]),
-              `${precision} top ${top}`,
+              `${precision} top ${top} ${source ?? ''}`,
             ).toEqual(want.map((id) => [id, id === 1 ? 1000 : 500]));
-            // PostgreSQL ranks a short top first, then reads its products' lines only
-            if (!sqlite) expect(body.meta.method).toContain(`of the top ${top} products ranked first`);
+            // PostgreSQL ranks a short top from the orders first, then reads its products' lines only
+            if (source === 'orders')
+              expect(body.meta.method).toContain(`of the top ${top} products ranked first`);
+            else if (!sqlite) expect(body.meta.method).toContain('rollup_line_blocks of 1 days)');
           }
       });
     });
@@ -348,7 +363,7 @@ for (const backend of SERVER_BACKENDS)
           expect(body.meta.method).toContain(
             sqlite
               ? "exact: one pass over the range's order lines (order_line_blocks of 10 days"
-              : pgExact('product'),
+              : `${PG_PRODUCT_BLOCKS}10 days)`,
           );
           // nothing estimated: the bounds say the error is zero
           expect(body.meta.error_bounds).toMatchObject(EXACT_BOUNDS);
@@ -357,8 +372,11 @@ for (const backend of SERVER_BACKENDS)
         // a range not in whole days: the whole days from their blocks, the hours around them from the journal
         const partial = { start_date: '2026-02-01T06:00:00Z', end_date: '2026-02-03T18:00:00Z' };
         const { body } = await metrics({ group_by: 'product', precision: 'approx', ...partial, top: 1000 });
-        if (sqlite)
-          expect(body.meta.method).toMatch(/order_line_blocks of 1 days \+ \d+ order_journal blocks\)/);
+        expect(body.meta.method).toMatch(
+          sqlite
+            ? /order_line_blocks of 1 days \+ \d+ order_journal blocks\)/
+            : /rollup_line_blocks of 1 days \+ orders and their lines \(through the date index\)\)/,
+        );
         expect(body.data).toEqual(inRange(orders, 'product', partial, undefined, 1000));
       });
 
@@ -438,7 +456,7 @@ for (const backend of SERVER_BACKENDS)
         expect(sortByKey(byCategoryMonthsExact.body.data)).toEqual(inRange(all, 'category', aroundFebruary));
         const byProduct = await metrics({ group_by: 'product', precision: 'approx', ...range });
         expect(byProduct.body.meta.method).toContain(
-          sqlite ? 'order_line_blocks of 10 days' : pgExact('product'),
+          sqlite ? 'order_line_blocks of 10 days' : `${PG_PRODUCT_BLOCKS}10 days)`,
         );
         expect(byProduct.body.data).toEqual(expectedProducts(all));
         for (const groupBy of ['hour', 'day', 'week', 'month', 'product', 'category']) {
@@ -447,7 +465,7 @@ for (const backend of SERVER_BACKENDS)
             sqlite
               ? /^exact: (rollup_|one pass over the range's order lines \(order_line_blocks)/
               : groupBy === 'product'
-                ? PG_FROM_ORDERS
+                ? /^exact: one pass over the range's order lines \(rollup_line_blocks of 10 days\)/
                 : PG_ROLLUP_METHOD,
           );
           expect(groupBy === 'product' ? exact.body.data : sortByKey(exact.body.data)).toEqual(
@@ -667,10 +685,10 @@ for (const backend of SERVER_BACKENDS)
             expect(want.length).toBeGreaterThan(0);
             expect(got.rows).toEqual(want);
             expect(got.meta.method).toMatch(
-              sqlite ? /^exact: one pass over the range's order lines/ : PG_FROM_ORDERS,
+              sqlite
+                ? /^exact: one pass over the range's order lines/
+                : /^exact: one pass over the range's order lines \(rollup_line_blocks of \d+ days( \+ orders and their lines \(through the date index\))?\)/,
             );
-            // PostgreSQL: every product in one pass, no ranking first
-            if (!sqlite) expect(got.meta.method).not.toContain('ranked first');
             // approx read exactly: its bounds say zero error; exact carries none
             if (precision === 'approx')
               expect(got.meta).toMatchObject({ error_bounds: { percentiles: { rank_error: 0 } } });

@@ -29,6 +29,7 @@ import {
 } from '../../domain/sales.js';
 import { approxBucket, exactBucket, type SalesAnswer } from '../../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../../sketches/sales-aggregate.js';
+import { appendLineBlocks, buildLineBlocks } from './line-blocks.js';
 import { tryLockTenant } from './tenant-locks.js';
 import { inTransaction } from './transaction.js';
 
@@ -322,6 +323,7 @@ export function refreshTenantRollups(
           }
         }
       }
+      rows += await appendLineBlocks(client, t, pks);
       return { mode, writes: taken.rowCount ?? 0, rows, orders };
     },
     'repeatable read',
@@ -366,6 +368,7 @@ async function buildWhole(
     rows += built.rows;
     if (levels.includes(DAILY)) orders = built.facts;
   }
+  rows += await buildLineBlocks(client, tenantId);
   await client.query(
     `INSERT INTO rollup_watermark (tenant_id, order_pk)
      SELECT $1, coalesce(max(order_pk), 0) FROM orders WHERE tenant_id = $1
@@ -567,6 +570,29 @@ function readParts(r: SalesRequest & { groupBy: RollupGroup }): ReadPart[] {
 }
 
 /**
+ * Why the tenant's pre-aggregates cannot answer the range (never built, or a write touching one of its days
+ * not folded in yet), or null when they can: asked inside the reader's snapshot, so what it then reads is
+ * what this saw.
+ */
+export async function whyRollupsNotReady(
+  client: Pick<ClientBase, 'query'>,
+  tenantId: number,
+  r: Pick<SalesRequest, 'start' | 'end'>,
+): Promise<string | null> {
+  const state = await client.query<{ built: boolean; pending: number }>(
+    `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
+            (SELECT count(*)::integer FROM rollup_pending
+              WHERE tenant_id = $1 AND days && ARRAY(SELECT generate_series($2::integer, $3::integer - 1))) AS pending`,
+    [tenantId, Math.floor(r.start / DAY), Math.ceil(r.end / DAY)],
+  );
+  const { built, pending } = state.rows[0]!;
+  if (!built) return "the tenant's pre-aggregates are being built for the first time";
+  if (pending > 0)
+    return `${pending} write transaction(s) in the range not folded into the pre-aggregates yet`;
+  return null;
+}
+
+/**
  * Merges the range's rows by bucket (readParts: which level each part of the range is read from), in one
  * snapshot with the check that none of its days is pending (and that the tenant's rows were ever built):
  * their sums, and their sketches (approx) or their exact sorted lists (exact).
@@ -578,18 +604,8 @@ export async function pgFromRollups(
 ): Promise<RollupRead> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    const state = await client.query<{ built: boolean; pending: number }>(
-      `SELECT EXISTS (SELECT 1 FROM rollup_watermark WHERE tenant_id = $1) AS built,
-              (SELECT count(*)::integer FROM rollup_pending
-                WHERE tenant_id = $1 AND days && ARRAY(SELECT generate_series($2::integer, $3::integer - 1))) AS pending`,
-      [tenantId, Math.floor(r.start / DAY), Math.ceil(r.end / DAY)],
-    );
-    const { built, pending } = state.rows[0]!;
-    if (!built) return { notReady: "the tenant's pre-aggregates are being built for the first time" };
-    if (pending > 0)
-      return {
-        notReady: `${pending} write transaction(s) in the range not folded into the pre-aggregates yet`,
-      };
+    const notReady = await whyRollupsNotReady(client, tenantId, r);
+    if (notReady) return { notReady };
     const g = r.groupBy;
     const buckets = new Map<string, SalesAggregate>();
     const rowsOf = new Map<Level, number>();
