@@ -4,7 +4,8 @@
  * them), a refresh after one more batch of 10,000 orders in random time order (a backfill touches most days
  * of the year), the size of every level's rows (hourly, daily, daily and monthly by category) against the
  * orders, and a year by day, week, month and category and a month by hour read from them (approx and
- * exact) against the same question aggregated from the orders (exact), best of five each.
+ * exact) against the same question aggregated from the orders (exact), best of five each; a year's top 100
+ * products and every product from the line blocks (one read answers both precisions) against the orders.
  *   node dist/perf/pg-rollups.js --dataset ./datasets/small [--orders 200000] [--database-url …] [--out NAME]
  * Prints a table and one JSON line; writes perf/results/NAME.json (pg-rollups.json by default).
  */
@@ -12,8 +13,10 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { SalesRequest } from '../src/domain/sales.js';
 import { PgCatalog } from '../src/storage/postgres/catalog.js';
+import { LINE_BLOCKS_TABLE } from '../src/storage/postgres/line-blocks.js';
 import { migratePostgres } from '../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../src/storage/postgres/order-writer.js';
+import { pgProductsFromBlocks } from '../src/storage/postgres/product-blocks.js';
 import {
   pgFromRollups,
   ROLLUP_TABLES,
@@ -112,14 +115,35 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
       orders_ms: await best(5, () => pgSalesFromOrders(client, tenant, year(g, 'exact'))),
     };
   }
+  // rankings of products from the line blocks (exact in both precisions: one read) against the orders
+  for (const [name, top] of [
+    ['top 100 products', 100],
+    ['every product', 1_000_000],
+  ] as const) {
+    const r = { ...year('day', 'exact'), groupBy: 'product' as const, top };
+    const fromBlocks = async () => {
+      const read = await pgProductsFromBlocks(db, tenant, r);
+      if (!('ranking' in read)) throw new Error(read.notReady);
+      return [...read.ranking.buckets()].length;
+    };
+    const blocksMs = await best(5, fromBlocks);
+    reads[name] = {
+      approx_ms: blocksMs,
+      exact_ms: blocksMs,
+      orders_ms: await best(3, () => pgSalesFromOrders(client, tenant, r)),
+    };
+  }
   return {
     first_build: { ...first, ms: Math.round(firstMs), us_per_order: round((firstMs * 1000) / total, 1) },
     refresh_after_backfill_batch: { ...after, ms: Math.round(afterMs) },
     levels: Object.fromEntries(
       await Promise.all(
-        ROLLUP_TABLES.map(async (table) => [table, { rows: await rowsOf(table), bytes: await size(table) }]),
+        [...ROLLUP_TABLES, LINE_BLOCKS_TABLE].map(async (table) => [
+          table,
+          { rows: await rowsOf(table), bytes: await size(table) },
+        ]),
       ),
-    ) as Record<(typeof ROLLUP_TABLES)[number], { rows: number; bytes: number }>,
+    ) as Record<string, { rows: number; bytes: number }>,
     orders_bytes: await size('orders'),
     reads,
   };
@@ -143,9 +167,10 @@ process.stdout.write(
     ...Object.entries(result.levels).map(
       ([table, l]) => `| ${table} rows / bytes | ${l.rows} / ${l.bytes} |`,
     ),
-    ...Object.entries(result.reads).map(
-      ([g, r]) =>
-        `| ${g === 'hour' ? 'a month' : 'a year'} by ${g}: approx / exact from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} / ${r.orders_ms} |`,
+    ...Object.entries(result.reads).map(([g, r]) =>
+      g.includes('product')
+        ? `| a year's ${g}: from the line blocks (either precision) / from the orders (ms) | ${r.exact_ms} / ${r.orders_ms} |`
+        : `| ${g === 'hour' ? 'a month' : 'a year'} by ${g}: approx / exact from the rows / exact from the orders (ms) | ${r.approx_ms} / ${r.exact_ms} / ${r.orders_ms} |`,
     ),
     '',
     JSON.stringify(out),

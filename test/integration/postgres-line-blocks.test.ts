@@ -197,6 +197,21 @@ describe.skipIf(unavailable !== null)('line blocks on PostgreSQL', () => {
     await expectRankingsFromBlocks(t);
   });
 
+  it("a refresh whose orders span more days than one statement's parameters can hold stores every day", async () => {
+    const { t, writeOrders } = await salesTenant('blocks-many-days');
+    await writeOrders(salesOrders(20, 'M', 11));
+    await refreshTenantRollups(client, t);
+    // ~14,700 distinct days in one refresh: five parameters a block would be ~73,000, past PostgreSQL's 65,535
+    const decades = salesOrders(40_000, 'M-DECADES', 12, 24 * 16_000);
+    for (let i = 0; i < decades.length; i += 10_000) await writeOrders(decades.slice(i, i + 10_000));
+    expect(
+      await refreshTenantRollups(client, t, { ordersPerRefresh: 100_000, backlogRebuildOrders: 1e9 }),
+    ).toMatchObject({ mode: 'deltas', orders: 40_000 });
+    const { lines, blocksPerDay } = await blockLines(t);
+    expect(blocksPerDay.size).toBeGreaterThan(65_535 / 5);
+    expect(lines).toEqual(await tableLines(t));
+  }, 60_000);
+
   it('a tenant never built is refused, and an empty range answers nothing', async () => {
     const { t, writeOrders } = await salesTenant('blocks-empty');
     expect(await pgProductsFromBlocks(client, t, ranking({}))).toEqual({

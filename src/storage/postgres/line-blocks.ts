@@ -19,6 +19,9 @@ export const LINE_BLOCKS_TABLE = 'rollup_line_blocks';
  */
 const MAX_BLOCKS_PER_DAY = 8;
 
+/** Blocks one INSERT writes (five parameters each, of PostgreSQL's 65,535 a statement). */
+const BLOCKS_PER_INSERT = 256;
+
 /** Days whose blocks are read, compacted or built at a time (a day of 1M orders a year: ~190 KB). */
 const DAYS_PER_FETCH = 8;
 
@@ -121,25 +124,32 @@ export function blockOfDay(c: DayColumns): DayBlock {
   return { day: c.day, orders: c.orders, lines: c.lines, block };
 }
 
-/** Stores blocks of the tenant (`seq` of each: its place among its day's). */
+/**
+ * Stores blocks of the tenant (`seq` of each: its place among its day's), each block a parameter of its own:
+ * node-postgres sends a Buffer parameter as binary, where an array of them would go as hex text.
+ */
 async function insertBlocks(
   client: ClientBase,
   tenantId: number,
   blocks: readonly (DayBlock & { seq: number })[],
 ): Promise<void> {
-  if (blocks.length === 0) return;
-  await client.query(
-    `INSERT INTO ${LINE_BLOCKS_TABLE} (tenant_id, day, seq, orders, lines, block)
-     SELECT $1, * FROM unnest($2::integer[], $3::integer[], $4::integer[], $5::integer[], $6::bytea[])`,
-    [
-      tenantId,
-      blocks.map((b) => b.day),
-      blocks.map((b) => b.seq),
-      blocks.map((b) => b.orders),
-      blocks.map((b) => b.lines),
-      blocks.map((b) => Buffer.from(b.block.buffer, b.block.byteOffset, b.block.byteLength)),
-    ],
-  );
+  for (let at = 0; at < blocks.length; at += BLOCKS_PER_INSERT) {
+    const some = blocks.slice(at, at + BLOCKS_PER_INSERT);
+    const rows = some.map((_, i) => `($1, ${[2, 3, 4, 5, 6].map((k) => `$${5 * i + k}`).join(', ')})`);
+    await client.query(
+      `INSERT INTO ${LINE_BLOCKS_TABLE} (tenant_id, day, seq, orders, lines, block) VALUES ${rows.join(', ')}`,
+      [
+        tenantId,
+        ...some.flatMap((b) => [
+          b.day,
+          b.seq,
+          b.orders,
+          b.lines,
+          Buffer.from(b.block.buffer, b.block.byteOffset, b.block.byteLength),
+        ]),
+      ],
+    );
+  }
 }
 
 /**
