@@ -1,3 +1,10 @@
+/**
+ * Peak server RSS of the heaviest sales answers (top 100 products, every product as Arrow, category and day
+ * from the orders), a fresh server per answer, two requests each, RSS sampled every 25 ms.
+ *   node dist/perf/metrics-memory.js --data ./data-small [--out NAME]
+ *   node dist/perf/metrics-memory.js --data KEYS_DIR --database-url URL   (a `--storage postgres` server;
+ *     KEYS_DIR holds the keys.json of `gen-dataset --insert --storage postgres --data KEYS_DIR`)
+ */
 import { parseArgs } from 'node:util';
 import { ARROW_STREAM_MEDIA_TYPE } from '../src/domain/sales.js';
 import { rssOf, sampleRss } from '../tools/lib/spawn-server.js';
@@ -10,8 +17,13 @@ const { values } = parseArgs({
     data: { type: 'string', default: './data-small' },
     workers: { type: 'string', default: '2' },
     out: { type: 'string', default: 'metrics-memory' },
+    /** a PostgreSQL server's tenants instead (`--data`: the directory of their keys.json, as gen-dataset wrote it) */
+    'database-url': { type: 'string' },
   },
 });
+const storage = values['database-url']
+  ? ['--storage', 'postgres', '--database-url', values['database-url']]
+  : [];
 const { tenantId, apiKey } = firstTenant(values.data!);
 const CASES: { name: string; params: string; arrow?: boolean }[] = [
   { name: 'top 100 products', params: `group_by=product&top=100&${YEAR}` },
@@ -23,7 +35,7 @@ const MB = 2 ** 20;
 
 const results: Record<string, unknown>[] = [];
 for (const c of CASES) {
-  const server = await metricsServer(values.data!, values.workers!);
+  const server = await metricsServer(values.data!, values.workers!, storage);
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idle = rssOf(server.child.pid!) ?? 0;
@@ -53,4 +65,8 @@ for (const r of results)
   process.stdout.write(
     `| ${r.case} | ${(r.ms as number[]).join(' / ')} | ${r.idle_rss_mb} | ${r.peak_rss_mb} |\n`,
   );
-recordResult(values.out!, 'metrics-memory', { data: values.data, results });
+recordResult(values.out!, 'metrics-memory', {
+  data: values.data,
+  storage: values['database-url'] ? 'postgres' : 'sqlite',
+  results,
+});

@@ -24,7 +24,7 @@ import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { countOrdersInRange } from '../src/storage/order-counts.js';
 import { journalHoldsEveryOrder } from '../src/storage/order-journal.js';
-import { pgProductsFromBlocks } from '../src/storage/postgres/product-blocks.js';
+import { type ProductRanking, pgProductsFromBlocks } from '../src/storage/postgres/product-blocks.js';
 import { pgFromRollups, type RollupRead, readsRollups } from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import type { Db } from '../src/storage/sqlite.js';
@@ -238,23 +238,20 @@ function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput) {
 
 /**
  * On PostgreSQL: by time over whole hours and by category over whole days, in either precision, from the
- * pre-aggregates when none of the range's days is pending (src/storage/postgres/rollups.ts); everything
- * else, and those while days are pending, aggregated from the orders (meta.freshness says which, and why).
+ * pre-aggregates when none of the range's days is pending, and by product from the line blocks likewise
+ * (src/storage/postgres/rollups.ts, product-blocks.ts); everything else, and those while days are pending,
+ * aggregated from the orders (meta.freshness says which, and why). `read`: what the pre-aggregates said
+ * already, if the caller asked them (null: they do not hold the shape).
  */
-async function answerOnPostgres(ctx: TaskContext, input: SalesInput, started: number): Promise<SalesResult> {
+async function answerOnPostgres(
+  ctx: TaskContext,
+  input: SalesInput,
+  started: number,
+  read: RollupRead | null | undefined = undefined,
+): Promise<SalesResult> {
   let freshness: Record<string, unknown> = fromOrders();
-  const read = input.source === 'orders' ? null : await pgPreAggregated(ctx, input);
-  if (read && 'answer' in read)
-    return salesResult(
-      input,
-      read.answer,
-      {
-        policy: `read from the pre-aggregates${input.groupBy === 'product' ? " (line blocks of the range's whole days; the part-days at its ends from the orders)" : ''}: every day of the range folded in, nothing pending`,
-        as_of: new Date().toISOString(),
-        complete: true,
-      },
-      started,
-    );
+  if (read === undefined) read = input.source === 'orders' ? null : await pgPreAggregated(ctx, input);
+  if (read && 'answer' in read) return salesResult(input, read.answer, fromPgPreAggregates(input), started);
   if (read) {
     ctx.obs.record('metrics_stale_scans_total', { group_by: input.groupBy }, 1);
     freshness = { ...freshness, pre_aggregates: read.notReady };
@@ -268,18 +265,30 @@ async function answerOnPostgres(ctx: TaskContext, input: SalesInput, started: nu
   );
 }
 
+/** Read from PostgreSQL's pre-aggregates (by product: the line blocks), nothing pending. */
+const fromPgPreAggregates = (input: SalesInput) => ({
+  policy: `read from the pre-aggregates${input.groupBy === 'product' ? " (line blocks of the range's whole days; the part-days at its ends from the orders)" : ''}: every day of the range folded in, nothing pending`,
+  as_of: new Date().toISOString(),
+  complete: true,
+});
+
+/** A product ranking from PostgreSQL's line blocks (its buckets made as they are taken), or why not. */
+function pgRanking(ctx: TaskContext, input: SalesInput) {
+  return withPostgres(
+    ctx,
+    'metrics_product_blocks',
+    (client) => pgProductsFromBlocks(client, input.tenantId, input),
+    { rerunnable: true },
+  );
+}
+
 /**
  * The answer from PostgreSQL's pre-aggregates where they hold the request's shape (by time over whole
  * hours, by category over whole days, by product any range), or why not; null for a shape they never hold.
  */
 async function pgPreAggregated(ctx: TaskContext, input: SalesInput): Promise<RollupRead | null> {
   if (input.groupBy === 'product') {
-    const read = await withPostgres(
-      ctx,
-      'metrics_product_blocks',
-      (client) => pgProductsFromBlocks(client, input.tenantId, input),
-      { rerunnable: true },
-    );
+    const read = await pgRanking(ctx, input);
     if (!('ranking' in read)) return read;
     const { ranking } = read;
     return { answer: { data: [...ranking.buckets()], rows: ranking.rows, method: ranking.method } };
@@ -338,6 +347,30 @@ export const salesProductPart = defineTask('salesProductPart', (ctx, input: Sale
   return withTransfer(part, productPartBuffers(part));
 });
 
+/**
+ * The buckets of an Arrow answer and its meta: a product ranking's buckets made a record batch at a time,
+ * not held whole (meta's elapsed_ms: up to the ranking); any other answer whole.
+ */
+async function streamedAnswer(
+  ctx: TaskContext,
+  input: SalesInput,
+): Promise<{ buckets: Iterable<Bucket>; meta: Record<string, unknown> }> {
+  const started = performance.now();
+  const lazily = (ranked: ProductRanking, freshness: Record<string, unknown>) => ({
+    buckets: ranked.buckets(),
+    meta: salesResult(input, { data: [], rows: ranked.rows, method: ranked.method }, freshness, started).meta,
+  });
+  if (readsLines(ctx, input))
+    return lazily(rankedProducts(ctx, ctx.shards.db(input.tenantId), input), fromLineBlocks());
+  let answer: SalesResult;
+  if (onPostgres(ctx) && input.groupBy === 'product' && input.source !== 'orders') {
+    const read = await pgRanking(ctx, input);
+    if ('ranking' in read) return lazily(read.ranking, fromPgPreAggregates(input));
+    answer = await answerOnPostgres(ctx, input, started, read);
+  } else answer = await answerSales(ctx, input);
+  return { buckets: answer.data, meta: answer.meta };
+}
+
 export type SalesArrowInput = StreamTaskBase & SalesInput & { batchRows: number };
 
 /** What an Arrow answer's stream ends with (its `done` outcome's meta): whether a rebuild slice is due. */
@@ -354,20 +387,7 @@ export const salesMetricsArrow = defineStreamTask(
   'salesMetricsArrow',
   async (ctx, input: SalesArrowInput, sink) => {
     const { bucketsAsArrowStream } = await import('../src/formats/bucket-arrow.js');
-    let buckets: Iterable<Bucket>;
-    let meta: Record<string, unknown>;
-    if (readsLines(ctx, input)) {
-      // a ranking's buckets made a record batch at a time, not held whole (meta's elapsed_ms: up to the ranking)
-      const started = performance.now();
-      const ranked = rankedProducts(ctx, ctx.shards.db(input.tenantId), input);
-      buckets = ranked.buckets();
-      meta = salesResult(
-        input,
-        { data: [], rows: ranked.rows, method: ranked.method },
-        fromLineBlocks(),
-        started,
-      ).meta;
-    } else ({ data: buckets, meta } = await answerSales(ctx, input));
+    const { buckets, meta } = await streamedAnswer(ctx, input);
     const keyKind = input.groupBy === 'product' ? 'integer' : 'text';
     let rows = 0;
     const counted = function* () {

@@ -14,9 +14,16 @@ export function firstTenant(dataDir: string): { tenantId: number; apiKey: string
   return { tenantId: first!.tenant_id, apiKey: first!.api_key };
 }
 
-/** A server on a data directory with `workers` pool workers, logging warnings only (the metrics harnesses'). */
-export function metricsServer(dataDir: string, workers: string): Promise<SpawnedServer> {
-  return spawnServer(['--data', dataDir, '--workers', workers, '--log-level', 'warn']);
+/**
+ * A server on a data directory with `workers` pool workers, logging warnings only (the metrics harnesses'),
+ * and any further arguments (`--storage postgres --database-url …`).
+ */
+export function metricsServer(
+  dataDir: string,
+  workers: string,
+  extra: string[] = [],
+): Promise<SpawnedServer> {
+  return spawnServer(['--data', dataDir, '--workers', workers, '--log-level', 'warn', ...extra]);
 }
 
 /** A grouping as both sides ask it: our query string, and what DuckDB groups by over which range. */
