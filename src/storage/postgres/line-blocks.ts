@@ -97,7 +97,7 @@ function anyWide(...columns: Float64Array[]): boolean {
 }
 
 /** A day's columns laid out as one block. */
-export function blockOfDay(c: DayColumns): DayBlock {
+function blockOfDay(c: DayColumns): DayBlock {
   const f64 = (n: number) => new Float64Array(n);
   const orderPk = fromBigEndian(c.order_pks, c.orders, f64);
   const customerPk = fromBigEndian(c.customers, c.orders, f64);
