@@ -1,7 +1,7 @@
 /**
  * Peak server RSS of the heaviest sales answers (top 100 products, every product as Arrow, category and day
  * from the orders), a fresh server per answer, two requests each, RSS sampled every 25 ms.
- *   node dist/perf/metrics-memory.js --data ./data-small [--out NAME]
+ *   node dist/perf/metrics-memory.js --data ./data-small [--out NAME] [--cases every,day]
  *   node dist/perf/metrics-memory.js --data KEYS_DIR --database-url URL   (a `--storage postgres` server;
  *     KEYS_DIR holds the keys.json of `gen-dataset --insert --storage postgres --data KEYS_DIR`)
  */
@@ -17,6 +17,8 @@ const { values } = parseArgs({
     data: { type: 'string', default: './data-small' },
     workers: { type: 'string', default: '2' },
     out: { type: 'string', default: 'metrics-memory' },
+    /** only the cases whose name contains one of these (comma-separated), e.g. `every,day` */
+    cases: { type: 'string' },
     /** a PostgreSQL server's tenants instead (`--data`: the directory of their keys.json, as gen-dataset wrote it) */
     'database-url': { type: 'string' },
   },
@@ -32,9 +34,11 @@ const CASES: { name: string; params: string; arrow?: boolean }[] = [
   { name: 'day, source=orders', params: `group_by=day&precision=exact&source=orders&${YEAR}` },
 ];
 const MB = 2 ** 20;
+const picked = values.cases?.split(',');
+const cases = CASES.filter((c) => !picked || picked.some((p) => c.name.includes(p)));
 
 const results: Record<string, unknown>[] = [];
-for (const c of CASES) {
+for (const c of cases) {
   const server = await metricsServer(values.data!, values.workers!, storage);
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));

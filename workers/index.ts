@@ -49,7 +49,7 @@ export { idempotency } from './idempotency.js';
 export { ingestParse, ingestWriteParts, settleStock, unzipStream } from './ingest.js';
 export { listAnomalies, priceEvents, reviewPriceEvent, tenantSettings } from './prices.js';
 export { eraseCustomer } from './privacy.js';
-export { salesMetrics, salesMetricsArrow, salesProductPart } from './sales.js';
+export { salesMetrics, salesMetricsArrow } from './sales.js';
 export { search } from './search.js';
 export { getProduct, stockBulk } from './stock.js';
 export { stripeCuts } from './stripes.js';

@@ -12,12 +12,7 @@ import {
 } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
-import {
-  mergedProducts,
-  type ProductPart,
-  productPartBuffers,
-  scanProductPart,
-} from '../src/sales/product-scan.js';
+import { rankedFigures, scanProducts } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { ordersEnoughToDecide, scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
 import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
@@ -30,6 +25,7 @@ import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
+import { v8Collector } from '../src/worker/v8-collector.js';
 import {
   defineStreamTask,
   defineTask,
@@ -43,10 +39,6 @@ export type SalesInput = TaskBase &
     refreshBudgetMs: number;
     /** the upkeep thread folds new orders in (--rollup-refresh background): approx reads leave young ones */
     upkeepFolds: boolean;
-    /** by product: the range's lines already read in parts by salesProductPart, to merge */
-    productParts?: ProductPart[];
-    /** how long reading those parts took (counted in the answer's elapsed_ms) */
-    productPartsMs?: number;
   };
 
 /** Buckets, how many rows were read for them, and which path read them. */
@@ -188,8 +180,7 @@ function salesResult(
       precision: input.precision,
       group_by: input.groupBy,
       statuses: input.statuses,
-      elapsed_ms: Math.round((performance.now() - started + (input.productPartsMs ?? 0)) * 10) / 10,
-      ...(input.productParts ? { parallel_parts: input.productParts.length } : {}),
+      elapsed_ms: Math.round((performance.now() - started) * 10) / 10,
       rows_scanned: result.rows,
       freshness,
       // approx answers carry their bounds; one computed exactly (every line read) says its error is zero
@@ -224,17 +215,22 @@ function readsLines(ctx: TaskContext, input: SalesInput): boolean {
 }
 
 /**
- * A product ranking: the range's lines read in parts already (merged here) or by this task, ranked; the
- * buckets are made as they are taken (src/sales/product-scan.ts).
+ * A product ranking: the range's lines read by this task, every product's figures ranked; the buckets are
+ * made as they are taken (src/sales/product-scan.ts).
  */
 function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput) {
-  const parts = input.productParts;
-  return parts
-    ? ctx.obs.timeQuery('metrics_product_merge', () => mergedProducts(parts, input.top))
-    : ctx.obs.timeQuery('metrics_product_scan', () =>
-        mergedProducts([scanProductPart(db, input, 0, 1, { top: input.top })], input.top),
-      );
+  return ctx.obs.timeQuery('metrics_product_scan', () => {
+    const figures = scanProducts(db, input, { top: input.top });
+    // what the scan held besides the figures (lookups by product, a slice's pairs: tens of MB for every
+    // product of a large catalog, long-lived enough to be old) is garbage now: freed before the ranking
+    // and its stream allocate, not at this thread's next full collection
+    if (figures.keys > MANY_PRODUCTS) v8Collector()({ type: 'major' });
+    return rankedFigures(figures, input.top);
+  });
 }
+
+/** Past this many products, the scan's garbage is worth a full collection (~10 ms) before the ranking. */
+const MANY_PRODUCTS = 100_000;
 
 /**
  * On PostgreSQL: by time over whole hours and by category over whole days, in either precision, from the
@@ -330,21 +326,6 @@ export const salesMetrics = defineTask('salesMetrics', async (ctx, input: SalesI
   const result = await answerSales(ctx, input);
   const body = utf8.encode(JSON.stringify(result));
   return withTransfer({ body, rebuildQueued: rebuildQueued(result.meta) }, [body.buffer as ArrayBuffer]);
-});
-
-export type SalesProductPartInput = TaskBase & SalesRequest & { part: number; parts: number };
-
-/**
- * One part of a product ranking: its share of the range's day blocks and of the orders not in them, their
- * lines accumulated per product (src/sales/product-scan.ts). The parts run on several workers at once; the
- * answering task merges them. Its typed arrays go back transferred, not copied.
- */
-export const salesProductPart = defineTask('salesProductPart', (ctx, input: SalesProductPartInput) => {
-  const db = ctx.shards.db(input.tenantId);
-  const part = ctx.obs.timeQuery('metrics_product_scan', () =>
-    scanProductPart(db, input, input.part, input.parts),
-  );
-  return withTransfer(part, productPartBuffers(part));
 });
 
 /**

@@ -16,7 +16,6 @@ import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import { STREAM_PROBLEMS, workerStream } from '../http/worker-stream.js';
-import { PRODUCT_SCAN_MIN_TOP, type ProductPart, productPartBuffers } from '../sales/product-scan.js';
 import type { AppDeps } from './deps.js';
 
 /** Buckets per Arrow record batch. */
@@ -60,41 +59,14 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
       )
       .finally(() => rebuilding.delete(tenantId));
   };
-  /**
-   * A ranking of many products reads every line of the range in parts on the idle workers at once (their
-   * typed arrays transferred back), merged by the answering task. A ranking of a few is read by the
-   * answering task alone, which keeps only the top products' orders (a part cannot know the overall top).
-   * None on PostgreSQL, where the answering task reads the orders itself, and none with source=orders.
-   */
-  async function productParts(
-    request: SalesTaskInput,
-  ): Promise<{ productParts?: ProductPart[]; productPartsMs?: number }> {
-    const parts =
-      request.groupBy === 'product' &&
-      request.top > PRODUCT_SCAN_MIN_TOP &&
-      request.source !== 'orders' &&
-      deps.config.storage.kind === 'sqlite'
-        ? deps.pool.idleWorkers()
-        : 0;
-    if (parts < 2) return {};
-    const started = performance.now();
-    const productParts = await Promise.all(
-      Array.from({ length: parts }, (_, part) =>
-        deps.pool.run('salesProductPart', { ...request, part, parts }),
-      ),
-    );
-    return { productParts, productPartsMs: performance.now() - started };
-  }
-
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
-  async function streamArrow(c: Context<AppEnv>, request: SalesTaskInput): Promise<Response> {
-    const parts = await productParts(request);
+  function streamArrow(c: Context<AppEnv>, request: SalesTaskInput): Response {
     const { body, done } = workerStream(
       c,
       deps,
       'salesMetricsArrow',
-      { ...request, batchRows: ARROW_BATCH_ROWS, ...parts },
-      { logName: 'metrics', transfer: parts.productParts?.flatMap(productPartBuffers) },
+      { ...request, batchRows: ARROW_BATCH_ROWS },
+      { logName: 'metrics' },
     );
     // an answer read from the order journal sets a slice of the rebuild going once it is out, as in JSON
     void done.then((outcome) => {
@@ -114,13 +86,13 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
       path: '/api/v1/tenants/:tenant_id/metrics/sales',
       summary:
         'Sales metrics by hour, day, ISO week, month, product or category; approx (pre-aggregates + sketches) or exact',
-      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour, week, month or (over whole days) category merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds (a bucket that is one hourly or daily row answers from the answer stored with it). exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product, any range, both precisions: every line of the range is read once (the per-day columnar line blocks of clean whole days, the order journal for the rest; a ranking of more than ${PRODUCT_SCAN_MIN_TOP} in parts on the idle workers) and the answer is exact (approx reports error_bounds of zero). While a bulk load's pre-aggregates are still being rebuilt, either precision may read the range from the order journal instead (every committed order, exact: meta.freshness.policy says so, error_bounds are zero, and meta.freshness.rebuild_queued says a slice of the rebuild follows). Otherwise, or with source=orders (exact only; the tables alone), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
+      description: `group_by: ${GROUP_BYS.join(', ')}. start_date inclusive, end_date exclusive (ISO date or date-time, UTC). A sale is an order whose status is in status (default ${DEFAULT_SALE_STATUSES.join(',')}). approx by day, hour, week, month or (over whole days) category merges the rollups' HyperLogLog (unique customers) and t-digest (percentiles) and reports error_bounds (a bucket that is one hourly or daily row answers from the answer stored with it). exact by day or hour over whole hours merges the rollups' exact sets (sorted lists of distinct customers and of order values). By product, any range, both precisions: every line of the range is read once (the per-day columnar line blocks of clean whole days, the order journal for the rest; read again in slices of the products whose orders fit a fixed memory budget) and the answer is exact (approx reports error_bounds of zero). While a bulk load's pre-aggregates are still being rebuilt, either precision may read the range from the order journal instead (every committed order, exact: meta.freshness.policy says so, error_bounds are zero, and meta.freshness.rebuild_queued says a slice of the rebuild follows). Otherwise, or with source=orders (exact only; the tables alone), the orders are read. Percentiles are nearest-rank in exact mode. top (group_by=product) is at most ${MAX_TOP_JSON} in JSON; with Accept: ${ARROW_STREAM_MEDIA_TYPE} the answer is an Arrow IPC stream written a record batch at a time (columns key, orders, units, revenue_cents, unique_customers, avg_order_value_cents, p50/p95/p99_order_value_cents; meta as JSON in the schema metadata key orderflow.meta) and top may be up to ${MAX_TOP_ARROW.toLocaleString('en')}.`,
       tag: 'metrics',
       auth: 'api_key',
       query: SalesQuery,
       responses: {
         200: {
-          description: `{"data":[bucket],"meta":{method, precision, elapsed_ms, rows_scanned, freshness, error_bounds?, parallel_parts?}}, or with Accept: ${ARROW_STREAM_MEDIA_TYPE} the same buckets as an Arrow IPC stream`,
+          description: `{"data":[bucket],"meta":{method, precision, elapsed_ms, rows_scanned, freshness, error_bounds?}}, or with Accept: ${ARROW_STREAM_MEDIA_TYPE} the same buckets as an Arrow IPC stream`,
         },
       },
       errors: ['validation_failed', 'invalid_range', 'range_too_large', ...STREAM_PROBLEMS],

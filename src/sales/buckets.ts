@@ -7,7 +7,7 @@ import { placeNearestRanks } from './order-statistics.js';
 export type SalesAnswer = { data: Bucket[]; rows: number; method: string };
 
 export function approxBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
-  return bucket(key, b, Math.round(b.customers.estimate()), (p) => Math.round(b.values.quantile(p / 100)));
+  return bucketOf(key, b, Math.round(b.customers.estimate()), (p) => Math.round(b.values.quantile(p / 100)));
 }
 
 export function exactBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
@@ -24,7 +24,7 @@ export function sortedBucket(
   uniqueCustomers: number,
   sortedValues: ArrayLike<number>,
 ): Bucket {
-  return bucket(key, sums, uniqueCustomers, (p) => nearestRank(sortedValues, p));
+  return bucketOf(key, sums, uniqueCustomers, (p) => nearestRank(sortedValues, p));
 }
 
 /** The order-value percentiles a bucket reports. */
@@ -45,7 +45,7 @@ export function rankedBucket(
 }
 
 /** A bucket's fields in the contract's order, from its sums, its distinct customers and a percentile. */
-function bucket(
+export function bucketOf(
   key: Bucket['key'],
   b: GroupSums,
   uniqueCustomers: number,

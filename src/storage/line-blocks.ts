@@ -66,7 +66,14 @@ export function statusCodes(statuses: readonly string[]): Uint8Array {
   return table;
 }
 
-/** Collects lines (an order's lines together) and blocks, and encodes them as one block. */
+/** One block of a writer's lines cut into pieces: its orders, its lines, its bytes. */
+export interface LineBlockPiece {
+  orders: number;
+  lines: number;
+  bytes: Uint8Array;
+}
+
+/** Collects lines (an order's lines together) and blocks, and encodes them as one block or in pieces. */
 export class LineBlockWriter {
   private readonly orderCols = { total: [] as number[], pk: [] as number[], customer: [] as number[] };
   private readonly lineEnd: number[] = [];
@@ -120,6 +127,49 @@ export class LineBlockWriter {
     this.lineCols.price.push(price);
     this.lineEnd[this.lineEnd.length - 1]!++;
     if (product > INT32_MAX) this.wide = true;
+  }
+
+  /**
+   * The lines as blocks of at most `maxBytes` each, in order (an order's lines never split: an order larger
+   * than that is a block of its own). None for no order.
+   */
+  pieces(maxBytes: number): LineBlockPiece[] {
+    const idBytes = this.wide ? 8 : 4;
+    const lineStart = (o: number) => (o === 0 ? 0 : this.lineEnd[o - 1]!);
+    const out: LineBlockPiece[] = [];
+    for (let first = 0; first < this.orders; ) {
+      let end = first + 1;
+      while (
+        end < this.orders &&
+        lineBlockBytes(end + 1 - first, this.lineEnd[end]! - lineStart(first), idBytes) <= maxBytes
+      )
+        end++;
+      const lines = this.lineEnd[end - 1]! - lineStart(first);
+      out.push({ orders: end - first, lines, bytes: this.encodeOrders(first, end) });
+      first = end;
+    }
+    return out;
+  }
+
+  /** Orders `first` to `end` (exclusive) and their lines as one block. */
+  private encodeOrders(first: number, end: number): Uint8Array {
+    const from = first === 0 ? 0 : this.lineEnd[first - 1]!;
+    const to = this.lineEnd[end - 1]!;
+    const o = this.orderCols;
+    const l = this.lineCols;
+    return encodeLineBlock(
+      {
+        total: o.total.slice(first, end),
+        unitPrice: l.price.slice(from, to),
+        orderPk: o.pk.slice(first, end),
+        customerPk: o.customer.slice(first, end),
+        productId: l.product.slice(from, to),
+        lineEnd: this.lineEnd.slice(first, end).map((e) => e - from),
+        quantity: l.quantity.slice(from, to),
+        status: this.status.slice(first, end),
+      },
+      this.wide,
+    );
   }
 
   /**

@@ -123,7 +123,8 @@ export function rollupStatements(db: Db) {
       'INSERT INTO order_line_blocks (day, part, orders, lines, block) VALUES (?, ?, ?, ?, ?)',
     ),
     dayBlockParts: db.prepare(
-      'SELECT count(*) AS n, coalesce(max(part), -1) AS last FROM order_line_blocks WHERE day = ?',
+      `SELECT count(*) AS n, coalesce(max(part), -1) AS last, coalesce(sum(orders), 0) AS orders,
+              coalesce(sum(lines), 0) AS lines FROM order_line_blocks WHERE day = ?`,
     ),
     dayBlocks: db.prepare('SELECT block FROM order_line_blocks WHERE day = ? ORDER BY part'),
     // the month level by category (sql/shard/016): its dirty months, its rows, the day rows it merges

@@ -10,7 +10,7 @@ import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { type JournalDays, JournalMonths } from './journal-days.js';
-import { decodeLineBlock, LineBlockWriter } from './line-blocks.js';
+import { decodeLineBlock, type LineBlockPiece, LineBlockWriter, lineBlockBytes } from './line-blocks.js';
 import { journalHoldsEveryOrder } from './order-journal.js';
 import { productCategories } from './product-categories.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
@@ -31,8 +31,20 @@ export const REBUILD_BATCH_DAYS = 2;
  */
 export const DELTA_MAX_ORDERS = 1000;
 
-/** Blocks of order lines a day may be in (one from its rebuild, then one per delta) before they are compacted. */
+/**
+ * Blocks of order lines a day may be in beyond those its lines need (its rebuild's, then one or more per
+ * delta) before they are compacted.
+ */
 export const BLOCK_PARTS_MAX = 8;
+
+/**
+ * A day's lines are stored in blocks of at most this many bytes (~870 orders of 3 lines). Reading a BLOB
+ * allocates it twice (SQLite's copy, then the Buffer better-sqlite3 returns); at 64 KiB and more each is a
+ * fresh mapping under the server's malloc settings (src/node-flags.ts), whose pages fault in one by one
+ * (~11 µs each on this machine), and unmapped when freed. Below it both come from malloc's arenas and
+ * reuse the same memory block after block (docs/perf.md, "Every product within the memory budget").
+ */
+export const DAY_BLOCK_BYTES = 60_000;
 
 /** What folding in the pending orders did: how many, and how (deltas, hours marked dirty, or nothing). */
 export interface PendingResult {
@@ -113,7 +125,7 @@ export class RollupBuilder {
       : (this.s.dayLines.iterate(day * DAY, (day + 1) * DAY, watermark) as IterableIterator<number[]>);
     const categories = groupLines(tapped(this.dayLineRows(rows), (line) => block.add(line)));
     this.s.deleteDayBlocks.run(day);
-    if (block.orders > 0) this.s.insertDayBlock.run(day, 0, block.orders, block.lines, block.encode());
+    this.storeDayBlocks(day, block.pieces(DAY_BLOCK_BYTES), 0);
     this.s.deleteDayCategory.run(day);
     for (const [status, category, sales] of categories.entries())
       this.writeCategory(this.s.insertDayCategory, day, status, category, sales);
@@ -256,15 +268,24 @@ export class RollupBuilder {
   }
 
   /**
-   * A clean day's new lines appended as one more block; past BLOCK_PARTS_MAX blocks the day's are
-   * compacted into one, so a steady trickle does not leave a day in hundreds of pieces.
+   * A clean day's new lines appended as more blocks; past BLOCK_PARTS_MAX blocks more than the day's lines
+   * need, the day's are compacted, so a steady trickle does not leave a day in hundreds of pieces.
    */
   private appendDayBlock(day: number, lines: readonly LineRow[]): void {
     const delta = new LineBlockWriter();
     for (const line of lines) delta.add(line);
-    const { n, last } = this.s.dayBlockParts.get(day) as { n: number; last: number };
-    if (n + 1 <= BLOCK_PARTS_MAX) {
-      this.s.insertDayBlock.run(day, last + 1, delta.orders, delta.lines, delta.encode());
+    const stored = this.s.dayBlockParts.get(day) as {
+      n: number;
+      last: number;
+      orders: number;
+      lines: number;
+    };
+    const needed = Math.ceil(
+      lineBlockBytes(stored.orders + delta.orders, stored.lines + delta.lines) / DAY_BLOCK_BYTES,
+    );
+    const appended = delta.pieces(DAY_BLOCK_BYTES);
+    if (stored.n + appended.length < needed + BLOCK_PARTS_MAX) {
+      this.storeDayBlocks(day, appended, stored.last + 1);
       return;
     }
     const whole = new LineBlockWriter();
@@ -272,7 +293,13 @@ export class RollupBuilder {
       whole.addBlock(decodeLineBlock(block));
     whole.addBlock(decodeLineBlock(delta.encode()));
     this.s.deleteDayBlocks.run(day);
-    this.s.insertDayBlock.run(day, 0, whole.orders, whole.lines, whole.encode());
+    this.storeDayBlocks(day, whole.pieces(DAY_BLOCK_BYTES), 0);
+  }
+
+  /** A day's blocks (LineBlockWriter.pieces) stored, their parts numbered from `firstPart`. */
+  private storeDayBlocks(day: number, pieces: LineBlockPiece[], firstPart: number): void {
+    for (const [i, piece] of pieces.entries())
+      this.s.insertDayBlock.run(day, firstPart + i, piece.orders, piece.lines, piece.bytes);
   }
 
   private mergeDayLines(day: number, categories: LineGroups<string>): void {

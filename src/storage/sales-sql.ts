@@ -58,9 +58,8 @@ export function exactProductScanSql(statuses: number, sortRange = false): string
 }
 
 /**
- * Every line of the range with what its order brings, one order's lines together, of one part's days
- * (src/sales/product-scan.ts): (first order_pk, end order_pk, start, end, parts, part, ...statuses): the
- * orders whose UTC day number is `part` modulo `parts`. `storage-order` walks orders by rowid and
+ * Every line of the range with what its order brings, one order's lines together (src/sales/product-scan.ts):
+ * (first order_pk, end order_pk, start, end, ...statuses). `storage-order` walks orders by rowid and
  * order_items by its clustered key in step, both sequentially; `date-index` reads only the range's orders,
  * through the keyset index.
  */
@@ -69,7 +68,7 @@ export function productScanSql(statuses: number, walk: 'storage-order' | 'date-i
   return `SELECT o.order_pk, o.customer_pk, o.total_cents, i.product_id, i.quantity, i.unit_price_cents
        FROM ${orders} CROSS JOIN order_items i ON i.order_pk = o.order_pk
        WHERE o.order_pk >= ? AND o.order_pk < ? AND o.created_at >= ? AND o.created_at < ?
-         AND (o.created_at / 86400000) % ? = ? AND ${statusIn(statuses)}`;
+         AND ${statusIn(statuses)}`;
 }
 
 /**

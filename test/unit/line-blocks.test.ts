@@ -65,6 +65,28 @@ describe('order line blocks', () => {
     expect(linesOf(bytes)).toEqual(wide);
   });
 
+  it('cut into pieces of at most a size, an order never split, every line once and in order', () => {
+    const many: BlockLine[] = [];
+    for (let o = 1; o <= 300; o++) for (let k = 0; k < 1 + (o % 4); k++) many.push(line(o, o * 10 + k));
+    const w = new LineBlockWriter();
+    for (const l of many) w.add(l);
+    const whole = w.encode().length;
+    for (const maxBytes of [whole, 2000, 500, 60]) {
+      const pieces = w.pieces(maxBytes);
+      expect(pieces.flatMap((p) => linesOf(p.bytes))).toEqual(many);
+      for (const p of pieces) {
+        const b = decodeLineBlock(p.bytes);
+        expect([p.orders, p.lines]).toEqual([b.orders, b.lines]);
+        // a piece over the size holds one order, too large alone
+        if (p.bytes.length > maxBytes) expect(p.orders).toBe(1);
+      }
+      // each piece as full as the next order allows: no two neighbours would fit in one
+      if (maxBytes >= 500) expect(pieces.length).toBeLessThanOrEqual(Math.ceil((2 * whole) / maxBytes));
+    }
+    expect(w.pieces(whole)).toHaveLength(1);
+    expect(new LineBlockWriter().pieces(1000)).toEqual([]);
+  });
+
   it('decode bytes that are not 8-byte aligned (copied first)', () => {
     const w = new LineBlockWriter();
     for (const l of lines) w.add(l);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { SalesRequest } from '../../src/domain/sales.js';
 import { categoriesByLines } from '../../src/sales/category-scan.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
-import { mergeProductParts, productsByScan, scanProductPart } from '../../src/sales/product-scan.js';
-import { ALL_TIME, BLOCK_PARTS_MAX, RollupBuilder } from '../../src/storage/rollups.js';
+import { productsByScan, rankedAnswer, scanProducts } from '../../src/sales/product-scan.js';
+import { ALL_TIME, BLOCK_PARTS_MAX, DAY_BLOCK_BYTES, RollupBuilder } from '../../src/storage/rollups.js';
 import { makeOrders } from '../helpers/data.js';
 import { forgetJournal, testShard } from '../helpers/shard.js';
 
@@ -40,7 +40,7 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
      * do not hold come from the journal where it holds them, else from the tables.
      */
     function expectSources(r: SalesRequest, blockDays: number, outside: ('storage-order' | 'date-index')[]) {
-      const { sources } = scanProductPart(db, r);
+      const { sources } = scanProducts(db, r);
       expect(sources.blockDays).toBe(blockDays);
       expect({ journal: sources.journalBlocks > 0, scans: sources.scans }).toEqual(
         journalled ? { journal: outside.length > 0, scans: [] } : { journal: false, scans: outside },
@@ -57,23 +57,38 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
       top,
     });
 
-    /** Every way of reading the range in parts answers what the per-product scan of the orders answers. */
-    function expectPartsAsDefined(r: SalesRequest): void {
+    /** Every way of reading the range answers what the per-product scan of the orders answers. */
+    function expectScansAsDefined(r: SalesRequest): void {
       const reference = exactFromOrders(db, r).data;
       expect(productsByScan(db, r).data).toEqual(reference);
-      for (const count of [2, 3, 7]) {
-        const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
-        expect(parts.reduce((n, p) => n + p.rows, 0)).toBe(scanProductPart(db, r).rows);
-        const merged = mergeProductParts(parts, r.top);
-        expect(merged.data).toEqual(reference);
-        expect(merged.method).toContain(`in ${count} parts`);
-      }
+      const every = scanProducts(db, r);
+      expect(rankedAnswer(every, r.top).data).toEqual(reference);
+      expect(every.sources.slices).toBeLessThanOrEqual(1); // a few hundred pairs: one slice
+      expectSlicesAsDefined(r, reference);
+    }
+
+    /**
+     * Read in slices of a pair budget (each a pass over the lines again), a scan holds at most the budget's
+     * pairs (or one product's orders, where one has more) and answers the same, every product or a top;
+     * so do categories.
+     */
+    function expectSlicesAsDefined(r: SalesRequest, reference: { orders: number }[]): void {
+      const mostOrders = Math.max(0, ...reference.map((b) => b.orders));
+      for (const pairBudget of [1, 7, 60])
+        for (const top of [r.top, 2]) {
+          const figures = scanProducts(db, r, { top, pairBudget });
+          expect(rankedAnswer(figures, top).data).toEqual(reference.slice(0, top));
+          expect(figures.sources.pairsHeld).toBeLessThanOrEqual(Math.max(pairBudget, mostOrders));
+          if (reference.length > 2 && pairBudget === 1) expect(figures.sources.slices).toBeGreaterThan(1);
+        }
+      const byCategory = { ...r, groupBy: 'category' as const };
+      expect(categoriesByLines(db, byCategory, 5).data).toEqual(categoriesByLines(db, byCategory).data);
     }
 
     /** source=orders reads every line from the tables, and answers what the blocks do; so do categories. */
     function expectTablesAgree(): void {
       const fromTables = { ...ranges[0]!, source: 'orders' as const };
-      expect(scanProductPart(db, fromTables).sources).toEqual({
+      expect(scanProducts(db, fromTables).sources).toMatchObject({
         blockDays: 0,
         journalBlocks: 0,
         scans: ['storage-order'],
@@ -94,14 +109,14 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
     ];
 
     it('before any rollup: every order is past the watermark, read from the journal or the tables', () => {
-      for (const r of ranges) expectPartsAsDefined(r);
+      for (const r of ranges) expectScansAsDefined(r);
       expectSources(ranges[0]!, 0, ['storage-order']);
     });
 
     it('rolled up: whole clean days from their line blocks, the partial days around them from the tables', () => {
       builder.applyPending(0);
       builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
-      for (const r of ranges) expectPartsAsDefined(r);
+      for (const r of ranges) expectScansAsDefined(r);
       expectSources(ranges[0]!, 5, []); // the days with orders
       expectTablesAgree();
       expect(productsByScan(db, ranges[0]!).method).toContain('order_line_blocks of 5 days');
@@ -111,32 +126,32 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
     it('new orders folded in as deltas join the blocks; orders not folded in yet and dirty days are read from the journal', () => {
       write(makeOrders(30, 'delta', 5)); // into the first days, as deltas
       expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
-      for (const r of ranges) expectPartsAsDefined(r);
+      for (const r of ranges) expectScansAsDefined(r);
       expectSources(ranges[0]!, 5, []); // the days with orders
       expectTablesAgree();
       write(makeOrders(20, 'pending', 6)); // past the watermark: in the journal of either shard
-      expectPartsAsDefined(ranges[0]!);
-      expect(scanProductPart(db, ranges[0]!).sources).toMatchObject({ blockDays: 5, scans: [] });
-      expect(scanProductPart(db, ranges[0]!).sources.journalBlocks).toBeGreaterThan(0);
+      expectScansAsDefined(ranges[0]!);
+      expect(scanProducts(db, ranges[0]!).sources).toMatchObject({ blockDays: 5, scans: [] });
+      expect(scanProducts(db, ranges[0]!).sources.journalBlocks).toBeGreaterThan(0);
       write(makeOrders(2000, 'bulk', 8)); // a bulk load: its hours marked dirty
       builder.applyPending(0);
-      for (const r of ranges) expectPartsAsDefined(r);
-      const sources = scanProductPart(db, ranges[0]!).sources;
+      for (const r of ranges) expectScansAsDefined(r);
+      const sources = scanProducts(db, ranges[0]!).sources;
       expect(sources.blockDays).toBeLessThan(5);
       // the dirty days' older orders: from the journal of the first shard, the tables of the second
       expect(sources.scans.length > 0).toBe(!journalled);
       expect(sources.journalBlocks).toBeGreaterThan(0);
       builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
-      for (const r of ranges) expectPartsAsDefined(r);
+      for (const r of ranges) expectScansAsDefined(r);
     });
 
-    it('parts that read before and after a catch-up folds orders into the blocks count each order once', () => {
+    it('orders read from the journal before a catch-up and from the blocks after it answer alike', () => {
       for (const [i, r] of ranges.entries()) {
         write(makeOrders(40, `between${i}`, 30 + i)); // past the watermark, into days the blocks hold
-        const before = scanProductPart(db, r, 0, 2); // reads them from the journal
+        const before = rankedAnswer(scanProducts(db, r), r.top).data; // reads them from the journal
         expect(builder.applyPending()).toMatchObject({ mode: 'delta' }); // now in the blocks
-        const after = scanProductPart(db, r, 1, 2);
-        expect(mergeProductParts([before, after], r.top).data).toEqual(exactFromOrders(db, r).data);
+        expect(rankedAnswer(scanProducts(db, r), r.top).data).toEqual(before);
+        expect(before).toEqual(exactFromOrders(db, r).data);
       }
     });
 
@@ -150,14 +165,13 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
           .get(Date.parse('2026-01-01') / 86_400_000) as number;
         expect(parts).toBeLessThanOrEqual(BLOCK_PARTS_MAX);
       }
-      for (const r of ranges) expectPartsAsDefined(r);
+      for (const r of ranges) expectScansAsDefined(r);
     });
 
     it('counts an order once per product however many lines it has', () => {
-      for (const count of [1, 2]) {
+      for (const pairBudget of [1, 100]) {
         const r = request('2026-01-25T12:00:00Z', '2026-01-25T13:00:00Z');
-        const parts = Array.from({ length: count }, (_, i) => scanProductPart(db, r, i, count));
-        expect(mergeProductParts(parts, r.top).data).toEqual([
+        expect(rankedAnswer(scanProducts(db, r, { pairBudget }), r.top).data).toEqual([
           {
             key: 2,
             orders: 1,
@@ -171,6 +185,38 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
           },
         ]);
       }
+    });
+
+    it('a day of more lines than one block holds is stored in blocks of at most DAY_BLOCK_BYTES, rebuilt or appended to', () => {
+      const day = Date.parse('2026-01-28');
+      const blocksOfDay = () =>
+        db
+          .prepare('SELECT length(block) AS bytes FROM order_line_blocks WHERE day = ?')
+          .all(day / 86_400_000) as { bytes: number }[];
+      const oneDay = (n: number, prefix: string) =>
+        makeOrders(n, prefix, 40).map((o, i) => ({
+          ...o,
+          created_at: new Date(day + i * 50_000).toISOString(),
+        }));
+      write(oneDay(1500, 'big')); // ~1500 orders, ~3000 lines: more than one block's bytes
+      builder.applyPending(0);
+      builder.rebuildDirty(ALL_TIME.start, ALL_TIME.end);
+      const rebuilt = blocksOfDay();
+      expect(rebuilt.length).toBeGreaterThan(1);
+      for (const b of rebuilt) expect(b.bytes).toBeLessThanOrEqual(DAY_BLOCK_BYTES);
+      for (const r of ranges) expectScansAsDefined(r);
+      for (let i = 0; i < BLOCK_PARTS_MAX + 3; i++) {
+        write(
+          oneDay(5, `more${i}`).map((o) => ({
+            ...o,
+            created_at: new Date(day + 80_000_000 + i).toISOString(),
+          })),
+        );
+        expect(builder.applyPending()).toMatchObject({ mode: 'delta' });
+        expect(blocksOfDay().length).toBeLessThan(rebuilt.length + BLOCK_PARTS_MAX);
+      }
+      for (const b of blocksOfDay()) expect(b.bytes).toBeLessThanOrEqual(DAY_BLOCK_BYTES);
+      expectScansAsDefined(ranges[0]!);
     });
 
     it('ranks by revenue, ties to the lower id, and keeps the first `top`', () => {

@@ -1,14 +1,15 @@
 /**
  * Rankings of products on PostgreSQL from the line blocks (src/storage/postgres/line-blocks.ts): the range's
  * whole days' blocks, and the lines of the part-days at its ends from the tables, accumulated per product
- * by the same code as SQLite's (src/sales/product-scan.ts: two passes over the same lines, sums then each
- * counted order's customer and total). Exact, so both precisions use it. Read in one snapshot with the
+ * by the same code as SQLite's (src/sales/product-accumulator.ts: a pass to sum, then a pass per slice of
+ * the products whose orders' customers and totals fit its pair budget). Exact, so both precisions use it. Read in one snapshot with the
  * check that no day of the range is pending; a range with a pending day is answered from the orders
  * (src/storage/postgres/sales.ts), saying why, as the other groupings are.
  */
 import type { ClientBase } from 'pg';
 import { DAY, type SalesRequest } from '../../domain/sales.js';
-import { mergedProducts, ProductAccumulator } from '../../sales/product-scan.js';
+import { ProductAccumulator } from '../../sales/product-accumulator.js';
+import { rankedFigures } from '../../sales/product-scan.js';
 import { youngGarbageCollector } from '../../worker/young-garbage.js';
 import { decodeLineBlock, statusCodes } from '../line-blocks.js';
 import { copyBinaryRows } from './copy-binary.js';
@@ -32,7 +33,7 @@ const partDayLinesSql = `
      AND o.created_at < to_timestamp($3::float8 / 1000) AND o.status = ANY($4::text[])
    ORDER BY o.order_pk`;
 
-export type ProductRanking = ReturnType<typeof mergedProducts>;
+export type ProductRanking = ReturnType<typeof rankedFigures>;
 
 /**
  * The range's products ranked, the first `r.top` (buckets made as they are taken), or why the blocks cannot
@@ -74,7 +75,7 @@ export async function pgProductsFromBlocks(
       return days.size;
     };
     const blockDays = await readBlocks();
-    // the part-days at the range's ends from the tables, kept as pairs for the second pass
+    // the part-days at the range's ends from the tables, kept as pairs for the slices (up to the budget)
     acc.keepPairs();
     const partDays: [number, number][] =
       firstDay < endDay
@@ -84,23 +85,31 @@ export async function pgProductsFromBlocks(
           ]
         : [[r.start, r.end]];
     let scanned = false;
-    for (const [start, end] of partDays) {
-      if (end <= start) continue;
-      scanned = true;
-      const { rows } = await client.query<number[]>({
-        text: partDayLinesSql,
-        values: [tenantId, start, end, r.statuses],
-        rowMode: 'array',
-      });
-      for (const l of rows) acc.line(l[0]!, l[1]!, l[2]!, l[3]!, l[4]!, l[5]!);
+    const readPartDays = async () => {
+      for (const [start, end] of partDays) {
+        if (end <= start) continue;
+        scanned = true;
+        const { rows } = await client.query<number[]>({
+          text: partDayLinesSql,
+          values: [tenantId, start, end, r.statuses],
+          rowMode: 'array',
+        });
+        for (const l of rows) acc.line(l[0]!, l[1]!, l[2]!, l[3]!, l[4]!, l[5]!);
+      }
+    };
+    await readPartDays();
+    const slices = acc.endFirstPass(r.top);
+    for (let s = 0; s < slices; s++) {
+      acc.startSlice(s);
+      await readBlocks();
+      if (!acc.keptEveryPair) await readPartDays();
+      acc.finishSlice();
     }
-    acc.startSecondPass(r.top);
-    await readBlocks();
     const part = acc.finish(
       { blockTable: LINE_BLOCKS_TABLE, blockDays, journalBlocks: 0, scans: scanned ? ['date-index'] : [] },
-      false,
+      slices,
     );
-    return { ranking: mergedProducts([part], r.top) };
+    return { ranking: rankedFigures(part, r.top) };
   } finally {
     await client.query('COMMIT');
   }

@@ -1,0 +1,369 @@
+/**
+ * Order lines accumulated per key (a product, or what a product maps to: a category) into typed arrays, not
+ * objects, ending in each key's final figures (sums, distinct customers, order-value percentiles). The
+ * lines are read once to sum (first pass), then again in slices of the keys whose (key, order) pairs fit a
+ * budget: a slice's pass keeps each counted order's customer and total for the slice's keys only, turns
+ * them into the keys' figures, and drops them. So memory is bounded by the budget and the number of keys,
+ * not by the range's orders: 12 bytes a pair within a slice, ~100 bytes a key.
+ */
+import { type Bucket, nearestRank } from '../domain/sales.js';
+import type { LineBlock } from '../storage/line-blocks.js';
+import { BUCKET_PERCENTILES, bucketOf } from './buckets.js';
+import { Column } from './columns.js';
+import { DistinctIds, placeNearestRanks } from './order-statistics.js';
+
+/** Keys up to this are looked up in an array (4 MiB at most) instead of a Map: ~13% of a pass's time. */
+const DIRECT_SLOT_MAX_ID = 1 << 20;
+
+/**
+ * (key, order) pairs one slice's pass keeps at most (12 bytes each: 6 MiB), unless one key alone has more:
+ * a year of 2M orders (6M pairs) takes 12 slices, each a pass over the lines that skips the others' lines
+ * by one byte each.
+ */
+export const PAIR_BUDGET = 500_000;
+
+/** What lines are accumulated under instead of their product id (a category's number, say). */
+export type ProductKeys = (productId: number) => number;
+
+/** Where a ranking's lines came from: day blocks, journal blocks, orders read through SQL (how), passes made. */
+export interface PartSources {
+  /** the table of the day blocks read (default order_line_blocks, SQLite's) */
+  blockTable?: string;
+  blockDays: number;
+  journalBlocks: number;
+  scans: ('storage-order' | 'date-index')[];
+  /** slices of the keys read after the first pass (each a pass over the lines again) */
+  slices: number;
+  /** the most (key, order) pairs held at once */
+  pairsHeld: number;
+}
+
+/** Per key, interleaved (one cache line a key): revenue, units, orders, the last order counted. */
+const SUMS = 4;
+const REVENUE = 0;
+const UNITS = 1;
+const ORDERS = 2;
+const LAST_ORDER = 3;
+/** Per finished key, interleaved: the orders' total value, distinct customers, p50, p95, p99 (NaN: none). */
+const STATS = 5;
+const ORDER_VALUE = 0;
+const CUSTOMERS = 1;
+const P50 = 2;
+
+/**
+ * The final figures of the finished keys (every key with a line in the range, or a ranking's top), in no
+ * particular order: `sums` and `stats` hold `SUMS` and `STATS` numbers a key, as the accumulator kept
+ * them (every key finished: its own arrays, no copy).
+ */
+export interface ProductFigures {
+  keys: number;
+  ids: Float64Array;
+  sums: Float64Array;
+  stats: Float64Array;
+  rows: number;
+  sources: PartSources;
+}
+
+export class ProductAccumulator {
+  private readonly byId: Int32Array | null;
+  private readonly slot = new Map<number, number>();
+  private readonly id: Column<Float64Array>;
+  private sums: Float64Array;
+  /** a slice's pass: per key where its share is filled to and where it ends (interleaved) */
+  private share = new Int32Array(0);
+  private customers = new Int32Array(0);
+  private values = new Float64Array(0);
+  /** the slice each key is in (-1: outside a selected top) */
+  private sliceOf = new Int32Array(0);
+  /** by key where keys are small: 1 for the keys of the slice being read */
+  private readonly inSlice: Uint8Array | null;
+  private slice = -1;
+  private kept: KeptPairs | null = null;
+  private keptBudget = 0;
+  private keptDropped = false;
+  private stats = new Float64Array(0);
+  private pairsHeld = 0;
+  /** the largest customer id counted (the marks of distinct customers are sized by it) */
+  private maxCustomer = 0;
+  private distinct: DistinctIds | null = null;
+  rows = 0;
+
+  /**
+   * key -> dense index: an array indexed by key where keys are small, a Map otherwise. The key is the
+   * product id, or what `keyOf` maps it to (a category's number) with `maxId` the largest key.
+   */
+  constructor(
+    private readonly maxId: number,
+    private readonly keyOf: ProductKeys | null = null,
+  ) {
+    this.byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
+    this.inSlice = this.byId ? new Uint8Array(maxId + 1) : null;
+    // sized for every key where keys are small (pages a missing key leaves untouched cost no memory), so
+    // they never grow: a grown copy is garbage until the thread's next full collection
+    const capacity = this.byId ? maxId + 1 : 1024;
+    this.id = new Column(new Float64Array(capacity), (n) => new Float64Array(n));
+    this.sums = new Float64Array(capacity * SUMS);
+  }
+
+  line(
+    orderPk: number,
+    customerPk: number,
+    orderTotal: number,
+    product: number,
+    quantity: number,
+    unitPrice: number,
+  ): void {
+    const key = this.keyOf ? this.keyOf(product) : product;
+    const direct = this.byId !== null && key >= 0 && key <= this.maxId;
+    let p = direct ? this.byId![key]! : (this.slot.get(key) ?? -1);
+    const sums = this.sums;
+    if (this.slice >= 0) {
+      // the same lines again: the order into its key's share, once per key (a key outside the slice has none)
+      const at = 2 * p;
+      if (p === -1 || this.share[at] === this.share[at + 1] || sums[p * SUMS + LAST_ORDER] === orderPk)
+        return;
+      sums[p * SUMS + LAST_ORDER] = orderPk;
+      const i = this.share[at]!++;
+      this.customers[i] = customerPk;
+      this.values[i] = orderTotal;
+      return;
+    }
+    this.rows++;
+    if (p === -1) p = this.addKey(key, direct);
+    const s = p * SUMS;
+    this.sums[s + REVENUE]! += quantity * unitPrice;
+    this.sums[s + UNITS]! += quantity;
+    if (this.sums[s + LAST_ORDER] !== orderPk) {
+      this.sums[s + LAST_ORDER] = orderPk;
+      this.sums[s + ORDERS]!++;
+      if (customerPk > this.maxCustomer) this.maxCustomer = customerPk;
+      if (this.kept) this.keep(p, customerPk, orderTotal);
+    }
+  }
+
+  private addKey(key: number, direct: boolean): number {
+    const p = this.id.length;
+    if (direct) this.byId![key] = p;
+    else this.slot.set(key, p);
+    this.id.push(key);
+    if ((p + 1) * SUMS > this.sums.length) {
+      const bigger = new Float64Array(this.sums.length * 2);
+      bigger.set(this.sums);
+      this.sums = bigger;
+    }
+    this.sums[p * SUMS + LAST_ORDER] = -1;
+    return p;
+  }
+
+  /**
+   * A decoded block's lines of the orders whose status code is marked in `wanted` (and, given `keep`, that
+   * it keeps: by the order's index in the block), in any pass (a block holds no order twice).
+   */
+  block(b: LineBlock, wanted: Uint8Array, keep?: (order: number) => boolean): void {
+    // a slice's pass over products: the lines of products outside it skipped here, by one byte each
+    const inSlice = this.slice >= 0 && this.keyOf === null ? this.inSlice : null;
+    const maxId = this.maxId;
+    for (let o = 0, from = 0; o < b.orders; o++) {
+      const to = b.lineEnd[o]!;
+      if (wanted[b.status[o]!] === 1 && (keep === undefined || keep(o))) {
+        const pk = b.orderPk[o]!;
+        const customer = b.customerPk[o]!;
+        const total = b.total[o]!;
+        for (let i = from; i < to; i++) {
+          const product = b.productId[i]!;
+          if (inSlice !== null && product >= 0 && product <= maxId && inSlice[product] === 0) continue;
+          this.line(pk, customer, total, product, b.quantity[i]!, b.unitPrice[i]!);
+        }
+      }
+      from = to;
+    }
+  }
+
+  /**
+   * From now on in the first pass, each counted (key, order) is also kept (lines read through SQL, costly
+   * to read again), 16 bytes a pair, up to half of `budget` pairs: past it they are dropped and the slices'
+   * passes read those lines again (`keptEveryPair`). What is kept is held through every slice, so the
+   * slices share the rest of the budget.
+   */
+  keepPairs(budget = PAIR_BUDGET): void {
+    this.kept = new KeptPairs();
+    this.keptBudget = Math.floor(budget / 2);
+  }
+
+  /** Whether every pair counted since keepPairs is kept: if not, each slice's pass reads those lines again. */
+  get keptEveryPair(): boolean {
+    return !this.keptDropped;
+  }
+
+  private keep(p: number, customer: number, value: number): void {
+    const kept = this.kept!;
+    if (kept.length >= this.keptBudget) {
+      this.kept = null;
+      this.keptDropped = true;
+      return;
+    }
+    kept.push(p, customer, value);
+    this.pairsHeld = Math.max(this.pairsHeld, kept.length);
+  }
+
+  /**
+   * Ends the first pass: the keys to finish (every key, or the `top` highest revenues') cut into slices of
+   * at most `budget` pairs with the kept ones (a key with more is a slice of its own). Returns how many
+   * slices; each is read by startSlice, the lines again, finishSlice.
+   */
+  endFirstPass(top = Number.POSITIVE_INFINITY, pairBudget = PAIR_BUDGET): number {
+    const keys = this.id.length;
+    const budget = Math.max(1, pairBudget - (this.kept?.length ?? 0));
+    this.sliceOf = new Int32Array(keys).fill(-1);
+    const selected = top >= keys ? null : new Set(topByRevenue(this.id.data, this.sums, keys, top));
+    let slices = 0;
+    let pairs = 0;
+    let largest = 0;
+    for (let p = 0; p < keys; p++) {
+      if (selected !== null && !selected.has(p)) continue;
+      const orders = this.sums[p * SUMS + ORDERS]!;
+      if (pairs > 0 && pairs + orders > budget) {
+        largest = Math.max(largest, pairs);
+        slices++;
+        pairs = 0;
+      }
+      this.sliceOf[p] = slices;
+      pairs += orders;
+    }
+    largest = Math.max(largest, pairs);
+    // one slice's shares at a time, in arrays sized for the largest
+    this.customers = new Int32Array(largest);
+    this.values = new Float64Array(largest);
+    this.share = new Int32Array(2 * keys);
+    this.stats = new Float64Array(keys * STATS);
+    return pairs > 0 ? slices + 1 : slices;
+  }
+
+  /** Starts slice `s`'s pass: its keys' shares laid out, the pairs kept in the first pass put in. */
+  startSlice(s: number): void {
+    this.slice = s;
+    let at = 0;
+    for (let p = 0; p < this.id.length; p++) {
+      const ours = this.sliceOf[p] === s;
+      this.sums[p * SUMS + LAST_ORDER] = -1;
+      this.share[2 * p] = at;
+      if (ours) at += this.sums[p * SUMS + ORDERS]!;
+      this.share[2 * p + 1] = at;
+      const key = this.id.data[p]!;
+      if (this.inSlice && key >= 0 && key <= this.maxId) this.inSlice[key] = ours ? 1 : 0;
+    }
+    this.pairsHeld = Math.max(this.pairsHeld, at + (this.kept?.length ?? 0));
+    const kept = this.kept;
+    if (kept)
+      for (let i = 0; i < kept.length; i++) {
+        const p = kept.product.data[i]!;
+        if (this.share[2 * p] === this.share[2 * p + 1]) continue;
+        const j = this.share[2 * p]!++;
+        this.customers[j] = kept.customer.data[i]!;
+        this.values[j] = kept.value.data[i]!;
+      }
+  }
+
+  /** Ends a slice's pass: its keys' distinct customers (marked) and percentiles (selected); its pairs dropped. */
+  finishSlice(): void {
+    this.distinct ??= new DistinctIds(this.maxCustomer);
+    const distinct = this.distinct;
+    for (let p = 0, from = 0; p < this.id.length; p++) {
+      const to = this.share[2 * p + 1]!;
+      if (this.sliceOf[p] === this.slice) {
+        const values = this.values.subarray(from, to);
+        const at = p * STATS;
+        let orderValue = 0;
+        for (let i = 0; i < values.length; i++) orderValue += values[i]!;
+        this.stats[at + ORDER_VALUE] = orderValue;
+        this.stats[at + CUSTOMERS] = distinct.count(this.customers.subarray(from, to));
+        placeNearestRanks(values, BUCKET_PERCENTILES);
+        BUCKET_PERCENTILES.forEach((percentile, k) => {
+          this.stats[at + P50 + k] = nearestRank(values, percentile) ?? Number.NaN;
+        });
+      }
+      from = to;
+    }
+    this.slice = -1;
+  }
+
+  /** The finished keys' figures (after every slice), and where their lines came from. */
+  finish(sources: Omit<PartSources, 'slices' | 'pairsHeld'>, slices: number): ProductFigures {
+    const keys = this.id.length;
+    // what only the passes needed, let go (freed at the thread's next collection)
+    this.customers = new Int32Array(0);
+    this.values = new Float64Array(0);
+    this.share = new Int32Array(0);
+    this.distinct = null;
+    this.kept = null;
+    const all = { sources: { ...sources, slices, pairsHeld: this.pairsHeld }, rows: this.rows };
+    // every key finished (every product, every category): the accumulator's own arrays
+    if (!this.sliceOf.includes(-1))
+      return { ...all, keys, ids: this.id.data, sums: this.sums, stats: this.stats };
+    const chosen: number[] = [];
+    for (let p = 0; p < keys; p++) if (this.sliceOf[p] !== -1) chosen.push(p);
+    const rows = (from: Float64Array, width: number) => {
+      const out = new Float64Array(chosen.length * width);
+      for (const [m, p] of chosen.entries()) out.set(from.subarray(p * width, (p + 1) * width), m * width);
+      return out;
+    };
+    return {
+      ...all,
+      keys: chosen.length,
+      ids: rows(this.id.data, 1),
+      sums: rows(this.sums, SUMS),
+      stats: rows(this.stats, STATS),
+    };
+  }
+}
+
+/** (key, order) pairs counted from lines read through SQL: the key's index, the customer, the total. */
+class KeptPairs {
+  readonly product = new Column(new Int32Array(1024), (n) => new Int32Array(n));
+  readonly customer = new Column(new Int32Array(1024), (n) => new Int32Array(n));
+  readonly value = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+
+  get length(): number {
+    return this.product.length;
+  }
+
+  push(product: number, customer: number, value: number): void {
+    this.product.push(product);
+    this.customer.push(customer);
+    this.value.push(value);
+  }
+}
+
+/**
+ * The indices of the `top` highest revenues of the first `n` keys (`sums` as the accumulator keeps them),
+ * highest first, ties to the lower id. A few of many are picked by the revenue the `top`-th reaches (one
+ * numeric sort of the revenues), then only those are ordered.
+ */
+export function topByRevenue(ids: Float64Array, sums: Float64Array, n: number, top: number): Int32Array {
+  const revenue = (m: number) => sums[m * SUMS + REVENUE]!;
+  let candidates: Int32Array;
+  if (top >= n) candidates = Int32Array.from({ length: n }, (_, m) => m);
+  else {
+    const threshold = Float64Array.from({ length: n }, (_, m) => revenue(m)).sort()[n - top]!;
+    const picked: number[] = [];
+    for (let m = 0; m < n; m++) if (revenue(m) >= threshold) picked.push(m);
+    candidates = Int32Array.from(picked);
+  }
+  return candidates.sort((a, b) => revenue(b) - revenue(a) || ids[a]! - ids[b]!).subarray(0, top);
+}
+
+/** Finished key `m` as a bucket of the contract. */
+export function figureBucket(f: ProductFigures, m: number, key: Bucket['key'] = f.ids[m]!): Bucket {
+  const s = m * SUMS;
+  const at = m * STATS;
+  const sums = {
+    revenue: f.sums[s + REVENUE]!,
+    units: f.sums[s + UNITS]!,
+    orders: f.sums[s + ORDERS]!,
+    orderValue: f.stats[at + ORDER_VALUE]!,
+  };
+  return bucketOf(key, sums, f.stats[at + CUSTOMERS]!, (percentile) => {
+    const v = f.stats[at + P50 + BUCKET_PERCENTILES.indexOf(percentile as 50)];
+    return v === undefined || Number.isNaN(v) ? null : v;
+  });
+}
