@@ -12,20 +12,25 @@ import {
 } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
-import { rankedFigures, scanProducts } from '../src/sales/product-scan.js';
+import {
+  type ProductRanking,
+  productRanking,
+  rankedAnswer,
+  scanProducts,
+} from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { ordersEnoughToDecide, scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
 import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
 import { HyperLogLog } from '../src/sketches/hll.js';
 import { countOrdersInRange } from '../src/storage/order-counts.js';
 import { journalHoldsEveryOrder } from '../src/storage/order-journal.js';
-import { type ProductRanking, pgProductsFromBlocks } from '../src/storage/postgres/product-blocks.js';
+import { pgProductsFromBlocks } from '../src/storage/postgres/product-blocks.js';
 import { pgFromRollups, type RollupRead, readsRollups } from '../src/storage/postgres/rollups.js';
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
+import { openShardReader } from '../src/storage/shards.js';
 import type { Db } from '../src/storage/sqlite.js';
 import { onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
-import { v8Collector } from '../src/worker/v8-collector.js';
 import {
   defineStreamTask,
   defineTask,
@@ -214,23 +219,39 @@ function readsLines(ctx: TaskContext, input: SalesInput): boolean {
   return input.groupBy === 'product' && input.source !== 'orders' && !onPostgres(ctx);
 }
 
-/**
- * A product ranking: the range's lines read by this task, every product's figures ranked; the buckets are
- * made as they are taken (src/sales/product-scan.ts).
- */
-function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput) {
-  return ctx.obs.timeQuery('metrics_product_scan', () => {
-    const figures = scanProducts(db, input, { top: input.top });
-    // what the scan held besides the figures (lookups by product, a slice's pairs: tens of MB for every
-    // product of a large catalog, long-lived enough to be old) is garbage now: freed before the ranking
-    // and its stream allocate, not at this thread's next full collection
-    if (figures.keys > MANY_PRODUCTS) v8Collector()({ type: 'major' });
-    return rankedFigures(figures, input.top);
-  });
+/** A product ranking answered whole (JSON: a top of at most a thousand), read in one transaction. */
+function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput): SalesAnswer {
+  return ctx.obs.timeQuery('metrics_product_scan', () => rankedAnswer(db, input, { top: input.top }));
 }
 
-/** Past this many products, the scan's garbage is worth a full collection (~10 ms) before the ranking. */
-const MANY_PRODUCTS = 100_000;
+/**
+ * A product ranking streamed (Arrow: up to every product): its first pass read now on a private reader
+ * whose one read transaction is held while the stream is written, each slice of the ranked products read
+ * as the stream reaches it (src/sales/product-scan.ts), so the task holds one slice's figures at a time.
+ * The reader is closed when the buckets end, are abandoned, or fail.
+ */
+function streamedProducts(ctx: TaskContext, input: SalesInput): ProductRanking {
+  const db = openShardReader(ctx.data.dataDir, input.tenantId);
+  try {
+    db.exec('BEGIN');
+    const ranking = ctx.obs.timeQuery('metrics_product_scan', () =>
+      productRanking(scanProducts(db, input, { top: input.top }), input.top),
+    );
+    return {
+      ...ranking,
+      *buckets() {
+        try {
+          yield* ranking.buckets();
+        } finally {
+          db.close(); // its read transaction ends with it
+        }
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
 
 /**
  * On PostgreSQL: by time over whole hours and by category over whole days, in either precision, from the
@@ -307,8 +328,7 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise
   let freshness: Record<string, unknown>;
   const reader = rollupReader(db, input);
   if (readsLines(ctx, input)) {
-    const ranked = rankedProducts(ctx, db, input);
-    result = { data: [...ranked.buckets()], rows: ranked.rows, method: ranked.method };
+    result = rankedProducts(ctx, db, input);
     freshness = fromLineBlocks();
   } else if (reader) {
     ({ result, freshness } = fromCaughtUpRollups(ctx, db, input, reader));
@@ -341,8 +361,7 @@ async function streamedAnswer(
     buckets: ranked.buckets(),
     meta: salesResult(input, { data: [], rows: ranked.rows, method: ranked.method }, freshness, started).meta,
   });
-  if (readsLines(ctx, input))
-    return lazily(rankedProducts(ctx, ctx.shards.db(input.tenantId), input), fromLineBlocks());
+  if (readsLines(ctx, input)) return lazily(streamedProducts(ctx, input), fromLineBlocks());
   let answer: SalesResult;
   if (onPostgres(ctx) && input.groupBy === 'product' && input.source !== 'orders') {
     const read = await pgRanking(ctx, input);

@@ -11,20 +11,20 @@ import { byBucketKey, type SalesRequest } from '../domain/sales.js';
 import { cachedProductCategories } from '../storage/product-categories.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SalesAnswer } from './buckets.js';
-import { linesRead, rankedAnswer, scanProducts } from './product-scan.js';
+import { rankedAnswer } from './product-scan.js';
 
 /** Every category's exact sales in the range, in byte order of the name. */
 export function categoriesByLines(db: Db, r: SalesRequest, pairBudget?: number): SalesAnswer {
   const keys = cachedProductCategories(db);
-  const figures = scanProducts(db, r, {
-    keys: { of: keys.of, max: keys.names.length - 1 },
+  const merged = rankedAnswer(db, r, {
+    keys: { of: keys.of, max: keys.names.length - 1, name: 'category' },
+    top: Number.MAX_SAFE_INTEGER,
     ...(pairBudget === undefined ? {} : { pairBudget }),
   });
-  const merged = rankedAnswer(figures, Number.MAX_SAFE_INTEGER);
   const data = merged.data.map((b) => ({ ...b, key: keys.names[b.key as number]! })).sort(byBucketKey);
   return {
     data,
     rows: merged.rows,
-    method: `exact: one pass over the range's order lines (${linesRead(figures.sources)}), every category accumulated in typed arrays`,
+    method: merged.method,
   };
 }

@@ -1,10 +1,11 @@
 /**
  * Order lines accumulated per key (a product, or what a product maps to: a category) into typed arrays, not
- * objects, ending in each key's final figures (sums, distinct customers, order-value percentiles). The
- * lines are read once to sum (first pass), then again in slices of the keys whose (key, order) pairs fit a
- * budget: a slice's pass keeps each counted order's customer and total for the slice's keys only, turns
- * them into the keys' figures, and drops them. So memory is bounded by the budget and the number of keys,
- * not by the range's orders: 12 bytes a pair within a slice, ~100 bytes a key.
+ * objects, ending in each key's figures (sums, distinct customers, order-value percentiles). The lines are
+ * read once to sum (first pass), which ranks the keys by revenue; then again once per slice of the ranked
+ * keys whose (key, order) pairs fit a budget: a slice's pass keeps each counted order's customer and total
+ * for the slice's keys only, turns them into those keys' figures, hands them over (in rank order) and
+ * drops them. So memory is bounded by the budget and the number of keys, not by the range's orders:
+ * 12 bytes a pair within a slice, ~60 bytes a key, and a slice's figures at a time.
  */
 import { type Bucket, nearestRank } from '../domain/sales.js';
 import type { LineBlock } from '../storage/line-blocks.js';
@@ -17,8 +18,8 @@ const DIRECT_SLOT_MAX_ID = 1 << 20;
 
 /**
  * (key, order) pairs one slice's pass keeps at most (12 bytes each: 6 MiB), unless one key alone has more:
- * a year of 2M orders (6M pairs) takes 12 slices, each a pass over the lines that skips the others' lines
- * by one byte each.
+ * a year of 2M orders (6M pairs) takes 12 slices, each a pass over the lines that skips the other slices'
+ * lines by one byte each.
  */
 export const PAIR_BUDGET = 500_000;
 
@@ -34,7 +35,7 @@ export interface PartSources {
   scans: ('storage-order' | 'date-index')[];
   /** slices of the keys read after the first pass (each a pass over the lines again) */
   slices: number;
-  /** the most (key, order) pairs held at once */
+  /** the most (key, order) pairs held at once (so far, while slices are read) */
   pairsHeld: number;
 }
 
@@ -50,18 +51,12 @@ const ORDER_VALUE = 0;
 const CUSTOMERS = 1;
 const P50 = 2;
 
-/**
- * The final figures of the finished keys (every key with a line in the range, or a ranking's top), in no
- * particular order: `sums` and `stats` hold `SUMS` and `STATS` numbers a key, as the accumulator kept
- * them (every key finished: its own arrays, no copy).
- */
-export interface ProductFigures {
+/** One slice's keys' figures, in rank order: `sums` and `stats` hold `SUMS` and `STATS` numbers a key. */
+export interface SliceFigures {
   keys: number;
   ids: Float64Array;
   sums: Float64Array;
   stats: Float64Array;
-  rows: number;
-  sources: PartSources;
 }
 
 export class ProductAccumulator {
@@ -69,20 +64,21 @@ export class ProductAccumulator {
   private readonly slot = new Map<number, number>();
   private readonly id: Column<Float64Array>;
   private sums: Float64Array;
-  /** a slice's pass: per key where its share is filled to and where it ends (interleaved) */
+  /** a slice's pass: per key where its share is filled to and where it ends (interleaved; 0, 0 outside) */
   private share = new Int32Array(0);
   private customers = new Int32Array(0);
   private values = new Float64Array(0);
-  /** the slice each key is in (-1: outside a selected top) */
-  private sliceOf = new Int32Array(0);
-  /** by key where keys are small: 1 for the keys of the slice being read */
+  /** the keys ranked by revenue (every key, or the first `top`), and where each slice of them starts */
+  private ranked: Int32Array = new Int32Array(0);
+  private sliceStarts: number[] = [];
+  /** by product id where keys are products and small: 1 for the products of the slice being read */
   private readonly inSlice: Uint8Array | null;
   private slice = -1;
   private kept: KeptPairs | null = null;
   private keptBudget = 0;
   private keptDropped = false;
-  private stats = new Float64Array(0);
-  private pairsHeld = 0;
+  /** the most (key, order) pairs held at once */
+  pairsHeld = 0;
   /** the largest customer id counted (the marks of distinct customers are sized by it) */
   private maxCustomer = 0;
   private distinct: DistinctIds | null = null;
@@ -97,7 +93,7 @@ export class ProductAccumulator {
     private readonly keyOf: ProductKeys | null = null,
   ) {
     this.byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
-    this.inSlice = this.byId ? new Uint8Array(maxId + 1) : null;
+    this.inSlice = this.byId && !keyOf ? new Uint8Array(maxId + 1) : null;
     // sized for every key where keys are small (pages a missing key leaves untouched cost no memory), so
     // they never grow: a grown copy is garbage until the thread's next full collection
     const capacity = this.byId ? maxId + 1 : 1024;
@@ -161,7 +157,7 @@ export class ProductAccumulator {
    */
   block(b: LineBlock, wanted: Uint8Array, keep?: (order: number) => boolean): void {
     // a slice's pass over products: the lines of products outside it skipped here, by one byte each
-    const inSlice = this.slice >= 0 && this.keyOf === null ? this.inSlice : null;
+    const inSlice = this.slice >= 0 ? this.inSlice : null;
     const maxId = this.maxId;
     for (let o = 0, from = 0; o < b.orders; o++) {
       const to = b.lineEnd[o]!;
@@ -207,50 +203,51 @@ export class ProductAccumulator {
   }
 
   /**
-   * Ends the first pass: the keys to finish (every key, or the `top` highest revenues') cut into slices of
-   * at most `budget` pairs with the kept ones (a key with more is a slice of its own). Returns how many
-   * slices; each is read by startSlice, the lines again, finishSlice.
+   * Ends the first pass: the keys ranked by revenue (every key, or the first `top`), cut in rank order into
+   * slices whose pairs with the kept ones fit `budget` (a key with more is a slice of its own). Returns how
+   * many slices; each is read by startSlice, the lines again, finishSlice.
    */
   endFirstPass(top = Number.POSITIVE_INFINITY, pairBudget = PAIR_BUDGET): number {
     const keys = this.id.length;
     const budget = Math.max(1, pairBudget - (this.kept?.length ?? 0));
-    this.sliceOf = new Int32Array(keys).fill(-1);
-    const selected = top >= keys ? null : new Set(topByRevenue(this.id.data, this.sums, keys, top));
-    let slices = 0;
+    this.ranked = topByRevenue(this.id.data, this.sums, keys, top);
+    this.sliceStarts = [];
     let pairs = 0;
     let largest = 0;
-    for (let p = 0; p < keys; p++) {
-      if (selected !== null && !selected.has(p)) continue;
+    for (const [m, p] of this.ranked.entries()) {
       const orders = this.sums[p * SUMS + ORDERS]!;
-      if (pairs > 0 && pairs + orders > budget) {
+      if (m === 0 || (pairs > 0 && pairs + orders > budget)) {
         largest = Math.max(largest, pairs);
-        slices++;
+        this.sliceStarts.push(m);
         pairs = 0;
       }
-      this.sliceOf[p] = slices;
       pairs += orders;
     }
     largest = Math.max(largest, pairs);
-    // one slice's shares at a time, in arrays sized for the largest
+    // one slice's shares at a time, in arrays sized for the largest (made after the ranking's sort)
     this.customers = new Int32Array(largest);
     this.values = new Float64Array(largest);
     this.share = new Int32Array(2 * keys);
-    this.stats = new Float64Array(keys * STATS);
-    return pairs > 0 ? slices + 1 : slices;
+    return this.sliceStarts.length;
   }
 
-  /** Starts slice `s`'s pass: its keys' shares laid out, the pairs kept in the first pass put in. */
+  /** Slice `s`'s keys, in rank order. */
+  private keysOf(s: number): Int32Array {
+    return this.ranked.subarray(this.sliceStarts[s], this.sliceStarts[s + 1] ?? this.ranked.length);
+  }
+
+  /** Starts slice `s`'s pass: its keys' shares laid out (the previous slice's cleared), the kept pairs put in. */
   startSlice(s: number): void {
+    if (this.slice >= 0) this.mark(this.keysOf(this.slice), false);
     this.slice = s;
+    const keys = this.keysOf(s);
+    this.mark(keys, true);
     let at = 0;
-    for (let p = 0; p < this.id.length; p++) {
-      const ours = this.sliceOf[p] === s;
+    for (const p of keys) {
       this.sums[p * SUMS + LAST_ORDER] = -1;
       this.share[2 * p] = at;
-      if (ours) at += this.sums[p * SUMS + ORDERS]!;
+      at += this.sums[p * SUMS + ORDERS]!;
       this.share[2 * p + 1] = at;
-      const key = this.id.data[p]!;
-      if (this.inSlice && key >= 0 && key <= this.maxId) this.inSlice[key] = ours ? 1 : 0;
     }
     this.pairsHeld = Math.max(this.pairsHeld, at + (this.kept?.length ?? 0));
     const kept = this.kept;
@@ -264,56 +261,47 @@ export class ProductAccumulator {
       }
   }
 
-  /** Ends a slice's pass: its keys' distinct customers (marked) and percentiles (selected); its pairs dropped. */
-  finishSlice(): void {
-    this.distinct ??= new DistinctIds(this.maxCustomer);
-    const distinct = this.distinct;
-    for (let p = 0, from = 0; p < this.id.length; p++) {
-      const to = this.share[2 * p + 1]!;
-      if (this.sliceOf[p] === this.slice) {
-        const values = this.values.subarray(from, to);
-        const at = p * STATS;
-        let orderValue = 0;
-        for (let i = 0; i < values.length; i++) orderValue += values[i]!;
-        this.stats[at + ORDER_VALUE] = orderValue;
-        this.stats[at + CUSTOMERS] = distinct.count(this.customers.subarray(from, to));
-        placeNearestRanks(values, BUCKET_PERCENTILES);
-        BUCKET_PERCENTILES.forEach((percentile, k) => {
-          this.stats[at + P50 + k] = nearestRank(values, percentile) ?? Number.NaN;
-        });
-      }
-      from = to;
+  /** Marks a slice's keys in (or out): their shares emptied when out, and their product ids where skipped by id. */
+  private mark(keys: Int32Array, into: boolean): void {
+    for (const p of keys) {
+      if (!into) this.share[2 * p] = this.share[2 * p + 1] = 0;
+      const key = this.id.data[p]!;
+      if (this.inSlice && key >= 0 && key <= this.maxId) this.inSlice[key] = into ? 1 : 0;
     }
-    this.slice = -1;
   }
 
-  /** The finished keys' figures (after every slice), and where their lines came from. */
-  finish(sources: Omit<PartSources, 'slices' | 'pairsHeld'>, slices: number): ProductFigures {
-    const keys = this.id.length;
-    // what only the passes needed, let go (freed at the thread's next collection)
-    this.customers = new Int32Array(0);
-    this.values = new Float64Array(0);
-    this.share = new Int32Array(0);
-    this.distinct = null;
-    this.kept = null;
-    const all = { sources: { ...sources, slices, pairsHeld: this.pairsHeld }, rows: this.rows };
-    // every key finished (every product, every category): the accumulator's own arrays
-    if (!this.sliceOf.includes(-1))
-      return { ...all, keys, ids: this.id.data, sums: this.sums, stats: this.stats };
-    const chosen: number[] = [];
-    for (let p = 0; p < keys; p++) if (this.sliceOf[p] !== -1) chosen.push(p);
-    const rows = (from: Float64Array, width: number) => {
-      const out = new Float64Array(chosen.length * width);
-      for (const [m, p] of chosen.entries()) out.set(from.subarray(p * width, (p + 1) * width), m * width);
-      return out;
+  /**
+   * Ends a slice's pass: its keys' figures in rank order (distinct customers by marks, percentiles by
+   * selection); its pairs are dropped by the next slice.
+   */
+  finishSlice(): SliceFigures {
+    this.distinct ??= new DistinctIds(this.maxCustomer);
+    const keys = this.keysOf(this.slice);
+    const figures: SliceFigures = {
+      keys: keys.length,
+      ids: new Float64Array(keys.length),
+      sums: new Float64Array(keys.length * SUMS),
+      stats: new Float64Array(keys.length * STATS),
     };
-    return {
-      ...all,
-      keys: chosen.length,
-      ids: rows(this.id.data, 1),
-      sums: rows(this.sums, SUMS),
-      stats: rows(this.stats, STATS),
-    };
+    for (const [m, p] of keys.entries()) {
+      // the share from where it was laid out to where the pass filled it (its end: one snapshot reads the
+      // same orders in every pass)
+      const end = this.share[2 * p]!;
+      const from = this.share[2 * p + 1]! - this.sums[p * SUMS + ORDERS]!;
+      const values = this.values.subarray(from, end);
+      const at = m * STATS;
+      let orderValue = 0;
+      for (let i = 0; i < values.length; i++) orderValue += values[i]!;
+      figures.ids[m] = this.id.data[p]!;
+      figures.sums.set(this.sums.subarray(p * SUMS, (p + 1) * SUMS), m * SUMS);
+      figures.stats[at + ORDER_VALUE] = orderValue;
+      figures.stats[at + CUSTOMERS] = this.distinct.count(this.customers.subarray(from, end));
+      placeNearestRanks(values, BUCKET_PERCENTILES);
+      BUCKET_PERCENTILES.forEach((percentile, k) => {
+        figures.stats[at + P50 + k] = nearestRank(values, percentile) ?? Number.NaN;
+      });
+    }
+    return figures;
   }
 }
 
@@ -339,7 +327,7 @@ class KeptPairs {
  * highest first, ties to the lower id. A few of many are picked by the revenue the `top`-th reaches (one
  * numeric sort of the revenues), then only those are ordered.
  */
-export function topByRevenue(ids: Float64Array, sums: Float64Array, n: number, top: number): Int32Array {
+function topByRevenue(ids: Float64Array, sums: Float64Array, n: number, top: number): Int32Array {
   const revenue = (m: number) => sums[m * SUMS + REVENUE]!;
   let candidates: Int32Array;
   if (top >= n) candidates = Int32Array.from({ length: n }, (_, m) => m);
@@ -352,8 +340,8 @@ export function topByRevenue(ids: Float64Array, sums: Float64Array, n: number, t
   return candidates.sort((a, b) => revenue(b) - revenue(a) || ids[a]! - ids[b]!).subarray(0, top);
 }
 
-/** Finished key `m` as a bucket of the contract. */
-export function figureBucket(f: ProductFigures, m: number, key: Bucket['key'] = f.ids[m]!): Bucket {
+/** Key `m` of a slice's figures as a bucket of the contract. */
+export function figureBucket(f: SliceFigures, m: number, key: Bucket['key'] = f.ids[m]!): Bucket {
   const s = m * SUMS;
   const at = m * STATS;
   const sums = {

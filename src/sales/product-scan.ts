@@ -18,9 +18,8 @@ import {
   PAIR_BUDGET,
   type PartSources,
   ProductAccumulator,
-  type ProductFigures,
   type ProductKeys,
-  topByRevenue,
+  type SliceFigures,
 } from './product-accumulator.js';
 
 /**
@@ -57,20 +56,35 @@ type Walk = PartSources['scans'][number];
 
 /** How a scan reads: what products map to (categories), a ranking's top, its pair budget. */
 export interface ScanOptions {
-  keys?: { of: ProductKeys; max: number };
+  /** what lines are accumulated under instead of their product (its largest number, and what it is called) */
+  keys?: { of: ProductKeys; max: number; name: string };
   top?: number;
   pairBudget?: number;
 }
 
 /**
- * The range's order lines accumulated into every product's figures (or every key's a product maps to), in
- * one snapshot: the clean whole days' line blocks and, for what they do not hold (the days around whole
- * days, days with a dirty hour, orders past the rollup watermark), the order journal, or the tables for
- * orders older than the journal. Read once to sum, then again once per slice of the products whose
- * orders fit the pair budget (src/sales/product-accumulator.ts); with a `top`, only the top products'.
+ * A ranking's first pass done: the lines it read, where from, and its slices' figures (the ranked keys, a
+ * slice at a time, in rank order), taken once.
  */
-export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {}): ProductFigures {
-  return db.transaction(() => {
+export interface ProductScan {
+  /** what was ranked: product, or what keys stood for */
+  ranked: string;
+  rows: number;
+  /** where the lines came from (`pairsHeld` grows as slices are read) */
+  sources: PartSources;
+  slices: Iterable<SliceFigures>;
+}
+
+/**
+ * The range's order lines accumulated per product (or per key a product maps to), ranked by revenue: the
+ * clean whole days' line blocks and, for what they do not hold (the days around whole days, days with a
+ * dirty hour, orders past the rollup watermark), the order journal, or the tables for orders older than
+ * the journal. The first pass (sums, ranking) is read now; each slice of the ranked products whose orders
+ * fit the pair budget is read again as the slices are taken (src/sales/product-accumulator.ts), so the
+ * caller holds one read transaction from this call until the last slice is taken.
+ */
+export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {}): ProductScan {
+  {
     const { keys } = options;
     const maxId =
       keys?.max ??
@@ -147,17 +161,25 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
     const pairBudget = options.pairBudget ?? PAIR_BUDGET;
     acc.keepPairs(pairBudget); // the tables' lines kept as pairs for the slices (up to the budget)
     readTables();
-    const firstPassScans = [...scans];
-    const slices = acc.endFirstPass(options.top, pairBudget);
-    for (let s = 0; s < slices; s++) {
-      acc.startSlice(s);
-      readBlocks();
-      readJournal();
-      if (!acc.keptEveryPair) readTables();
-      acc.finishSlice();
+    const sources: PartSources = {
+      blockDays,
+      journalBlocks: firstPassJournalBlocks,
+      scans: [...scans],
+      slices: acc.endFirstPass(options.top, pairBudget),
+      pairsHeld: acc.pairsHeld,
+    };
+    function* slices(): Generator<SliceFigures> {
+      for (let s = 0; s < sources.slices; s++) {
+        acc.startSlice(s);
+        readBlocks();
+        readJournal();
+        if (!acc.keptEveryPair) readTables();
+        sources.pairsHeld = acc.pairsHeld;
+        yield acc.finishSlice();
+      }
     }
-    return acc.finish({ blockDays, journalBlocks: firstPassJournalBlocks, scans: firstPassScans }, slices);
-  })();
+    return { ranked: keys?.name ?? 'product', rows: acc.rows, sources, slices: slices() };
+  }
 }
 
 /**
@@ -199,30 +221,33 @@ function blockPlan(
   return { blockDays, outside, watermark };
 }
 
-/**
- * Figures ranked by revenue (then id), the first `top`, the buckets made one at a time as they are taken:
- * an Arrow stream of every product holds one record batch's buckets at once, not the whole answer as
- * objects.
- */
-export function rankedFigures(
-  figures: ProductFigures,
-  top: number,
-): { rows: number; method: string; buckets: () => Generator<Bucket> } {
-  const ranked = topByRevenue(figures.ids, figures.sums, figures.keys, top);
+/** A ranking's buckets, made as they are taken (once): an Arrow stream holds a record batch's at a time. */
+export interface ProductRanking {
+  rows: number;
+  method: string;
+  buckets: () => Generator<Bucket>;
+}
+
+/** A scan's ranked keys as buckets, the first `top`, each slice's as the slice is read. */
+export function productRanking(scan: ProductScan, top: number): ProductRanking {
   function* buckets(): Generator<Bucket> {
-    for (const m of ranked) yield figureBucket(figures, m);
+    let n = 0;
+    for (const figures of scan.slices)
+      for (let m = 0; m < figures.keys && n < top; m++, n++) yield figureBucket(figures, m);
   }
   return {
-    rows: figures.rows,
-    method: `exact: one pass over the range's order lines (${linesRead(figures.sources)}), every product accumulated in typed arrays, then ranked`,
+    rows: scan.rows,
+    method: `exact: one pass over the range's order lines (${linesRead(scan.sources)}), every ${scan.ranked} accumulated in typed arrays, then ranked`,
     buckets,
   };
 }
 
-/** Figures ranked, the first `top`, as one answer. */
-export function rankedAnswer(figures: ProductFigures, top: number): SalesAnswer {
-  const ranked = rankedFigures(figures, top);
-  return { data: [...ranked.buckets()], rows: ranked.rows, method: ranked.method };
+/** The range's products ranked, the first `top`, as one answer read in one transaction. */
+export function rankedAnswer(db: Db, r: SalesRequest, options: ScanOptions & { top: number }): SalesAnswer {
+  return db.transaction(() => {
+    const ranked = productRanking(scanProducts(db, r, options), options.top);
+    return { data: [...ranked.buckets()], rows: ranked.rows, method: ranked.method };
+  })();
 }
 
 /**
@@ -245,5 +270,5 @@ export function linesRead(sources: PartSources): string {
 
 /** Every product's exact sales in the range, ranked, the first `top` (the slices hold the top products only). */
 export function productsByScan(db: Db, r: SalesRequest): SalesAnswer {
-  return rankedAnswer(scanProducts(db, r, { top: r.top }), r.top);
+  return rankedAnswer(db, r, { top: r.top });
 }

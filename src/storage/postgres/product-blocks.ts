@@ -8,8 +8,8 @@
  */
 import type { ClientBase } from 'pg';
 import { DAY, type SalesRequest } from '../../domain/sales.js';
-import { ProductAccumulator } from '../../sales/product-accumulator.js';
-import { rankedFigures } from '../../sales/product-scan.js';
+import { type PartSources, ProductAccumulator, type SliceFigures } from '../../sales/product-accumulator.js';
+import { type ProductRanking, productRanking } from '../../sales/product-scan.js';
 import { youngGarbageCollector } from '../../worker/young-garbage.js';
 import { decodeLineBlock, statusCodes } from '../line-blocks.js';
 import { copyBinaryRows } from './copy-binary.js';
@@ -32,8 +32,6 @@ const partDayLinesSql = `
    WHERE o.tenant_id = $1 AND o.created_at >= to_timestamp($2::float8 / 1000)
      AND o.created_at < to_timestamp($3::float8 / 1000) AND o.status = ANY($4::text[])
    ORDER BY o.order_pk`;
-
-export type ProductRanking = ReturnType<typeof rankedFigures>;
 
 /**
  * The range's products ranked, the first `r.top` (buckets made as they are taken), or why the blocks cannot
@@ -98,18 +96,25 @@ export async function pgProductsFromBlocks(
       }
     };
     await readPartDays();
-    const slices = acc.endFirstPass(r.top);
-    for (let s = 0; s < slices; s++) {
+    // every slice read inside this transaction (its figures kept: a pass over PostgreSQL's blocks is a
+    // COPY on this connection, not a read that can wait for the stream)
+    const sources: PartSources = {
+      blockTable: LINE_BLOCKS_TABLE,
+      blockDays,
+      journalBlocks: 0,
+      scans: scanned ? ['date-index'] : [],
+      slices: acc.endFirstPass(r.top),
+      pairsHeld: 0,
+    };
+    const slices: SliceFigures[] = [];
+    for (let s = 0; s < sources.slices; s++) {
       acc.startSlice(s);
       await readBlocks();
       if (!acc.keptEveryPair) await readPartDays();
-      acc.finishSlice();
+      slices.push(acc.finishSlice());
     }
-    const part = acc.finish(
-      { blockTable: LINE_BLOCKS_TABLE, blockDays, journalBlocks: 0, scans: scanned ? ['date-index'] : [] },
-      slices,
-    );
-    return { ranking: rankedFigures(part, r.top) };
+    sources.pairsHeld = acc.pairsHeld;
+    return { ranking: productRanking({ ranked: 'product', rows: acc.rows, sources, slices }, r.top) };
   } finally {
     await client.query('COMMIT');
   }
