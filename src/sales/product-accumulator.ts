@@ -74,9 +74,6 @@ export class ProductAccumulator {
   /** by product id where keys are products and small: 1 for the products of the slice being read */
   private readonly inSlice: Uint8Array | null;
   private slice = -1;
-  private kept: KeptPairs | null = null;
-  private keptBudget = 0;
-  private keptDropped = false;
   /** the most (key, order) pairs held at once */
   pairsHeld = 0;
   /** the largest customer id counted (the marks of distinct customers are sized by it) */
@@ -133,7 +130,6 @@ export class ProductAccumulator {
       this.sums[s + LAST_ORDER] = orderPk;
       this.sums[s + ORDERS]!++;
       if (customerPk > this.maxCustomer) this.maxCustomer = customerPk;
-      if (this.kept) this.keep(p, customerPk, orderTotal);
     }
   }
 
@@ -176,40 +172,12 @@ export class ProductAccumulator {
   }
 
   /**
-   * From now on in the first pass, each counted (key, order) is also kept (lines read through SQL, costly
-   * to read again), 16 bytes a pair, up to half of `budget` pairs: past it they are dropped and the slices'
-   * passes read those lines again (`keptEveryPair`). What is kept is held through every slice, so the
-   * slices share the rest of the budget.
-   */
-  keepPairs(budget = PAIR_BUDGET): void {
-    this.kept = new KeptPairs();
-    this.keptBudget = Math.floor(budget / 2);
-  }
-
-  /** Whether every pair counted since keepPairs is kept: if not, each slice's pass reads those lines again. */
-  get keptEveryPair(): boolean {
-    return !this.keptDropped;
-  }
-
-  private keep(p: number, customer: number, value: number): void {
-    const kept = this.kept!;
-    if (kept.length >= this.keptBudget) {
-      this.kept = null;
-      this.keptDropped = true;
-      return;
-    }
-    kept.push(p, customer, value);
-    this.pairsHeld = Math.max(this.pairsHeld, kept.length);
-  }
-
-  /**
    * Ends the first pass: the keys ranked by revenue (every key, or the first `top`), cut in rank order into
-   * slices whose pairs with the kept ones fit `budget` (a key with more is a slice of its own). Returns how
-   * many slices; each is read by startSlice, the lines again, finishSlice.
+   * slices whose pairs fit `budget` (a key with more is a slice of its own). Returns how many slices; each
+   * is read by startSlice, the lines again, finishSlice.
    */
-  endFirstPass(top = Number.POSITIVE_INFINITY, pairBudget = PAIR_BUDGET): number {
+  endFirstPass(top = Number.POSITIVE_INFINITY, budget = PAIR_BUDGET): number {
     const keys = this.id.length;
-    const budget = Math.max(1, pairBudget - (this.kept?.length ?? 0));
     this.ranked = topByRevenue(this.id.data, this.sums, keys, top);
     this.sliceStarts = [];
     let pairs = 0;
@@ -236,7 +204,7 @@ export class ProductAccumulator {
     return this.ranked.subarray(this.sliceStarts[s], this.sliceStarts[s + 1] ?? this.ranked.length);
   }
 
-  /** Starts slice `s`'s pass: its keys' shares laid out (the previous slice's cleared), the kept pairs put in. */
+  /** Starts slice `s`'s pass: its keys' shares laid out (the previous slice's cleared). */
   startSlice(s: number): void {
     if (this.slice >= 0) this.mark(this.keysOf(this.slice), false);
     this.slice = s;
@@ -249,16 +217,7 @@ export class ProductAccumulator {
       at += this.sums[p * SUMS + ORDERS]!;
       this.share[2 * p + 1] = at;
     }
-    this.pairsHeld = Math.max(this.pairsHeld, at + (this.kept?.length ?? 0));
-    const kept = this.kept;
-    if (kept)
-      for (let i = 0; i < kept.length; i++) {
-        const p = kept.product.data[i]!;
-        if (this.share[2 * p] === this.share[2 * p + 1]) continue;
-        const j = this.share[2 * p]!++;
-        this.customers[j] = kept.customer.data[i]!;
-        this.values[j] = kept.value.data[i]!;
-      }
+    this.pairsHeld = Math.max(this.pairsHeld, at);
   }
 
   /** Marks a slice's keys in (or out): their shares emptied when out, and their product ids where skipped by id. */
@@ -302,23 +261,6 @@ export class ProductAccumulator {
       });
     }
     return figures;
-  }
-}
-
-/** (key, order) pairs counted from lines read through SQL: the key's index, the customer, the total. */
-class KeptPairs {
-  readonly product = new Column(new Int32Array(1024), (n) => new Int32Array(n));
-  readonly customer = new Column(new Int32Array(1024), (n) => new Int32Array(n));
-  readonly value = new Column(new Float64Array(1024), (n) => new Float64Array(n));
-
-  get length(): number {
-    return this.product.length;
-  }
-
-  push(product: number, customer: number, value: number): void {
-    this.product.push(product);
-    this.customer.push(customer);
-    this.value.push(value);
   }
 }
 

@@ -21,6 +21,7 @@ import {
   type ProductKeys,
   type SliceFigures,
 } from './product-accumulator.js';
+import { EVERY_STATUS, SpilledLines } from './spilled-lines.js';
 
 /**
  * A range holding at least this share of the shard's orders is read in storage order (a sequential walk
@@ -137,15 +138,18 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
         );
       }
     };
-    // the orders in neither, from the tables
+    // the orders in neither, from the tables: read once, spilled for the slices
     const scans: Walk[] = [];
+    const spilled = new SpilledLines();
     const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
       pkTo = Math.min(pkTo, journalStart); // order_pks start at 1
       if (pkTo <= Math.max(pkFrom, 1) || end <= start) return;
       scans.push(walk);
       const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
-      for (const row of stmt.iterate(pkFrom, pkTo, start, end, ...r.statuses) as IterableIterator<number[]>)
+      for (const row of stmt.iterate(pkFrom, pkTo, start, end, ...r.statuses) as IterableIterator<number[]>) {
         acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
+        spilled.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
+      }
     };
     const readTables = () => {
       for (const [start, end] of plan.outside) {
@@ -158,24 +162,27 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
     const blockDays = readBlocks();
     readJournal();
     const firstPassJournalBlocks = journalBlocksRead;
-    const pairBudget = options.pairBudget ?? PAIR_BUDGET;
-    acc.keepPairs(pairBudget); // the tables' lines kept as pairs for the slices (up to the budget)
     readTables();
+    spilled.flush();
     const sources: PartSources = {
       blockDays,
       journalBlocks: firstPassJournalBlocks,
-      scans: [...scans],
-      slices: acc.endFirstPass(options.top, pairBudget),
-      pairsHeld: acc.pairsHeld,
+      scans,
+      slices: acc.endFirstPass(options.top, options.pairBudget ?? PAIR_BUDGET),
+      pairsHeld: 0,
     };
     function* slices(): Generator<SliceFigures> {
-      for (let s = 0; s < sources.slices; s++) {
-        acc.startSlice(s);
-        readBlocks();
-        readJournal();
-        if (!acc.keptEveryPair) readTables();
-        sources.pairsHeld = acc.pairsHeld;
-        yield acc.finishSlice();
+      try {
+        for (let s = 0; s < sources.slices; s++) {
+          acc.startSlice(s);
+          readBlocks();
+          readJournal();
+          for (const b of spilled.read()) acc.block(b, EVERY_STATUS);
+          sources.pairsHeld = acc.pairsHeld;
+          yield acc.finishSlice();
+        }
+      } finally {
+        spilled.close();
       }
     }
     return { ranked: keys?.name ?? 'product', rows: acc.rows, sources, slices: slices() };

@@ -66,6 +66,19 @@ export function statusCodes(statuses: readonly string[]): Uint8Array {
   return table;
 }
 
+/**
+ * The most bytes a stored block takes (~870 orders of 3 lines): a day's lines, or a scan's spilled ones, are
+ * stored in pieces of at most this. Reading a BLOB allocates it twice (SQLite's copy, then the Buffer
+ * better-sqlite3 returns); at 64 KiB and more each is a fresh mapping under the server's malloc settings
+ * (src/node-flags.ts), whose pages fault in one by one (~11 µs each on this machine), and unmapped when
+ * freed. Below it both come from malloc's arenas and reuse the same memory block after block (docs/perf.md,
+ * "Every product within the memory budget").
+ */
+export const LINE_BLOCK_MAX_BYTES = 60_000;
+
+/** A code in a block's status column for lines whose status was checked before they were stored. */
+export const CHECKED_STATUS = 0;
+
 /** One block of a writer's lines cut into pieces: its orders, its lines, its bytes. */
 export interface LineBlockPiece {
   orders: number;

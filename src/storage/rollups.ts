@@ -10,7 +10,13 @@ import { ORDER_STATUSES } from '../domain/vocabulary.js';
 import { approxBucket, exactBucket } from '../sales/buckets.js';
 import { type AggregateRow, aggregateFor, SalesAggregate } from '../sketches/sales-aggregate.js';
 import { type JournalDays, JournalMonths } from './journal-days.js';
-import { decodeLineBlock, type LineBlockPiece, LineBlockWriter, lineBlockBytes } from './line-blocks.js';
+import {
+  decodeLineBlock,
+  LINE_BLOCK_MAX_BYTES,
+  type LineBlockPiece,
+  LineBlockWriter,
+  lineBlockBytes,
+} from './line-blocks.js';
 import { journalHoldsEveryOrder } from './order-journal.js';
 import { productCategories } from './product-categories.js';
 import { groupLines, type LineGroups, type LineRow } from './rollup-line-groups.js';
@@ -37,14 +43,8 @@ export const DELTA_MAX_ORDERS = 1000;
  */
 export const BLOCK_PARTS_MAX = 8;
 
-/**
- * A day's lines are stored in blocks of at most this many bytes (~870 orders of 3 lines). Reading a BLOB
- * allocates it twice (SQLite's copy, then the Buffer better-sqlite3 returns); at 64 KiB and more each is a
- * fresh mapping under the server's malloc settings (src/node-flags.ts), whose pages fault in one by one
- * (~11 µs each on this machine), and unmapped when freed. Below it both come from malloc's arenas and
- * reuse the same memory block after block (docs/perf.md, "Every product within the memory budget").
- */
-export const DAY_BLOCK_BYTES = 60_000;
+/** A day's lines are stored in blocks of at most this many bytes (src/storage/line-blocks.ts). */
+export const DAY_BLOCK_BYTES = LINE_BLOCK_MAX_BYTES;
 
 /** What folding in the pending orders did: how many, and how (deltas, hours marked dirty, or nothing). */
 export interface PendingResult {

@@ -73,8 +73,7 @@ export async function pgProductsFromBlocks(
       return days.size;
     };
     const blockDays = await readBlocks();
-    // the part-days at the range's ends from the tables, kept as pairs for the slices (up to the budget)
-    acc.keepPairs();
+    // the part-days at the range's ends from the tables (at most two days: read again for each slice)
     const partDays: [number, number][] =
       firstDay < endDay
         ? [
@@ -110,7 +109,7 @@ export async function pgProductsFromBlocks(
     for (let s = 0; s < sources.slices; s++) {
       acc.startSlice(s);
       await readBlocks();
-      if (!acc.keptEveryPair) await readPartDays();
+      await readPartDays();
       slices.push(acc.finishSlice());
     }
     sources.pairsHeld = acc.pairsHeld;
