@@ -39,19 +39,21 @@ export interface PartSources {
   pairsHeld: number;
 }
 
-/** Per key, interleaved (one cache line a key): revenue, units, orders, the last order counted. */
-const SUMS = 4;
+/** Per key, interleaved: revenue, units, orders. */
+const SUMS = 3;
 const REVENUE = 0;
 const UNITS = 1;
 const ORDERS = 2;
-const LAST_ORDER = 3;
 /** Per finished key, interleaved: the orders' total value, distinct customers, p50, p95, p99 (NaN: none). */
 const STATS = 5;
 const ORDER_VALUE = 0;
 const CUSTOMERS = 1;
 const P50 = 2;
 
-/** One slice's keys' figures, in rank order: `sums` and `stats` hold `SUMS` and `STATS` numbers a key. */
+/**
+ * One slice's keys' figures, in rank order: `sums` and `stats` hold `SUMS` and `STATS` numbers a key. The
+ * arrays are the accumulator's, reused by the next slice: copy them (`copyOfSlice`) to keep them longer.
+ */
 export interface SliceFigures {
   keys: number;
   ids: Float64Array;
@@ -68,6 +70,13 @@ export class ProductAccumulator {
   private share = new Int32Array(0);
   private customers = new Int32Array(0);
   private values = new Float64Array(0);
+  /** a slice's figures, made into the same arrays slice after slice (sized for the slice of most keys) */
+  private sliceFigures: SliceFigures = {
+    keys: 0,
+    ids: new Float64Array(0),
+    sums: new Float64Array(0),
+    stats: new Float64Array(0),
+  };
   /** the keys ranked by revenue (every key, or the first `top`), and where each slice of them starts */
   private ranked: Int32Array = new Int32Array(0);
   private sliceStarts: number[] = [];
@@ -76,6 +85,13 @@ export class ProductAccumulator {
   private slice = -1;
   /** the most (key, order) pairs held at once */
   pairsHeld = 0;
+  /**
+   * The keys the order being read has met so far: an order's lines arrive together, so an order counts
+   * once per key by looking among its own few keys, not by a last-order mark per key (8 bytes a key).
+   */
+  private order = -1;
+  private orderKeys = new Int32Array(16);
+  private orderKeyCount = 0;
   /** the largest customer id counted (the marks of distinct customers are sized by it) */
   private maxCustomer = 0;
   private distinct: DistinctIds | null = null;
@@ -109,13 +125,10 @@ export class ProductAccumulator {
     const key = this.keyOf ? this.keyOf(product) : product;
     const direct = this.byId !== null && key >= 0 && key <= this.maxId;
     let p = direct ? this.byId![key]! : (this.slot.get(key) ?? -1);
-    const sums = this.sums;
     if (this.slice >= 0) {
       // the same lines again: the order into its key's share, once per key (a key outside the slice has none)
       const at = 2 * p;
-      if (p === -1 || this.share[at] === this.share[at + 1] || sums[p * SUMS + LAST_ORDER] === orderPk)
-        return;
-      sums[p * SUMS + LAST_ORDER] = orderPk;
+      if (p === -1 || this.share[at] === this.share[at + 1] || !this.firstOfOrder(orderPk, p)) return;
       const i = this.share[at]!++;
       this.customers[i] = customerPk;
       this.values[i] = orderTotal;
@@ -126,11 +139,25 @@ export class ProductAccumulator {
     const s = p * SUMS;
     this.sums[s + REVENUE]! += quantity * unitPrice;
     this.sums[s + UNITS]! += quantity;
-    if (this.sums[s + LAST_ORDER] !== orderPk) {
-      this.sums[s + LAST_ORDER] = orderPk;
+    if (this.firstOfOrder(orderPk, p)) {
       this.sums[s + ORDERS]!++;
       if (customerPk > this.maxCustomer) this.maxCustomer = customerPk;
     }
+  }
+
+  /** Whether this is order `orderPk`'s first line of key `p` (remembered if so). */
+  private firstOfOrder(orderPk: number, p: number): boolean {
+    if (orderPk !== this.order) {
+      this.order = orderPk;
+      this.orderKeyCount = 0;
+    } else for (let i = 0; i < this.orderKeyCount; i++) if (this.orderKeys[i] === p) return false;
+    if (this.orderKeyCount === this.orderKeys.length) {
+      const more = new Int32Array(this.orderKeys.length * 2);
+      more.set(this.orderKeys);
+      this.orderKeys = more;
+    }
+    this.orderKeys[this.orderKeyCount++] = p;
+    return true;
   }
 
   private addKey(key: number, direct: boolean): number {
@@ -143,7 +170,6 @@ export class ProductAccumulator {
       bigger.set(this.sums);
       this.sums = bigger;
     }
-    this.sums[p * SUMS + LAST_ORDER] = -1;
     return p;
   }
 
@@ -192,10 +218,20 @@ export class ProductAccumulator {
       pairs += orders;
     }
     largest = Math.max(largest, pairs);
-    // one slice's shares at a time, in arrays sized for the largest (made after the ranking's sort)
+    // one slice's shares and figures at a time, in arrays sized for the largest (made after the ranking's
+    // sort): slice after slice into the same memory, not a new slice's arrays while the last's wait for a
+    // full collection (~3 MB a slice for 500k products, ~30 MB for all)
     this.customers = new Int32Array(largest);
     this.values = new Float64Array(largest);
     this.share = new Int32Array(2 * keys);
+    let most = 0;
+    for (let s = 0; s < this.sliceStarts.length; s++) most = Math.max(most, this.keysOf(s).length);
+    this.sliceFigures = {
+      keys: 0,
+      ids: new Float64Array(most),
+      sums: new Float64Array(most * SUMS),
+      stats: new Float64Array(most * STATS),
+    };
     return this.sliceStarts.length;
   }
 
@@ -208,11 +244,11 @@ export class ProductAccumulator {
   startSlice(s: number): void {
     if (this.slice >= 0) this.mark(this.keysOf(this.slice), false);
     this.slice = s;
+    this.order = -1; // a pass starts afresh, whichever order the last one ended with
     const keys = this.keysOf(s);
     this.mark(keys, true);
     let at = 0;
     for (const p of keys) {
-      this.sums[p * SUMS + LAST_ORDER] = -1;
       this.share[2 * p] = at;
       at += this.sums[p * SUMS + ORDERS]!;
       this.share[2 * p + 1] = at;
@@ -231,17 +267,13 @@ export class ProductAccumulator {
 
   /**
    * Ends a slice's pass: its keys' figures in rank order (distinct customers by marks, percentiles by
-   * selection); its pairs are dropped by the next slice.
+   * selection), in arrays the next slice reuses; its pairs are dropped by the next slice.
    */
   finishSlice(): SliceFigures {
     this.distinct ??= new DistinctIds(this.maxCustomer);
     const keys = this.keysOf(this.slice);
-    const figures: SliceFigures = {
-      keys: keys.length,
-      ids: new Float64Array(keys.length),
-      sums: new Float64Array(keys.length * SUMS),
-      stats: new Float64Array(keys.length * STATS),
-    };
+    const figures = this.sliceFigures;
+    figures.keys = keys.length;
     for (const [m, p] of keys.entries()) {
       // the share from where it was laid out to where the pass filled it (its end: one snapshot reads the
       // same orders in every pass)
@@ -262,6 +294,16 @@ export class ProductAccumulator {
     }
     return figures;
   }
+}
+
+/** A slice's figures copied out of the accumulator's arrays (to keep them past the next slice). */
+export function copyOfSlice(f: SliceFigures): SliceFigures {
+  return {
+    keys: f.keys,
+    ids: f.ids.slice(0, f.keys),
+    sums: f.sums.slice(0, f.keys * SUMS),
+    stats: f.stats.slice(0, f.keys * STATS),
+  };
 }
 
 /**

@@ -8,7 +8,12 @@
  */
 import type { ClientBase } from 'pg';
 import { DAY, type SalesRequest } from '../../domain/sales.js';
-import { type PartSources, ProductAccumulator, type SliceFigures } from '../../sales/product-accumulator.js';
+import {
+  copyOfSlice,
+  type PartSources,
+  ProductAccumulator,
+  type SliceFigures,
+} from '../../sales/product-accumulator.js';
 import { type ProductRanking, productRanking } from '../../sales/product-scan.js';
 import { youngGarbageCollector } from '../../worker/young-garbage.js';
 import { decodeLineBlock, statusCodes } from '../line-blocks.js';
@@ -110,7 +115,7 @@ export async function pgProductsFromBlocks(
       acc.startSlice(s);
       await readBlocks();
       await readPartDays();
-      slices.push(acc.finishSlice());
+      slices.push(copyOfSlice(acc.finishSlice()));
     }
     sources.pairsHeld = acc.pairsHeld;
     return { ranking: productRanking({ ranked: 'product', rows: acc.rows, sources, slices }, r.top) };
