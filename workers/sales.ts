@@ -12,12 +12,7 @@ import {
 } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
-import {
-  type ProductRanking,
-  productRanking,
-  rankedAnswer,
-  scanProducts,
-} from '../src/sales/product-scan.js';
+import { type ProductRanking, rankedAnswer, rankingOnReader } from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { ordersEnoughToDecide, scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
 import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
@@ -225,32 +220,14 @@ function rankedProducts(ctx: TaskContext, db: Db, input: SalesInput): SalesAnswe
 }
 
 /**
- * A product ranking streamed (Arrow: up to every product): its first pass read now on a private reader
- * whose one read transaction is held while the stream is written, each slice of the ranked products read
- * as the stream reaches it (src/sales/product-scan.ts), so the task holds one slice's figures at a time.
- * The reader is closed when the buckets end, are abandoned, or fail.
+ * A product ranking streamed (Arrow: up to every product) from a private reader holding one read
+ * transaction while the stream is written, each slice of the ranked products read as the stream reaches
+ * it (src/sales/product-scan.ts), so the task holds one slice's figures at a time.
  */
 function streamedProducts(ctx: TaskContext, input: SalesInput): ProductRanking {
-  const db = openShardReader(ctx.data.dataDir, input.tenantId);
-  try {
-    db.exec('BEGIN');
-    const ranking = ctx.obs.timeQuery('metrics_product_scan', () =>
-      productRanking(scanProducts(db, input, { top: input.top }), input.top),
-    );
-    return {
-      ...ranking,
-      *buckets() {
-        try {
-          yield* ranking.buckets();
-        } finally {
-          db.close(); // its read transaction ends with it
-        }
-      },
-    };
-  } catch (error) {
-    db.close();
-    throw error;
-  }
+  return ctx.obs.timeQuery('metrics_product_scan', () =>
+    rankingOnReader(openShardReader(ctx.data.dataDir, input.tenantId), input, { top: input.top }),
+  );
 }
 
 /**

@@ -249,6 +249,35 @@ export function productRanking(scan: ProductScan, top: number): ProductRanking {
   };
 }
 
+/**
+ * A ranking read while it is taken, on a connection of its own (`db`: a private reader the ranking takes
+ * over): one read transaction from the first pass to the last slice, the connection closed when the buckets
+ * end, fail or are abandoned (the consumer stops taking them: a client that went away).
+ */
+export function rankingOnReader(
+  db: Db,
+  r: SalesRequest,
+  options: ScanOptions & { top: number },
+): ProductRanking {
+  try {
+    db.exec('BEGIN');
+    const ranking = productRanking(scanProducts(db, r, options), options.top);
+    return {
+      ...ranking,
+      *buckets() {
+        try {
+          yield* ranking.buckets();
+        } finally {
+          db.close(); // its read transaction ends with it
+        }
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
 /** The range's products ranked, the first `top`, as one answer read in one transaction. */
 export function rankedAnswer(db: Db, r: SalesRequest, options: ScanOptions & { top: number }): SalesAnswer {
   return db.transaction(() => {

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { SalesRequest } from '../../src/domain/sales.js';
 import { categoriesByLines } from '../../src/sales/category-scan.js';
@@ -6,6 +7,7 @@ import {
   productRanking,
   productsByScan,
   rankedAnswer,
+  rankingOnReader,
   type ScanOptions,
   scanProducts,
 } from '../../src/sales/product-scan.js';
@@ -233,6 +235,21 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
       }
       for (const b of blocksOfDay()) expect(b.bytes).toBeLessThanOrEqual(DAY_BLOCK_BYTES);
       expectScansAsDefined(ranges[0]!);
+    });
+
+    it('a ranking on its own reader closes it when its buckets end, and when they are abandoned half way', () => {
+      const r = request('2026-01-01', '2026-02-01', 1000);
+      const wholeReader = new Database(db.name, { readonly: true });
+      const whole = rankingOnReader(wholeReader, r, { top: r.top });
+      const reader = new Database(db.name, { readonly: true });
+      const abandoned = rankingOnReader(reader, r, { top: r.top, pairBudget: 1 }); // a slice per product
+      const buckets = abandoned.buckets();
+      expect(buckets.next().done).toBe(false);
+      expect(reader.open).toBe(true); // holding its snapshot for the slices to come
+      buckets.return(undefined); // the consumer stops (a client that went away)
+      expect(reader.open).toBe(false);
+      expect([...whole.buckets()]).toEqual(exactFromOrders(db, r).data);
+      expect(wholeReader.open).toBe(false);
     });
 
     it('ranks by revenue, ties to the lower id, and keeps the first `top`', () => {
