@@ -140,6 +140,12 @@ describe.skipIf(unavailable !== null)('line blocks on PostgreSQL', () => {
           expect([...read.ranking.buckets()], `${JSON.stringify(range)} ${statuses} top ${top}`).toEqual(
             want.data,
           );
+          // read again in slices of a few pairs (each a COPY of the blocks and a read of the part-days)
+          const sliced = await pgProductsFromBlocks(client, t, r, 7);
+          if (!('ranking' in sliced)) throw new Error(sliced.notReady);
+          const pairs = want.data.reduce((n, b) => n + b.orders, 0);
+          if (pairs > 7) expect(sliced.ranking.method).toMatch(/read again in \d+ slices/);
+          expect([...sliced.ranking.buckets()]).toEqual(want.data);
           // the whole days' blocks, and the part-days from the tables
           const hasWholeDays = Math.floor(range.end / DAY) > Math.ceil(range.start / DAY);
           const hasPartDays = range.start % DAY !== 0 || range.end % DAY !== 0;
