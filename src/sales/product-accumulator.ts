@@ -80,8 +80,13 @@ export class ProductAccumulator {
   /** the keys ranked by revenue (every key, or the first `top`), and where each slice of them starts */
   private ranked: Int32Array = new Int32Array(0);
   private sliceStarts: number[] = [];
-  /** by product id where keys are products and small: 1 for the products of the slice being read */
-  private readonly inSlice: Uint8Array | null;
+  /**
+   * By product id (ids up to DIRECT_SLOT_MAX_ID): 1 for the products whose lines the slice being read
+   * takes (its products, or the products of its categories); a pass skips the others' lines by it.
+   */
+  private inSlice: Uint8Array | null = null;
+  /** the largest product id the first pass met */
+  private maxProduct = 0;
   private slice = -1;
   /** the most (key, order) pairs held at once */
   pairsHeld = 0;
@@ -106,7 +111,6 @@ export class ProductAccumulator {
     private readonly keyOf: ProductKeys | null = null,
   ) {
     this.byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
-    this.inSlice = this.byId && !keyOf ? new Uint8Array(maxId + 1) : null;
     // sized for every key where keys are small (pages a missing key leaves untouched cost no memory), so
     // they never grow: a grown copy is garbage until the thread's next full collection
     const capacity = this.byId ? maxId + 1 : 1024;
@@ -122,6 +126,7 @@ export class ProductAccumulator {
     quantity: number,
     unitPrice: number,
   ): void {
+    if (product > this.maxProduct) this.maxProduct = product;
     const key = this.keyOf ? this.keyOf(product) : product;
     const direct = this.byId !== null && key >= 0 && key <= this.maxId;
     let p = direct ? this.byId![key]! : (this.slot.get(key) ?? -1);
@@ -178,9 +183,9 @@ export class ProductAccumulator {
    * it keeps: by the order's index in the block), in any pass (a block holds no order twice).
    */
   block(b: LineBlock, wanted: Uint8Array, keep?: (order: number) => boolean): void {
-    // a slice's pass over products: the lines of products outside it skipped here, by one byte each
+    // a slice's pass: the lines of products outside it skipped here, by one byte each (an id past the map
+    // is none the first pass met)
     const inSlice = this.slice >= 0 ? this.inSlice : null;
-    const maxId = this.maxId;
     for (let o = 0, from = 0; o < b.orders; o++) {
       const to = b.lineEnd[o]!;
       if (wanted[b.status[o]!] === 1 && (keep === undefined || keep(o))) {
@@ -189,7 +194,7 @@ export class ProductAccumulator {
         const total = b.total[o]!;
         for (let i = from; i < to; i++) {
           const product = b.productId[i]!;
-          if (inSlice !== null && product >= 0 && product <= maxId && inSlice[product] === 0) continue;
+          if (inSlice !== null && inSlice[product] !== 1) continue;
           this.line(pk, customer, total, product, b.quantity[i]!, b.unitPrice[i]!);
         }
       }
@@ -246,22 +251,37 @@ export class ProductAccumulator {
     this.slice = s;
     this.order = -1; // a pass starts afresh, whichever order the last one ended with
     const keys = this.keysOf(s);
-    this.mark(keys, true);
     let at = 0;
     for (const p of keys) {
       this.share[2 * p] = at;
       at += this.sums[p * SUMS + ORDERS]!;
       this.share[2 * p + 1] = at;
     }
+    this.mark(keys, true);
     this.pairsHeld = Math.max(this.pairsHeld, at);
   }
 
-  /** Marks a slice's keys in (or out): their shares emptied when out, and their product ids where skipped by id. */
+  /**
+   * Marks a slice's keys in (their shares laid out first) or out (their shares emptied), and the product
+   * ids whose lines a pass takes: the keys themselves, or every product whose key is in the slice.
+   */
   private mark(keys: Int32Array, into: boolean): void {
+    if (!into) for (const p of keys) this.share[2 * p] = this.share[2 * p + 1] = 0;
+    if (this.maxProduct > DIRECT_SLOT_MAX_ID) return; // no map: every line goes to `line`
+    this.inSlice ??= new Uint8Array(this.maxProduct + 1);
+    const inSlice = this.inSlice;
+    if (this.keyOf) {
+      if (!into) return; // remade whole for the next slice
+      for (let product = 0; product <= this.maxProduct; product++) {
+        const key = this.keyOf(product);
+        const p = this.byId && key >= 0 && key <= this.maxId ? this.byId[key]! : (this.slot.get(key) ?? -1);
+        inSlice[product] = p >= 0 && this.share[2 * p] !== this.share[2 * p + 1] ? 1 : 0;
+      }
+      return;
+    }
     for (const p of keys) {
-      if (!into) this.share[2 * p] = this.share[2 * p + 1] = 0;
-      const key = this.id.data[p]!;
-      if (this.inSlice && key >= 0 && key <= this.maxId) this.inSlice[key] = into ? 1 : 0;
+      const product = this.id.data[p]!;
+      if (product >= 0 && product <= this.maxProduct) inSlice[product] = into ? 1 : 0;
     }
   }
 

@@ -63,10 +63,14 @@ type Walk = PartSources['scans'][number];
  */
 const SCAN_GARBAGE_BYTES = 2 << 20;
 
+/** What a scan ranks, and its plural in `meta.method`. */
+type RankedKey = 'product' | 'category';
+const PLURAL: Record<RankedKey, string> = { product: 'products', category: 'categories' };
+
 /** How a scan reads: what products map to (categories), a ranking's top, its pair budget. */
 export interface ScanOptions {
   /** what lines are accumulated under instead of their product (its largest number, and what it is called) */
-  keys?: { of: ProductKeys; max: number; name: string };
+  keys?: { of: ProductKeys; max: number; name: RankedKey };
   top?: number;
   pairBudget?: number;
 }
@@ -76,8 +80,8 @@ export interface ScanOptions {
  * slice at a time, in rank order), taken once.
  */
 export interface ProductScan {
-  /** what was ranked: product, or what keys stood for */
-  ranked: string;
+  /** what was ranked: products, or what keys stood for */
+  ranked: RankedKey;
   rows: number;
   /** where the lines came from (`pairsHeld` grows as slices are read) */
   sources: PartSources;
@@ -252,7 +256,7 @@ export function productRanking(scan: ProductScan, top: number): ProductRanking {
   }
   return {
     rows: scan.rows,
-    method: `exact: one pass over the range's order lines (${linesRead(scan.sources)}), every ${scan.ranked} accumulated in typed arrays, then ranked`,
+    method: `exact: one pass over the range's order lines (${linesRead(scan.sources, PLURAL[scan.ranked])}), every ${scan.ranked} accumulated in typed arrays, then ranked`,
     buckets,
   };
 }
@@ -298,7 +302,7 @@ export function rankedAnswer(db: Db, r: SalesRequest, options: ScanOptions & { t
  * Where a scan read its lines, for `meta.method`: block days, journal blocks, tables (how), and how many
  * times it read them again for its slices.
  */
-export function linesRead(sources: PartSources): string {
+function linesRead(sources: PartSources, keys = 'products'): string {
   const scans = [...new Set(sources.scans)].map((walk) =>
     walk === 'storage-order' ? 'in storage order' : 'through the date index',
   );
@@ -309,7 +313,7 @@ export function linesRead(sources: PartSources): string {
     ...(sources.journalBlocks > 0 ? [`${sources.journalBlocks} order_journal blocks`] : []),
     ...(scans.length > 0 ? [`orders and their lines (${scans.join(' and ')})`] : []),
   ];
-  return `${read.join(' + ') || 'none in the range'}${sources.slices > 1 ? `; read again in ${sources.slices} slices of the products` : ''}`;
+  return `${read.join(' + ') || 'none in the range'}${sources.slices > 1 ? `; read again in ${sources.slices} slices of the ${keys}` : ''}`;
 }
 
 /** Every product's exact sales in the range, ranked, the first `top` (the slices hold the top products only). */
