@@ -88,8 +88,7 @@ export class ProductAccumulator {
   /** the largest product id the first pass met */
   private maxProduct = 0;
   private slice = -1;
-  /** the most (key, order) pairs held at once */
-  pairsHeld = 0;
+  private held = 0;
   /**
    * The keys the order being read has met so far: an order's lines arrive together, so an order counts
    * once per key by looking among its own few keys, not by a last-order mark per key (8 bytes a key).
@@ -116,6 +115,11 @@ export class ProductAccumulator {
     const capacity = this.byId ? maxId + 1 : 1024;
     this.id = new Column(new Float64Array(capacity), (n) => new Float64Array(n));
     this.sums = new Float64Array(capacity * SUMS);
+  }
+
+  /** The most (key, order) pairs held at once so far. */
+  get pairsHeld(): number {
+    return this.held;
   }
 
   line(
@@ -258,7 +262,7 @@ export class ProductAccumulator {
       this.share[2 * p + 1] = at;
     }
     this.mark(keys, true);
-    this.pairsHeld = Math.max(this.pairsHeld, at);
+    this.held = Math.max(this.held, at);
   }
 
   /**
