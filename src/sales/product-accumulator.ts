@@ -11,6 +11,7 @@ import { type Bucket, nearestRank } from '../domain/sales.js';
 import type { LineBlock } from '../storage/line-blocks.js';
 import { BUCKET_PERCENTILES, bucketOf } from './buckets.js';
 import { Column } from './columns.js';
+import type { KeyHistograms } from './key-histograms.js';
 import { DistinctIds, placeNearestRanks } from './order-statistics.js';
 
 /** Keys up to this are looked up in an array (4 MiB at most) instead of a Map: ~13% of a pass's time. */
@@ -99,6 +100,8 @@ export class ProductAccumulator {
   /** the largest customer id counted (the marks of distinct customers are sized by it) */
   private maxCustomer = 0;
   private distinct: DistinctIds | null = null;
+  /** the second pass reads for the histograms' target bins (a few keys), not in slices of pairs */
+  private byHistogram = false;
   rows = 0;
 
   /**
@@ -108,6 +111,7 @@ export class ProductAccumulator {
   constructor(
     private readonly maxId: number,
     private readonly keyOf: ProductKeys | null = null,
+    private readonly histograms: KeyHistograms | null = null,
   ) {
     this.byId = maxId <= DIRECT_SLOT_MAX_ID ? new Int32Array(maxId + 1).fill(-1) : null;
     // sized for every key where keys are small (pages a missing key leaves untouched cost no memory), so
@@ -135,6 +139,10 @@ export class ProductAccumulator {
     const direct = this.byId !== null && key >= 0 && key <= this.maxId;
     let p = direct ? this.byId![key]! : (this.slot.get(key) ?? -1);
     if (this.slice >= 0) {
+      if (this.byHistogram) {
+        if (p !== -1 && this.firstOfOrder(orderPk, p)) this.histograms!.collect(p, orderTotal);
+        return;
+      }
       // the same lines again: the order into its key's share, once per key (a key outside the slice has none)
       const at = 2 * p;
       if (p === -1 || this.share[at] === this.share[at + 1] || !this.firstOfOrder(orderPk, p)) return;
@@ -151,6 +159,7 @@ export class ProductAccumulator {
     if (this.firstOfOrder(orderPk, p)) {
       this.sums[s + ORDERS]!++;
       if (customerPk > this.maxCustomer) this.maxCustomer = customerPk;
+      this.histograms?.add(p, customerPk, orderTotal);
     }
   }
 
@@ -214,6 +223,22 @@ export class ProductAccumulator {
   endFirstPass(top = Number.POSITIVE_INFINITY, budget = PAIR_BUDGET): number {
     const keys = this.id.length;
     this.ranked = topByRevenue(this.id.data, this.sums, keys, top);
+    const ranked = this.ranked.length;
+    // a few keys: one more pass for their percentiles' bins, if what it keeps fits the budget
+    if (
+      this.histograms &&
+      this.histograms.plan(this.ranked, (p) => this.sums[p * SUMS + ORDERS]!) <= budget
+    ) {
+      this.byHistogram = true;
+      this.sliceStarts = ranked > 0 ? [0] : [];
+      this.sliceFigures = {
+        keys: 0,
+        ids: new Float64Array(ranked),
+        sums: new Float64Array(ranked * SUMS),
+        stats: new Float64Array(ranked * STATS),
+      };
+      return this.sliceStarts.length;
+    }
     this.sliceStarts = [];
     let pairs = 0;
     let largest = 0;
@@ -251,9 +276,10 @@ export class ProductAccumulator {
 
   /** Starts slice `s`'s pass: its keys' shares laid out (the previous slice's cleared). */
   startSlice(s: number): void {
-    if (this.slice >= 0) this.mark(this.keysOf(this.slice), false);
+    if (this.slice >= 0 && !this.byHistogram) this.mark(this.keysOf(this.slice), false);
     this.slice = s;
     this.order = -1; // a pass starts afresh, whichever order the last one ended with
+    if (this.byHistogram) return; // every line goes to `line`: every key is in the one slice
     const keys = this.keysOf(s);
     let at = 0;
     for (const p of keys) {
@@ -294,10 +320,19 @@ export class ProductAccumulator {
    * selection), in arrays the next slice reuses; its pairs are dropped by the next slice.
    */
   finishSlice(): SliceFigures {
-    this.distinct ??= new DistinctIds(this.maxCustomer);
     const keys = this.keysOf(this.slice);
     const figures = this.sliceFigures;
     figures.keys = keys.length;
+    if (this.byHistogram) {
+      for (const [m, p] of keys.entries()) {
+        const { orderValue, customers, percentiles } = this.histograms!.figures(p);
+        figures.ids[m] = this.id.data[p]!;
+        figures.sums.set(this.sums.subarray(p * SUMS, (p + 1) * SUMS), m * SUMS);
+        figures.stats.set([orderValue, customers, ...percentiles], m * STATS);
+      }
+      return figures;
+    }
+    this.distinct ??= new DistinctIds(this.maxCustomer);
     for (const [m, p] of keys.entries()) {
       // the share from where it was laid out to where the pass filled it (its end: one snapshot reads the
       // same orders in every pass)

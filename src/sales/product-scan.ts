@@ -13,6 +13,7 @@ import { lineBlocksOfDaySql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
 import { youngGarbageCollector } from '../worker/young-garbage.js';
 import type { SalesAnswer } from './buckets.js';
+import { histogramsFit, KeyHistograms } from './key-histograms.js';
 import {
   figureBucket,
   PAIR_BUDGET,
@@ -103,7 +104,13 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
       keys?.max ??
       (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ??
       0;
-    const acc = new ProductAccumulator(maxId, keys?.of ?? null);
+    // a few keys (categories): two passes whatever the orders, by histograms, where their bitsets fit
+    const maxCustomer = keys
+      ? (db.prepare('SELECT coalesce(max(customer_pk), 0) FROM customers').pluck().get() as number)
+      : 0;
+    const histograms =
+      keys && histogramsFit(keys.max + 1, maxCustomer) ? new KeyHistograms(maxCustomer) : null;
+    const acc = new ProductAccumulator(maxId, keys?.of ?? null, histograms);
     // source=orders: every line from the tables (the independent check of what the blocks hold)
     const plan =
       r.source === 'orders'

@@ -97,8 +97,14 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
           expect(figures.sources.pairsHeld).toBeLessThanOrEqual(Math.max(pairBudget, mostOrders));
           if (reference.length > 2 && pairBudget === 1) expect(figures.sources.slices).toBeGreaterThan(1);
         }
+      // categories: by histograms (two passes) where what they keep fits, in slices of pairs where it does
+      // not: two ways of reading, one answer
       const byCategory = { ...r, groupBy: 'category' as const };
-      expect(categoriesByLines(db, byCategory, 5).data).toEqual(categoriesByLines(db, byCategory).data);
+      const byHistograms = categoriesByLines(db, byCategory);
+      const inSlices = categoriesByLines(db, byCategory, 5);
+      expect(byHistograms.method).not.toContain('slices');
+      if (byHistograms.data.length > 1) expect(inSlices.method).toContain('slices of the categories');
+      expect(inSlices.data).toEqual(byHistograms.data);
     }
 
     /** source=orders reads every line from the tables, and answers what the blocks do; so do categories. */
