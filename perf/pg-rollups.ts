@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { SalesRequest } from '../src/domain/sales.js';
+import { allBuckets } from '../src/sales/product-scan.js';
 import { PgCatalog } from '../src/storage/postgres/catalog.js';
 import { LINE_BLOCKS_TABLE } from '../src/storage/postgres/line-blocks.js';
 import { migratePostgres } from '../src/storage/postgres/migrations.js';
@@ -124,7 +125,7 @@ const result = await inSchema(values['database-url']!, async (client, pool) => {
     const fromBlocks = async () => {
       const read = await pgProductsFromBlocks(db, tenant, r);
       if (!('ranking' in read)) throw new Error(read.notReady);
-      return [...read.ranking.buckets()].length;
+      return (await allBuckets(read.ranking)).length;
     };
     const blocksMs = await best(5, fromBlocks);
     reads[name] = {

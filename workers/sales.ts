@@ -12,7 +12,13 @@ import {
 } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
-import { type ProductRanking, rankedAnswer, rankingOnReader } from '../src/sales/product-scan.js';
+import {
+  type AsyncProductRanking,
+  allBuckets,
+  type ProductRanking,
+  rankedAnswer,
+  rankingOnReader,
+} from '../src/sales/product-scan.js';
 import { rollupReader } from '../src/sales/rollup-readers.js';
 import { ordersEnoughToDecide, scanInsteadOfRebuild } from '../src/sales/stale-rollups.js';
 import { ordersEnoughToWalk } from '../src/sales/time-walk.js';
@@ -24,7 +30,8 @@ import { pgFromRollups, type RollupRead, readsRollups } from '../src/storage/pos
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import { openShardReader } from '../src/storage/shards.js';
 import type { Db } from '../src/storage/sqlite.js';
-import { onPostgres, withPostgres } from '../src/worker/postgres.js';
+import { lostConnection } from '../src/storage/storage-fault.js';
+import { onPostgres, withPostgres, workerPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
 import {
   defineStreamTask,
@@ -266,14 +273,70 @@ const fromPgPreAggregates = (input: SalesInput) => ({
   complete: true,
 });
 
-/** A product ranking from PostgreSQL's line blocks (its buckets made as they are taken), or why not. */
-function pgRanking(ctx: TaskContext, input: SalesInput) {
+/** A product ranking from PostgreSQL's line blocks, read whole (a JSON answer), or why not. */
+function pgRanking(ctx: TaskContext, input: SalesInput): Promise<RollupRead> {
   return withPostgres(
     ctx,
     'metrics_product_blocks',
-    (client) => pgProductsFromBlocks(client, input.tenantId, input),
+    async (client) => {
+      const read = await pgProductsFromBlocks(client, input.tenantId, input);
+      if (!('ranking' in read)) return read;
+      const { ranking } = read;
+      return { answer: { data: await allBuckets(ranking), rows: ranking.rows, method: ranking.method } };
+    },
     { rerunnable: true },
   );
+}
+
+/**
+ * A product ranking from PostgreSQL's line blocks streamed (Arrow), or why not: one of the thread's
+ * connections holds the ranking's snapshot while the stream is written, each slice read as the stream
+ * reaches it (as a search stream holds its read), and goes back to the pool when the buckets end, fail or
+ * are abandoned.
+ */
+async function pgStreamedRanking(
+  ctx: TaskContext,
+  input: SalesInput,
+): Promise<{ ranking: AsyncProductRanking } | { notReady: string }> {
+  const started = performance.now();
+  const client = await (await workerPostgres()).connect();
+  let failure: Error | undefined;
+  const release = () => client.release(lostConnection(failure) ? failure : undefined);
+  try {
+    const read = await pgProductsFromBlocks(client, input.tenantId, input);
+    ctx.obs.record(
+      'db_query_duration_seconds',
+      { query: 'metrics_product_blocks' },
+      (performance.now() - started) / 1000,
+    );
+    if (!('ranking' in read)) {
+      release();
+      return read;
+    }
+    const { ranking, close } = read;
+    return {
+      ranking: {
+        ...ranking,
+        async *buckets() {
+          try {
+            yield* ranking.buckets();
+          } catch (error) {
+            failure = error as Error;
+            throw error;
+          } finally {
+            await close().catch((error: unknown) => {
+              failure ??= error as Error;
+            });
+            release();
+          }
+        },
+      },
+    };
+  } catch (error) {
+    failure = error as Error;
+    release();
+    throw error;
+  }
 }
 
 /**
@@ -281,12 +344,7 @@ function pgRanking(ctx: TaskContext, input: SalesInput) {
  * hours, by category over whole days, by product any range), or why not; null for a shape they never hold.
  */
 async function pgPreAggregated(ctx: TaskContext, input: SalesInput): Promise<RollupRead | null> {
-  if (input.groupBy === 'product') {
-    const read = await pgRanking(ctx, input);
-    if (!('ranking' in read)) return read;
-    const { ranking } = read;
-    return { answer: { data: [...ranking.buckets()], rows: ranking.rows, method: ranking.method } };
-  }
+  if (input.groupBy === 'product') return pgRanking(ctx, input);
   if (!readsRollups(input)) return null;
   return withPostgres(
     ctx,
@@ -332,16 +390,16 @@ export const salesMetrics = defineTask('salesMetrics', async (ctx, input: SalesI
 async function streamedAnswer(
   ctx: TaskContext,
   input: SalesInput,
-): Promise<{ buckets: Iterable<Bucket>; meta: Record<string, unknown> }> {
+): Promise<{ buckets: Iterable<Bucket> | AsyncIterable<Bucket>; meta: Record<string, unknown> }> {
   const started = performance.now();
-  const lazily = (ranked: ProductRanking, freshness: Record<string, unknown>) => ({
+  const lazily = (ranked: ProductRanking | AsyncProductRanking, freshness: Record<string, unknown>) => ({
     buckets: ranked.buckets(),
     meta: salesResult(input, { data: [], rows: ranked.rows, method: ranked.method }, freshness, started).meta,
   });
   if (readsLines(ctx, input)) return lazily(streamedProducts(ctx, input), fromLineBlocks());
   let answer: SalesResult;
   if (onPostgres(ctx) && input.groupBy === 'product' && input.source !== 'orders') {
-    const read = await pgRanking(ctx, input);
+    const read = await pgStreamedRanking(ctx, input);
     if ('ranking' in read) return lazily(read.ranking, fromPgPreAggregates(input));
     answer = await answerOnPostgres(ctx, input, started, read);
   } else answer = await answerSales(ctx, input);
@@ -367,13 +425,13 @@ export const salesMetricsArrow = defineStreamTask(
     const { buckets, meta } = await streamedAnswer(ctx, input);
     const keyKind = input.groupBy === 'product' ? 'integer' : 'text';
     let rows = 0;
-    const counted = function* () {
-      for (const b of buckets) {
+    const counted = async function* () {
+      for await (const b of buckets) {
         rows++;
         yield b;
       }
     };
-    for (const bytes of bucketsAsArrowStream(counted(), keyKind, meta, input.batchRows))
+    for await (const bytes of bucketsAsArrowStream(counted(), keyKind, meta, input.batchRows))
       await sink.writeBytes(bytes);
     ctx.obs.record('stream_rows_total', { route: 'metrics_sales' }, rows);
     // read from the order journal past stale pre-aggregates: the route sets a slice of the rebuild going

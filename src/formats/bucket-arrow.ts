@@ -35,14 +35,14 @@ const MEASURES = [
  * the same schema, and the repeated schema message and end marker are cut from all but the first and
  * last, so the concatenation is one valid stream while only one batch is ever encoded at a time.
  * Keys are text (day, hour, category) or integers (product ids); percentiles are null when a bucket
- * has no orders.
+ * has no orders. The buckets may come asynchronously (a ranking whose slices are read as it is taken).
  */
-export function* bucketsAsArrowStream(
-  buckets: Iterable<Bucket>,
+export async function* bucketsAsArrowStream(
+  buckets: Iterable<Bucket> | AsyncIterable<Bucket>,
   keyKind: 'text' | 'integer',
   meta: Record<string, unknown>,
   batchRows = 8192,
-): Generator<Uint8Array> {
+): AsyncGenerator<Uint8Array> {
   const schema = new Schema(
     [
       new Field('key', keyKind === 'text' ? new Utf8() : new Int64(), false),
@@ -57,7 +57,7 @@ export function* bucketsAsArrowStream(
   // a batch is written once the next one has started, so the last one is known to be last
   let pending: Uint8Array | null = null;
   let first = true;
-  for (const part of batchesOf(buckets, batchRows)) {
+  for await (const part of batchesOf(buckets, batchRows)) {
     if (pending) yield pending;
     const bytes = encodeBatch(schema, part, keyKind);
     pending = bytes.subarray(first ? 0 : schemaBytes, bytes.length - END_OF_STREAM);
@@ -71,9 +71,9 @@ export function* bucketsAsArrowStream(
 }
 
 /** The items in arrays of `size` (the last one shorter), taken from the iterable as they are needed. */
-function* batchesOf<T>(items: Iterable<T>, size: number): Generator<T[]> {
+async function* batchesOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
   let batch: T[] = [];
-  for (const item of items) {
+  for await (const item of items) {
     batch.push(item);
     if (batch.length === size) {
       yield batch;

@@ -11,7 +11,7 @@ import { countOrdersInRange, newestOrderPk } from '../storage/order-counts.js';
 import { journalBlocks, journalStartFor } from '../storage/order-journal.js';
 import { lineBlocksOfDaySql, productScanSql } from '../storage/sales-sql.js';
 import type { Db } from '../storage/sqlite.js';
-import { youngGarbageCollector } from '../worker/young-garbage.js';
+import { BLOCK_SCAN_GARBAGE_BYTES, youngGarbageCollector } from '../worker/young-garbage.js';
 import type { SalesAnswer } from './buckets.js';
 import { histogramsFit, KeyHistograms } from './key-histograms.js';
 import {
@@ -55,14 +55,6 @@ function journalSelection(
 }
 
 type Walk = PartSources['scans'][number];
-
-/**
- * Bytes of block Buffers a scan drops between scavenges: a ranking reads every block once per slice (a
- * year of 2M orders: 138 MB a pass, 12 passes), and the dead Buffers wait in malloc's arenas until V8
- * collects them. Every product on 2M orders peaked at 199.8 MB with 8 MB between scavenges, 192.3 with 2
- * MB (3.8–3.9 s against 4.0–4.6 s; `perf/metrics-memory --cases every`, 2026-12-03).
- */
-const SCAN_GARBAGE_BYTES = 2 << 20;
 
 /** What a scan ranks, and its plural in `meta.method`. */
 type RankedKey = 'product' | 'category';
@@ -123,7 +115,7 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
     const wanted = statusCodes(r.statuses);
     const blocks = db.prepare(lineBlocksOfDaySql).pluck();
     // each block arrives as a fresh Buffer, dead once decoded and accumulated: collected as it goes
-    const dropped = youngGarbageCollector(SCAN_GARBAGE_BYTES);
+    const dropped = youngGarbageCollector(BLOCK_SCAN_GARBAGE_BYTES);
     const readBlocks = (): number => {
       let days = 0;
       for (const day of plan.blockDays) {
@@ -254,18 +246,55 @@ export interface ProductRanking {
   buckets: () => Generator<Bucket>;
 }
 
+/** The same, its slices read asynchronously (PostgreSQL's, through COPY) as the buckets are taken. */
+export interface AsyncProductRanking {
+  rows: number;
+  method: string;
+  buckets: () => AsyncGenerator<Bucket>;
+}
+
 /** A scan's ranked keys as buckets, the first `top`, each slice's as the slice is read. */
 export function productRanking(scan: ProductScan, top: number): ProductRanking {
   function* buckets(): Generator<Bucket> {
-    let n = 0;
-    for (const figures of scan.slices)
-      for (let m = 0; m < figures.keys && n < top; m++, n++) yield figureBucket(figures, m);
+    let taken = 0;
+    for (const figures of scan.slices) {
+      yield* bucketsOfSlice(figures, top - taken);
+      taken += Math.min(figures.keys, top - taken);
+    }
   }
-  return {
-    rows: scan.rows,
-    method: `exact: one pass over the range's order lines (${linesRead(scan.sources, PLURAL[scan.ranked])}), every ${scan.ranked} accumulated in typed arrays, then ranked`,
-    buckets,
-  };
+  return { rows: scan.rows, method: rankingMethod(scan), buckets };
+}
+
+/** The same over slices read asynchronously. */
+export function asyncProductRanking(
+  scan: Omit<ProductScan, 'slices'> & { slices: AsyncIterable<SliceFigures> },
+  top: number,
+): AsyncProductRanking {
+  async function* buckets(): AsyncGenerator<Bucket> {
+    let taken = 0;
+    for await (const figures of scan.slices) {
+      yield* bucketsOfSlice(figures, top - taken);
+      taken += Math.min(figures.keys, top - taken);
+    }
+  }
+  return { rows: scan.rows, method: rankingMethod(scan), buckets };
+}
+
+/** An asynchronous ranking's buckets, taken whole (a JSON answer; `Array.fromAsync` from Node 22 on). */
+export async function allBuckets(ranking: AsyncProductRanking): Promise<Bucket[]> {
+  const data: Bucket[] = [];
+  for await (const bucket of ranking.buckets()) data.push(bucket);
+  return data;
+}
+
+/** A slice's buckets in rank order, at most `left`. */
+function* bucketsOfSlice(figures: SliceFigures, left: number): Generator<Bucket> {
+  for (let m = 0; m < figures.keys && m < left; m++) yield figureBucket(figures, m);
+}
+
+/** `meta.method` of a ranking read from the lines. */
+function rankingMethod(scan: Pick<ProductScan, 'ranked' | 'sources'>): string {
+  return `exact: one pass over the range's order lines (${linesRead(scan.sources, PLURAL[scan.ranked])}), every ${scan.ranked} accumulated in typed arrays, then ranked`;
 }
 
 /**

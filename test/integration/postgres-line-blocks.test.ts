@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderSchema, ProductSchema } from '../../src/domain/order-schema.js';
 import { DAY, DEFAULT_SALE_STATUSES, type SalesRequest } from '../../src/domain/sales.js';
 import { ORDER_STATUSES } from '../../src/domain/vocabulary.js';
+import { allBuckets } from '../../src/sales/product-scan.js';
 import { decodeLineBlock } from '../../src/storage/line-blocks.js';
 import { PgCatalog } from '../../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
@@ -137,7 +138,7 @@ describe.skipIf(unavailable !== null)('line blocks on PostgreSQL', () => {
           if (!('ranking' in read)) throw new Error(read.notReady);
           const want = await pgSalesFromOrders(client, t, r);
           expect(want.data.length).toBeGreaterThan(0);
-          expect([...read.ranking.buckets()], `${JSON.stringify(range)} ${statuses} top ${top}`).toEqual(
+          expect(await allBuckets(read.ranking), `${JSON.stringify(range)} ${statuses} top ${top}`).toEqual(
             want.data,
           );
           // read again in slices of a few pairs (each a COPY of the blocks and a read of the part-days)
@@ -145,7 +146,7 @@ describe.skipIf(unavailable !== null)('line blocks on PostgreSQL', () => {
           if (!('ranking' in sliced)) throw new Error(sliced.notReady);
           const pairs = want.data.reduce((n, b) => n + b.orders, 0);
           if (pairs > 7) expect(sliced.ranking.method).toMatch(/read again in \d+ slices/);
-          expect([...sliced.ranking.buckets()]).toEqual(want.data);
+          expect(await allBuckets(sliced.ranking)).toEqual(want.data);
           // the whole days' blocks, and the part-days from the tables
           const hasWholeDays = Math.floor(range.end / DAY) > Math.ceil(range.start / DAY);
           const hasPartDays = range.start % DAY !== 0 || range.end % DAY !== 0;
@@ -157,6 +158,20 @@ describe.skipIf(unavailable !== null)('line blocks on PostgreSQL', () => {
             new RegExp(`^exact: one pass over the range's order lines \\(${sources}\\)`),
           );
         }
+    // a ranking holds its snapshot until its buckets are taken, and ends it when they are abandoned
+    const inTransaction = async () =>
+      (
+        await client.query<{ open: boolean }>(
+          'SELECT xact_start <> query_start AS open FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+        )
+      ).rows[0]!.open;
+    const read = await pgProductsFromBlocks(client, t, ranking({ top: 1_000_000 }), 1);
+    if (!('ranking' in read)) throw new Error(read.notReady);
+    const buckets = read.ranking.buckets();
+    expect((await buckets.next()).done).toBe(false);
+    expect(await inTransaction()).toBe(true);
+    await buckets.return(undefined);
+    expect(await inTransaction()).toBe(false);
   }
 
   it('a first build puts every line in one block per day, wide ids included; rankings read from them equal the orders', async () => {
@@ -228,6 +243,6 @@ describe.skipIf(unavailable !== null)('line blocks on PostgreSQL', () => {
     const start = Date.parse('2030-01-01');
     const read = await pgProductsFromBlocks(client, t, ranking({ start, end: start + 3 * DAY }));
     if (!('ranking' in read)) throw new Error(read.notReady);
-    expect([...read.ranking.buckets()]).toEqual([]);
+    expect(await allBuckets(read.ranking)).toEqual([]);
   });
 });

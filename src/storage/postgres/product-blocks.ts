@@ -8,26 +8,21 @@
  */
 import type { ClientBase } from 'pg';
 import { DAY, type SalesRequest } from '../../domain/sales.js';
-import {
-  copyOfSlice,
-  type PartSources,
-  ProductAccumulator,
-  type SliceFigures,
-} from '../../sales/product-accumulator.js';
-import { type ProductRanking, productRanking } from '../../sales/product-scan.js';
-import { youngGarbageCollector } from '../../worker/young-garbage.js';
+import { type PartSources, ProductAccumulator, type SliceFigures } from '../../sales/product-accumulator.js';
+import { type AsyncProductRanking, asyncProductRanking } from '../../sales/product-scan.js';
+import { BLOCK_SCAN_GARBAGE_BYTES, youngGarbageCollector } from '../../worker/young-garbage.js';
 import { decodeLineBlock, statusCodes } from '../line-blocks.js';
 import { copyBinaryRows } from './copy-binary.js';
 import { LINE_BLOCKS_TABLE } from './line-blocks.js';
 import { whyRollupsNotReady } from './rollups.js';
 
 /**
- * (product, order) pairs a slice holds on PostgreSQL (12 bytes each: 46 MiB), eight times SQLite's: each
- * slice reads every block again through COPY, ~0.4–0.7 s a year of 1M orders under the server's malloc
- * settings against ~0.1 s for a SQLite pass, so fewer, larger slices (a year of 1M orders: one slice, as
- * the two passes before slices; 2M: two).
+ * (product, order) pairs a slice holds on PostgreSQL (12 bytes each: 11 MiB), twice SQLite's: each slice
+ * reads every block again through COPY, slower than a SQLite pass under the server's malloc settings. Every
+ * product on 2M orders with 500,000 products (`perf/metrics-memory --database-url`, 2026-12-03): 4M pairs
+ * 248–251 MB peak in 4.4–4.6 s, 2M 227 MB in 5.0–5.3 s, 1M 203.8 MB in 6.2–6.4 s.
  */
-const PG_PAIR_BUDGET = 4_000_000;
+const PG_PAIR_BUDGET = 1_000_000;
 
 /** Days whose blocks one COPY returns (a day of 1M orders a year: ~190 KB). */
 const DAYS_PER_READ = 32;
@@ -47,19 +42,30 @@ const partDayLinesSql = `
    ORDER BY o.order_pk`;
 
 /**
- * The range's products ranked, the first `r.top` (buckets made as they are taken), or why the blocks cannot
- * answer it.
+ * The range's products ranked, the first `r.top`, or why the blocks cannot answer it. The first pass (sums
+ * and ranking) is read now; each slice of the ranked products is read again, through COPY, as the buckets
+ * reach it, so `client` holds one REPEATABLE READ transaction from this call until the buckets end, fail,
+ * are abandoned, or `close` is called (whichever comes first ends it; a not-ready answer has ended it).
  */
 export async function pgProductsFromBlocks(
   client: ClientBase,
   tenantId: number,
   r: SalesRequest,
   pairBudget = PG_PAIR_BUDGET,
-): Promise<{ ranking: ProductRanking } | { notReady: string }> {
+): Promise<{ ranking: AsyncProductRanking; close: () => Promise<void> } | { notReady: string }> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let open = true;
+  const close = async () => {
+    if (!open) return;
+    open = false;
+    await client.query('COMMIT');
+  };
   try {
     const notReady = await whyRollupsNotReady(client, tenantId, r);
-    if (notReady) return { notReady };
+    if (notReady) {
+      await close();
+      return { notReady };
+    }
     const maxId = await client.query<{ m: number }>(
       'SELECT coalesce(max(product_id), 0)::float8 AS m FROM products WHERE tenant_id = $1',
       [tenantId],
@@ -69,7 +75,7 @@ export async function pgProductsFromBlocks(
     const firstDay = Math.ceil(r.start / DAY);
     const endDay = Math.max(firstDay, Math.floor(r.end / DAY));
     // each block and the stream chunks it came in are dead once accumulated: collected as the read goes
-    const dropped = youngGarbageCollector();
+    const dropped = youngGarbageCollector(BLOCK_SCAN_GARBAGE_BYTES);
     const readBlocks = async (): Promise<number> => {
       const days = new Set<number>();
       for (let from = firstDay; from < endDay; from += DAYS_PER_READ) {
@@ -109,8 +115,6 @@ export async function pgProductsFromBlocks(
       }
     };
     await readPartDays();
-    // every slice read inside this transaction (its figures kept: a pass over PostgreSQL's blocks is a
-    // COPY on this connection, not a read that can wait for the stream)
     const sources: PartSources = {
       blockTable: LINE_BLOCKS_TABLE,
       blockDays,
@@ -119,16 +123,26 @@ export async function pgProductsFromBlocks(
       slices: acc.endFirstPass(r.top, pairBudget),
       pairsHeld: 0,
     };
-    const slices: SliceFigures[] = [];
-    for (let s = 0; s < sources.slices; s++) {
-      acc.startSlice(s);
-      await readBlocks();
-      await readPartDays();
-      slices.push(copyOfSlice(acc.finishSlice()));
+    async function* slices(): AsyncGenerator<SliceFigures> {
+      try {
+        for (let s = 0; s < sources.slices; s++) {
+          acc.startSlice(s);
+          await readBlocks();
+          await readPartDays();
+          sources.pairsHeld = acc.pairsHeld;
+          yield acc.finishSlice();
+        }
+      } finally {
+        await close();
+      }
     }
-    sources.pairsHeld = acc.pairsHeld;
-    return { ranking: productRanking({ ranked: 'product', rows: acc.rows, sources, slices }, r.top) };
-  } finally {
-    await client.query('COMMIT');
+    const ranked = asyncProductRanking(
+      { ranked: 'product', rows: acc.rows, sources, slices: slices() },
+      r.top,
+    );
+    return { ranking: ranked, close };
+  } catch (error) {
+    if (open) await close().catch(() => undefined); // the error that ended the read is the one reported
+    throw error;
   }
 }
