@@ -28,7 +28,7 @@ export const PAIR_BUDGET = 500_000;
 export type ProductKeys = (productId: number) => number;
 
 /** Where a ranking's lines came from: day blocks, journal blocks, orders read through SQL (how), passes made. */
-export interface PartSources {
+export interface ScanSources {
   /** the table of the day blocks read (default order_line_blocks, SQLite's) */
   blockTable?: string;
   blockDays: number;
@@ -53,7 +53,7 @@ const P50 = 2;
 
 /**
  * One slice's keys' figures, in rank order: `sums` and `stats` hold `SUMS` and `STATS` numbers a key. The
- * arrays are the accumulator's, reused by the next slice: copy them (`copyOfSlice`) to keep them longer.
+ * arrays are the accumulator's, reused by the next slice: a slice is used (its buckets made) before the next.
  */
 export interface SliceFigures {
   keys: number;
@@ -353,16 +353,6 @@ export class ProductAccumulator {
     }
     return figures;
   }
-}
-
-/** A slice's figures copied out of the accumulator's arrays (to keep them past the next slice). */
-export function copyOfSlice(f: SliceFigures): SliceFigures {
-  return {
-    keys: f.keys,
-    ids: f.ids.slice(0, f.keys),
-    sums: f.sums.slice(0, f.keys * SUMS),
-    stats: f.stats.slice(0, f.keys * STATS),
-  };
 }
 
 /**

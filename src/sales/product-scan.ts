@@ -17,9 +17,9 @@ import { histogramsFit, KeyHistograms } from './key-histograms.js';
 import {
   figureBucket,
   PAIR_BUDGET,
-  type PartSources,
   ProductAccumulator,
   type ProductKeys,
+  type ScanSources,
   type SliceFigures,
 } from './product-accumulator.js';
 import { EVERY_STATUS, SpilledLines } from './spilled-lines.js';
@@ -54,7 +54,7 @@ function journalSelection(
   return (pk, t) => (pk >= folded ? t >= r.start && t < r.end : isOutside(t));
 }
 
-type Walk = PartSources['scans'][number];
+type Walk = ScanSources['scans'][number];
 
 /** What a scan ranks, and its plural in `meta.method`. */
 type RankedKey = 'product' | 'category';
@@ -77,7 +77,7 @@ export interface ProductScan {
   ranked: RankedKey;
   rows: number;
   /** where the lines came from (`pairsHeld` grows as slices are read) */
-  sources: PartSources;
+  sources: ScanSources;
   slices: Iterable<SliceFigures>;
 }
 
@@ -90,114 +90,116 @@ export interface ProductScan {
  * caller holds one read transaction from this call until the last slice is taken.
  */
 export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {}): ProductScan {
-  {
-    const { keys } = options;
-    const maxId =
-      keys?.max ??
-      (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ??
-      0;
-    // a few keys (categories): two passes whatever the orders, by histograms, where their bitsets fit
-    const maxCustomer = keys
-      ? (db.prepare('SELECT coalesce(max(customer_pk), 0) FROM customers').pluck().get() as number)
-      : 0;
-    const histograms =
-      keys && histogramsFit(keys.max + 1, maxCustomer) ? new KeyHistograms(maxCustomer) : null;
-    const acc = new ProductAccumulator(maxId, keys?.of ?? null, histograms);
-    // source=orders: every line from the tables (the independent check of what the blocks hold)
-    const plan =
-      r.source === 'orders'
-        ? {
-            blockDays: [],
-            outside: [[r.start, r.end]] as [number, number][],
-            watermark: Number.MAX_SAFE_INTEGER - 1,
-          }
-        : blockPlan(db, r);
-    const wanted = statusCodes(r.statuses);
-    const blocks = db.prepare(lineBlocksOfDaySql).pluck();
-    // each block arrives as a fresh Buffer, dead once decoded and accumulated: collected as it goes
-    const dropped = youngGarbageCollector(BLOCK_SCAN_GARBAGE_BYTES);
-    const readBlocks = (): number => {
-      let days = 0;
-      for (const day of plan.blockDays) {
-        let found = 0;
-        for (const block of blocks.iterate(day) as IterableIterator<Uint8Array>) {
-          found = 1;
-          acc.block(decodeLineBlock(block), wanted);
-          dropped(block.byteLength);
+  const { keys } = options;
+  const maxId =
+    keys?.max ??
+    (db.prepare('SELECT max(product_id) AS m FROM products').get() as { m: number | null }).m ??
+    0;
+  // a few keys (categories): two passes whatever the orders, by histograms, where their bitsets fit
+  const maxCustomer = keys
+    ? (db.prepare('SELECT coalesce(max(customer_pk), 0) FROM customers').pluck().get() as number)
+    : 0;
+  const histograms = keys && histogramsFit(keys.max + 1, maxCustomer) ? new KeyHistograms(maxCustomer) : null;
+  const acc = new ProductAccumulator(maxId, keys?.of ?? null, histograms);
+  // source=orders: every line from the tables (the independent check of what the blocks hold)
+  const plan =
+    r.source === 'orders'
+      ? {
+          blockDays: [],
+          outside: [[r.start, r.end]] as [number, number][],
+          watermark: Number.MAX_SAFE_INTEGER - 1,
         }
-        days += found; // a clean day without a block has no order up to the watermark
+      : blockPlan(db, r);
+  const wanted = statusCodes(r.statuses);
+  const blocks = db.prepare(lineBlocksOfDaySql).pluck();
+  // each block arrives as a fresh Buffer, dead once decoded and accumulated: collected as it goes
+  const dropped = youngGarbageCollector(BLOCK_SCAN_GARBAGE_BYTES);
+  const readBlocks = (): number => {
+    let days = 0;
+    for (const day of plan.blockDays) {
+      let found = 0;
+      for (const block of blocks.iterate(day) as IterableIterator<Uint8Array>) {
+        found = 1;
+        acc.block(decodeLineBlock(block), wanted);
+        dropped(block.byteLength);
       }
-      return days;
-    };
-    const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
-    // the orders outside the blocks from the journal where it holds them (source=orders: from the tables)
-    const journalStart = journalStartFor(db, r.source);
-    const journalled = journalSelection(r, plan.outside, folded);
-    let journalBlocksRead = 0;
-    const newest = newestOrderPk(db);
-    const readJournal = () => {
-      const from = Math.max(journalStart, plan.outside.length > 0 ? 0 : folded);
-      if (from > newest) return; // nothing it holds is wanted
-      // every order it takes was created in the range (past the watermark, or in a range outside the
-      // day blocks, which lie within it): the blocks of the range's months hold them all
-      for (const b of journalBlocks(db, from, r)) {
-        journalBlocksRead++;
-        acc.block(
-          b,
-          wanted,
-          (o) => b.orderPk[o]! >= journalStart && journalled(b.orderPk[o]!, b.createdAt[o]!),
-        );
-      }
-    };
-    // the orders in neither, from the tables: read once, spilled for the slices
-    const scans: Walk[] = [];
-    const spilled = new SpilledLines();
-    const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
-      pkTo = Math.min(pkTo, journalStart); // order_pks start at 1
-      if (pkTo <= Math.max(pkFrom, 1) || end <= start) return;
-      scans.push(walk);
-      const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
-      for (const row of stmt.iterate(pkFrom, pkTo, start, end, ...r.statuses) as IterableIterator<number[]>) {
-        acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
-        spilled.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
-      }
-    };
-    const readTables = () => {
-      for (const [start, end] of plan.outside) {
-        const walkFrom = Math.ceil(newest * FULL_WALK_SHARE);
-        const inRange = countOrdersInRange(db, { start, end }, walkFrom); // counted as far as the choice needs
-        scan(inRange >= walkFrom ? 'storage-order' : 'date-index', 0, folded, start, end);
-      }
-      scan('storage-order', folded, newest + 1, r.start, r.end); // past the watermark
-    };
-    const blockDays = readBlocks();
-    readJournal();
-    const firstPassJournalBlocks = journalBlocksRead;
+      days += found; // a clean day without a block has no order up to the watermark
+    }
+    return days;
+  };
+  const folded = plan.watermark + 1; // orders up to the watermark: those of the days outside the blocks
+  // the orders outside the blocks from the journal where it holds them (source=orders: from the tables)
+  const journalStart = journalStartFor(db, r.source);
+  const journalled = journalSelection(r, plan.outside, folded);
+  let journalBlocksRead = 0;
+  const newest = newestOrderPk(db);
+  const readJournal = () => {
+    const from = Math.max(journalStart, plan.outside.length > 0 ? 0 : folded);
+    if (from > newest) return; // nothing it holds is wanted
+    // every order it takes was created in the range (past the watermark, or in a range outside the
+    // day blocks, which lie within it): the blocks of the range's months hold them all
+    for (const b of journalBlocks(db, from, r)) {
+      journalBlocksRead++;
+      acc.block(
+        b,
+        wanted,
+        (o) => b.orderPk[o]! >= journalStart && journalled(b.orderPk[o]!, b.createdAt[o]!),
+      );
+    }
+  };
+  // the orders in neither, from the tables: read once, spilled for the slices
+  const scans: Walk[] = [];
+  const spilled = new SpilledLines();
+  const scan = (walk: Walk, pkFrom: number, pkTo: number, start: number, end: number) => {
+    pkTo = Math.min(pkTo, journalStart); // order_pks start at 1
+    if (pkTo <= Math.max(pkFrom, 1) || end <= start) return;
+    scans.push(walk);
+    const stmt = db.prepare(productScanSql(r.statuses.length, walk)).raw();
+    for (const row of stmt.iterate(pkFrom, pkTo, start, end, ...r.statuses) as IterableIterator<number[]>) {
+      acc.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
+      spilled.line(row[0]!, row[1]!, row[2]!, row[3]!, row[4]!, row[5]!);
+    }
+  };
+  const readTables = () => {
+    for (const [start, end] of plan.outside) {
+      const walkFrom = Math.ceil(newest * FULL_WALK_SHARE);
+      const inRange = countOrdersInRange(db, { start, end }, walkFrom); // counted as far as the choice needs
+      scan(inRange >= walkFrom ? 'storage-order' : 'date-index', 0, folded, start, end);
+    }
+    scan('storage-order', folded, newest + 1, r.start, r.end); // past the watermark
+  };
+  const blockDays = readBlocks();
+  readJournal();
+  const firstPassJournalBlocks = journalBlocksRead;
+  try {
     readTables();
     spilled.flush();
-    const sources: PartSources = {
-      blockDays,
-      journalBlocks: firstPassJournalBlocks,
-      scans,
-      slices: acc.endFirstPass(options.top, options.pairBudget ?? PAIR_BUDGET),
-      pairsHeld: 0,
-    };
-    function* slices(): Generator<SliceFigures> {
-      try {
-        for (let s = 0; s < sources.slices; s++) {
-          acc.startSlice(s);
-          readBlocks();
-          readJournal();
-          for (const b of spilled.read()) acc.block(b, EVERY_STATUS);
-          sources.pairsHeld = acc.pairsHeld;
-          yield acc.finishSlice();
-        }
-      } finally {
-        spilled.close();
-      }
-    }
-    return { ranked: keys?.name ?? 'product', rows: acc.rows, sources, slices: slices() };
+  } catch (error) {
+    spilled.close(); // what it spilled goes with its connection
+    throw error;
   }
+  const sources: ScanSources = {
+    blockDays,
+    journalBlocks: firstPassJournalBlocks,
+    scans,
+    slices: acc.endFirstPass(options.top, options.pairBudget ?? PAIR_BUDGET),
+    pairsHeld: 0,
+  };
+  function* slices(): Generator<SliceFigures> {
+    try {
+      for (let s = 0; s < sources.slices; s++) {
+        acc.startSlice(s);
+        readBlocks();
+        readJournal();
+        for (const b of spilled.read()) acc.block(b, EVERY_STATUS);
+        sources.pairsHeld = acc.pairsHeld;
+        yield acc.finishSlice();
+      }
+    } finally {
+      spilled.close();
+    }
+  }
+  return { ranked: keys?.name ?? 'product', rows: acc.rows, sources, slices: slices() };
 }
 
 /**
@@ -338,7 +340,7 @@ export function rankedAnswer(db: Db, r: SalesRequest, options: ScanOptions & { t
  * Where a scan read its lines, for `meta.method`: block days, journal blocks, tables (how), and how many
  * times it read them again for its slices.
  */
-function linesRead(sources: PartSources, keys = 'products'): string {
+function linesRead(sources: ScanSources, keys = 'products'): string {
   const scans = [...new Set(sources.scans)].map((walk) =>
     walk === 'storage-order' ? 'in storage order' : 'through the date index',
   );

@@ -8,7 +8,7 @@
  */
 import type { ClientBase } from 'pg';
 import { DAY, type SalesRequest } from '../../domain/sales.js';
-import { type PartSources, ProductAccumulator, type SliceFigures } from '../../sales/product-accumulator.js';
+import { ProductAccumulator, type ScanSources, type SliceFigures } from '../../sales/product-accumulator.js';
 import { type AsyncProductRanking, asyncProductRanking } from '../../sales/product-scan.js';
 import { BLOCK_SCAN_GARBAGE_BYTES, youngGarbageCollector } from '../../worker/young-garbage.js';
 import { decodeLineBlock, statusCodes } from '../line-blocks.js';
@@ -115,7 +115,7 @@ export async function pgProductsFromBlocks(
       }
     };
     await readPartDays();
-    const sources: PartSources = {
+    const sources: ScanSources = {
       blockTable: LINE_BLOCKS_TABLE,
       blockDays,
       journalBlocks: 0,
