@@ -30,8 +30,7 @@ import { pgFromRollups, type RollupRead, readsRollups } from '../src/storage/pos
 import { pgSalesFromOrders } from '../src/storage/postgres/sales.js';
 import { openShardReader } from '../src/storage/shards.js';
 import type { Db } from '../src/storage/sqlite.js';
-import { lostConnection } from '../src/storage/storage-fault.js';
-import { onPostgres, withPostgres, workerPostgres } from '../src/worker/postgres.js';
+import { heldConnection, onPostgres, withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
 import {
   defineStreamTask,
@@ -299,9 +298,10 @@ async function pgStreamedRanking(
   input: SalesInput,
 ): Promise<{ ranking: AsyncProductRanking } | { notReady: string }> {
   const started = performance.now();
-  const client = await (await workerPostgres()).connect();
+  const held = await heldConnection();
+  const { client } = held;
   let failure: Error | undefined;
-  const release = () => client.release(lostConnection(failure) ? failure : undefined);
+  const release = () => held.release(failure);
   try {
     const read = await pgProductsFromBlocks(client, input.tenantId, input);
     ctx.obs.record(

@@ -72,12 +72,7 @@ export class ProductAccumulator {
   private customers = new Int32Array(0);
   private values = new Float64Array(0);
   /** a slice's figures, made into the same arrays slice after slice (sized for the slice of most keys) */
-  private sliceFigures: SliceFigures = {
-    keys: 0,
-    ids: new Float64Array(0),
-    sums: new Float64Array(0),
-    stats: new Float64Array(0),
-  };
+  private sliceFigures = sliceFiguresFor(0);
   /** the keys ranked by revenue (every key, or the first `top`), and where each slice of them starts */
   private ranked: Int32Array = new Int32Array(0);
   private sliceStarts: number[] = [];
@@ -134,10 +129,8 @@ export class ProductAccumulator {
     quantity: number,
     unitPrice: number,
   ): void {
-    if (product > this.maxProduct) this.maxProduct = product;
     const key = this.keyOf ? this.keyOf(product) : product;
-    const direct = this.byId !== null && key >= 0 && key <= this.maxId;
-    let p = direct ? this.byId![key]! : (this.slot.get(key) ?? -1);
+    let p = this.indexOf(key);
     if (this.slice >= 0) {
       if (this.byHistogram) {
         if (p !== -1 && this.firstOfOrder(orderPk, p)) this.histograms!.collect(p, orderTotal);
@@ -152,7 +145,8 @@ export class ProductAccumulator {
       return;
     }
     this.rows++;
-    if (p === -1) p = this.addKey(key, direct);
+    if (product > this.maxProduct) this.maxProduct = product;
+    if (p === -1) p = this.addKey(key);
     const s = p * SUMS;
     this.sums[s + REVENUE]! += quantity * unitPrice;
     this.sums[s + UNITS]! += quantity;
@@ -178,9 +172,19 @@ export class ProductAccumulator {
     return true;
   }
 
-  private addKey(key: number, direct: boolean): number {
+  /** A key's dense index (-1: none yet). */
+  private indexOf(key: number): number {
+    return this.isDirect(key) ? this.byId![key]! : (this.slot.get(key) ?? -1);
+  }
+
+  /** Whether a key's index is kept in the array (small keys) rather than the Map. */
+  private isDirect(key: number): boolean {
+    return this.byId !== null && key >= 0 && key <= this.maxId;
+  }
+
+  private addKey(key: number): number {
     const p = this.id.length;
-    if (direct) this.byId![key] = p;
+    if (this.isDirect(key)) this.byId![key] = p;
     else this.slot.set(key, p);
     this.id.push(key);
     if ((p + 1) * SUMS > this.sums.length) {
@@ -231,12 +235,7 @@ export class ProductAccumulator {
     ) {
       this.byHistogram = true;
       this.sliceStarts = ranked > 0 ? [0] : [];
-      this.sliceFigures = {
-        keys: 0,
-        ids: new Float64Array(ranked),
-        sums: new Float64Array(ranked * SUMS),
-        stats: new Float64Array(ranked * STATS),
-      };
+      this.sliceFigures = sliceFiguresFor(ranked);
       return this.sliceStarts.length;
     }
     this.sliceStarts = [];
@@ -260,12 +259,7 @@ export class ProductAccumulator {
     this.share = new Int32Array(2 * keys);
     let most = 0;
     for (let s = 0; s < this.sliceStarts.length; s++) most = Math.max(most, this.keysOf(s).length);
-    this.sliceFigures = {
-      keys: 0,
-      ids: new Float64Array(most),
-      sums: new Float64Array(most * SUMS),
-      stats: new Float64Array(most * STATS),
-    };
+    this.sliceFigures = sliceFiguresFor(most);
     return this.sliceStarts.length;
   }
 
@@ -303,8 +297,7 @@ export class ProductAccumulator {
     if (this.keyOf) {
       if (!into) return; // remade whole for the next slice
       for (let product = 0; product <= this.maxProduct; product++) {
-        const key = this.keyOf(product);
-        const p = this.byId && key >= 0 && key <= this.maxId ? this.byId[key]! : (this.slot.get(key) ?? -1);
+        const p = this.indexOf(this.keyOf(product));
         inSlice[product] = p >= 0 && this.share[2 * p] !== this.share[2 * p + 1] ? 1 : 0;
       }
       return;
@@ -323,11 +316,13 @@ export class ProductAccumulator {
     const keys = this.keysOf(this.slice);
     const figures = this.sliceFigures;
     figures.keys = keys.length;
+    for (const [m, p] of keys.entries()) {
+      figures.ids[m] = this.id.data[p]!;
+      figures.sums.set(this.sums.subarray(p * SUMS, (p + 1) * SUMS), m * SUMS);
+    }
     if (this.byHistogram) {
       for (const [m, p] of keys.entries()) {
         const { orderValue, customers, percentiles } = this.histograms!.figures(p);
-        figures.ids[m] = this.id.data[p]!;
-        figures.sums.set(this.sums.subarray(p * SUMS, (p + 1) * SUMS), m * SUMS);
         figures.stats.set([orderValue, customers, ...percentiles], m * STATS);
       }
       return figures;
@@ -342,8 +337,6 @@ export class ProductAccumulator {
       const at = m * STATS;
       let orderValue = 0;
       for (let i = 0; i < values.length; i++) orderValue += values[i]!;
-      figures.ids[m] = this.id.data[p]!;
-      figures.sums.set(this.sums.subarray(p * SUMS, (p + 1) * SUMS), m * SUMS);
       figures.stats[at + ORDER_VALUE] = orderValue;
       figures.stats[at + CUSTOMERS] = this.distinct.count(this.customers.subarray(from, end));
       placeNearestRanks(values, BUCKET_PERCENTILES);
@@ -353,6 +346,16 @@ export class ProductAccumulator {
     }
     return figures;
   }
+}
+
+/** Arrays for the figures of a slice of up to `keys` keys. */
+function sliceFiguresFor(keys: number): SliceFigures {
+  return {
+    keys: 0,
+    ids: new Float64Array(keys),
+    sums: new Float64Array(keys * SUMS),
+    stats: new Float64Array(keys * STATS),
+  };
 }
 
 /**

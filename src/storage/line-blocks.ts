@@ -168,21 +168,34 @@ export class LineBlockWriter {
   private encodeOrders(first: number, end: number): Uint8Array {
     const from = first === 0 ? 0 : this.lineEnd[first - 1]!;
     const to = this.lineEnd[end - 1]!;
-    const o = this.orderCols;
-    const l = this.lineCols;
+    const c = this.columns();
     return encodeLineBlock(
       {
-        total: o.total.slice(first, end),
-        unitPrice: l.price.slice(from, to),
-        orderPk: o.pk.slice(first, end),
-        customerPk: o.customer.slice(first, end),
-        productId: l.product.slice(from, to),
-        lineEnd: this.lineEnd.slice(first, end).map((e) => e - from),
-        quantity: l.quantity.slice(from, to),
-        status: this.status.slice(first, end),
+        total: c.total.slice(first, end),
+        unitPrice: c.unitPrice.slice(from, to),
+        orderPk: c.orderPk.slice(first, end),
+        customerPk: c.customerPk.slice(first, end),
+        productId: c.productId.slice(from, to),
+        lineEnd: c.lineEnd.slice(first, end).map((e) => e - from),
+        quantity: c.quantity.slice(from, to),
+        status: c.status.slice(first, end),
       },
       this.wide,
     );
+  }
+
+  /** The collected columns, as the block lays them out. */
+  private columns(): Record<keyof LineBlockColumns, number[]> {
+    return {
+      total: this.orderCols.total,
+      unitPrice: this.lineCols.price,
+      orderPk: this.orderCols.pk,
+      customerPk: this.orderCols.customer,
+      productId: this.lineCols.product,
+      lineEnd: this.lineEnd,
+      quantity: this.lineCols.quantity,
+      status: this.status,
+    };
   }
 
   /**
@@ -190,20 +203,7 @@ export class LineBlockWriter {
    * is large enough (a writer that stores the block at once and reuses its scratch).
    */
   encode(into?: Uint8Array): Uint8Array {
-    return encodeLineBlock(
-      {
-        total: this.orderCols.total,
-        unitPrice: this.lineCols.price,
-        orderPk: this.orderCols.pk,
-        customerPk: this.orderCols.customer,
-        productId: this.lineCols.product,
-        lineEnd: this.lineEnd,
-        quantity: this.lineCols.quantity,
-        status: this.status,
-      },
-      this.wide,
-      into,
-    );
+    return encodeLineBlock(this.columns(), this.wide, into);
   }
 }
 

@@ -45,6 +45,19 @@ export function onPostgres(ctx: Pick<TaskContext, 'data'>): boolean {
 }
 
 /**
+ * One of the thread's connections, held until `release`: given the error that ended its use, a connection
+ * found lost goes, not back to the pool (its next user would fail too). For a read that outlives one call
+ * (a stream holding its snapshot); `withPostgres` for the rest.
+ */
+export async function heldConnection(): Promise<{
+  client: pg.PoolClient;
+  release: (failure?: Error) => void;
+}> {
+  const client = await (await workerPostgres()).connect();
+  return { client, release: (failure) => client.release(lostConnection(failure) ? failure : undefined) };
+}
+
+/**
  * Runs `work` on one of the thread's connections, timed as `query` (db_query_duration_seconds). A
  * connection found lost under it (PostgreSQL restarted or dropped it while it sat in the pool) is
  * discarded; with `rerunnable` (reads, and writes a rerun cannot apply twice: event ids, upserts) the work
@@ -58,7 +71,7 @@ export async function withPostgres<T>(
 ): Promise<T> {
   const started = performance.now();
   const once = async (): Promise<T> => {
-    const client = await (await workerPostgres()).connect();
+    const { client, release } = await heldConnection();
     let failure: Error | undefined;
     try {
       return await work(client);
@@ -66,8 +79,7 @@ export async function withPostgres<T>(
       failure = error as Error;
       throw error;
     } finally {
-      // a connection that failed under a query goes, not back to the pool (its next user would fail too)
-      client.release(lostConnection(failure) ? failure : undefined);
+      release(failure);
     }
   };
   try {
