@@ -4,7 +4,7 @@
  * leaves once its orders are folded in, the pre-aggregates still to rebuild), a server starts on it with
  * the default refresh policy (on read), and one request is timed, then the same request again.
  * DuckDB answers the same shapes on the same rows afterwards (perf/lib/duckdb-peer.ts), for the ratios.
- *   node dist/perf/first-read.js --data ./data-small [--out first-read] [--runs 3]
+ *   node dist/perf/first-read.js --data ./data-small [--out first-read] [--runs 3] [--shapes day,hour]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -34,12 +34,15 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'first-read' },
     /** DuckDB runs per shape (the median is reported) */
     runs: { type: 'string', default: '3' },
+    /** the shapes whose name starts with one of these words (default: every shape) */
+    shapes: { type: 'string' },
   },
 });
 const { tenantId, apiKey } = firstTenant(values.data!);
 
 /** Every grouping: JSON answers, and every product's ranking as an Arrow stream read to its end. */
-const SHAPES = EVERY_SHAPE.map(
+const wanted = values.shapes?.split(',');
+const SHAPES = EVERY_SHAPE.filter(({ name }) => !wanted || wanted.some((w) => name.startsWith(w))).map(
   ({ name, params }) => [name, params ?? EVERY_PRODUCT_PARAMS, params === null] as const,
 );
 

@@ -1,5 +1,6 @@
 import {
   type Bucket,
+  binnedErrorBounds,
   errorBounds,
   exactErrorBounds,
   HOUR,
@@ -11,7 +12,9 @@ import {
   UNFOLDED_MAX_AGE_MS,
 } from '../src/domain/sales.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
+import type { SalesAnswer } from '../src/sales/buckets.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
+import { BINNED_RELATIVE_ERROR } from '../src/sales/key-histograms.js';
 import {
   type AsyncProductRanking,
   allBuckets,
@@ -46,9 +49,6 @@ export type SalesInput = TaskBase &
     /** the upkeep thread folds new orders in (--rollup-refresh background): approx reads leave young ones */
     upkeepFolds: boolean;
   };
-
-/** Buckets, how many rows were read for them, and which path read them. */
-type SalesAnswer = { data: Bucket[]; rows: number; method: string };
 
 /**
  * Catches up what a request needs: the pending orders folded in, then the range's dirty hours rebuilt for
@@ -196,7 +196,12 @@ function salesResult(
               error_bounds: errorBounds(HyperLogLog.RSE),
               ...(aligned ? {} : { range_rounded_to_whole_hours: true }),
             }
-          : { error_bounds: exactErrorBounds() }
+          : {
+              error_bounds:
+                result.percentiles === 'binned'
+                  ? binnedErrorBounds(BINNED_RELATIVE_ERROR)
+                  : exactErrorBounds(),
+            }
         : {}),
     },
   };

@@ -231,7 +231,17 @@ export function nearestRankIndex(n: number, p: number): number {
  * 95% bound (1.96 RSE) in dense mode; sparse sketches (small counts) are nearly exact. Percentiles:
  * the t-digest's rank error bound, checked by the sketch tests at 0.5% for p50/p95/p99.
  */
-export function errorBounds(rse: number) {
+/** `meta.error_bounds` of an approx answer: how far each measure may be from the exact figure. */
+export interface ErrorBounds {
+  unique_customers: { relative_standard_error: number; relative_error_95: number; note: string };
+  /** rank_error: of the rank the value stands at; value_relative_error: of the value itself */
+  percentiles: { rank_error: number; value_relative_error?: number; note: string };
+  orders: { relative_error: number };
+  units: { relative_error: number };
+  revenue_cents: { relative_error: number };
+}
+
+export function errorBounds(rse: number): ErrorBounds {
   return {
     unique_customers: {
       relative_standard_error: round(rse, 5),
@@ -249,7 +259,7 @@ export function errorBounds(rse: number) {
 }
 
 /** The bounds of an approx request answered exactly (every line read): no error on any measure. */
-export function exactErrorBounds(): ReturnType<typeof errorBounds> {
+export function exactErrorBounds(): ErrorBounds {
   const exact = errorBounds(0);
   return {
     ...exact,
@@ -258,6 +268,22 @@ export function exactErrorBounds(): ReturnType<typeof errorBounds> {
       note: 'counted exactly: every line of the range was read',
     },
     percentiles: { rank_error: 0, note: 'nearest-rank over every order value: exact' },
+  };
+}
+
+/**
+ * The bounds of an approx request counted exactly but with its percentiles read from histogram bins
+ * (src/sales/key-histograms.ts): the value given lies within `relativeError` of the exact nearest-rank one.
+ */
+export function binnedErrorBounds(relativeError: number): ErrorBounds {
+  const exact = exactErrorBounds();
+  return {
+    ...exact,
+    percentiles: {
+      rank_error: 0,
+      value_relative_error: round(relativeError, 5),
+      note: `read from histograms of 256 bins an octave: within ${round(relativeError * 100, 2)}% of the exact nearest-rank order value`,
+    },
   };
 }
 

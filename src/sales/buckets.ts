@@ -4,7 +4,11 @@ import type { SalesAggregate } from '../sketches/sales-aggregate.js';
 import { placeNearestRanks } from './order-statistics.js';
 
 /** Buckets, how many rows were read for them, and which path read them. */
-export type SalesAnswer = { data: Bucket[]; rows: number; method: string };
+/**
+ * Buckets, how many rows were read for them, and which path read them; `percentiles: 'binned'` where the
+ * order-value percentiles came from histogram bins (an approx ranking of categories), not exactly.
+ */
+export type SalesAnswer = { data: Bucket[]; rows: number; method: string; percentiles?: 'binned' };
 
 export function approxBucket(key: Bucket['key'], b: SalesAggregate): Bucket {
   return bucketOf(key, b, Math.round(b.customers.estimate()), (p) => Math.round(b.values.quantile(p / 100)));

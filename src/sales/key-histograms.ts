@@ -4,6 +4,9 @@
  * histogram per key (256 bins an octave) in the first pass; the second keeps only the totals that fall in
  * the bins holding the wanted ranks, and selects them exactly. Pairs of (key, order) are never held, so a
  * ranking of 30 categories over 2M orders reads its lines twice instead of once per slice of pairs.
+ * An approx ranking (`binned`) answers each percentile from the first pass alone: the middle of the bin
+ * holding its rank, within BINNED_RELATIVE_ERROR of the exact nearest-rank total, so it reads the lines
+ * once (only a rank in the last bin, which has no upper edge, is still kept and selected).
  */
 import { nearestRankIndex } from '../domain/sales.js';
 import { BUCKET_PERCENTILES } from './buckets.js';
@@ -14,6 +17,13 @@ const SUB_BITS = 8;
 /** Octaves of totals from 1 up (2^40 cents and more share the last bin); 0 has a bin of its own. */
 const OCTAVES = 40;
 const BINS = (OCTAVES << SUB_BITS) + 1;
+
+/**
+ * How far a binned percentile may lie from the exact nearest-rank total (whole cents): a bin from 2^e on
+ * spans 2^e/256, its whole totals lie at most that far apart (one alone below 512), and the middle one is
+ * off by at most half of it from any of them: 2^e/512, at most 1/512 of the total.
+ */
+export const BINNED_RELATIVE_ERROR = 1 / 512;
 
 /** Keys and customers up to which the bitsets of every key take at most this many bytes. */
 export const KEY_HISTOGRAM_BYTES = 16 << 20;
@@ -34,6 +44,23 @@ export function binOf(total: number): number {
   return bin < BINS ? bin : BINS - 1;
 }
 
+/** The last bin, which holds every total from 2^40 up: no value stands for it. */
+const OPEN_BIN = BINS - 1;
+
+/**
+ * The middle whole number of a bin below the last (0 for bin 0): bin b >= 1 holds [2^e (1 + k/256),
+ * 2^e (1 + (k+1)/256)) with e = (b-1) >> 8 and k = (b-1) & 255, the inverse of binOf.
+ */
+export function binValue(bin: number): number {
+  if (bin <= 0) return 0;
+  if (bin >= OPEN_BIN) throw new RangeError(`bin ${bin} has no upper edge`);
+  const scale = 2 ** ((bin - 1) >> SUB_BITS);
+  const k = (bin - 1) & ((1 << SUB_BITS) - 1);
+  const low = Math.ceil(scale * (1 + k / (1 << SUB_BITS)));
+  const high = Math.ceil(scale * (1 + (k + 1) / (1 << SUB_BITS))) - 1;
+  return Math.round((low + Math.max(low, high)) / 2);
+}
+
 /** Where one percentile of a key lies: its bin, and its rank among that bin's totals. */
 interface Target {
   bin: number;
@@ -50,7 +77,11 @@ export class KeyHistograms {
   /** per key, the totals kept in the second pass, by target bin */
   private readonly kept: Map<number, Column<Float64Array>>[] = [];
 
-  constructor(maxCustomer: number) {
+  /** `binned`: percentiles answered from their bins (approx), not selected from a second pass */
+  constructor(
+    maxCustomer: number,
+    readonly binned = false,
+  ) {
     this.words = (maxCustomer >>> 5) + 1;
   }
 
@@ -81,7 +112,8 @@ export class KeyHistograms {
 
   /**
    * Ends the first pass for the keys to finish (`orders`: each key's orders): where each percentile lies,
-   * and how many totals the second pass will keep for them.
+   * and how many totals the second pass will keep for them (binned: only those of ranks in the last bin;
+   * 0, no second pass, where there are none).
    */
   plan(keys: Iterable<number>, orders: (p: number) => number): number {
     let keep = 0;
@@ -94,7 +126,7 @@ export class KeyHistograms {
         let before = 0;
         let bin = 0;
         while (before + counts[bin]! <= rank) before += counts[bin++]!;
-        if (!this.kept[p]!.has(bin)) {
+        if ((!this.binned || bin === OPEN_BIN) && !this.kept[p]!.has(bin)) {
           this.kept[p]!.set(bin, new Column(new Float64Array(16), (size) => new Float64Array(size)));
           keep += counts[bin]!;
         }
@@ -109,10 +141,11 @@ export class KeyHistograms {
     this.kept[p]?.get(binOf(total))?.push(total);
   }
 
-  /** Key `p`'s figures: its orders' total value, distinct customers, and p50, p95, p99 exactly. */
+  /** Key `p`'s figures: its orders' total value, distinct customers, and p50, p95, p99 (exactly, or binned). */
   figures(p: number): { orderValue: number; customers: number; percentiles: number[] } {
     const sorted = new Map<number, Float64Array>();
     const percentiles = this.targets[p]!.map(({ bin, within }) => {
+      if (this.binned && bin !== OPEN_BIN) return binValue(bin);
       let values = sorted.get(bin);
       if (!values) {
         const column = this.kept[p]!.get(bin)!;

@@ -38,6 +38,16 @@ export interface ScanSources {
   slices: number;
   /** the most (key, order) pairs held at once (so far, while slices are read) */
   pairsHeld: number;
+  /**
+   * Where histograms answered (a few keys: src/sales/key-histograms.ts): whether percentiles were read
+   * from their bins (approx), and whether the lines were read again for the totals of the wanted bins.
+   */
+  histograms?: HistogramPasses;
+}
+
+export interface HistogramPasses {
+  binned: boolean;
+  readAgain: boolean;
 }
 
 /** Per key, interleaved: revenue, units, orders. */
@@ -97,6 +107,8 @@ export class ProductAccumulator {
   private distinct: DistinctIds | null = null;
   /** the second pass reads for the histograms' target bins (a few keys), not in slices of pairs */
   private byHistogram = false;
+  /** whether a slice's pass reads the lines again (not where binned histograms answered in one pass) */
+  private linesAgain = true;
   rows = 0;
 
   /**
@@ -229,11 +241,10 @@ export class ProductAccumulator {
     this.ranked = topByRevenue(this.id.data, this.sums, keys, top);
     const ranked = this.ranked.length;
     // a few keys: one more pass for their percentiles' bins, if what it keeps fits the budget
-    if (
-      this.histograms &&
-      this.histograms.plan(this.ranked, (p) => this.sums[p * SUMS + ORDERS]!) <= budget
-    ) {
+    const kept = this.histograms?.plan(this.ranked, (p) => this.sums[p * SUMS + ORDERS]!);
+    if (kept !== undefined && kept <= budget) {
       this.byHistogram = true;
+      this.linesAgain = kept > 0;
       this.sliceStarts = ranked > 0 ? [0] : [];
       this.sliceFigures = sliceFiguresFor(ranked);
       return this.sliceStarts.length;
@@ -261,6 +272,16 @@ export class ProductAccumulator {
     for (let s = 0; s < this.sliceStarts.length; s++) most = Math.max(most, this.keysOf(s).length);
     this.sliceFigures = sliceFiguresFor(most);
     return this.sliceStarts.length;
+  }
+
+  /** Whether each slice's pass reads the lines (false: the first pass answered every figure). */
+  get readsLinesAgain(): boolean {
+    return this.linesAgain;
+  }
+
+  /** How histograms answered, once the first pass has ended (undefined: they did not). */
+  get histogramPasses(): HistogramPasses | undefined {
+    return this.byHistogram ? { binned: this.histograms!.binned, readAgain: this.linesAgain } : undefined;
   }
 
   /** Slice `s`'s keys, in rank order. */

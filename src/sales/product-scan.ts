@@ -66,6 +66,11 @@ export interface ScanOptions {
   keys?: { of: ProductKeys; max: number; name: RankedKey };
   top?: number;
   pairBudget?: number;
+  /**
+   * An approx ranking of a few keys may answer percentiles from histogram bins in one pass (within
+   * BINNED_RELATIVE_ERROR, src/sales/key-histograms.ts) instead of selecting them in a second.
+   */
+  binnedPercentiles?: boolean;
 }
 
 /**
@@ -99,7 +104,10 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
   const maxCustomer = keys
     ? (db.prepare('SELECT coalesce(max(customer_pk), 0) FROM customers').pluck().get() as number)
     : 0;
-  const histograms = keys && histogramsFit(keys.max + 1, maxCustomer) ? new KeyHistograms(maxCustomer) : null;
+  const histograms =
+    keys && histogramsFit(keys.max + 1, maxCustomer)
+      ? new KeyHistograms(maxCustomer, options.binnedPercentiles === true)
+      : null;
   const acc = new ProductAccumulator(maxId, keys?.of ?? null, histograms);
   // source=orders: every line from the tables (the independent check of what the blocks hold)
   const plan =
@@ -184,14 +192,17 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
     scans,
     slices: acc.endFirstPass(options.top, options.pairBudget ?? PAIR_BUDGET),
     pairsHeld: 0,
+    ...(acc.histogramPasses ? { histograms: acc.histogramPasses } : {}),
   };
   function* slices(): Generator<SliceFigures> {
     try {
       for (let s = 0; s < sources.slices; s++) {
         acc.startSlice(s);
-        readBlocks();
-        readJournal();
-        for (const b of spilled.read()) acc.block(b, EVERY_STATUS);
+        if (acc.readsLinesAgain) {
+          readBlocks();
+          readJournal();
+          for (const b of spilled.read()) acc.block(b, EVERY_STATUS);
+        }
         sources.pairsHeld = acc.pairsHeld;
         yield acc.finishSlice();
       }
@@ -245,6 +256,7 @@ function blockPlan(
 export interface ProductRanking {
   rows: number;
   method: string;
+  percentiles?: SalesAnswer['percentiles'];
   buckets: () => Generator<Bucket>;
 }
 
@@ -264,7 +276,12 @@ export function productRanking(scan: ProductScan, top: number): ProductRanking {
       taken += Math.min(figures.keys, top - taken);
     }
   }
-  return { rows: scan.rows, method: rankingMethod(scan), buckets };
+  return { rows: scan.rows, method: rankingMethod(scan), ...percentilesOf(scan.sources), buckets };
+}
+
+/** How a scan's percentiles were found, as an answer says it (nothing: exactly). */
+function percentilesOf(sources: ScanSources): Pick<SalesAnswer, 'percentiles'> {
+  return sources.histograms?.binned ? { percentiles: 'binned' } : {};
 }
 
 /** The same over slices read asynchronously. */
@@ -296,7 +313,10 @@ function* bucketsOfSlice(figures: SliceFigures, left: number): Generator<Bucket>
 
 /** `meta.method` of a ranking read from the lines. */
 function rankingMethod(scan: Pick<ProductScan, 'ranked' | 'sources'>): string {
-  return `exact: one pass over the range's order lines (${linesRead(scan.sources, PLURAL[scan.ranked])}), every ${scan.ranked} accumulated in typed arrays, then ranked`;
+  const read = `one pass over the range's order lines (${linesRead(scan.sources, PLURAL[scan.ranked])}), every ${scan.ranked} accumulated in typed arrays`;
+  return scan.sources.histograms?.binned
+    ? `counted exactly, percentiles binned: ${read}, each order value in a histogram of 256 bins an octave, then ranked`
+    : `exact: ${read}, then ranked`;
 }
 
 /**
@@ -332,7 +352,8 @@ export function rankingOnReader(
 export function rankedAnswer(db: Db, r: SalesRequest, options: ScanOptions & { top: number }): SalesAnswer {
   return db.transaction(() => {
     const ranked = productRanking(scanProducts(db, r, options), options.top);
-    return { data: [...ranked.buckets()], rows: ranked.rows, method: ranked.method };
+    const { rows, method, percentiles } = ranked;
+    return { data: [...ranked.buckets()], rows, method, ...(percentiles ? { percentiles } : {}) };
   })();
 }
 
@@ -351,7 +372,13 @@ function linesRead(sources: ScanSources, keys = 'products'): string {
     ...(sources.journalBlocks > 0 ? [`${sources.journalBlocks} order_journal blocks`] : []),
     ...(scans.length > 0 ? [`orders and their lines (${scans.join(' and ')})`] : []),
   ];
-  return `${read.join(' + ') || 'none in the range'}${sources.slices > 1 ? `; read again in ${sources.slices} slices of the ${keys}` : ''}`;
+  const again =
+    sources.slices > 1
+      ? `; read again in ${sources.slices} slices of the ${keys}`
+      : sources.histograms?.readAgain
+        ? "; read again for the totals in the percentiles' histogram bins"
+        : '';
+  return `${read.join(' + ') || 'none in the range'}${again}`;
 }
 
 /** Every product's exact sales in the range, ranked, the first `top` (the slices hold the top products only). */

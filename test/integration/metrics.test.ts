@@ -515,9 +515,9 @@ for (const backend of SERVER_BACKENDS)
         beforeLoad(other, t.tenant_id);
         const spread = makeSalesOrders(12000, 'OR', 11);
         await post(spread, '/api/v1/ingest/orders/');
-        const read = async (precision: string) => {
+        const read = async (precision: string, groupBy = 'day') => {
           const res = await fetch(
-            `${other.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: 'day', precision, ...range })}`,
+            `${other.url}/api/v1/tenants/${t.tenant_id}/metrics/sales?${queryString({ group_by: groupBy, precision, ...range })}`,
             { headers: auth(t.api_key) },
           );
           return (await res.json()) as { data: Bucket[]; meta: Record<string, any> };
@@ -547,6 +547,31 @@ for (const backend of SERVER_BACKENDS)
             if (precision === 'approx') expect(answer.meta.error_bounds.percentiles.rank_error).toBe(0);
           }
           expect(await sample(other, 'metrics_stale_scans_total{group_by="day"}')).toBe(2);
+          // by category, approx counts every line exactly in one pass and reads each percentile from its
+          // histogram bin: the bounds say how far that may be, and it is
+          const categories = await read('approx', 'category');
+          expect(categories.meta.method).toMatch(/^counted exactly, percentiles binned: one pass over/);
+          expect(categories.meta.error_bounds).toMatchObject({
+            ...EXACT_BOUNDS,
+            percentiles: { rank_error: 0, value_relative_error: 0.00195 },
+          });
+          const percentiles = ['p50_order_value_cents', 'p95_order_value_cents', 'p99_order_value_cents'];
+          const withoutPercentiles = (b: Bucket) => ({
+            ...b,
+            p50_order_value_cents: 0,
+            p95_order_value_cents: 0,
+            p99_order_value_cents: 0,
+          });
+          const exactCategories = inRange(spread, 'category');
+          expect(sortByKey(categories.data).map(withoutPercentiles)).toEqual(
+            exactCategories.map(withoutPercentiles),
+          );
+          sortByKey(categories.data).forEach((b, i) => {
+            for (const p of percentiles) {
+              const exact = (exactCategories[i] as Record<string, any>)[p] as number;
+              expect(Math.abs((b as Record<string, any>)[p] - exact)).toBeLessThanOrEqual(exact / 512);
+            }
+          });
           // each such read sets one slice of the rebuild (two days) going on the upkeep thread after it answers:
           // reads keep it moving until the pre-aggregates are whole again
           const left: number[] = [];

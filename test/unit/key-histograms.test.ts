@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nearestRank } from '../../src/domain/sales.js';
-import { binOf, KeyHistograms } from '../../src/sales/key-histograms.js';
+import { BINNED_RELATIVE_ERROR, binOf, binValue, KeyHistograms } from '../../src/sales/key-histograms.js';
 
 /** A deterministic stream of numbers in [0, 1). */
 function random(seed: number): () => number {
@@ -45,5 +45,52 @@ describe('key histograms', () => {
         percentiles: [50, 95, 99].map((p) => nearestRank(sorted, p)),
       });
     }
+  });
+
+  it('stand for every whole total of a bin by one within BINNED_RELATIVE_ERROR of it', () => {
+    const rand = random(11);
+    const totals = Array.from({ length: 300_000 }, (_, i) => i); // every bin narrower than 1000 whole
+    for (let i = 0; i < 200_000; i++) totals.push(Math.floor(2 ** (10 + rand() * 29.9)));
+    let worst = 0;
+    for (const t of totals) {
+      const off = Math.abs(binValue(binOf(t)) - t);
+      worst = Math.max(worst, t === 0 ? off : off / t);
+    }
+    expect(worst).toBeLessThanOrEqual(BINNED_RELATIVE_ERROR);
+    expect(worst).toBeGreaterThan(BINNED_RELATIVE_ERROR / 2); // the bound is near what it bounds
+    for (let t = 0; t < 512; t++) expect(binValue(binOf(t))).toBe(t); // a bin holds one whole total below 512
+    expect(() => binValue(binOf(2 ** 41))).toThrow(RangeError);
+  });
+
+  it('binned, answer percentiles from the first pass alone within the bound, keeping only the open last bin', () => {
+    const rand = random(3);
+    const orders: { key: number; customer: number; total: number }[] = [];
+    for (let i = 0; i < 30_000; i++)
+      orders.push({ key: 0, customer: i % 1000, total: Math.floor(2 ** (rand() * 30)) });
+    for (let i = 0; i < 7; i++) orders.push({ key: 1, customer: i, total: 1000 * i + 7 });
+    const count = (key: number) => orders.filter((o) => o.key === key).length;
+    const binned = new KeyHistograms(999, true);
+    for (const o of orders) binned.add(o.key, o.customer, o.total);
+    expect(binned.plan([0, 1], count)).toBe(0); // no second pass
+    for (const key of [0, 1]) {
+      const mine = orders.filter((o) => o.key === key);
+      const sorted = Float64Array.from(mine, (o) => o.total).sort();
+      const figures = binned.figures(key);
+      expect(figures.customers).toBe(new Set(mine.map((o) => o.customer)).size);
+      expect(figures.orderValue).toBe(mine.reduce((sum, o) => sum + o.total, 0));
+      [50, 95, 99].forEach((p, k) => {
+        const exact = nearestRank(sorted, p)!;
+        expect(Math.abs(figures.percentiles[k]! - exact)).toBeLessThanOrEqual(exact * BINNED_RELATIVE_ERROR);
+      });
+    }
+    // totals past the last bin's lower edge have no value to stand for them: kept, and selected exactly
+    const open = new KeyHistograms(9, true);
+    const huge = [2 ** 41, 2 ** 41 + 5, 3 * 2 ** 41, 2 ** 45];
+    for (const [i, total] of huge.entries()) open.add(0, i, total);
+    expect(open.plan([0], () => huge.length)).toBeGreaterThan(0);
+    for (const total of huge) open.collect(0, total);
+    expect(open.figures(0).percentiles).toEqual(
+      [50, 95, 99].map((p) => nearestRank(Float64Array.from(huge), p)),
+    );
   });
 });

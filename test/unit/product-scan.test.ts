@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { SalesRequest } from '../../src/domain/sales.js';
 import { categoriesByLines } from '../../src/sales/category-scan.js';
 import { exactFromOrders } from '../../src/sales/exact-scan.js';
+import { BINNED_RELATIVE_ERROR } from '../../src/sales/key-histograms.js';
 import {
   productRanking,
   productsByScan,
@@ -105,6 +106,30 @@ describe.each([{ journal: 'every order' as const }, { journal: 'none of the firs
       expect(byHistograms.method).not.toContain('slices');
       if (byHistograms.data.length > 1) expect(inSlices.method).toContain('slices of the categories');
       expect(inSlices.data).toEqual(byHistograms.data);
+      expect(byHistograms.method).toMatch(
+        /^exact: .*read again for the totals in the percentiles' histogram bins/,
+      );
+      // approx: the same counts from one pass, each percentile the middle of its bin, within the bound
+      const approx = categoriesByLines(db, { ...byCategory, precision: 'approx' });
+      expect(approx.percentiles).toBe('binned');
+      expect(approx.method).toMatch(/^counted exactly, percentiles binned: /);
+      expect(approx.method).not.toContain('read again');
+      const percentiles = [
+        'p50_order_value_cents',
+        'p95_order_value_cents',
+        'p99_order_value_cents',
+      ] as const;
+      expect(
+        approx.data.map((b) => ({ ...b, ...Object.fromEntries(percentiles.map((p) => [p, 0])) })),
+      ).toEqual(
+        byHistograms.data.map((b) => ({ ...b, ...Object.fromEntries(percentiles.map((p) => [p, 0])) })),
+      );
+      approx.data.forEach((b, i) => {
+        for (const p of percentiles) {
+          const exact = byHistograms.data[i]![p]!;
+          expect(Math.abs(b[p]! - exact)).toBeLessThanOrEqual(exact * BINNED_RELATIVE_ERROR);
+        }
+      });
     }
 
     /** source=orders reads every line from the tables, and answers what the blocks do; so do categories. */
