@@ -5,12 +5,13 @@
  *   - ours: our writer and schema (src/storage/order-writer.ts) as a writer lane runs it: transactions of
  *     --ingest-commit-rows rows, a --writer-cache-mib cache;
  *   - the breakdown: ours without one structure at a time (full-text index, each secondary index, inline
- *     checkpoints), and ours with the 2,000-row transactions of the old write path, so the
- *     cost of each is its difference from ours.
+ *     checkpoints, the full-text index's merging as it goes), ours with the 2,000-row transactions of the
+ *     old write path, and ours writing one 2,000-order chunk at a time inside its transaction as a lane
+ *     does (chunk-writes), so the cost of each is its difference from ours.
  * Rows are parsed before the clock runs; only inserts are timed, and rates are reported per 100k orders so
  * the decay as the shard grows shows. With --repeat N the variants run N times interleaved (medians), since
  * this machine's speed drifts by 20% within minutes.
- *   node dist/perf/raw-insert.js --dataset ./datasets/small [--limit 200000] [--variants plain,ours,breakdown or single ones: -fts,…]
+ *   node dist/perf/raw-insert.js --dataset ./datasets/small [--limit 200000] [--variants plain,ours,breakdown or single ones: --variants=-fts,…]
  *     [--repeat 1] [--out raw-insert]
  * Prints a table, then one JSON line; writes perf/results/<out>.json (not with --out -).
  */
@@ -54,6 +55,7 @@ const dir = tenantDir(values.dataset!, Number(values.tenant));
 type Without =
   | 'fts'
   | 'checkpoint'
+  | 'fts_automerge'
   | 'customers_email'
   | 'orders_created'
   | 'orders_customer_created'
@@ -76,6 +78,7 @@ const ours = (
   describe: string,
   without: Without[] = [],
   perTransaction = commitRows,
+  perWrite = perTransaction,
 ): Variant => ({
   name,
   describe,
@@ -93,7 +96,9 @@ const ours = (
         const records: OrderRecord[] = rows.map(toOrderRecord);
         for (let i = 0; i < records.length; i += perTransaction) {
           const batch = records.slice(i, i + perTransaction);
-          db.transaction(() => writer.write(batch)).immediate();
+          db.transaction(() => {
+            for (let j = 0; j < batch.length; j += perWrite) writer.write(batch.slice(j, j + perWrite));
+          }).immediate();
         }
       },
       close: () => db.close(),
@@ -107,6 +112,8 @@ function leaveOut(db: Db, what: Without): void {
     db.exec(
       'DROP TRIGGER customers_fts_update; DROP TABLE customers_fts; CREATE TABLE customers_fts (name, email);',
     );
+  else if (what === 'fts_automerge')
+    db.exec("INSERT INTO customers_fts (customers_fts, rank) VALUES ('automerge', 0)");
   else if (what !== 'checkpoint') db.exec(`DROP INDEX ${what}`);
 }
 
@@ -131,10 +138,21 @@ const BREAKDOWN: Variant[] = [
   ours('-order_items_product', 'without the order_items (product_id, order_pk) index', [
     'order_items_product',
   ]),
+  ours('-fts_automerge', 'without the full-text index merging its segments as it goes', [
+    'fts_automerge',
+    'checkpoint',
+  ]),
   ours('-checkpoint', 'without checkpoints in the writer (a lane leaves them to the upkeep thread)', [
     'checkpoint',
   ]),
   ours('2000-row transactions', 'with the 2,000-row transactions of the old write path', [], 2000),
+  ours(
+    'chunk-writes',
+    `one write per chunk of ${server.ingest.batchRows} orders inside each transaction, as a writer lane gets them`,
+    ['checkpoint'],
+    commitRows,
+    server.ingest.batchRows,
+  ),
 ];
 
 const chosen = values.variants!.split(',');
