@@ -136,10 +136,8 @@ export class OrderWriter {
       p[at + 8] = now;
     });
     // every one written (the common case), or the ones whose order_pk is there
-    const isWritten =
-      written === accepted.length
-        ? () => true
-        : ((pks) => (i: number) => pks.has(firstPk + i))(new Set(this.pksFrom.all(firstPk) as number[]));
+    const there = written === accepted.length ? null : new Set(this.pksFrom.all(firstPk) as number[]);
+    const isWritten = (i: number) => there === null || there.has(firstPk + i);
     const items: number[] = []; // order_pk, line_no, product_id, quantity, unit_price_cents
     const duplicates: number[] = [];
     const journalled = new JournalBlockSeries();
