@@ -18,11 +18,25 @@ import { DistinctIds, placeNearestRanks } from './order-statistics.js';
 const DIRECT_SLOT_MAX_ID = 1 << 20;
 
 /**
- * (key, order) pairs one slice's pass keeps at most (12 bytes each: 6 MiB), unless one key alone has more:
- * a year of 2M orders (6M pairs) takes 12 slices, each a pass over the lines that skips the other slices'
- * lines by one byte each.
+ * (key, order) pairs one slice's pass keeps at least (12 bytes each: 6 MiB), unless one key alone has more:
+ * a year of 2M orders with 500,000 products (6M pairs) takes 12 slices, each a pass over the lines that
+ * skips the other slices' lines by one byte each.
  */
 export const PAIR_BUDGET = 500_000;
+
+/**
+ * What a scan's keys and pairs may hold together (~60 bytes a key, 12 a pair): where keys are few the pair
+ * budget grows into what they leave, so fewer slices read the lines again (a year of 1M orders over 50,000
+ * products: 3M pairs in 2 slices instead of 6); where they are many it stays at PAIR_BUDGET.
+ */
+export const SCAN_STATE_BYTES = 16 << 20;
+const BYTES_PER_KEY = 60;
+const BYTES_PER_PAIR = 12;
+
+/** The pairs a slice may hold for a scan of `keys` keys. */
+export function pairBudgetFor(keys: number): number {
+  return Math.max(PAIR_BUDGET, Math.floor((SCAN_STATE_BYTES - BYTES_PER_KEY * keys) / BYTES_PER_PAIR));
+}
 
 /** What lines are accumulated under instead of their product id (a category's number, say). */
 export type ProductKeys = (productId: number) => number;
@@ -236,7 +250,7 @@ export class ProductAccumulator {
    * slices whose pairs fit `budget` (a key with more is a slice of its own). Returns how many slices; each
    * is read by startSlice, the lines again, finishSlice.
    */
-  endFirstPass(top = Number.POSITIVE_INFINITY, budget = PAIR_BUDGET): number {
+  endFirstPass(top = Number.POSITIVE_INFINITY, budget = pairBudgetFor(this.id.length)): number {
     const keys = this.id.length;
     this.ranked = topByRevenue(this.id.data, this.sums, keys, top);
     const ranked = this.ranked.length;

@@ -16,7 +16,6 @@ import type { SalesAnswer } from './buckets.js';
 import { histogramsFit, KeyHistograms } from './key-histograms.js';
 import {
   figureBucket,
-  PAIR_BUDGET,
   ProductAccumulator,
   type ProductKeys,
   type ScanSources,
@@ -190,7 +189,7 @@ export function scanProducts(db: Db, r: SalesRequest, options: ScanOptions = {})
     blockDays,
     journalBlocks: firstPassJournalBlocks,
     scans,
-    slices: acc.endFirstPass(options.top, options.pairBudget ?? PAIR_BUDGET),
+    slices: acc.endFirstPass(options.top, options.pairBudget),
     pairsHeld: 0,
     ...(acc.histogramPasses ? { histograms: acc.histogramPasses } : {}),
   };
