@@ -226,11 +226,6 @@ export function nearestRankIndex(n: number, p: number): number {
   return Math.max(1, Math.ceil((p / 100) * n)) - 1;
 }
 
-/**
- * Error bounds reported in approx mode. Unique customers: HyperLogLog relative standard error and its
- * 95% bound (1.96 RSE) in dense mode; sparse sketches (small counts) are nearly exact. Percentiles:
- * the t-digest's rank error bound, checked by the sketch tests at 0.5% for p50/p95/p99.
- */
 /** `meta.error_bounds` of an approx answer: how far each measure may be from the exact figure. */
 export interface ErrorBounds {
   unique_customers: { relative_standard_error: number; relative_error_95: number; note: string };
@@ -241,6 +236,11 @@ export interface ErrorBounds {
   revenue_cents: { relative_error: number };
 }
 
+/**
+ * Error bounds reported in approx mode. Unique customers: HyperLogLog relative standard error and its
+ * 95% bound (1.96 RSE) in dense mode; sparse sketches (small counts) are nearly exact. Percentiles:
+ * the t-digest's rank error bound, checked by the sketch tests at 0.5% for p50/p95/p99.
+ */
 export function errorBounds(rse: number): ErrorBounds {
   return {
     unique_customers: {

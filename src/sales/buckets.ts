@@ -3,7 +3,6 @@ import { avg, type Bucket, nearestRank } from '../domain/sales.js';
 import type { SalesAggregate } from '../sketches/sales-aggregate.js';
 import { placeNearestRanks } from './order-statistics.js';
 
-/** Buckets, how many rows were read for them, and which path read them. */
 /**
  * Buckets, how many rows were read for them, and which path read them; `percentiles: 'binned'` where the
  * order-value percentiles came from histogram bins (an approx ranking of categories), not exactly.
