@@ -285,8 +285,8 @@ function pgRanking(ctx: TaskContext, input: SalesInput): Promise<RollupRead> {
     async (client) => {
       const read = await pgProductsFromBlocks(client, input.tenantId, input);
       if (!('ranking' in read)) return read;
-      const { ranking } = read;
-      return { answer: { data: await allBuckets(ranking), rows: ranking.rows, method: ranking.method } };
+      const { buckets, ...summary } = read.ranking; // rows, method (and how percentiles were found)
+      return { answer: { data: await allBuckets(read.ranking), ...summary } };
     },
     { rerunnable: true },
   );
@@ -397,9 +397,12 @@ async function streamedAnswer(
   input: SalesInput,
 ): Promise<{ buckets: Iterable<Bucket> | AsyncIterable<Bucket>; meta: Record<string, unknown> }> {
   const started = performance.now();
-  const lazily = (ranked: ProductRanking | AsyncProductRanking, freshness: Record<string, unknown>) => ({
-    buckets: ranked.buckets(),
-    meta: salesResult(input, { data: [], rows: ranked.rows, method: ranked.method }, freshness, started).meta,
+  const lazily = (
+    { buckets, ...summary }: ProductRanking | AsyncProductRanking,
+    freshness: Record<string, unknown>,
+  ) => ({
+    buckets: buckets(),
+    meta: salesResult(input, { data: [], ...summary }, freshness, started).meta,
   });
   if (readsLines(ctx, input)) return lazily(streamedProducts(ctx, input), fromLineBlocks());
   let answer: SalesResult;

@@ -252,18 +252,21 @@ function blockPlan(
 }
 
 /** A ranking's buckets, made as they are taken (once): an Arrow stream holds a record batch's at a time. */
-export interface ProductRanking {
-  rows: number;
-  method: string;
-  percentiles?: SalesAnswer['percentiles'];
-  buckets: () => Generator<Bucket>;
-}
+export type ProductRanking = RankingSummary & { buckets: () => Generator<Bucket> };
 
 /** The same, its slices read asynchronously (PostgreSQL's, through COPY) as the buckets are taken. */
-export interface AsyncProductRanking {
-  rows: number;
-  method: string;
-  buckets: () => AsyncGenerator<Bucket>;
+export type AsyncProductRanking = RankingSummary & { buckets: () => AsyncGenerator<Bucket> };
+
+/** What an answer says of a ranking besides its buckets: rows read, how, and how percentiles were found. */
+type RankingSummary = Omit<SalesAnswer, 'data'>;
+
+/** A scan's summary (`percentiles` only where binned: nothing means exactly). */
+function summaryOf(scan: Pick<ProductScan, 'ranked' | 'rows' | 'sources'>): RankingSummary {
+  return {
+    rows: scan.rows,
+    method: rankingMethod(scan),
+    ...(scan.sources.histograms?.binned ? { percentiles: 'binned' as const } : {}),
+  };
 }
 
 /** A scan's ranked keys as buckets, the first `top`, each slice's as the slice is read. */
@@ -275,12 +278,7 @@ export function productRanking(scan: ProductScan, top: number): ProductRanking {
       taken += Math.min(figures.keys, top - taken);
     }
   }
-  return { rows: scan.rows, method: rankingMethod(scan), ...percentilesOf(scan.sources), buckets };
-}
-
-/** How a scan's percentiles were found, as an answer says it (nothing: exactly). */
-function percentilesOf(sources: ScanSources): Pick<SalesAnswer, 'percentiles'> {
-  return sources.histograms?.binned ? { percentiles: 'binned' } : {};
+  return { ...summaryOf(scan), buckets };
 }
 
 /** The same over slices read asynchronously. */
@@ -295,7 +293,7 @@ export function asyncProductRanking(
       taken += Math.min(figures.keys, top - taken);
     }
   }
-  return { rows: scan.rows, method: rankingMethod(scan), buckets };
+  return { ...summaryOf(scan), buckets };
 }
 
 /** An asynchronous ranking's buckets, taken whole (a JSON answer; `Array.fromAsync` from Node 22 on). */
@@ -350,9 +348,8 @@ export function rankingOnReader(
 /** The range's products ranked, the first `top`, as one answer read in one transaction. */
 export function rankedAnswer(db: Db, r: SalesRequest, options: ScanOptions & { top: number }): SalesAnswer {
   return db.transaction(() => {
-    const ranked = productRanking(scanProducts(db, r, options), options.top);
-    const { rows, method, percentiles } = ranked;
-    return { data: [...ranked.buckets()], rows, method, ...(percentiles ? { percentiles } : {}) };
+    const { buckets, ...summary } = productRanking(scanProducts(db, r, options), options.top);
+    return { data: [...buckets()], ...summary };
   })();
 }
 
