@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { ValidOrder, ValidProduct } from '../domain/order-schema.js';
 import { CustomerResolver } from './customer-resolver.js';
 import { MultiRowInsert } from './multi-row.js';
+import { newestOrderPk } from './order-counts.js';
 import { JournalBlockSeries, OrderJournal } from './order-journal.js';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord } from './order-record.js';
 import type { Db } from './sqlite.js';
@@ -36,7 +37,6 @@ export class OrderWriter {
   private readonly insertOrders: MultiRowInsert;
   private readonly insertItems: MultiRowInsert;
   private readonly missingProducts: Statement;
-  private readonly newestPk: Statement;
   private readonly pksFrom: Statement;
   private readonly customers: CustomerResolver;
   private readonly journal: OrderJournal;
@@ -52,7 +52,6 @@ export class OrderWriter {
       9,
       'ON CONFLICT (order_id) DO NOTHING',
     );
-    this.newestPk = db.prepare('SELECT coalesce(max(order_pk), 0) FROM orders').pluck();
     this.pksFrom = db.prepare('SELECT order_pk FROM orders WHERE order_pk >= ? ORDER BY order_pk').pluck();
     this.insertItems = new MultiRowInsert(
       db,
@@ -122,7 +121,7 @@ export class OrderWriter {
     // INTEGER PRIMARY KEY); one whose order_id exists (or came earlier in the batch) is skipped, its order_pk
     // left unused: a gap (order_pk orders and breaks ties; newestOrderPk, "about how many orders", stays an
     // estimate: duplicates mixed with new orders in one batch are rare, a retried chunk is all duplicates)
-    const firstPk = (this.newestPk.get() as number) + 1;
+    const firstPk = newestOrderPk(this.db) + 1;
     const written = this.insertOrders.runFilled(accepted.length, (i, p, at) => {
       const r = accepted[i]!;
       p[at] = firstPk + i;

@@ -6,8 +6,8 @@ const DIRECT_MAX_ID = 1 << 20;
 /**
  * The shard's categories in byte order (as SQLite sorts them) and each product's category's number (-1 for
  * an id no product has), read category by category from the covering category index (product ids only,
- * no string per row) into an array by product id (a Map past DIRECT_MAX_ID): on 500k products 135-140 ms
- * where reading (product_id, category) from the table took 457 ms (a scratch script, docs/perf.md).
+ * no string per row) into an array by product id (a Map past DIRECT_MAX_ID): on 500k products 145-159 ms
+ * where reading (product_id, category) row by row from the table took 277-294 ms (docs/perf.md).
  * Products are insert-only and never change category, so a reader may keep it until it meets an id it
  * does not know.
  */
