@@ -15,7 +15,7 @@ export const MARKED_IDS_MAX = 1 << 22;
  * Reorders `values` in place so that the nearest-rank position of each percentile holds what a full sort
  * would put there (quickselect, one percentile after the other on what lies above the previous one).
  */
-export function placeNearestRanks(values: Float64Array, percentiles: readonly number[]): void {
+export function placeNearestRanks(values: Float64Array | Uint32Array, percentiles: readonly number[]): void {
   let from = 0;
   for (const p of [...percentiles].sort((a, b) => a - b)) {
     const k = nearestRankIndex(values.length, p);
@@ -26,7 +26,7 @@ export function placeNearestRanks(values: Float64Array, percentiles: readonly nu
 }
 
 /** Puts the k-th smallest of a[lo..hi] at k, smaller ones before it, larger after (Hoare partitions). */
-function select(a: Float64Array, lo: number, hi: number, k: number): void {
+function select(a: Float64Array | Uint32Array, lo: number, hi: number, k: number): void {
   while (hi > lo) {
     // median of three as the pivot: sorted or reversed runs stay linear
     const mid = (lo + hi) >> 1;
@@ -47,7 +47,7 @@ function select(a: Float64Array, lo: number, hi: number, k: number): void {
   }
 }
 
-function swap(a: Float64Array, i: number, j: number): void {
+function swap(a: Float64Array | Uint32Array, i: number, j: number): void {
   const t = a[i]!;
   a[i] = a[j]!;
   a[j] = t;

@@ -5,7 +5,8 @@
  * keys whose (key, order) pairs fit a budget: a slice's pass keeps each counted order's customer and total
  * for the slice's keys only, turns them into those keys' figures, hands them over (in rank order) and
  * drops them. So memory is bounded by the budget and the number of keys, not by the range's orders:
- * 12 bytes a pair within a slice, ~60 bytes a key, and a slice's figures at a time.
+ * 8 bytes a pair within a slice (12 where an order's total does not fit 32 bits), ~60 bytes a key, and a
+ * slice's figures at a time.
  */
 import { type Bucket, nearestRank } from '../domain/sales.js';
 import type { LineBlock } from '../storage/line-blocks.js';
@@ -18,24 +19,29 @@ import { DistinctIds, placeNearestRanks } from './order-statistics.js';
 const DIRECT_SLOT_MAX_ID = 1 << 20;
 
 /**
- * (key, order) pairs one slice's pass keeps at least (12 bytes each: 6 MiB), unless one key alone has more:
- * a year of 2M orders with 500,000 products (6M pairs) takes 12 slices, each a pass over the lines that
- * skips the other slices' lines by one byte each.
+ * (key, order) pairs one slice's pass keeps at least (8 or 12 bytes each: 4 or 6 MiB), unless one key
+ * alone has more: a year of 2M orders with 500,000 products (6M pairs) takes 12 slices, each a pass over
+ * the lines that skips the other slices' lines by one byte each.
  */
 export const PAIR_BUDGET = 500_000;
 
 /**
- * What a scan's keys and pairs may hold together (~60 bytes a key, 12 a pair): where keys are few the pair
- * budget grows into what they leave, so fewer slices read the lines again (a year of 1M orders over 50,000
- * products: 3M pairs in 2 slices instead of 6); where they are many it stays at PAIR_BUDGET.
+ * What a scan's keys and pairs may hold together (~60 bytes a key, 8 or 12 a pair): where keys are few the
+ * pair budget grows into what they leave, so fewer slices read the lines again (a year of 1M orders over
+ * 50,000 products: 2.7M pairs in 2 slices instead of 6); where they are many it stays at PAIR_BUDGET.
  */
 export const SCAN_STATE_BYTES = 16 << 20;
 const BYTES_PER_KEY = 60;
-const BYTES_PER_PAIR = 12;
+
+/**
+ * A pair's bytes: its order's customer (4) and total, 4 where every total the first pass met is a whole
+ * number of cents below 2^32 (~$42.9M; any larger, or a negative one, and the totals take 8).
+ */
+export type PairBytes = 8 | 12;
 
 /** The pairs a slice may hold for a scan of `keys` keys. */
-export function pairBudgetFor(keys: number): number {
-  return Math.max(PAIR_BUDGET, Math.floor((SCAN_STATE_BYTES - BYTES_PER_KEY * keys) / BYTES_PER_PAIR));
+export function pairBudgetFor(keys: number, pairBytes: PairBytes = 12): number {
+  return Math.max(PAIR_BUDGET, Math.floor((SCAN_STATE_BYTES - BYTES_PER_KEY * keys) / pairBytes));
 }
 
 /** What lines are accumulated under instead of their product id (a category's number, say). */
@@ -94,7 +100,9 @@ export class ProductAccumulator {
   /** a slice's pass: per key where its share is filled to and where it ends (interleaved; 0, 0 outside) */
   private share = new Int32Array(0);
   private customers = new Int32Array(0);
-  private values = new Float64Array(0);
+  private values: Uint32Array | Float64Array = new Uint32Array(0);
+  /** whether every order total the first pass met fits a Uint32Array (whole cents, 0 to 2^32 - 1) */
+  private totalsFit32 = true;
   /** a slice's figures, made into the same arrays slice after slice (sized for the slice of most keys) */
   private sliceFigures = sliceFiguresFor(0);
   /** the keys ranked by revenue (every key, or the first `top`), and where each slice of them starts */
@@ -179,6 +187,7 @@ export class ProductAccumulator {
     if (this.firstOfOrder(orderPk, p)) {
       this.sums[s + ORDERS]!++;
       if (customerPk > this.maxCustomer) this.maxCustomer = customerPk;
+      if (orderTotal >>> 0 !== orderTotal) this.totalsFit32 = false;
       this.histograms?.add(p, customerPk, orderTotal);
     }
   }
@@ -250,7 +259,10 @@ export class ProductAccumulator {
    * slices whose pairs fit `budget` (a key with more is a slice of its own). Returns how many slices; each
    * is read by startSlice, the lines again, finishSlice.
    */
-  endFirstPass(top = Number.POSITIVE_INFINITY, budget = pairBudgetFor(this.id.length)): number {
+  endFirstPass(
+    top = Number.POSITIVE_INFINITY,
+    budget = pairBudgetFor(this.id.length, this.pairBytes),
+  ): number {
     const keys = this.id.length;
     this.ranked = topByRevenue(this.id.data, this.sums, keys, top);
     const ranked = this.ranked.length;
@@ -280,12 +292,17 @@ export class ProductAccumulator {
     // sort): slice after slice into the same memory, not a new slice's arrays while the last's wait for a
     // full collection (~3 MB a slice for 500k products, ~30 MB for all)
     this.customers = new Int32Array(largest);
-    this.values = new Float64Array(largest);
+    this.values = this.totalsFit32 ? new Uint32Array(largest) : new Float64Array(largest);
     this.share = new Int32Array(2 * keys);
     let most = 0;
     for (let s = 0; s < this.sliceStarts.length; s++) most = Math.max(most, this.keysOf(s).length);
     this.sliceFigures = sliceFiguresFor(most);
     return this.sliceStarts.length;
+  }
+
+  /** A pair's bytes in this scan's slices, once the first pass has met every order total. */
+  get pairBytes(): PairBytes {
+    return this.totalsFit32 ? 8 : 12;
   }
 
   /** Whether each slice's pass reads the lines (false: the first pass answered every figure). */

@@ -12,6 +12,10 @@ describe('the pair budget of a ranking scan', () => {
     expect(pairBudgetFor(10) * 12 + 10 * 60).toBeLessThanOrEqual(SCAN_STATE_BYTES);
     expect(pairBudgetFor(50_000)).toBeGreaterThan(pairBudgetFor(100_000));
     expect(pairBudgetFor(500_000)).toBe(PAIR_BUDGET); // a large catalog: the floor
+    // pairs of 8 bytes (totals in 32 bits): half as many again in the same bytes
+    expect(pairBudgetFor(50_000, 8) * 8 + 50_000 * 60).toBeLessThanOrEqual(SCAN_STATE_BYTES);
+    expect(pairBudgetFor(50_000, 8)).toBeGreaterThan(1.45 * pairBudgetFor(50_000, 12));
+    expect(pairBudgetFor(500_000, 8)).toBe(PAIR_BUDGET);
   });
 
   it('a scan of few keys reads its pairs in fewer slices by default than at the floor', () => {
@@ -25,5 +29,52 @@ describe('the pair budget of a ranking scan', () => {
     expect(800_000).toBeLessThanOrEqual(pairBudgetFor(8));
     expect(acc().endFirstPass()).toBe(1);
     expect(acc().endFirstPass(Number.POSITIVE_INFINITY, PAIR_BUDGET)).toBe(2);
+  });
+});
+
+describe('the order totals a ranking scan keeps per pair', () => {
+  /** Three products, each with the given totals, an order per total; then every slice of one pair each. */
+  function figures(totals: number[]): { pairBytes: number; p50s: number[]; values: number[] } {
+    const a = new ProductAccumulator(10);
+    let order = 0;
+    const pass = () => {
+      order = 0;
+      for (const product of [1, 2, 3])
+        for (const total of totals) a.line(++order, order, total, product, 1, product);
+    };
+    pass();
+    const slices = a.endFirstPass(Number.POSITIVE_INFINITY, totals.length);
+    const p50s: number[] = [];
+    const values: number[] = [];
+    for (let s = 0; s < slices; s++) {
+      a.startSlice(s);
+      pass();
+      const f = a.finishSlice();
+      for (let m = 0; m < f.keys; m++) {
+        values.push(f.stats[m * 5]!); // the orders' total value
+        p50s.push(f.stats[m * 5 + 2]!);
+      }
+    }
+    return { pairBytes: a.pairBytes, p50s, values };
+  }
+
+  it('takes 4 bytes for a total of whole cents below 2^32, and stays exact', () => {
+    const got = figures([7, 2 ** 32 - 1, 3]);
+    expect(got.pairBytes).toBe(8);
+    expect(got.p50s).toEqual([7, 7, 7]);
+    expect(got.values).toEqual([2 ** 32 + 9, 2 ** 32 + 9, 2 ** 32 + 9]);
+  });
+
+  it('takes 8 for any total past 32 bits, negative or not whole, so none is cut', () => {
+    for (const [odd, p50] of [
+      [2 ** 32, 2], // cut to 32 bits it would be 0, and the median 1
+      [-5, 1],
+      [2.5, 2],
+    ] as const) {
+      const got = figures([1, 2, odd].sort((x, y) => x - y));
+      expect(got.pairBytes).toBe(12);
+      expect(got.p50s).toEqual([p50, p50, p50]);
+      expect(got.values).toEqual([3 + odd, 3 + odd, 3 + odd]);
+    }
   });
 });

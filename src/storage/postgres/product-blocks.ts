@@ -17,10 +17,11 @@ import { LINE_BLOCKS_TABLE } from './line-blocks.js';
 import { whyRollupsNotReady } from './rollups.js';
 
 /**
- * (product, order) pairs a slice holds on PostgreSQL (12 bytes each: 11 MiB), twice SQLite's: each slice
- * reads every block again through COPY, slower than a SQLite pass under the server's malloc settings. Every
- * product on 2M orders with 500,000 products (`perf/metrics-memory --database-url`, 2026-12-03): 4M pairs
- * 248–251 MB peak in 4.4–4.6 s, 2M 227 MB in 5.0–5.3 s, 1M 203.8 MB in 6.2–6.4 s.
+ * (product, order) pairs a slice holds on PostgreSQL (8 or 12 bytes each: 8 or 11 MiB), twice SQLite's
+ * floor: each slice reads every block again through COPY, slower than a SQLite pass under the server's
+ * malloc settings. Every product on 2M orders with 500,000 products, each pair 12 bytes then
+ * (`perf/metrics-memory --database-url`, 2026-12-03): 4M pairs 248–251 MB peak in 4.4–4.6 s, 2M 227 MB
+ * in 5.0–5.3 s, 1M 203.8 MB in 6.2–6.4 s.
  */
 const PG_PAIR_BUDGET = 1_000_000;
 
