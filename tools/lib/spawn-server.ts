@@ -108,3 +108,26 @@ export function sampleRss(
     },
   };
 }
+
+/**
+ * Waits until a process has used at most `quietCpuMs` of CPU (every thread) in each of `quietSamples`
+ * consecutive windows of `everyMs`, or `maxMs` passed: a server just started is still loading its
+ * threads' modules, which a read timed then would share the cores with. Resolves to the ms waited, or
+ * null where /proc is not there to tell.
+ */
+export async function waitUntilIdle(
+  pid: number,
+  { everyMs = 100, quietCpuMs = 10, quietSamples = 3, maxMs = 15_000 } = {},
+): Promise<number | null> {
+  const start = performance.now();
+  let last = countersOf(pid);
+  if (last === null) return null;
+  for (let quiet = 0; quiet < quietSamples && performance.now() - start < maxMs; ) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    const now = countersOf(pid);
+    if (now === null) return null;
+    quiet = (now.cpuSeconds - last.cpuSeconds) * 1000 <= quietCpuMs ? quiet + 1 : 0;
+    last = now;
+  }
+  return Math.round(performance.now() - start);
+}
