@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Bucket } from '../../src/domain/sales.js';
 import {
+  figureBucket,
   PAIR_BUDGET,
   ProductAccumulator,
   pairBudgetFor,
@@ -33,8 +35,8 @@ describe('the pair budget of a ranking scan', () => {
 });
 
 describe('the order totals a ranking scan keeps per pair', () => {
-  /** Three products, each with the given totals, an order per total; then every slice of one pair each. */
-  function figures(totals: number[]): { pairBytes: number; p50s: number[]; values: number[] } {
+  /** Three products with an order per total each, read in slices of one product; each product's bucket. */
+  function figures(totals: number[]): { pairBytes: number; buckets: Bucket[] } {
     const a = new ProductAccumulator(10);
     let order = 0;
     const pass = () => {
@@ -44,25 +46,24 @@ describe('the order totals a ranking scan keeps per pair', () => {
     };
     pass();
     const slices = a.endFirstPass(Number.POSITIVE_INFINITY, totals.length);
-    const p50s: number[] = [];
-    const values: number[] = [];
+    const buckets: Bucket[] = [];
     for (let s = 0; s < slices; s++) {
       a.startSlice(s);
       pass();
       const f = a.finishSlice();
-      for (let m = 0; m < f.keys; m++) {
-        values.push(f.stats[m * 5]!); // the orders' total value
-        p50s.push(f.stats[m * 5 + 2]!);
-      }
+      for (let m = 0; m < f.keys; m++) buckets.push(figureBucket(f, m));
     }
-    return { pairBytes: a.pairBytes, p50s, values };
+    return { pairBytes: a.pairBytes, buckets };
   }
 
   it('takes 4 bytes for a total of whole cents below 2^32, and stays exact', () => {
     const got = figures([7, 2 ** 32 - 1, 3]);
     expect(got.pairBytes).toBe(8);
-    expect(got.p50s).toEqual([7, 7, 7]);
-    expect(got.values).toEqual([2 ** 32 + 9, 2 ** 32 + 9, 2 ** 32 + 9]);
+    for (const b of got.buckets) {
+      expect(b.p50_order_value_cents).toBe(7);
+      expect(b.p99_order_value_cents).toBe(2 ** 32 - 1);
+      expect(b.avg_order_value_cents).toBe(Math.round((2 ** 32 + 9) / 3));
+    }
   });
 
   it('takes 8 for any total past 32 bits, negative or not whole, so none is cut', () => {
@@ -73,8 +74,10 @@ describe('the order totals a ranking scan keeps per pair', () => {
     ] as const) {
       const got = figures([1, 2, odd].sort((x, y) => x - y));
       expect(got.pairBytes).toBe(12);
-      expect(got.p50s).toEqual([p50, p50, p50]);
-      expect(got.values).toEqual([3 + odd, 3 + odd, 3 + odd]);
+      for (const b of got.buckets) {
+        expect(b.p50_order_value_cents).toBe(p50);
+        expect(b.p99_order_value_cents).toBe(Math.max(2, odd));
+      }
     }
   });
 });
