@@ -195,6 +195,13 @@ export class Metrics {
     labelNames: ['by'] as const,
     registers: [this.registry],
   });
+  readonly rollupSliceWait = new client.Summary({
+    name: 'rollup_rebuild_slice_wait_seconds',
+    help: "How long a slice of a pre-aggregate rebuild asked for by a read waited for the tenant's reads to go quiet before it started",
+    percentiles: QUANTILES,
+    ...SLIDING,
+    registers: [this.registry],
+  });
   readonly metricsStaleScans = new client.Counter({
     name: 'metrics_stale_scans_total',
     help: 'Sales answers read from the order journal (or, on shards it does not cover, the orders) because their pre-aggregates were still to be rebuilt after a bulk load, by grouping',

@@ -16,10 +16,22 @@ import { RouteGroup } from '../http/register.js';
 import type { AppEnv } from '../http/types.js';
 import { validateQuery } from '../http/validation.js';
 import { STREAM_PROBLEMS, workerStream } from '../http/worker-stream.js';
+import { RebuildAfterReads } from '../jobs/rebuild-after-reads.js';
 import type { AppDeps } from './deps.js';
 
 /** Buckets per Arrow record batch. */
 const ARROW_BATCH_ROWS = 8192;
+
+/**
+ * A rebuild slice asked for by a read starts once the tenant's reads have been quiet this long: the reads
+ * a dashboard sends together or one after the other come within milliseconds of each other.
+ */
+const READS_QUIET_MS = 100;
+/**
+ * ...and at the latest this long after it was asked, however the reads keep coming: reads without a pause
+ * still move the rebuild a slice (~250 ms) a second, instead of one per read beside them.
+ */
+const SLICE_MAX_WAIT_MS = 1_000;
 
 /** What the route hands the sales tasks. */
 type SalesTaskInput = SalesRequest & {
@@ -35,44 +47,61 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
    * A read that answered from the order journal past stale pre-aggregates (a bulk load just landed) sets
    * one slice of their rebuild going on the upkeep thread, after its answer, one at a time per tenant: the
    * read does not wait for it, and reads keep the rebuild moving as on-read reads did by rebuilding a slice
-   * themselves. Not while the shard's rows are being written (the load is still coming: its next
-   * transaction would make the rebuilt hours stale again, and the slice would take its CPU). With
-   * `--rollup-refresh background` the refresher rebuilds them anyway.
+   * themselves. The slice starts once the tenant's reads have been quiet for a moment (the reads that
+   * follow, a dashboard's, do not share the cores with it: src/jobs/rebuild-after-reads.ts). Not while the
+   * shard's rows are being written (the load is still coming: its next transaction would make the rebuilt
+   * hours stale again, and the slice would take its CPU). With `--rollup-refresh background` the refresher
+   * rebuilds them anyway.
    */
-  const rebuilding = new Set<number>();
+  const slices = new RebuildAfterReads({
+    quietMs: READS_QUIET_MS,
+    maxWaitMs: SLICE_MAX_WAIT_MS,
+    run: async (tenantId) => {
+      if (deps.writes.writing(tenantId)) return; // a load began while the slice waited
+      await deps.pool
+        .background('refreshRollups', {
+          requestId: 'rollup-rebuild-after-read',
+          tenantId,
+          budgetMs: deps.config.sales.readRefreshBudgetMs,
+          writing: false,
+        })
+        .catch((error: unknown) =>
+          deps.log.warn(
+            { err: error, tenantId },
+            'rebuilding a slice of the pre-aggregates after a read failed',
+          ),
+        );
+    },
+    started: (_tenantId, waitedMs) => deps.metrics.rollupSliceWait.observe(waitedMs / 1000),
+  });
   const rebuildAfterRead = (tenantId: number) => {
-    if (deps.config.sales.rollupRefresh === 'background' || rebuilding.has(tenantId)) return;
-    if (deps.writes.writing(tenantId)) return;
-    rebuilding.add(tenantId);
-    deps.pool
-      .background('refreshRollups', {
-        requestId: 'rollup-rebuild-after-read',
-        tenantId,
-        budgetMs: deps.config.sales.readRefreshBudgetMs,
-        writing: false,
-      })
-      .catch((error: unknown) =>
-        deps.log.warn(
-          { err: error, tenantId },
-          'rebuilding a slice of the pre-aggregates after a read failed',
-        ),
-      )
-      .finally(() => rebuilding.delete(tenantId));
+    if (deps.config.sales.rollupRefresh === 'background' || deps.writes.writing(tenantId)) return;
+    slices.ask(tenantId);
   };
   /** The answer as an Arrow IPC stream from one worker, a record batch at a time. */
   function streamArrow(c: Context<AppEnv>, request: SalesTaskInput): Response {
-    const { body, done } = workerStream(
-      c,
-      deps,
-      'salesMetricsArrow',
-      { ...request, batchRows: ARROW_BATCH_ROWS },
-      { logName: 'metrics' },
-    );
+    slices.readStarted(request.tenantId);
+    let stream: ReturnType<typeof workerStream>;
+    try {
+      stream = workerStream(
+        c,
+        deps,
+        'salesMetricsArrow',
+        { ...request, batchRows: ARROW_BATCH_ROWS },
+        { logName: 'metrics' },
+      );
+    } catch (error) {
+      slices.readEnded(request.tenantId);
+      throw error;
+    }
+    const { body, done } = stream;
     // an answer read from the order journal sets a slice of the rebuild going once it is out, as in JSON
-    void done.then((outcome) => {
-      const ended = outcome.meta as SalesArrowOutcome | null | undefined;
-      if (outcome.status === 'complete' && ended?.rebuildQueued) rebuildAfterRead(request.tenantId);
-    });
+    void done
+      .then((outcome) => {
+        const ended = outcome.meta as SalesArrowOutcome | null | undefined;
+        if (outcome.status === 'complete' && ended?.rebuildQueued) rebuildAfterRead(request.tenantId);
+      })
+      .finally(() => slices.readEnded(request.tenantId));
     return c.body(body, 200, {
       'content-type': ARROW_STREAM_MEDIA_TYPE,
       'cache-control': 'no-store',
@@ -133,9 +162,14 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
       // one task: a range by time is not cut across workers (design.md, "No parallel parts by time": once
       // the journal's blocks held a month each, two parts of a year by day still took 197–207 ms against
       // 167–190 for one on two cores; from whole pre-aggregates parts gained nothing measurable)
-      const answer = await deps.pool.run('salesMetrics', request);
-      if (answer.rebuildQueued) rebuildAfterRead(request.tenantId);
-      return c.body(answer.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' });
+      slices.readStarted(request.tenantId);
+      try {
+        const answer = await deps.pool.run('salesMetrics', request);
+        if (answer.rebuildQueued) rebuildAfterRead(request.tenantId);
+        return c.body(answer.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' });
+      } finally {
+        slices.readEnded(request.tenantId);
+      }
     },
   );
   return routes;

@@ -572,12 +572,13 @@ for (const backend of SERVER_BACKENDS)
               expect(Math.abs((b as Record<string, any>)[p] - exact)).toBeLessThanOrEqual(exact / 512);
             }
           });
-          // each such read sets one slice of the rebuild (two days) going on the upkeep thread after it answers:
-          // reads keep it moving until the pre-aggregates are whole again
+          // each such read sets one slice of the rebuild (two days) going on the upkeep thread once the
+          // tenant's reads pause (100 ms; src/jobs/rebuild-after-reads.ts): reads keep it moving until the
+          // pre-aggregates are whole again
           const left: number[] = [];
           for (let i = 0; i < 40 && left.at(-1) !== 0; i++) {
             left.push((await read('approx')).meta.freshness.stale_hours_in_range);
-            await new Promise((r) => setTimeout(r, 100));
+            await new Promise((r) => setTimeout(r, 250));
           }
           expect(left.at(-1), JSON.stringify(left)).toBe(0);
           expect([...left].sort((x, y) => y - x)).toEqual(left); // never more than before
@@ -618,6 +619,8 @@ for (const backend of SERVER_BACKENDS)
           expect(sortByKey(answer.rows as Bucket[])).toEqual(tenDays);
           // the slice runs on the upkeep thread once the stream is out
           await eventually(async () => (await rebuiltInBackground()) > 0, 10_000, 'a rebuild slice');
+          // it waited for the tenant's reads to go quiet first, and says how long
+          expect(await sample(other, 'rollup_rebuild_slice_wait_seconds_count')).toBe(1);
           const freshness = answer.meta.freshness as { stale_hours_in_range: number };
           expect(await dirtyHoursGauge(other, t.tenant_id)).toBeLessThan(freshness.stale_hours_in_range);
         } finally {
