@@ -2,8 +2,9 @@
  * When the slice of a tenant's pre-aggregate rebuild that a read asked for (src/routes/sales.ts: a read
  * answered from the order journal past stale pre-aggregates) actually starts. Right after a bulk load a
  * dashboard asks several reads at once, or one after the other; a slice started as soon as the first
- * answered shared the two cores with the next ones (a year by day's second read took 350-660 ms after a
- * first of 190-460, perf.md "Eleventh session"). So a slice waits until the tenant's sales reads have been
+ * answered shared the two cores with the next ones (a year by day's second read took 279-454 ms after a
+ * first of 205-327; with the wait 210-253; perf.md "Eleventh session"). So a slice waits until the
+ * tenant's sales reads have been
  * quiet for `quietMs`, but never longer than `maxWaitMs` after it was asked (reads that never pause still
  * let the rebuild move), and one runs at a time per tenant, as before.
  */
