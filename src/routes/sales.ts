@@ -57,7 +57,8 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
     quietMs: READS_QUIET_MS,
     maxWaitMs: SLICE_MAX_WAIT_MS,
     run: async (tenantId) => {
-      if (deps.writes.writing(tenantId)) return; // a load began while the slice waited
+      // a load began while the slice waited, or the server is stopping (its pool closes)
+      if (deps.writes.writing(tenantId) || deps.state.draining) return;
       await deps.pool
         .background('refreshRollups', {
           requestId: 'rollup-rebuild-after-read',
