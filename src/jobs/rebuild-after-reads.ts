@@ -27,7 +27,6 @@ interface TenantReads {
   lastActivity: number;
   /** when the pending slice was asked for (null: none pending) */
   askedAt: number | null;
-  timer: ReturnType<typeof setTimeout> | null;
   sliceRunning: boolean;
 }
 
@@ -67,16 +66,10 @@ export class RebuildAfterReads {
     return this.tenants.get(tenantId)?.askedAt != null;
   }
 
-  /** Clears the timers (server shutdown): no slice starts after it. */
-  close(): void {
-    for (const t of this.tenants.values()) if (t.timer) clearTimeout(t.timer);
-    this.tenants.clear();
-  }
-
   private tenant(tenantId: number): TenantReads {
     let t = this.tenants.get(tenantId);
     if (!t) {
-      t = { running: 0, lastActivity: this.now(), askedAt: null, timer: null, sliceRunning: false };
+      t = { running: 0, lastActivity: this.now(), askedAt: null, sliceRunning: false };
       this.tenants.set(tenantId, t);
     }
     return t;
@@ -93,11 +86,8 @@ export class RebuildAfterReads {
       this.start(tenantId, t);
       return;
     }
-    t.timer = setTimeout(() => {
-      t.timer = null;
-      this.schedule(tenantId, t);
-    }, at - now);
-    t.timer.unref?.();
+    // the server's shutdown does not wait for it: a slice that starts then finds it draining (the route)
+    setTimeout(() => this.schedule(tenantId, t), at - now).unref?.();
   }
 
   private start(tenantId: number, t: TenantReads): void {
