@@ -11,6 +11,7 @@ import {
   type SalesResult,
   UNFOLDED_MAX_AGE_MS,
 } from '../src/domain/sales.js';
+import { jsonBytes, Utf8Builder } from '../src/formats/utf8-builder.js';
 import type { StreamTaskBase, TaskBase } from '../src/pool/protocol.js';
 import type { SalesAnswer } from '../src/sales/buckets.js';
 import { exactFromOrders } from '../src/sales/exact-scan.js';
@@ -379,13 +380,14 @@ function answerSales(ctx: TaskContext, input: SalesInput): SalesResult | Promise
   return salesResult(input, result, freshness, started);
 }
 
-const utf8 = new TextEncoder();
+/** The JSON answers' bytes, written into memory the worker keeps (one answer at a time: it is synchronous). */
+const answerBytes = new Utf8Builder();
 
 /** One answer as JSON bytes, moved to the main thread (SalesJson). */
 export const salesMetrics = defineTask('salesMetrics', async (ctx, input: SalesInput): Promise<SalesJson> => {
   const result = await answerSales(ctx, input);
-  const body = utf8.encode(JSON.stringify(result));
-  return withTransfer({ body, rebuildQueued: rebuildQueued(result.meta) }, [body.buffer as ArrayBuffer]);
+  const body = jsonBytes(result, answerBytes);
+  return withTransfer({ body, rebuildQueued: rebuildQueued(result.meta) }, [body.buffer]);
 });
 
 /**

@@ -3,6 +3,7 @@ import { PriceSampleSchema, StockHistorySchema } from '../domain/history-schema.
 import { type ChunkSummary, emptySummary, type IngestKind } from '../domain/ingest-kinds.js';
 import { fastValidOrder } from '../domain/order-fast-path.js';
 import { OrderSchema, ProductSchema, type RowError, rowErrorFromIssues } from '../domain/order-schema.js';
+import { Utf8Builder } from '../formats/utf8-builder.js';
 import type { ObservationBuffer } from '../obs/observations.js';
 import type { TaskBase } from '../pool/protocol.js';
 import { HistoryWriter } from '../storage/history-writer.js';
@@ -150,12 +151,16 @@ export interface ParsedForWrite {
   summary: ChunkSummary;
 }
 
+/** The parse stage's encoded rows, written into memory kept from chunk to chunk. */
+const rowBytes = new Utf8Builder();
+
 /**
  * The parse stage of pool ingest (any pool worker, no database work): validates a chunk and encodes its
  * valid rows for the writer (src/ingest/row-transfer.ts).
  */
 export function parseForWrite(ctx: Pick<ChunkContext, 'obs'>, input: IngestChunkInput): ParsedForWrite {
-  const encoder = new RowBatchEncoder(input.kind);
+  // synchronous from here to finish(), so one builder per thread serves every chunk
+  const encoder = new RowBatchEncoder(input.kind, rowBytes);
   const { summary } = parseChunk(ctx, input, (row) => encoder.add(row));
   return { rows: encoder.finish(), rowCount: encoder.size, summary };
 }

@@ -1,4 +1,5 @@
 import type { IngestKind } from '../domain/ingest-kinds.js';
+import { jsonBytes, Utf8Builder } from '../formats/utf8-builder.js';
 import { type OrderRecord, toOrderRecord } from '../storage/order-record.js';
 import type { OrderRow } from '../storage/order-writer.js';
 
@@ -31,31 +32,38 @@ export function batchSize(batch: RowBatch): number {
   return batch.kind === 'orders' ? batch.records.length : batch.rows.length;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
  * Encodes a batch for the trip from the parse stage to the writer lane: bytes the main thread transfers
- * without a copy. Orders go as `[lines, records]` in JSON: a third of the bytes of keyed objects, and the
+ * without a copy. Orders go as `[records, lines]` in JSON: a third of the bytes of keyed objects, and the
  * lane, the one thread ingest waits for, decodes them with one JSON.parse (perf/row-transfer).
  */
-export function encodeBatch(batch: RowBatch): Uint8Array {
-  return encoder.encode(JSON.stringify(batch.kind === 'orders' ? [batch.lines, batch.records] : batch.rows));
+export function encodeBatch(batch: RowBatch, builder = new Utf8Builder()): Uint8Array {
+  if (batch.kind !== 'orders') return jsonBytes(batch.rows, builder, 1);
+  return jsonBytes([batch.records, batch.lines], builder, 2);
 }
 
 /**
  * encodeBatch, one row at a time as the parse stage accepts it: an order is turned into its record's JSON
- * at once, so the parsed object dies young instead of surviving the chunk's young-generation collections
- * (a chunk's parsed orders are ~2.5 MB of objects: each scavenge copied them, ~0.8 s per 100k orders in
- * each parse worker, and the parallel collector's threads competed with the writer lane for the cores).
- * finish() gives the bytes encodeBatch makes of the same rows.
+ * and written as UTF-8 at once, so the parsed object and its JSON die young instead of surviving the
+ * chunk's young-generation collections (a chunk's parsed orders are ~2.5 MB of objects: each scavenge
+ * copied them, ~0.8 s per 100k orders in each parse worker, and the parallel collector's threads competed
+ * with the writer lane for the cores), and no string of the whole batch is built (src/formats/utf8-builder.ts).
+ * finish() gives the bytes encodeBatch makes of the same rows. The builder is the caller's, reused from
+ * chunk to chunk: one encoder at a time may use it, from its construction (which empties it) to its finish().
  */
 export class RowBatchEncoder {
   private readonly lines: number[] = [];
-  private readonly records: string[] = [];
   private readonly rows: Parsed<unknown>[] = [];
 
-  constructor(private readonly kind: IngestKind) {}
+  constructor(
+    private readonly kind: IngestKind,
+    private readonly builder: Utf8Builder,
+  ) {
+    builder.reset(); // what a batch that failed half-way (a throw in the parse) left there
+    if (kind === 'orders') builder.append('[[');
+  }
 
   get size(): number {
     return this.kind === 'orders' ? this.lines.length : this.rows.length;
@@ -66,13 +74,15 @@ export class RowBatchEncoder {
       this.rows.push(valid);
       return;
     }
+    const record = JSON.stringify(toOrderRecord(valid.row as OrderRow));
+    this.builder.append(this.lines.length === 0 ? record : `,${record}`);
     this.lines.push(valid.line);
-    this.records.push(JSON.stringify(toOrderRecord(valid.row as OrderRow)));
   }
 
   finish(): Uint8Array {
-    if (this.kind !== 'orders') return encodeBatch({ kind: this.kind, rows: this.rows });
-    return encoder.encode(`[[${this.lines.join(',')}],[${this.records.join(',')}]]`);
+    if (this.kind !== 'orders') return encodeBatch({ kind: this.kind, rows: this.rows }, this.builder);
+    this.builder.append(`],[${this.lines.join(',')}]]`);
+    return this.builder.take();
   }
 }
 
@@ -80,6 +90,6 @@ export class RowBatchEncoder {
 export function decodeBatch(kind: IngestKind, bytes: Uint8Array): RowBatch {
   const value = JSON.parse(decoder.decode(bytes)) as unknown;
   if (kind !== 'orders') return { kind, rows: value as Parsed<unknown>[] };
-  const [lines, records] = value as [number[], OrderRecord[]];
+  const [records, lines] = value as [OrderRecord[], number[]];
   return { kind, lines, records };
 }

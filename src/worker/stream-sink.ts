@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { NamedError } from '../domain/named-error.js';
+import { Utf8Builder } from '../formats/utf8-builder.js';
 import type { ControlMessage, StreamMessage } from '../pool/protocol.js';
 
 export class StreamCancelled extends NamedError {
@@ -8,17 +9,15 @@ export class StreamCancelled extends NamedError {
   }
 }
 
-const encoder = new TextEncoder();
-
 /**
- * The worker end of a stream. Text is gathered into chunks of about `chunkBytes`; each chunk costs one
+ * The worker end of a stream. Text is gathered into chunks of about `chunkBytes` (written as UTF-8 piece by
+ * piece, src/formats/utf8-builder.ts); each chunk costs one
  * credit, and with no credit left the producer awaits until the consumer grants one. So the producer is
  * never more than `credits` chunks ahead, and a consumer that goes away (cancel) stops it at its next write.
  */
 export class StreamSink {
   private credits: number;
-  private pending: string[] = [];
-  private pendingLength = 0;
+  private readonly pending: Utf8Builder;
   private wake: (() => void) | null = null;
   private cancelledFlag = false;
   private finished = false;
@@ -31,6 +30,7 @@ export class StreamSink {
     private readonly chunkBytes: number,
   ) {
     this.credits = credits;
+    this.pending = new Utf8Builder(chunkBytes + 16 * 1024);
     port.on('message', (m: ControlMessage) => {
       if (m.t === 'credit') this.credits += m.n;
       else if (m.t === 'cancel') this.cancelledFlag = true;
@@ -47,9 +47,8 @@ export class StreamSink {
 
   /** Queues text; sends a chunk (waiting for credit) once enough has gathered. */
   async write(text: string): Promise<void> {
-    this.pending.push(text);
-    this.pendingLength += text.length;
-    if (this.pendingLength >= this.chunkBytes) await this.flush();
+    this.pending.append(text);
+    if (this.pending.byteLength >= this.chunkBytes) await this.flush();
   }
 
   /**
@@ -64,11 +63,8 @@ export class StreamSink {
   }
 
   async flush(): Promise<void> {
-    if (this.pendingLength === 0) return;
-    const text = this.pending.join('');
-    this.pending = [];
-    this.pendingLength = 0;
-    await this.send(encoder.encode(text));
+    if (this.pending.byteLength === 0) return;
+    await this.send(this.pending.take());
   }
 
   private async send(bytes: Uint8Array): Promise<void> {
@@ -96,13 +92,9 @@ export class StreamSink {
   /** Closes the stream with a failure; `trailer` (e.g. an in-band error line) is sent first when possible. */
   fail(code: string, detail: string, trailer?: string): void {
     if (trailer && !this.cancelledFlag) {
-      this.pending.push(trailer);
-      this.pendingLength += trailer.length;
-      const text = this.pending.join('');
-      this.pending = [];
-      this.pendingLength = 0;
-      const bytes = encoder.encode(text);
-      this.post({ t: 'chunk', b: bytes }, [bytes.buffer as ArrayBuffer]);
+      this.pending.append(trailer);
+      const bytes = this.pending.take();
+      this.post({ t: 'chunk', b: bytes }, [bytes.buffer]);
     }
     this.finish({ t: 'error', code, detail });
   }

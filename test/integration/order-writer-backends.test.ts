@@ -168,6 +168,26 @@ for (const backend of BACKENDS) {
       expect(await w.items('A-3')).toEqual([]);
     });
 
+    it('a batch of more lines than the writer kept room for, then a small one: every line as sent, none left over', async () => {
+      const before = await w.count('order_items');
+      const lines = (n: number) =>
+        [1, 2, 3].map((p) => ({ product_id: p, quantity: 1 + ((n + p) % 5), unit_price_cents: 10 * n + p }));
+      // 3,500 orders of 3 lines: 10,500 lines, past the 8,192 the SQLite writer starts with
+      const big = Array.from({ length: 3_500 }, (_, i) => asOrder(100_000 + i, { items: lines(i) }));
+      expect((await w.orders(big)).inserted).toBe(3_500);
+      const small = await w.orders([asOrder(200_000, { items: lines(7).slice(0, 2) })]);
+      expect(small.inserted).toBe(1);
+      expect(await w.count('order_items')).toBe(before + 10_502);
+      expect(await w.items('A-103499')).toEqual(
+        lines(3_499).map((l, i) => ({ line_no: i + 1, product_id: l.product_id, quantity: l.quantity })),
+      );
+      expect(await w.items('A-200000')).toEqual(
+        lines(7)
+          .slice(0, 2)
+          .map((l, i) => ({ line_no: i + 1, product_id: l.product_id, quantity: l.quantity })),
+      );
+    });
+
     it('customers: one row per customer_id, the latest line of a batch wins, an erased customer is not written back', async () => {
       const before = await w.count('customers');
       await w.orders([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Utf8Builder } from '../../src/formats/utf8-builder.js';
 import { parseChunk } from '../../src/ingest/ingest-chunk.js';
 import { batchOf, decodeBatch, encodeBatch, RowBatchEncoder } from '../../src/ingest/row-transfer.js';
 import { toOrderRecord } from '../../src/storage/order-record.js';
@@ -53,19 +54,33 @@ describe('row transfer between the parse stage and the writer lane', () => {
   });
 
   it('rows encoded one at a time as they are accepted make the same bytes as the whole batch', () => {
+    // one builder for every batch, as a parse worker keeps one; a small one, so it grows on the way
+    const builder = new Utf8Builder(16);
     for (const [kind, rows] of [
       ['orders', [order(1), { ...order(2), customer_name: ' Zoë “Ω” 北京 ' }, order(3)]],
       ['products', [product(1), product(2)]],
       ['orders', []],
     ] as const) {
       const valid = parse(kind, [...rows]);
-      const encoder = new RowBatchEncoder(kind);
+      const encoder = new RowBatchEncoder(kind, builder);
       for (const row of valid) encoder.add(row);
       expect(encoder.size).toBe(rows.length);
       expect(new TextDecoder().decode(encoder.finish())).toBe(
         new TextDecoder().decode(encodeBatch(batchOf(kind, valid))),
       );
     }
+  });
+
+  it('a batch left half-written (its parse threw) does not leak into the next one', () => {
+    const builder = new Utf8Builder();
+    const valid = parse('orders', [order(1), order(2)]);
+    const abandoned = new RowBatchEncoder('orders', builder);
+    abandoned.add(valid[0]!);
+    const encoder = new RowBatchEncoder('orders', builder);
+    encoder.add(valid[1]!);
+    expect(decodeBatch('orders', encoder.finish())).toEqual(
+      decodeBatch('orders', encodeBatch(batchOf('orders', [valid[1]!]))),
+    );
   });
 
   it('other kinds travel as the validated objects', () => {
