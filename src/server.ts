@@ -189,7 +189,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
       )
     : null;
   // the sales pre-aggregates on PostgreSQL: pending writes folded in by the background refresher
-  const stopPgRollups = opened.postgres ? startPgRollupRefresher(pool, opened.postgres, log) : null;
+  const stopPgRollups = opened.postgres
+    ? startPgRollupRefresher(pool, opened.postgres, log, (tenantId) => writes.writing(tenantId))
+    : null;
   const anomalies = new AnomalyBus();
   // on PostgreSQL, anomalies recorded by any server reach this one's change streams
   const notifications =

@@ -5,7 +5,8 @@
 import type { CheckpointResult } from '../src/jobs/checkpointer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { type JournalBackfill, journalBackfillStep } from '../src/storage/order-journal.js';
-import { type RollupRefresh, refreshTenantRollups } from '../src/storage/postgres/rollups.js';
+import { refreshRun } from '../src/storage/postgres/rollup-refresh-run.js';
+import type { RollupRefresh } from '../src/storage/postgres/rollups.js';
 import { ALL_TIME } from '../src/storage/rollups.js';
 import { withPostgres } from '../src/worker/postgres.js';
 import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
@@ -72,43 +73,51 @@ export const journalOlderOrders = defineTask(
   },
 );
 
+export type PgRefreshInput = TaskBase & {
+  /**
+   * Set (non-zero) by the main thread once this server starts writing the tenant: the refresh gives way
+   * (src/storage/postgres/rollup-refresh-run.ts). Null for a refresh that must not (the tenant's writes
+   * lagged; they never stop).
+   */
+  stopFlag: SharedArrayBuffer | null;
+};
+
 /**
  * PostgreSQL's background side of freshness (src/jobs/pg-rollup-refresher.ts schedules it): the tenant's
  * pending writes folded into its pre-aggregates (a first build, or a backlog's rebuild: every level whole
- * from the orders), a transaction at a time while the budget lasts; skipped (null) while another server's
- * refresher holds the tenant.
+ * from the orders), a transaction at a time while the budget lasts, giving way to the tenant's writes when
+ * it began because they had stopped (src/storage/postgres/rollup-refresh-run.ts); skipped (null) while
+ * another server's refresher holds the tenant.
  */
 export const refreshPgRollups = defineTask(
   'refreshPgRollups',
-  (ctx, input: TaskBase): Promise<RollupRefresh | null> =>
+  (ctx, input: PgRefreshInput): Promise<RollupRefresh | null> =>
     withPostgres(ctx, 'rollup_refresh', async (client) => {
       const started = performance.now();
-      // a transaction at a time, each a few writes' orders, while there are some and the budget lasts
-      const total: RollupRefresh = { mode: 'deltas', writes: 0, rows: 0, orders: 0 };
-      let ran = false;
-      for (;;) {
-        const done = await refreshTenantRollups(client, input.tenantId);
-        if (!done) break;
-        ran = true;
-        if (done.mode !== 'deltas') total.mode = done.mode;
-        total.writes += done.writes;
-        total.rows += done.rows;
-        total.orders += done.orders;
-        if (done.writes === 0 || done.mode !== 'deltas' || performance.now() - started > PG_REFRESH_BUDGET_MS)
-          break;
-      }
-      if (total.orders > 0) {
+      const stop = input.stopFlag ? new Int32Array(input.stopFlag) : null;
+      const { refreshed, yielded } = await refreshRun(client, input.tenantId, {
+        budgetMs: PG_REFRESH_BUDGET_MS,
+        yieldToWrites: stop !== null,
+        shouldStop: () => stop !== null && Atomics.load(stop, 0) !== 0,
+      });
+      if (yielded) ctx.obs.record('rollup_refresh_yields_total', {}, 1);
+      if (refreshed && refreshed.orders > 0) {
         ctx.obs.record(
           'rollup_folded_orders_total',
-          { mode: total.mode === 'deltas' ? 'delta' : 'rebuild' },
-          total.orders,
+          { mode: refreshed.mode === 'deltas' ? 'delta' : 'rebuild' },
+          refreshed.orders,
         );
         ctx.log.info(
-          { tenant_id: input.tenantId, ...total, ms: Math.round(performance.now() - started) },
-          total.mode === 'deltas' ? 'pre-aggregates refreshed' : 'pre-aggregates built',
+          {
+            tenant_id: input.tenantId,
+            ...refreshed,
+            yielded_to_writes: yielded,
+            ms: Math.round(performance.now() - started),
+          },
+          refreshed.mode === 'deltas' ? 'pre-aggregates refreshed' : 'pre-aggregates built',
         );
       }
-      return ran ? total : null;
+      return refreshed;
     }),
 );
 

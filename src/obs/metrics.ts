@@ -219,6 +219,11 @@ export class Metrics {
     labelNames: ['mode'] as const,
     registers: [this.registry],
   });
+  readonly rollupRefreshYields = new client.Counter({
+    name: 'rollup_refresh_yields_total',
+    help: "PostgreSQL pre-aggregate refreshes that stopped early because the tenant's writes started again (a bulk load resumed)",
+    registers: [this.registry],
+  });
   readonly rollupDirtyHours = new client.Gauge({
     name: 'rollup_dirty_hours',
     help: 'Hours of a shard whose metrics pre-aggregates are stale after the latest background refresh (0: caught up)',
@@ -370,6 +375,9 @@ export class Metrics {
           break;
         case 'rollup_folded_orders_total':
           this.rollupFoldedOrders.inc({ mode: o.labels.mode ?? '?' }, o.value);
+          break;
+        case 'rollup_refresh_yields_total':
+          this.rollupRefreshYields.inc(o.value);
           break;
         case 'rollup_dirty_hours':
           this.rollupDirtyHours.set({ tenant: o.labels.tenant ?? '?' }, o.value);

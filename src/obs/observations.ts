@@ -16,6 +16,7 @@ export type MetricName =
   | 'rollup_dirty_hours'
   | 'rollup_rebuilt_hours_total'
   | 'rollup_folded_orders_total'
+  | 'rollup_refresh_yields_total'
   | 'metrics_stale_scans_total'
   | 'order_journal_backfill_orders_total';
 

@@ -6,6 +6,7 @@ import { DAY, DEFAULT_SALE_STATUSES, DEFAULT_SALES_KEY, type SalesRequest } from
 import { PgCatalog } from '../../src/storage/postgres/catalog.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
 import { PgOrderWriter } from '../../src/storage/postgres/order-writer.js';
+import { refreshRun } from '../../src/storage/postgres/rollup-refresh-run.js';
 import {
   pgFromRollups,
   type RollupGroup,
@@ -107,7 +108,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     await write(orders);
     // as if the orders predated migration 012: no pending rows, never built
     await client.query('DELETE FROM rollup_pending WHERE tenant_id = $1', [tenant]);
-    expect(await tenantsWithRollupWork(client, 0, 0)).toContain(tenant);
+    expect(await tenantsWithRollupWork(client, 0, 0)).toContainEqual({ tenantId: tenant, lagging: false });
     expect(await pgFromRollups(client, tenant, request('day'))).toMatchObject({
       notReady: expect.stringMatching(/built for the first time/),
     });
@@ -120,7 +121,7 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
       [tenant],
     );
     expect(categoryRows.rows[0]!.n).toBeGreaterThan(1);
-    expect(await tenantsWithRollupWork(client, 0, 0)).not.toContain(tenant);
+    expect((await tenantsWithRollupWork(client, 0, 0)).map((w) => w.tenantId)).not.toContain(tenant);
     for (const groupBy of ['hour', 'day', 'week', 'month', 'category'] as const)
       await expectFromRollups(tenant, request(groupBy), / on PostgreSQL /);
   });
@@ -297,6 +298,60 @@ describe.skipIf(unavailable !== null)('sales pre-aggregates on PostgreSQL', () =
     expect(await refreshTenantRollups(client, t)).toMatchObject({ writes: 1, orders: 60 });
     await expectFromRollups(t, timed('hour', '2026-02-04T09:00:00Z', '2026-02-04T13:00:00Z'), byHours);
     await expectFromRollups(t, timed('day', '2026-02-02T05:00:00Z', '2026-02-06T21:00:00Z'), hoursAndDays);
+  });
+
+  it('a refresh begun because writes stopped gives way when they start again; one begun for lag does not', async () => {
+    const { t, writeOrders } = await salesTenant('yields');
+    await refreshTenantRollups(client, t); // built (empty): what follows are deltas
+    const late = makeSalesOrders(120, 'Y', 5);
+    for (let i = 0; i < late.length; i += 20) await writeOrders(late.slice(i, i + 20)); // six writes
+    const pending = async () =>
+      (
+        await client.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM rollup_pending WHERE tenant_id = $1',
+          [t],
+        )
+      ).rows[0]!.n;
+    expect(await pending()).toBe(6);
+    // picked by the quiet rule, and by the lag rule while writes are recent
+    expect(await tenantsWithRollupWork(client, 0, 60_000)).toContainEqual({ tenantId: t, lagging: false });
+    expect(await tenantsWithRollupWork(client, 3_600_000, 0)).toContainEqual({ tenantId: t, lagging: true });
+    // a write that comes once the run has begun (its transaction begins later than the run)
+    const comesLater = () =>
+      client.query(
+        "INSERT INTO rollup_pending (tenant_id, days, order_pks, written_at) VALUES ($1, '{}', '{}', now() + interval '1 hour')",
+        [t],
+      );
+    await comesLater();
+    const paused = await refreshRun(client, t, {
+      budgetMs: 60_000,
+      yieldToWrites: true,
+      ordersPerRefresh: 20,
+    });
+    expect(paused.yielded).toBe(true);
+    expect(paused.refreshed).toMatchObject({ mode: 'deltas', writes: 1, orders: 20 });
+    expect(await pending()).toBe(6); // five of the orders' writes and the later one
+    // this server starts writing the tenant in the middle of a transaction: it is abandoned, nothing folded
+    let asked = 0;
+    const abandoned = await refreshRun(client, t, {
+      budgetMs: 60_000,
+      yieldToWrites: true,
+      ordersPerRefresh: 20,
+      shouldStop: () => ++asked > 2,
+    });
+    expect(abandoned).toEqual({ refreshed: null, yielded: true });
+    expect(await pending()).toBe(6);
+    const lagged = await refreshRun(client, t, {
+      budgetMs: 60_000,
+      yieldToWrites: false,
+      ordersPerRefresh: 20,
+      shouldStop: () => true, // not asked of a run that must not give way
+    });
+    expect(lagged.yielded).toBe(false);
+    expect(lagged.refreshed).toMatchObject({ mode: 'deltas', orders: 100 });
+    expect(await pending()).toBe(0);
+    for (const groupBy of ['day', 'category'] as const)
+      await expectFromRollups(t, request(groupBy), / on PostgreSQL /);
   });
 
   it('a backlog of pending orders dearer to fold in as deltas is built whole in one refresh; a small share of a large tenant stays deltas', async () => {

@@ -16,6 +16,7 @@
  */
 import type { ClientBase } from 'pg';
 import { firstDayOfMonth, monthOfDay, splitIntoMonths } from '../../domain/months.js';
+import { NamedError } from '../../domain/named-error.js';
 import {
   byBucketKey,
   DAY,
@@ -82,6 +83,32 @@ export interface RefreshOptions {
   lookedUpOrdersMax?: number;
   /** the pending orders from which the tenant is built whole (default BACKLOG_REBUILD.minOrders) */
   backlogRebuildOrders?: number;
+  /**
+   * Asked between the steps of a refresh (a fetch of facts, a few periods' rows): true abandons the
+   * transaction (RefreshStopped), its pending rows left for the next refresh. See rollup-refresh-run.ts.
+   */
+  shouldStop?: () => boolean;
+}
+
+/** A refresh abandoned at its caller's request (`RefreshOptions.shouldStop`); its transaction rolled back. */
+export class RefreshStopped extends NamedError {
+  constructor() {
+    super('pre-aggregates refresh stopped: the tenant is being written');
+  }
+}
+
+function stopIfAsked(options: RefreshOptions): void {
+  if (options.shouldStop?.()) throw new RefreshStopped();
+}
+
+/** A tenant whose pre-aggregates have work to do, and why it was picked. */
+export interface RollupWork {
+  tenantId: number;
+  /**
+   * Picked because a write has waited `maxLagMs` while writes go on (a steady stream), not because its
+   * writes stopped: such a refresh must not give way to the writes that follow, or it never would finish.
+   */
+  lagging: boolean;
 }
 
 /**
@@ -94,18 +121,40 @@ export async function tenantsWithRollupWork(
   db: Pick<ClientBase, 'query'>,
   quietMs: number,
   maxLagMs: number,
-): Promise<number[]> {
-  const { rows } = await db.query<{ tenant_id: number }>(
-    `SELECT tenant_id FROM rollup_pending GROUP BY tenant_id
-      HAVING max(written_at) < now() - make_interval(secs => $1::float8 / 1000)
-          OR min(written_at) < now() - make_interval(secs => $2::float8 / 1000)
-     UNION
-     SELECT t.tenant_id FROM tenants t
-      WHERE NOT EXISTS (SELECT 1 FROM rollup_watermark w WHERE w.tenant_id = t.tenant_id)
-     ORDER BY 1`,
+): Promise<RollupWork[]> {
+  const { rows } = await db.query<{ tenant_id: number; lagging: boolean }>(
+    `SELECT tenant_id, bool_or(lagging) AS lagging FROM (
+       SELECT tenant_id,
+              max(written_at) >= now() - make_interval(secs => $1::float8 / 1000) AS lagging
+         FROM rollup_pending GROUP BY tenant_id
+        HAVING max(written_at) < now() - make_interval(secs => $1::float8 / 1000)
+            OR min(written_at) < now() - make_interval(secs => $2::float8 / 1000)
+       UNION ALL
+       SELECT t.tenant_id, false FROM tenants t
+        WHERE NOT EXISTS (SELECT 1 FROM rollup_watermark w WHERE w.tenant_id = t.tenant_id)
+     ) work GROUP BY tenant_id ORDER BY 1`,
     [quietMs, maxLagMs],
   );
-  return rows.map((r) => r.tenant_id);
+  return rows.map((r) => ({ tenantId: r.tenant_id, lagging: r.lagging }));
+}
+
+/** The database's clock now: where a refresh starts watching for writes (`writtenSince`). */
+export async function databaseNow(db: Pick<ClientBase, 'query'>): Promise<string> {
+  const { rows } = await db.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
+  return rows[0]!.at;
+}
+
+/** Whether a write transaction of the tenant that began after `at` has committed orders. */
+export async function writtenSince(
+  db: Pick<ClientBase, 'query'>,
+  tenantId: number,
+  at: string,
+): Promise<boolean> {
+  const { rows } = await db.query<{ written: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM rollup_pending WHERE tenant_id = $1 AND written_at > $2::timestamptz) AS written',
+    [tenantId, at],
+  );
+  return rows[0]!.written;
 }
 
 export interface RollupRefresh {
@@ -306,6 +355,7 @@ export function refreshTenantRollups(
       let rows = 0;
       let orders = 0;
       for (const levels of LEVELS_BY_FACTS) {
+        stopIfAsked(options);
         const { rows: added } = await client.query<OrderFacts>(
           levels[0]!.facts(pks.length > (options.lookedUpOrdersMax ?? LOOKED_UP_ORDERS_MAX)),
           [t, pks],
@@ -315,6 +365,7 @@ export function refreshTenantRollups(
           // a few periods at a time (the facts come in time order): their groups' sketches are all that is held
           const held = PERIODS_HELD[level.period].delta;
           for (let i = 0; i < added.length; ) {
+            stopIfAsked(options);
             const end = periodOf(level, added[i]!.hour) + held;
             let j = i;
             while (j < added.length && periodOf(level, added[j]!.hour) < end) j++;
@@ -323,6 +374,7 @@ export function refreshTenantRollups(
           }
         }
       }
+      stopIfAsked(options);
       rows += await appendLineBlocks(client, t, pks);
       return { mode, writes: taken.rowCount ?? 0, rows, orders };
     },
@@ -364,10 +416,11 @@ async function buildWhole(
   for (const table of ROLLUP_TABLES)
     await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
   for (const levels of LEVELS_BY_FACTS) {
-    const built = await buildLevels(client, tenantId, levels, options.factsPerFetch ?? FACTS_PER_FETCH);
+    const built = await buildLevels(client, tenantId, levels, options);
     rows += built.rows;
     if (levels.includes(DAILY)) orders = built.facts;
   }
+  stopIfAsked(options);
   rows += await buildLineBlocks(client, tenantId);
   await client.query(
     `INSERT INTO rollup_watermark (tenant_id, order_pk)
@@ -438,8 +491,9 @@ async function buildLevels(
   client: ClientBase,
   tenantId: number,
   levels: readonly Level[],
-  factsPerFetch: number,
+  options: RefreshOptions,
 ): Promise<{ rows: number; facts: number }> {
+  const factsPerFetch = options.factsPerFetch ?? FACTS_PER_FETCH;
   await client.query('SET LOCAL cursor_tuple_fraction = 1');
   await client.query(`DECLARE rollup_build NO SCROLL CURSOR FOR ${levels[0]!.tenantFacts}`, [tenantId]);
   const builds = levels.map((level) => ({
@@ -456,6 +510,7 @@ async function buildLevels(
     build.groups = new Map();
   };
   for (;;) {
+    stopIfAsked(options);
     const batch = await client.query<OrderFacts>(`FETCH ${factsPerFetch} FROM rollup_build`);
     if (batch.rows.length === 0) break;
     facts += batch.rows.length;
