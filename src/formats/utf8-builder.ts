@@ -1,30 +1,73 @@
 /**
- * Text gathered as UTF-8 bytes, piece by piece, in one buffer kept across uses; `take()` hands out the
- * bytes written as an owned copy (its own ArrayBuffer, so it can be transferred to another thread) and
- * starts over.
+ * Text gathered as UTF-8 bytes, in one buffer kept across uses (short pieces a few thousand characters
+ * at a time); `take()` hands out the bytes as an owned copy (its own ArrayBuffer, so it can be transferred
+ * to another thread) and starts over.
  *
  * Why not `new TextEncoder().encode(pieces.join(''))`: the join builds one large string (past ~128 KB V8
  * gives it fresh pages of its own), and Node 20's `encode` walks it once more to count its bytes before
- * allocating the result. Encoding each piece into memory that is already ours does neither: 2,000 orders'
- * records (303 KB) 2.8 → 1.0 ms, a 160 KB metrics answer 1.5 → ~1.1 ms (docs/perf.md, "UTF-8 without the
- * big string").
+ * allocating the result. Encoding the text a few thousand characters at a time into memory that is already
+ * ours does neither: 2,000 orders' records (303 KB) 2.8 → 1.0 ms, a 160 KB metrics answer 1.5 → ~1.2 ms
+ * (docs/perf.md, "twelfth session").
  */
 const encoder = new TextEncoder();
+
+/**
+ * Short pieces are gathered as text until this many UTF-16 units, then encoded together: one `encodeInto`
+ * per piece cost more than the join it replaced (100k lines of ~400 bytes through a stream's sink: 85–108
+ * against 82–95 ms), the call and its view of the buffer dominating. A string of this size lives in the
+ * young generation and is flattened there cheaply.
+ */
+const GATHER_UNITS = 16 * 1024;
 
 export class Utf8Builder {
   private buffer: Uint8Array;
   private written = 0;
+  private gathered = '';
 
   constructor(initialBytes = 64 * 1024) {
     this.buffer = new Uint8Array(initialBytes);
   }
 
-  /** Bytes written since the last take. */
-  get byteLength(): number {
-    return this.written;
+  /**
+   * About the bytes appended since the last take: exact for what was encoded, and the gathered text counted
+   * a byte per UTF-16 unit (fewer than its bytes where it holds more than ASCII). For deciding when to take.
+   */
+  get size(): number {
+    return this.written + this.gathered.length;
   }
 
   append(text: string): void {
+    if (text.length < GATHER_UNITS) {
+      this.gathered += text;
+      if (this.gathered.length >= GATHER_UNITS) this.encodeGathered();
+      return;
+    }
+    this.encodeGathered();
+    this.encode(text);
+  }
+
+  /** Drops what was appended since the last take. */
+  reset(): void {
+    this.written = 0;
+    this.gathered = '';
+  }
+
+  /** The bytes appended, as an owned copy; the builder is empty again and keeps its buffer. */
+  take(): Uint8Array<ArrayBuffer> {
+    this.encodeGathered();
+    const bytes = this.buffer.slice(0, this.written);
+    this.reset();
+    return bytes;
+  }
+
+  private encodeGathered(): void {
+    if (this.gathered === '') return;
+    const text = this.gathered;
+    this.gathered = '';
+    this.encode(text);
+  }
+
+  private encode(text: string): void {
     let rest = text;
     for (;;) {
       const { read, written } = encoder.encodeInto(rest, this.buffer.subarray(this.written));
@@ -34,18 +77,6 @@ export class Utf8Builder {
       rest = rest.slice(read);
       this.grow(rest.length * 3);
     }
-  }
-
-  /** Drops what was written since the last take. */
-  reset(): void {
-    this.written = 0;
-  }
-
-  /** The bytes written, as an owned copy; the builder is empty again and keeps its buffer. */
-  take(): Uint8Array<ArrayBuffer> {
-    const bytes = this.buffer.slice(0, this.written);
-    this.reset();
-    return bytes;
   }
 
   private grow(atLeast: number): void {

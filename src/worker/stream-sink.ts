@@ -48,7 +48,7 @@ export class StreamSink {
   /** Queues text; sends a chunk (waiting for credit) once enough has gathered. */
   async write(text: string): Promise<void> {
     this.pending.append(text);
-    if (this.pending.byteLength >= this.chunkBytes) await this.flush();
+    if (this.pending.size >= this.chunkBytes) await this.flush();
   }
 
   /**
@@ -63,7 +63,7 @@ export class StreamSink {
   }
 
   async flush(): Promise<void> {
-    if (this.pending.byteLength === 0) return;
+    if (this.pending.size === 0) return;
     await this.send(this.pending.take());
   }
 
