@@ -10,10 +10,10 @@ export class StreamCancelled extends NamedError {
 }
 
 /**
- * The worker end of a stream. Text is gathered into chunks of about `chunkBytes` (written as UTF-8 piece by
- * piece, src/formats/utf8-builder.ts); each chunk costs one
- * credit, and with no credit left the producer awaits until the consumer grants one. So the producer is
- * never more than `credits` chunks ahead, and a consumer that goes away (cancel) stops it at its next write.
+ * The worker end of a stream. Text is gathered into chunks of about `chunkBytes` (encoded as UTF-8 into a
+ * buffer the sink keeps, src/formats/utf8-builder.ts); each chunk costs one credit, and with no credit
+ * left the producer awaits until the consumer grants one. So the producer is never more than `credits`
+ * chunks ahead, and a consumer that goes away (cancel) stops it at its next write.
  */
 export class StreamSink {
   private credits: number;
