@@ -97,8 +97,7 @@ export const refreshPgRollups = defineTask(
       const stop = input.stopFlag ? new Int32Array(input.stopFlag) : null;
       const { refreshed, yielded } = await refreshRun(client, input.tenantId, {
         budgetMs: PG_REFRESH_BUDGET_MS,
-        yieldToWrites: stop !== null,
-        shouldStop: () => stop !== null && Atomics.load(stop, 0) !== 0,
+        ...(stop ? { shouldStop: () => Atomics.load(stop, 0) !== 0 } : {}),
       });
       if (yielded) ctx.obs.record('rollup_refresh_yields_total', {}, 1);
       if (refreshed && refreshed.orders > 0) {

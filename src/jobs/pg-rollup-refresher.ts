@@ -23,17 +23,20 @@ export async function refreshGivingWay(
   tenantId: number,
   writing: (() => boolean) | null,
 ): Promise<void> {
-  const stopFlag = writing ? new SharedArrayBuffer(4) : null;
-  const watch =
-    writing && stopFlag
-      ? setInterval(() => {
-          if (writing()) Atomics.store(new Int32Array(stopFlag), 0, 1);
-        }, WATCH_WRITES_MS)
-      : null;
+  const task = { requestId: 'rollup-refresh', tenantId };
+  if (!writing) {
+    await pool.background('refreshPgRollups', { ...task, stopFlag: null });
+    return;
+  }
+  const stopFlag = new SharedArrayBuffer(4);
+  const stop = new Int32Array(stopFlag);
+  const watch = setInterval(() => {
+    if (writing()) Atomics.store(stop, 0, 1);
+  }, WATCH_WRITES_MS);
   try {
-    await pool.background('refreshPgRollups', { requestId: 'rollup-refresh', tenantId, stopFlag });
+    await pool.background('refreshPgRollups', { ...task, stopFlag });
   } finally {
-    if (watch) clearInterval(watch);
+    clearInterval(watch);
   }
 }
 

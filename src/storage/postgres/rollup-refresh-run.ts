@@ -27,11 +27,6 @@ import {
 export interface RefreshRunOptions extends RefreshOptions {
   /** stop taking pending writes after this long */
   budgetMs: number;
-  /**
-   * give way to the tenant's writes (it was picked because they had stopped): between transactions once
-   * one committed after the run began, and inside one as soon as `shouldStop` says so
-   */
-  yieldToWrites: boolean;
 }
 
 export interface RefreshRun {
@@ -41,21 +36,24 @@ export interface RefreshRun {
   yielded: boolean;
 }
 
+/**
+ * With `shouldStop` (a run picked because the tenant's writes had stopped) the run gives way to them:
+ * inside a transaction as soon as it says so, and between transactions once a write committed after the run
+ * began. Without it (a run picked for lag) it does not.
+ */
 export async function refreshRun(
   client: ClientBase,
   tenantId: number,
   options: RefreshRunOptions,
 ): Promise<RefreshRun> {
   const started = performance.now();
-  const since = options.yieldToWrites ? await databaseNow(client) : null;
-  const { shouldStop, ...always } = options;
-  const refreshOptions: RefreshOptions = options.yieldToWrites ? options : always;
+  const since = options.shouldStop ? await databaseNow(client) : null;
   const total: RollupRefresh = { mode: 'deltas', writes: 0, rows: 0, orders: 0 };
   let ran = false;
   for (;;) {
     let done: RollupRefresh | null;
     try {
-      done = await refreshTenantRollups(client, tenantId, refreshOptions);
+      done = await refreshTenantRollups(client, tenantId, options);
     } catch (error) {
       if (error instanceof RefreshStopped) return { refreshed: ran ? total : null, yielded: true };
       throw error;
