@@ -10,7 +10,7 @@
  *      while a dashboard reads the year by day (approx) once a second: read latency p50 / p95 / max, and
  *      the most hours an answer left out.
  *   node dist/perf/freshness.js --dataset ./datasets/small [--orders 300000] [--requests 3]
- *     [--trickle 50] [--seconds 30] [--out freshness]
+ *     [--trickle 50] [--seconds 30] [--out freshness] [-- server flags, e.g. --rollup-refresh-max-lag-ms 1000]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
 import { createTenant, loadProducts, postNdjson } from './lib/tenant.js';
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
   options: {
     dataset: { type: 'string', default: './datasets/small' },
     orders: { type: 'string', default: '300000' },
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     out: { type: 'string', default: 'freshness' },
   },
+  allowPositionals: true,
 });
 const total = Number(values.orders);
 const requests = Number(values.requests);
@@ -94,7 +95,11 @@ async function dirtyHours(url: string, tenantId: number): Promise<number | null>
 }
 
 async function runPolicy(policy: 'background' | 'on-read') {
-  const server = await startPerfServer(join(work, `data-${policy}`), ['--rollup-refresh', policy]);
+  const server = await startPerfServer(join(work, `data-${policy}`), [
+    '--rollup-refresh',
+    policy,
+    ...positionals,
+  ]);
   try {
     const { tenantId, auth } = await createTenant(server.url, PERF_ADMIN, policy);
     await loadProducts(server.url, auth, dir);
@@ -166,7 +171,7 @@ try {
   const result = {
     benchmark: 'freshness',
     at: new Date().toISOString(),
-    env: machine(),
+    env: machine({ server_flags: positionals }),
     orders: total,
     requests,
     trickle_orders_per_200ms: trickle,

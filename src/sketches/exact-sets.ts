@@ -1,50 +1,93 @@
 import { mergeSortedRuns } from './sorted-runs.js';
-import { decodeSortedList, encodeSortedList } from './varint.js';
+import { decodeSortedList, encodeSortedList, mergeIntoSortedList, sortedListLength } from './varint.js';
 
 /**
  * The exact counterpart of the sketches in a pre-aggregate: a bucket's distinct customer ids (sorted,
  * unique) and every order value (sorted, with repeats), stored as sorted varint lists of one or two
- * bytes per value. Merging keeps the decoded parts and merges them (sorted runs) once, when asked; a
- * stored part alone is already in order. Distinct counts and nearest-rank percentiles from these are
- * exact, at a few bytes per order instead of a sketch's fixed size.
+ * bytes per value. Merging keeps the stored parts as they are, decoded only when the values are asked for
+ * (then merged as sorted runs, once); a stored part alone is already in order. Distinct counts and
+ * nearest-rank percentiles from these are exact, at a few bytes per order instead of a sketch's fixed size.
  */
 export class ExactOrderSets {
-  private customerParts: Float64Array[] = [];
-  private valueParts: Float64Array[] = [];
-  private addedCustomers: number[] = [];
-  private addedValues: number[] = [];
+  private readonly customerLists = new SortedLists(true);
+  private readonly valueLists = new SortedLists(false);
 
   add(customerPk: number, value: number): void {
-    this.addedCustomers.push(customerPk);
-    this.addedValues.push(value);
+    this.customerLists.added.push(customerPk);
+    this.valueLists.added.push(value);
   }
 
   mergeEncoded(customers: Uint8Array, values: Uint8Array): void {
-    this.customerParts.push(decodeSortedList(customers));
-    this.valueParts.push(decodeSortedList(values));
+    this.customerLists.encoded.push(customers);
+    this.valueLists.encoded.push(values);
   }
 
   /** Distinct customer ids, ascending. */
   customers(): Float64Array {
-    const all = collapse(this.customerParts, this.addedCustomers, true);
-    this.customerParts = [all];
-    this.addedCustomers = [];
-    return all;
+    return this.customerLists.all();
   }
 
   /** Every order value, ascending. */
   values(): Float64Array {
-    const all = collapse(this.valueParts, this.addedValues, false);
-    this.valueParts = [all];
-    this.addedValues = [];
-    return all;
+    return this.valueLists.all();
   }
 
   serialize(): { customers_exact: Uint8Array; values_exact: Uint8Array } {
-    return {
-      customers_exact: encodeSortedList(this.customers()),
-      values_exact: encodeSortedList(this.values()),
-    };
+    return { customers_exact: this.customerLists.encode(), values_exact: this.valueLists.encode() };
+  }
+}
+
+/**
+ * A stored list's part next to which the rest is this small or smaller (in values) is merged into it as
+ * bytes (mergeIntoSortedList) rather than decoded: a delta folded into a month's or a day's list.
+ */
+const SPLICE_MAX_SHARE = 1 / 4;
+
+/** One exact list being merged: stored parts (encoded, or decoded once asked), and values added one by one. */
+class SortedLists {
+  encoded: Uint8Array[] = [];
+  decoded: Float64Array[] = [];
+  added: number[] = [];
+
+  constructor(private readonly unique: boolean) {}
+
+  all(): Float64Array {
+    for (const bytes of this.encoded) this.decoded.push(decodeSortedList(bytes));
+    this.encoded = [];
+    const all = collapse(this.decoded, this.added, this.unique);
+    this.decoded = [all];
+    this.added = [];
+    return all;
+  }
+
+  encode(): Uint8Array {
+    const largest = this.largestEncoded();
+    if (largest === null) return encodeSortedList(this.all());
+    const [index, length] = largest;
+    const bytes = this.encoded[index]!;
+    const others = this.encoded.filter((_, i) => i !== index);
+    let rest = this.added.length;
+    for (const part of this.decoded) rest += part.length;
+    for (const part of others) rest += sortedListLength(part);
+    if (rest > length * SPLICE_MAX_SHARE) return encodeSortedList(this.all());
+    if (rest === 0) return bytes;
+    const small = collapse([...this.decoded, ...others.map(decodeSortedList)], this.added, this.unique);
+    const merged = mergeIntoSortedList(bytes, small, this.unique);
+    // what is kept is the merged list, decoded if its values are asked for later
+    this.encoded = [merged];
+    this.decoded = [];
+    this.added = [];
+    return merged;
+  }
+
+  /** The index of the longest encoded part and its length, or null when there is none. */
+  private largestEncoded(): [number, number] | null {
+    let best: [number, number] | null = null;
+    for (const [i, bytes] of this.encoded.entries()) {
+      const length = sortedListLength(bytes);
+      if (!best || length > best[1]) best = [i, length];
+    }
+    return best;
   }
 }
 

@@ -261,10 +261,21 @@ export class RollupBuilder {
       if (list) list.push(line);
       else linesByDay.set(day, [line]);
     }
+    // a clean month's rows take the batch's deltas once, whatever number of its days they fall on (a
+    // month's exact lists are tens of thousands long: merged day by day, a batch spread over a year decoded
+    // and wrote each of them once per day it touched); a dirty one is merged from its days later
+    const monthClean = memo((month: number) => this.s.isMonthDirty.get(month) === undefined);
+    const linesByMonth = new Map<number, LineRow[]>();
     for (const [day, lines] of linesByDay) {
-      this.mergeDayLines(day, groupLines(lines));
+      this.mergeCategoryDeltas('day', day, groupLines(lines));
       this.appendDayBlock(day, lines);
+      const month = monthOfDay(day);
+      if (!monthClean(month)) continue;
+      const list = linesByMonth.get(month) ?? [];
+      for (const line of lines) list.push(line);
+      linesByMonth.set(month, list);
     }
+    for (const [month, lines] of linesByMonth) this.mergeCategoryDeltas('month', month, groupLines(lines));
   }
 
   /**
@@ -302,16 +313,15 @@ export class RollupBuilder {
       this.s.insertDayBlock.run(day, firstPart + i, piece.orders, piece.lines, piece.bytes);
   }
 
-  private mergeDayLines(day: number, categories: LineGroups<string>): void {
-    // the month's rows take the same deltas while the month is clean (a dirty one is merged from its days)
-    const month = monthOfDay(day);
-    const monthClean = this.s.isMonthDirty.get(month) === undefined;
+  /** Category deltas (an order's lines grouped, src/storage/rollup-line-groups.ts) merged into a level's rows. */
+  private mergeCategoryDeltas(level: 'day' | 'month', key: number, categories: LineGroups<string>): void {
+    const [read, insert] =
+      level === 'day'
+        ? [this.s.categoryRow, this.s.insertDayCategory]
+        : [this.s.monthCategoryRow, this.s.insertMonthCategory];
     for (const [status, category, delta] of categories.entries()) {
-      const stored = this.s.categoryRow.get(day, status, category) as AggregateRow | undefined;
-      this.writeCategory(this.s.insertDayCategory, day, status, category, mergedWith(stored, delta));
-      if (!monthClean) continue;
-      const monthly = this.s.monthCategoryRow.get(month, status, category) as AggregateRow | undefined;
-      this.writeCategory(this.s.insertMonthCategory, month, status, category, mergedWith(monthly, delta));
+      const stored = read.get(key, status, category) as AggregateRow | undefined;
+      this.writeCategory(insert, key, status, category, mergedWith(stored, delta));
     }
   }
 

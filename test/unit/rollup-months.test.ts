@@ -137,6 +137,21 @@ describe('the month level by category', () => {
     expectExactAsDefined();
   });
 
+  it('takes one batch of deltas spread over many days of two months into each month once, as the days', () => {
+    // a backfill's trickle: 300 orders over seven weeks, folded in one go (each month's rows merged with
+    // the batch's lines of all its days together)
+    write(ordersOver(300, 'spread', '2026-02-05', '2026-03-25', 9));
+    expect(builder.applyPending()).toEqual({ orders: 300, mode: 'delta' });
+    expect(dirtyMonths()).toEqual([]);
+    expect(fromRollups(request('exact')).method).toContain('rollup_monthly_category (whole months)');
+    expectExactAsDefined();
+    // the month rows hold what their days hold (the days take the same lines one day at a time)
+    const byMonths = fromRollups(request('approx'));
+    const byDays = fromRollups({ ...request('approx'), start: Date.parse('2026-01-02') });
+    const sums = (d: typeof byMonths.data) => d.map((b) => [b.key, b.orders, b.units, b.revenue_cents]);
+    expect(sums(byMonths.data)).toEqual(sums(byDays.data));
+  });
+
   it('reads the days of a month whose hours are dirty, and merges the month again with its last dirty day', () => {
     write(ordersOver(200, 'late', '2026-03-05', '2026-03-25', 9));
     builder.applyPending(0);
