@@ -8,9 +8,11 @@
  *   3. catch-up: how long until no hour is stale (rollup_dirty_hours 0), background only;
  *   4. steady ingest: --trickle orders every 200 ms (random days, as the dataset has them) for --seconds,
  *      while a dashboard reads the year by day (approx) once a second: read latency p50 / p95 / max, and
- *      the most hours an answer left out.
+ *      the most hours an answer left out; from the catch-up on (`--steady-start caught-up`), or right after
+ *      the first reads (`loaded`: a shop that goes on selling after its backfill, no quiet time);
+ *   5. the server's peak RSS during the load, and after it (catch-up and steady ingest).
  *   node dist/perf/freshness.js --dataset ./datasets/small [--orders 300000] [--requests 3]
- *     [--trickle 50] [--seconds 30] [--out freshness] [-- server flags, e.g. --rollup-refresh-max-lag-ms 1000]
+ *     [--trickle 50] [--seconds 30] [--steady-start caught-up|loaded] [--out freshness] [-- server flags, e.g. --rollup-refresh-max-lag-ms 1000]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,8 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tenantDir } from '../tools/gen/write-files.js';
+import { sampleRss } from '../tools/lib/spawn-server.js';
 import { send } from './lib/http.js';
-import { percentile, round } from './lib/numbers.js';
+import { mib, percentile, round } from './lib/numbers.js';
 import { tableLines } from './lib/orders-file.js';
 import { machine, writeResult } from './lib/results.js';
 import { PERF_ADMIN, startPerfServer } from './lib/server.js';
@@ -32,6 +35,7 @@ const { values, positionals } = parseArgs({
     requests: { type: 'string', default: '3' },
     trickle: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '30' },
+    'steady-start': { type: 'string', default: 'caught-up' },
     out: { type: 'string', default: 'freshness' },
   },
   allowPositionals: true,
@@ -40,6 +44,8 @@ const total = Number(values.orders);
 const requests = Number(values.requests);
 const trickle = Number(values.trickle);
 const steadySeconds = Number(values.seconds);
+/** caught-up: the trickle starts once the load is rebuilt (background) or read once (on-read); loaded: at once */
+const steadyStart = values['steady-start'] as 'caught-up' | 'loaded';
 const dir = tenantDir(values.dataset!, 1);
 const work = mkdtempSync(join(tmpdir(), 'orderflow-freshness-'));
 const YEAR = { start_date: '2025-01-01', end_date: '2026-01-01' };
@@ -104,13 +110,18 @@ async function runPolicy(policy: 'background' | 'on-read') {
     const { tenantId, auth } = await createTenant(server.url, PERF_ADMIN, policy);
     await loadProducts(server.url, auth, dir);
     const l0 = performance.now();
+    const duringLoad = sampleRss(server.child.pid!, 50);
     for (const file of files) await postNdjson(server.url, auth, '/api/v1/ingest/orders/', file);
     const loadSeconds = (performance.now() - l0) / 1000;
+    const loadPeak = duringLoad.stop().peak;
+    const afterLoad = sampleRss(server.child.pid!, 50);
     const loadedAt = performance.now();
     const firstApprox = await read(server.url, tenantId, auth, 'approx');
     const firstExact = await read(server.url, tenantId, auth, 'exact');
     let caughtUpS: number | null = null;
-    if (policy === 'background') {
+    if (steadyStart === 'loaded') {
+      // no quiet time: the trickle starts now
+    } else if (policy === 'background') {
       while ((await dirtyHours(server.url, tenantId)) !== 0) await new Promise((r) => setTimeout(r, 100));
       caughtUpS = Math.round((performance.now() - loadedAt) / 100) / 10;
     } else await read(server.url, tenantId, auth, 'exact'); // fresh before the steady phase, as above
@@ -135,6 +146,7 @@ async function runPolicy(policy: 'background' | 'on-read') {
     }
     stop = true;
     await writer;
+    const afterPeak = afterLoad.stop().peak;
     const ms = reads.map((r) => r.ms).sort((a, b) => a - b);
     return {
       policy,
@@ -143,6 +155,7 @@ async function runPolicy(policy: 'background' | 'on-read') {
       first_approx: firstApprox,
       first_exact: firstExact,
       caught_up_after_load_s: caughtUpS,
+      peak_rss_mb: { load: mib(loadPeak), after_load: mib(afterPeak) },
       steady: {
         reads: reads.length,
         p50_ms: percentile(ms, 50),
@@ -176,6 +189,7 @@ try {
     requests,
     trickle_orders_per_200ms: trickle,
     steady_seconds: steadySeconds,
+    steady_start: steadyStart,
     policies,
   };
   process.stdout.write(
@@ -191,6 +205,7 @@ try {
   );
   row('first exact read ms (hours rebuilt)', (p) => `${p.first_exact.ms} (${p.first_exact.rebuilt_hours})`);
   row('caught up after the load, s', (p) => p.caught_up_after_load_s ?? '-');
+  row('peak server RSS MB: load / after it', (p) => `${p.peak_rss_mb.load} / ${p.peak_rss_mb.after_load}`);
   row(
     'steady ingest: approx read p50 / p95 / max ms',
     (p) => `${p.steady.p50_ms} / ${p.steady.p95_ms} / ${p.steady.max_ms}`,

@@ -121,6 +121,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           delayMs: config.sales.rollupRefreshDelayMs,
           maxLagMs: config.sales.rollupRefreshMaxLagMs,
           runBudgetMs: ROLLUP_REFRESH_RUN_BUDGET_MS,
+          loading: (tenantId) => writes.writing(tenantId),
         })
       : null;
   const writes = new ShardWriteQueue(pool, {

@@ -9,7 +9,12 @@ import { refreshRun } from '../src/storage/postgres/rollup-refresh-run.js';
 import type { RollupRefresh } from '../src/storage/postgres/rollups.js';
 import { ALL_TIME } from '../src/storage/rollups.js';
 import { withPostgres } from '../src/worker/postgres.js';
-import { type CatchUpResult, catchUpRollups } from '../src/worker/rollup-catch-up.js';
+import {
+  type CatchUpResult,
+  catchUpRollups,
+  type RefreshRollupsInput,
+  refreshCatchUpOptions,
+} from '../src/worker/rollup-catch-up.js';
 import { defineTask } from '../src/worker/worker-context.js';
 
 /**
@@ -27,13 +32,6 @@ export const checkpointShard = defineTask('checkpointShard', (ctx, input: TaskBa
   return result;
 });
 
-export type RefreshRollupsInput = TaskBase & {
-  /** stop rebuilding after this long (0: one slice), leaving the rest dirty for the next run */
-  budgetMs: number;
-  /** the shard's writes are still coming (see catchUpRollups) */
-  writing: boolean;
-};
-
 /**
  * The background side of freshness: folds the orders written since the last run into the pre-aggregates,
  * then rebuilds the shard's dirty hours (every one, newest day first) for up to the budget, a transaction
@@ -43,11 +41,7 @@ export type RefreshRollupsInput = TaskBase & {
 export const refreshRollups = defineTask(
   'refreshRollups',
   (ctx, input: RefreshRollupsInput): CatchUpResult => {
-    const result = catchUpRollups(ctx, input.tenantId, ALL_TIME, {
-      budgetMs: input.budgetMs,
-      yieldToWriters: true,
-      query: 'rollup_refresh',
-    });
+    const result = catchUpRollups(ctx, input.tenantId, ALL_TIME, refreshCatchUpOptions(input));
     ctx.obs.record('rollup_dirty_hours', { tenant: String(input.tenantId) }, result.remaining);
     ctx.obs.record('rollup_rebuilt_hours_total', { by: 'background' }, result.hours);
     if (result.hours > 0 || result.pending_orders > 0) ctx.log.debug(result, 'rollups refreshed');

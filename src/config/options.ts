@@ -228,9 +228,9 @@ export const OPTIONS = {
   sales: {
     rollupRefresh: choice(
       'rollup-refresh',
-      'on-read',
+      'background',
       ['background', 'on-read'],
-      'on-read: a metrics read folds in the orders written since the last one (deltas; a rebuild after a bulk load); background: the upkeep thread also does it soon after writes, so reads find it done (~40 MB more RSS under a bulk load, perf.md)',
+      'background: the upkeep thread folds new orders in soon after writes (deltas) and rebuilds what a bulk load left once its writes pause, so reads find it done; on-read: only metrics reads do it (each folds in what was written since the last, and a read after a bulk load sets a slice of the rebuild going)',
     ),
     rollupRefreshDelayMs: int(
       'rollup-refresh-delay-ms',
@@ -240,9 +240,9 @@ export const OPTIONS = {
     ),
     rollupRefreshMaxLagMs: int(
       'rollup-refresh-max-lag-ms',
-      2000,
+      1000,
       100,
-      'while writes go on, the background refresh still folds in new orders this often (and rebuilds a slice of two days, unless the writes are a bulk load), yielding to the writer',
+      'while writes go on, the background refresh still folds in new orders this often (and rebuilds a slice of two days, unless the writes are a bulk load), yielding to the writer; an approx read waits for orders acknowledged 1.5 s ago or more, so it is kept under that',
     ),
     readRefreshBudgetMs: int(
       'metrics-refresh-budget-ms',

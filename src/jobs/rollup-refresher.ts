@@ -8,6 +8,14 @@ export interface RollupRefresherOptions {
   maxLagMs: number;
   /** one background run stops after this long and is scheduled again (checkpoints share the thread) */
   runBudgetMs: number;
+
+  /**
+   * Whether the shard has rows being written or waiting for its writer now (ShardWriteQueue.writing): a
+   * load under way, for which no run starts (a fold takes the write lock from the writer, a rebuild its
+   * time and the upkeep thread's memory, and the next transaction makes the rebuilt hours stale again); a
+   * read still folds what it must count. A trickle's runs, between its writes, fold and rebuild a slice.
+   */
+  loading?: (tenantId: number) => boolean;
 }
 
 interface ShardState {
@@ -18,6 +26,8 @@ interface ShardState {
   running: boolean;
   /** not before this time: after a run that left work, as long again (the thread rebuilds at most half the time) */
   restAfter: number;
+  /** when a run last found so many new orders that it marked their hours dirty (a bulk load's batch) */
+  bulkAt: number;
 }
 
 /**
@@ -25,8 +35,11 @@ interface ShardState {
  * thread folds them in (`refreshRollups`: deltas for a small batch, a rebuild of their hours for a bulk
  * load), so a read finds them current instead of doing it itself. A run comes `delayMs` after the shard's
  * writes go quiet, or `maxLagMs` after the oldest write not yet folded in while writes go on; a run during
- * writes rebuilds at most one slice, and every run stops as soon as the writer waits for the lock, so a
- * bulk load is not slowed by rebuilding hours its next transaction makes stale again. Reads still catch up
+ * writes rebuilds at most one slice; none runs while the shard's rows are being written or wait for its
+ * writer (`loading`: a load under way), a run in the pause of a load (a batch so large that its hours were
+ * marked dirty was folded within the quiet delay) folds and rebuilds nothing, and every run stops as soon as
+ * the writer waits for the lock, so a bulk load is not slowed by rebuilding hours its next transaction makes
+ * stale again. Reads still catch up
  * what is left (workers/sales.ts).
  */
 export class RollupRefresher {
@@ -65,7 +78,14 @@ export class RollupRefresher {
   private state(tenantId: number): ShardState {
     let state = this.shards.get(tenantId);
     if (!state) {
-      state = { lastWriteAt: 0, staleSince: null, timer: null, running: false, restAfter: 0 };
+      state = {
+        lastWriteAt: 0,
+        staleSince: null,
+        timer: null,
+        running: false,
+        restAfter: 0,
+        bulkAt: -Infinity,
+      };
       this.shards.set(tenantId, state);
     }
     return state;
@@ -97,6 +117,15 @@ export class RollupRefresher {
     const startedAt = this.now();
     // writes still coming: the new orders and one slice of rebuild; quiet: as long as the budget allows
     const writing = startedAt - state.lastWriteAt < this.options.delayMs;
+    // rows being written or queued now: a load under way; its orders are folded in when it pauses (a fold
+    // now would hold the write lock the writer is about to ask for: a 1M-order load ran ~15% slower)
+    if (writing && this.options.loading?.(tenantId)) {
+      state.staleSince = startedAt;
+      this.schedule(tenantId, state);
+      return;
+    }
+    // a bulk batch folded within the quiet delay: the pause between a load's requests is no time to rebuild
+    const loading = writing && startedAt - state.bulkAt < this.options.delayMs;
     state.running = true;
     this.pool
       .background('refreshRollups', {
@@ -104,9 +133,11 @@ export class RollupRefresher {
         tenantId,
         budgetMs: writing ? 0 : this.options.runBudgetMs,
         writing,
+        loading,
       })
       .then(
         (result) => {
+          if (result.pending_mode === 'marked') state.bulkAt = startedAt;
           // caught up, unless something was written meanwhile (it is marked dirty: the next run takes it)
           if (result.remaining === 0 && state.lastWriteAt < startedAt) state.staleSince = null;
           else if (result.remaining > 0 && writing) state.staleSince = this.now(); // next slice a lag later

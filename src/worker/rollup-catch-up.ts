@@ -1,5 +1,27 @@
+import type { TaskBase } from '../pool/protocol.js';
 import { type PendingResult, type RebuildResult, RollupBuilder } from '../storage/rollups.js';
 import type { TaskContext } from './worker-context.js';
+
+/** What the main thread hands the upkeep thread's refresh of a shard (src/jobs/rollup-refresher.ts). */
+export type RefreshRollupsInput = TaskBase & {
+  /** stop rebuilding after this long (0: one slice), leaving the rest dirty for the next run */
+  budgetMs: number;
+  /** the shard was written within the refresher's quiet delay (a run then rebuilds one slice at most) */
+  writing: boolean;
+  /** the shard's rows are being written or wait for its writer now: fold new orders in, rebuild nothing */
+  loading: boolean;
+};
+
+/** How a background refresh catches up: yielding to writers, and rebuilding nothing while a load goes on. */
+export function refreshCatchUpOptions(input: RefreshRollupsInput): CatchUpOptions {
+  return {
+    budgetMs: input.budgetMs,
+    yieldToWriters: true,
+    foldOnly: input.loading,
+    bulkEndsRun: input.writing,
+    query: 'rollup_refresh',
+  };
+}
 
 /** What a catch-up did: the pending orders folded in (and how), then the dirty hours rebuilt. */
 export interface CatchUpResult extends RebuildResult {
@@ -9,6 +31,31 @@ export interface CatchUpResult extends RebuildResult {
   pending_orders: number;
   pending_mode: PendingResult['mode'];
   ms: number;
+}
+
+/** How a catch-up goes (catchUpRollups). */
+export interface CatchUpOptions {
+  budgetMs: number;
+  yieldToWriters: boolean;
+  /**
+   * fold the new orders in and rebuild nothing: an exact read that may answer from the journal, or the
+   * upkeep thread while a load is under way (the next batch may undo a rebuild, and a rebuild during a
+   * load cost it 10% of its writer time and ~40 MB of the upkeep thread's heap)
+   */
+  foldOnly?: boolean;
+  /**
+   * a fold that marked its orders' hours dirty (a bulk batch) ends the catch-up: the upkeep thread in the
+   * pause between a load's requests (the next one is likely on its way)
+   */
+  bulkEndsRun?: boolean;
+  /**
+   * leave new orders unfolded while none of them was acknowledged longer ago than this (an approx read
+   * under a steady ingest): fold them only if the lock is free now, or (`youngLeftToUpkeep`: the upkeep
+   * thread folds them within its max lag) not at all
+   */
+  unfoldedMaxAgeMs?: number;
+  youngLeftToUpkeep?: boolean;
+  query: string;
 }
 
 /**
@@ -21,25 +68,7 @@ export function catchUpRollups(
   ctx: TaskContext,
   tenantId: number,
   range: { start: number; end: number },
-  options: {
-    budgetMs: number;
-    yieldToWriters: boolean;
-    /**
-     * writes are still coming: fold the new orders in and rebuild nothing (the next batch may undo it, and
-     * a rebuild during a load cost it 10% of its writer time and ~40 MB of the upkeep thread's heap)
-     */
-    whileWriting?: boolean;
-    /** fold the new orders in and rebuild nothing (an exact read that may answer from the journal) */
-    foldOnly?: boolean;
-    /**
-     * leave new orders unfolded while none of them was acknowledged longer ago than this (an approx read
-     * under a steady ingest): fold them only if the lock is free now, or (`youngLeftToUpkeep`: the upkeep
-     * thread folds them within its max lag) not at all
-     */
-    unfoldedMaxAgeMs?: number;
-    youngLeftToUpkeep?: boolean;
-    query: string;
-  },
+  options: CatchUpOptions,
 ): CatchUpResult {
   const builder = ctx.shards.cached(tenantId, 'RollupBuilder', (d) => new RollupBuilder(d));
   const t0 = performance.now();
@@ -57,7 +86,10 @@ export function catchUpRollups(
   });
   if (pending.orders > 0)
     ctx.obs.record('rollup_folded_orders_total', { mode: pending.mode }, pending.orders);
-  const rebuild = !options.whileWriting && !options.foldOnly && !(options.yieldToWriters && writerWaits);
+  const rebuild =
+    !options.foldOnly &&
+    !(options.bulkEndsRun && pending.mode === 'marked') &&
+    !(options.yieldToWriters && writerWaits);
   const rebuilt = rebuild
     ? builder.rebuildDirty(range.start, range.end, {
         locked,

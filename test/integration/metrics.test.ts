@@ -100,7 +100,7 @@ for (const backend of SERVER_BACKENDS)
 
     beforeAll(async () => {
       prepared = await backend.prepare();
-      // the on-read default is tested below (SQLite)
+      // the background policy (the default) is asked for by name; on-read is tested below (SQLite)
       server = await startServer({ args: [...prepared.args, '--rollup-refresh', 'background'] });
       tenant = await server.createTenant('metrics');
       await ingest(
@@ -110,7 +110,7 @@ for (const backend of SERVER_BACKENDS)
       await ingest(orders);
       // a bulk load's hours are rebuilt a slice per read: caught up here, so the checks below see the
       // pre-aggregates' paths (an exact read over stale ones reads the orders; tested below)
-      // (the upkeep folds the load in within its 2 s lag; approx reads rebuild a slice of hours each)
+      // (the upkeep folds the load in within its lag; approx reads rebuild a slice of hours each)
       await eventually(
         async () => preAggregated((await metrics({ group_by: 'day', precision: 'approx', ...range })).body),
         30_000,
