@@ -35,11 +35,10 @@ interface ShardState {
  * thread folds them in (`refreshRollups`: deltas for a small batch, a rebuild of their hours for a bulk
  * load), so a read finds them current instead of doing it itself. A run comes `delayMs` after the shard's
  * writes go quiet, or `maxLagMs` after the oldest write not yet folded in while writes go on; a run during
- * writes rebuilds at most one slice; none runs while the shard's rows are being written or wait for its
- * writer (`loading`: a load under way), a run in the pause of a load (a batch so large that its hours were
- * marked dirty was folded within the quiet delay) folds and rebuilds nothing, and every run stops as soon as
- * the writer waits for the lock, so a bulk load is not slowed by rebuilding hours its next transaction makes
- * stale again. Reads still catch up
+ * writes rebuilds at most one slice; none runs while a load is under way (the shard's rows being written or
+ * waiting for its writer: `loading`; or a batch so large that its hours were marked dirty folded within the
+ * quiet delay, which also ends the run that folded it), and every run stops as soon as the writer waits for
+ * the lock, so a bulk load is not slowed by rebuilding hours its next transaction makes stale again. Reads still catch up
  * what is left (workers/sales.ts).
  */
 export class RollupRefresher {
@@ -117,15 +116,18 @@ export class RollupRefresher {
     const startedAt = this.now();
     // writes still coming: the new orders and one slice of rebuild; quiet: as long as the budget allows
     const writing = startedAt - state.lastWriteAt < this.options.delayMs;
-    // rows being written or queued now: a load under way; its orders are folded in when it pauses (a fold
-    // now would hold the write lock the writer is about to ask for: a 1M-order load ran ~15% slower)
-    if (writing && this.options.loading?.(tenantId)) {
+    // a load under way: rows being written or queued now, or a bulk batch folded within the quiet delay
+    // (the pause between a load's requests). No run until it has paused that long: a fold holds the write
+    // lock the writer is about to ask for (a 1M-order load ran ~15% slower), a rebuild takes its time and
+    // the upkeep thread's memory, and the next request makes both stale. Reads fold what they must count.
+    if (
+      writing &&
+      ((this.options.loading?.(tenantId) ?? false) || startedAt - state.bulkAt < this.options.delayMs)
+    ) {
       state.staleSince = startedAt;
       this.schedule(tenantId, state);
       return;
     }
-    // a bulk batch folded within the quiet delay: the pause between a load's requests is no time to rebuild
-    const loading = writing && startedAt - state.bulkAt < this.options.delayMs;
     state.running = true;
     this.pool
       .background('refreshRollups', {
@@ -133,7 +135,6 @@ export class RollupRefresher {
         tenantId,
         budgetMs: writing ? 0 : this.options.runBudgetMs,
         writing,
-        loading,
       })
       .then(
         (result) => {

@@ -65,7 +65,6 @@ export function salesRoutes(deps: AppDeps): RouteGroup {
           tenantId,
           budgetMs: deps.config.sales.readRefreshBudgetMs,
           writing: false,
-          loading: false,
         })
         .catch((error: unknown) =>
           deps.log.warn(

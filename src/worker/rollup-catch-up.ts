@@ -6,18 +6,18 @@ import type { TaskContext } from './worker-context.js';
 export type RefreshRollupsInput = TaskBase & {
   /** stop rebuilding after this long (0: one slice), leaving the rest dirty for the next run */
   budgetMs: number;
-  /** the shard was written within the refresher's quiet delay (a run then rebuilds one slice at most) */
+  /**
+   * the shard was written within the refresher's quiet delay: a run rebuilds one slice at most, and none
+   * when its fold finds a bulk batch (the pause between a load's requests)
+   */
   writing: boolean;
-  /** the shard's rows are being written or wait for its writer now: fold new orders in, rebuild nothing */
-  loading: boolean;
 };
 
-/** How a background refresh catches up: yielding to writers, and rebuilding nothing while a load goes on. */
+/** How a background refresh catches up: yielding to writers, and rebuilding nothing after a bulk fold. */
 export function refreshCatchUpOptions(input: RefreshRollupsInput): CatchUpOptions {
   return {
     budgetMs: input.budgetMs,
     yieldToWriters: true,
-    foldOnly: input.loading,
     bulkEndsRun: input.writing,
     query: 'rollup_refresh',
   };
@@ -37,15 +37,12 @@ export interface CatchUpResult extends RebuildResult {
 export interface CatchUpOptions {
   budgetMs: number;
   yieldToWriters: boolean;
-  /**
-   * fold the new orders in and rebuild nothing: an exact read that may answer from the journal, or the
-   * upkeep thread while a load is under way (the next batch may undo a rebuild, and a rebuild during a
-   * load cost it 10% of its writer time and ~40 MB of the upkeep thread's heap)
-   */
+  /** fold the new orders in and rebuild nothing (an exact read that may answer from the journal) */
   foldOnly?: boolean;
   /**
    * a fold that marked its orders' hours dirty (a bulk batch) ends the catch-up: the upkeep thread in the
-   * pause between a load's requests (the next one is likely on its way)
+   * pause between a load's requests (the next one is likely on its way: a rebuild now would be made stale
+   * by it, and cost the load its writer's time and the upkeep thread's memory)
    */
   bulkEndsRun?: boolean;
   /**

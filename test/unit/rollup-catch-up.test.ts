@@ -38,45 +38,22 @@ describe("the upkeep thread's catch-up (refreshCatchUpOptions)", () => {
 
   it('after recent writes, a fold that finds a bulk batch marks its hours and rebuilds none of them', () => {
     write(makeOrders(DELTA_MAX_ORDERS + 200, 'bulk', 3));
-    const during = catchUpRollups(
-      ctx,
-      1,
-      ALL_TIME,
-      refreshCatchUpOptions({ ...input, writing: true, loading: false }),
-    );
+    const during = catchUpRollups(ctx, 1, ALL_TIME, refreshCatchUpOptions({ ...input, writing: true }));
     expect(during).toMatchObject({ pending_mode: 'marked', hours: 0 });
     expect(during.remaining).toBeGreaterThan(0);
     expect(dirty(db)).toBe(during.remaining);
   });
 
-  it('a load under way folds only, even a trickle-sized batch', () => {
-    const before = dirty(db);
-    write(makeOrders(10, 'small', 4));
-    const result = catchUpRollups(
-      ctx,
-      1,
-      ALL_TIME,
-      refreshCatchUpOptions({ ...input, writing: true, loading: true }),
-    );
-    expect(result).toMatchObject({ pending_mode: 'delta', pending_orders: 10, hours: 0 });
-    expect(dirty(db)).toBe(before);
-  });
-
   it("between a trickle's writes a run rebuilds a slice; once writes are quiet, as long as its budget", () => {
     const before = dirty(db);
-    const slice = catchUpRollups(
-      ctx,
-      1,
-      ALL_TIME,
-      refreshCatchUpOptions({ ...input, writing: true, loading: false }),
-    );
+    const slice = catchUpRollups(ctx, 1, ALL_TIME, refreshCatchUpOptions({ ...input, writing: true }));
     expect(slice.hours).toBeGreaterThan(0);
     expect(dirty(db)).toBe(before - slice.hours);
     const quiet = catchUpRollups(
       ctx,
       1,
       ALL_TIME,
-      refreshCatchUpOptions({ ...input, budgetMs: 60_000, writing: false, loading: false }),
+      refreshCatchUpOptions({ ...input, budgetMs: 60_000, writing: false }),
     );
     expect(quiet.remaining).toBe(0);
     expect(dirty(db)).toBe(0);
