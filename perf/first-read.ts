@@ -2,7 +2,8 @@
  * The first sales read right after a bulk load, every grouping, both precisions (issue 19). For each case
  * a copy of the tenant's shard gets every hour marked dirty (`RollupBuilder.markAllDirty`: what a bulk load
  * leaves once its orders are folded in, the pre-aggregates still to rebuild), a server starts on it with
- * the default refresh policy (on read), and one request is timed, then the same request again.
+ * the default refresh policy (background: its upkeep thread starts rebuilding, a slice at a time, a second
+ * after the server), and one request is timed, then the same request again.
  * DuckDB answers the same shapes on the same rows afterwards (perf/lib/duckdb-peer.ts), for the ratios.
  * The first read is timed once the server is idle after its start (its threads' modules loaded), as a server
  * that has just taken a load would be; `--no-wait-idle` times it as soon as /healthz answers.
