@@ -30,6 +30,9 @@ interface ShardState {
   bulkAt: number;
 }
 
+/** A run rests at least this long after it, however short it was. */
+const MIN_REST_MS = 100;
+
 /**
  * Keeps the metrics pre-aggregates fresh as data arrives: after a shard's orders are written, the upkeep
  * thread folds them in (`refreshRollups`: deltas for a small batch, a rebuild of their hours for a bulk
@@ -141,7 +144,10 @@ export class RollupRefresher {
           if (result.pending_mode === 'marked') state.bulkAt = startedAt;
           // caught up, unless something was written meanwhile (it is marked dirty: the next run takes it)
           if (result.remaining === 0 && state.lastWriteAt < startedAt) state.staleSince = null;
-          else if (result.remaining > 0 && writing) state.staleSince = this.now(); // next slice a lag later
+          // writes still coming and hours left: a slice that rebuilt some goes on after its rest (a load's
+          // backlog is rebuilt between a trickle's writes, ~40 hours a second at one slice a lag); one the
+          // writer stopped before it rebuilt anything waits a lag
+          else if (result.remaining > 0 && writing && result.hours === 0) state.staleSince = this.now();
         },
         (error: Error) => {
           // given up until the next write (a damaged shard is reported by its requests); reads catch up
@@ -151,8 +157,9 @@ export class RollupRefresher {
       )
       .finally(() => {
         state.running = false;
-        const took = this.now() - startedAt;
-        state.restAfter = this.now() + took; // other tenants' work and checkpoints get the thread too
+        // other tenants' work and checkpoints get the thread too (half of it at most goes to one shard)
+        const took = Math.max(this.now() - startedAt, MIN_REST_MS);
+        state.restAfter = this.now() + took;
         if (state.staleSince === null) this.shards.delete(tenantId);
         else this.schedule(tenantId, state);
       });

@@ -15,13 +15,17 @@ interface Run {
  * A pool whose upkeep thread answers at once with `remaining` dirty hours left, and how it folded the new
  * orders in (`mode`), recording each run.
  */
-function fakePool(remaining: () => number, mode: () => CatchUpResult['pending_mode'] = () => 'delta') {
+function fakePool(
+  remaining: () => number,
+  mode: () => CatchUpResult['pending_mode'] = () => 'delta',
+  hours: () => number = () => 48,
+) {
   const runs: Run[] = [];
   const pool = {
     background: (_name: string, input: Omit<Run, 'at'>) => {
       runs.push({ at: Date.now(), ...input });
       return Promise.resolve<CatchUpResult>({
-        hours: 48,
+        hours: hours(),
         rows: 100,
         months: 0,
         unfolded_orders: 0,
@@ -62,9 +66,14 @@ describe('RollupRefresher', () => {
     expect(runs).toHaveLength(1); // caught up: nothing more until the next write
   });
 
-  it('while writes keep coming, runs once per lag interval with a one-slice budget, not once per write', async () => {
+  it('while writes keep coming, runs a slice at a time: after a rest while slices rebuild, a lag apart when the writer stops them', async () => {
     let left = 1000;
-    const { pool, runs } = fakePool(() => left);
+    let rebuilt = 0; // the writer stops every slice before it rebuilds anything
+    const { pool, runs } = fakePool(
+      () => left,
+      () => 'delta',
+      () => rebuilt,
+    );
     const refresher = new RollupRefresher(pool, log, options);
     for (let t = 0; t < 10_000; t += 100) {
       refresher.written(1);
@@ -73,12 +82,27 @@ describe('RollupRefresher', () => {
     expect(runs.length).toBeGreaterThanOrEqual(4);
     expect(runs.length).toBeLessThanOrEqual(6);
     expect(runs.every((r) => r.writing && r.budgetMs === 0)).toBe(true); // one slice each, at most
-    // the writes stop: it catches up in full runs, one after another, until nothing is left
+    // slices that rebuild hours: the next comes after a rest (at least 100 ms), not a whole lag, nor per write
+    rebuilt = 48;
+    const slow = runs.length;
+    for (let t = 0; t < 4_000; t += 20) {
+      refresher.written(1);
+      await vi.advanceTimersByTimeAsync(20);
+    }
+    // (the first comes when the lag set by the last stopped slice is up, within 2 s)
+    const slices = runs.slice(slow);
+    expect(slices.length).toBeGreaterThanOrEqual(8);
+    expect(slices.length).toBeLessThanOrEqual(41);
+    for (let i = 1; i < slices.length; i++)
+      expect(slices[i]!.at - slices[i - 1]!.at).toBeGreaterThanOrEqual(100);
+    expect(slices.filter((r) => !(r.writing && r.budgetMs === 0))).toEqual([]);
+    // the writes stop: past the quiet delay it catches up in full runs, one after another, until nothing is left
+    await vi.advanceTimersByTimeAsync(options.delayMs);
     const during = runs.length;
     left = 500;
     await vi.advanceTimersByTimeAsync(300);
     left = 0;
-    await vi.advanceTimersByTimeAsync(10);
+    await vi.advanceTimersByTimeAsync(200); // the run after the last rest finds nothing left
     const after = runs.slice(during);
     expect(after.length).toBeGreaterThanOrEqual(2);
     expect(after.every((r) => !r.writing && r.budgetMs === 1000)).toBe(true);
