@@ -8,7 +8,6 @@ export interface RollupRefresherOptions {
   maxLagMs: number;
   /** one background run stops after this long and is scheduled again (checkpoints share the thread) */
   runBudgetMs: number;
-
   /**
    * Whether the shard has rows being written or waiting for its writer now (ShardWriteQueue.writing): a
    * load under way, for which no run starts (a fold takes the write lock from the writer, a rebuild its
@@ -41,8 +40,8 @@ const MIN_REST_MS = 100;
  * writes rebuilds at most one slice; none runs while a load is under way (the shard's rows being written or
  * waiting for its writer: `loading`; or a batch so large that its hours were marked dirty folded within the
  * quiet delay, which also ends the run that folded it), and every run stops as soon as the writer waits for
- * the lock, so a bulk load is not slowed by rebuilding hours its next transaction makes stale again. Reads still catch up
- * what is left (workers/sales.ts).
+ * the lock, so a bulk load is not slowed by rebuilding hours its next transaction makes stale again. Reads
+ * still catch up what is left (workers/sales.ts).
  */
 export class RollupRefresher {
   private readonly shards = new Map<number, ShardState>();
