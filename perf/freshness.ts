@@ -10,7 +10,8 @@
  *      while a dashboard reads the year by day (approx) once a second: read latency p50 / p95 / max, and
  *      the most hours an answer left out; from the catch-up on (`--steady-start caught-up`), or right after
  *      the first reads (`loaded`: a shop that goes on selling after its backfill, no quiet time);
- *   5. the server's peak RSS during the load, and after it (catch-up and steady ingest).
+ *   5. the server's peak RSS during the load, and after it (catch-up and steady ingest);
+ *   6. the oldest order an answer left out (meta.freshness.oldest_unfolded_ms: under 2 s, the goal).
  *   node dist/perf/freshness.js --dataset ./datasets/small [--orders 300000] [--requests 3]
  *     [--trickle 50] [--seconds 30] [--steady-start caught-up|loaded] [--out freshness] [-- server flags, e.g. --rollup-refresh-max-lag-ms 1000]
  * Prints a table and one JSON line; writes perf/results/<out>.json.
@@ -77,6 +78,8 @@ interface Read {
   rebuilt_hours: number;
   stale_hours_in_range: number;
   complete: boolean;
+  /** how long ago the oldest order the answer left out was acknowledged (0: none left out) */
+  oldest_unfolded_ms: number;
 }
 
 async function read(url: string, tenantId: number, auth: Record<string, string>, precision: string) {
@@ -85,12 +88,17 @@ async function read(url: string, tenantId: number, auth: Record<string, string>,
   const res = await send(`${url}/api/v1/tenants/${tenantId}/metrics/sales?${q}`, { headers: auth });
   const ms = Math.round(performance.now() - t0);
   if (res.status !== 200) throw new Error(`metrics: HTTP ${res.status} ${res.text.slice(0, 200)}`);
-  const f = (JSON.parse(res.text) as { meta: { freshness: Omit<Read, 'ms'> } }).meta.freshness;
+  const f = (
+    JSON.parse(res.text) as {
+      meta: { freshness: Omit<Read, 'ms' | 'oldest_unfolded_ms'> & { oldest_unfolded_ms?: number | null } };
+    }
+  ).meta.freshness;
   return {
     ms,
     rebuilt_hours: f.rebuilt_hours,
     stale_hours_in_range: f.stale_hours_in_range,
     complete: f.complete,
+    oldest_unfolded_ms: f.oldest_unfolded_ms ?? 0,
   };
 }
 
@@ -165,6 +173,8 @@ async function runPolicy(policy: 'background' | 'on-read') {
         // order journal instead)
         most_hours_left_out: Math.max(0, ...reads.map((r) => (r.complete ? 0 : r.stale_hours_in_range))),
         complete_answers: reads.filter((r) => r.complete).length,
+        // the oldest order any answer left out (the goal: none acknowledged 2 s or more before the read)
+        most_unfolded_age_ms: Math.max(0, ...reads.map((r) => r.oldest_unfolded_ms)),
         // hours of the year still to rebuild at the first and the last steady read: does the rebuild catch up
         hours_to_rebuild_first_last: [
           reads[0]?.stale_hours_in_range ?? null,
@@ -212,6 +222,7 @@ try {
   );
   row('steady ingest: most hours an answer left out', (p) => p.steady.most_hours_left_out);
   row('steady ingest: complete answers / reads', (p) => `${p.steady.complete_answers} / ${p.steady.reads}`);
+  row('steady ingest: oldest order an answer left out, ms', (p) => p.steady.most_unfolded_age_ms);
   row('steady ingest: hours still to rebuild, first / last read', (p) =>
     p.steady.hours_to_rebuild_first_last.join(' / '),
   );
