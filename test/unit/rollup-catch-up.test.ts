@@ -46,7 +46,9 @@ describe("the upkeep thread's catch-up (refreshCatchUpOptions)", () => {
 
   it("between a trickle's writes a run rebuilds a slice; once writes are quiet, as long as its budget", () => {
     const before = dirty(db);
+    write(makeOrders(20, 'trickle', 5));
     const slice = catchUpRollups(ctx, 1, ALL_TIME, refreshCatchUpOptions({ ...input, writing: true }));
+    expect(slice).toMatchObject({ pending_mode: 'delta', pending_orders: 20 });
     expect(slice.hours).toBeGreaterThan(0);
     expect(dirty(db)).toBe(before - slice.hours);
     const quiet = catchUpRollups(
