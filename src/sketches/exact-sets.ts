@@ -61,33 +61,24 @@ class SortedLists {
   }
 
   encode(): Uint8Array {
-    const largest = this.largestEncoded();
-    if (largest === null) return encodeSortedList(this.all());
-    const [index, length] = largest;
-    const bytes = this.encoded[index]!;
-    const others = this.encoded.filter((_, i) => i !== index);
-    let rest = this.added.length;
+    if (this.encoded.length === 0) return encodeSortedList(this.all());
+    // the longest stored part, and how many values the rest hold beside it (each part's count read once)
+    const lengths = this.encoded.map(sortedListLength);
+    const index = lengths.indexOf(Math.max(...lengths));
+    let rest = this.added.length - lengths[index]!;
+    for (const length of lengths) rest += length;
     for (const part of this.decoded) rest += part.length;
-    for (const part of others) rest += sortedListLength(part);
-    if (rest > length * SPLICE_MAX_SHARE) return encodeSortedList(this.all());
+    const bytes = this.encoded[index]!;
+    if (rest > lengths[index]! * SPLICE_MAX_SHARE) return encodeSortedList(this.all());
     if (rest === 0) return bytes;
-    const small = collapse([...this.decoded, ...others.map(decodeSortedList)], this.added, this.unique);
+    const others = this.encoded.filter((_, i) => i !== index).map(decodeSortedList);
+    const small = collapse([...this.decoded, ...others], this.added, this.unique);
     const merged = mergeIntoSortedList(bytes, small, this.unique);
     // what is kept is the merged list, decoded if its values are asked for later
     this.encoded = [merged];
     this.decoded = [];
     this.added = [];
     return merged;
-  }
-
-  /** The index of the longest encoded part and its length, or null when there is none. */
-  private largestEncoded(): [number, number] | null {
-    let best: [number, number] | null = null;
-    for (const [i, bytes] of this.encoded.entries()) {
-      const length = sortedListLength(bytes);
-      if (!best || length > best[1]) best = [i, length];
-    }
-    return best;
   }
 }
 
