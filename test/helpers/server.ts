@@ -94,6 +94,15 @@ export async function startServer(
 
 export { metricValue } from '../../tools/lib/prometheus-text.js';
 
+/** The server's warning and error log lines so far, one JSON per line: what a failed assertion shows. */
+export function serverErrors(s: Pick<TestServer, 'logs'>): string {
+  return s
+    .logs()
+    .filter((l) => typeof l.level === 'number' && l.level >= 40)
+    .map((l) => JSON.stringify(l))
+    .join('\n');
+}
+
 /** POSTs rows as NDJSON to an ingest path (`/api/v1/ingest/orders/` by default) and requires a 200. */
 export async function ingestRows(
   s: Pick<TestServer, 'url'>,

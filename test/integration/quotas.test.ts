@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PreparedBackend, SERVER_BACKENDS } from '../helpers/backends.js';
 import { makeOrders, ndjson } from '../helpers/data.js';
-import { auth, removeDir, startServer, type TestServer } from '../helpers/server.js';
+import { auth, removeDir, serverErrors, startServer, type TestServer } from '../helpers/server.js';
 import { BASE, TUS, withProducts } from '../helpers/tus.js';
 
 /**
@@ -100,8 +100,9 @@ for (const backend of SERVER_BACKENDS)
             headers: auth(t.api_key, { 'content-type': 'application/json' }),
             body: JSON.stringify({ format: 'csv' }),
           });
-          expect(exp.status).toBe(local ? 507 : 202);
-          if (local) expect(await exp.json()).toMatchObject({ code: 'insufficient_storage' });
+          const answer = await exp.text();
+          expect(exp.status, `${answer}\n${serverErrors(tight)}`).toBe(local ? 507 : 202);
+          if (local) expect(JSON.parse(answer)).toMatchObject({ code: 'insufficient_storage' });
           const up = await fetch(`${tight.url}${BASE}`, {
             method: 'POST',
             headers: auth(t.api_key, { ...TUS, 'upload-length': '10' }),
