@@ -280,4 +280,67 @@ describe.skipIf(pgUnavailable !== null)('several order writers of one tenant on 
       await schema.drop();
     }
   });
+
+  it('an order another writer is committing: the direct COPY waits, then the batch goes in without it, its items and pending note only for the orders it wrote', async () => {
+    const schema = await scratchSchema();
+    const pool = schema.pool();
+    try {
+      const setup = await pool.connect();
+      await migratePostgres(setup);
+      setup.release();
+      const { tenant_id: tenant } = await new PgCatalog(pool).createTenant('overlap');
+      const [a, b] = [await pool.connect(), await pool.connect()];
+      try {
+        await new PgOrderWriter(a, tenant).writeProducts([1, 2, 3].map(asProduct));
+        // customers of their own, so B waits on A's orders, not on its customers
+        const records = (from: number, to: number, writer: string) =>
+          Array.from({ length: to - from }, (_, i) =>
+            toOrderRecord(asOrder(from + i, { customer_id: `C-${writer}-${i % 5}` })),
+          );
+        // A holds orders 0..59 uncommitted; B's batch 40..99 overlaps it by 20
+        await a.query('BEGIN');
+        const first = await new PgOrderWriter(a, tenant).write(records(0, 60, 'a'));
+        await b.query('BEGIN');
+        let settled = false;
+        const second = new PgOrderWriter(b, tenant).write(records(40, 100, 'b')).finally(() => {
+          settled = true;
+        });
+        await new Promise((r) => setTimeout(r, 150));
+        expect(settled).toBe(false); // waiting for A's order_ids
+        await new Promise((r) => setTimeout(r, 150));
+        await a.query('COMMIT');
+        const out = await second;
+        await b.query('COMMIT');
+        expect(first.inserted).toBe(60);
+        expect(out.inserted).toBe(40);
+        expect(out.duplicates).toEqual(Array.from({ length: 20 }, (_, i) => i));
+        const counted = await pool.query<{
+          orders: number;
+          items: number;
+          noted: number;
+          distinct_noted: number;
+        }>(
+          `SELECT (SELECT count(*)::int FROM orders WHERE tenant_id = $1) AS orders,
+                  (SELECT count(*)::int FROM order_items WHERE tenant_id = $1) AS items,
+                  (SELECT count(*)::int FROM rollup_pending p, unnest(p.order_pks) WHERE p.tenant_id = $1) AS noted,
+                  (SELECT count(DISTINCT pk)::int FROM rollup_pending p, unnest(p.order_pks) pk
+                    JOIN orders o ON o.tenant_id = $1 AND o.order_pk = pk WHERE p.tenant_id = $1) AS distinct_noted`,
+          [tenant],
+        );
+        const perOrder = asOrder(0).items.length;
+        expect(counted.rows[0]).toEqual({
+          orders: 100,
+          items: 100 * perOrder,
+          noted: 100,
+          distinct_noted: 100,
+        });
+      } finally {
+        a.release();
+        b.release();
+      }
+    } finally {
+      await pool.end();
+      await schema.drop();
+    }
+  });
 });

@@ -2,10 +2,11 @@
  * Orders and products into PostgreSQL (issue 17), the same outcomes as the SQLite writers
  * (src/storage/order-writer.ts): duplicates by order_id (across batches and within one), orders naming an
  * unknown product refused with that product, customers normalised with the latest line winning (an erased
- * customer is never written back). A batch goes in with `COPY` into temporary staging tables, then one
- * statement per table, set-wise: `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` for orders, their
- * items riding on the returned keys in the same statement, with the days written noted for the sales
- * pre-aggregates (`rollup_pending`).
+ * customer is never written back). A batch's customers go in by `COPY` into a staging table and one
+ * `INSERT … ON CONFLICT DO UPDATE … RETURNING` of their keys; its orders and their items by `COPY` straight
+ * into the tables, with keys taken from the sequence first, and the days written noted for the sales
+ * pre-aggregates (`rollup_pending`). An order_id stored already fails that COPY, and the batch's orders then
+ * go in by `INSERT … ON CONFLICT DO NOTHING` instead (the uniqueness is the table's either way).
  */
 import type { ClientBase } from 'pg';
 import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord, unitsOf } from '../order-record.js';
@@ -14,68 +15,67 @@ import { nextWriteSeq } from '../write-seq.js';
 import { copyInto, copyLine } from './copy-text.js';
 import { inTransaction } from './transaction.js';
 
-/** Staging tables, one pair per connection, emptied by every commit. */
+/**
+ * Staging tables, one set per connection, emptied by every commit: the batch's customers (their latest
+ * line each), and the orders the fallback path inserts one by one when the direct `COPY` met an order_id
+ * already stored.
+ */
 const STAGING = `
-  CREATE TEMP TABLE IF NOT EXISTS stage_orders (
-    idx integer, order_id text, customer_id text, name text, email text, status text, currency text,
-    created_ms bigint, total_cents bigint, item_count integer, units integer, seq bigint
+  CREATE TEMP TABLE IF NOT EXISTS stage_customers (
+    customer_id text, name text, email text, seq bigint
   ) ON COMMIT DELETE ROWS;
-  CREATE TEMP TABLE IF NOT EXISTS stage_items (
-    idx integer, line_no integer, product_id bigint, quantity integer, unit_price_cents bigint
+  CREATE TEMP TABLE IF NOT EXISTS stage_new_orders (
+    order_pk bigint, order_id text, customer_pk bigint, status text, currency text, created_at timestamptz,
+    total_cents bigint, item_count integer, units integer
   ) ON COMMIT DELETE ROWS`;
 
-/** Each staged order naming a product the tenant lacks, with the first such product in line order. */
-const UNKNOWN_PRODUCTS = `
-  SELECT DISTINCT ON (si.idx) si.idx, si.product_id FROM pg_temp.stage_items si
-   WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.tenant_id = $1 AND p.product_id = si.product_id)
-   ORDER BY si.idx, si.line_no`;
+/** The product ids of the batch the tenant lacks (a hash anti-join against the tenant's products). */
+const MISSING_PRODUCTS = `
+  SELECT u.id FROM unnest($2::bigint[]) AS u(id)
+   WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.tenant_id = $1 AND p.product_id = u.id)`;
 
 /**
- * The batch's customers, the latest line of each winning: within the batch by line, against the stored row
- * by arrival sequence (a batch that committed first may hold later lines); an erased customer keeps its
- * erased row. Rows go in customer_id order, so two writers lock shared customers in the same order.
+ * The batch's customers, the latest line of each (chosen before staging) against the stored row by arrival
+ * sequence (a batch that committed first may hold later lines); an erased customer keeps its erased row.
+ * Rows go in customer_id order, so two writers lock shared customers in the same order. Answers the keys of
+ * the rows it inserted or updated; the others (stored with a later line, or erased) are looked up.
  */
 const UPSERT_CUSTOMERS = `
   INSERT INTO customers (tenant_id, customer_id, name, email, written_seq)
-  SELECT DISTINCT ON (customer_id) $1, customer_id, name, email, seq FROM pg_temp.stage_orders
-   ORDER BY customer_id, idx DESC
+  SELECT $1, customer_id, name, email, seq FROM pg_temp.stage_customers ORDER BY customer_id
   ON CONFLICT (tenant_id, customer_id) DO UPDATE
      SET name = EXCLUDED.name, email = EXCLUDED.email, written_seq = EXCLUDED.written_seq
-   WHERE customers.erased_at IS NULL AND customers.written_seq < EXCLUDED.written_seq`;
+   WHERE customers.erased_at IS NULL AND customers.written_seq < EXCLUDED.written_seq
+  RETURNING customer_id, customer_pk`;
+
+const CUSTOMER_KEYS = `
+  SELECT customer_id, customer_pk FROM customers WHERE tenant_id = $1 AND customer_id = ANY($2::text[])`;
+
+/** Keys for `$1` new orders, from the sequence every writer of every server takes them from. */
+const NEXT_ORDER_PKS = `SELECT nextval('orders_order_pk_seq') AS pk FROM generate_series(1, $1)`;
+
+const ORDER_COLUMNS =
+  'tenant_id, order_pk, order_id, customer_pk, status, currency, created_at, total_cents, item_count, units, ingested_at';
+const ITEM_COLUMNS = 'tenant_id, order_pk, line_no, product_id, quantity, unit_price_cents';
+
+/** The days and orders a transaction wrote, for the pre-aggregates' refresher (migration 012). */
+const NOTE_PENDING =
+  'INSERT INTO rollup_pending (tenant_id, days, order_pks) VALUES ($1, $2::integer[], $3::bigint[])';
 
 /**
- * The first line of each order_id goes in (in batch order, so order_pk follows it), its items with the key
- * it got; answers the batch positions inserted. The others are duplicates.
+ * The fallback: the staged orders whose order_id is not stored yet (another writer may have committed some
+ * since the batch was prepared), in key order; answers the keys inserted.
  */
-const INSERT_ORDERS = `
-  WITH first AS (
-    SELECT DISTINCT ON (order_id) idx, order_id FROM pg_temp.stage_orders ORDER BY order_id, idx
-  ), ins AS (
-    INSERT INTO orders (tenant_id, order_id, customer_pk, status, currency, created_at, total_cents, item_count, units,
-                        ingested_at)
-    SELECT $1, s.order_id, c.customer_pk, s.status, s.currency, to_timestamp(s.created_ms / 1000.0),
-           s.total_cents, s.item_count, s.units, to_timestamp($2 / 1000.0)
-      FROM first f JOIN pg_temp.stage_orders s ON s.idx = f.idx
-      -- one index probe per order (LIMIT keeps the subquery from being flattened into a join): without it the
-      -- planner, with no statistics on the staging table, read and sorted every customer of the tenant for
-      -- each batch, a cost that grew with the tenant
-      CROSS JOIN LATERAL (
-        SELECT customer_pk FROM customers WHERE tenant_id = $1 AND customer_id = s.customer_id LIMIT 1
-      ) c
-     ORDER BY s.idx
-    ON CONFLICT (tenant_id, order_id) DO NOTHING
-    RETURNING order_pk, order_id, created_at
-  ), pending AS (
-    -- the days and orders this transaction wrote, for the pre-aggregates' refresher (migration 012)
-    INSERT INTO rollup_pending (tenant_id, days, order_pks)
-    SELECT $1, array_agg(DISTINCT floor(extract(epoch FROM created_at) / 86400)::integer), array_agg(order_pk)
-      FROM ins HAVING count(*) > 0
-  ), items AS (
-    INSERT INTO order_items (tenant_id, order_pk, line_no, product_id, quantity, unit_price_cents)
-    SELECT $1, ins.order_pk, si.line_no, si.product_id, si.quantity, si.unit_price_cents
-      FROM ins JOIN first f USING (order_id) JOIN pg_temp.stage_items si ON si.idx = f.idx
-  )
-  SELECT f.idx FROM ins JOIN first f USING (order_id)`;
+const INSERT_NEW_ORDERS = `
+  INSERT INTO orders (${ORDER_COLUMNS})
+  SELECT $1, order_pk, order_id, customer_pk, status, currency, created_at, total_cents, item_count, units,
+         to_timestamp($2::float8 / 1000)
+    FROM pg_temp.stage_new_orders ORDER BY order_pk
+  ON CONFLICT (tenant_id, order_id) DO NOTHING
+  RETURNING order_pk`;
+
+/** SQLSTATE unique_violation: the direct COPY met an order_id stored meanwhile or before. */
+const UNIQUE_VIOLATION = '23505';
 
 const INSERT_PRODUCTS = `
   INSERT INTO products (tenant_id, product_id, sku, name, category, price_cents, currency, stock, updated_at)
@@ -111,25 +111,132 @@ export class PgOrderWriter {
       await this.client.query(STAGING);
       this.staged = true;
     }
-    await copyInto(this.client, 'pg_temp.stage_orders', orderLines(records, seqOf));
-    await copyInto(this.client, 'pg_temp.stage_items', itemLines(records));
-    const unknown = await this.client.query<{ idx: number; product_id: string }>(UNKNOWN_PRODUCTS, [
-      this.tenantId,
-    ]);
-    const unknownProduct = unknown.rows.map((r) => ({ index: r.idx, productId: Number(r.product_id) }));
-    if (unknownProduct.length)
-      await this.client.query('DELETE FROM pg_temp.stage_orders WHERE idx = ANY($1::integer[])', [
-        unknownProduct.map((u) => u.index),
-      ]);
-    await this.client.query(UPSERT_CUSTOMERS, [this.tenantId]);
-    const inserted = await this.client.query<{ idx: number }>(INSERT_ORDERS, [this.tenantId, now]);
-    const written = new Set(inserted.rows.map((r) => r.idx));
+    const unknownProduct = await this.unknownProducts(records);
     const refused = new Set(unknownProduct.map((u) => u.index));
+    const accepted: number[] = [];
+    for (let i = 0; i < records.length; i++) if (!refused.has(i)) accepted.push(i);
+    const customerPks = await this.customerKeys(records, accepted, seqOf);
+    // the first line of each order_id goes in, in batch order (so order_pk follows it); a repeat is a duplicate
+    const seen = new Set<string>();
+    const fresh: number[] = [];
     const duplicates: number[] = [];
-    for (let i = 0; i < records.length; i++) if (!written.has(i) && !refused.has(i)) duplicates.push(i);
+    for (const i of accepted) {
+      const id = records[i]![R.orderId];
+      if (seen.has(id)) duplicates.push(i);
+      else {
+        seen.add(id);
+        fresh.push(i);
+      }
+    }
+    const batch: NewOrders = {
+      records,
+      fresh,
+      pks: await this.nextOrderPks(fresh.length),
+      customerPks,
+      now,
+    };
+    const written = await this.insertOrders(batch);
+    let inserted = 0;
+    for (let f = 0; f < fresh.length; f++)
+      if (written[f]) inserted++;
+      else duplicates.push(fresh[f]!);
+    duplicates.sort((a, b) => a - b);
+    return { inserted, duplicates, unknownProduct };
+  }
+
+  /** Each order naming a product the tenant lacks, with the first such product in line order. */
+  private async unknownProducts(
+    records: readonly OrderRecord[],
+  ): Promise<OrderBatchOutcome['unknownProduct']> {
+    const ids = new Set<number>();
+    for (const r of records) {
+      const items = r[R.items];
+      for (let j = 0; j < items.length; j += ITEM_WIDTH) ids.add(items[j]!);
+    }
+    if (ids.size === 0) return [];
+    const { rows } = await this.client.query<{ id: string }>(MISSING_PRODUCTS, [this.tenantId, [...ids]]);
+    if (rows.length === 0) return [];
+    const missing = new Set(rows.map((r) => Number(r.id)));
+    const unknown: OrderBatchOutcome['unknownProduct'] = [];
+    for (let i = 0; i < records.length; i++) {
+      const items = records[i]![R.items];
+      for (let j = 0; j < items.length; j += ITEM_WIDTH)
+        if (missing.has(items[j]!)) {
+          unknown.push({ index: i, productId: items[j]! });
+          break;
+        }
+    }
+    return unknown;
+  }
+
+  /** customer_id -> customer_pk for the accepted records, each customer written from its latest line. */
+  private async customerKeys(
+    records: readonly OrderRecord[],
+    accepted: readonly number[],
+    seqOf: (index: number) => number,
+  ): Promise<Map<string, number>> {
+    const latest = new Map<string, number>();
+    for (const i of accepted) latest.set(records[i]![R.customerId], i);
+    const keys = new Map<string, number>();
+    if (latest.size === 0) return keys;
+    await copyInto(this.client, 'pg_temp.stage_customers', customerLines(records, latest, seqOf));
+    const upserted = await this.client.query<CustomerKey>(UPSERT_CUSTOMERS, [this.tenantId]);
+    for (const r of upserted.rows) keys.set(r.customer_id, Number(r.customer_pk));
+    const others = [...latest.keys()].filter((id) => !keys.has(id));
+    if (others.length) {
+      const found = await this.client.query<CustomerKey>(CUSTOMER_KEYS, [this.tenantId, others]);
+      for (const r of found.rows) keys.set(r.customer_id, Number(r.customer_pk));
+    }
     // the staging rows go with the commit; a caller that goes on in the same transaction needs them gone
-    await this.client.query('TRUNCATE pg_temp.stage_orders, pg_temp.stage_items');
-    return { inserted: written.size, duplicates, unknownProduct };
+    await this.client.query('TRUNCATE pg_temp.stage_customers');
+    return keys;
+  }
+
+  private async nextOrderPks(n: number): Promise<number[]> {
+    if (n === 0) return [];
+    const { rows } = await this.client.query<{ pk: string }>(NEXT_ORDER_PKS, [n]);
+    return rows.map((r) => Number(r.pk)).sort((a, b) => a - b);
+  }
+
+  /**
+   * The batch's new orders, then their items and the pending note; answers, per fresh order, whether it was
+   * written. The orders go by `COPY` straight into the table (PostgreSQL inserts them a page at a time, where
+   * `INSERT … SELECT` writes and logs each row on its own), under a savepoint: an order_id already stored
+   * (a retried request, or another writer's order committed meanwhile) fails the COPY with a unique
+   * violation, and the batch goes in again through `INSERT … ON CONFLICT DO NOTHING`, which skips it.
+   */
+  private async insertOrders(batch: NewOrders): Promise<boolean[]> {
+    const { fresh, pks } = batch;
+    if (fresh.length === 0) return [];
+    let written: boolean[];
+    await this.client.query('SAVEPOINT direct_orders');
+    try {
+      await copyInto(this.client, `orders (${ORDER_COLUMNS})`, directOrderLines(this.tenantId, batch));
+      await this.client.query('RELEASE SAVEPOINT direct_orders');
+      written = fresh.map(() => true);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+      await this.client.query('ROLLBACK TO SAVEPOINT direct_orders');
+      await this.client.query('RELEASE SAVEPOINT direct_orders');
+      await copyInto(this.client, 'pg_temp.stage_new_orders', stagedOrderLines(batch));
+      const { rows } = await this.client.query<{ order_pk: string }>(INSERT_NEW_ORDERS, [
+        this.tenantId,
+        batch.now,
+      ]);
+      await this.client.query('TRUNCATE pg_temp.stage_new_orders');
+      const inserted = new Set(rows.map((r) => Number(r.order_pk)));
+      written = pks.map((pk) => inserted.has(pk));
+    }
+    await copyInto(this.client, `order_items (${ITEM_COLUMNS})`, itemLines(this.tenantId, batch, written));
+    const days = new Set<number>();
+    const notedPks: number[] = [];
+    for (let f = 0; f < fresh.length; f++)
+      if (written[f]) {
+        days.add(Math.floor(batch.records[fresh[f]!]![R.createdAt] / DAY_MS));
+        notedPks.push(pks[f]!);
+      }
+    if (notedPks.length) await this.client.query(NOTE_PENDING, [this.tenantId, [...days], notedPks]);
+    return written;
   }
 
   /** Products: new ids inserted, an existing id (or a repeat in the batch) a duplicate left as it is. */
@@ -160,30 +267,66 @@ const constantly =
   (): T =>
     value;
 
-function* orderLines(records: readonly OrderRecord[], seqOf: (index: number) => number): Generator<string> {
-  for (let i = 0; i < records.length; i++) {
+interface CustomerKey {
+  customer_id: string;
+  customer_pk: string;
+}
+
+/** A batch's orders to insert: `fresh` positions of `records`, each with its key in `pks` (same order). */
+interface NewOrders {
+  records: readonly OrderRecord[];
+  fresh: readonly number[];
+  pks: readonly number[];
+  customerPks: ReadonlyMap<string, number>;
+  now: number;
+}
+
+const DAY_MS = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function* customerLines(
+  records: readonly OrderRecord[],
+  latest: ReadonlyMap<string, number>,
+  seqOf: (index: number) => number,
+): Generator<string> {
+  for (const [id, i] of latest) {
     const r = records[i]!;
-    yield copyLine([
-      i,
-      r[R.orderId],
-      r[R.customerId],
-      r[R.customerName],
-      r[R.customerEmail],
-      r[R.status],
-      r[R.currency],
-      r[R.createdAt],
-      r[R.totalCents],
-      r[R.items].length / ITEM_WIDTH,
-      unitsOf(r),
-      seqOf(i),
-    ]);
+    yield copyLine([id, r[R.customerName], r[R.customerEmail], seqOf(i)]);
   }
 }
 
-function* itemLines(records: readonly OrderRecord[]): Generator<string> {
-  for (let i = 0; i < records.length; i++) {
-    const items = records[i]![R.items];
+/** The columns of a new order after its tenant, as both insert paths take them (ingested_at apart). */
+function orderValues(b: NewOrders, f: number): (string | number)[] {
+  const r = b.records[b.fresh[f]!]!;
+  return [
+    b.pks[f]!,
+    r[R.orderId],
+    b.customerPks.get(r[R.customerId])!,
+    r[R.status],
+    r[R.currency],
+    iso(r[R.createdAt]),
+    r[R.totalCents],
+    r[R.items].length / ITEM_WIDTH,
+    unitsOf(r),
+  ];
+}
+
+function* directOrderLines(tenantId: number, b: NewOrders): Generator<string> {
+  const ingestedAt = iso(b.now);
+  for (let f = 0; f < b.fresh.length; f++) yield copyLine([tenantId, ...orderValues(b, f), ingestedAt]);
+}
+
+function* stagedOrderLines(b: NewOrders): Generator<string> {
+  for (let f = 0; f < b.fresh.length; f++) yield copyLine(orderValues(b, f));
+}
+
+/** The lines of the written orders, numbered from 1 in the order sent. */
+function* itemLines(tenantId: number, b: NewOrders, written: readonly boolean[]): Generator<string> {
+  for (let f = 0; f < b.fresh.length; f++) {
+    if (!written[f]) continue;
+    const pk = b.pks[f]!;
+    const items = b.records[b.fresh[f]!]![R.items];
     for (let j = 0, line = 1; j < items.length; j += ITEM_WIDTH, line++)
-      yield copyLine([i, line, items[j]!, items[j + 1]!, items[j + 2]!]);
+      yield `${tenantId}\t${pk}\t${line}\t${items[j]}\t${items[j + 1]}\t${items[j + 2]}\n`;
   }
 }
