@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { erasedTokens } from '../src/domain/erased-customer.js';
 import type { TaskBase } from '../src/pool/protocol.js';
 import { ExportStore, specOf } from '../src/storage/export-store.js';
 import { pgEraseCustomer } from '../src/storage/postgres/erasure.js';
@@ -89,7 +90,7 @@ function eraseOnSqlite(ctx: TaskContext, input: EraseInput): ErasureResult | nul
               'DELETE FROM upload_errors WHERE instr(message, ?) > 0 OR order_id = ?',
             );
             const erase = db.prepare(
-              "UPDATE customers SET customer_id = 'erased:' || customer_pk, name = '[erased]', email = 'erased-' || customer_pk || '@invalid', erased_at = ? WHERE customer_pk = ?",
+              'UPDATE customers SET customer_id = ?, name = ?, email = ?, erased_at = ? WHERE customer_pk = ?',
             );
             const audit = db.prepare(
               'INSERT INTO customer_erasures (customer_pk, erased_at, request_id, matched_by, purged_idempotency_responses, purged_upload_errors) VALUES (?, ?, ?, ?, ?, ?)',
@@ -102,7 +103,8 @@ function eraseOnSqlite(ctx: TaskContext, input: EraseInput): ErasureResult | nul
                 i += purgeIdem.run(pii).changes;
                 u += purgeUploads.run(pii, pii).changes;
               }
-              erase.run(now, c.customer_pk);
+              const tokens = erasedTokens(c.customer_pk);
+              erase.run(tokens.customerId, tokens.name, tokens.email, now, c.customer_pk);
               audit.run(c.customer_pk, now, input.requestId, input.by, i, u);
               idem += i;
               uploads += u;

@@ -223,124 +223,115 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe.skipIf(pgUnavailable !== null)('several order writers of one tenant on postgres', () => {
-  it('a customer keeps its latest line whichever transaction commits first, and concurrent writers do not deadlock', async () => {
-    const schema = await scratchSchema();
-    const pool = schema.pool();
+/**
+ * A fresh schema with one tenant holding products 1-3, and two connections to write it from (a writer each),
+ * all released and dropped after `work`.
+ */
+async function withTwoConnections(
+  name: string,
+  work: (tenant: number, a: pg.PoolClient, b: pg.PoolClient, pool: pg.Pool) => Promise<void>,
+): Promise<void> {
+  const schema = await scratchSchema();
+  const pool = schema.pool();
+  try {
+    const setup = await pool.connect();
+    await migratePostgres(setup);
+    setup.release();
+    const { tenant_id: tenant } = await new PgCatalog(pool).createTenant(name);
+    const [a, b] = [await pool.connect(), await pool.connect()];
     try {
-      const setup = await pool.connect();
-      await migratePostgres(setup);
-      setup.release();
-      const { tenant_id: tenant } = await new PgCatalog(pool).createTenant('writers');
-      const [a, b] = [await pool.connect(), await pool.connect()];
-      try {
-        await new PgOrderWriter(a, tenant).writeProducts([1, 2, 3].map(asProduct));
-        const records = (from: number, name: string) =>
-          Array.from({ length: 50 }, (_, i) =>
-            toOrderRecord(asOrder(from + i, { customer_id: `C-${i}`, customer_name: `${name} ${i}` })),
-          );
-        // the later lines (sequence 200) commit first; the earlier ones (100) after them must not win
-        await a.query('BEGIN');
-        await new PgOrderWriter(a, tenant).write(records(1000, 'Late'), Date.now(), () => 200);
-        await a.query('COMMIT');
-        await b.query('BEGIN');
-        await new PgOrderWriter(b, tenant).write(records(2000, 'Early'), Date.now(), () => 100);
-        await b.query('COMMIT');
-        const names = await pool.query<{ name: string }>(
-          "SELECT name FROM customers WHERE tenant_id = $1 AND customer_id LIKE 'C-%' ORDER BY name",
-          [tenant],
-        );
-        expect(names.rows).toHaveLength(50);
-        expect(names.rows.every((r) => r.name.startsWith('Late '))).toBe(true);
-        // two open transactions touching the same customers, their lines in opposite orders: the second
-        // waits for the first (customers are locked in id order), then both commit
-        await a.query('BEGIN');
-        await b.query('BEGIN');
-        await new PgOrderWriter(a, tenant).write(records(3000, 'A'), Date.now(), () => 300);
-        const second = new PgOrderWriter(b, tenant).write(
-          records(4000, 'B').reverse(),
-          Date.now(),
-          () => 400,
-        );
-        await new Promise((r) => setTimeout(r, 100));
-        await a.query('COMMIT');
-        expect((await second).inserted).toBe(50);
-        await b.query('COMMIT');
-        const after = await pool.query<{ name: string }>(
-          "SELECT DISTINCT split_part(name, ' ', 1) AS name FROM customers WHERE tenant_id = $1 AND customer_id LIKE 'C-%'",
-          [tenant],
-        );
-        expect(after.rows).toEqual([{ name: 'B' }]);
-      } finally {
-        a.release();
-        b.release();
-      }
+      await new PgOrderWriter(a, tenant).writeProducts([1, 2, 3].map(asProduct));
+      await work(tenant, a, b, pool);
     } finally {
-      await pool.end();
-      await schema.drop();
+      a.release();
+      b.release();
     }
-  });
+  } finally {
+    await pool.end();
+    await schema.drop();
+  }
+}
 
-  it('an order another writer is committing: the direct COPY waits, then the batch goes in without it, its items and pending note only for the orders it wrote', async () => {
-    const schema = await scratchSchema();
-    const pool = schema.pool();
-    try {
-      const setup = await pool.connect();
-      await migratePostgres(setup);
-      setup.release();
-      const { tenant_id: tenant } = await new PgCatalog(pool).createTenant('overlap');
-      const [a, b] = [await pool.connect(), await pool.connect()];
-      try {
-        await new PgOrderWriter(a, tenant).writeProducts([1, 2, 3].map(asProduct));
-        // customers of their own, so B waits on A's orders, not on its customers
-        const records = (from: number, to: number, writer: string) =>
-          Array.from({ length: to - from }, (_, i) =>
-            toOrderRecord(asOrder(from + i, { customer_id: `C-${writer}-${i % 5}` })),
-          );
-        // A holds orders 0..59 uncommitted; B's batch 40..99 overlaps it by 20
-        await a.query('BEGIN');
-        const first = await new PgOrderWriter(a, tenant).write(records(0, 60, 'a'));
-        await b.query('BEGIN');
-        let settled = false;
-        const second = new PgOrderWriter(b, tenant).write(records(40, 100, 'b')).finally(() => {
-          settled = true;
-        });
-        await new Promise((r) => setTimeout(r, 150));
-        expect(settled).toBe(false); // waiting for A's order_ids
-        await new Promise((r) => setTimeout(r, 150));
-        await a.query('COMMIT');
-        const out = await second;
-        await b.query('COMMIT');
-        expect(first.inserted).toBe(60);
-        expect(out.inserted).toBe(40);
-        expect(out.duplicates).toEqual(Array.from({ length: 20 }, (_, i) => i));
-        const counted = await pool.query<{
-          orders: number;
-          items: number;
-          noted: number;
-          distinct_noted: number;
-        }>(
-          `SELECT (SELECT count(*)::int FROM orders WHERE tenant_id = $1) AS orders,
-                  (SELECT count(*)::int FROM order_items WHERE tenant_id = $1) AS items,
-                  (SELECT count(*)::int FROM rollup_pending p, unnest(p.order_pks) WHERE p.tenant_id = $1) AS noted,
-                  (SELECT count(DISTINCT pk)::int FROM rollup_pending p, unnest(p.order_pks) pk
-                    JOIN orders o ON o.tenant_id = $1 AND o.order_pk = pk WHERE p.tenant_id = $1) AS distinct_noted`,
-          [tenant],
+describe.skipIf(pgUnavailable !== null)('several order writers of one tenant on postgres', () => {
+  it('a customer keeps its latest line whichever transaction commits first, and concurrent writers do not deadlock', () =>
+    withTwoConnections('writers', async (tenant, a, b, pool) => {
+      const records = (from: number, name: string) =>
+        Array.from({ length: 50 }, (_, i) =>
+          toOrderRecord(asOrder(from + i, { customer_id: `C-${i}`, customer_name: `${name} ${i}` })),
         );
-        const perOrder = asOrder(0).items.length;
-        expect(counted.rows[0]).toEqual({
-          orders: 100,
-          items: 100 * perOrder,
-          noted: 100,
-          distinct_noted: 100,
-        });
-      } finally {
-        a.release();
-        b.release();
-      }
-    } finally {
-      await pool.end();
-      await schema.drop();
-    }
-  });
+      // the later lines (sequence 200) commit first; the earlier ones (100) after them must not win
+      await a.query('BEGIN');
+      await new PgOrderWriter(a, tenant).write(records(1000, 'Late'), Date.now(), () => 200);
+      await a.query('COMMIT');
+      await b.query('BEGIN');
+      await new PgOrderWriter(b, tenant).write(records(2000, 'Early'), Date.now(), () => 100);
+      await b.query('COMMIT');
+      const names = await pool.query<{ name: string }>(
+        "SELECT name FROM customers WHERE tenant_id = $1 AND customer_id LIKE 'C-%' ORDER BY name",
+        [tenant],
+      );
+      expect(names.rows).toHaveLength(50);
+      expect(names.rows.every((r) => r.name.startsWith('Late '))).toBe(true);
+      // two open transactions touching the same customers, their lines in opposite orders: the second
+      // waits for the first (customers are locked in id order), then both commit
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      await new PgOrderWriter(a, tenant).write(records(3000, 'A'), Date.now(), () => 300);
+      const second = new PgOrderWriter(b, tenant).write(records(4000, 'B').reverse(), Date.now(), () => 400);
+      await new Promise((r) => setTimeout(r, 100));
+      await a.query('COMMIT');
+      expect((await second).inserted).toBe(50);
+      await b.query('COMMIT');
+      const after = await pool.query<{ name: string }>(
+        "SELECT DISTINCT split_part(name, ' ', 1) AS name FROM customers WHERE tenant_id = $1 AND customer_id LIKE 'C-%'",
+        [tenant],
+      );
+      expect(after.rows).toEqual([{ name: 'B' }]);
+    }));
+
+  it('an order another writer is committing: the direct COPY waits, then the batch goes in without it, its items and pending note only for the orders it wrote', () =>
+    withTwoConnections('overlap', async (tenant, a, b, pool) => {
+      // customers of their own, so B waits on A's orders, not on its customers
+      const records = (from: number, to: number, writer: string) =>
+        Array.from({ length: to - from }, (_, i) =>
+          toOrderRecord(asOrder(from + i, { customer_id: `C-${writer}-${i % 5}` })),
+        );
+      // A holds orders 0..59 uncommitted; B's batch 40..99 overlaps it by 20
+      await a.query('BEGIN');
+      const first = await new PgOrderWriter(a, tenant).write(records(0, 60, 'a'));
+      await b.query('BEGIN');
+      let settled = false;
+      const second = new PgOrderWriter(b, tenant).write(records(40, 100, 'b')).finally(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(settled).toBe(false); // waiting for A's order_ids
+      await new Promise((r) => setTimeout(r, 150));
+      await a.query('COMMIT');
+      const out = await second;
+      await b.query('COMMIT');
+      expect(first.inserted).toBe(60);
+      expect(out.inserted).toBe(40);
+      expect(out.duplicates).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      const counted = await pool.query<{
+        orders: number;
+        items: number;
+        noted: number;
+        distinct_noted: number;
+      }>(
+        `SELECT (SELECT count(*)::int FROM orders WHERE tenant_id = $1) AS orders,
+              (SELECT count(*)::int FROM order_items WHERE tenant_id = $1) AS items,
+              (SELECT count(*)::int FROM rollup_pending p, unnest(p.order_pks) WHERE p.tenant_id = $1) AS noted,
+              (SELECT count(DISTINCT pk)::int FROM rollup_pending p, unnest(p.order_pks) pk
+                JOIN orders o ON o.tenant_id = $1 AND o.order_pk = pk WHERE p.tenant_id = $1) AS distinct_noted`,
+        [tenant],
+      );
+      const perOrder = asOrder(0).items.length;
+      expect(counted.rows[0]).toEqual({
+        orders: 100,
+        items: 100 * perOrder,
+        noted: 100,
+        distinct_noted: 100,
+      });
+    }));
 });

@@ -1,6 +1,8 @@
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrationsFor } from '../../src/storage/migrations.js';
 import { migratePostgres } from '../../src/storage/postgres/migrations.js';
+import { customerSearchText } from '../../src/storage/postgres/search-sql.js';
 import {
   createTenantPartitions,
   dropTenantPartitions,
@@ -10,6 +12,17 @@ import { postgresUnavailable, scratchSchema, suiteSchema } from '../helpers/post
 
 const unavailable = await postgresUnavailable();
 if (unavailable) console.warn(`PostgreSQL schema tests skipped: ${unavailable}`);
+
+/** Applies the migrations before `version` and records them, as a server of that time left the schema. */
+async function migrateBefore(c: pg.ClientBase, version: string): Promise<void> {
+  await c.query(
+    'CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  for (const m of migrationsFor('postgres').filter((m) => m.version < version)) {
+    await c.query(m.sql);
+    await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+  }
+}
 
 describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', () => {
   const suite = suiteSchema();
@@ -69,11 +82,15 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
     await createTenantPartitions(client, 1);
     await createTenantPartitions(client, 2);
     await createTenantPartitions(client, 2); // again: nothing changes
-    const insertCustomer = (tenant: number, name: string) =>
-      client.query(
-        `INSERT INTO customers (tenant_id, customer_id, name, email) VALUES ($1, $2, $3, $4) RETURNING customer_pk`,
-        [tenant, `C-${name}`, name, `${name.toLowerCase()}@example.com`],
+    // the full-text column as the writer fills it (migration 018)
+    const insertCustomer = (tenant: number, name: string) => {
+      const email = `${name.toLowerCase()}@example.com`;
+      return client.query(
+        `INSERT INTO customers (tenant_id, customer_id, name, email, search)
+         VALUES ($1, $2, $3, $4, to_tsvector('simple', $5)) RETURNING customer_pk`,
+        [tenant, `C-${name}`, name, email, customerSearchText(name, email)],
       );
+    };
     const ada = (await insertCustomer(1, 'Ada Lovelace')).rows[0].customer_pk;
     await insertCustomer(2, 'Grace Hopper');
     await client.query(
@@ -159,13 +176,7 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
     const own = await scratchSchema();
     const c = await own.connect();
     try {
-      await c.query(
-        'CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-      );
-      for (const m of migrationsFor('postgres').filter((m) => m.version < '011')) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
-      }
+      await migrateBefore(c, '011');
       await c.query("INSERT INTO tenants (name) VALUES ('before-units')");
       const { rows } = await c.query<{ tenant_id: number }>('SELECT tenant_id FROM tenants');
       const t = rows[0]!.tenant_id;
@@ -192,6 +203,59 @@ describe.skipIf(unavailable !== null)('the PostgreSQL schema (sql/postgres)', ()
       );
       expect(units.rows.length).toBe(3);
       for (const r of units.rows) expect(r.units).toBe(r.want);
+    } finally {
+      await c.end();
+      await own.drop();
+    }
+  });
+
+  it("migration 018: the customers' full-text column stops being generated, keeps its vectors, and the writer's words make the same ones", async () => {
+    const own = await scratchSchema();
+    const c = await own.connect();
+    try {
+      await migrateBefore(c, '018');
+      await c.query("INSERT INTO tenants (name) VALUES ('before-018')");
+      const t = (await c.query<{ tenant_id: number }>('SELECT tenant_id FROM tenants')).rows[0]!.tenant_id;
+      await createTenantPartitions(c, t);
+      const people: [string, string][] = [
+        ['Ada Lovelace', 'ada@example.com'],
+        ['Édith Piaf', 'e.piaf@example.fr'],
+        ['José Müller-Lüdenscheid', 'jose_mueller+orders@sub.example.co.uk'],
+        ["Zoë O'Brien Ångström", 'ZOE.OBRIEN@Example.COM'],
+        ['Ελένη Παπαδοπούλου', 'eleni@example.gr'],
+        ['Łukasz Đorđević', 'lukasz99@example.pl'],
+        ['李小龙 Bruce', 'bruce.lee@example.cn'],
+        ['tab\there, new\nline', 'a1b2c3@x.io'],
+        ['  spaced   out  ', '...@@@...'],
+      ];
+      for (const [i, [name, email]] of people.entries())
+        await c.query('INSERT INTO customers (tenant_id, customer_id, name, email) VALUES ($1, $2, $3, $4)', [
+          t,
+          `C-${i}`,
+          name,
+          email,
+        ]);
+      const before = await c.query<{ customer_id: string; search: string }>(
+        'SELECT customer_id, search::text FROM customers ORDER BY customer_id',
+      );
+      expect(await migratePostgres(c)).toContain('018_customer_search_from_writer');
+      const after = await c.query<{ customer_id: string; search: string }>(
+        'SELECT customer_id, search::text FROM customers ORDER BY customer_id',
+      );
+      expect(after.rows).toEqual(before.rows);
+      const generated = await c.query(
+        "SELECT attgenerated FROM pg_attribute WHERE attrelid = to_regclass('customers') AND attname = 'search'",
+      );
+      expect(generated.rows[0]!.attgenerated).toBe('');
+      for (const [i, [name, email]] of people.entries()) {
+        const written = await c.query<{ search: string }>(
+          "SELECT to_tsvector('simple', $1)::text AS search",
+          [customerSearchText(name, email)],
+        );
+        expect(written.rows[0]!.search, `${name} ${email}`).toBe(
+          before.rows.find((r) => r.customer_id === `C-${i}`)!.search,
+        );
+      }
     } finally {
       await c.end();
       await own.drop();

@@ -10,9 +10,10 @@
  * (docs/postgres.md).
  */
 import type { ClientBase } from 'pg';
+import { erasedTokens } from '../../domain/erased-customer.js';
 import { specOf, withCustomerColumns } from '../export-store.js';
 import { PgExportStore } from './exports.js';
-import { buildPgSearchSql } from './search-sql.js';
+import { buildPgSearchSql, customerSearchText } from './search-sql.js';
 import { partitionName } from './tenant-partitions.js';
 
 /**
@@ -93,11 +94,20 @@ export async function pgEraseCustomer(
         );
         purgedErrors += errors.rowCount ?? 0;
       }
+      const tokens = erasedTokens(c.pk);
       await client.query(
-        `UPDATE customers SET customer_id = 'erased:' || customer_pk, name = '[erased]',
-                email = 'erased-' || customer_pk || '@invalid', erased_at = to_timestamp($3::float8 / 1000)
+        `UPDATE customers SET customer_id = $3, name = $4, email = $5, search = to_tsvector('simple', $6),
+                erased_at = to_timestamp($7::float8 / 1000)
           WHERE tenant_id = $1 AND customer_pk = $2`,
-        [tenantId, c.pk, now],
+        [
+          tenantId,
+          c.pk,
+          tokens.customerId,
+          tokens.name,
+          tokens.email,
+          customerSearchText(tokens.name, tokens.email),
+          now,
+        ],
       );
       await client.query(
         `INSERT INTO customer_erasures (tenant_id, customer_pk, erased_at, request_id, matched_by,

@@ -13,16 +13,18 @@ import { ITEM_WIDTH, type OrderRecord, R, toOrderRecord, unitsOf } from '../orde
 import type { OrderBatchOutcome, OrderRow, ProductBatchOutcome, ProductRow } from '../order-writer.js';
 import { nextWriteSeq } from '../write-seq.js';
 import { copyInto, copyLine } from './copy-text.js';
+import { customerSearchText } from './search-sql.js';
 import { inTransaction } from './transaction.js';
 
 /**
  * Staging tables, one set per connection, emptied by every commit: the batch's customers (their latest
- * line each), and the orders the fallback path inserts one by one when the direct `COPY` met an order_id
+ * line each, with the words of their full-text column, computed here rather than by PostgreSQL: migration
+ * 018), and the orders the fallback path inserts one by one when the direct `COPY` met an order_id
  * already stored.
  */
 const STAGING = `
   CREATE TEMP TABLE IF NOT EXISTS stage_customers (
-    customer_id text, name text, email text, seq bigint
+    customer_id text, name text, email text, seq bigint, search_text text
   ) ON COMMIT DELETE ROWS;
   CREATE TEMP TABLE IF NOT EXISTS stage_new_orders (
     order_pk bigint, order_id text, customer_pk bigint, status text, currency text, created_at timestamptz,
@@ -41,10 +43,12 @@ const MISSING_PRODUCTS = `
  * the rows it inserted or updated; the others (stored with a later line, or erased) are looked up.
  */
 const UPSERT_CUSTOMERS = `
-  INSERT INTO customers (tenant_id, customer_id, name, email, written_seq)
-  SELECT $1, customer_id, name, email, seq FROM pg_temp.stage_customers ORDER BY customer_id
+  INSERT INTO customers (tenant_id, customer_id, name, email, written_seq, search)
+  SELECT $1, customer_id, name, email, seq, to_tsvector('simple', search_text)
+    FROM pg_temp.stage_customers ORDER BY customer_id
   ON CONFLICT (tenant_id, customer_id) DO UPDATE
-     SET name = EXCLUDED.name, email = EXCLUDED.email, written_seq = EXCLUDED.written_seq
+     SET name = EXCLUDED.name, email = EXCLUDED.email, written_seq = EXCLUDED.written_seq,
+         search = EXCLUDED.search
    WHERE customers.erased_at IS NULL AND customers.written_seq < EXCLUDED.written_seq
   RETURNING customer_id, customer_pk`;
 
@@ -291,7 +295,9 @@ function* customerLines(
 ): Generator<string> {
   for (const [id, i] of latest) {
     const r = records[i]!;
-    yield copyLine([id, r[R.customerName], r[R.customerEmail], seqOf(i)]);
+    const name = r[R.customerName];
+    const email = r[R.customerEmail];
+    yield copyLine([id, name, email, seqOf(i), customerSearchText(name, email)]);
   }
 }
 

@@ -43,6 +43,15 @@ function withoutDiacritics(word: string): string {
   return word.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
 }
 
+/**
+ * The words of a customer's name and email the full-text column is made of (`to_tsvector('simple', …)` of
+ * this text; migration 018): combining marks dropped, every run of characters that are neither letters nor
+ * digits one space. "Édith Piaf", "e.piaf@example.com" → "Edith Piaf e piaf example com".
+ */
+export function customerSearchText(name: string, email: string): string {
+  return withoutDiacritics(`${name} ${email}`).replace(/[^\p{L}\p{N}]+/gu, ' ');
+}
+
 function searchWhere(
   tenantId: number,
   filters: SearchFilters,
